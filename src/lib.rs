@@ -1,0 +1,8 @@
+//! sts-broker: a self-hosted, AWS-STS-compatible identity token broker.
+//!
+//! The crate is a library with a thin binary. [`policy`] is the IAM policy engine every
+//! authorization decision goes through; [`cli`] holds the command implementations the binary
+//! dispatches to.
+
+pub mod cli;
+pub mod policy;

@@ -1,0 +1,360 @@
+//! From JSON text to a compiled [`Policy`]: the syntax checks IAM reports as
+//! "Syntax errors in policy.", each with a precise description and JSON path, then compilation
+//! of every pattern and condition. Kind-specific rules live in `validate`.
+
+use super::condition::{Condition, Operator};
+use super::document::{ActionPattern, Clause, Effect, Policy, ResourcePattern, Statement, Version};
+use super::error::{PolicyError, aws_message};
+use super::json::Json;
+use super::principal::{PrincipalSet, PrincipalType};
+use super::validate;
+use super::PolicyType;
+
+/// Largest policy text accepted at all (IAM's own limits are smaller and depend on the kind).
+pub const MAX_POLICY_BYTES: usize = 128 * 1024;
+
+const STATEMENT_KEYS: [&str; 9] = [
+    "Sid",
+    "Effect",
+    "Principal",
+    "NotPrincipal",
+    "Action",
+    "NotAction",
+    "Resource",
+    "NotResource",
+    "Condition",
+];
+
+/// Parses, validates for its type and compiles a policy document.
+pub fn parse(text: &str, policy_type: PolicyType) -> Result<Policy, PolicyError> {
+    if text.len() > MAX_POLICY_BYTES {
+        return Err(PolicyError::new(
+            aws_message::TOO_LARGE,
+            format!(
+                "the document is {} bytes; at most {MAX_POLICY_BYTES} are accepted",
+                text.len()
+            ),
+            "",
+        ));
+    }
+    let json = Json::parse(text).map_err(|e| PolicyError::syntax(format!("invalid JSON: {e}"), ""))?;
+    parse_json(json, policy_type)
+}
+
+/// Validates for its type and compiles an already parsed document.
+pub fn parse_json(json: Json, policy_type: PolicyType) -> Result<Policy, PolicyError> {
+    let policy = compile(&json)?;
+    validate::check(&json, &policy, policy_type)?;
+    Ok(Policy {
+        source: json,
+        ..policy
+    })
+}
+
+fn compile(json: &Json) -> Result<Policy, PolicyError> {
+    let Json::Object(entries) = json else {
+        return Err(PolicyError::syntax(
+            format!("a policy must be a JSON object, not {}", json.type_name()),
+            "",
+        ));
+    };
+    let mut version = None;
+    let mut id = None;
+    let mut statements = None;
+    for (key, value) in entries {
+        match key.as_str() {
+            "Version" => {
+                version = Some(match value {
+                    Json::String(v) if v == "2012-10-17" => Version::V2012_10_17,
+                    Json::String(v) if v == "2008-10-17" => Version::V2008_10_17,
+                    other => {
+                        return Err(PolicyError::syntax(
+                            format!(
+                                "Version must be \"2012-10-17\" or \"2008-10-17\", not {}",
+                                describe(other)
+                            ),
+                            "Version",
+                        ));
+                    }
+                })
+            }
+            "Id" => match value {
+                Json::String(s) => id = Some(s.clone()),
+                other => {
+                    return Err(PolicyError::syntax(
+                        format!("Id must be a string, not {}", other.type_name()),
+                        "Id",
+                    ));
+                }
+            },
+            "Statement" => statements = Some(value),
+            other => {
+                return Err(PolicyError::syntax(
+                    format!("unknown element \"{other}\" (a policy has Version, Id and Statement)"),
+                    other,
+                ));
+            }
+        }
+    }
+    let substitute = version == Some(Version::V2012_10_17);
+    let statements = match statements {
+        None => {
+            return Err(PolicyError::syntax("the policy has no Statement", ""));
+        }
+        Some(object @ Json::Object(_)) => vec![statement(object, 0, "Statement", substitute)?],
+        Some(Json::Array(items)) if items.is_empty() => {
+            return Err(PolicyError::syntax("Statement is an empty list", "Statement"));
+        }
+        Some(Json::Array(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(i, s)| statement(s, i, &format!("Statement[{i}]"), substitute))
+            .collect::<Result<_, _>>()?,
+        Some(other) => {
+            return Err(PolicyError::syntax(
+                format!(
+                    "Statement must be an object or a list of objects, not {}",
+                    other.type_name()
+                ),
+                "Statement",
+            ));
+        }
+    };
+    Ok(Policy {
+        version: version.unwrap_or(Version::V2008_10_17),
+        version_given: version.is_some(),
+        id,
+        statements,
+        source: Json::Null,
+    })
+}
+
+fn statement(json: &Json, index: usize, path: &str, substitute: bool) -> Result<Statement, PolicyError> {
+    let Json::Object(entries) = json else {
+        return Err(PolicyError::syntax(
+            format!("a statement must be an object, not {}", json.type_name()),
+            path,
+        ));
+    };
+    let get = |key: &str| entries.iter().find(|(k, _)| k == key).map(|(_, v)| v);
+    if let Some((key, _)) = entries.iter().find(|(k, _)| !STATEMENT_KEYS.contains(&k.as_str())) {
+        return Err(PolicyError::syntax(
+            format!(
+                "unknown element \"{key}\" (a statement has Sid, Effect, Principal, NotPrincipal, \
+                 Action, NotAction, Resource, NotResource and Condition)"
+            ),
+            format!("{path}.{key}"),
+        ));
+    }
+    for (a, b) in [
+        ("Action", "NotAction"),
+        ("Resource", "NotResource"),
+        ("Principal", "NotPrincipal"),
+    ] {
+        if get(a).is_some() && get(b).is_some() {
+            return Err(PolicyError::syntax(
+                format!("a statement cannot have both {a} and {b}"),
+                path,
+            ));
+        }
+    }
+    let sid = match get("Sid") {
+        None => None,
+        Some(Json::String(s)) => Some(s.clone()),
+        Some(other) => {
+            return Err(PolicyError::syntax(
+                format!("Sid must be a string, not {}", other.type_name()),
+                format!("{path}.Sid"),
+            ));
+        }
+    };
+    let effect = match get("Effect") {
+        None => return Err(PolicyError::syntax("the statement has no Effect", path)),
+        Some(Json::String(e)) if e.eq_ignore_ascii_case("allow") => Effect::Allow,
+        Some(Json::String(e)) if e.eq_ignore_ascii_case("deny") => Effect::Deny,
+        Some(other) => {
+            return Err(PolicyError::syntax(
+                format!("Effect must be \"Allow\" or \"Deny\", not {}", describe(other)),
+                format!("{path}.Effect"),
+            ));
+        }
+    };
+    let action = clause(&get, "Action", "NotAction", |v| {
+        strings(v, false, &format!("{path}.Action")).map(|items| {
+            items.iter().map(|s| ActionPattern::new(s)).collect::<Vec<_>>()
+        })
+    })?;
+    let resource = clause(&get, "Resource", "NotResource", |v| {
+        strings(v, true, &format!("{path}.Resource")).map(|items| {
+            items
+                .iter()
+                .map(|s| ResourcePattern::new(s, substitute))
+                .collect::<Vec<_>>()
+        })
+    })?;
+    let principal = clause(&get, "Principal", "NotPrincipal", |v| {
+        principal_set(v, &format!("{path}.Principal"))
+    })?;
+    let conditions = match get("Condition") {
+        None => Vec::new(),
+        Some(c) => conditions(c, &format!("{path}.Condition"), substitute)?,
+    };
+    Ok(Statement {
+        index,
+        sid,
+        effect,
+        principal,
+        action,
+        resource,
+        conditions,
+    })
+}
+
+fn clause<'j, T>(
+    get: &impl Fn(&str) -> Option<&'j Json>,
+    is: &str,
+    not: &str,
+    compile: impl Fn(&'j Json) -> Result<T, PolicyError>,
+) -> Result<Option<Clause<T>>, PolicyError> {
+    Ok(match (get(is), get(not)) {
+        (Some(v), _) => Some(Clause::Is(compile(v)?)),
+        (None, Some(v)) => Some(Clause::Not(compile(v)?)),
+        (None, None) => None,
+    })
+}
+
+/// A string or a list of strings; `allow_null` skips `null` list items (IAM accepts them in
+/// `Resource` lists).
+fn strings(json: &Json, allow_null: bool, path: &str) -> Result<Vec<String>, PolicyError> {
+    match json {
+        Json::String(s) => Ok(vec![s.clone()]),
+        Json::Array(items) => {
+            let mut out = Vec::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                match item {
+                    Json::String(s) => out.push(s.clone()),
+                    Json::Null if allow_null => {}
+                    other => {
+                        return Err(PolicyError::syntax(
+                            format!("list items must be strings, not {}", other.type_name()),
+                            format!("{path}[{i}]"),
+                        ));
+                    }
+                }
+            }
+            Ok(out)
+        }
+        other => Err(PolicyError::syntax(
+            format!("must be a string or a list of strings, not {}", other.type_name()),
+            path,
+        )),
+    }
+}
+
+fn principal_set(json: &Json, path: &str) -> Result<PrincipalSet, PolicyError> {
+    match json {
+        Json::String(s) if s == "*" => Ok(PrincipalSet {
+            everyone: true,
+            entries: Vec::new(),
+        }),
+        Json::Object(entries) => {
+            let mut set = PrincipalSet {
+                everyone: false,
+                entries: Vec::new(),
+            };
+            for (key, value) in entries {
+                let Some(kind) = PrincipalType::from_name(key) else {
+                    return Err(PolicyError::syntax(
+                        format!(
+                            "unknown principal type \"{key}\" (expected AWS, Federated, Service or CanonicalUser)"
+                        ),
+                        format!("{path}.{key}"),
+                    ));
+                };
+                for v in strings(value, false, &format!("{path}.{key}"))? {
+                    let v = v.trim().to_owned();
+                    if kind == PrincipalType::Aws && v == "*" {
+                        set.everyone = true;
+                    }
+                    set.entries.push((kind, v));
+                }
+            }
+            Ok(set)
+        }
+        other => Err(PolicyError::syntax(
+            format!(
+                "Principal must be \"*\" or an object such as {{\"AWS\": ...}}, not {}",
+                describe(other)
+            ),
+            path,
+        )),
+    }
+}
+
+fn conditions(json: &Json, path: &str, substitute: bool) -> Result<Vec<Condition>, PolicyError> {
+    let Json::Object(blocks) = json else {
+        return Err(PolicyError::syntax(
+            format!("Condition must be an object, not {}", json.type_name()),
+            path,
+        ));
+    };
+    let mut out = Vec::new();
+    for (op_name, block) in blocks {
+        let op_path = format!("{path}.{op_name}");
+        let Json::Object(keys) = block else {
+            return Err(PolicyError::syntax(
+                format!(
+                    "the value of condition operator {op_name} must be an object of condition keys, not {}",
+                    block.type_name()
+                ),
+                op_path,
+            ));
+        };
+        let Some(operator) = Operator::parse(op_name) else {
+            if keys.is_empty() {
+                // IAM accepts (and ignores) an unknown operator with no keys; `lint` reports it.
+                continue;
+            }
+            return Err(PolicyError::syntax(
+                format!("unknown condition operator \"{op_name}\""),
+                op_path,
+            ));
+        };
+        for (key, values) in keys {
+            let key_path = format!("{op_path}.{key}");
+            let raw = condition_values(values, &key_path)?;
+            out.push(Condition::new(operator, key, raw, substitute));
+        }
+    }
+    Ok(out)
+}
+
+/// Condition values: a scalar or a list of scalars (strings, numbers, booleans).
+fn condition_values(json: &Json, path: &str) -> Result<Vec<String>, PolicyError> {
+    let scalar = |j: &Json, p: &str| {
+        j.as_scalar_text().ok_or_else(|| {
+            PolicyError::syntax(
+                format!(
+                    "condition values must be strings, numbers or booleans, not {}",
+                    j.type_name()
+                ),
+                p,
+            )
+        })
+    };
+    match json {
+        Json::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, j)| scalar(j, &format!("{path}[{i}]")))
+            .collect(),
+        other => Ok(vec![scalar(other, path)?]),
+    }
+}
+
+fn describe(json: &Json) -> String {
+    match json {
+        Json::String(s) => format!("\"{s}\""),
+        other => other.type_name().to_owned(),
+    }
+}

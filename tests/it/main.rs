@@ -1,0 +1,9 @@
+//! The integration test binary: one process, modules per area.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stdout, clippy::print_stderr)]
+
+mod cli;
+mod policy_conditions;
+mod policy_core_engine;
+mod policy_moto;
+mod support;
