@@ -224,7 +224,7 @@ pub fn decide(request: &Request, set: &PolicySet<'_>) -> Evaluation {
         return evaluation;
     }
 
-    let facts = Facts::new(request, set, &evaluation.trace, resource.is_some());
+    let facts = Facts::new(request, &evaluation.trace, resource.is_some());
     let outcome = grant(&facts, identity.allow)
         .and_then(|g| {
             let session_bypass = facts.same_account && facts.rp_names_session;
@@ -276,7 +276,7 @@ struct Facts {
 }
 
 impl Facts {
-    fn new(request: &Request, set: &PolicySet<'_>, trace: &[StatementHit], has_rp: bool) -> Facts {
+    fn new(request: &Request, trace: &[StatementHit], has_rp: bool) -> Facts {
         let caller = &request.principal;
         let same_account = match (caller.account(), request.resource.account()) {
             (Some(p), Some(r)) => p == r,
@@ -307,7 +307,7 @@ impl Facts {
         let rp_names_session =
             is_session && allows().any(|h| h.principal == Some(PrincipalMatch::Exact));
         let identity_trusted =
-            !service_rules::resource_policy_required(request, has_rp, set.resource_type) || rp_account;
+            !service_rules::resource_policy_required(request, has_rp) || rp_account;
         Facts {
             same_account,
             anonymous_or_service: matches!(caller, Principal::Anonymous | Principal::Service(_)),

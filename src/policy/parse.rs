@@ -102,9 +102,6 @@ fn compile(json: &Json) -> Result<Policy, PolicyError> {
             return Err(PolicyError::syntax("the policy has no Statement", ""));
         }
         Some(object @ Json::Object(_)) => vec![statement(object, 0, "Statement", substitute)?],
-        Some(Json::Array(items)) if items.is_empty() => {
-            return Err(PolicyError::syntax("Statement is an empty list", "Statement"));
-        }
         Some(Json::Array(items)) => items
             .iter()
             .enumerate()
@@ -257,6 +254,11 @@ fn principal_set(json: &Json, path: &str) -> Result<PrincipalSet, PolicyError> {
             everyone: true,
             entries: Vec::new(),
         }),
+        // A bare ARN or account id reads as `{"AWS": ...}`.
+        Json::String(s) => Ok(PrincipalSet {
+            everyone: false,
+            entries: vec![(PrincipalType::Aws, s.trim().to_owned())],
+        }),
         Json::Object(entries) => {
             let mut set = PrincipalSet {
                 everyone: false,
@@ -283,7 +285,7 @@ fn principal_set(json: &Json, path: &str) -> Result<PrincipalSet, PolicyError> {
         }
         other => Err(PolicyError::syntax(
             format!(
-                "Principal must be \"*\" or an object such as {{\"AWS\": ...}}, not {}",
+                "Principal must be \"*\", an ARN or an object such as {{\"AWS\": ...}}, not {}",
                 describe(other)
             ),
             path,

@@ -9,7 +9,6 @@
 //! - KMS: AWS managed aliases (`alias/aws/...`) cannot be created, changed or deleted.
 //! - STS: `GetCallerIdentity` needs no permission (handled in `decide`).
 
-use super::PolicyType;
 use super::arn::Arn;
 use super::context::Request;
 
@@ -45,14 +44,11 @@ const RESERVED_ROLE_WRITES: [&str; 16] = [
 const ALIAS_WRITES: [&str; 3] = ["kms:createalias", "kms:deletealias", "kms:updatealias"];
 
 /// Whether identity policies need the resource policy's consent even within the account.
-pub(crate) fn resource_policy_required(
-    request: &Request,
-    has_resource_policy: bool,
-    resource_type: PolicyType,
-) -> bool {
+pub(crate) fn resource_policy_required(request: &Request, has_resource_policy: bool) -> bool {
     let service = request.action_lower().split(':').next().unwrap_or("");
     match service {
-        "sts" => has_resource_policy || resource_type == PolicyType::Trust,
+        // Actions on roles consult the trust policy; others (GetFederationToken...) have none.
+        "sts" => has_resource_policy,
         "kms" => request
             .resource
             .arn()
