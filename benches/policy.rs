@@ -16,7 +16,8 @@ use sts_broker::policy::{
     decide, parse,
 };
 
-const PROVIDER: &str = "arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com";
+const PROVIDER: &str =
+    "arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com";
 
 fn trust_policy() -> String {
     format!(
@@ -41,7 +42,10 @@ fn trust_policy() -> String {
 
 fn trust_request() -> Request {
     let mut ctx = Context::new();
-    ctx.insert("token.actions.githubusercontent.com:aud", "sts.amazonaws.com");
+    ctx.insert(
+        "token.actions.githubusercontent.com:aud",
+        "sts.amazonaws.com",
+    );
     ctx.insert(
         "token.actions.githubusercontent.com:sub",
         "repo:acme/app:ref:refs/heads/main",
@@ -70,7 +74,10 @@ fn policy_with(n: usize, allow: &str, t: PolicyType) -> NamedPolicy {
         })
         .collect();
     statements.push(allow.to_owned());
-    let text = format!(r#"{{"Version":"2012-10-17","Statement":[{}]}}"#, statements.join(","));
+    let text = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{}]}}"#,
+        statements.join(",")
+    );
     NamedPolicy::new(format!("{t:?}"), parse(&text, t).unwrap())
 }
 
@@ -94,7 +101,11 @@ fn bench(c: &mut Criterion) {
         policy_with(19, allow_get, PolicyType::Identity),
         policy_with(9, allow_get, PolicyType::Identity),
     ];
-    let boundary = vec![policy_with(9, r#"{"Effect":"Allow","Action":"s3:*","Resource":"*"}"#, PolicyType::PermissionsBoundary)];
+    let boundary = vec![policy_with(
+        9,
+        r#"{"Effect":"Allow","Action":"s3:*","Resource":"*"}"#,
+        PolicyType::PermissionsBoundary,
+    )];
     let session = vec![policy_with(
         9,
         r#"{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::data/*"}"#,

@@ -1,5 +1,8 @@
 //! The `sts-broker` binary: parses the command line and hands over to the library.
 
+// The binary is the one place that writes to the terminal.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 use std::io::Read as _;
 use std::process::ExitCode;
 
@@ -9,7 +12,11 @@ use sts_broker::cli::{self, Output};
 use sts_broker::policy::PolicyType;
 
 #[derive(Debug, Parser)]
-#[command(name = "sts-broker", version, about = "A self-hosted, AWS-STS-compatible identity token broker")]
+#[command(
+    name = "sts-broker",
+    version,
+    about = "A self-hosted, AWS-STS-compatible identity token broker"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -8,7 +8,11 @@ use crate::policy::{PolicyType, lint, parse};
 pub fn run_simulate(input_json: &str) -> Output {
     let input: SimulateInput = match serde_json::from_str(input_json) {
         Ok(i) => i,
-        Err(e) => return failure(format!("InvalidInput: the input is not a SimulateCustomPolicy request: {e}")),
+        Err(e) => {
+            return failure(format!(
+                "InvalidInput: the input is not a SimulateCustomPolicy request: {e}"
+            ));
+        }
     };
     match simulate(&input) {
         Ok(out) => match serde_json::to_string_pretty(&out) {

@@ -81,10 +81,8 @@ impl ArnPattern {
                 Token::Lit(lit) if segments.len() < 6 && lit.contains(':') => {
                     let mut pieces = lit.split(':').peekable();
                     while let Some(piece) = pieces.next() {
-                        if let Some(seg) = segments.last_mut() {
-                            if !piece.is_empty() {
-                                seg.push(Token::Lit(piece.into()));
-                            }
+                        if let Some(seg) = segments.last_mut().filter(|_| !piece.is_empty()) {
+                            seg.push(Token::Lit(piece.into()));
                         }
                         if pieces.peek().is_some() {
                             if segments.len() < 6 {
@@ -103,7 +101,9 @@ impl ArnPattern {
             }
         }
         let is_arn = segments.len() == 6
-            && segments.first().is_some_and(|s| *s == [Token::Lit("arn".into())]);
+            && segments
+                .first()
+                .is_some_and(|s| *s == [Token::Lit("arn".into())]);
         if !is_arn {
             return ArnPattern::Plain(Glob::from_tokens(segments.join(&Token::Lit(":".into()))));
         }
@@ -158,12 +158,27 @@ mod tests {
     fn segment_aware_matching() {
         assert!(m("arn:aws:s3:::bucket/*", "arn:aws:s3:::bucket/a/b:c"));
         assert!(!m("arn:aws:s3:::bucket/*", "arn:aws:s3:::bucketx"));
-        assert!(m("arn:aws:ec2:*:*:instance/*", "arn:aws:ec2:us-east-1:123456789012:instance/i-1"));
+        assert!(m(
+            "arn:aws:ec2:*:*:instance/*",
+            "arn:aws:ec2:us-east-1:123456789012:instance/i-1"
+        ));
         // A wildcard in the region segment does not swallow the account segment.
-        assert!(!m("arn:aws:ec2:us-*1:instance/*", "arn:aws:ec2:us-east-1:123456789012:instance/i-1"));
-        assert!(m("arn:aws:iam::*:role/Admin", "arn:aws:iam::123456789012:role/Admin"));
-        assert!(!m("arn:aws:iam::*:role/Admin", "arn:aws:iam::123456789012:role/admin"));
-        assert!(m("arn:AWS:IAM::*:role/Admin", "arn:aws:iam::123456789012:role/Admin"));
+        assert!(!m(
+            "arn:aws:ec2:us-*1:instance/*",
+            "arn:aws:ec2:us-east-1:123456789012:instance/i-1"
+        ));
+        assert!(m(
+            "arn:aws:iam::*:role/Admin",
+            "arn:aws:iam::123456789012:role/Admin"
+        ));
+        assert!(!m(
+            "arn:aws:iam::*:role/Admin",
+            "arn:aws:iam::123456789012:role/admin"
+        ));
+        assert!(m(
+            "arn:AWS:IAM::*:role/Admin",
+            "arn:aws:iam::123456789012:role/Admin"
+        ));
         assert!(m("*", "anything at all"));
         assert!(!m("arn:aws:s3:::b", "b"));
     }

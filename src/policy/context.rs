@@ -148,7 +148,12 @@ pub struct Request {
 }
 
 impl Request {
-    pub fn new(principal: Principal, action: &str, resource: Resource, context: Context) -> Request {
+    pub fn new(
+        principal: Principal,
+        action: &str,
+        resource: Resource,
+        context: Context,
+    ) -> Request {
         Request {
             principal,
             action: action.to_owned(),
@@ -189,7 +194,10 @@ mod tests {
     fn keys_are_case_insensitive_values_are_not() {
         let mut c = Context::new();
         c.insert("aws:PrincipalTag/Team", "Blue");
-        assert_eq!(c.get("AWS:principaltag/team").and_then(|v| v.single()), Some("Blue"));
+        assert_eq!(
+            c.get("AWS:principaltag/team").and_then(|v| v.single()),
+            Some("Blue")
+        );
         assert!(c.contains("aws:principaltag/TEAM"));
         assert!(!c.contains("aws:principaltag/dept"));
     }
@@ -211,7 +219,9 @@ mod tests {
         );
         assert_eq!(Resource::new("arn:aws:s3:::bucket").account(), None);
         assert_eq!(
-            Resource::new("arn:aws:s3:::bucket").with_account("111122223333").account(),
+            Resource::new("arn:aws:s3:::bucket")
+                .with_account("111122223333")
+                .account(),
             Some("111122223333")
         );
     }

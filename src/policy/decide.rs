@@ -188,7 +188,10 @@ pub fn decide(request: &Request, set: &PolicySet<'_>) -> Evaluation {
     let session = group(set.session, PolicyType::Session, 0);
     let endpoint = group(set.endpoint, PolicyType::Endpoint, 0);
     // SCPs govern principals of member accounts; anonymous callers and services have none.
-    let under_scps = matches!(request.principal, Principal::Aws(_) | Principal::Federated { .. });
+    let under_scps = matches!(
+        request.principal,
+        Principal::Aws(_) | Principal::Federated { .. }
+    );
     let scps: Vec<Verdict> = if under_scps {
         set.scps
             .iter()
@@ -225,27 +228,26 @@ pub fn decide(request: &Request, set: &PolicySet<'_>) -> Evaluation {
     }
 
     let facts = Facts::new(request, &evaluation.trace, resource.is_some());
-    let outcome = grant(&facts, identity.allow)
-        .and_then(|g| {
-            let session_bypass = facts.same_account && facts.rp_names_session;
-            if !set.session.is_empty() && !session.allow && !session_bypass {
-                return Err(Missing::Session);
-            }
-            let boundary_bypass = facts.same_account && facts.rp_direct;
-            if has_boundary && !boundary.allow && !boundary_bypass {
-                return Err(Missing::PermissionsBoundary);
-            }
-            if let Some(level) = scps.iter().position(|v| !v.allow) {
-                return Err(Missing::Scp(level));
-            }
-            if !set.endpoint.is_empty() && !endpoint.allow {
-                return Err(Missing::Endpoint);
-            }
-            if let Some(rule) = service_rules::forbidden(request) {
-                return Err(Missing::ServiceRule(rule));
-            }
-            Ok(g)
-        });
+    let outcome = grant(&facts, identity.allow).and_then(|g| {
+        let session_bypass = facts.same_account && facts.rp_names_session;
+        if !set.session.is_empty() && !session.allow && !session_bypass {
+            return Err(Missing::Session);
+        }
+        let boundary_bypass = facts.same_account && facts.rp_direct;
+        if has_boundary && !boundary.allow && !boundary_bypass {
+            return Err(Missing::PermissionsBoundary);
+        }
+        if let Some(level) = scps.iter().position(|v| !v.allow) {
+            return Err(Missing::Scp(level));
+        }
+        if !set.endpoint.is_empty() && !endpoint.allow {
+            return Err(Missing::Endpoint);
+        }
+        if let Some(rule) = service_rules::forbidden(request) {
+            return Err(Missing::ServiceRule(rule));
+        }
+        Ok(g)
+    });
     match outcome {
         Ok(g) => {
             evaluation.decision = Decision::Allowed;
@@ -262,7 +264,8 @@ pub fn decide(request: &Request, set: &PolicySet<'_>) -> Evaluation {
 /// What the resource policy's matching `Allow` statements say about the caller.
 struct Facts {
     same_account: bool,
-    anonymous_or_service: bool,
+    /// Anonymous callers, services and identity providers have no identity policies.
+    resource_policy_only: bool,
     /// The resource policy names the caller (not merely its account).
     rp_grants: bool,
     /// The resource policy allows the caller's account (delegation to identity policies).
@@ -310,7 +313,10 @@ impl Facts {
             !service_rules::resource_policy_required(request, has_rp) || rp_account;
         Facts {
             same_account,
-            anonymous_or_service: matches!(caller, Principal::Anonymous | Principal::Service(_)),
+            resource_policy_only: matches!(
+                caller,
+                Principal::Anonymous | Principal::Service(_) | Principal::Federated { .. }
+            ),
             rp_grants,
             rp_account,
             rp_direct,
@@ -322,7 +328,7 @@ impl Facts {
 
 /// Step 2: does anything grant?
 fn grant(f: &Facts, identity_allows: bool) -> Result<Grant, Missing> {
-    if f.anonymous_or_service {
+    if f.resource_policy_only {
         return if f.rp_grants {
             Ok(Grant::ResourcePolicy)
         } else {
@@ -344,5 +350,235 @@ fn grant(f: &Facts, identity_allows: bool) -> Result<Grant, Missing> {
         (true, false) => Err(Missing::ResourcePolicy),
         (false, true) => Err(Missing::Identity),
         (false, false) => Err(Missing::IdentityAndResource),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::{Context, Resource, parse};
+
+    const ACCT: &str = "111122223333";
+
+    fn p(t: PolicyType, statements: &str) -> NamedPolicy {
+        let text = format!(r#"{{"Version":"2012-10-17","Statement":[{statements}]}}"#);
+        NamedPolicy::new(format!("{t:?}"), parse(&text, t).unwrap())
+    }
+
+    fn req(principal: &str, action: &str, resource: &str) -> Request {
+        Request::new(
+            Principal::parse(principal).unwrap(),
+            action,
+            Resource::new(resource).with_account(ACCT),
+            Context::new(),
+        )
+    }
+
+    const ALLOW_S3: &str = r#"{"Effect":"Allow","Action":"s3:*","Resource":"*"}"#;
+    const DENY_PUT: &str =
+        r#"{"Sid":"NoPut","Effect":"Deny","Action":"s3:PutObject","Resource":"*"}"#;
+    const USER: &str = "arn:aws:iam::111122223333:user/alice";
+    const SESSION: &str = "arn:aws:sts::111122223333:assumed-role/app/s1";
+
+    #[test]
+    fn empty_policy_set_denies_implicitly() {
+        let e = decide(
+            &req(USER, "s3:GetObject", "arn:aws:s3:::b/k"),
+            &PolicySet::default(),
+        );
+        assert_eq!(e.decision, Decision::ImplicitDeny);
+        assert_eq!(e.missing, Some(Missing::Identity));
+    }
+
+    #[test]
+    fn explicit_deny_in_any_policy_type_wins() {
+        let allow = [p(PolicyType::Identity, ALLOW_S3)];
+        let deny = [p(PolicyType::Identity, DENY_PUT)];
+        let deny_scp = vec![vec![p(PolicyType::Scp, &format!("{ALLOW_S3},{DENY_PUT}"))]];
+        let r = req(USER, "s3:PutObject", "arn:aws:s3:::b/k");
+        let sets = [
+            PolicySet {
+                identity: &allow,
+                boundary: &deny,
+                ..PolicySet::default()
+            },
+            PolicySet {
+                identity: &allow,
+                session: &deny,
+                ..PolicySet::default()
+            },
+            PolicySet {
+                identity: &allow,
+                scps: &deny_scp,
+                ..PolicySet::default()
+            },
+            PolicySet {
+                identity: &allow,
+                rcps: &deny_scp,
+                ..PolicySet::default()
+            },
+            PolicySet {
+                identity: &allow,
+                endpoint: &deny,
+                ..PolicySet::default()
+            },
+        ];
+        for set in &sets {
+            let e = decide(&r, set);
+            assert_eq!(e.decision, Decision::ExplicitDeny);
+            assert!(e.matched(Effect::Deny).next().is_some());
+        }
+    }
+
+    #[test]
+    fn limits_intersect() {
+        let identity = [p(PolicyType::Identity, ALLOW_S3)];
+        let get_only = r#"{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}"#;
+        let boundary = [p(PolicyType::PermissionsBoundary, get_only)];
+        let session = [p(PolicyType::Session, get_only)];
+        let scps = vec![
+            vec![p(PolicyType::Scp, ALLOW_S3)],
+            vec![p(PolicyType::Scp, get_only)],
+        ];
+        let get = req(SESSION, "s3:GetObject", "arn:aws:s3:::b/k");
+        let put = req(SESSION, "s3:PutObject", "arn:aws:s3:::b/k");
+        let cases = [
+            (
+                PolicySet {
+                    identity: &identity,
+                    boundary: &boundary,
+                    ..PolicySet::default()
+                },
+                Missing::PermissionsBoundary,
+            ),
+            (
+                PolicySet {
+                    identity: &identity,
+                    session: &session,
+                    ..PolicySet::default()
+                },
+                Missing::Session,
+            ),
+            (
+                PolicySet {
+                    identity: &identity,
+                    scps: &scps,
+                    ..PolicySet::default()
+                },
+                Missing::Scp(1),
+            ),
+        ];
+        for (set, missing) in &cases {
+            assert_eq!(decide(&get, set).decision, Decision::Allowed);
+            let e = decide(&put, set);
+            assert_eq!(e.decision, Decision::ImplicitDeny);
+            assert_eq!(e.missing, Some(*missing));
+        }
+    }
+
+    #[test]
+    fn trust_policy_grants_federated_callers_alone() {
+        let provider = "arn:aws:iam::111122223333:oidc-provider/issuer.example";
+        let trust = p(
+            PolicyType::Trust,
+            &format!(
+                r#"{{"Effect":"Allow","Principal":{{"Federated":"{provider}"}},"Action":"sts:AssumeRoleWithWebIdentity"}}"#
+            ),
+        );
+        let set = PolicySet {
+            resource: Some(&trust),
+            resource_type: PolicyType::Trust,
+            ..PolicySet::default()
+        };
+        let r = req(
+            provider,
+            "sts:AssumeRoleWithWebIdentity",
+            "arn:aws:iam::111122223333:role/r",
+        );
+        let e = decide(&r, &set);
+        assert_eq!(e.decision, Decision::Allowed);
+        assert_eq!(e.grant, Some(Grant::ResourcePolicy));
+        let other = req(
+            "arn:aws:iam::111122223333:oidc-provider/other",
+            "sts:AssumeRoleWithWebIdentity",
+            "arn:aws:iam::111122223333:role/r",
+        );
+        let e = decide(&other, &set);
+        assert_eq!(e.missing, Some(Missing::ResourcePolicy));
+    }
+
+    #[test]
+    fn cross_account_needs_both_sides() {
+        let trust_acct = p(
+            PolicyType::Trust,
+            r#"{"Effect":"Allow","Principal":{"AWS":"444455556666"},"Action":"sts:AssumeRole"}"#,
+        );
+        let identity = [p(
+            PolicyType::Identity,
+            r#"{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"arn:aws:iam::111122223333:role/r"}"#,
+        )];
+        let caller = "arn:aws:iam::444455556666:user/bob";
+        let r = req(caller, "sts:AssumeRole", "arn:aws:iam::111122223333:role/r");
+        let both = PolicySet {
+            identity: &identity,
+            resource: Some(&trust_acct),
+            resource_type: PolicyType::Trust,
+            ..PolicySet::default()
+        };
+        assert_eq!(decide(&r, &both).grant, Some(Grant::IdentityAndResource));
+        let no_identity = PolicySet {
+            identity: &[],
+            ..both
+        };
+        assert_eq!(decide(&r, &no_identity).missing, Some(Missing::Identity));
+        let no_trust = PolicySet {
+            resource: None,
+            ..both
+        };
+        assert_eq!(decide(&r, &no_trust).missing, Some(Missing::ResourcePolicy));
+    }
+
+    #[test]
+    fn get_caller_identity_cannot_be_denied() {
+        let deny = [p(
+            PolicyType::Identity,
+            r#"{"Effect":"Deny","Action":"*","Resource":"*"}"#,
+        )];
+        let e = decide(
+            &req(USER, "sts:GetCallerIdentity", "*"),
+            &PolicySet {
+                identity: &deny,
+                ..PolicySet::default()
+            },
+        );
+        assert_eq!(e.decision, Decision::Allowed);
+    }
+
+    proptest::proptest! {
+        /// Whatever else the set holds, one applicable Deny makes the answer an explicit deny.
+        #[test]
+        fn explicit_deny_always_wins(
+            slot in 0usize..5,
+            allows in proptest::collection::vec(0usize..5, 0..5),
+        ) {
+            let allow_p = |t| p(t, ALLOW_S3);
+            let deny_p = |t| p(t, &format!("{ALLOW_S3},{DENY_PUT}"));
+            let types = [PolicyType::Identity, PolicyType::PermissionsBoundary, PolicyType::Session, PolicyType::Scp, PolicyType::Endpoint];
+            let pick = |i: usize| if i == slot { vec![deny_p(types[i])] } else if allows.contains(&i) { vec![allow_p(types[i])] } else { Vec::new() };
+            let (identity, boundary, session, endpoint) = (pick(0), pick(1), pick(2), pick(4));
+            let scps = if slot == 3 || allows.contains(&3) { vec![pick(3)] } else { Vec::new() };
+            let set = PolicySet { identity: &identity, boundary: &boundary, session: &session, scps: &scps, endpoint: &endpoint, ..PolicySet::default() };
+            let e = decide(&req(USER, "s3:PutObject", "arn:aws:s3:::b/k"), &set);
+            proptest::prop_assert_eq!(e.decision, Decision::ExplicitDeny);
+        }
+
+        /// With no policy that allows, nothing is ever allowed.
+        #[test]
+        fn nothing_allows_without_an_allow(action in "[a-z0-9]{1,8}:[A-Za-z]{1,12}") {
+            let deny_only = [p(PolicyType::Identity, DENY_PUT)];
+            let set = PolicySet { identity: &deny_only, ..PolicySet::default() };
+            let e = decide(&req(USER, &action, "arn:aws:s3:::b/k"), &set);
+            proptest::prop_assert_ne!(e.decision, Decision::Allowed);
+        }
     }
 }

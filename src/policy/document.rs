@@ -108,7 +108,12 @@ impl ResourcePattern {
         }
     }
 
-    pub fn matches(&self, resource: &str, arn: Option<&super::arn::Arn<'_>>, ctx: &Context) -> bool {
+    pub fn matches(
+        &self,
+        resource: &str,
+        arn: Option<&super::arn::Arn<'_>>,
+        ctx: &Context,
+    ) -> bool {
         match &self.compiled {
             ResourceMatcher::Static(p) => p.matches(resource, arn),
             ResourceMatcher::Dynamic(t) => t

@@ -68,7 +68,8 @@ pub(crate) fn scan(
 ) -> Verdict {
     let mut verdict = Verdict::default();
     for statement in &policy.statements {
-        let Some((outcome, principal)) = evaluate_statement(statement, at.policy_type, request, has_boundary)
+        let Some((outcome, principal)) =
+            evaluate_statement(statement, at.policy_type, request, has_boundary)
         else {
             continue;
         };

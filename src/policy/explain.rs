@@ -6,6 +6,7 @@ use std::fmt;
 
 use serde::Serialize;
 
+use super::PolicyType;
 use super::context::Request;
 use super::decide::{Decision, Evaluation, Grant, Missing, PolicySet};
 use super::document::Effect;
@@ -78,7 +79,10 @@ impl Explanation {
                 Some(Grant::Unconditional) => format!("{what} is always allowed"),
                 Some(Grant::Identity) => format!("{what} is allowed by {}", first(Effect::Allow)),
                 Some(Grant::ResourcePolicy) => {
-                    format!("{what} is allowed by the resource's policy: {}", first(Effect::Allow))
+                    format!(
+                        "{what} is allowed by the resource's policy: {}",
+                        first(Effect::Allow)
+                    )
                 }
                 Some(Grant::IdentityAndResource) | None => format!(
                     "{what} is allowed across accounts by both the identity side and the resource's policy"
@@ -89,7 +93,7 @@ impl Explanation {
             }
             Decision::ImplicitDeny => format!(
                 "{what} is implicitly denied: {}",
-                missing_text(evaluation.missing, request)
+                missing_text(evaluation.missing, set, request)
             ),
         };
         Explanation {
@@ -108,7 +112,12 @@ impl fmt::Display for Explanation {
             writeln!(f, "  applied: {}", describe(m))?;
         }
         for n in &self.near_misses {
-            writeln!(f, "  did not apply: {}: {}", describe(&n.statement), n.reason)?;
+            writeln!(
+                f,
+                "  did not apply: {}: {}",
+                describe(&n.statement),
+                n.reason
+            )?;
         }
         Ok(())
     }
@@ -175,12 +184,17 @@ fn near_miss_reason(hit: &StatementHit, set: &PolicySet<'_>, request: &Request) 
     }
 }
 
-fn missing_text(missing: Option<Missing>, request: &Request) -> String {
+fn missing_text(missing: Option<Missing>, set: &PolicySet<'_>, request: &Request) -> String {
     let action = request.action();
+    let resource_policy = match (set.resource_type, set.resource) {
+        (_, None) => "no resource-based policy is present, and it must allow",
+        (PolicyType::Trust, Some(_)) => "the role's trust policy does not allow",
+        (_, Some(_)) => "the resource's policy does not allow",
+    };
     match missing {
         Some(Missing::Identity) => format!("no identity-based policy allows {action}"),
         Some(Missing::ResourcePolicy) => format!(
-            "the resource's policy does not allow {} to perform {action}",
+            "{resource_policy} {} to perform {action}",
             request.principal.name()
         ),
         Some(Missing::IdentityAndResource) => format!(

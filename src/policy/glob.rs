@@ -221,7 +221,8 @@ fn match_tokens(tokens: &[Token], input: &str, fold_case: bool) -> bool {
                 }
                 Token::Lit(l) => {
                     let hit = if fold_case {
-                        rest.get(..l.len()).is_some_and(|h| h.eq_ignore_ascii_case(l))
+                        rest.get(..l.len())
+                            .is_some_and(|h| h.eq_ignore_ascii_case(l))
                     } else {
                         rest.starts_with(&**l)
                     };
@@ -288,7 +289,10 @@ mod tests {
         assert_eq!(Glob::new("*"), Glob::Any);
         assert_eq!(Glob::new("**"), Glob::Any);
         assert_eq!(Glob::new("s3:get*"), Glob::Prefix("s3:get".into()));
-        assert_eq!(Glob::new("sts:assumerole"), Glob::Exact("sts:assumerole".into()));
+        assert_eq!(
+            Glob::new("sts:assumerole"),
+            Glob::Exact("sts:assumerole".into())
+        );
         assert!(matches!(Glob::new("a?"), Glob::Tokens(_)));
     }
 
@@ -303,11 +307,26 @@ mod tests {
     #[test]
     fn pattern_relations() {
         let t = |s: &str| tokenize(s);
-        assert!(overlaps(&t("arn:aws:s3:::*/AWSLogs/*"), &t("arn:aws:s3:::example-bucket/*")));
-        assert!(overlaps(&t("arn:aws:s3:::*/*.iso"), &t("arn:aws:s3:::example-bucket/*")));
-        assert!(!overlaps(&t("arn:aws:s3:::other/*"), &t("arn:aws:s3:::example-bucket/*")));
-        assert!(covers(&t("arn:aws:s3:::my-bucket/*"), &t("arn:aws:s3:::my-bucket/private/*")));
-        assert!(!covers(&t("arn:aws:s3:::my-bucket/private/*"), &t("arn:aws:s3:::my-bucket/*")));
+        assert!(overlaps(
+            &t("arn:aws:s3:::*/AWSLogs/*"),
+            &t("arn:aws:s3:::example-bucket/*")
+        ));
+        assert!(overlaps(
+            &t("arn:aws:s3:::*/*.iso"),
+            &t("arn:aws:s3:::example-bucket/*")
+        ));
+        assert!(!overlaps(
+            &t("arn:aws:s3:::other/*"),
+            &t("arn:aws:s3:::example-bucket/*")
+        ));
+        assert!(covers(
+            &t("arn:aws:s3:::my-bucket/*"),
+            &t("arn:aws:s3:::my-bucket/private/*")
+        ));
+        assert!(!covers(
+            &t("arn:aws:s3:::my-bucket/private/*"),
+            &t("arn:aws:s3:::my-bucket/*")
+        ));
         assert!(covers(&t("a?c"), &t("abc")));
         assert!(!covers(&t("a?c"), &t("a*c")));
     }

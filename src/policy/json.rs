@@ -60,7 +60,9 @@ impl Json {
             Json::Bool(b) => serde_json::Value::Bool(b),
             Json::Number(n) => serde_json::Value::Number(n),
             Json::String(s) => serde_json::Value::String(s),
-            Json::Array(a) => serde_json::Value::Array(a.into_iter().map(Json::into_value).collect()),
+            Json::Array(a) => {
+                serde_json::Value::Array(a.into_iter().map(Json::into_value).collect())
+            }
             Json::Object(o) => {
                 serde_json::Value::Object(o.into_iter().map(|(k, v)| (k, v.into_value())).collect())
             }
@@ -170,7 +172,9 @@ mod tests {
     #[test]
     fn keeps_key_order() {
         let j = Json::parse(r#"{"b":1,"a":[true,null,"x"]}"#).unwrap();
-        let Json::Object(entries) = j else { panic!("object") };
+        let Json::Object(entries) = j else {
+            panic!("object")
+        };
         assert_eq!(entries[0].0, "b");
         assert_eq!(entries[1].0, "a");
     }
@@ -193,13 +197,21 @@ mod tests {
     fn rejects_trailing_garbage_and_deep_nesting() {
         assert!(Json::parse("{} x").is_err());
         let deep = "[".repeat(40) + &"]".repeat(40);
-        assert!(Json::parse(&deep).unwrap_err().to_string().contains("nests deeper"));
+        assert!(
+            Json::parse(&deep)
+                .unwrap_err()
+                .to_string()
+                .contains("nests deeper")
+        );
     }
 
     #[test]
     fn scalar_text_matches_iam_reading() {
         assert_eq!(Json::Bool(true).as_scalar_text().as_deref(), Some("true"));
-        assert_eq!(Json::parse("12.5").unwrap().as_scalar_text().as_deref(), Some("12.5"));
+        assert_eq!(
+            Json::parse("12.5").unwrap().as_scalar_text().as_deref(),
+            Some("12.5")
+        );
         assert_eq!(Json::Null.as_scalar_text(), None);
     }
 }

@@ -29,15 +29,26 @@ pub fn lint(policy: &Policy, policy_type: PolicyType) -> Vec<Warning> {
             })
         };
         for c in &statement.conditions {
-            let equals = matches!(c.operator.base.family(), Family::String | Family::StringIgnoreCase);
-            if let Some(v) = c.raw_values.iter().find(|v| equals && v.contains(['*', '?'])) {
+            let equals = matches!(
+                c.operator.base.family(),
+                Family::String | Family::StringIgnoreCase
+            );
+            if let Some(v) = c
+                .raw_values
+                .iter()
+                .find(|v| equals && v.contains(['*', '?']))
+            {
                 warn(
                     "wildcard-in-string-equals",
                     format!(
                         "{} compares \"{v}\" literally for {}; the wildcard never matches. Did you mean {}?",
                         c.operator,
                         c.key,
-                        if c.operator.base.is_negated() { "StringNotLike" } else { "StringLike" }
+                        if c.operator.base.is_negated() {
+                            "StringNotLike"
+                        } else {
+                            "StringLike"
+                        }
                     ),
                 );
             }
@@ -57,7 +68,9 @@ pub fn lint(policy: &Policy, policy_type: PolicyType) -> Vec<Warning> {
                 );
             }
         }
-        if matches!(policy_type, PolicyType::Resource | PolicyType::Trust) && statement.principal.is_none() {
+        if matches!(policy_type, PolicyType::Resource | PolicyType::Trust)
+            && statement.principal.is_none()
+        {
             warn(
                 "no-principal",
                 "the statement has no Principal, so it applies to no one".to_owned(),
@@ -103,7 +116,7 @@ fn pins_subject(statement: &Statement, issuer: &str) -> bool {
             && !c.operator.base.is_negated()
             && c.operator.base != BaseOp::Null
             && !c.operator.if_exists
-            && c.raw_values.iter().all(|v| v.trim_matches('*') != "")
+            && c.raw_values.iter().all(|v| !v.trim_matches('*').is_empty())
     })
 }
 
@@ -113,14 +126,20 @@ mod tests {
     use crate::policy::parse;
 
     fn codes(text: &str, t: PolicyType) -> Vec<&'static str> {
-        lint(&parse(text, t).unwrap(), t).into_iter().map(|w| w.code).collect()
+        lint(&parse(text, t).unwrap(), t)
+            .into_iter()
+            .map(|w| w.code)
+            .collect()
     }
 
     #[test]
     fn wildcard_under_string_equals() {
         let p = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"*",
             "Condition":{"StringEquals":{"aws:PrincipalTag/team":"blue*"}}}}"#;
-        assert_eq!(codes(p, PolicyType::Identity), ["wildcard-in-string-equals"]);
+        assert_eq!(
+            codes(p, PolicyType::Identity),
+            ["wildcard-in-string-equals"]
+        );
         let ok = p.replace("StringEquals", "StringLike");
         assert!(codes(&ok, PolicyType::Identity).is_empty());
     }
@@ -135,7 +154,10 @@ mod tests {
             r#""StringEquals":{"#,
             r#""StringLike":{"token.actions.githubusercontent.com:sub":"*"},"StringEquals":{"#,
         );
-        assert_eq!(codes(&star, PolicyType::Trust), ["shared-issuer-without-sub"]);
+        assert_eq!(
+            codes(&star, PolicyType::Trust),
+            ["shared-issuer-without-sub"]
+        );
         let pinned = p.replace(
             r#""StringEquals":{"#,
             r#""StringLike":{"token.actions.githubusercontent.com:sub":"repo:org/app:*"},"StringEquals":{"#,

@@ -2,13 +2,13 @@
 //! "Syntax errors in policy.", each with a precise description and JSON path, then compilation
 //! of every pattern and condition. Kind-specific rules live in `validate`.
 
+use super::PolicyType;
 use super::condition::{Condition, Operator};
 use super::document::{ActionPattern, Clause, Effect, Policy, ResourcePattern, Statement, Version};
 use super::error::{PolicyError, aws_message};
 use super::json::Json;
 use super::principal::{PrincipalSet, PrincipalType};
 use super::validate;
-use super::PolicyType;
 
 /// Largest policy text accepted at all (IAM's own limits are smaller and depend on the kind).
 pub const MAX_POLICY_BYTES: usize = 128 * 1024;
@@ -37,7 +37,8 @@ pub fn parse(text: &str, policy_type: PolicyType) -> Result<Policy, PolicyError>
             "",
         ));
     }
-    let json = Json::parse(text).map_err(|e| PolicyError::syntax(format!("invalid JSON: {e}"), ""))?;
+    let json =
+        Json::parse(text).map_err(|e| PolicyError::syntax(format!("invalid JSON: {e}"), ""))?;
     parse_json(json, policy_type)
 }
 
@@ -126,7 +127,12 @@ fn compile(json: &Json) -> Result<Policy, PolicyError> {
     })
 }
 
-fn statement(json: &Json, index: usize, path: &str, substitute: bool) -> Result<Statement, PolicyError> {
+fn statement(
+    json: &Json,
+    index: usize,
+    path: &str,
+    substitute: bool,
+) -> Result<Statement, PolicyError> {
     let Json::Object(entries) = json else {
         return Err(PolicyError::syntax(
             format!("a statement must be an object, not {}", json.type_name()),
@@ -134,7 +140,10 @@ fn statement(json: &Json, index: usize, path: &str, substitute: bool) -> Result<
         ));
     };
     let get = |key: &str| entries.iter().find(|(k, _)| k == key).map(|(_, v)| v);
-    if let Some((key, _)) = entries.iter().find(|(k, _)| !STATEMENT_KEYS.contains(&k.as_str())) {
+    if let Some((key, _)) = entries
+        .iter()
+        .find(|(k, _)| !STATEMENT_KEYS.contains(&k.as_str()))
+    {
         return Err(PolicyError::syntax(
             format!(
                 "unknown element \"{key}\" (a statement has Sid, Effect, Principal, NotPrincipal, \
@@ -171,14 +180,20 @@ fn statement(json: &Json, index: usize, path: &str, substitute: bool) -> Result<
         Some(Json::String(e)) if e.eq_ignore_ascii_case("deny") => Effect::Deny,
         Some(other) => {
             return Err(PolicyError::syntax(
-                format!("Effect must be \"Allow\" or \"Deny\", not {}", describe(other)),
+                format!(
+                    "Effect must be \"Allow\" or \"Deny\", not {}",
+                    describe(other)
+                ),
                 format!("{path}.Effect"),
             ));
         }
     };
     let action = clause(&get, "Action", "NotAction", |v| {
         strings(v, false, &format!("{path}.Action")).map(|items| {
-            items.iter().map(|s| ActionPattern::new(s)).collect::<Vec<_>>()
+            items
+                .iter()
+                .map(|s| ActionPattern::new(s))
+                .collect::<Vec<_>>()
         })
     })?;
     let resource = clause(&get, "Resource", "NotResource", |v| {
@@ -242,7 +257,10 @@ fn strings(json: &Json, allow_null: bool, path: &str) -> Result<Vec<String>, Pol
             Ok(out)
         }
         other => Err(PolicyError::syntax(
-            format!("must be a string or a list of strings, not {}", other.type_name()),
+            format!(
+                "must be a string or a list of strings, not {}",
+                other.type_name()
+            ),
             path,
         )),
     }

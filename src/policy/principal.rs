@@ -98,9 +98,9 @@ impl Principal {
     pub fn account(&self) -> Option<&str> {
         match self {
             Principal::Aws(p) => Some(&p.account),
-            Principal::Federated { provider } => {
-                Arn::parse(provider).map(|a| a.account).filter(|a| !a.is_empty())
-            }
+            Principal::Federated { provider } => Arn::parse(provider)
+                .map(|a| a.account)
+                .filter(|a| !a.is_empty()),
             Principal::Service(_) | Principal::Anonymous => None,
         }
     }
@@ -225,7 +225,9 @@ fn entry_match(kind: PrincipalType, value: &str, caller: &Principal) -> Option<P
                     PrincipalMatch::Account
                 })
             } else if p.kind == AwsKind::AssumedRole
-                && p.role_arn.as_deref().is_some_and(|r| value == r || same_role(value, r))
+                && p.role_arn
+                    .as_deref()
+                    .is_some_and(|r| value == r || same_role(value, r))
             {
                 Some(PrincipalMatch::SessionRole)
             } else if p.kind == AwsKind::FederatedUser && federated_user_named(value, p) {
@@ -299,14 +301,20 @@ mod tests {
         let user = Principal::parse("arn:aws:iam::111122223333:user/alice").unwrap();
         assert_eq!(user.account(), Some("111122223333"));
         let session = Principal::parse("arn:aws:sts::111122223333:assumed-role/App/s1").unwrap();
-        assert_eq!(session.principal_arn(), "arn:aws:iam::111122223333:role/App");
+        assert_eq!(
+            session.principal_arn(),
+            "arn:aws:iam::111122223333:role/App"
+        );
         let oidc = Principal::parse(
             "arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com",
         )
         .unwrap();
         assert!(matches!(oidc, Principal::Federated { .. }));
         assert_eq!(oidc.account(), Some("111122223333"));
-        assert_eq!(Principal::parse("ec2.amazonaws.com"), Some(Principal::Service("ec2.amazonaws.com".into())));
+        assert_eq!(
+            Principal::parse("ec2.amazonaws.com"),
+            Some(Principal::Service("ec2.amazonaws.com".into()))
+        );
         assert_eq!(Principal::parse("*"), Some(Principal::Anonymous));
         assert!(Principal::parse("arn:aws:s3:::bucket").is_none());
     }
@@ -325,14 +333,24 @@ mod tests {
             "arn:aws:sts::111122223333:assumed-role/App/s1",
             "*",
         ] {
-            assert!(set(&[(PrincipalType::Aws, value)]).classify(&session).is_some(), "{value}");
+            assert!(
+                set(&[(PrincipalType::Aws, value)])
+                    .classify(&session)
+                    .is_some(),
+                "{value}"
+            );
         }
         for value in [
             "444455556666",
             "arn:aws:iam::111122223333:role/Other",
             "arn:aws:sts::111122223333:assumed-role/App/s2",
         ] {
-            assert!(set(&[(PrincipalType::Aws, value)]).classify(&session).is_none(), "{value}");
+            assert!(
+                set(&[(PrincipalType::Aws, value)])
+                    .classify(&session)
+                    .is_none(),
+                "{value}"
+            );
         }
     }
 
@@ -340,12 +358,26 @@ mod tests {
     fn federated_and_service_entries_match_exactly() {
         let p = "arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com";
         let caller = Principal::parse(p).unwrap();
-        assert_eq!(set(&[(PrincipalType::Federated, p)]).classify(&caller), Some(PrincipalMatch::Exact));
-        assert_eq!(set(&[(PrincipalType::Aws, "111122223333")]).classify(&caller), None);
+        assert_eq!(
+            set(&[(PrincipalType::Federated, p)]).classify(&caller),
+            Some(PrincipalMatch::Exact)
+        );
+        assert_eq!(
+            set(&[(PrincipalType::Aws, "111122223333")]).classify(&caller),
+            None
+        );
         assert_eq!(set(&[(PrincipalType::Service, p)]).classify(&caller), None);
         let svc = Principal::Service("ec2.amazonaws.com".into());
-        assert!(set(&[(PrincipalType::Service, "ec2.amazonaws.com")]).classify(&svc).is_some());
-        assert!(set(&[(PrincipalType::Service, "lambda.amazonaws.com")]).classify(&svc).is_none());
+        assert!(
+            set(&[(PrincipalType::Service, "ec2.amazonaws.com")])
+                .classify(&svc)
+                .is_some()
+        );
+        assert!(
+            set(&[(PrincipalType::Service, "lambda.amazonaws.com")])
+                .classify(&svc)
+                .is_none()
+        );
     }
 
     #[test]
@@ -367,7 +399,12 @@ mod tests {
         let user = Principal::parse("arn:aws:iam::111122223333:user/bob").unwrap();
         assert!(set(&[(PrincipalType::Aws, "arn:aws:iam::111122223333:user/bob")]).excludes(&user));
         assert!(!set(&[(PrincipalType::Aws, "111122223333")]).excludes(&user));
-        assert!(!set(&[(PrincipalType::Aws, "arn:aws:iam::111122223333:user/eve")]).excludes(&user));
-        assert!(!set(&[(PrincipalType::Aws, "arn:aws:iam::111122223333:user/bob")]).excludes(&Principal::Anonymous));
+        assert!(
+            !set(&[(PrincipalType::Aws, "arn:aws:iam::111122223333:user/eve")]).excludes(&user)
+        );
+        assert!(
+            !set(&[(PrincipalType::Aws, "arn:aws:iam::111122223333:user/bob")])
+                .excludes(&Principal::Anonymous)
+        );
     }
 }

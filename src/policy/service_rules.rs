@@ -68,7 +68,10 @@ pub(crate) fn forbidden(request: &Request) -> Option<&'static str> {
         {
             return Some("AWS managed policies cannot be changed");
         }
-        if arn.resource.to_ascii_lowercase().starts_with("role/aws-reserved/")
+        if arn
+            .resource
+            .to_ascii_lowercase()
+            .starts_with("role/aws-reserved/")
             && RESERVED_ROLE_WRITES.contains(&action)
         {
             return Some("roles under /aws-reserved/ are managed by AWS and cannot be changed");

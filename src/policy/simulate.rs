@@ -97,7 +97,9 @@ impl SimulateError {
 /// Runs a simulation.
 pub fn simulate(input: &SimulateInput) -> Result<SimulateOutput, SimulateError> {
     if input.action_names.is_empty() {
-        return Err(SimulateError::Input("ActionNames must name at least one action".into()));
+        return Err(SimulateError::Input(
+            "ActionNames must name at least one action".into(),
+        ));
     }
     let caller = caller(input)?;
     let federated = matches!(caller, Principal::Federated { .. });
@@ -106,26 +108,39 @@ pub fn simulate(input: &SimulateInput) -> Result<SimulateOutput, SimulateError> 
             .action_names
             .iter()
             .any(|a| a.to_ascii_lowercase().starts_with("sts:assumerole"));
-    let resource_type = if trust { PolicyType::Trust } else { PolicyType::Resource };
-
-    let load = |list: &[String], name: &str, t: PolicyType| -> Result<Vec<NamedPolicy>, SimulateError> {
-        list.iter()
-            .enumerate()
-            .map(|(i, text)| {
-                let id = format!("{name}.{}", i + 1);
-                parse(text, t)
-                    .map(|p| NamedPolicy::new(id.clone(), p))
-                    .map_err(|source| SimulateError::Policy { input: id, source })
-            })
-            .collect()
+    let resource_type = if trust {
+        PolicyType::Trust
+    } else {
+        PolicyType::Resource
     };
-    let identity = load(&input.policy_input_list, "PolicyInputList", PolicyType::Identity)?;
+
+    let load =
+        |list: &[String], name: &str, t: PolicyType| -> Result<Vec<NamedPolicy>, SimulateError> {
+            list.iter()
+                .enumerate()
+                .map(|(i, text)| {
+                    let id = format!("{name}.{}", i + 1);
+                    parse(text, t)
+                        .map(|p| NamedPolicy::new(id.clone(), p))
+                        .map_err(|source| SimulateError::Policy { input: id, source })
+                })
+                .collect()
+        };
+    let identity = load(
+        &input.policy_input_list,
+        "PolicyInputList",
+        PolicyType::Identity,
+    )?;
     let boundary = load(
         &input.permissions_boundary_policy_input_list,
         "PermissionsBoundaryPolicyInputList",
         PolicyType::PermissionsBoundary,
     )?;
-    let session = load(&input.session_policy_input_list, "SessionPolicyInputList", PolicyType::Session)?;
+    let session = load(
+        &input.session_policy_input_list,
+        "SessionPolicyInputList",
+        PolicyType::Session,
+    )?;
     let resource_policy = match &input.resource_policy {
         Some(text) => Some(
             parse(text, resource_type)
@@ -146,7 +161,11 @@ pub fn simulate(input: &SimulateInput) -> Result<SimulateOutput, SimulateError> 
         ..PolicySet::default()
     };
     let context = context(&input.context_entries)?;
-    let owner = input.resource_owner.as_deref().map(owner_account).transpose()?;
+    let owner = input
+        .resource_owner
+        .as_deref()
+        .map(owner_account)
+        .transpose()?;
     let resources: Vec<&str> = if input.resource_arns.is_empty() {
         vec!["*"]
     } else {
@@ -192,8 +211,9 @@ fn matched_statement(s: &StatementRef) -> MatchedStatement {
 
 fn caller(input: &SimulateInput) -> Result<Principal, SimulateError> {
     match &input.caller_arn {
-        Some(arn) => Principal::parse(arn)
-            .ok_or_else(|| SimulateError::Input(format!("CallerArn \"{arn}\" is not a principal ARN"))),
+        Some(arn) => Principal::parse(arn).ok_or_else(|| {
+            SimulateError::Input(format!("CallerArn \"{arn}\" is not a principal ARN"))
+        }),
         None => {
             // IAM simulates an anonymous user of the resource owner's account.
             let account = match &input.resource_owner {

@@ -170,7 +170,10 @@ mod tests {
         let mut c = Context::default();
         c.insert("aws:username", "bob");
         c.insert("aws:PrincipalTag/team", "blue*");
-        c.insert_value("aws:TagKeys", ContextValue::Multi(vec!["a".into(), "b".into()]));
+        c.insert_value(
+            "aws:TagKeys",
+            ContextValue::Multi(vec!["a".into(), "b".into()]),
+        );
         c
     }
 

@@ -26,7 +26,12 @@ fn context(case: &Value) -> Context {
             match v {
                 Value::Array(items) => ctx.insert_value(
                     k,
-                    ContextValue::Multi(items.iter().map(|i| i.as_str().unwrap_or_default().to_owned()).collect()),
+                    ContextValue::Multi(
+                        items
+                            .iter()
+                            .map(|i| i.as_str().unwrap_or_default().to_owned())
+                            .collect(),
+                    ),
                 ),
                 Value::String(s) => ctx.insert(k, s.clone()),
                 other => ctx.insert(k, other.to_string()),
@@ -36,7 +41,12 @@ fn context(case: &Value) -> Context {
     match &case["testValue"] {
         Value::Array(items) => ctx.insert_value(
             KEY,
-            ContextValue::Multi(items.iter().map(|i| i.as_str().unwrap_or_default().to_owned()).collect()),
+            ContextValue::Multi(
+                items
+                    .iter()
+                    .map(|i| i.as_str().unwrap_or_default().to_owned())
+                    .collect(),
+            ),
         ),
         Value::String(s) => ctx.insert(KEY, s.clone()),
         other => ctx.insert(KEY, other.to_string()),
@@ -46,7 +56,8 @@ fn context(case: &Value) -> Context {
 
 #[test]
 fn iam_simulate_condition_operator_tables() {
-    let Some(path) = crate::support::testdata("policy/iam-simulate/condition-operator-tests.json") else {
+    let Some(path) = crate::support::testdata("policy/iam-simulate/condition-operator-tests.json")
+    else {
         return;
     };
     let tables: serde_json::Map<String, Value> =
@@ -70,10 +81,18 @@ fn iam_simulate_condition_operator_tables() {
             if got == want {
                 passed += 1;
             } else {
-                failures.push(format!("{table}: {}: expected {want}, got {got}", case["name"]));
+                failures.push(format!(
+                    "{table}: {}: expected {want}, got {got}",
+                    case["name"]
+                ));
             }
         }
     }
     println!("iam-simulate condition operators: {passed}/{total} agree");
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

@@ -94,16 +94,29 @@ fn request(case: &Value) -> Result<Request, String> {
         .get("wildcardOnlyAction")
         .and_then(Value::as_bool)
         .unwrap_or(false);
-    Ok(Request::new(principal, r["action"].as_str().unwrap_or_default(), resource, context)
-        .with_wildcard_only_action(wildcard_only))
+    Ok(Request::new(
+        principal,
+        r["action"].as_str().unwrap_or_default(),
+        resource,
+        context,
+    )
+    .with_wildcard_only_action(wildcard_only))
 }
 
 fn run_case(case: &Value) -> Result<Decision, String> {
     let request = request(case)?;
     let trust = request.action_lower().starts_with("sts:");
-    let resource_type = if trust { PolicyType::Trust } else { PolicyType::Resource };
+    let resource_type = if trust {
+        PolicyType::Trust
+    } else {
+        PolicyType::Resource
+    };
     let identity = policies(case, "identityPolicies", PolicyType::Identity)?;
-    let boundary = policies(case, "permissionBoundaries", PolicyType::PermissionsBoundary)?;
+    let boundary = policies(
+        case,
+        "permissionBoundaries",
+        PolicyType::PermissionsBoundary,
+    )?;
     let endpoint = policies(case, "endpointPolicies", PolicyType::Endpoint)?;
     let session = match case.get("sessionPolicy") {
         Some(p) => vec![policy(p, "sessionPolicy".into(), PolicyType::Session)?],
@@ -137,7 +150,10 @@ fn expected(case: &Value) -> Decision {
 }
 
 fn collect(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     entries.sort();
     for path in entries {
         if path.is_dir() {
@@ -163,7 +179,8 @@ fn iam_simulate_core_engine_cases() {
     let mut failures = Vec::new();
     for file in files {
         let rel = file.strip_prefix(&root).unwrap().display().to_string();
-        let cases: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        let cases: Vec<Value> =
+            serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
         for case in cases {
             // iam-simulate's "discovery" mode (ignore conditions on unknown keys) is that
             // simulator's own extension, not IAM behaviour; like the discoveryMode/ folder, skip it.
@@ -193,6 +210,15 @@ fn iam_simulate_core_engine_cases() {
     for name in &skipped {
         println!("  skipped (discovery mode): {name}");
     }
-    assert_eq!(disagreed, DISAGREEMENTS.len(), "a documented disagreement no longer disagrees");
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert_eq!(
+        disagreed,
+        DISAGREEMENTS.len(),
+        "a documented disagreement no longer disagrees"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

@@ -13,7 +13,10 @@ pub fn testdata(sub: &str) -> Option<PathBuf> {
     if path.exists() {
         Some(path)
     } else {
-        println!("conformance data {} not found; skipping (set STS_BROKER_TESTDATA)", path.display());
+        println!(
+            "conformance data {} not found; skipping (set STS_BROKER_TESTDATA)",
+            path.display()
+        );
         None
     }
 }

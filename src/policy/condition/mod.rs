@@ -136,7 +136,10 @@ mod tests {
             if vs.len() == 1 {
                 c.insert(k, vs[0]);
             } else {
-                c.insert_value(k, ContextValue::Multi(vs.iter().map(|s| s.to_string()).collect()));
+                c.insert_value(
+                    k,
+                    ContextValue::Multi(vs.iter().map(|s| s.to_string()).collect()),
+                );
             }
         }
         c
@@ -188,13 +191,27 @@ mod tests {
     #[test]
     fn set_qualifiers() {
         let tags = ctx(&[("aws:TagKeys", &["env", "team"])]);
-        assert!(cond("ForAllValues:StringEquals", "aws:TagKeys", &["env", "team", "x"]).evaluate(&tags));
+        assert!(
+            cond(
+                "ForAllValues:StringEquals",
+                "aws:TagKeys",
+                &["env", "team", "x"]
+            )
+            .evaluate(&tags)
+        );
         assert!(!cond("ForAllValues:StringEquals", "aws:TagKeys", &["env"]).evaluate(&tags));
         assert!(cond("ForAnyValue:StringEquals", "aws:TagKeys", &["env"]).evaluate(&tags));
         assert!(!cond("ForAnyValue:StringEquals", "aws:TagKeys", &["x"]).evaluate(&tags));
         // ForAnyValue:StringNotEquals: some request value differs from every policy value.
         assert!(cond("ForAnyValue:StringNotEquals", "aws:TagKeys", &["env"]).evaluate(&tags));
-        assert!(!cond("ForAnyValue:StringNotEquals", "aws:TagKeys", &["env", "team"]).evaluate(&tags));
+        assert!(
+            !cond(
+                "ForAnyValue:StringNotEquals",
+                "aws:TagKeys",
+                &["env", "team"]
+            )
+            .evaluate(&tags)
+        );
         // ForAllValues:StringNotEquals: no request value equals any policy value.
         assert!(!cond("ForAllValues:StringNotEquals", "aws:TagKeys", &["env"]).evaluate(&tags));
         assert!(cond("ForAllValues:StringNotEquals", "aws:TagKeys", &["x"]).evaluate(&tags));
@@ -203,7 +220,10 @@ mod tests {
 
     #[test]
     fn unqualified_operators_on_multivalued_keys_do_not_match() {
-        let amr = ctx(&[("cognito-identity.amazonaws.com:amr", &["authenticated", "graph.facebook.com"])]);
+        let amr = ctx(&[(
+            "cognito-identity.amazonaws.com:amr",
+            &["authenticated", "graph.facebook.com"],
+        )]);
         let key = "cognito-identity.amazonaws.com:amr";
         assert!(!cond("StringEquals", key, &["authenticated"]).evaluate(&amr));
         assert!(!cond("StringNotEquals", key, &["unauthenticated"]).evaluate(&amr));
@@ -212,7 +232,10 @@ mod tests {
 
     #[test]
     fn keys_are_case_insensitive_and_values_or() {
-        let c = ctx(&[("token.actions.githubusercontent.com:sub", &["repo:org/app:ref:refs/heads/main"])]);
+        let c = ctx(&[(
+            "token.actions.githubusercontent.com:sub",
+            &["repo:org/app:ref:refs/heads/main"],
+        )]);
         let k = "Token.Actions.GitHubUserContent.com:Sub";
         assert!(cond("StringLike", k, &["repo:other/*", "repo:org/app:*"]).evaluate(&c));
         assert!(!cond("StringLike", k, &["repo:other/*"]).evaluate(&c));
@@ -229,9 +252,15 @@ mod tests {
 
     #[test]
     fn variables_resolve_against_the_request() {
-        let c = ctx(&[("aws:username", &["bob"]), ("s3:prefix", &["home/bob/docs"])]);
+        let c = ctx(&[
+            ("aws:username", &["bob"]),
+            ("s3:prefix", &["home/bob/docs"]),
+        ]);
         assert!(cond("StringLike", "s3:prefix", &["home/${aws:username}/*"]).evaluate(&c));
-        let c = ctx(&[("aws:username", &["eve"]), ("s3:prefix", &["home/bob/docs"])]);
+        let c = ctx(&[
+            ("aws:username", &["eve"]),
+            ("s3:prefix", &["home/bob/docs"]),
+        ]);
         assert!(!cond("StringLike", "s3:prefix", &["home/${aws:username}/*"]).evaluate(&c));
     }
 

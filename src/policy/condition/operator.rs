@@ -76,7 +76,10 @@ const ALL: [(BaseOp, &str); 27] = [
     (BaseOp::StringEquals, "StringEquals"),
     (BaseOp::StringNotEquals, "StringNotEquals"),
     (BaseOp::StringEqualsIgnoreCase, "StringEqualsIgnoreCase"),
-    (BaseOp::StringNotEqualsIgnoreCase, "StringNotEqualsIgnoreCase"),
+    (
+        BaseOp::StringNotEqualsIgnoreCase,
+        "StringNotEqualsIgnoreCase",
+    ),
     (BaseOp::StringLike, "StringLike"),
     (BaseOp::StringNotLike, "StringNotLike"),
     (BaseOp::NumericEquals, "NumericEquals"),
@@ -122,9 +125,17 @@ impl BaseOp {
             StringEquals | StringNotEquals => Family::String,
             StringEqualsIgnoreCase | StringNotEqualsIgnoreCase => Family::StringIgnoreCase,
             StringLike | StringNotLike => Family::StringLike,
-            NumericEquals | NumericNotEquals | NumericLessThan | NumericLessThanEquals
-            | NumericGreaterThan | NumericGreaterThanEquals => Family::Numeric,
-            DateEquals | DateNotEquals | DateLessThan | DateLessThanEquals | DateGreaterThan
+            NumericEquals
+            | NumericNotEquals
+            | NumericLessThan
+            | NumericLessThanEquals
+            | NumericGreaterThan
+            | NumericGreaterThanEquals => Family::Numeric,
+            DateEquals
+            | DateNotEquals
+            | DateLessThan
+            | DateLessThanEquals
+            | DateGreaterThan
             | DateGreaterThanEquals => Family::Date,
             Bool => Family::Bool,
             BinaryEquals => Family::Binary,
@@ -166,7 +177,11 @@ impl BaseOp {
     pub fn takes_variables(self) -> bool {
         matches!(
             self.family(),
-            Family::String | Family::StringIgnoreCase | Family::StringLike | Family::Bool | Family::Arn
+            Family::String
+                | Family::StringIgnoreCase
+                | Family::StringLike
+                | Family::Bool
+                | Family::Arn
         )
     }
 

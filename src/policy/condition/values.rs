@@ -192,7 +192,10 @@ pub(crate) fn parse_number(text: &str) -> Option<f64> {
         && text
             .bytes()
             .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'));
-    valid.then(|| text.parse::<f64>().ok()).flatten().filter(|n| n.is_finite())
+    valid
+        .then(|| text.parse::<f64>().ok())
+        .flatten()
+        .filter(|n| n.is_finite())
 }
 
 pub(crate) fn parse_bool(text: &str) -> Option<bool> {
@@ -214,7 +217,9 @@ pub(crate) fn parse_cidr(text: &str) -> Option<IpNet> {
 }
 
 fn decode_base64(text: &str) -> Option<Vec<u8>> {
-    base64::engine::general_purpose::STANDARD.decode(text.trim()).ok()
+    base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .ok()
 }
 
 #[cfg(test)]
@@ -230,7 +235,10 @@ mod tests {
     fn numbers() {
         assert_eq!(cmp(BaseOp::NumericEquals, "10", "10.0"), Some(true));
         assert_eq!(cmp(BaseOp::NumericLessThan, "10", "9.5"), Some(true));
-        assert_eq!(cmp(BaseOp::NumericGreaterThanEquals, "10", "10"), Some(true));
+        assert_eq!(
+            cmp(BaseOp::NumericGreaterThanEquals, "10", "10"),
+            Some(true)
+        );
         assert_eq!(cmp(BaseOp::NumericEquals, "a", "10"), None);
         assert_eq!(cmp(BaseOp::NumericEquals, "10", "NaN"), None);
         assert_eq!(cmp(BaseOp::NumericEquals, "10", "inf"), None);
@@ -238,15 +246,33 @@ mod tests {
 
     #[test]
     fn ips_cover_v4_v6_and_bare_addresses() {
-        assert_eq!(cmp(BaseOp::IpAddress, "192.168.0.0/16", "192.168.10.10"), Some(true));
-        assert_eq!(cmp(BaseOp::IpAddress, "192.168.0.0/16", "192.169.0.1"), Some(false));
-        assert_eq!(cmp(BaseOp::IpAddress, "10.10.72.13", "10.10.72.13"), Some(true));
-        assert_eq!(cmp(BaseOp::IpAddress, "2001:db8::/32", "2001:db8:85a3::1"), Some(true));
-        assert_eq!(cmp(BaseOp::IpAddress, "192.168.0.0/16", "2001:db8::1"), Some(false));
+        assert_eq!(
+            cmp(BaseOp::IpAddress, "192.168.0.0/16", "192.168.10.10"),
+            Some(true)
+        );
+        assert_eq!(
+            cmp(BaseOp::IpAddress, "192.168.0.0/16", "192.169.0.1"),
+            Some(false)
+        );
+        assert_eq!(
+            cmp(BaseOp::IpAddress, "10.10.72.13", "10.10.72.13"),
+            Some(true)
+        );
+        assert_eq!(
+            cmp(BaseOp::IpAddress, "2001:db8::/32", "2001:db8:85a3::1"),
+            Some(true)
+        );
+        assert_eq!(
+            cmp(BaseOp::IpAddress, "192.168.0.0/16", "2001:db8::1"),
+            Some(false)
+        );
         assert_eq!(cmp(BaseOp::IpAddress, "123456789012", "10.0.0.1"), None);
         assert_eq!(cmp(BaseOp::IpAddress, "10.0.0.0/8", "not-an-ip"), None);
         // Host bits set in the policy CIDR are ignored, as IAM does.
-        assert_eq!(cmp(BaseOp::IpAddress, "10.1.2.3/8", "10.200.0.1"), Some(true));
+        assert_eq!(
+            cmp(BaseOp::IpAddress, "10.1.2.3/8", "10.200.0.1"),
+            Some(true)
+        );
     }
 
     #[test]
@@ -266,7 +292,10 @@ mod tests {
     #[test]
     fn arns_need_valid_arns_on_both_sides() {
         let r = "arn:aws:iam::123456789012:root";
-        assert_eq!(cmp(BaseOp::ArnLike, "arn:aws:iam::123456789012:*", r), Some(true));
+        assert_eq!(
+            cmp(BaseOp::ArnLike, "arn:aws:iam::123456789012:*", r),
+            Some(true)
+        );
         assert_eq!(cmp(BaseOp::ArnEquals, "arn:aws:iam::*:root", r), Some(true));
         assert_eq!(cmp(BaseOp::ArnLike, "arn:::bucket", r), None);
         assert_eq!(cmp(BaseOp::ArnLike, "arn:aws:iam::*:root", "arn:::x"), None);
@@ -274,7 +303,13 @@ mod tests {
 
     #[test]
     fn ignore_case_folds_unicode() {
-        assert_eq!(cmp(BaseOp::StringEqualsIgnoreCase, "ÄBC", "äbc"), Some(true));
-        assert_eq!(cmp(BaseOp::StringEqualsIgnoreCase, "test*", "test1"), Some(false));
+        assert_eq!(
+            cmp(BaseOp::StringEqualsIgnoreCase, "ÄBC", "äbc"),
+            Some(true)
+        );
+        assert_eq!(
+            cmp(BaseOp::StringEqualsIgnoreCase, "test*", "test1"),
+            Some(false)
+        );
     }
 }
