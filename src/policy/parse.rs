@@ -378,3 +378,104 @@ fn describe(json: &Json) -> String {
         other => other.type_name().to_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> PolicyError {
+        parse(text, PolicyType::Resource).unwrap_err()
+    }
+
+    fn doc(statement: &str) -> String {
+        format!(r#"{{"Version":"2012-10-17","Statement":{statement}}}"#)
+    }
+
+    #[test]
+    fn syntax_errors_say_what_and_where() {
+        let cases: &[(String, &str, &str)] = &[
+            ("not json".into(), "invalid JSON", ""),
+            ("[]".into(), "must be a JSON object", ""),
+            (r#"{"Version":"2012-10-17"}"#.into(), "no Statement", ""),
+            (r#"{"Version":"2013-10-17","Statement":[]}"#.into(), "Version must be", "Version"),
+            (r#"{"Version":"2012-10-17","Id":[],"Statement":[]}"#.into(), "Id must be a string", "Id"),
+            (r#"{"Version":"2012-10-17","Extra":1,"Statement":[]}"#.into(), "unknown element \"Extra\"", "Extra"),
+            (doc(r#""x""#), "Statement must be an object", "Statement"),
+            (doc(r#"["x"]"#), "statement must be an object", "Statement[0]"),
+            (doc(r#"{"Action":"s3:*","Resource":"*"}"#), "no Effect", "Statement"),
+            (doc(r#"{"Effect":"Maybe","Action":"s3:*","Resource":"*"}"#), "Effect must be", "Statement.Effect"),
+            (doc(r#"{"Effect":"Allow","Action":"a:b","NotAction":"c:d","Resource":"*"}"#), "both Action and NotAction", "Statement"),
+            (doc(r#"{"Effect":"Allow","Action":"a:b","Resource":"*","NotResource":"*"}"#), "both Resource and NotResource", "Statement"),
+            (doc(r#"{"Effect":"Allow","Action":"a:b","Principal":"*","NotPrincipal":"*"}"#), "both Principal and NotPrincipal", "Statement"),
+            (doc(r#"{"Effect":"Allow","Action":{},"Resource":"*"}"#), "string or a list of strings", "Statement.Action"),
+            (doc(r#"{"Effect":"Allow","Action":["a:b",1],"Resource":"*"}"#), "list items must be strings", "Statement.Action[1]"),
+            (doc(r#"{"Effect":"Allow","Action":"a:b","Resource":"*","Sid":1}"#), "Sid must be a string", "Statement.Sid"),
+            (doc(r#"{"Effect":"Allow","Action":"a:b","Resource":"*","Bogus":1}"#), "unknown element \"Bogus\"", "Statement.Bogus"),
+            (doc(r#"{"Effect":"Allow","Action":"a:b","Principal":{"Users":"x"}}"#), "unknown principal type", "Statement.Principal.Users"),
+            (doc(r#"{"Effect":"Allow","Action":"a:b","Principal":7}"#), "Principal must be", "Statement.Principal"),
+            (doc(r#"{"Effect":"Allow","Action":"a:b","Resource":"*","Condition":[]}"#), "Condition must be an object", "Statement.Condition"),
+            (doc(r#"{"Effect":"Allow","Action":"a:b","Resource":"*","Condition":{"StringEquals":"x"}}"#), "must be an object of condition keys", "Statement.Condition.StringEquals"),
+            (doc(r#"{"Effect":"Allow","Action":"a:b","Resource":"*","Condition":{"StringEqual":{"k":"v"}}}"#), "unknown condition operator \"StringEqual\"", "Statement.Condition.StringEqual"),
+            (doc(r#"{"Effect":"Allow","Action":"a:b","Resource":"*","Condition":{"StringEquals":{"k":{"x":1}}}}"#), "strings, numbers or booleans", "Statement.Condition.StringEquals.k"),
+            (doc(r#"{"Effect":"Allow","Action":"a:b","Resource":"*","Condition":{"StringEquals":{"k":[null]}}}"#), "strings, numbers or booleans", "Statement.Condition.StringEquals.k[0]"),
+        ];
+        for (text, detail, path) in cases {
+            let e = err(text);
+            assert_eq!(e.aws_message, aws_message::SYNTAX, "{text}");
+            assert_eq!(e.code(), "MalformedPolicyDocument");
+            assert!(e.detail.contains(detail), "{text}: {}", e.detail);
+            assert_eq!(e.path, *path, "{text}");
+        }
+    }
+
+    #[test]
+    fn duplicate_condition_blocks_are_rejected_not_merged() {
+        let text = doc(
+            r#"{"Effect":"Allow","Action":"sts:AssumeRoleWithWebIdentity","Principal":"*","Condition":{
+                "StringEquals":{"issuer:sub":"repo:acme/app:ref:refs/heads/main"},
+                "StringEquals":{"issuer:aud":"sts.amazonaws.com"}}}"#,
+        );
+        let e = err(&text);
+        assert!(e.detail.contains("duplicate key \"StringEquals\""), "{}", e.detail);
+        assert!(e.detail.contains("line 3"), "{}", e.detail);
+    }
+
+    #[test]
+    fn oversized_documents_are_refused_before_parsing() {
+        let text = format!(r#"{{"Id":"{}"}}"#, "x".repeat(MAX_POLICY_BYTES));
+        assert_eq!(err(&text).aws_message, aws_message::TOO_LARGE);
+    }
+
+    #[test]
+    fn compiles_every_element() {
+        let p = parse(
+            &doc(r#"[{"Sid":"A","Effect":"Allow","Principal":{"AWS":["111122223333","arn:aws:iam::111122223333:role/r"],"Federated":"arn:aws:iam::111122223333:saml-provider/x"},
+                "NotAction":"iam:*","NotResource":["arn:aws:s3:::secret",null],
+                "Condition":{"NumericLessThan":{"aws:MultiFactorAuthAge":3600},"Bool":{"aws:SecureTransport":true}}},
+              {"Effect":"Deny","NotPrincipal":"arn:aws:iam::111122223333:root","Action":"*"}]"#),
+            PolicyType::Resource,
+        )
+        .unwrap();
+        assert_eq!(p.version, Version::V2012_10_17);
+        let s = &p.statements[0];
+        assert_eq!(s.sid.as_deref(), Some("A"));
+        assert!(s.action.as_ref().unwrap().is_not());
+        assert_eq!(s.resource.as_ref().unwrap().inner().len(), 1);
+        assert_eq!(s.principal.as_ref().unwrap().inner().entries.len(), 3);
+        assert_eq!(s.conditions[0].raw_values, ["3600"]);
+        assert_eq!(s.conditions[1].raw_values, ["true"]);
+        assert!(p.statements[1].principal.as_ref().unwrap().is_not());
+        assert_eq!(p.statements[1].index, 1);
+    }
+
+    #[test]
+    fn missing_version_is_2008_and_keeps_variables_literal() {
+        let p = parse(
+            r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/${aws:username}"}}"#,
+            PolicyType::Resource,
+        )
+        .unwrap();
+        assert_eq!(p.version, Version::V2008_10_17);
+        assert!(!p.version_given);
+    }
+}
