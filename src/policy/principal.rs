@@ -3,6 +3,14 @@
 
 use super::arn::{Arn, is_account_id};
 
+/// Identity providers IAM knows without an `oidc-provider` resource; they are named by host.
+const BUILT_IN_PROVIDERS: [&str; 4] = [
+    "accounts.google.com",
+    "graph.facebook.com",
+    "www.amazon.com",
+    "cognito-identity.amazonaws.com",
+];
+
 /// Who is making a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
@@ -52,6 +60,11 @@ impl Principal {
             }));
         }
         let Some(arn) = Arn::parse(text) else {
+            if BUILT_IN_PROVIDERS.contains(&text) {
+                return Some(Principal::Federated {
+                    provider: text.to_owned(),
+                });
+            }
             return (text.contains('.') && !text.contains(char::is_whitespace))
                 .then(|| Principal::Service(text.to_owned()));
         };
@@ -316,6 +329,10 @@ mod tests {
             Some(Principal::Service("ec2.amazonaws.com".into()))
         );
         assert_eq!(Principal::parse("*"), Some(Principal::Anonymous));
+        assert_eq!(
+            Principal::parse("accounts.google.com"),
+            Some(Principal::Federated { provider: "accounts.google.com".into() })
+        );
         assert!(Principal::parse("arn:aws:s3:::bucket").is_none());
     }
 
