@@ -397,27 +397,115 @@ mod tests {
             ("not json".into(), "invalid JSON", ""),
             ("[]".into(), "must be a JSON object", ""),
             (r#"{"Version":"2012-10-17"}"#.into(), "no Statement", ""),
-            (r#"{"Version":"2013-10-17","Statement":[]}"#.into(), "Version must be", "Version"),
-            (r#"{"Version":"2012-10-17","Id":[],"Statement":[]}"#.into(), "Id must be a string", "Id"),
-            (r#"{"Version":"2012-10-17","Extra":1,"Statement":[]}"#.into(), "unknown element \"Extra\"", "Extra"),
+            (
+                r#"{"Version":"2013-10-17","Statement":[]}"#.into(),
+                "Version must be",
+                "Version",
+            ),
+            (
+                r#"{"Version":"2012-10-17","Id":[],"Statement":[]}"#.into(),
+                "Id must be a string",
+                "Id",
+            ),
+            (
+                r#"{"Version":"2012-10-17","Extra":1,"Statement":[]}"#.into(),
+                "unknown element \"Extra\"",
+                "Extra",
+            ),
             (doc(r#""x""#), "Statement must be an object", "Statement"),
-            (doc(r#"["x"]"#), "statement must be an object", "Statement[0]"),
-            (doc(r#"{"Action":"s3:*","Resource":"*"}"#), "no Effect", "Statement"),
-            (doc(r#"{"Effect":"Maybe","Action":"s3:*","Resource":"*"}"#), "Effect must be", "Statement.Effect"),
-            (doc(r#"{"Effect":"Allow","Action":"a:b","NotAction":"c:d","Resource":"*"}"#), "both Action and NotAction", "Statement"),
-            (doc(r#"{"Effect":"Allow","Action":"a:b","Resource":"*","NotResource":"*"}"#), "both Resource and NotResource", "Statement"),
-            (doc(r#"{"Effect":"Allow","Action":"a:b","Principal":"*","NotPrincipal":"*"}"#), "both Principal and NotPrincipal", "Statement"),
-            (doc(r#"{"Effect":"Allow","Action":{},"Resource":"*"}"#), "string or a list of strings", "Statement.Action"),
-            (doc(r#"{"Effect":"Allow","Action":["a:b",1],"Resource":"*"}"#), "list items must be strings", "Statement.Action[1]"),
-            (doc(r#"{"Effect":"Allow","Action":"a:b","Resource":"*","Sid":1}"#), "Sid must be a string", "Statement.Sid"),
-            (doc(r#"{"Effect":"Allow","Action":"a:b","Resource":"*","Bogus":1}"#), "unknown element \"Bogus\"", "Statement.Bogus"),
-            (doc(r#"{"Effect":"Allow","Action":"a:b","Principal":{"Users":"x"}}"#), "unknown principal type", "Statement.Principal.Users"),
-            (doc(r#"{"Effect":"Allow","Action":"a:b","Principal":7}"#), "Principal must be", "Statement.Principal"),
-            (doc(r#"{"Effect":"Allow","Action":"a:b","Resource":"*","Condition":[]}"#), "Condition must be an object", "Statement.Condition"),
-            (doc(r#"{"Effect":"Allow","Action":"a:b","Resource":"*","Condition":{"StringEquals":"x"}}"#), "must be an object of condition keys", "Statement.Condition.StringEquals"),
-            (doc(r#"{"Effect":"Allow","Action":"a:b","Resource":"*","Condition":{"StringEqual":{"k":"v"}}}"#), "unknown condition operator \"StringEqual\"", "Statement.Condition.StringEqual"),
-            (doc(r#"{"Effect":"Allow","Action":"a:b","Resource":"*","Condition":{"StringEquals":{"k":{"x":1}}}}"#), "strings, numbers or booleans", "Statement.Condition.StringEquals.k"),
-            (doc(r#"{"Effect":"Allow","Action":"a:b","Resource":"*","Condition":{"StringEquals":{"k":[null]}}}"#), "strings, numbers or booleans", "Statement.Condition.StringEquals.k[0]"),
+            (
+                doc(r#"["x"]"#),
+                "statement must be an object",
+                "Statement[0]",
+            ),
+            (
+                doc(r#"{"Action":"s3:*","Resource":"*"}"#),
+                "no Effect",
+                "Statement",
+            ),
+            (
+                doc(r#"{"Effect":"Maybe","Action":"s3:*","Resource":"*"}"#),
+                "Effect must be",
+                "Statement.Effect",
+            ),
+            (
+                doc(r#"{"Effect":"Allow","Action":"a:b","NotAction":"c:d","Resource":"*"}"#),
+                "both Action and NotAction",
+                "Statement",
+            ),
+            (
+                doc(r#"{"Effect":"Allow","Action":"a:b","Resource":"*","NotResource":"*"}"#),
+                "both Resource and NotResource",
+                "Statement",
+            ),
+            (
+                doc(r#"{"Effect":"Allow","Action":"a:b","Principal":"*","NotPrincipal":"*"}"#),
+                "both Principal and NotPrincipal",
+                "Statement",
+            ),
+            (
+                doc(r#"{"Effect":"Allow","Action":{},"Resource":"*"}"#),
+                "string or a list of strings",
+                "Statement.Action",
+            ),
+            (
+                doc(r#"{"Effect":"Allow","Action":["a:b",1],"Resource":"*"}"#),
+                "list items must be strings",
+                "Statement.Action[1]",
+            ),
+            (
+                doc(r#"{"Effect":"Allow","Action":"a:b","Resource":"*","Sid":1}"#),
+                "Sid must be a string",
+                "Statement.Sid",
+            ),
+            (
+                doc(r#"{"Effect":"Allow","Action":"a:b","Resource":"*","Bogus":1}"#),
+                "unknown element \"Bogus\"",
+                "Statement.Bogus",
+            ),
+            (
+                doc(r#"{"Effect":"Allow","Action":"a:b","Principal":{"Users":"x"}}"#),
+                "unknown principal type",
+                "Statement.Principal.Users",
+            ),
+            (
+                doc(r#"{"Effect":"Allow","Action":"a:b","Principal":7}"#),
+                "Principal must be",
+                "Statement.Principal",
+            ),
+            (
+                doc(r#"{"Effect":"Allow","Action":"a:b","Resource":"*","Condition":[]}"#),
+                "Condition must be an object",
+                "Statement.Condition",
+            ),
+            (
+                doc(
+                    r#"{"Effect":"Allow","Action":"a:b","Resource":"*","Condition":{"StringEquals":"x"}}"#,
+                ),
+                "must be an object of condition keys",
+                "Statement.Condition.StringEquals",
+            ),
+            (
+                doc(
+                    r#"{"Effect":"Allow","Action":"a:b","Resource":"*","Condition":{"StringEqual":{"k":"v"}}}"#,
+                ),
+                "unknown condition operator \"StringEqual\"",
+                "Statement.Condition.StringEqual",
+            ),
+            (
+                doc(
+                    r#"{"Effect":"Allow","Action":"a:b","Resource":"*","Condition":{"StringEquals":{"k":{"x":1}}}}"#,
+                ),
+                "strings, numbers or booleans",
+                "Statement.Condition.StringEquals.k",
+            ),
+            (
+                doc(
+                    r#"{"Effect":"Allow","Action":"a:b","Resource":"*","Condition":{"StringEquals":{"k":[null]}}}"#,
+                ),
+                "strings, numbers or booleans",
+                "Statement.Condition.StringEquals.k[0]",
+            ),
         ];
         for (text, detail, path) in cases {
             let e = err(text);
@@ -436,7 +524,11 @@ mod tests {
                 "StringEquals":{"issuer:aud":"sts.amazonaws.com"}}}"#,
         );
         let e = err(&text);
-        assert!(e.detail.contains("duplicate key \"StringEquals\""), "{}", e.detail);
+        assert!(
+            e.detail.contains("duplicate key \"StringEquals\""),
+            "{}",
+            e.detail
+        );
         assert!(e.detail.contains("line 3"), "{}", e.detail);
     }
 

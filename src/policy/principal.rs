@@ -331,7 +331,9 @@ mod tests {
         assert_eq!(Principal::parse("*"), Some(Principal::Anonymous));
         assert_eq!(
             Principal::parse("accounts.google.com"),
-            Some(Principal::Federated { provider: "accounts.google.com".into() })
+            Some(Principal::Federated {
+                provider: "accounts.google.com".into()
+            })
         );
         assert!(Principal::parse("arn:aws:s3:::bucket").is_none());
     }

@@ -35,7 +35,8 @@ fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
     path
 }
 
-const PROVIDER: &str = "arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com";
+const PROVIDER: &str =
+    "arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com";
 
 fn trust_case(sub: &str) -> Value {
     let trust = std::fs::read_to_string(concat!(
@@ -58,35 +59,58 @@ fn trust_case(sub: &str) -> Value {
 #[test]
 fn simulate_evaluates_trust_policies_for_federated_callers() {
     let case = trust_case("repo:acme/app:ref:refs/heads/main").to_string();
-    let out = broker(&["policy", "simulate", "--cli-input-json", "-"], Some(&case));
+    let out = broker(
+        &["policy", "simulate", "--cli-input-json", "-"],
+        Some(&case),
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
     let r = &v["EvaluationResults"][0];
     assert_eq!(r["EvalDecision"], "allowed");
-    assert_eq!(r["MatchedStatements"][0]["SourcePolicyId"], "ResourcePolicy");
-    assert_eq!(r["Explanation"]["MatchedStatements"][0]["Sid"], "GitHubActionsDeploy");
+    assert_eq!(
+        r["MatchedStatements"][0]["SourcePolicyId"],
+        "ResourcePolicy"
+    );
+    assert_eq!(
+        r["Explanation"]["MatchedStatements"][0]["Sid"],
+        "GitHubActionsDeploy"
+    );
     assert_eq!(v["IsTruncated"], false);
 }
 
 #[test]
 fn simulate_explains_which_condition_denied() {
-    let path = temp_file("deny.json", &trust_case("repo:evil/app:ref:refs/heads/main").to_string());
+    let path = temp_file(
+        "deny.json",
+        &trust_case("repo:evil/app:ref:refs/heads/main").to_string(),
+    );
     let arg = format!("file://{}", path.display());
     let out = broker(&["policy", "simulate", "--cli-input-json", &arg], None);
     assert!(out.status.success(), "{}", stderr(&out));
     let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
     let r = &v["EvaluationResults"][0];
     assert_eq!(r["EvalDecision"], "implicitDeny");
-    assert!(r["Explanation"]["Summary"].as_str().unwrap().contains("trust policy does not allow"));
-    let reason = r["Explanation"]["NearMisses"][0]["Reason"].as_str().unwrap();
+    assert!(
+        r["Explanation"]["Summary"]
+            .as_str()
+            .unwrap()
+            .contains("trust policy does not allow")
+    );
+    let reason = r["Explanation"]["NearMisses"][0]["Reason"]
+        .as_str()
+        .unwrap();
     assert!(reason.contains("StringLike"), "{reason}");
-    assert!(reason.contains("token.actions.githubusercontent.com:sub"), "{reason}");
+    assert!(
+        reason.contains("token.actions.githubusercontent.com:sub"),
+        "{reason}"
+    );
     assert!(reason.contains("repo:evil/app"), "{reason}");
 }
 
 #[test]
 fn simulate_identity_boundary_and_session_policies() {
-    let allow_s3 = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*"}}"#;
+    let allow_s3 =
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*"}}"#;
     let only_get = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}}"#;
     let deny_tmp = r#"{"Version":"2012-10-17","Statement":{"Sid":"NoTmp","Effect":"Deny","Action":"s3:*","Resource":"arn:aws:s3:::tmp/*"}}"#;
     let case = json!({
@@ -98,7 +122,10 @@ fn simulate_identity_boundary_and_session_policies() {
         "ActionNames": ["s3:GetObject", "s3:PutObject"],
         "ResourceArns": ["arn:aws:s3:::data/x", "arn:aws:s3:::tmp/x"]
     });
-    let out = broker(&["policy", "simulate", "--cli-input-json", "-"], Some(&case.to_string()));
+    let out = broker(
+        &["policy", "simulate", "--cli-input-json", "-"],
+        Some(&case.to_string()),
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
     let decisions: Vec<(&str, &str, &str)> = v["EvaluationResults"]
@@ -123,17 +150,26 @@ fn simulate_identity_boundary_and_session_policies() {
         ]
     );
     let put = &v["EvaluationResults"][2]["Explanation"]["Summary"];
-    assert!(put.as_str().unwrap().contains("no session policy allows"), "{put}");
+    assert!(
+        put.as_str().unwrap().contains("no session policy allows"),
+        "{put}"
+    );
 }
 
 #[test]
 fn simulate_reports_missing_context_values() {
     let p = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/${aws:username}/*","Condition":{"Bool":{"aws:SecureTransport":"true"}}}}"#;
     let case = json!({"PolicyInputList": [p], "ActionNames": ["s3:GetObject"], "ResourceArns": ["arn:aws:s3:::b/alice/x"]});
-    let out = broker(&["policy", "simulate", "--cli-input-json", "-"], Some(&case.to_string()));
+    let out = broker(
+        &["policy", "simulate", "--cli-input-json", "-"],
+        Some(&case.to_string()),
+    );
     let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(v["EvaluationResults"][0]["EvalDecision"], "implicitDeny");
-    assert_eq!(v["EvaluationResults"][0]["MissingContextValues"], json!(["aws:SecureTransport"]));
+    assert_eq!(
+        v["EvaluationResults"][0]["MissingContextValues"],
+        json!(["aws:SecureTransport"])
+    );
 }
 
 #[test]
@@ -143,48 +179,81 @@ fn simulate_rejects_bad_input_with_aws_codes() {
         ("not json", "InvalidInput"),
         ("{}", "InvalidInput"),
         (r#"{"ActionNames": []}"#, "InvalidInput"),
-        (r#"{"ActionNames": ["s3:GetObject"], "CallerArn": "nobody"}"#, "InvalidInput"),
+        (
+            r#"{"ActionNames": ["s3:GetObject"], "CallerArn": "nobody"}"#,
+            "InvalidInput",
+        ),
         (&bad_policy.to_string(), "MalformedPolicyDocument"),
     ];
     for (input, code) in cases {
-        let out = broker(&["policy", "simulate", "--cli-input-json", "-"], Some(input));
+        let out = broker(
+            &["policy", "simulate", "--cli-input-json", "-"],
+            Some(input),
+        );
         assert_eq!(out.status.code(), Some(1), "{input}");
         assert!(stdout(&out).is_empty(), "{input}");
         assert!(stderr(&out).starts_with(code), "{input}: {}", stderr(&out));
     }
-    let dup = broker(&["policy", "simulate", "--cli-input-json", "-"], Some(&bad_policy.to_string()));
+    let dup = broker(
+        &["policy", "simulate", "--cli-input-json", "-"],
+        Some(&bad_policy.to_string()),
+    );
     assert!(stderr(&dup).contains("duplicate key"), "{}", stderr(&dup));
-    assert!(stderr(&dup).contains("PolicyInputList.1"), "{}", stderr(&dup));
+    assert!(
+        stderr(&dup).contains("PolicyInputList.1"),
+        "{}",
+        stderr(&dup)
+    );
 }
 
 #[test]
 fn simulate_reports_an_unreadable_file() {
-    let out = broker(&["policy", "simulate", "--cli-input-json", "file:///nonexistent/case.json"], None);
+    let out = broker(
+        &[
+            "policy",
+            "simulate",
+            "--cli-input-json",
+            "file:///nonexistent/case.json",
+        ],
+        None,
+    );
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("/nonexistent/case.json"));
 }
 
 #[test]
 fn lint_prints_errors_and_warnings_with_their_statement() {
-    let good = temp_file("good.json", r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}}"#);
+    let good = temp_file(
+        "good.json",
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}}"#,
+    );
     let warn = temp_file(
         "warn.json",
         r#"{"Version":"2012-10-17","Statement":[{"Sid":"A","Effect":"Allow","Action":"s3:GetObject","Resource":"*"},
             {"Sid":"Wild","Effect":"Allow","Action":"s3:GetObject","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalTag/team":"dev*"}}}]}"#,
     );
-    let bad = temp_file("bad.json", r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObject","NotAction":"s3:PutObject","Resource":"*"}}"#);
+    let bad = temp_file(
+        "bad.json",
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObject","NotAction":"s3:PutObject","Resource":"*"}}"#,
+    );
     let path = |p: &std::path::Path| p.display().to_string();
 
     let out = broker(&["policy", "lint", &path(&good), &path(&warn)], None);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     let text = stdout(&out);
     assert!(text.contains("good.json: ok (identity policy)"), "{text}");
-    assert!(text.contains("warn.json: warning: statement 2 (Sid \"Wild\")"), "{text}");
+    assert!(
+        text.contains("warn.json: warning: statement 2 (Sid \"Wild\")"),
+        "{text}"
+    );
     assert!(text.contains("wildcard-in-string-equals"), "{text}");
 
     let out = broker(&["policy", "lint", &path(&good), &path(&bad)], None);
     assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
-    assert!(text.contains("bad.json: error: MalformedPolicyDocument"), "{text}");
+    assert!(
+        text.contains("bad.json: error: MalformedPolicyDocument"),
+        "{text}"
+    );
     assert!(text.contains("both Action and NotAction"), "{text}");
 }
