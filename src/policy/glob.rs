@@ -94,6 +94,18 @@ fn symbols(tokens: &[Token]) -> Vec<Sym> {
 /// Whether some string matches both patterns (a request naming many resources at once, such as
 /// `bucket/*`, overlaps an `Allow` on `*/logs/*`).
 pub fn overlaps(a: &[Token], b: &[Token]) -> bool {
+    relate(a, b, true)
+}
+
+/// Whether every string matching `inner` also matches `outer`: `outer`'s `*` may absorb
+/// anything (including `inner`'s wildcards), its `?` exactly one non-`*` symbol.
+pub fn covers(outer: &[Token], inner: &[Token]) -> bool {
+    relate(outer, inner, false)
+}
+
+/// A search over positions in both patterns. With `symmetric`, wildcards on either side absorb
+/// symbols of the other (overlap); without, only `a`'s do (containment).
+fn relate(a: &[Token], b: &[Token], symmetric: bool) -> bool {
     let (a, b) = (symbols(a), symbols(b));
     let width = b.len() + 1;
     let mut seen = vec![false; (a.len() + 1) * width];
@@ -113,43 +125,14 @@ pub fn overlaps(a: &[Token], b: &[Token]) -> bool {
                     stack.push((i, j + 1));
                 }
             }
-            (x, Some(Sym::Star)) => {
+            (x, Some(Sym::Star)) if symmetric => {
                 stack.push((i, j + 1));
                 if x.is_some() {
                     stack.push((i + 1, j));
                 }
             }
-            (Some(Sym::One), Some(_)) | (Some(_), Some(Sym::One)) => stack.push((i + 1, j + 1)),
-            (Some(Sym::Char(x)), Some(Sym::Char(y))) if x == y => stack.push((i + 1, j + 1)),
-            _ => {}
-        }
-    }
-    false
-}
-
-/// Whether every string matching `inner` also matches `outer`: `outer`'s `*` may absorb
-/// anything (including `inner`'s wildcards), its `?` exactly one non-`*` symbol.
-pub fn covers(outer: &[Token], inner: &[Token]) -> bool {
-    let (a, b) = (symbols(outer), symbols(inner));
-    let width = b.len() + 1;
-    let mut seen = vec![false; (a.len() + 1) * width];
-    let mut stack = vec![(0usize, 0usize)];
-    while let Some((i, j)) = stack.pop() {
-        let Some(slot) = seen.get_mut(i * width + j) else {
-            continue;
-        };
-        if std::mem::replace(slot, true) {
-            continue;
-        }
-        match (a.get(i), b.get(j)) {
-            (None, None) => return true,
-            (Some(Sym::Star), y) => {
-                stack.push((i + 1, j));
-                if y.is_some() {
-                    stack.push((i, j + 1));
-                }
-            }
             (Some(Sym::One), Some(Sym::Char(_) | Sym::One)) => stack.push((i + 1, j + 1)),
+            (Some(Sym::Char(_)), Some(Sym::One)) if symmetric => stack.push((i + 1, j + 1)),
             (Some(Sym::Char(x)), Some(Sym::Char(y))) if x == y => stack.push((i + 1, j + 1)),
             _ => {}
         }
