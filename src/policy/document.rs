@@ -167,18 +167,4 @@ pub struct Policy {
     pub version_given: bool,
     pub id: Option<String>,
     pub statements: Vec<Statement>,
-    /// The document as parsed, for printing it back.
-    pub(crate) source: super::json::Json,
-}
-
-impl Policy {
-    /// The document as JSON (keys in their original order).
-    pub fn to_json(&self) -> serde_json::Value {
-        self.source.clone().into_value()
-    }
-
-    /// The minified JSON text, as IAM stores and sizes policies.
-    pub fn to_compact_string(&self) -> String {
-        self.to_json().to_string()
-    }
 }

@@ -44,11 +44,6 @@ impl Glob {
         }
     }
 
-    /// Whether the pattern contains a wildcard.
-    pub fn has_wildcard(&self) -> bool {
-        !matches!(self, Glob::Exact(_))
-    }
-
     pub fn matches(&self, input: &str) -> bool {
         match self {
             Glob::Any => true,

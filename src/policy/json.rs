@@ -52,37 +52,6 @@ impl Json {
             _ => None,
         }
     }
-
-    /// Converts into a `serde_json::Value` (for printing a document back out).
-    pub fn into_value(self) -> serde_json::Value {
-        match self {
-            Json::Null => serde_json::Value::Null,
-            Json::Bool(b) => serde_json::Value::Bool(b),
-            Json::Number(n) => serde_json::Value::Number(n),
-            Json::String(s) => serde_json::Value::String(s),
-            Json::Array(a) => {
-                serde_json::Value::Array(a.into_iter().map(Json::into_value).collect())
-            }
-            Json::Object(o) => {
-                serde_json::Value::Object(o.into_iter().map(|(k, v)| (k, v.into_value())).collect())
-            }
-        }
-    }
-}
-
-impl From<&serde_json::Value> for Json {
-    fn from(value: &serde_json::Value) -> Self {
-        match value {
-            serde_json::Value::Null => Json::Null,
-            serde_json::Value::Bool(b) => Json::Bool(*b),
-            serde_json::Value::Number(n) => Json::Number(n.clone()),
-            serde_json::Value::String(s) => Json::String(s.clone()),
-            serde_json::Value::Array(a) => Json::Array(a.iter().map(Json::from).collect()),
-            serde_json::Value::Object(o) => {
-                Json::Object(o.iter().map(|(k, v)| (k.clone(), Json::from(v))).collect())
-            }
-        }
-    }
 }
 
 struct DepthSeed(usize);

@@ -39,17 +39,9 @@ pub fn parse(text: &str, policy_type: PolicyType) -> Result<Policy, PolicyError>
     }
     let json =
         Json::parse(text).map_err(|e| PolicyError::syntax(format!("invalid JSON: {e}"), ""))?;
-    parse_json(json, policy_type)
-}
-
-/// Validates for its type and compiles an already parsed document.
-pub fn parse_json(json: Json, policy_type: PolicyType) -> Result<Policy, PolicyError> {
     let policy = compile(&json)?;
     validate::check(&json, &policy, policy_type)?;
-    Ok(Policy {
-        source: json,
-        ..policy
-    })
+    Ok(policy)
 }
 
 fn compile(json: &Json) -> Result<Policy, PolicyError> {
@@ -123,7 +115,6 @@ fn compile(json: &Json) -> Result<Policy, PolicyError> {
         version_given: version.is_some(),
         id,
         statements,
-        source: Json::Null,
     })
 }
 

@@ -3,8 +3,10 @@
 //! policy values and request context.
 
 use serde_json::Value;
+use sts_broker::policy::Context;
 use sts_broker::policy::condition::{Condition, Operator};
-use sts_broker::policy::{Context, ContextValue};
+
+use crate::support::context_value;
 
 const KEY: &str = "test:key";
 
@@ -23,34 +25,10 @@ fn context(case: &Value) -> Context {
     let mut ctx = Context::new();
     if let Some(entries) = case.get("requestContext").and_then(Value::as_object) {
         for (k, v) in entries {
-            match v {
-                Value::Array(items) => ctx.insert_value(
-                    k,
-                    ContextValue::Multi(
-                        items
-                            .iter()
-                            .map(|i| i.as_str().unwrap_or_default().to_owned())
-                            .collect(),
-                    ),
-                ),
-                Value::String(s) => ctx.insert(k, s.clone()),
-                other => ctx.insert(k, other.to_string()),
-            }
+            ctx.insert_value(k, context_value(v));
         }
     }
-    match &case["testValue"] {
-        Value::Array(items) => ctx.insert_value(
-            KEY,
-            ContextValue::Multi(
-                items
-                    .iter()
-                    .map(|i| i.as_str().unwrap_or_default().to_owned())
-                    .collect(),
-            ),
-        ),
-        Value::String(s) => ctx.insert(KEY, s.clone()),
-        other => ctx.insert(KEY, other.to_string()),
-    }
+    ctx.insert_value(KEY, context_value(&case["testValue"]));
     ctx
 }
 

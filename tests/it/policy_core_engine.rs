@@ -6,8 +6,8 @@ use std::path::Path;
 
 use serde_json::Value;
 use sts_broker::policy::{
-    Context, ContextValue, Decision, NamedPolicy, PolicySet, PolicyType, Principal, Request,
-    Resource, decide, parse,
+    Context, Decision, NamedPolicy, PolicySet, PolicyType, Principal, Request, Resource, decide,
+    parse,
 };
 
 /// Cases where we follow AWS's documentation rather than the suite, with the fact that decides.
@@ -79,19 +79,7 @@ fn request(case: &Value) -> Result<Request, String> {
     let mut context = Context::new();
     if let Some(entries) = r.get("context").and_then(Value::as_object) {
         for (k, v) in entries {
-            match v {
-                Value::String(s) => context.insert(k, s.clone()),
-                Value::Array(items) => context.insert_value(
-                    k,
-                    ContextValue::Multi(
-                        items
-                            .iter()
-                            .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned))
-                            .collect(),
-                    ),
-                ),
-                other => context.insert(k, other.to_string()),
-            }
+            context.insert_value(k, crate::support::context_value(v));
         }
     }
     let wildcard_only = r

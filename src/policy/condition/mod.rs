@@ -85,6 +85,7 @@ impl Condition {
     fn test_one(&self, request: &str, ctx: &Context) -> bool {
         let base = self.operator.base;
         let n = self.values.len();
+        let request = &*self.values.prepare(request);
         if base.is_negated() {
             // Every policy value must compare cleanly and not match.
             (0..n).all(|i| self.values.compare(base, i, request, ctx) == Some(false))

@@ -81,7 +81,17 @@ impl Values {
         }
     }
 
-    /// Compares one request value with policy value `index`, in the operator's positive sense.
+    /// The request value in the form `compare` expects: lower-cased for `*IgnoreCase`, once per
+    /// request value rather than once per policy value.
+    pub(crate) fn prepare<'r>(&self, request: &'r str) -> std::borrow::Cow<'r, str> {
+        match self {
+            Values::StringsIgnoreCase(_) => std::borrow::Cow::Owned(request.to_lowercase()),
+            _ => std::borrow::Cow::Borrowed(request),
+        }
+    }
+
+    /// Compares one request value (after [`Values::prepare`]) with policy value `index`, in the
+    /// operator's positive sense.
     pub(crate) fn compare(
         &self,
         base: BaseOp,
@@ -99,7 +109,7 @@ impl Values {
                     Text::Static(s) => std::borrow::Cow::Borrowed(s.as_str()),
                     Text::Dynamic(t) => std::borrow::Cow::Owned(t.resolve(ctx)?.to_lowercase()),
                 };
-                Some(policy == request.to_lowercase())
+                Some(policy == request)
             }
             Values::Globs(v) => match v.get(index)? {
                 Text::Static(g) => Some(g.matches(request)),
@@ -228,7 +238,7 @@ mod tests {
 
     fn cmp(base: BaseOp, policy: &str, request: &str) -> Option<bool> {
         let values = Values::compile(base, &[policy.to_owned()], true);
-        values.compare(base, 0, request, &Context::default())
+        values.compare(base, 0, &values.prepare(request), &Context::default())
     }
 
     #[test]
