@@ -5,4 +5,5 @@
 //! dispatches to.
 
 pub mod cli;
+pub mod clock;
 pub mod policy;
