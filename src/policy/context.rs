@@ -6,8 +6,10 @@
 //! type when a condition needs them.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::arn::Arn;
+use super::discovery::Discovery;
 use super::principal::Principal;
 
 /// A condition key's value in the request.
@@ -145,6 +147,8 @@ pub struct Request {
     pub resource: Resource,
     pub context: Context,
     wildcard_only: bool,
+    /// The discovery evaluation option; `None` (the default) evaluates as IAM does.
+    discovery: Option<Arc<Discovery>>,
 }
 
 impl Request {
@@ -161,6 +165,7 @@ impl Request {
             resource,
             context,
             wildcard_only: false,
+            discovery: None,
         }
     }
 
@@ -173,6 +178,17 @@ impl Request {
 
     pub fn wildcard_only_action(&self) -> bool {
         self.wildcard_only
+    }
+
+    /// Evaluates conditions in discovery mode (see [`Discovery`]): not IAM's answer, but whether
+    /// the request could be allowed when some condition keys are unknown.
+    pub fn with_discovery(mut self, discovery: impl Into<Arc<Discovery>>) -> Request {
+        self.discovery = Some(discovery.into());
+        self
+    }
+
+    pub fn discovery(&self) -> Option<&Discovery> {
+        self.discovery.as_deref()
     }
 
     /// The action as the caller named it, e.g. `sts:AssumeRoleWithWebIdentity`.

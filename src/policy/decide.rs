@@ -14,7 +14,7 @@ use std::sync::Arc;
 use super::PolicyType;
 use super::context::Request;
 use super::document::{Effect, Policy};
-use super::evaluate::{Location, StatementHit, StatementOutcome, Verdict, scan};
+use super::evaluate::{Location, StatementHit, Verdict, scan};
 use super::principal::{AwsKind, Principal, PrincipalMatch};
 use super::service_rules;
 
@@ -154,7 +154,7 @@ impl Evaluation {
     pub fn matched(&self, effect: Effect) -> impl Iterator<Item = &StatementHit> {
         self.trace
             .iter()
-            .filter(move |h| h.outcome == StatementOutcome::Matched && h.effect == effect)
+            .filter(move |h| h.outcome.applies() && h.effect == effect)
     }
 }
 
@@ -291,7 +291,7 @@ impl Facts {
             trace.iter().filter(|h| {
                 matches!(h.policy_type, PolicyType::Resource | PolicyType::Trust)
                     && h.effect == Effect::Allow
-                    && h.outcome == StatementOutcome::Matched
+                    && h.outcome.applies()
             })
         };
         let strongest = allows().filter_map(|h| h.principal).min();

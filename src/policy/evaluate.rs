@@ -18,6 +18,21 @@ pub enum StatementOutcome {
     PrincipalMismatch,
     /// Everything else matched but this condition (index into `Statement::conditions`) did not.
     ConditionFailed(usize),
+    /// Discovery mode: an `Allow` that applies with conditions ignored, this one the first.
+    MatchedIgnoring(usize),
+    /// Discovery mode: a `Deny` that does not apply because this condition (the first of those
+    /// ignored) is not known to hold.
+    ConditionIgnored(usize),
+}
+
+impl StatementOutcome {
+    /// Whether the statement applies to the request.
+    pub fn applies(self) -> bool {
+        matches!(
+            self,
+            StatementOutcome::Matched | StatementOutcome::MatchedIgnoring(_)
+        )
+    }
 }
 
 /// A statement that matched or nearly matched, located by policy and statement index.
@@ -73,7 +88,7 @@ pub(crate) fn scan(
         else {
             continue;
         };
-        if outcome == StatementOutcome::Matched {
+        if outcome.applies() {
             match statement.effect {
                 Effect::Deny => verdict.deny = true,
                 Effect::Allow => verdict.allow = true,
@@ -113,6 +128,9 @@ pub(crate) fn evaluate_statement(
     }
     if !resource_matches(statement, request) {
         return Some((StatementOutcome::ResourceMismatch, principal));
+    }
+    if let Some(discovery) = request.discovery() {
+        return Some((discovery.outcome(statement, &request.context), principal));
     }
     for (i, condition) in statement.conditions.iter().enumerate() {
         if !condition.evaluate(&request.context) {

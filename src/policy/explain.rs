@@ -50,7 +50,7 @@ impl Explanation {
         let matched: Vec<StatementRef> = evaluation
             .trace
             .iter()
-            .filter(|h| h.outcome == StatementOutcome::Matched)
+            .filter(|h| h.outcome.applies())
             .map(locate)
             .collect();
         let near_misses = if evaluation.decision == Decision::Allowed {
@@ -59,7 +59,7 @@ impl Explanation {
             evaluation
                 .trace
                 .iter()
-                .filter(|h| h.outcome != StatementOutcome::Matched)
+                .filter(|h| !h.outcome.applies())
                 .map(|h| NearMiss {
                     statement: locate(h),
                     reason: near_miss_reason(h, set, request),
@@ -154,33 +154,40 @@ fn describe(s: &StatementRef) -> String {
 }
 
 fn near_miss_reason(hit: &StatementHit, set: &PolicySet<'_>, request: &Request) -> String {
+    let condition = |i: usize| {
+        set.policy(hit)
+            .and_then(|p| p.policy.statements.get(hit.statement))
+            .and_then(|s| s.conditions.get(i))
+    };
     match hit.outcome {
-        StatementOutcome::Matched => "applied".to_owned(),
+        StatementOutcome::Matched | StatementOutcome::MatchedIgnoring(_) => "applied".to_owned(),
         StatementOutcome::ResourceMismatch => {
             format!("its resources do not cover {}", request.resource.name())
         }
         StatementOutcome::PrincipalMismatch => {
             format!("its principals do not name {}", request.principal.name())
         }
-        StatementOutcome::ConditionFailed(i) => {
-            let condition = set
-                .policy(hit)
-                .and_then(|p| p.policy.statements.get(hit.statement))
-                .and_then(|s| s.conditions.get(i));
-            match condition {
-                Some(c) => {
-                    let actual = match request.context.get_lower(c.key_lower()) {
-                        None => "the request has no such key".to_owned(),
-                        Some(v) => format!("the request has {:?}", v.values()),
-                    };
-                    format!(
-                        "condition {} {} {:?} failed: {actual}",
-                        c.operator, c.key, c.raw_values
-                    )
-                }
-                None => "a condition failed".to_owned(),
+        StatementOutcome::ConditionFailed(i) => match condition(i) {
+            Some(c) => {
+                let actual = match request.context.get_lower(c.key_lower()) {
+                    None => "the request has no such key".to_owned(),
+                    Some(v) => format!("the request has {:?}", v.values()),
+                };
+                format!(
+                    "condition {} {} {:?} failed: {actual}",
+                    c.operator, c.key, c.raw_values
+                )
             }
-        }
+            None => "a condition failed".to_owned(),
+        },
+        StatementOutcome::ConditionIgnored(i) => match condition(i) {
+            Some(c) => format!(
+                "condition {} {} {:?} is not known to hold, and in discovery mode a Deny applies \
+                 only on conditions known to hold",
+                c.operator, c.key, c.raw_values
+            ),
+            None => "a condition is not known to hold".to_owned(),
+        },
     }
 }
 

@@ -1,13 +1,16 @@
 //! Conformance: iam-simulate's core engine cases (AGPL-3.0 data, read at test time from
-//! `../shared/testdata/policy/iam-simulate/coreEngineTests`, never copied). The `discoveryMode/`
-//! folder is skipped: it tests that simulator's own "discovery" extension, not IAM behaviour.
+//! `../shared/testdata/policy/iam-simulate/coreEngineTests`, never copied). Cases with
+//! `simulation.mode = "Discovery"` run with the [`Discovery`] evaluation option built from their
+//! `discoveryContextKeyConstraints`. The `discoveryMode/` folder is skipped: it tests the rest of
+//! that simulator's discovery extension (reports of ignored conditions, allowed-condition
+//! matrices, resource policies that name a session granting its role), beyond this option.
 
 use std::path::Path;
 
 use serde_json::Value;
 use sts_broker::policy::{
-    Context, Decision, NamedPolicy, PolicySet, PolicyType, Principal, Request, Resource, decide,
-    parse,
+    Context, Decision, Discovery, KeyKnowledge, NamedPolicy, PolicySet, PolicyType, Principal,
+    Request, Resource, decide, parse,
 };
 
 /// Cases where we follow AWS's documentation rather than the suite, with the fact that decides.
@@ -86,13 +89,45 @@ fn request(case: &Value) -> Result<Request, String> {
         .get("wildcardOnlyAction")
         .and_then(Value::as_bool)
         .unwrap_or(false);
-    Ok(Request::new(
+    let request = Request::new(
         principal,
         r["action"].as_str().unwrap_or_default(),
         resource,
         context,
     )
-    .with_wildcard_only_action(wildcard_only))
+    .with_wildcard_only_action(wildcard_only);
+    Ok(match discovery(case)? {
+        Some(d) => request.with_discovery(d),
+        None => request,
+    })
+}
+
+/// The discovery option of a `"Discovery"`-mode case: each constraint names a key (or a
+/// `/regex/`) and whether its presence and value are known.
+fn discovery(case: &Value) -> Result<Option<Discovery>, String> {
+    let Some(simulation) = case.get("simulation") else {
+        return Ok(None);
+    };
+    match simulation.get("mode").and_then(Value::as_str) {
+        Some("Discovery") => {}
+        None | Some("Strict") => return Ok(None),
+        Some(other) => return Err(format!("simulation mode {other}")),
+    }
+    let constraints = simulation
+        .get("discoveryContextKeyConstraints")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    constraints
+        .iter()
+        .try_fold(Discovery::new(), |d, c| {
+            let name = c["keyName"].as_str().ok_or("constraint without keyName")?;
+            let flag = |f: &str| c.get(f).and_then(Value::as_bool).unwrap_or(false);
+            let knowledge = KeyKnowledge::from_flags(flag("presenceIsKnown"), flag("valueIsKnown"))
+                .ok_or_else(|| format!("{name}: value known without presence"))?;
+            d.know(name, knowledge).map_err(|e| e.to_string())
+        })
+        .map(Some)
 }
 
 fn run_case(case: &Value) -> Result<Decision, String> {
@@ -166,21 +201,18 @@ fn iam_simulate_core_engine_cases() {
     };
     let mut files = Vec::new();
     collect(&root, &mut files);
-    let (mut passed, mut disagreed, mut total) = (0, 0, 0);
-    let (mut skipped, mut refused) = (Vec::new(), Vec::new());
+    let (mut passed, mut disagreed, mut total, mut discovery) = (0, 0, 0, 0);
+    let mut refused = Vec::new();
     let mut failures = Vec::new();
     for file in files {
         let rel = file.strip_prefix(&root).unwrap().display().to_string();
         let cases: Vec<Value> =
             serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
         for case in cases {
-            // iam-simulate's "discovery" mode (ignore conditions on unknown keys) is that
-            // simulator's own extension, not IAM behaviour; like the discoveryMode/ folder, skip it.
-            if case.pointer("/simulation/mode").and_then(Value::as_str) == Some("Discovery") {
-                skipped.push(format!("{rel}: {}", case["name"].as_str().unwrap_or("?")));
-                continue;
-            }
             total += 1;
+            if case.pointer("/simulation/mode").and_then(Value::as_str) == Some("Discovery") {
+                discovery += 1;
+            }
             let name = format!("{rel}: {}", case["name"].as_str().unwrap_or("?"));
             let want = expected(&case);
             let got = run_case(&case);
@@ -195,17 +227,14 @@ fn iam_simulate_core_engine_cases() {
         }
     }
     println!(
-        "iam-simulate core engine: {passed}/{total} agree, {disagreed} documented disagreements, \
-         {} refused as IAM refuses them, {} failures; {} discovery-mode cases skipped",
+        "iam-simulate core engine: {passed}/{total} agree ({discovery} in discovery mode), \
+         {disagreed} documented disagreements, {} refused as IAM refuses them, {} failures; \
+         discoveryMode/ folder skipped",
         refused.len(),
-        failures.len(),
-        skipped.len()
+        failures.len()
     );
     for name in &refused {
         println!("  refused (identity policy with a Principal): {name}");
-    }
-    for name in &skipped {
-        println!("  skipped (discovery mode): {name}");
     }
     assert_eq!(
         disagreed,

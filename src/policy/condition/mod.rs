@@ -56,12 +56,21 @@ impl Condition {
         keys
     }
 
+    /// The key's value in the request; an empty multi-valued key counts as absent.
+    pub(crate) fn present<'c>(&self, ctx: &'c Context) -> Option<&'c ContextValue> {
+        ctx.get_lower(&self.key_lower)
+            .filter(|v| !matches!(v, ContextValue::Multi(m) if m.is_empty()))
+    }
+
+    /// Whether `f` holds for a context key named by a policy variable in the values.
+    pub(crate) fn any_variable(&self, f: impl FnMut(&str) -> bool) -> bool {
+        self.values.any_variable(f)
+    }
+
     /// Whether the condition holds for the request context.
     pub fn evaluate(&self, ctx: &Context) -> bool {
         let base = self.operator.base;
-        let present = ctx
-            .get_lower(&self.key_lower)
-            .filter(|v| !matches!(v, ContextValue::Multi(m) if m.is_empty()));
+        let present = self.present(ctx);
         if base == BaseOp::Null {
             return self.evaluate_null(present.is_some());
         }

@@ -152,6 +152,28 @@ impl Values {
         }
     }
 
+    /// Whether `f` holds for a context key that one of the policy values refers to through a
+    /// variable (only values compiled as templates have any).
+    pub(crate) fn any_variable(&self, mut f: impl FnMut(&str) -> bool) -> bool {
+        fn any_key<T>(values: &[Text<T>], f: &mut impl FnMut(&str) -> bool) -> bool {
+            values.iter().any(|v| match v {
+                Text::Dynamic(t) => t.keys().any(&mut *f),
+                Text::Static(_) => false,
+            })
+        }
+        match self {
+            Values::Strings(v) | Values::StringsIgnoreCase(v) => any_key(v, &mut f),
+            Values::Globs(v) => any_key(v, &mut f),
+            Values::Bools(v) => any_key(v, &mut f),
+            Values::Arns(v) => any_key(v, &mut f),
+            Values::Numbers(_)
+            | Values::Dates(_)
+            | Values::Binary(_)
+            | Values::Ips(_)
+            | Values::Null(_) => false,
+        }
+    }
+
     pub(crate) fn len(&self) -> usize {
         match self {
             Values::Strings(v) | Values::StringsIgnoreCase(v) => v.len(),
