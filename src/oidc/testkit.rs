@@ -1,0 +1,180 @@
+//! Test helpers: generated signing keys and a token signer.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{
+    self, ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED_SIGNING, EcdsaKeyPair,
+    KeyPair as _, RsaKeyPair,
+};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::Algorithm;
+use jsonwebtoken::jwk::JwkSet;
+use serde_json::{Value, json};
+
+use super::ProviderConfig;
+
+/// The tests' "now" (2023-11-14T22:13:20Z).
+pub(crate) const NOW: i64 = 1_700_000_000;
+
+pub(crate) fn b64(text: &str) -> String {
+    URL_SAFE_NO_PAD.encode(text.as_bytes())
+}
+
+fn b64_bytes(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A provider config with the defaults the broker uses; no keys configured.
+pub(crate) fn config(issuer: &str) -> ProviderConfig {
+    ProviderConfig {
+        issuer: issuer.to_owned(),
+        client_ids: vec!["sts.amazonaws.com".to_owned()],
+        jwks_uri: None,
+        allow_http: false,
+        leeway: Duration::ZERO,
+        refetch_interval: Duration::from_secs(10),
+        max_key_age: Duration::from_secs(3600),
+        static_keys: None,
+    }
+}
+
+/// A client that never goes through a proxy (the loopback IdP must be reached directly).
+pub(crate) fn http_client() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().build().unwrap()
+}
+
+enum Pair {
+    Rsa(RsaKeyPair),
+    Ec(EcdsaKeyPair, Algorithm),
+}
+
+/// A signing key with a fixed `kid`, generated once per test run.
+pub(crate) struct TestKey {
+    kid: &'static str,
+    pair: Pair,
+}
+
+macro_rules! test_key {
+    ($name:ident, $make:expr) => {
+        pub(crate) fn $name() -> &'static TestKey {
+            static KEY: OnceLock<TestKey> = OnceLock::new();
+            KEY.get_or_init(|| $make)
+        }
+    };
+}
+
+impl TestKey {
+    test_key!(rsa_a, TestKey::rsa("rsa-a"));
+    test_key!(rsa_b, TestKey::rsa("rsa-b"));
+    test_key!(es256, TestKey::ec("es256", Algorithm::ES256));
+    test_key!(es384, TestKey::ec("es384", Algorithm::ES384));
+
+    fn rsa(kid: &'static str) -> TestKey {
+        let pair = RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+        TestKey {
+            kid,
+            pair: Pair::Rsa(pair),
+        }
+    }
+
+    fn ec(kid: &'static str, alg: Algorithm) -> TestKey {
+        let signing = match alg {
+            Algorithm::ES256 => &ECDSA_P256_SHA256_FIXED_SIGNING,
+            _ => &ECDSA_P384_SHA384_FIXED_SIGNING,
+        };
+        TestKey {
+            kid,
+            pair: Pair::Ec(EcdsaKeyPair::generate(signing).unwrap(), alg),
+        }
+    }
+
+    pub(crate) fn kid(&self) -> &'static str {
+        self.kid
+    }
+
+    /// The algorithm `sign` uses.
+    pub(crate) fn alg(&self) -> Algorithm {
+        match &self.pair {
+            Pair::Rsa(_) => Algorithm::RS256,
+            Pair::Ec(_, alg) => *alg,
+        }
+    }
+
+    pub(crate) fn alg_name(&self) -> &'static str {
+        match self.alg() {
+            Algorithm::RS256 => "RS256",
+            Algorithm::ES256 => "ES256",
+            _ => "ES384",
+        }
+    }
+
+    /// The public JWK, with `kid` and `use: sig`, without `alg`.
+    pub(crate) fn jwk(&self) -> Value {
+        match &self.pair {
+            Pair::Rsa(pair) => {
+                let public = signature::RsaPublicKeyComponents::<Vec<u8>>::from(pair.public_key());
+                json!({"kty": "RSA", "use": "sig", "kid": self.kid, "n": b64_bytes(&public.n), "e": b64_bytes(&public.e)})
+            }
+            Pair::Ec(pair, alg) => {
+                let point = pair.public_key().as_ref();
+                let (x, y) = point[1..].split_at((point.len() - 1) / 2);
+                let crv = if *alg == Algorithm::ES256 {
+                    "P-256"
+                } else {
+                    "P-384"
+                };
+                json!({"kty": "EC", "use": "sig", "kid": self.kid, "crv": crv, "x": b64_bytes(x), "y": b64_bytes(y)})
+            }
+        }
+    }
+
+    /// A token over `claims` with header `{"alg", "kid", "typ": "JWT"}`.
+    pub(crate) fn sign(&self, claims: &Value) -> String {
+        let header = json!({"alg": self.alg_name(), "kid": self.kid, "typ": "JWT"});
+        sign_raw(self, &header.to_string(), &claims.to_string())
+    }
+}
+
+/// A token with exactly these header and payload texts, signed by `key` with the header's `alg`
+/// (RS256/384/512 for RSA keys; EC keys sign with their curve's algorithm).
+pub(crate) fn sign_raw(key: &TestKey, header: &str, payload: &str) -> String {
+    let input = format!("{}.{}", b64(header), b64(payload));
+    let alg: Value = serde_json::from_str::<Value>(header).unwrap()["alg"].clone();
+    let rng = SystemRandom::new();
+    let signature = match &key.pair {
+        Pair::Rsa(pair) => {
+            let padding: &'static dyn signature::RsaEncoding = match alg.as_str() {
+                Some("RS384") => &signature::RSA_PKCS1_SHA384,
+                Some("RS512") => &signature::RSA_PKCS1_SHA512,
+                _ => &signature::RSA_PKCS1_SHA256,
+            };
+            let mut sig = vec![0; pair.public_modulus_len()];
+            pair.sign(padding, &rng, input.as_bytes(), &mut sig)
+                .unwrap();
+            sig
+        }
+        Pair::Ec(pair, _) => pair.sign(&rng, input.as_bytes()).unwrap().as_ref().to_vec(),
+    };
+    format!("{input}.{}", b64_bytes(&signature))
+}
+
+/// The classic key-confusion forgery: HS256 keyed with the RSA key's public modulus.
+pub(crate) fn hs256_with_public_key(key: &TestKey, claims: &Value) -> String {
+    let header = json!({"alg": "HS256", "kid": key.kid()}).to_string();
+    let input = format!("{}.{}", b64(&header), b64(&claims.to_string()));
+    let n = key.jwk()["n"].as_str().unwrap().to_owned();
+    let mac_key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, n.as_bytes());
+    let tag = aws_lc_rs::hmac::sign(&mac_key, input.as_bytes());
+    format!("{input}.{}", b64_bytes(tag.as_ref()))
+}
+
+pub(crate) fn jwks(keys: &[&TestKey]) -> Value {
+    json!({ "keys": keys.iter().map(|k| k.jwk()).collect::<Vec<_>>() })
+}
+
+pub(crate) fn jwk_set(keys: &[&TestKey]) -> JwkSet {
+    serde_json::from_value(jwks(keys)).unwrap()
+}
