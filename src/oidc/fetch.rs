@@ -205,7 +205,10 @@ pub(crate) fn check_url(
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
+    use crate::oidc::testkit::{Idp, TestKey, http_client};
 
     #[test]
     fn urls_must_be_https_without_query_or_fragment() {
@@ -233,5 +236,108 @@ mod tests {
         ] {
             assert!(check_url(url, allow_http, false).is_err(), "{url}");
         }
+    }
+
+    fn source(idp: &Idp) -> RemoteSource {
+        RemoteSource {
+            issuer: idp.issuer.clone(),
+            jwks_uri: None,
+            allow_http: true,
+        }
+    }
+
+    #[tokio::test]
+    async fn discovers_a_github_shaped_document_without_authorization_endpoint() {
+        let idp = Idp::start(&[TestKey::rsa_a()]).await;
+        let keys = fetch_keys(&http_client(), &source(&idp), DEFAULT_FETCH_TIMEOUT)
+            .await
+            .unwrap();
+        assert_eq!(keys.len(), 1);
+        assert_eq!((idp.discovery_hits(), idp.jwks_hits()), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn a_configured_jwks_uri_skips_discovery() {
+        let idp = Idp::start(&[TestKey::rsa_a(), TestKey::es256()]).await;
+        let mut src = source(&idp);
+        src.jwks_uri = Some(idp.jwks_uri());
+        let keys = fetch_keys(&http_client(), &src, DEFAULT_FETCH_TIMEOUT)
+            .await
+            .unwrap();
+        assert_eq!(keys.len(), 2);
+        assert_eq!((idp.discovery_hits(), idp.jwks_hits()), (0, 1));
+    }
+
+    #[tokio::test]
+    async fn refuses_a_document_for_another_issuer() {
+        let idp = Idp::start(&[TestKey::rsa_a()]).await;
+        idp.set_discovery(json!({"issuer": "https://evil.example", "jwks_uri": idp.jwks_uri()}));
+        let err = fetch_keys(&http_client(), &source(&idp), DEFAULT_FETCH_TIMEOUT)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, KeyFetchError::Discovery { .. }), "{err}");
+        assert_eq!(idp.jwks_hits(), 0);
+    }
+
+    #[tokio::test]
+    async fn refuses_an_http_jwks_uri_unless_allowed() {
+        let idp = Idp::start(&[TestKey::rsa_a()]).await;
+        let src = source(&idp);
+        let plain = RemoteSource {
+            allow_http: false,
+            ..src.clone()
+        };
+        // The loopback server is plain http, so the very first GET is refused too.
+        let err = fetch_keys(&http_client(), &plain, DEFAULT_FETCH_TIMEOUT)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, KeyFetchError::Insecure { .. }), "{err}");
+    }
+
+    #[tokio::test]
+    async fn bounds_response_size_and_key_count() {
+        let idp = Idp::start(&[TestKey::rsa_a()]).await;
+        let big = json!({"keys": [], "padding": "x".repeat(MAX_RESPONSE_BYTES)});
+        idp.set_jwks(big);
+        let err = fetch_keys(&http_client(), &source(&idp), DEFAULT_FETCH_TIMEOUT)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, KeyFetchError::TooLarge { .. }), "{err}");
+
+        let many: Vec<_> = (0..101).map(|_| TestKey::es256().jwk()).collect();
+        idp.set_jwks(json!({ "keys": many }));
+        let err = fetch_keys(&http_client(), &source(&idp), DEFAULT_FETCH_TIMEOUT)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                KeyFetchError::KeySet {
+                    source: KeySetError::TooManyKeys { .. },
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn outages_and_timeouts_are_errors() {
+        let idp = Idp::start(&[TestKey::rsa_a()]).await;
+        idp.set_down(true);
+        let err = fetch_keys(&http_client(), &source(&idp), DEFAULT_FETCH_TIMEOUT)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, KeyFetchError::Status { status: 503, .. }),
+            "{err}"
+        );
+
+        idp.set_down(false);
+        let _held = idp.hold_jwks().await;
+        let err = fetch_keys(&http_client(), &source(&idp), Duration::from_millis(200))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, KeyFetchError::Timeout(_)), "{err}");
     }
 }

@@ -300,3 +300,305 @@ impl KeyCache {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::oidc::testkit::{Idp, NOW, TestKey, http_client, jwk_set, sign_raw};
+    use crate::oidc::{OidcErrorKind, ProviderConfig, Registry, install_crypto_provider};
+
+    struct Fixture {
+        idp: Idp,
+        clock: Arc<ManualClock>,
+        registry: Arc<Registry>,
+    }
+
+    async fn fixture(keys: &[&TestKey], tweak: impl FnOnce(&mut ProviderConfig)) -> Fixture {
+        install_crypto_provider();
+        let idp = Idp::start(keys).await;
+        let clock = Arc::new(ManualClock::new(
+            OffsetDateTime::from_unix_timestamp(NOW).unwrap(),
+        ));
+        let mut config = idp.config();
+        tweak(&mut config);
+        let registry = Registry::new(vec![config], http_client(), clock.clone()).unwrap();
+        Fixture {
+            idp,
+            clock,
+            registry: Arc::new(registry),
+        }
+    }
+
+    impl Fixture {
+        fn token(&self, key: &TestKey) -> String {
+            key.sign(&self.claims())
+        }
+
+        fn token_with_kid(&self, key: &TestKey, kid: &str) -> String {
+            let header = json!({"alg": key.alg_name(), "kid": kid}).to_string();
+            sign_raw(key, &header, &self.claims().to_string())
+        }
+
+        fn claims(&self) -> Value {
+            json!({"iss": self.idp.issuer, "aud": "sts.amazonaws.com", "sub": "s", "exp": NOW + 100_000})
+        }
+
+        async fn verify(&self, token: &str) -> Result<(), OidcError> {
+            self.registry.verify(token).await.map(|_| ())
+        }
+
+        fn advance(&self, seconds: i64) {
+            self.clock.advance(time::Duration::seconds(seconds));
+        }
+
+        fn hits(&self) -> (usize, usize) {
+            (self.idp.discovery_hits(), self.idp.jwks_hits())
+        }
+    }
+
+    #[tokio::test]
+    async fn first_use_fetches_then_keys_are_cached() {
+        let f = fixture(&[TestKey::rsa_a()], |_| {}).await;
+        assert_eq!(f.hits(), (0, 0), "Registry::new must not fetch");
+        f.verify(&f.token(TestKey::rsa_a())).await.unwrap();
+        assert_eq!(f.hits(), (1, 1));
+        for _ in 0..5 {
+            f.verify(&f.token(TestKey::rsa_a())).await.unwrap();
+        }
+        f.advance(3599);
+        f.verify(&f.token(TestKey::rsa_a())).await.unwrap();
+        assert_eq!(f.hits(), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn rotation_is_picked_up_by_a_rate_limited_refetch() {
+        let f = fixture(&[TestKey::rsa_a()], |_| {}).await;
+        f.verify(&f.token(TestKey::rsa_a())).await.unwrap();
+        f.idp.set_keys(&[TestKey::rsa_b()]);
+
+        // Within refetch_interval of the last fetch an unknown kid is refused without a fetch.
+        let err = f.verify(&f.token(TestKey::rsa_b())).await.unwrap_err();
+        assert!(matches!(err, OidcError::UnknownKeyId), "{err:?}");
+        assert_eq!(f.hits(), (1, 1));
+
+        f.advance(10);
+        f.verify(&f.token(TestKey::rsa_b())).await.unwrap();
+        assert_eq!(f.hits(), (2, 2));
+
+        // The old key is gone from the provider: refused, and refetched only once per interval.
+        let err = f.verify(&f.token(TestKey::rsa_a())).await.unwrap_err();
+        assert!(matches!(err, OidcError::UnknownKeyId), "{err:?}");
+        assert_eq!(f.hits(), (2, 2));
+        f.advance(10);
+        let err = f.verify(&f.token(TestKey::rsa_a())).await.unwrap_err();
+        assert!(matches!(err, OidcError::UnknownKeyId), "{err:?}");
+        assert_eq!(err.kind(), OidcErrorKind::Invalid);
+        assert_eq!(f.hits(), (3, 3));
+    }
+
+    #[tokio::test]
+    async fn old_keys_are_refreshed_on_next_use_and_the_new_set_decides() {
+        let f = fixture(&[TestKey::rsa_a(), TestKey::rsa_b()], |_| {}).await;
+        f.verify(&f.token(TestKey::rsa_a())).await.unwrap();
+        f.advance(3600);
+        f.verify(&f.token(TestKey::rsa_a())).await.unwrap();
+        assert_eq!(f.hits(), (2, 2));
+
+        f.idp.set_keys(&[TestKey::rsa_b()]);
+        f.advance(3600);
+        let err = f.verify(&f.token(TestKey::rsa_a())).await.unwrap_err();
+        assert!(matches!(err, OidcError::UnknownKeyId), "{err:?}");
+        f.verify(&f.token(TestKey::rsa_b())).await.unwrap();
+        assert_eq!(f.hits(), (3, 3));
+    }
+
+    #[tokio::test]
+    async fn during_an_outage_cached_keys_serve_and_missing_keys_are_unreachable() {
+        let f = fixture(&[TestKey::rsa_a()], |_| {}).await;
+        f.verify(&f.token(TestKey::rsa_a())).await.unwrap();
+        f.idp.set_down(true);
+
+        // Old keys: the refresh fails, the cached key still serves.
+        f.advance(3600);
+        f.verify(&f.token(TestKey::rsa_a())).await.unwrap();
+        assert_eq!(f.hits(), (2, 1));
+        f.verify(&f.token(TestKey::rsa_a())).await.unwrap();
+        assert_eq!(
+            f.hits(),
+            (2, 1),
+            "a failed refresh is not retried within the interval"
+        );
+
+        // A key we do not have, while the provider is down: IdpUnreachable, fetch or not.
+        let unknown = f.token(TestKey::rsa_c());
+        let err = f.verify(&unknown).await.unwrap_err();
+        assert_eq!(err.kind(), OidcErrorKind::IdpUnreachable, "{err:?}");
+        assert_eq!(f.hits(), (2, 1));
+        f.advance(10);
+        let err = f.verify(&unknown).await.unwrap_err();
+        assert_eq!(err.kind(), OidcErrorKind::IdpUnreachable, "{err:?}");
+        assert_eq!(err.to_string(), crate::oidc::KEY_UNAVAILABLE_MESSAGE);
+        assert_eq!(f.hits(), (3, 1));
+
+        // Back up: the next allowed fetch repairs everything.
+        f.idp.set_down(false);
+        f.idp.set_keys(&[TestKey::rsa_a(), TestKey::rsa_c()]);
+        f.advance(10);
+        f.verify(&unknown).await.unwrap();
+        assert_eq!(f.hits(), (4, 2));
+    }
+
+    #[tokio::test]
+    async fn a_provider_down_at_first_use_is_unreachable() {
+        let f = fixture(&[TestKey::rsa_a()], |_| {}).await;
+        f.idp.set_down(true);
+        let token = f.token(TestKey::rsa_a());
+        let err = f.verify(&token).await.unwrap_err();
+        assert_eq!(err.kind(), OidcErrorKind::IdpUnreachable);
+        assert!(
+            matches!(
+                &err,
+                OidcError::KeysUnavailable {
+                    source: Some(_),
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let err = f.verify(&token).await.unwrap_err();
+        assert_eq!(err.kind(), OidcErrorKind::IdpUnreachable);
+        assert_eq!(f.hits(), (1, 0), "no second fetch within the interval");
+
+        f.idp.set_down(false);
+        f.advance(10);
+        f.verify(&token).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn concurrent_requests_share_one_fetch() {
+        // No rate limit: only single-flight keeps this to one fetch.
+        let f = fixture(&[TestKey::rsa_a()], |c| c.refetch_interval = Duration::ZERO).await;
+        let hold = f.idp.hold_jwks().await;
+        let tasks: Vec<_> = (0..20)
+            .map(|_| {
+                let registry = f.registry.clone();
+                let token = f.token(TestKey::rsa_a());
+                tokio::spawn(async move { registry.verify(&token).await.map(|_| ()) })
+            })
+            .collect();
+        f.idp.jwks_requested().await;
+        drop(hold);
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        assert_eq!(f.hits(), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn a_flood_of_unknown_kids_fetches_at_most_once_per_interval() {
+        let f = fixture(&[TestKey::rsa_a()], |_| {}).await;
+        f.verify(&f.token(TestKey::rsa_a())).await.unwrap();
+        for i in 0..100 {
+            let err = f
+                .verify(&f.token_with_kid(TestKey::rsa_a(), &format!("bogus-{i}")))
+                .await
+                .unwrap_err();
+            assert!(matches!(err, OidcError::UnknownKeyId), "{err:?}");
+        }
+        assert_eq!(f.hits(), (1, 1));
+
+        // Concurrent flood after the interval: one fetch for all of them.
+        f.advance(10);
+        let hold = f.idp.hold_jwks().await;
+        let tasks: Vec<_> = (0..50)
+            .map(|i| {
+                let registry = f.registry.clone();
+                let token = f.token_with_kid(TestKey::rsa_a(), &format!("flood-{i}"));
+                tokio::spawn(async move { registry.verify(&token).await })
+            })
+            .collect();
+        f.idp.jwks_requested().await;
+        drop(hold);
+        for task in tasks {
+            let err = task.await.unwrap().unwrap_err();
+            assert!(matches!(err, OidcError::UnknownKeyId), "{err:?}");
+        }
+        assert_eq!(f.hits(), (2, 2));
+        // The known key never stopped working.
+        f.verify(&f.token(TestKey::rsa_a())).await.unwrap();
+        assert_eq!(f.hits(), (2, 2));
+    }
+
+    #[tokio::test]
+    async fn a_hung_provider_times_out() {
+        install_crypto_provider();
+        let idp = Idp::start(&[TestKey::rsa_a()]).await;
+        let clock = Arc::new(ManualClock::new(
+            OffsetDateTime::from_unix_timestamp(NOW).unwrap(),
+        ));
+        let registry = Registry::new(vec![idp.config()], http_client(), clock)
+            .unwrap()
+            .with_fetch_timeout(Duration::from_millis(200));
+        let _hold = idp.hold_jwks().await;
+        let claims =
+            json!({"iss": idp.issuer, "aud": "sts.amazonaws.com", "sub": "s", "exp": NOW + 60});
+        let err = registry
+            .verify(&TestKey::rsa_a().sign(&claims))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), OidcErrorKind::IdpUnreachable, "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn a_configured_jwks_uri_is_used_without_discovery() {
+        let f = fixture(&[TestKey::es256()], |_| {}).await;
+        let jwks_uri = f.idp.jwks_uri();
+        let f = Fixture {
+            registry: Arc::new(
+                Registry::new(
+                    vec![ProviderConfig {
+                        jwks_uri: Some(jwks_uri),
+                        ..f.idp.config()
+                    }],
+                    http_client(),
+                    f.clock.clone(),
+                )
+                .unwrap(),
+            ),
+            ..f
+        };
+        f.verify(&f.token(TestKey::es256())).await.unwrap();
+        assert_eq!(f.hits(), (0, 1));
+    }
+
+    #[tokio::test]
+    async fn static_keys_are_never_fetched() {
+        let f = fixture(&[TestKey::rsa_a()], |c| {
+            c.static_keys = Some(jwk_set(&[TestKey::rsa_b()]))
+        })
+        .await;
+        f.verify(&f.token(TestKey::rsa_b())).await.unwrap();
+        let err = f.verify(&f.token(TestKey::rsa_a())).await.unwrap_err();
+        assert!(matches!(err, OidcError::UnknownKeyId), "{err:?}");
+        f.advance(100_000);
+        let err = f.verify(&f.token(TestKey::rsa_a())).await.unwrap_err();
+        assert!(
+            matches!(err, OidcError::Expired { .. } | OidcError::UnknownKeyId),
+            "{err:?}"
+        );
+        assert_eq!(f.hits(), (0, 0));
+    }
+
+    #[tokio::test]
+    async fn a_clock_that_went_backwards_does_not_block_fetching() {
+        let f = fixture(&[TestKey::rsa_a()], |_| {}).await;
+        f.verify(&f.token(TestKey::rsa_a())).await.unwrap();
+        f.idp.set_keys(&[TestKey::rsa_a(), TestKey::rsa_b()]);
+        f.advance(-60);
+        f.verify(&f.token(TestKey::rsa_b())).await.unwrap();
+        assert_eq!(f.hits(), (2, 2));
+    }
+}

@@ -1,6 +1,8 @@
-//! Test helpers: generated signing keys and a token signer.
+//! Test helpers: generated signing keys, a token signer, and a loopback identity provider that
+//! serves discovery and JWKS and can be rotated, slowed, held or taken down.
 
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use aws_lc_rs::rand::SystemRandom;
@@ -8,6 +10,10 @@ use aws_lc_rs::signature::{
     self, ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED_SIGNING, EcdsaKeyPair,
     KeyPair as _, RsaKeyPair,
 };
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
@@ -69,6 +75,7 @@ macro_rules! test_key {
 impl TestKey {
     test_key!(rsa_a, TestKey::rsa("rsa-a"));
     test_key!(rsa_b, TestKey::rsa("rsa-b"));
+    test_key!(rsa_c, TestKey::rsa("rsa-c"));
     test_key!(es256, TestKey::ec("es256", Algorithm::ES256));
     test_key!(es384, TestKey::ec("es384", Algorithm::ES384));
 
@@ -177,4 +184,140 @@ pub(crate) fn jwks(keys: &[&TestKey]) -> Value {
 
 pub(crate) fn jwk_set(keys: &[&TestKey]) -> JwkSet {
     serde_json::from_value(jwks(keys)).unwrap()
+}
+
+struct IdpState {
+    issuer: String,
+    discovery: Mutex<Option<Value>>,
+    jwks: Mutex<Value>,
+    down: AtomicBool,
+    discovery_hits: AtomicUsize,
+    jwks_hits: AtomicUsize,
+    /// JWKS requests wait for a read lock: a test holding the write lock holds them.
+    gate: Arc<tokio::sync::RwLock<()>>,
+    /// Signalled when a JWKS request arrives.
+    jwks_reached: tokio::sync::Notify,
+}
+
+/// A loopback OIDC provider on `127.0.0.1:0`: `/.well-known/openid-configuration` (shaped like
+/// GitHub Actions', without `authorization_endpoint`) and `/jwks`. Stops when dropped.
+pub(crate) struct Idp {
+    pub issuer: String,
+    state: Arc<IdpState>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Idp {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Idp {
+    pub(crate) async fn start(keys: &[&TestKey]) -> Idp {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let issuer = format!("http://{}", listener.local_addr().unwrap());
+        let state = Arc::new(IdpState {
+            issuer: issuer.clone(),
+            discovery: Mutex::new(None),
+            jwks: Mutex::new(jwks(keys)),
+            down: AtomicBool::new(false),
+            discovery_hits: AtomicUsize::new(0),
+            jwks_hits: AtomicUsize::new(0),
+            gate: Arc::new(tokio::sync::RwLock::new(())),
+            jwks_reached: tokio::sync::Notify::new(),
+        });
+        let app = axum::Router::new()
+            .route("/.well-known/openid-configuration", get(discovery))
+            .route("/jwks", get(jwks_handler))
+            .with_state(state.clone());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Idp {
+            issuer,
+            state,
+            task,
+        }
+    }
+
+    pub(crate) fn jwks_uri(&self) -> String {
+        format!("{}/jwks", self.issuer)
+    }
+
+    /// A provider config for this IdP (discovery, `http` allowed).
+    pub(crate) fn config(&self) -> ProviderConfig {
+        let mut c = config(&self.issuer);
+        c.allow_http = true;
+        c
+    }
+
+    pub(crate) fn discovery_hits(&self) -> usize {
+        self.state.discovery_hits.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn jwks_hits(&self) -> usize {
+        self.state.jwks_hits.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn set_keys(&self, keys: &[&TestKey]) {
+        self.set_jwks(jwks(keys));
+    }
+
+    pub(crate) fn set_jwks(&self, doc: Value) {
+        *self.state.jwks.lock().unwrap() = doc;
+    }
+
+    pub(crate) fn set_discovery(&self, doc: Value) {
+        *self.state.discovery.lock().unwrap() = Some(doc);
+    }
+
+    /// Answer every request with 503 while `down`.
+    pub(crate) fn set_down(&self, down: bool) {
+        self.state.down.store(down, Ordering::SeqCst);
+    }
+
+    /// Holds JWKS responses until the guard is dropped.
+    pub(crate) async fn hold_jwks(&self) -> tokio::sync::OwnedRwLockWriteGuard<()> {
+        self.state.gate.clone().write_owned().await
+    }
+
+    /// Waits until a JWKS request has arrived (one arrival is remembered if nobody waited).
+    pub(crate) async fn jwks_requested(&self) {
+        self.state.jwks_reached.notified().await;
+    }
+}
+
+async fn discovery(State(state): State<Arc<IdpState>>) -> impl IntoResponse {
+    state.discovery_hits.fetch_add(1, Ordering::SeqCst);
+    if state.down.load(Ordering::SeqCst) {
+        return (StatusCode::SERVICE_UNAVAILABLE, json_type(), String::new());
+    }
+    let doc = state.discovery.lock().unwrap().clone().unwrap_or_else(|| {
+        json!({
+            "issuer": state.issuer,
+            "jwks_uri": format!("{}/jwks", state.issuer),
+            "subject_types_supported": ["public", "pairwise"],
+            "response_types_supported": ["id_token"],
+            "claims_supported": ["sub", "aud", "exp", "iat", "iss", "repository"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "scopes_supported": ["openid"]
+        })
+    });
+    (StatusCode::OK, json_type(), doc.to_string())
+}
+
+async fn jwks_handler(State(state): State<Arc<IdpState>>) -> impl IntoResponse {
+    state.jwks_hits.fetch_add(1, Ordering::SeqCst);
+    state.jwks_reached.notify_one();
+    let _pass = state.gate.read().await;
+    if state.down.load(Ordering::SeqCst) {
+        return (StatusCode::SERVICE_UNAVAILABLE, json_type(), String::new());
+    }
+    let doc = state.jwks.lock().unwrap().to_string();
+    (StatusCode::OK, json_type(), doc)
+}
+
+fn json_type() -> [(header::HeaderName, &'static str); 1] {
+    [(header::CONTENT_TYPE, "application/json")]
 }
