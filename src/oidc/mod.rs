@@ -18,6 +18,8 @@ mod token;
 mod verify;
 
 #[cfg(test)]
+mod conformance;
+#[cfg(test)]
 mod testkit;
 
 use std::collections::HashMap;

@@ -1,6 +1,7 @@
 //! Test helpers: generated signing keys, a token signer, and a loopback identity provider that
 //! serves discovery and JWKS and can be rotated, slowed, held or taken down.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -18,7 +19,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
 use jsonwebtoken::jwk::JwkSet;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::ProviderConfig;
 
@@ -31,6 +32,30 @@ pub(crate) fn b64(text: &str) -> String {
 
 fn b64_bytes(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The decoded payload of a compact JWS, unverified.
+pub(crate) fn payload_of(token: &str) -> Map<String, Value> {
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+/// The public conformance data (`../shared/testdata` unless `STS_BROKER_TESTDATA` says
+/// otherwise), or `None` after saying so in one line.
+pub(crate) fn testdata(sub: &str) -> Option<PathBuf> {
+    let root = std::env::var_os("STS_BROKER_TESTDATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata"));
+    let path = root.join(sub);
+    if path.exists() {
+        Some(path)
+    } else {
+        println!(
+            "conformance data {} not found; skipping (set STS_BROKER_TESTDATA)",
+            path.display()
+        );
+        None
+    }
 }
 
 /// A provider config with the defaults the broker uses; no keys configured.

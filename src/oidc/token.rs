@@ -181,7 +181,7 @@ impl<'de> Visitor<'de> for UniqueObjectVisitor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::oidc::testkit::b64;
+    use crate::oidc::testkit::{b64, testdata};
 
     fn token(header: &str, payload: &str) -> String {
         format!("{}.{}.c2ln", b64(header), b64(payload))
@@ -282,5 +282,43 @@ mod tests {
             parse(&t).unwrap().issuer(),
             Err(OidcError::MissingClaim("iss"))
         ));
+    }
+
+    /// Tink's cross-language JOSE edge cases that concern the token's structure (the claim
+    /// cases are in `verify.rs`). Tink signs with HS256, which is refused later, so only
+    /// parsing is checked here.
+    #[test]
+    fn tink_structure_vectors() {
+        let Some(dir) = testdata("jwt/tink-jwt-validation") else {
+            return;
+        };
+        let text = std::fs::read_to_string(dir.join("cases.json")).unwrap();
+        let doc: Value = serde_json::from_str(&text).unwrap();
+        let cases = doc["cases"].as_array().unwrap();
+        let expected = [
+            ("valid", true),
+            ("unknown_header_ok", true),
+            ("empty_crit_invalid", false),
+            ("nonempty_crit_invalid", false),
+            ("invalid_utf8_header", false),
+            ("invalid_utf8_payload", false),
+            ("utf8_gclef_payload_ok", true),
+            ("json_escaped_surrogate_pair_ok", true),
+            ("json_lone_surrogate_invalid", false),
+            ("json_lone_surrogates_claim_name_invalid", false),
+            ("iss_duplicated_key", false),
+            ("payload_utf16_invalid", false),
+            ("payload_utf32_invalid", false),
+            ("nesting_10_ok", true),
+            ("nesting_10000_invalid", false),
+        ];
+        for (name, ok) in expected {
+            let case = cases
+                .iter()
+                .find(|c| c["name"] == name)
+                .unwrap_or_else(|| panic!("tink case {name} missing"));
+            let token = case["token"].as_str().unwrap();
+            assert_eq!(parse(token).is_ok(), ok, "tink case {name}");
+        }
     }
 }
