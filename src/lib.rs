@@ -1,9 +1,11 @@
 //! sts-broker: a self-hosted, AWS-STS-compatible identity token broker.
 //!
 //! The crate is a library with a thin binary. [`policy`] is the IAM policy engine every
-//! authorization decision goes through; [`cli`] holds the command implementations the binary
-//! dispatches to.
+//! authorization decision goes through; [`oidc`] verifies the OIDC tokens of
+//! `AssumeRoleWithWebIdentity`; [`cli`] holds the command implementations the binary dispatches
+//! to.
 
 pub mod cli;
 pub mod clock;
+pub mod oidc;
 pub mod policy;

@@ -1,0 +1,562 @@
+//! Verification of OIDC identity tokens for `AssumeRoleWithWebIdentity`: the token's `iss`
+//! picks a configured provider, the provider's JWKS supplies the key its `kid` names, and the
+//! signature and claims are checked the way STS checks them (OIDC Core 1.0 §3.1.3.7, RFC 7515,
+//! RFC 7517, RFC 7519; STS's `AssumeRoleWithWebIdentity` rules).
+//!
+//! Path of a token: [`token`] splits it (no trust yet) → [`Registry`] picks the provider by
+//! `iss` → [`jwks`] finds the key, fetching through [`fetch`] when needed → [`keys`] checks the
+//! signature with the algorithm pinned to that key → [`verify`] checks the claims against the
+//! injected [`Clock`]. Only `fetch` and `jwks` do I/O, and only through the `reqwest::Client`
+//! given to [`Registry::new`]. This module decides nothing about roles or trust policies, and it
+//! never logs or echoes a token, key material or a signature.
+
+mod error;
+mod fetch;
+mod jwks;
+mod keys;
+mod token;
+mod verify;
+
+#[cfg(test)]
+mod conformance;
+#[cfg(test)]
+mod testkit;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+use crate::clock::Clock;
+
+pub use error::{KEY_UNAVAILABLE_MESSAGE, OidcError, OidcErrorKind};
+pub use fetch::{DEFAULT_FETCH_TIMEOUT, KeyFetchError, MAX_RESPONSE_BYTES};
+pub use keys::{KeySetError, MAX_KEYS};
+pub use token::MAX_TOKEN_BYTES;
+
+use jwks::{FetchContext, KeyCache};
+use verify::{Expectations, normalize_issuer};
+
+/// One trusted OIDC provider, as configured.
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    /// The issuer URL, e.g. `https://token.actions.githubusercontent.com`; tokens' `iss` must
+    /// equal it (a trailing `/` on either side is ignored).
+    pub issuer: String,
+    /// Accepted audiences (`aud` must contain one).
+    pub client_ids: Vec<String>,
+    /// Where the keys are; `None` means OIDC discovery at
+    /// `{issuer}/.well-known/openid-configuration`.
+    pub jwks_uri: Option<String>,
+    /// Allow `http://` issuer and JWKS URLs (local development only).
+    pub allow_http: bool,
+    /// Clock skew tolerated on `exp`, `nbf` and `iat`.
+    pub leeway: Duration,
+    /// Least time between two fetches caused by unknown key ids (or failures).
+    pub refetch_interval: Duration,
+    /// Keys fetched longer ago than this are refreshed on next use; if that fails, they keep
+    /// serving.
+    pub max_key_age: Duration,
+    /// Keys known locally (e.g. the broker's own development issuer): never fetched.
+    pub static_keys: Option<jsonwebtoken::jwk::JwkSet>,
+}
+
+/// A verified token: who it is for, and every claim it carries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerifiedToken {
+    /// The issuer as configured.
+    pub issuer: String,
+    /// [`Registry::provider_host_path`] of the issuer.
+    pub provider: String,
+    pub subject: String,
+    /// The configured client id that matched `aud`.
+    pub audience: String,
+    /// The whole verified payload.
+    pub claims: Map<String, Value>,
+    pub expires_at: OffsetDateTime,
+    pub key_id: Option<String>,
+    pub algorithm: jsonwebtoken::Algorithm,
+}
+
+/// Installs aws-lc as the JWT library's process-wide crypto provider. Idempotent: later calls,
+/// or a call after the library picked its default on first use, change nothing.
+pub fn install_crypto_provider() {
+    let ours = &jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER;
+    if let Err(existing) = ours.install_default()
+        && !std::ptr::eq(existing, ours)
+    {
+        tracing::warn!("another JWT crypto provider was installed first; keeping it");
+    }
+}
+
+/// The configured providers and their key caches. `Send + Sync`; share it behind an `Arc`.
+pub struct Registry {
+    /// By issuer without a trailing `/`.
+    providers: HashMap<String, Provider>,
+    http: reqwest::Client,
+    clock: Arc<dyn Clock>,
+    fetch_timeout: Duration,
+}
+
+struct Provider {
+    issuer: String,
+    client_ids: Vec<String>,
+    leeway: Duration,
+    keys: KeyCache,
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut issuers: Vec<&str> = self.providers.values().map(|p| p.issuer.as_str()).collect();
+        issuers.sort_unstable();
+        f.debug_struct("Registry")
+            .field("issuers", &issuers)
+            .field("fetch_timeout", &self.fetch_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Registry {
+    /// Checks every provider configuration and builds the registry. No network access: remote
+    /// keys are fetched on first use.
+    pub fn new(
+        providers: Vec<ProviderConfig>,
+        http: reqwest::Client,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Registry, OidcError> {
+        let mut by_issuer = HashMap::with_capacity(providers.len());
+        for config in providers {
+            let key = normalize_issuer(&config.issuer).to_owned();
+            if by_issuer.contains_key(&key) {
+                return Err(config_error(&config.issuer, "is configured twice"));
+            }
+            let provider = Provider::from_config(config)?;
+            by_issuer.insert(key, provider);
+        }
+        Ok(Registry {
+            providers: by_issuer,
+            http,
+            clock,
+            fetch_timeout: DEFAULT_FETCH_TIMEOUT,
+        })
+    }
+
+    /// Bounds each key fetch (discovery and JWKS together); [`DEFAULT_FETCH_TIMEOUT`] unless set.
+    pub fn with_fetch_timeout(mut self, timeout: Duration) -> Registry {
+        self.fetch_timeout = timeout;
+        self
+    }
+
+    /// Verifies `token` and returns its claims, or why it is refused.
+    pub async fn verify(&self, token: &str) -> Result<VerifiedToken, OidcError> {
+        let jws = token::parse(token)?;
+        let algorithm = jws.algorithm()?;
+        let issuer = jws.issuer()?;
+        let provider = self
+            .providers
+            .get(normalize_issuer(issuer))
+            .ok_or_else(|| OidcError::unknown_issuer(issuer))?;
+
+        let ctx = FetchContext {
+            http: &self.http,
+            clock: self.clock.as_ref(),
+            timeout: self.fetch_timeout,
+        };
+        let key = provider.keys.resolve(jws.kid(), algorithm, ctx).await?;
+        key.verify(algorithm, jws.signing_input(), jws.signature())?;
+
+        let expect = Expectations {
+            issuer: &provider.issuer,
+            client_ids: &provider.client_ids,
+            leeway: provider.leeway,
+        };
+        let checked = verify::check_claims(jws.claims(), &expect, self.clock.now())?;
+        let (claims, key_id) = jws.into_parts();
+        Ok(VerifiedToken {
+            issuer: provider.issuer.clone(),
+            provider: Registry::provider_host_path(&provider.issuer).to_owned(),
+            subject: checked.subject,
+            audience: checked.audience,
+            claims,
+            expires_at: checked.expires_at,
+            key_id,
+            algorithm,
+        })
+    }
+
+    /// The issuer without its scheme and trailing `/`: what follows `oidc-provider/` in an IAM
+    /// ARN and prefixes the provider's condition keys (`{host_path}:sub`).
+    pub fn provider_host_path(issuer: &str) -> &str {
+        let rest = issuer
+            .strip_prefix("https://")
+            .or_else(|| issuer.strip_prefix("http://"))
+            .unwrap_or(issuer);
+        rest.trim_end_matches('/')
+    }
+}
+
+impl Provider {
+    fn from_config(config: ProviderConfig) -> Result<Provider, OidcError> {
+        let ProviderConfig {
+            issuer,
+            client_ids,
+            jwks_uri,
+            allow_http,
+            leeway,
+            refetch_interval,
+            max_key_age,
+            static_keys,
+        } = config;
+        fetch::check_url(&issuer, allow_http, false)
+            .map_err(|reason| config_error(&issuer, &format!("issuer {reason}")))?;
+        if client_ids.is_empty() {
+            return Err(config_error(&issuer, "has no client ids"));
+        }
+        if client_ids.iter().any(String::is_empty) {
+            return Err(config_error(&issuer, "has an empty client id"));
+        }
+        if let Some(uri) = &jwks_uri {
+            fetch::check_url(uri, allow_http, true)
+                .map_err(|reason| config_error(&issuer, &format!("jwks_uri {reason}")))?;
+        }
+        let keys = match static_keys {
+            Some(_) if jwks_uri.is_some() => {
+                return Err(config_error(&issuer, "has both static keys and a jwks_uri"));
+            }
+            Some(set) => {
+                let keys = keys::KeySet::from_jwk_set(&set)
+                    .map_err(|e| config_error(&issuer, &format!("static keys: {e}")))?;
+                KeyCache::fixed(issuer.clone(), keys)
+            }
+            None => KeyCache::remote(
+                fetch::RemoteSource {
+                    issuer: issuer.clone(),
+                    jwks_uri,
+                    allow_http,
+                },
+                refetch_interval,
+                max_key_age,
+            ),
+        };
+        Ok(Provider {
+            issuer,
+            client_ids,
+            leeway,
+            keys,
+        })
+    }
+}
+
+fn config_error(issuer: &str, reason: &str) -> OidcError {
+    OidcError::Config {
+        issuer: issuer.to_owned(),
+        reason: reason.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::oidc::testkit::{
+        NOW, TestKey, b64, config, hs256_with_public_key, http_client, jwk_set, sign_raw,
+    };
+
+    const ISS: &str = "https://dev.broker.example";
+
+    fn registry(providers: Vec<ProviderConfig>) -> Result<Registry, OidcError> {
+        install_crypto_provider();
+        let clock = Arc::new(ManualClock::new(
+            OffsetDateTime::from_unix_timestamp(NOW).unwrap(),
+        ));
+        Registry::new(providers, http_client(), clock)
+    }
+
+    fn local(keys: &[&TestKey]) -> Registry {
+        let mut c = config(ISS);
+        c.static_keys = Some(jwk_set(keys));
+        registry(vec![c]).unwrap()
+    }
+
+    fn claims() -> Value {
+        json!({"iss": ISS, "aud": "sts.amazonaws.com", "sub": "dev:alice", "exp": NOW + 300, "iat": NOW, "custom": {"a": [1]}})
+    }
+
+    #[test]
+    fn the_registry_is_send_and_sync_and_its_future_is_send() {
+        fn send_sync<T: Send + Sync>() {}
+        fn send<T: Send>(_: &T) {}
+        send_sync::<Registry>();
+        let r = local(&[TestKey::rsa_a()]);
+        let future = r.verify("x");
+        send(&future);
+    }
+
+    #[test]
+    fn provider_host_path_strips_scheme_and_trailing_slash() {
+        assert_eq!(
+            Registry::provider_host_path("https://token.actions.githubusercontent.com"),
+            "token.actions.githubusercontent.com"
+        );
+        assert_eq!(
+            Registry::provider_host_path("https://oidc.eks.us-east-1.amazonaws.com/id/ABC/"),
+            "oidc.eks.us-east-1.amazonaws.com/id/ABC"
+        );
+        assert_eq!(
+            Registry::provider_host_path("http://127.0.0.1:9000"),
+            "127.0.0.1:9000"
+        );
+    }
+
+    #[test]
+    fn refuses_bad_configurations() {
+        let with = |f: fn(&mut ProviderConfig)| {
+            let mut c = config(ISS);
+            f(&mut c);
+            registry(vec![c])
+        };
+        let bad: Vec<(&str, Result<Registry, OidcError>)> = vec![
+            (
+                "http issuer",
+                with(|c| c.issuer = "http://idp.example".into()),
+            ),
+            (
+                "issuer with query",
+                with(|c| c.issuer = "https://idp.example?a=b".into()),
+            ),
+            (
+                "issuer with fragment",
+                with(|c| c.issuer = "https://idp.example#a".into()),
+            ),
+            ("not a URL", with(|c| c.issuer = "idp.example".into())),
+            ("no client ids", with(|c| c.client_ids.clear())),
+            (
+                "empty client id",
+                with(|c| c.client_ids = vec![String::new()]),
+            ),
+            (
+                "http jwks_uri",
+                with(|c| c.jwks_uri = Some("http://idp.example/jwks".into())),
+            ),
+            (
+                "jwks_uri with fragment",
+                with(|c| c.jwks_uri = Some("https://idp.example/jwks#x".into())),
+            ),
+            (
+                "static keys and jwks_uri",
+                with(|c| {
+                    c.jwks_uri = Some("https://idp.example/jwks".into());
+                    c.static_keys = Some(jwk_set(&[TestKey::rsa_a()]));
+                }),
+            ),
+            (
+                "static keys without a usable key",
+                with(|c| {
+                    c.static_keys = Some(
+                        serde_json::from_value(json!({"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}))
+                            .unwrap(),
+                    )
+                }),
+            ),
+            (
+                "duplicate issuer",
+                registry(vec![config(ISS), config(&format!("{ISS}/"))]),
+            ),
+        ];
+        for (name, result) in bad {
+            assert!(
+                matches!(result, Err(OidcError::Config { .. })),
+                "{name}: {result:?}"
+            );
+        }
+        let mut http_ok = config("http://127.0.0.1:8080");
+        http_ok.allow_http = true;
+        assert!(registry(vec![http_ok, config(ISS)]).is_ok());
+    }
+
+    #[tokio::test]
+    async fn verifies_a_token_signed_by_a_local_key() {
+        let key = TestKey::rsa_a();
+        let r = local(&[key, TestKey::es256()]);
+        let token = key.sign(&claims());
+        let v = r.verify(&token).await.unwrap();
+        assert_eq!(v.issuer, ISS);
+        assert_eq!(v.provider, "dev.broker.example");
+        assert_eq!(v.subject, "dev:alice");
+        assert_eq!(v.audience, "sts.amazonaws.com");
+        assert_eq!(v.claims["custom"], json!({"a": [1]}));
+        assert_eq!(v.expires_at.unix_timestamp(), NOW + 300);
+        assert_eq!(v.key_id.as_deref(), Some("rsa-a"));
+        assert_eq!(v.algorithm, jsonwebtoken::Algorithm::RS256);
+
+        let ec = TestKey::es256().sign(&claims());
+        assert_eq!(
+            r.verify(&ec).await.unwrap().algorithm,
+            jsonwebtoken::Algorithm::ES256
+        );
+    }
+
+    #[tokio::test]
+    async fn the_issuer_picks_the_provider() {
+        let r = local(&[TestKey::rsa_a()]);
+        let mut c = claims();
+        c["iss"] = json!("https://s3-us-west-2.amazonaws.com/oidc-test");
+        let err = r.verify(&TestKey::rsa_a().sign(&c)).await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "No OpenIDConnect provider found in your account for https://s3-us-west-2.amazonaws.com/oidc-test"
+        );
+        assert_eq!(err.kind(), OidcErrorKind::Invalid);
+
+        c["iss"] = json!(format!("{ISS}/"));
+        assert!(r.verify(&TestKey::rsa_a().sign(&c)).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn refusals_and_their_kinds() {
+        let key = TestKey::rsa_a();
+        let r = local(&[key, TestKey::rsa_b()]);
+        let header = |h: Value| h.to_string();
+        let mut expired = claims();
+        expired["exp"] = json!(NOW - 1);
+        let mut wrong_aud = claims();
+        wrong_aud["aud"] = json!(["someone-else"]);
+        let forged = {
+            let t = key.sign(&claims());
+            let (h, rest) = t.split_once('.').unwrap();
+            let (_, s) = rest.split_once('.').unwrap();
+            let mut c = claims();
+            c["sub"] = json!("dev:admin");
+            format!("{h}.{}.{s}", b64(&c.to_string()))
+        };
+        type Expect = fn(&OidcError) -> bool;
+        let cases: Vec<(&str, String, OidcErrorKind, Expect)> = vec![
+            ("expired", key.sign(&expired), OidcErrorKind::Expired, |e| {
+                matches!(e, OidcError::Expired { .. })
+            }),
+            (
+                "audience",
+                key.sign(&wrong_aud),
+                OidcErrorKind::Invalid,
+                |e| matches!(e, OidcError::IncorrectAudience),
+            ),
+            ("forged payload", forged, OidcErrorKind::Invalid, |e| {
+                matches!(e, OidcError::BadSignature)
+            }),
+            (
+                "no kid with two keys",
+                sign_raw(key, &header(json!({"alg": "RS256"})), &claims().to_string()),
+                OidcErrorKind::Invalid,
+                |e| matches!(e, OidcError::MissingKeyId),
+            ),
+            (
+                "unknown kid",
+                sign_raw(
+                    key,
+                    &header(json!({"alg": "RS256", "kid": "gone"})),
+                    &claims().to_string(),
+                ),
+                OidcErrorKind::Invalid,
+                |e| matches!(e, OidcError::UnknownKeyId),
+            ),
+            (
+                "alg none",
+                format!(
+                    "{}.{}.",
+                    b64(r#"{"alg":"none","kid":"rsa-a"}"#),
+                    b64(&claims().to_string())
+                ),
+                OidcErrorKind::Invalid,
+                |e| matches!(e, OidcError::Malformed(_)),
+            ),
+            (
+                "alg none with a signature",
+                format!(
+                    "{}.{}.AAAA",
+                    b64(r#"{"alg":"none","kid":"rsa-a"}"#),
+                    b64(&claims().to_string())
+                ),
+                OidcErrorKind::Invalid,
+                |e| matches!(e, OidcError::UnsupportedAlgorithm { .. }),
+            ),
+            (
+                "HS256 keyed with the RSA public key",
+                hs256_with_public_key(key, &claims()),
+                OidcErrorKind::Invalid,
+                |e| matches!(e, OidcError::UnsupportedAlgorithm { .. }),
+            ),
+            (
+                "ES256 header on an RSA key",
+                sign_raw(
+                    TestKey::es256(),
+                    &header(json!({"alg": "ES256", "kid": "rsa-a"})),
+                    &claims().to_string(),
+                ),
+                OidcErrorKind::Invalid,
+                |e| matches!(e, OidcError::AlgorithmMismatch),
+            ),
+            (
+                "garbage",
+                "not-a-jwt".to_owned(),
+                OidcErrorKind::Invalid,
+                |e| matches!(e, OidcError::Malformed(_)),
+            ),
+        ];
+        for (name, token, kind, expected) in cases {
+            let err = r.verify(&token).await.unwrap_err();
+            assert!(expected(&err), "{name}: {err:?}");
+            assert_eq!(err.kind(), kind, "{name}");
+            let message = err.to_string();
+            assert!(
+                !message.contains(&token) && !message.contains("eyJ"),
+                "{name}: {message}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lone_key_serves_tokens_without_kid() {
+        let key = TestKey::es384();
+        let r = local(&[key]);
+        let token = sign_raw(key, r#"{"alg":"ES384"}"#, &claims().to_string());
+        let v = r.verify(&token).await.unwrap();
+        assert_eq!(v.key_id, None);
+    }
+
+    #[tokio::test]
+    async fn leeway_and_the_injected_clock_decide_expiry() {
+        install_crypto_provider();
+        let clock = Arc::new(ManualClock::new(
+            OffsetDateTime::from_unix_timestamp(NOW).unwrap(),
+        ));
+        let mut c = config(ISS);
+        c.static_keys = Some(jwk_set(&[TestKey::rsa_a()]));
+        c.leeway = Duration::from_secs(30);
+        let r = Registry::new(vec![c], http_client(), clock.clone()).unwrap();
+        let token = TestKey::rsa_a().sign(&claims());
+        clock.advance(time::Duration::seconds(300 + 29));
+        assert!(r.verify(&token).await.is_ok());
+        clock.advance(time::Duration::seconds(1));
+        let err = r.verify(&token).await.unwrap_err();
+        assert_eq!(err.kind(), OidcErrorKind::Expired);
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "Token expired: current date/time {} must be before the expiration date/time {}",
+                NOW + 330,
+                NOW + 300
+            )
+        );
+    }
+
+    #[test]
+    fn install_crypto_provider_is_idempotent() {
+        install_crypto_provider();
+        install_crypto_provider();
+    }
+}
