@@ -5,7 +5,14 @@
 //! `AssumeRoleWithWebIdentity`; [`cli`] holds the command implementations the binary dispatches
 //! to.
 
+pub mod app;
 pub mod cli;
 pub mod clock;
+pub mod config;
+pub mod iam;
+pub mod keys;
 pub mod oidc;
 pub mod policy;
+pub mod session;
+pub mod store;
+pub mod sts;

@@ -4,11 +4,16 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::io::Read as _;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
+use sts_broker::app::{self, AppState};
 use sts_broker::cli::{self, Output};
+use sts_broker::clock::SystemClock;
+use sts_broker::config::Config;
 use sts_broker::policy::PolicyType;
 
 #[derive(Debug, Parser)]
@@ -24,10 +29,51 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Serve the STS API (on the embedded dev configuration when no --config is given).
+    Serve {
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Check a configuration and every policy it names; exits 1 listing each problem.
+    CheckConfig {
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Manage the broker's own keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Print a token from the dev issuer (only where the configuration enables it).
+    DevToken {
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// The token's subject.
+        #[arg(long)]
+        sub: String,
+        /// The token's audience.
+        #[arg(long, default_value = "sts.amazonaws.com")]
+        aud: String,
+        /// Extra claims, `key=value` (JSON values allowed); repeatable.
+        #[arg(long = "claim", value_name = "KEY=VALUE")]
+        claims: Vec<String>,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl: u64,
+    },
     /// Work with IAM policy documents.
     Policy {
         #[command(subcommand)]
         command: PolicyCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Add a session signing key to DIR (the newest key signs; all keys verify).
+    Generate {
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
     },
 }
 
@@ -92,6 +138,39 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<Output> {
     match cli.command {
+        Command::Serve { config } => {
+            serve(load_config(config.as_deref())?)?;
+            Ok(Output {
+                stdout: String::new(),
+                stderr: String::new(),
+                status: 0,
+            })
+        }
+        Command::CheckConfig { config } => Ok(cli::broker::check_config(match &config {
+            Some(path) => Config::load(path),
+            None => Config::embedded(&std::env::current_dir()?),
+        })),
+        Command::Keys {
+            command: KeysCommand::Generate { dir },
+        } => Ok(cli::broker::keys_generate(&dir)),
+        Command::DevToken {
+            config,
+            sub,
+            aud,
+            claims,
+            ttl,
+        } => {
+            let config = load_config(config.as_deref())?;
+            Ok(cli::broker::dev_token(
+                &config,
+                &cli::broker::DevTokenRequest {
+                    subject: sub,
+                    audience: aud,
+                    claims,
+                    ttl_seconds: ttl,
+                },
+            ))
+        }
         Command::Policy { command } => match command {
             PolicyCommand::Simulate { cli_input_json } => {
                 let text = read_input(&cli_input_json)?;
@@ -106,6 +185,50 @@ fn run(cli: Cli) -> anyhow::Result<Output> {
             }
         },
     }
+}
+
+fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
+    let config = match path {
+        Some(p) => Config::load(p),
+        None => Config::embedded(&std::env::current_dir()?),
+    };
+    config.map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))
+}
+
+fn serve(config: Config) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listen = config.server.listen.clone();
+        if let Some(issuer) = &config.dev_issuer {
+            tracing::warn!(
+                issuer = %issuer,
+                "DEV ISSUER ENABLED: `sts-broker dev-token` mints identity tokens this broker \
+                 accepts. Never run this configuration outside development."
+            );
+        }
+        let source = config.source.clone();
+        let state = AppState::build(config, Arc::new(SystemClock)).await?;
+        let listener = tokio::net::TcpListener::bind(&listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        tracing::info!(
+            address = %listener.local_addr()?,
+            config = %source,
+            store = state.store.kind(),
+            "sts-broker listening"
+        );
+        app::serve(listener, state, app::shutdown_signal()).await?;
+        Ok(())
+    })
 }
 
 /// Reads `-` (stdin), `file://PATH` or `PATH`, refusing anything larger than a policy could be.

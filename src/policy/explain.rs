@@ -220,3 +220,70 @@ fn missing_text(missing: Option<Missing>, set: &PolicySet<'_>, request: &Request
         None => "nothing allows it".to_owned(),
     }
 }
+
+/// A short reason for a denial that is safe to give the caller: which kind of policy denied and,
+/// for statements that would otherwise have applied, which condition keys failed. It never
+/// quotes policy values, statement ids, policy names or request values.
+pub fn caller_safe_reason(evaluation: &Evaluation, set: &PolicySet<'_>) -> String {
+    match evaluation.decision {
+        Decision::Allowed => "allowed".to_owned(),
+        Decision::ExplicitDeny => match evaluation.matched(Effect::Deny).next() {
+            Some(h) => format!(
+                "an explicit deny in {} policy applies",
+                article(h.policy_type.name())
+            ),
+            None => "an explicit deny applies".to_owned(),
+        },
+        Decision::ImplicitDeny => {
+            let mut keys: Vec<&str> = Vec::new();
+            let mut principal_named = false;
+            for hit in &evaluation.trace {
+                if hit.effect != Effect::Allow {
+                    continue;
+                }
+                if let StatementOutcome::ConditionFailed(i) = hit.outcome {
+                    principal_named = true;
+                    let key = set
+                        .policy(hit)
+                        .and_then(|p| p.policy.statements.get(hit.statement))
+                        .and_then(|s| s.conditions.get(i))
+                        .map(|c| c.key.as_str());
+                    if let Some(key) = key
+                        && !keys.contains(&key)
+                    {
+                        keys.push(key);
+                    }
+                } else if hit.outcome == StatementOutcome::ResourceMismatch {
+                    principal_named = true;
+                }
+            }
+            let policy = match (set.resource_type, evaluation.missing) {
+                (PolicyType::Trust, Some(Missing::ResourcePolicy)) => "the role's trust policy",
+                (_, Some(Missing::PermissionsBoundary)) => "the permissions boundary",
+                (_, Some(Missing::Session)) => "the session policy",
+                (_, Some(Missing::Identity)) => "the identity-based policies",
+                _ => "the applicable policies",
+            };
+            if !keys.is_empty() {
+                format!(
+                    "{policy} has no statement whose conditions match; failed condition keys: {}",
+                    keys.join(", ")
+                )
+            } else if principal_named {
+                format!("{policy} has no statement that covers this request")
+            } else if set.resource_type == PolicyType::Trust {
+                format!("{policy} has no statement that trusts this principal for this action")
+            } else {
+                format!("{policy} has no statement that allows this action")
+            }
+        }
+    }
+}
+
+fn article(kind: &str) -> String {
+    if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        format!("an {kind}")
+    } else {
+        format!("a {kind}")
+    }
+}

@@ -9,7 +9,12 @@
 )]
 
 mod cli;
+mod config;
+mod harness;
 mod policy_conditions;
 mod policy_core_engine;
 mod policy_moto;
+mod query_api;
+mod serve;
 mod support;
+mod web_identity;

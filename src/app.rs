@@ -1,0 +1,372 @@
+//! The HTTP service: shared state, the router and its middleware, and `serve`.
+//!
+//! Routes: `/` (the STS Query API, GET and POST), `/healthz` (process up), `/readyz` (store
+//! reachable, keys loaded) and, only when the configuration enables it, the dev issuer's
+//! discovery document and JWKS. Every error, including those produced by middleware (body too
+//! large, timeout, panic), reaches the client as AWS's `ErrorResponse` XML with the request id
+//! in both the body and the `x-amzn-RequestId` header. The request id is always ours: a value
+//! sent by the client is ignored.
+
+use std::any::Any;
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::to_bytes;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::keys::{DevIssuerKey, KeyError, SessionKeys};
+use crate::oidc::{self, OidcError, ProviderConfig};
+use crate::store::{Store, StoreError};
+use crate::sts::{self, Params, RequestMeta, StsError, xml};
+
+/// The response header carrying the request id, as AWS names it.
+pub const REQUEST_ID_HEADER: &str = "x-amzn-requestid";
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("identity providers: {0}")]
+    Oidc(#[from] OidcError),
+    #[error("dev issuer JWKS: {0}")]
+    DevJwks(#[from] serde_json::Error),
+    #[error("HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+}
+
+/// The dev issuer, when enabled.
+#[derive(Debug)]
+pub struct DevIssuer {
+    pub issuer: String,
+    pub key: DevIssuerKey,
+}
+
+/// Everything a request handler needs; built once at start.
+#[derive(Debug)]
+pub struct Inner {
+    pub config: Config,
+    pub oidc: oidc::Registry,
+    pub store: Store,
+    pub keys: SessionKeys,
+    pub dev_issuer: Option<DevIssuer>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Shared, cheaply cloned application state.
+#[derive(Debug, Clone)]
+pub struct AppState(Arc<Inner>);
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Opens the store, loads (or creates) keys and prepares the identity providers.
+    pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, StartError> {
+        oidc::install_crypto_provider();
+        let keys = SessionKeys::load_or_generate(&config.keys_dir)?;
+        let store = Store::open(&config.store_url).await?;
+        let dev_issuer = match &config.dev_issuer {
+            Some(issuer) => Some(DevIssuer {
+                issuer: issuer.clone(),
+                key: DevIssuerKey::load_or_generate(&config.keys_dir)?,
+            }),
+            None => None,
+        };
+        let mut providers = Vec::new();
+        for p in &config.oidc_providers {
+            let static_keys = match &dev_issuer {
+                Some(dev) if dev.issuer == p.issuer => {
+                    Some(serde_json::from_value(dev.key.jwks())?)
+                }
+                _ => None,
+            };
+            providers.push(ProviderConfig {
+                issuer: p.issuer.clone(),
+                client_ids: p.client_ids.clone(),
+                jwks_uri: p.jwks_uri.clone(),
+                allow_http: p.allow_http,
+                leeway: p.leeway,
+                refetch_interval: p.refetch_interval,
+                max_key_age: p.max_key_age,
+                static_keys,
+            });
+        }
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .connect_timeout(Duration::from_secs(3))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        let oidc = oidc::Registry::new(providers, http, clock.clone())?;
+        Ok(AppState(Arc::new(Inner {
+            config,
+            oidc,
+            store,
+            keys,
+            dev_issuer,
+            clock,
+        })))
+    }
+}
+
+/// The router with every middleware layer.
+pub fn router(state: AppState) -> Router {
+    let max_body = state.config.server.max_body_bytes;
+    let timeout = Duration::from_secs(state.config.server.request_timeout_seconds);
+    let mut app = Router::new()
+        .route("/", get(sts_query).post(sts_query))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz));
+    if let Some(dev) = &state.dev_issuer {
+        let base = issuer_path(&dev.issuer);
+        app = app
+            .route(
+                &format!("{base}/.well-known/openid-configuration"),
+                get(dev_discovery),
+            )
+            .route(&format!("{base}/jwks.json"), get(dev_jwks));
+    }
+    app.fallback(not_found)
+        .with_state(state)
+        .layer(RequestBodyLimitLayer::new(max_body))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+        .layer(CatchPanicLayer::custom(on_panic))
+        .layer(middleware::from_fn(move |req, next| {
+            request_id_and_errors(req, next, max_body)
+        }))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            // The path only: query strings can carry tokens.
+            tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+        }))
+}
+
+/// Serves until `shutdown` resolves, then finishes in-flight requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+/// The request id of the current request, set by [`request_id_and_errors`].
+#[derive(Debug, Clone)]
+struct RequestId(String);
+
+/// Gives every request a fresh id, returns it in `x-amzn-RequestId`, and turns the bare error
+/// responses of lower layers (413, 408) into AWS XML.
+async fn request_id_and_errors(mut req: Request, next: Next, max_body: usize) -> Response {
+    let id = uuid::Uuid::new_v4().to_string();
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let mut response = next.run(req).await;
+    let is_xml = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/xml"));
+    if !is_xml {
+        let replacement = match response.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => Some(StsError::body_too_large(max_body)),
+            StatusCode::REQUEST_TIMEOUT => Some(StsError::timeout()),
+            _ => None,
+        };
+        if let Some(e) = replacement {
+            response = error_response(&e, &id);
+        }
+    }
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, v);
+    }
+    response
+}
+
+fn xml_response(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"))],
+        body,
+    )
+        .into_response()
+}
+
+fn error_response(e: &StsError, request_id: &str) -> Response {
+    xml_response(e.status, xml::error(e, request_id))
+}
+
+fn on_panic(_: Box<dyn Any + Send + 'static>) -> Response {
+    tracing::error!("request handler panicked");
+    error_response(&StsError::internal(), "")
+}
+
+async fn not_found(req: Request) -> Response {
+    let id = request_id(&req);
+    error_response(&StsError::not_found(), &id)
+}
+
+fn request_id(req: &Request) -> String {
+    req.extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default()
+}
+
+/// `GET /?Action=...` or `POST /` with a form body.
+async fn sts_query(State(state): State<AppState>, req: Request) -> Response {
+    let id = request_id(&req);
+    match handle_query(&state, req, &id).await {
+        Ok(body) => xml_response(StatusCode::OK, body),
+        Err(e) => {
+            if e.status.is_server_error() {
+                tracing::warn!(request_id = %id, code = e.code, "request failed");
+            } else {
+                tracing::debug!(request_id = %id, code = e.code, message = %e.message, "request refused");
+            }
+            error_response(&e, &id)
+        }
+    }
+}
+
+async fn handle_query(state: &AppState, req: Request, id: &str) -> Result<String, StsError> {
+    let meta = RequestMeta {
+        request_id: id.to_owned(),
+        source_ip: req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip()),
+        user_agent: req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(512).collect()),
+        secure_transport: false,
+    };
+    let mut params = Params::parse(req.uri().query().unwrap_or("").as_bytes())?;
+    if req.method() == Method::POST {
+        let form = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_none_or(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+        if !form {
+            return Err(StsError::invalid_parameter(
+                "Content-Type must be application/x-www-form-urlencoded",
+            ));
+        }
+        let max = state.config.server.max_body_bytes;
+        let body = to_bytes(req.into_body(), max)
+            .await
+            .map_err(|_| StsError::body_too_large(max))?;
+        params.merge(Params::parse(&body)?)?;
+    }
+    sts::dispatch(state, &params, &meta).await
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    if state.keys.signing().is_none() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "no session key loaded\n").into_response();
+    }
+    match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready\n").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "store not reachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "store not reachable\n").into_response()
+        }
+    }
+}
+
+/// The path part of an issuer URL, without a trailing slash (`""` for a bare host).
+fn issuer_path(issuer: &str) -> String {
+    let rest = issuer.split_once("://").map_or(issuer, |(_, r)| r);
+    match rest.find('/') {
+        Some(i) => rest[i..].trim_end_matches('/').to_owned(),
+        None => String::new(),
+    }
+}
+
+async fn dev_discovery(State(state): State<AppState>) -> Response {
+    let Some(dev) = &state.dev_issuer else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let issuer = dev.issuer.trim_end_matches('/');
+    axum::Json(serde_json::json!({
+        "issuer": dev.issuer,
+        "jwks_uri": format!("{issuer}/jwks.json"),
+        "response_types_supported": ["id_token"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["ES256"],
+        "claims_supported": ["sub", "aud", "exp", "iat", "iss", "nbf"],
+    }))
+    .into_response()
+}
+
+async fn dev_jwks(State(state): State<AppState>) -> Response {
+    match &state.dev_issuer {
+        Some(dev) => axum::Json(dev.key.jwks()).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issuer_paths() {
+        assert_eq!(
+            issuer_path("http://127.0.0.1:4566/dev-issuer"),
+            "/dev-issuer"
+        );
+        assert_eq!(issuer_path("https://example.com/"), "");
+        assert_eq!(issuer_path("https://example.com"), "");
+        assert_eq!(issuer_path("https://example.com/a/b/"), "/a/b");
+    }
+}

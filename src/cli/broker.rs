@@ -1,0 +1,126 @@
+//! `check-config`, `keys generate` and `dev-token`: the broker's offline commands.
+
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use super::Output;
+use crate::config::Config;
+use crate::keys::{self, DevIssuerKey};
+
+/// `check-config`: every problem with its file and line; exit status 1 if there is any.
+pub fn check_config(config: Result<Config, crate::config::ConfigError>) -> Output {
+    match config {
+        Ok(c) => {
+            let roles = c.iam.roles().count();
+            let mut stdout = format!(
+                "{}: ok: {} account(s), {} OIDC provider(s), {} role(s), {} managed policy(ies), store {}\n",
+                c.source,
+                c.iam.accounts.len(),
+                c.oidc_providers.len(),
+                roles,
+                c.iam.policies.len(),
+                c.store_url
+            );
+            let mut warnings = String::new();
+            for role in c.iam.roles() {
+                for w in
+                    crate::policy::lint(&role.trust_policy.policy, crate::policy::PolicyType::Trust)
+                {
+                    warnings.push_str(&format!("{}: warning: {w}\n", role.trust_policy.name));
+                }
+            }
+            if c.dev_issuer.is_some() {
+                warnings.push_str(
+                    "warning: the dev issuer is enabled: anyone who can read the keys folder can mint tokens\n",
+                );
+            }
+            stdout.push_str(&warnings);
+            Output {
+                stdout,
+                stderr: String::new(),
+                status: 0,
+            }
+        }
+        Err(e) => Output {
+            stdout: String::new(),
+            stderr: format!("{e}\n"),
+            status: 1,
+        },
+    }
+}
+
+/// `keys generate --dir DIR`: adds a session key; the newest key signs.
+pub fn keys_generate(dir: &Path) -> Output {
+    match keys::generate_session_key(dir) {
+        Ok(id) => Output {
+            stdout: format!("{id}\n"),
+            stderr: format!("wrote session key {id} to {}\n", dir.display()),
+            status: 0,
+        },
+        Err(e) => Output {
+            stdout: String::new(),
+            stderr: format!("error: {e}\n"),
+            status: 1,
+        },
+    }
+}
+
+/// What `dev-token` puts in a token.
+#[derive(Debug, Clone)]
+pub struct DevTokenRequest {
+    pub subject: String,
+    pub audience: String,
+    /// `key=value`; a value that parses as JSON is used as JSON, otherwise as a string.
+    pub claims: Vec<String>,
+    pub ttl_seconds: u64,
+}
+
+/// `dev-token`: a token from the dev issuer of `config`.
+pub fn dev_token(config: &Config, request: &DevTokenRequest) -> Output {
+    let fail = |message: String| Output {
+        stdout: String::new(),
+        stderr: format!("error: {message}\n"),
+        status: 1,
+    };
+    let Some(issuer) = &config.dev_issuer else {
+        return fail(format!(
+            "{} does not enable [dev_issuer]; dev tokens are only accepted where it does",
+            config.source
+        ));
+    };
+    let key = match DevIssuerKey::load_or_generate(&config.keys_dir) {
+        Ok(k) => k,
+        Err(e) => return fail(e.to_string()),
+    };
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let mut claims = Map::new();
+    for pair in &request.claims {
+        let Some((k, v)) = pair.split_once('=') else {
+            return fail(format!("--claim {pair:?} is not key=value"));
+        };
+        let value = serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_owned()));
+        claims.insert(k.to_owned(), value);
+    }
+    claims.insert("iss".into(), Value::String(issuer.clone()));
+    claims.insert("sub".into(), Value::String(request.subject.clone()));
+    claims.insert("aud".into(), Value::String(request.audience.clone()));
+    claims.insert("iat".into(), Value::from(now));
+    claims.insert("nbf".into(), Value::from(now));
+    claims.insert(
+        "exp".into(),
+        Value::from(now + i64::try_from(request.ttl_seconds).unwrap_or(3600)),
+    );
+    crate::oidc::install_crypto_provider();
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+    header.kid = Some(key.key_id.clone());
+    let encoding = jsonwebtoken::EncodingKey::from_ec_der(key.pkcs8_der());
+    match jsonwebtoken::encode(&header, &claims, &encoding) {
+        Ok(token) => Output {
+            stdout: format!("{token}\n"),
+            stderr: String::new(),
+            status: 0,
+        },
+        Err(e) => fail(format!("signing failed: {e}")),
+    }
+}

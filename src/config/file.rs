@@ -1,0 +1,202 @@
+//! The TOML configuration file as written: plain serde structs, every table and key named as in
+//! the public interface. Unknown keys are errors, so a typo cannot silently drop a setting.
+//! Meaning (paths, policies, ARNs) is given to these values in [`super::load`].
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    #[serde(default)]
+    pub server: ServerSection,
+    #[serde(default)]
+    pub store: StoreSection,
+    #[serde(default)]
+    pub keys: KeysSection,
+    #[serde(default)]
+    pub dev_issuer: DevIssuerSection,
+    #[serde(default)]
+    pub accounts: Vec<AccountEntry>,
+    #[serde(default)]
+    pub oidc_providers: Vec<OidcProviderEntry>,
+    #[serde(default)]
+    pub roles: Vec<RoleEntry>,
+    #[serde(default)]
+    pub policies: Vec<PolicyEntry>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// Largest request body accepted, in bytes.
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
+    /// Whole-request deadline, in seconds.
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout_seconds: u64,
+    /// The region named in responses and accepted in credential scopes.
+    #[serde(default = "default_region")]
+    pub region: String,
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        ServerSection {
+            listen: default_listen(),
+            max_body_bytes: default_max_body_bytes(),
+            request_timeout_seconds: default_request_timeout(),
+            region: default_region(),
+        }
+    }
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:4566".to_owned()
+}
+
+fn default_max_body_bytes() -> usize {
+    64 * 1024
+}
+
+fn default_request_timeout() -> u64 {
+    10
+}
+
+fn default_region() -> String {
+    "us-east-1".to_owned()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSection {
+    #[serde(default = "default_store_url")]
+    pub url: String,
+}
+
+impl Default for StoreSection {
+    fn default() -> Self {
+        StoreSection {
+            url: default_store_url(),
+        }
+    }
+}
+
+fn default_store_url() -> String {
+    "memory://".to_owned()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeysSection {
+    #[serde(default = "default_keys_dir")]
+    pub dir: String,
+}
+
+impl Default for KeysSection {
+    fn default() -> Self {
+        KeysSection {
+            dir: default_keys_dir(),
+        }
+    }
+}
+
+fn default_keys_dir() -> String {
+    "keys".to_owned()
+}
+
+/// A local OIDC issuer for newcomers and users' own CI tests. Off unless enabled.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DevIssuerSection {
+    #[serde(default)]
+    pub enabled: bool,
+    /// The `iss` of dev tokens; it must also be listed in `[[oidc_providers]]`.
+    #[serde(default)]
+    pub issuer: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountEntry {
+    pub id: String,
+    #[serde(default)]
+    pub alias: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcProviderEntry {
+    pub account: String,
+    pub issuer: String,
+    pub client_ids: Vec<String>,
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
+    #[serde(default)]
+    pub allow_http: bool,
+    #[serde(default = "default_leeway")]
+    pub leeway_seconds: u64,
+    /// Least time between two key-set fetches caused by an unknown `kid`.
+    #[serde(default = "default_refetch")]
+    pub jwks_refetch_seconds: u64,
+    /// Age after which cached keys are refreshed on next use.
+    #[serde(default = "default_key_age")]
+    pub jwks_max_age_seconds: u64,
+}
+
+fn default_leeway() -> u64 {
+    60
+}
+
+fn default_refetch() -> u64 {
+    10
+}
+
+fn default_key_age() -> u64 {
+    3600
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleEntry {
+    pub account: String,
+    pub name: String,
+    #[serde(default = "default_path")]
+    pub path: String,
+    #[serde(default)]
+    pub trust_policy_file: Option<String>,
+    #[serde(default)]
+    pub trust_policy: Option<String>,
+    /// Inline identity policies, one JSON file each.
+    #[serde(default)]
+    pub policy_files: Vec<String>,
+    /// Customer-managed policy ARNs (`[[policies]]`).
+    #[serde(default)]
+    pub managed_policies: Vec<String>,
+    /// A customer-managed policy ARN.
+    #[serde(default)]
+    pub permissions_boundary: Option<String>,
+    #[serde(default = "default_max_session")]
+    pub max_session_duration: u32,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+fn default_path() -> String {
+    "/".to_owned()
+}
+
+fn default_max_session() -> u32 {
+    3600
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyEntry {
+    pub account: String,
+    pub name: String,
+    pub file: String,
+}

@@ -1,0 +1,153 @@
+//! The IAM entities the broker knows, compiled from configuration: accounts, roles with their
+//! trust, identity and boundary policies, and customer-managed policies. Read-only after start.
+//!
+//! Names and ARNs follow IAM's identifiers reference: role ARNs carry their path
+//! (`arn:aws:iam::ACCOUNT:role/PATH/NAME`), role ids are `AROA` + 17 characters.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use ring::digest;
+
+use crate::policy::NamedPolicy;
+
+/// An account the broker serves.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub id: String,
+    pub alias: Option<String>,
+}
+
+/// A role that sessions can be minted for.
+#[derive(Debug)]
+pub struct Role {
+    pub account: String,
+    pub name: String,
+    pub path: String,
+    pub arn: String,
+    /// `AROA...`, stable for the same account and name on every replica.
+    pub role_id: String,
+    pub trust_policy: NamedPolicy,
+    /// Inline policies and attached customer-managed policies, in that order.
+    pub identity_policies: Vec<NamedPolicy>,
+    pub permissions_boundary: Option<NamedPolicy>,
+    pub max_session_duration: u32,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Everything IAM-shaped in the configuration.
+#[derive(Debug, Default)]
+pub struct Iam {
+    pub accounts: BTreeMap<String, Account>,
+    roles: HashMap<String, Arc<Role>>,
+    /// Customer-managed policies by ARN.
+    pub policies: HashMap<String, NamedPolicy>,
+}
+
+impl Iam {
+    pub fn add_role(&mut self, role: Role) {
+        self.roles.insert(role.arn.clone(), Arc::new(role));
+    }
+
+    /// The role an ARN names, exactly as configured.
+    pub fn role(&self, arn: &str) -> Option<&Arc<Role>> {
+        self.roles.get(arn)
+    }
+
+    pub fn roles(&self) -> impl Iterator<Item = &Arc<Role>> {
+        self.roles.values()
+    }
+}
+
+/// `arn:aws:iam::ACCOUNT:role/PATH/NAME`.
+pub fn role_arn(account: &str, path: &str, name: &str) -> String {
+    format!("arn:aws:iam::{account}:role{path}{name}")
+}
+
+/// `arn:aws:iam::ACCOUNT:policy/NAME`.
+pub fn policy_arn(account: &str, name: &str) -> String {
+    format!("arn:aws:iam::{account}:policy/{name}")
+}
+
+/// A stable unique id: `prefix` followed by 17 characters of base32 of a digest of `seed`.
+pub fn stable_id(prefix: &str, seed: &str) -> String {
+    let hash = digest::digest(&digest::SHA256, seed.as_bytes());
+    let mut id = String::with_capacity(prefix.len() + 17);
+    id.push_str(prefix);
+    id.push_str(&base32_upper(hash.as_ref())[..17]);
+    id
+}
+
+/// RFC 4648 base32 without padding, upper case: the alphabet of AWS access key ids.
+pub fn base32_upper(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut out = String::with_capacity(bytes.len().div_ceil(5) * 8);
+    let mut buffer = 0u32;
+    let mut bits = 0u32;
+    for &b in bytes {
+        buffer = (buffer << 8) | u32::from(b);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(char::from(ALPHABET[((buffer >> bits) & 31) as usize]));
+        }
+    }
+    if bits > 0 {
+        out.push(char::from(ALPHABET[((buffer << (5 - bits)) & 31) as usize]));
+    }
+    out
+}
+
+/// Whether `name` is a valid role or policy name: 1–64 of `[\w+=,.@-]`.
+pub fn is_valid_name(name: &str, max: usize) -> bool {
+    !name.is_empty() && name.len() <= max && name.bytes().all(is_name_byte)
+}
+
+/// `[\w+=,.@-]`, the character class of IAM names and role session names.
+pub fn is_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'=' | b',' | b'.' | b'@' | b'-')
+}
+
+/// Whether `path` is a valid IAM path: `/` or `/a/b/`, printable ASCII without spaces.
+pub fn is_valid_path(path: &str) -> bool {
+    path.len() <= 512
+        && path.starts_with('/')
+        && path.ends_with('/')
+        && path.bytes().all(|b| (0x21..=0x7e).contains(&b))
+        && !path.contains("//")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base32_matches_rfc4648_vectors() {
+        assert_eq!(base32_upper(b""), "");
+        assert_eq!(base32_upper(b"f"), "MY");
+        assert_eq!(base32_upper(b"fo"), "MZXQ");
+        assert_eq!(base32_upper(b"foobar"), "MZXW6YTBOI");
+    }
+
+    #[test]
+    fn stable_ids_are_stable_and_distinct() {
+        let a = stable_id("AROA", "111122223333/deploy");
+        assert_eq!(a, stable_id("AROA", "111122223333/deploy"));
+        assert_ne!(a, stable_id("AROA", "111122223333/Deploy"));
+        assert_eq!(a.len(), 21);
+        assert!(a.starts_with("AROA"));
+    }
+
+    #[test]
+    fn names_and_paths() {
+        assert!(is_valid_name("deploy-role_1+=,.@", 64));
+        assert!(!is_valid_name("", 64));
+        assert!(!is_valid_name("a/b", 64));
+        assert!(!is_valid_name(&"a".repeat(65), 64));
+        assert!(is_valid_path("/"));
+        assert!(is_valid_path("/ci/github/"));
+        assert!(!is_valid_path("ci/"));
+        assert!(!is_valid_path("/ci"));
+        assert!(!is_valid_path("/a//b/"));
+    }
+}

@@ -1,0 +1,53 @@
+//! Sessions: the credentials handed to a caller ([`credentials`]) and the record the broker
+//! keeps of each one in the store, from which any replica can later verify requests signed with
+//! them and decide what they may do.
+
+pub mod credentials;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// How a session was created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Origin {
+    AssumeRoleWithWebIdentity,
+}
+
+/// What the store holds about one session. Holds no secret: the secret access key is derived
+/// from the broker's key when needed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    pub access_key_id: String,
+    /// The broker session key that signed the token.
+    pub key_id: String,
+    pub origin: Origin,
+    pub account: String,
+    pub role_arn: String,
+    pub role_id: String,
+    pub session_name: String,
+    /// `arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`.
+    pub assumed_role_arn: String,
+    /// Unix seconds.
+    pub issued_at: i64,
+    pub expires_at: i64,
+    /// The identity provider (ARN) and subject the session was federated from.
+    pub provider: Option<String>,
+    pub subject: Option<String>,
+    pub audience: Option<String>,
+    pub source_identity: Option<String>,
+    /// Context keys that stay with the session (e.g. `<provider>:sub`, `:aud`, `:amr`).
+    pub context: BTreeMap<String, Vec<String>>,
+    /// The inline session policy, as passed.
+    pub session_policy: Option<String>,
+    /// Managed session policy ARNs, as passed.
+    pub policy_arns: Vec<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+impl SessionRecord {
+    /// Seconds the record should live in the store: exactly the session's lifetime from `now`.
+    pub fn ttl_from(&self, now: i64) -> u64 {
+        u64::try_from(self.expires_at - now).unwrap_or(0)
+    }
+}

@@ -1,0 +1,103 @@
+//! Where sessions live: an embedded in-memory map (`memory://`, one process only) or Redis
+//! (`redis://host:port/db`, shared by every replica). Each record carries a TTL equal to its
+//! session's remaining lifetime, so the store never outlives the credentials it describes.
+
+mod memory;
+mod redis;
+
+use std::time::Duration;
+
+pub use memory::MemoryStore;
+pub use redis::RedisStore;
+
+use crate::session::SessionRecord;
+
+const SESSION_PREFIX: &str = "sts-broker:session:";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store URL {0:?} is not memory:// or redis://")]
+    BadUrl(String),
+    #[error("redis: {0}")]
+    Redis(#[from] ::redis::RedisError),
+    #[error("stored record is not readable: {0}")]
+    Corrupt(#[from] serde_json::Error),
+    #[error("store did not answer within {0:?}")]
+    Timeout(Duration),
+}
+
+/// The configured store.
+#[derive(Debug, Clone)]
+pub enum Store {
+    Memory(MemoryStore),
+    Redis(RedisStore),
+}
+
+impl Store {
+    /// Opens the store a URL names. Redis connections are made lazily and re-made on failure.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        if url == "memory://" {
+            Ok(Store::Memory(MemoryStore::default()))
+        } else if url.starts_with("redis://") || url.starts_with("rediss://") {
+            Ok(Store::Redis(RedisStore::open(url).await?))
+        } else {
+            Err(StoreError::BadUrl(url.to_owned()))
+        }
+    }
+
+    /// Records a session for `ttl`.
+    pub async fn put_session(
+        &self,
+        record: &SessionRecord,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let key = session_key(&record.access_key_id);
+        let value = serde_json::to_vec(record)?;
+        match self {
+            Store::Memory(m) => {
+                m.put(key, value, ttl);
+                Ok(())
+            }
+            Store::Redis(r) => r.put(&key, value, ttl).await,
+        }
+    }
+
+    /// The live session with this access key id.
+    pub async fn get_session(
+        &self,
+        access_key_id: &str,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let key = session_key(access_key_id);
+        let bytes = match self {
+            Store::Memory(m) => m.get(&key),
+            Store::Redis(r) => r.get(&key).await?,
+        };
+        Ok(match bytes {
+            Some(b) => Some(serde_json::from_slice(&b)?),
+            None => None,
+        })
+    }
+
+    /// Whether the store answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Memory(_) => Ok(()),
+            Store::Redis(r) => r.ping().await,
+        }
+    }
+
+    /// `memory` or `redis`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Store::Memory(_) => "memory",
+            Store::Redis(_) => "redis",
+        }
+    }
+}
+
+fn session_key(access_key_id: &str) -> String {
+    let mut key = String::with_capacity(SESSION_PREFIX.len() + access_key_id.len());
+    key.push_str(SESSION_PREFIX);
+    key.push_str(access_key_id);
+    key
+}

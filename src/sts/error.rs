@@ -1,0 +1,172 @@
+//! The one error type every STS action returns, and the only place that decides what a client
+//! sees: AWS's error code, its HTTP status, whether the sender or the service is at fault, and
+//! a message safe to show. Details that are not safe stay in `tracing`.
+
+use axum::http::StatusCode;
+
+/// Who is at fault, as AWS's `ErrorResponse/Error/Type` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    Sender,
+    Receiver,
+}
+
+impl Fault {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fault::Sender => "Sender",
+            Fault::Receiver => "Receiver",
+        }
+    }
+}
+
+/// An AWS-shaped error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct StsError {
+    pub code: &'static str,
+    pub status: StatusCode,
+    pub fault: Fault,
+    pub message: String,
+}
+
+impl StsError {
+    fn sender(code: &'static str, status: StatusCode, message: impl Into<String>) -> StsError {
+        StsError {
+            code,
+            status,
+            fault: Fault::Sender,
+            message: message.into(),
+        }
+    }
+
+    /// `ValidationError` (400): a parameter breaks its constraints.
+    pub fn validation(message: impl Into<String>) -> StsError {
+        StsError::sender("ValidationError", StatusCode::BAD_REQUEST, message)
+    }
+
+    /// `MissingParameter` (400).
+    pub fn missing_parameter(name: &str) -> StsError {
+        StsError::sender(
+            "MissingParameter",
+            StatusCode::BAD_REQUEST,
+            format!("The request must contain the parameter {name}"),
+        )
+    }
+
+    /// `MissingAction` (400).
+    pub fn missing_action() -> StsError {
+        StsError::sender(
+            "MissingAction",
+            StatusCode::BAD_REQUEST,
+            "The request must contain the parameter Action",
+        )
+    }
+
+    /// `InvalidAction` (400): unknown action, or a version this service does not speak.
+    pub fn invalid_action(action: &str, version: &str) -> StsError {
+        StsError::sender(
+            "InvalidAction",
+            StatusCode::BAD_REQUEST,
+            format!("Could not find operation {action} for version {version}"),
+        )
+    }
+
+    /// `InvalidParameterValue` (400): malformed query string or parameter encoding.
+    pub fn invalid_parameter(message: impl Into<String>) -> StsError {
+        StsError::sender("InvalidParameterValue", StatusCode::BAD_REQUEST, message)
+    }
+
+    /// `AccessDenied` (403).
+    pub fn access_denied(message: impl Into<String>) -> StsError {
+        StsError::sender("AccessDenied", StatusCode::FORBIDDEN, message)
+    }
+
+    /// `InvalidIdentityToken` (400).
+    pub fn invalid_identity_token(message: impl Into<String>) -> StsError {
+        StsError::sender("InvalidIdentityToken", StatusCode::BAD_REQUEST, message)
+    }
+
+    /// `ExpiredTokenException` (400): the web identity token has expired.
+    pub fn expired_identity_token(message: impl Into<String>) -> StsError {
+        StsError::sender("ExpiredTokenException", StatusCode::BAD_REQUEST, message)
+    }
+
+    /// `IDPCommunicationError` (400, retried by SDKs): the identity provider could not be reached.
+    pub fn idp_communication(message: impl Into<String>) -> StsError {
+        StsError::sender("IDPCommunicationError", StatusCode::BAD_REQUEST, message)
+    }
+
+    /// `MalformedPolicyDocument` (400).
+    pub fn malformed_policy(message: impl Into<String>) -> StsError {
+        StsError::sender("MalformedPolicyDocument", StatusCode::BAD_REQUEST, message)
+    }
+
+    /// `PackedPolicyTooLarge` (400).
+    pub fn packed_policy_too_large(percent: u32) -> StsError {
+        StsError::sender(
+            "PackedPolicyTooLarge",
+            StatusCode::BAD_REQUEST,
+            format!(
+                "Packed size of session policies and tags consumes {percent}% of allotted space."
+            ),
+        )
+    }
+
+    /// `RequestEntityTooLarge` (413).
+    pub fn body_too_large(limit: usize) -> StsError {
+        StsError::sender(
+            "RequestEntityTooLarge",
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("Request body must be at most {limit} bytes"),
+        )
+    }
+
+    /// `ServiceUnavailable` (503, retried by SDKs): a dependency such as the store is down.
+    pub fn service_unavailable() -> StsError {
+        StsError {
+            code: "ServiceUnavailable",
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            fault: Fault::Receiver,
+            message: "The service is unavailable. Please try again later.".to_owned(),
+        }
+    }
+
+    /// `InternalFailure` (500).
+    pub fn internal() -> StsError {
+        StsError {
+            code: "InternalFailure",
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            fault: Fault::Receiver,
+            message: "The request processing has failed because of an unknown error.".to_owned(),
+        }
+    }
+
+    /// `RequestTimeout` (408)-shaped answer when a request exceeds its deadline.
+    pub fn timeout() -> StsError {
+        StsError {
+            code: "RequestTimeout",
+            status: StatusCode::REQUEST_TIMEOUT,
+            fault: Fault::Receiver,
+            message: "The request did not complete in time.".to_owned(),
+        }
+    }
+
+    /// `NotFound` (404) for paths the service does not have.
+    pub fn not_found() -> StsError {
+        StsError::sender(
+            "NotFound",
+            StatusCode::NOT_FOUND,
+            "The requested path does not exist. STS actions are served at /",
+        )
+    }
+
+    /// `MethodNotAllowed` (405).
+    pub fn method_not_allowed() -> StsError {
+        StsError::sender(
+            "MethodNotAllowed",
+            StatusCode::METHOD_NOT_ALLOWED,
+            "STS actions are served with GET or POST",
+        )
+    }
+}

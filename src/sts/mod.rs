@@ -1,0 +1,79 @@
+//! The STS Query API (version 2011-06-15): reading the action and its parameters, dispatching to
+//! one module per action, and shaping results and errors as AWS's XML.
+
+pub mod error;
+pub mod params;
+pub mod query;
+pub mod web_identity;
+pub mod xml;
+
+use std::net::IpAddr;
+
+pub use error::StsError;
+pub use query::Params;
+
+use crate::app::AppState;
+
+/// The only API version STS has.
+pub const VERSION: &str = "2011-06-15";
+
+/// The actions this broker serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    AssumeRoleWithWebIdentity,
+}
+
+impl Action {
+    /// The action a request names, if we serve it.
+    pub fn from_name(name: &str) -> Option<Action> {
+        match name {
+            "AssumeRoleWithWebIdentity" => Some(Action::AssumeRoleWithWebIdentity),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::AssumeRoleWithWebIdentity => "AssumeRoleWithWebIdentity",
+        }
+    }
+
+    pub fn response_tag(self) -> &'static str {
+        match self {
+            Action::AssumeRoleWithWebIdentity => "AssumeRoleWithWebIdentityResponse",
+        }
+    }
+
+    pub fn result_tag(self) -> &'static str {
+        match self {
+            Action::AssumeRoleWithWebIdentity => "AssumeRoleWithWebIdentityResult",
+        }
+    }
+}
+
+/// What the transport knows about a request, for context keys and logs.
+#[derive(Debug, Clone)]
+pub struct RequestMeta {
+    pub request_id: String,
+    pub source_ip: Option<IpAddr>,
+    pub user_agent: Option<String>,
+    pub secure_transport: bool,
+}
+
+/// Runs one Query API request; returns the XML body of the answer.
+pub async fn dispatch(
+    state: &AppState,
+    params: &Params,
+    meta: &RequestMeta,
+) -> Result<String, StsError> {
+    let action = params.get("Action").ok_or_else(StsError::missing_action)?;
+    let version = params
+        .get("Version")
+        .ok_or_else(|| StsError::missing_parameter("Version"))?;
+    match Action::from_name(action) {
+        Some(Action::AssumeRoleWithWebIdentity) if version == VERSION => {
+            web_identity::assume_role_with_web_identity(state, params, meta).await
+        }
+        _ => Err(StsError::invalid_action(action, version)),
+    }
+}

@@ -1,0 +1,95 @@
+//! Configuration: the shipped files load, and `check-config` names the file and line of every
+//! problem.
+
+use std::path::Path;
+
+use sts_broker::cli::broker::check_config;
+use sts_broker::config::Config;
+
+#[test]
+fn shipped_configurations_are_valid() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for file in [
+        "config/dev.toml",
+        "config/examples/github-actions.toml",
+        "config/examples/kubernetes.toml",
+    ] {
+        let out = check_config(Config::load(&root.join(file)));
+        assert_eq!(out.status, 0, "{file}: {}", out.stderr);
+    }
+    let embedded = Config::embedded(root).unwrap();
+    assert_eq!(embedded.keys_dir, root.join("config").join("../keys"));
+    assert_eq!(embedded.store_url, "memory://");
+    assert!(embedded.dev_issuer.is_some());
+    let role = embedded
+        .iam
+        .role("arn:aws:iam::000000000000:role/dev-role")
+        .unwrap();
+    assert!(role.role_id.starts_with("AROA"));
+}
+
+#[test]
+fn check_config_lists_every_problem_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad-trust.json"),
+        "{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [{\n    \"Effect\": \"Allow\",\n    \"Principal\": {\"Federated\": \"arn:aws:iam::111122223333:oidc-provider/x\"},\n    \"Action\": \"sts:AssumeRoleWithWebIdentity\",\n    \"Condition\": {\"StringEquals\": {\"x:sub\": \"a\"}, \"StringEquals\": {\"x:aud\": \"b\"}}\n  }]\n}\n",
+    )
+    .unwrap();
+    let toml = r#"[[accounts]]
+id = "111122223333"
+
+[[oidc_providers]]
+account = "111122223333"
+issuer = "http://insecure.example.com"
+client_ids = ["sts.amazonaws.com"]
+
+[[roles]]
+account = "999999999999"
+name = "bad"
+trust_policy_file = "bad-trust.json"
+
+[[roles]]
+account = "111122223333"
+name = "no-trust"
+max_session_duration = 60
+"#;
+    std::fs::write(dir.path().join("broker.toml"), toml).unwrap();
+    let out = check_config(Config::load(&dir.path().join("broker.toml")));
+    assert_eq!(out.status, 1);
+    let err = out.stderr;
+    let broker = dir.path().join("broker.toml").display().to_string();
+    let trust = dir.path().join("bad-trust.json").display().to_string();
+    assert!(err.contains(&format!("{broker}:4: issuer")), "{err}");
+    assert!(
+        err.contains(&format!("{broker}:9: account \"999999999999\"")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{trust}:7: MalformedPolicyDocument")),
+        "{err}"
+    );
+    assert!(err.contains("duplicate"), "{err}");
+    assert!(
+        err.contains(&format!("{broker}:14: max_session_duration")),
+        "{err}"
+    );
+    assert!(
+        err.contains("needs exactly one of trust_policy_file and trust_policy"),
+        "{err}"
+    );
+}
+
+#[test]
+fn toml_syntax_and_unknown_keys_are_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("[server]\nlisten = \"127.0.0.1:1\"\nlisten_port = 5\n", 3),
+        ("[[accounts]]\nid = 111122223333\n", 2),
+        ("[store\nurl = \"memory://\"\n", 1),
+    ];
+    for (toml, line) in cases {
+        let e = Config::from_toml(toml, "c.toml", dir.path()).unwrap_err();
+        assert_eq!(e.issues[0].line, Some(line), "{toml}: {e}");
+    }
+}

@@ -1,0 +1,182 @@
+//! The broker under test: configuration and policy files written to a temporary folder, the real
+//! router served on `127.0.0.1:0`, and an `aws-sdk-sts` client pointed at it.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use aws_sdk_sts::config::retry::RetryConfig;
+use aws_sdk_sts::config::{BehaviorVersion, Region};
+use sts_broker::app::{self, AppState};
+use sts_broker::clock::SystemClock;
+use sts_broker::config::Config;
+use tokio::sync::oneshot;
+
+use super::idp::TestIdp;
+
+pub const ACCOUNT: &str = "111122223333";
+pub const PROVIDER_ARN: &str = "arn:aws:iam::111122223333:oidc-provider/127.0.0.1/idp";
+pub const DEPLOY_ROLE: &str = "arn:aws:iam::111122223333:role/ci/deploy";
+pub const PROD_ROLE: &str = "arn:aws:iam::111122223333:role/prod-deploy";
+pub const READONLY_POLICY: &str = "arn:aws:iam::111122223333:policy/readonly";
+
+pub struct TestBroker {
+    pub endpoint: String,
+    pub state: AppState,
+    pub dir: tempfile::TempDir,
+    _stop: oneshot::Sender<()>,
+}
+
+/// Writes the standard test configuration for `idp` into `dir`; returns its TOML.
+pub fn standard_config(dir: &Path, idp: &TestIdp, store_url: &str, refetch_seconds: u64) -> String {
+    let prefix = idp.key_prefix();
+    std::fs::write(
+        dir.join("ci-trust.json"),
+        format!(
+            r#"{{
+  "Version": "2012-10-17",
+  "Statement": [{{
+    "Sid": "GitHubRepo",
+    "Effect": "Allow",
+    "Principal": {{"Federated": "{PROVIDER_ARN}"}},
+    "Action": ["sts:AssumeRoleWithWebIdentity", "sts:TagSession"],
+    "Condition": {{
+      "StringEquals": {{"{prefix}:aud": "sts.amazonaws.com"}},
+      "StringLike": {{"{prefix}:sub": "repo:octo-org/app:*"}}
+    }}
+  }}]
+}}"#
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("prod-trust.json"),
+        format!(
+            r#"{{
+  "Version": "2012-10-17",
+  "Statement": [{{
+    "Effect": "Allow",
+    "Principal": {{"Federated": "{PROVIDER_ARN}"}},
+    "Action": "sts:AssumeRoleWithWebIdentity",
+    "Condition": {{
+      "StringEquals": {{
+        "{prefix}:aud": "sts.amazonaws.com",
+        "{prefix}:environment": "production",
+        "{prefix}:job_workflow_ref": "octo-org/workflows/.github/workflows/deploy.yml@refs/heads/main"
+      }},
+      "StringLike": {{"{prefix}:sub": "repo:octo-org/*"}}
+    }}
+  }}]
+}}"#
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("deploy.json"),
+        r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("readonly.json"),
+        r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:Get*", "s3:List*"], "Resource": "*"}]}"#,
+    )
+    .unwrap();
+    format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+
+[store]
+url = "{store_url}"
+
+[keys]
+dir = "keys"
+
+[[accounts]]
+id = "{ACCOUNT}"
+
+[[oidc_providers]]
+account = "{ACCOUNT}"
+issuer = "{issuer}"
+client_ids = ["sts.amazonaws.com", "second-client"]
+allow_http = true
+leeway_seconds = 30
+jwks_refetch_seconds = {refetch_seconds}
+
+[[policies]]
+account = "{ACCOUNT}"
+name = "readonly"
+file = "readonly.json"
+
+[[roles]]
+account = "{ACCOUNT}"
+name = "deploy"
+path = "/ci/"
+max_session_duration = 7200
+trust_policy_file = "ci-trust.json"
+policy_files = ["deploy.json"]
+
+[[roles]]
+account = "{ACCOUNT}"
+name = "prod-deploy"
+trust_policy_file = "prod-trust.json"
+managed_policies = ["{READONLY_POLICY}"]
+"#,
+        issuer = idp.issuer
+    )
+}
+
+impl TestBroker {
+    /// The broker on the standard configuration for `idp`.
+    pub async fn start(idp: &TestIdp, store_url: &str) -> TestBroker {
+        TestBroker::start_with(idp, store_url, 0).await
+    }
+
+    /// As [`TestBroker::start`], with a minimum time between unknown-kid key fetches.
+    pub async fn start_with(idp: &TestIdp, store_url: &str, refetch_seconds: u64) -> TestBroker {
+        let dir = tempfile::tempdir().unwrap();
+        let toml = standard_config(dir.path(), idp, store_url, refetch_seconds);
+        TestBroker::from_toml(dir, &toml).await
+    }
+
+    /// The broker on any configuration text, with `dir` as its folder.
+    pub async fn from_toml(dir: tempfile::TempDir, toml: &str) -> TestBroker {
+        let config = Config::from_toml(toml, "broker.toml", dir.path()).unwrap();
+        let state = AppState::build(config, Arc::new(SystemClock))
+            .await
+            .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr: SocketAddr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let serving = state.clone();
+        tokio::spawn(async move {
+            app::serve(listener, serving, async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+        });
+        TestBroker {
+            endpoint: format!("http://{addr}"),
+            state,
+            dir,
+            _stop: stop,
+        }
+    }
+
+    /// An STS client as an application would build one, pointed at the broker, no retries.
+    pub fn sts(&self) -> aws_sdk_sts::Client {
+        let conf = aws_sdk_sts::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(&self.endpoint)
+            .retry_config(RetryConfig::disabled())
+            .build();
+        aws_sdk_sts::Client::from_conf(conf)
+    }
+
+    /// A raw HTTP client for requests no SDK would send.
+    pub fn http(&self) -> reqwest::Client {
+        reqwest::Client::new()
+    }
+}
