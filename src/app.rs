@@ -79,6 +79,13 @@ impl Deref for AppState {
     }
 }
 
+impl From<Inner> for AppState {
+    /// State from parts already built (benchmarks, embedding).
+    fn from(inner: Inner) -> AppState {
+        AppState(Arc::new(inner))
+    }
+}
+
 impl AppState {
     /// Opens the store, loads (or creates) keys and prepares the identity providers.
     pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, StartError> {

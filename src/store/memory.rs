@@ -5,29 +5,52 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Entries beyond this count trigger a sweep of expired ones before inserting.
-const SWEEP_AT: usize = 10_000;
+/// The first sweep of expired entries happens at this many entries.
+const FIRST_SWEEP: usize = 10_000;
 
 /// A value and the instant it expires.
 type Entry = (Vec<u8>, Instant);
 
+#[derive(Debug)]
+struct Map {
+    entries: HashMap<String, Entry>,
+    /// Size at which the next insert sweeps expired entries: twice the live count after the
+    /// last sweep, so sweeping costs amortized O(1) per insert.
+    sweep_at: usize,
+}
+
+impl Default for Map {
+    fn default() -> Self {
+        Map {
+            entries: HashMap::new(),
+            sweep_at: FIRST_SWEEP,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStore {
-    entries: Arc<Mutex<HashMap<String, Entry>>>,
+    map: Arc<Mutex<Map>>,
 }
 
 impl MemoryStore {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Map> {
+        self.map.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     pub(super) fn put(&self, key: String, value: Vec<u8>, ttl: Duration) {
         let now = Instant::now();
-        let mut map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() >= SWEEP_AT {
-            map.retain(|_, (_, until)| *until > now);
+        let mut map = self.lock();
+        if map.entries.len() >= map.sweep_at {
+            map.entries.retain(|_, (_, until)| *until > now);
+            map.sweep_at = (map.entries.len() * 2).max(FIRST_SWEEP);
         }
-        map.insert(key, (value, now + ttl));
+        map.entries.insert(key, (value, now + ttl));
     }
 
     pub(super) fn get(&self, key: &str) -> Option<Vec<u8>> {
-        let mut map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = self.lock();
+        let map = &mut map.entries;
         match map.get(key) {
             Some((value, until)) if *until > Instant::now() => Some(value.clone()),
             Some(_) => {
@@ -41,8 +64,11 @@ impl MemoryStore {
     /// Live entries (for tests and metrics).
     pub fn len(&self) -> usize {
         let now = Instant::now();
-        let map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        map.values().filter(|(_, until)| *until > now).count()
+        self.lock()
+            .entries
+            .values()
+            .filter(|(_, until)| *until > now)
+            .count()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -62,5 +88,17 @@ mod tests {
         assert_eq!(store.get("a").as_deref(), Some(&b"1"[..]));
         assert_eq!(store.get("b"), None);
         assert_eq!(store.len(), 1);
+    }
+
+    #[test]
+    fn sweeps_are_amortized_and_drop_only_expired_entries() {
+        let store = MemoryStore::default();
+        for i in 0..FIRST_SWEEP {
+            store.put(format!("old{i}"), vec![], Duration::ZERO);
+        }
+        store.put("live".into(), b"x".to_vec(), Duration::from_secs(60));
+        let map = store.lock();
+        assert_eq!(map.entries.len(), 1);
+        assert_eq!(map.sweep_at, FIRST_SWEEP);
     }
 }
