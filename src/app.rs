@@ -91,7 +91,7 @@ impl AppState {
     pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, StartError> {
         oidc::install_crypto_provider();
         let keys = SessionKeys::load_or_generate(&config.keys_dir)?;
-        let store = Store::open(&config.store_url).await?;
+        let store = Store::open(config.store_url.as_str()).await?;
         let dev_issuer = match &config.dev_issuer {
             Some(issuer) => Some(DevIssuer {
                 issuer: issuer.clone(),
@@ -201,6 +201,7 @@ async fn request_id_and_errors(mut req: Request, next: Next, max_body: usize) ->
         let replacement = match response.status() {
             StatusCode::PAYLOAD_TOO_LARGE => Some(StsError::body_too_large(max_body)),
             StatusCode::REQUEST_TIMEOUT => Some(StsError::timeout()),
+            StatusCode::METHOD_NOT_ALLOWED => Some(StsError::method_not_allowed()),
             _ => None,
         };
         if let Some(e) = replacement {
@@ -279,7 +280,11 @@ async fn handle_query(state: &AppState, req: Request, id: &str) -> Result<String
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_none_or(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+            .is_none_or(|ct| {
+                ct.trim_start()
+                    .to_ascii_lowercase()
+                    .starts_with("application/x-www-form-urlencoded")
+            });
         if !form {
             return Err(StsError::invalid_parameter(
                 "Content-Type must be application/x-www-form-urlencoded",

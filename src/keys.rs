@@ -186,10 +186,17 @@ pub fn generate_session_key(dir: &Path) -> Result<String, KeyError> {
     Ok(id)
 }
 
-/// Creates `dir` if needed and writes `name` in it, readable by the owner only, refusing to
-/// replace an existing file.
+/// Creates `dir` if needed (owner-only) and writes `name` in it, readable by the owner only,
+/// refusing to replace an existing file.
 fn write_secret(dir: &Path, name: &str, contents: &[u8]) -> Result<PathBuf, KeyError> {
-    fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        builder.mode(0o700);
+    }
+    builder.create(dir).map_err(|e| io(dir, e))?;
     let path = dir.join(name);
     let mut options = fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -297,17 +304,20 @@ mod tests {
 
     #[test]
     fn generates_once_then_loads() {
-        let dir = tempfile::tempdir().unwrap();
-        let keys = SessionKeys::load_or_generate(dir.path()).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("keys");
+        let keys = SessionKeys::load_or_generate(dir.as_path()).unwrap();
         let first = keys.signing().unwrap().id.clone();
-        let again = SessionKeys::load_or_generate(dir.path()).unwrap();
+        let again = SessionKeys::load_or_generate(dir.as_path()).unwrap();
         assert_eq!(again.ids().collect::<Vec<_>>(), vec![first.as_str()]);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
-            let path = dir.path().join(format!("session-{first}.key"));
+            let path = dir.as_path().join(format!("session-{first}.key"));
             let mode = fs::metadata(path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
+            let dir_mode = fs::metadata(dir.as_path()).unwrap().permissions().mode();
+            assert_eq!(dir_mode & 0o077, 0, "the folder is not open to others");
         }
     }
 

@@ -25,12 +25,37 @@ pub struct Config {
     /// Where it came from, for messages.
     pub source: String,
     pub server: file::ServerSection,
-    pub store_url: String,
+    pub store_url: StoreUrl,
     pub keys_dir: PathBuf,
     /// The dev issuer's `iss`, when enabled.
     pub dev_issuer: Option<String>,
     pub oidc_providers: Vec<OidcProvider>,
     pub iam: Iam,
+}
+
+/// The store URL. It may carry a Redis password, so `Debug` and `Display` hide the userinfo.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoreUrl(String);
+
+impl StoreUrl {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for StoreUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.0.split_once("://"), self.0.rfind('@')) {
+            (Some((scheme, _)), Some(at)) => write!(f, "{scheme}://***{}", &self.0[at..]),
+            _ => f.write_str(&self.0),
+        }
+    }
+}
+
+impl fmt::Debug for StoreUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "StoreUrl({self})")
+    }
 }
 
 /// A configured OIDC identity provider.
@@ -329,14 +354,16 @@ impl Checker<'_> {
                 "[server] max_body_bytes must be between 1 KiB and 16 MiB".to_owned(),
             );
         }
-        let store_url = raw.store.url.clone();
-        if store_url != "memory://"
-            && !store_url.starts_with("redis://")
-            && !store_url.starts_with("rediss://")
+        let store_url = StoreUrl(raw.store.url.clone());
+        let shown = store_url.to_string();
+        let store_url_text = store_url.as_str();
+        if store_url_text != "memory://"
+            && !store_url_text.starts_with("redis://")
+            && !store_url_text.starts_with("rediss://")
         {
             self.issue(
                 None,
-                format!("[store] url {store_url:?} must be memory:// or redis://host:port/db"),
+                format!("[store] url {shown:?} must be memory:// or redis://host:port/db"),
             );
         }
 
@@ -514,5 +541,19 @@ impl Checker<'_> {
             max_session_duration: r.max_session_duration,
             tags: r.tags.clone(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StoreUrl;
+
+    #[test]
+    fn store_url_hides_passwords() {
+        let url = StoreUrl("redis://:hunter2@cache:6379/0".to_owned());
+        assert_eq!(url.to_string(), "redis://***@cache:6379/0");
+        assert!(!format!("{url:?}").contains("hunter2"));
+        assert_eq!(url.as_str(), "redis://:hunter2@cache:6379/0");
+        assert_eq!(StoreUrl("memory://".to_owned()).to_string(), "memory://");
     }
 }

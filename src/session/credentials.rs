@@ -25,9 +25,18 @@ const SECRET_LABEL: &[u8] = b"sts-broker/secret-access-key/v1";
 /// Longest token accepted for decoding (well above what we mint).
 pub const MAX_SESSION_TOKEN_LEN: usize = 512;
 
-/// A secret string: never printed, wiped from memory when dropped.
-#[derive(Clone, PartialEq, Eq)]
+/// A secret string: never printed, compared in constant time, wiped from memory when dropped.
+#[derive(Clone)]
 pub struct Secret(Zeroizing<String>);
+
+impl PartialEq for Secret {
+    fn eq(&self, other: &Secret) -> bool {
+        use subtle::ConstantTimeEq as _;
+        self.0.as_bytes().ct_eq(other.0.as_bytes()).into()
+    }
+}
+
+impl Eq for Secret {}
 
 impl Secret {
     pub fn new(value: String) -> Secret {

@@ -43,6 +43,8 @@ pub struct SessionRecord {
     /// Managed session policy ARNs, as passed.
     pub policy_arns: Vec<String>,
     pub tags: BTreeMap<String, String>,
+    /// Tag keys that carry into chained sessions.
+    pub transitive_tag_keys: Vec<String>,
 }
 
 impl SessionRecord {

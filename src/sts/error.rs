@@ -68,7 +68,11 @@ impl StsError {
         StsError::sender(
             "InvalidAction",
             StatusCode::BAD_REQUEST,
-            format!("Could not find operation {action} for version {version}"),
+            format!(
+                "Could not find operation {} for version {}",
+                super::query::shorten(action),
+                super::query::shorten(version)
+            ),
         )
     }
 

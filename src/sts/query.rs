@@ -8,10 +8,16 @@ use super::error::StsError;
 /// Most parameters one request may carry (every STS action needs far fewer).
 pub const MAX_PARAMS: usize = 256;
 
-/// Decoded request parameters.
-#[derive(Debug, Default)]
+/// Decoded request parameters. `Debug` shows names only: values can be tokens and policies.
+#[derive(Default)]
 pub struct Params {
     map: HashMap<String, String>,
+}
+
+impl std::fmt::Debug for Params {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.map.keys()).finish()
+    }
 }
 
 impl Params {
@@ -27,7 +33,8 @@ impl Params {
             let key = key.into_owned();
             if map.contains_key(&key) {
                 return Err(StsError::invalid_parameter(format!(
-                    "Parameter {key} is given more than once"
+                    "Parameter {} is given more than once",
+                    shorten(&key)
                 )));
             }
             map.insert(key, value.into_owned());
@@ -40,7 +47,8 @@ impl Params {
         for (key, value) in other.map {
             if self.map.contains_key(&key) {
                 return Err(StsError::invalid_parameter(format!(
-                    "Parameter {key} is given more than once"
+                    "Parameter {} is given more than once",
+                    shorten(&key)
                 )));
             }
             self.map.insert(key, value);
@@ -93,6 +101,14 @@ impl Params {
 
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
+    }
+}
+
+/// At most 64 characters of a client-supplied name, for echoing in errors.
+pub fn shorten(text: &str) -> &str {
+    match text.char_indices().nth(64) {
+        Some((i, _)) => &text[..i],
+        None => text,
     }
 }
 

@@ -5,6 +5,7 @@
 //! as condition keys ([`crate::policy`]) → mint credentials → record the session → XML. Nothing
 //! is stored unless every step succeeded.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -86,8 +87,7 @@ pub async fn assume_role_with_web_identity(
     meta: &RequestMeta,
 ) -> Result<String, StsError> {
     let input = read_input(params)?;
-    let session_policies = session_policies(state, &input)?;
-    let packed = packed_policy_percent(input.policy, &input.policy_arns)?;
+    let inline_policy = inline_session_policy(&input)?;
 
     let token = state.oidc.verify(input.token).await.map_err(|e| {
         tracing::info!(request_id = %meta.request_id, error = %e, "web identity token refused");
@@ -97,32 +97,38 @@ pub async fn assume_role_with_web_identity(
             OidcErrorKind::IdpUnreachable => StsError::idp_communication(e.to_string()),
         }
     })?;
-    let provider = state.config.oidc_provider(&token.issuer).ok_or_else(|| {
-        StsError::invalid_identity_token(format!(
-            "No OpenIDConnect provider found in your account for {}",
-            token.issuer
-        ))
-    })?;
-
     let denied = || StsError::access_denied(format!("Not authorized to perform {ACTION}"));
     let Some(role) = state.config.iam.role(input.role_arn) else {
         tracing::info!(request_id = %meta.request_id, role = input.role_arn, "no such role");
         return Err(denied());
     };
+    // As in IAM, a role trusts only the identity providers of its own account.
+    let provider = state
+        .config
+        .oidc_provider(&token.issuer)
+        .filter(|p| p.account == role.account)
+        .ok_or_else(|| {
+            StsError::invalid_identity_token(format!(
+                "No OpenIDConnect provider found in your account for {}",
+                token.issuer
+            ))
+        })?;
+    let session_policies = session_policies(state, role, inline_policy, &input.policy_arns)?;
+    let tags = session_tags(&token)?;
+    let packed = packed_policy_percent(input.policy, &input.policy_arns, &tags.tags)?;
 
     let now = state
         .clock
         .now()
         .replace_nanosecond(0)
         .unwrap_or(state.clock.now());
-    let trust = trust_request(state, provider, &token, role, &input, meta, now);
-    let tags = session_tags(&token);
+    let trust = trust_request(state, provider, &token, &tags, role, &input, meta, now)?;
     let source_identity = token
         .claims
         .get(SOURCE_IDENTITY_CLAIM)
         .and_then(Value::as_str);
     let mut actions = vec![ACTION];
-    if !tags.is_empty() {
+    if !tags.tags.is_empty() {
         actions.push("sts:TagSession");
     }
     if source_identity.is_some() {
@@ -172,7 +178,7 @@ pub async fn assume_role_with_web_identity(
     })?;
 
     let host_path = issuer_host_path(&provider.issuer);
-    let mut context = std::collections::BTreeMap::new();
+    let mut context = BTreeMap::new();
     for claim in ["sub", "aud", "amr"] {
         let key = format!("{host_path}:{claim}");
         if let Some(values) = trust.context.get(&key) {
@@ -207,10 +213,11 @@ pub async fn assume_role_with_web_identity(
         session_policy: input.policy.map(str::to_owned),
         policy_arns: session_policies
             .iter()
+            .skip(usize::from(input.policy.is_some()))
             .map(|p| p.name.to_string())
-            .filter(|n| !n.starts_with("inline"))
             .collect(),
-        tags,
+        tags: tags.tags,
+        transitive_tag_keys: tags.transitive,
     };
     state
         .store
@@ -255,20 +262,35 @@ pub async fn assume_role_with_web_identity(
     })
 }
 
-/// The inline session policy and the managed ones named by `PolicyArns`, compiled.
-fn session_policies(state: &AppState, input: &Input<'_>) -> Result<Vec<NamedPolicy>, StsError> {
-    let mut out = Vec::new();
-    if let Some(text) = input.policy {
-        let p = policy::parse(text, PolicyType::Session)
-            .map_err(|e| StsError::malformed_policy(e.to_string()))?;
-        out.push(NamedPolicy::new("inline session policy", p));
-    }
-    for arn in &input.policy_arns {
+/// The `Policy` parameter, compiled as a session policy.
+fn inline_session_policy(input: &Input<'_>) -> Result<Option<NamedPolicy>, StsError> {
+    input
+        .policy
+        .map(|text| {
+            policy::parse(text, PolicyType::Session)
+                .map(|p| NamedPolicy::new("inline session policy", p))
+                .map_err(|e| StsError::malformed_policy(e.to_string()))
+        })
+        .transpose()
+}
+
+/// The inline session policy and the managed ones named by `PolicyArns`, which must be
+/// customer-managed policies of the role's account.
+fn session_policies(
+    state: &AppState,
+    role: &Role,
+    inline: Option<NamedPolicy>,
+    arns: &[&str],
+) -> Result<Vec<NamedPolicy>, StsError> {
+    let mut out: Vec<NamedPolicy> = inline.into_iter().collect();
+    for arn in arns {
+        let in_account = policy::Arn::parse(arn).is_some_and(|a| a.account == role.account);
         match state.config.iam.policies.get(*arn) {
-            Some(p) => out.push(p.clone()),
-            None => {
+            Some(p) if in_account => out.push(p.clone()),
+            _ => {
                 return Err(StsError::validation(format!(
-                    "Policy {arn} does not exist or is not attachable."
+                    "Policy {} does not exist or is not attachable.",
+                    super::query::shorten(arn)
                 )));
             }
         }
@@ -278,8 +300,12 @@ fn session_policies(state: &AppState, input: &Input<'_>) -> Result<Vec<NamedPoli
 
 /// `PackedPolicySize`: the share of the packed budget the session policies use, in percent;
 /// `PackedPolicyTooLarge` beyond 100.
-fn packed_policy_percent(policy: Option<&str>, arns: &[&str]) -> Result<Option<u32>, StsError> {
-    if policy.is_none() && arns.is_empty() {
+fn packed_policy_percent(
+    policy: Option<&str>,
+    arns: &[&str],
+    tags: &BTreeMap<String, String>,
+) -> Result<Option<u32>, StsError> {
+    if policy.is_none() && arns.is_empty() && tags.is_empty() {
         return Ok(None);
     }
     let inline = match policy {
@@ -288,7 +314,9 @@ fn packed_policy_percent(policy: Option<&str>, arns: &[&str]) -> Result<Option<u
             .unwrap_or(text.len()),
         None => 0,
     };
-    let packed = inline + arns.iter().map(|a| a.len()).sum::<usize>();
+    let packed = inline
+        + arns.iter().map(|a| a.len()).sum::<usize>()
+        + tags.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
     let percent = u32::try_from((packed * 100).div_ceil(PACKED_POLICY_BUDGET)).unwrap_or(u32::MAX);
     if percent > 100 {
         return Err(StsError::packed_policy_too_large(percent));
@@ -303,19 +331,32 @@ struct TrustRequest {
     context: Context,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn trust_request(
     state: &AppState,
     provider: &OidcProvider,
     token: &VerifiedToken,
+    tags: &SessionTags,
     role: &Role,
     input: &Input<'_>,
     meta: &RequestMeta,
     now: OffsetDateTime,
-) -> TrustRequest {
+) -> Result<TrustRequest, StsError> {
     let prefix = issuer_host_path(&provider.issuer);
     let mut context = Context::new();
+    // Condition keys are case-insensitive, so claims whose names differ only in case would
+    // land on one key, and a made-up `SUB` could stand in for `sub`: refuse such tokens.
+    let mut seen = std::collections::HashSet::with_capacity(token.claims.len());
+    for claim in token.claims.keys() {
+        if !seen.insert(claim.to_ascii_lowercase()) {
+            return Err(StsError::invalid_identity_token(format!(
+                "The token has claims whose names differ only in case ({})",
+                super::query::shorten(claim)
+            )));
+        }
+    }
     for (claim, value) in &token.claims {
-        if claim.contains(':') || claim == "aud" {
+        if claim.contains(':') || claim == "aud" || claim == "sub" {
             continue;
         }
         let key = format!("{prefix}:{claim}");
@@ -336,6 +377,7 @@ fn trust_request(
             Value::Null | Value::Object(_) => {}
         }
     }
+    context.insert(&format!("{prefix}:sub"), token.subject.as_str());
     context.insert(&format!("{prefix}:aud"), token.audience.as_str());
     context.insert("aws:FederatedProvider", provider.arn.as_str());
     context.insert("sts:RoleSessionName", input.session_name);
@@ -356,40 +398,91 @@ fn trust_request(
     {
         context.insert("sts:SourceIdentity", si);
     }
-    for (k, v) in session_tags(token) {
-        context.insert(&format!("aws:RequestTag/{k}"), v);
-        context.push("aws:TagKeys", k);
+    for (k, v) in &tags.tags {
+        context.insert(&format!("aws:RequestTag/{k}"), v.as_str());
+        context.push("aws:TagKeys", k.as_str());
     }
-    TrustRequest {
+    for k in &tags.transitive {
+        context.push("sts:TransitiveTagKeys", k.as_str());
+    }
+    Ok(TrustRequest {
         principal: Principal::Federated {
             provider: provider.arn.clone(),
         },
         resource: Resource::new(role.arn.clone()).with_account(role.account.clone()),
         context,
-    }
+    })
 }
 
-/// Session tags from the `https://aws.amazon.com/tags` claim's `principal_tags`.
-fn session_tags(token: &VerifiedToken) -> std::collections::BTreeMap<String, String> {
-    let mut tags = std::collections::BTreeMap::new();
-    let Some(Value::Object(principal_tags)) = token
-        .claims
-        .get(TAGS_CLAIM)
-        .and_then(|t| t.get("principal_tags"))
-    else {
-        return tags;
+/// Session tags the identity provider asserted.
+#[derive(Debug, Default)]
+struct SessionTags {
+    tags: BTreeMap<String, String>,
+    transitive: Vec<String>,
+}
+
+/// Session tags from the `https://aws.amazon.com/tags` claim (`principal_tags`: key → [value],
+/// `transitive_tag_keys`), checked as STS checks session tags: at most 50, keys 1-128 and values
+/// up to 256 characters of `[\p{L}\p{Z}\p{N}_.:/=+\-@]`, no `aws:` prefix, no two keys that
+/// differ only in case, transitive keys among the tags.
+fn session_tags(token: &VerifiedToken) -> Result<SessionTags, StsError> {
+    let Some(claim) = token.claims.get(TAGS_CLAIM) else {
+        return Ok(SessionTags::default());
     };
-    for (key, value) in principal_tags {
-        let value = match value {
-            Value::Array(items) => items.first().and_then(Value::as_str),
-            Value::String(s) => Some(s.as_str()),
-            _ => None,
+    let bad = |why: &str| {
+        StsError::invalid_identity_token(format!("The token's session tags are invalid: {why}"))
+    };
+    let tag_text = |s: &str, min: usize, max: usize| {
+        let n = s.chars().count();
+        (min..=max).contains(&n)
+            && s.chars()
+                .all(|c| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c))
+    };
+    let mut out = SessionTags::default();
+    let mut lower = std::collections::HashSet::new();
+    if let Some(principal_tags) = claim.get("principal_tags") {
+        let Value::Object(map) = principal_tags else {
+            return Err(bad("principal_tags must be an object"));
         };
-        if let Some(v) = value {
-            tags.insert(key.clone(), v.to_owned());
+        if map.len() > 50 {
+            return Err(bad("at most 50 tags"));
+        }
+        for (key, value) in map {
+            let value = match value {
+                Value::Array(items) if items.len() == 1 => items[0].as_str(),
+                Value::String(s) => Some(s.as_str()),
+                _ => None,
+            }
+            .ok_or_else(|| bad("each tag needs exactly one string value"))?;
+            if !tag_text(key, 1, 128) || key.to_ascii_lowercase().starts_with("aws:") {
+                return Err(bad(
+                    "a tag key is empty, too long, uses a reserved prefix or a character not allowed",
+                ));
+            }
+            if !tag_text(value, 0, 256) {
+                return Err(bad(
+                    "a tag value is too long or uses a character not allowed",
+                ));
+            }
+            if !lower.insert(key.to_lowercase()) {
+                return Err(bad("two tag keys differ only in case"));
+            }
+            out.tags.insert(key.clone(), value.to_owned());
         }
     }
-    tags
+    if let Some(keys) = claim.get("transitive_tag_keys") {
+        let Value::Array(keys) = keys else {
+            return Err(bad("transitive_tag_keys must be a list"));
+        };
+        for key in keys {
+            let key = key
+                .as_str()
+                .filter(|k| lower.contains(&k.to_lowercase()))
+                .ok_or_else(|| bad("a transitive tag key is not one of the tags"))?;
+            out.transitive.push(key.to_owned());
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -398,15 +491,16 @@ mod tests {
 
     #[test]
     fn packed_size_is_a_share_of_the_budget() {
-        assert_eq!(packed_policy_percent(None, &[]).unwrap(), None);
+        let none = BTreeMap::new();
+        assert_eq!(packed_policy_percent(None, &[], &none).unwrap(), None);
         let policy = r#"{ "Version": "2012-10-17",  "Statement": [] }"#;
         let minified = r#"{"Version":"2012-10-17","Statement":[]}"#.len();
         assert_eq!(
-            packed_policy_percent(Some(policy), &[]).unwrap(),
+            packed_policy_percent(Some(policy), &[], &none).unwrap(),
             Some(u32::try_from((minified * 100).div_ceil(PACKED_POLICY_BUDGET)).unwrap())
         );
         let arn = "arn:aws:iam::111122223333:policy/a-rather-long-managed-policy-name-for-tests";
-        let e = packed_policy_percent(Some(&"x".repeat(2000)), &[arn; 10]).unwrap_err();
+        let e = packed_policy_percent(Some(&"x".repeat(2000)), &[arn; 10], &none).unwrap_err();
         assert_eq!(e.code, "PackedPolicyTooLarge");
     }
 }

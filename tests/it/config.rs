@@ -19,7 +19,7 @@ fn shipped_configurations_are_valid() {
     }
     let embedded = Config::embedded(root).unwrap();
     assert_eq!(embedded.keys_dir, root.join("config").join("../keys"));
-    assert_eq!(embedded.store_url, "memory://");
+    assert_eq!(embedded.store_url.as_str(), "memory://");
     assert!(embedded.dev_issuer.is_some());
     let role = embedded
         .iam

@@ -6,7 +6,7 @@ use serde_json::json;
 use sts_broker::session::credentials;
 
 use crate::harness::broker::{
-    ACCOUNT, DEPLOY_ROLE, PROD_ROLE, PROVIDER_ARN, READONLY_POLICY, TestBroker,
+    ACCOUNT, DEPLOY_ROLE, FOREIGN_ROLE, PROD_ROLE, PROVIDER_ARN, READONLY_POLICY, TestBroker,
 };
 use crate::harness::idp::{TestIdp, TestKey, sign_jwt};
 use crate::harness::redis::RedisServer;
@@ -367,6 +367,11 @@ async fn each_bad_input_gets_its_aws_error_and_stores_nothing() {
         "",
     );
     expect(
+        assume(&broker, DEPLOY_ROLE, "ci-run", &"a".repeat(20_001)).await,
+        "ValidationError",
+        "Value at 'webIdentityToken' failed to satisfy constraint: Member must have length less than or equal to 20000",
+    );
+    expect(
         assume(&broker, DEPLOY_ROLE, "ci-run", "not-a-jwt").await,
         "InvalidIdentityToken",
         "",
@@ -476,6 +481,36 @@ async fn each_bad_input_gets_its_aws_error_and_stores_nothing() {
         "",
     );
 
+    // A claim differing from `sub` only in case must not stand in for it.
+    let mut spoof = idp.claims("repo:evil-org/app:ref:refs/heads/main");
+    spoof["SUB"] = json!("repo:octo-org/app:ref:refs/heads/main");
+    expect(
+        assume(&broker, DEPLOY_ROLE, "ci-run", &idp.token("rsa-1", &spoof)).await,
+        "InvalidIdentityToken",
+        "differ only in case",
+    );
+    // A role trusts only the providers of its own account.
+    expect(
+        assume(&broker, FOREIGN_ROLE, "ci-run", &token).await,
+        "InvalidIdentityToken",
+        "No OpenIDConnect provider found in your account",
+    );
+    // Session tags from the IdP are checked like STS session tags.
+    for bad_tags in [
+        json!({"principal_tags": {"aws:team": ["x"]}}),
+        json!({"principal_tags": {"Team": ["a"], "team": ["b"]}}),
+        json!({"principal_tags": {"team": ["a", "b"]}}),
+        json!({"principal_tags": {"team": ["a"]}, "transitive_tag_keys": ["other"]}),
+    ] {
+        let mut tagged = good.clone();
+        tagged["https://aws.amazon.com/tags"] = bad_tags;
+        expect(
+            assume(&broker, DEPLOY_ROLE, "ci-run", &idp.token("rsa-1", &tagged)).await,
+            "InvalidIdentityToken",
+            "session tags",
+        );
+    }
+
     // Trust.
     let other_repo = idp.token(
         "rsa-1",
@@ -509,6 +544,40 @@ async fn each_bad_input_gets_its_aws_error_and_stores_nothing() {
     // And the good token still works afterwards.
     assert!(assume(&broker, DEPLOY_ROLE, "ci-run", &token).await.is_ok());
     assert_eq!(redis.keys().await.len(), 1);
+}
+
+#[tokio::test]
+async fn session_tags_from_the_token_need_tag_session_and_are_recorded() {
+    let idp = TestIdp::start().await;
+    let broker = TestBroker::start(&idp, "memory://").await;
+    let mut claims = idp.claims("repo:octo-org/app:ref:refs/heads/main");
+    claims["https://aws.amazon.com/tags"] = json!({
+        "principal_tags": {"team": ["payments"], "cost-center": ["42"]},
+        "transitive_tag_keys": ["team"],
+    });
+    let out = assume(&broker, DEPLOY_ROLE, "tagged", &idp.token("rsa-1", &claims))
+        .await
+        .unwrap();
+    let akid = out.credentials().unwrap().access_key_id();
+    let record = broker.state.store.get_session(akid).await.unwrap().unwrap();
+    assert_eq!(
+        record.tags.get("team").map(String::as_str),
+        Some("payments")
+    );
+    assert_eq!(record.transitive_tag_keys, vec!["team".to_owned()]);
+    #[allow(deprecated)]
+    let packed = out.packed_policy_size();
+    assert!(packed.is_some_and(|p| p > 0));
+
+    // The production role's trust policy does not allow sts:TagSession.
+    claims["environment"] = json!("production");
+    claims["job_workflow_ref"] =
+        json!("octo-org/workflows/.github/workflows/deploy.yml@refs/heads/main");
+    let (code, message) = assume(&broker, PROD_ROLE, "tagged", &idp.token("rsa-1", &claims))
+        .await
+        .unwrap_err();
+    assert_eq!(code, "AccessDenied");
+    assert!(message.contains("sts:TagSession"), "{message}");
 }
 
 #[tokio::test]

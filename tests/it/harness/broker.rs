@@ -19,6 +19,8 @@ pub const PROVIDER_ARN: &str = "arn:aws:iam::111122223333:oidc-provider/127.0.0.
 pub const DEPLOY_ROLE: &str = "arn:aws:iam::111122223333:role/ci/deploy";
 pub const PROD_ROLE: &str = "arn:aws:iam::111122223333:role/prod-deploy";
 pub const READONLY_POLICY: &str = "arn:aws:iam::111122223333:policy/readonly";
+/// A role of another account whose trust names this account's provider.
+pub const FOREIGN_ROLE: &str = "arn:aws:iam::444455556666:role/foreign";
 
 pub struct TestBroker {
     pub endpoint: String,
@@ -95,6 +97,9 @@ dir = "keys"
 [[accounts]]
 id = "{ACCOUNT}"
 
+[[accounts]]
+id = "444455556666"
+
 [[oidc_providers]]
 account = "{ACCOUNT}"
 issuer = "{issuer}"
@@ -121,6 +126,11 @@ account = "{ACCOUNT}"
 name = "prod-deploy"
 trust_policy_file = "prod-trust.json"
 managed_policies = ["{READONLY_POLICY}"]
+
+[[roles]]
+account = "444455556666"
+name = "foreign"
+trust_policy_file = "ci-trust.json"
 "#,
         issuer = idp.issuer
     )
