@@ -79,6 +79,7 @@ fn bench(c: &mut Criterion) {
         source_ip: None,
         user_agent: Some("aws-sdk-rust".to_owned()),
         secure_transport: false,
+        raw: Default::default(),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()

@@ -30,7 +30,7 @@ use crate::config::Config;
 use crate::keys::{DevIssuerKey, KeyError, SessionKeys};
 use crate::oidc::{self, OidcError, ProviderConfig};
 use crate::store::{Store, StoreError};
-use crate::sts::{self, Params, RequestMeta, StsError, xml};
+use crate::sts::{self, Params, RawRequest, RequestMeta, StsError, xml};
 
 /// The response header carrying the request id, as AWS names it.
 pub const REQUEST_ID_HEADER: &str = "x-amzn-requestid";
@@ -261,7 +261,23 @@ async fn sts_query(State(state): State<AppState>, req: Request) -> Response {
 }
 
 async fn handle_query(state: &AppState, req: Request, id: &str) -> Result<String, StsError> {
-    let meta = RequestMeta {
+    let mut raw = RawRequest {
+        method: req.method().as_str().to_owned(),
+        path: req.uri().path().to_owned(),
+        query: req.uri().query().unwrap_or("").to_owned(),
+        headers: req
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body: bytes::Bytes::new(),
+    };
+    let mut meta = RequestMeta {
         request_id: id.to_owned(),
         source_ip: req
             .extensions()
@@ -273,6 +289,7 @@ async fn handle_query(state: &AppState, req: Request, id: &str) -> Result<String
             .and_then(|v| v.to_str().ok())
             .map(|s| s.chars().take(512).collect()),
         secure_transport: false,
+        raw: RawRequest::default(),
     };
     let mut params = Params::parse(req.uri().query().unwrap_or("").as_bytes())?;
     if req.method() == Method::POST {
@@ -295,7 +312,9 @@ async fn handle_query(state: &AppState, req: Request, id: &str) -> Result<String
             .await
             .map_err(|_| StsError::body_too_large(max))?;
         params.merge(Params::parse(&body)?)?;
+        raw.body = body;
     }
+    meta.raw = raw;
     sts::dispatch(state, &params, &meta).await
 }
 

@@ -58,6 +58,33 @@ pub struct RequestMeta {
     pub source_ip: Option<IpAddr>,
     pub user_agent: Option<String>,
     pub secure_transport: bool,
+    /// The request as received, for signature verification.
+    pub raw: RawRequest,
+}
+
+/// The parts of an HTTP request a SigV4 signature covers, as they arrived.
+#[derive(Clone, Default)]
+pub struct RawRequest {
+    pub method: String,
+    /// The path as on the wire, without the query.
+    pub path: String,
+    /// The raw query string, without `?`.
+    pub query: String,
+    /// Header names and values in arrival order.
+    pub headers: Vec<(String, String)>,
+    pub body: bytes::Bytes,
+}
+
+impl std::fmt::Debug for RawRequest {
+    // Headers and body can hold signatures, tokens and secrets: show their size only.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawRequest")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("headers", &self.headers.len())
+            .field("body_bytes", &self.body.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Runs one Query API request; returns the XML body of the answer.
