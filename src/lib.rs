@@ -2,8 +2,8 @@
 //!
 //! The crate is a library with a thin binary. [`policy`] is the IAM policy engine every
 //! authorization decision goes through; [`oidc`] verifies the OIDC tokens of
-//! `AssumeRoleWithWebIdentity`; [`cli`] holds the command implementations the binary dispatches
-//! to.
+//! `AssumeRoleWithWebIdentity`; [`sigv4`] verifies AWS Signature Version 4 signatures; [`cli`]
+//! holds the command implementations the binary dispatches to.
 
 pub mod app;
 pub mod cli;
@@ -14,5 +14,6 @@ pub mod keys;
 pub mod oidc;
 pub mod policy;
 pub mod session;
+pub mod sigv4;
 pub mod store;
 pub mod sts;

@@ -16,5 +16,6 @@ mod policy_core_engine;
 mod policy_moto;
 mod query_api;
 mod serve;
+mod sigv4_suites;
 mod support;
 mod web_identity;

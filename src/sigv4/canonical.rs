@@ -1,0 +1,282 @@
+//! The canonical request, rebuilt from the request as it arrived and exactly the headers the
+//! client signed.
+//!
+//! Follows the SigV4 specification for services other than S3: the path's dot segments and empty
+//! segments are removed and the path is URI-encoded once more than it arrived (so `%3D` on the
+//! wire is `%253D` here); query parameters are decoded, re-encoded with the unreserved set and
+//! sorted by key then value; header values are trimmed with inner whitespace runs collapsed and
+//! repeated headers joined by `,`. It refuses to trust `X-Amz-Content-Sha256` blindly: a hash
+//! must be the body's, and `UNSIGNED-PAYLOAD` is only accepted on a presigned request.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+use ring::digest;
+
+use super::{Parsed, SigV4Error, SignedRequest};
+
+const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
+
+/// The canonical request the client should have signed.
+pub fn canonical_request(req: &SignedRequest, parsed: &Parsed) -> Result<String, SigV4Error> {
+    let mut out = String::with_capacity(256 + req.path.len() + req.query.len());
+    out.push_str(req.method);
+    out.push('\n');
+    canonical_uri(&mut out, req.path);
+    out.push('\n');
+    canonical_query(&mut out, req.query, parsed.presigned);
+    out.push('\n');
+    for name in &parsed.signed_headers {
+        out.push_str(name);
+        out.push(':');
+        let mut first = true;
+        for value in req.header_values(name) {
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            push_collapsed(&mut out, value);
+        }
+        out.push('\n');
+    }
+    out.push('\n');
+    for (i, name) in parsed.signed_headers.iter().enumerate() {
+        if i > 0 {
+            out.push(';');
+        }
+        out.push_str(name);
+    }
+    out.push('\n');
+    out.push_str(&payload_hash(req, parsed)?);
+    Ok(out)
+}
+
+/// A header value trimmed, with each run of whitespace inside it made one space.
+fn push_collapsed(out: &mut String, value: &str) {
+    let mut words = value.split_ascii_whitespace();
+    if let Some(word) = words.next() {
+        out.push_str(word);
+    }
+    for word in words {
+        out.push(' ');
+        out.push_str(word);
+    }
+}
+
+/// The path with `.`/`..` and empty segments resolved, encoded once more.
+fn canonical_uri(out: &mut String, path: &str) {
+    let mut segments: Vec<&str> = Vec::new();
+    let mut trailing_slash = false;
+    for segment in path.split('/') {
+        trailing_slash = matches!(segment, "" | "." | "..");
+        match segment {
+            "" | "." => {}
+            ".." => {
+                segments.pop();
+            }
+            s => segments.push(s),
+        }
+    }
+    out.push('/');
+    for (i, segment) in segments.iter().enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        encode_into(out, segment.as_bytes());
+    }
+    if trailing_slash && !segments.is_empty() {
+        out.push('/');
+    }
+}
+
+/// The query's parameters decoded, re-encoded and sorted; a presigned request's
+/// `X-Amz-Signature` left out.
+fn canonical_query(out: &mut String, query: &str, presigned: bool) {
+    let mut pairs: Vec<(String, String)> = query_pairs(query)
+        .filter_map(|(k, v)| {
+            let key = percent_decode(k);
+            if presigned && key == b"X-Amz-Signature" {
+                return None;
+            }
+            let mut ek = String::with_capacity(k.len());
+            encode_into(&mut ek, &key);
+            let mut ev = String::with_capacity(v.len());
+            encode_into(&mut ev, &percent_decode(v));
+            Some((ek, ev))
+        })
+        .collect();
+    pairs.sort_unstable();
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        out.push_str(k);
+        out.push('=');
+        out.push_str(v);
+    }
+}
+
+/// The last line of the canonical request.
+fn payload_hash<'r>(req: &'r SignedRequest, parsed: &Parsed) -> Result<Cow<'r, str>, SigV4Error> {
+    let mut declared = req.header_values("x-amz-content-sha256");
+    let header = declared.next();
+    if declared.next().is_some() {
+        return Err(SigV4Error::Malformed(
+            "The request has the 'x-amz-content-sha256' header more than once.".to_owned(),
+        ));
+    }
+    let from_query = || {
+        query_pairs(req.query)
+            .find(|(k, _)| percent_decode(k) == b"X-Amz-Content-Sha256")
+            .map(|(_, v)| v)
+    };
+    let declared = match header {
+        Some(h) => Some(h.trim()),
+        None if parsed.presigned => from_query(),
+        None => None,
+    };
+    let body_hash = || hex(digest::digest(&digest::SHA256, req.body).as_ref());
+    match declared {
+        None => Ok(Cow::Owned(body_hash())),
+        Some(UNSIGNED_PAYLOAD) if parsed.presigned => Ok(Cow::Borrowed(UNSIGNED_PAYLOAD)),
+        Some(h) if h.len() == 64 && h.eq_ignore_ascii_case(&body_hash()) => Ok(Cow::Borrowed(h)),
+        Some(_) => Err(SigV4Error::ContentSha256Mismatch),
+    }
+}
+
+/// `key=value` pieces of a raw query, still encoded; empty pieces skipped, a piece without `=`
+/// has an empty value.
+pub(crate) fn query_pairs(query: &str) -> impl Iterator<Item = (&str, &str)> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| p.split_once('=').unwrap_or((p, "")))
+}
+
+/// `%XX` decoded; a `%` not followed by two hex digits is kept as it is. `+` stays `+`.
+pub(crate) fn percent_decode(s: &str) -> Vec<u8> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'%'
+            && let (Some(h), Some(l)) = (
+                bytes.get(i + 1).and_then(|c| hex_value(*c)),
+                bytes.get(i + 2).and_then(|c| hex_value(*c)),
+            )
+        {
+            out.push(h << 4 | l);
+            i += 3;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    out
+}
+
+fn hex_value(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// RFC 3986 encoding as SigV4 wants it: unreserved bytes kept, everything else `%XX` upper case.
+fn encode_into(out: &mut String, bytes: &[u8]) {
+    for &b in bytes {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+}
+
+/// Lower-case hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
+/// Lower- or upper-case hex to bytes.
+pub(crate) fn unhex(s: &str) -> Option<Vec<u8>> {
+    let s = s.as_bytes();
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    s.chunks_exact(2)
+        .map(|p| Some(hex_value(p[0])? << 4 | hex_value(p[1])?))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uri(path: &str) -> String {
+        let mut out = String::new();
+        canonical_uri(&mut out, path);
+        out
+    }
+
+    fn query(q: &str, presigned: bool) -> String {
+        let mut out = String::new();
+        canonical_query(&mut out, q, presigned);
+        out
+    }
+
+    #[test]
+    fn paths_are_normalized_and_encoded_again() {
+        for (raw, canonical) in [
+            ("", "/"),
+            ("/", "/"),
+            ("//example//", "/example/"),
+            ("/./", "/"),
+            ("/example/..", "/"),
+            ("/a/b/../c/./d", "/a/c/d"),
+            ("/a/.", "/a/"),
+            ("/../a", "/a"),
+            ("/example space/", "/example%20space/"),
+            ("/f%3D", "/f%253D"),
+            ("/$delete", "/%24delete"),
+            ("/~a-b_c.d", "/~a-b_c.d"),
+        ] {
+            assert_eq!(uri(raw), canonical, "{raw}");
+        }
+    }
+
+    #[test]
+    fn query_is_decoded_reencoded_and_sorted() {
+        assert_eq!(query("b=2&a=2&a=1&c", false), "a=1&a=2&b=2&c=");
+        assert_eq!(query("%7E=%41+&&x=%zz", false), "x=%25zz&~=A%2B");
+        assert_eq!(query("X-Amz-Signature=abc&a=1", true), "a=1");
+        assert_eq!(
+            query("X-Amz-Signature=abc&a=1", false),
+            "X-Amz-Signature=abc&a=1"
+        );
+        // Sorted by the encoded key: `%` (0x25) sorts before `A`.
+        assert_eq!(query("A=1&%20=2", false), "%20=2&A=1");
+    }
+
+    #[test]
+    fn header_values_are_trimmed_and_collapsed() {
+        let mut out = String::new();
+        push_collapsed(&mut out, "  \"a   b\t c\"  ");
+        assert_eq!(out, "\"a b c\"");
+    }
+
+    #[test]
+    fn hex_round_trips() {
+        assert_eq!(hex(&[0, 0xab, 0xff]), "00abff");
+        assert_eq!(unhex("00ABff"), Some(vec![0, 0xab, 0xff]));
+        assert_eq!(unhex("0g"), None);
+        assert_eq!(unhex("abc"), None);
+    }
+}
