@@ -81,6 +81,33 @@ impl StsError {
         StsError::sender("InvalidParameterValue", StatusCode::BAD_REQUEST, message)
     }
 
+    /// An error whose code and status another module decided (e.g. SigV4's).
+    pub fn from_aws(code: &'static str, status: u16, message: impl Into<String>) -> StsError {
+        StsError::sender(
+            code,
+            StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN),
+            message,
+        )
+    }
+
+    /// `InvalidClientTokenId` (403): the access key or session token is not one we issued.
+    pub fn invalid_client_token_id() -> StsError {
+        StsError::sender(
+            "InvalidClientTokenId",
+            StatusCode::FORBIDDEN,
+            "The security token included in the request is invalid.",
+        )
+    }
+
+    /// `ExpiredToken` (403): the session the credentials belong to has ended.
+    pub fn expired_token() -> StsError {
+        StsError::sender(
+            "ExpiredToken",
+            StatusCode::FORBIDDEN,
+            "The security token included in the request is expired",
+        )
+    }
+
     /// `AccessDenied` (403).
     pub fn access_denied(message: impl Into<String>) -> StsError {
         StsError::sender("AccessDenied", StatusCode::FORBIDDEN, message)

@@ -1,6 +1,8 @@
 //! The STS Query API (version 2011-06-15): reading the action and its parameters, dispatching to
 //! one module per action, and shaping results and errors as AWS's XML.
 
+pub mod caller;
+pub mod caller_identity;
 pub mod error;
 pub mod params;
 pub mod query;
@@ -21,6 +23,7 @@ pub const VERSION: &str = "2011-06-15";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     AssumeRoleWithWebIdentity,
+    GetCallerIdentity,
 }
 
 impl Action {
@@ -28,6 +31,7 @@ impl Action {
     pub fn from_name(name: &str) -> Option<Action> {
         match name {
             "AssumeRoleWithWebIdentity" => Some(Action::AssumeRoleWithWebIdentity),
+            "GetCallerIdentity" => Some(Action::GetCallerIdentity),
             _ => None,
         }
     }
@@ -35,18 +39,21 @@ impl Action {
     pub fn name(self) -> &'static str {
         match self {
             Action::AssumeRoleWithWebIdentity => "AssumeRoleWithWebIdentity",
+            Action::GetCallerIdentity => "GetCallerIdentity",
         }
     }
 
     pub fn response_tag(self) -> &'static str {
         match self {
             Action::AssumeRoleWithWebIdentity => "AssumeRoleWithWebIdentityResponse",
+            Action::GetCallerIdentity => "GetCallerIdentityResponse",
         }
     }
 
     pub fn result_tag(self) -> &'static str {
         match self {
             Action::AssumeRoleWithWebIdentity => "AssumeRoleWithWebIdentityResult",
+            Action::GetCallerIdentity => "GetCallerIdentityResult",
         }
     }
 }
@@ -100,6 +107,9 @@ pub async fn dispatch(
     match Action::from_name(action) {
         Some(Action::AssumeRoleWithWebIdentity) if version == VERSION => {
             web_identity::assume_role_with_web_identity(state, params, meta).await
+        }
+        Some(Action::GetCallerIdentity) if version == VERSION => {
+            caller_identity::get_caller_identity(state, meta).await
         }
         _ => Err(StsError::invalid_action(action, version)),
     }

@@ -8,6 +8,7 @@
     clippy::print_stderr
 )]
 
+mod caller_identity;
 mod cli;
 mod config;
 mod harness;

@@ -1,0 +1,75 @@
+//! Who signed a request: SigV4 verification ([`crate::sigv4`]) of session credentials the broker
+//! minted. The access key id finds the session in the store; the session token must be
+//! authentic (our key), name that same access key id and be unexpired; the secret is derived
+//! from the broker key, and the signature must verify with it.
+
+use super::RequestMeta;
+use super::error::StsError;
+use crate::app::AppState;
+use crate::session::SessionRecord;
+use crate::session::credentials;
+use crate::sigv4::{self, SignedRequest};
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    /// A session this broker minted.
+    Session(SessionRecord),
+}
+
+/// Verifies the request's signature and returns who made it.
+pub async fn authenticate(state: &AppState, meta: &RequestMeta) -> Result<Caller, StsError> {
+    let raw = &meta.raw;
+    let signed = SignedRequest {
+        method: &raw.method,
+        path: &raw.path,
+        query: &raw.query,
+        headers: &raw.headers,
+        body: &raw.body,
+    };
+    let parsed = sigv4::parse(&signed).map_err(|e| signature_error(&e))?;
+    let access_key_id = parsed.credential.access_key_id.as_str();
+    if !access_key_id.starts_with("ASIA") {
+        // Long-term keys (IAM users) are not configured yet: no such key.
+        return Err(StsError::invalid_client_token_id());
+    }
+    let token = parsed
+        .security_token
+        .as_deref()
+        .ok_or_else(StsError::invalid_client_token_id)?;
+    let claims = credentials::verify_token(&state.keys, token)
+        .map_err(|_| StsError::invalid_client_token_id())?;
+    if claims.access_key_id != access_key_id {
+        return Err(StsError::invalid_client_token_id());
+    }
+    let now = state.clock.now();
+    if claims.expires_at <= now {
+        return Err(StsError::expired_token());
+    }
+    let record = state
+        .store
+        .get_session(access_key_id)
+        .await
+        .map_err(|e| {
+            tracing::error!(request_id = %meta.request_id, error = %e, "store lookup failed");
+            StsError::service_unavailable()
+        })?
+        // Authentic and unexpired, but gone from the store: treat as expired.
+        .ok_or_else(StsError::expired_token)?;
+    let secret = credentials::secret_for(&state.keys, &claims)
+        .map_err(|_| StsError::invalid_client_token_id())?;
+    // AWS's 15 minutes between the signer's clock and ours.
+    sigv4::verify(
+        &signed,
+        &parsed,
+        secret.expose(),
+        now,
+        sigv4::DEFAULT_MAX_SKEW,
+    )
+    .map_err(|e| signature_error(&e))?;
+    Ok(Caller::Session(record))
+}
+
+fn signature_error(e: &sigv4::SigV4Error) -> StsError {
+    StsError::from_aws(e.aws_code(), e.http_status(), e.to_string())
+}

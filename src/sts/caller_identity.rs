@@ -1,0 +1,32 @@
+//! `GetCallerIdentity`: who signed this request. Needs no permission (AWS answers it even under
+//! an explicit deny), so it is also the identity proof that Vault's AWS auth and Kubernetes'
+//! aws-iam-authenticator send as a presigned URL.
+
+use serde::Serialize;
+
+use super::caller::{Caller, authenticate};
+use super::error::StsError;
+use super::{Action, RequestMeta, xml};
+use crate::app::AppState;
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct GetCallerIdentityResult<'a> {
+    user_id: &'a str,
+    account: &'a str,
+    arn: &'a str,
+}
+
+pub async fn get_caller_identity(state: &AppState, meta: &RequestMeta) -> Result<String, StsError> {
+    let Caller::Session(record) = authenticate(state, meta).await?;
+    let user_id = format!("{}:{}", record.role_id, record.session_name);
+    let result = GetCallerIdentityResult {
+        user_id: &user_id,
+        account: &record.account,
+        arn: &record.assumed_role_arn,
+    };
+    xml::success(Action::GetCallerIdentity, &result, &meta.request_id).map_err(|e| {
+        tracing::error!(request_id = %meta.request_id, error = %e, "response serialization failed");
+        StsError::internal()
+    })
+}

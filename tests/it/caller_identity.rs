@@ -1,0 +1,218 @@
+//! `GetCallerIdentity` signed by the real SDK with credentials the broker minted, on any
+//! replica sharing the store and keys; tampered, forged and wrong-secret requests refused.
+
+use aws_sdk_sts::config::retry::RetryConfig;
+use aws_sdk_sts::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_sts::error::ProvideErrorMetadata as _;
+
+use crate::harness::broker::{ACCOUNT, DEPLOY_ROLE, TestBroker, standard_config};
+use crate::harness::idp::TestIdp;
+use crate::harness::redis::RedisServer;
+
+fn client(endpoint: &str, akid: &str, secret: &str, token: Option<&str>) -> aws_sdk_sts::Client {
+    aws_sdk_sts::Client::from_conf(
+        aws_sdk_sts::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(endpoint)
+            .retry_config(RetryConfig::disabled())
+            .credentials_provider(Credentials::new(
+                akid,
+                secret,
+                token.map(str::to_owned),
+                None,
+                "test",
+            ))
+            .build(),
+    )
+}
+
+async fn mint(broker: &TestBroker, idp: &TestIdp) -> (String, String, String) {
+    let token = idp.token(
+        "rsa-1",
+        &idp.claims("repo:octo-org/app:ref:refs/heads/main"),
+    );
+    let out = broker
+        .sts()
+        .assume_role_with_web_identity()
+        .role_arn(DEPLOY_ROLE)
+        .role_session_name("who-am-i")
+        .web_identity_token(token)
+        .send()
+        .await
+        .unwrap();
+    let c = out.credentials().unwrap();
+    (
+        c.access_key_id().to_owned(),
+        c.secret_access_key().to_owned(),
+        c.session_token().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn minted_session_credentials_identify_their_session_on_every_replica() {
+    let redis = RedisServer::start().await;
+    let idp = TestIdp::start().await;
+    let first = TestBroker::start(&idp, &redis.url()).await;
+    let (akid, secret, token) = mint(&first, &idp).await;
+
+    // A second replica: same Redis, same keys folder contents.
+    let dir = tempfile::tempdir().unwrap();
+    let toml = standard_config(dir.path(), &idp, &redis.url(), 0);
+    let keys = dir.path().join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    for entry in std::fs::read_dir(first.dir.path().join("keys")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), keys.join(entry.file_name())).unwrap();
+    }
+    let second = TestBroker::from_toml(dir, &toml).await;
+
+    for broker in [&first, &second] {
+        let out = client(&broker.endpoint, &akid, &secret, Some(&token))
+            .get_caller_identity()
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            out.arn(),
+            Some(format!("arn:aws:sts::{ACCOUNT}:assumed-role/deploy/who-am-i").as_str())
+        );
+        assert_eq!(out.account(), Some(ACCOUNT));
+        let user_id = out.user_id().unwrap();
+        assert!(
+            user_id.starts_with("AROA") && user_id.ends_with(":who-am-i"),
+            "{user_id}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn bad_credentials_get_the_right_codes() {
+    let idp = TestIdp::start().await;
+    let broker = TestBroker::start(&idp, "memory://").await;
+    let (akid, secret, token) = mint(&broker, &idp).await;
+    let code = |c: aws_sdk_sts::Client| async move {
+        c.get_caller_identity()
+            .send()
+            .await
+            .unwrap_err()
+            .into_service_error()
+            .code()
+            .map(str::to_owned)
+    };
+
+    // Wrong secret.
+    let wrong = format!("{}A", &secret[..39]);
+    assert_eq!(
+        code(client(&broker.endpoint, &akid, &wrong, Some(&token)))
+            .await
+            .as_deref(),
+        Some("SignatureDoesNotMatch")
+    );
+    // Tampered session token.
+    let mut tampered = token.clone().into_bytes();
+    tampered[10] = if tampered[10] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    assert_eq!(
+        code(client(&broker.endpoint, &akid, &secret, Some(&tampered)))
+            .await
+            .as_deref(),
+        Some("InvalidClientTokenId")
+    );
+    // No session token at all, and another session's token.
+    assert_eq!(
+        code(client(&broker.endpoint, &akid, &secret, None))
+            .await
+            .as_deref(),
+        Some("InvalidClientTokenId")
+    );
+    let (_, _, other_token) = mint(&broker, &idp).await;
+    assert_eq!(
+        code(client(&broker.endpoint, &akid, &secret, Some(&other_token)))
+            .await
+            .as_deref(),
+        Some("InvalidClientTokenId")
+    );
+    // A key id we never issued.
+    assert_eq!(
+        code(client(
+            &broker.endpoint,
+            "AKIAIOSFODNN7EXAMPLE",
+            "secret",
+            None
+        ))
+        .await
+        .as_deref(),
+        Some("InvalidClientTokenId")
+    );
+}
+
+#[tokio::test]
+async fn unsigned_get_caller_identity_is_refused() {
+    let idp = TestIdp::start().await;
+    let broker = TestBroker::start(&idp, "memory://").await;
+    let r = broker
+        .http()
+        .post(format!("{}/", broker.endpoint))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("Action=GetCallerIdentity&Version=2011-06-15")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_client_error());
+    let xml = r.text().await.unwrap();
+    assert!(
+        xml.contains("<Code>MissingAuthenticationToken</Code>")
+            || xml.contains("<Code>IncompleteSignature</Code>"),
+        "{xml}"
+    );
+}
+
+/// The identity proof Vault's AWS auth and aws-iam-authenticator use: a presigned
+/// GetCallerIdentity URL, fetched by someone else with a plain HTTP client.
+#[tokio::test]
+async fn presigned_get_caller_identity_url_works_with_a_plain_client() {
+    use aws_sigv4::http_request::{
+        SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign,
+    };
+    use aws_sigv4::sign::v4;
+
+    let idp = TestIdp::start().await;
+    let broker = TestBroker::start(&idp, "memory://").await;
+    let (akid, secret, token) = mint(&broker, &idp).await;
+    let identity = Credentials::new(&akid, &secret, Some(token.clone()), None, "test").into();
+    let mut settings = SigningSettings::default();
+    settings.signature_location = SignatureLocation::QueryParams;
+    settings.expires_in = Some(std::time::Duration::from_secs(60));
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name("sts")
+        .time(std::time::SystemTime::now())
+        .settings(settings)
+        .build()
+        .unwrap()
+        .into();
+    let url = format!(
+        "{}/?Action=GetCallerIdentity&Version=2011-06-15",
+        broker.endpoint
+    );
+    let signable =
+        SignableRequest::new("GET", &url, std::iter::empty(), SignableBody::Bytes(&[])).unwrap();
+    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let mut presigned = reqwest::Url::parse(&url).unwrap();
+    for (k, v) in instructions.params() {
+        presigned.query_pairs_mut().append_pair(k, v);
+    }
+    let r = broker.http().get(presigned.clone()).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let xml = r.text().await.unwrap();
+    assert!(xml.contains("assumed-role/deploy/who-am-i"), "{xml}");
+
+    // The same URL with its action changed no longer verifies.
+    let tampered = presigned
+        .as_str()
+        .replace("Version=2011-06-15", "Version=2011-06-15&Extra=1");
+    let r = broker.http().get(tampered).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+}
