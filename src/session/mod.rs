@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Origin {
     AssumeRoleWithWebIdentity,
+    AssumeRole,
 }
 
 /// What the store holds about one session. Holds no secret: the secret access key is derived
@@ -45,6 +46,12 @@ pub struct SessionRecord {
     pub tags: BTreeMap<String, String>,
     /// Tag keys that carry into chained sessions.
     pub transitive_tag_keys: Vec<String>,
+    /// When the caller last proved an MFA code (unix seconds), carried along a chain.
+    #[serde(default)]
+    pub mfa_authenticated_at: Option<i64>,
+    /// Created by a role session assuming a role (role chaining: at most one hour).
+    #[serde(default)]
+    pub chained: bool,
 }
 
 impl SessionRecord {

@@ -6,6 +6,7 @@ pub mod caller_identity;
 pub mod error;
 pub mod params;
 pub mod query;
+pub mod role_session;
 pub mod web_identity;
 pub mod xml;
 

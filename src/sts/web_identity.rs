@@ -6,7 +6,6 @@
 //! is stored unless every step succeeded.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -14,21 +13,16 @@ use time::OffsetDateTime;
 use super::error::StsError;
 use super::params::Violations;
 use super::query::Params;
-use super::xml::{self, AssumeRoleWithWebIdentityResult, AssumedRoleUserXml, CredentialsXml};
+use super::role_session::{self, NewSession, TrustCheck};
+use super::xml::{self, AssumeRoleWithWebIdentityResult};
 use super::{Action, RequestMeta};
 use crate::app::AppState;
 use crate::config::{OidcProvider, issuer_host_path};
-use crate::iam::Role;
 use crate::oidc::{OidcErrorKind, VerifiedToken};
-use crate::policy::{
-    self, Context, NamedPolicy, PolicySet, PolicyType, Principal, Request, Resource,
-    caller_safe_reason, decide,
-};
-use crate::session::{Origin, SessionRecord, credentials};
+use crate::policy::{Context, Principal};
+use crate::session::Origin;
 
 const ACTION: &str = "sts:AssumeRoleWithWebIdentity";
-/// Budget of the packed form of session policies and tags, in bytes.
-pub const PACKED_POLICY_BUDGET: usize = 2048;
 /// The claim AWS reads session tags from.
 const TAGS_CLAIM: &str = "https://aws.amazon.com/tags";
 /// The claim AWS reads the source identity from.
@@ -87,7 +81,7 @@ pub async fn assume_role_with_web_identity(
     meta: &RequestMeta,
 ) -> Result<String, StsError> {
     let input = read_input(params)?;
-    let inline_policy = inline_session_policy(&input)?;
+    let inline_policy = role_session::inline_session_policy(input.policy)?;
 
     let token = state.oidc.verify(input.token).await.map_err(|e| {
         tracing::info!(request_id = %meta.request_id, error = %e, "web identity token refused");
@@ -97,10 +91,11 @@ pub async fn assume_role_with_web_identity(
             OidcErrorKind::IdpUnreachable => StsError::idp_communication(e.to_string()),
         }
     })?;
-    let denied = || StsError::access_denied(format!("Not authorized to perform {ACTION}"));
     let Some(role) = state.config.iam.role(input.role_arn) else {
         tracing::info!(request_id = %meta.request_id, role = input.role_arn, "no such role");
-        return Err(denied());
+        return Err(StsError::access_denied(format!(
+            "Not authorized to perform {ACTION}"
+        )));
     };
     // As in IAM, a role trusts only the identity providers of its own account.
     let provider = state
@@ -113,16 +108,13 @@ pub async fn assume_role_with_web_identity(
                 token.issuer
             ))
         })?;
-    let session_policies = session_policies(state, role, inline_policy, &input.policy_arns)?;
+    // Resolved for their errors; the session records them by text and ARN.
+    role_session::session_policies(state, &role.account, inline_policy, &input.policy_arns)?;
     let tags = session_tags(&token)?;
-    let packed = packed_policy_percent(input.policy, &input.policy_arns, &tags.tags)?;
+    let packed = role_session::packed_policy_percent(input.policy, &input.policy_arns, &tags.tags)?;
 
-    let now = state
-        .clock
-        .now()
-        .replace_nanosecond(0)
-        .unwrap_or(state.clock.now());
-    let trust = trust_request(state, provider, &token, &tags, role, &input, meta, now)?;
+    let now = role_session::now(state);
+    let context = trust_context(state, provider, &token, &tags, &input, meta, now)?;
     let source_identity = token
         .claims
         .get(SOURCE_IDENTITY_CLAIM)
@@ -134,122 +126,58 @@ pub async fn assume_role_with_web_identity(
     if source_identity.is_some() {
         actions.push("sts:SetSourceIdentity");
     }
-    let trust_policy = std::slice::from_ref(&role.trust_policy);
-    let set = PolicySet {
-        resource: trust_policy.first(),
-        resource_type: PolicyType::Trust,
-        ..PolicySet::default()
-    };
-    for action in actions {
-        let request = Request::new(
-            trust.principal.clone(),
-            action,
-            trust.resource.clone(),
-            trust.context.clone(),
-        );
-        let evaluation = decide(&request, &set);
-        if !evaluation.decision.is_allowed() {
-            let reason = caller_safe_reason(&evaluation, &set);
-            tracing::info!(
-                request_id = %meta.request_id,
-                role = %role.arn,
-                provider = %provider.arn,
-                subject = %token.subject,
-                decision = evaluation.decision.as_str(),
-                explanation = %policy::Explanation::new(&evaluation, &set, &request),
-                "trust policy denied web identity"
-            );
-            return Err(StsError::access_denied(format!(
-                "Not authorized to perform {action}: {reason}"
-            )));
-        }
-    }
-
-    let duration = input.duration.unwrap_or(3600);
-    if duration > role.max_session_duration {
-        return Err(StsError::validation(
-            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
-        ));
-    }
-    let expires = now + Duration::from_secs(u64::from(duration));
-    let creds = credentials::mint(&state.keys, now, expires).map_err(|e| {
-        tracing::error!(request_id = %meta.request_id, error = %e, "minting failed");
-        StsError::internal()
-    })?;
-
     let host_path = issuer_host_path(&provider.issuer);
-    let mut context = BTreeMap::new();
+    let mut kept = BTreeMap::new();
     for claim in ["sub", "aud", "amr"] {
         let key = format!("{host_path}:{claim}");
-        if let Some(values) = trust.context.get(&key) {
-            context.insert(key, values.values().to_vec());
+        if let Some(values) = context.get(&key) {
+            kept.insert(key, values.values().to_vec());
         }
     }
-    context.insert(
+    kept.insert(
         "aws:FederatedProvider".to_owned(),
         vec![provider.arn.clone()],
     );
-    let assumed_role_arn = format!(
-        "arn:aws:sts::{}:assumed-role/{}/{}",
-        role.account, role.name, input.session_name
-    );
-    let assumed_role_id = format!("{}:{}", role.role_id, input.session_name);
-    let record = SessionRecord {
-        access_key_id: creds.access_key_id.clone(),
-        key_id: creds.key_id.clone(),
-        origin: Origin::AssumeRoleWithWebIdentity,
-        account: role.account.clone(),
-        role_arn: role.arn.clone(),
-        role_id: role.role_id.clone(),
-        session_name: input.session_name.to_owned(),
-        assumed_role_arn: assumed_role_arn.clone(),
-        issued_at: now.unix_timestamp(),
-        expires_at: expires.unix_timestamp(),
-        provider: Some(provider.arn.clone()),
-        subject: Some(token.subject.clone()),
-        audience: Some(token.audience.clone()),
-        source_identity: source_identity.map(str::to_owned),
+    TrustCheck {
+        role,
+        principal: Principal::Federated {
+            provider: provider.arn.clone(),
+        },
         context,
-        session_policy: input.policy.map(str::to_owned),
-        policy_arns: session_policies
-            .iter()
-            .skip(usize::from(input.policy.is_some()))
-            .map(|p| p.name.to_string())
-            .collect(),
-        tags: tags.tags,
-        transitive_tag_keys: tags.transitive,
-    };
-    state
-        .store
-        .put_session(&record, Duration::from_secs(u64::from(duration)))
-        .await
-        .map_err(|e| {
-            tracing::error!(request_id = %meta.request_id, error = %e, "store refused the session");
-            StsError::service_unavailable()
-        })?;
-    tracing::info!(
-        request_id = %meta.request_id,
-        access_key_id = %creds.access_key_id,
-        role = %role.arn,
-        session = input.session_name,
-        provider = %provider.arn,
-        subject = %token.subject,
-        expires = %xml::timestamp(expires),
-        "web identity session issued"
-    );
+        identity: &[],
+        boundary: &[],
+        session: &[],
+    }
+    .require(&actions, meta)?;
 
+    let issued = role_session::issue(
+        state,
+        meta,
+        NewSession {
+            role,
+            session_name: input.session_name,
+            duration: input.duration.unwrap_or(3600),
+            now,
+            origin: Origin::AssumeRoleWithWebIdentity,
+            provider: Some(provider.arn.clone()),
+            subject: Some(token.subject.clone()),
+            audience: Some(token.audience.clone()),
+            source_identity: source_identity.map(str::to_owned),
+            context: kept,
+            session_policy: input.policy,
+            policy_arns: &input.policy_arns,
+            tags: tags.tags,
+            transitive_tag_keys: tags.transitive,
+            mfa_authenticated_at: None,
+            chained: false,
+        },
+    )
+    .await?;
+    let assumed_role_id = issued.assumed_role_id();
     let result = AssumeRoleWithWebIdentityResult {
-        credentials: CredentialsXml {
-            access_key_id: &creds.access_key_id,
-            secret_access_key: creds.secret_access_key.expose(),
-            session_token: creds.session_token.expose(),
-            expiration: xml::timestamp(creds.expiration),
-        },
+        credentials: issued.credentials_xml(),
         subject_from_web_identity_token: &token.subject,
-        assumed_role_user: AssumedRoleUserXml {
-            assumed_role_id: &assumed_role_id,
-            arn: &assumed_role_arn,
-        },
+        assumed_role_user: issued.assumed_role_user(&assumed_role_id),
         packed_policy_size: packed,
         // AWS reports an OIDC provider by its ARN.
         provider: &provider.arn,
@@ -262,88 +190,19 @@ pub async fn assume_role_with_web_identity(
     })
 }
 
-/// The `Policy` parameter, compiled as a session policy.
-fn inline_session_policy(input: &Input<'_>) -> Result<Option<NamedPolicy>, StsError> {
-    input
-        .policy
-        .map(|text| {
-            policy::parse(text, PolicyType::Session)
-                .map(|p| NamedPolicy::new("inline session policy", p))
-                .map_err(|e| StsError::malformed_policy(e.to_string()))
-        })
-        .transpose()
-}
-
-/// The inline session policy and the managed ones named by `PolicyArns`, which must be
-/// customer-managed policies of the role's account.
-fn session_policies(
-    state: &AppState,
-    role: &Role,
-    inline: Option<NamedPolicy>,
-    arns: &[&str],
-) -> Result<Vec<NamedPolicy>, StsError> {
-    let mut out: Vec<NamedPolicy> = inline.into_iter().collect();
-    for arn in arns {
-        let in_account = policy::Arn::parse(arn).is_some_and(|a| a.account == role.account);
-        match state.config.iam.policies.get(*arn) {
-            Some(p) if in_account => out.push(p.clone()),
-            _ => {
-                return Err(StsError::validation(format!(
-                    "Policy {} does not exist or is not attachable.",
-                    super::query::shorten(arn)
-                )));
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// `PackedPolicySize`: the share of the packed budget the session policies use, in percent;
-/// `PackedPolicyTooLarge` beyond 100.
-fn packed_policy_percent(
-    policy: Option<&str>,
-    arns: &[&str],
-    tags: &BTreeMap<String, String>,
-) -> Result<Option<u32>, StsError> {
-    if policy.is_none() && arns.is_empty() && tags.is_empty() {
-        return Ok(None);
-    }
-    let inline = match policy {
-        Some(text) => serde_json::from_str::<Value>(text)
-            .map(|v| v.to_string().len())
-            .unwrap_or(text.len()),
-        None => 0,
-    };
-    let packed = inline
-        + arns.iter().map(|a| a.len()).sum::<usize>()
-        + tags.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
-    let percent = u32::try_from((packed * 100).div_ceil(PACKED_POLICY_BUDGET)).unwrap_or(u32::MAX);
-    if percent > 100 {
-        return Err(StsError::packed_policy_too_large(percent));
-    }
-    Ok(Some(percent))
-}
-
-/// The trust decision's inputs.
-struct TrustRequest {
-    principal: Principal,
-    resource: Resource,
-    context: Context,
-}
-
-#[allow(clippy::too_many_arguments)]
-fn trust_request(
+/// The trust policy's condition keys: every claim under the provider's prefix, and the
+/// request's own keys.
+fn trust_context(
     state: &AppState,
     provider: &OidcProvider,
     token: &VerifiedToken,
     tags: &SessionTags,
-    role: &Role,
     input: &Input<'_>,
     meta: &RequestMeta,
     now: OffsetDateTime,
-) -> Result<TrustRequest, StsError> {
+) -> Result<Context, StsError> {
     let prefix = issuer_host_path(&provider.issuer);
-    let mut context = Context::new();
+    let mut context = role_session::request_context(state, meta, now);
     // Condition keys are case-insensitive, so claims whose names differ only in case would
     // land on one key, and a made-up `SUB` could stand in for `sub`: refuse such tokens.
     let mut seen = std::collections::HashSet::with_capacity(token.claims.len());
@@ -381,16 +240,6 @@ fn trust_request(
     context.insert(&format!("{prefix}:aud"), token.audience.as_str());
     context.insert("aws:FederatedProvider", provider.arn.as_str());
     context.insert("sts:RoleSessionName", input.session_name);
-    context.insert("aws:CurrentTime", xml::timestamp(now));
-    context.insert("aws:EpochTime", now.unix_timestamp().to_string());
-    context.insert("aws:SecureTransport", meta.secure_transport.to_string());
-    context.insert("aws:RequestedRegion", state.config.server.region.as_str());
-    if let Some(ip) = meta.source_ip {
-        context.insert("aws:SourceIp", ip.to_string());
-    }
-    if let Some(ua) = &meta.user_agent {
-        context.insert("aws:UserAgent", ua.as_str());
-    }
     if let Some(si) = token
         .claims
         .get(SOURCE_IDENTITY_CLAIM)
@@ -405,13 +254,7 @@ fn trust_request(
     for k in &tags.transitive {
         context.push("sts:TransitiveTagKeys", k.as_str());
     }
-    Ok(TrustRequest {
-        principal: Principal::Federated {
-            provider: provider.arn.clone(),
-        },
-        resource: Resource::new(role.arn.clone()).with_account(role.account.clone()),
-        context,
-    })
+    Ok(context)
 }
 
 /// Session tags the identity provider asserted.
@@ -432,12 +275,6 @@ fn session_tags(token: &VerifiedToken) -> Result<SessionTags, StsError> {
     let bad = |why: &str| {
         StsError::invalid_identity_token(format!("The token's session tags are invalid: {why}"))
     };
-    let tag_text = |s: &str, min: usize, max: usize| {
-        let n = s.chars().count();
-        (min..=max).contains(&n)
-            && s.chars()
-                .all(|c| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c))
-    };
     let mut out = SessionTags::default();
     let mut lower = std::collections::HashSet::new();
     if let Some(principal_tags) = claim.get("principal_tags") {
@@ -454,15 +291,8 @@ fn session_tags(token: &VerifiedToken) -> Result<SessionTags, StsError> {
                 _ => None,
             }
             .ok_or_else(|| bad("each tag needs exactly one string value"))?;
-            if !tag_text(key, 1, 128) || key.to_ascii_lowercase().starts_with("aws:") {
-                return Err(bad(
-                    "a tag key is empty, too long, uses a reserved prefix or a character not allowed",
-                ));
-            }
-            if !tag_text(value, 0, 256) {
-                return Err(bad(
-                    "a tag value is too long or uses a character not allowed",
-                ));
+            if let Some(problem) = role_session::tag_problem(key, value) {
+                return Err(bad(problem));
             }
             if !lower.insert(key.to_lowercase()) {
                 return Err(bad("two tag keys differ only in case"));
@@ -483,24 +313,4 @@ fn session_tags(token: &VerifiedToken) -> Result<SessionTags, StsError> {
         }
     }
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn packed_size_is_a_share_of_the_budget() {
-        let none = BTreeMap::new();
-        assert_eq!(packed_policy_percent(None, &[], &none).unwrap(), None);
-        let policy = r#"{ "Version": "2012-10-17",  "Statement": [] }"#;
-        let minified = r#"{"Version":"2012-10-17","Statement":[]}"#.len();
-        assert_eq!(
-            packed_policy_percent(Some(policy), &[], &none).unwrap(),
-            Some(u32::try_from((minified * 100).div_ceil(PACKED_POLICY_BUDGET)).unwrap())
-        );
-        let arn = "arn:aws:iam::111122223333:policy/a-rather-long-managed-policy-name-for-tests";
-        let e = packed_policy_percent(Some(&"x".repeat(2000)), &[arn; 10], &none).unwrap_err();
-        assert_eq!(e.code, "PackedPolicyTooLarge");
-    }
 }
