@@ -1,6 +1,7 @@
 //! The STS Query API (version 2011-06-15): reading the action and its parameters, dispatching to
 //! one module per action, and shaping results and errors as AWS's XML.
 
+pub mod assume_role;
 pub mod caller;
 pub mod caller_identity;
 pub mod error;
@@ -23,6 +24,7 @@ pub const VERSION: &str = "2011-06-15";
 /// The actions this broker serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
+    AssumeRole,
     AssumeRoleWithWebIdentity,
     GetCallerIdentity,
 }
@@ -31,6 +33,7 @@ impl Action {
     /// The action a request names, if we serve it.
     pub fn from_name(name: &str) -> Option<Action> {
         match name {
+            "AssumeRole" => Some(Action::AssumeRole),
             "AssumeRoleWithWebIdentity" => Some(Action::AssumeRoleWithWebIdentity),
             "GetCallerIdentity" => Some(Action::GetCallerIdentity),
             _ => None,
@@ -39,6 +42,7 @@ impl Action {
 
     pub fn name(self) -> &'static str {
         match self {
+            Action::AssumeRole => "AssumeRole",
             Action::AssumeRoleWithWebIdentity => "AssumeRoleWithWebIdentity",
             Action::GetCallerIdentity => "GetCallerIdentity",
         }
@@ -46,6 +50,7 @@ impl Action {
 
     pub fn response_tag(self) -> &'static str {
         match self {
+            Action::AssumeRole => "AssumeRoleResponse",
             Action::AssumeRoleWithWebIdentity => "AssumeRoleWithWebIdentityResponse",
             Action::GetCallerIdentity => "GetCallerIdentityResponse",
         }
@@ -53,6 +58,7 @@ impl Action {
 
     pub fn result_tag(self) -> &'static str {
         match self {
+            Action::AssumeRole => "AssumeRoleResult",
             Action::AssumeRoleWithWebIdentity => "AssumeRoleWithWebIdentityResult",
             Action::GetCallerIdentity => "GetCallerIdentityResult",
         }
@@ -106,6 +112,9 @@ pub async fn dispatch(
         .get("Version")
         .ok_or_else(|| StsError::missing_parameter("Version"))?;
     match Action::from_name(action) {
+        Some(Action::AssumeRole) if version == VERSION => {
+            assume_role::assume_role(state, params, meta).await
+        }
         Some(Action::AssumeRoleWithWebIdentity) if version == VERSION => {
             web_identity::assume_role_with_web_identity(state, params, meta).await
         }

@@ -50,6 +50,24 @@ impl Violations {
         }
     }
 
+    /// Any other pattern: `allowed` says which characters are; `shown` is the pattern as the STS
+    /// model writes it.
+    pub fn pattern(
+        &mut self,
+        name: &str,
+        value: &str,
+        shown: &str,
+        allowed: impl Fn(char) -> bool,
+    ) {
+        if !value.chars().all(allowed) {
+            self.push(
+                name,
+                Some(truncate(value, 64)),
+                &format!("Member must satisfy regular expression pattern: {shown}"),
+            );
+        }
+    }
+
     /// `[\u0009\u000A\u000D\u0020-\u00FF]+`: policy documents.
     pub fn policy_chars(&mut self, name: &str, value: &str) {
         if !value

@@ -180,10 +180,17 @@ impl TrustCheck<'_> {
                     explanation = %Explanation::new(&evaluation, &set, &request),
                     "role session denied"
                 );
-                return Err(StsError::access_denied(format!(
-                    "Not authorized to perform {action}: {}",
-                    caller_safe_reason(&evaluation, &set)
-                )));
+                let reason = caller_safe_reason(&evaluation, &set);
+                return Err(StsError::access_denied(match &self.principal {
+                    // AWS's wording for signed callers names them and the role.
+                    Principal::Aws(p) => format!(
+                        "User: {} is not authorized to perform: {action} on resource: {}: {reason}",
+                        p.arn, self.role.arn
+                    ),
+                    Principal::Federated { .. } | Principal::Service(_) | Principal::Anonymous => {
+                        format!("Not authorized to perform {action}: {reason}")
+                    }
+                }));
             }
         }
         Ok(())

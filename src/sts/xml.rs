@@ -129,6 +129,18 @@ pub struct AssumeRoleWithWebIdentityResult<'a> {
     pub source_identity: Option<&'a str>,
 }
 
+/// `AssumeRoleResult`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AssumeRoleResult<'a> {
+    pub credentials: CredentialsXml<'a>,
+    pub assumed_role_user: AssumedRoleUserXml<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub packed_policy_size: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_identity: Option<&'a str>,
+}
+
 /// AWS's timestamp form: RFC 3339 in UTC with a `Z`.
 pub fn timestamp(t: OffsetDateTime) -> String {
     t.to_offset(time::UtcOffset::UTC)

@@ -8,6 +8,7 @@
     clippy::print_stderr
 )]
 
+mod assume_role;
 mod caller_identity;
 mod cli;
 mod config;

@@ -19,6 +19,11 @@ pub const PROVIDER_ARN: &str = "arn:aws:iam::111122223333:oidc-provider/127.0.0.
 pub const DEPLOY_ROLE: &str = "arn:aws:iam::111122223333:role/ci/deploy";
 pub const PROD_ROLE: &str = "arn:aws:iam::111122223333:role/prod-deploy";
 pub const READONLY_POLICY: &str = "arn:aws:iam::111122223333:policy/readonly";
+/// A role the `deploy` role's sessions may assume (same account, trust names the role).
+pub const HUB_ROLE: &str = "arn:aws:iam::111122223333:role/hub";
+/// A role in another account trusting this account with an external id.
+pub const VENDOR_ROLE: &str = "arn:aws:iam::444455556666:role/vendor";
+pub const VENDOR_EXTERNAL_ID: &str = "ext-123";
 /// A role of another account whose trust names this account's provider.
 pub const FOREIGN_ROLE: &str = "arn:aws:iam::444455556666:role/foreign";
 
@@ -71,6 +76,27 @@ pub fn standard_config(dir: &Path, idp: &TestIdp, store_url: &str, refetch_secon
   }}]
 }}"#
         ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("hub-trust.json"),
+        r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+  "Principal": {"AWS": "arn:aws:iam::111122223333:role/ci/deploy"},
+  "Action": ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"]}]}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("hub.json"),
+        r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+  "Action": "sts:*", "Resource": "arn:aws:iam::444455556666:role/vendor"}]}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("vendor-trust.json"),
+        r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+  "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+  "Action": ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"],
+  "Condition": {"StringEquals": {"sts:ExternalId": "ext-123"}}}]}"#,
     )
     .unwrap();
     std::fs::write(
@@ -131,6 +157,18 @@ managed_policies = ["{READONLY_POLICY}"]
 account = "444455556666"
 name = "foreign"
 trust_policy_file = "ci-trust.json"
+
+[[roles]]
+account = "{ACCOUNT}"
+name = "hub"
+trust_policy_file = "hub-trust.json"
+policy_files = ["hub.json"]
+max_session_duration = 43200
+
+[[roles]]
+account = "444455556666"
+name = "vendor"
+trust_policy_file = "vendor-trust.json"
 "#,
         issuer = idp.issuer
     )

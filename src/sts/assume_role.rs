@@ -1,0 +1,346 @@
+//! `AssumeRole`: a signed caller (a role session the broker minted, or an IAM user) asks for a
+//! session of a role, possibly in another account.
+//!
+//! The role's trust policy must allow the caller; across accounts the caller's own identity
+//! side (identity policies, boundary, session policies) must allow `sts:AssumeRole` on the
+//! role too — the policy engine's cross-account rule. `ExternalId` becomes `sts:ExternalId`;
+//! session `Tags` need `sts:TagSession`, a source identity `sts:SetSourceIdentity`. A role
+//! session assuming a role (role chaining) gets at most one hour, and carries its source
+//! identity, transitive tags and MFA state into the new session.
+
+use std::collections::{BTreeMap, HashSet};
+
+use super::caller::{Caller, authenticate};
+use super::error::StsError;
+use super::params::Violations;
+use super::query::Params;
+use super::role_session::{self, NewSession, TrustCheck};
+use super::xml::{self, AssumeRoleResult};
+use super::{Action, RequestMeta};
+use crate::app::AppState;
+use crate::policy::{Context, NamedPolicy, Principal};
+use crate::session::{Origin, SessionRecord};
+
+const ACTION: &str = "sts:AssumeRole";
+/// Longest session a role session can get by assuming another role.
+pub const CHAINED_MAX_SECONDS: u32 = 3600;
+
+/// Parameters after validation.
+struct Input<'a> {
+    role_arn: &'a str,
+    session_name: &'a str,
+    duration: Option<u32>,
+    policy: Option<&'a str>,
+    policy_arns: Vec<&'a str>,
+    tags: Vec<(&'a str, &'a str)>,
+    transitive: Vec<&'a str>,
+    external_id: Option<&'a str>,
+    source_identity: Option<&'a str>,
+}
+
+fn read_input(params: &Params) -> Result<Input<'_>, StsError> {
+    let role_arn = params.require("RoleArn")?;
+    let session_name = params.require("RoleSessionName")?;
+    let mut v = Violations::default();
+    v.length("RoleArn", role_arn, 20, 2048, false);
+    v.length("RoleSessionName", session_name, 2, 64, false);
+    v.name_pattern("RoleSessionName", session_name);
+    let duration = params
+        .get("DurationSeconds")
+        .and_then(|d| v.integer("DurationSeconds", d, 900, 43_200))
+        .and_then(|d| u32::try_from(d).ok());
+    let policy = params.get("Policy");
+    if let Some(p) = policy {
+        // The model sets no maximum for AssumeRole; the packed size bounds it.
+        v.length("Policy", p, 1, usize::MAX, true);
+        v.policy_chars("Policy", p);
+    }
+    let policy_arns = params.list("PolicyArns", Some("arn"), 10)?;
+    for arn in &policy_arns {
+        v.length("PolicyArns.member.arn", arn, 20, 2048, false);
+    }
+    let keys = params.list("Tags", Some("Key"), 50)?;
+    let tags: Vec<(&str, &str)> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            let value = params
+                .get(&format!("Tags.member.{}.Value", i + 1))
+                .unwrap_or("");
+            (*k, value)
+        })
+        .collect();
+    let transitive = params.list("TransitiveTagKeys", None, 50)?;
+    let external_id = params.get("ExternalId");
+    if let Some(id) = external_id {
+        v.length("ExternalId", id, 2, 1224, false);
+        v.pattern("ExternalId", id, "[\\w+=,.@:\\/-]*", |c| {
+            c.is_ascii_alphanumeric() || "_+=,.@:/-".contains(c)
+        });
+    }
+    let source_identity = params.get("SourceIdentity");
+    if let Some(si) = source_identity {
+        v.length("SourceIdentity", si, 2, 64, false);
+        v.name_pattern("SourceIdentity", si);
+    }
+    if params.get("SerialNumber").is_some() || params.get("TokenCode").is_some() {
+        return Err(StsError::validation(
+            "MFA (SerialNumber, TokenCode) needs an IAM user with an MFA device; none is configured",
+        ));
+    }
+    v.finish()?;
+    if source_identity.is_some_and(|si| si.to_ascii_lowercase().starts_with("aws:")) {
+        return Err(StsError::validation(
+            "SourceIdentity cannot start with the reserved prefix aws:",
+        ));
+    }
+    Ok(Input {
+        role_arn,
+        session_name,
+        duration,
+        policy,
+        policy_arns,
+        tags,
+        transitive,
+        external_id,
+        source_identity,
+    })
+}
+
+/// What the caller brings to the decision and carries into the new session.
+struct CallerSide {
+    principal: Principal,
+    identity: Vec<NamedPolicy>,
+    boundary: Vec<NamedPolicy>,
+    session: Vec<NamedPolicy>,
+    context: Context,
+    /// Tags of the caller (principal tags), session tags overriding the caller's own.
+    principal_tags: BTreeMap<String, String>,
+    inherited_tags: BTreeMap<String, String>,
+    inherited_transitive: Vec<String>,
+    source_identity: Option<String>,
+    mfa_at: Option<i64>,
+    chained: bool,
+}
+
+fn caller_side(state: &AppState, caller: &Caller) -> Result<CallerSide, StsError> {
+    match caller {
+        Caller::Session(record) => session_side(state, record),
+    }
+}
+
+fn session_side(state: &AppState, record: &SessionRecord) -> Result<CallerSide, StsError> {
+    let Some(role) = state.config.iam.role(&record.role_arn) else {
+        // The session's role is no longer configured: its credentials mean nothing.
+        return Err(StsError::invalid_client_token_id());
+    };
+    let principal = Principal::assumed_role(&record.assumed_role_arn, &record.role_arn)
+        .ok_or_else(StsError::internal)?;
+    let mut context = Context::new();
+    for (key, values) in &record.context {
+        for v in values {
+            context.push(key, v.as_str());
+        }
+    }
+    context.insert("aws:PrincipalArn", record.role_arn.as_str());
+    context.insert("aws:PrincipalAccount", record.account.as_str());
+    context.insert("aws:PrincipalType", "AssumedRole");
+    context.insert(
+        "aws:userid",
+        format!("{}:{}", record.role_id, record.session_name),
+    );
+    context.insert("aws:TokenIssueTime", record.issued_at.to_string());
+    let mut principal_tags = role.tags.clone();
+    principal_tags.extend(record.tags.clone());
+    let inherited_tags: BTreeMap<String, String> = record
+        .tags
+        .iter()
+        .filter(|(k, _)| {
+            record
+                .transitive_tag_keys
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case(k))
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    Ok(CallerSide {
+        principal,
+        identity: role.identity_policies.clone(),
+        boundary: role.permissions_boundary.iter().cloned().collect(),
+        session: role_session::recorded_session_policies(state, record)?,
+        context,
+        principal_tags,
+        inherited_tags,
+        inherited_transitive: record.transitive_tag_keys.clone(),
+        source_identity: record.source_identity.clone(),
+        mfa_at: record.mfa_authenticated_at,
+        chained: true,
+    })
+}
+
+/// Handles one call.
+pub async fn assume_role(
+    state: &AppState,
+    params: &Params,
+    meta: &RequestMeta,
+) -> Result<String, StsError> {
+    let input = read_input(params)?;
+    let inline_policy = role_session::inline_session_policy(input.policy)?;
+    let caller = authenticate(state, meta).await?;
+    let side = caller_side(state, &caller)?;
+    let Some(role) = state.config.iam.role(input.role_arn) else {
+        tracing::info!(request_id = %meta.request_id, role = input.role_arn, "no such role");
+        return Err(StsError::access_denied(format!(
+            "User: {} is not authorized to perform: {ACTION} on resource: {}",
+            side.principal.name(),
+            super::query::shorten(input.role_arn)
+        )));
+    };
+    role_session::session_policies(state, &role.account, inline_policy, &input.policy_arns)?;
+
+    // Tags: the request's, checked, on top of the transitive tags the caller carries, which
+    // they may not override.
+    let mut tags = side.inherited_tags.clone();
+    let mut seen: HashSet<String> = HashSet::new();
+    for (key, value) in &input.tags {
+        if let Some(problem) = role_session::tag_problem(key, value) {
+            return Err(StsError::validation(format!("Tags: {problem}")));
+        }
+        if !seen.insert(key.to_lowercase()) {
+            return Err(StsError::validation(
+                "Tags: two tag keys differ only in case",
+            ));
+        }
+        if side
+            .inherited_transitive
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case(key))
+        {
+            return Err(StsError::validation(format!(
+                "Tags: {} is a transitive tag of the calling session and cannot be set again",
+                super::query::shorten(key)
+            )));
+        }
+        tags.insert((*key).to_owned(), (*value).to_owned());
+    }
+    let mut transitive = side.inherited_transitive.clone();
+    for key in &input.transitive {
+        if !input.tags.iter().any(|(k, _)| k.eq_ignore_ascii_case(key)) {
+            return Err(StsError::validation(
+                "TransitiveTagKeys: each key must be one of the session tags",
+            ));
+        }
+        transitive.push((*key).to_owned());
+    }
+    let source_identity = match (&side.source_identity, input.source_identity) {
+        (Some(carried), Some(asked)) if carried != asked => {
+            return Err(StsError::access_denied(
+                "SourceIdentity is already set for this session chain and cannot be changed",
+            ));
+        }
+        (Some(carried), _) => Some(carried.clone()),
+        (None, asked) => asked.map(str::to_owned),
+    };
+    let packed = role_session::packed_policy_percent(
+        input.policy,
+        &input.policy_arns,
+        &input
+            .tags
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+    )?;
+
+    let duration = input.duration.unwrap_or(3600);
+    if side.chained && duration > CHAINED_MAX_SECONDS {
+        return Err(StsError::validation(
+            "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.",
+        ));
+    }
+
+    let now = role_session::now(state);
+    let mut context = role_session::request_context(state, meta, now);
+    for (key, value) in side.context.iter() {
+        context.insert_value(key, value.clone());
+    }
+    for (k, v) in &side.principal_tags {
+        context.insert(&format!("aws:PrincipalTag/{k}"), v.as_str());
+    }
+    for (k, v) in &tags {
+        context.insert(&format!("aws:RequestTag/{k}"), v.as_str());
+        context.push("aws:TagKeys", k.as_str());
+    }
+    for k in &transitive {
+        context.push("sts:TransitiveTagKeys", k.as_str());
+    }
+    context.insert("sts:RoleSessionName", input.session_name);
+    if let Some(id) = input.external_id {
+        context.insert("sts:ExternalId", id);
+    }
+    if let Some(si) = &source_identity {
+        context.insert("sts:SourceIdentity", si.as_str());
+        context.insert("aws:SourceIdentity", si.as_str());
+    }
+    context.insert(
+        "aws:MultiFactorAuthPresent",
+        side.mfa_at.is_some().to_string(),
+    );
+    if let Some(at) = side.mfa_at {
+        context.insert(
+            "aws:MultiFactorAuthAge",
+            (now.unix_timestamp() - at).max(0).to_string(),
+        );
+    }
+
+    let mut actions = vec![ACTION];
+    if !tags.is_empty() {
+        actions.push("sts:TagSession");
+    }
+    if source_identity.is_some() {
+        actions.push("sts:SetSourceIdentity");
+    }
+    TrustCheck {
+        role,
+        principal: side.principal.clone(),
+        context,
+        identity: &side.identity,
+        boundary: &side.boundary,
+        session: &side.session,
+    }
+    .require(&actions, meta)?;
+
+    let issued = role_session::issue(
+        state,
+        meta,
+        NewSession {
+            role,
+            session_name: input.session_name,
+            duration,
+            now,
+            origin: Origin::AssumeRole,
+            provider: None,
+            subject: None,
+            audience: None,
+            source_identity: source_identity.clone(),
+            context: BTreeMap::new(),
+            session_policy: input.policy,
+            policy_arns: &input.policy_arns,
+            tags,
+            transitive_tag_keys: transitive,
+            mfa_authenticated_at: side.mfa_at,
+            chained: side.chained,
+        },
+    )
+    .await?;
+    let assumed_role_id = issued.assumed_role_id();
+    let result = AssumeRoleResult {
+        credentials: issued.credentials_xml(),
+        assumed_role_user: issued.assumed_role_user(&assumed_role_id),
+        packed_policy_size: packed,
+        source_identity: source_identity.as_deref(),
+    };
+    xml::success(Action::AssumeRole, &result, &meta.request_id).map_err(|e| {
+        tracing::error!(request_id = %meta.request_id, error = %e, "response serialization failed");
+        StsError::internal()
+    })
+}

@@ -1,0 +1,262 @@
+//! `AssumeRole` through the real SDK, signed with credentials the broker minted: a three-hop
+//! chain (web identity -> same-account role -> cross-account role with ExternalId) carrying
+//! transitive tags and the source identity, the one-hour chaining cap, and each refusal.
+
+use aws_sdk_sts::config::retry::RetryConfig;
+use aws_sdk_sts::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_sts::error::ProvideErrorMetadata as _;
+use serde_json::json;
+
+use crate::harness::broker::{DEPLOY_ROLE, HUB_ROLE, TestBroker, VENDOR_EXTERNAL_ID, VENDOR_ROLE};
+use crate::harness::idp::TestIdp;
+
+type Creds = (String, String, String);
+
+fn client(broker: &TestBroker, creds: &Creds) -> aws_sdk_sts::Client {
+    aws_sdk_sts::Client::from_conf(
+        aws_sdk_sts::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(&broker.endpoint)
+            .retry_config(RetryConfig::disabled())
+            .credentials_provider(Credentials::new(
+                &creds.0,
+                &creds.1,
+                Some(creds.2.clone()),
+                None,
+                "test",
+            ))
+            .build(),
+    )
+}
+
+fn creds_of(c: &aws_sdk_sts::types::Credentials) -> Creds {
+    (
+        c.access_key_id().to_owned(),
+        c.secret_access_key().to_owned(),
+        c.session_token().to_owned(),
+    )
+}
+
+/// A web identity session of the `deploy` role, with a transitive `team` tag.
+async fn first_hop(broker: &TestBroker, idp: &TestIdp) -> Creds {
+    let mut claims = idp.claims("repo:octo-org/app:ref:refs/heads/main");
+    claims["https://aws.amazon.com/tags"] = json!({
+        "principal_tags": {"team": ["payments"]},
+        "transitive_tag_keys": ["team"],
+    });
+    let out = broker
+        .sts()
+        .assume_role_with_web_identity()
+        .role_arn(DEPLOY_ROLE)
+        .role_session_name("hop1")
+        .web_identity_token(idp.token("rsa-1", &claims))
+        .send()
+        .await
+        .unwrap();
+    creds_of(out.credentials().unwrap())
+}
+
+async fn refused(
+    r: Result<
+        aws_sdk_sts::operation::assume_role::AssumeRoleOutput,
+        aws_sdk_sts::error::SdkError<aws_sdk_sts::operation::assume_role::AssumeRoleError>,
+    >,
+) -> (String, String) {
+    let e = r.unwrap_err().into_service_error();
+    (
+        e.code().unwrap_or_default().to_owned(),
+        e.message().unwrap_or_default().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn a_three_hop_chain_carries_tags_and_source_identity() {
+    let idp = TestIdp::start().await;
+    let broker = TestBroker::start(&idp, "memory://").await;
+    let hop1 = first_hop(&broker, &idp).await;
+
+    let out = client(&broker, &hop1)
+        .assume_role()
+        .role_arn(HUB_ROLE)
+        .role_session_name("hop2")
+        .source_identity("alice")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        out.assumed_role_user().unwrap().arn(),
+        "arn:aws:sts::111122223333:assumed-role/hub/hop2"
+    );
+    assert_eq!(out.source_identity(), Some("alice"));
+    let hop2 = creds_of(out.credentials().unwrap());
+    let expiry = out.credentials().unwrap().expiration().secs();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    assert!(
+        expiry <= now + 3600 + 2,
+        "chained sessions last at most an hour"
+    );
+
+    let out = client(&broker, &hop2)
+        .assume_role()
+        .role_arn(VENDOR_ROLE)
+        .role_session_name("hop3")
+        .external_id(VENDOR_EXTERNAL_ID)
+        .send()
+        .await
+        .unwrap();
+    let hop3 = creds_of(out.credentials().unwrap());
+    assert_eq!(out.source_identity(), Some("alice"));
+    let record = broker
+        .state
+        .store
+        .get_session(&hop3.0)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        record.tags.get("team").map(String::as_str),
+        Some("payments")
+    );
+    assert_eq!(record.transitive_tag_keys, vec!["team".to_owned()]);
+    assert_eq!(record.source_identity.as_deref(), Some("alice"));
+    assert!(record.chained);
+
+    let who = client(&broker, &hop3)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        who.arn(),
+        Some("arn:aws:sts::444455556666:assumed-role/vendor/hop3")
+    );
+    assert_eq!(who.account(), Some("444455556666"));
+}
+
+#[tokio::test]
+async fn each_side_of_assume_role_can_refuse() {
+    let idp = TestIdp::start().await;
+    let broker = TestBroker::start(&idp, "memory://").await;
+    let hop1 = first_hop(&broker, &idp).await;
+    let hop2 = creds_of(
+        client(&broker, &hop1)
+            .assume_role()
+            .role_arn(HUB_ROLE)
+            .role_session_name("hop2")
+            .source_identity("alice")
+            .send()
+            .await
+            .unwrap()
+            .credentials()
+            .unwrap(),
+    );
+    let sessions_before = broker
+        .state
+        .store
+        .get_session(&hop2.0)
+        .await
+        .unwrap()
+        .is_some();
+    assert!(sessions_before);
+
+    // Role chaining caps the duration at one hour.
+    let (code, message) = refused(
+        client(&broker, &hop1)
+            .assume_role()
+            .role_arn(HUB_ROLE)
+            .role_session_name("long")
+            .duration_seconds(7200)
+            .send()
+            .await,
+    )
+    .await;
+    assert_eq!(code, "ValidationError");
+    assert!(message.contains("1 hour session limit"), "{message}");
+
+    // The vendor's trust needs the external id.
+    for external_id in [None, Some("wrong-id")] {
+        let mut call = client(&broker, &hop2)
+            .assume_role()
+            .role_arn(VENDOR_ROLE)
+            .role_session_name("hop3");
+        if let Some(id) = external_id {
+            call = call.external_id(id);
+        }
+        let (code, message) = refused(call.send().await).await;
+        assert_eq!(code, "AccessDenied");
+        assert!(message.contains("sts:ExternalId"), "{message}");
+        assert!(!message.contains("ext-123"), "{message}");
+    }
+    // Across accounts the caller's identity side must allow it too: `deploy` may not.
+    let (code, message) = refused(
+        client(&broker, &hop1)
+            .assume_role()
+            .role_arn(VENDOR_ROLE)
+            .role_session_name("direct")
+            .external_id(VENDOR_EXTERNAL_ID)
+            .send()
+            .await,
+    )
+    .await;
+    assert_eq!(code, "AccessDenied");
+    assert!(
+        message.starts_with(
+            "User: arn:aws:sts::111122223333:assumed-role/deploy/hop1 is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::444455556666:role/vendor"
+        ),
+        "{message}"
+    );
+    // The source identity of a chain cannot change, nor can a transitive tag be set again.
+    let (code, _) = refused(
+        client(&broker, &hop2)
+            .assume_role()
+            .role_arn(VENDOR_ROLE)
+            .role_session_name("hop3")
+            .external_id(VENDOR_EXTERNAL_ID)
+            .source_identity("mallory")
+            .send()
+            .await,
+    )
+    .await;
+    assert_eq!(code, "AccessDenied");
+    let (code, message) = refused(
+        client(&broker, &hop2)
+            .assume_role()
+            .role_arn(VENDOR_ROLE)
+            .role_session_name("hop3")
+            .external_id(VENDOR_EXTERNAL_ID)
+            .tags(
+                aws_sdk_sts::types::Tag::builder()
+                    .key("team")
+                    .value("other")
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await,
+    )
+    .await;
+    assert_eq!(code, "ValidationError", "{message}");
+    // A role that does not exist is a plain denial; a bad external id format a validation error.
+    let (code, _) = refused(
+        client(&broker, &hop1)
+            .assume_role()
+            .role_arn("arn:aws:iam::111122223333:role/nope")
+            .role_session_name("x1")
+            .send()
+            .await,
+    )
+    .await;
+    assert_eq!(code, "AccessDenied");
+    let (code, _) = refused(
+        client(&broker, &hop1)
+            .assume_role()
+            .role_arn(HUB_ROLE)
+            .role_session_name("x1")
+            .external_id("has space")
+            .send()
+            .await,
+    )
+    .await;
+    assert_eq!(code, "ValidationError");
+}
