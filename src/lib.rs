@@ -17,3 +17,4 @@ pub mod session;
 pub mod sigv4;
 pub mod store;
 pub mod sts;
+pub mod totp;

@@ -14,12 +14,15 @@ pub fn check_config(config: Result<Config, crate::config::ConfigError>) -> Outpu
         Ok(c) => {
             let roles = c.iam.roles().count();
             let mut stdout = format!(
-                "{}: ok: {} account(s), {} OIDC provider(s), {} role(s), {} managed policy(ies), store {}\n",
+                "{}: ok: {} account(s), {} OIDC provider(s), {} role(s), {} managed policy(ies), {} user(s), {} group(s), {} MFA device(s), store {}\n",
                 c.source,
                 c.iam.accounts.len(),
                 c.oidc_providers.len(),
                 roles,
                 c.iam.policies.len(),
+                c.iam.users().count(),
+                c.iam.groups.len(),
+                c.iam.mfa_devices().count(),
                 c.store_url
             );
             let mut warnings = String::new();

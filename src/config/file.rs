@@ -25,6 +25,12 @@ pub struct ConfigFile {
     pub roles: Vec<RoleEntry>,
     #[serde(default)]
     pub policies: Vec<PolicyEntry>,
+    #[serde(default)]
+    pub users: Vec<UserEntry>,
+    #[serde(default)]
+    pub groups: Vec<GroupEntry>,
+    #[serde(default)]
+    pub mfa_devices: Vec<MfaDeviceEntry>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -199,4 +205,82 @@ pub struct PolicyEntry {
     pub account: String,
     pub name: String,
     pub file: String,
+}
+
+/// An IAM user with long-term access keys.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserEntry {
+    pub account: String,
+    pub name: String,
+    #[serde(default = "default_path")]
+    pub path: String,
+    /// Names of `[[groups]]` of the same account.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// Inline identity policies, one JSON file each.
+    #[serde(default)]
+    pub policy_files: Vec<String>,
+    /// Customer-managed policy ARNs (`[[policies]]`).
+    #[serde(default)]
+    pub managed_policies: Vec<String>,
+    /// A customer-managed policy ARN.
+    #[serde(default)]
+    pub permissions_boundary: Option<String>,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    #[serde(default)]
+    pub access_keys: Vec<AccessKeyEntry>,
+}
+
+/// A long-term access key. The secret is never written in the file: it comes from an
+/// environment variable or a file, and a `secret` key is refused as unknown.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessKeyEntry {
+    pub id: String,
+    #[serde(default)]
+    pub secret_env: Option<String>,
+    #[serde(default)]
+    pub secret_file: Option<String>,
+    #[serde(default)]
+    pub status: KeyStatus,
+    /// RFC 3339.
+    #[serde(default)]
+    pub created: Option<String>,
+}
+
+/// IAM's access key status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum KeyStatus {
+    #[default]
+    Active,
+    Inactive,
+}
+
+/// A group of users sharing policies.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupEntry {
+    pub account: String,
+    pub name: String,
+    #[serde(default)]
+    pub policy_files: Vec<String>,
+    #[serde(default)]
+    pub managed_policies: Vec<String>,
+}
+
+/// A virtual MFA device: a TOTP seed (base32) from an environment variable or a file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MfaDeviceEntry {
+    pub account: String,
+    /// The user's name in `account`.
+    pub user: String,
+    /// `arn:aws:iam::ACCOUNT:mfa/NAME`.
+    pub serial: String,
+    #[serde(default)]
+    pub secret_env: Option<String>,
+    #[serde(default)]
+    pub secret_file: Option<String>,
 }

@@ -1,9 +1,13 @@
 //! Configuration: the TOML file (see [`file`]) turned into a checked [`Config`]. Every problem is
 //! collected, not just the first, each with the file and line it comes from, so `check-config`
-//! can list them all. Paths in the file are relative to the file's own folder.
+//! can list them all. Paths in the file are relative to the file's own folder. Secrets (users'
+//! access keys, MFA seeds) are read from the environment or files at load time ([`users`]).
 
 pub mod file;
 mod locate;
+mod users;
+
+pub use users::{MAX_ACCESS_KEYS_PER_USER, MAX_GROUPS_PER_USER, MAX_MFA_DEVICES_PER_USER};
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -134,11 +138,23 @@ impl Config {
     }
 
     /// Checks configuration text; `name` is used in messages, `base` resolves relative paths.
+    /// `secret_env` names are looked up in the process environment.
     pub fn from_toml(text: &str, name: &str, base: &Path) -> Result<Config, ConfigError> {
+        Config::from_toml_with_env(text, name, base, &|var| std::env::var(var).ok())
+    }
+
+    /// As [`Config::from_toml`], with `env` answering for environment variables.
+    pub fn from_toml_with_env(
+        text: &str,
+        name: &str,
+        base: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
         let mut checker = Checker {
             text,
             name,
             base,
+            env,
             issues: Vec::new(),
         };
         let raw: ConfigFile = match toml::from_str(text) {
@@ -193,6 +209,7 @@ struct Checker<'a> {
     text: &'a str,
     name: &'a str,
     base: &'a Path,
+    env: &'a dyn Fn(&str) -> Option<String>,
     issues: Vec<Issue>,
 }
 
@@ -315,6 +332,7 @@ impl Checker<'_> {
                 iam.add_role(role);
             }
         }
+        self.check_principals(&raw, &mut iam);
 
         let dev_issuer = if raw.dev_issuer.enabled {
             match &raw.dev_issuer.issuer {

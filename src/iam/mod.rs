@@ -1,8 +1,15 @@
 //! The IAM entities the broker knows, compiled from configuration: accounts, roles with their
-//! trust, identity and boundary policies, and customer-managed policies. Read-only after start.
+//! trust, identity and boundary policies, customer-managed policies, and users with their
+//! groups, access keys and MFA devices ([`user`]). Read-only after start.
 //!
 //! Names and ARNs follow IAM's identifiers reference: role ARNs carry their path
 //! (`arn:aws:iam::ACCOUNT:role/PATH/NAME`), role ids are `AROA` + 17 characters.
+
+mod user;
+
+pub use user::{
+    AccessKey, Group, MfaDevice, User, group_arn, is_access_key_id, is_mfa_serial, user_arn,
+};
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -42,6 +49,12 @@ pub struct Iam {
     roles: HashMap<String, Arc<Role>>,
     /// Customer-managed policies by ARN.
     pub policies: HashMap<String, NamedPolicy>,
+    /// Groups by ARN.
+    pub groups: HashMap<String, Group>,
+    users: HashMap<String, Arc<User>>,
+    /// Access key id to the ARN of the user holding it.
+    access_keys: HashMap<String, String>,
+    mfa_devices: HashMap<String, MfaDevice>,
 }
 
 impl Iam {
@@ -56,6 +69,48 @@ impl Iam {
 
     pub fn roles(&self) -> impl Iterator<Item = &Arc<Role>> {
         self.roles.values()
+    }
+
+    /// Adds a user and indexes its access keys (the configuration checks keep ids unique).
+    pub fn add_user(&mut self, user: User) {
+        for key in &user.access_keys {
+            self.access_keys.insert(key.id.clone(), user.arn.clone());
+        }
+        self.users.insert(user.arn.clone(), Arc::new(user));
+    }
+
+    /// The user an ARN names, exactly as configured.
+    pub fn user(&self, arn: &str) -> Option<&Arc<User>> {
+        self.users.get(arn)
+    }
+
+    pub fn users(&self) -> impl Iterator<Item = &Arc<User>> {
+        self.users.values()
+    }
+
+    /// The user holding access key `id`, and the key, active or not.
+    pub fn user_by_access_key(&self, id: &str) -> Option<(&Arc<User>, &AccessKey)> {
+        let user = self.users.get(self.access_keys.get(id)?)?;
+        let key = user.access_keys.iter().find(|k| k.id == id)?;
+        Some((user, key))
+    }
+
+    /// Whether any user holds access key `id`.
+    pub fn has_access_key(&self, id: &str) -> bool {
+        self.access_keys.contains_key(id)
+    }
+
+    pub fn add_mfa_device(&mut self, device: MfaDevice) {
+        self.mfa_devices.insert(device.serial.clone(), device);
+    }
+
+    /// The MFA device with this serial number (ARN).
+    pub fn mfa_device(&self, serial: &str) -> Option<&MfaDevice> {
+        self.mfa_devices.get(serial)
+    }
+
+    pub fn mfa_devices(&self) -> impl Iterator<Item = &MfaDevice> {
+        self.mfa_devices.values()
     }
 }
 

@@ -18,8 +18,10 @@ use super::role_session::{self, NewSession, TrustCheck};
 use super::xml::{self, AssumeRoleResult};
 use super::{Action, RequestMeta};
 use crate::app::AppState;
-use crate::policy::{Context, NamedPolicy, Principal};
+use crate::iam::User;
+use crate::policy::{AwsKind, AwsPrincipal, Context, NamedPolicy, Principal};
 use crate::session::{Origin, SessionRecord};
+use crate::totp;
 
 const ACTION: &str = "sts:AssumeRole";
 /// Longest session a role session can get by assuming another role.
@@ -36,6 +38,7 @@ struct Input<'a> {
     transitive: Vec<&'a str>,
     external_id: Option<&'a str>,
     source_identity: Option<&'a str>,
+    mfa: Option<(&'a str, &'a str)>,
 }
 
 fn read_input(params: &Params) -> Result<Input<'_>, StsError> {
@@ -83,12 +86,28 @@ fn read_input(params: &Params) -> Result<Input<'_>, StsError> {
         v.length("SourceIdentity", si, 2, 64, false);
         v.name_pattern("SourceIdentity", si);
     }
-    if params.get("SerialNumber").is_some() || params.get("TokenCode").is_some() {
-        return Err(StsError::validation(
-            "MFA (SerialNumber, TokenCode) needs an IAM user with an MFA device; none is configured",
-        ));
+    let serial = params.get("SerialNumber");
+    let code = params.get("TokenCode");
+    if let Some(s) = serial {
+        v.length("SerialNumber", s, 9, 256, false);
+        v.pattern("SerialNumber", s, "[\\w+=/:,.@-]*", |c| {
+            c.is_ascii_alphanumeric() || "_+=/:,.@-".contains(c)
+        });
+    }
+    if let Some(c) = code {
+        v.length("TokenCode", c, 6, 6, true);
+        v.pattern("TokenCode", c, "[\\d]*", |c| c.is_ascii_digit());
     }
     v.finish()?;
+    let mfa = match (serial, code) {
+        (Some(s), Some(c)) => Some((s, c)),
+        (None, None) => None,
+        _ => {
+            return Err(StsError::validation(
+                "SerialNumber and TokenCode must be given together",
+            ));
+        }
+    };
     if source_identity.is_some_and(|si| si.to_ascii_lowercase().starts_with("aws:")) {
         return Err(StsError::validation(
             "SourceIdentity cannot start with the reserved prefix aws:",
@@ -104,6 +123,7 @@ fn read_input(params: &Params) -> Result<Input<'_>, StsError> {
         transitive,
         external_id,
         source_identity,
+        mfa,
     })
 }
 
@@ -123,9 +143,77 @@ struct CallerSide {
     chained: bool,
 }
 
-fn caller_side(state: &AppState, caller: &Caller) -> Result<CallerSide, StsError> {
+fn caller_side(
+    state: &AppState,
+    caller: &Caller,
+    mfa: Option<(&str, &str)>,
+    now: time::OffsetDateTime,
+) -> Result<CallerSide, StsError> {
     match caller {
-        Caller::Session(record) => session_side(state, record),
+        Caller::Session(record) => {
+            if mfa.is_some() {
+                // MFA devices belong to IAM users; a role session has none to prove.
+                return Err(mfa_failed());
+            }
+            session_side(state, record)
+        }
+        Caller::User(user) => {
+            let mfa_at = match mfa {
+                Some((serial, code)) => Some(check_mfa(state, user, serial, code, now)?),
+                None => None,
+            };
+            Ok(user_side(user, mfa_at))
+        }
+    }
+}
+
+fn mfa_failed() -> StsError {
+    StsError::access_denied("MultiFactorAuthentication failed with invalid MFA one time pass code.")
+}
+
+/// The user's own virtual MFA device must accept the code now (one step either side).
+fn check_mfa(
+    state: &AppState,
+    user: &User,
+    serial: &str,
+    code: &str,
+    now: time::OffsetDateTime,
+) -> Result<i64, StsError> {
+    let device = state
+        .config
+        .iam
+        .mfa_device(serial)
+        .filter(|d| d.user_arn == user.arn)
+        .ok_or_else(mfa_failed)?;
+    let seed = device.seed().map_err(|_| mfa_failed())?;
+    totp::check(&seed, code, now).map_err(|_| mfa_failed())?;
+    Ok(now.unix_timestamp())
+}
+
+fn user_side(user: &User, mfa_at: Option<i64>) -> CallerSide {
+    let mut context = Context::new();
+    context.insert("aws:PrincipalArn", user.arn.as_str());
+    context.insert("aws:PrincipalAccount", user.account.as_str());
+    context.insert("aws:PrincipalType", "User");
+    context.insert("aws:userid", user.user_id.as_str());
+    context.insert("aws:username", user.name.as_str());
+    CallerSide {
+        principal: Principal::Aws(AwsPrincipal {
+            arn: user.arn.clone(),
+            account: user.account.clone(),
+            kind: AwsKind::User,
+            role_arn: None,
+        }),
+        identity: user.identity_policies.clone(),
+        boundary: user.permissions_boundary.iter().cloned().collect(),
+        session: Vec::new(),
+        context,
+        principal_tags: user.tags.clone(),
+        inherited_tags: BTreeMap::new(),
+        inherited_transitive: Vec::new(),
+        source_identity: None,
+        mfa_at,
+        chained: false,
     }
 }
 
@@ -187,7 +275,8 @@ pub async fn assume_role(
     let input = read_input(params)?;
     let inline_policy = role_session::inline_session_policy(input.policy)?;
     let caller = authenticate(state, meta).await?;
-    let side = caller_side(state, &caller)?;
+    let now = role_session::now(state);
+    let side = caller_side(state, &caller, input.mfa, now)?;
     let Some(role) = state.config.iam.role(input.role_arn) else {
         tracing::info!(request_id = %meta.request_id, role = input.role_arn, "no such role");
         return Err(StsError::access_denied(format!(
@@ -258,7 +347,6 @@ pub async fn assume_role(
         ));
     }
 
-    let now = role_session::now(state);
     let mut context = role_session::request_context(state, meta, now);
     for (key, value) in side.context.iter() {
         context.insert_value(key, value.clone());

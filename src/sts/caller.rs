@@ -1,11 +1,18 @@
 //! Who signed a request: SigV4 verification ([`crate::sigv4`]) of session credentials the broker
-//! minted. The access key id finds the session in the store; the session token must be
-//! authentic (our key), name that same access key id and be unexpired; the secret is derived
-//! from the broker key, and the signature must verify with it.
+//! minted or of a configured user's long-term access key.
+//!
+//! Sessions (`ASIA...`): the access key id finds the session in the store; the session token
+//! must be authentic (our key), name that same access key id and be unexpired; the secret is
+//! derived from the broker key, and the signature must verify with it.
+//! Users (`AKIA...`): the key must be configured and `Active`, no session token may accompany
+//! it, and the signature must verify with its secret.
+
+use std::sync::Arc;
 
 use super::RequestMeta;
 use super::error::StsError;
 use crate::app::AppState;
+use crate::iam::User;
 use crate::session::SessionRecord;
 use crate::session::credentials;
 use crate::sigv4::{self, SignedRequest};
@@ -14,7 +21,9 @@ use crate::sigv4::{self, SignedRequest};
 #[derive(Debug, Clone)]
 pub enum Caller {
     /// A session this broker minted.
-    Session(SessionRecord),
+    Session(Box<SessionRecord>),
+    /// An IAM user, by a long-term access key.
+    User(Arc<User>),
 }
 
 /// Verifies the request's signature and returns who made it.
@@ -29,8 +38,29 @@ pub async fn authenticate(state: &AppState, meta: &RequestMeta) -> Result<Caller
     };
     let parsed = sigv4::parse(&signed).map_err(|e| signature_error(&e))?;
     let access_key_id = parsed.credential.access_key_id.as_str();
+    let now = state.clock.now();
+    if access_key_id.starts_with("AKIA") {
+        let (user, key) = state
+            .config
+            .iam
+            .user_by_access_key(access_key_id)
+            .ok_or_else(StsError::invalid_client_token_id)?;
+        // An inactive key is refused exactly like an unknown one; a long-term key never comes
+        // with a session token.
+        if !key.active || parsed.security_token.is_some() {
+            return Err(StsError::invalid_client_token_id());
+        }
+        sigv4::verify(
+            &signed,
+            &parsed,
+            key.secret.expose(),
+            now,
+            sigv4::DEFAULT_MAX_SKEW,
+        )
+        .map_err(|e| signature_error(&e))?;
+        return Ok(Caller::User(Arc::clone(user)));
+    }
     if !access_key_id.starts_with("ASIA") {
-        // Long-term keys (IAM users) are not configured yet: no such key.
         return Err(StsError::invalid_client_token_id());
     }
     let token = parsed
@@ -42,7 +72,6 @@ pub async fn authenticate(state: &AppState, meta: &RequestMeta) -> Result<Caller
     if claims.access_key_id != access_key_id {
         return Err(StsError::invalid_client_token_id());
     }
-    let now = state.clock.now();
     if claims.expires_at <= now {
         return Err(StsError::expired_token());
     }
@@ -67,7 +96,7 @@ pub async fn authenticate(state: &AppState, meta: &RequestMeta) -> Result<Caller
         sigv4::DEFAULT_MAX_SKEW,
     )
     .map_err(|e| signature_error(&e))?;
-    Ok(Caller::Session(record))
+    Ok(Caller::Session(Box::new(record)))
 }
 
 fn signature_error(e: &sigv4::SigV4Error) -> StsError {

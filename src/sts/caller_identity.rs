@@ -18,12 +18,22 @@ struct GetCallerIdentityResult<'a> {
 }
 
 pub async fn get_caller_identity(state: &AppState, meta: &RequestMeta) -> Result<String, StsError> {
-    let Caller::Session(record) = authenticate(state, meta).await?;
-    let user_id = format!("{}:{}", record.role_id, record.session_name);
-    let result = GetCallerIdentityResult {
-        user_id: &user_id,
-        account: &record.account,
-        arn: &record.assumed_role_arn,
+    let caller = authenticate(state, meta).await?;
+    let session_user_id;
+    let result = match &caller {
+        Caller::Session(record) => {
+            session_user_id = format!("{}:{}", record.role_id, record.session_name);
+            GetCallerIdentityResult {
+                user_id: &session_user_id,
+                account: &record.account,
+                arn: &record.assumed_role_arn,
+            }
+        }
+        Caller::User(user) => GetCallerIdentityResult {
+            user_id: &user.user_id,
+            account: &user.account,
+            arn: &user.arn,
+        },
     };
     xml::success(Action::GetCallerIdentity, &result, &meta.request_id).map_err(|e| {
         tracing::error!(request_id = %meta.request_id, error = %e, "response serialization failed");

@@ -7,10 +7,31 @@ use aws_sdk_sts::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_sts::error::ProvideErrorMetadata as _;
 use serde_json::json;
 
-use crate::harness::broker::{DEPLOY_ROLE, HUB_ROLE, TestBroker, VENDOR_EXTERNAL_ID, VENDOR_ROLE};
+use crate::harness::broker::{
+    ADMIN_ROLE, ALICE_KEY_ID, ALICE_MFA_SEED, ALICE_MFA_SERIAL, ALICE_SECRET, DEPLOY_ROLE,
+    HUB_ROLE, TestBroker, VENDOR_EXTERNAL_ID, VENDOR_ROLE,
+};
 use crate::harness::idp::TestIdp;
 
 type Creds = (String, String, String);
+
+fn alice(broker: &TestBroker) -> aws_sdk_sts::Client {
+    aws_sdk_sts::Client::from_conf(
+        aws_sdk_sts::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(&broker.endpoint)
+            .retry_config(RetryConfig::disabled())
+            .credentials_provider(Credentials::new(
+                ALICE_KEY_ID,
+                ALICE_SECRET,
+                None,
+                None,
+                "test",
+            ))
+            .build(),
+    )
+}
 
 fn client(broker: &TestBroker, creds: &Creds) -> aws_sdk_sts::Client {
     aws_sdk_sts::Client::from_conf(
@@ -259,4 +280,90 @@ async fn each_side_of_assume_role_can_refuse() {
     )
     .await;
     assert_eq!(code, "ValidationError");
+}
+
+#[tokio::test]
+async fn an_iam_user_assumes_a_role_with_a_totp_code() {
+    use sts_broker::totp::{Seed, code_at};
+
+    let idp = TestIdp::start().await;
+    let broker = TestBroker::start(&idp, "memory://").await;
+    let seed = Seed::from_base32(ALICE_MFA_SEED).unwrap();
+    let code = code_at(&seed, time::OffsetDateTime::now_utc());
+
+    let out = alice(&broker)
+        .assume_role()
+        .role_arn(ADMIN_ROLE)
+        .role_session_name("alice-admin")
+        .serial_number(ALICE_MFA_SERIAL)
+        .token_code(&code)
+        .send()
+        .await
+        .unwrap();
+    let creds = creds_of(out.credentials().unwrap());
+    let record = broker
+        .state
+        .store
+        .get_session(&creds.0)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(record.mfa_authenticated_at.is_some());
+    assert!(!record.chained);
+    let who = client(&broker, &creds)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        who.arn(),
+        Some("arn:aws:sts::111122223333:assumed-role/admin/alice-admin")
+    );
+
+    // Without MFA the trust policy's condition fails; with a wrong code MFA itself fails.
+    let (code_without, message) = refused(
+        alice(&broker)
+            .assume_role()
+            .role_arn(ADMIN_ROLE)
+            .role_session_name("no-mfa")
+            .send()
+            .await,
+    )
+    .await;
+    assert_eq!(code_without, "AccessDenied");
+    assert!(message.contains("aws:MultiFactorAuthPresent"), "{message}");
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let (code_wrong, message) = refused(
+        alice(&broker)
+            .assume_role()
+            .role_arn(ADMIN_ROLE)
+            .role_session_name("bad-mfa")
+            .serial_number(ALICE_MFA_SERIAL)
+            .token_code(wrong)
+            .send()
+            .await,
+    )
+    .await;
+    assert_eq!(code_wrong, "AccessDenied");
+    assert!(
+        message.contains("MultiFactorAuthentication failed"),
+        "{message}"
+    );
+
+    // Across accounts alice's own policies must allow sts:AssumeRole; they do not.
+    let (code_cross, message) = refused(
+        alice(&broker)
+            .assume_role()
+            .role_arn(VENDOR_ROLE)
+            .role_session_name("alice-vendor")
+            .external_id(VENDOR_EXTERNAL_ID)
+            .send()
+            .await,
+    )
+    .await;
+    assert_eq!(code_cross, "AccessDenied");
+    assert!(
+        message.starts_with("User: arn:aws:iam::111122223333:user/alice is not authorized"),
+        "{message}"
+    );
 }

@@ -1,11 +1,15 @@
 //! `GetCallerIdentity` signed by the real SDK with credentials the broker minted, on any
-//! replica sharing the store and keys; tampered, forged and wrong-secret requests refused.
+//! replica sharing the store and keys, and with a configured user's long-term access key;
+//! tampered, forged, inactive and wrong-secret requests refused.
 
 use aws_sdk_sts::config::retry::RetryConfig;
 use aws_sdk_sts::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_sts::error::ProvideErrorMetadata as _;
 
-use crate::harness::broker::{ACCOUNT, DEPLOY_ROLE, TestBroker, standard_config};
+use crate::harness::broker::{
+    ACCOUNT, ALICE_ARN, ALICE_INACTIVE_KEY_ID, ALICE_INACTIVE_SECRET, ALICE_KEY_ID, ALICE_MFA_SEED,
+    ALICE_MFA_SERIAL, ALICE_SECRET, DEPLOY_ROLE, TestBroker, standard_config,
+};
 use crate::harness::idp::TestIdp;
 use crate::harness::redis::RedisServer;
 
@@ -216,4 +220,79 @@ async fn presigned_get_caller_identity_url_works_with_a_plain_client() {
         .replace("Version=2011-06-15", "Version=2011-06-15&Extra=1");
     let r = broker.http().get(tampered).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 403);
+}
+
+async fn error_code(c: aws_sdk_sts::Client) -> Option<String> {
+    c.get_caller_identity()
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error()
+        .code()
+        .map(str::to_owned)
+}
+
+#[tokio::test]
+async fn a_users_long_term_key_identifies_the_user() {
+    let idp = TestIdp::start().await;
+    let broker = TestBroker::start(&idp, "memory://").await;
+    let out = client(&broker.endpoint, ALICE_KEY_ID, ALICE_SECRET, None)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.arn(), Some(ALICE_ARN));
+    assert_eq!(out.account(), Some(ACCOUNT));
+    let alice = broker.state.config.iam.user(ALICE_ARN).unwrap();
+    assert_eq!(out.user_id(), Some(alice.user_id.as_str()));
+    assert!(alice.user_id.starts_with("AIDA"), "{}", alice.user_id);
+    // Own managed policy, then the group's inline policy.
+    assert_eq!(alice.identity_policies.len(), 2);
+
+    // The MFA device's seed was read from its file.
+    let device = broker
+        .state
+        .config
+        .iam
+        .mfa_device(ALICE_MFA_SERIAL)
+        .unwrap();
+    assert_eq!(device.user_arn, ALICE_ARN);
+    let now = time::OffsetDateTime::now_utc();
+    let seed = sts_broker::totp::Seed::from_base32(ALICE_MFA_SEED).unwrap();
+    let code = sts_broker::totp::code_at(&seed, now);
+    assert!(sts_broker::totp::check(&device.seed().unwrap(), &code, now).is_ok());
+}
+
+#[tokio::test]
+async fn bad_long_term_credentials_get_the_right_codes() {
+    let idp = TestIdp::start().await;
+    let broker = TestBroker::start(&idp, "memory://").await;
+    let endpoint = &broker.endpoint;
+    // An inactive key, even with its right secret.
+    assert_eq!(
+        error_code(client(
+            endpoint,
+            ALICE_INACTIVE_KEY_ID,
+            ALICE_INACTIVE_SECRET,
+            None
+        ))
+        .await
+        .as_deref(),
+        Some("InvalidClientTokenId")
+    );
+    // The active key with a wrong secret.
+    let wrong = format!("{}x", &ALICE_SECRET[..ALICE_SECRET.len() - 1]);
+    assert_eq!(
+        error_code(client(endpoint, ALICE_KEY_ID, &wrong, None))
+            .await
+            .as_deref(),
+        Some("SignatureDoesNotMatch")
+    );
+    // The right secret, but a session token alongside a long-term key.
+    assert_eq!(
+        error_code(client(endpoint, ALICE_KEY_ID, ALICE_SECRET, Some("token")))
+            .await
+            .as_deref(),
+        Some("InvalidClientTokenId")
+    );
 }

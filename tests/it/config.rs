@@ -93,3 +93,46 @@ fn toml_syntax_and_unknown_keys_are_located() {
         assert_eq!(e.issues[0].line, Some(line), "{toml}: {e}");
     }
 }
+
+#[test]
+fn check_config_locates_user_secret_and_key_limit_problems() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("k.secret"), "not-shown-secret-value\n").unwrap();
+    let toml = r#"[[accounts]]
+id = "111122223333"
+
+[[users]]
+account = "111122223333"
+name = "bob"
+access_keys = [
+  { id = "AKIABOBEXAMPLE234567", secret_env = "STS_BROKER_TEST_SECRET_THAT_IS_NEVER_SET" },
+]
+
+[[users]]
+account = "111122223333"
+name = "carol"
+access_keys = [
+  { id = "AKIACAROLEXAMPLE2345", secret_file = "k.secret" },
+  { id = "AKIACAROLEXAMPLE2346", secret_file = "k.secret" },
+  { id = "AKIACAROLEXAMPLE2347", secret_file = "k.secret" },
+]
+"#;
+    std::fs::write(dir.path().join("broker.toml"), toml).unwrap();
+    let out = check_config(Config::load(&dir.path().join("broker.toml")));
+    assert_eq!(out.status, 1);
+    let err = out.stderr;
+    let broker = dir.path().join("broker.toml").display().to_string();
+    assert!(
+        err.contains(&format!(
+            "{broker}:8: access key AKIABOBEXAMPLE234567: environment variable STS_BROKER_TEST_SECRET_THAT_IS_NEVER_SET is not set"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{broker}:11: user arn:aws:iam::111122223333:user/carol has more than 2 access keys"
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("not-shown-secret-value"), "{err}");
+}

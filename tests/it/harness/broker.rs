@@ -24,8 +24,19 @@ pub const HUB_ROLE: &str = "arn:aws:iam::111122223333:role/hub";
 /// A role in another account trusting this account with an external id.
 pub const VENDOR_ROLE: &str = "arn:aws:iam::444455556666:role/vendor";
 pub const VENDOR_EXTERNAL_ID: &str = "ext-123";
+/// A role alice may assume only with MFA.
+pub const ADMIN_ROLE: &str = "arn:aws:iam::111122223333:role/admin";
 /// A role of another account whose trust names this account's provider.
 pub const FOREIGN_ROLE: &str = "arn:aws:iam::444455556666:role/foreign";
+/// An IAM user in group `developers`, with an active and an inactive access key and an MFA device.
+pub const ALICE_ARN: &str = "arn:aws:iam::111122223333:user/alice";
+pub const ALICE_KEY_ID: &str = "AKIAALICEXAMPLE23456";
+pub const ALICE_SECRET: &str = "aliceSecretAccessKey/EXAMPLE+0123456789ab";
+pub const ALICE_INACTIVE_KEY_ID: &str = "AKIAALICEOLDKEY23456";
+pub const ALICE_INACTIVE_SECRET: &str = "aliceRetiredAccessKey/EXAMPLE+0123456789";
+pub const ALICE_MFA_SERIAL: &str = "arn:aws:iam::111122223333:mfa/alice";
+/// Base32, as an authenticator app is given it.
+pub const ALICE_MFA_SEED: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
 
 pub struct TestBroker {
     pub endpoint: String,
@@ -92,6 +103,15 @@ pub fn standard_config(dir: &Path, idp: &TestIdp, store_url: &str, refetch_secon
     )
     .unwrap();
     std::fs::write(
+        dir.join("admin-trust.json"),
+        r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+  "Principal": {"AWS": "arn:aws:iam::111122223333:user/alice"},
+  "Action": "sts:AssumeRole",
+  "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"},
+                "NumericLessThan": {"aws:MultiFactorAuthAge": "3600"}}}]}"#,
+    )
+    .unwrap();
+    std::fs::write(
         dir.join("vendor-trust.json"),
         r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
   "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
@@ -104,6 +124,9 @@ pub fn standard_config(dir: &Path, idp: &TestIdp, store_url: &str, refetch_secon
         r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}"#,
     )
     .unwrap();
+    std::fs::write(dir.join("alice.secret"), format!("{ALICE_SECRET}\n")).unwrap();
+    std::fs::write(dir.join("alice-old.secret"), ALICE_INACTIVE_SECRET).unwrap();
+    std::fs::write(dir.join("alice.mfa"), format!("{ALICE_MFA_SEED}\n")).unwrap();
     std::fs::write(
         dir.join("readonly.json"),
         r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:Get*", "s3:List*"], "Resource": "*"}]}"#,
@@ -169,6 +192,32 @@ max_session_duration = 43200
 account = "444455556666"
 name = "vendor"
 trust_policy_file = "vendor-trust.json"
+
+[[roles]]
+account = "{ACCOUNT}"
+name = "admin"
+trust_policy_file = "admin-trust.json"
+
+[[groups]]
+account = "{ACCOUNT}"
+name = "developers"
+policy_files = ["deploy.json"]
+
+[[users]]
+account = "{ACCOUNT}"
+name = "alice"
+groups = ["developers"]
+managed_policies = ["{READONLY_POLICY}"]
+access_keys = [
+  {{ id = "{ALICE_KEY_ID}", secret_file = "alice.secret", created = "2025-01-15T09:30:00Z" }},
+  {{ id = "{ALICE_INACTIVE_KEY_ID}", secret_file = "alice-old.secret", status = "Inactive" }},
+]
+
+[[mfa_devices]]
+account = "{ACCOUNT}"
+user = "alice"
+serial = "{ALICE_MFA_SERIAL}"
+secret_file = "alice.mfa"
 "#,
         issuer = idp.issuer
     )

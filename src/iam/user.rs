@@ -1,0 +1,158 @@
+//! IAM users, their groups, long-term access keys and virtual MFA devices, as configured.
+//!
+//! Follows IAM's identifiers reference: user ARNs carry their path
+//! (`arn:aws:iam::ACCOUNT:user/PATH/NAME`), user ids are `AIDA` + 17 characters, access key ids
+//! `AKIA` + 16 base32 characters. Secrets are held as [`Secret`] and never printed.
+
+use std::collections::BTreeMap;
+
+use time::OffsetDateTime;
+
+use crate::policy::NamedPolicy;
+use crate::session::credentials::Secret;
+use crate::totp::{Seed, TotpError};
+
+/// An IAM user with long-term credentials.
+#[derive(Debug)]
+pub struct User {
+    pub account: String,
+    pub name: String,
+    pub path: String,
+    /// `arn:aws:iam::ACCOUNT:user/PATH/NAME`.
+    pub arn: String,
+    /// `AIDA...`, stable for the same account and name on every replica.
+    pub user_id: String,
+    /// Group names, as configured.
+    pub groups: Vec<String>,
+    /// The user's inline and managed policies, then each group's inline and managed policies.
+    pub identity_policies: Vec<NamedPolicy>,
+    pub permissions_boundary: Option<NamedPolicy>,
+    pub tags: BTreeMap<String, String>,
+    pub access_keys: Vec<AccessKey>,
+}
+
+/// A long-term access key (`AKIA...`).
+#[derive(Debug, Clone)]
+pub struct AccessKey {
+    pub id: String,
+    pub secret: Secret,
+    /// `Inactive` keys are refused like unknown ones.
+    pub active: bool,
+    pub created: Option<OffsetDateTime>,
+}
+
+/// A group: policies shared by its members. Groups do not nest.
+#[derive(Debug)]
+pub struct Group {
+    pub account: String,
+    pub name: String,
+    /// `arn:aws:iam::ACCOUNT:group/NAME`.
+    pub arn: String,
+    /// Inline policies, then managed ones.
+    pub policies: Vec<NamedPolicy>,
+}
+
+/// A virtual (TOTP) MFA device.
+#[derive(Debug, Clone)]
+pub struct MfaDevice {
+    /// `arn:aws:iam::ACCOUNT:mfa/NAME`, what callers send as `SerialNumber`.
+    pub serial: String,
+    pub user_arn: String,
+    /// The base32 seed.
+    pub secret: Secret,
+}
+
+impl MfaDevice {
+    /// The decoded seed (checked when the configuration was loaded).
+    pub fn seed(&self) -> Result<Seed, TotpError> {
+        Seed::from_base32(self.secret.expose())
+    }
+}
+
+/// `arn:aws:iam::ACCOUNT:user/PATH/NAME`.
+pub fn user_arn(account: &str, path: &str, name: &str) -> String {
+    format!("arn:aws:iam::{account}:user{path}{name}")
+}
+
+/// `arn:aws:iam::ACCOUNT:group/NAME`.
+pub fn group_arn(account: &str, name: &str) -> String {
+    format!("arn:aws:iam::{account}:group/{name}")
+}
+
+/// Whether `id` has the shape of a long-term access key id: `AKIA[A-Z2-7]{16}`.
+pub fn is_access_key_id(id: &str) -> bool {
+    id.len() == 20
+        && id.starts_with("AKIA")
+        && id
+            .bytes()
+            .skip(4)
+            .all(|b| matches!(b, b'A'..=b'Z' | b'2'..=b'7'))
+}
+
+/// Whether `serial` is a virtual MFA device ARN of `account`:
+/// `arn:aws:iam::ACCOUNT:mfa/PATH/NAME` with `[\w+=,.@-]` names.
+pub fn is_mfa_serial(serial: &str, account: &str) -> bool {
+    let prefix = format!("arn:aws:iam::{account}:mfa/");
+    match serial.strip_prefix(&prefix) {
+        Some(rest) => {
+            serial.len() <= 256
+                && !rest.is_empty()
+                && !rest.ends_with('/')
+                && !rest.contains("//")
+                && rest.bytes().all(|b| b == b'/' || super::is_name_byte(b))
+        }
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_key_ids() {
+        assert!(is_access_key_id("AKIAIOSFODNN7EXAMPLE"));
+        assert!(is_access_key_id("AKIA2345672345672345"));
+        assert!(!is_access_key_id("ASIAIOSFODNN7EXAMPLE"));
+        assert!(!is_access_key_id("AKIAIOSFODNN7EXAMPL"));
+        assert!(!is_access_key_id("AKIAIOSFODNN7EXAMPL1"));
+        assert!(!is_access_key_id("AKIAiosfodnn7example"));
+    }
+
+    #[test]
+    fn mfa_serials() {
+        assert!(is_mfa_serial(
+            "arn:aws:iam::111122223333:mfa/alice",
+            "111122223333"
+        ));
+        assert!(is_mfa_serial(
+            "arn:aws:iam::111122223333:mfa/dev/alice-phone",
+            "111122223333"
+        ));
+        assert!(!is_mfa_serial(
+            "arn:aws:iam::444455556666:mfa/alice",
+            "111122223333"
+        ));
+        assert!(!is_mfa_serial(
+            "arn:aws:iam::111122223333:mfa/",
+            "111122223333"
+        ));
+        assert!(!is_mfa_serial(
+            "arn:aws:iam::111122223333:mfa/a b",
+            "111122223333"
+        ));
+        assert!(!is_mfa_serial("GAHT12345678", "111122223333"));
+    }
+
+    #[test]
+    fn arns() {
+        assert_eq!(
+            user_arn("111122223333", "/eng/", "alice"),
+            "arn:aws:iam::111122223333:user/eng/alice"
+        );
+        assert_eq!(
+            group_arn("111122223333", "developers"),
+            "arn:aws:iam::111122223333:group/developers"
+        );
+    }
+}
