@@ -296,3 +296,37 @@ async fn bad_long_term_credentials_get_the_right_codes() {
         Some("InvalidClientTokenId")
     );
 }
+
+/// The broker's clock moves; the SDK keeps signing with the real time.
+#[tokio::test]
+async fn stale_signatures_and_ended_sessions_are_refused() {
+    use std::sync::Arc;
+    use sts_broker::clock::ManualClock;
+
+    let idp = TestIdp::start().await;
+    let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
+    let broker = TestBroker::start_with_clock(&idp, clock.clone()).await;
+    let (akid, secret, token) = mint(&broker, &idp).await;
+    let sts = client(&broker.endpoint, &akid, &secret, Some(&token));
+    assert!(sts.get_caller_identity().send().await.is_ok());
+
+    // Sixteen minutes later the same signing time is outside the 15-minute window: a replay.
+    clock.advance(time::Duration::minutes(16));
+    let e = sts
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(e.code(), Some("RequestExpired"));
+
+    // Past the session's end the token is expired, whatever the signature.
+    clock.advance(time::Duration::hours(2));
+    let e = sts
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(e.code(), Some("ExpiredToken"));
+}

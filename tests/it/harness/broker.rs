@@ -8,7 +8,7 @@ use std::sync::Arc;
 use aws_sdk_sts::config::retry::RetryConfig;
 use aws_sdk_sts::config::{BehaviorVersion, Region};
 use sts_broker::app::{self, AppState};
-use sts_broker::clock::SystemClock;
+use sts_broker::clock::{Clock, SystemClock};
 use sts_broker::config::Config;
 use tokio::sync::oneshot;
 
@@ -238,10 +238,23 @@ impl TestBroker {
 
     /// The broker on any configuration text, with `dir` as its folder.
     pub async fn from_toml(dir: tempfile::TempDir, toml: &str) -> TestBroker {
+        TestBroker::from_toml_with_clock(dir, toml, Arc::new(SystemClock)).await
+    }
+
+    /// The standard configuration with a clock the test moves.
+    pub async fn start_with_clock(idp: &TestIdp, clock: Arc<dyn Clock>) -> TestBroker {
+        let dir = tempfile::tempdir().unwrap();
+        let toml = standard_config(dir.path(), idp, "memory://", 0);
+        TestBroker::from_toml_with_clock(dir, &toml, clock).await
+    }
+
+    pub async fn from_toml_with_clock(
+        dir: tempfile::TempDir,
+        toml: &str,
+        clock: Arc<dyn Clock>,
+    ) -> TestBroker {
         let config = Config::from_toml(toml, "broker.toml", dir.path()).unwrap();
-        let state = AppState::build(config, Arc::new(SystemClock))
-            .await
-            .unwrap();
+        let state = AppState::build(config, clock).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
