@@ -13,6 +13,48 @@ use serde::{Deserialize, Serialize};
 pub enum Origin {
     AssumeRoleWithWebIdentity,
     AssumeRole,
+    GetSessionToken,
+}
+
+/// Whose session it is: a role's (the AssumeRole* actions) or an IAM user's (GetSessionToken).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind")]
+pub enum SessionPrincipal {
+    Role {
+        role_arn: String,
+        role_id: String,
+        session_name: String,
+        /// `arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`.
+        assumed_role_arn: String,
+    },
+    User {
+        user_arn: String,
+        user_id: String,
+    },
+}
+
+impl SessionPrincipal {
+    /// The ARN the session acts as: the assumed-role ARN, or the user's.
+    pub fn arn(&self) -> &str {
+        match self {
+            SessionPrincipal::Role {
+                assumed_role_arn, ..
+            } => assumed_role_arn,
+            SessionPrincipal::User { user_arn, .. } => user_arn,
+        }
+    }
+
+    /// `aws:userid`: `ROLEID:SESSION` for roles, the user id for users.
+    pub fn user_id(&self) -> String {
+        match self {
+            SessionPrincipal::Role {
+                role_id,
+                session_name,
+                ..
+            } => format!("{role_id}:{session_name}"),
+            SessionPrincipal::User { user_id, .. } => user_id.clone(),
+        }
+    }
 }
 
 /// What the store holds about one session. Holds no secret: the secret access key is derived
@@ -24,11 +66,7 @@ pub struct SessionRecord {
     pub key_id: String,
     pub origin: Origin,
     pub account: String,
-    pub role_arn: String,
-    pub role_id: String,
-    pub session_name: String,
-    /// `arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`.
-    pub assumed_role_arn: String,
+    pub principal: SessionPrincipal,
     /// Unix seconds.
     pub issued_at: i64,
     pub expires_at: i64,

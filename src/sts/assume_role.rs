@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use super::caller::{Caller, authenticate};
+use super::caller::{Caller, authenticate, check_mfa, mfa_failed, mfa_params};
 use super::error::StsError;
 use super::params::Violations;
 use super::query::Params;
@@ -20,8 +20,7 @@ use super::{Action, RequestMeta};
 use crate::app::AppState;
 use crate::iam::User;
 use crate::policy::{AwsKind, AwsPrincipal, Context, NamedPolicy, Principal};
-use crate::session::{Origin, SessionRecord};
-use crate::totp;
+use crate::session::{Origin, SessionPrincipal, SessionRecord};
 
 const ACTION: &str = "sts:AssumeRole";
 /// Longest session a role session can get by assuming another role.
@@ -86,28 +85,9 @@ fn read_input(params: &Params) -> Result<Input<'_>, StsError> {
         v.length("SourceIdentity", si, 2, 64, false);
         v.name_pattern("SourceIdentity", si);
     }
-    let serial = params.get("SerialNumber");
-    let code = params.get("TokenCode");
-    if let Some(s) = serial {
-        v.length("SerialNumber", s, 9, 256, false);
-        v.pattern("SerialNumber", s, "[\\w+=/:,.@-]*", |c| {
-            c.is_ascii_alphanumeric() || "_+=/:,.@-".contains(c)
-        });
-    }
-    if let Some(c) = code {
-        v.length("TokenCode", c, 6, 6, true);
-        v.pattern("TokenCode", c, "[\\d]*", |c| c.is_ascii_digit());
-    }
+    let mfa = mfa_params(params, &mut v);
     v.finish()?;
-    let mfa = match (serial, code) {
-        (Some(s), Some(c)) => Some((s, c)),
-        (None, None) => None,
-        _ => {
-            return Err(StsError::validation(
-                "SerialNumber and TokenCode must be given together",
-            ));
-        }
-    };
+    let mfa = mfa?;
     if source_identity.is_some_and(|si| si.to_ascii_lowercase().starts_with("aws:")) {
         return Err(StsError::validation(
             "SourceIdentity cannot start with the reserved prefix aws:",
@@ -167,29 +147,6 @@ fn caller_side(
     }
 }
 
-fn mfa_failed() -> StsError {
-    StsError::access_denied("MultiFactorAuthentication failed with invalid MFA one time pass code.")
-}
-
-/// The user's own virtual MFA device must accept the code now (one step either side).
-fn check_mfa(
-    state: &AppState,
-    user: &User,
-    serial: &str,
-    code: &str,
-    now: time::OffsetDateTime,
-) -> Result<i64, StsError> {
-    let device = state
-        .config
-        .iam
-        .mfa_device(serial)
-        .filter(|d| d.user_arn == user.arn)
-        .ok_or_else(mfa_failed)?;
-    let seed = device.seed().map_err(|_| mfa_failed())?;
-    totp::check(&seed, code, now).map_err(|_| mfa_failed())?;
-    Ok(now.unix_timestamp())
-}
-
 fn user_side(user: &User, mfa_at: Option<i64>) -> CallerSide {
     let mut context = Context::new();
     context.insert("aws:PrincipalArn", user.arn.as_str());
@@ -218,25 +175,44 @@ fn user_side(user: &User, mfa_at: Option<i64>) -> CallerSide {
 }
 
 fn session_side(state: &AppState, record: &SessionRecord) -> Result<CallerSide, StsError> {
-    let Some(role) = state.config.iam.role(&record.role_arn) else {
+    let (role_arn, role_id, session_name, assumed_role_arn) = match &record.principal {
+        SessionPrincipal::Role {
+            role_arn,
+            role_id,
+            session_name,
+            assumed_role_arn,
+        } => (role_arn, role_id, session_name, assumed_role_arn),
+        SessionPrincipal::User { user_arn, .. } => {
+            // GetSessionToken credentials act as the user, with the MFA state they were
+            // issued with; a role assumed with them is capped like a chained one.
+            let user = state
+                .config
+                .iam
+                .user(user_arn)
+                .ok_or_else(StsError::invalid_client_token_id)?;
+            let mut side = user_side(user, record.mfa_authenticated_at);
+            side.context
+                .insert("aws:TokenIssueTime", record.issued_at.to_string());
+            side.chained = true;
+            return Ok(side);
+        }
+    };
+    let Some(role) = state.config.iam.role(role_arn) else {
         // The session's role is no longer configured: its credentials mean nothing.
         return Err(StsError::invalid_client_token_id());
     };
-    let principal = Principal::assumed_role(&record.assumed_role_arn, &record.role_arn)
-        .ok_or_else(StsError::internal)?;
+    let principal =
+        Principal::assumed_role(assumed_role_arn, role_arn).ok_or_else(StsError::internal)?;
     let mut context = Context::new();
     for (key, values) in &record.context {
         for v in values {
             context.push(key, v.as_str());
         }
     }
-    context.insert("aws:PrincipalArn", record.role_arn.as_str());
+    context.insert("aws:PrincipalArn", role_arn.as_str());
     context.insert("aws:PrincipalAccount", record.account.as_str());
     context.insert("aws:PrincipalType", "AssumedRole");
-    context.insert(
-        "aws:userid",
-        format!("{}:{}", record.role_id, record.session_name),
-    );
+    context.insert("aws:userid", format!("{role_id}:{session_name}"));
     context.insert("aws:TokenIssueTime", record.issued_at.to_string());
     let mut principal_tags = role.tags.clone();
     principal_tags.extend(record.tags.clone());
@@ -401,9 +377,10 @@ pub async fn assume_role(
         state,
         meta,
         NewSession {
-            role,
-            session_name: input.session_name,
+            principal: role_session::role_principal(role, input.session_name),
+            account: &role.account,
             duration,
+            max_duration: role.max_session_duration,
             now,
             origin: Origin::AssumeRole,
             provider: None,

@@ -11,11 +11,14 @@ use std::sync::Arc;
 
 use super::RequestMeta;
 use super::error::StsError;
+use super::params::Violations;
+use super::query::Params;
 use crate::app::AppState;
 use crate::iam::User;
 use crate::session::SessionRecord;
 use crate::session::credentials;
 use crate::sigv4::{self, SignedRequest};
+use crate::totp;
 
 /// An authenticated caller.
 #[derive(Debug, Clone)]
@@ -101,4 +104,53 @@ pub async fn authenticate(state: &AppState, meta: &RequestMeta) -> Result<Caller
 
 fn signature_error(e: &sigv4::SigV4Error) -> StsError {
     StsError::from_aws(e.aws_code(), e.http_status(), e.to_string())
+}
+
+/// `SerialNumber` and `TokenCode`, checked for shape (violations go to `v`); both or neither.
+pub fn mfa_params<'a>(
+    params: &'a Params,
+    v: &mut Violations,
+) -> Result<Option<(&'a str, &'a str)>, StsError> {
+    let serial = params.get("SerialNumber");
+    let code = params.get("TokenCode");
+    if let Some(s) = serial {
+        v.length("SerialNumber", s, 9, 256, false);
+        v.pattern("SerialNumber", s, "[\\w+=/:,.@-]*", |c| {
+            c.is_ascii_alphanumeric() || "_+=/:,.@-".contains(c)
+        });
+    }
+    if let Some(c) = code {
+        v.length("TokenCode", c, 6, 6, true);
+        v.pattern("TokenCode", c, "[\\d]*", |c| c.is_ascii_digit());
+    }
+    match (serial, code) {
+        (Some(s), Some(c)) => Ok(Some((s, c))),
+        (None, None) => Ok(None),
+        _ => Err(StsError::validation(
+            "SerialNumber and TokenCode must be given together",
+        )),
+    }
+}
+
+pub fn mfa_failed() -> StsError {
+    StsError::access_denied("MultiFactorAuthentication failed with invalid MFA one time pass code.")
+}
+
+/// The user's own virtual MFA device must accept the code now (one step either side).
+pub fn check_mfa(
+    state: &AppState,
+    user: &User,
+    serial: &str,
+    code: &str,
+    now: time::OffsetDateTime,
+) -> Result<i64, StsError> {
+    let device = state
+        .config
+        .iam
+        .mfa_device(serial)
+        .filter(|d| d.user_arn == user.arn)
+        .ok_or_else(mfa_failed)?;
+    let seed = device.seed().map_err(|_| mfa_failed())?;
+    totp::check(&seed, code, now).map_err(|_| mfa_failed())?;
+    Ok(now.unix_timestamp())
 }

@@ -22,11 +22,11 @@ pub async fn get_caller_identity(state: &AppState, meta: &RequestMeta) -> Result
     let session_user_id;
     let result = match &caller {
         Caller::Session(record) => {
-            session_user_id = format!("{}:{}", record.role_id, record.session_name);
+            session_user_id = record.principal.user_id();
             GetCallerIdentityResult {
                 user_id: &session_user_id,
                 account: &record.account,
-                arn: &record.assumed_role_arn,
+                arn: record.principal.arn(),
             }
         }
         Caller::User(user) => GetCallerIdentityResult {

@@ -8,6 +8,7 @@ pub mod error;
 pub mod params;
 pub mod query;
 pub mod role_session;
+pub mod session_token;
 pub mod web_identity;
 pub mod xml;
 
@@ -27,6 +28,7 @@ pub enum Action {
     AssumeRole,
     AssumeRoleWithWebIdentity,
     GetCallerIdentity,
+    GetSessionToken,
 }
 
 impl Action {
@@ -36,6 +38,7 @@ impl Action {
             "AssumeRole" => Some(Action::AssumeRole),
             "AssumeRoleWithWebIdentity" => Some(Action::AssumeRoleWithWebIdentity),
             "GetCallerIdentity" => Some(Action::GetCallerIdentity),
+            "GetSessionToken" => Some(Action::GetSessionToken),
             _ => None,
         }
     }
@@ -45,6 +48,7 @@ impl Action {
             Action::AssumeRole => "AssumeRole",
             Action::AssumeRoleWithWebIdentity => "AssumeRoleWithWebIdentity",
             Action::GetCallerIdentity => "GetCallerIdentity",
+            Action::GetSessionToken => "GetSessionToken",
         }
     }
 
@@ -53,6 +57,7 @@ impl Action {
             Action::AssumeRole => "AssumeRoleResponse",
             Action::AssumeRoleWithWebIdentity => "AssumeRoleWithWebIdentityResponse",
             Action::GetCallerIdentity => "GetCallerIdentityResponse",
+            Action::GetSessionToken => "GetSessionTokenResponse",
         }
     }
 
@@ -61,6 +66,7 @@ impl Action {
             Action::AssumeRole => "AssumeRoleResult",
             Action::AssumeRoleWithWebIdentity => "AssumeRoleWithWebIdentityResult",
             Action::GetCallerIdentity => "GetCallerIdentityResult",
+            Action::GetSessionToken => "GetSessionTokenResult",
         }
     }
 }
@@ -117,6 +123,9 @@ pub async fn dispatch(
         }
         Some(Action::AssumeRoleWithWebIdentity) if version == VERSION => {
             web_identity::assume_role_with_web_identity(state, params, meta).await
+        }
+        Some(Action::GetSessionToken) if version == VERSION => {
+            session_token::get_session_token(state, params, meta).await
         }
         Some(Action::GetCallerIdentity) if version == VERSION => {
             caller_identity::get_caller_identity(state, meta).await

@@ -19,7 +19,7 @@ use crate::policy::{
     caller_safe_reason, decide,
 };
 use crate::session::credentials::Credentials;
-use crate::session::{Origin, SessionRecord, credentials};
+use crate::session::{Origin, SessionPrincipal, SessionRecord, credentials};
 
 /// Budget of the packed form of session policies and tags, in bytes.
 pub const PACKED_POLICY_BUDGET: usize = 2048;
@@ -197,12 +197,27 @@ impl TrustCheck<'_> {
     }
 }
 
-/// A session to issue for a role.
+/// Whose session: `role` as `session_name`.
+pub fn role_principal(role: &Role, session_name: &str) -> SessionPrincipal {
+    SessionPrincipal::Role {
+        role_arn: role.arn.clone(),
+        role_id: role.role_id.clone(),
+        session_name: session_name.to_owned(),
+        assumed_role_arn: format!(
+            "arn:aws:sts::{}:assumed-role/{}/{}",
+            role.account, role.name, session_name
+        ),
+    }
+}
+
+/// A session to issue.
 #[derive(Debug)]
 pub struct NewSession<'a> {
-    pub role: &'a Role,
-    pub session_name: &'a str,
+    pub principal: SessionPrincipal,
+    pub account: &'a str,
     pub duration: u32,
+    /// The longest this principal's sessions may last (a role's `max_session_duration`).
+    pub max_duration: u32,
     pub now: OffsetDateTime,
     pub origin: Origin,
     pub provider: Option<String>,
@@ -236,13 +251,13 @@ impl Issued {
     }
 
     pub fn assumed_role_id(&self) -> String {
-        format!("{}:{}", self.record.role_id, self.record.session_name)
+        self.record.principal.user_id()
     }
 
     pub fn assumed_role_user<'a>(&'a self, assumed_role_id: &'a str) -> AssumedRoleUserXml<'a> {
         AssumedRoleUserXml {
             assumed_role_id,
-            arn: &self.record.assumed_role_arn,
+            arn: self.record.principal.arn(),
         }
     }
 }
@@ -254,7 +269,7 @@ pub async fn issue(
     meta: &RequestMeta,
     new: NewSession<'_>,
 ) -> Result<Issued, StsError> {
-    if new.duration > new.role.max_session_duration {
+    if new.duration > new.max_duration {
         return Err(StsError::validation(
             "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
         ));
@@ -265,19 +280,12 @@ pub async fn issue(
         tracing::error!(request_id = %meta.request_id, error = %e, "minting failed");
         StsError::internal()
     })?;
-    let role = new.role;
     let record = SessionRecord {
         access_key_id: creds.access_key_id.clone(),
         key_id: creds.key_id.clone(),
         origin: new.origin,
-        account: role.account.clone(),
-        role_arn: role.arn.clone(),
-        role_id: role.role_id.clone(),
-        session_name: new.session_name.to_owned(),
-        assumed_role_arn: format!(
-            "arn:aws:sts::{}:assumed-role/{}/{}",
-            role.account, role.name, new.session_name
-        ),
+        account: new.account.to_owned(),
+        principal: new.principal,
         issued_at: new.now.unix_timestamp(),
         expires_at: expires.unix_timestamp(),
         provider: new.provider,
@@ -304,11 +312,10 @@ pub async fn issue(
         request_id = %meta.request_id,
         access_key_id = %record.access_key_id,
         origin = ?record.origin,
-        role = %record.role_arn,
-        session = %record.session_name,
+        principal = %record.principal.arn(),
         subject = record.subject.as_deref().unwrap_or(""),
         expires = %xml::timestamp(expires),
-        "role session issued"
+        "session issued"
     );
     Ok(Issued {
         credentials: creds,

@@ -154,9 +154,10 @@ pub async fn assume_role_with_web_identity(
         state,
         meta,
         NewSession {
-            role,
-            session_name: input.session_name,
+            principal: role_session::role_principal(role, input.session_name),
+            account: &role.account,
             duration: input.duration.unwrap_or(3600),
+            max_duration: role.max_session_duration,
             now,
             origin: Origin::AssumeRoleWithWebIdentity,
             provider: Some(provider.arn.clone()),

@@ -91,6 +91,22 @@ async fn refused(
     )
 }
 
+/// Two hours are refused with AWS's role-chaining message.
+async fn assert_chaining_cap(broker: &TestBroker, creds: &Creds, role: &str) {
+    let (code, message) = refused(
+        client(broker, creds)
+            .assume_role()
+            .role_arn(role)
+            .role_session_name("long")
+            .duration_seconds(7200)
+            .send()
+            .await,
+    )
+    .await;
+    assert_eq!(code, "ValidationError");
+    assert!(message.contains("1 hour session limit"), "{message}");
+}
+
 #[tokio::test]
 async fn a_three_hop_chain_carries_tags_and_source_identity() {
     let idp = TestIdp::start().await;
@@ -182,18 +198,7 @@ async fn each_side_of_assume_role_can_refuse() {
     assert!(sessions_before);
 
     // Role chaining caps the duration at one hour.
-    let (code, message) = refused(
-        client(&broker, &hop1)
-            .assume_role()
-            .role_arn(HUB_ROLE)
-            .role_session_name("long")
-            .duration_seconds(7200)
-            .send()
-            .await,
-    )
-    .await;
-    assert_eq!(code, "ValidationError");
-    assert!(message.contains("1 hour session limit"), "{message}");
+    assert_chaining_cap(&broker, &hop1, HUB_ROLE).await;
 
     // The vendor's trust needs the external id.
     for external_id in [None, Some("wrong-id")] {
@@ -366,4 +371,83 @@ async fn an_iam_user_assumes_a_role_with_a_totp_code() {
         message.starts_with("User: arn:aws:iam::111122223333:user/alice is not authorized"),
         "{message}"
     );
+}
+
+#[tokio::test]
+async fn get_session_token_carries_mfa_into_assume_role() {
+    use sts_broker::totp::{Seed, code_at};
+
+    let idp = TestIdp::start().await;
+    let broker = TestBroker::start(&idp, "memory://").await;
+    let seed = Seed::from_base32(ALICE_MFA_SEED).unwrap();
+    let out = alice(&broker)
+        .get_session_token()
+        .serial_number(ALICE_MFA_SERIAL)
+        .token_code(code_at(&seed, time::OffsetDateTime::now_utc()))
+        .duration_seconds(7200)
+        .send()
+        .await
+        .unwrap();
+    let with_mfa = creds_of(out.credentials().unwrap());
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let expiry = out.credentials().unwrap().expiration().secs();
+    assert!((now + 7190..=now + 7202).contains(&expiry), "{expiry}");
+
+    let who = client(&broker, &with_mfa)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(who.arn(), Some("arn:aws:iam::111122223333:user/alice"));
+    assert!(who.user_id().unwrap().starts_with("AIDA"));
+
+    // The MFA proof travels with the credentials: no new code is needed for the admin role.
+    let admin = client(&broker, &with_mfa)
+        .assume_role()
+        .role_arn(ADMIN_ROLE)
+        .role_session_name("from-gst")
+        .send()
+        .await
+        .unwrap();
+    assert!(admin.credentials().is_some());
+    // ...and a role assumed with them is capped like a chained one.
+    assert_chaining_cap(&broker, &with_mfa, ADMIN_ROLE).await;
+
+    // Without MFA the same credentials kind cannot reach the admin role.
+    let plain = creds_of(
+        alice(&broker)
+            .get_session_token()
+            .send()
+            .await
+            .unwrap()
+            .credentials()
+            .unwrap(),
+    );
+    let (code, _) = refused(
+        client(&broker, &plain)
+            .assume_role()
+            .role_arn(ADMIN_ROLE)
+            .role_session_name("no-mfa")
+            .send()
+            .await,
+    )
+    .await;
+    assert_eq!(code, "AccessDenied");
+
+    // Session credentials cannot call GetSessionToken; durations stay within 900..=129600.
+    let e = client(&broker, &plain)
+        .get_session_token()
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(e.code(), Some("AccessDenied"));
+    let e = alice(&broker)
+        .get_session_token()
+        .duration_seconds(129_601)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(e.code(), Some("ValidationError"));
 }

@@ -142,7 +142,7 @@ async fn serve_dev_config_mints_with_a_dev_token_and_exits_on_sigterm() {
         .read_to_string(&mut log)
         .unwrap();
     assert!(log.contains("DEV ISSUER ENABLED"), "{log}");
-    assert!(log.contains("role session issued"), "{log}");
+    assert!(log.contains("session issued"), "{log}");
     for secret in [
         token.as_str(),
         wrong.as_str(),

@@ -87,7 +87,10 @@ async fn check_success(broker: &TestBroker, idp: &TestIdp, kid: &str) -> String 
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(record.role_arn, DEPLOY_ROLE);
+    let sts_broker::session::SessionPrincipal::Role { role_arn, .. } = &record.principal else {
+        panic!("a web identity session is a role session");
+    };
+    assert_eq!(role_arn, DEPLOY_ROLE);
     assert_eq!(
         record.subject.as_deref(),
         Some("repo:octo-org/app:ref:refs/heads/main")
@@ -180,7 +183,7 @@ async fn sdk_web_identity_credential_provider_works_against_the_broker() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(record.session_name, "pod-1");
+    assert!(record.principal.arn().ends_with("/deploy/pod-1"));
 }
 
 #[tokio::test]
