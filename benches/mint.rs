@@ -66,6 +66,7 @@ fn bench(c: &mut Criterion) {
         keys: keys.clone(),
         dev_issuer: None,
         clock: Arc::new(SystemClock),
+        signing_keys: Default::default(),
     });
     let body = form_urlencoded::Serializer::new(String::new())
         .append_pair("Action", "AssumeRoleWithWebIdentity")

@@ -30,6 +30,7 @@ use crate::config::Config;
 use crate::keys::{DevIssuerKey, KeyError, SessionKeys};
 use crate::oidc::{self, OidcError, ProviderConfig};
 use crate::store::{Store, StoreError};
+use crate::sts::caller::SigningKeyCache;
 use crate::sts::{self, Params, RawRequest, RequestMeta, StsError, xml};
 
 /// The response header carrying the request id, as AWS names it.
@@ -66,6 +67,8 @@ pub struct Inner {
     pub keys: SessionKeys,
     pub dev_issuer: Option<DevIssuer>,
     pub clock: Arc<dyn Clock>,
+    /// SigV4 signing keys derived today (see [`SigningKeyCache`]).
+    pub signing_keys: SigningKeyCache,
 }
 
 /// Shared, cheaply cloned application state.
@@ -131,6 +134,7 @@ impl AppState {
             keys,
             dev_issuer,
             clock,
+            signing_keys: SigningKeyCache::default(),
         })))
     }
 }

@@ -28,6 +28,24 @@ pub fn string_to_sign(parsed: &Parsed, canonical_request: &str) -> String {
     )
 }
 
+/// The key a request's signature is checked with, derived from the secret and the credential
+/// scope. It changes daily per access key, so callers may keep it for the scope's day instead
+/// of deriving it on every request (AWS's SDKs cache it the same way).
+pub struct SigningKey(hmac::Key);
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SigningKey(<redacted>)")
+    }
+}
+
+impl SigningKey {
+    /// Derives the key for `credential`'s scope from `secret_access_key`.
+    pub fn derive(secret_access_key: &str, credential: &Credential) -> SigningKey {
+        SigningKey(signing_key(secret_access_key, credential))
+    }
+}
+
 /// Checks a parsed request's signature with the secret of its access key, at `now`.
 ///
 /// Checks, in order: `host` is signed, the scope's date is `X-Amz-Date`'s, the date is within
@@ -37,6 +55,18 @@ pub fn verify(
     req: &SignedRequest,
     parsed: &Parsed,
     secret_access_key: &str,
+    now: OffsetDateTime,
+    max_skew: Duration,
+) -> Result<(), SigV4Error> {
+    let key = SigningKey::derive(secret_access_key, &parsed.credential);
+    verify_with_key(req, parsed, &key, now, max_skew)
+}
+
+/// [`verify`] with a signing key already derived for the request's credential scope.
+pub fn verify_with_key(
+    req: &SignedRequest,
+    parsed: &Parsed,
+    key: &SigningKey,
     now: OffsetDateTime,
     max_skew: Duration,
 ) -> Result<(), SigV4Error> {
@@ -59,8 +89,7 @@ pub fn verify(
         })?;
     let canonical = canonical_request(req, parsed)?;
     let to_sign = string_to_sign(parsed, &canonical);
-    let key = signing_key(secret_access_key, &parsed.credential);
-    hmac::verify(&key, to_sign.as_bytes(), &signature)
+    hmac::verify(&key.0, to_sign.as_bytes(), &signature)
         .map_err(|_| SigV4Error::SignatureDoesNotMatch)
 }
 

@@ -14,7 +14,7 @@ mod error;
 mod parse;
 
 pub use canonical::canonical_request;
-pub use check::{DEFAULT_MAX_SKEW, string_to_sign, verify};
+pub use check::{DEFAULT_MAX_SKEW, SigningKey, string_to_sign, verify, verify_with_key};
 pub use error::SigV4Error;
 pub use parse::parse;
 

@@ -7,7 +7,8 @@
 //! Users (`AKIA...`): the key must be configured and `Active`, no session token may accompany
 //! it, and the signature must verify with its secret.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use super::RequestMeta;
 use super::error::StsError;
@@ -17,7 +18,8 @@ use crate::app::AppState;
 use crate::iam::User;
 use crate::session::SessionRecord;
 use crate::session::credentials;
-use crate::sigv4::{self, SignedRequest};
+use crate::session::credentials::Secret;
+use crate::sigv4::{self, Credential, SignedRequest, SigningKey};
 use crate::totp;
 
 /// An authenticated caller.
@@ -27,6 +29,44 @@ pub enum Caller {
     Session(Box<SessionRecord>),
     /// An IAM user, by a long-term access key.
     User(Arc<User>),
+}
+
+/// Signing keys derived today, by access key id and credential scope, so a busy key derives its
+/// key once a day rather than on every request. An entry is only ever derived from the secret
+/// the broker holds for that access key id, and is used only after the key or session has been
+/// checked; when full, the cache starts over.
+#[derive(Debug, Default)]
+pub struct SigningKeyCache {
+    keys: Mutex<HashMap<String, Arc<SigningKey>>>,
+}
+
+/// Entries kept before the cache starts over.
+const SIGNING_KEY_CACHE_MAX: usize = 50_000;
+
+impl SigningKeyCache {
+    /// The signing key for `credential`'s access key and scope, derived from `secret()` when
+    /// not cached.
+    pub fn get_or_derive(
+        &self,
+        credential: &Credential,
+        secret: impl FnOnce() -> Result<Secret, StsError>,
+    ) -> Result<Arc<SigningKey>, StsError> {
+        let id = format!("{}/{}", credential.access_key_id, credential.scope());
+        if let Some(key) = self.lock().get(&id) {
+            return Ok(Arc::clone(key));
+        }
+        let key = Arc::new(SigningKey::derive(secret()?.expose(), credential));
+        let mut keys = self.lock();
+        if keys.len() >= SIGNING_KEY_CACHE_MAX {
+            keys.clear();
+        }
+        keys.insert(id, Arc::clone(&key));
+        Ok(key)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<SigningKey>>> {
+        self.keys.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// Verifies the request's signature and returns who made it.
@@ -53,14 +93,11 @@ pub async fn authenticate(state: &AppState, meta: &RequestMeta) -> Result<Caller
         if !key.active || parsed.security_token.is_some() {
             return Err(StsError::invalid_client_token_id());
         }
-        sigv4::verify(
-            &signed,
-            &parsed,
-            key.secret.expose(),
-            now,
-            sigv4::DEFAULT_MAX_SKEW,
-        )
-        .map_err(|e| signature_error(&e))?;
+        let signing_key = state
+            .signing_keys
+            .get_or_derive(&parsed.credential, || Ok(key.secret.clone()))?;
+        sigv4::verify_with_key(&signed, &parsed, &signing_key, now, sigv4::DEFAULT_MAX_SKEW)
+            .map_err(|e| signature_error(&e))?;
         return Ok(Caller::User(Arc::clone(user)));
     }
     if !access_key_id.starts_with("ASIA") {
@@ -88,17 +125,13 @@ pub async fn authenticate(state: &AppState, meta: &RequestMeta) -> Result<Caller
         })?
         // Authentic and unexpired, but gone from the store: treat as expired.
         .ok_or_else(StsError::expired_token)?;
-    let secret = credentials::secret_for(&state.keys, &claims)
-        .map_err(|_| StsError::invalid_client_token_id())?;
+    let signing_key = state.signing_keys.get_or_derive(&parsed.credential, || {
+        credentials::secret_for(&state.keys, &claims)
+            .map_err(|_| StsError::invalid_client_token_id())
+    })?;
     // AWS's 15 minutes between the signer's clock and ours.
-    sigv4::verify(
-        &signed,
-        &parsed,
-        secret.expose(),
-        now,
-        sigv4::DEFAULT_MAX_SKEW,
-    )
-    .map_err(|e| signature_error(&e))?;
+    sigv4::verify_with_key(&signed, &parsed, &signing_key, now, sigv4::DEFAULT_MAX_SKEW)
+        .map_err(|e| signature_error(&e))?;
     Ok(Caller::Session(Box::new(record)))
 }
 
@@ -153,4 +186,32 @@ pub fn check_mfa(
     let seed = device.seed().map_err(|_| mfa_failed())?;
     totp::check(&seed, code, now).map_err(|_| mfa_failed())?;
     Ok(now.unix_timestamp())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signing_keys_are_derived_once_per_key_and_scope() {
+        let cache = SigningKeyCache::default();
+        let credential = |date: &str| Credential {
+            access_key_id: "ASIAEXAMPLEEXAMPLE23".to_owned(),
+            date: date.to_owned(),
+            region: "us-east-1".to_owned(),
+            service: "sts".to_owned(),
+        };
+        let secret = || Ok(Secret::new("secret".to_owned()));
+        let first = cache.get_or_derive(&credential("20261123"), secret).unwrap();
+        let again = cache
+            .get_or_derive(&credential("20261123"), || Err(StsError::internal()))
+            .unwrap();
+        assert!(Arc::ptr_eq(&first, &again), "the second lookup must not derive");
+        // Another day is another scope: derived afresh, and a failing secret is an error.
+        assert!(
+            cache
+                .get_or_derive(&credential("20261124"), || Err(StsError::internal()))
+                .is_err()
+        );
+    }
 }
