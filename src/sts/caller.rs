@@ -202,11 +202,16 @@ mod tests {
             service: "sts".to_owned(),
         };
         let secret = || Ok(Secret::new("secret".to_owned()));
-        let first = cache.get_or_derive(&credential("20261123"), secret).unwrap();
+        let first = cache
+            .get_or_derive(&credential("20261123"), secret)
+            .unwrap();
         let again = cache
             .get_or_derive(&credential("20261123"), || Err(StsError::internal()))
             .unwrap();
-        assert!(Arc::ptr_eq(&first, &again), "the second lookup must not derive");
+        assert!(
+            Arc::ptr_eq(&first, &again),
+            "the second lookup must not derive"
+        );
         // Another day is another scope: derived afresh, and a failing secret is an error.
         assert!(
             cache

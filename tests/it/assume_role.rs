@@ -1,6 +1,7 @@
-//! `AssumeRole` through the real SDK, signed with credentials the broker minted: a three-hop
-//! chain (web identity -> same-account role -> cross-account role with ExternalId) carrying
-//! transitive tags and the source identity, the one-hour chaining cap, and each refusal.
+//! `AssumeRole` and `GetSessionToken` through the real SDK, signed with IAM users' long-term keys
+//! and with credentials the broker minted: a three-hop chain (web identity -> same-account role
+//! -> cross-account role with ExternalId) carrying transitive tags and the source identity, the
+//! one-hour chaining cap, users across accounts, MFA with TOTP codes, and each refusal.
 
 use aws_sdk_sts::config::retry::RetryConfig;
 use aws_sdk_sts::config::{BehaviorVersion, Credentials, Region};
@@ -8,27 +9,25 @@ use aws_sdk_sts::error::ProvideErrorMetadata as _;
 use serde_json::json;
 
 use crate::harness::broker::{
-    ADMIN_ROLE, ALICE_KEY_ID, ALICE_MFA_SEED, ALICE_MFA_SERIAL, ALICE_SECRET, DEPLOY_ROLE,
-    HUB_ROLE, TestBroker, VENDOR_EXTERNAL_ID, VENDOR_ROLE,
+    ADMIN_ROLE, ALICE_KEY_ID, ALICE_MFA_SEED, ALICE_MFA_SERIAL, ALICE_SECRET, BOB_KEY_ID,
+    BOB_SECRET, DEPLOY_ROLE, HUB_ROLE, TestBroker, VENDOR_EXTERNAL_ID, VENDOR_ROLE,
 };
 use crate::harness::idp::TestIdp;
 
 type Creds = (String, String, String);
 
 fn alice(broker: &TestBroker) -> aws_sdk_sts::Client {
+    long_term(broker, ALICE_KEY_ID, ALICE_SECRET)
+}
+
+fn long_term(broker: &TestBroker, key_id: &str, secret: &str) -> aws_sdk_sts::Client {
     aws_sdk_sts::Client::from_conf(
         aws_sdk_sts::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
             .endpoint_url(&broker.endpoint)
             .retry_config(RetryConfig::disabled())
-            .credentials_provider(Credentials::new(
-                ALICE_KEY_ID,
-                ALICE_SECRET,
-                None,
-                None,
-                "test",
-            ))
+            .credentials_provider(Credentials::new(key_id, secret, None, None, "test"))
             .build(),
     )
 }
@@ -450,4 +449,37 @@ async fn get_session_token_carries_mfa_into_assume_role() {
         .unwrap_err()
         .into_service_error();
     assert_eq!(e.code(), Some("ValidationError"));
+}
+
+/// Across accounts both sides must allow: bob's group grants sts:AssumeRole on the vendor role
+/// and the vendor trusts bob's account (with its external id), so bob gets in; alice, whose
+/// policies do not grant it, does not (see `an_iam_user_assumes_a_role_with_a_totp_code`).
+#[tokio::test]
+async fn a_user_assumes_a_role_in_another_account_when_both_sides_allow() {
+    let idp = TestIdp::start().await;
+    let broker = TestBroker::start(&idp, "memory://").await;
+    let bob = long_term(&broker, BOB_KEY_ID, BOB_SECRET);
+    let out = bob
+        .assume_role()
+        .role_arn(VENDOR_ROLE)
+        .role_session_name("bob-vendor")
+        .external_id(VENDOR_EXTERNAL_ID)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        out.assumed_role_user().unwrap().arn(),
+        "arn:aws:sts::444455556666:assumed-role/vendor/bob-vendor"
+    );
+    // The trust side still decides: without the external id bob is refused.
+    let (code, message) = refused(
+        bob.assume_role()
+            .role_arn(VENDOR_ROLE)
+            .role_session_name("bob-vendor")
+            .send()
+            .await,
+    )
+    .await;
+    assert_eq!(code, "AccessDenied");
+    assert!(message.contains("sts:ExternalId"), "{message}");
 }

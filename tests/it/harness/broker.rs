@@ -35,6 +35,9 @@ pub const ALICE_SECRET: &str = "aliceSecretAccessKey/EXAMPLE+0123456789ab";
 pub const ALICE_INACTIVE_KEY_ID: &str = "AKIAALICEOLDKEY23456";
 pub const ALICE_INACTIVE_SECRET: &str = "aliceRetiredAccessKey/EXAMPLE+0123456789";
 pub const ALICE_MFA_SERIAL: &str = "arn:aws:iam::111122223333:mfa/alice";
+/// An IAM user in group `integrators`, whose policies allow assuming the vendor role.
+pub const BOB_KEY_ID: &str = "AKIABOBEXAMPLE234567";
+pub const BOB_SECRET: &str = "bobSecretAccessKey/EXAMPLE+0123456789abcd";
 /// Base32, as an authenticator app is given it.
 pub const ALICE_MFA_SEED: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
 
@@ -127,6 +130,7 @@ pub fn standard_config(dir: &Path, idp: &TestIdp, store_url: &str, refetch_secon
     std::fs::write(dir.join("alice.secret"), format!("{ALICE_SECRET}\n")).unwrap();
     std::fs::write(dir.join("alice-old.secret"), ALICE_INACTIVE_SECRET).unwrap();
     std::fs::write(dir.join("alice.mfa"), format!("{ALICE_MFA_SEED}\n")).unwrap();
+    std::fs::write(dir.join("bob.secret"), BOB_SECRET).unwrap();
     std::fs::write(
         dir.join("readonly.json"),
         r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:Get*", "s3:List*"], "Resource": "*"}]}"#,
@@ -212,6 +216,17 @@ access_keys = [
   {{ id = "{ALICE_KEY_ID}", secret_file = "alice.secret", created = "2025-01-15T09:30:00Z" }},
   {{ id = "{ALICE_INACTIVE_KEY_ID}", secret_file = "alice-old.secret", status = "Inactive" }},
 ]
+
+[[groups]]
+account = "{ACCOUNT}"
+name = "integrators"
+policy_files = ["hub.json"]
+
+[[users]]
+account = "{ACCOUNT}"
+name = "bob"
+groups = ["integrators"]
+access_keys = [{{ id = "{BOB_KEY_ID}", secret_file = "bob.secret" }}]
 
 [[mfa_devices]]
 account = "{ACCOUNT}"
