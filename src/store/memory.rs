@@ -48,6 +48,19 @@ impl MemoryStore {
         map.entries.insert(key, (value, now + ttl));
     }
 
+    /// Inserts `key` unless a live entry has it; whether it was inserted.
+    pub(super) fn insert_new(&self, key: String, ttl: Duration) -> bool {
+        let now = Instant::now();
+        let mut map = self.lock();
+        match map.entries.get(&key) {
+            Some((_, until)) if *until > now => false,
+            _ => {
+                map.entries.insert(key, (Vec::new(), now + ttl));
+                true
+            }
+        }
+    }
+
     pub(super) fn get(&self, key: &str) -> Option<Vec<u8>> {
         let mut map = self.lock();
         let map = &mut map.entries;
@@ -88,6 +101,15 @@ mod tests {
         assert_eq!(store.get("a").as_deref(), Some(&b"1"[..]));
         assert_eq!(store.get("b"), None);
         assert_eq!(store.len(), 1);
+    }
+
+    #[test]
+    fn insert_new_refuses_live_duplicates_only() {
+        let store = MemoryStore::default();
+        assert!(store.insert_new("k".into(), Duration::from_secs(60)));
+        assert!(!store.insert_new("k".into(), Duration::from_secs(60)));
+        assert!(store.insert_new("gone".into(), Duration::ZERO));
+        assert!(store.insert_new("gone".into(), Duration::from_secs(60)));
     }
 
     #[test]

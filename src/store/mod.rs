@@ -13,6 +13,7 @@ pub use redis::RedisStore;
 use crate::session::SessionRecord;
 
 const SESSION_PREFIX: &str = "sts-broker:session:";
+const USED_PREFIX: &str = "sts-broker:used:";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -76,6 +77,16 @@ impl Store {
             Some(b) => Some(serde_json::from_slice(&b)?),
             None => None,
         })
+    }
+
+    /// Records that `what` (e.g. an MFA code or an assertion id) has been used, for `ttl`;
+    /// `false` if it already was, on any replica sharing the store. The replay guard.
+    pub async fn use_once(&self, what: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let key = format!("{USED_PREFIX}{what}");
+        match self {
+            Store::Memory(m) => Ok(m.insert_new(key, ttl)),
+            Store::Redis(r) => r.insert_new(&key, ttl).await,
+        }
     }
 
     /// Whether the store answers.

@@ -44,6 +44,22 @@ impl RedisStore {
         Ok(())
     }
 
+    /// `SET key 1 NX EX ttl`: whether the key was new.
+    pub(super) async fn insert_new(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let mut c = self.connection.clone();
+        let set: Option<String> = deadline(
+            redis::cmd("SET")
+                .arg(key)
+                .arg(1)
+                .arg("NX")
+                .arg("EX")
+                .arg(ttl.as_secs().max(1))
+                .query_async(&mut c),
+        )
+        .await??;
+        Ok(set.is_some())
+    }
+
     pub(super) async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let mut c = self.connection.clone();
         Ok(deadline(c.get::<_, Option<Vec<u8>>>(key)).await??)

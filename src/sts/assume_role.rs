@@ -123,7 +123,7 @@ struct CallerSide {
     chained: bool,
 }
 
-fn caller_side(
+async fn caller_side(
     state: &AppState,
     caller: &Caller,
     mfa: Option<(&str, &str)>,
@@ -139,7 +139,7 @@ fn caller_side(
         }
         Caller::User(user) => {
             let mfa_at = match mfa {
-                Some((serial, code)) => Some(check_mfa(state, user, serial, code, now)?),
+                Some((serial, code)) => Some(check_mfa(state, user, serial, code, now).await?),
                 None => None,
             };
             Ok(user_side(user, mfa_at))
@@ -252,7 +252,7 @@ pub async fn assume_role(
     let inline_policy = role_session::inline_session_policy(input.policy)?;
     let caller = authenticate(state, meta).await?;
     let now = role_session::now(state);
-    let side = caller_side(state, &caller, input.mfa, now)?;
+    let side = caller_side(state, &caller, input.mfa, now).await?;
     let Some(role) = state.config.iam.role(input.role_arn) else {
         tracing::info!(request_id = %meta.request_id, role = input.role_arn, "no such role");
         return Err(StsError::access_denied(format!(

@@ -170,7 +170,7 @@ pub fn mfa_failed() -> StsError {
 }
 
 /// The user's own virtual MFA device must accept the code now (one step either side).
-pub fn check_mfa(
+pub async fn check_mfa(
     state: &AppState,
     user: &User,
     serial: &str,
@@ -184,7 +184,21 @@ pub fn check_mfa(
         .filter(|d| d.user_arn == user.arn)
         .ok_or_else(mfa_failed)?;
     let seed = device.seed().map_err(|_| mfa_failed())?;
-    totp::check(&seed, code, now).map_err(|_| mfa_failed())?;
+    let step = totp::check(&seed, code, now).map_err(|_| mfa_failed())?;
+    // A code is good once: remember its step for as long as it could still be accepted.
+    let window =
+        std::time::Duration::from_secs(totp::STEP_SECONDS * (2 * totp::ALLOWED_DRIFT_STEPS + 1));
+    let fresh = state
+        .store
+        .use_once(&format!("mfa:{serial}:{step}"), window)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "store refused the MFA replay guard");
+            StsError::service_unavailable()
+        })?;
+    if !fresh {
+        return Err(mfa_failed());
+    }
     Ok(now.unix_timestamp())
 }
 

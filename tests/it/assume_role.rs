@@ -314,6 +314,23 @@ async fn an_iam_user_assumes_a_role_with_a_totp_code() {
         .unwrap();
     assert!(record.mfa_authenticated_at.is_some());
     assert!(!record.chained);
+    // A code is good once.
+    let (replayed, message) = refused(
+        alice(&broker)
+            .assume_role()
+            .role_arn(ADMIN_ROLE)
+            .role_session_name("replay")
+            .serial_number(ALICE_MFA_SERIAL)
+            .token_code(&code)
+            .send()
+            .await,
+    )
+    .await;
+    assert_eq!(replayed, "AccessDenied");
+    assert!(
+        message.contains("MultiFactorAuthentication failed"),
+        "{message}"
+    );
     let who = client(&broker, &creds)
         .get_caller_identity()
         .send()
@@ -482,4 +499,41 @@ async fn a_user_assumes_a_role_in_another_account_when_both_sides_allow() {
     .await;
     assert_eq!(code, "AccessDenied");
     assert!(message.contains("sts:ExternalId"), "{message}");
+}
+
+/// The replay guard lives in the shared store: a code used on one replica is refused on another.
+#[tokio::test]
+async fn an_mfa_code_is_good_once_across_replicas() {
+    use crate::harness::redis::RedisServer;
+    use sts_broker::totp::{Seed, code_at};
+
+    let redis = RedisServer::start().await;
+    let idp = TestIdp::start().await;
+    let one = TestBroker::start(&idp, &redis.url()).await;
+    let two = TestBroker::start(&idp, &redis.url()).await;
+    let seed = Seed::from_base32(ALICE_MFA_SEED).unwrap();
+    let code = code_at(&seed, time::OffsetDateTime::now_utc());
+    let first = alice(&one)
+        .get_session_token()
+        .serial_number(ALICE_MFA_SERIAL)
+        .token_code(&code)
+        .send()
+        .await;
+    assert!(first.is_ok(), "{first:?}");
+    let again = alice(&two)
+        .get_session_token()
+        .serial_number(ALICE_MFA_SERIAL)
+        .token_code(&code)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(again.code(), Some("AccessDenied"));
+    assert!(
+        redis
+            .keys()
+            .await
+            .iter()
+            .any(|k| k.starts_with("sts-broker:used:mfa:"))
+    );
 }
