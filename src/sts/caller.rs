@@ -80,6 +80,14 @@ pub async fn authenticate(state: &AppState, meta: &RequestMeta) -> Result<Caller
         body: &raw.body,
     };
     let parsed = sigv4::parse(&signed).map_err(|e| signature_error(&e))?;
+    if parsed.credential.service != "sts" {
+        // A signature for another service must not be usable here (AWS's wording).
+        return Err(StsError::from_aws(
+            "SignatureDoesNotMatch",
+            403,
+            "Credential should be scoped to correct service: 'sts'. ",
+        ));
+    }
     let access_key_id = parsed.credential.access_key_id.as_str();
     let now = state.clock.now();
     if access_key_id.starts_with("AKIA") {

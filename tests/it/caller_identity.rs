@@ -330,3 +330,55 @@ async fn stale_signatures_and_ended_sessions_are_refused() {
         .into_service_error();
     assert_eq!(e.code(), Some("ExpiredToken"));
 }
+
+/// A signature scoped to another service (here `s3`) is refused, even with the right secret.
+#[tokio::test]
+async fn signatures_for_another_service_are_refused() {
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+    use aws_sigv4::sign::v4;
+
+    let idp = TestIdp::start().await;
+    let broker = TestBroker::start(&idp, "memory://").await;
+    let (akid, secret, token) = mint(&broker, &idp).await;
+    let identity = Credentials::new(&akid, &secret, Some(token), None, "test").into();
+    let body = "Action=GetCallerIdentity&Version=2011-06-15";
+    let url = format!("{}/", broker.endpoint);
+    let content_type = ("content-type", "application/x-www-form-urlencoded");
+    let mut statuses = Vec::new();
+    for service in ["sts", "s3"] {
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region("us-east-1")
+            .name(service)
+            .time(std::time::SystemTime::now())
+            .settings(SigningSettings::default())
+            .build()
+            .unwrap()
+            .into();
+        let signable = SignableRequest::new(
+            "POST",
+            &url,
+            [content_type].into_iter(),
+            SignableBody::Bytes(body.as_bytes()),
+        )
+        .unwrap();
+        let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+        let mut request = broker
+            .http()
+            .post(&url)
+            .header(content_type.0, content_type.1)
+            .body(body);
+        for (name, value) in instructions.headers() {
+            request = request.header(name, value);
+        }
+        let r = request.send().await.unwrap();
+        statuses.push((r.status().as_u16(), r.text().await.unwrap()));
+    }
+    assert_eq!(statuses[0].0, 200, "{}", statuses[0].1);
+    assert_eq!(statuses[1].0, 403);
+    assert!(
+        statuses[1].1.contains("scoped to correct service"),
+        "{}",
+        statuses[1].1
+    );
+}
