@@ -61,6 +61,34 @@ impl MemoryStore {
         }
     }
 
+    /// Adds one to the counter at `key` (starting a `ttl` window when new); the new count.
+    pub(super) fn increment(&self, key: String, ttl: Duration) -> u64 {
+        let now = Instant::now();
+        let mut map = self.lock();
+        let count = match map.entries.get(&key) {
+            Some((bytes, until)) if *until > now => {
+                let mut n = [0u8; 8];
+                n.copy_from_slice(bytes.get(..8).unwrap_or(&[0; 8]));
+                u64::from_le_bytes(n) + 1
+            }
+            _ => 1,
+        };
+        let until = match map.entries.get(&key) {
+            Some((_, until)) if *until > now => *until,
+            _ => now + ttl,
+        };
+        map.entries
+            .insert(key, (count.to_le_bytes().to_vec(), until));
+        count
+    }
+
+    /// The counter at `key`, 0 when absent or expired.
+    pub(super) fn counter(&self, key: &str) -> u64 {
+        self.get(key)
+            .and_then(|b| <[u8; 8]>::try_from(b.get(..8)?).ok())
+            .map_or(0, u64::from_le_bytes)
+    }
+
     pub(super) fn get(&self, key: &str) -> Option<Vec<u8>> {
         let mut map = self.lock();
         let map = &mut map.entries;
@@ -110,6 +138,17 @@ mod tests {
         assert!(!store.insert_new("k".into(), Duration::from_secs(60)));
         assert!(store.insert_new("gone".into(), Duration::ZERO));
         assert!(store.insert_new("gone".into(), Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn counters_count_within_their_window() {
+        let store = MemoryStore::default();
+        assert_eq!(store.counter("c"), 0);
+        assert_eq!(store.increment("c".into(), Duration::from_secs(60)), 1);
+        assert_eq!(store.increment("c".into(), Duration::from_secs(60)), 2);
+        assert_eq!(store.counter("c"), 2);
+        assert_eq!(store.increment("z".into(), Duration::ZERO), 1);
+        assert_eq!(store.increment("z".into(), Duration::ZERO), 1);
     }
 
     #[test]

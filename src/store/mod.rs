@@ -14,6 +14,7 @@ use crate::session::SessionRecord;
 
 const SESSION_PREFIX: &str = "sts-broker:session:";
 const USED_PREFIX: &str = "sts-broker:used:";
+const FAILURES_PREFIX: &str = "sts-broker:failures:";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -86,6 +87,25 @@ impl Store {
         match self {
             Store::Memory(m) => Ok(m.insert_new(key, ttl)),
             Store::Redis(r) => r.insert_new(&key, ttl).await,
+        }
+    }
+
+    /// Counts a failure of `what` (e.g. wrong MFA codes for a device) in a window of `ttl`
+    /// started by the first; the count so far, shared by every replica.
+    pub async fn count_failure(&self, what: &str, ttl: Duration) -> Result<u64, StoreError> {
+        let key = format!("{FAILURES_PREFIX}{what}");
+        match self {
+            Store::Memory(m) => Ok(m.increment(key, ttl)),
+            Store::Redis(r) => r.increment(&key, ttl).await,
+        }
+    }
+
+    /// Failures of `what` counted in the current window.
+    pub async fn failures(&self, what: &str) -> Result<u64, StoreError> {
+        let key = format!("{FAILURES_PREFIX}{what}");
+        match self {
+            Store::Memory(m) => Ok(m.counter(&key)),
+            Store::Redis(r) => r.counter(&key).await,
         }
     }
 

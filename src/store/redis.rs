@@ -44,6 +44,25 @@ impl RedisStore {
         Ok(())
     }
 
+    /// `INCR key`, with `EXPIRE key ttl` when it starts a window: the new count.
+    pub(super) async fn increment(&self, key: &str, ttl: Duration) -> Result<u64, StoreError> {
+        let mut c = self.connection.clone();
+        let count: u64 = deadline(c.incr(key, 1u64)).await??;
+        if count == 1 {
+            deadline(
+                c.expire::<_, ()>(key, i64::try_from(ttl.as_secs().max(1)).unwrap_or(i64::MAX)),
+            )
+            .await??;
+        }
+        Ok(count)
+    }
+
+    /// The counter at `key`, 0 when absent.
+    pub(super) async fn counter(&self, key: &str) -> Result<u64, StoreError> {
+        let mut c = self.connection.clone();
+        Ok(deadline(c.get::<_, Option<u64>>(key)).await??.unwrap_or(0))
+    }
+
     /// `SET key 1 NX EX ttl`: whether the key was new.
     pub(super) async fn insert_new(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
         let mut c = self.connection.clone();

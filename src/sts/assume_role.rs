@@ -66,12 +66,11 @@ fn read_input(params: &Params) -> Result<Input<'_>, StsError> {
         .iter()
         .enumerate()
         .map(|(i, k)| {
-            let value = params
-                .get(&format!("Tags.member.{}.Value", i + 1))
-                .unwrap_or("");
-            (*k, value)
+            params
+                .require(&format!("Tags.member.{}.Value", i + 1))
+                .map(|value| (*k, value))
         })
-        .collect();
+        .collect::<Result<_, _>>()?;
     let transitive = params.list("TransitiveTagKeys", None, 50)?;
     let external_id = params.get("ExternalId");
     if let Some(id) = external_id {
@@ -192,7 +191,7 @@ fn session_side(state: &AppState, record: &SessionRecord) -> Result<CallerSide, 
                 .ok_or_else(StsError::invalid_client_token_id)?;
             let mut side = user_side(user, record.mfa_authenticated_at);
             side.context
-                .insert("aws:TokenIssueTime", record.issued_at.to_string());
+                .insert("aws:TokenIssueTime", issue_time(record));
             side.chained = true;
             return Ok(side);
         }
@@ -213,8 +212,10 @@ fn session_side(state: &AppState, record: &SessionRecord) -> Result<CallerSide, 
     context.insert("aws:PrincipalAccount", record.account.as_str());
     context.insert("aws:PrincipalType", "AssumedRole");
     context.insert("aws:userid", format!("{role_id}:{session_name}"));
-    context.insert("aws:TokenIssueTime", record.issued_at.to_string());
+    context.insert("aws:TokenIssueTime", issue_time(record));
+    // Session tags take precedence over the role's, keys compared without case.
     let mut principal_tags = role.tags.clone();
+    principal_tags.retain(|k, _| !record.tags.keys().any(|t| t.eq_ignore_ascii_case(k)));
     principal_tags.extend(record.tags.clone());
     let inherited_tags: BTreeMap<String, String> = record
         .tags
@@ -242,6 +243,13 @@ fn session_side(state: &AppState, record: &SessionRecord) -> Result<CallerSide, 
     })
 }
 
+/// `aws:TokenIssueTime`: when the calling session was issued, as an ISO 8601 date.
+fn issue_time(record: &SessionRecord) -> String {
+    time::OffsetDateTime::from_unix_timestamp(record.issued_at)
+        .map(xml::timestamp)
+        .unwrap_or_default()
+}
+
 /// Handles one call.
 pub async fn assume_role(
     state: &AppState,
@@ -252,15 +260,18 @@ pub async fn assume_role(
     let inline_policy = role_session::inline_session_policy(input.policy)?;
     let caller = authenticate(state, meta).await?;
     let now = role_session::now(state);
-    let side = caller_side(state, &caller, input.mfa, now).await?;
     let Some(role) = state.config.iam.role(input.role_arn) else {
         tracing::info!(request_id = %meta.request_id, role = input.role_arn, "no such role");
+        // Worded like a trust denial, so callers cannot tell missing roles from refusing ones.
         return Err(StsError::access_denied(format!(
-            "User: {} is not authorized to perform: {ACTION} on resource: {}",
-            side.principal.name(),
+            "User: {} is not authorized to perform: {ACTION} on resource: {}: \
+             the role's trust policy has no statement that trusts this principal for this action",
+            caller.arn(),
             super::query::shorten(input.role_arn)
         )));
     };
+    // After the role lookup, so a code is not spent on a request that fails before trust.
+    let side = caller_side(state, &caller, input.mfa, now).await?;
     role_session::session_policies(state, &role.account, inline_policy, &input.policy_arns)?;
 
     // Tags: the request's, checked, on top of the transitive tags the caller carries, which
@@ -341,14 +352,22 @@ pub async fn assume_role(
     if let Some(id) = input.external_id {
         context.insert("sts:ExternalId", id);
     }
+    // `sts:SourceIdentity` is what the new session will carry; `aws:SourceIdentity` only what
+    // the caller's session already carries, so a request cannot satisfy conditions on it.
     if let Some(si) = &source_identity {
         context.insert("sts:SourceIdentity", si.as_str());
+    }
+    if let Some(si) = &side.source_identity {
         context.insert("aws:SourceIdentity", si.as_str());
     }
-    context.insert(
-        "aws:MultiFactorAuthPresent",
-        side.mfa_at.is_some().to_string(),
-    );
+    // As in AWS, long-term keys without an MFA code leave the key out (so `Null` conditions
+    // see it missing); sessions always say whether MFA was used.
+    if side.mfa_at.is_some() || side.chained {
+        context.insert(
+            "aws:MultiFactorAuthPresent",
+            side.mfa_at.is_some().to_string(),
+        );
+    }
     if let Some(at) = side.mfa_at {
         context.insert(
             "aws:MultiFactorAuthAge",

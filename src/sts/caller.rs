@@ -16,11 +16,21 @@ use super::params::Violations;
 use super::query::Params;
 use crate::app::AppState;
 use crate::iam::User;
-use crate::session::SessionRecord;
 use crate::session::credentials;
 use crate::session::credentials::Secret;
-use crate::sigv4::{self, Credential, SignedRequest, SigningKey};
+use crate::session::{SessionPrincipal, SessionRecord};
+use crate::sigv4::{self, SignedRequest, SigningKey};
 use crate::totp;
+
+impl Caller {
+    /// The ARN the caller acts as.
+    pub fn arn(&self) -> &str {
+        match self {
+            Caller::Session(record) => record.principal.arn(),
+            Caller::User(user) => &user.arn,
+        }
+    }
+}
 
 /// An authenticated caller.
 #[derive(Debug, Clone)]
@@ -44,24 +54,35 @@ pub struct SigningKeyCache {
 const SIGNING_KEY_CACHE_MAX: usize = 50_000;
 
 impl SigningKeyCache {
-    /// The signing key for `credential`'s access key and scope, derived from `secret()` when
-    /// not cached.
-    pub fn get_or_derive(
+    /// Verifies the request's signature with the day's signing key for its access key and
+    /// scope, derived from `secret()` when not cached. A key enters the cache only once a
+    /// signature has verified with it.
+    pub fn verify(
         &self,
-        credential: &Credential,
+        signed: &SignedRequest<'_>,
+        parsed: &sigv4::Parsed,
+        now: time::OffsetDateTime,
         secret: impl FnOnce() -> Result<Secret, StsError>,
-    ) -> Result<Arc<SigningKey>, StsError> {
+    ) -> Result<(), StsError> {
+        let credential = &parsed.credential;
         let id = format!("{}/{}", credential.access_key_id, credential.scope());
-        if let Some(key) = self.lock().get(&id) {
-            return Ok(Arc::clone(key));
+        let cached = self.lock().get(&id).cloned();
+        let check = |key: &SigningKey| {
+            // AWS's 15 minutes between the signer's clock and ours.
+            sigv4::verify_with_key(signed, parsed, key, now, sigv4::DEFAULT_MAX_SKEW)
+                .map_err(|e| signature_error(&e))
+        };
+        if let Some(key) = cached {
+            return check(&key);
         }
-        let key = Arc::new(SigningKey::derive(secret()?.expose(), credential));
+        let key = SigningKey::derive(secret()?.expose(), credential);
+        check(&key)?;
         let mut keys = self.lock();
         if keys.len() >= SIGNING_KEY_CACHE_MAX {
             keys.clear();
         }
-        keys.insert(id, Arc::clone(&key));
-        Ok(key)
+        keys.insert(id, Arc::new(key));
+        Ok(())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<SigningKey>>> {
@@ -101,11 +122,9 @@ pub async fn authenticate(state: &AppState, meta: &RequestMeta) -> Result<Caller
         if !key.active || parsed.security_token.is_some() {
             return Err(StsError::invalid_client_token_id());
         }
-        let signing_key = state
+        state
             .signing_keys
-            .get_or_derive(&parsed.credential, || Ok(key.secret.clone()))?;
-        sigv4::verify_with_key(&signed, &parsed, &signing_key, now, sigv4::DEFAULT_MAX_SKEW)
-            .map_err(|e| signature_error(&e))?;
+            .verify(&signed, &parsed, now, || Ok(key.secret.clone()))?;
         return Ok(Caller::User(Arc::clone(user)));
     }
     if !access_key_id.starts_with("ASIA") {
@@ -133,19 +152,36 @@ pub async fn authenticate(state: &AppState, meta: &RequestMeta) -> Result<Caller
         })?
         // Authentic and unexpired, but gone from the store: treat as expired.
         .ok_or_else(StsError::expired_token)?;
-    let signing_key = state.signing_keys.get_or_derive(&parsed.credential, || {
+    // The session's principal must still be configured (a removed role or user ends its
+    // sessions), and a role must be the same one (its id), not one re-created under its name.
+    let live = match &record.principal {
+        SessionPrincipal::Role {
+            role_arn, role_id, ..
+        } => state
+            .config
+            .iam
+            .role(role_arn)
+            .is_some_and(|r| &r.role_id == role_id),
+        SessionPrincipal::User { user_arn, .. } => state.config.iam.user(user_arn).is_some(),
+    };
+    if !live {
+        return Err(StsError::invalid_client_token_id());
+    }
+    state.signing_keys.verify(&signed, &parsed, now, || {
         credentials::secret_for(&state.keys, &claims)
             .map_err(|_| StsError::invalid_client_token_id())
     })?;
-    // AWS's 15 minutes between the signer's clock and ours.
-    sigv4::verify_with_key(&signed, &parsed, &signing_key, now, sigv4::DEFAULT_MAX_SKEW)
-        .map_err(|e| signature_error(&e))?;
     Ok(Caller::Session(Box::new(record)))
 }
 
 fn signature_error(e: &sigv4::SigV4Error) -> StsError {
     StsError::from_aws(e.aws_code(), e.http_status(), e.to_string())
 }
+
+/// Wrong MFA codes accepted per device within [`MFA_LOCKOUT`] before it refuses every code.
+pub const MFA_MAX_FAILURES: u64 = 5;
+/// How long a device stays locked after its first wrong code.
+pub const MFA_LOCKOUT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 /// `SerialNumber` and `TokenCode`, checked for shape (violations go to `v`); both or neither.
 pub fn mfa_params<'a>(
@@ -167,8 +203,8 @@ pub fn mfa_params<'a>(
     match (serial, code) {
         (Some(s), Some(c)) => Ok(Some((s, c))),
         (None, None) => Ok(None),
-        _ => Err(StsError::validation(
-            "SerialNumber and TokenCode must be given together",
+        _ => Err(StsError::access_denied(
+            "MultiFactorAuthentication failed, must provide both MFA serial number and one time pass code.",
         )),
     }
 }
@@ -191,8 +227,32 @@ pub async fn check_mfa(
         .mfa_device(serial)
         .filter(|d| d.user_arn == user.arn)
         .ok_or_else(mfa_failed)?;
+    let store_down = |e: crate::store::StoreError| {
+        tracing::error!(error = %e, "store refused the MFA guard");
+        StsError::service_unavailable()
+    };
+    // Guessing is bounded: after MFA_MAX_FAILURES wrong codes the device accepts none until
+    // the window ends; the answer looks the same as for a wrong code.
+    let failures_key = format!("mfa:{serial}");
+    if state
+        .store
+        .failures(&failures_key)
+        .await
+        .map_err(store_down)?
+        >= MFA_MAX_FAILURES
+    {
+        tracing::warn!(serial, "MFA device locked after repeated wrong codes");
+        return Err(mfa_failed());
+    }
     let seed = device.seed().map_err(|_| mfa_failed())?;
-    let step = totp::check(&seed, code, now).map_err(|_| mfa_failed())?;
+    let Ok(step) = totp::check(&seed, code, now) else {
+        state
+            .store
+            .count_failure(&failures_key, MFA_LOCKOUT)
+            .await
+            .map_err(store_down)?;
+        return Err(mfa_failed());
+    };
     // A code is good once: remember its step for as long as it could still be accepted.
     let window =
         std::time::Duration::from_secs(totp::STEP_SECONDS * (2 * totp::ALLOWED_DRIFT_STEPS + 1));
@@ -215,29 +275,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn signing_keys_are_derived_once_per_key_and_scope() {
-        let cache = SigningKeyCache::default();
-        let credential = |date: &str| Credential {
-            access_key_id: "ASIAEXAMPLEEXAMPLE23".to_owned(),
-            date: date.to_owned(),
-            region: "us-east-1".to_owned(),
-            service: "sts".to_owned(),
+    fn only_keys_that_verified_are_cached() {
+        use crate::sigv4::{Parsed, SignedRequest};
+        // A request whose signature cannot verify: the derived key must not be kept.
+        let headers = vec![
+            ("host".to_owned(), "sts.example".to_owned()),
+            ("x-amz-date".to_owned(), "20261123T120000Z".to_owned()),
+            (
+                "authorization".to_owned(),
+                "AWS4-HMAC-SHA256 Credential=ASIAEXAMPLEEXAMPLE23/20261123/us-east-1/sts/aws4_request, \
+                 SignedHeaders=host;x-amz-date, Signature=".to_owned()
+                    + &"0".repeat(64),
+            ),
+        ];
+        let signed = SignedRequest {
+            method: "POST",
+            path: "/",
+            query: "",
+            headers: &headers,
+            body: b"",
         };
+        let parsed: Parsed = sigv4::parse(&signed).unwrap();
+        let now = time::macros::datetime!(2026-11-23 12:00 UTC);
+        let cache = SigningKeyCache::default();
         let secret = || Ok(Secret::new("secret".to_owned()));
-        let first = cache
-            .get_or_derive(&credential("20261123"), secret)
-            .unwrap();
-        let again = cache
-            .get_or_derive(&credential("20261123"), || Err(StsError::internal()))
-            .unwrap();
-        assert!(
-            Arc::ptr_eq(&first, &again),
-            "the second lookup must not derive"
-        );
-        // Another day is another scope: derived afresh, and a failing secret is an error.
+        assert!(cache.verify(&signed, &parsed, now, secret).is_err());
+        assert!(cache.lock().is_empty());
+        // A failing secret source is an error, not a panic or an accepted request.
         assert!(
             cache
-                .get_or_derive(&credential("20261124"), || Err(StsError::internal()))
+                .verify(&signed, &parsed, now, || Err(StsError::internal()))
                 .is_err()
         );
     }

@@ -106,8 +106,11 @@ pub fn tag_problem(key: &str, value: &str) -> Option<&'static str> {
     let allowed = |s: &str, min: usize, max: usize| {
         let n = s.chars().count();
         (min..=max).contains(&n)
-            && s.chars()
-                .all(|c| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c))
+            && s.chars().all(|c| {
+                c.is_alphanumeric()
+                    || (c.is_whitespace() && !c.is_control())
+                    || "_.:/=+-@".contains(c)
+            })
     };
     if !allowed(key, 1, 128) {
         Some("a tag key is empty, longer than 128 characters or uses a character not allowed")
@@ -354,5 +357,6 @@ mod tests {
         assert!(tag_problem("AWS:x", "y").is_some());
         assert!(tag_problem("a*b", "y").is_some());
         assert!(tag_problem("k", &"v".repeat(257)).is_some());
+        assert!(tag_problem("k", "line\nbreak").is_some());
     }
 }

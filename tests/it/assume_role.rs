@@ -537,3 +537,40 @@ async fn an_mfa_code_is_good_once_across_replicas() {
             .any(|k| k.starts_with("sts-broker:used:mfa:"))
     );
 }
+
+/// Guessing codes is bounded: after five wrong codes even the right one is refused.
+#[tokio::test]
+async fn repeated_wrong_mfa_codes_lock_the_device() {
+    use sts_broker::totp::{Seed, code_at};
+
+    let idp = TestIdp::start().await;
+    let broker = TestBroker::start(&idp, "memory://").await;
+    let seed = Seed::from_base32(ALICE_MFA_SEED).unwrap();
+    let code = code_at(&seed, time::OffsetDateTime::now_utc());
+    let wrong = format!(
+        "{:06}",
+        (code.parse::<u32>().unwrap() + 500_000) % 1_000_000
+    );
+    let attempt = |token: String| {
+        let sts = alice(&broker);
+        async move {
+            sts.get_session_token()
+                .serial_number(ALICE_MFA_SERIAL)
+                .token_code(token)
+                .send()
+                .await
+                .map_err(|e| e.into_service_error().code().map(str::to_owned))
+        }
+    };
+    for _ in 0..5 {
+        assert_eq!(
+            attempt(wrong.clone()).await.unwrap_err().as_deref(),
+            Some("AccessDenied")
+        );
+    }
+    assert_eq!(
+        attempt(code).await.unwrap_err().as_deref(),
+        Some("AccessDenied"),
+        "a locked device refuses even the right code"
+    );
+}
