@@ -423,8 +423,5 @@ pub async fn assume_role(
         packed_policy_size: packed,
         source_identity: source_identity.as_deref(),
     };
-    xml::success(Action::AssumeRole, &result, &meta.request_id).map_err(|e| {
-        tracing::error!(request_id = %meta.request_id, error = %e, "response serialization failed");
-        StsError::internal()
-    })
+    xml::success(Action::AssumeRole, &result, &meta.request_id)
 }

@@ -35,8 +35,5 @@ pub async fn get_caller_identity(state: &AppState, meta: &RequestMeta) -> Result
             arn: &user.arn,
         },
     };
-    xml::success(Action::GetCallerIdentity, &result, &meta.request_id).map_err(|e| {
-        tracing::error!(request_id = %meta.request_id, error = %e, "response serialization failed");
-        StsError::internal()
-    })
+    xml::success(Action::GetCallerIdentity, &result, &meta.request_id)
 }

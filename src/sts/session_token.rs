@@ -82,8 +82,5 @@ pub async fn get_session_token(
     let result = GetSessionTokenResult {
         credentials: issued.credentials_xml(),
     };
-    xml::success(Action::GetSessionToken, &result, &meta.request_id).map_err(|e| {
-        tracing::error!(request_id = %meta.request_id, error = %e, "response serialization failed");
-        StsError::internal()
-    })
+    xml::success(Action::GetSessionToken, &result, &meta.request_id)
 }

@@ -185,10 +185,7 @@ pub async fn assume_role_with_web_identity(
         audience: &token.audience,
         source_identity,
     };
-    xml::success(Action::AssumeRoleWithWebIdentity, &result, &meta.request_id).map_err(|e| {
-        tracing::error!(request_id = %meta.request_id, error = %e, "response serialization failed");
-        StsError::internal()
-    })
+    xml::success(Action::AssumeRoleWithWebIdentity, &result, &meta.request_id)
 }
 
 /// The trust policy's condition keys: every claim under the provider's prefix, and the

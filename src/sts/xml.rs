@@ -40,20 +40,27 @@ impl<T: Serialize> Serialize for Envelope<'_, T> {
     }
 }
 
-/// The body of a successful response.
+/// The body of a successful response. Serializing plain strings does not fail; if it ever
+/// does, the client gets `InternalFailure` and the log says why.
 pub fn success<T: Serialize>(
     action: Action,
     result: &T,
     request_id: &str,
-) -> Result<String, quick_xml::SeError> {
+) -> Result<String, StsError> {
     let mut out = String::with_capacity(2048);
-    let ser = quick_xml::se::Serializer::with_root(&mut out, Some(action.response_tag()))?;
-    Envelope {
-        result_tag: action.result_tag(),
-        result,
-        request_id,
-    }
-    .serialize(ser)?;
+    quick_xml::se::Serializer::with_root(&mut out, Some(action.response_tag()))
+        .and_then(|ser| {
+            Envelope {
+                result_tag: action.result_tag(),
+                result,
+                request_id,
+            }
+            .serialize(ser)
+        })
+        .map_err(|e| {
+            tracing::error!(request_id, error = %e, "response serialization failed");
+            StsError::internal()
+        })?;
     Ok(out)
 }
 
