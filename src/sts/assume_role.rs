@@ -375,13 +375,7 @@ pub async fn assume_role(
         );
     }
 
-    let mut actions = vec![ACTION];
-    if !tags.is_empty() {
-        actions.push("sts:TagSession");
-    }
-    if source_identity.is_some() {
-        actions.push("sts:SetSourceIdentity");
-    }
+    let actions = role_session::trust_actions(ACTION, !tags.is_empty(), source_identity.is_some());
     TrustCheck {
         role,
         principal: side.principal.clone(),

@@ -123,6 +123,24 @@ pub fn tag_problem(key: &str, value: &str) -> Option<&'static str> {
     }
 }
 
+/// The actions a new role session needs from the trust policy: the assume action itself, then
+/// `sts:TagSession` when the session will carry tags and `sts:SetSourceIdentity` when it will
+/// carry a source identity (IAM User Guide, session tags and source identity).
+pub fn trust_actions(
+    assume: &'static str,
+    tagged: bool,
+    sets_source_identity: bool,
+) -> Vec<&'static str> {
+    let mut actions = vec![assume];
+    if tagged {
+        actions.push("sts:TagSession");
+    }
+    if sets_source_identity {
+        actions.push("sts:SetSourceIdentity");
+    }
+    actions
+}
+
 /// The common context keys of a request: time, transport and the caller's network identity.
 pub fn request_context(state: &AppState, meta: &RequestMeta, now: OffsetDateTime) -> Context {
     let mut context = Context::new();

@@ -119,13 +119,8 @@ pub async fn assume_role_with_web_identity(
         .claims
         .get(SOURCE_IDENTITY_CLAIM)
         .and_then(Value::as_str);
-    let mut actions = vec![ACTION];
-    if !tags.tags.is_empty() {
-        actions.push("sts:TagSession");
-    }
-    if source_identity.is_some() {
-        actions.push("sts:SetSourceIdentity");
-    }
+    let actions =
+        role_session::trust_actions(ACTION, !tags.tags.is_empty(), source_identity.is_some());
     let host_path = issuer_host_path(&provider.issuer);
     let mut kept = BTreeMap::new();
     for claim in ["sub", "aud", "amr"] {

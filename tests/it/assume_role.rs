@@ -3,8 +3,6 @@
 //! -> cross-account role with ExternalId) carrying transitive tags and the source identity, the
 //! one-hour chaining cap, users across accounts, MFA with TOTP codes, and each refusal.
 
-use aws_sdk_sts::config::retry::RetryConfig;
-use aws_sdk_sts::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_sts::error::ProvideErrorMetadata as _;
 use serde_json::json;
 
@@ -21,33 +19,11 @@ fn alice(broker: &TestBroker) -> aws_sdk_sts::Client {
 }
 
 fn long_term(broker: &TestBroker, key_id: &str, secret: &str) -> aws_sdk_sts::Client {
-    aws_sdk_sts::Client::from_conf(
-        aws_sdk_sts::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(&broker.endpoint)
-            .retry_config(RetryConfig::disabled())
-            .credentials_provider(Credentials::new(key_id, secret, None, None, "test"))
-            .build(),
-    )
+    broker.sts_as(key_id, secret, None)
 }
 
 fn client(broker: &TestBroker, creds: &Creds) -> aws_sdk_sts::Client {
-    aws_sdk_sts::Client::from_conf(
-        aws_sdk_sts::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(&broker.endpoint)
-            .retry_config(RetryConfig::disabled())
-            .credentials_provider(Credentials::new(
-                &creds.0,
-                &creds.1,
-                Some(creds.2.clone()),
-                None,
-                "test",
-            ))
-            .build(),
-    )
+    broker.sts_as(&creds.0, &creds.1, Some(&creds.2))
 }
 
 fn creds_of(c: &aws_sdk_sts::types::Credentials) -> Creds {

@@ -2,33 +2,19 @@
 //! replica sharing the store and keys, and with a configured user's long-term access key;
 //! tampered, forged, inactive and wrong-secret requests refused.
 
-use aws_sdk_sts::config::retry::RetryConfig;
-use aws_sdk_sts::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_sts::config::Credentials;
 use aws_sdk_sts::error::ProvideErrorMetadata as _;
 
 use crate::harness::broker::{
     ACCOUNT, ALICE_ARN, ALICE_INACTIVE_KEY_ID, ALICE_INACTIVE_SECRET, ALICE_KEY_ID, ALICE_MFA_SEED,
-    ALICE_MFA_SERIAL, ALICE_SECRET, DEPLOY_ROLE, TestBroker, standard_config,
+    ALICE_MFA_SERIAL, ALICE_SECRET, DEPLOY_ROLE, TestBroker, standard_config, sts_client,
 };
 use crate::harness::idp::TestIdp;
 use crate::harness::redis::RedisServer;
 
 fn client(endpoint: &str, akid: &str, secret: &str, token: Option<&str>) -> aws_sdk_sts::Client {
-    aws_sdk_sts::Client::from_conf(
-        aws_sdk_sts::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(endpoint)
-            .retry_config(RetryConfig::disabled())
-            .credentials_provider(Credentials::new(
-                akid,
-                secret,
-                token.map(str::to_owned),
-                None,
-                "test",
-            ))
-            .build(),
-    )
+    let credentials = Credentials::new(akid, secret, token.map(str::to_owned), None, "test");
+    sts_client(endpoint, Some(credentials))
 }
 
 async fn mint(broker: &TestBroker, idp: &TestIdp) -> (String, String, String) {

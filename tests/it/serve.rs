@@ -5,9 +5,6 @@ use std::io::Read as _;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use aws_sdk_sts::config::retry::RetryConfig;
-use aws_sdk_sts::config::{BehaviorVersion, Region};
-
 const BIN: &str = env!("CARGO_BIN_EXE_sts-broker");
 
 fn free_port() -> u16 {
@@ -76,14 +73,7 @@ async fn serve_dev_config_mints_with_a_dev_token_and_exits_on_sigterm() {
     );
     let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
 
-    let sts = aws_sdk_sts::Client::from_conf(
-        aws_sdk_sts::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(&endpoint)
-            .retry_config(RetryConfig::disabled())
-            .build(),
-    );
+    let sts = crate::harness::broker::sts_client(&endpoint, None);
     let ok = sts
         .assume_role_with_web_identity()
         .role_arn("arn:aws:iam::000000000000:role/dev-role")

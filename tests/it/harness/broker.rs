@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use aws_sdk_sts::config::retry::RetryConfig;
-use aws_sdk_sts::config::{BehaviorVersion, Region};
+use aws_sdk_sts::config::{BehaviorVersion, Credentials, Region};
 use sts_broker::app::{self, AppState};
 use sts_broker::clock::{Clock, SystemClock};
 use sts_broker::config::Config;
@@ -238,6 +238,20 @@ secret_file = "alice.mfa"
     )
 }
 
+/// An STS client as an application would build one for `endpoint`, no retries, signing with
+/// `credentials` when given.
+pub fn sts_client(endpoint: &str, credentials: Option<Credentials>) -> aws_sdk_sts::Client {
+    let mut conf = aws_sdk_sts::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .retry_config(RetryConfig::disabled());
+    if let Some(c) = credentials {
+        conf = conf.credentials_provider(c);
+    }
+    aws_sdk_sts::Client::from_conf(conf.build())
+}
+
 impl TestBroker {
     /// The broker on the standard configuration for `idp`.
     pub async fn start(idp: &TestIdp, store_url: &str) -> TestBroker {
@@ -291,13 +305,21 @@ impl TestBroker {
 
     /// An STS client as an application would build one, pointed at the broker, no retries.
     pub fn sts(&self) -> aws_sdk_sts::Client {
-        let conf = aws_sdk_sts::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(&self.endpoint)
-            .retry_config(RetryConfig::disabled())
-            .build();
-        aws_sdk_sts::Client::from_conf(conf)
+        sts_client(&self.endpoint, None)
+    }
+
+    /// An STS client signing with these credentials (a session token for minted ones).
+    pub fn sts_as(&self, key_id: &str, secret: &str, token: Option<&str>) -> aws_sdk_sts::Client {
+        sts_client(
+            &self.endpoint,
+            Some(Credentials::new(
+                key_id,
+                secret,
+                token.map(str::to_owned),
+                None,
+                "test",
+            )),
+        )
     }
 
     /// A raw HTTP client for requests no SDK would send.
