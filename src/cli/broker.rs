@@ -14,10 +14,11 @@ pub fn check_config(config: Result<Config, crate::config::ConfigError>) -> Outpu
         Ok(c) => {
             let roles = c.iam.roles().count();
             let mut stdout = format!(
-                "{}: ok: {} account(s), {} OIDC provider(s), {} role(s), {} managed policy(ies), {} user(s), {} group(s), {} MFA device(s), store {}\n",
+                "{}: ok: {} account(s), {} OIDC provider(s), {} SAML provider(s), {} role(s), {} managed policy(ies), {} user(s), {} group(s), {} MFA device(s), store {}\n",
                 c.source,
                 c.iam.accounts.len(),
                 c.oidc_providers.len(),
+                c.saml_providers.len(),
                 roles,
                 c.iam.policies.len(),
                 c.iam.users().count(),

@@ -31,6 +31,8 @@ pub struct ConfigFile {
     pub groups: Vec<GroupEntry>,
     #[serde(default)]
     pub mfa_devices: Vec<MfaDeviceEntry>,
+    #[serde(default)]
+    pub saml_providers: Vec<SamlProviderEntry>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -64,8 +66,10 @@ fn default_listen() -> String {
     "127.0.0.1:4566".to_owned()
 }
 
+/// Room for a 100,000-character `SAMLAssertion` even when every character is percent-encoded,
+/// plus a session policy and the other parameters.
 fn default_max_body_bytes() -> usize {
-    64 * 1024
+    512 * 1024
 }
 
 fn default_request_timeout() -> u64 {
@@ -283,4 +287,31 @@ pub struct MfaDeviceEntry {
     pub secret_env: Option<String>,
     #[serde(default)]
     pub secret_file: Option<String>,
+}
+
+/// A SAML 2.0 identity provider (`AssumeRoleWithSAML`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SamlProviderEntry {
+    pub account: String,
+    /// The provider's name: ARN `arn:aws:iam::ACCOUNT:saml-provider/NAME`.
+    pub name: String,
+    /// The IdP's metadata XML (entity id and signing certificates).
+    pub metadata_file: String,
+    /// Required in the assertion's `AudienceRestriction`.
+    #[serde(default = "default_saml_endpoint")]
+    pub audience: String,
+    /// Required as `Recipient` (and `Destination` when present).
+    #[serde(default = "default_saml_endpoint")]
+    pub recipient: String,
+    #[serde(default = "default_leeway")]
+    pub leeway_seconds: u64,
+    /// Accept RSA-SHA1 signatures and SHA-1 digests (old IdPs).
+    #[serde(default)]
+    pub allow_sha1: bool,
+}
+
+/// AWS's SAML endpoint: its audience and assertion consumer URL.
+pub fn default_saml_endpoint() -> String {
+    "https://signin.aws.amazon.com/saml".to_owned()
 }

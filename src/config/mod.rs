@@ -5,8 +5,10 @@
 
 pub mod file;
 mod locate;
+mod saml;
 mod users;
 
+pub use saml::SamlProvider;
 pub use users::{MAX_ACCESS_KEYS_PER_USER, MAX_GROUPS_PER_USER, MAX_MFA_DEVICES_PER_USER};
 
 use std::fmt;
@@ -35,6 +37,7 @@ pub struct Config {
     pub dev_issuer: Option<String>,
     pub oidc_providers: Vec<OidcProvider>,
     pub iam: Iam,
+    pub saml_providers: Vec<SamlProvider>,
 }
 
 /// The store URL. It may carry a Redis password, so `Debug` and `Display` hide the userinfo.
@@ -174,6 +177,11 @@ impl Config {
     }
 
     /// The configured provider whose issuer is `issuer`.
+    /// The SAML provider with this ARN.
+    pub fn saml_provider(&self, arn: &str) -> Option<&SamlProvider> {
+        self.saml_providers.iter().find(|p| p.arn == arn)
+    }
+
     pub fn oidc_provider(&self, issuer: &str) -> Option<&OidcProvider> {
         self.oidc_providers.iter().find(|p| p.issuer == issuer)
     }
@@ -307,6 +315,7 @@ impl Checker<'_> {
         }
 
         let oidc_providers = self.check_providers(&raw, &iam);
+        let saml_providers = self.check_saml_providers(&raw, &iam);
 
         for (i, p) in raw.policies.iter().enumerate() {
             let line = self.entry_line("policies", i);
@@ -393,6 +402,7 @@ impl Checker<'_> {
             dev_issuer,
             oidc_providers,
             iam,
+            saml_providers,
         }
     }
 

@@ -14,6 +14,7 @@ pub enum Origin {
     AssumeRoleWithWebIdentity,
     AssumeRole,
     GetSessionToken,
+    AssumeRoleWithSAML,
 }
 
 /// Whose session it is: a role's (the AssumeRole* actions) or an IAM user's (GetSessionToken).

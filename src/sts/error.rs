@@ -128,6 +128,11 @@ impl StsError {
         StsError::sender("IDPCommunicationError", StatusCode::BAD_REQUEST, message)
     }
 
+    /// `IDPRejectedClaim` (403): the identity provider's claims (SAML attributes) are invalid.
+    pub fn idp_rejected_claim(message: impl Into<String>) -> StsError {
+        StsError::sender("IDPRejectedClaim", StatusCode::FORBIDDEN, message)
+    }
+
     /// `MalformedPolicyDocument` (400).
     pub fn malformed_policy(message: impl Into<String>) -> StsError {
         StsError::sender("MalformedPolicyDocument", StatusCode::BAD_REQUEST, message)

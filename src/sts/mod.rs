@@ -8,6 +8,7 @@ pub mod error;
 pub mod params;
 pub mod query;
 pub mod role_session;
+pub mod saml;
 pub mod session_token;
 pub mod web_identity;
 pub mod xml;
@@ -29,6 +30,7 @@ pub enum Action {
     AssumeRoleWithWebIdentity,
     GetCallerIdentity,
     GetSessionToken,
+    AssumeRoleWithSAML,
 }
 
 impl Action {
@@ -39,6 +41,7 @@ impl Action {
             "AssumeRoleWithWebIdentity" => Some(Action::AssumeRoleWithWebIdentity),
             "GetCallerIdentity" => Some(Action::GetCallerIdentity),
             "GetSessionToken" => Some(Action::GetSessionToken),
+            "AssumeRoleWithSAML" => Some(Action::AssumeRoleWithSAML),
             _ => None,
         }
     }
@@ -49,6 +52,7 @@ impl Action {
             Action::AssumeRoleWithWebIdentity => "AssumeRoleWithWebIdentity",
             Action::GetCallerIdentity => "GetCallerIdentity",
             Action::GetSessionToken => "GetSessionToken",
+            Action::AssumeRoleWithSAML => "AssumeRoleWithSAML",
         }
     }
 
@@ -58,6 +62,7 @@ impl Action {
             Action::AssumeRoleWithWebIdentity => "AssumeRoleWithWebIdentityResponse",
             Action::GetCallerIdentity => "GetCallerIdentityResponse",
             Action::GetSessionToken => "GetSessionTokenResponse",
+            Action::AssumeRoleWithSAML => "AssumeRoleWithSAMLResponse",
         }
     }
 
@@ -67,6 +72,7 @@ impl Action {
             Action::AssumeRoleWithWebIdentity => "AssumeRoleWithWebIdentityResult",
             Action::GetCallerIdentity => "GetCallerIdentityResult",
             Action::GetSessionToken => "GetSessionTokenResult",
+            Action::AssumeRoleWithSAML => "AssumeRoleWithSAMLResult",
         }
     }
 }
@@ -126,6 +132,9 @@ pub async fn dispatch(
         }
         Some(Action::GetSessionToken) if version == VERSION => {
             session_token::get_session_token(state, params, meta).await
+        }
+        Some(Action::AssumeRoleWithSAML) if version == VERSION => {
+            saml::assume_role_with_saml(state, params, meta).await
         }
         Some(Action::GetCallerIdentity) if version == VERSION => {
             caller_identity::get_caller_identity(state, meta).await

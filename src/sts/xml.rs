@@ -148,6 +148,23 @@ pub struct AssumeRoleResult<'a> {
     pub source_identity: Option<&'a str>,
 }
 
+/// `AssumeRoleWithSAMLResult`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AssumeRoleWithSamlResult<'a> {
+    pub credentials: CredentialsXml<'a>,
+    pub assumed_role_user: AssumedRoleUserXml<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub packed_policy_size: Option<u32>,
+    pub subject: &'a str,
+    pub subject_type: &'a str,
+    pub issuer: &'a str,
+    pub audience: &'a str,
+    pub name_qualifier: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_identity: Option<&'a str>,
+}
+
 /// AWS's timestamp form: RFC 3339 in UTC with a `Z`.
 pub fn timestamp(t: OffsetDateTime) -> String {
     t.to_offset(time::UtcOffset::UTC)

@@ -73,7 +73,7 @@ async fn oversized_bodies_are_refused_with_413() {
     let broker = TestBroker::start(&idp, "memory://").await;
     let body = format!(
         "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&Pad={}",
-        "x".repeat(70 * 1024)
+        "x".repeat(520 * 1024)
     );
     let (status, id, xml) = post(&broker, body).await;
     assert_eq!(status, 413);
