@@ -268,10 +268,13 @@ async fn wrapping_and_comment_tricks_are_refused() {
     );
 }
 
+/// A change to a response.
+type Change = fn(&mut SamlResponse);
+
 #[tokio::test]
 async fn issuer_audience_recipient_destination_status_and_method_are_checked() {
     let s = setup("memory://").await;
-    let cases: Vec<(fn(&mut SamlResponse), &str)> = vec![
+    let cases: Vec<(Change, &str)> = vec![
         (
             |r| r.issuer = "https://evil.example.com".into(),
             "Issuer not present",
