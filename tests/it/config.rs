@@ -13,6 +13,7 @@ fn shipped_configurations_are_valid() {
         "config/dev.toml",
         "config/examples/github-actions.toml",
         "config/examples/kubernetes.toml",
+        "config/examples/adfs-saml.toml",
     ] {
         let out = check_config(Config::load(&root.join(file)));
         assert_eq!(out.status, 0, "{file}: {}", out.stderr);
@@ -135,4 +136,46 @@ access_keys = [
         "{err}"
     );
     assert!(!err.contains("not-shown-secret-value"), "{err}");
+}
+
+#[test]
+fn check_config_reports_bad_saml_metadata_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+    write("not-metadata.xml", "<html><body>login</body></html>");
+    write(
+        "no-signing.xml",
+        r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://idp"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:KeyDescriptor use="encryption"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>AAAA</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor></md:IDPSSODescriptor></md:EntityDescriptor>"#,
+    );
+    write(
+        "bad-cert.xml",
+        r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://idp"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>MIIBAAAA</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor></md:IDPSSODescriptor></md:EntityDescriptor>"#,
+    );
+    let mut toml = String::from("[[accounts]]\nid = \"111122223333\"\n");
+    for (name, file) in [
+        ("missing", "missing.xml"),
+        ("html", "not-metadata.xml"),
+        ("nosigning", "no-signing.xml"),
+        ("badcert", "bad-cert.xml"),
+    ] {
+        toml.push_str(&format!(
+            "\n[[saml_providers]]\naccount = \"111122223333\"\nname = \"{name}\"\nmetadata_file = \"{file}\"\n"
+        ));
+    }
+    let out = check_config(Config::from_toml(&toml, "broker.toml", dir.path()));
+    assert_eq!(out.status, 1);
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    let expected = [
+        ("broker.toml:4:", "cannot read metadata_file"),
+        ("broker.toml:9:", "not SAML metadata"),
+        ("broker.toml:14:", "no signing certificate"),
+        ("broker.toml:19:", "not a parsable X.509 certificate"),
+    ];
+    for (at, text) in expected {
+        assert!(
+            lines.iter().any(|l| l.starts_with(at) && l.contains(text)),
+            "{at} {text}: {}",
+            out.stderr
+        );
+    }
 }
