@@ -30,6 +30,7 @@ use crate::config::Config;
 use crate::keys::{DevIssuerKey, KeyError, SessionKeys};
 use crate::oidc::{self, OidcError, ProviderConfig};
 use crate::store::{Store, StoreError};
+use crate::sts::auth_cache::AuthCache;
 use crate::sts::caller::SigningKeyCache;
 use crate::sts::{self, Params, RawRequest, RequestMeta, StsError, xml};
 
@@ -69,6 +70,8 @@ pub struct Inner {
     pub clock: Arc<dyn Clock>,
     /// SigV4 signing keys derived today (see [`SigningKeyCache`]).
     pub signing_keys: SigningKeyCache,
+    /// Callers already authenticated, with their permissions (see [`AuthCache`]).
+    pub auth_cache: AuthCache,
 }
 
 /// Shared, cheaply cloned application state.
@@ -135,6 +138,7 @@ impl AppState {
             dev_issuer,
             clock,
             signing_keys: SigningKeyCache::default(),
+            auth_cache: AuthCache::default(),
         })))
     }
 }

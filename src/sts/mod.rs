@@ -2,10 +2,12 @@
 //! one module per action, and shaping results and errors as AWS's XML.
 
 pub mod assume_role;
+pub mod auth_cache;
 pub mod caller;
 pub mod caller_identity;
 pub mod error;
 pub mod params;
+pub mod permissions;
 pub mod query;
 pub mod role_session;
 pub mod session_token;
@@ -93,6 +95,19 @@ pub struct RawRequest {
     /// Header names and values in arrival order.
     pub headers: Vec<(String, String)>,
     pub body: bytes::Bytes,
+}
+
+impl RawRequest {
+    /// The request as SigV4 verification reads it.
+    pub fn signed(&self) -> crate::sigv4::SignedRequest<'_> {
+        crate::sigv4::SignedRequest {
+            method: &self.method,
+            path: &self.path,
+            query: &self.query,
+            headers: &self.headers,
+            body: &self.body,
+        }
+    }
 }
 
 impl std::fmt::Debug for RawRequest {

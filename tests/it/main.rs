@@ -21,3 +21,5 @@ mod serve;
 mod sigv4_suites;
 mod support;
 mod web_identity;
+// Added later; kept last so parallel additions merge.
+mod admin;

@@ -5,3 +5,4 @@
 pub mod broker;
 pub mod idp;
 pub mod redis;
+pub mod signer;
