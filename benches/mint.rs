@@ -68,6 +68,7 @@ fn bench(c: &mut Criterion) {
         clock: Arc::new(SystemClock),
         signing_keys: Default::default(),
         auth_cache: Default::default(),
+        audit: Default::default(),
     });
     let body = form_urlencoded::Serializer::new(String::new())
         .append_pair("Action", "AssumeRoleWithWebIdentity")

@@ -14,7 +14,7 @@ use crate::app::AppState;
 use crate::policy::Resource;
 use crate::sts::caller::{Caller, authenticate_for};
 use crate::sts::permissions::Permissions;
-use crate::sts::{RequestMeta, StsError, role_session};
+use crate::sts::{RequestMeta, StsError, authorization_message, role_session};
 
 /// The service a signature for `action` must be scoped to: `iam` for `iam:` actions, `sts`
 /// otherwise.
@@ -27,8 +27,8 @@ pub fn service_for(action: &str) -> &'static str {
 
 /// Authenticates the request (SigV4, scoped to [`service_for`] the action) and requires the
 /// caller's policies to allow `action` on `resource`; returns who called and its permissions.
-/// A denial is `AccessDenied` (403) in AWS's wording with a caller-safe reason; the full
-/// explanation goes to the log.
+/// A denial is `AccessDenied` (403) in AWS's wording with a caller-safe reason and the encoded
+/// evaluation trace (see [`authorization_message`]); the explanation also goes to the log.
 pub async fn require(
     state: &AppState,
     meta: &RequestMeta,
@@ -76,11 +76,17 @@ pub fn allowed(
         explanation = %permissions.explain(&evaluation, &request, None),
         "admin call denied"
     );
-    Err(StsError::access_denied(format!(
-        "User: {} is not authorized to perform: {action} on resource: {resource}: {}",
-        permissions.arn(),
-        permissions.reason(&evaluation, None)
-    )))
+    crate::audit::note(|n| n.policy_decision = Some(evaluation.decision.as_str()));
+    let trace = authorization_message::trace(&evaluation, &permissions.policy_set(None), &request);
+    Err(authorization_message::access_denied(
+        &state.keys,
+        format!(
+            "User: {} is not authorized to perform: {action} on resource: {resource}: {}",
+            permissions.arn(),
+            permissions.reason(&evaluation, None)
+        ),
+        &trace,
+    ))
 }
 
 #[cfg(test)]

@@ -31,6 +31,8 @@ pub struct ConfigFile {
     pub groups: Vec<GroupEntry>,
     #[serde(default)]
     pub mfa_devices: Vec<MfaDeviceEntry>,
+    #[serde(default)]
+    pub audit: AuditSection,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -283,4 +285,25 @@ pub struct MfaDeviceEntry {
     pub secret_env: Option<String>,
     #[serde(default)]
     pub secret_file: Option<String>,
+}
+
+/// `[audit]`: where the audit log goes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSection {
+    /// `"off"` (default), `"stdout"`, `"stderr"` or a file path (relative to the file).
+    #[serde(default = "default_audit_output")]
+    pub output: String,
+}
+
+impl Default for AuditSection {
+    fn default() -> Self {
+        AuditSection {
+            output: default_audit_output(),
+        }
+    }
+}
+
+fn default_audit_output() -> String {
+    "off".to_owned()
 }

@@ -35,6 +35,8 @@ pub struct Config {
     pub dev_issuer: Option<String>,
     pub oidc_providers: Vec<OidcProvider>,
     pub iam: Iam,
+    /// Where the audit log goes (`[audit] output`).
+    pub audit: crate::audit::Output,
 }
 
 /// The store URL. It may carry a Redis password, so `Debug` and `Display` hide the userinfo.
@@ -393,6 +395,12 @@ impl Checker<'_> {
             dev_issuer,
             oidc_providers,
             iam,
+            audit: match raw.audit.output.as_str() {
+                "off" | "" => crate::audit::Output::Off,
+                "stdout" => crate::audit::Output::Stdout,
+                "stderr" => crate::audit::Output::Stderr,
+                path => crate::audit::Output::File(self.path(path)),
+            },
         }
     }
 

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use super::auth_cache::Authenticated;
+use super::authorization_message;
 use super::caller::{Caller, authenticate_for, check_mfa, mfa_failed, mfa_params};
 use super::error::StsError;
 use super::params::Violations;
@@ -139,13 +140,23 @@ pub async fn assume_role(
     let now = role_session::now(state);
     let Some(role) = state.config.iam.role(input.role_arn) else {
         tracing::info!(request_id = %meta.request_id, role = input.role_arn, "no such role");
-        // Worded like a trust denial, so callers cannot tell missing roles from refusing ones.
-        return Err(StsError::access_denied(format!(
-            "User: {} is not authorized to perform: {ACTION} on resource: {}: \
-             the role's trust policy has no statement that trusts this principal for this action",
-            caller.arn(),
-            super::query::shorten(input.role_arn)
-        )));
+        // Worded like a trust denial, with an encoded trace too, so callers cannot tell missing
+        // roles from refusing ones.
+        let resource = super::query::shorten(input.role_arn);
+        return Err(authorization_message::access_denied(
+            &state.keys,
+            format!(
+                "User: {} is not authorized to perform: {ACTION} on resource: {resource}: \
+                 the role's trust policy has no statement that trusts this principal for this action",
+                caller.arn(),
+            ),
+            &authorization_message::trace_without_policy(
+                caller.arn(),
+                ACTION,
+                resource,
+                "the role does not exist",
+            ),
+        ));
     };
     // After the role lookup, so a code is not spent on a request that fails before trust.
     let side = caller_side(state, &authenticated, input.mfa, now).await?;
@@ -241,7 +252,7 @@ pub async fn assume_role(
         boundary: &side.boundary,
         session: &side.session,
     }
-    .require(&actions, meta)?;
+    .require(&actions, meta, &state.keys)?;
 
     let issued = role_session::issue(
         state,

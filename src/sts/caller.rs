@@ -108,14 +108,23 @@ pub async fn authenticate_for(
     service: &str,
 ) -> Result<Authenticated, StsError> {
     let signed = meta.raw.signed();
-    authenticate_request(
+    let authenticated = authenticate_request(
         state,
         &signed,
         Payload::Body(signed.body),
         Some(service),
         &meta.request_id,
     )
-    .await
+    .await?;
+    // For the audit log: who called, with which (public) access key id.
+    let access_key_id = sigv4::parse(&signed)
+        .ok()
+        .map(|p| p.credential.access_key_id.to_string());
+    crate::audit::note(|n| {
+        n.principal = Some(authenticated.caller().arn().to_owned());
+        n.access_key_id = access_key_id;
+    });
+    Ok(authenticated)
 }
 
 /// The one SigV4 authentication: verifies `signed` (whose payload is described by `payload`)
