@@ -23,3 +23,6 @@ mod support;
 mod web_identity;
 // Added later; kept last so parallel additions merge.
 mod admin;
+mod audit;
+mod authorization_message;
+mod iam_simulate;

@@ -399,3 +399,26 @@ impl TestBroker {
         reqwest::Client::new()
     }
 }
+
+/// An IAM client as an application would build one for `endpoint` (the broker serves IAM's
+/// Query API on the same endpoint as STS), no retries, signing with `credentials`.
+pub fn iam_client(endpoint: &str, credentials: Credentials) -> aws_sdk_iam::Client {
+    let conf = aws_sdk_iam::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .retry_config(RetryConfig::disabled())
+        .credentials_provider(credentials)
+        .build();
+    aws_sdk_iam::Client::from_conf(conf)
+}
+
+impl TestBroker {
+    /// An IAM client signing with a long-term key.
+    pub fn iam_as(&self, key_id: &str, secret: &str) -> aws_sdk_iam::Client {
+        iam_client(
+            &self.endpoint,
+            Credentials::new(key_id, secret, None, None, "test"),
+        )
+    }
+}
