@@ -67,6 +67,8 @@ fn bench(c: &mut Criterion) {
         dev_issuer: None,
         clock: Arc::new(SystemClock),
         signing_keys: Default::default(),
+        auth_cache: Default::default(),
+        audit: Default::default(),
     });
     let body = form_urlencoded::Serializer::new(String::new())
         .append_pair("Action", "AssumeRoleWithWebIdentity")

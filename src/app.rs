@@ -25,11 +25,13 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::audit::{self, AuditEvent, AuditLog};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::keys::{DevIssuerKey, KeyError, SessionKeys};
 use crate::oidc::{self, OidcError, ProviderConfig};
 use crate::store::{Store, StoreError};
+use crate::sts::auth_cache::AuthCache;
 use crate::sts::caller::SigningKeyCache;
 use crate::sts::{self, Params, RawRequest, RequestMeta, StsError, xml};
 
@@ -49,6 +51,8 @@ pub enum StartError {
     DevJwks(#[from] serde_json::Error),
     #[error("HTTP client: {0}")]
     Http(#[from] reqwest::Error),
+    #[error(transparent)]
+    Audit(#[from] audit::AuditError),
 }
 
 /// The dev issuer, when enabled.
@@ -69,6 +73,10 @@ pub struct Inner {
     pub clock: Arc<dyn Clock>,
     /// SigV4 signing keys derived today (see [`SigningKeyCache`]).
     pub signing_keys: SigningKeyCache,
+    /// Callers already authenticated, with their permissions (see [`AuthCache`]).
+    pub auth_cache: AuthCache,
+    /// The audit log (see [`crate::audit`]); [`AuditLog::off`] records nothing.
+    pub audit: AuditLog,
 }
 
 /// Shared, cheaply cloned application state.
@@ -127,6 +135,7 @@ impl AppState {
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
         let oidc = oidc::Registry::new(providers, http, clock.clone())?;
+        let audit = AuditLog::start(&config.audit)?;
         Ok(AppState(Arc::new(Inner {
             config,
             oidc,
@@ -135,6 +144,8 @@ impl AppState {
             dev_issuer,
             clock,
             signing_keys: SigningKeyCache::default(),
+            auth_cache: AuthCache::default(),
+            audit,
         })))
     }
 }
@@ -251,7 +262,10 @@ fn request_id(req: &Request) -> String {
 /// `GET /?Action=...` or `POST /` with a form body.
 async fn sts_query(State(state): State<AppState>, req: Request) -> Response {
     let id = request_id(&req);
-    match handle_query(&state, req, &id).await {
+    let mut namespace = xml::NAMESPACE;
+    let (result, notes) = audit::collect(handle_query(&state, req, &id, &mut namespace)).await;
+    record(&state, &id, &result, notes);
+    match result {
         Ok(body) => xml_response(StatusCode::OK, body),
         Err(e) => {
             if e.status.is_server_error() {
@@ -259,12 +273,51 @@ async fn sts_query(State(state): State<AppState>, req: Request) -> Response {
             } else {
                 tracing::debug!(request_id = %id, code = e.code, message = %e.message, "request refused");
             }
-            error_response(&e, &id)
+            xml_response(e.status, xml::error_in(namespace, &e, &id))
         }
     }
 }
 
-async fn handle_query(state: &AppState, req: Request, id: &str) -> Result<String, StsError> {
+/// One audit line for a Query API call, from its outcome and what its handlers noted.
+fn record(state: &AppState, id: &str, result: &Result<String, StsError>, notes: audit::Notes) {
+    if !state.audit.is_enabled() {
+        return;
+    }
+    let (decision, reason) = match result {
+        Ok(_) => (audit::Decision::Allow, None),
+        Err(e) => {
+            let denied = e.status == StatusCode::FORBIDDEN
+                || matches!(e.code, "InvalidIdentityToken" | "ExpiredTokenException");
+            let decision = if denied {
+                audit::Decision::Deny
+            } else {
+                audit::Decision::Error
+            };
+            let reason = notes.policy_decision.unwrap_or(e.code);
+            (decision, Some(reason.to_owned()))
+        }
+    };
+    state.audit.record(&AuditEvent {
+        time: xml::timestamp(state.clock.now()),
+        request_id: id.to_owned(),
+        source_ip: notes.source_ip.map(|ip| ip.to_string()),
+        principal: notes.principal,
+        action: notes.action.unwrap_or_default(),
+        role: notes.role,
+        session_name: notes.session_name,
+        subject: notes.subject,
+        decision,
+        reason,
+        access_key_id: notes.access_key_id,
+    });
+}
+
+async fn handle_query(
+    state: &AppState,
+    req: Request,
+    id: &str,
+    namespace: &mut &'static str,
+) -> Result<String, StsError> {
     let mut raw = RawRequest {
         method: req.method().as_str().to_owned(),
         path: req.uri().path().to_owned(),
@@ -295,6 +348,7 @@ async fn handle_query(state: &AppState, req: Request, id: &str) -> Result<String
         secure_transport: false,
         raw: RawRequest::default(),
     };
+    audit::note(|n| n.source_ip = meta.source_ip);
     let mut params = Params::parse(req.uri().query().unwrap_or("").as_bytes())?;
     if req.method() == Method::POST {
         let form = req
@@ -319,6 +373,7 @@ async fn handle_query(state: &AppState, req: Request, id: &str) -> Result<String
         raw.body = body;
     }
     meta.raw = raw;
+    *namespace = sts::namespace(&params);
     sts::dispatch(state, &params, &meta).await
 }
 

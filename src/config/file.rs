@@ -33,6 +33,7 @@ pub struct ConfigFile {
     pub mfa_devices: Vec<MfaDeviceEntry>,
     #[serde(default)]
     pub saml_providers: Vec<SamlProviderEntry>,
+    pub audit: AuditSection,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -314,4 +315,25 @@ pub struct SamlProviderEntry {
 /// AWS's SAML endpoint: its audience and assertion consumer URL.
 pub fn default_saml_endpoint() -> String {
     "https://signin.aws.amazon.com/saml".to_owned()
+}
+
+/// `[audit]`: where the audit log goes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSection {
+    /// `"off"` (default), `"stdout"`, `"stderr"` or a file path (relative to the file).
+    #[serde(default = "default_audit_output")]
+    pub output: String,
+}
+
+impl Default for AuditSection {
+    fn default() -> Self {
+        AuditSection {
+            output: default_audit_output(),
+        }
+    }
+}
+
+fn default_audit_output() -> String {
+    "off".to_owned()
 }

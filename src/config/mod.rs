@@ -38,6 +38,8 @@ pub struct Config {
     pub oidc_providers: Vec<OidcProvider>,
     pub iam: Iam,
     pub saml_providers: Vec<SamlProvider>,
+    /// Where the audit log goes (`[audit] output`).
+    pub audit: crate::audit::Output,
 }
 
 /// The store URL. It may carry a Redis password, so `Debug` and `Display` hide the userinfo.
@@ -403,6 +405,12 @@ impl Checker<'_> {
             oidc_providers,
             iam,
             saml_providers,
+            audit: match raw.audit.output.as_str() {
+                "off" | "" => crate::audit::Output::Off,
+                "stdout" => crate::audit::Output::Stdout,
+                "stderr" => crate::audit::Output::Stderr,
+                path => crate::audit::Output::File(self.path(path)),
+            },
         }
     }
 

@@ -31,7 +31,7 @@ pub use discovery::{Discovery, DiscoveryError, KeyKnowledge};
 pub use document::{ActionPattern, Clause, Effect, Policy, ResourcePattern, Statement, Version};
 pub use error::{MALFORMED_POLICY_DOCUMENT, PolicyError, Warning, aws_message};
 pub use evaluate::{StatementHit, StatementOutcome};
-pub use explain::{Explanation, caller_safe_reason};
+pub use explain::{Explanation, NearMiss, StatementRef, caller_safe_reason};
 pub use lint::lint;
 pub use parse::{MAX_POLICY_BYTES, parse};
 pub use principal::{AwsKind, AwsPrincipal, Principal, PrincipalSet, PrincipalType};

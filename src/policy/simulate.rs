@@ -65,6 +65,9 @@ pub struct EvaluationResult {
     pub eval_decision: &'static str,
     pub matched_statements: Vec<MatchedStatement>,
     pub missing_context_values: Vec<String>,
+    /// Whether the permissions boundary alone allows the request; absent without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_by_permissions_boundary: Option<bool>,
     pub explanation: Explanation,
 }
 
@@ -103,29 +106,12 @@ pub fn simulate(input: &SimulateInput) -> Result<SimulateOutput, SimulateError> 
     }
     let caller = caller(input)?;
     let federated = matches!(caller, Principal::Federated { .. });
-    let trust = federated
-        || input
-            .action_names
-            .iter()
-            .any(|a| a.to_ascii_lowercase().starts_with("sts:assumerole"));
+    let trust = federated || input.action_names.iter().any(|a| is_trust_action(a));
     let resource_type = if trust {
         PolicyType::Trust
     } else {
         PolicyType::Resource
     };
-
-    let load =
-        |list: &[String], name: &str, t: PolicyType| -> Result<Vec<NamedPolicy>, SimulateError> {
-            list.iter()
-                .enumerate()
-                .map(|(i, text)| {
-                    let id = format!("{name}.{}", i + 1);
-                    parse(text, t)
-                        .map(|p| NamedPolicy::new(id.clone(), p))
-                        .map_err(|source| SimulateError::Policy { input: id, source })
-                })
-                .collect()
-        };
     let identity = load(
         &input.policy_input_list,
         "PolicyInputList",
@@ -141,65 +127,158 @@ pub fn simulate(input: &SimulateInput) -> Result<SimulateOutput, SimulateError> 
         "SessionPolicyInputList",
         PolicyType::Session,
     )?;
-    let resource_policy = match &input.resource_policy {
-        Some(text) => Some(
-            parse(text, resource_type)
-                .map(|p| NamedPolicy::new("ResourcePolicy", p))
-                .map_err(|source| SimulateError::Policy {
-                    input: "ResourcePolicy".into(),
-                    source,
-                })?,
-        ),
-        None => None,
-    };
-    let set = PolicySet {
-        identity: &identity,
-        resource: resource_policy.as_ref(),
-        resource_type,
-        boundary: &boundary,
-        session: &session,
-        ..PolicySet::default()
-    };
-    let context = context(&input.context_entries)?;
+    let resource_policy = resource_policy(input.resource_policy.as_deref(), resource_type)?;
     let owner = input
         .resource_owner
         .as_deref()
         .map(owner_account)
         .transpose()?;
-    let resources: Vec<&str> = if input.resource_arns.is_empty() {
-        vec!["*"]
-    } else {
-        input.resource_arns.iter().map(String::as_str).collect()
+    let simulation = Simulation {
+        caller,
+        identity: &identity,
+        boundary: &boundary,
+        session: &session,
+        resource_policy: resource_policy.as_ref(),
+        resource_type,
+        trust_policy: &|_| None,
+        context: context(&input.context_entries)?,
+        owner,
     };
-
-    let mut results = Vec::new();
-    for action in &input.action_names {
-        for resource_name in &resources {
-            let mut resource = Resource::new(*resource_name);
-            if let Some(owner) = &owner {
-                resource = resource.with_account(owner.clone());
-            }
-            let request = Request::new(caller.clone(), action, resource, context.clone());
-            let evaluation = decide(&request, &set);
-            let explanation = Explanation::new(&evaluation, &set, &request);
-            results.push(EvaluationResult {
-                eval_action_name: action.clone(),
-                eval_resource_name: (*resource_name).to_owned(),
-                eval_decision: evaluation.decision.as_str(),
-                matched_statements: explanation
-                    .matched_statements
-                    .iter()
-                    .map(matched_statement)
-                    .collect(),
-                missing_context_values: missing_context_values(&set, &request),
-                explanation,
-            });
-        }
-    }
     Ok(SimulateOutput {
-        evaluation_results: results,
+        evaluation_results: simulation.run(&input.action_names, &input.resource_arns),
         is_truncated: false,
     })
+}
+
+/// Whether `action` is decided by a role's trust policy when the resource is a role:
+/// `sts:AssumeRole*`, `sts:TagSession`, `sts:SetSourceIdentity`.
+pub fn is_trust_action(action: &str) -> bool {
+    let a = action.to_ascii_lowercase();
+    a.starts_with("sts:assumerole") || a == "sts:tagsession" || a == "sts:setsourceidentity"
+}
+
+/// Compiles a list of policy texts named `NAME.1`, `NAME.2`... as IAM's simulator names them.
+pub fn load(list: &[String], name: &str, t: PolicyType) -> Result<Vec<NamedPolicy>, SimulateError> {
+    list.iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let id = format!("{name}.{}", i + 1);
+            parse(text, t)
+                .map(|p| NamedPolicy::new(id.clone(), p))
+                .map_err(|source| SimulateError::Policy { input: id, source })
+        })
+        .collect()
+}
+
+/// The `ResourcePolicy` input, compiled as `resource_type`.
+pub fn resource_policy(
+    text: Option<&str>,
+    resource_type: PolicyType,
+) -> Result<Option<NamedPolicy>, SimulateError> {
+    text.map(|text| {
+        parse(text, resource_type)
+            .map(|p| NamedPolicy::new("ResourcePolicy", p))
+            .map_err(|source| SimulateError::Policy {
+                input: "ResourcePolicy".into(),
+                source,
+            })
+    })
+    .transpose()
+}
+
+/// A simulation's inputs once compiled: one caller and its policies, asked about every action
+/// on every resource.
+pub struct Simulation<'a> {
+    pub caller: Principal,
+    pub identity: &'a [NamedPolicy],
+    pub boundary: &'a [NamedPolicy],
+    pub session: &'a [NamedPolicy],
+    /// The `ResourcePolicy` input, of type `resource_type`.
+    pub resource_policy: Option<&'a NamedPolicy>,
+    pub resource_type: PolicyType,
+    /// The trust policy of the role a resource ARN names, if known: it decides trust actions
+    /// ([`is_trust_action`]) on that role when no `resource_policy` is given.
+    pub trust_policy: &'a dyn Fn(&str) -> Option<NamedPolicy>,
+    pub context: Context,
+    /// `ResourceOwner`'s account.
+    pub owner: Option<String>,
+}
+
+impl std::fmt::Debug for Simulation<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulation")
+            .field("caller", &self.caller)
+            .field("identity", &self.identity.len())
+            .field("boundary", &self.boundary.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Simulation<'_> {
+    /// One result per action and resource (`*` when `resources` is empty), in that order.
+    pub fn run(&self, actions: &[String], resources: &[String]) -> Vec<EvaluationResult> {
+        let star = ["*".to_owned()];
+        let resources = if resources.is_empty() {
+            &star[..]
+        } else {
+            resources
+        };
+        let mut results = Vec::with_capacity(actions.len() * resources.len());
+        for action in actions {
+            for resource_name in resources {
+                results.push(self.one(action, resource_name));
+            }
+        }
+        results
+    }
+
+    fn one(&self, action: &str, resource_name: &str) -> EvaluationResult {
+        let trust = match self.resource_policy {
+            None if is_trust_action(action) => (self.trust_policy)(resource_name),
+            _ => None,
+        };
+        let (resource_policy, resource_type) = match (self.resource_policy, &trust) {
+            (Some(p), _) => (Some(p), self.resource_type),
+            (None, Some(t)) => (Some(t), PolicyType::Trust),
+            (None, None) => (None, self.resource_type),
+        };
+        let set = PolicySet {
+            identity: self.identity,
+            resource: resource_policy,
+            resource_type,
+            boundary: self.boundary,
+            session: self.session,
+            ..PolicySet::default()
+        };
+        let mut resource = Resource::new(resource_name);
+        if let Some(owner) = &self.owner {
+            resource = resource.with_account(owner.clone());
+        }
+        let request = Request::new(self.caller.clone(), action, resource, self.context.clone());
+        let evaluation = decide(&request, &set);
+        let explanation = Explanation::new(&evaluation, &set, &request);
+        // The boundary alone, as IAM reports it (`AllowedByPermissionsBoundary`).
+        let allowed_by_permissions_boundary = (!self.boundary.is_empty()).then(|| {
+            let alone = PolicySet {
+                identity: self.boundary,
+                ..PolicySet::default()
+            };
+            decide(&request, &alone).decision.is_allowed()
+        });
+        EvaluationResult {
+            eval_action_name: action.to_owned(),
+            eval_resource_name: resource_name.to_owned(),
+            eval_decision: evaluation.decision.as_str(),
+            matched_statements: explanation
+                .matched_statements
+                .iter()
+                .map(matched_statement)
+                .collect(),
+            missing_context_values: missing_context_values(&set, &request),
+            allowed_by_permissions_boundary,
+            explanation,
+        }
+    }
 }
 
 fn matched_statement(s: &StatementRef) -> MatchedStatement {
@@ -209,7 +288,8 @@ fn matched_statement(s: &StatementRef) -> MatchedStatement {
     }
 }
 
-fn caller(input: &SimulateInput) -> Result<Principal, SimulateError> {
+/// The simulated caller: `CallerArn`, else a user of the resource owner's account.
+pub fn caller(input: &SimulateInput) -> Result<Principal, SimulateError> {
     match &input.caller_arn {
         Some(arn) => Principal::parse(arn).ok_or_else(|| {
             SimulateError::Input(format!("CallerArn \"{arn}\" is not a principal ARN"))
@@ -227,7 +307,8 @@ fn caller(input: &SimulateInput) -> Result<Principal, SimulateError> {
 }
 
 /// `ResourceOwner` is an account id or an account (root) ARN.
-fn owner_account(owner: &str) -> Result<String, SimulateError> {
+/// `ResourceOwner` as an account id.
+pub fn owner_account(owner: &str) -> Result<String, SimulateError> {
     if arn::is_account_id(owner) {
         return Ok(owner.to_owned());
     }
@@ -237,7 +318,8 @@ fn owner_account(owner: &str) -> Result<String, SimulateError> {
         .ok_or_else(|| SimulateError::Input(format!("ResourceOwner \"{owner}\" is not an account")))
 }
 
-fn context(entries: &[ContextEntry]) -> Result<Context, SimulateError> {
+/// The `ContextEntries` input as request context keys.
+pub fn context(entries: &[ContextEntry]) -> Result<Context, SimulateError> {
     let mut ctx = Context::new();
     for e in entries {
         let list = e

@@ -6,19 +6,31 @@
 //! wire is `%253D` here); query parameters are decoded, re-encoded with the unreserved set and
 //! sorted by key then value; header values are trimmed with inner whitespace runs collapsed and
 //! repeated headers joined by `,`. It refuses to trust `X-Amz-Content-Sha256` blindly: a hash
-//! must be the body's, and `UNSIGNED-PAYLOAD` is only accepted on a presigned request.
+//! must be the body's, and `UNSIGNED-PAYLOAD` is only accepted on a presigned request — unless
+//! the caller says it has not seen the body ([`Payload::Declared`]), in which case the declared
+//! value is what was signed and whoever holds the body must check it.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use ring::digest;
 
-use super::{Parsed, SigV4Error, SignedRequest};
+use super::{Parsed, Payload, SigV4Error, SignedRequest};
 
-const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
+/// The declared payload hash of a request whose body is not signed.
+pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
 
-/// The canonical request the client should have signed.
+/// The canonical request the client should have signed, for the request's own body.
 pub fn canonical_request(req: &SignedRequest, parsed: &Parsed) -> Result<String, SigV4Error> {
+    canonical_request_for(req, parsed, Payload::Body(req.body))
+}
+
+/// [`canonical_request`] with what the caller knows of the payload instead of `req.body`.
+pub fn canonical_request_for(
+    req: &SignedRequest,
+    parsed: &Parsed,
+    payload: Payload,
+) -> Result<String, SigV4Error> {
     let mut out = String::with_capacity(256 + req.path.len() + req.query.len());
     out.push_str(req.method);
     out.push('\n');
@@ -47,7 +59,7 @@ pub fn canonical_request(req: &SignedRequest, parsed: &Parsed) -> Result<String,
         out.push_str(name);
     }
     out.push('\n');
-    out.push_str(&payload_hash(req, parsed)?);
+    out.push_str(&payload_hash(req, parsed, payload)?);
     Ok(out)
 }
 
@@ -117,7 +129,11 @@ fn canonical_query(out: &mut String, query: &str, presigned: bool) {
 }
 
 /// The last line of the canonical request.
-fn payload_hash<'r>(req: &'r SignedRequest, parsed: &Parsed) -> Result<Cow<'r, str>, SigV4Error> {
+fn payload_hash<'r>(
+    req: &'r SignedRequest,
+    parsed: &Parsed,
+    payload: Payload<'r>,
+) -> Result<Cow<'r, str>, SigV4Error> {
     let mut declared = req.header_values("x-amz-content-sha256");
     let header = declared.next();
     if declared.next().is_some() {
@@ -135,14 +151,36 @@ fn payload_hash<'r>(req: &'r SignedRequest, parsed: &Parsed) -> Result<Cow<'r, s
         None if parsed.presigned => from_query(),
         None => None,
     };
-    let body_hash = || hex(digest::digest(&digest::SHA256, req.body).as_ref());
-    match declared {
-        None => Ok(Cow::Owned(body_hash())),
-        Some(UNSIGNED_PAYLOAD) if parsed.presigned => Ok(Cow::Borrowed(UNSIGNED_PAYLOAD)),
-        Some(h) if h.len() == 64 && h.eq_ignore_ascii_case(&body_hash()) => Ok(Cow::Borrowed(h)),
-        Some(_) => Err(SigV4Error::ContentSha256Mismatch),
+    let body_hash = || -> Cow<'r, str> {
+        match payload {
+            Payload::Body(body) => Cow::Owned(hex(digest::digest(&digest::SHA256, body).as_ref())),
+            Payload::Sha256(hash) => Cow::Owned(hash.to_ascii_lowercase()),
+            Payload::Declared => Cow::Borrowed(EMPTY_SHA256),
+        }
+    };
+    if let Payload::Sha256(hash) = payload
+        && (hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        return Err(SigV4Error::ContentSha256Mismatch);
+    }
+    match (declared, payload) {
+        (None, _) => Ok(body_hash()),
+        (Some(UNSIGNED_PAYLOAD), Payload::Declared) => Ok(Cow::Borrowed(UNSIGNED_PAYLOAD)),
+        (Some(UNSIGNED_PAYLOAD), _) if parsed.presigned => Ok(Cow::Borrowed(UNSIGNED_PAYLOAD)),
+        (Some(h), Payload::Declared)
+            if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) =>
+        {
+            Ok(Cow::Borrowed(h))
+        }
+        (Some(h), _) if h.len() == 64 && h.eq_ignore_ascii_case(&body_hash()) => {
+            Ok(Cow::Borrowed(h))
+        }
+        (Some(_), _) => Err(SigV4Error::ContentSha256Mismatch),
     }
 }
+
+/// SHA-256 of the empty body.
+const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 /// `key=value` pieces of a raw query, still encoded; empty pieces skipped, a piece without `=`
 /// has an empty value.

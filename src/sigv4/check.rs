@@ -10,9 +10,9 @@ use time::macros::format_description;
 use time::{Duration, OffsetDateTime};
 use zeroize::Zeroizing;
 
-use super::canonical::{canonical_request, hex, unhex};
+use super::canonical::{canonical_request_for, hex, unhex};
 use super::parse::check_expires;
-use super::{ALGORITHM, Credential, Parsed, SigV4Error, SignedRequest};
+use super::{ALGORITHM, Credential, Parsed, Payload, SigV4Error, SignedRequest};
 
 /// How far `X-Amz-Date` may be from the broker's clock unless configured otherwise.
 pub const DEFAULT_MAX_SKEW: Duration = Duration::minutes(15);
@@ -70,6 +70,19 @@ pub fn verify_with_key(
     now: OffsetDateTime,
     max_skew: Duration,
 ) -> Result<(), SigV4Error> {
+    verify_payload(req, parsed, key, now, max_skew, Payload::Body(req.body))
+}
+
+/// [`verify_with_key`] with what the caller knows of the payload (see [`Payload`]) in place of
+/// `req.body`.
+pub fn verify_payload(
+    req: &SignedRequest,
+    parsed: &Parsed,
+    key: &SigningKey,
+    now: OffsetDateTime,
+    max_skew: Duration,
+    payload: Payload,
+) -> Result<(), SigV4Error> {
     if !parsed.signed_headers.iter().any(|h| h == "host") {
         return Err(SigV4Error::HostNotSigned);
     }
@@ -87,7 +100,7 @@ pub fn verify_with_key(
         .ok_or_else(|| {
             SigV4Error::Malformed("Signature must be 64 hexadecimal digits.".to_owned())
         })?;
-    let canonical = canonical_request(req, parsed)?;
+    let canonical = canonical_request_for(req, parsed, payload)?;
     let to_sign = string_to_sign(parsed, &canonical);
     hmac::verify(&key.0, to_sign.as_bytes(), &signature)
         .map_err(|_| SigV4Error::SignatureDoesNotMatch)
@@ -161,7 +174,7 @@ mod tests {
     use time::macros::datetime;
 
     use super::*;
-    use crate::sigv4::parse;
+    use crate::sigv4::{canonical_request, parse};
 
     const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
     const NOW: OffsetDateTime = datetime!(2015-08-30 12:36:00 UTC);
@@ -373,6 +386,65 @@ mod tests {
             canonical_request(&pre, &parsed)
                 .unwrap()
                 .ends_with("\nUNSIGNED-PAYLOAD")
+        );
+    }
+
+    #[test]
+    fn a_payload_known_by_hash_or_declared_only() {
+        use crate::sigv4::canonical_request_for;
+        let body: &[u8] = b"{\"k\":1}";
+        let good = hex(digest::digest(&digest::SHA256, body).as_ref());
+        let other = hex(digest::digest(&digest::SHA256, b"other").as_ref());
+        let plain = vanilla();
+        let req = request(&plain, "");
+        let parsed = parse(&req).unwrap();
+        // No declaration: the given hash is the last line.
+        let c =
+            canonical_request_for(&req, &parsed, Payload::Sha256(&good.to_uppercase())).unwrap();
+        assert!(c.ends_with(&format!("\n{good}")));
+        // A hash that is not one is refused.
+        assert_eq!(
+            canonical_request_for(&req, &parsed, Payload::Sha256("abc")),
+            Err(SigV4Error::ContentSha256Mismatch)
+        );
+        // Not declared, not seen: the empty body.
+        let c = canonical_request_for(&req, &parsed, Payload::Declared).unwrap();
+        assert!(c.ends_with("\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
+        let mut h = vanilla();
+        h.push(("X-Amz-Content-Sha256".to_owned(), good.clone()));
+        let req = request(&h, "");
+        let parsed = parse(&req).unwrap();
+        assert!(
+            canonical_request_for(&req, &parsed, Payload::Sha256(&good))
+                .unwrap()
+                .ends_with(&good)
+        );
+        assert_eq!(
+            canonical_request_for(&req, &parsed, Payload::Sha256(&other)),
+            Err(SigV4Error::ContentSha256Mismatch)
+        );
+        // Declared and not seen: taken as signed.
+        assert!(
+            canonical_request_for(&req, &parsed, Payload::Declared)
+                .unwrap()
+                .ends_with(&good)
+        );
+        h.last_mut().unwrap().1 = "UNSIGNED-PAYLOAD".to_owned();
+        let req = request(&h, "");
+        assert!(
+            canonical_request_for(&req, &parsed, Payload::Declared)
+                .unwrap()
+                .ends_with("\nUNSIGNED-PAYLOAD")
+        );
+        assert_eq!(
+            canonical_request_for(&req, &parsed, Payload::Sha256(&good)),
+            Err(SigV4Error::ContentSha256Mismatch)
+        );
+        h.last_mut().unwrap().1 = "not-a-hash".to_owned();
+        let req = request(&h, "");
+        assert_eq!(
+            canonical_request_for(&req, &parsed, Payload::Declared),
+            Err(SigV4Error::ContentSha256Mismatch)
         );
     }
 

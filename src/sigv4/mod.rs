@@ -13,8 +13,10 @@ mod check;
 mod error;
 mod parse;
 
-pub use canonical::canonical_request;
-pub use check::{DEFAULT_MAX_SKEW, SigningKey, string_to_sign, verify, verify_with_key};
+pub use canonical::{UNSIGNED_PAYLOAD, canonical_request, canonical_request_for};
+pub use check::{
+    DEFAULT_MAX_SKEW, SigningKey, string_to_sign, verify, verify_payload, verify_with_key,
+};
 pub use error::SigV4Error;
 pub use parse::parse;
 
@@ -44,6 +46,20 @@ impl SignedRequest<'_> {
             .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
+}
+
+/// What the verifier knows of a request's payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Payload<'a> {
+    /// The body as received; a declared `x-amz-content-sha256` must be its hash.
+    Body(&'a [u8]),
+    /// The body's SHA-256 in hex, computed by whoever received the body (a service forwarding
+    /// the request); a declared hash must equal it.
+    Sha256(&'a str),
+    /// The body was not seen: the declared `x-amz-content-sha256` (a hash or
+    /// `UNSIGNED-PAYLOAD`) is taken as signed, and whoever holds the body must check it; without
+    /// a declaration the body is taken to be empty.
+    Declared,
 }
 
 /// The credential scope a signature claims: `AKID/DATE/REGION/SERVICE/aws4_request`.

@@ -9,18 +9,20 @@
 //! identity, transitive tags and MFA state into the new session.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
-use super::caller::{Caller, authenticate, check_mfa, mfa_failed, mfa_params};
+use super::auth_cache::Authenticated;
+use super::authorization_message;
+use super::caller::{Caller, authenticate_for, check_mfa, mfa_failed, mfa_params};
 use super::error::StsError;
 use super::params::Violations;
+use super::permissions::Permissions;
 use super::query::Params;
 use super::role_session::{self, NewSession, TrustCheck};
 use super::xml::{self, AssumeRoleResult};
 use super::{Action, RequestMeta};
 use crate::app::AppState;
-use crate::iam::User;
-use crate::policy::{AwsKind, AwsPrincipal, Context, NamedPolicy, Principal};
-use crate::session::{Origin, SessionPrincipal, SessionRecord};
+use crate::session::Origin;
 
 const ACTION: &str = "sts:AssumeRole";
 /// Longest session a role session can get by assuming another role.
@@ -106,148 +108,23 @@ fn read_input(params: &Params) -> Result<Input<'_>, StsError> {
     })
 }
 
-/// What the caller brings to the decision and carries into the new session.
-struct CallerSide {
-    principal: Principal,
-    identity: Vec<NamedPolicy>,
-    boundary: Vec<NamedPolicy>,
-    session: Vec<NamedPolicy>,
-    context: Context,
-    /// Tags of the caller (principal tags), session tags overriding the caller's own.
-    principal_tags: BTreeMap<String, String>,
-    inherited_tags: BTreeMap<String, String>,
-    inherited_transitive: Vec<String>,
-    source_identity: Option<String>,
-    mfa_at: Option<i64>,
-    chained: bool,
-}
-
+/// The caller's side of the decision, and what it carries into the new session: its
+/// permissions, with the MFA state of this call for users who sent a code.
 async fn caller_side(
     state: &AppState,
-    caller: &Caller,
+    authenticated: &Authenticated,
     mfa: Option<(&str, &str)>,
     now: time::OffsetDateTime,
-) -> Result<CallerSide, StsError> {
-    match caller {
-        Caller::Session(record) => {
-            if mfa.is_some() {
-                // MFA devices belong to IAM users; a role session has none to prove.
-                return Err(mfa_failed());
-            }
-            session_side(state, record)
+) -> Result<Arc<Permissions>, StsError> {
+    match (authenticated.caller(), mfa) {
+        // MFA devices belong to IAM users; a role session has none to prove.
+        (Caller::Session(_), Some(_)) => Err(mfa_failed()),
+        (Caller::User(user), Some((serial, code))) => {
+            let mfa_at = check_mfa(state, user, serial, code, now).await?;
+            Ok(Arc::new(Permissions::for_user(user, Some(mfa_at))))
         }
-        Caller::User(user) => {
-            let mfa_at = match mfa {
-                Some((serial, code)) => Some(check_mfa(state, user, serial, code, now).await?),
-                None => None,
-            };
-            Ok(user_side(user, mfa_at))
-        }
+        (Caller::Session(_) | Caller::User(_), None) => authenticated.permissions(state),
     }
-}
-
-fn user_side(user: &User, mfa_at: Option<i64>) -> CallerSide {
-    let mut context = Context::new();
-    context.insert("aws:PrincipalArn", user.arn.as_str());
-    context.insert("aws:PrincipalAccount", user.account.as_str());
-    context.insert("aws:PrincipalType", "User");
-    context.insert("aws:userid", user.user_id.as_str());
-    context.insert("aws:username", user.name.as_str());
-    CallerSide {
-        principal: Principal::Aws(AwsPrincipal {
-            arn: user.arn.clone(),
-            account: user.account.clone(),
-            kind: AwsKind::User,
-            role_arn: None,
-        }),
-        identity: user.identity_policies.clone(),
-        boundary: user.permissions_boundary.iter().cloned().collect(),
-        session: Vec::new(),
-        context,
-        principal_tags: user.tags.clone(),
-        inherited_tags: BTreeMap::new(),
-        inherited_transitive: Vec::new(),
-        source_identity: None,
-        mfa_at,
-        chained: false,
-    }
-}
-
-fn session_side(state: &AppState, record: &SessionRecord) -> Result<CallerSide, StsError> {
-    let (role_arn, role_id, session_name, assumed_role_arn) = match &record.principal {
-        SessionPrincipal::Role {
-            role_arn,
-            role_id,
-            session_name,
-            assumed_role_arn,
-        } => (role_arn, role_id, session_name, assumed_role_arn),
-        SessionPrincipal::User { user_arn, .. } => {
-            // GetSessionToken credentials act as the user, with the MFA state they were
-            // issued with; a role assumed with them is capped like a chained one.
-            let user = state
-                .config
-                .iam
-                .user(user_arn)
-                .ok_or_else(StsError::invalid_client_token_id)?;
-            let mut side = user_side(user, record.mfa_authenticated_at);
-            side.context
-                .insert("aws:TokenIssueTime", issue_time(record));
-            side.chained = true;
-            return Ok(side);
-        }
-    };
-    let Some(role) = state.config.iam.role(role_arn) else {
-        // The session's role is no longer configured: its credentials mean nothing.
-        return Err(StsError::invalid_client_token_id());
-    };
-    let principal =
-        Principal::assumed_role(assumed_role_arn, role_arn).ok_or_else(StsError::internal)?;
-    let mut context = Context::new();
-    for (key, values) in &record.context {
-        for v in values {
-            context.push(key, v.as_str());
-        }
-    }
-    context.insert("aws:PrincipalArn", role_arn.as_str());
-    context.insert("aws:PrincipalAccount", record.account.as_str());
-    context.insert("aws:PrincipalType", "AssumedRole");
-    context.insert("aws:userid", format!("{role_id}:{session_name}"));
-    context.insert("aws:TokenIssueTime", issue_time(record));
-    // Session tags take precedence over the role's, keys compared without case.
-    let mut principal_tags = role.tags.clone();
-    principal_tags.retain(|k, _| !record.tags.keys().any(|t| t.eq_ignore_ascii_case(k)));
-    principal_tags.extend(record.tags.clone());
-    let inherited_tags: BTreeMap<String, String> = record
-        .tags
-        .iter()
-        .filter(|(k, _)| {
-            record
-                .transitive_tag_keys
-                .iter()
-                .any(|t| t.eq_ignore_ascii_case(k))
-        })
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    Ok(CallerSide {
-        principal,
-        identity: role.identity_policies.clone(),
-        boundary: role.permissions_boundary.iter().cloned().collect(),
-        session: role_session::recorded_session_policies(state, record)?,
-        context,
-        principal_tags,
-        inherited_tags,
-        inherited_transitive: record.transitive_tag_keys.clone(),
-        source_identity: record.source_identity.clone(),
-        mfa_at: record.mfa_authenticated_at,
-        chained: true,
-    })
-}
-
-/// `aws:TokenIssueTime`: when the calling session was issued, as an ISO 8601 date.
-fn issue_time(record: &SessionRecord) -> String {
-    time::OffsetDateTime::from_unix_timestamp(record.issued_at)
-        .map(xml::timestamp)
-        .unwrap_or_default()
 }
 
 /// Handles one call.
@@ -258,20 +135,31 @@ pub async fn assume_role(
 ) -> Result<String, StsError> {
     let input = read_input(params)?;
     let inline_policy = role_session::inline_session_policy(input.policy)?;
-    let caller = authenticate(state, meta).await?;
+    let authenticated = authenticate_for(state, meta, "sts").await?;
+    let caller = authenticated.caller();
     let now = role_session::now(state);
     let Some(role) = state.config.iam.role(input.role_arn) else {
         tracing::info!(request_id = %meta.request_id, role = input.role_arn, "no such role");
-        // Worded like a trust denial, so callers cannot tell missing roles from refusing ones.
-        return Err(StsError::access_denied(format!(
-            "User: {} is not authorized to perform: {ACTION} on resource: {}: \
-             the role's trust policy has no statement that trusts this principal for this action",
-            caller.arn(),
-            super::query::shorten(input.role_arn)
-        )));
+        // Worded like a trust denial, with an encoded trace too, so callers cannot tell missing
+        // roles from refusing ones.
+        let resource = super::query::shorten(input.role_arn);
+        return Err(authorization_message::access_denied(
+            &state.keys,
+            format!(
+                "User: {} is not authorized to perform: {ACTION} on resource: {resource}: \
+                 the role's trust policy has no statement that trusts this principal for this action",
+                caller.arn(),
+            ),
+            &authorization_message::trace_without_policy(
+                caller.arn(),
+                ACTION,
+                resource,
+                "the role does not exist",
+            ),
+        ));
     };
     // After the role lookup, so a code is not spent on a request that fails before trust.
-    let side = caller_side(state, &caller, input.mfa, now).await?;
+    let side = caller_side(state, &authenticated, input.mfa, now).await?;
     role_session::session_policies(state, &role.account, inline_policy, &input.policy_arns)?;
 
     // Tags: the request's, checked, on top of the transitive tags the caller carries, which
@@ -335,12 +223,8 @@ pub async fn assume_role(
     }
 
     let mut context = role_session::request_context(state, meta, now);
-    for (key, value) in side.context.iter() {
-        context.insert_value(key, value.clone());
-    }
-    for (k, v) in &side.principal_tags {
-        context.insert(&format!("aws:PrincipalTag/{k}"), v.as_str());
-    }
+    // The caller's keys: principal, tags, the source identity its session carries, MFA state.
+    side.add_principal_keys(&mut context, now);
     for (k, v) in &tags {
         context.insert(&format!("aws:RequestTag/{k}"), v.as_str());
         context.push("aws:TagKeys", k.as_str());
@@ -352,27 +236,11 @@ pub async fn assume_role(
     if let Some(id) = input.external_id {
         context.insert("sts:ExternalId", id);
     }
-    // `sts:SourceIdentity` is what the new session will carry; `aws:SourceIdentity` only what
-    // the caller's session already carries, so a request cannot satisfy conditions on it.
+    // `sts:SourceIdentity` is what the new session will carry; `aws:SourceIdentity` (added
+    // above) only what the caller's session already carries, so a request cannot satisfy
+    // conditions on it.
     if let Some(si) = &source_identity {
         context.insert("sts:SourceIdentity", si.as_str());
-    }
-    if let Some(si) = &side.source_identity {
-        context.insert("aws:SourceIdentity", si.as_str());
-    }
-    // As in AWS, long-term keys without an MFA code leave the key out (so `Null` conditions
-    // see it missing); sessions always say whether MFA was used.
-    if side.mfa_at.is_some() || side.chained {
-        context.insert(
-            "aws:MultiFactorAuthPresent",
-            side.mfa_at.is_some().to_string(),
-        );
-    }
-    if let Some(at) = side.mfa_at {
-        context.insert(
-            "aws:MultiFactorAuthAge",
-            (now.unix_timestamp() - at).max(0).to_string(),
-        );
     }
 
     let actions = role_session::trust_actions(ACTION, !tags.is_empty(), source_identity.is_some());
@@ -384,7 +252,7 @@ pub async fn assume_role(
         boundary: &side.boundary,
         session: &side.session,
     }
-    .require(&actions, meta)?;
+    .require(&actions, meta, &state.keys)?;
 
     let issued = role_session::issue(
         state,

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use super::RequestMeta;
+use super::auth_cache::Authenticated;
 use super::error::StsError;
 use super::params::Violations;
 use super::query::Params;
@@ -19,7 +20,7 @@ use crate::iam::User;
 use crate::session::credentials;
 use crate::session::credentials::Secret;
 use crate::session::{SessionPrincipal, SessionRecord};
-use crate::sigv4::{self, SignedRequest, SigningKey};
+use crate::sigv4::{self, Payload, SignedRequest, SigningKey};
 use crate::totp;
 
 impl Caller {
@@ -61,6 +62,7 @@ impl SigningKeyCache {
         &self,
         signed: &SignedRequest<'_>,
         parsed: &sigv4::Parsed,
+        payload: Payload<'_>,
         now: time::OffsetDateTime,
         secret: impl FnOnce() -> Result<Secret, StsError>,
     ) -> Result<(), StsError> {
@@ -69,7 +71,7 @@ impl SigningKeyCache {
         let cached = self.lock().get(&id).cloned();
         let check = |key: &SigningKey| {
             // AWS's 15 minutes between the signer's clock and ours.
-            sigv4::verify_with_key(signed, parsed, key, now, sigv4::DEFAULT_MAX_SKEW)
+            sigv4::verify_payload(signed, parsed, key, now, sigv4::DEFAULT_MAX_SKEW, payload)
                 .map_err(|e| signature_error(&e))
         };
         if let Some(key) = cached {
@@ -90,27 +92,70 @@ impl SigningKeyCache {
     }
 }
 
-/// Verifies the request's signature and returns who made it.
+/// Verifies an STS request's signature (scoped to the `sts` service) and returns who made it.
 pub async fn authenticate(state: &AppState, meta: &RequestMeta) -> Result<Caller, StsError> {
-    let raw = &meta.raw;
-    let signed = SignedRequest {
-        method: &raw.method,
-        path: &raw.path,
-        query: &raw.query,
-        headers: &raw.headers,
-        body: &raw.body,
-    };
-    let parsed = sigv4::parse(&signed).map_err(|e| signature_error(&e))?;
-    if parsed.credential.service != "sts" {
+    authenticate_for(state, meta, "sts")
+        .await
+        .map(|a| a.caller().clone())
+}
+
+/// Verifies the signature of a request received by the broker, which must be scoped to
+/// `service` (`sts` for the STS and admin Query actions, `iam` for IAM's), and returns who made
+/// it with its permissions at hand.
+pub async fn authenticate_for(
+    state: &AppState,
+    meta: &RequestMeta,
+    service: &str,
+) -> Result<Authenticated, StsError> {
+    let signed = meta.raw.signed();
+    let authenticated = authenticate_request(
+        state,
+        &signed,
+        Payload::Body(signed.body),
+        Some(service),
+        &meta.request_id,
+    )
+    .await?;
+    // For the audit log: who called, with which (public) access key id.
+    let access_key_id = sigv4::parse(&signed)
+        .ok()
+        .map(|p| p.credential.access_key_id.to_string());
+    crate::audit::note(|n| {
+        n.principal = Some(authenticated.caller().arn().to_owned());
+        n.access_key_id = access_key_id;
+    });
+    Ok(authenticated)
+}
+
+/// The one SigV4 authentication: verifies `signed` (whose payload is described by `payload`)
+/// and returns who signed it. `expected_service` is the service the credential scope must name;
+/// `None` accepts any (requests forwarded by a resource server, signed for that service).
+///
+/// Sessions (`ASIA`): the token must be ours, name this key and be unexpired; the record comes
+/// from the [`AuthCache`](super::auth_cache::AuthCache) or the store, and the session's role or
+/// user must still be configured. Users (`AKIA`): the key must be configured and active, with
+/// no session token.
+pub async fn authenticate_request(
+    state: &AppState,
+    signed: &SignedRequest<'_>,
+    payload: Payload<'_>,
+    expected_service: Option<&str>,
+    request_id: &str,
+) -> Result<Authenticated, StsError> {
+    let parsed = sigv4::parse(signed).map_err(|e| signature_error(&e))?;
+    if let Some(service) = expected_service
+        && parsed.credential.service != service
+    {
         // A signature for another service must not be usable here (AWS's wording).
         return Err(StsError::from_aws(
             "SignatureDoesNotMatch",
             403,
-            "Credential should be scoped to correct service: 'sts'. ",
+            format!("Credential should be scoped to correct service: '{service}'. "),
         ));
     }
     let access_key_id = parsed.credential.access_key_id.as_str();
     let now = state.clock.now();
+    let unix_now = now.unix_timestamp();
     if access_key_id.starts_with("AKIA") {
         let (user, key) = state
             .config
@@ -124,8 +169,15 @@ pub async fn authenticate(state: &AppState, meta: &RequestMeta) -> Result<Caller
         }
         state
             .signing_keys
-            .verify(&signed, &parsed, now, || Ok(key.secret.clone()))?;
-        return Ok(Caller::User(Arc::clone(user)));
+            .verify(signed, &parsed, payload, now, || Ok(key.secret.clone()))?;
+        if let Some(cached) = state.auth_cache.get(access_key_id, unix_now) {
+            return Ok(cached);
+        }
+        let authenticated = Authenticated::new(Caller::User(Arc::clone(user)));
+        state
+            .auth_cache
+            .insert(access_key_id, authenticated.clone(), unix_now);
+        return Ok(authenticated);
     }
     if !access_key_id.starts_with("ASIA") {
         return Err(StsError::invalid_client_token_id());
@@ -142,16 +194,27 @@ pub async fn authenticate(state: &AppState, meta: &RequestMeta) -> Result<Caller
     if claims.expires_at <= now {
         return Err(StsError::expired_token());
     }
-    let record = state
-        .store
-        .get_session(access_key_id)
-        .await
-        .map_err(|e| {
-            tracing::error!(request_id = %meta.request_id, error = %e, "store lookup failed");
-            StsError::service_unavailable()
-        })?
-        // Authentic and unexpired, but gone from the store: treat as expired.
-        .ok_or_else(StsError::expired_token)?;
+    let (authenticated, from_store) = match state.auth_cache.get(access_key_id, unix_now) {
+        Some(cached) => (cached, false),
+        None => {
+            let record = state
+                .store
+                .get_session(access_key_id)
+                .await
+                .map_err(|e| {
+                    tracing::error!(request_id = %request_id, error = %e, "store lookup failed");
+                    StsError::service_unavailable()
+                })?
+                // Authentic and unexpired, but gone from the store: treat as expired.
+                .ok_or_else(StsError::expired_token)?;
+            (Authenticated::new(Caller::Session(Box::new(record))), true)
+        }
+    };
+    let Caller::Session(record) = authenticated.caller() else {
+        return Err(StsError::invalid_client_token_id());
+    };
+    // <- The session record is known here (from the cache or the store): checks that can end
+    //    a session early (revocation) belong at this point, before anything trusts it.
     // The session's principal must still be configured (a removed role or user ends its
     // sessions), and a role must be the same one (its id), not one re-created under its name.
     let live = match &record.principal {
@@ -167,11 +230,19 @@ pub async fn authenticate(state: &AppState, meta: &RequestMeta) -> Result<Caller
     if !live {
         return Err(StsError::invalid_client_token_id());
     }
-    state.signing_keys.verify(&signed, &parsed, now, || {
-        credentials::secret_for(&state.keys, &claims)
-            .map_err(|_| StsError::invalid_client_token_id())
-    })?;
-    Ok(Caller::Session(Box::new(record)))
+    state
+        .signing_keys
+        .verify(signed, &parsed, payload, now, || {
+            credentials::secret_for(&state.keys, &claims)
+                .map_err(|_| StsError::invalid_client_token_id())
+        })?;
+    if from_store {
+        // Only once a signature verified with the session's secret.
+        state
+            .auth_cache
+            .insert(access_key_id, authenticated.clone(), unix_now);
+    }
+    Ok(authenticated)
 }
 
 fn signature_error(e: &sigv4::SigV4Error) -> StsError {
@@ -299,12 +370,13 @@ mod tests {
         let now = time::macros::datetime!(2026-11-23 12:00 UTC);
         let cache = SigningKeyCache::default();
         let secret = || Ok(Secret::new("secret".to_owned()));
-        assert!(cache.verify(&signed, &parsed, now, secret).is_err());
+        let body = Payload::Body(b"");
+        assert!(cache.verify(&signed, &parsed, body, now, secret).is_err());
         assert!(cache.lock().is_empty());
         // A failing secret source is an error, not a panic or an accepted request.
         assert!(
             cache
-                .verify(&signed, &parsed, now, || Err(StsError::internal()))
+                .verify(&signed, &parsed, body, now, || Err(StsError::internal()))
                 .is_err()
         );
     }

@@ -205,4 +205,24 @@ impl StsError {
             "STS actions are served with GET or POST",
         )
     }
+
+    /// `InvalidAuthorizationMessageException` (400): an encoded authorization message that is
+    /// not one this broker made, or was altered.
+    pub fn invalid_authorization_message() -> StsError {
+        StsError::sender(
+            "InvalidAuthorizationMessageException",
+            StatusCode::BAD_REQUEST,
+            "The encoded authorization message is invalid.",
+        )
+    }
+
+    /// IAM's `InvalidInput` (400).
+    pub fn invalid_input(message: impl Into<String>) -> StsError {
+        StsError::sender("InvalidInput", StatusCode::BAD_REQUEST, message)
+    }
+
+    /// IAM's `NoSuchEntity` (404).
+    pub fn no_such_entity(message: impl Into<String>) -> StsError {
+        StsError::sender("NoSuchEntity", StatusCode::NOT_FOUND, message)
+    }
 }

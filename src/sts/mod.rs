@@ -2,16 +2,21 @@
 //! one module per action, and shaping results and errors as AWS's XML.
 
 pub mod assume_role;
+pub mod auth_cache;
 pub mod caller;
 pub mod caller_identity;
 pub mod error;
 pub mod params;
+pub mod permissions;
 pub mod query;
 pub mod role_session;
 pub mod saml;
 pub mod session_token;
 pub mod web_identity;
 pub mod xml;
+// Added later; kept last so parallel additions merge.
+pub mod authorization_message;
+pub mod decode_message;
 
 use std::net::IpAddr;
 
@@ -31,6 +36,7 @@ pub enum Action {
     GetCallerIdentity,
     GetSessionToken,
     AssumeRoleWithSAML,
+    DecodeAuthorizationMessage,
 }
 
 impl Action {
@@ -42,6 +48,7 @@ impl Action {
             "GetCallerIdentity" => Some(Action::GetCallerIdentity),
             "GetSessionToken" => Some(Action::GetSessionToken),
             "AssumeRoleWithSAML" => Some(Action::AssumeRoleWithSAML),
+            "DecodeAuthorizationMessage" => Some(Action::DecodeAuthorizationMessage),
             _ => None,
         }
     }
@@ -53,6 +60,7 @@ impl Action {
             Action::GetCallerIdentity => "GetCallerIdentity",
             Action::GetSessionToken => "GetSessionToken",
             Action::AssumeRoleWithSAML => "AssumeRoleWithSAML",
+            Action::DecodeAuthorizationMessage => "DecodeAuthorizationMessage",
         }
     }
 
@@ -63,6 +71,7 @@ impl Action {
             Action::GetCallerIdentity => "GetCallerIdentityResponse",
             Action::GetSessionToken => "GetSessionTokenResponse",
             Action::AssumeRoleWithSAML => "AssumeRoleWithSAMLResponse",
+            Action::DecodeAuthorizationMessage => "DecodeAuthorizationMessageResponse",
         }
     }
 
@@ -73,6 +82,7 @@ impl Action {
             Action::GetCallerIdentity => "GetCallerIdentityResult",
             Action::GetSessionToken => "GetSessionTokenResult",
             Action::AssumeRoleWithSAML => "AssumeRoleWithSAMLResult",
+            Action::DecodeAuthorizationMessage => "DecodeAuthorizationMessageResult",
         }
     }
 }
@@ -101,6 +111,19 @@ pub struct RawRequest {
     pub body: bytes::Bytes,
 }
 
+impl RawRequest {
+    /// The request as SigV4 verification reads it.
+    pub fn signed(&self) -> crate::sigv4::SignedRequest<'_> {
+        crate::sigv4::SignedRequest {
+            method: &self.method,
+            path: &self.path,
+            query: &self.query,
+            headers: &self.headers,
+            body: &self.body,
+        }
+    }
+}
+
 impl std::fmt::Debug for RawRequest {
     // Headers and body can hold signatures, tokens and secrets: show their size only.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -113,7 +136,16 @@ impl std::fmt::Debug for RawRequest {
     }
 }
 
-/// Runs one Query API request; returns the XML body of the answer.
+/// The XML namespace of the answer to a request: IAM's for IAM's API version, else STS's.
+pub fn namespace(params: &Params) -> &'static str {
+    match params.get("Version") {
+        Some(crate::iam_api::VERSION) => crate::iam_api::NAMESPACE,
+        _ => xml::NAMESPACE,
+    }
+}
+
+/// Runs one Query API request (STS's, or IAM's on the same endpoint); returns the XML body of
+/// the answer.
 pub async fn dispatch(
     state: &AppState,
     params: &Params,
@@ -123,6 +155,19 @@ pub async fn dispatch(
     let version = params
         .get("Version")
         .ok_or_else(|| StsError::missing_parameter("Version"))?;
+    crate::audit::note(|n| {
+        let service = if version == crate::iam_api::VERSION {
+            "iam"
+        } else {
+            "sts"
+        };
+        n.action = Some(format!("{service}:{}", crate::audit::bounded(action)));
+        n.role = params.get("RoleArn").map(crate::audit::bounded);
+        n.session_name = params.get("RoleSessionName").map(crate::audit::bounded);
+    });
+    if version == crate::iam_api::VERSION {
+        return crate::iam_api::dispatch(state, params, meta, action).await;
+    }
     match Action::from_name(action) {
         Some(Action::AssumeRole) if version == VERSION => {
             assume_role::assume_role(state, params, meta).await
@@ -138,6 +183,9 @@ pub async fn dispatch(
         }
         Some(Action::GetCallerIdentity) if version == VERSION => {
             caller_identity::get_caller_identity(state, meta).await
+        }
+        Some(Action::DecodeAuthorizationMessage) if version == VERSION => {
+            decode_message::decode_authorization_message(state, params, meta).await
         }
         _ => Err(StsError::invalid_action(action, version)),
     }

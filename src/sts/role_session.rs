@@ -10,6 +10,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::RequestMeta;
+use super::authorization_message;
 use super::error::StsError;
 use super::xml::{self, AssumedRoleUserXml, CredentialsXml};
 use crate::app::AppState;
@@ -171,8 +172,14 @@ pub struct TrustCheck<'a> {
 
 impl TrustCheck<'_> {
     /// Decides each action (e.g. `sts:AssumeRole`, then `sts:TagSession`); the first denial is
-    /// `AccessDenied` with a caller-safe reason, the full explanation goes to the log.
-    pub fn require(self, actions: &[&str], meta: &RequestMeta) -> Result<(), StsError> {
+    /// `AccessDenied` with a caller-safe reason and the full trace encrypted under `keys`
+    /// ([`super::authorization_message`]); the explanation also goes to the log.
+    pub fn require(
+        self,
+        actions: &[&str],
+        meta: &RequestMeta,
+        keys: &crate::keys::SessionKeys,
+    ) -> Result<(), StsError> {
         let set = PolicySet {
             identity: self.identity,
             resource: Some(&self.role.trust_policy),
@@ -202,7 +209,9 @@ impl TrustCheck<'_> {
                     "role session denied"
                 );
                 let reason = caller_safe_reason(&evaluation, &set);
-                return Err(StsError::access_denied(match &self.principal {
+                crate::audit::note(|n| n.policy_decision = Some(evaluation.decision.as_str()));
+                let trace = authorization_message::trace(&evaluation, &set, &request);
+                let message = match &self.principal {
                     // AWS's wording for signed callers names them and the role.
                     Principal::Aws(p) => format!(
                         "User: {} is not authorized to perform: {action} on resource: {}: {reason}",
@@ -211,7 +220,8 @@ impl TrustCheck<'_> {
                     Principal::Federated { .. } | Principal::Service(_) | Principal::Anonymous => {
                         format!("Not authorized to perform {action}: {reason}")
                     }
-                }));
+                };
+                return Err(authorization_message::access_denied(keys, message, &trace));
             }
         }
         Ok(())
@@ -329,6 +339,10 @@ pub async fn issue(
             tracing::error!(request_id = %meta.request_id, error = %e, "store refused the session");
             StsError::service_unavailable()
         })?;
+    crate::audit::note(|n| {
+        n.access_key_id = Some(record.access_key_id.clone());
+        n.subject.clone_from(&record.subject);
+    });
     tracing::info!(
         request_id = %meta.request_id,
         access_key_id = %record.access_key_id,

@@ -169,6 +169,11 @@ pub async fn assume_role_with_saml(
         return Err(not_authorized());
     }
     let session_name = session_name(&verified)?;
+    crate::audit::note(|n| {
+        n.principal = Some(provider.arn.clone());
+        n.subject = Some(crate::audit::bounded(&verified.name_id));
+        n.session_name = Some(crate::audit::bounded(&session_name));
+    });
     let duration = duration(&verified, input.duration)?;
     let source_identity = source_identity(&verified)?;
     let tags = session_tags(&verified)?;
@@ -204,7 +209,7 @@ pub async fn assume_role_with_saml(
         boundary: &[],
         session: &[],
     }
-    .require(&actions, meta)?;
+    .require(&actions, meta, &state.keys)?;
 
     // Every check passed: the assertion is now used, on every replica, until it expires.
     let leeway = i64::try_from(provider.leeway.as_secs()).unwrap_or(0);

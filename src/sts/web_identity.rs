@@ -91,11 +91,19 @@ pub async fn assume_role_with_web_identity(
             OidcErrorKind::IdpUnreachable => StsError::idp_communication(e.to_string()),
         }
     })?;
+    crate::audit::note(|n| n.subject = Some(crate::audit::bounded(&token.subject)));
     let Some(role) = state.config.iam.role(input.role_arn) else {
         tracing::info!(request_id = %meta.request_id, role = input.role_arn, "no such role");
-        return Err(StsError::access_denied(format!(
-            "Not authorized to perform {ACTION}"
-        )));
+        return Err(super::authorization_message::access_denied(
+            &state.keys,
+            format!("Not authorized to perform {ACTION}"),
+            &super::authorization_message::trace_without_policy(
+                "",
+                ACTION,
+                super::query::shorten(input.role_arn),
+                "the role does not exist",
+            ),
+        ));
     };
     // As in IAM, a role trusts only the identity providers of its own account.
     let provider = state
@@ -108,6 +116,7 @@ pub async fn assume_role_with_web_identity(
                 token.issuer
             ))
         })?;
+    crate::audit::note(|n| n.principal = Some(provider.arn.clone()));
     // Resolved for their errors; the session records them by text and ARN.
     role_session::session_policies(state, &role.account, inline_policy, &input.policy_arns)?;
     let tags = session_tags(&token)?;
@@ -143,7 +152,7 @@ pub async fn assume_role_with_web_identity(
         boundary: &[],
         session: &[],
     }
-    .require(&actions, meta)?;
+    .require(&actions, meta, &state.keys)?;
 
     let issued = role_session::issue(
         state,

@@ -14,6 +14,7 @@ pub const NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
 
 /// `<ActionResponse>`: the result wrapped with the request id.
 struct Envelope<'a, T> {
+    namespace: &'static str,
     result_tag: &'static str,
     result: &'a T,
     request_id: &'a str,
@@ -28,7 +29,7 @@ struct ResponseMetadata<'a> {
 impl<T: Serialize> Serialize for Envelope<'_, T> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut st = s.serialize_struct("Envelope", 3)?;
-        st.serialize_field("@xmlns", NAMESPACE)?;
+        st.serialize_field("@xmlns", self.namespace)?;
         st.serialize_field(self.result_tag, self.result)?;
         st.serialize_field(
             "ResponseMetadata",
@@ -47,11 +48,30 @@ pub fn success<T: Serialize>(
     result: &T,
     request_id: &str,
 ) -> Result<String, StsError> {
+    success_in(
+        NAMESPACE,
+        action.response_tag(),
+        action.result_tag(),
+        result,
+        request_id,
+    )
+}
+
+/// [`success`] for any Query API sharing STS's envelope (IAM's, for one): `response_tag`
+/// wrapping `result_tag`, in `namespace`.
+pub fn success_in<T: Serialize>(
+    namespace: &'static str,
+    response_tag: &'static str,
+    result_tag: &'static str,
+    result: &T,
+    request_id: &str,
+) -> Result<String, StsError> {
     let mut out = String::with_capacity(2048);
-    quick_xml::se::Serializer::with_root(&mut out, Some(action.response_tag()))
+    quick_xml::se::Serializer::with_root(&mut out, Some(response_tag))
         .and_then(|ser| {
             Envelope {
-                result_tag: action.result_tag(),
+                namespace,
+                result_tag,
                 result,
                 request_id,
             }
@@ -68,7 +88,7 @@ pub fn success<T: Serialize>(
 #[serde(rename = "ErrorResponse")]
 struct ErrorResponse<'a> {
     #[serde(rename = "@xmlns")]
-    xmlns: &'static str,
+    xmlns: &'a str,
     #[serde(rename = "Error")]
     error: ErrorBody<'a>,
     #[serde(rename = "RequestId")]
@@ -85,8 +105,13 @@ struct ErrorBody<'a> {
 
 /// The body of an error response.
 pub fn error(e: &StsError, request_id: &str) -> String {
+    error_in(NAMESPACE, e, request_id)
+}
+
+/// [`error`] in another Query API's namespace (IAM's errors share STS's shape).
+pub fn error_in(namespace: &str, e: &StsError, request_id: &str) -> String {
     let body = ErrorResponse {
-        xmlns: NAMESPACE,
+        xmlns: namespace,
         error: ErrorBody {
             r#type: e.fault.as_str(),
             code: e.code,

@@ -23,3 +23,8 @@ mod serve;
 mod sigv4_suites;
 mod support;
 mod web_identity;
+// Added later; kept last so parallel additions merge.
+mod admin;
+mod audit;
+mod authorization_message;
+mod iam_simulate;

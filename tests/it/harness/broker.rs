@@ -40,6 +40,18 @@ pub const BOB_KEY_ID: &str = "AKIABOBEXAMPLE234567";
 pub const BOB_SECRET: &str = "bobSecretAccessKey/EXAMPLE+0123456789abcd";
 /// Base32, as an authenticator app is given it.
 pub const ALICE_MFA_SEED: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+/// An operator: its policy allows `broker:*`, `iam:Simulate*` and
+/// `sts:DecodeAuthorizationMessage`, and explicitly denies `broker:PurgeEverything`.
+pub const OPS_ARN: &str = "arn:aws:iam::111122223333:user/ops";
+pub const OPS_KEY_ID: &str = "AKIAOPSEXAMPLE234567";
+pub const OPS_SECRET: &str = "opsSecretAccessKey/EXAMPLE+0123456789abcd";
+/// A resource server (an API gateway): allowed `broker:Authorize` only.
+pub const GATEWAY_ARN: &str = "arn:aws:iam::111122223333:user/gateway";
+pub const GATEWAY_KEY_ID: &str = "AKIAGATEWAYEXAMPLE23";
+pub const GATEWAY_SECRET: &str = "gatewaySecretAccessKey/EXAMPLE+0123456789";
+/// A role alice may assume (no MFA): `s3:*` on `app-bucket` except `s3:DeleteObject` (an
+/// explicit deny), under a boundary that allows only `s3:Get*`, `s3:Put*`, `s3:List*`.
+pub const APP_ROLE: &str = "arn:aws:iam::111122223333:role/app";
 
 pub struct TestBroker {
     pub endpoint: String,
@@ -131,6 +143,41 @@ pub fn standard_config(dir: &Path, idp: &TestIdp, store_url: &str, refetch_secon
     std::fs::write(dir.join("alice-old.secret"), ALICE_INACTIVE_SECRET).unwrap();
     std::fs::write(dir.join("alice.mfa"), format!("{ALICE_MFA_SEED}\n")).unwrap();
     std::fs::write(dir.join("bob.secret"), BOB_SECRET).unwrap();
+    std::fs::write(dir.join("ops.secret"), OPS_SECRET).unwrap();
+    std::fs::write(dir.join("gateway.secret"), GATEWAY_SECRET).unwrap();
+    std::fs::write(
+        dir.join("ops.json"),
+        r#"{"Version": "2012-10-17", "Statement": [
+  {"Effect": "Allow", "Action": ["broker:*", "iam:Simulate*", "sts:DecodeAuthorizationMessage"], "Resource": "*"},
+  {"Effect": "Deny", "Action": "broker:PurgeEverything", "Resource": "*"}]}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("gateway.json"),
+        r#"{"Version": "2012-10-17", "Statement": [
+  {"Effect": "Allow", "Action": "broker:Authorize", "Resource": "*"}]}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("app-trust.json"),
+        r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+  "Principal": {"AWS": "arn:aws:iam::111122223333:user/alice"},
+  "Action": ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"]}]}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("app.json"),
+        r#"{"Version": "2012-10-17", "Statement": [
+  {"Effect": "Allow", "Action": "s3:*", "Resource": ["arn:aws:s3:::app-bucket", "arn:aws:s3:::app-bucket/*"]},
+  {"Sid": "NoDeletes", "Effect": "Deny", "Action": "s3:DeleteObject", "Resource": "*"}]}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("app-boundary.json"),
+        r#"{"Version": "2012-10-17", "Statement": [
+  {"Effect": "Allow", "Action": ["s3:Get*", "s3:Put*", "s3:List*", "s3:DeleteObject"], "Resource": "*"}]}"#,
+    )
+    .unwrap();
     std::fs::write(
         dir.join("readonly.json"),
         r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:Get*", "s3:List*"], "Resource": "*"}]}"#,
@@ -227,6 +274,31 @@ account = "{ACCOUNT}"
 name = "bob"
 groups = ["integrators"]
 access_keys = [{{ id = "{BOB_KEY_ID}", secret_file = "bob.secret" }}]
+
+[[policies]]
+account = "{ACCOUNT}"
+name = "app-boundary"
+file = "app-boundary.json"
+
+[[roles]]
+account = "{ACCOUNT}"
+name = "app"
+trust_policy_file = "app-trust.json"
+policy_files = ["app.json"]
+permissions_boundary = "arn:aws:iam::{ACCOUNT}:policy/app-boundary"
+tags = {{ team = "payments" }}
+
+[[users]]
+account = "{ACCOUNT}"
+name = "ops"
+policy_files = ["ops.json"]
+access_keys = [{{ id = "{OPS_KEY_ID}", secret_file = "ops.secret" }}]
+
+[[users]]
+account = "{ACCOUNT}"
+name = "gateway"
+policy_files = ["gateway.json"]
+access_keys = [{{ id = "{GATEWAY_KEY_ID}", secret_file = "gateway.secret" }}]
 
 [[mfa_devices]]
 account = "{ACCOUNT}"
@@ -325,5 +397,28 @@ impl TestBroker {
     /// A raw HTTP client for requests no SDK would send.
     pub fn http(&self) -> reqwest::Client {
         reqwest::Client::new()
+    }
+}
+
+/// An IAM client as an application would build one for `endpoint` (the broker serves IAM's
+/// Query API on the same endpoint as STS), no retries, signing with `credentials`.
+pub fn iam_client(endpoint: &str, credentials: Credentials) -> aws_sdk_iam::Client {
+    let conf = aws_sdk_iam::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .retry_config(RetryConfig::disabled())
+        .credentials_provider(credentials)
+        .build();
+    aws_sdk_iam::Client::from_conf(conf)
+}
+
+impl TestBroker {
+    /// An IAM client signing with a long-term key.
+    pub fn iam_as(&self, key_id: &str, secret: &str) -> aws_sdk_iam::Client {
+        iam_client(
+            &self.endpoint,
+            Credentials::new(key_id, secret, None, None, "test"),
+        )
     }
 }

@@ -6,3 +6,4 @@ pub mod broker;
 pub mod idp;
 pub mod redis;
 pub mod saml;
+pub mod signer;

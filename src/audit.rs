@@ -1,0 +1,355 @@
+//! The audit log: one JSON line per STS or IAM Query API call, authorization decision and admin
+//! action — when, which request, from where, who, what, on which role, with which outcome and
+//! why — written to stdout, stderr or a file (`[audit] output`), or nowhere (`off`, the default).
+//!
+//! It never holds a secret: an [`AuditEvent`] has no field for a secret access key, session
+//! token, web identity token, assertion or signature, and access key ids are public ids.
+//!
+//! Writing never blocks a request: events go through a bounded channel to one writer task; when
+//! the channel is full the event is dropped and counted ([`AuditLog::dropped`]), and a failed
+//! write is counted too ([`AuditLog::failed`]), each with a warning in the service log.
+//!
+//! Within a Query API request, the modules that learn who called, which session was minted or
+//! which policy decided add what they know with [`note`]; the router collects the notes around
+//! the request ([`collect`]) and writes one event when it answers. The notes live in a tokio
+//! task-local scoped to that one request (not a global): threading a mutable record through
+//! every action and helper would touch every signature for what is only a side channel, and
+//! code running outside a request (benchmarks, the CLI) simply records nothing.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Serialize;
+use tokio::io::{AsyncWrite, AsyncWriteExt as _};
+use tokio::sync::{mpsc, oneshot};
+
+/// Events waiting for the writer before new ones are dropped.
+pub const CHANNEL_CAPACITY: usize = 8192;
+/// Longest text kept in a field taken from a request (role ARN, session name...).
+pub const MAX_FIELD_CHARS: usize = 256;
+
+/// Where audit lines go.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Output {
+    #[default]
+    Off,
+    Stdout,
+    Stderr,
+    /// Appended to; created with mode 0600 when missing.
+    File(PathBuf),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error("audit log {path}: {source}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The outcome of an audited call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub enum Decision {
+    Allow,
+    /// Refused by an authentication or authorization decision.
+    Deny,
+    /// Refused for anything else (bad input, a dependency down).
+    #[default]
+    Error,
+}
+
+/// One audit line. Every field is an identifier, a name or a code; none is a secret.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AuditEvent {
+    /// RFC 3339, UTC.
+    pub time: String,
+    pub request_id: String,
+    pub source_ip: Option<String>,
+    /// The authenticated caller's ARN (a web identity's provider ARN), when known.
+    pub principal: Option<String>,
+    /// `service:Action`, e.g. `sts:AssumeRole`, `iam:SimulatePrincipalPolicy`.
+    pub action: String,
+    /// The role asked for, in role assumptions.
+    pub role: Option<String>,
+    pub session_name: Option<String>,
+    /// The federated subject (a web identity token's `sub`).
+    pub subject: Option<String>,
+    pub decision: Decision,
+    /// For refusals: the policy decision (`explicitDeny`, `implicitDeny`) when a policy
+    /// decided, else the AWS error code.
+    pub reason: Option<String>,
+    /// The access key id of the session minted, or else of the credentials the caller used.
+    pub access_key_id: Option<String>,
+}
+
+/// What a request's handlers learned, gathered by [`note`].
+#[derive(Debug, Clone, Default)]
+pub struct Notes {
+    pub source_ip: Option<IpAddr>,
+    pub action: Option<String>,
+    pub principal: Option<String>,
+    pub role: Option<String>,
+    pub session_name: Option<String>,
+    pub subject: Option<String>,
+    /// `explicitDeny` / `implicitDeny` when a policy refused.
+    pub policy_decision: Option<&'static str>,
+    pub access_key_id: Option<String>,
+}
+
+tokio::task_local! {
+    static NOTES: RefCell<Notes>;
+}
+
+/// Adds to the current request's notes; does nothing outside a request.
+pub fn note(f: impl FnOnce(&mut Notes)) {
+    let _ = NOTES.try_with(|cell| {
+        if let Ok(mut notes) = cell.try_borrow_mut() {
+            f(&mut notes);
+        }
+    });
+}
+
+/// Runs `request` with fresh notes; returns its output and what was noted.
+pub async fn collect<F: Future>(request: F) -> (F::Output, Notes) {
+    NOTES
+        .scope(RefCell::new(Notes::default()), async {
+            let out = request.await;
+            let notes = NOTES
+                .try_with(|cell| cell.try_borrow_mut().map(|mut n| std::mem::take(&mut *n)))
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or_default();
+            (out, notes)
+        })
+        .await
+}
+
+/// At most [`MAX_FIELD_CHARS`] characters of a request-supplied value.
+pub fn bounded(text: &str) -> String {
+    text.chars().take(MAX_FIELD_CHARS).collect()
+}
+
+enum Message {
+    Line(String),
+    Flush(oneshot::Sender<()>),
+}
+
+/// The audit log's sending side, in [`crate::app::AppState`].
+pub struct AuditLog {
+    tx: Option<mpsc::Sender<Message>>,
+    dropped: AtomicU64,
+    failed: Arc<AtomicU64>,
+}
+
+impl fmt::Debug for AuditLog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuditLog")
+            .field("enabled", &self.tx.is_some())
+            .field("dropped", &self.dropped())
+            .field("failed", &self.failed())
+            .finish()
+    }
+}
+
+impl Default for AuditLog {
+    fn default() -> Self {
+        AuditLog::off()
+    }
+}
+
+impl AuditLog {
+    /// A log that records nothing.
+    pub fn off() -> AuditLog {
+        AuditLog {
+            tx: None,
+            dropped: AtomicU64::new(0),
+            failed: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// Opens `output` and starts the writer task (call within a tokio runtime). A file that
+    /// cannot be opened for appending is an error here, at start, not a silent loss later.
+    pub fn start(output: &Output) -> Result<AuditLog, AuditError> {
+        let sink: Box<dyn AsyncWrite + Send + Unpin> = match output {
+            Output::Off => return Ok(AuditLog::off()),
+            Output::Stdout => Box::new(tokio::io::stdout()),
+            Output::Stderr => Box::new(tokio::io::stderr()),
+            Output::File(path) => {
+                let mut options = std::fs::OpenOptions::new();
+                options.create(true).append(true);
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::OpenOptionsExt as _;
+                    options.mode(0o600);
+                }
+                let file = options.open(path).map_err(|source| AuditError::Open {
+                    path: path.clone(),
+                    source,
+                })?;
+                Box::new(tokio::fs::File::from_std(file))
+            }
+        };
+        let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
+        let failed = Arc::new(AtomicU64::new(0));
+        tokio::spawn(write_lines(rx, sink, Arc::clone(&failed)));
+        Ok(AuditLog {
+            tx: Some(tx),
+            dropped: AtomicU64::new(0),
+            failed,
+        })
+    }
+
+    pub fn is_enabled(&self) -> bool {
+        self.tx.is_some()
+    }
+
+    /// Queues one event; never waits. A full queue drops the event and counts it.
+    pub fn record(&self, event: &AuditEvent) {
+        let Some(tx) = &self.tx else {
+            return;
+        };
+        let mut line = match serde_json::to_string(event) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "audit event not serializable");
+                return;
+            }
+        };
+        line.push('\n');
+        if tx.try_send(Message::Line(line)).is_err() {
+            let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            if n == 1 || n.is_multiple_of(1000) {
+                tracing::warn!(dropped = n, "audit log queue full: events dropped");
+            }
+        }
+    }
+
+    /// Waits until every event queued before this call has been written (or has failed).
+    pub async fn flush(&self) {
+        if let Some(tx) = &self.tx {
+            let (done, wait) = oneshot::channel();
+            if tx.send(Message::Flush(done)).await.is_ok() {
+                let _ = wait.await;
+            }
+        }
+    }
+
+    /// Events dropped because the queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Lines the writer could not write.
+    pub fn failed(&self) -> u64 {
+        self.failed.load(Ordering::Relaxed)
+    }
+}
+
+async fn write_lines(
+    mut rx: mpsc::Receiver<Message>,
+    mut sink: Box<dyn AsyncWrite + Send + Unpin>,
+    failed: Arc<AtomicU64>,
+) {
+    while let Some(message) = rx.recv().await {
+        match message {
+            Message::Line(line) => {
+                let written = match sink.write_all(line.as_bytes()).await {
+                    Ok(()) => sink.flush().await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = written {
+                    let n = failed.fetch_add(1, Ordering::Relaxed) + 1;
+                    if n == 1 || n.is_multiple_of(1000) {
+                        tracing::warn!(error = %e, failed = n, "audit log write failed");
+                    }
+                }
+            }
+            Message::Flush(done) => {
+                let _ = done.send(());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn notes_are_per_request_and_ignored_outside_one() {
+        note(|n| n.principal = Some("nobody".into()));
+        let ((), notes) = collect(async {
+            note(|n| n.principal = Some("arn:aws:iam::111122223333:user/alice".into()));
+            tokio::task::yield_now().await;
+            note(|n| n.policy_decision = Some("implicitDeny"));
+        })
+        .await;
+        assert_eq!(
+            notes.principal.as_deref(),
+            Some("arn:aws:iam::111122223333:user/alice")
+        );
+        assert_eq!(notes.policy_decision, Some("implicitDeny"));
+        let ((), empty) = collect(async {}).await;
+        assert!(empty.principal.is_none());
+    }
+
+    #[tokio::test]
+    async fn lines_are_json_with_every_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        let log = AuditLog::start(&Output::File(path.clone())).unwrap();
+        let event = AuditEvent {
+            time: "2026-11-23T12:00:00Z".into(),
+            request_id: "r1".into(),
+            action: "sts:GetCallerIdentity".into(),
+            decision: Decision::Allow,
+            ..AuditEvent::default()
+        };
+        log.record(&event);
+        log.record(&event);
+        log.flush().await;
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0]["decision"], "Allow");
+        assert_eq!(lines[0]["principal"], serde_json::Value::Null);
+        for key in [
+            "time",
+            "request_id",
+            "source_ip",
+            "principal",
+            "action",
+            "role",
+            "session_name",
+            "subject",
+            "decision",
+            "reason",
+            "access_key_id",
+        ] {
+            assert!(lines[0].get(key).is_some(), "{key}");
+        }
+    }
+
+    #[test]
+    fn an_unopenable_file_is_a_start_error() {
+        let e = AuditLog::start(&Output::File("/nonexistent-dir/audit.log".into())).unwrap_err();
+        assert!(e.to_string().contains("/nonexistent-dir/audit.log"));
+    }
+
+    #[test]
+    fn off_records_nothing() {
+        let log = AuditLog::off();
+        log.record(&AuditEvent::default());
+        assert!(!log.is_enabled());
+        assert_eq!(log.dropped(), 0);
+    }
+}

@@ -1,0 +1,46 @@
+//! `DecodeAuthorizationMessage`: an administrator turns the encoded message of a denial back
+//! into the full evaluation trace ([`super::authorization_message`]).
+//!
+//! The caller signs for `sts` and its own policies must allow `sts:DecodeAuthorizationMessage`
+//! ([`crate::admin`]). A message that is malformed, altered, from another broker or under a
+//! session key no longer loaded is `InvalidAuthorizationMessageException` (400).
+
+use serde::Serialize;
+
+use super::authorization_message::{self, MAX_ENCODED_LEN};
+use super::error::StsError;
+use super::params::Violations;
+use super::query::Params;
+use super::{Action, RequestMeta, xml};
+use crate::admin;
+use crate::app::AppState;
+
+const ACTION: &str = "sts:DecodeAuthorizationMessage";
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct DecodeAuthorizationMessageResult {
+    decoded_message: String,
+}
+
+/// Handles one call.
+pub async fn decode_authorization_message(
+    state: &AppState,
+    params: &Params,
+    meta: &RequestMeta,
+) -> Result<String, StsError> {
+    let encoded = params.require("EncodedMessage")?;
+    let mut v = Violations::default();
+    v.length("EncodedMessage", encoded, 1, MAX_ENCODED_LEN, true);
+    v.finish()?;
+    admin::require(state, meta, ACTION, "*").await?;
+    let decoded_message = authorization_message::decode(&state.keys, encoded).map_err(|e| {
+        tracing::info!(request_id = %meta.request_id, error = %e, "authorization message refused");
+        StsError::invalid_authorization_message()
+    })?;
+    xml::success(
+        Action::DecodeAuthorizationMessage,
+        &DecodeAuthorizationMessageResult { decoded_message },
+        &meta.request_id,
+    )
+}
