@@ -33,6 +33,7 @@ pub struct ConfigFile {
     pub mfa_devices: Vec<MfaDeviceEntry>,
     #[serde(default)]
     pub saml_providers: Vec<SamlProviderEntry>,
+    #[serde(default)]
     pub audit: AuditSection,
 }
 
