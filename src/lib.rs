@@ -13,6 +13,7 @@ pub mod iam;
 pub mod keys;
 pub mod oidc;
 pub mod policy;
+pub mod revocation;
 pub mod session;
 pub mod sigv4;
 pub mod store;

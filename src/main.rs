@@ -75,8 +75,31 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum KeysCommand {
-    /// Add a session signing key to DIR (the newest key signs; all keys verify).
+    /// Add a session signing key to DIR that signs at once (all keys verify).
     Generate {
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+    },
+    /// Add a key that verifies at once and signs after a grace period (replicas load it first).
+    Rotate {
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// Seconds before the new key signs.
+        #[arg(long, default_value_t = 300)]
+        grace_seconds: u64,
+    },
+    /// Remove a key: the sessions it signed stop working, the others keep working.
+    Retire {
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        #[arg(long, value_name = "KID")]
+        id: String,
+        /// Retire the key that signs now (no key signs until the next one activates).
+        #[arg(long)]
+        force: bool,
+    },
+    /// List key ids, activation times and which key signs (never key material).
+    List {
         #[arg(long, value_name = "DIR")]
         dir: PathBuf,
     },
@@ -155,9 +178,20 @@ fn run(cli: Cli) -> anyhow::Result<Output> {
             Some(path) => Config::load(path),
             None => Config::embedded(&std::env::current_dir()?),
         })),
-        Command::Keys {
-            command: KeysCommand::Generate { dir },
-        } => Ok(cli::broker::keys_generate(&dir)),
+        Command::Keys { command } => Ok(match command {
+            KeysCommand::Generate { dir } => cli::broker::keys_generate(&dir),
+            KeysCommand::Rotate { dir, grace_seconds } => cli::broker::keys_rotate(
+                &dir,
+                time::OffsetDateTime::now_utc(),
+                std::time::Duration::from_secs(grace_seconds),
+            ),
+            KeysCommand::Retire { dir, id, force } => {
+                cli::broker::keys_retire(&dir, &id, time::OffsetDateTime::now_utc(), force)
+            }
+            KeysCommand::List { dir } => {
+                cli::broker::keys_list(&dir, time::OffsetDateTime::now_utc())
+            }
+        }),
         Command::DevToken {
             config,
             sub,

@@ -20,7 +20,7 @@ use super::{Action, RequestMeta};
 use crate::app::AppState;
 use crate::iam::User;
 use crate::policy::{AwsKind, AwsPrincipal, Context, NamedPolicy, Principal};
-use crate::session::{Origin, SessionPrincipal, SessionRecord};
+use crate::session::{Lineage, MAX_CHAIN_DEPTH, Origin, SessionPrincipal, SessionRecord};
 
 const ACTION: &str = "sts:AssumeRole";
 /// Longest session a role session can get by assuming another role.
@@ -259,6 +259,16 @@ pub async fn assume_role(
     let input = read_input(params)?;
     let inline_policy = role_session::inline_session_policy(input.policy)?;
     let caller = authenticate(state, meta).await?;
+    // The new session descends from a calling session: revoking any session of the chain
+    // revokes it too.
+    let lineage = match &caller {
+        Caller::Session(record) => Lineage::chained_from(record).ok_or_else(|| {
+            StsError::access_denied(format!(
+                "Role chains are limited to {MAX_CHAIN_DEPTH} sessions"
+            ))
+        })?,
+        Caller::User(_) => Lineage::default(),
+    };
     let now = role_session::now(state);
     let Some(role) = state.config.iam.role(input.role_arn) else {
         tracing::info!(request_id = %meta.request_id, role = input.role_arn, "no such role");
@@ -407,6 +417,7 @@ pub async fn assume_role(
             transitive_tag_keys: transitive,
             mfa_authenticated_at: side.mfa_at,
             chained: side.chained,
+            lineage,
         },
     )
     .await?;

@@ -16,6 +16,7 @@ use super::params::Violations;
 use super::query::Params;
 use crate::app::AppState;
 use crate::iam::User;
+use crate::revocation::Revoked;
 use crate::session::credentials;
 use crate::session::credentials::Secret;
 use crate::session::{SessionPrincipal, SessionRecord};
@@ -167,11 +168,28 @@ pub async fn authenticate(state: &AppState, meta: &RequestMeta) -> Result<Caller
     if !live {
         return Err(StsError::invalid_client_token_id());
     }
+    // A revoked session (or one chained from a revoked session) is refused like a token we
+    // never issued: it is not merely old, and clients must not treat it as refreshable.
+    state.revocations.check(&record).map_err(|r| {
+        tracing::info!(request_id = %meta.request_id, access_key_id, reason = %r, "session refused");
+        revocation_error(r)
+    })?;
     state.signing_keys.verify(&signed, &parsed, now, || {
         credentials::secret_for(&state.keys, &claims)
             .map_err(|_| StsError::invalid_client_token_id())
     })?;
     Ok(Caller::Session(Box::new(record)))
+}
+
+/// What a client sees of a revocation: `InvalidClientTokenId`, or `ServiceUnavailable` when this
+/// replica cannot confirm its revocations (fail closed).
+pub fn revocation_error(r: Revoked) -> StsError {
+    match r {
+        Revoked::Session | Revoked::Subject | Revoked::Role | Revoked::WebIdentityToken => {
+            StsError::invalid_client_token_id()
+        }
+        Revoked::Unconfirmed => StsError::service_unavailable(),
+    }
 }
 
 fn signature_error(e: &sigv4::SigV4Error) -> StsError {
