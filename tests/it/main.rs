@@ -17,6 +17,7 @@ mod policy_conditions;
 mod policy_core_engine;
 mod policy_moto;
 mod query_api;
+mod revocation;
 mod serve;
 mod sigv4_suites;
 mod support;
