@@ -13,6 +13,7 @@ mod caller_identity;
 mod cli;
 mod config;
 mod harness;
+mod key_rotation;
 mod policy_conditions;
 mod policy_core_engine;
 mod policy_moto;
