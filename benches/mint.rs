@@ -18,6 +18,7 @@ use sts_broker::clock::SystemClock;
 use sts_broker::config::Config;
 use sts_broker::keys::SessionKeys;
 use sts_broker::oidc::{Registry, install_crypto_provider};
+use sts_broker::revocation::Revocations;
 use sts_broker::session::credentials;
 use sts_broker::store::{MemoryStore, Store};
 use sts_broker::sts::{self, Params, RequestMeta};
@@ -59,16 +60,19 @@ fn bench(c: &mut Criterion) {
         Arc::new(SystemClock),
     )
     .unwrap();
+    let store = Store::Memory(MemoryStore::default());
+    let revocations = Revocations::new(store.clone(), Arc::new(SystemClock), &config.iam);
     let state = AppState::from(Inner {
         config,
         oidc,
-        store: Store::Memory(MemoryStore::default()),
+        store,
         keys: keys.clone(),
         dev_issuer: None,
         clock: Arc::new(SystemClock),
         signing_keys: Default::default(),
         auth_cache: Default::default(),
         audit: Default::default(),
+        revocations,
     });
     let body = form_urlencoded::Serializer::new(String::new())
         .append_pair("Action", "AssumeRoleWithWebIdentity")

@@ -79,7 +79,7 @@ pub fn allowed(
     crate::audit::note(|n| n.policy_decision = Some(evaluation.decision.as_str()));
     let trace = authorization_message::trace(&evaluation, &permissions.policy_set(None), &request);
     Err(authorization_message::access_denied(
-        &state.keys,
+        state,
         format!(
             "User: {} is not authorized to perform: {action} on resource: {resource}: {}",
             permissions.arn(),

@@ -30,6 +30,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::keys::{DevIssuerKey, KeyError, SessionKeys};
 use crate::oidc::{self, OidcError, ProviderConfig};
+use crate::revocation::Revocations;
 use crate::store::{Store, StoreError};
 use crate::sts::auth_cache::AuthCache;
 use crate::sts::caller::SigningKeyCache;
@@ -37,6 +38,9 @@ use crate::sts::{self, Params, RawRequest, RequestMeta, StsError, xml};
 
 /// The response header carrying the request id, as AWS names it.
 pub const REQUEST_ID_HEADER: &str = "x-amzn-requestid";
+
+/// How often the keys folder is checked for changes.
+const KEYS_POLL_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +81,8 @@ pub struct Inner {
     pub auth_cache: AuthCache,
     /// The audit log (see [`crate::audit`]); [`AuditLog::off`] records nothing.
     pub audit: AuditLog,
+    /// Revoked sessions, subjects and roles, kept current across replicas.
+    pub revocations: Revocations,
 }
 
 /// Shared, cheaply cloned application state.
@@ -102,7 +108,13 @@ impl AppState {
     pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, StartError> {
         oidc::install_crypto_provider();
         let keys = SessionKeys::load_or_generate(&config.keys_dir)?;
+        // Replicas share the folder: pick up rotated and retired keys without a restart.
+        keys.watch(KEYS_POLL_INTERVAL);
         let store = Store::open(config.store_url.as_str()).await?;
+        // Every live revocation is loaded before the first request; with Redis a subscriber
+        // keeps the cache current from then on.
+        let revocations = Revocations::new(store.clone(), clock.clone(), &config.iam);
+        revocations.start().await?;
         let dev_issuer = match &config.dev_issuer {
             Some(issuer) => Some(DevIssuer {
                 issuer: issuer.clone(),
@@ -146,6 +158,7 @@ impl AppState {
             signing_keys: SigningKeyCache::default(),
             auth_cache: AuthCache::default(),
             audit,
+            revocations,
         })))
     }
 }
@@ -378,7 +391,7 @@ async fn handle_query(
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
-    if state.keys.signing().is_none() {
+    if state.keys.signing(state.clock.now()).is_none() {
         return (StatusCode::SERVICE_UNAVAILABLE, "no session key loaded\n").into_response();
     }
     match state.store.ping().await {

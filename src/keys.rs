@@ -1,27 +1,43 @@
 //! The broker's own key material, kept as files in the `[keys] dir` folder (never committed):
 //!
-//! - `session-<KID>.key`: 32 random bytes, hex; authenticates session tokens and derives each
-//!   session's secret access key. The key with the greatest id signs; every key verifies.
+//! - `session-<KID>.key`: 32 random bytes, hex, optionally followed by a line
+//!   `activates_at=<unix seconds>`; authenticates session tokens and derives each session's
+//!   secret access key. Every key verifies at once; of the keys whose activation time has
+//!   passed, the one activated last signs (ties: the greatest id; files without the line
+//!   count as activated at 0). `keys rotate` writes a key that signs only after a grace
+//!   period, so every replica can verify its tokens before the first one is issued; `keys
+//!   retire` removes a key, ending exactly the sessions it signed.
 //! - `dev-issuer-es256.p8`: the dev issuer's ECDSA P-256 key (PKCS#8 DER), only used when the
 //!   configuration enables the dev issuer.
 //!
-//! Missing keys are generated on first start. Files are written with mode 0600.
+//! Replicas share the folder: [`SessionKeys::watch`] reloads it when its files change (names,
+//! sizes, modification times, polled every second), and a token naming an unknown key triggers
+//! a reload at most once a second. Missing keys are generated on first start. Files are
+//! written with mode 0600, whole (a temporary file renamed into place).
 
 use std::fmt;
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant, SystemTime};
 
+use arc_swap::ArcSwap;
 use ring::rand::{SecureRandom, SystemRandom};
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _};
+use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 /// Length of a session key.
 pub const SESSION_KEY_BYTES: usize = 32;
+/// Least time between two reloads caused by tokens naming unknown keys.
+pub const MISS_RELOAD_INTERVAL: Duration = Duration::from_secs(1);
+/// Grace period of `keys rotate` unless told otherwise.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(300);
 
 const SESSION_PREFIX: &str = "session-";
 const SESSION_SUFFIX: &str = ".key";
+const ACTIVATES_AT: &str = "activates_at=";
 const DEV_ISSUER_FILE: &str = "dev-issuer-es256.p8";
 
 #[derive(Debug, thiserror::Error)]
@@ -32,7 +48,9 @@ pub enum KeyError {
         #[source]
         source: std::io::Error,
     },
-    #[error("key file {0}: not {SESSION_KEY_BYTES} bytes of hex")]
+    #[error(
+        "key file {0}: not {SESSION_KEY_BYTES} bytes of hex (and an optional activates_at= line)"
+    )]
     BadSessionKey(PathBuf),
     #[error("key file {0}: not an ECDSA P-256 PKCS#8 key")]
     BadDevKey(PathBuf),
@@ -40,43 +58,98 @@ pub enum KeyError {
     NoSessionKey(PathBuf),
     #[error("the system random generator failed")]
     Random,
+    #[error("no session key {0:?} in the folder")]
+    UnknownKey(String),
+    #[error("{0} is the only session key; add one (keys rotate) before retiring it")]
+    OnlyKey(String),
+    #[error(
+        "{0} signs new sessions now; retiring it leaves none until the next key activates (use --force to do it anyway)"
+    )]
+    CurrentSigner(String),
 }
 
 /// One session key.
 pub struct SessionKey {
     pub id: String,
     pub(crate) hmac: ring::hmac::Key,
+    /// Unix seconds from which it signs (0: always). It verifies from the start.
+    pub activates_at: i64,
 }
 
 impl fmt::Debug for SessionKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionKey")
             .field("id", &self.id)
+            .field("activates_at", &self.activates_at)
             .field("key", &"<redacted>")
             .finish()
     }
 }
 
-/// Every session key, newest last.
-#[derive(Debug, Clone)]
+/// What `keys list` shows of a key: never its material.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    pub id: String,
+    pub activates_at: i64,
+    /// Whether it signs new sessions at the time asked about.
+    pub signs: bool,
+}
+
+/// Keys sorted by activation time, then id: the signer is the last active one.
+type KeySet = Vec<Arc<SessionKey>>;
+
+/// A folder's state, cheap to compare: names, sizes and modification times of its key files.
+type Fingerprint = Vec<(String, u64, Option<SystemTime>)>;
+
+struct Shared {
+    set: ArcSwap<KeySet>,
+    /// The folder reloaded from; `None` for keys given as material.
+    dir: Option<PathBuf>,
+    fingerprint: Mutex<Fingerprint>,
+    last_miss_reload: Mutex<Option<Instant>>,
+}
+
+/// Every session key, reloadable; cheap to clone (all clones see reloads).
+#[derive(Clone)]
 pub struct SessionKeys {
-    keys: Arc<Vec<SessionKey>>,
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for SessionKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionKeys")
+            .field("keys", &**self.shared.set.load())
+            .field("dir", &self.shared.dir)
+            .finish()
+    }
 }
 
 impl SessionKeys {
-    /// Keys from raw material, for tests and benchmarks: `(id, 32 bytes)`.
+    fn new(set: KeySet, dir: Option<PathBuf>, fingerprint: Fingerprint) -> SessionKeys {
+        SessionKeys {
+            shared: Arc::new(Shared {
+                set: ArcSwap::from_pointee(set),
+                dir,
+                fingerprint: Mutex::new(fingerprint),
+                last_miss_reload: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// Keys from raw material, for tests and benchmarks: `(id, 32 bytes)`, all active.
     pub fn from_material(keys: &[(&str, [u8; SESSION_KEY_BYTES])]) -> SessionKeys {
-        let mut keys: Vec<SessionKey> = keys
+        let mut set: KeySet = keys
             .iter()
-            .map(|(id, bytes)| SessionKey {
-                id: (*id).to_owned(),
-                hmac: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, bytes),
+            .map(|(id, bytes)| {
+                Arc::new(SessionKey {
+                    id: (*id).to_owned(),
+                    hmac: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, bytes),
+                    activates_at: 0,
+                })
             })
             .collect();
-        keys.sort_by(|a, b| a.id.cmp(&b.id));
-        SessionKeys {
-            keys: Arc::new(keys),
-        }
+        sort(&mut set);
+        SessionKeys::new(set, None, Vec::new())
     }
 
     /// Loads every session key in `dir`, generating one first if there is none.
@@ -89,41 +162,119 @@ impl SessionKeys {
 
     /// Loads every session key in `dir`.
     pub fn load(dir: &Path) -> Result<SessionKeys, KeyError> {
-        let mut keys = Vec::new();
-        for (id, path) in list_session_keys(dir)? {
-            let text = Zeroizing::new(fs::read_to_string(&path).map_err(|e| io(dir, e))?);
-            let bytes = Zeroizing::new(
-                decode_hex(text.trim()).ok_or_else(|| KeyError::BadSessionKey(path.clone()))?,
-            );
-            if bytes.len() != SESSION_KEY_BYTES {
-                return Err(KeyError::BadSessionKey(path));
+        let fingerprint = fingerprint(dir)?;
+        let set = read_set(dir)?;
+        Ok(SessionKeys::new(set, Some(dir.to_path_buf()), fingerprint))
+    }
+
+    /// The key new sessions are signed with at `now`: the newest whose activation has passed.
+    pub fn signing(&self, now: OffsetDateTime) -> Option<Arc<SessionKey>> {
+        signer(&self.shared.set.load(), now.unix_timestamp()).cloned()
+    }
+
+    /// The key with this id. An unknown id makes the folder reload first (at most once per
+    /// [`MISS_RELOAD_INTERVAL`]), so a key another replica just added is found.
+    pub fn get(&self, id: &str) -> Option<Arc<SessionKey>> {
+        if let Some(key) = self.shared.set.load().iter().find(|k| k.id == id) {
+            return Some(Arc::clone(key));
+        }
+        if self.shared.dir.is_none() || !is_key_id(id) || !self.miss_reload_allowed() {
+            return None;
+        }
+        if let Err(e) = self.reload() {
+            tracing::warn!(error = %e, "reloading session keys failed; keeping the loaded ones");
+        }
+        self.shared.set.load().iter().find(|k| k.id == id).cloned()
+    }
+
+    fn miss_reload_allowed(&self) -> bool {
+        let Ok(mut last) = self.shared.last_miss_reload.try_lock() else {
+            return false;
+        };
+        let now = Instant::now();
+        if last.is_some_and(|at| now.duration_since(at) < MISS_RELOAD_INTERVAL) {
+            return false;
+        }
+        *last = Some(now);
+        true
+    }
+
+    pub fn ids(&self) -> impl Iterator<Item = String> + use<> {
+        self.shared
+            .set
+            .load()
+            .iter()
+            .map(|k| k.id.clone())
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+
+    /// Every key with its activation and whether it signs at `now`.
+    pub fn info(&self, now: OffsetDateTime) -> Vec<KeyInfo> {
+        let set = self.shared.set.load();
+        let signing = signer(&set, now.unix_timestamp()).map(|k| k.id.clone());
+        set.iter()
+            .map(|k| KeyInfo {
+                id: k.id.clone(),
+                activates_at: k.activates_at,
+                signs: signing.as_deref() == Some(k.id.as_str()),
+            })
+            .collect()
+    }
+
+    /// Reads the folder again if its files changed; whether the keys changed. On an error
+    /// (unreadable or bad file, no key left) the loaded keys stay, and the next call retries.
+    pub fn reload(&self) -> Result<bool, KeyError> {
+        let Some(dir) = &self.shared.dir else {
+            return Ok(false);
+        };
+        let now = fingerprint(dir)?;
+        let mut seen = self
+            .shared
+            .fingerprint
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if *seen == now {
+            return Ok(false);
+        }
+        let set = read_set(dir)?;
+        let ids: Vec<&str> = set.iter().map(|k| k.id.as_str()).collect();
+        tracing::info!(keys = ?ids, "session keys reloaded");
+        self.shared.set.store(Arc::new(set));
+        *seen = now;
+        Ok(true)
+    }
+
+    /// Polls the folder every `every` and reloads it when it changes, until every clone of
+    /// these keys is dropped. Needs a tokio runtime; does nothing for keys given as material.
+    pub fn watch(&self, every: Duration) {
+        if self.shared.dir.is_none() {
+            return;
+        }
+        let weak: Weak<Shared> = Arc::downgrade(&self.shared);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(shared) = weak.upgrade() else {
+                    return;
+                };
+                let keys = SessionKeys { shared };
+                if let Err(e) = keys.reload() {
+                    tracing::warn!(error = %e, "reloading session keys failed; keeping the loaded ones");
+                }
             }
-            keys.push(SessionKey {
-                id,
-                hmac: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &bytes),
-            });
-        }
-        if keys.is_empty() {
-            return Err(KeyError::NoSessionKey(dir.to_path_buf()));
-        }
-        keys.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(SessionKeys {
-            keys: Arc::new(keys),
-        })
+        });
     }
+}
 
-    /// The key new sessions are signed with.
-    pub fn signing(&self) -> Option<&SessionKey> {
-        self.keys.last()
-    }
+fn sort(set: &mut KeySet) {
+    set.sort_by(|a, b| (a.activates_at, &a.id).cmp(&(b.activates_at, &b.id)));
+}
 
-    pub fn get(&self, id: &str) -> Option<&SessionKey> {
-        self.keys.iter().find(|k| k.id == id)
-    }
-
-    pub fn ids(&self) -> impl Iterator<Item = &str> {
-        self.keys.iter().map(|k| k.id.as_str())
-    }
+fn signer(set: &KeySet, now: i64) -> Option<&Arc<SessionKey>> {
+    set.iter().rev().find(|k| k.activates_at <= now)
 }
 
 fn io(dir: &Path, source: std::io::Error) -> KeyError {
@@ -131,6 +282,49 @@ fn io(dir: &Path, source: std::io::Error) -> KeyError {
         dir: dir.to_path_buf(),
         source,
     }
+}
+
+fn read_set(dir: &Path) -> Result<KeySet, KeyError> {
+    let mut set = Vec::new();
+    for (id, path) in list_session_keys(dir)? {
+        let text = Zeroizing::new(fs::read_to_string(&path).map_err(|e| io(dir, e))?);
+        let (bytes, activates_at) =
+            parse_key_file(&text).ok_or_else(|| KeyError::BadSessionKey(path.clone()))?;
+        set.push(Arc::new(SessionKey {
+            id,
+            hmac: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &bytes),
+            activates_at,
+        }));
+    }
+    if set.is_empty() {
+        return Err(KeyError::NoSessionKey(dir.to_path_buf()));
+    }
+    sort(&mut set);
+    Ok(set)
+}
+
+/// The key bytes and activation time of a key file's text.
+fn parse_key_file(text: &str) -> Option<(Zeroizing<Vec<u8>>, i64)> {
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let bytes = Zeroizing::new(decode_hex(lines.next()?)?);
+    if bytes.len() != SESSION_KEY_BYTES {
+        return None;
+    }
+    let mut activates_at = 0;
+    for line in lines {
+        activates_at = line.strip_prefix(ACTIVATES_AT)?.parse().ok()?;
+    }
+    Some((bytes, activates_at))
+}
+
+fn fingerprint(dir: &Path) -> Result<Fingerprint, KeyError> {
+    let mut out = Vec::new();
+    for (id, path) in list_session_keys(dir)? {
+        let meta = fs::metadata(&path).map_err(|e| io(dir, e))?;
+        out.push((id, meta.len(), meta.modified().ok()));
+    }
+    out.sort();
+    Ok(out)
 }
 
 fn list_session_keys(dir: &Path) -> Result<Vec<(String, PathBuf)>, KeyError> {
@@ -159,14 +353,59 @@ pub fn is_key_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 32 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
-/// Writes a new session key to `dir`; returns its id. Ids sort by creation time.
+/// Writes a new session key to `dir` that signs at once; returns its id.
 pub fn generate_session_key(dir: &Path) -> Result<String, KeyError> {
+    let now = OffsetDateTime::now_utc();
+    write_session_key(dir, now, now.unix_timestamp())
+}
+
+/// `keys rotate`: writes a new session key that verifies at once and signs from `now + grace`;
+/// its id and activation time (unix seconds).
+pub fn rotate_session_key(
+    dir: &Path,
+    now: OffsetDateTime,
+    grace: Duration,
+) -> Result<(String, i64), KeyError> {
+    let activates_at = now
+        .unix_timestamp()
+        .saturating_add(i64::try_from(grace.as_secs()).unwrap_or(i64::MAX));
+    let id = write_session_key(dir, now, activates_at)?;
+    Ok((id, activates_at))
+}
+
+/// `keys retire`: removes the key `id`, so the sessions it signed stop working. Refuses to
+/// remove the only key, or the key signing at `now` unless `force`.
+pub fn retire_session_key(
+    dir: &Path,
+    id: &str,
+    now: OffsetDateTime,
+    force: bool,
+) -> Result<(), KeyError> {
+    let keys = SessionKeys::load(dir)?;
+    let info = keys.info(now);
+    let Some(key) = info.iter().find(|k| k.id == id) else {
+        return Err(KeyError::UnknownKey(id.to_owned()));
+    };
+    if info.len() == 1 {
+        return Err(KeyError::OnlyKey(id.to_owned()));
+    }
+    if key.signs && !force {
+        return Err(KeyError::CurrentSigner(id.to_owned()));
+    }
+    let path = dir.join(format!("{SESSION_PREFIX}{id}{SESSION_SUFFIX}"));
+    fs::remove_file(path).map_err(|e| io(dir, e))
+}
+
+fn write_session_key(
+    dir: &Path,
+    now: OffsetDateTime,
+    activates_at: i64,
+) -> Result<String, KeyError> {
     let rng = SystemRandom::new();
     let mut bytes = Zeroizing::new([0u8; SESSION_KEY_BYTES]);
     rng.fill(bytes.as_mut()).map_err(|_| KeyError::Random)?;
     let mut suffix = [0u8; 3];
     rng.fill(&mut suffix).map_err(|_| KeyError::Random)?;
-    let now = time::OffsetDateTime::now_utc();
     let id = format!(
         "{:04}{:02}{:02}{:02}{:02}{:02}-{}",
         now.year(),
@@ -177,17 +416,22 @@ pub fn generate_session_key(dir: &Path) -> Result<String, KeyError> {
         now.second(),
         encode_hex(&suffix)
     );
-    let hex = Zeroizing::new(encode_hex(bytes.as_ref()));
+    let mut text = Zeroizing::new(encode_hex(bytes.as_ref()));
+    text.push('\n');
+    text.push_str(ACTIVATES_AT);
+    text.push_str(&activates_at.to_string());
+    text.push('\n');
     write_secret(
         dir,
         &format!("{SESSION_PREFIX}{id}{SESSION_SUFFIX}"),
-        hex.as_bytes(),
+        text.as_bytes(),
     )?;
     Ok(id)
 }
 
 /// Creates `dir` if needed (owner-only) and writes `name` in it, readable by the owner only,
-/// refusing to replace an existing file.
+/// refusing to replace an existing file. The file appears whole: it is written under a
+/// temporary name (which no reader lists) and linked into place.
 fn write_secret(dir: &Path, name: &str, contents: &[u8]) -> Result<PathBuf, KeyError> {
     let mut builder = fs::DirBuilder::new();
     builder.recursive(true);
@@ -198,6 +442,7 @@ fn write_secret(dir: &Path, name: &str, contents: &[u8]) -> Result<PathBuf, KeyE
     }
     builder.create(dir).map_err(|e| io(dir, e))?;
     let path = dir.join(name);
+    let temporary = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let mut options = fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -205,9 +450,15 @@ fn write_secret(dir: &Path, name: &str, contents: &[u8]) -> Result<PathBuf, KeyE
         use std::os::unix::fs::OpenOptionsExt as _;
         options.mode(0o600);
     }
-    let mut file = options.open(&path).map_err(|e| io(dir, e))?;
-    file.write_all(contents).map_err(|e| io(dir, e))?;
-    file.sync_all().map_err(|e| io(dir, e))?;
+    let written = options.open(&temporary).and_then(|mut file| {
+        file.write_all(contents)?;
+        file.sync_all()?;
+        // A hard link fails when the name exists, so nothing is replaced.
+        fs::hard_link(&temporary, &path)
+    });
+    let removed = fs::remove_file(&temporary);
+    written.map_err(|e| io(dir, e))?;
+    removed.map_err(|e| io(dir, e))?;
     Ok(path)
 }
 
@@ -307,9 +558,9 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("keys");
         let keys = SessionKeys::load_or_generate(dir.as_path()).unwrap();
-        let first = keys.signing().unwrap().id.clone();
+        let first = keys.signing(OffsetDateTime::now_utc()).unwrap().id.clone();
         let again = SessionKeys::load_or_generate(dir.as_path()).unwrap();
-        assert_eq!(again.ids().collect::<Vec<_>>(), vec![first.as_str()]);
+        assert_eq!(again.ids().collect::<Vec<_>>(), vec![first.clone()]);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
@@ -324,7 +575,7 @@ mod tests {
     #[test]
     fn newest_key_signs() {
         let keys = SessionKeys::from_material(&[("b", [2; 32]), ("a", [1; 32])]);
-        assert_eq!(keys.signing().unwrap().id, "b");
+        assert_eq!(keys.signing(OffsetDateTime::UNIX_EPOCH).unwrap().id, "b");
         assert!(keys.get("a").is_some());
         assert!(keys.get("c").is_none());
     }
@@ -342,6 +593,110 @@ mod tests {
             SessionKeys::load(empty.path()),
             Err(KeyError::NoSessionKey(_))
         ));
+    }
+
+    fn at(secs: i64) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(secs).unwrap()
+    }
+
+    #[test]
+    fn a_rotated_key_verifies_at_once_and_signs_after_its_grace() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = generate_session_key(dir.path()).unwrap();
+        let keys = SessionKeys::load(dir.path()).unwrap();
+        let now = OffsetDateTime::now_utc();
+        let (new, activates_at) =
+            rotate_session_key(dir.path(), now, Duration::from_secs(300)).unwrap();
+        assert_eq!(activates_at, now.unix_timestamp() + 300);
+        // The watcher's work, done by hand: the folder changed, so it is read again.
+        assert!(keys.reload().unwrap());
+        assert!(
+            !keys.reload().unwrap(),
+            "an unchanged folder is not read again"
+        );
+        assert!(keys.get(&new).is_some());
+        assert_eq!(keys.signing(now).unwrap().id, old);
+        assert_eq!(keys.signing(at(activates_at - 1)).unwrap().id, old);
+        assert_eq!(keys.signing(at(activates_at)).unwrap().id, new);
+        let info = keys.info(at(activates_at));
+        assert_eq!(info.len(), 2);
+        assert!(
+            info.iter()
+                .any(|k| k.id == new && k.signs && k.activates_at == activates_at)
+        );
+        assert!(
+            info.iter()
+                .any(|k| k.id == old && !k.signs && k.activates_at <= now.unix_timestamp())
+        );
+    }
+
+    #[test]
+    fn retiring_refuses_the_only_key_and_the_signer_unless_forced() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = OffsetDateTime::now_utc();
+        let old = generate_session_key(dir.path()).unwrap();
+        assert!(matches!(
+            retire_session_key(dir.path(), &old, now, true),
+            Err(KeyError::OnlyKey(_))
+        ));
+        let (new, activates_at) =
+            rotate_session_key(dir.path(), now, Duration::from_secs(60)).unwrap();
+        assert!(matches!(
+            retire_session_key(dir.path(), "nope", now, false),
+            Err(KeyError::UnknownKey(_))
+        ));
+        assert!(matches!(
+            retire_session_key(dir.path(), &old, now, false),
+            Err(KeyError::CurrentSigner(_))
+        ));
+        retire_session_key(dir.path(), &old, at(activates_at), false).unwrap();
+        let keys = SessionKeys::load(dir.path()).unwrap();
+        assert_eq!(keys.ids().collect::<Vec<_>>(), vec![new]);
+    }
+
+    #[test]
+    fn unknown_ids_reload_the_folder_at_most_once_a_second() {
+        let dir = tempfile::tempdir().unwrap();
+        generate_session_key(dir.path()).unwrap();
+        let keys = SessionKeys::load(dir.path()).unwrap();
+        assert!(keys.get("20990101000000-abcdef").is_none());
+        let (added, _) =
+            rotate_session_key(dir.path(), OffsetDateTime::now_utc(), Duration::ZERO).unwrap();
+        // Within the second after the last miss, the folder is not read again.
+        assert!(keys.get(&added).is_none());
+        *keys.shared.last_miss_reload.lock().unwrap() = None;
+        assert!(keys.get(&added).is_some());
+    }
+
+    #[test]
+    fn a_bad_file_keeps_the_loaded_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = generate_session_key(dir.path()).unwrap();
+        let keys = SessionKeys::load(dir.path()).unwrap();
+        fs::write(dir.path().join("session-zz.key"), "not hex").unwrap();
+        assert!(matches!(keys.reload(), Err(KeyError::BadSessionKey(_))));
+        assert!(keys.get(&id).is_some());
+        fs::write(
+            dir.path().join("session-zz.key"),
+            format!("{}\nactivates_at=x\n", "ab".repeat(32)),
+        )
+        .unwrap();
+        assert!(matches!(keys.reload(), Err(KeyError::BadSessionKey(_))));
+        fs::write(
+            dir.path().join("session-zz.key"),
+            format!("{}\nactivates_at=5\n", "ab".repeat(32)),
+        )
+        .unwrap();
+        assert!(keys.reload().unwrap());
+        assert_eq!(keys.get("zz").unwrap().activates_at, 5);
+        assert!(
+            fs::read_dir(dir.path()).unwrap().all(|e| !e
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".tmp")),
+            "no temporary file is left behind"
+        );
     }
 
     #[test]

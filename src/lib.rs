@@ -14,6 +14,7 @@ pub mod keys;
 pub mod oidc;
 pub mod policy;
 pub mod saml;
+pub mod revocation;
 pub mod session;
 pub mod sigv4;
 pub mod store;

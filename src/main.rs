@@ -15,6 +15,7 @@ use sts_broker::cli::{self, Output};
 use sts_broker::clock::SystemClock;
 use sts_broker::config::Config;
 use sts_broker::policy::PolicyType;
+use sts_broker::revocation::Revocation;
 
 // glibc's allocator spends a fifth of the service's CPU under load (contention between worker
 // threads); mimalloc's per-thread heaps avoid it.
@@ -71,12 +72,66 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// Revoke sessions on every replica sharing the configured (Redis) store.
+    Revoke {
+        #[arg(long, value_name = "FILE", global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        what: RevokeCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RevokeCommand {
+    /// One session, by access key id (and the web identity token it was issued for).
+    Session {
+        #[arg(value_name = "ASIA...")]
+        access_key_id: String,
+    },
+    /// Every session and token of a federated subject issued up to now.
+    Subject {
+        /// The identity provider's ARN.
+        #[arg(long, value_name = "ARN")]
+        provider: String,
+        subject: String,
+    },
+    /// Every session of a role issued up to now, or before --before.
+    Role {
+        #[arg(value_name = "ROLE_ARN")]
+        role_arn: String,
+        /// Only sessions issued before this RFC 3339 time.
+        #[arg(long, value_name = "TIME")]
+        before: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 enum KeysCommand {
-    /// Add a session signing key to DIR (the newest key signs; all keys verify).
+    /// Add a session signing key to DIR that signs at once (all keys verify).
     Generate {
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+    },
+    /// Add a key that verifies at once and signs after a grace period (replicas load it first).
+    Rotate {
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// Seconds before the new key signs.
+        #[arg(long, default_value_t = 300)]
+        grace_seconds: u64,
+    },
+    /// Remove a key: the sessions it signed stop working, the others keep working.
+    Retire {
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        #[arg(long, value_name = "KID")]
+        id: String,
+        /// Retire the key that signs now (no key signs until the next one activates).
+        #[arg(long)]
+        force: bool,
+    },
+    /// List key ids, activation times and which key signs (never key material).
+    List {
         #[arg(long, value_name = "DIR")]
         dir: PathBuf,
     },
@@ -155,9 +210,20 @@ fn run(cli: Cli) -> anyhow::Result<Output> {
             Some(path) => Config::load(path),
             None => Config::embedded(&std::env::current_dir()?),
         })),
-        Command::Keys {
-            command: KeysCommand::Generate { dir },
-        } => Ok(cli::broker::keys_generate(&dir)),
+        Command::Keys { command } => Ok(match command {
+            KeysCommand::Generate { dir } => cli::broker::keys_generate(&dir),
+            KeysCommand::Rotate { dir, grace_seconds } => cli::broker::keys_rotate(
+                &dir,
+                time::OffsetDateTime::now_utc(),
+                std::time::Duration::from_secs(grace_seconds),
+            ),
+            KeysCommand::Retire { dir, id, force } => {
+                cli::broker::keys_retire(&dir, &id, time::OffsetDateTime::now_utc(), force)
+            }
+            KeysCommand::List { dir } => {
+                cli::broker::keys_list(&dir, time::OffsetDateTime::now_utc())
+            }
+        }),
         Command::DevToken {
             config,
             sub,
@@ -175,6 +241,30 @@ fn run(cli: Cli) -> anyhow::Result<Output> {
                     ttl_seconds: ttl,
                 },
             ))
+        }
+        Command::Revoke { config, what } => {
+            let config = load_config(config.as_deref())?;
+            let what = match what {
+                RevokeCommand::Session { access_key_id } => Revocation::Session { access_key_id },
+                RevokeCommand::Subject { provider, subject } => {
+                    Revocation::Subject { provider, subject }
+                }
+                RevokeCommand::Role { role_arn, before } => match before {
+                    None => Revocation::Role { role_arn },
+                    Some(text) => Revocation::RoleIssuedBefore {
+                        role_arn,
+                        before: cli::revoke::parse_before(&text).map_err(anyhow::Error::msg)?,
+                    },
+                },
+            };
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            Ok(runtime.block_on(cli::revoke::revoke(
+                &config,
+                what,
+                time::OffsetDateTime::now_utc(),
+            )))
         }
         Command::Policy { command } => match command {
             PolicyCommand::Simulate { cli_input_json } => {

@@ -1,4 +1,5 @@
-//! `check-config`, `keys generate` and `dev-token`: the broker's offline commands.
+//! `check-config`, `keys generate|rotate|retire|list` and `dev-token`: the broker's offline
+//! commands.
 
 use std::path::Path;
 
@@ -68,6 +69,82 @@ pub fn keys_generate(dir: &Path) -> Output {
             status: 1,
         },
     }
+}
+
+/// `keys rotate --dir DIR --grace-seconds N`: adds a key that verifies at once and signs from
+/// `now + grace`, when every replica has had time to load it.
+pub fn keys_rotate(dir: &Path, now: time::OffsetDateTime, grace: std::time::Duration) -> Output {
+    match keys::rotate_session_key(dir, now, grace) {
+        Ok((id, activates_at)) => Output {
+            stdout: format!("{id}\n"),
+            stderr: format!(
+                "wrote session key {id} to {}: verifies now, signs from {}\n",
+                dir.display(),
+                rfc3339(activates_at)
+            ),
+            status: 0,
+        },
+        Err(e) => failed(&e),
+    }
+}
+
+/// `keys retire --dir DIR --id KID [--force]`: removes a key; the sessions it signed end.
+pub fn keys_retire(dir: &Path, id: &str, now: time::OffsetDateTime, force: bool) -> Output {
+    match keys::retire_session_key(dir, id, now, force) {
+        Ok(()) => Output {
+            stdout: String::new(),
+            stderr: format!(
+                "retired session key {id} from {}: the sessions it signed no longer authenticate\n",
+                dir.display()
+            ),
+            status: 0,
+        },
+        Err(e) => failed(&e),
+    }
+}
+
+/// `keys list --dir DIR`: ids, activation times and which key signs; never key material.
+pub fn keys_list(dir: &Path, now: time::OffsetDateTime) -> Output {
+    match keys::SessionKeys::load(dir) {
+        Ok(keys) => {
+            let mut stdout = String::new();
+            for k in keys.info(now) {
+                let state = if k.signs {
+                    "signing"
+                } else if k.activates_at > now.unix_timestamp() {
+                    "pending"
+                } else {
+                    "verifying"
+                };
+                stdout.push_str(&format!("{}\t{}\t{state}\n", k.id, rfc3339(k.activates_at)));
+            }
+            Output {
+                stdout,
+                stderr: String::new(),
+                status: 0,
+            }
+        }
+        Err(e) => failed(&e),
+    }
+}
+
+fn failed(e: &keys::KeyError) -> Output {
+    Output {
+        stdout: String::new(),
+        stderr: format!("error: {e}\n"),
+        status: 1,
+    }
+}
+
+/// Unix seconds as RFC 3339 (UTC); the number itself if out of range.
+pub(crate) fn rfc3339(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| unix.to_string())
 }
 
 /// What `dev-token` puts in a token.

@@ -3,6 +3,7 @@
 
 pub mod broker;
 pub mod policy;
+pub mod revoke;
 
 /// What a command wants printed, and how the process should exit.
 #[derive(Debug, Clone, PartialEq, Eq)]

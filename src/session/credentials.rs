@@ -97,7 +97,7 @@ pub fn mint(
     issued_at: OffsetDateTime,
     expires_at: OffsetDateTime,
 ) -> Result<Credentials, CredentialError> {
-    let key = keys.signing().ok_or(CredentialError::NoKey)?;
+    let key = keys.signing(issued_at).ok_or(CredentialError::NoKey)?;
     let rng = SystemRandom::new();
     let mut random = [0u8; 10 + NONCE_LEN];
     rng.fill(&mut random).map_err(|_| CredentialError::Random)?;
@@ -119,7 +119,7 @@ pub fn mint(
     let tag = hmac::sign(&key.hmac, &body);
     body.extend_from_slice(tag.as_ref());
 
-    let secret = derive_secret(key, &access_key_id, &nonce);
+    let secret = derive_secret(&key, &access_key_id, &nonce);
     Ok(Credentials {
         access_key_id,
         secret_access_key: secret,
@@ -177,7 +177,7 @@ pub fn secret_for(keys: &SessionKeys, claims: &TokenClaims) -> Result<Secret, Cr
     let key = keys
         .get(&claims.key_id)
         .ok_or(CredentialError::UnknownKey)?;
-    Ok(derive_secret(key, &claims.access_key_id, &claims.nonce))
+    Ok(derive_secret(&key, &claims.access_key_id, &claims.nonce))
 }
 
 fn derive_secret(key: &SessionKey, access_key_id: &str, nonce: &[u8]) -> Secret {

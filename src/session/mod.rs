@@ -45,6 +45,14 @@ impl SessionPrincipal {
         }
     }
 
+    /// The role's ARN for a role session.
+    pub fn role_arn(&self) -> Option<&str> {
+        match self {
+            SessionPrincipal::Role { role_arn, .. } => Some(role_arn),
+            SessionPrincipal::User { .. } => None,
+        }
+    }
+
     /// `aws:userid`: `ROLEID:SESSION` for roles, the user id for users.
     pub fn user_id(&self) -> String {
         match self {
@@ -91,6 +99,84 @@ pub struct SessionRecord {
     /// Created by a role session assuming a role (role chaining: at most one hour).
     #[serde(default)]
     pub chained: bool,
+    /// What revocation needs beyond the fields above: the web identity token's digest and the
+    /// sessions this one was chained from. Absent in records written before it existed.
+    #[serde(default)]
+    pub lineage: Lineage,
+}
+
+/// Longest chain of sessions a session can descend from (the lineage a record carries is
+/// bounded, so records stay small).
+pub const MAX_CHAIN_DEPTH: usize = 32;
+
+/// Where a session came from, as far as revocation cares.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lineage {
+    /// The web identity token the session was issued for, by digest: never the token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web_identity_token: Option<TokenDigest>,
+    /// The sessions this one was chained from, the first one first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ancestors: Vec<Ancestor>,
+}
+
+/// A web identity token, by its SHA-256 digest, and the last second it can be presented.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenDigest {
+    /// Lowercase hex.
+    pub sha256: String,
+    /// Unix seconds: the token's `exp` plus the provider's leeway.
+    pub usable_until: i64,
+}
+
+impl TokenDigest {
+    /// The digest of `token`, usable until `usable_until`.
+    pub fn of(token: &str, usable_until: i64) -> TokenDigest {
+        TokenDigest {
+            sha256: sha256_hex(token),
+            usable_until,
+        }
+    }
+}
+
+/// Lowercase hex SHA-256 of `text`.
+pub fn sha256_hex(text: &str) -> String {
+    crate::keys::encode_hex(ring::digest::digest(&ring::digest::SHA256, text.as_bytes()).as_ref())
+}
+
+/// What revocation checks of a session a record descends from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ancestor {
+    pub access_key_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    pub issued_at: i64,
+}
+
+impl Lineage {
+    /// The lineage of a session chained from `parent`; `None` when the chain would be longer
+    /// than [`MAX_CHAIN_DEPTH`].
+    pub fn chained_from(parent: &SessionRecord) -> Option<Lineage> {
+        if parent.lineage.ancestors.len() >= MAX_CHAIN_DEPTH {
+            return None;
+        }
+        let mut ancestors = parent.lineage.ancestors.clone();
+        ancestors.push(Ancestor {
+            access_key_id: parent.access_key_id.clone(),
+            role_arn: parent.principal.role_arn().map(str::to_owned),
+            provider: parent.provider.clone(),
+            subject: parent.subject.clone(),
+            issued_at: parent.issued_at,
+        });
+        Some(Lineage {
+            web_identity_token: None,
+            ancestors,
+        })
+    }
 }
 
 impl SessionRecord {

@@ -102,6 +102,26 @@ impl MemoryStore {
         }
     }
 
+    /// Values of the live entries whose key starts with `prefix`.
+    pub(super) fn with_prefix(&self, prefix: &str) -> Vec<Vec<u8>> {
+        let now = Instant::now();
+        self.lock()
+            .entries
+            .iter()
+            .filter(|(k, (_, until))| k.starts_with(prefix) && *until > now)
+            .map(|(_, (v, _))| v.clone())
+            .collect()
+    }
+
+    /// Time the live entry at `key` has left.
+    pub(super) fn ttl(&self, key: &str) -> Option<Duration> {
+        let now = Instant::now();
+        match self.lock().entries.get(key) {
+            Some((_, until)) if *until > now => Some(*until - now),
+            _ => None,
+        }
+    }
+
     /// Live entries (for tests and metrics).
     pub fn len(&self) -> usize {
         let now = Instant::now();
@@ -149,6 +169,17 @@ mod tests {
         assert_eq!(store.counter("c"), 2);
         assert_eq!(store.increment("z".into(), Duration::ZERO), 1);
         assert_eq!(store.increment("z".into(), Duration::ZERO), 1);
+    }
+
+    #[test]
+    fn prefixes_list_live_entries_only() {
+        let store = MemoryStore::default();
+        store.put("ns:a".into(), b"1".to_vec(), Duration::from_secs(60));
+        store.put("ns:b".into(), b"2".to_vec(), Duration::ZERO);
+        store.put("other:c".into(), b"3".to_vec(), Duration::from_secs(60));
+        assert_eq!(store.with_prefix("ns:"), vec![b"1".to_vec()]);
+        assert!(store.ttl("ns:a").unwrap() <= Duration::from_secs(60));
+        assert_eq!(store.ttl("ns:b"), None);
     }
 
     #[test]

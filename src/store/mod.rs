@@ -1,6 +1,10 @@
 //! Where sessions live: an embedded in-memory map (`memory://`, one process only) or Redis
 //! (`redis://host:port/db`, shared by every replica). Each record carries a TTL equal to its
 //! session's remaining lifetime, so the store never outlives the credentials it describes.
+//!
+//! Besides sessions it keeps small named entries with a TTL under a namespace (e.g.
+//! revocations), lists them back, and carries events between replicas: Redis pub/sub, or
+//! nothing at all for the embedded store, whose one process needs no messages.
 
 mod memory;
 mod redis;
@@ -8,13 +12,14 @@ mod redis;
 use std::time::Duration;
 
 pub use memory::MemoryStore;
-pub use redis::RedisStore;
+pub use redis::{Received, RedisStore, Subscription};
 
 use crate::session::SessionRecord;
 
 const SESSION_PREFIX: &str = "sts-broker:session:";
 const USED_PREFIX: &str = "sts-broker:used:";
 const FAILURES_PREFIX: &str = "sts-broker:failures:";
+const NAMESPACE_PREFIX: &str = "sts-broker:";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -26,6 +31,8 @@ pub enum StoreError {
     Corrupt(#[from] serde_json::Error),
     #[error("store did not answer within {0:?}")]
     Timeout(Duration),
+    #[error("the subscription's connection closed")]
+    Closed,
 }
 
 /// The configured store.
@@ -109,6 +116,66 @@ impl Store {
         }
     }
 
+    /// Writes `value` as the entry `id` of `namespace` for `ttl`, replacing any entry of that
+    /// name. Key: `sts-broker:<namespace>:<id>`.
+    pub async fn put_entry(
+        &self,
+        namespace: &str,
+        id: &str,
+        value: Vec<u8>,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let key = entry_key(namespace, id);
+        match self {
+            Store::Memory(m) => {
+                m.put(key, value, ttl);
+                Ok(())
+            }
+            Store::Redis(r) => r.put(&key, value, ttl).await,
+        }
+    }
+
+    /// Every live entry of `namespace` (Redis: `SCAN`, never `KEYS`), in no particular order.
+    pub async fn entries(&self, namespace: &str) -> Result<Vec<Vec<u8>>, StoreError> {
+        let prefix = entry_key(namespace, "");
+        match self {
+            Store::Memory(m) => Ok(m.with_prefix(&prefix)),
+            Store::Redis(r) => r.scan_prefix(&prefix).await,
+        }
+    }
+
+    /// Seconds the entry `id` of `namespace` has left; `None` when absent.
+    pub async fn entry_ttl(&self, namespace: &str, id: &str) -> Result<Option<u64>, StoreError> {
+        let key = entry_key(namespace, id);
+        match self {
+            Store::Memory(m) => Ok(m.ttl(&key).map(|d| d.as_secs())),
+            Store::Redis(r) => r.ttl(&key).await,
+        }
+    }
+
+    /// Sends `payload` to every replica subscribed to `channel`. The embedded store has no
+    /// other replica: nothing to send.
+    pub async fn publish(&self, channel: &str, payload: &[u8]) -> Result<(), StoreError> {
+        match self {
+            Store::Memory(_) => Ok(()),
+            Store::Redis(r) => {
+                r.publish(&format!("{NAMESPACE_PREFIX}{channel}"), payload)
+                    .await
+            }
+        }
+    }
+
+    /// A dedicated connection receiving what is published on `channel`; `None` for the
+    /// embedded store, which has nothing to receive.
+    pub async fn subscribe(&self, channel: &str) -> Result<Option<Subscription>, StoreError> {
+        match self {
+            Store::Memory(_) => Ok(None),
+            Store::Redis(r) => Ok(Some(
+                r.subscribe(&format!("{NAMESPACE_PREFIX}{channel}")).await?,
+            )),
+        }
+    }
+
     /// Whether the store answers.
     pub async fn ping(&self) -> Result<(), StoreError> {
         match self {
@@ -124,6 +191,10 @@ impl Store {
             Store::Redis(_) => "redis",
         }
     }
+}
+
+fn entry_key(namespace: &str, id: &str) -> String {
+    format!("{NAMESPACE_PREFIX}{namespace}:{id}")
 }
 
 fn session_key(access_key_id: &str) -> String {

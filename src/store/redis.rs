@@ -1,17 +1,25 @@
 //! The shared store: Redis through a multiplexed, self-reconnecting connection. Every command
 //! has a deadline, so a stalled Redis turns into an error rather than a hung request.
+//! Subscriptions get a dedicated connection each (pub/sub cannot share the multiplexed one).
 
 use std::time::Duration;
 
+use futures_util::StreamExt as _;
 use redis::AsyncCommands as _;
-use redis::aio::ConnectionManager;
+use redis::aio::{ConnectionManager, PubSubSink, PubSubStream};
 
 use super::StoreError;
 
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Keys read per `SCAN` step.
+const SCAN_COUNT: usize = 1000;
+/// Largest published message handed on; larger ones are dropped.
+const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+
 #[derive(Clone)]
 pub struct RedisStore {
+    client: redis::Client,
     connection: ConnectionManager,
 }
 
@@ -29,7 +37,7 @@ impl RedisStore {
             .set_response_timeout(Some(COMMAND_TIMEOUT))
             .set_number_of_retries(1);
         let connection = deadline(client.get_connection_manager_with_config(config)).await??;
-        Ok(RedisStore { connection })
+        Ok(RedisStore { client, connection })
     }
 
     pub(super) async fn put(
@@ -84,6 +92,60 @@ impl RedisStore {
         Ok(deadline(c.get::<_, Option<Vec<u8>>>(key)).await??)
     }
 
+    /// Values of every key starting with `prefix`, by `SCAN` then `MGET` per batch. Keys that
+    /// expire in between are skipped.
+    pub(super) async fn scan_prefix(&self, prefix: &str) -> Result<Vec<Vec<u8>>, StoreError> {
+        let mut c = self.connection.clone();
+        let pattern = format!("{}*", glob_escape(prefix));
+        let mut cursor: u64 = 0;
+        let mut out = Vec::new();
+        loop {
+            let (next, keys): (u64, Vec<String>) = deadline(
+                redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(SCAN_COUNT)
+                    .query_async(&mut c),
+            )
+            .await??;
+            if !keys.is_empty() {
+                let values: Vec<Option<Vec<u8>>> =
+                    deadline(redis::cmd("MGET").arg(&keys).query_async(&mut c)).await??;
+                out.extend(values.into_iter().flatten());
+            }
+            if next == 0 {
+                return Ok(out);
+            }
+            cursor = next;
+        }
+    }
+
+    /// Seconds `key` has left: `None` when absent, `u64::MAX` when it never expires.
+    pub(super) async fn ttl(&self, key: &str) -> Result<Option<u64>, StoreError> {
+        let mut c = self.connection.clone();
+        let ttl: i64 = deadline(c.ttl(key)).await??;
+        Ok(match ttl {
+            -1 => Some(u64::MAX),
+            t => u64::try_from(t).ok(),
+        })
+    }
+
+    pub(super) async fn publish(&self, channel: &str, payload: &[u8]) -> Result<(), StoreError> {
+        let mut c = self.connection.clone();
+        deadline(c.publish::<_, _, ()>(channel, payload)).await??;
+        Ok(())
+    }
+
+    /// A new connection subscribed to `channel`.
+    pub(super) async fn subscribe(&self, channel: &str) -> Result<Subscription, StoreError> {
+        let pubsub = deadline(self.client.get_async_pubsub()).await??;
+        let (mut sink, stream) = pubsub.split();
+        deadline(sink.subscribe(channel)).await??;
+        Ok(Subscription { sink, stream })
+    }
+
     pub(super) async fn ping(&self) -> Result<(), StoreError> {
         let mut c = self.connection.clone();
         deadline(redis::cmd("PING").query_async::<String>(&mut c)).await??;
@@ -91,8 +153,75 @@ impl RedisStore {
     }
 }
 
+/// What a subscription saw.
+#[derive(Debug)]
+pub enum Received {
+    /// A published message (at most 64 KiB; larger ones are dropped).
+    Message(Vec<u8>),
+    /// Nothing arrived, and the connection answered a ping.
+    Alive,
+}
+
+/// A dedicated pub/sub connection. It ends on the first error: make a new one.
+pub struct Subscription {
+    sink: PubSubSink,
+    stream: PubSubStream,
+}
+
+impl std::fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscription").finish_non_exhaustive()
+    }
+}
+
+impl Subscription {
+    /// The next message, or, when none arrives within `quiet`, a ping proving the connection
+    /// still works. An error means the connection is gone.
+    pub async fn next_or_ping(&mut self, quiet: Duration) -> Result<Received, StoreError> {
+        loop {
+            tokio::select! {
+                message = self.stream.next() => {
+                    let Some(message) = message else {
+                        return Err(StoreError::Closed);
+                    };
+                    let payload = message.get_payload_bytes();
+                    if payload.len() <= MAX_MESSAGE_BYTES {
+                        return Ok(Received::Message(payload.to_vec()));
+                    }
+                    tracing::warn!(bytes = payload.len(), "oversized event dropped");
+                }
+                () = tokio::time::sleep(quiet) => {
+                    deadline(self.sink.ping::<String>()).await??;
+                    return Ok(Received::Alive);
+                }
+            }
+        }
+    }
+}
+
+/// `text` with Redis glob characters escaped, for a `MATCH` pattern.
+fn glob_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 async fn deadline<T>(f: impl Future<Output = T>) -> Result<T, StoreError> {
     tokio::time::timeout(COMMAND_TIMEOUT, f)
         .await
         .map_err(|_| StoreError::Timeout(COMMAND_TIMEOUT))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn glob_characters_are_escaped() {
+        assert_eq!(super::glob_escape("a:b:"), "a:b:");
+        assert_eq!(super::glob_escape("a*?[]\\"), "a\\*\\?\\[\\]\\\\");
+    }
 }

@@ -22,7 +22,7 @@ use super::role_session::{self, NewSession, TrustCheck};
 use super::xml::{self, AssumeRoleResult};
 use super::{Action, RequestMeta};
 use crate::app::AppState;
-use crate::session::Origin;
+use crate::session::{Lineage, MAX_CHAIN_DEPTH, Origin};
 
 const ACTION: &str = "sts:AssumeRole";
 /// Longest session a role session can get by assuming another role.
@@ -137,6 +137,16 @@ pub async fn assume_role(
     let inline_policy = role_session::inline_session_policy(input.policy)?;
     let authenticated = authenticate_for(state, meta, "sts").await?;
     let caller = authenticated.caller();
+    // The new session descends from a calling session: revoking any session of the chain
+    // revokes it too.
+    let lineage = match caller {
+        Caller::Session(record) => Lineage::chained_from(record).ok_or_else(|| {
+            StsError::access_denied(format!(
+                "Role chains are limited to {MAX_CHAIN_DEPTH} sessions"
+            ))
+        })?,
+        Caller::User(_) => Lineage::default(),
+    };
     let now = role_session::now(state);
     let Some(role) = state.config.iam.role(input.role_arn) else {
         tracing::info!(request_id = %meta.request_id, role = input.role_arn, "no such role");
@@ -144,7 +154,7 @@ pub async fn assume_role(
         // roles from refusing ones.
         let resource = super::query::shorten(input.role_arn);
         return Err(authorization_message::access_denied(
-            &state.keys,
+            state,
             format!(
                 "User: {} is not authorized to perform: {ACTION} on resource: {resource}: \
                  the role's trust policy has no statement that trusts this principal for this action",
@@ -252,7 +262,7 @@ pub async fn assume_role(
         boundary: &side.boundary,
         session: &side.session,
     }
-    .require(&actions, meta, &state.keys)?;
+    .require(&actions, meta, state)?;
 
     let issued = role_session::issue(
         state,
@@ -275,6 +285,7 @@ pub async fn assume_role(
             transitive_tag_keys: transitive,
             mfa_authenticated_at: side.mfa_at,
             chained: side.chained,
+            lineage,
         },
     )
     .await?;

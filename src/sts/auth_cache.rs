@@ -166,6 +166,7 @@ mod tests {
             transitive_tag_keys: Vec::new(),
             mfa_authenticated_at: None,
             chained: false,
+            lineage: Default::default(),
         })))
     }
 

@@ -12,6 +12,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use crate::app::AppState;
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
@@ -64,15 +65,19 @@ fn header(key_id: &str) -> Result<Vec<u8>, MessageError> {
 }
 
 /// Encrypts `trace` under the newest session key.
-pub fn encode(keys: &SessionKeys, trace: &Value) -> Result<String, MessageError> {
-    let key = keys.signing().ok_or(MessageError::NoKey)?;
+pub fn encode(
+    keys: &SessionKeys,
+    now: time::OffsetDateTime,
+    trace: &Value,
+) -> Result<String, MessageError> {
+    let key = keys.signing(now).ok_or(MessageError::NoKey)?;
     let mut nonce = [0u8; NONCE_LEN];
     SystemRandom::new()
         .fill(&mut nonce)
         .map_err(|_| MessageError::Random)?;
     let head = header(&key.id)?;
     let mut sealed = trace.to_string().into_bytes();
-    cipher(key)?
+    cipher(&key)?
         .seal_in_place_append_tag(
             Nonce::assume_unique_for_key(nonce),
             Aad::from(&head),
@@ -105,7 +110,7 @@ pub fn decode(keys: &SessionKeys, encoded: &str) -> Result<String, MessageError>
     let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| MessageError::Invalid)?;
     let head = header(key_id)?;
     let mut sealed = sealed.to_vec();
-    let plain = cipher(key)?
+    let plain = cipher(&key)?
         .open_in_place(nonce, Aad::from(&head), &mut sealed)
         .map_err(|_| MessageError::Invalid)?;
     String::from_utf8(plain.to_vec()).map_err(|_| MessageError::Invalid)
@@ -202,8 +207,8 @@ pub fn trace_without_policy(principal: &str, action: &str, resource: &str, why: 
 
 /// `AccessDenied` with `message`, followed by the encoded trace. If it cannot be encoded (no
 /// key, no randomness) the denial goes out without it and the log says why.
-pub fn access_denied(keys: &SessionKeys, message: String, trace: &Value) -> StsError {
-    match encode(keys, trace) {
+pub fn access_denied(state: &AppState, message: String, trace: &Value) -> StsError {
+    match encode(&state.keys, state.clock.now(), trace) {
         Ok(blob) => StsError::access_denied(format!("{message}{SEPARATOR}{blob}")),
         Err(e) => {
             tracing::warn!(error = %e, "authorization message not encoded");
@@ -223,20 +228,20 @@ mod tests {
     #[test]
     fn round_trips_and_hides_the_trace() {
         let trace = json!({"allowed": false, "context": {"action": "sts:AssumeRole"}});
-        let blob = encode(&keys(), &trace).unwrap();
+        let blob = encode(&keys(), time::OffsetDateTime::now_utc(), &trace).unwrap();
         assert!(!blob.contains('='));
         let plain = decode(&keys(), &blob).unwrap();
         assert_eq!(serde_json::from_str::<Value>(&plain).unwrap(), trace);
         let raw = URL_SAFE_NO_PAD.decode(&blob).unwrap();
         assert!(!String::from_utf8_lossy(&raw).contains("AssumeRole"));
         // Fresh nonce every time.
-        assert_ne!(blob, encode(&keys(), &trace).unwrap());
+        assert_ne!(blob, encode(&keys(), time::OffsetDateTime::now_utc(), &trace).unwrap());
     }
 
     #[test]
     fn older_keys_decode_until_removed() {
         let old = SessionKeys::from_material(&[("k1", [7; 32])]);
-        let blob = encode(&old, &json!({"a": 1})).unwrap();
+        let blob = encode(&old, time::OffsetDateTime::now_utc(), &json!({"a": 1})).unwrap();
         assert!(decode(&keys(), &blob).is_ok());
         let rotated = SessionKeys::from_material(&[("k2", [9; 32])]);
         assert_eq!(decode(&rotated, &blob), Err(MessageError::Invalid));
@@ -244,7 +249,7 @@ mod tests {
 
     #[test]
     fn any_change_is_refused() {
-        let blob = encode(&keys(), &json!({"allowed": false})).unwrap();
+        let blob = encode(&keys(), time::OffsetDateTime::now_utc(), &json!({"allowed": false})).unwrap();
         let raw = URL_SAFE_NO_PAD.decode(&blob).unwrap();
         for i in 0..raw.len() {
             let mut bad = raw.clone();

@@ -17,6 +17,7 @@ use super::params::Violations;
 use super::query::Params;
 use crate::app::AppState;
 use crate::iam::User;
+use crate::revocation::Revoked;
 use crate::session::credentials;
 use crate::session::credentials::Secret;
 use crate::session::{SessionPrincipal, SessionRecord};
@@ -213,8 +214,6 @@ pub async fn authenticate_request(
     let Caller::Session(record) = authenticated.caller() else {
         return Err(StsError::invalid_client_token_id());
     };
-    // <- The session record is known here (from the cache or the store): checks that can end
-    //    a session early (revocation) belong at this point, before anything trusts it.
     // The session's principal must still be configured (a removed role or user ends its
     // sessions), and a role must be the same one (its id), not one re-created under its name.
     let live = match &record.principal {
@@ -230,6 +229,12 @@ pub async fn authenticate_request(
     if !live {
         return Err(StsError::invalid_client_token_id());
     }
+    // A revoked session (or one chained from a revoked session) is refused like a token we
+    // never issued: it is not merely old, and clients must not treat it as refreshable.
+    state.revocations.check(record).map_err(|r| {
+        tracing::info!(request_id = %request_id, access_key_id, reason = %r, "session refused");
+        revocation_error(r)
+    })?;
     state
         .signing_keys
         .verify(signed, &parsed, payload, now, || {
@@ -243,6 +248,17 @@ pub async fn authenticate_request(
             .insert(access_key_id, authenticated.clone(), unix_now);
     }
     Ok(authenticated)
+}
+
+/// What a client sees of a revocation: `InvalidClientTokenId`, or `ServiceUnavailable` when this
+/// replica cannot confirm its revocations (fail closed).
+pub fn revocation_error(r: Revoked) -> StsError {
+    match r {
+        Revoked::Session | Revoked::Subject | Revoked::Role | Revoked::WebIdentityToken => {
+            StsError::invalid_client_token_id()
+        }
+        Revoked::Unconfirmed => StsError::service_unavailable(),
+    }
 }
 
 fn signature_error(e: &sigv4::SigV4Error) -> StsError {

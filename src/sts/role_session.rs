@@ -20,7 +20,7 @@ use crate::policy::{
     caller_safe_reason, decide,
 };
 use crate::session::credentials::Credentials;
-use crate::session::{Origin, SessionPrincipal, SessionRecord, credentials};
+use crate::session::{Lineage, Origin, SessionPrincipal, SessionRecord, credentials};
 
 /// Budget of the packed form of session policies and tags, in bytes.
 pub const PACKED_POLICY_BUDGET: usize = 2048;
@@ -178,7 +178,7 @@ impl TrustCheck<'_> {
         self,
         actions: &[&str],
         meta: &RequestMeta,
-        keys: &crate::keys::SessionKeys,
+        state: &AppState,
     ) -> Result<(), StsError> {
         let set = PolicySet {
             identity: self.identity,
@@ -221,7 +221,7 @@ impl TrustCheck<'_> {
                         format!("Not authorized to perform {action}: {reason}")
                     }
                 };
-                return Err(authorization_message::access_denied(keys, message, &trace));
+                return Err(authorization_message::access_denied(state, message, &trace));
             }
         }
         Ok(())
@@ -262,6 +262,8 @@ pub struct NewSession<'a> {
     pub transitive_tag_keys: Vec<String>,
     pub mfa_authenticated_at: Option<i64>,
     pub chained: bool,
+    /// What revocation needs to know of the session's origin (token digest, ancestors).
+    pub lineage: Lineage,
 }
 
 /// An issued session: the credentials to hand out and what was recorded.
@@ -330,6 +332,7 @@ pub async fn issue(
         transitive_tag_keys: new.transitive_tag_keys,
         mfa_authenticated_at: new.mfa_authenticated_at,
         chained: new.chained,
+        lineage: new.lineage,
     };
     state
         .store

@@ -209,7 +209,7 @@ pub async fn assume_role_with_saml(
         boundary: &[],
         session: &[],
     }
-    .require(&actions, meta, &state.keys)?;
+    .require(&actions, meta, state)?;
 
     // Every check passed: the assertion is now used, on every replica, until it expires.
     let leeway = i64::try_from(provider.leeway.as_secs()).unwrap_or(0);
@@ -264,6 +264,7 @@ pub async fn assume_role_with_saml(
             transitive_tag_keys: tags.transitive,
             mfa_authenticated_at: None,
             chained: false,
+            lineage: crate::session::Lineage::default(),
         },
     )
     .await?;

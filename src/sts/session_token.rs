@@ -14,7 +14,7 @@ use super::role_session::{self, NewSession};
 use super::xml::{self, CredentialsXml};
 use super::{Action, RequestMeta};
 use crate::app::AppState;
-use crate::session::{Origin, SessionPrincipal};
+use crate::session::{Lineage, Origin, SessionPrincipal};
 
 /// Longest GetSessionToken session (36 hours), and the default (12 hours).
 pub const MAX_SECONDS: u32 = 129_600;
@@ -76,6 +76,7 @@ pub async fn get_session_token(
             transitive_tag_keys: Vec::new(),
             mfa_authenticated_at: mfa_at,
             chained: false,
+            lineage: Lineage::default(),
         },
     )
     .await?;

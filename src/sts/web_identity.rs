@@ -20,7 +20,8 @@ use crate::app::AppState;
 use crate::config::{OidcProvider, issuer_host_path};
 use crate::oidc::{OidcErrorKind, VerifiedToken};
 use crate::policy::{Context, Principal};
-use crate::session::Origin;
+use crate::revocation::Revoked;
+use crate::session::{Lineage, Origin, TokenDigest};
 
 const ACTION: &str = "sts:AssumeRoleWithWebIdentity";
 /// The claim AWS reads session tags from.
@@ -95,7 +96,7 @@ pub async fn assume_role_with_web_identity(
     let Some(role) = state.config.iam.role(input.role_arn) else {
         tracing::info!(request_id = %meta.request_id, role = input.role_arn, "no such role");
         return Err(super::authorization_message::access_denied(
-            &state.keys,
+            state,
             format!("Not authorized to perform {ACTION}"),
             &super::authorization_message::trace_without_policy(
                 "",
@@ -152,7 +153,28 @@ pub async fn assume_role_with_web_identity(
         boundary: &[],
         session: &[],
     }
-    .require(&actions, meta, &state.keys)?;
+    .require(&actions, meta, state)?;
+
+    // Refresh after revocation: the same token again after its session was revoked, or any
+    // token issued (`iat`) before its subject was revoked, is refused.
+    let usable_until = (token.expires_at + provider.leeway).unix_timestamp();
+    let digest = TokenDigest::of(input.token, usable_until);
+    let issued_at = token.claims.get("iat").and_then(Value::as_i64);
+    state
+        .revocations
+        .check_web_identity(&provider.arn, &token.subject, issued_at, &digest.sha256)
+        .map_err(|r| {
+            tracing::info!(request_id = %meta.request_id, reason = %r, "web identity refused");
+            match r {
+                Revoked::Session
+                | Revoked::Subject
+                | Revoked::Role
+                | Revoked::WebIdentityToken => StsError::access_denied(format!(
+                    "Not authorized to perform {ACTION}: the web identity token or its subject has been revoked"
+                )),
+                Revoked::Unconfirmed => StsError::service_unavailable(),
+            }
+        })?;
 
     let issued = role_session::issue(
         state,
@@ -175,6 +197,10 @@ pub async fn assume_role_with_web_identity(
             transitive_tag_keys: tags.transitive,
             mfa_authenticated_at: None,
             chained: false,
+            lineage: Lineage {
+                web_identity_token: Some(digest),
+                ancestors: Vec::new(),
+            },
         },
     )
     .await?;

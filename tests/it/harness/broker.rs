@@ -349,6 +349,24 @@ impl TestBroker {
         TestBroker::from_toml_with_clock(dir, &toml, clock).await
     }
 
+    /// One replica of several: the standard configuration on `store_url`, with the keys in
+    /// `keys_dir` (shared by the test's replicas) and `clock`. The configuration is also
+    /// written to `broker.toml` in the broker's folder, for commands run against it.
+    pub async fn replica(
+        idp: &TestIdp,
+        store_url: &str,
+        keys_dir: &Path,
+        clock: Arc<dyn Clock>,
+    ) -> TestBroker {
+        let dir = tempfile::tempdir().unwrap();
+        let toml = standard_config(dir.path(), idp, store_url, 0).replace(
+            "dir = \"keys\"",
+            &format!("dir = {:?}", keys_dir.to_str().unwrap()),
+        );
+        std::fs::write(dir.path().join("broker.toml"), &toml).unwrap();
+        TestBroker::from_toml_with_clock(dir, &toml, clock).await
+    }
+
     pub async fn from_toml_with_clock(
         dir: tempfile::TempDir,
         toml: &str,

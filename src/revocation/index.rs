@@ -1,0 +1,353 @@
+//! The local cache of revocations: hash maps consulted on every authenticated request. Pure: no
+//! I/O, no clock (times are arguments), no async. Merging is monotonic — an entry only ever
+//! revokes more — so entries may arrive in any order, twice, or both by message and by resync.
+
+use std::collections::HashMap;
+
+use super::{Entry, Rule};
+
+/// Why a session or token is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Revoked {
+    #[error("the session was revoked")]
+    Session,
+    #[error("the session's subject was revoked")]
+    Subject,
+    #[error("the session's role was revoked")]
+    Role,
+    #[error("the web identity token was revoked")]
+    WebIdentityToken,
+    /// The cache has not heard from the store for too long to be trusted: fail closed.
+    #[error("revocations could not be confirmed with the store")]
+    Unconfirmed,
+}
+
+/// Sessions issued at or before `issued_up_to` are revoked; the cut-off is kept until
+/// `expires_at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Cut {
+    issued_up_to: i64,
+    expires_at: i64,
+}
+
+impl Cut {
+    /// Both the later cut-off and the later expiry: never revokes less than either did.
+    fn merge(&mut self, other: Cut) {
+        self.issued_up_to = self.issued_up_to.max(other.issued_up_to);
+        self.expires_at = self.expires_at.max(other.expires_at);
+    }
+}
+
+/// What one session looks like to the index.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionFacts<'a> {
+    pub access_key_id: &'a str,
+    pub role_arn: Option<&'a str>,
+    pub provider: Option<&'a str>,
+    pub subject: Option<&'a str>,
+    pub issued_at: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Index {
+    /// Access key id → until when it is kept.
+    sessions: HashMap<String, i64>,
+    /// Provider ARN → subject → cut-off.
+    subjects: HashMap<String, HashMap<String, Cut>>,
+    /// Role ARN → cut-off.
+    roles: HashMap<String, Cut>,
+    /// Hex SHA-256 of a web identity token → until when it is kept.
+    tokens: HashMap<String, i64>,
+}
+
+impl Index {
+    pub fn apply(&mut self, entry: &Entry) {
+        match &entry.rule {
+            Rule::Session { access_key_id } => {
+                let until = self.sessions.entry(access_key_id.clone()).or_default();
+                *until = (*until).max(entry.expires_at);
+            }
+            Rule::Subject {
+                provider,
+                subject,
+                issued_up_to,
+            } => {
+                let cut = Cut {
+                    issued_up_to: *issued_up_to,
+                    expires_at: entry.expires_at,
+                };
+                self.subjects
+                    .entry(provider.clone())
+                    .or_default()
+                    .entry(subject.clone())
+                    .and_modify(|c| c.merge(cut))
+                    .or_insert(cut);
+            }
+            Rule::Role {
+                role_arn,
+                issued_up_to,
+            } => {
+                let cut = Cut {
+                    issued_up_to: *issued_up_to,
+                    expires_at: entry.expires_at,
+                };
+                self.roles
+                    .entry(role_arn.clone())
+                    .and_modify(|c| c.merge(cut))
+                    .or_insert(cut);
+            }
+            Rule::WebIdentityToken { sha256 } => {
+                let until = self.tokens.entry(sha256.clone()).or_default();
+                *until = (*until).max(entry.expires_at);
+            }
+        }
+    }
+
+    /// Drops what expired at or before `now`: every session it covered has ended.
+    pub fn prune(&mut self, now: i64) {
+        self.sessions.retain(|_, until| *until > now);
+        self.tokens.retain(|_, until| *until > now);
+        self.roles.retain(|_, cut| cut.expires_at > now);
+        for subjects in self.subjects.values_mut() {
+            subjects.retain(|_, cut| cut.expires_at > now);
+        }
+        self.subjects.retain(|_, subjects| !subjects.is_empty());
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sessions.is_empty()
+            && self.subjects.is_empty()
+            && self.roles.is_empty()
+            && self.tokens.is_empty()
+    }
+
+    /// Entries held (a subject or role counts once, whatever its cut-offs).
+    pub fn len(&self) -> usize {
+        self.sessions.len()
+            + self.tokens.len()
+            + self.roles.len()
+            + self.subjects.values().map(HashMap::len).sum::<usize>()
+    }
+
+    /// Whether a session is revoked: by its access key, or by a cut-off for its subject or
+    /// role at or after its issue time. No allocation.
+    pub fn check(&self, s: &SessionFacts<'_>) -> Result<(), Revoked> {
+        if self.sessions.contains_key(s.access_key_id) {
+            return Err(Revoked::Session);
+        }
+        if let Some(role) = s.role_arn
+            && self
+                .roles
+                .get(role)
+                .is_some_and(|c| s.issued_at <= c.issued_up_to)
+        {
+            return Err(Revoked::Role);
+        }
+        if let (Some(provider), Some(subject)) = (s.provider, s.subject)
+            && self.subject_cut_covers(provider, subject, s.issued_at)
+        {
+            return Err(Revoked::Subject);
+        }
+        Ok(())
+    }
+
+    /// Whether a web identity token may still be exchanged: not revoked itself, and not issued
+    /// (`iat`) at or before a revocation of its subject. A token without `iat` counts as issued
+    /// before any revocation.
+    pub fn check_token(
+        &self,
+        provider: &str,
+        subject: &str,
+        issued_at: Option<i64>,
+        sha256: &str,
+    ) -> Result<(), Revoked> {
+        if self.tokens.contains_key(sha256) {
+            return Err(Revoked::WebIdentityToken);
+        }
+        if self.subject_cut_covers(provider, subject, issued_at.unwrap_or(i64::MIN)) {
+            return Err(Revoked::Subject);
+        }
+        Ok(())
+    }
+
+    fn subject_cut_covers(&self, provider: &str, subject: &str, issued_at: i64) -> bool {
+        self.subjects
+            .get(provider)
+            .and_then(|subjects| subjects.get(subject))
+            .is_some_and(|c| issued_at <= c.issued_up_to)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(rule: Rule, expires_at: i64) -> Entry {
+        Entry {
+            rule,
+            revoked_at: 100,
+            expires_at,
+        }
+    }
+
+    fn session<'a>(
+        akid: &'a str,
+        role: &'a str,
+        subject: &'a str,
+        issued_at: i64,
+    ) -> SessionFacts<'a> {
+        SessionFacts {
+            access_key_id: akid,
+            role_arn: Some(role),
+            provider: Some("p"),
+            subject: Some(subject),
+            issued_at,
+        }
+    }
+
+    #[test]
+    fn each_rule_revokes_what_it_names_and_nothing_else() {
+        let mut index = Index::default();
+        assert!(index.is_empty());
+        index.apply(&entry(
+            Rule::Session {
+                access_key_id: "ASIA1".into(),
+            },
+            1000,
+        ));
+        index.apply(&entry(
+            Rule::Role {
+                role_arn: "r".into(),
+                issued_up_to: 100,
+            },
+            1000,
+        ));
+        index.apply(&entry(
+            Rule::Subject {
+                provider: "p".into(),
+                subject: "alice".into(),
+                issued_up_to: 200,
+            },
+            1000,
+        ));
+        let cases = [
+            (session("ASIA1", "other", "bob", 500), Err(Revoked::Session)),
+            (session("ASIA2", "r", "bob", 100), Err(Revoked::Role)),
+            (session("ASIA2", "r", "bob", 101), Ok(())),
+            (
+                session("ASIA2", "other", "alice", 200),
+                Err(Revoked::Subject),
+            ),
+            (session("ASIA2", "other", "alice", 201), Ok(())),
+            (session("ASIA2", "other", "bob", 0), Ok(())),
+        ];
+        for (facts, want) in cases {
+            assert_eq!(index.check(&facts), want, "{facts:?}");
+        }
+        // The same subject under another provider is someone else.
+        let elsewhere = SessionFacts {
+            provider: Some("q"),
+            ..session("ASIA3", "x", "alice", 0)
+        };
+        assert_eq!(index.check(&elsewhere), Ok(()));
+        assert_eq!(index.len(), 3);
+    }
+
+    #[test]
+    fn tokens_are_refused_by_digest_or_when_issued_before_their_subject_was_revoked() {
+        let mut index = Index::default();
+        index.apply(&entry(
+            Rule::WebIdentityToken {
+                sha256: "abc".into(),
+            },
+            1000,
+        ));
+        index.apply(&entry(
+            Rule::Subject {
+                provider: "p".into(),
+                subject: "alice".into(),
+                issued_up_to: 200,
+            },
+            1000,
+        ));
+        assert_eq!(
+            index.check_token("p", "bob", Some(500), "abc"),
+            Err(Revoked::WebIdentityToken)
+        );
+        assert_eq!(index.check_token("p", "bob", Some(500), "def"), Ok(()));
+        assert_eq!(
+            index.check_token("p", "alice", Some(200), "def"),
+            Err(Revoked::Subject)
+        );
+        assert_eq!(
+            index.check_token("p", "alice", None, "def"),
+            Err(Revoked::Subject),
+            "no iat: issued before, as far as anyone can tell"
+        );
+        assert_eq!(index.check_token("p", "alice", Some(201), "def"), Ok(()));
+    }
+
+    #[test]
+    fn merging_keeps_the_later_cut_off_and_expiry_in_any_order() {
+        let early = entry(
+            Rule::Role {
+                role_arn: "r".into(),
+                issued_up_to: 100,
+            },
+            5000,
+        );
+        let late = entry(
+            Rule::Role {
+                role_arn: "r".into(),
+                issued_up_to: 300,
+            },
+            4000,
+        );
+        for order in [[&early, &late], [&late, &early]] {
+            let mut index = Index::default();
+            for e in order {
+                index.apply(e);
+                index.apply(e);
+            }
+            assert_eq!(
+                index.roles.get("r"),
+                Some(&Cut {
+                    issued_up_to: 300,
+                    expires_at: 5000
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn pruning_drops_only_what_expired() {
+        let mut index = Index::default();
+        index.apply(&entry(
+            Rule::Session {
+                access_key_id: "old".into(),
+            },
+            150,
+        ));
+        index.apply(&entry(
+            Rule::Session {
+                access_key_id: "live".into(),
+            },
+            250,
+        ));
+        index.apply(&entry(
+            Rule::Subject {
+                provider: "p".into(),
+                subject: "s".into(),
+                issued_up_to: 100,
+            },
+            150,
+        ));
+        index.prune(150);
+        assert_eq!(index.len(), 1);
+        assert!(index.subjects.is_empty());
+        assert_eq!(
+            index.check(&session("live", "r", "s", 0)),
+            Err(Revoked::Session)
+        );
+    }
+}

@@ -1,0 +1,127 @@
+//! Broker key rotation across replicas sharing a keys folder and a Redis: `keys rotate` (the
+//! real binary) adds a key both replicas load and verify at once; it signs only after the grace
+//! period (moved with a `ManualClock`); `keys retire` ends exactly the sessions the retired key
+//! signed, on both replicas.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sts_broker::clock::{Clock, ManualClock};
+use sts_broker::session::credentials;
+
+use crate::harness::broker::TestBroker;
+use crate::harness::idp::TestIdp;
+use crate::harness::redis::RedisServer;
+use crate::revocation::{Creds, exchange, probe, token};
+
+const SUB: &str = "repo:octo-org/app:ref:refs/heads/main";
+
+fn keys_command(args: &[&str], dir: &Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_sts-broker"))
+        .arg("keys")
+        .args(args)
+        .args(["--dir", dir.to_str().unwrap()])
+        .output()
+        .unwrap()
+}
+
+/// The broker key that signed these credentials.
+fn signer(broker: &TestBroker, creds: &Creds) -> String {
+    credentials::verify_token(&broker.state.keys, &creds.2)
+        .unwrap()
+        .key_id
+}
+
+/// Waits (polling, at most 3 s) until `broker` has loaded exactly `has` / dropped `lacks`.
+async fn wait_for_keys(broker: &TestBroker, has: Option<&str>, lacks: Option<&str>) {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let ids: Vec<String> = broker.state.keys.ids().collect();
+        let ok = has.is_none_or(|k| ids.iter().any(|i| i == k))
+            && lacks.is_none_or(|k| ids.iter().all(|i| i != k));
+        if ok {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "keys folder not reloaded: {ids:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_rotated_key_is_honoured_by_both_replicas_and_retiring_the_old_one_ends_its_sessions() {
+    let redis = RedisServer::start().await;
+    let idp = TestIdp::start().await;
+    let keys = tempfile::tempdir().unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let clock = Arc::new(ManualClock::new(now.replace_nanosecond(0).unwrap()));
+    let a = TestBroker::replica(&idp, &redis.url(), keys.path(), clock.clone()).await;
+    let b = TestBroker::replica(&idp, &redis.url(), keys.path(), clock.clone()).await;
+    let old_key: Vec<String> = a.state.keys.ids().collect();
+    assert_eq!(
+        old_key.len(),
+        1,
+        "the first replica generated one key, the second loaded it"
+    );
+    let old_key = old_key[0].clone();
+
+    let before = exchange(&a, &token(&idp, SUB, None)).await.unwrap();
+    assert_eq!(signer(&a, &before), old_key);
+    probe(&b, &before).await.unwrap();
+
+    // Rotate with a five-minute grace: both replicas load the key within about a second.
+    let out = keys_command(&["rotate", "--grace-seconds", "300"], keys.path());
+    assert!(out.status.success(), "{out:?}");
+    let new_key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("signs from"));
+    wait_for_keys(&a, Some(&new_key), None).await;
+    wait_for_keys(&b, Some(&new_key), None).await;
+    let listed = keys_command(&["list"], keys.path());
+    let listed = String::from_utf8(listed.stdout).unwrap();
+    assert!(listed.contains(&format!("{old_key}\t")) && listed.contains("\tsigning"));
+    assert!(listed.contains(&format!("{new_key}\t")) && listed.contains("\tpending"));
+
+    // During the grace period the old key still signs.
+    let during = exchange(&b, &token(&idp, SUB, None)).await.unwrap();
+    assert_eq!(signer(&b, &during), old_key);
+
+    // After it, the new key signs on both replicas, and each verifies the other's sessions.
+    clock.set(clock.now() + time::Duration::seconds(301));
+    let after_a = exchange(&a, &token(&idp, SUB, None)).await.unwrap();
+    let after_b = exchange(&b, &token(&idp, SUB, None)).await.unwrap();
+    assert_eq!(signer(&a, &after_a), new_key);
+    assert_eq!(signer(&b, &after_b), new_key);
+    probe(&b, &after_a).await.unwrap();
+    probe(&a, &after_b).await.unwrap();
+    probe(&b, &before).await.unwrap();
+
+    // Retiring: the command's clock is real time, where the old key still signs, so it wants
+    // --force; the only key can never go.
+    let out = keys_command(&["retire", "--id", &old_key], keys.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--force"));
+    let out = keys_command(&["retire", "--id", "nope"], keys.path());
+    assert_eq!(out.status.code(), Some(1));
+    let out = keys_command(&["retire", "--id", &old_key, "--force"], keys.path());
+    assert!(out.status.success(), "{out:?}");
+    let out = keys_command(&["retire", "--id", &new_key, "--force"], keys.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("only session key"));
+    wait_for_keys(&a, None, Some(&old_key)).await;
+    wait_for_keys(&b, None, Some(&old_key)).await;
+
+    // Sessions the retired key signed are refused on both replicas; the others work.
+    for broker in [&a, &b] {
+        for creds in [&before, &during] {
+            assert_eq!(
+                probe(broker, creds).await,
+                Err(("InvalidClientTokenId".to_owned(), 403))
+            );
+        }
+        probe(broker, &after_a).await.unwrap();
+        probe(broker, &after_b).await.unwrap();
+    }
+}

@@ -1,0 +1,415 @@
+//! Revocation across replicas: two brokers on one real Redis and one keys folder, the real SDK.
+//! Credentials minted by one work on the other; a revocation made on one (library or the
+//! `revoke` command) is refused on the other within a second; entries live no longer than what
+//! they cover; refreshing a revoked web identity session is refused; a replica started later
+//! loads what was revoked before it.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_sdk_sts::error::ProvideErrorMetadata as _;
+use serde_json::json;
+use sts_broker::clock::{Clock, ManualClock, SystemClock};
+use sts_broker::revocation::{DESCENDANT_COVER, Revocation, RevokeOutcome};
+
+use crate::harness::broker::{DEPLOY_ROLE, HUB_ROLE, PROVIDER_ARN, TestBroker};
+use crate::harness::idp::TestIdp;
+use crate::harness::redis::RedisServer;
+
+pub type Creds = (String, String, String);
+
+const SUB: &str = "repo:octo-org/app:ref:refs/heads/main";
+const OTHER_SUB: &str = "repo:octo-org/app:ref:refs/heads/dev";
+
+/// A fresh token for `sub` (a `jti` makes each one distinct), issued at `iat` when given.
+pub fn token(idp: &TestIdp, sub: &str, iat: Option<i64>) -> String {
+    let mut claims = idp.claims(sub);
+    claims["jti"] = json!(uuid::Uuid::new_v4().to_string());
+    if let Some(iat) = iat {
+        claims["iat"] = json!(iat);
+        claims["nbf"] = json!(iat);
+    }
+    idp.token("rsa-1", &claims)
+}
+
+/// AssumeRoleWithWebIdentity for the deploy role; the credentials or `(code, status)`.
+pub async fn exchange(broker: &TestBroker, token: &str) -> Result<Creds, (String, u16)> {
+    let out = broker
+        .sts()
+        .assume_role_with_web_identity()
+        .role_arn(DEPLOY_ROLE)
+        .role_session_name("replica-test")
+        .web_identity_token(token)
+        .send()
+        .await
+        .map_err(|e| {
+            let status = e.raw_response().map_or(0, |r| r.status().as_u16());
+            (
+                e.into_service_error().code().unwrap_or_default().to_owned(),
+                status,
+            )
+        })?;
+    let c = out.credentials().unwrap();
+    Ok((
+        c.access_key_id().to_owned(),
+        c.secret_access_key().to_owned(),
+        c.session_token().to_owned(),
+    ))
+}
+
+/// GetCallerIdentity with `creds`: `Ok` or `(code, status)`.
+pub async fn probe(broker: &TestBroker, creds: &Creds) -> Result<(), (String, u16)> {
+    broker
+        .sts_as(&creds.0, &creds.1, Some(&creds.2))
+        .get_caller_identity()
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            let status = e.raw_response().map_or(0, |r| r.status().as_u16());
+            (
+                e.into_service_error().code().unwrap_or_default().to_owned(),
+                status,
+            )
+        })
+}
+
+/// Polls until `broker` refuses `creds` as `InvalidClientTokenId` (403); the time it took,
+/// which must be under a second.
+pub async fn refused_within_a_second(broker: &TestBroker, creds: &Creds, since: Instant) {
+    loop {
+        match probe(broker, creds).await {
+            Err((code, status)) => {
+                assert_eq!((code.as_str(), status), ("InvalidClientTokenId", 403));
+                let took = since.elapsed();
+                eprintln!("revocation refused after {took:?}");
+                assert!(took < Duration::from_secs(1), "refused after {took:?}");
+                return;
+            }
+            Ok(()) => {
+                assert!(
+                    since.elapsed() < Duration::from_secs(1),
+                    "still accepted a second after the revocation"
+                );
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+/// Live revocation entries in Redis: (key, TTL seconds, JSON).
+async fn entries(redis: &RedisServer) -> Vec<(String, i64, serde_json::Value)> {
+    let mut out = Vec::new();
+    for key in redis.keys().await {
+        if key.starts_with("sts-broker:revoked:") {
+            let value = serde_json::from_str(&redis.get(&key).await.unwrap()).unwrap();
+            out.push((key.clone(), redis.ttl(&key).await, value));
+        }
+    }
+    out
+}
+
+fn now_clock() -> Arc<ManualClock> {
+    let now = time::OffsetDateTime::now_utc();
+    Arc::new(ManualClock::new(now.replace_nanosecond(0).unwrap()))
+}
+
+#[tokio::test]
+async fn a_session_revoked_on_one_replica_is_refused_on_the_other_within_a_second() {
+    let redis = RedisServer::start().await;
+    let idp = TestIdp::start().await;
+    let keys = tempfile::tempdir().unwrap();
+    let a = TestBroker::replica(&idp, &redis.url(), keys.path(), Arc::new(SystemClock)).await;
+    let b = TestBroker::replica(&idp, &redis.url(), keys.path(), Arc::new(SystemClock)).await;
+
+    let first_token = token(&idp, SUB, None);
+    let doomed = exchange(&a, &first_token).await.unwrap();
+    let sibling = exchange(&a, &token(&idp, SUB, None)).await.unwrap();
+    // A session chained from the doomed one, minted on the other replica.
+    let child = b
+        .sts_as(&doomed.0, &doomed.1, Some(&doomed.2))
+        .assume_role()
+        .role_arn(HUB_ROLE)
+        .role_session_name("child")
+        .send()
+        .await
+        .unwrap();
+    let child = child.credentials().unwrap();
+    let child: Creds = (
+        child.access_key_id().to_owned(),
+        child.secret_access_key().to_owned(),
+        child.session_token().to_owned(),
+    );
+    for creds in [&doomed, &sibling, &child] {
+        probe(&a, creds).await.unwrap();
+        probe(&b, creds).await.unwrap();
+    }
+
+    let since = Instant::now();
+    let outcome = a
+        .state
+        .revocations
+        .revoke(
+            Revocation::Session {
+                access_key_id: doomed.0.clone(),
+            },
+            time::OffsetDateTime::now_utc(),
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, RevokeOutcome::Revoked(ref e) if e.len() == 2),
+        "{outcome:?}"
+    );
+    refused_within_a_second(&b, &doomed, since).await;
+    refused_within_a_second(&b, &child, since).await;
+    assert_eq!(
+        probe(&a, &doomed).await,
+        Err(("InvalidClientTokenId".to_owned(), 403))
+    );
+    probe(&b, &sibling).await.unwrap();
+
+    // The session's rule and its token's rule, each no longer than what it covers: the
+    // session (an hour) and what may be chained from it; the token until its exp + leeway.
+    let stored = entries(&redis).await;
+    assert_eq!(stored.len(), 2, "{stored:?}");
+    for (key, ttl, value) in &stored {
+        assert!(*ttl > 0, "{key} expires");
+        match value["rule"]["kind"].as_str().unwrap() {
+            "Session" => assert!(*ttl <= 3600.max(DESCENDANT_COVER), "{ttl}"),
+            "WebIdentityToken" => assert!(*ttl <= 600 + 30, "{ttl}"),
+            other => panic!("unexpected rule {other}"),
+        }
+        let text = value.to_string();
+        assert!(!text.contains(&first_token) && !text.contains(&doomed.2));
+    }
+
+    // Refreshing with the same token is refused on either replica; a new token works.
+    for broker in [&a, &b] {
+        assert_eq!(
+            exchange(broker, &first_token).await,
+            Err(("AccessDenied".to_owned(), 403))
+        );
+    }
+    let renewed = exchange(&b, &token(&idp, SUB, None)).await.unwrap();
+    probe(&a, &renewed).await.unwrap();
+
+    // An AssumeRole by the revoked session is refused too.
+    let e = a
+        .sts_as(&doomed.0, &doomed.1, Some(&doomed.2))
+        .assume_role()
+        .role_arn(HUB_ROLE)
+        .role_session_name("again")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(e.code(), Some("InvalidClientTokenId"));
+
+    // Revoking a session that does not exist stores nothing.
+    let outcome = b
+        .state
+        .revocations
+        .revoke(
+            Revocation::Session {
+                access_key_id: "ASIAAAAAAAAAAAAAAAAA".to_owned(),
+            },
+            time::OffsetDateTime::now_utc(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome, RevokeOutcome::SessionNotFound);
+    assert_eq!(entries(&redis).await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_subject_revocation_refuses_its_older_sessions_and_tokens_only() {
+    let redis = RedisServer::start().await;
+    let idp = TestIdp::start().await;
+    let keys = tempfile::tempdir().unwrap();
+    let clock = now_clock();
+    let a = TestBroker::replica(&idp, &redis.url(), keys.path(), clock.clone()).await;
+    let b = TestBroker::replica(&idp, &redis.url(), keys.path(), clock.clone()).await;
+    let t0 = clock.now().unix_timestamp();
+
+    let old_token = token(&idp, SUB, Some(t0));
+    let old = exchange(&a, &old_token).await.unwrap();
+    let bystander = exchange(&a, &token(&idp, OTHER_SUB, Some(t0)))
+        .await
+        .unwrap();
+
+    let since = Instant::now();
+    b.state
+        .revocations
+        .revoke(
+            Revocation::Subject {
+                provider: PROVIDER_ARN.to_owned(),
+                subject: SUB.to_owned(),
+            },
+            clock.now(),
+        )
+        .await
+        .unwrap();
+    refused_within_a_second(&a, &old, since).await;
+    probe(&a, &bystander).await.unwrap();
+
+    // Tokens issued up to the revocation cannot be exchanged, even new ones.
+    assert_eq!(
+        exchange(&a, &token(&idp, SUB, Some(t0))).await,
+        Err(("AccessDenied".to_owned(), 403))
+    );
+    assert_eq!(
+        exchange(&a, &old_token).await,
+        Err(("AccessDenied".to_owned(), 403))
+    );
+    // A token issued after it works, and so does its session, on both replicas.
+    clock.advance(time::Duration::seconds(2));
+    let fresh = exchange(&a, &token(&idp, SUB, Some(t0 + 2))).await.unwrap();
+    probe(&b, &fresh).await.unwrap();
+
+    // The entry covers the longest session any configured role grants (12 h), no more.
+    let stored = entries(&redis).await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].2["rule"]["kind"], "Subject");
+    assert!((43_000..=43_200).contains(&stored[0].1), "{}", stored[0].1);
+}
+
+#[tokio::test]
+async fn role_revocations_by_cut_off_reach_every_replica_and_later_ones() {
+    let redis = RedisServer::start().await;
+    let idp = TestIdp::start().await;
+    let keys = tempfile::tempdir().unwrap();
+    let clock = now_clock();
+    let a = TestBroker::replica(&idp, &redis.url(), keys.path(), clock.clone()).await;
+    let b = TestBroker::replica(&idp, &redis.url(), keys.path(), clock.clone()).await;
+    let t0 = clock.now().unix_timestamp();
+
+    let early = exchange(&a, &token(&idp, SUB, None)).await.unwrap();
+    clock.advance(time::Duration::seconds(10));
+    let late = exchange(&a, &token(&idp, SUB, None)).await.unwrap();
+
+    // Sessions issued before t0 + 5: the early one only.
+    let since = Instant::now();
+    a.state
+        .revocations
+        .revoke(
+            Revocation::RoleIssuedBefore {
+                role_arn: DEPLOY_ROLE.to_owned(),
+                before: t0 + 5,
+            },
+            clock.now(),
+        )
+        .await
+        .unwrap();
+    refused_within_a_second(&b, &early, since).await;
+    probe(&b, &late).await.unwrap();
+    let stored = entries(&redis).await;
+    assert_eq!(stored.len(), 1);
+    // The deploy role's sessions last at most two hours from the cut-off.
+    assert!(stored[0].1 <= 7200 - 5, "{}", stored[0].1);
+
+    // The whole role: sessions issued up to now.
+    let since = Instant::now();
+    b.state
+        .revocations
+        .revoke(
+            Revocation::Role {
+                role_arn: DEPLOY_ROLE.to_owned(),
+            },
+            clock.now(),
+        )
+        .await
+        .unwrap();
+    refused_within_a_second(&a, &late, since).await;
+    refused_within_a_second(&b, &late, since).await;
+
+    // A session issued later works, until the command revokes it against the same store.
+    clock.advance(time::Duration::seconds(2));
+    let third = exchange(&a, &token(&idp, SUB, None)).await.unwrap();
+    probe(&b, &third).await.unwrap();
+    let config = a.dir.path().join("broker.toml");
+    let revoke = |akid: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_sts-broker"))
+            .args(["revoke", "--config", config.to_str().unwrap()])
+            .args(["session", akid])
+            .output()
+            .unwrap()
+    };
+    let since = Instant::now();
+    let out = revoke(&third.0);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        stdout.contains(&format!("revoked session {}", third.0)),
+        "{stdout}"
+    );
+    assert!(!stdout.contains(&third.2) && !stdout.contains(&third.1));
+    refused_within_a_second(&b, &third, since).await;
+    let out = revoke("ASIAAAAAAAAAAAAAAAAA");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing stored"));
+
+    // A replica started afterwards loads every entry from the store.
+    let c = TestBroker::replica(&idp, &redis.url(), keys.path(), clock.clone()).await;
+    for creds in [&early, &late, &third] {
+        assert_eq!(
+            probe(&c, creds).await,
+            Err(("InvalidClientTokenId".to_owned(), 403))
+        );
+    }
+    clock.advance(time::Duration::seconds(2));
+    let after = exchange(&c, &token(&idp, SUB, None)).await.unwrap();
+    probe(&a, &after).await.unwrap();
+}
+
+#[tokio::test]
+async fn revocations_published_while_a_replica_was_disconnected_arrive_on_reconnect() {
+    let redis = RedisServer::start().await;
+    let idp = TestIdp::start().await;
+    let keys = tempfile::tempdir().unwrap();
+    let a = TestBroker::replica(&idp, &redis.url(), keys.path(), Arc::new(SystemClock)).await;
+    let b = TestBroker::replica(&idp, &redis.url(), keys.path(), Arc::new(SystemClock)).await;
+    let creds = exchange(&a, &token(&idp, SUB, None)).await.unwrap();
+    probe(&b, &creds).await.unwrap();
+
+    // Cut every subscriber off, and revoke before they are back.
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut c = client.get_multiplexed_async_connection().await.unwrap();
+    let killed: i64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("pubsub")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(killed, 2, "one subscriber per replica");
+    let since = Instant::now();
+    a.state
+        .revocations
+        .revoke(
+            Revocation::Session {
+                access_key_id: creds.0.clone(),
+            },
+            time::OffsetDateTime::now_utc(),
+        )
+        .await
+        .unwrap();
+    refused_within_a_second(&b, &creds, since).await;
+}
+
+#[test]
+fn the_revoke_command_explains_what_it_cannot_do() {
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_sts-broker"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    // The embedded dev configuration's store is this process's memory: refused.
+    let out = run(&["revoke", "session", "ASIAAAAAAAAAAAAAAAAA"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("memory://"));
+    let out = run(&["revoke", "role", DEPLOY_ROLE, "--before", "yesterday"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("RFC 3339"));
+}
