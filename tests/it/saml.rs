@@ -591,3 +591,102 @@ async fn hostile_inputs_get_clean_errors() {
     // Still serving, and the good response was never used up.
     s.post(ROLE, good).await.unwrap();
 }
+
+/// ID tricks: an `xml:id` (which libxml2 registers as an ID by itself) or a second `ID`
+/// attribute carrying the signed assertion's id elsewhere, so a `#id` reference could resolve
+/// to a decoy.
+#[tokio::test]
+async fn duplicate_and_xml_id_decoys_are_refused() {
+    let s = setup("memory://").await;
+    let r = s.response();
+    let xml = s.idp.signed_xml(&r);
+    let id = &r.assertion_id;
+    let decoys = [
+        // xml:id on the Response's unsigned Issuer.
+        xml.replacen("<saml:Issuer>", &format!(r#"<saml:Issuer xml:id="{id}">"#), 1),
+        // xml:id on an element in an unsigned Extensions block, before the assertion.
+        xml.replacen(
+            "<samlp:Status>",
+            &format!(r#"<samlp:Extensions><x:Decoy xmlns:x="urn:x" xml:id="{id}"/></samlp:Extensions><samlp:Status>"#),
+            1,
+        ),
+        // A plain duplicate ID.
+        xml.replacen(
+            "<samlp:Status>",
+            &format!(r#"<samlp:Extensions><x:Decoy xmlns:x="urn:x" ID="{id}"/></samlp:Extensions><samlp:Status>"#),
+            1,
+        ),
+        // A namespaced ID attribute on the assertion, before its own.
+        xml.replacen(
+            "<saml:Assertion ",
+            &format!(r#"<saml:Assertion xmlns:x="urn:x" x:ID="_other" "#),
+            1,
+        ),
+    ];
+    for decoy in decoys {
+        s.refused_xml(&decoy, "InvalidIdentityToken").await;
+    }
+    // Still fine untouched.
+    s.post(ROLE, b64(&xml)).await.unwrap();
+}
+
+/// Prefixes are only names: `saml2:` or a default namespace work, `saml:` bound to another
+/// namespace does not.
+#[tokio::test]
+async fn namespace_prefixes_do_not_matter_but_namespaces_do() {
+    let s = setup("memory://").await;
+    let saml2 = |x: &str| {
+        x.replace("saml:", "saml2:")
+            .replace("xmlns:saml=", "xmlns:saml2=")
+    };
+    let default_ns = |x: &str| {
+        x.replace(
+            "<saml:Assertion ",
+            r#"<Assertion xmlns="urn:oasis:names:tc:SAML:2.0:assertion" "#,
+        )
+        .replace("</saml:Assertion>", "</Assertion>")
+        .replace("<saml:", "<")
+        .replace("</saml:", "</")
+        .replacen("<Issuer>", "<saml:Issuer>", 1)
+        .replacen("</Issuer>", "</saml:Issuer>", 1)
+    };
+    for change in [saml2 as fn(&str) -> String, default_ns] {
+        let r = s.response();
+        let xml = s
+            .idp
+            .xmlsec_sign(&change(&s.idp.xml(&r, false, true)), false);
+        let out = s.post(ROLE, b64(&xml)).await.unwrap();
+        assert_eq!(out.subject(), Some("CORP\\alice"));
+    }
+    let r = s.response();
+    let other = s.idp.xml(&r, false, true).replace(
+        r#"xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion""#,
+        r#"xmlns:saml="urn:oasis:names:tc:SAML:1.0:assertion""#,
+    );
+    s.refused_xml(&s.idp.xmlsec_sign(&other, false), "InvalidIdentityToken")
+        .await;
+}
+
+/// Comments and processing instructions inside a response are refused before any signature
+/// work: an honest IdP writes none, and with identical signed siblings a comment that splits
+/// one value made matching the signed content back to the document exponential.
+#[tokio::test]
+async fn comments_are_refused_before_signature_work() {
+    let s = setup("memory://").await;
+    let mut r = s.response();
+    r.attributes[2].1 = vec!["eng".to_owned(); 24];
+    let xml = s.idp.signed_xml(&r);
+    let last = xml.rfind("<saml:AttributeValue>eng<").unwrap() + "<saml:AttributeValue>e".len();
+    let split = format!("{}<!---->{}", &xml[..last], &xml[last..]);
+    let started = std::time::Instant::now();
+    let message = s.refused_xml(&split, "InvalidIdentityToken").await;
+    assert!(message.contains("comment"), "{message}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    for other in [
+        xml.replacen("<saml:Subject>", "<!-- hello --><saml:Subject>", 1),
+        xml.replacen("<saml:Subject>", "<?pi x?><saml:Subject>", 1),
+    ] {
+        s.refused_xml(&other, "InvalidIdentityToken").await;
+    }
+    s.post(ROLE, b64(&xml)).await.unwrap();
+}
