@@ -545,12 +545,19 @@ async fn parameters_and_unknown_providers() {
     assert!(err.message().unwrap().starts_with("2 validation errors"));
 }
 
-/// Raw posts of hostile inputs: clean AWS errors, no panic, nothing stored, the server alive.
+/// Raw posts of hostile inputs: clean AWS errors, no panic, nothing stored in Redis, the server
+/// alive.
 #[tokio::test]
-async fn hostile_inputs_get_clean_errors() {
-    let s = setup("memory://").await;
+async fn hostile_inputs_get_clean_errors_and_store_nothing() {
+    let redis = RedisServer::start().await;
+    let s = setup(&redis.url()).await;
     let good = s.idp.encode(&s.response());
     let nested = format!("{}{}", "<a>".repeat(10_000), "</a>".repeat(10_000));
+    let mut other_role = s.response();
+    other_role.attributes[0].1 = vec![format!("{STRICT_ROLE},{PROVIDER}")];
+    let mut expired = s.response();
+    expired.not_before = s.now - Duration::minutes(20);
+    expired.not_on_or_after = s.now - Duration::minutes(10);
     let laughs = r#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]><samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol">&lol2;</samlp:Response>"#;
     let cases: Vec<(String, u16, &str)> = vec![
         (
@@ -566,6 +573,17 @@ async fn hostile_inputs_get_clean_errors() {
         (b64(laughs), 400, "InvalidIdentityToken"),
         (b64("<?xml version=\"1.0\"?>"), 400, "InvalidIdentityToken"),
         (b64("\u{0}\u{1}binary"), 400, "InvalidIdentityToken"),
+        // Refused late: after the signature, at the role, at the time window.
+        (
+            b64(&s
+                .idp
+                .signed_xml(&s.response())
+                .replace("alice@corp.example", "root@corp.example")),
+            400,
+            "InvalidIdentityToken",
+        ),
+        (s.idp.encode(&other_role), 403, "AccessDenied"),
+        (s.idp.encode(&expired), 400, "ExpiredTokenException"),
     ];
     for (assertion, status, code) in cases {
         let body: String = form_urlencoded::Serializer::new(String::new())
@@ -588,8 +606,14 @@ async fn hostile_inputs_get_clean_errors() {
         let text = resp.text().await.unwrap();
         assert!(text.contains(&format!("<Code>{code}</Code>")), "{text}");
     }
-    // Still serving, and the good response was never used up.
+    assert!(
+        redis.keys().await.is_empty(),
+        "a refused request stored something"
+    );
+    // Still serving, and the good response was never used up: its session and its id are the
+    // only keys.
     s.post(ROLE, good).await.unwrap();
+    assert_eq!(redis.keys().await.len(), 2, "{:?}", redis.keys().await);
 }
 
 /// ID tricks: an `xml:id` (which libxml2 registers as an ID by itself) or a second `ID`
