@@ -643,7 +643,7 @@ async fn duplicate_and_xml_id_decoys_are_refused() {
         // A namespaced ID attribute on the assertion, before its own.
         xml.replacen(
             "<saml:Assertion ",
-            &format!(r#"<saml:Assertion xmlns:x="urn:x" x:ID="_other" "#),
+            r#"<saml:Assertion xmlns:x="urn:x" x:ID="_other" "#,
             1,
         ),
     ];
