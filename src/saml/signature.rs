@@ -14,7 +14,7 @@ use samael::crypto::{
     AllowedSignatureAlgorithm, CertificateDer, Crypto, CryptoProvider, ReduceMode,
 };
 
-use super::dom::{self, Element};
+use super::dom::{self, Element, Node};
 use super::error::SamlError;
 use super::{NS_ASSERTION, NS_DSIG, NS_PROTOCOL, NS_XMLENC};
 
@@ -67,6 +67,14 @@ pub fn verify_signatures(
     let raw = dom::parse(xml)?;
     if !raw.is(NS_PROTOCOL, "Response") {
         return Err(SamlError::NotAResponse);
+    }
+    if has_comment(&raw) {
+        // Honest IdPs write none; a comment splitting a signed value is the classic truncation
+        // trick, and samael's matching of the signed content back to a document whose values
+        // comments split backtracks exponentially over identical siblings.
+        return Err(SamlError::Malformed(
+            "comments and processing instructions are not allowed in a response".into(),
+        ));
     }
     if raw.attr("Version") != Some("2.0") {
         return Err(SamlError::Malformed(
@@ -156,6 +164,21 @@ pub fn verify_signatures(
         response,
         assertion,
     })
+}
+
+/// Does the element's subtree hold a comment or processing instruction?
+fn has_comment(root: &Element) -> bool {
+    let mut stack = vec![root];
+    while let Some(e) = stack.pop() {
+        for child in &e.children {
+            match child {
+                Node::Element(c) => stack.push(c),
+                Node::Other => return true,
+                Node::Text(_) => {}
+            }
+        }
+    }
+    false
 }
 
 /// The shape rules for one `ds:Signature` whose parent has id `parent_id`; `URI=""` (the whole

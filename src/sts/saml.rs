@@ -111,6 +111,47 @@ fn read_input(params: &Params) -> Result<Input<'_>, StsError> {
     })
 }
 
+/// Why verification gave no assertion.
+enum Verify {
+    Refused(SamlError),
+    /// The blocking task panicked or was cancelled.
+    Aborted(tokio::task::JoinError),
+}
+
+/// Decodes and verifies the response on tokio's blocking pool: parsing, canonicalization and
+/// xmlsec's signature checks are CPU work in C libraries that must not stall the runtime's
+/// workers, whatever a hostile response costs within its bounds.
+async fn verify_off_runtime(
+    provider: &SamlProvider,
+    assertion: &str,
+    now: time::OffsetDateTime,
+) -> Result<VerifiedAssertion, Verify> {
+    let metadata = provider.metadata.clone();
+    let audience = provider.audience.clone();
+    let recipient = provider.recipient.clone();
+    let leeway_seconds = i64::try_from(provider.leeway.as_secs()).unwrap_or(0);
+    let allow_sha1 = provider.allow_sha1;
+    let assertion = assertion.to_owned();
+    let task = tokio::task::spawn_blocking(move || {
+        saml::verify(
+            &assertion,
+            &saml::Trust {
+                metadata: &metadata,
+                audience: &audience,
+                recipient: &recipient,
+                leeway_seconds,
+                allow_sha1,
+            },
+            now,
+        )
+    });
+    match task.await {
+        Ok(Ok(verified)) => Ok(verified),
+        Ok(Err(e)) => Err(Verify::Refused(e)),
+        Err(e) => Err(Verify::Aborted(e)),
+    }
+}
+
 /// The one place a [`SamlError`] becomes what the client sees.
 fn refused(e: &SamlError) -> StsError {
     match e.kind() {
@@ -137,21 +178,18 @@ pub async fn assume_role_with_saml(
         ));
     };
     let now = role_session::now(state);
-    let verified = saml::verify(
-        input.assertion,
-        &saml::Trust {
-            metadata: &provider.metadata,
-            audience: &provider.audience,
-            recipient: &provider.recipient,
-            leeway_seconds: i64::try_from(provider.leeway.as_secs()).unwrap_or(0),
-            allow_sha1: provider.allow_sha1,
-        },
-        now,
-    )
-    .map_err(|e| {
-        tracing::info!(request_id = %meta.request_id, provider = %provider.arn, error = %e, "SAML response refused");
-        refused(&e)
-    })?;
+    let verified = verify_off_runtime(provider, input.assertion, now)
+        .await
+        .map_err(|e| match e {
+            Verify::Refused(e) => {
+                tracing::info!(request_id = %meta.request_id, provider = %provider.arn, error = %e, "SAML response refused");
+                refused(&e)
+            }
+            Verify::Aborted(e) => {
+                tracing::error!(request_id = %meta.request_id, provider = %provider.arn, panicked = e.is_panic(), "SAML verification did not finish");
+                StsError::internal()
+            }
+        })?;
 
     // A role trusts only the providers of its own account, and the IdP must have granted this
     // role with this provider.

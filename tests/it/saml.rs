@@ -545,12 +545,19 @@ async fn parameters_and_unknown_providers() {
     assert!(err.message().unwrap().starts_with("2 validation errors"));
 }
 
-/// Raw posts of hostile inputs: clean AWS errors, no panic, nothing stored, the server alive.
+/// Raw posts of hostile inputs: clean AWS errors, no panic, nothing stored in Redis, the server
+/// alive.
 #[tokio::test]
-async fn hostile_inputs_get_clean_errors() {
-    let s = setup("memory://").await;
+async fn hostile_inputs_get_clean_errors_and_store_nothing() {
+    let redis = RedisServer::start().await;
+    let s = setup(&redis.url()).await;
     let good = s.idp.encode(&s.response());
     let nested = format!("{}{}", "<a>".repeat(10_000), "</a>".repeat(10_000));
+    let mut other_role = s.response();
+    other_role.attributes[0].1 = vec![format!("{STRICT_ROLE},{PROVIDER}")];
+    let mut expired = s.response();
+    expired.not_before = s.now - Duration::minutes(20);
+    expired.not_on_or_after = s.now - Duration::minutes(10);
     let laughs = r#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]><samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol">&lol2;</samlp:Response>"#;
     let cases: Vec<(String, u16, &str)> = vec![
         (
@@ -566,6 +573,17 @@ async fn hostile_inputs_get_clean_errors() {
         (b64(laughs), 400, "InvalidIdentityToken"),
         (b64("<?xml version=\"1.0\"?>"), 400, "InvalidIdentityToken"),
         (b64("\u{0}\u{1}binary"), 400, "InvalidIdentityToken"),
+        // Refused late: after the signature, at the role, at the time window.
+        (
+            b64(&s
+                .idp
+                .signed_xml(&s.response())
+                .replace("alice@corp.example", "root@corp.example")),
+            400,
+            "InvalidIdentityToken",
+        ),
+        (s.idp.encode(&other_role), 403, "AccessDenied"),
+        (s.idp.encode(&expired), 400, "ExpiredTokenException"),
     ];
     for (assertion, status, code) in cases {
         let body: String = form_urlencoded::Serializer::new(String::new())
@@ -588,6 +606,111 @@ async fn hostile_inputs_get_clean_errors() {
         let text = resp.text().await.unwrap();
         assert!(text.contains(&format!("<Code>{code}</Code>")), "{text}");
     }
-    // Still serving, and the good response was never used up.
+    assert!(
+        redis.keys().await.is_empty(),
+        "a refused request stored something"
+    );
+    // Still serving, and the good response was never used up: its session and its id are the
+    // only keys.
     s.post(ROLE, good).await.unwrap();
+    assert_eq!(redis.keys().await.len(), 2, "{:?}", redis.keys().await);
+}
+
+/// ID tricks: an `xml:id` (which libxml2 registers as an ID by itself) or a second `ID`
+/// attribute carrying the signed assertion's id elsewhere, so a `#id` reference could resolve
+/// to a decoy.
+#[tokio::test]
+async fn duplicate_and_xml_id_decoys_are_refused() {
+    let s = setup("memory://").await;
+    let r = s.response();
+    let xml = s.idp.signed_xml(&r);
+    let id = &r.assertion_id;
+    let decoys = [
+        // xml:id on the Response's unsigned Issuer.
+        xml.replacen("<saml:Issuer>", &format!(r#"<saml:Issuer xml:id="{id}">"#), 1),
+        // xml:id on an element in an unsigned Extensions block, before the assertion.
+        xml.replacen(
+            "<samlp:Status>",
+            &format!(r#"<samlp:Extensions><x:Decoy xmlns:x="urn:x" xml:id="{id}"/></samlp:Extensions><samlp:Status>"#),
+            1,
+        ),
+        // A plain duplicate ID.
+        xml.replacen(
+            "<samlp:Status>",
+            &format!(r#"<samlp:Extensions><x:Decoy xmlns:x="urn:x" ID="{id}"/></samlp:Extensions><samlp:Status>"#),
+            1,
+        ),
+        // A namespaced ID attribute on the assertion, before its own.
+        xml.replacen(
+            "<saml:Assertion ",
+            r#"<saml:Assertion xmlns:x="urn:x" x:ID="_other" "#,
+            1,
+        ),
+    ];
+    for decoy in decoys {
+        s.refused_xml(&decoy, "InvalidIdentityToken").await;
+    }
+    // Still fine untouched.
+    s.post(ROLE, b64(&xml)).await.unwrap();
+}
+
+/// Prefixes are only names: `saml2:` or a default namespace work, `saml:` bound to another
+/// namespace does not.
+#[tokio::test]
+async fn namespace_prefixes_do_not_matter_but_namespaces_do() {
+    let s = setup("memory://").await;
+    let saml2 = |x: &str| {
+        x.replace("saml:", "saml2:")
+            .replace("xmlns:saml=", "xmlns:saml2=")
+    };
+    let default_ns = |x: &str| {
+        x.replace(
+            "<saml:Assertion ",
+            r#"<Assertion xmlns="urn:oasis:names:tc:SAML:2.0:assertion" "#,
+        )
+        .replace("</saml:Assertion>", "</Assertion>")
+        .replace("<saml:", "<")
+        .replace("</saml:", "</")
+        .replacen("<Issuer>", "<saml:Issuer>", 1)
+        .replacen("</Issuer>", "</saml:Issuer>", 1)
+    };
+    for change in [saml2 as fn(&str) -> String, default_ns] {
+        let r = s.response();
+        let xml = s
+            .idp
+            .xmlsec_sign(&change(&s.idp.xml(&r, false, true)), false);
+        let out = s.post(ROLE, b64(&xml)).await.unwrap();
+        assert_eq!(out.subject(), Some("CORP\\alice"));
+    }
+    let r = s.response();
+    let other = s.idp.xml(&r, false, true).replace(
+        r#"xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion""#,
+        r#"xmlns:saml="urn:oasis:names:tc:SAML:1.0:assertion""#,
+    );
+    s.refused_xml(&s.idp.xmlsec_sign(&other, false), "InvalidIdentityToken")
+        .await;
+}
+
+/// Comments and processing instructions inside a response are refused before any signature
+/// work: an honest IdP writes none, and with identical signed siblings a comment that splits
+/// one value made matching the signed content back to the document exponential.
+#[tokio::test]
+async fn comments_are_refused_before_signature_work() {
+    let s = setup("memory://").await;
+    let mut r = s.response();
+    r.attributes[2].1 = vec!["eng".to_owned(); 24];
+    let xml = s.idp.signed_xml(&r);
+    let last = xml.rfind("<saml:AttributeValue>eng<").unwrap() + "<saml:AttributeValue>e".len();
+    let split = format!("{}<!---->{}", &xml[..last], &xml[last..]);
+    let started = std::time::Instant::now();
+    let message = s.refused_xml(&split, "InvalidIdentityToken").await;
+    assert!(message.contains("comment"), "{message}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    for other in [
+        xml.replacen("<saml:Subject>", "<!-- hello --><saml:Subject>", 1),
+        xml.replacen("<saml:Subject>", "<?pi x?><saml:Subject>", 1),
+    ] {
+        s.refused_xml(&other, "InvalidIdentityToken").await;
+    }
+    s.post(ROLE, b64(&xml)).await.unwrap();
 }

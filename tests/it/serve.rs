@@ -180,3 +180,170 @@ fn keys_generate_adds_a_newer_key() {
     let keys = sts_broker::keys::SessionKeys::load(dir.path()).unwrap();
     assert_eq!(keys.ids().count(), 2);
 }
+
+/// The real binary at debug level, fed a SAML response that succeeds and ones that fail: the
+/// posted base64, signature values and the NameIDs of refused responses never reach its log;
+/// an accepted NameID appears only as the audit `subject` of the issued session (as CloudTrail
+/// records it).
+#[tokio::test]
+async fn saml_responses_never_reach_the_log() {
+    use crate::harness::saml::{Sign, TestSamlIdp, b64};
+    const PROVIDER: &str = "arn:aws:iam::111122223333:saml-provider/corp";
+    const ROLE: &str = "arn:aws:iam::111122223333:role/saml";
+    let idp = TestSamlIdp::new();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = dir.path().join("saml.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[server]
+listen = "127.0.0.1:{port}"
+[store]
+url = "memory://"
+[keys]
+dir = "keys"
+[[accounts]]
+id = "111122223333"
+[[saml_providers]]
+account = "111122223333"
+name = "corp"
+metadata_file = "{}"
+[[roles]]
+account = "111122223333"
+name = "saml"
+trust_policy = '{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Principal": {{"Federated": "{PROVIDER}"}}, "Action": "sts:AssumeRoleWithSAML"}}]}}'
+"#,
+            idp.metadata_path().display()
+        ),
+    )
+    .unwrap();
+    let mut server = Command::new(BIN)
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(r) = http.get(format!("{endpoint}/readyz")).send().await
+            && r.status().is_success()
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "broker did not become ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let sts = crate::harness::broker::sts_client(&endpoint, None);
+    let now = time::OffsetDateTime::now_utc();
+    let unique = |what: &str| format!("CORP\\{what}-{}", uuid::Uuid::new_v4().simple());
+
+    let mut good = idp.response(now, ROLE, PROVIDER);
+    good.name_id = unique("accepted");
+    let good_xml = idp.signed_xml(&good);
+    // Refused: tampered after signing, signed by another key, unsigned, for another role.
+    let mut refused = Vec::new();
+    let mut tampered = idp.response(now, ROLE, PROVIDER);
+    tampered.name_id = unique("tampered");
+    let xml = idp.signed_xml(&tampered);
+    refused.push((
+        xml.replace("alice@corp.example", "root@corp.example"),
+        tampered.name_id.clone(),
+    ));
+    for change in [
+        (|r: &mut crate::harness::saml::SamlResponse| r.wrong_key = true) as fn(&mut _),
+        |r| r.sign = Sign::None,
+        |r| r.attributes[0].1 = vec![format!("arn:aws:iam::111122223333:role/other,{PROVIDER}")],
+    ] {
+        let mut r = idp.response(now, ROLE, PROVIDER);
+        r.name_id = unique("refused");
+        change(&mut r);
+        refused.push((idp.signed_xml(&r), r.name_id.clone()));
+    }
+
+    let ok = sts
+        .assume_role_with_saml()
+        .role_arn(ROLE)
+        .principal_arn(PROVIDER)
+        .saml_assertion(b64(&good_xml))
+        .send()
+        .await
+        .unwrap();
+    let creds = ok.credentials().unwrap();
+    for (xml, _) in &refused {
+        let err = sts
+            .assume_role_with_saml()
+            .role_arn(ROLE)
+            .principal_arn(PROVIDER)
+            .saml_assertion(b64(xml))
+            .send()
+            .await
+            .unwrap_err()
+            .into_service_error();
+        assert!(matches!(
+            aws_sdk_sts::error::ProvideErrorMetadata::code(&err),
+            Some("InvalidIdentityToken" | "AccessDenied")
+        ));
+    }
+
+    let status = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(server.wait().unwrap().success());
+    let mut log = String::new();
+    server
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    assert!(log.contains("session issued"), "{log}");
+    assert!(log.contains("SAML response refused"), "{log}");
+    let escaped = |s: &str| s.replace('\\', "\\\\");
+    let signature_values = |xml: &str| -> Vec<String> {
+        xml.split("<ds:SignatureValue>")
+            .skip(1)
+            .map(|s| s.split("</ds:SignatureValue>").next().unwrap().to_owned())
+            .flat_map(|v| {
+                let compact: String = v.split_whitespace().collect();
+                let first = v.split_whitespace().next().unwrap_or_default().to_owned();
+                [compact, first]
+            })
+            .collect()
+    };
+    for (xml, name_id) in refused
+        .iter()
+        .map(|(x, n)| (x, n))
+        .chain([(&good_xml, &good.name_id)])
+    {
+        let encoded = b64(xml);
+        assert!(!log.contains(&encoded), "a posted response reached the log");
+        assert!(
+            !log.contains(&encoded[..64]),
+            "a posted response reached the log"
+        );
+        for sig in signature_values(xml) {
+            assert!(!log.contains(&sig), "a signature value reached the log");
+        }
+        if name_id != &good.name_id {
+            assert!(
+                !log.contains(name_id.as_str()) && !log.contains(&escaped(name_id)),
+                "a refused NameID reached the log"
+            );
+        }
+    }
+    for line in log
+        .lines()
+        .filter(|l| l.contains(&escaped(&good.name_id)) || l.contains(&good.name_id))
+    {
+        assert!(line.contains("session issued"), "{line}");
+    }
+    for secret in [creds.secret_access_key(), creds.session_token()] {
+        assert!(!log.contains(secret), "a secret reached the log");
+    }
+}
