@@ -20,3 +20,4 @@ pub mod sts;
 pub mod totp;
 // Added after the first release of this list; kept last so parallel additions merge.
 pub mod admin;
+pub mod authz;

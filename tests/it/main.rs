@@ -23,3 +23,4 @@ mod support;
 mod web_identity;
 // Added later; kept last so parallel additions merge.
 mod admin;
+mod authorize;
