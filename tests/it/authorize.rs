@@ -81,7 +81,7 @@ async fn call(broker: &TestBroker, service: Option<&Signer>, body: &Value) -> (u
 
 /// A session of the `app` role for alice, with a session tag, a source identity and, when
 /// given, a session policy.
-async fn app_session(broker: &TestBroker, name: &str, policy: Option<&str>) -> Signer {
+pub async fn app_session(broker: &TestBroker, name: &str, policy: Option<&str>) -> Signer {
     let out = broker
         .sts_as(ALICE_KEY_ID, ALICE_SECRET, None)
         .assume_role()

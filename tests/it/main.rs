@@ -24,3 +24,4 @@ mod web_identity;
 // Added later; kept last so parallel additions merge.
 mod admin;
 mod authorize;
+mod ext_authz;
