@@ -19,13 +19,14 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::audit::{self, AuditEvent, AuditLog};
+use crate::authz;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::keys::{DevIssuerKey, KeyError, SessionKeys};
@@ -169,6 +170,7 @@ pub fn router(state: AppState) -> Router {
     let timeout = Duration::from_secs(state.config.server.request_timeout_seconds);
     let mut app = Router::new()
         .route("/", get(sts_query).post(sts_query))
+        .route(authz::api::PATH, post(authorize_json))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz));
     if let Some(dev) = &state.dev_issuer {
@@ -220,12 +222,15 @@ struct RequestId(String);
 async fn request_id_and_errors(mut req: Request, next: Next, max_body: usize) -> Response {
     let id = uuid::Uuid::new_v4().to_string();
     req.extensions_mut().insert(RequestId(id.clone()));
+    let json_api = req.uri().path() == authz::api::PATH;
     let mut response = next.run(req).await;
-    let is_xml = response
+    let is_ours = response
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"text/xml"));
-    if !is_xml {
+        .is_some_and(|v| {
+            v.as_bytes().starts_with(b"text/xml") || v.as_bytes().starts_with(b"application/json")
+        });
+    if !is_ours {
         let replacement = match response.status() {
             StatusCode::PAYLOAD_TOO_LARGE => Some(StsError::body_too_large(max_body)),
             StatusCode::REQUEST_TIMEOUT => Some(StsError::timeout()),
@@ -233,7 +238,11 @@ async fn request_id_and_errors(mut req: Request, next: Next, max_body: usize) ->
             _ => None,
         };
         if let Some(e) = replacement {
-            response = error_response(&e, &id);
+            response = if json_api {
+                authz::api::error_response(&e)
+            } else {
+                error_response(&e, &id)
+            };
         }
     }
     if let Ok(v) = HeaderValue::from_str(&id) {
@@ -325,13 +334,28 @@ fn record(state: &AppState, id: &str, result: &Result<String, StsError>, notes: 
     });
 }
 
-async fn handle_query(
-    state: &AppState,
-    req: Request,
-    id: &str,
-    namespace: &mut &'static str,
-) -> Result<String, StsError> {
-    let mut raw = RawRequest {
+/// `POST /authorize`: the authorize API's JSON form (see [`authz::api`]).
+async fn authorize_json(State(state): State<AppState>, req: Request) -> Response {
+    let id = request_id(&req);
+    let max = state.config.server.max_body_bytes;
+    let mut meta = request_meta(&req, &id);
+    let body = match to_bytes(req.into_body(), max).await {
+        Ok(b) => b,
+        Err(_) => return authz::api::error_response(&StsError::body_too_large(max)),
+    };
+    meta.raw.body = body;
+    match authz::api::handle(&state, &meta).await {
+        Ok(response) => response,
+        Err(e) => {
+            tracing::debug!(request_id = %id, code = e.code, message = %e.message, "authorize call refused");
+            authz::api::error_response(&e)
+        }
+    }
+}
+
+/// What the transport knows of a request, its body not yet read.
+fn request_meta(req: &Request, id: &str) -> RequestMeta {
+    let raw = RawRequest {
         method: req.method().as_str().to_owned(),
         path: req.uri().path().to_owned(),
         query: req.uri().query().unwrap_or("").to_owned(),
@@ -347,7 +371,7 @@ async fn handle_query(
             .collect(),
         body: bytes::Bytes::new(),
     };
-    let mut meta = RequestMeta {
+    RequestMeta {
         request_id: id.to_owned(),
         source_ip: req
             .extensions()
@@ -359,8 +383,17 @@ async fn handle_query(
             .and_then(|v| v.to_str().ok())
             .map(|s| s.chars().take(512).collect()),
         secure_transport: false,
-        raw: RawRequest::default(),
-    };
+        raw,
+    }
+}
+
+async fn handle_query(
+    state: &AppState,
+    req: Request,
+    id: &str,
+    namespace: &mut &'static str,
+) -> Result<String, StsError> {
+    let mut meta = request_meta(&req, id);
     audit::note(|n| n.source_ip = meta.source_ip);
     let mut params = Params::parse(req.uri().query().unwrap_or("").as_bytes())?;
     if req.method() == Method::POST {
@@ -383,9 +416,8 @@ async fn handle_query(
             .await
             .map_err(|_| StsError::body_too_large(max))?;
         params.merge(Params::parse(&body)?)?;
-        raw.body = body;
+        meta.raw.body = body;
     }
-    meta.raw = raw;
     *namespace = sts::namespace(&params);
     sts::dispatch(state, &params, &meta).await
 }

@@ -24,3 +24,4 @@ pub mod totp;
 pub mod admin;
 pub mod audit;
 pub mod iam_api;
+pub mod authz;

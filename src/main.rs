@@ -321,6 +321,28 @@ fn serve(config: Config) -> anyhow::Result<()> {
             store = state.store.kind(),
             "sts-broker listening"
         );
+        if let Some(ext) = &state.config.ext_authz {
+            let ext_listener = tokio::net::TcpListener::bind(&ext.listen)
+                .await
+                .with_context(|| format!("cannot listen on {}", ext.listen))?;
+            tracing::info!(
+                address = %ext_listener.local_addr()?,
+                routes = ext.routes.len(),
+                "ext_authz listening (trusted by network position)"
+            );
+            let ext_state = state.clone();
+            tokio::spawn(async move {
+                if let Err(e) = sts_broker::authz::ext_authz::serve(
+                    ext_listener,
+                    ext_state,
+                    app::shutdown_signal(),
+                )
+                .await
+                {
+                    tracing::error!(error = %e, "ext_authz listener failed");
+                }
+            });
+        }
         app::serve(listener, state, app::shutdown_signal()).await?;
         Ok(())
     })

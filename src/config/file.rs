@@ -35,6 +35,7 @@ pub struct ConfigFile {
     pub saml_providers: Vec<SamlProviderEntry>,
     #[serde(default)]
     pub audit: AuditSection,
+    pub ext_authz: Option<ExtAuthzSection>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -337,4 +338,41 @@ impl Default for AuditSection {
 
 fn default_audit_output() -> String {
     "off".to_owned()
+}
+
+/// `[ext_authz]`: the listener proxies ask (Envoy `ext_authz` HTTP service, nginx
+/// `auth_request`). Off unless present.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtAuthzSection {
+    /// Trusted by network position: bind it to loopback or the proxies' network only.
+    pub listen: String,
+    /// Prefix Envoy puts before the original path (its `path_prefix`), removed before matching.
+    #[serde(default)]
+    pub path_prefix: String,
+    /// A shared secret the proxy must send in `X-Sts-Authz-Secret`, from a file or variable.
+    #[serde(default)]
+    pub secret_file: Option<String>,
+    #[serde(default)]
+    pub secret_env: Option<String>,
+    #[serde(default)]
+    pub routes: Vec<ExtAuthzRouteEntry>,
+}
+
+/// `[[ext_authz.routes]]`: method and path pattern to action and resource; first match wins.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtAuthzRouteEntry {
+    /// A method, or `*` for any.
+    #[serde(default = "any_method")]
+    pub method: String,
+    /// `/literal/{one}/{rest+}`.
+    pub path: String,
+    pub action: String,
+    /// `arn:...{one}...`.
+    pub resource: String,
+}
+
+fn any_method() -> String {
+    "*".to_owned()
 }

@@ -15,8 +15,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::authz::routes::Route;
 use crate::iam::{self, Account, Iam, Role};
 use crate::policy::{self, NamedPolicy, PolicyType, is_account_id};
+use crate::session::credentials::Secret;
 use file::ConfigFile;
 
 /// The configuration `serve` uses when given none: memory store, dev issuer, demo roles.
@@ -40,6 +42,18 @@ pub struct Config {
     pub saml_providers: Vec<SamlProvider>,
     /// Where the audit log goes (`[audit] output`).
     pub audit: crate::audit::Output,
+    /// The `ext_authz` listener, when configured.
+    pub ext_authz: Option<ExtAuthz>,
+}
+
+/// The checked `[ext_authz]` section.
+#[derive(Debug)]
+pub struct ExtAuthz {
+    pub listen: String,
+    pub path_prefix: String,
+    /// The shared secret proxies must send, when configured.
+    pub secret: Option<Secret>,
+    pub routes: Vec<Route>,
 }
 
 /// The store URL. It may carry a Redis password, so `Debug` and `Display` hide the userinfo.
@@ -411,7 +425,51 @@ impl Checker<'_> {
                 "stderr" => crate::audit::Output::Stderr,
                 path => crate::audit::Output::File(self.path(path)),
             },
+            ext_authz: raw.ext_authz.as_ref().and_then(|e| self.ext_authz(e)),
         }
+    }
+
+    fn ext_authz(&mut self, raw: &file::ExtAuthzSection) -> Option<ExtAuthz> {
+        let line = self
+            .text
+            .lines()
+            .position(|l| l.trim_start().starts_with("[ext_authz]"))
+            .map(|n| n + 1);
+        let before = self.issues.len();
+        if raw.listen.parse::<std::net::SocketAddr>().is_err() {
+            self.issue(
+                line,
+                format!("ext_authz.listen {:?} is not an address:port", raw.listen),
+            );
+        }
+        if !raw.path_prefix.is_empty()
+            && (!raw.path_prefix.starts_with('/') || raw.path_prefix.ends_with('/'))
+        {
+            self.issue(
+                line,
+                "ext_authz.path_prefix must start with / and not end with /".to_owned(),
+            );
+        }
+        let secret = match (&raw.secret_env, &raw.secret_file) {
+            (None, None) => None,
+            (env, file) => self.secret("ext_authz secret", env.as_deref(), file.as_deref(), line),
+        };
+        let mut routes = Vec::new();
+        for (i, r) in raw.routes.iter().enumerate() {
+            match Route::compile(&r.method, &r.path, &r.action, &r.resource) {
+                Ok(route) => routes.push(route),
+                Err(message) => {
+                    let line = self.entry_line("ext_authz.routes", i);
+                    self.issue(line, format!("ext_authz route: {message}"));
+                }
+            }
+        }
+        (self.issues.len() == before).then(|| ExtAuthz {
+            listen: raw.listen.clone(),
+            path_prefix: raw.path_prefix.clone(),
+            secret,
+            routes,
+        })
     }
 
     fn known_account(&mut self, iam: &Iam, account: &str, line: Option<usize>) {

@@ -280,7 +280,7 @@ impl Checker<'_> {
 
     /// Reads a secret from exactly one of an environment variable and a file (relative to the
     /// configuration's folder), trimmed of surrounding whitespace.
-    fn secret(
+    pub(super) fn secret(
         &mut self,
         what: &str,
         env: Option<&str>,

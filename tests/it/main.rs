@@ -30,3 +30,5 @@ mod admin;
 mod audit;
 mod authorization_message;
 mod iam_simulate;
+mod authorize;
+mod ext_authz;

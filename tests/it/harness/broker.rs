@@ -412,6 +412,20 @@ impl TestBroker {
         )
     }
 
+    /// Serves the `ext_authz` listener (the configuration must have `[ext_authz]`) on a free
+    /// loopback port; returns its address.
+    pub async fn serve_ext_authz(&self) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = self.state.clone();
+        tokio::spawn(async move {
+            sts_broker::authz::ext_authz::serve(listener, state, std::future::pending())
+                .await
+                .unwrap();
+        });
+        addr
+    }
+
     /// A raw HTTP client for requests no SDK would send.
     pub fn http(&self) -> reqwest::Client {
         reqwest::Client::new()

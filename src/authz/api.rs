@@ -1,0 +1,293 @@
+//! `POST /authorize` on the main listener: the JSON form of the authorize API.
+//!
+//! The calling service signs its call with SigV4 (service `sts`, as every admin call) as a
+//! principal allowed `broker:Authorize` on the resource it asks about, and sends the request
+//! its client signed. Answers:
+//!
+//! - the call itself is refused (unsigned, bad signature, not allowed, bad JSON, too large):
+//!   its HTTP status and `{"error": {"code", "message"}}` with the AWS code;
+//! - the forwarded request's signature does not verify: `200` with `"authenticated": false`,
+//!   `"allowed": false` and the AWS `error` that request would have received;
+//! - otherwise `200` with `"authenticated": true`, `decision`, `allowed`, `principal`,
+//!   `reason` (caller-safe) and, only when the calling service is allowed
+//!   `broker:ExplainAuthorization`, the full `explanation`.
+
+use std::collections::BTreeMap;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+
+use super::{Forwarded, PrincipalInfo, Question, authorize, is_reserved_key};
+use crate::admin;
+use crate::app::AppState;
+use crate::policy::{self, Context, Explanation, NamedPolicy, PolicyType, Resource, is_account_id};
+use crate::sigv4::{Payload, SignedRequest, UNSIGNED_PAYLOAD};
+use crate::sts::caller::authenticate_for;
+use crate::sts::{RequestMeta, StsError};
+
+/// Where the JSON API is served on the main listener.
+pub const PATH: &str = "/authorize";
+/// The action the calling service needs, on the resource it asks about.
+pub const ACTION: &str = "broker:Authorize";
+/// The action that also earns the full explanation.
+pub const EXPLAIN_ACTION: &str = "broker:ExplainAuthorization";
+
+const MAX_HEADERS: usize = 200;
+const MAX_CONTEXT_KEYS: usize = 64;
+const MAX_CONTEXT_VALUES: usize = 32;
+
+/// The request body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorizeInput {
+    pub request: ForwardedInput,
+    pub action: String,
+    pub resource: String,
+    /// The resource's owning account, when its ARN does not say (S3).
+    #[serde(default)]
+    pub resource_account: Option<String>,
+    #[serde(default)]
+    pub context: BTreeMap<String, ContextInput>,
+    #[serde(default)]
+    pub resource_policy: Option<serde_json::Value>,
+    /// The service the forwarded signature must be scoped to; any when absent.
+    #[serde(default)]
+    pub service: Option<String>,
+    #[serde(default)]
+    pub explain: bool,
+}
+
+/// The request the service received.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForwardedInput {
+    pub method: String,
+    pub path: String,
+    #[serde(default)]
+    pub query: String,
+    pub headers: Vec<(String, String)>,
+    /// Hex SHA-256 of the body, or `UNSIGNED-PAYLOAD` when the service did not hash it (the
+    /// declared `x-amz-content-sha256` is then taken as signed).
+    #[serde(default)]
+    pub payload_hash: Option<String>,
+    /// The body, base64.
+    #[serde(default)]
+    pub body: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum ContextInput {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Debug, Serialize)]
+struct ErrorBody<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+struct Unauthenticated<'a> {
+    authenticated: bool,
+    allowed: bool,
+    error: ErrorBody<'a>,
+    status: u16,
+}
+
+#[derive(Debug, Serialize)]
+struct Decided {
+    authenticated: bool,
+    decision: &'static str,
+    allowed: bool,
+    principal: PrincipalInfo,
+    reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    explanation: Option<Explanation>,
+}
+
+/// A JSON error answer.
+pub fn error_response(e: &StsError) -> Response {
+    (
+        e.status,
+        axum::Json(serde_json::json!({"error": ErrorBody { code: e.code, message: &e.message }})),
+    )
+        .into_response()
+}
+
+/// Handles one call whose body is `meta.raw.body`.
+pub async fn handle(state: &AppState, meta: &RequestMeta) -> Result<Response, StsError> {
+    let authenticated = authenticate_for(state, meta, "sts").await?;
+    let service_permissions = authenticated.permissions(state)?;
+    let input: AuthorizeInput = serde_json::from_slice(&meta.raw.body)
+        .map_err(|e| StsError::validation(format!("Invalid request body: {e}")))?;
+    admin::allowed(state, meta, &service_permissions, ACTION, &input.resource)?;
+    let question = question(&input)?;
+    let body = match &input.request.body {
+        Some(b) => Some(
+            base64::engine::general_purpose::STANDARD
+                .decode(b)
+                .map_err(|_| StsError::validation("request.body must be base64"))?,
+        ),
+        None => None,
+    };
+    let payload = match (&body, input.request.payload_hash.as_deref()) {
+        (Some(_), Some(_)) => {
+            return Err(StsError::validation(
+                "Give request.payload_hash or request.body, not both",
+            ));
+        }
+        (Some(b), None) => Payload::Body(b),
+        (None, Some(UNSIGNED_PAYLOAD) | None) => Payload::Declared,
+        (None, Some(h)) => {
+            if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(StsError::validation(
+                    "request.payload_hash must be 64 hex digits or UNSIGNED-PAYLOAD",
+                ));
+            }
+            Payload::Sha256(h)
+        }
+    };
+    let r = &input.request;
+    if r.headers.len() > MAX_HEADERS {
+        return Err(StsError::validation(format!(
+            "request.headers: at most {MAX_HEADERS} headers"
+        )));
+    }
+    if !r.path.starts_with('/') || r.method.is_empty() {
+        return Err(StsError::validation(
+            "request.method must be set and request.path start with /",
+        ));
+    }
+    let forwarded = Forwarded {
+        request: SignedRequest {
+            method: &r.method,
+            path: &r.path,
+            query: &r.query,
+            headers: &r.headers,
+            body: b"",
+        },
+        payload,
+        service: input.service.as_deref(),
+    };
+    let answer = match authorize(state, &forwarded, question, &meta.request_id).await {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::info!(request_id = %meta.request_id, code = e.code, "forwarded request not authenticated");
+            return Ok(axum::Json(Unauthenticated {
+                authenticated: false,
+                allowed: false,
+                error: ErrorBody {
+                    code: e.code,
+                    message: &e.message,
+                },
+                status: e.status.as_u16(),
+            })
+            .into_response());
+        }
+    };
+    let explain = input.explain
+        && admin::allowed(
+            state,
+            meta,
+            &service_permissions,
+            EXPLAIN_ACTION,
+            &input.resource,
+        )
+        .is_ok();
+    tracing::info!(
+        request_id = %meta.request_id,
+        caller = %answer.permissions.arn(),
+        action = %input.action,
+        decision = answer.decision(),
+        "authorize"
+    );
+    Ok((
+        StatusCode::OK,
+        axum::Json(Decided {
+            authenticated: true,
+            decision: answer.decision(),
+            allowed: answer.allowed(),
+            principal: answer.principal(),
+            reason: answer.reason(),
+            explanation: explain.then(|| answer.explanation()),
+        }),
+    )
+        .into_response())
+}
+
+/// The question in the body, checked.
+fn question(input: &AuthorizeInput) -> Result<Question, StsError> {
+    let action_ok = input.action.len() <= 128
+        && input.action.split_once(':').is_some_and(|(s, a)| {
+            !s.is_empty()
+                && !a.is_empty()
+                && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && a.bytes().all(|b| b.is_ascii_alphanumeric())
+        });
+    if !action_ok {
+        return Err(StsError::validation(
+            "action must be service:Action (letters and digits)",
+        ));
+    }
+    if input.resource.is_empty() || input.resource.len() > 2048 {
+        return Err(StsError::validation(
+            "resource must be 1 to 2048 characters",
+        ));
+    }
+    let mut resource = Resource::new(input.resource.clone());
+    if let Some(account) = &input.resource_account {
+        if !is_account_id(account) {
+            return Err(StsError::validation("resource_account must be 12 digits"));
+        }
+        resource = resource.with_account(account.clone());
+    }
+    if input.context.len() > MAX_CONTEXT_KEYS {
+        return Err(StsError::validation(format!(
+            "context: at most {MAX_CONTEXT_KEYS} keys"
+        )));
+    }
+    let mut context = Context::new();
+    for (key, value) in &input.context {
+        if is_reserved_key(key) {
+            return Err(StsError::validation(format!(
+                "context: {} is set by the broker, not by the caller",
+                crate::sts::query::shorten(key)
+            )));
+        }
+        match value {
+            ContextInput::One(v) => context.insert(key, v.as_str()),
+            ContextInput::Many(vs) if vs.len() <= MAX_CONTEXT_VALUES => {
+                for v in vs {
+                    context.push(key, v.as_str());
+                }
+            }
+            ContextInput::Many(_) => {
+                return Err(StsError::validation(format!(
+                    "context: at most {MAX_CONTEXT_VALUES} values per key"
+                )));
+            }
+        }
+    }
+    let resource_policy = match &input.resource_policy {
+        Some(doc) => {
+            let text = doc.to_string();
+            let parsed = policy::parse(&text, PolicyType::Resource)
+                .map_err(|e| StsError::malformed_policy(e.to_string()))?;
+            Some(NamedPolicy::new(
+                "resource policy (from the request)",
+                parsed,
+            ))
+        }
+        None => None,
+    };
+    Ok(Question {
+        action: input.action.clone(),
+        resource,
+        context,
+        resource_policy,
+    })
+}
