@@ -402,8 +402,8 @@ async fn bad_bodies_get_clean_json_errors() {
             "{body}: {v}"
         );
     }
-    // Too large, signed or not: 413 as JSON.
-    let big = format!("{{\"pad\": \"{}\"}}", "x".repeat(70 * 1024));
+    // Too large (past the 512 KiB default body limit), signed or not: 413 as JSON.
+    let big = format!("{{\"pad\": \"{}\"}}", "x".repeat(600 * 1024));
     let (s, v) = call_at(&broker, Some(&gw), &big, now).await;
     assert_eq!(
         (s, v["error"]["code"].as_str()),
