@@ -87,7 +87,8 @@ impl Nginx {
                 "-c",
                 &conf_path.display().to_string(),
                 "-g",
-                &format!("daemon off; pid {prefix}/nginx.pid;"),
+                // One process, so killing it at the end leaves no orphaned worker behind.
+                &format!("daemon off; master_process off; pid {prefix}/nginx.pid;"),
             ])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
