@@ -27,6 +27,7 @@ mod support;
 mod web_identity;
 // Added later; kept last so parallel additions merge.
 mod admin;
+mod admin_revoke;
 mod audit;
 mod authorization_message;
 mod authorize;
