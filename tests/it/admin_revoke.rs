@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use sts_broker::clock::{ManualClock, SystemClock};
 
 use crate::harness::broker::{
-    ALICE_KEY_ID, ALICE_SECRET, DEPLOY_ROLE, GATEWAY_KEY_ID, GATEWAY_SECRET, OPS_KEY_ID,
-    OPS_SECRET, PROVIDER_ARN, TestBroker,
+    ACCOUNT, ALICE_KEY_ID, ALICE_SECRET, DEPLOY_ROLE, GATEWAY_KEY_ID, GATEWAY_SECRET, OPS_KEY_ID,
+    OPS_SECRET, PROVIDER_ARN, TestBroker, standard_config,
 };
 use crate::harness::idp::TestIdp;
 use crate::harness::redis::RedisServer;
@@ -309,3 +309,79 @@ async fn a_subject_revoked_over_http_spares_other_subjects() {
     refused_within_a_second(&b, &doomed, since).await;
     probe(&b, &bystander).await.unwrap();
 }
+
+#[tokio::test]
+async fn the_resource_scopes_what_an_operator_may_revoke() {
+    let idp = TestIdp::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("scoped.secret"), SCOPED_SECRET).unwrap();
+    std::fs::write(
+        dir.path().join("scoped.json"),
+        format!(
+            r#"{{"Version": "2012-10-17", "Statement": [
+  {{"Effect": "Allow", "Action": "broker:RevokeRole", "Resource": "{DEPLOY_ROLE}"}},
+  {{"Effect": "Allow", "Action": "broker:RevokeSession", "Resource": "arn:aws:sts:::session/*"}}]}}"#
+        ),
+    )
+    .unwrap();
+    let toml = standard_config(dir.path(), &idp, "memory://", 0)
+        + &format!(
+            r#"
+[[users]]
+account = "{ACCOUNT}"
+name = "scoped"
+policy_files = ["scoped.json"]
+access_keys = [{{ id = "{SCOPED_KEY_ID}", secret_file = "scoped.secret" }}]
+"#
+        );
+    let broker = TestBroker::from_toml(dir, &toml).await;
+    let scoped = Signer::new(SCOPED_KEY_ID, SCOPED_SECRET, None);
+
+    let other_role = "arn:aws:iam::111122223333:role/hub";
+    let (status, v) = revoke(
+        &broker,
+        Some(&scoped),
+        &json!({"kind": "Role", "role_arn": other_role}),
+    )
+    .await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (403, Some("AccessDenied")),
+        "{v}"
+    );
+    let (status, v) = revoke(
+        &broker,
+        Some(&scoped),
+        &json!({"kind": "Subject", "provider": PROVIDER_ARN, "subject": SUB}),
+    )
+    .await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (403, Some("AccessDenied")),
+        "{v}"
+    );
+    assert!(broker.state.revocations.is_empty());
+
+    let session = exchange(&broker, &token(&idp, SUB, None)).await.unwrap();
+    let (status, v) = revoke(
+        &broker,
+        Some(&scoped),
+        &json!({"kind": "Session", "access_key_id": session.0}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(
+        probe(&broker, &session).await.unwrap_err(),
+        ("InvalidClientTokenId".to_owned(), 403)
+    );
+    let (status, v) = revoke(
+        &broker,
+        Some(&scoped),
+        &json!({"kind": "Role", "role_arn": DEPLOY_ROLE}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+}
+
+const SCOPED_KEY_ID: &str = "AKIASCOPEDEXAMPLE234";
+const SCOPED_SECRET: &str = "scopedSecretAccessKey/EXAMPLE+0123456789";
