@@ -178,11 +178,10 @@ pub async fn handle(state: &AppState, meta: &RequestMeta) -> Result<Response, St
         payload,
         service: input.service.as_deref(),
     };
-    let caller = authenticated.caller().arn().to_owned();
     let asked = Asked {
         request_id: &meta.request_id,
         source_ip: client_ip(&input.context),
-        caller: Some(&caller),
+        caller: Some(authenticated.caller().arn()),
         action: &input.action,
         resource: &input.resource,
     };

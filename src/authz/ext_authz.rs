@@ -180,23 +180,30 @@ async fn check(State(state): State<AppState>, req: Request) -> Response {
         payload: Payload::Declared,
         service: None,
     };
-    let asked = Asked {
-        request_id: &request_id,
-        source_ip: client_ip,
-        caller: None,
-        action: &action,
-        resource: &resource,
-    };
+    // Kept for the audit line only when there is one: the question takes them.
+    let audited = state
+        .audit
+        .is_enabled()
+        .then(|| (action.clone(), resource.clone()));
     let question = Question {
-        action: action.clone(),
-        resource: Resource::new(resource.clone()),
+        action,
+        resource: Resource::new(resource),
         context,
         resource_policy: None,
     };
     let decided = authorize(&state, &forwarded, question, &request_id).await;
-    match &decided {
-        Ok(answer) => authz_audit::decided(&state, &asked, &forwarded, answer),
-        Err(e) => authz_audit::refused(&state, &asked, &forwarded, e),
+    if let Some((action, resource)) = &audited {
+        let asked = Asked {
+            request_id: &request_id,
+            source_ip: client_ip,
+            caller: None,
+            action,
+            resource,
+        };
+        match &decided {
+            Ok(answer) => authz_audit::decided(&state, &asked, &forwarded, answer),
+            Err(e) => authz_audit::refused(&state, &asked, &forwarded, e),
+        }
     }
     match decided {
         Err(e) => {
