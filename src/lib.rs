@@ -13,8 +13,8 @@ pub mod iam;
 pub mod keys;
 pub mod oidc;
 pub mod policy;
-pub mod revocation;
 pub mod saml;
+pub mod revocation;
 pub mod session;
 pub mod sigv4;
 pub mod store;
@@ -22,8 +22,9 @@ pub mod sts;
 pub mod totp;
 // Added after the first release of this list; kept last so parallel additions merge.
 pub mod admin;
-pub mod admin_api;
 pub mod audit;
-pub mod authz;
-pub mod authz_audit;
 pub mod iam_api;
+pub mod authz;
+// The admin API and the audit lines of authorize decisions.
+pub mod admin_api;
+pub mod authz_audit;

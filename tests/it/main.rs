@@ -18,18 +18,19 @@ mod policy_conditions;
 mod policy_core_engine;
 mod policy_moto;
 mod query_api;
-mod revocation;
 mod saml;
 mod saml_conformance;
+mod revocation;
 mod serve;
 mod sigv4_suites;
 mod support;
 mod web_identity;
 // Added later; kept last so parallel additions merge.
 mod admin;
-mod admin_revoke;
 mod audit;
 mod authorization_message;
+mod iam_simulate;
 mod authorize;
 mod ext_authz;
-mod iam_simulate;
+// Revocation over HTTP.
+mod admin_revoke;
