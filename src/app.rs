@@ -1,6 +1,7 @@
 //! The HTTP service: shared state, the router and its middleware, and `serve`.
 //!
-//! Routes: `/` (the STS Query API, GET and POST), `/healthz` (process up), `/readyz` (store
+//! Routes: `/` (the STS Query API, GET and POST), `POST /authorize` (the authorize API),
+//! `POST /admin/revoke` (the admin API, [`crate::admin_api`]), `/healthz` (process up), `/readyz` (store
 //! reachable, keys loaded) and, only when the configuration enables it, the dev issuer's
 //! discovery document and JWKS. Every error, including those produced by middleware (body too
 //! large, timeout, panic), reaches the client as AWS's `ErrorResponse` XML with the request id
@@ -25,6 +26,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::admin_api;
 use crate::audit::{self, AuditEvent, AuditLog};
 use crate::authz;
 use crate::clock::Clock;
@@ -171,6 +173,7 @@ pub fn router(state: AppState) -> Router {
     let mut app = Router::new()
         .route("/", get(sts_query).post(sts_query))
         .route(authz::api::PATH, post(authorize_json))
+        .route(admin_api::REVOKE_PATH, post(admin_revoke))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz));
     if let Some(dev) = &state.dev_issuer {
@@ -222,7 +225,8 @@ struct RequestId(String);
 async fn request_id_and_errors(mut req: Request, next: Next, max_body: usize) -> Response {
     let id = uuid::Uuid::new_v4().to_string();
     req.extensions_mut().insert(RequestId(id.clone()));
-    let json_api = req.uri().path() == authz::api::PATH;
+    let json_api =
+        req.uri().path() == authz::api::PATH || req.uri().path().starts_with(admin_api::PREFIX);
     let mut response = next.run(req).await;
     let is_ours = response
         .headers()
@@ -300,25 +304,13 @@ async fn sts_query(State(state): State<AppState>, req: Request) -> Response {
     }
 }
 
-/// One audit line for a Query API call, from its outcome and what its handlers noted.
-fn record(state: &AppState, id: &str, result: &Result<String, StsError>, notes: audit::Notes) {
+/// One audit line for a Query API or admin API call, from its outcome and what its handlers
+/// noted.
+fn record<T>(state: &AppState, id: &str, result: &Result<T, StsError>, notes: audit::Notes) {
     if !state.audit.is_enabled() {
         return;
     }
-    let (decision, reason) = match result {
-        Ok(_) => (audit::Decision::Allow, None),
-        Err(e) => {
-            let denied = e.status == StatusCode::FORBIDDEN
-                || matches!(e.code, "InvalidIdentityToken" | "ExpiredTokenException");
-            let decision = if denied {
-                audit::Decision::Deny
-            } else {
-                audit::Decision::Error
-            };
-            let reason = notes.policy_decision.unwrap_or(e.code);
-            (decision, Some(reason.to_owned()))
-        }
-    };
+    let (decision, reason) = audit::outcome(result.as_ref().err(), notes.policy_decision);
     state.audit.record(&AuditEvent {
         time: xml::timestamp(state.clock.now()),
         request_id: id.to_owned(),
@@ -331,10 +323,13 @@ fn record(state: &AppState, id: &str, result: &Result<String, StsError>, notes: 
         decision,
         reason,
         access_key_id: notes.access_key_id,
+        resource: notes.resource,
+        caller: None,
     });
 }
 
-/// `POST /authorize`: the authorize API's JSON form (see [`authz::api`]).
+/// `POST /authorize`: the authorize API's JSON form (see [`authz::api`]). The handler writes
+/// the audit line of each decision; a refused call gets one here.
 async fn authorize_json(State(state): State<AppState>, req: Request) -> Response {
     let id = request_id(&req);
     let max = state.config.server.max_body_bytes;
@@ -344,10 +339,37 @@ async fn authorize_json(State(state): State<AppState>, req: Request) -> Response
         Err(_) => return authz::api::error_response(&StsError::body_too_large(max)),
     };
     meta.raw.body = body;
-    match authz::api::handle(&state, &meta).await {
+    let (result, mut notes) = audit::collect(authz::api::handle(&state, &meta)).await;
+    match result {
         Ok(response) => response,
         Err(e) => {
             tracing::debug!(request_id = %id, code = e.code, message = %e.message, "authorize call refused");
+            notes.source_ip = meta.source_ip;
+            notes.action = Some(authz::api::ACTION.to_owned());
+            let response = authz::api::error_response(&e);
+            record::<()>(&state, &id, &Err(e), notes);
+            response
+        }
+    }
+}
+
+/// `POST /admin/revoke` (see [`admin_api`]): one audit line per call.
+async fn admin_revoke(State(state): State<AppState>, req: Request) -> Response {
+    let id = request_id(&req);
+    let max = admin_api::MAX_BODY.min(state.config.server.max_body_bytes);
+    let mut meta = request_meta(&req, &id);
+    let body = match to_bytes(req.into_body(), max).await {
+        Ok(b) => b,
+        Err(_) => return authz::api::error_response(&StsError::body_too_large(max)),
+    };
+    meta.raw.body = body;
+    let (result, mut notes) = audit::collect(admin_api::revoke(&state, &meta)).await;
+    notes.source_ip = meta.source_ip;
+    record(&state, &id, &result, notes);
+    match result {
+        Ok(response) => response,
+        Err(e) => {
+            tracing::debug!(request_id = %id, code = e.code, message = %e.message, "admin call refused");
             authz::api::error_response(&e)
         }
     }

@@ -86,6 +86,12 @@ pub struct AuditEvent {
     pub reason: Option<String>,
     /// The access key id of the session minted, or else of the credentials the caller used.
     pub access_key_id: Option<String>,
+    /// The resource asked about: in authorize decisions, the resource the service asked for;
+    /// in revocations, what was revoked (session, provider or role ARN).
+    pub resource: Option<String>,
+    /// In authorize decisions, the service that asked (`POST /authorize`'s signer; none for the
+    /// `ext_authz` listener, trusted by network position); `principal` is then the client.
+    pub caller: Option<String>,
 }
 
 /// What a request's handlers learned, gathered by [`note`].
@@ -100,6 +106,7 @@ pub struct Notes {
     /// `explicitDeny` / `implicitDeny` when a policy refused.
     pub policy_decision: Option<&'static str>,
     pub access_key_id: Option<String>,
+    pub resource: Option<String>,
 }
 
 tokio::task_local! {
@@ -128,6 +135,26 @@ pub async fn collect<F: Future>(request: F) -> (F::Output, Notes) {
             (out, notes)
         })
         .await
+}
+
+/// The decision and reason of a call that answered `error` (`None`: it succeeded), given the
+/// policy decision noted: a refusal with `403` or of an identity token is `Deny`, any other
+/// error `Error`; the reason is the policy decision when one refused, else the AWS code.
+pub fn outcome(
+    error: Option<&crate::sts::StsError>,
+    policy_decision: Option<&'static str>,
+) -> (Decision, Option<String>) {
+    let Some(e) = error else {
+        return (Decision::Allow, None);
+    };
+    let denied = e.status == axum::http::StatusCode::FORBIDDEN
+        || matches!(e.code, "InvalidIdentityToken" | "ExpiredTokenException");
+    let decision = if denied {
+        Decision::Deny
+    } else {
+        Decision::Error
+    };
+    (decision, Some(policy_decision.unwrap_or(e.code).to_owned()))
 }
 
 /// At most [`MAX_FIELD_CHARS`] characters of a request-supplied value.
@@ -334,6 +361,8 @@ mod tests {
             "decision",
             "reason",
             "access_key_id",
+            "resource",
+            "caller",
         ] {
             assert!(lines[0].get(key).is_some(), "{key}");
         }

@@ -2,14 +2,24 @@
 //!
 //! The crate is a library with a thin binary. [`policy`] is the IAM policy engine every
 //! authorization decision goes through; [`oidc`] verifies the OIDC tokens of
-//! `AssumeRoleWithWebIdentity`; [`sigv4`] verifies AWS Signature Version 4 signatures; [`cli`]
-//! holds the command implementations the binary dispatches to.
+//! `AssumeRoleWithWebIdentity`, [`saml`] the SAML responses of `AssumeRoleWithSAML`; [`sigv4`]
+//! verifies AWS Signature Version 4 signatures; [`sts`] serves the STS Query API, [`iam_api`]
+//! IAM's simulation actions, [`authz`] resource servers' authorization questions and
+//! [`admin_api`] operators' revocations, all through [`admin`]'s policy-checked authentication;
+//! [`revocation`] keeps every replica's view of revoked sessions current; [`cli`] holds the
+//! command implementations the binary dispatches to.
 
+pub mod admin;
+pub mod admin_api;
 pub mod app;
+pub mod audit;
+pub mod authz;
+pub mod authz_audit;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod iam;
+pub mod iam_api;
 pub mod keys;
 pub mod oidc;
 pub mod policy;
@@ -20,8 +30,3 @@ pub mod sigv4;
 pub mod store;
 pub mod sts;
 pub mod totp;
-// Added after the first release of this list; kept last so parallel additions merge.
-pub mod admin;
-pub mod audit;
-pub mod authz;
-pub mod iam_api;

@@ -11,8 +11,12 @@
 //! - otherwise `200` with `"authenticated": true`, `decision`, `allowed`, `principal`,
 //!   `reason` (caller-safe) and, only when the calling service is allowed
 //!   `broker:ExplainAuthorization`, the full `explanation`.
+//!
+//! Each answered question is one audit line ([`crate::authz_audit`]); a refused call is audited by
+//! the router as `broker:Authorize`.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -22,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use super::{Forwarded, PrincipalInfo, Question, authorize, is_reserved_key};
 use crate::admin;
 use crate::app::AppState;
+use crate::authz_audit::{self as audit, Asked};
 use crate::policy::{self, Context, Explanation, NamedPolicy, PolicyType, Resource, is_account_id};
 use crate::sigv4::{Payload, SignedRequest, UNSIGNED_PAYLOAD};
 use crate::sts::caller::authenticate_for;
@@ -173,9 +178,20 @@ pub async fn handle(state: &AppState, meta: &RequestMeta) -> Result<Response, St
         payload,
         service: input.service.as_deref(),
     };
+    let asked = Asked {
+        request_id: &meta.request_id,
+        source_ip: client_ip(&input.context),
+        caller: Some(authenticated.caller().arn()),
+        action: &input.action,
+        resource: &input.resource,
+    };
     let answer = match authorize(state, &forwarded, question, &meta.request_id).await {
-        Ok(a) => a,
+        Ok(a) => {
+            audit::decided(state, &asked, &forwarded, &a);
+            a
+        }
         Err(e) => {
+            audit::refused(state, &asked, &forwarded, &e);
             tracing::info!(request_id = %meta.request_id, code = e.code, "forwarded request not authenticated");
             return Ok(axum::Json(Unauthenticated {
                 authenticated: false,
@@ -217,6 +233,17 @@ pub async fn handle(state: &AppState, meta: &RequestMeta) -> Result<Response, St
         }),
     )
         .into_response())
+}
+
+/// The client's address, when the service gave it as `aws:SourceIp`.
+fn client_ip(context: &BTreeMap<String, ContextInput>) -> Option<IpAddr> {
+    context
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("aws:SourceIp"))
+        .and_then(|(_, v)| match v {
+            ContextInput::One(ip) => ip.parse().ok(),
+            ContextInput::Many(_) => None,
+        })
 }
 
 /// The question in the body, checked.

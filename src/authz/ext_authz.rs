@@ -15,6 +15,7 @@
 //! `x-sts-source-identity`, `x-sts-tags` form-encoded and `x-sts-tag-<key>` for plain keys),
 //! `401` when the signature is missing or does not verify, `403` when denied. Bodies are short
 //! plain text: the AWS code and a caller-safe message. Never a secret, token or signature.
+//! Each answer is one audit line ([`crate::authz_audit`]).
 //!
 //! Trusted by network position: bind it to loopback or the proxies' network, optionally with a
 //! shared secret in `X-Sts-Authz-Secret`. `X-Real-IP` and `X-Forwarded-Proto` from the proxy
@@ -34,6 +35,7 @@ use tower_http::timeout::TimeoutLayer;
 use super::routes::{self, Target};
 use super::{Answer, Forwarded, Question, authorize};
 use crate::app::AppState;
+use crate::authz_audit::{self, Asked};
 use crate::policy::{Context, Resource};
 use crate::sigv4::{Payload, SignedRequest};
 
@@ -115,6 +117,17 @@ async fn check(State(state): State<AppState>, req: Request) -> Response {
         }
     };
     let (path, query) = uri.split_once('?').unwrap_or((&uri, ""));
+    let client_ip = header_text(headers, "x-real-ip").and_then(|v| v.parse::<IpAddr>().ok());
+    let early = |action: &str, reason: &str| {
+        let asked = Asked {
+            request_id: &request_id,
+            source_ip: client_ip,
+            caller: None,
+            action,
+            resource: path,
+        };
+        authz_audit::refused_early(&state, &asked, reason);
+    };
     // The client's headers, without what the proxy added for us.
     let forwarded_headers: Vec<(String, String)> = headers
         .iter()
@@ -131,6 +144,7 @@ async fn check(State(state): State<AppState>, req: Request) -> Response {
         .collect();
     let declared = headers.contains_key("x-amz-content-sha256");
     if !declared && !matches!(method.as_str(), "GET" | "HEAD" | "DELETE" | "OPTIONS") {
+        early("", "IncompleteSignature");
         return plain(
             StatusCode::UNAUTHORIZED,
             "IncompleteSignature: requests that may carry a body must sign x-amz-content-sha256"
@@ -139,13 +153,14 @@ async fn check(State(state): State<AppState>, req: Request) -> Response {
     }
     let Some(Target { action, resource }) = routes::find(&config.routes, &method, path) else {
         tracing::info!(request_id, method, path, "ext_authz: no route");
+        early("", "NoRoute");
         return plain(
             StatusCode::FORBIDDEN,
             "AccessDenied: no route maps this request to an action".to_owned(),
         );
     };
     let mut context = Context::new();
-    if let Some(ip) = header_text(headers, "x-real-ip").and_then(|v| v.parse::<IpAddr>().ok()) {
+    if let Some(ip) = client_ip {
         context.insert("aws:SourceIp", ip.to_string());
     }
     if let Some(proto) = header_text(headers, "x-forwarded-proto") {
@@ -165,13 +180,32 @@ async fn check(State(state): State<AppState>, req: Request) -> Response {
         payload: Payload::Declared,
         service: None,
     };
+    // Kept for the audit line only when there is one: the question takes them.
+    let audited = state
+        .audit
+        .is_enabled()
+        .then(|| (action.clone(), resource.clone()));
     let question = Question {
         action,
         resource: Resource::new(resource),
         context,
         resource_policy: None,
     };
-    match authorize(&state, &forwarded, question, &request_id).await {
+    let decided = authorize(&state, &forwarded, question, &request_id).await;
+    if let Some((action, resource)) = &audited {
+        let asked = Asked {
+            request_id: &request_id,
+            source_ip: client_ip,
+            caller: None,
+            action,
+            resource,
+        };
+        match &decided {
+            Ok(answer) => authz_audit::decided(&state, &asked, &forwarded, answer),
+            Err(e) => authz_audit::refused(&state, &asked, &forwarded, e),
+        }
+    }
+    match decided {
         Err(e) => {
             tracing::info!(request_id, code = e.code, "ext_authz: not authenticated");
             // The service's own failures stay server errors, so proxies do not cache a denial.

@@ -8,11 +8,18 @@
     clippy::print_stderr
 )]
 
+mod admin;
+mod admin_revoke;
 mod assume_role;
+mod audit;
+mod authorization_message;
+mod authorize;
 mod caller_identity;
 mod cli;
 mod config;
+mod ext_authz;
 mod harness;
+mod iam_simulate;
 mod key_rotation;
 mod policy_conditions;
 mod policy_core_engine;
@@ -25,10 +32,3 @@ mod serve;
 mod sigv4_suites;
 mod support;
 mod web_identity;
-// Added later; kept last so parallel additions merge.
-mod admin;
-mod audit;
-mod authorization_message;
-mod authorize;
-mod ext_authz;
-mod iam_simulate;

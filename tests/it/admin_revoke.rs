@@ -1,0 +1,387 @@
+//! Revocation over HTTP (`POST /admin/revoke`): two replicas on one real Redis, sessions minted
+//! with the real SDK, revocations signed with the SDK's own signer by the `ops` operator. A
+//! revocation made on one replica is refused on the other within a second, by the Query API and
+//! by the authorize API; callers without the action are refused and nothing is stored.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::{Value, json};
+use sts_broker::clock::{ManualClock, SystemClock};
+
+use crate::harness::broker::{
+    ACCOUNT, ALICE_KEY_ID, ALICE_SECRET, DEPLOY_ROLE, GATEWAY_KEY_ID, GATEWAY_SECRET, OPS_KEY_ID,
+    OPS_SECRET, PROVIDER_ARN, TestBroker, standard_config,
+};
+use crate::harness::idp::TestIdp;
+use crate::harness::redis::RedisServer;
+use crate::harness::signer::Signer;
+use crate::revocation::{Creds, exchange, probe, refused_within_a_second, token};
+
+const SUB: &str = "repo:octo-org/app:ref:refs/heads/main";
+const OTHER_SUB: &str = "repo:octo-org/app:ref:refs/heads/dev";
+
+fn ops() -> Signer {
+    Signer::new(OPS_KEY_ID, OPS_SECRET, None)
+}
+
+/// A JSON POST to `path` signed by `signer` for `sts` (unsigned when `None`): status and JSON.
+async fn post(
+    broker: &TestBroker,
+    path: &str,
+    signer: Option<&Signer>,
+    body: &str,
+) -> (u16, Value) {
+    let url = format!("{}{path}", broker.endpoint);
+    let content_type = ("content-type", "application/json");
+    let mut request = broker
+        .http()
+        .post(&url)
+        .header(content_type.0, content_type.1)
+        .body(body.to_owned());
+    if let Some(s) = signer {
+        for (n, v) in s.sign("sts", "POST", &url, &[content_type], body.as_bytes()) {
+            request = request.header(n, v);
+        }
+    }
+    let r = request.send().await.unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    let value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
+    (status, value)
+}
+
+async fn revoke(broker: &TestBroker, signer: Option<&Signer>, body: &Value) -> (u16, Value) {
+    post(broker, "/admin/revoke", signer, &body.to_string()).await
+}
+
+/// Revocation entries in Redis.
+async fn stored(redis: &RedisServer) -> usize {
+    redis
+        .keys()
+        .await
+        .iter()
+        .filter(|k| k.starts_with("sts-broker:revoked:"))
+        .count()
+}
+
+async fn two_replicas(
+    idp: &TestIdp,
+    redis: &RedisServer,
+) -> (TestBroker, TestBroker, tempfile::TempDir) {
+    let keys = tempfile::tempdir().unwrap();
+    let a = TestBroker::replica(idp, &redis.url(), keys.path(), Arc::new(SystemClock)).await;
+    let b = TestBroker::replica(idp, &redis.url(), keys.path(), Arc::new(SystemClock)).await;
+    (a, b, keys)
+}
+
+/// What the authorize API on `broker` says about a request `creds` signed for S3.
+async fn authorize_with(broker: &TestBroker, creds: &Creds) -> Value {
+    let client = Signer::new(&creds.0, &creds.1, Some(&creds.2));
+    let url = "https://objects.example.com/app-bucket/a.txt";
+    let mut headers = vec![("host".to_owned(), "objects.example.com".to_owned())];
+    headers.extend(client.sign("s3", "GET", url, &[], b""));
+    let body = json!({
+        "request": {"method": "GET", "path": "/app-bucket/a.txt", "headers": headers},
+        "action": "s3:GetObject",
+        "resource": "arn:aws:s3:::app-bucket/a.txt",
+    });
+    let gateway = Signer::new(GATEWAY_KEY_ID, GATEWAY_SECRET, None);
+    let (status, v) = post(broker, "/authorize", Some(&gateway), &body.to_string()).await;
+    assert_eq!(status, 200, "{v}");
+    v
+}
+
+#[tokio::test]
+async fn a_session_revoked_over_http_on_one_replica_is_refused_on_the_other_within_a_second() {
+    let redis = RedisServer::start().await;
+    let idp = TestIdp::start().await;
+    let (a, b, _keys) = two_replicas(&idp, &redis).await;
+    let doomed = exchange(&a, &token(&idp, SUB, None)).await.unwrap();
+    let sibling = exchange(&a, &token(&idp, SUB, None)).await.unwrap();
+    probe(&b, &doomed).await.unwrap();
+    assert_eq!(authorize_with(&b, &doomed).await["authenticated"], true);
+
+    let since = Instant::now();
+    let (status, v) = revoke(
+        &a,
+        Some(&ops()),
+        &json!({"kind": "Session", "access_key_id": doomed.0}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    let revoked = v["revoked"].as_array().unwrap();
+    // The session and the web identity token it was issued for.
+    assert_eq!(revoked.len(), 2, "{v}");
+    assert_eq!(revoked[0]["rule"]["kind"], "Session");
+    assert_eq!(revoked[0]["rule"]["access_key_id"], doomed.0.as_str());
+    assert_eq!(revoked[1]["rule"]["kind"], "WebIdentityToken");
+    for e in revoked {
+        assert!(e["expires_at"].as_i64().unwrap() > e["revoked_at"].as_i64().unwrap());
+    }
+    refused_within_a_second(&b, &doomed, since).await;
+    probe(&b, &sibling).await.unwrap();
+    assert_eq!(stored(&redis).await, 2);
+
+    // The authorize API refuses the revoked session's signature as AWS would.
+    let v = authorize_with(&b, &doomed).await;
+    assert_eq!(v["authenticated"], false, "{v}");
+    assert_eq!(v["allowed"], false);
+    assert_eq!(v["error"]["code"], "InvalidClientTokenId");
+    assert_eq!(v["status"], 403);
+    assert_eq!(authorize_with(&b, &sibling).await["authenticated"], true);
+}
+
+#[tokio::test]
+async fn callers_without_the_action_are_refused_and_nothing_is_revoked() {
+    let redis = RedisServer::start().await;
+    let idp = TestIdp::start().await;
+    let (a, b, _keys) = two_replicas(&idp, &redis).await;
+    let session = exchange(&a, &token(&idp, SUB, None)).await.unwrap();
+    let gateway = Signer::new(GATEWAY_KEY_ID, GATEWAY_SECRET, None);
+    let alice = Signer::new(ALICE_KEY_ID, ALICE_SECRET, None);
+    let own = Signer::new(&session.0, &session.1, Some(&session.2));
+    let asks = [
+        (
+            json!({"kind": "Session", "access_key_id": session.0}),
+            "broker:RevokeSession",
+            format!("arn:aws:sts:::session/{}", session.0),
+        ),
+        (
+            json!({"kind": "Role", "role_arn": DEPLOY_ROLE}),
+            "broker:RevokeRole",
+            DEPLOY_ROLE.to_owned(),
+        ),
+        (
+            json!({"kind": "RoleIssuedBefore", "role_arn": DEPLOY_ROLE, "before": 1_700_000_000}),
+            "broker:RevokeRole",
+            DEPLOY_ROLE.to_owned(),
+        ),
+        (
+            json!({"kind": "Subject", "provider": PROVIDER_ARN, "subject": SUB}),
+            "broker:RevokeSubject",
+            PROVIDER_ARN.to_owned(),
+        ),
+    ];
+    for signer in [&gateway, &alice, &own] {
+        for (body, action, resource) in &asks {
+            let (status, v) = revoke(&a, Some(signer), body).await;
+            assert_eq!(
+                (status, v["error"]["code"].as_str()),
+                (403, Some("AccessDenied")),
+                "{v}"
+            );
+            let message = v["error"]["message"].as_str().unwrap();
+            assert!(
+                message.contains(&format!("perform: {action} on resource: {resource}")),
+                "{message}"
+            );
+        }
+    }
+    assert_eq!(stored(&redis).await, 0);
+    assert!(a.state.revocations.is_empty());
+    probe(&b, &session).await.unwrap();
+    probe(&a, &session).await.unwrap();
+}
+
+#[tokio::test]
+async fn bad_calls_get_their_aws_code_and_store_nothing() {
+    let redis = RedisServer::start().await;
+    let idp = TestIdp::start().await;
+    let (a, _b, _keys) = two_replicas(&idp, &redis).await;
+    let ops = ops();
+
+    let (status, v) = revoke(&a, None, &json!({"kind": "Role", "role_arn": DEPLOY_ROLE})).await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (403, Some("MissingAuthenticationToken")),
+        "{v}"
+    );
+    // Signed for another service.
+    let url = format!("{}/admin/revoke", a.endpoint);
+    let body = json!({"kind": "Role", "role_arn": DEPLOY_ROLE}).to_string();
+    let mut request = a.http().post(&url).body(body.clone());
+    for (n, v) in ops.sign("iam", "POST", &url, &[], body.as_bytes()) {
+        request = request.header(n, v);
+    }
+    let r = request.send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "SignatureDoesNotMatch", "{v}");
+
+    for body in [
+        "not json",
+        r#"{"kind": "Everything"}"#,
+        r#"{"kind": "session", "access_key_id": "ASIAAAAAAAAAAAAAAAAA"}"#,
+        r#"{"kind": "Role", "role_arn": "arn:aws:iam::111122223333:role/ci/deploy", "extra": 1}"#,
+        r#"{"kind": "Role"}"#,
+        r#"{"kind": "Session", "access_key_id": "ASIA-not-a-key"}"#,
+        r#"{"kind": "Role", "role_arn": "deploy"}"#,
+        r#"{"kind": "Subject", "provider": "arn:aws:iam::111122223333:oidc-provider/x", "subject": ""}"#,
+        r#"{"kind": "RoleIssuedBefore", "role_arn": "arn:aws:iam::111122223333:role/ci/deploy", "before": 99999999999}"#,
+    ] {
+        let (status, v) = post(&a, "/admin/revoke", Some(&ops), body).await;
+        assert_eq!(
+            (status, v["error"]["code"].as_str()),
+            (400, Some("ValidationError")),
+            "{body}: {v}"
+        );
+    }
+
+    let (status, v) = post(&a, "/admin/revoke", Some(&ops), &"x".repeat(20 * 1024)).await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (413, Some("RequestEntityTooLarge")),
+        "{v}"
+    );
+
+    let (status, v) = revoke(
+        &a,
+        Some(&ops),
+        &json!({"kind": "Session", "access_key_id": "ASIAAAAAAAAAAAAAAAAA"}),
+    )
+    .await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (404, Some("NoSuchEntity")),
+        "{v}"
+    );
+    assert_eq!(stored(&redis).await, 0);
+    assert!(a.state.revocations.is_empty());
+
+    let r = a.http().get(&url).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 405);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "MethodNotAllowed");
+}
+
+#[tokio::test]
+async fn a_role_revoked_over_http_ends_its_sessions_on_every_replica() {
+    let redis = RedisServer::start().await;
+    let idp = TestIdp::start().await;
+    let keys = tempfile::tempdir().unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let clock = Arc::new(ManualClock::new(now.replace_nanosecond(0).unwrap()));
+    let a = TestBroker::replica(&idp, &redis.url(), keys.path(), clock.clone()).await;
+    let b = TestBroker::replica(&idp, &redis.url(), keys.path(), clock.clone()).await;
+    let first = exchange(&a, &token(&idp, SUB, None)).await.unwrap();
+    let second = exchange(&b, &token(&idp, OTHER_SUB, None)).await.unwrap();
+
+    let since = Instant::now();
+    let (status, v) = revoke(
+        &b,
+        Some(&ops()),
+        &json!({"kind": "Role", "role_arn": DEPLOY_ROLE}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["revoked"][0]["rule"]["kind"], "Role");
+    assert_eq!(v["revoked"][0]["rule"]["role_arn"], DEPLOY_ROLE);
+    refused_within_a_second(&a, &first, since).await;
+    refused_within_a_second(&a, &second, since).await;
+    refused_within_a_second(&b, &first, since).await;
+    assert_eq!(stored(&redis).await, 1);
+
+    // Sessions issued after the revocation's second work.
+    clock.advance(time::Duration::seconds(2));
+    let later = exchange(&a, &token(&idp, SUB, None)).await.unwrap();
+    probe(&b, &later).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_subject_revoked_over_http_spares_other_subjects() {
+    let redis = RedisServer::start().await;
+    let idp = TestIdp::start().await;
+    let (a, b, _keys) = two_replicas(&idp, &redis).await;
+    let doomed = exchange(&a, &token(&idp, SUB, None)).await.unwrap();
+    let bystander = exchange(&a, &token(&idp, OTHER_SUB, None)).await.unwrap();
+
+    let since = Instant::now();
+    let (status, v) = revoke(
+        &a,
+        Some(&ops()),
+        &json!({"kind": "Subject", "provider": PROVIDER_ARN, "subject": SUB}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["revoked"][0]["rule"]["kind"], "Subject");
+    assert_eq!(v["revoked"][0]["rule"]["subject"], SUB);
+    refused_within_a_second(&b, &doomed, since).await;
+    probe(&b, &bystander).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_resource_scopes_what_an_operator_may_revoke() {
+    let idp = TestIdp::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("scoped.secret"), SCOPED_SECRET).unwrap();
+    std::fs::write(
+        dir.path().join("scoped.json"),
+        format!(
+            r#"{{"Version": "2012-10-17", "Statement": [
+  {{"Effect": "Allow", "Action": "broker:RevokeRole", "Resource": "{DEPLOY_ROLE}"}},
+  {{"Effect": "Allow", "Action": "broker:RevokeSession", "Resource": "arn:aws:sts:::session/*"}}]}}"#
+        ),
+    )
+    .unwrap();
+    let toml = standard_config(dir.path(), &idp, "memory://", 0)
+        + &format!(
+            r#"
+[[users]]
+account = "{ACCOUNT}"
+name = "scoped"
+policy_files = ["scoped.json"]
+access_keys = [{{ id = "{SCOPED_KEY_ID}", secret_file = "scoped.secret" }}]
+"#
+        );
+    let broker = TestBroker::from_toml(dir, &toml).await;
+    let scoped = Signer::new(SCOPED_KEY_ID, SCOPED_SECRET, None);
+
+    let other_role = "arn:aws:iam::111122223333:role/hub";
+    let (status, v) = revoke(
+        &broker,
+        Some(&scoped),
+        &json!({"kind": "Role", "role_arn": other_role}),
+    )
+    .await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (403, Some("AccessDenied")),
+        "{v}"
+    );
+    let (status, v) = revoke(
+        &broker,
+        Some(&scoped),
+        &json!({"kind": "Subject", "provider": PROVIDER_ARN, "subject": SUB}),
+    )
+    .await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (403, Some("AccessDenied")),
+        "{v}"
+    );
+    assert!(broker.state.revocations.is_empty());
+
+    let session = exchange(&broker, &token(&idp, SUB, None)).await.unwrap();
+    let (status, v) = revoke(
+        &broker,
+        Some(&scoped),
+        &json!({"kind": "Session", "access_key_id": session.0}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(
+        probe(&broker, &session).await.unwrap_err(),
+        ("InvalidClientTokenId".to_owned(), 403)
+    );
+    let (status, v) = revoke(
+        &broker,
+        Some(&scoped),
+        &json!({"kind": "Role", "role_arn": DEPLOY_ROLE}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+}
+
+const SCOPED_KEY_ID: &str = "AKIASCOPEDEXAMPLE234";
+const SCOPED_SECRET: &str = "scopedSecretAccessKey/EXAMPLE+0123456789";
