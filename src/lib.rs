@@ -13,8 +13,8 @@ pub mod iam;
 pub mod keys;
 pub mod oidc;
 pub mod policy;
-pub mod saml;
 pub mod revocation;
+pub mod saml;
 pub mod session;
 pub mod sigv4;
 pub mod store;
@@ -23,5 +23,5 @@ pub mod totp;
 // Added after the first release of this list; kept last so parallel additions merge.
 pub mod admin;
 pub mod audit;
-pub mod iam_api;
 pub mod authz;
+pub mod iam_api;

@@ -10,9 +10,9 @@
 //! derived (HMAC-SHA256, own label) from a broker session key whose id prefixes the blob and is
 //! authenticated with it; a message decodes while that key is loaded. base64url, no padding.
 
+use crate::app::AppState;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use crate::app::AppState;
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
@@ -235,7 +235,10 @@ mod tests {
         let raw = URL_SAFE_NO_PAD.decode(&blob).unwrap();
         assert!(!String::from_utf8_lossy(&raw).contains("AssumeRole"));
         // Fresh nonce every time.
-        assert_ne!(blob, encode(&keys(), time::OffsetDateTime::now_utc(), &trace).unwrap());
+        assert_ne!(
+            blob,
+            encode(&keys(), time::OffsetDateTime::now_utc(), &trace).unwrap()
+        );
     }
 
     #[test]
@@ -249,7 +252,12 @@ mod tests {
 
     #[test]
     fn any_change_is_refused() {
-        let blob = encode(&keys(), time::OffsetDateTime::now_utc(), &json!({"allowed": false})).unwrap();
+        let blob = encode(
+            &keys(),
+            time::OffsetDateTime::now_utc(),
+            &json!({"allowed": false}),
+        )
+        .unwrap();
         let raw = URL_SAFE_NO_PAD.decode(&blob).unwrap();
         for i in 0..raw.len() {
             let mut bad = raw.clone();
