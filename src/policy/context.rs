@@ -100,7 +100,7 @@ impl Context {
             }
             return;
         }
-        self.entries.retain(|k, _| keys.entries.get(k).is_none());
+        self.entries.retain(|k, _| !keys.entries.contains_key(k));
         self.shared = Some(Arc::clone(keys));
     }
 
