@@ -39,10 +39,24 @@ impl ContextValue {
 }
 
 /// Condition keys of one request.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// Keys many requests have in common (a caller's own, built once per session) can be shared
+/// rather than copied ([`Context::share`]): they sit over the request's own keys, which never
+/// repeat one of them, and a change to one of them copies the shared keys first.
+#[derive(Debug, Clone, Default)]
 pub struct Context {
     entries: HashMap<Box<str>, ContextValue>,
+    /// Shared keys, none of which is also in `entries`.
+    shared: Option<Arc<Context>>,
 }
+
+impl PartialEq for Context {
+    fn eq(&self, other: &Context) -> bool {
+        self.len() == other.len() && self.iter().all(|(k, v)| other.get_lower(k) == Some(v))
+    }
+}
+
+impl Eq for Context {}
 
 impl Context {
     pub fn new() -> Context {
@@ -56,21 +70,48 @@ impl Context {
 
     /// Sets a key to a single or multi value.
     pub fn insert_value(&mut self, key: &str, value: ContextValue) {
-        self.entries.insert(key.to_ascii_lowercase().into(), value);
+        let key: Box<str> = key.to_ascii_lowercase().into();
+        self.unshare(&key);
+        self.entries.insert(key, value);
     }
 
     /// Adds a value to a multi-valued key, creating it when absent.
     pub fn push(&mut self, key: &str, value: impl Into<String>) {
+        let key: Box<str> = key.to_ascii_lowercase().into();
+        let earlier = self.unshare(&key);
         let entry = self
             .entries
-            .entry(key.to_ascii_lowercase().into())
-            .or_insert_with(|| ContextValue::Multi(Vec::new()));
+            .entry(key)
+            .or_insert_with(|| earlier.unwrap_or_else(|| ContextValue::Multi(Vec::new())));
         match entry {
             ContextValue::Multi(v) => v.push(value.into()),
             ContextValue::Single(s) => {
                 *entry = ContextValue::Multi(vec![std::mem::take(s), value.into()]);
             }
         }
+    }
+
+    /// Sets every key of `keys` over this context's, replacing earlier values as
+    /// [`Context::insert_value`] would, sharing them rather than copying when it can.
+    pub fn share(&mut self, keys: &Arc<Context>) {
+        if self.shared.is_some() || keys.shared.is_some() {
+            for (key, value) in keys.iter() {
+                self.insert_value(key, value.clone());
+            }
+            return;
+        }
+        self.entries.retain(|k, _| !keys.entries.contains_key(k));
+        self.shared = Some(Arc::clone(keys));
+    }
+
+    /// Takes `key` (lower-cased) out of the shared keys, copying them first, so it can be
+    /// changed in `entries`; returns its value.
+    fn unshare(&mut self, key: &str) -> Option<ContextValue> {
+        let shared = self.shared.as_mut()?;
+        if !shared.entries.contains_key(key) {
+            return None;
+        }
+        Arc::make_mut(shared).entries.remove(key)
     }
 
     pub fn get(&self, key: &str) -> Option<&ContextValue> {
@@ -83,6 +124,11 @@ impl Context {
 
     /// Looks up an already lower-cased key (the compiled form policies use).
     pub fn get_lower(&self, key: &str) -> Option<&ContextValue> {
+        if let Some(shared) = &self.shared
+            && let Some(value) = shared.entries.get(key)
+        {
+            return Some(value);
+        }
         self.entries.get(key)
     }
 
@@ -91,12 +137,21 @@ impl Context {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
+    }
+
+    /// The number of keys.
+    pub fn len(&self) -> usize {
+        self.entries.len() + self.shared.as_ref().map_or(0, |s| s.entries.len())
     }
 
     /// Keys (lower-cased) and values, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &ContextValue)> {
-        self.entries.iter().map(|(k, v)| (&**k, v))
+        self.shared
+            .iter()
+            .flat_map(|s| s.entries.iter())
+            .chain(self.entries.iter())
+            .map(|(k, v)| (&**k, v))
     }
 }
 
@@ -225,6 +280,47 @@ mod tests {
         c.push("aws:tagkeys", "b");
         assert_eq!(c.get("aws:TagKeys").unwrap().values(), ["a", "b"]);
         assert_eq!(c.get("aws:TagKeys").unwrap().single(), None);
+    }
+
+    #[test]
+    fn shared_keys_sit_over_own_keys_and_copy_on_change() {
+        let mut caller = Context::new();
+        caller.insert("aws:PrincipalArn", "arn:aws:iam::1:role/r");
+        caller.insert("aws:TagKeys", "a");
+        let caller = Arc::new(caller);
+        let mut c = Context::new();
+        c.insert("aws:SourceIp", "10.0.0.1");
+        c.insert("AWS:principalarn", "forged");
+        c.share(&caller);
+        // As if each shared key had been inserted: it replaces the request's own.
+        assert_eq!(
+            c.get("aws:PrincipalArn").unwrap().single(),
+            Some("arn:aws:iam::1:role/r")
+        );
+        assert_eq!(c.len(), 3);
+        assert_eq!(c.iter().count(), 3);
+        let mut copied = Context::new();
+        copied.insert("aws:SourceIp", "10.0.0.1");
+        copied.insert("aws:PrincipalArn", "arn:aws:iam::1:role/r");
+        copied.insert("aws:TagKeys", "a");
+        assert_eq!(c, copied);
+        // Changing a shared key changes this context only.
+        c.insert("aws:principalarn", "other");
+        c.push("aws:TagKeys", "b");
+        assert_eq!(c.get("aws:PrincipalArn").unwrap().single(), Some("other"));
+        assert_eq!(c.get("aws:tagkeys").unwrap().values(), ["a", "b"]);
+        assert_eq!(c.len(), 3);
+        assert_eq!(
+            caller.get("aws:PrincipalArn").unwrap().single(),
+            Some("arn:aws:iam::1:role/r")
+        );
+        assert_eq!(caller.get("aws:TagKeys").unwrap().single(), Some("a"));
+        // A context that already shares keys takes more by copying.
+        let mut more = Context::new();
+        more.insert("aws:SourceIdentity", "alice");
+        c.share(&Arc::new(more));
+        assert_eq!(c.get("aws:SourceIdentity").unwrap().single(), Some("alice"));
+        assert_eq!(c.len(), 4);
     }
 
     #[test]

@@ -20,12 +20,24 @@ pub const DEFAULT_MAX_SKEW: Duration = Duration::minutes(15);
 /// The string to sign for a canonical request.
 pub fn string_to_sign(parsed: &Parsed, canonical_request: &str) -> String {
     let hash = digest::digest(&digest::SHA256, canonical_request.as_bytes());
-    format!(
-        "{ALGORITHM}\n{}\n{}\n{}",
-        amz_date_text(parsed.amz_date),
-        parsed.credential.scope(),
-        hex(hash.as_ref())
-    )
+    let credential = &parsed.credential;
+    let mut out = String::with_capacity(160);
+    for part in [
+        ALGORITHM,
+        "\n",
+        &amz_date_text(parsed.amz_date),
+        "\n",
+        &credential.date,
+        "/",
+        &credential.region,
+        "/",
+        &credential.service,
+        "/aws4_request\n",
+        &hex(hash.as_ref()),
+    ] {
+        out.push_str(part);
+    }
+    out
 }
 
 /// The key a request's signature is checked with, derived from the secret and the credential
@@ -163,10 +175,28 @@ fn signing_key(secret_access_key: &str, credential: &Credential) -> hmac::Key {
 
 /// `YYYYMMDD'T'HHMMSS'Z'` in UTC.
 fn amz_date_text(t: OffsetDateTime) -> String {
-    let format = format_description!("[year][month][day]T[hour][minute][second]Z");
-    t.to_offset(time::UtcOffset::UTC)
-        .format(format)
-        .unwrap_or_default()
+    let t = t.to_offset(time::UtcOffset::UTC);
+    let year = t.year();
+    if !(0..=9999).contains(&year) {
+        let format = format_description!("[year][month][day]T[hour][minute][second]Z");
+        return t.format(format).unwrap_or_default();
+    }
+    let mut out = String::with_capacity(16);
+    let digits = |out: &mut String, value: u32, width: u32| {
+        for place in (0..width).rev() {
+            let digit = value / 10u32.pow(place) % 10;
+            out.push(char::from_digit(digit, 10).unwrap_or('0'));
+        }
+    };
+    digits(&mut out, year.unsigned_abs(), 4);
+    digits(&mut out, u32::from(u8::from(t.month())), 2);
+    digits(&mut out, u32::from(t.day()), 2);
+    out.push('T');
+    digits(&mut out, u32::from(t.hour()), 2);
+    digits(&mut out, u32::from(t.minute()), 2);
+    digits(&mut out, u32::from(t.second()), 2);
+    out.push('Z');
+    out
 }
 
 #[cfg(test)]

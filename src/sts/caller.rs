@@ -8,7 +8,7 @@
 //! it, and the signature must verify with its secret.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock};
 
 use super::RequestMeta;
 use super::auth_cache::Authenticated;
@@ -46,14 +46,34 @@ pub enum Caller {
 /// Signing keys derived today, by access key id and credential scope, so a busy key derives its
 /// key once a day rather than on every request. An entry is only ever derived from the secret
 /// the broker holds for that access key id, and is used only after the key or session has been
-/// checked; when full, the cache starts over.
+/// checked; when full, the cache starts over. Looked up without allocating: by access key id,
+/// then among that key's few scopes.
 #[derive(Debug, Default)]
 pub struct SigningKeyCache {
-    keys: Mutex<HashMap<String, Arc<SigningKey>>>,
+    keys: RwLock<HashMap<String, Vec<ScopedKey>>>,
 }
 
-/// Entries kept before the cache starts over.
+/// A signing key with the scope (date, region, service) it was derived for.
+#[derive(Debug)]
+struct ScopedKey {
+    date: String,
+    region: String,
+    service: String,
+    key: Arc<SigningKey>,
+}
+
+impl ScopedKey {
+    fn is_for(&self, credential: &sigv4::Credential) -> bool {
+        self.date == credential.date
+            && self.region == credential.region
+            && self.service == credential.service
+    }
+}
+
+/// Access keys kept before the cache starts over.
 const SIGNING_KEY_CACHE_MAX: usize = 50_000;
+/// Scopes kept per access key before its list starts over (days, regions, services).
+const SIGNING_KEY_SCOPES_MAX: usize = 16;
 
 impl SigningKeyCache {
     /// Verifies the request's signature with the day's signing key for its access key and
@@ -68,8 +88,11 @@ impl SigningKeyCache {
         secret: impl FnOnce() -> Result<Secret, StsError>,
     ) -> Result<(), StsError> {
         let credential = &parsed.credential;
-        let id = format!("{}/{}", credential.access_key_id, credential.scope());
-        let cached = self.lock().get(&id).cloned();
+        let cached = self
+            .read()
+            .get(credential.access_key_id.as_str())
+            .and_then(|scopes| scopes.iter().find(|s| s.is_for(credential)))
+            .map(|s| Arc::clone(&s.key));
         let check = |key: &SigningKey| {
             // AWS's 15 minutes between the signer's clock and ours.
             sigv4::verify_payload(signed, parsed, key, now, sigv4::DEFAULT_MAX_SKEW, payload)
@@ -80,16 +103,32 @@ impl SigningKeyCache {
         }
         let key = SigningKey::derive(secret()?.expose(), credential);
         check(&key)?;
-        let mut keys = self.lock();
-        if keys.len() >= SIGNING_KEY_CACHE_MAX {
+        let mut keys = self.write();
+        if keys.len() >= SIGNING_KEY_CACHE_MAX
+            && !keys.contains_key(credential.access_key_id.as_str())
+        {
             keys.clear();
         }
-        keys.insert(id, Arc::new(key));
+        let scopes = keys.entry(credential.access_key_id.clone()).or_default();
+        if scopes.len() >= SIGNING_KEY_SCOPES_MAX {
+            scopes.clear();
+        }
+        scopes.retain(|s| !s.is_for(credential));
+        scopes.push(ScopedKey {
+            date: credential.date.clone(),
+            region: credential.region.clone(),
+            service: credential.service.clone(),
+            key: Arc::new(key),
+        });
         Ok(())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<SigningKey>>> {
-        self.keys.lock().unwrap_or_else(|e| e.into_inner())
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Vec<ScopedKey>>> {
+        self.keys.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Vec<ScopedKey>>> {
+        self.keys.write().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -388,7 +427,7 @@ mod tests {
         let secret = || Ok(Secret::new("secret".to_owned()));
         let body = Payload::Body(b"");
         assert!(cache.verify(&signed, &parsed, body, now, secret).is_err());
-        assert!(cache.lock().is_empty());
+        assert!(cache.read().is_empty());
         // A failing secret source is an error, not a panic or an accepted request.
         assert!(
             cache

@@ -9,6 +9,7 @@
 //! authenticate ([`super::caller`]) and it does not render answers.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
 
 use super::error::StsError;
 use super::role_session;
@@ -44,6 +45,10 @@ pub struct Permissions {
     /// The caller is a session: a role it assumes is capped like a chained one, and it always
     /// says whether MFA was used.
     pub chained: bool,
+    /// The keys [`Self::add_principal_keys`] adds that do not change between requests, built
+    /// from the fields above on first use (they are not changed once a request was made) and
+    /// shared by every request's context.
+    caller_keys: OnceLock<Arc<Context>>,
 }
 
 impl Permissions {
@@ -80,6 +85,7 @@ impl Permissions {
             source_identity: None,
             mfa_at,
             chained: false,
+            caller_keys: OnceLock::new(),
         }
     }
 
@@ -152,6 +158,7 @@ impl Permissions {
             source_identity: record.source_identity.clone(),
             mfa_at: record.mfa_authenticated_at,
             chained: true,
+            caller_keys: OnceLock::new(),
         })
     }
 
@@ -168,27 +175,36 @@ impl Permissions {
     /// and `aws:MultiFactorAuthPresent`/`Age` (long-term keys without an MFA code leave them
     /// out, as in AWS, so `Null` conditions see them missing).
     pub fn add_principal_keys(&self, context: &mut Context, now: time::OffsetDateTime) {
-        for (key, value) in self.context.iter() {
-            context.insert_value(key, value.clone());
-        }
-        for (k, v) in &self.principal_tags {
-            context.insert(&format!("aws:PrincipalTag/{k}"), v.as_str());
-        }
-        if let Some(si) = &self.source_identity {
-            context.insert("aws:SourceIdentity", si.as_str());
-        }
-        if self.mfa_at.is_some() || self.chained {
-            context.insert(
-                "aws:MultiFactorAuthPresent",
-                self.mfa_at.is_some().to_string(),
-            );
-        }
+        context.share(self.caller_keys());
         if let Some(at) = self.mfa_at {
             context.insert(
                 "aws:MultiFactorAuthAge",
                 (now.unix_timestamp() - at).max(0).to_string(),
             );
         }
+    }
+
+    /// The keys of [`Self::add_principal_keys`] but `aws:MultiFactorAuthAge`, built once.
+    fn caller_keys(&self) -> &Arc<Context> {
+        self.caller_keys.get_or_init(|| {
+            let mut keys = Context::new();
+            for (key, value) in self.context.iter() {
+                keys.insert_value(key, value.clone());
+            }
+            for (k, v) in &self.principal_tags {
+                keys.insert(&format!("aws:PrincipalTag/{k}"), v.as_str());
+            }
+            if let Some(si) = &self.source_identity {
+                keys.insert("aws:SourceIdentity", si.as_str());
+            }
+            if self.mfa_at.is_some() || self.chained {
+                keys.insert(
+                    "aws:MultiFactorAuthPresent",
+                    self.mfa_at.is_some().to_string(),
+                );
+            }
+            Arc::new(keys)
+        })
     }
 
     /// The policies that decide a request of this caller, with an optional resource-based
