@@ -49,20 +49,10 @@ fn read_input(params: &Params) -> Result<Input<'_>, StsError> {
     v.length("RoleArn", role_arn, 20, 2048, false);
     v.length("RoleSessionName", session_name, 2, 64, false);
     v.name_pattern("RoleSessionName", session_name);
-    let duration = params
-        .get("DurationSeconds")
-        .and_then(|d| v.integer("DurationSeconds", d, 900, 43_200))
-        .and_then(|d| u32::try_from(d).ok());
-    let policy = params.get("Policy");
-    if let Some(p) = policy {
-        // The model sets no maximum for AssumeRole; the packed size bounds it.
-        v.length("Policy", p, 1, usize::MAX, true);
-        v.policy_chars("Policy", p);
-    }
-    let policy_arns = params.list("PolicyArns", Some("arn"), 10)?;
-    for arn in &policy_arns {
-        v.length("PolicyArns.member.arn", arn, 20, 2048, false);
-    }
+    let duration = v.duration_seconds(params);
+    // The model sets no maximum for AssumeRole's Policy; the packed size bounds it.
+    let policy = v.session_policy(params, usize::MAX);
+    let policy_arns = v.policy_arns(params)?;
     let keys = params.list("Tags", Some("Key"), 50)?;
     let tags: Vec<(&str, &str)> = keys
         .iter()

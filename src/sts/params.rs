@@ -4,7 +4,7 @@
 //! constraint: ...". Values of sensitive parameters are never echoed.
 
 use super::error::StsError;
-use super::query::lower_first;
+use super::query::{Params, lower_first};
 use crate::iam::is_name_byte;
 
 /// Collects constraint violations.
@@ -105,6 +105,34 @@ impl Violations {
         } else {
             Some(n)
         }
+    }
+
+    /// `DurationSeconds` of a role session (900..43200), when given.
+    pub fn duration_seconds(&mut self, params: &Params) -> Option<u32> {
+        params
+            .get("DurationSeconds")
+            .and_then(|d| self.integer("DurationSeconds", d, 900, 43_200))
+            .and_then(|d| u32::try_from(d).ok())
+    }
+
+    /// The inline session `Policy` (at most `max` characters, policy characters only), when
+    /// given.
+    pub fn session_policy<'a>(&mut self, params: &'a Params, max: usize) -> Option<&'a str> {
+        let policy = params.get("Policy");
+        if let Some(p) = policy {
+            self.length("Policy", p, 1, max, true);
+            self.policy_chars("Policy", p);
+        }
+        policy
+    }
+
+    /// The managed session policies `PolicyArns.member.N.arn` (at most 10, ARN-sized).
+    pub fn policy_arns<'a>(&mut self, params: &'a Params) -> Result<Vec<&'a str>, StsError> {
+        let arns = params.list("PolicyArns", Some("arn"), 10)?;
+        for arn in &arns {
+            self.length("PolicyArns.member.arn", arn, 20, 2048, false);
+        }
+        Ok(arns)
     }
 
     pub fn finish(self) -> Result<(), StsError> {

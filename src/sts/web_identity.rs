@@ -48,22 +48,12 @@ fn read_input(params: &Params) -> Result<Input<'_>, StsError> {
     v.length("RoleSessionName", session_name, 2, 64, false);
     v.name_pattern("RoleSessionName", session_name);
     v.length("WebIdentityToken", token, 4, 20_000, true);
-    let duration = params
-        .get("DurationSeconds")
-        .and_then(|d| v.integer("DurationSeconds", d, 900, 43_200))
-        .and_then(|d| u32::try_from(d).ok());
-    let policy = params.get("Policy");
-    if let Some(p) = policy {
-        v.length("Policy", p, 1, 2048, true);
-        v.policy_chars("Policy", p);
-    }
+    let duration = v.duration_seconds(params);
+    let policy = v.session_policy(params, 2048);
     if let Some(id) = params.get("ProviderId") {
         v.length("ProviderId", id, 4, 2048, false);
     }
-    let policy_arns = params.list("PolicyArns", Some("arn"), 10)?;
-    for arn in &policy_arns {
-        v.length("PolicyArns.member.arn", arn, 20, 2048, false);
-    }
+    let policy_arns = v.policy_arns(params)?;
     v.finish()?;
     Ok(Input {
         role_arn,
