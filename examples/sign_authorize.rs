@@ -16,9 +16,14 @@
 
 use std::time::SystemTime;
 
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-use aws_sigv4::sign::v4;
+// The same signer the integration tests use: the AWS SDK's own (`aws-sigv4`).
+#[path = "../tests/it/harness/signer.rs"]
+#[allow(dead_code)]
+mod signer;
 
+use signer::Signer;
+
+/// The headers SigV4 adds for a request signed by `key`/`secret` for `service`, now.
 fn signed(
     key: &str,
     secret: &str,
@@ -28,28 +33,15 @@ fn signed(
     extra: &[(&str, &str)],
     body: &[u8],
 ) -> Vec<(String, String)> {
-    let identity = aws_credential_types::Credentials::new(key, secret, None, None, "load").into();
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region("us-east-1")
-        .name(service)
-        .time(SystemTime::now())
-        .settings(SigningSettings::default())
-        .build()
-        .unwrap()
-        .into();
-    let signable = SignableRequest::new(
+    Signer::new(key, secret, None).sign_at(
+        service,
         method,
         url,
-        extra.iter().copied(),
-        SignableBody::Bytes(body),
+        extra,
+        body,
+        false,
+        SystemTime::now(),
     )
-    .unwrap();
-    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
-    instructions
-        .headers()
-        .map(|(n, v)| (n.to_owned(), v.to_owned()))
-        .collect()
 }
 
 fn lua_string(s: &str) -> String {
