@@ -25,6 +25,8 @@ pub struct Authenticated(Arc<Entry>);
 
 #[derive(Debug)]
 struct Entry {
+    /// The (public) access key id the caller signed with.
+    access_key_id: String,
     caller: Caller,
     /// Unix seconds; `None` for long-term keys.
     expires_at: Option<i64>,
@@ -32,12 +34,13 @@ struct Entry {
 }
 
 impl Authenticated {
-    pub fn new(caller: Caller) -> Authenticated {
+    pub fn new(access_key_id: &str, caller: Caller) -> Authenticated {
         let expires_at = match &caller {
             Caller::Session(record) => Some(record.expires_at),
             Caller::User(_) => None,
         };
         Authenticated(Arc::new(Entry {
+            access_key_id: access_key_id.to_owned(),
             caller,
             expires_at,
             permissions: OnceLock::new(),
@@ -46,6 +49,11 @@ impl Authenticated {
 
     pub fn caller(&self) -> &Caller {
         &self.0.caller
+    }
+
+    /// The access key id the caller signed with (public; for logs and the audit log).
+    pub fn access_key_id(&self) -> &str {
+        &self.0.access_key_id
     }
 
     /// The caller's permissions, built on first use and kept with the entry.
@@ -144,30 +152,33 @@ mod tests {
     use crate::session::{Origin, SessionPrincipal, SessionRecord};
 
     fn session(id: &str, expires_at: i64) -> Authenticated {
-        Authenticated::new(Caller::Session(Box::new(SessionRecord {
-            access_key_id: id.to_owned(),
-            key_id: "k1".to_owned(),
-            origin: Origin::AssumeRole,
-            account: "111122223333".to_owned(),
-            principal: SessionPrincipal::User {
-                user_arn: "arn:aws:iam::111122223333:user/u".to_owned(),
-                user_id: "AIDAEXAMPLE".to_owned(),
-            },
-            issued_at: 0,
-            expires_at,
-            provider: None,
-            subject: None,
-            audience: None,
-            source_identity: None,
-            context: BTreeMap::new(),
-            session_policy: None,
-            policy_arns: Vec::new(),
-            tags: BTreeMap::new(),
-            transitive_tag_keys: Vec::new(),
-            mfa_authenticated_at: None,
-            chained: false,
-            lineage: Default::default(),
-        })))
+        Authenticated::new(
+            id,
+            Caller::Session(Box::new(SessionRecord {
+                access_key_id: id.to_owned(),
+                key_id: "k1".to_owned(),
+                origin: Origin::AssumeRole,
+                account: "111122223333".to_owned(),
+                principal: SessionPrincipal::User {
+                    user_arn: "arn:aws:iam::111122223333:user/u".to_owned(),
+                    user_id: "AIDAEXAMPLE".to_owned(),
+                },
+                issued_at: 0,
+                expires_at,
+                provider: None,
+                subject: None,
+                audience: None,
+                source_identity: None,
+                context: BTreeMap::new(),
+                session_policy: None,
+                policy_arns: Vec::new(),
+                tags: BTreeMap::new(),
+                transitive_tag_keys: Vec::new(),
+                mfa_authenticated_at: None,
+                chained: false,
+                lineage: Default::default(),
+            })),
+        )
     }
 
     #[test]

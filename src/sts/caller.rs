@@ -157,12 +157,9 @@ pub async fn authenticate_for(
     )
     .await?;
     // For the audit log: who called, with which (public) access key id.
-    let access_key_id = sigv4::parse(&signed)
-        .ok()
-        .map(|p| p.credential.access_key_id.to_string());
     crate::audit::note(|n| {
         n.principal = Some(authenticated.caller().arn().to_owned());
-        n.access_key_id = access_key_id;
+        n.access_key_id = Some(authenticated.access_key_id().to_owned());
     });
     Ok(authenticated)
 }
@@ -213,7 +210,7 @@ pub async fn authenticate_request(
         if let Some(cached) = state.auth_cache.get(access_key_id, unix_now) {
             return Ok(cached);
         }
-        let authenticated = Authenticated::new(Caller::User(Arc::clone(user)));
+        let authenticated = Authenticated::new(access_key_id, Caller::User(Arc::clone(user)));
         state
             .auth_cache
             .insert(access_key_id, authenticated.clone(), unix_now);
@@ -247,7 +244,10 @@ pub async fn authenticate_request(
                 })?
                 // Authentic and unexpired, but gone from the store: treat as expired.
                 .ok_or_else(StsError::expired_token)?;
-            (Authenticated::new(Caller::Session(Box::new(record))), true)
+            (
+                Authenticated::new(access_key_id, Caller::Session(Box::new(record))),
+                true,
+            )
         }
     };
     let Caller::Session(record) = authenticated.caller() else {
