@@ -289,7 +289,10 @@ fn request_id(req: &Request) -> String {
 async fn sts_query(State(state): State<AppState>, req: Request) -> Response {
     let id = request_id(&req);
     let mut namespace = xml::NAMESPACE;
-    let (result, notes) = audit::collect(handle_query(&state, req, &id, &mut namespace)).await;
+    let (result, notes) = state
+        .audit
+        .collect(handle_query(&state, req, &id, &mut namespace))
+        .await;
     record(&state, &id, &result, notes);
     match result {
         Ok(body) => xml_response(StatusCode::OK, body),
@@ -339,7 +342,7 @@ async fn authorize_json(State(state): State<AppState>, req: Request) -> Response
         Err(_) => return authz::api::error_response(&StsError::body_too_large(max)),
     };
     meta.raw.body = body;
-    let (result, mut notes) = audit::collect(authz::api::handle(&state, &meta)).await;
+    let (result, mut notes) = state.audit.collect(authz::api::handle(&state, &meta)).await;
     match result {
         Ok(response) => response,
         Err(e) => {
@@ -363,7 +366,7 @@ async fn admin_revoke(State(state): State<AppState>, req: Request) -> Response {
         Err(_) => return authz::api::error_response(&StsError::body_too_large(max)),
     };
     meta.raw.body = body;
-    let (result, mut notes) = audit::collect(admin_api::revoke(&state, &meta)).await;
+    let (result, mut notes) = state.audit.collect(admin_api::revoke(&state, &meta)).await;
     notes.source_ip = meta.source_ip;
     record(&state, &id, &result, notes);
     match result {

@@ -236,6 +236,16 @@ impl AuditLog {
         self.tx.is_some()
     }
 
+    /// [`collect`] when the log is on; otherwise runs `request` alone, so handlers' notes cost
+    /// nothing (no scope to write them into).
+    pub async fn collect<F: Future>(&self, request: F) -> (F::Output, Notes) {
+        if self.is_enabled() {
+            collect(request).await
+        } else {
+            (request.await, Notes::default())
+        }
+    }
+
     /// Queues one event; never waits. A full queue drops the event and counts it.
     pub fn record(&self, event: &AuditEvent) {
         let Some(tx) = &self.tx else {
