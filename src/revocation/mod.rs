@@ -186,6 +186,21 @@ struct Shared {
     /// The longest session any configured role grants.
     longest: u32,
     health: Health,
+    /// Quiet time on the subscription before it is pinged, in milliseconds.
+    keepalive_ms: AtomicU64,
+    /// Subscriptions made again after the first one (each reloads every entry).
+    reconnects: AtomicU64,
+    /// Keep-alive pings the subscription answered.
+    keepalives: AtomicU64,
+}
+
+/// What the subscriber has done so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SubscriptionStats {
+    /// Subscriptions made again after the first (a lost connection, a failed reload).
+    pub reconnects: u64,
+    /// Keep-alive pings answered on the subscription.
+    pub keepalives: u64,
 }
 
 /// The revocations this replica knows; cheap to clone.
@@ -219,7 +234,27 @@ impl Revocations {
                 role_max,
                 longest,
                 health,
+                keepalive_ms: AtomicU64::new(
+                    u64::try_from(sync::KEEPALIVE.as_millis()).unwrap_or(u64::MAX),
+                ),
+                reconnects: AtomicU64::new(0),
+                keepalives: AtomicU64::new(0),
             }),
+        }
+    }
+
+    /// Pings the subscription after `every` without a message instead of
+    /// the default second (tests use a short one to see many pings quickly).
+    pub fn set_keepalive(&self, every: Duration) {
+        let ms = u64::try_from(every.as_millis()).unwrap_or(u64::MAX).max(1);
+        self.shared.keepalive_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Reconnections and answered keep-alives of the subscriber so far.
+    pub fn subscription_stats(&self) -> SubscriptionStats {
+        SubscriptionStats {
+            reconnects: self.shared.reconnects.load(Ordering::Relaxed),
+            keepalives: self.shared.keepalives.load(Ordering::Relaxed),
         }
     }
 

@@ -4,14 +4,16 @@
 //! Each ping answered, message received or reload done confirms the cache for
 //! [`super::STALE_AFTER`].
 
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use super::{CHANNEL, Entry, NAMESPACE, RESYNC_EVERY, Shared, index::Index};
 use crate::store::{Received, StoreError};
 
-/// Quiet time on the subscription before it is pinged.
-const PING_AFTER: Duration = Duration::from_secs(1);
+/// Quiet time on the subscription before it is pinged, unless
+/// [`super::Revocations::set_keepalive`] says otherwise.
+pub const KEEPALIVE: Duration = Duration::from_secs(1);
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
@@ -44,10 +46,14 @@ pub(super) async fn resync(shared: &Shared) -> Result<(), StoreError> {
 /// The subscriber: runs until the [`Shared`] state is dropped.
 pub(super) async fn run(weak: Weak<Shared>) {
     let mut backoff = FIRST_BACKOFF;
+    let mut first = true;
     loop {
         let Some(shared) = weak.upgrade() else {
             return;
         };
+        if !std::mem::take(&mut first) {
+            shared.reconnects.fetch_add(1, Ordering::Relaxed);
+        }
         match shared.store.subscribe(CHANNEL).await {
             Ok(Some(mut subscription)) => match resync(&shared).await {
                 Ok(()) => {
@@ -72,7 +78,11 @@ pub(super) async fn run(weak: Weak<Shared>) {
 async fn listen(weak: &Weak<Shared>, subscription: &mut crate::store::Subscription) -> Option<()> {
     let mut last_resync = Instant::now();
     loop {
-        let received = subscription.next_or_ping(PING_AFTER).await;
+        let keepalive = {
+            let shared = weak.upgrade()?;
+            Duration::from_millis(shared.keepalive_ms.load(Ordering::Relaxed))
+        };
+        let received = subscription.next_or_ping(keepalive).await;
         let shared: Arc<Shared> = weak.upgrade()?;
         match received {
             Ok(Received::Message(bytes)) => match serde_json::from_slice::<Entry>(&bytes) {
@@ -86,7 +96,10 @@ async fn listen(weak: &Weak<Shared>, subscription: &mut crate::store::Subscripti
                 }
                 Err(e) => tracing::warn!(error = %e, "unreadable revocation event skipped"),
             },
-            Ok(Received::Alive) => shared.health.confirmed(),
+            Ok(Received::Alive) => {
+                shared.keepalives.fetch_add(1, Ordering::Relaxed);
+                shared.health.confirmed();
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "revocation subscription lost; reconnecting");
                 return Some(());

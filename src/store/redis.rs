@@ -191,7 +191,10 @@ impl Subscription {
                     tracing::warn!(bytes = payload.len(), "oversized event dropped");
                 }
                 () = tokio::time::sleep(quiet) => {
-                    deadline(self.sink.ping::<String>()).await??;
+                    // On a subscribed RESP2 connection Redis answers a ping with the array
+                    // `["pong", ""]`, not the `PONG` status of an ordinary connection: any
+                    // reply that is not an error proves the connection works.
+                    deadline(self.sink.ping::<redis::Value>()).await??;
                     return Ok(Received::Alive);
                 }
             }

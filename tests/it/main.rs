@@ -29,6 +29,7 @@ mod revocation;
 mod saml;
 mod saml_conformance;
 mod serve;
+mod shared_state;
 mod sigv4_suites;
 mod support;
 mod web_identity;
