@@ -313,7 +313,10 @@ fn record<T>(state: &AppState, id: &str, result: &Result<T, StsError>, notes: au
     if !state.audit.is_enabled() {
         return;
     }
-    let (decision, reason) = audit::outcome(result.as_ref().err(), notes.policy_decision);
+    let (decision, reason) = audit::outcome(
+        result.as_ref().err(),
+        notes.policy_decision.or(notes.refusal),
+    );
     state.audit.record(&AuditEvent {
         time: xml::timestamp(state.clock.now()),
         request_id: id.to_owned(),

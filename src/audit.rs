@@ -105,6 +105,9 @@ pub struct Notes {
     pub subject: Option<String>,
     /// `explicitDeny` / `implicitDeny` when a policy refused.
     pub policy_decision: Option<&'static str>,
+    /// A refusal's cause when it says more than the AWS code and no policy decided (e.g.
+    /// `mfaDeviceLocked`, `sessionRecordNotAuthentic`); the audit `reason`.
+    pub refusal: Option<&'static str>,
     pub access_key_id: Option<String>,
     pub resource: Option<String>,
 }

@@ -61,32 +61,40 @@ impl MemoryStore {
         }
     }
 
-    /// Adds one to the counter at `key` (starting a `ttl` window when new); the new count.
-    pub(super) fn increment(&self, key: String, ttl: Duration) -> u64 {
+    /// Below `limit`, adds one to the counter at `key` (starting a `ttl` window when new) and
+    /// returns the new count; at `limit`, `None` and nothing changes. One lock: atomic.
+    pub(super) fn increment_below(&self, key: String, limit: u64, ttl: Duration) -> Option<u64> {
         let now = Instant::now();
         let mut map = self.lock();
-        let count = match map.entries.get(&key) {
-            Some((bytes, until)) if *until > now => {
-                let mut n = [0u8; 8];
-                n.copy_from_slice(bytes.get(..8).unwrap_or(&[0; 8]));
-                u64::from_le_bytes(n) + 1
-            }
-            _ => 1,
+        let (count, until) = match map.entries.get(&key) {
+            Some((bytes, until)) if *until > now => (read_counter(bytes), *until),
+            _ => (0, now + ttl),
         };
-        let until = match map.entries.get(&key) {
-            Some((_, until)) if *until > now => *until,
-            _ => now + ttl,
-        };
+        if count >= limit {
+            return None;
+        }
         map.entries
-            .insert(key, (count.to_le_bytes().to_vec(), until));
-        count
+            .insert(key, ((count + 1).to_le_bytes().to_vec(), until));
+        Some(count + 1)
+    }
+
+    /// Takes one off the live, positive counter at `key`; nothing otherwise.
+    pub(super) fn decrement_live(&self, key: &str) {
+        let now = Instant::now();
+        let mut map = self.lock();
+        if let Some((bytes, until)) = map.entries.get_mut(key)
+            && *until > now
+        {
+            let count = read_counter(bytes);
+            if count > 0 {
+                *bytes = (count - 1).to_le_bytes().to_vec();
+            }
+        }
     }
 
     /// The counter at `key`, 0 when absent or expired.
     pub(super) fn counter(&self, key: &str) -> u64 {
-        self.get(key)
-            .and_then(|b| <[u8; 8]>::try_from(b.get(..8)?).ok())
-            .map_or(0, u64::from_le_bytes)
+        self.get(key).map_or(0, |b| read_counter(&b))
     }
 
     pub(super) fn get(&self, key: &str) -> Option<Vec<u8>> {
@@ -137,6 +145,13 @@ impl MemoryStore {
     }
 }
 
+fn read_counter(bytes: &[u8]) -> u64 {
+    bytes
+        .get(..8)
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map_or(0, u64::from_le_bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,14 +176,27 @@ mod tests {
     }
 
     #[test]
-    fn counters_count_within_their_window() {
+    fn counters_count_within_their_window_up_to_their_limit() {
         let store = MemoryStore::default();
+        let minute = Duration::from_secs(60);
         assert_eq!(store.counter("c"), 0);
-        assert_eq!(store.increment("c".into(), Duration::from_secs(60)), 1);
-        assert_eq!(store.increment("c".into(), Duration::from_secs(60)), 2);
+        assert_eq!(store.increment_below("c".into(), 2, minute), Some(1));
+        assert_eq!(store.increment_below("c".into(), 2, minute), Some(2));
+        assert_eq!(store.increment_below("c".into(), 2, minute), None);
         assert_eq!(store.counter("c"), 2);
-        assert_eq!(store.increment("z".into(), Duration::ZERO), 1);
-        assert_eq!(store.increment("z".into(), Duration::ZERO), 1);
+        store.decrement_live("c");
+        assert_eq!(store.counter("c"), 1);
+        assert_eq!(store.increment_below("c".into(), 2, minute), Some(2));
+        assert_eq!(
+            store.increment_below("z".into(), 2, Duration::ZERO),
+            Some(1)
+        );
+        assert_eq!(
+            store.increment_below("z".into(), 2, Duration::ZERO),
+            Some(1)
+        );
+        store.decrement_live("gone");
+        assert_eq!(store.counter("gone"), 0);
     }
 
     #[test]

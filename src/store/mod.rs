@@ -97,18 +97,38 @@ impl Store {
         }
     }
 
-    /// Counts a failure of `what` (e.g. wrong MFA codes for a device) in a window of `ttl`
-    /// started by the first; the count so far, shared by every replica.
-    pub async fn count_failure(&self, what: &str, ttl: Duration) -> Result<u64, StoreError> {
+    /// Takes one of `limit` attempts at `what` (e.g. MFA codes for a device) in a window of
+    /// `ttl` started by the first: check and count in one step on the store (a Lua script on
+    /// Redis, one lock in memory), so concurrent callers on every replica together never get
+    /// more than `limit`. `None` when none is left (the attempt is not counted).
+    pub async fn take_attempt(
+        &self,
+        what: &str,
+        limit: u64,
+        ttl: Duration,
+    ) -> Result<Option<u64>, StoreError> {
         let key = format!("{FAILURES_PREFIX}{what}");
         match self {
-            Store::Memory(m) => Ok(m.increment(key, ttl)),
-            Store::Redis(r) => r.increment(&key, ttl).await,
+            Store::Memory(m) => Ok(m.increment_below(key, limit, ttl)),
+            Store::Redis(r) => r.increment_below(&key, limit, ttl).await,
         }
     }
 
-    /// Failures of `what` counted in the current window.
-    pub async fn failures(&self, what: &str) -> Result<u64, StoreError> {
+    /// Gives back an attempt that turned out good (a right code), in the same window; nothing
+    /// when the window has ended.
+    pub async fn give_back_attempt(&self, what: &str) -> Result<(), StoreError> {
+        let key = format!("{FAILURES_PREFIX}{what}");
+        match self {
+            Store::Memory(m) => {
+                m.decrement_live(&key);
+                Ok(())
+            }
+            Store::Redis(r) => r.decrement_live(&key).await,
+        }
+    }
+
+    /// Attempts at `what` counted in the current window.
+    pub async fn attempts(&self, what: &str) -> Result<u64, StoreError> {
         let key = format!("{FAILURES_PREFIX}{what}");
         match self {
             Store::Memory(m) => Ok(m.counter(&key)),

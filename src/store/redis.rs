@@ -52,17 +52,49 @@ impl RedisStore {
         Ok(())
     }
 
-    /// `INCR key`, with `EXPIRE key ttl` when it starts a window: the new count.
-    pub(super) async fn increment(&self, key: &str, ttl: Duration) -> Result<u64, StoreError> {
+    /// One script, so no other client runs between the check and the count: below `limit`,
+    /// `INCR` (with `EXPIRE` when it starts a window) and the new count; else `0`.
+    pub(super) async fn increment_below(
+        &self,
+        key: &str,
+        limit: u64,
+        ttl: Duration,
+    ) -> Result<Option<u64>, StoreError> {
+        const SCRIPT: &str = "local n = tonumber(redis.call('GET', KEYS[1]) or '0') \
+            if n >= tonumber(ARGV[1]) then return 0 end \
+            n = redis.call('INCR', KEYS[1]) \
+            if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end \
+            return n";
         let mut c = self.connection.clone();
-        let count: u64 = deadline(c.incr(key, 1u64)).await??;
-        if count == 1 {
-            deadline(
-                c.expire::<_, ()>(key, i64::try_from(ttl.as_secs().max(1)).unwrap_or(i64::MAX)),
-            )
-            .await??;
-        }
-        Ok(count)
+        let count: u64 = deadline(
+            redis::cmd("EVAL")
+                .arg(SCRIPT)
+                .arg(1)
+                .arg(key)
+                .arg(limit)
+                .arg(ttl.as_secs().max(1))
+                .query_async(&mut c),
+        )
+        .await??;
+        Ok((count > 0).then_some(count))
+    }
+
+    /// `DECR key` when it exists and is positive, in one script (a key that expired in between
+    /// is not re-created without a TTL).
+    pub(super) async fn decrement_live(&self, key: &str) -> Result<(), StoreError> {
+        const SCRIPT: &str = "local n = tonumber(redis.call('GET', KEYS[1]) or '0') \
+            if n > 0 then redis.call('DECR', KEYS[1]) end \
+            return 0";
+        let mut c = self.connection.clone();
+        deadline(
+            redis::cmd("EVAL")
+                .arg(SCRIPT)
+                .arg(1)
+                .arg(key)
+                .query_async::<i64>(&mut c),
+        )
+        .await??;
+        Ok(())
     }
 
     /// The counter at `key`, 0 when absent.

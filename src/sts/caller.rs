@@ -357,28 +357,31 @@ pub async fn check_mfa(
         tracing::error!(error = %e, "store refused the MFA guard");
         StsError::service_unavailable()
     };
-    // Guessing is bounded: after MFA_MAX_FAILURES wrong codes the device accepts none until
-    // the window ends; the answer looks the same as for a wrong code.
+    // Guessing is bounded: a code is evaluated only with one of MFA_MAX_FAILURES attempts
+    // taken from the store first, check and count in one atomic step, so concurrent requests
+    // on every replica together get no more; a right code gives its attempt back. Without an
+    // attempt left the device accepts no code until the window ends; the answer looks the same
+    // as for a wrong code.
     let failures_key = format!("mfa:{serial}");
     if state
         .store
-        .failures(&failures_key)
+        .take_attempt(&failures_key, MFA_MAX_FAILURES, MFA_LOCKOUT)
         .await
         .map_err(store_down)?
-        >= MFA_MAX_FAILURES
+        .is_none()
     {
         tracing::warn!(serial, "MFA device locked after repeated wrong codes");
+        crate::audit::note(|n| n.refusal = Some("mfaDeviceLocked"));
         return Err(mfa_failed());
     }
     let seed = device.seed().map_err(|_| mfa_failed())?;
     let Ok(step) = totp::check(&seed, code, now) else {
-        state
-            .store
-            .count_failure(&failures_key, MFA_LOCKOUT)
-            .await
-            .map_err(store_down)?;
         return Err(mfa_failed());
     };
+    if let Err(e) = state.store.give_back_attempt(&failures_key).await {
+        // The attempt stays counted: the device locks one code earlier, never later.
+        tracing::warn!(error = %e, "store did not take back a good MFA attempt");
+    }
     // A code is good once: remember its step for as long as it could still be accepted.
     let window =
         std::time::Duration::from_secs(totp::STEP_SECONDS * (2 * totp::ALLOWED_DRIFT_STEPS + 1));
