@@ -353,10 +353,17 @@ pub fn is_key_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 32 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
-/// Writes a new session key to `dir` that signs at once; returns its id.
+/// Writes a new session key to `dir` that signs at once; returns its id. The first key of an
+/// empty folder signs from the start of time (activation 0): it has no key to take over from,
+/// so a clock slightly behind the file's creation still finds it.
 pub fn generate_session_key(dir: &Path) -> Result<String, KeyError> {
     let now = OffsetDateTime::now_utc();
-    write_session_key(dir, now, now.unix_timestamp())
+    let activates_at = if list_session_keys(dir)?.is_empty() {
+        0
+    } else {
+        now.unix_timestamp()
+    };
+    write_session_key(dir, now, activates_at)
 }
 
 /// `keys rotate`: writes a new session key that verifies at once and signs from `now + grace`;
@@ -570,6 +577,18 @@ mod tests {
             let dir_mode = fs::metadata(dir.as_path()).unwrap().permissions().mode();
             assert_eq!(dir_mode & 0o077, 0, "the folder is not open to others");
         }
+    }
+
+    #[test]
+    fn the_first_key_of_an_empty_folder_signs_from_the_start_of_time() {
+        let tmp = tempfile::tempdir().unwrap();
+        let keys = SessionKeys::load_or_generate(tmp.path()).unwrap();
+        let first = keys.signing(OffsetDateTime::UNIX_EPOCH).unwrap().id.clone();
+        // A second generated key is not a first key: it signs from its creation.
+        let second = generate_session_key(tmp.path()).unwrap();
+        assert!(keys.reload().unwrap());
+        assert_eq!(keys.signing(OffsetDateTime::UNIX_EPOCH).unwrap().id, first);
+        assert!(keys.get(&second).unwrap().activates_at > 0);
     }
 
     #[test]

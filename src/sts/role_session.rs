@@ -19,7 +19,7 @@ use crate::policy::{
     self, Context, Explanation, NamedPolicy, PolicySet, PolicyType, Principal, Request, Resource,
     caller_safe_reason, decide,
 };
-use crate::session::credentials::Credentials;
+use crate::session::credentials::{CredentialError, Credentials};
 use crate::session::{Lineage, Origin, SessionPrincipal, SessionRecord, credentials};
 
 /// Budget of the packed form of session policies and tags, in bytes.
@@ -311,7 +311,15 @@ pub async fn issue(
     let expires = new.now + lifetime;
     let creds = credentials::mint(&state.keys, new.now, expires).map_err(|e| {
         tracing::error!(request_id = %meta.request_id, error = %e, "minting failed");
-        StsError::internal()
+        match e {
+            // No key signs yet (all activate later, or the folder lost them): a state the
+            // operator fixes, as `/readyz` says; the client may retry.
+            CredentialError::NoKey => StsError::service_unavailable(),
+            CredentialError::Random
+            | CredentialError::Malformed
+            | CredentialError::UnknownKey
+            | CredentialError::BadSignature => StsError::internal(),
+        }
     })?;
     let record = SessionRecord {
         access_key_id: creds.access_key_id.clone(),

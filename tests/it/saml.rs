@@ -705,7 +705,9 @@ async fn comments_are_refused_before_signature_work() {
     let started = std::time::Instant::now();
     let message = s.refused_xml(&split, "InvalidIdentityToken").await;
     assert!(message.contains("comment"), "{message}");
-    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    // Exponential matching over 24 identical siblings would take hours; the bound only tells
+    // that from a slow machine, it is no latency budget.
+    assert!(started.elapsed() < std::time::Duration::from_secs(120));
     for other in [
         xml.replacen("<saml:Subject>", "<!-- hello --><saml:Subject>", 1),
         xml.replacen("<saml:Subject>", "<?pi x?><saml:Subject>", 1),

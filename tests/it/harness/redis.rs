@@ -1,4 +1,9 @@
 //! A private `redis-server` per test: free loopback port, no persistence, killed on drop.
+//!
+//! Redis cannot pick its own port, so the port comes from a listener bound and dropped first,
+//! and another process may take it in between. Each server therefore gets a random password:
+//! it is used only once it answered `PING` with that password (a server that is not ours
+//! refuses it), and a server that could not bind exits and is started again on another port.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -7,12 +12,14 @@ use std::time::{Duration, Instant};
 #[derive(Debug)]
 pub struct RedisServer {
     pub port: u16,
+    password: String,
     child: Child,
 }
 
 impl RedisServer {
     pub async fn start() -> RedisServer {
-        for _ in 0..5 {
+        for _ in 0..20 {
+            let password = uuid::Uuid::new_v4().simple().to_string();
             let port = TcpListener::bind("127.0.0.1:0")
                 .unwrap()
                 .local_addr()
@@ -30,12 +37,18 @@ impl RedisServer {
                     "no",
                     "--protected-mode",
                     "yes",
+                    "--requirepass",
+                    &password,
                 ])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
                 .expect("redis-server must be installed (apt-get install redis-server)");
-            let mut server = RedisServer { port, child };
+            let mut server = RedisServer {
+                port,
+                password,
+                child,
+            };
             if server.wait_ready().await {
                 return server;
             }
@@ -65,7 +78,7 @@ impl RedisServer {
     }
 
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/0", self.port)
+        format!("redis://:{}@127.0.0.1:{}/0", self.password, self.port)
     }
 
     /// Every key in the database.
