@@ -166,6 +166,8 @@ fn revocations_10k() -> Revocations {
         let now = OffsetDateTime::from_unix_timestamp(1_700_000_100).unwrap();
         let clock = Arc::new(ManualClock::new(now));
         let revocations = Revocations::new(store.clone(), clock, &Iam::default());
+        let keys = sts_broker::keys::SessionKeys::from_material(&[("k", [7; 32])]);
+        revocations.set_session_keys(keys.clone());
         let mut all = Vec::new();
         for i in 0..2_000 {
             let letters: String = format!("{i:09}")
@@ -174,7 +176,7 @@ fn revocations_10k() -> Revocations {
                 .collect();
             let akid = format!("ASIAREVOKED{letters}");
             store
-                .put_session(&session_record(&akid, i), Duration::from_secs(3600))
+                .put_session(&session_record(&akid, i), &keys, Duration::from_secs(3600))
                 .await
                 .unwrap();
             all.push(Revocation::Session {

@@ -117,6 +117,7 @@ impl AppState {
         // Every live revocation is loaded before the first request; with Redis a subscriber
         // keeps the cache current from then on.
         let revocations = Revocations::new(store.clone(), clock.clone(), &config.iam);
+        revocations.set_session_keys(keys.clone());
         revocations.start().await?;
         let dev_issuer = match &config.dev_issuer {
             Some(issuer) => Some(DevIssuer {

@@ -187,6 +187,11 @@ impl SessionKeys {
         self.shared.set.load().iter().find(|k| k.id == id).cloned()
     }
 
+    /// The loaded key with this id; never reads the folder.
+    pub fn loaded(&self, id: &str) -> Option<Arc<SessionKey>> {
+        self.shared.set.load().iter().find(|k| k.id == id).cloned()
+    }
+
     fn miss_reload_allowed(&self) -> bool {
         let Ok(mut last) = self.shared.last_miss_reload.try_lock() else {
             return false;

@@ -10,6 +10,7 @@ use super::Output;
 use super::broker::rfc3339;
 use crate::clock::SystemClock;
 use crate::config::Config;
+use crate::keys::SessionKeys;
 use crate::revocation::{Entry, Revocation, Revocations, RevokeOutcome, Rule};
 use crate::store::Store;
 
@@ -39,6 +40,13 @@ pub async fn revoke(config: &Config, what: Revocation, now: OffsetDateTime) -> O
         Err(e) => return fail(format!("store: {e}")),
     };
     let revocations = Revocations::new(store, Arc::new(SystemClock), &config.iam);
+    // Revoking a session reads its stored record, which verifies only under the keys.
+    if let Revocation::Session { .. } = &what {
+        match SessionKeys::load(&config.keys_dir) {
+            Ok(keys) => revocations.set_session_keys(keys),
+            Err(e) => return fail(format!("session keys: {e}")),
+        }
+    }
     match revocations.revoke(what.clone(), now).await {
         Ok(RevokeOutcome::Revoked(entries)) => Output {
             stdout: entries.iter().map(describe).collect(),

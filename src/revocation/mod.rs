@@ -33,6 +33,7 @@ pub use index::{Revoked, SessionFacts};
 
 use crate::clock::Clock;
 use crate::iam::Iam;
+use crate::keys::SessionKeys;
 use crate::session::SessionRecord;
 use crate::store::{Store, StoreError};
 
@@ -192,6 +193,9 @@ struct Shared {
     reconnects: AtomicU64,
     /// Keep-alive pings the subscription answered.
     keepalives: AtomicU64,
+    /// The session keys stored session records are verified with (revoking a session reads
+    /// its record); none set: such a revocation fails.
+    session_keys: std::sync::OnceLock<SessionKeys>,
 }
 
 /// What the subscriber has done so far.
@@ -239,6 +243,7 @@ impl Revocations {
                 ),
                 reconnects: AtomicU64::new(0),
                 keepalives: AtomicU64::new(0),
+                session_keys: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -248,6 +253,12 @@ impl Revocations {
     pub fn set_keepalive(&self, every: Duration) {
         let ms = u64::try_from(every.as_millis()).unwrap_or(u64::MAX).max(1);
         self.shared.keepalive_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// The keys a session's stored record is verified with when that session is revoked (the
+    /// first call counts).
+    pub fn set_session_keys(&self, keys: SessionKeys) {
+        let _ = self.shared.session_keys.set(keys);
     }
 
     /// Reconnections and answered keep-alives of the subscriber so far.
@@ -312,7 +323,14 @@ impl Revocations {
         };
         Ok(Some(match r {
             Revocation::Session { access_key_id } => {
-                let Some(record) = self.shared.store.get_session(&access_key_id).await? else {
+                let keys = self
+                    .shared
+                    .session_keys
+                    .get()
+                    .cloned()
+                    .unwrap_or_else(|| SessionKeys::from_material(&[]));
+                let Some(record) = self.shared.store.get_session(&access_key_id, &keys).await?
+                else {
                     return Ok(None);
                 };
                 let mut out = vec![entry(Rule::Session { access_key_id }, record.expires_at)];

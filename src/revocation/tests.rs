@@ -44,12 +44,19 @@ fn record(akid: &str, issued_at: i64, lifetime: i64) -> SessionRecord {
     }
 }
 
+/// The session key the test records name (`k`).
+fn keys() -> SessionKeys {
+    SessionKeys::from_material(&[("k", [7; 32])])
+}
+
 fn revocations(store: &Store) -> Revocations {
-    Revocations::new(
+    let r = Revocations::new(
         store.clone(),
         Arc::new(ManualClock::new(at(NOW))),
         &Iam::default(),
-    )
+    );
+    r.set_session_keys(keys());
+    r
 }
 
 const AKID: &str = "ASIAAAAAAAAAAAAAAAAA";
@@ -61,7 +68,7 @@ async fn a_session_revocation_covers_the_session_its_token_and_its_descendants()
     r.start().await.unwrap();
     let parent = record(AKID, NOW - 100, 7200);
     store
-        .put_session(&parent, Duration::from_secs(7100))
+        .put_session(&parent, &keys(), Duration::from_secs(7100))
         .await
         .unwrap();
     let mut child = record("ASIABBBBBBBBBBBBBBBB", NOW - 50, 3600);

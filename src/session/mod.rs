@@ -3,6 +3,7 @@
 //! them and decide what they may do.
 
 pub mod credentials;
+pub mod record;
 
 use std::collections::BTreeMap;
 

@@ -2,6 +2,7 @@
 //! the broker out; sessions do not survive a restart.
 
 use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -31,6 +32,8 @@ impl Default for Map {
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStore {
     map: Arc<Mutex<Map>>,
+    /// Session records refused as not authentic.
+    pub(super) refused_records: Arc<AtomicU64>,
 }
 
 impl MemoryStore {

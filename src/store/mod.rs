@@ -9,12 +9,15 @@
 mod memory;
 mod redis;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 pub use memory::MemoryStore;
 pub use redis::{Received, RedisStore, Subscription};
 
+use crate::keys::SessionKeys;
 use crate::session::SessionRecord;
+use crate::session::record::{self, RecordError};
 
 const SESSION_PREFIX: &str = "sts-broker:session:";
 const USED_PREFIX: &str = "sts-broker:used:";
@@ -33,6 +36,11 @@ pub enum StoreError {
     Timeout(Duration),
     #[error("the subscription's connection closed")]
     Closed,
+    /// A session record that does not verify: written by someone without the broker's keys.
+    #[error("session record refused: {0}")]
+    NotAuthentic(RecordError),
+    #[error("session key {0:?} that signed the session is not loaded")]
+    NoSessionKey(String),
 }
 
 /// The configured store.
@@ -54,14 +62,19 @@ impl Store {
         }
     }
 
-    /// Records a session for `ttl`.
+    /// Records a session for `ttl`, authenticated under the session key that signed its token
+    /// ([`record::seal`]).
     pub async fn put_session(
         &self,
         record: &SessionRecord,
+        keys: &SessionKeys,
         ttl: Duration,
     ) -> Result<(), StoreError> {
+        let key = keys
+            .loaded(&record.key_id)
+            .ok_or_else(|| StoreError::NoSessionKey(record.key_id.clone()))?;
+        let value = record::seal(record, &key)?;
         let key = session_key(&record.access_key_id);
-        let value = serde_json::to_vec(record)?;
         match self {
             Store::Memory(m) => {
                 m.put(key, value, ttl);
@@ -71,20 +84,41 @@ impl Store {
         }
     }
 
-    /// The live session with this access key id.
+    /// The live session with this access key id. A record that does not verify under the
+    /// session key it names is refused ([`StoreError::NotAuthentic`]) and counted
+    /// ([`Store::refused_records`]), never returned.
     pub async fn get_session(
         &self,
         access_key_id: &str,
+        keys: &SessionKeys,
     ) -> Result<Option<SessionRecord>, StoreError> {
         let key = session_key(access_key_id);
         let bytes = match self {
             Store::Memory(m) => m.get(&key),
             Store::Redis(r) => r.get(&key).await?,
         };
-        Ok(match bytes {
-            Some(b) => Some(serde_json::from_slice(&b)?),
-            None => None,
-        })
+        let Some(bytes) = bytes else {
+            return Ok(None);
+        };
+        match record::open(&bytes, access_key_id, keys) {
+            Ok(record) => Ok(Some(record)),
+            Err(e) => {
+                self.refused().fetch_add(1, Ordering::Relaxed);
+                Err(StoreError::NotAuthentic(e))
+            }
+        }
+    }
+
+    /// Session records refused because they did not verify, since this store was opened.
+    pub fn refused_records(&self) -> u64 {
+        self.refused().load(Ordering::Relaxed)
+    }
+
+    fn refused(&self) -> &AtomicU64 {
+        match self {
+            Store::Memory(m) => &m.refused_records,
+            Store::Redis(r) => &r.refused_records,
+        }
     }
 
     /// Records that `what` (e.g. an MFA code or an assertion id) has been used, for `ttl`;

@@ -2,6 +2,8 @@
 //! has a deadline, so a stalled Redis turns into an error rather than a hung request.
 //! Subscriptions get a dedicated connection each (pub/sub cannot share the multiplexed one).
 
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
@@ -21,6 +23,8 @@ const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 pub struct RedisStore {
     client: redis::Client,
     connection: ConnectionManager,
+    /// Session records refused as not authentic.
+    pub(super) refused_records: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -37,7 +41,11 @@ impl RedisStore {
             .set_response_timeout(Some(COMMAND_TIMEOUT))
             .set_number_of_retries(1);
         let connection = deadline(client.get_connection_manager_with_config(config)).await??;
-        Ok(RedisStore { client, connection })
+        Ok(RedisStore {
+            client,
+            connection,
+            refused_records: Arc::new(AtomicU64::new(0)),
+        })
     }
 
     pub(super) async fn put(

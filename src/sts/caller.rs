@@ -22,6 +22,7 @@ use crate::session::credentials;
 use crate::session::credentials::Secret;
 use crate::session::{SessionPrincipal, SessionRecord};
 use crate::sigv4::{self, Payload, SignedRequest, SigningKey};
+use crate::store::StoreError;
 use crate::totp;
 
 impl Caller {
@@ -236,14 +237,34 @@ pub async fn authenticate_request(
         None => {
             let record = state
                 .store
-                .get_session(access_key_id)
+                .get_session(access_key_id, &state.keys)
                 .await
-                .map_err(|e| {
-                    tracing::error!(request_id = %request_id, error = %e, "store lookup failed");
-                    StsError::service_unavailable()
+                .map_err(|e| match e {
+                    // Someone wrote the record who does not hold the broker's keys: refuse
+                    // the session as if its token were forged (fail closed), loudly.
+                    StoreError::NotAuthentic(why) => {
+                        tracing::error!(
+                            request_id = %request_id,
+                            access_key_id,
+                            error = %why,
+                            "stored session record refused: not written by this broker"
+                        );
+                        crate::audit::note(|n| n.refusal = Some("sessionRecordNotAuthentic"));
+                        StsError::invalid_client_token_id()
+                    }
+                    other => {
+                        tracing::error!(request_id = %request_id, error = %other, "store lookup failed");
+                        StsError::service_unavailable()
+                    }
                 })?
                 // Authentic and unexpired, but gone from the store: treat as expired.
                 .ok_or_else(StsError::expired_token)?;
+            // The record verified under the key it names; it must be the token's key too.
+            if record.key_id != claims.key_id {
+                tracing::error!(request_id = %request_id, access_key_id, "stored session record names another key than its token");
+                crate::audit::note(|n| n.refusal = Some("sessionRecordNotAuthentic"));
+                return Err(StsError::invalid_client_token_id());
+            }
             (
                 Authenticated::new(access_key_id, Caller::Session(Box::new(record))),
                 true,
@@ -353,7 +374,7 @@ pub async fn check_mfa(
         .mfa_device(serial)
         .filter(|d| d.user_arn == user.arn)
         .ok_or_else(mfa_failed)?;
-    let store_down = |e: crate::store::StoreError| {
+    let store_down = |e: StoreError| {
         tracing::error!(error = %e, "store refused the MFA guard");
         StsError::service_unavailable()
     };

@@ -344,7 +344,7 @@ pub async fn issue(
     };
     state
         .store
-        .put_session(&record, lifetime)
+        .put_session(&record, &state.keys, lifetime)
         .await
         .map_err(|e| {
             tracing::error!(request_id = %meta.request_id, error = %e, "store refused the session");

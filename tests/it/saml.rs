@@ -431,7 +431,7 @@ async fn tags_transitive_keys_source_identity_and_session_policies() {
         .broker
         .state
         .store
-        .get_session(key)
+        .get_session(key, &s.broker.state.keys)
         .await
         .unwrap()
         .unwrap();

@@ -138,3 +138,150 @@ async fn the_revocation_subscription_stays_up_through_many_keepalives() {
     );
     assert!(waited.keepalives >= PINGS);
 }
+
+/// Sets the raw value of `key`, keeping its TTL.
+async fn overwrite(redis: &RedisServer, key: &str, value: &[u8]) {
+    let client = ::redis::Client::open(redis.url()).unwrap();
+    let mut c = client.get_multiplexed_async_connection().await.unwrap();
+    ::redis::cmd("SET")
+        .arg(key)
+        .arg(value)
+        .arg("KEEPTTL")
+        .query_async::<()>(&mut c)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_session_record_changed_in_redis_is_refused() {
+    use crate::revocation::{exchange, probe, token};
+
+    let idp = TestIdp::start().await;
+    let redis = RedisServer::start().await;
+    let broker = audited_replica(&idp, &redis.url()).await;
+    let creds = exchange(
+        &broker,
+        &token(&idp, "repo:octo-org/app:ref:refs/heads/main", None),
+    )
+    .await
+    .unwrap();
+    let key = format!("sts-broker:session:{}", creds.0);
+    let original = redis.get(&key).await.unwrap();
+    assert!(original.starts_with("sr1:"), "{original:.40}");
+
+    // Another role, an MFA claim, a field added later, the record without its tag: each
+    // written by someone holding Redis but not the broker's keys.
+    let json_start = original.match_indices(':').nth(2).unwrap().0 + 1;
+    let json = &original[json_start..];
+    let forged = [
+        original.replace("role/ci/deploy", "role/prod-deploy"),
+        original.replace(
+            "\"mfa_authenticated_at\":null",
+            "\"mfa_authenticated_at\":1800000000",
+        ),
+        original.replacen(":{\"", ":{\"issued_token_iat\":1,\"", 1),
+        json.to_owned(),
+    ];
+    for (i, value) in forged.iter().enumerate() {
+        assert_ne!(value, &original, "forgery {i} changes the record");
+        overwrite(&redis, &key, value.as_bytes()).await;
+        assert_eq!(
+            probe(&broker, &creds).await.unwrap_err(),
+            ("InvalidClientTokenId".to_owned(), 403),
+            "forgery {i}"
+        );
+    }
+    assert_eq!(broker.state.store.refused_records(), 4);
+    let refused = audit_lines(&broker, "sts:GetCallerIdentity").await;
+    assert_eq!(refused.len(), 4);
+    assert!(
+        refused
+            .iter()
+            .all(|l| l["reason"] == "sessionRecordNotAuthentic" && l["decision"] == "Deny"),
+        "{refused:?}"
+    );
+
+    // The record as the broker wrote it works again: the refusals were the changes.
+    overwrite(&redis, &key, original.as_bytes()).await;
+    probe(&broker, &creds).await.unwrap();
+}
+
+/// The Redis user of `docker/redis/users.acl` (the compose example's) is enough for everything
+/// the broker does, and can do nothing else.
+#[tokio::test]
+async fn the_compose_redis_acl_user_is_enough_and_no_more() {
+    use crate::revocation::{exchange, probe, token};
+    use sts_broker::revocation::Revocation;
+
+    let acl = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docker/redis/users.acl");
+    let redis =
+        RedisServer::start_with_acl(&acl, "sts-broker", "demo-redis-password-change-me").await;
+    let idp = TestIdp::start().await;
+    let broker = audited_replica(&idp, &redis.url()).await;
+    let creds = exchange(
+        &broker,
+        &token(&idp, "repo:octo-org/app:ref:refs/heads/main", None),
+    )
+    .await
+    .unwrap();
+    probe(&broker, &creds).await.unwrap();
+    // The MFA attempt script, the replay guard, revocation (entry, publish, subscription).
+    let wrong = broker
+        .sts_as(ALICE_KEY_ID, ALICE_SECRET, None)
+        .get_session_token()
+        .serial_number(ALICE_MFA_SERIAL)
+        .token_code("000000")
+        .send()
+        .await;
+    assert!(wrong.is_err());
+    broker
+        .state
+        .revocations
+        .revoke(
+            Revocation::Session {
+                access_key_id: creds.0.clone(),
+            },
+            time::OffsetDateTime::now_utc(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        probe(&broker, &creds).await.unwrap_err(),
+        ("InvalidClientTokenId".to_owned(), 403)
+    );
+    assert!(broker.state.revocations.subscription_stats().reconnects == 0);
+    let ready = reqwest::get(format!("{}/readyz", broker.endpoint))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+
+    // Nothing outside the broker's keys and commands; the default user is off.
+    let client = ::redis::Client::open(redis.url()).unwrap();
+    let mut c = client.get_multiplexed_async_connection().await.unwrap();
+    for cmd in [
+        ::redis::cmd("SET").arg("other:key").arg("x").clone(),
+        ::redis::cmd("FLUSHALL").clone(),
+        ::redis::cmd("KEYS").arg("*").clone(),
+        ::redis::cmd("CONFIG").arg("GET").arg("*").clone(),
+    ] {
+        let refused = cmd.query_async::<::redis::Value>(&mut c).await.unwrap_err();
+        assert!(
+            refused.to_string().to_lowercase().contains("noperm"),
+            "{refused}"
+        );
+    }
+    let anonymous = format!("redis://127.0.0.1:{}/0", redis.port);
+    let client = ::redis::Client::open(anonymous).unwrap();
+    let refused = match client.get_multiplexed_async_connection().await {
+        Err(e) => e,
+        Ok(mut c) => ::redis::cmd("GET")
+            .arg("sts-broker:x")
+            .query_async::<::redis::Value>(&mut c)
+            .await
+            .unwrap_err(),
+    };
+    assert!(
+        refused.to_string().to_lowercase().contains("auth"),
+        "{refused}"
+    );
+}

@@ -12,14 +12,38 @@ use std::time::{Duration, Instant};
 #[derive(Debug)]
 pub struct RedisServer {
     pub port: u16,
-    password: String,
+    /// `user:password` (user empty: the default user) in URLs.
+    userinfo: String,
     child: Child,
 }
 
 impl RedisServer {
     pub async fn start() -> RedisServer {
+        RedisServer::start_as(None).await
+    }
+
+    /// A server whose users come from `acl_file`, used as `user` with `password`.
+    pub async fn start_with_acl(
+        acl_file: &std::path::Path,
+        user: &str,
+        password: &str,
+    ) -> RedisServer {
+        RedisServer::start_as(Some((acl_file, user, password))).await
+    }
+
+    async fn start_as(acl: Option<(&std::path::Path, &str, &str)>) -> RedisServer {
         for _ in 0..20 {
             let password = uuid::Uuid::new_v4().simple().to_string();
+            let (auth, userinfo) = match acl {
+                Some((file, user, password)) => (
+                    ["--aclfile".to_owned(), file.display().to_string()],
+                    format!("{user}:{password}"),
+                ),
+                None => (
+                    ["--requirepass".to_owned(), password.clone()],
+                    format!(":{password}"),
+                ),
+            };
             let port = TcpListener::bind("127.0.0.1:0")
                 .unwrap()
                 .local_addr()
@@ -37,8 +61,8 @@ impl RedisServer {
                     "no",
                     "--protected-mode",
                     "yes",
-                    "--requirepass",
-                    &password,
+                    &auth[0],
+                    &auth[1],
                 ])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -46,7 +70,7 @@ impl RedisServer {
                 .expect("redis-server must be installed (apt-get install redis-server)");
             let mut server = RedisServer {
                 port,
-                password,
+                userinfo,
                 child,
             };
             if server.wait_ready().await {
@@ -58,7 +82,9 @@ impl RedisServer {
     }
 
     async fn wait_ready(&mut self) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(5);
+        // Only bounds a server that is not ours and never accepts the password (then another
+        // port is tried); ours answers as soon as it runs.
+        let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
                 return false;
@@ -78,7 +104,7 @@ impl RedisServer {
     }
 
     pub fn url(&self) -> String {
-        format!("redis://:{}@127.0.0.1:{}/0", self.password, self.port)
+        format!("redis://{}@127.0.0.1:{}/0", self.userinfo, self.port)
     }
 
     /// Every key in the database.
