@@ -41,21 +41,49 @@ pub(crate) fn payload_of(token: &str) -> Map<String, Value> {
 }
 
 /// The public conformance data (`../shared/testdata` unless `STS_BROKER_TESTDATA` says
-/// otherwise), or `None` after saying so in one line.
+/// otherwise), or `None` when absent unless required (see [`locate`]; the same rule as the
+/// integration tests' `support::testdata`).
 pub(crate) fn testdata(sub: &str) -> Option<PathBuf> {
     let root = std::env::var_os("STS_BROKER_TESTDATA")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata"));
+    let required =
+        std::env::var("STS_BROKER_REQUIRE_TESTDATA").is_ok_and(|v| !v.is_empty() && v != "0");
+    match locate(&root, sub, required) {
+        Ok(found) => found,
+        Err(missing) => panic!("{missing}"),
+    }
+}
+
+/// Skips so far in this test process.
+static SKIPPED: AtomicUsize = AtomicUsize::new(0);
+
+/// `root/sub` when it exists. Missing: an error when `required` (CI sets
+/// `STS_BROKER_REQUIRE_TESTDATA=1`, so a broken layout cannot pass unnoticed), else `None`
+/// after a line on the real stderr (not captured by the test harness, so a passing run shows
+/// how many conformance suites it skipped).
+pub(crate) fn locate(
+    root: &std::path::Path,
+    sub: &str,
+    required: bool,
+) -> Result<Option<PathBuf>, String> {
     let path = root.join(sub);
     if path.exists() {
-        Some(path)
-    } else {
-        println!(
-            "conformance data {} not found; skipping (set STS_BROKER_TESTDATA)",
-            path.display()
-        );
-        None
+        return Ok(Some(path));
     }
+    if required {
+        return Err(format!(
+            "conformance data {} not found and STS_BROKER_REQUIRE_TESTDATA is set",
+            path.display()
+        ));
+    }
+    let n = SKIPPED.fetch_add(1, Ordering::Relaxed) + 1;
+    let line = format!(
+        "SKIPPED conformance suite #{n}: {} not found (set STS_BROKER_TESTDATA)\n",
+        path.display()
+    );
+    let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
+    Ok(None)
 }
 
 /// A provider config with the defaults the broker uses; no keys configured.
