@@ -12,13 +12,22 @@
 //!
 //! Replicas share the folder: [`SessionKeys::watch`] reloads it when its files change (names,
 //! sizes, modification times, polled every second), and a token naming an unknown key triggers
-//! a reload at most once a second. Missing keys are generated on first start. Files are
-//! written with mode 0600, whole (a temporary file renamed into place).
+//! a reload at most once a second ([`SessionKeys::find`]: single-flight, on tokio's blocking
+//! pool; a request never reads the folder on a runtime worker). Missing keys are generated on
+//! first start. Files are written with mode 0600, whole: a temporary file, synced, linked into
+//! place (no replacing), and the folder synced.
+//!
+//! Faults: a folder writable by group or others (also through a symlink), a key file that is
+//! not a regular file, unreadable, larger than [`MAX_KEY_FILE_BYTES`] or not a key (a
+//! half-written one) stops the start with an error naming it; on reload the same file is
+//! skipped with an error log and counted ([`SessionKeys::reload_failures`]), the keys already
+//! loaded (that key's old material included) staying in use, and an unsafe folder is not read.
 
 use std::fmt;
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -34,6 +43,8 @@ pub const SESSION_KEY_BYTES: usize = 32;
 pub const MISS_RELOAD_INTERVAL: Duration = Duration::from_secs(1);
 /// Grace period of `keys rotate` unless told otherwise.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(300);
+/// Largest key file read (a key file is about 90 bytes).
+pub const MAX_KEY_FILE_BYTES: u64 = 4096;
 
 const SESSION_PREFIX: &str = "session-";
 const SESSION_SUFFIX: &str = ".key";
@@ -48,6 +59,20 @@ pub enum KeyError {
         #[source]
         source: std::io::Error,
     },
+    #[error("key file {path}: {source}")]
+    Unreadable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("key file {0}: not a regular file of at most {MAX_KEY_FILE_BYTES} bytes")]
+    NotAKeyFile(PathBuf),
+    #[error(
+        "key folder {0} (or what its symlink points to) is writable by group or others: anyone able to write there could add a session key; make it owner-only (chmod 700)"
+    )]
+    UnsafeFolder(PathBuf),
+    #[error("key folder {0} is not a directory")]
+    NotAFolder(PathBuf),
     #[error(
         "key file {0}: not {SESSION_KEY_BYTES} bytes of hex (and an optional activates_at= line)"
     )]
@@ -106,7 +131,11 @@ struct Shared {
     /// The folder reloaded from; `None` for keys given as material.
     dir: Option<PathBuf>,
     fingerprint: Mutex<Fingerprint>,
-    last_miss_reload: Mutex<Option<Instant>>,
+    /// When a token naming an unknown key last caused a reload; held while it runs, so
+    /// concurrent misses wait for that one reload instead of starting their own.
+    last_miss_reload: tokio::sync::Mutex<Option<Instant>>,
+    /// Reloads that skipped a file or the whole folder because of a fault.
+    reload_failures: AtomicU64,
 }
 
 /// Every session key, reloadable; cheap to clone (all clones see reloads).
@@ -131,7 +160,8 @@ impl SessionKeys {
                 set: ArcSwap::from_pointee(set),
                 dir,
                 fingerprint: Mutex::new(fingerprint),
-                last_miss_reload: Mutex::new(None),
+                last_miss_reload: tokio::sync::Mutex::new(None),
+                reload_failures: AtomicU64::new(0),
             }),
         }
     }
@@ -154,16 +184,25 @@ impl SessionKeys {
 
     /// Loads every session key in `dir`, generating one first if there is none.
     pub fn load_or_generate(dir: &Path) -> Result<SessionKeys, KeyError> {
+        check_folder(dir)?;
         if list_session_keys(dir)?.is_empty() {
             generate_session_key(dir)?;
         }
         SessionKeys::load(dir)
     }
 
-    /// Loads every session key in `dir`.
+    /// Loads every session key in `dir`; any fault (unsafe folder, bad or unreadable file) is
+    /// an error naming it.
     pub fn load(dir: &Path) -> Result<SessionKeys, KeyError> {
+        check_folder(dir)?;
         let fingerprint = fingerprint(dir)?;
-        let set = read_set(dir)?;
+        let (set, mut faults) = read_set(dir);
+        if !faults.is_empty() {
+            return Err(faults.swap_remove(0));
+        }
+        if set.is_empty() {
+            return Err(KeyError::NoSessionKey(dir.to_path_buf()));
+        }
         Ok(SessionKeys::new(set, Some(dir.to_path_buf()), fingerprint))
     }
 
@@ -172,36 +211,43 @@ impl SessionKeys {
         signer(&self.shared.set.load(), now.unix_timestamp()).cloned()
     }
 
-    /// The key with this id. An unknown id makes the folder reload first (at most once per
-    /// [`MISS_RELOAD_INTERVAL`]), so a key another replica just added is found.
+    /// The loaded key with this id. Never reads the folder: see [`SessionKeys::find`].
     pub fn get(&self, id: &str) -> Option<Arc<SessionKey>> {
-        if let Some(key) = self.shared.set.load().iter().find(|k| k.id == id) {
-            return Some(Arc::clone(key));
+        self.shared.set.load().iter().find(|k| k.id == id).cloned()
+    }
+
+    /// The key with this id, reloading the folder first when it is not loaded (a key another
+    /// replica just added): at most once per [`MISS_RELOAD_INTERVAL`], one reload at a time
+    /// (concurrent misses wait for it), run on tokio's blocking pool.
+    pub async fn find(&self, id: &str) -> Option<Arc<SessionKey>> {
+        if let Some(key) = self.get(id) {
+            return Some(key);
         }
-        if self.shared.dir.is_none() || !is_key_id(id) || !self.miss_reload_allowed() {
+        if self.shared.dir.is_none() || !is_key_id(id) {
             return None;
         }
-        if let Err(e) = self.reload() {
-            tracing::warn!(error = %e, "reloading session keys failed; keeping the loaded ones");
-        }
-        self.shared.set.load().iter().find(|k| k.id == id).cloned()
-    }
-
-    /// The loaded key with this id; never reads the folder.
-    pub fn loaded(&self, id: &str) -> Option<Arc<SessionKey>> {
-        self.shared.set.load().iter().find(|k| k.id == id).cloned()
-    }
-
-    fn miss_reload_allowed(&self) -> bool {
-        let Ok(mut last) = self.shared.last_miss_reload.try_lock() else {
-            return false;
-        };
+        let mut last = self.shared.last_miss_reload.lock().await;
         let now = Instant::now();
         if last.is_some_and(|at| now.duration_since(at) < MISS_RELOAD_INTERVAL) {
-            return false;
+            // A reload just ran (perhaps the one this call waited for).
+            return self.get(id);
         }
         *last = Some(now);
-        true
+        let keys = self.clone();
+        match tokio::task::spawn_blocking(move || keys.reload()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "reloading session keys failed; keeping the loaded ones")
+            }
+            Err(e) => tracing::error!(error = %e, "reloading session keys did not finish"),
+        }
+        drop(last);
+        self.get(id)
+    }
+
+    /// Reloads that skipped a faulty file or an unsafe folder since these keys were loaded.
+    pub fn reload_failures(&self) -> u64 {
+        self.shared.reload_failures.load(Ordering::Relaxed)
     }
 
     pub fn ids(&self) -> impl Iterator<Item = String> + use<> {
@@ -227,13 +273,20 @@ impl SessionKeys {
             .collect()
     }
 
-    /// Reads the folder again if its files changed; whether the keys changed. On an error
-    /// (unreadable or bad file, no key left) the loaded keys stay, and the next call retries.
+    /// Reads the folder again if its files changed; whether the keys changed. Blocking file
+    /// I/O: call it off the async runtime's workers. A faulty file is skipped (an error log,
+    /// counted) and the key of that id already loaded, if any, stays; an unsafe or unreadable
+    /// folder, or one left without any key, is an error and the loaded keys stay.
     pub fn reload(&self) -> Result<bool, KeyError> {
         let Some(dir) = &self.shared.dir else {
             return Ok(false);
         };
-        let now = fingerprint(dir)?;
+        let failed = |e: KeyError| {
+            self.shared.reload_failures.fetch_add(1, Ordering::Relaxed);
+            e
+        };
+        check_folder(dir).map_err(failed)?;
+        let now = fingerprint(dir).map_err(failed)?;
         let mut seen = self
             .shared
             .fingerprint
@@ -242,7 +295,25 @@ impl SessionKeys {
         if *seen == now {
             return Ok(false);
         }
-        let set = read_set(dir)?;
+        let (mut set, faults) = read_set(dir);
+        if !faults.is_empty() {
+            self.shared.reload_failures.fetch_add(1, Ordering::Relaxed);
+            let old = self.shared.set.load();
+            for fault in &faults {
+                tracing::error!(error = %fault, "session key file skipped; fix or remove it");
+                // A key loaded before whose file turned bad keeps its old material.
+                if let Some(id) = fault_key_id(fault)
+                    && !set.iter().any(|k| k.id == id)
+                    && let Some(kept) = old.iter().find(|k| k.id == id)
+                {
+                    set.push(Arc::clone(kept));
+                }
+            }
+            sort(&mut set);
+        }
+        if set.is_empty() {
+            return Err(failed(KeyError::NoSessionKey(dir.clone())));
+        }
         let ids: Vec<&str> = set.iter().map(|k| k.id.as_str()).collect();
         tracing::info!(keys = ?ids, "session keys reloaded");
         self.shared.set.store(Arc::new(set));
@@ -266,8 +337,13 @@ impl SessionKeys {
                     return;
                 };
                 let keys = SessionKeys { shared };
-                if let Err(e) = keys.reload() {
-                    tracing::warn!(error = %e, "reloading session keys failed; keeping the loaded ones");
+                // File I/O belongs on the blocking pool, not on a runtime worker.
+                match tokio::task::spawn_blocking(move || keys.reload()).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => {
+                        tracing::error!(error = %e, "reloading session keys failed; keeping the loaded ones")
+                    }
+                    Err(e) => tracing::error!(error = %e, "reloading session keys did not finish"),
                 }
             }
         });
@@ -289,23 +365,76 @@ fn io(dir: &Path, source: std::io::Error) -> KeyError {
     }
 }
 
-fn read_set(dir: &Path) -> Result<KeySet, KeyError> {
+/// Every good key file of `dir` (sorted), and the faults of the others.
+fn read_set(dir: &Path) -> (KeySet, Vec<KeyError>) {
     let mut set = Vec::new();
-    for (id, path) in list_session_keys(dir)? {
-        let text = Zeroizing::new(fs::read_to_string(&path).map_err(|e| io(dir, e))?);
-        let (bytes, activates_at) =
-            parse_key_file(&text).ok_or_else(|| KeyError::BadSessionKey(path.clone()))?;
-        set.push(Arc::new(SessionKey {
-            id,
-            hmac: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &bytes),
-            activates_at,
-        }));
-    }
-    if set.is_empty() {
-        return Err(KeyError::NoSessionKey(dir.to_path_buf()));
+    let mut faults = Vec::new();
+    let files = match list_session_keys(dir) {
+        Ok(files) => files,
+        Err(e) => return (set, vec![e]),
+    };
+    for (id, path) in files {
+        match read_key_file(&path) {
+            Ok((bytes, activates_at)) => set.push(Arc::new(SessionKey {
+                id,
+                hmac: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &bytes),
+                activates_at,
+            })),
+            Err(e) => faults.push(e),
+        }
     }
     sort(&mut set);
-    Ok(set)
+    (set, faults)
+}
+
+/// One key file: a regular file (symlinks followed) of bounded size holding a key.
+fn read_key_file(path: &Path) -> Result<(Zeroizing<Vec<u8>>, i64), KeyError> {
+    let unreadable = |source| KeyError::Unreadable {
+        path: path.to_path_buf(),
+        source,
+    };
+    let meta = fs::metadata(path).map_err(unreadable)?;
+    if !meta.is_file() || meta.len() > MAX_KEY_FILE_BYTES {
+        return Err(KeyError::NotAKeyFile(path.to_path_buf()));
+    }
+    let text = Zeroizing::new(fs::read_to_string(path).map_err(unreadable)?);
+    parse_key_file(&text).ok_or_else(|| KeyError::BadSessionKey(path.to_path_buf()))
+}
+
+/// The key id a file fault is about, from the file's name.
+fn fault_key_id(fault: &KeyError) -> Option<&str> {
+    let path = match fault {
+        KeyError::Unreadable { path, .. }
+        | KeyError::NotAKeyFile(path)
+        | KeyError::BadSessionKey(path) => path,
+        _ => return None,
+    };
+    path.file_name()?
+        .to_str()?
+        .strip_prefix(SESSION_PREFIX)?
+        .strip_suffix(SESSION_SUFFIX)
+}
+
+/// The folder (followed through symlinks) must be a directory that neither group nor others
+/// can write to: whoever can add a file there can add a session key.
+fn check_folder(dir: &Path) -> Result<(), KeyError> {
+    let meta = match fs::metadata(dir) {
+        Ok(m) => m,
+        // Not there yet: generated with mode 0700 on first start.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io(dir, e)),
+    };
+    if !meta.is_dir() {
+        return Err(KeyError::NotAFolder(dir.to_path_buf()));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        if meta.permissions().mode() & 0o022 != 0 {
+            return Err(KeyError::UnsafeFolder(dir.to_path_buf()));
+        }
+    }
+    Ok(())
 }
 
 /// The key bytes and activation time of a key file's text.
@@ -325,8 +454,11 @@ fn parse_key_file(text: &str) -> Option<(Zeroizing<Vec<u8>>, i64)> {
 fn fingerprint(dir: &Path) -> Result<Fingerprint, KeyError> {
     let mut out = Vec::new();
     for (id, path) in list_session_keys(dir)? {
-        let meta = fs::metadata(&path).map_err(|e| io(dir, e))?;
-        out.push((id, meta.len(), meta.modified().ok()));
+        // An unreadable entry still counts (as such): its fault is reported by the read.
+        match fs::metadata(&path) {
+            Ok(meta) => out.push((id, meta.len(), meta.modified().ok())),
+            Err(_) => out.push((id, u64::MAX, None)),
+        }
     }
     out.sort();
     Ok(out)
@@ -471,6 +603,10 @@ fn write_secret(dir: &Path, name: &str, contents: &[u8]) -> Result<PathBuf, KeyE
     let removed = fs::remove_file(&temporary);
     written.map_err(|e| io(dir, e))?;
     removed.map_err(|e| io(dir, e))?;
+    // The new name itself survives a crash only once the folder is synced.
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io(dir, e))?;
     Ok(path)
 }
 
@@ -678,18 +814,127 @@ mod tests {
         assert_eq!(keys.ids().collect::<Vec<_>>(), vec![new]);
     }
 
-    #[test]
-    fn unknown_ids_reload_the_folder_at_most_once_a_second() {
+    #[tokio::test(flavor = "current_thread")]
+    async fn unknown_ids_reload_the_folder_off_the_runtime_at_most_once_a_second() {
         let dir = tempfile::tempdir().unwrap();
         generate_session_key(dir.path()).unwrap();
         let keys = SessionKeys::load(dir.path()).unwrap();
-        assert!(keys.get("20990101000000-abcdef").is_none());
+        assert!(keys.find("20990101000000-abcdef").await.is_none());
         let (added, _) =
             rotate_session_key(dir.path(), OffsetDateTime::now_utc(), Duration::ZERO).unwrap();
-        // Within the second after the last miss, the folder is not read again.
+        // `get` never reads the folder.
         assert!(keys.get(&added).is_none());
-        *keys.shared.last_miss_reload.lock().unwrap() = None;
-        assert!(keys.get(&added).is_some());
+        // Within the second after the last miss, the folder is not read again.
+        assert!(keys.find(&added).await.is_none());
+        *keys.shared.last_miss_reload.lock().await = None;
+        assert!(keys.find(&added).await.is_some());
+    }
+
+    /// A FIFO nobody writes to blocks whoever reads it: were it read, on the runtime's only
+    /// worker or anywhere, this test would not end; it is refused as no key file instead.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_key_file_that_would_block_is_skipped_and_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = generate_session_key(dir.path()).unwrap();
+        let keys = SessionKeys::load(dir.path()).unwrap();
+        let fifo = dir.path().join("session-fifo.key");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let (added, _) =
+            rotate_session_key(dir.path(), OffsetDateTime::now_utc(), Duration::ZERO).unwrap();
+        let found = tokio::time::timeout(Duration::from_secs(60), keys.find(&added))
+            .await
+            .expect("the reload finished");
+        assert!(found.is_some(), "the good new key is loaded");
+        assert!(keys.get(&id).is_some());
+        assert!(keys.get("fifo").is_none());
+        assert_eq!(keys.reload_failures(), 1);
+        // At start the same folder is refused, naming the file.
+        let e = SessionKeys::load(dir.path()).unwrap_err();
+        assert!(matches!(e, KeyError::NotAKeyFile(_)), "{e}");
+        assert!(e.to_string().contains("session-fifo.key"), "{e}");
+    }
+
+    #[test]
+    fn faulty_files_are_refused_at_start_and_skipped_on_reload() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = generate_session_key(dir.path()).unwrap();
+        let keys = SessionKeys::load(dir.path()).unwrap();
+        // A rotation interrupted half-way: half of the hex written.
+        let half = dir.path().join("session-half.key");
+        fs::write(&half, "ab".repeat(16)).unwrap();
+        assert!(matches!(
+            SessionKeys::load(dir.path()),
+            Err(KeyError::BadSessionKey(p)) if p == half
+        ));
+        assert!(keys.reload().unwrap());
+        assert!(keys.get(&id).is_some() && keys.get("half").is_none());
+        assert_eq!(keys.reload_failures(), 1);
+        // Unchanged folder: not read again, not counted again.
+        assert!(!keys.reload().unwrap());
+        assert_eq!(keys.reload_failures(), 1);
+        fs::remove_file(&half).unwrap();
+
+        // A file this process cannot read (unless it runs as root, who reads anything).
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let own = dir.path().join(format!("session-{id}.key"));
+            fs::set_permissions(&own, fs::Permissions::from_mode(0o000)).unwrap();
+            if fs::read(&own).is_err() {
+                assert!(matches!(
+                    SessionKeys::load(dir.path()),
+                    Err(KeyError::Unreadable { .. })
+                ));
+                // On reload the key already loaded stays.
+                keys.reload().unwrap();
+                assert!(keys.get(&id).is_some());
+            }
+            fs::set_permissions(&own, fs::Permissions::from_mode(0o600)).unwrap();
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_folder_others_can_write_to_is_refused_even_behind_a_symlink() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let tmp = tempfile::tempdir().unwrap();
+        let real = tmp.path().join("real");
+        let keys_dir = tmp.path().join("keys");
+        generate_session_key(&real).unwrap();
+        std::os::unix::fs::symlink(&real, &keys_dir).unwrap();
+        let keys = SessionKeys::load(&keys_dir).unwrap();
+        // The folder replaced by a symlink to a world-writable place (like /tmp).
+        let open = tmp.path().join("open");
+        fs::create_dir(&open).unwrap();
+        fs::set_permissions(&open, fs::Permissions::from_mode(0o1777)).unwrap();
+        fs::write(
+            open.join("session-planted.key"),
+            format!("{}\n", "cd".repeat(32)),
+        )
+        .unwrap();
+        fs::remove_file(&keys_dir).unwrap();
+        std::os::unix::fs::symlink(&open, &keys_dir).unwrap();
+        assert!(matches!(
+            SessionKeys::load(&keys_dir),
+            Err(KeyError::UnsafeFolder(_))
+        ));
+        assert!(matches!(
+            SessionKeys::load_or_generate(&keys_dir),
+            Err(KeyError::UnsafeFolder(_))
+        ));
+        assert!(matches!(keys.reload(), Err(KeyError::UnsafeFolder(_))));
+        assert!(
+            keys.get("planted").is_none(),
+            "a planted key is never loaded"
+        );
+        assert_eq!(keys.reload_failures(), 1);
+        // Group-writable is refused too.
+        fs::set_permissions(&open, fs::Permissions::from_mode(0o770)).unwrap();
+        assert!(SessionKeys::load(&keys_dir).is_err());
     }
 
     #[test]
@@ -698,14 +943,16 @@ mod tests {
         let id = generate_session_key(dir.path()).unwrap();
         let keys = SessionKeys::load(dir.path()).unwrap();
         fs::write(dir.path().join("session-zz.key"), "not hex").unwrap();
-        assert!(matches!(keys.reload(), Err(KeyError::BadSessionKey(_))));
-        assert!(keys.get(&id).is_some());
+        keys.reload().unwrap();
+        assert!(keys.get(&id).is_some() && keys.get("zz").is_none());
         fs::write(
             dir.path().join("session-zz.key"),
             format!("{}\nactivates_at=x\n", "ab".repeat(32)),
         )
         .unwrap();
-        assert!(matches!(keys.reload(), Err(KeyError::BadSessionKey(_))));
+        keys.reload().unwrap();
+        assert!(keys.get("zz").is_none());
+        assert_eq!(keys.reload_failures(), 2);
         fs::write(
             dir.path().join("session-zz.key"),
             format!("{}\nactivates_at=5\n", "ab".repeat(32)),

@@ -172,6 +172,18 @@ pub fn verify_token(keys: &SessionKeys, token: &str) -> Result<TokenClaims, Cred
     })
 }
 
+/// The session key id a token names, unverified: for loading that key before
+/// [`verify_token`], never to trust anything.
+pub fn token_key_id(token: &str) -> Option<String> {
+    if token.len() > MAX_SESSION_TOKEN_LEN {
+        return None;
+    }
+    let bytes = STANDARD.decode(token).ok()?;
+    let (&kid_len, rest) = bytes.get(1..)?.split_first()?;
+    let kid = rest.get(..usize::from(kid_len))?;
+    std::str::from_utf8(kid).ok().map(str::to_owned)
+}
+
 /// The secret access key of the session an authentic token describes.
 pub fn secret_for(keys: &SessionKeys, claims: &TokenClaims) -> Result<Secret, CredentialError> {
     let key = keys
@@ -201,6 +213,18 @@ mod tests {
 
     fn at(secs: i64) -> OffsetDateTime {
         OffsetDateTime::from_unix_timestamp(secs).unwrap()
+    }
+
+    #[test]
+    fn a_token_names_its_key_before_verification() {
+        let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let creds = mint(&keys(), now, now + time::Duration::hours(1)).unwrap();
+        assert_eq!(
+            token_key_id(creds.session_token.expose()).as_deref(),
+            Some(creds.key_id.as_str())
+        );
+        assert_eq!(token_key_id("AQ=="), None);
+        assert_eq!(token_key_id("not base64!"), None);
     }
 
     #[test]

@@ -60,7 +60,7 @@ pub fn open(
     keys: &SessionKeys,
 ) -> Result<SessionRecord, RecordError> {
     let (id, tag, json) = split(stored).ok_or(RecordError::Malformed)?;
-    let key = keys.loaded(id).ok_or(RecordError::UnknownKey)?;
+    let key = keys.get(id).ok_or(RecordError::UnknownKey)?;
     let tag = URL_SAFE_NO_PAD
         .decode(tag)
         .map_err(|_| RecordError::Malformed)?;
@@ -146,7 +146,7 @@ mod tests {
     #[test]
     fn a_sealed_record_opens_and_any_change_is_refused() {
         let keys = SessionKeys::from_material(&[("a", [1; 32]), ("b", [2; 32])]);
-        let key = keys.loaded("a").unwrap();
+        let key = keys.get("a").unwrap();
         let r = record();
         let sealed = seal(&r, &key).unwrap();
         assert_eq!(key_id(&sealed), Some("a"));

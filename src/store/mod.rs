@@ -71,7 +71,7 @@ impl Store {
         ttl: Duration,
     ) -> Result<(), StoreError> {
         let key = keys
-            .loaded(&record.key_id)
+            .get(&record.key_id)
             .ok_or_else(|| StoreError::NoSessionKey(record.key_id.clone()))?;
         let value = record::seal(record, &key)?;
         let key = session_key(&record.access_key_id);

@@ -19,7 +19,7 @@ use crate::app::AppState;
 use crate::iam::User;
 use crate::revocation::Revoked;
 use crate::session::credentials;
-use crate::session::credentials::Secret;
+use crate::session::credentials::{CredentialError, Secret};
 use crate::session::{SessionPrincipal, SessionRecord};
 use crate::sigv4::{self, Payload, SignedRequest, SigningKey};
 use crate::store::StoreError;
@@ -224,8 +224,18 @@ pub async fn authenticate_request(
         .security_token
         .as_deref()
         .ok_or_else(StsError::invalid_client_token_id)?;
-    let claims = credentials::verify_token(&state.keys, token)
-        .map_err(|_| StsError::invalid_client_token_id())?;
+    let claims = match credentials::verify_token(&state.keys, token) {
+        // A key another replica may just have added: load it (off the runtime, at most once
+        // a second, one reload for every request waiting) and try once more.
+        Err(CredentialError::UnknownKey) => match credentials::token_key_id(token) {
+            Some(kid) if state.keys.find(&kid).await.is_some() => {
+                credentials::verify_token(&state.keys, token)
+            }
+            _ => Err(CredentialError::UnknownKey),
+        },
+        other => other,
+    }
+    .map_err(|_| StsError::invalid_client_token_id())?;
     if claims.access_key_id != access_key_id {
         return Err(StsError::invalid_client_token_id());
     }
