@@ -204,25 +204,23 @@ impl AuditLog {
     }
 
     /// Opens `output` and starts the writer task (call within a tokio runtime). A file that
-    /// cannot be opened for appending is an error here, at start, not a silent loss later.
+    /// cannot be opened for appending is an error here, at start, not a silent loss later. A
+    /// named pipe is opened by the writer task instead (opening one blocks until a reader
+    /// comes): the broker starts, and lines wait in the queue, then are dropped and counted.
     pub fn start(output: &Output) -> Result<AuditLog, AuditError> {
-        let sink: Box<dyn AsyncWrite + Send + Unpin> = match output {
+        let sink: Sink = match output {
             Output::Off => return Ok(AuditLog::off()),
-            Output::Stdout => Box::new(tokio::io::stdout()),
-            Output::Stderr => Box::new(tokio::io::stderr()),
+            Output::Stdout => Sink::Ready(Box::new(tokio::io::stdout())),
+            Output::Stderr => Sink::Ready(Box::new(tokio::io::stderr())),
+            Output::File(path) if is_fifo(path) => Sink::Pipe(path.clone()),
             Output::File(path) => {
-                let mut options = std::fs::OpenOptions::new();
-                options.create(true).append(true);
-                #[cfg(unix)]
-                {
-                    use std::os::unix::fs::OpenOptionsExt as _;
-                    options.mode(0o600);
-                }
-                let file = options.open(path).map_err(|source| AuditError::Open {
-                    path: path.clone(),
-                    source,
-                })?;
-                Box::new(tokio::fs::File::from_std(file))
+                let file = file_options()
+                    .open(path)
+                    .map_err(|source| AuditError::Open {
+                        path: path.clone(),
+                        source,
+                    })?;
+                Sink::Ready(Box::new(tokio::fs::File::from_std(file)))
             }
         };
         let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
@@ -291,11 +289,53 @@ impl AuditLog {
     }
 }
 
-async fn write_lines(
-    mut rx: mpsc::Receiver<Message>,
-    mut sink: Box<dyn AsyncWrite + Send + Unpin>,
-    failed: Arc<AtomicU64>,
-) {
+/// Where the writer writes: opened already, or a named pipe it opens itself.
+enum Sink {
+    Ready(Box<dyn AsyncWrite + Send + Unpin>),
+    Pipe(PathBuf),
+}
+
+fn file_options() -> std::fs::OpenOptions {
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    options
+}
+
+fn is_fifo(path: &std::path::Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt as _;
+        std::fs::metadata(path).is_ok_and(|m| m.file_type().is_fifo())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        false
+    }
+}
+
+async fn write_lines(mut rx: mpsc::Receiver<Message>, sink: Sink, failed: Arc<AtomicU64>) {
+    let mut sink = match sink {
+        Sink::Ready(sink) => sink,
+        Sink::Pipe(path) => {
+            // Blocks (on tokio's blocking pool) until the pipe has a reader.
+            let opened = tokio::fs::OpenOptions::from(file_options())
+                .open(&path)
+                .await;
+            match opened {
+                Ok(file) => Box::new(file) as Box<dyn AsyncWrite + Send + Unpin>,
+                Err(e) => {
+                    tracing::error!(error = %e, path = %path.display(), "audit pipe cannot be opened; audit lines are lost");
+                    Box::new(tokio::io::sink())
+                }
+            }
+        }
+    };
     while let Some(message) = rx.recv().await {
         match message {
             Message::Line(line) => {

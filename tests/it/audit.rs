@@ -321,3 +321,73 @@ async fn authorize_decisions_and_revocations_are_one_line_each_without_secrets()
         .unwrap_or(0);
     assert!(hex_run < 64, "{text}");
 }
+
+/// Latencies of `n` signed calls, one after the other; every one must succeed.
+async fn latencies(broker: &TestBroker, n: usize) -> Vec<std::time::Duration> {
+    let alice = broker.sts_as(ALICE_KEY_ID, ALICE_SECRET, None);
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let started = std::time::Instant::now();
+        alice.get_caller_identity().send().await.unwrap();
+        out.push(started.elapsed());
+    }
+    out.sort();
+    out
+}
+
+fn percentile(sorted: &[std::time::Duration], p: usize) -> std::time::Duration {
+    sorted[(sorted.len() * p / 100).min(sorted.len() - 1)]
+}
+
+/// A named pipe nobody reads as the audit target: the broker starts (opening a pipe waits for
+/// a reader, so the writer task does it), every request is answered while the lines pile up
+/// in the queue, and none of them waits for the pipe. The latencies with and without are
+/// printed for comparison (`--nocapture`); only correctness is asserted, timing never.
+#[tokio::test]
+async fn an_audit_pipe_nobody_reads_holds_up_no_request() {
+    const CALLS: usize = 400;
+    let idp = TestIdp::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("audit.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let toml =
+        standard_config(dir.path(), &idp, "memory://", 0) + "\n[audit]\noutput = \"audit.fifo\"\n";
+    // A hang guard only: starting takes well under a second.
+    let slow = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        TestBroker::from_toml(dir, &toml),
+    )
+    .await
+    .expect("the broker starts although nobody reads its audit pipe");
+    let baseline = with_audit(&idp, "audit.log").await;
+
+    // Warm both up (connections, caches), then measure them turn by turn.
+    latencies(&slow, 20).await;
+    latencies(&baseline, 20).await;
+    let with_pipe = latencies(&slow, CALLS).await;
+    let with_file = latencies(&baseline, CALLS).await;
+    eprintln!(
+        "audit to a pipe nobody reads: p50 {:?} p99 {:?}; to a file: p50 {:?} p99 {:?} ({CALLS} calls each)",
+        percentile(&with_pipe, 50),
+        percentile(&with_pipe, 99),
+        percentile(&with_file, 50),
+        percentile(&with_file, 99),
+    );
+    assert_eq!(
+        slow.state.audit.dropped(),
+        0,
+        "the queue holds {CALLS} lines"
+    );
+    assert_eq!(slow.state.audit.failed(), 0);
+
+    // Let the writer finish: a reader drains the pipe, so the runtime can shut down.
+    std::thread::spawn(move || {
+        if let Ok(mut reader) = std::fs::File::open(&fifo) {
+            let _ = std::io::copy(&mut reader, &mut std::io::sink());
+        }
+    });
+}
