@@ -63,58 +63,70 @@ fn free_port() -> u16 {
 }
 
 impl Nginx {
+    /// nginx cannot pick its own port, so one is taken from a listener bound and dropped first;
+    /// another process may take it in between. nginx then fails to bind and exits, and is
+    /// started again on another port. nginx is used once it wrote its pid file, which it does
+    /// only after binding: the port is then nginx's own, never someone else's listener.
     async fn start(broker: SocketAddr, upstream: SocketAddr) -> Nginx {
         let template = std::fs::read_to_string(
             Path::new(env!("CARGO_MANIFEST_DIR")).join("docker/nginx/nginx.conf"),
         )
         .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let conf = template
-            .replace("__LISTEN__", &format!("127.0.0.1:{port}"))
-            .replace("__BROKER__", &broker.to_string())
-            .replace("__UPSTREAM__", &upstream.to_string());
-        assert!(!conf.contains("__"), "a placeholder is left");
-        let conf_path = dir.path().join("nginx.conf");
-        std::fs::write(&conf_path, conf).unwrap();
-        let prefix = dir.path().display().to_string();
-        let mut child = Command::new("nginx")
-            .args([
-                "-p",
-                &prefix,
-                "-e",
-                &format!("{prefix}/error.log"),
-                "-c",
-                &conf_path.display().to_string(),
-                "-g",
-                // One process, so killing it at the end leaves no orphaned worker behind.
-                &format!("daemon off; master_process off; pid {prefix}/nginx.pid;"),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("nginx (scripts/install-deps installs nginx-light)");
-        // Up when it accepts connections (a real process starting: polled with a deadline).
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                break;
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let port = free_port();
+            let conf = template
+                .replace("__LISTEN__", &format!("127.0.0.1:{port}"))
+                .replace("__BROKER__", &broker.to_string())
+                .replace("__UPSTREAM__", &upstream.to_string());
+            assert!(!conf.contains("__"), "a placeholder is left");
+            let conf_path = dir.path().join("nginx.conf");
+            std::fs::write(&conf_path, conf).unwrap();
+            let prefix = dir.path().display().to_string();
+            let pid_file = dir.path().join("nginx.pid");
+            let mut child = Command::new("nginx")
+                .args([
+                    "-p",
+                    &prefix,
+                    "-e",
+                    &format!("{prefix}/error.log"),
+                    "-c",
+                    &conf_path.display().to_string(),
+                    "-g",
+                    // One process, so killing it at the end leaves no orphaned worker behind.
+                    &format!("daemon off; master_process off; pid {prefix}/nginx.pid;"),
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("nginx (scripts/install-deps installs nginx-light)");
+            // A real process starting: polled, with a bound that only stops a hang.
+            let deadline = Instant::now() + Duration::from_secs(60);
+            let started = loop {
+                if let Some(status) = child.try_wait().unwrap() {
+                    let log =
+                        std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default();
+                    assert!(
+                        log.contains("Address already in use"),
+                        "nginx exited ({status}): {log}"
+                    );
+                    break false;
+                }
+                if pid_file.exists() {
+                    break true;
+                }
+                assert!(Instant::now() < deadline, "nginx did not start");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            };
+            if started {
+                return Nginx {
+                    child,
+                    port,
+                    _dir: dir,
+                };
             }
-            if let Some(status) = child.try_wait().unwrap() {
-                let log = std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default();
-                panic!("nginx exited ({status}): {log}");
-            }
-            assert!(Instant::now() < deadline, "nginx did not start");
-            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        Nginx {
-            child,
-            port,
-            _dir: dir,
-        }
+        panic!("nginx found no free port");
     }
 }
 

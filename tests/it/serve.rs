@@ -1,42 +1,94 @@
 //! The real binary: `serve` on the dev configuration, a `dev-token`, a credential through the
 //! SDK, nothing secret in the logs, and a graceful exit on SIGTERM.
 
-use std::io::Read as _;
-use std::process::{Command, Stdio};
+use std::io::BufRead as _;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_sts-broker");
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// The real binary serving a configuration that listens on `127.0.0.1:0`: the kernel picks
+/// the port as the broker binds, and the test reads it from the broker's own "listening" log
+/// line, so no port is chosen (and released) before the broker holds it.
+struct Server {
+    child: Child,
+    endpoint: String,
+    /// Everything the broker wrote to stderr, once it has exited.
+    log: std::thread::JoinHandle<String>,
+}
+
+fn serve(config: &str) -> Server {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--config", config])
+        .env("RUST_LOG", "debug")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (address, found) = std::sync::mpsc::channel();
+    let log = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            let plain = strip_ansi(&line);
+            if plain.contains("sts-broker listening")
+                && let Some(a) = plain
+                    .split_whitespace()
+                    .find_map(|w| w.strip_prefix("address="))
+            {
+                let _ = address.send(a.to_owned());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    // A hang guard only: the broker reports its address as soon as it listens.
+    let addr = found
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the broker did not report the address it listens on");
+    Server {
+        child,
+        endpoint: format!("http://{addr}"),
+        log,
+    }
+}
+
+/// `line` without terminal colour sequences.
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 #[tokio::test]
 async fn serve_dev_config_mints_with_a_dev_token_and_exits_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
     let dev = include_str!("../../config/dev.toml")
-        .replace(
-            "listen = \"127.0.0.1:4566\"",
-            &format!("listen = \"127.0.0.1:{port}\""),
-        )
+        .replace("listen = \"127.0.0.1:4566\"", "listen = \"127.0.0.1:0\"")
         .replace("dir = \"../keys\"", "dir = \"keys\"");
     let config = dir.path().join("dev.toml");
     std::fs::write(&config, dev).unwrap();
     let config = config.to_str().unwrap();
 
-    let mut server = Command::new(BIN)
-        .args(["serve", "--config", config])
-        .env("RUST_LOG", "debug")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let endpoint = format!("http://127.0.0.1:{port}");
+    let Server {
+        child: mut server,
+        endpoint,
+        log,
+    } = serve(config);
     let http = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -124,13 +176,7 @@ async fn serve_dev_config_mints_with_a_dev_token_and_exits_on_sigterm() {
     assert!(status.success());
     let exit = server.wait().unwrap();
     assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
-    let mut log = String::new();
-    server
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut log)
-        .unwrap();
+    let log = log.join().unwrap();
     assert!(log.contains("DEV ISSUER ENABLED"), "{log}");
     assert!(log.contains("session issued"), "{log}");
     for secret in [
@@ -192,13 +238,12 @@ async fn saml_responses_never_reach_the_log() {
     const ROLE: &str = "arn:aws:iam::111122223333:role/saml";
     let idp = TestSamlIdp::new();
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
     let config = dir.path().join("saml.toml");
     std::fs::write(
         &config,
         format!(
             r#"[server]
-listen = "127.0.0.1:{port}"
+listen = "127.0.0.1:0"
 [store]
 url = "memory://"
 [keys]
@@ -218,14 +263,11 @@ trust_policy = '{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "P
         ),
     )
     .unwrap();
-    let mut server = Command::new(BIN)
-        .args(["serve", "--config", config.to_str().unwrap()])
-        .env("RUST_LOG", "debug")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let endpoint = format!("http://127.0.0.1:{port}");
+    let Server {
+        child: mut server,
+        endpoint,
+        log,
+    } = serve(config.to_str().unwrap());
     let http = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -295,13 +337,7 @@ trust_policy = '{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "P
         .unwrap();
     assert!(status.success());
     assert!(server.wait().unwrap().success());
-    let mut log = String::new();
-    server
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut log)
-        .unwrap();
+    let log = log.join().unwrap();
     assert!(log.contains("session issued"), "{log}");
     assert!(log.contains("SAML response refused"), "{log}");
     let escaped = |s: &str| s.replace('\\', "\\\\");
