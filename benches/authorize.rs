@@ -193,7 +193,8 @@ fn bench(c: &mut Criterion) {
             body: b"",
         },
         payload: Payload::Declared,
-        service: Some("s3"),
+        service: "s3",
+        allow_presigned: false,
     };
     let mut context = Context::new();
     context.insert("aws:SourceIp", "10.1.2.3");

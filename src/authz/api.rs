@@ -4,8 +4,14 @@
 //! principal allowed `broker:Authorize` on the resource it asks about, and sends the request
 //! its client signed. Answers:
 //!
-//! - the call itself is refused (unsigned, bad signature, not allowed, bad JSON, too large):
-//!   its HTTP status and `{"error": {"code", "message"}}` with the AWS code;
+//! - the call itself is refused (unsigned, bad signature, not allowed, bad JSON, too large, a
+//!   `request.path` the path rule refuses: `400` `InvalidURI`): its HTTP status and
+//!   `{"error": {"code", "message"}}` with the AWS code;
+//!
+//! The forwarded request's signature must be scoped to `service` (default: the action's
+//! prefix, `s3` for `s3:GetObject`), and may be a presigned URL only with
+//! `"allow_presigned": true`. The client's address is only what the calling service states as
+//! `aws:SourceIp` in `context`: no header of the forwarded request is read for it.
 //! - the forwarded request's signature does not verify: `200` with `"authenticated": false`,
 //!   `"allowed": false` and the AWS `error` that request would have received;
 //! - otherwise `200` with `"authenticated": true`, `decision`, `allowed`, `principal`,
@@ -23,7 +29,8 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
-use super::{Forwarded, PrincipalInfo, Question, authorize, is_reserved_key};
+use super::routes::is_service_name;
+use super::{Forwarded, PrincipalInfo, Question, authorize, is_reserved_key, path};
 use crate::admin;
 use crate::app::AppState;
 use crate::authz_audit::{self as audit, Asked};
@@ -57,9 +64,12 @@ pub struct AuthorizeInput {
     pub context: BTreeMap<String, ContextInput>,
     #[serde(default)]
     pub resource_policy: Option<serde_json::Value>,
-    /// The service the forwarded signature must be scoped to; any when absent.
+    /// The service the forwarded signature must be scoped to; the action's prefix when absent.
     #[serde(default)]
     pub service: Option<String>,
+    /// Whether the forwarded request may be a presigned URL.
+    #[serde(default)]
+    pub allow_presigned: bool,
     #[serde(default)]
     pub explain: bool,
 }
@@ -69,6 +79,7 @@ pub struct AuthorizeInput {
 #[serde(deny_unknown_fields)]
 pub struct ForwardedInput {
     pub method: String,
+    /// The path as received (still encoded): it must pass the path rule ([`super::path`]).
     pub path: String,
     #[serde(default)]
     pub query: String,
@@ -162,11 +173,28 @@ pub async fn handle(state: &AppState, meta: &RequestMeta) -> Result<Response, St
             "request.headers: at most {MAX_HEADERS} headers"
         )));
     }
-    if !r.path.starts_with('/') || r.method.is_empty() {
-        return Err(StsError::validation(
-            "request.method must be set and request.path start with /",
+    if r.method.is_empty() {
+        return Err(StsError::validation("request.method must be set"));
+    }
+    if let Err(e) = path::check(&r.path) {
+        return Err(StsError::from_aws(
+            "InvalidURI",
+            400,
+            format!("request.path: {e}"),
         ));
     }
+    let service = match &input.service {
+        Some(s) if is_service_name(s) => s.clone(),
+        Some(_) => {
+            return Err(StsError::validation(
+                "service must be a service name (lower-case letters, digits, -)",
+            ));
+        }
+        None => input
+            .action
+            .split_once(':')
+            .map_or(String::new(), |(s, _)| s.to_ascii_lowercase()),
+    };
     let forwarded = Forwarded {
         request: SignedRequest {
             method: &r.method,
@@ -176,7 +204,8 @@ pub async fn handle(state: &AppState, meta: &RequestMeta) -> Result<Response, St
             body: b"",
         },
         payload,
-        service: input.service.as_deref(),
+        service: &service,
+        allow_presigned: input.allow_presigned,
     };
     let asked = Asked {
         request_id: &meta.request_id,

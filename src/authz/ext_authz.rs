@@ -1,41 +1,50 @@
 //! The `ext_authz` listener: proxies ask it about each request before passing it upstream, in
 //! the shapes Envoy's `ext_authz` filter (HTTP service) and nginx's `auth_request` use.
 //!
-//! It serves every path. The original request is this one (Envoy: its method, its path after
-//! the configured `path_prefix`, its headers), unless `X-Original-Method` / `X-Original-URI`
-//! say otherwise (nginx's `auth_request` sends a `GET` subrequest; the configuration sets
-//! them). The signature is the client's SigV4 for any service; the body is never read, so the
-//! payload is what `x-amz-content-sha256` declares (the upstream must check the body against
-//! it) and a request that could carry a body (not `GET`, `HEAD`, `DELETE`, `OPTIONS`) must
-//! declare it. `[[ext_authz.routes]]` map method and path to action and resource; no route is
-//! a denial.
+//! It serves every path. `[ext_authz] mode` says which proxy asks. `envoy`: the original
+//! request is this one (its method, its path after the configured `path_prefix`, its headers);
+//! `X-Original-*`, `X-Forwarded-*` and `X-Real-IP` are ignored. `nginx`: `X-Original-Method` /
+//! `X-Original-URI` describe it (nginx sends a `GET` subrequest) and must be present; the
+//! configuration refuses this mode unless the listener requires the shared secret or listens
+//! on loopback. The path must pass the path rule ([`super::path`]) or the answer is `400`
+//! `InvalidURI`. The signature is the client's SigV4 for the route's service, canonicalized
+//! with that service's rules; the body is never read, so the payload is what
+//! `x-amz-content-sha256` declares (the upstream must check the body against it) and a request
+//! that could carry a body (not `GET`, `HEAD`, `DELETE`, `OPTIONS`) must declare it.
+//! `[[ext_authz.routes]]` map method and path to action and resource; no route is a denial.
 //!
-//! Answers: `200` with identity headers (`x-sts-principal-arn`, `x-sts-account`,
-//! `x-sts-user-id`, `x-sts-principal-type`, `x-sts-session-name`, `x-sts-role-arn`,
-//! `x-sts-source-identity`, `x-sts-tags` form-encoded and `x-sts-tag-<key>` for plain keys),
-//! `401` when the signature is missing or does not verify, `403` when denied. Bodies are short
-//! plain text: the AWS code and a caller-safe message. Never a secret, token or signature.
-//! Each answer is one audit line ([`crate::authz_audit`]).
+//! A request carrying any `X-Sts-*` header (but the shared secret) is refused (`400`): those
+//! names belong to the broker's answer, and refusing them here is what keeps a client's value
+//! from reaching the upstream through a proxy that cannot remove headers by prefix.
 //!
-//! Trusted by network position: bind it to loopback or the proxies' network, optionally with a
-//! shared secret in `X-Sts-Authz-Secret`. `X-Real-IP` and `X-Forwarded-Proto` from the proxy
-//! become `aws:SourceIp` and `aws:SecureTransport`.
+//! Answers: `200` with exactly the identity headers of [`IDENTITY_HEADERS`], every one always
+//! present (empty when it does not apply), `401` when the signature is missing, does not
+//! verify or is presigned where the route does not allow it, `403` when denied or no route
+//! matches, `400` for a refused path or client identity headers. Error bodies are
+//! `{"error": {"code", "message"}}` with the AWS code and a caller-safe message; never a secret,
+//! token or signature. Each answer is one audit line ([`crate::authz_audit`]).
+//!
+//! `aws:SourceIp` and `aws:SecureTransport` are taken only from a peer listed in
+//! `trusted_proxies`: nginx's `X-Real-IP` and `X-Forwarded-Proto`, Envoy's
+//! `X-Envoy-External-Address` (Envoy's own, with `use_remote_address`). From any other peer they
+//! are absent, never read from a header.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use super::routes::{self, Target};
-use super::{Answer, Forwarded, Question, authorize};
+use super::{Answer, Forwarded, Question, authorize, path};
 use crate::app::AppState;
 use crate::authz_audit::{self, Asked};
+use crate::config::{ExtAuthz, ProxyMode};
 use crate::policy::{Context, Resource};
 use crate::sigv4::{Payload, SignedRequest};
 
@@ -46,6 +55,18 @@ pub const ORIGINAL_METHOD: &str = "x-original-method";
 pub const ORIGINAL_URI: &str = "x-original-uri";
 /// Prefix of every identity header in answers.
 pub const IDENTITY_PREFIX: &str = "x-sts-";
+/// Every identity header of an answer, always all of them: proxies overwrite this fixed set, so
+/// no client value of these names can reach the upstream. Tags are one form-encoded header.
+pub const IDENTITY_HEADERS: [&str; 8] = [
+    "x-sts-principal-arn",
+    "x-sts-principal-type",
+    "x-sts-account",
+    "x-sts-user-id",
+    "x-sts-session-name",
+    "x-sts-role-arn",
+    "x-sts-source-identity",
+    "x-sts-tags",
+];
 /// Longest value of an identity header.
 const MAX_HEADER_VALUE: usize = 1024;
 
@@ -63,31 +84,77 @@ pub fn router(state: AppState) -> Router {
         ))
 }
 
-/// Serves the `ext_authz` listener until `shutdown` resolves.
+/// Serves the `ext_authz` listener until `shutdown` resolves (peer addresses known, for
+/// `trusted_proxies`).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
-fn plain(status: StatusCode, text: String) -> Response {
+/// An error answer: the status and `{"error": {"code", "message"}}`.
+fn error(status: StatusCode, code: &str, message: &str) -> Response {
     (
         status,
-        [(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"))],
-        text + "\n",
+        axum::Json(serde_json::json!({"error": {"code": code, "message": message}})),
     )
         .into_response()
 }
 
+/// The original method and URI (with its query), as the mode says to read them.
+fn original(config: &ExtAuthz, req: &Request) -> Option<(String, String)> {
+    let headers = req.headers();
+    match config.mode {
+        ProxyMode::Nginx => Some((
+            header_text(headers, ORIGINAL_METHOD)?.to_ascii_uppercase(),
+            header_text(headers, ORIGINAL_URI)?.to_owned(),
+        )),
+        ProxyMode::Envoy => {
+            let full = req.uri().path_and_query().map_or("/", |p| p.as_str());
+            let uri = match full.strip_prefix(config.path_prefix.as_str()) {
+                Some(rest) if rest.starts_with('/') => rest.to_owned(),
+                Some(rest) if rest.is_empty() || rest.starts_with('?') => format!("/{rest}"),
+                _ => full.to_owned(),
+            };
+            Some((req.method().as_str().to_ascii_uppercase(), uri))
+        }
+    }
+}
+
+/// The client's address and whether it used TLS, from a trusted proxy only.
+fn client_of(config: &ExtAuthz, req: &Request) -> (Option<IpAddr>, Option<bool>) {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_canonical());
+    let trusted = peer.is_some_and(|ip| config.trusted_proxies.iter().any(|n| n.contains(&ip)));
+    if !trusted {
+        return (None, None);
+    }
+    let headers = req.headers();
+    let (ip_header, proto) = match config.mode {
+        ProxyMode::Nginx => ("x-real-ip", header_text(headers, "x-forwarded-proto")),
+        ProxyMode::Envoy => ("x-envoy-external-address", None),
+    };
+    (
+        header_text(headers, ip_header).and_then(|v| v.trim().parse::<IpAddr>().ok()),
+        proto.map(|p| p.trim().eq_ignore_ascii_case("https")),
+    )
+}
+
 async fn check(State(state): State<AppState>, req: Request) -> Response {
     let Some(config) = &state.config.ext_authz else {
-        return plain(
+        return error(
             StatusCode::NOT_FOUND,
-            "ext_authz is not configured".to_owned(),
+            "NotFound",
+            "ext_authz is not configured",
         );
     };
     let request_id = uuid::Uuid::new_v4().to_string();
@@ -99,41 +166,58 @@ async fn check(State(state): State<AppState>, req: Request) -> Response {
             .unwrap_or_default();
         if !bool::from(sent.ct_eq(secret.expose().as_bytes())) {
             tracing::warn!(request_id, "ext_authz call without the shared secret");
-            return plain(StatusCode::FORBIDDEN, "Forbidden".to_owned());
+            return error(StatusCode::FORBIDDEN, "AccessDenied", "Forbidden");
         }
     }
-    let method = header_text(headers, ORIGINAL_METHOD)
-        .unwrap_or(req.method().as_str())
-        .to_ascii_uppercase();
-    let uri = match header_text(headers, ORIGINAL_URI) {
-        Some(u) => u.to_owned(),
-        None => {
-            let full = req.uri().path_and_query().map_or("/", |p| p.as_str());
-            match full.strip_prefix(config.path_prefix.as_str()) {
-                Some(rest) if rest.starts_with('/') => rest.to_owned(),
-                Some("") => "/".to_owned(),
-                _ => full.to_owned(),
-            }
-        }
-    };
-    let (path, query) = uri.split_once('?').unwrap_or((&uri, ""));
-    let client_ip = header_text(headers, "x-real-ip").and_then(|v| v.parse::<IpAddr>().ok());
-    let early = |action: &str, reason: &str| {
+    let (client_ip, secure) = client_of(config, &req);
+    let early = |resource: &str, reason: &str| {
         let asked = Asked {
             request_id: &request_id,
             source_ip: client_ip,
             caller: None,
-            action,
-            resource: path,
+            action: "",
+            resource,
         };
         authz_audit::refused_early(&state, &asked, reason);
     };
+    let Some((method, uri)) = original(config, &req) else {
+        early("", "MissingOriginalRequest");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequest",
+            "X-Original-Method and X-Original-URI must describe the original request",
+        );
+    };
+    let (raw_path, query) = uri.split_once('?').unwrap_or((&uri, ""));
+    // The identity headers are the broker's: a client sending one is refused, so none of its
+    // values can reach the upstream, whatever the proxy removes or not.
+    if headers
+        .keys()
+        .any(|n| is_client_identity_header(n.as_str()))
+    {
+        early(raw_path, "ClientIdentityHeader");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequest",
+            "X-Sts-* headers are set by the broker only; the request carries one",
+        );
+    }
+    let path = match path::check(raw_path) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::info!(request_id, error = %e, "ext_authz: path refused");
+            early("", "InvalidURI");
+            return error(StatusCode::BAD_REQUEST, "InvalidURI", &e.to_string());
+        }
+    };
+    let path_text = path.as_str();
     // The client's headers, without what the proxy added for us.
     let forwarded_headers: Vec<(String, String)> = headers
         .iter()
         .filter(|(n, _)| {
             let n = n.as_str();
-            n != SECRET_HEADER && n != ORIGINAL_METHOD && n != ORIGINAL_URI
+            n != SECRET_HEADER
+                && !(config.mode == ProxyMode::Nginx && (n == ORIGINAL_METHOD || n == ORIGINAL_URI))
         })
         .map(|(n, v)| {
             (
@@ -144,41 +228,46 @@ async fn check(State(state): State<AppState>, req: Request) -> Response {
         .collect();
     let declared = headers.contains_key("x-amz-content-sha256");
     if !declared && !matches!(method.as_str(), "GET" | "HEAD" | "DELETE" | "OPTIONS") {
-        early("", "IncompleteSignature");
-        return plain(
+        early(path_text, "IncompleteSignature");
+        return error(
             StatusCode::UNAUTHORIZED,
-            "IncompleteSignature: requests that may carry a body must sign x-amz-content-sha256"
-                .to_owned(),
+            "IncompleteSignature",
+            "requests that may carry a body must sign x-amz-content-sha256",
         );
     }
-    let Some(Target { action, resource }) = routes::find(&config.routes, &method, path) else {
-        tracing::info!(request_id, method, path, "ext_authz: no route");
-        early("", "NoRoute");
-        return plain(
+    let Some(Target {
+        action,
+        resource,
+        service,
+        allow_presigned,
+    }) = routes::find(&config.routes, &method, &path)
+    else {
+        tracing::info!(request_id, method, path = path_text, "ext_authz: no route");
+        early(path_text, "NoRoute");
+        return error(
             StatusCode::FORBIDDEN,
-            "AccessDenied: no route maps this request to an action".to_owned(),
+            "AccessDenied",
+            "no route maps this request to an action",
         );
     };
     let mut context = Context::new();
     if let Some(ip) = client_ip {
         context.insert("aws:SourceIp", ip.to_string());
     }
-    if let Some(proto) = header_text(headers, "x-forwarded-proto") {
-        context.insert(
-            "aws:SecureTransport",
-            proto.eq_ignore_ascii_case("https").to_string(),
-        );
+    if let Some(secure) = secure {
+        context.insert("aws:SecureTransport", secure.to_string());
     }
     let forwarded = Forwarded {
         request: SignedRequest {
             method: &method,
-            path,
+            path: path_text,
             query,
             headers: &forwarded_headers,
             body: b"",
         },
         payload: Payload::Declared,
-        service: None,
+        service: &service,
+        allow_presigned,
     };
     // Kept for the audit line only when there is one: the question takes them.
     let audited = state
@@ -214,7 +303,7 @@ async fn check(State(state): State<AppState>, req: Request) -> Response {
             } else {
                 StatusCode::UNAUTHORIZED
             };
-            plain(status, format!("{}: {}", e.code, e.message))
+            error(status, e.code, &e.message)
         }
         Ok(answer) if answer.allowed() => {
             tracing::debug!(request_id, caller = %answer.permissions.arn(), "ext_authz: allowed");
@@ -228,10 +317,11 @@ async fn check(State(state): State<AppState>, req: Request) -> Response {
                 decision = answer.decision(),
                 "ext_authz: denied"
             );
-            plain(
+            error(
                 StatusCode::FORBIDDEN,
-                format!(
-                    "AccessDenied: User: {} is not authorized to perform: {} on resource: {}: {}",
+                "AccessDenied",
+                &format!(
+                    "User: {} is not authorized to perform: {} on resource: {}: {}",
                     answer.permissions.arn(),
                     answer.request.action(),
                     answer.request.resource.name(),
@@ -242,48 +332,41 @@ async fn check(State(state): State<AppState>, req: Request) -> Response {
     }
 }
 
+/// A header name a client must not send: `x-sts-*` but the shared secret, with `_` read as `-`
+/// (some upstreams, CGI and WSGI among them, make both the same name).
+pub fn is_client_identity_header(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase().replace('_', "-");
+    lower.starts_with(IDENTITY_PREFIX) && name != SECRET_HEADER
+}
+
 fn header_text<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// `200` with the identity headers.
+/// `200` with every identity header of [`IDENTITY_HEADERS`], empty where it does not apply.
 fn allowed(answer: &Answer) -> Response {
     let p = answer.principal();
+    let tags = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(p.tags.iter())
+        .finish();
+    let values: [&str; 7] = [
+        &p.arn,
+        p.kind,
+        &p.account,
+        &p.user_id,
+        p.session_name.as_deref().unwrap_or_default(),
+        p.role_arn.as_deref().unwrap_or_default(),
+        p.source_identity.as_deref().unwrap_or_default(),
+    ];
     let mut out = HeaderMap::new();
-    let mut put = |name: &str, value: &str| {
-        if let (Ok(n), Ok(v)) = (
-            HeaderName::try_from(format!("{IDENTITY_PREFIX}{name}")),
-            HeaderValue::from_str(&header_safe(value)),
-        ) {
-            out.insert(n, v);
-        }
-    };
-    put("principal-arn", &p.arn);
-    put("principal-type", p.kind);
-    put("account", &p.account);
-    put("user-id", &p.user_id);
-    if let Some(s) = &p.session_name {
-        put("session-name", s);
+    for (name, value) in IDENTITY_HEADERS.iter().zip(values) {
+        let value =
+            HeaderValue::from_str(&header_safe(value)).unwrap_or(HeaderValue::from_static(""));
+        out.insert(HeaderName::from_static(name), value);
     }
-    if let Some(r) = &p.role_arn {
-        put("role-arn", r);
-    }
-    if let Some(s) = &p.source_identity {
-        put("source-identity", s);
-    }
-    if !p.tags.is_empty() {
-        let tags = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(p.tags.iter())
-            .finish();
-        put("tags", &tags);
-    }
-    for (k, v) in &p.tags {
-        if k.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
-            put(&format!("tag-{}", k.to_ascii_lowercase()), v);
-        }
-    }
+    // Form encoding is already printable ASCII; never cut (a cut tag would be another tag).
+    let tags = HeaderValue::from_str(&tags).unwrap_or(HeaderValue::from_static(""));
+    out.insert(HeaderName::from_static("x-sts-tags"), tags);
     (StatusCode::OK, out, "").into_response()
 }
 
@@ -307,6 +390,22 @@ pub fn header_safe(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn client_identity_headers_in_any_spelling() {
+        for name in [
+            "x-sts-tag-role",
+            "X-Sts-Role-Arn",
+            "x_sts_principal_arn",
+            "x-sts_tags",
+            "x-sts-authz_secret",
+        ] {
+            assert!(is_client_identity_header(name), "{name}");
+        }
+        for name in ["x-sts-authz-secret", "x-stsx", "x-amz-date", "sts-x"] {
+            assert!(!is_client_identity_header(name), "{name}");
+        }
+    }
 
     #[test]
     fn header_values_are_made_safe() {

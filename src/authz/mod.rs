@@ -8,9 +8,16 @@
 //! `POST /authorize`, itself an admin call needing `broker:Authorize`) and the `ext_authz`
 //! listener for proxies ([`ext_authz`]: Envoy's HTTP `ext_authz` service, nginx
 //! `auth_request`), whose routes ([`routes`]) map method and path to action and resource.
+//!
+//! Both apply the same rules to the forwarded request: its path must pass the path rule
+//! ([`path::check`]) and is authorized exactly as it was signed (and must be served so); its
+//! signature must be scoped to the expected service (by default the action's prefix) with that
+//! service's canonicalization (S3's for `s3`); a presigned URL is accepted only where the route
+//! or the question allows it.
 
 pub mod api;
 pub mod ext_authz;
+pub mod path;
 pub mod routes;
 
 use std::collections::BTreeMap;
@@ -52,8 +59,19 @@ pub fn is_reserved_key(key: &str) -> bool {
 pub struct Forwarded<'a> {
     pub request: SignedRequest<'a>,
     pub payload: Payload<'a>,
-    /// The service the signature must be scoped to; `None` accepts any.
-    pub service: Option<&'a str>,
+    /// The service the signature must be scoped to.
+    pub service: &'a str,
+    /// Whether the signature may come in the query (a presigned URL).
+    pub allow_presigned: bool,
+}
+
+/// The answer to a presigned URL where only signed headers are accepted.
+pub fn presigned_refused() -> StsError {
+    StsError::from_aws(
+        "AccessDenied",
+        403,
+        "Presigned URLs are not accepted for this request.",
+    )
 }
 
 /// What the resource server asks: `action` on `resource`, with its own context keys and,
@@ -84,11 +102,14 @@ pub async fn authorize(
     question: Question,
     request_id: &str,
 ) -> Result<Answer, StsError> {
+    if !forwarded.allow_presigned && crate::sigv4::is_presigned(forwarded.request.query) {
+        return Err(presigned_refused());
+    }
     let authenticated = authenticate_request(
         state,
         &forwarded.request,
         forwarded.payload,
-        forwarded.service,
+        Some(forwarded.service),
         request_id,
     )
     .await?;

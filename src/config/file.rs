@@ -347,6 +347,12 @@ fn default_audit_output() -> String {
 pub struct ExtAuthzSection {
     /// Trusted by network position: bind it to loopback or the proxies' network only.
     pub listen: String,
+    /// `envoy` or `nginx`: where the original request is described (required).
+    #[serde(default)]
+    pub mode: Option<String>,
+    /// Peers (CIDRs) whose word on the client's address and scheme is taken.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
     /// Prefix Envoy puts before the original path (its `path_prefix`), removed before matching.
     #[serde(default)]
     pub path_prefix: String,
@@ -371,6 +377,12 @@ pub struct ExtAuthzRouteEntry {
     pub action: String,
     /// `arn:...{one}...`.
     pub resource: String,
+    /// The service signatures must be scoped to; the action's prefix when absent.
+    #[serde(default)]
+    pub service: Option<String>,
+    /// Whether presigned URLs are accepted on this route.
+    #[serde(default)]
+    pub allow_presigned: bool,
 }
 
 fn any_method() -> String {

@@ -50,10 +50,25 @@ pub struct Config {
 #[derive(Debug)]
 pub struct ExtAuthz {
     pub listen: String,
+    /// Which proxy asks, and so where the original request is described.
+    pub mode: ProxyMode,
+    /// Peers whose word on the client's address and scheme is taken.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     pub path_prefix: String,
     /// The shared secret proxies must send, when configured.
     pub secret: Option<Secret>,
     pub routes: Vec<Route>,
+}
+
+/// The proxy in front of the `ext_authz` listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProxyMode {
+    /// Envoy's `ext_authz` HTTP service: the request itself is the original one (after
+    /// `path_prefix`); `X-Original-*`, `X-Forwarded-*` and `X-Real-IP` are ignored.
+    Envoy,
+    /// nginx `auth_request`: `X-Original-Method` / `X-Original-URI` describe the original
+    /// request; only on a listener that requires the shared secret or listens on loopback.
+    Nginx,
 }
 
 /// The store URL. It may carry a Redis password, so `Debug` and `Display` hide the userinfo.
@@ -454,9 +469,59 @@ impl Checker<'_> {
             (None, None) => None,
             (env, file) => self.secret("ext_authz secret", env.as_deref(), file.as_deref(), line),
         };
+        let mode = match raw.mode.as_deref() {
+            Some("envoy") => Some(ProxyMode::Envoy),
+            Some("nginx") => Some(ProxyMode::Nginx),
+            other => {
+                self.issue(
+                    line,
+                    format!(
+                        "ext_authz.mode must be \"envoy\" or \"nginx\" (got {:?})",
+                        other.unwrap_or("nothing")
+                    ),
+                );
+                None
+            }
+        };
+        let loopback = raw
+            .listen
+            .parse::<std::net::SocketAddr>()
+            .is_ok_and(|a| a.ip().is_loopback());
+        if mode == Some(ProxyMode::Nginx)
+            && !loopback
+            && (raw.secret_env.is_none() && raw.secret_file.is_none())
+        {
+            self.issue(
+                line,
+                format!(
+                    "ext_authz.mode = \"nginx\" trusts X-Original-URI and X-Original-Method: listen on \
+                     loopback or set secret_file / secret_env (listen is {:?})",
+                    raw.listen
+                ),
+            );
+        }
+        let mut trusted_proxies = Vec::new();
+        for cidr in &raw.trusted_proxies {
+            let parsed = cidr
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| cidr.parse::<std::net::IpAddr>().map(ipnet::IpNet::from));
+            match parsed {
+                Ok(net) => trusted_proxies.push(net),
+                Err(_) => self.issue(
+                    line,
+                    format!("ext_authz.trusted_proxies: {cidr:?} is not an address or CIDR"),
+                ),
+            }
+        }
         let mut routes = Vec::new();
         for (i, r) in raw.routes.iter().enumerate() {
-            match Route::compile(&r.method, &r.path, &r.action, &r.resource) {
+            let compiled = Route::compile(&r.method, &r.path, &r.action, &r.resource)
+                .and_then(|route| match &r.service {
+                    Some(s) => route.with_service(s),
+                    None => Ok(route),
+                })
+                .map(|route| route.with_presigned(r.allow_presigned));
+            match compiled {
                 Ok(route) => routes.push(route),
                 Err(message) => {
                     let line = self.entry_line("ext_authz.routes", i);
@@ -464,8 +529,11 @@ impl Checker<'_> {
                 }
             }
         }
+        let mode = mode?;
         (self.issues.len() == before).then(|| ExtAuthz {
             listen: raw.listen.clone(),
+            mode,
+            trusted_proxies,
             path_prefix: raw.path_prefix.clone(),
             secret,
             routes,

@@ -1,9 +1,11 @@
 //! The canonical request, rebuilt from the request as it arrived and exactly the headers the
 //! client signed.
 //!
-//! Follows the SigV4 specification for services other than S3: the path's dot segments and empty
-//! segments are removed and the path is URI-encoded once more than it arrived (so `%3D` on the
-//! wire is `%253D` here); query parameters are decoded, re-encoded with the unreserved set and
+//! The path follows the SigV4 specification for services other than S3: its dot segments and
+//! empty segments are removed and it is URI-encoded once more than it arrived (so `%3D` on the
+//! wire is `%253D` here). For a scope naming `s3` it follows S3's rule instead ([`PathRule`]):
+//! the path as it is, decoded once and encoded once (`/` kept), no segment removed; and an S3
+//! presigned URL that declares no payload hash signed `UNSIGNED-PAYLOAD`, as S3 presigns. Query parameters are decoded, re-encoded with the unreserved set and
 //! sorted by key then value; header values are trimmed with inner whitespace runs collapsed and
 //! repeated headers joined by `,`. It refuses to trust `X-Amz-Content-Sha256` blindly: a hash
 //! must be the body's, and `UNSIGNED-PAYLOAD` is only accepted on a presigned request — unless
@@ -33,7 +35,10 @@ pub fn canonical_request_for(
     let mut out = String::with_capacity(256 + req.path.len() + req.query.len());
     out.push_str(req.method);
     out.push('\n');
-    canonical_uri(&mut out, req.path);
+    match PathRule::for_service(&parsed.credential.service) {
+        PathRule::Generic => canonical_uri(&mut out, req.path),
+        PathRule::S3 => s3_canonical_uri(&mut out, req.path),
+    }
     out.push('\n');
     canonical_query(&mut out, req.query, parsed.presigned);
     out.push('\n');
@@ -71,6 +76,39 @@ fn push_collapsed(out: &mut String, value: &str) {
     for word in words {
         out.push(' ');
         out.push_str(word);
+    }
+}
+
+/// How a path enters the canonical request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathRule {
+    /// Every service but S3: dot and empty segments resolved, encoded once more.
+    Generic,
+    /// S3: the path as sent, encoded exactly once.
+    S3,
+}
+
+impl PathRule {
+    /// The rule for a credential scope's service: S3's for `s3`, the generic one otherwise.
+    pub fn for_service(service: &str) -> PathRule {
+        if service == "s3" {
+            PathRule::S3
+        } else {
+            PathRule::Generic
+        }
+    }
+}
+
+/// S3's canonical URI: each byte of the decoded path encoded once, `/` kept, nothing resolved.
+fn s3_canonical_uri(out: &mut String, path: &str) {
+    if !path.starts_with('/') {
+        out.push('/');
+    }
+    for (i, segment) in path.split('/').enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        encode_into(out, &percent_decode(segment));
     }
 }
 
@@ -163,6 +201,13 @@ fn payload_hash<'r>(
         return Err(SigV4Error::ContentSha256Mismatch);
     }
     match (declared, payload) {
+        // S3's presigned URLs sign no payload.
+        (None, _)
+            if parsed.presigned
+                && PathRule::for_service(&parsed.credential.service) == PathRule::S3 =>
+        {
+            Ok(Cow::Borrowed(UNSIGNED_PAYLOAD))
+        }
         (None, _) => Ok(body_hash()),
         (Some(UNSIGNED_PAYLOAD), Payload::Declared) => Ok(Cow::Borrowed(UNSIGNED_PAYLOAD)),
         (Some(UNSIGNED_PAYLOAD), _) if parsed.presigned => Ok(Cow::Borrowed(UNSIGNED_PAYLOAD)),
@@ -293,6 +338,29 @@ mod tests {
         ] {
             assert_eq!(uri(raw), canonical, "{raw}");
         }
+    }
+
+    #[test]
+    fn s3_paths_are_encoded_once_and_not_resolved() {
+        let s3 = |raw: &str| {
+            let mut out = String::new();
+            s3_canonical_uri(&mut out, raw);
+            out
+        };
+        for (raw, canonical) in [
+            ("", "/"),
+            ("/", "/"),
+            ("/b/a%20b+c=d", "/b/a%20b%2Bc%3Dd"),
+            ("/b/a%20b%2Bc%3Dd", "/b/a%20b%2Bc%3Dd"),
+            ("/b/%C3%A9", "/b/%C3%A9"),
+            ("/b//k/../x/", "/b//k/../x/"),
+            ("/~a-b_c.d", "/~a-b_c.d"),
+        ] {
+            assert_eq!(s3(raw), canonical, "{raw}");
+        }
+        assert_eq!(PathRule::for_service("s3"), PathRule::S3);
+        assert_eq!(PathRule::for_service("s3-object-lambda"), PathRule::Generic);
+        assert_eq!(PathRule::for_service("sts"), PathRule::Generic);
     }
 
     #[test]

@@ -4,8 +4,8 @@
 //! ([`SignedRequest`]), [`parse`] reads who claims to have signed it (no secret needed, so the
 //! caller can look the key up), and [`verify`] rebuilds the canonical request from exactly the
 //! headers the client signed and checks the signature, the date and the scope against a `now` the
-//! caller passes. Follows the SigV4 specification for services other than S3: paths are
-//! normalized and encoded once more than they arrived. It does not know which keys exist, which
+//! caller passes. Paths follow the SigV4 specification (normalized and encoded once more than they
+//! arrived), or S3's rule when the scope names `s3` (encoded once, not normalized). It does not know which keys exist, which
 //! regions or services the broker answers for, or how errors are rendered.
 
 mod canonical;
@@ -13,7 +13,7 @@ mod check;
 mod error;
 mod parse;
 
-pub use canonical::{UNSIGNED_PAYLOAD, canonical_request, canonical_request_for};
+pub use canonical::{PathRule, UNSIGNED_PAYLOAD, canonical_request, canonical_request_for};
 pub use check::{
     DEFAULT_MAX_SKEW, SigningKey, string_to_sign, verify, verify_payload, verify_with_key,
 };
@@ -46,6 +46,12 @@ impl SignedRequest<'_> {
             .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
+}
+
+/// Whether the request carries its signature in the query (a presigned URL): the query names
+/// `X-Amz-Algorithm`, as [`parse`] decides.
+pub fn is_presigned(query: &str) -> bool {
+    canonical::query_pairs(query).any(|(k, _)| canonical::percent_decode(k) == b"X-Amz-Algorithm")
 }
 
 /// What the verifier knows of a request's payload.

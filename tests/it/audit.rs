@@ -158,6 +158,8 @@ output = "audit.log"
 
 [ext_authz]
 listen = "127.0.0.1:0"
+mode = "nginx"
+trusted_proxies = ["127.0.0.1/32"]
 
 [[ext_authz.routes]]
 method = "DELETE"
@@ -236,6 +238,8 @@ async fn authorize_decisions_and_revocations_are_one_line_each_without_secrets()
     let mut request = broker
         .http()
         .delete(&url)
+        .header("x-original-method", "DELETE")
+        .header("x-original-uri", "/objects/app-bucket/a.txt")
         .header("x-real-ip", "198.51.100.4");
     for (n, v) in client.sign("s3", "DELETE", &url, &[], b"") {
         request = request.header(n, v);

@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use axum::http::HeaderMap;
@@ -17,9 +18,11 @@ use crate::harness::broker::{
 use crate::harness::idp::TestIdp;
 use crate::harness::signer::Signer;
 
-const ROUTES: &str = r#"
+pub const ROUTES: &str = r#"
 [ext_authz]
 listen = "127.0.0.1:0"
+mode = "nginx"
+trusted_proxies = ["127.0.0.1/32"]
 
 [[ext_authz.routes]]
 method = "GET"
@@ -41,9 +44,9 @@ resource = "arn:aws:s3:::{bucket}/{key}"
 "#;
 
 /// nginx on the repository's configuration, stopped on drop.
-struct Nginx {
+pub struct Nginx {
     child: Child,
-    port: u16,
+    pub port: u16,
     _dir: tempfile::TempDir,
 }
 
@@ -63,11 +66,21 @@ fn free_port() -> u16 {
 }
 
 impl Nginx {
+    pub async fn start(broker: SocketAddr, upstream: SocketAddr) -> Nginx {
+        Nginx::start_with_secret(broker, upstream, "").await
+    }
+
+    /// nginx sending `secret` in `X-Sts-Authz-Secret` (none when empty).
+    ///
     /// nginx cannot pick its own port, so one is taken from a listener bound and dropped first;
     /// another process may take it in between. nginx then fails to bind and exits, and is
     /// started again on another port. nginx is used once it wrote its pid file, which it does
     /// only after binding: the port is then nginx's own, never someone else's listener.
-    async fn start(broker: SocketAddr, upstream: SocketAddr) -> Nginx {
+    pub async fn start_with_secret(
+        broker: SocketAddr,
+        upstream: SocketAddr,
+        secret: &str,
+    ) -> Nginx {
         let template = std::fs::read_to_string(
             Path::new(env!("CARGO_MANIFEST_DIR")).join("docker/nginx/nginx.conf"),
         )
@@ -78,7 +91,8 @@ impl Nginx {
             let conf = template
                 .replace("__LISTEN__", &format!("127.0.0.1:{port}"))
                 .replace("__BROKER__", &broker.to_string())
-                .replace("__UPSTREAM__", &upstream.to_string());
+                .replace("__UPSTREAM__", &upstream.to_string())
+                .replace("__AUTHZ_SECRET__", secret);
             assert!(!conf.contains("__"), "a placeholder is left");
             let conf_path = dir.path().join("nginx.conf");
             std::fs::write(&conf_path, conf).unwrap();
@@ -130,15 +144,31 @@ impl Nginx {
     }
 }
 
-/// An upstream answering every request with the headers and body it received, as JSON.
+/// Every request an [`echo_upstream`] received, as it echoed it.
+pub type Seen = Arc<Mutex<Vec<Value>>>;
+
+/// An upstream answering every request with its path, the headers and body it received, as
+/// JSON.
 async fn echo_upstream() -> SocketAddr {
-    async fn echo(headers: HeaderMap, body: axum::body::Bytes) -> axum::Json<Value> {
-        let h: serde_json::Map<String, Value> = headers
-            .iter()
-            .map(|(k, v)| (k.as_str().to_owned(), json!(v.to_str().unwrap_or("?"))))
-            .collect();
-        axum::Json(json!({"headers": h, "body": String::from_utf8_lossy(&body)}))
-    }
+    echo_upstream_seen().await.0
+}
+
+/// [`echo_upstream`], also keeping what it received.
+pub async fn echo_upstream_seen() -> (SocketAddr, Seen) {
+    let seen: Seen = Arc::default();
+    let kept = Arc::clone(&seen);
+    let echo = move |uri: axum::http::Uri, headers: HeaderMap, body: axum::body::Bytes| {
+        let kept = Arc::clone(&kept);
+        async move {
+            let h: serde_json::Map<String, Value> = headers
+                .iter()
+                .map(|(k, v)| (k.as_str().to_owned(), json!(v.to_str().unwrap_or("?"))))
+                .collect();
+            let v = json!({"uri": uri.to_string(), "headers": h, "body": String::from_utf8_lossy(&body)});
+            kept.lock().unwrap().push(v.clone());
+            axum::Json(v)
+        }
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -146,7 +176,7 @@ async fn echo_upstream() -> SocketAddr {
             .await
             .unwrap();
     });
-    addr
+    (addr, seen)
 }
 
 /// Sends `method` to nginx on `path`, signed by `signer` for `s3` (unsigned when `None`), with
@@ -196,14 +226,13 @@ async fn nginx_auth_request_lets_through_only_what_policies_allow() {
     let session = app_session(&broker, "via-nginx", None).await;
     let alice = Signer::new(ALICE_KEY_ID, ALICE_SECRET, None);
 
-    // Allowed: the upstream sees who it was, and no credentials. A header the client made up
-    // is replaced by the broker's answer.
+    // Allowed: the upstream sees who it was, and no credentials.
     let (status, body) = send(
         &nginx,
         Some(&session),
         "GET",
         "/objects/app-bucket/docs/a.txt",
-        &[("x-sts-principal-arn", "arn:aws:iam::111122223333:user/ops")],
+        &[],
         b"",
         false,
     )
@@ -237,6 +266,7 @@ async fn nginx_auth_request_lets_through_only_what_policies_allow() {
     assert_eq!(status, 200, "{body}");
     let echoed: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(echoed["headers"]["x-sts-principal-arn"], ALICE_ARN);
+    // Not applicable to a user: sent empty by the broker, so removed by nginx.
     assert!(echoed["headers"].get("x-sts-session-name").is_none());
 
     // A body declared in x-amz-content-sha256 passes, and reaches the upstream.
@@ -341,7 +371,8 @@ async fn envoy_shaped_checks_and_the_shared_secret() {
         + &ROUTES.replace(
             "listen = \"127.0.0.1:0\"",
             "listen = \"127.0.0.1:0\"\npath_prefix = \"/check\"\nsecret_file = \"authz.secret\"",
-        );
+        )
+        .replace("mode = \"nginx\"", "mode = \"envoy\"");
     let broker = TestBroker::from_toml(dir, &toml).await;
     let ext = broker.serve_ext_authz().await;
     let alice = Signer::new(ALICE_KEY_ID, ALICE_SECRET, None);
@@ -370,6 +401,19 @@ async fn envoy_shaped_checks_and_the_shared_secret() {
     let r = ask(Some("proxy-secret-123")).await.unwrap();
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(r.headers()["x-sts-principal-arn"], ALICE_ARN);
+    // The fixed set of identity headers, every one present, empty where it does not apply.
+    let sts: Vec<&str> = r
+        .headers()
+        .keys()
+        .map(|k| k.as_str())
+        .filter(|k| k.starts_with("x-sts-"))
+        .collect();
+    assert_eq!(sts.len(), 8, "{sts:?}");
+    for name in sts_broker::authz::ext_authz::IDENTITY_HEADERS {
+        assert!(r.headers().contains_key(name), "{name}");
+    }
+    assert_eq!(r.headers()["x-sts-session-name"], "");
+    assert_eq!(r.headers()["x-sts-role-arn"], "");
     let r = ask(Some("wrong")).await.unwrap();
     assert_eq!(r.status().as_u16(), 403);
     let r = ask(None).await.unwrap();
