@@ -96,7 +96,8 @@ impl MemoryStore {
     }
 
     /// The counter at `key`, 0 when absent or expired.
-    pub(super) fn counter(&self, key: &str) -> u64 {
+    #[cfg(test)]
+    fn counter(&self, key: &str) -> u64 {
         self.get(key).map_or(0, |b| read_counter(&b))
     }
 

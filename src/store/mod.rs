@@ -161,15 +161,6 @@ impl Store {
         }
     }
 
-    /// Attempts at `what` counted in the current window.
-    pub async fn attempts(&self, what: &str) -> Result<u64, StoreError> {
-        let key = format!("{FAILURES_PREFIX}{what}");
-        match self {
-            Store::Memory(m) => Ok(m.counter(&key)),
-            Store::Redis(r) => r.counter(&key).await,
-        }
-    }
-
     /// Writes `value` as the entry `id` of `namespace` for `ttl`, replacing any entry of that
     /// name. Key: `sts-broker:<namespace>:<id>`.
     pub async fn put_entry(

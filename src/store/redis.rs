@@ -105,12 +105,6 @@ impl RedisStore {
         Ok(())
     }
 
-    /// The counter at `key`, 0 when absent.
-    pub(super) async fn counter(&self, key: &str) -> Result<u64, StoreError> {
-        let mut c = self.connection.clone();
-        Ok(deadline(c.get::<_, Option<u64>>(key)).await??.unwrap_or(0))
-    }
-
     /// `SET key 1 NX EX ttl`: whether the key was new.
     pub(super) async fn insert_new(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
         let mut c = self.connection.clone();
