@@ -33,7 +33,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::keys::{DevIssuerKey, KeyError, SessionKeys};
 use crate::oidc::{self, OidcError, ProviderConfig};
-use crate::revocation::Revocations;
+use crate::revocation::{Principals, Revocations};
 use crate::store::{Store, StoreError};
 use crate::sts::auth_cache::AuthCache;
 use crate::sts::caller::SigningKeyCache;
@@ -116,7 +116,7 @@ impl AppState {
         let store = Store::open(config.store_url.as_str()).await?;
         // Every live revocation is loaded before the first request; with Redis a subscriber
         // keeps the cache current from then on.
-        let revocations = Revocations::new(store.clone(), clock.clone(), &config.iam);
+        let revocations = Revocations::new(store.clone(), clock.clone(), Principals::of(&config));
         revocations.start().await?;
         let dev_issuer = match &config.dev_issuer {
             Some(issuer) => Some(DevIssuer {
