@@ -60,6 +60,8 @@ pub enum StartError {
     Http(#[from] reqwest::Error),
     #[error(transparent)]
     Audit(#[from] audit::AuditError),
+    #[error("revoking sessions of removed roles and users: {0}")]
+    Revocation(#[from] crate::revocation::RevocationError),
 }
 
 /// The dev issuer, when enabled.
@@ -115,9 +117,11 @@ impl AppState {
         keys.watch(KEYS_POLL_INTERVAL);
         let store = Store::open(config.store_url.as_str()).await?;
         // Every live revocation is loaded before the first request; with Redis a subscriber
-        // keeps the cache current from then on.
+        // keeps the cache current from then on. Roles and users gone from the configuration
+        // since a replica last saw them have their sessions revoked before serving.
         let revocations = Revocations::new(store.clone(), clock.clone(), Principals::of(&config));
         revocations.start().await?;
+        revocations.reconcile(clock.now()).await?;
         let dev_issuer = match &config.dev_issuer {
             Some(issuer) => Some(DevIssuer {
                 issuer: issuer.clone(),

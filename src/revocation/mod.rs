@@ -16,6 +16,16 @@
 //! so every rule lives at least [`DESCENDANT_COVER`] after the revocation. A subject rule also
 //! lives as long as a proof issued before it can be presented (the provider's longest token
 //! lifetime, or a SAML assertion's 7 days, plus leeway).
+//!
+//! Roles and users are named by digests of account and name, so a role removed from the
+//! configuration and added back would bring its old sessions back. [`Revocations::reconcile`]
+//! (at start) keeps a registry of the configured roles and users in the store; one that a
+//! replica finds gone from its configuration has its sessions revoked durably, as an operator's
+//! role or user revocation would.
+//!
+//! Fail closed: with Redis, a cache that has not been confirmed by the store (a ping or a
+//! message on the subscription, or a resync) for [`STALE_AFTER`] answers
+//! [`Revoked::Unconfirmed`], which callers turn into `ServiceUnavailable`.
 
 mod index;
 mod sync;
@@ -57,6 +67,10 @@ pub const LONGEST_USER_SESSION: u32 = 129_600;
 /// Longest a SAML assertion may be presented after its `IssueInstant` (`AssumeRoleWithSAML`
 /// refuses assertions valid longer).
 pub const SAML_PROOF_LIFETIME: i64 = 7 * 24 * 3600;
+/// Store namespace of the registry of configured roles and users: `sts-broker:principals:<id>`.
+pub const REGISTRY: &str = "principals";
+/// How long a registry entry outlives the last replica start (or daily refresh) that saw it.
+pub const REGISTRY_TTL: Duration = Duration::from_secs(400 * 24 * 3600);
 /// Longest accepted subject and ARN in a revocation.
 const MAX_SUBJECT_LEN: usize = 1024;
 const MAX_ARN_LEN: usize = 2048;
@@ -240,6 +254,28 @@ impl Principals {
     }
 }
 
+/// A configured role or user, as the store's registry remembers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Registered {
+    kind: RegisteredKind,
+    arn: String,
+    /// Seconds its sessions (and those chained from them) can last.
+    covers: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+enum RegisteredKind {
+    Role,
+    User,
+}
+
+impl Registered {
+    fn id(&self) -> String {
+        let digest = crate::session::sha256_hex(&format!("{:?}:{}", self.kind, self.arn));
+        digest.chars().take(32).collect()
+    }
+}
+
 #[derive(Debug)]
 struct Shared {
     index: ArcSwap<index::Index>,
@@ -356,6 +392,61 @@ impl Revocations {
             tracing::warn!(rule = ?e.rule, expires_at = e.expires_at, "revoked");
         }
         Ok(live)
+    }
+
+    /// Keeps the store's registry of configured roles and users current, and revokes durably
+    /// every session of a role or user the registry knows but this configuration does not (it
+    /// was removed): as of `now`, for as long as its sessions and those chained from them can
+    /// last. Adding the role or user back later does not revive those sessions, since the
+    /// rule outlives them; sessions issued after it work. Runs at start, before serving.
+    ///
+    /// Roles and users created through an API in the future must instead get a new unique id
+    /// on every creation ([`crate::iam::new_unique_id`]), so that sessions of an earlier
+    /// incarnation never match the new one.
+    pub async fn reconcile(&self, now: OffsetDateTime) -> Result<Vec<Entry>, RevocationError> {
+        let now = now.unix_timestamp();
+        let p = &self.shared.principals;
+        let mut gone = Vec::new();
+        for bytes in self.shared.store.entries(REGISTRY).await? {
+            let Ok(known) = serde_json::from_slice::<Registered>(&bytes) else {
+                tracing::warn!("unreadable principal registry entry skipped");
+                continue;
+            };
+            let configured = match known.kind {
+                RegisteredKind::Role => p.roles.contains_key(&known.arn),
+                RegisteredKind::User => p.users.contains(&known.arn),
+            };
+            if configured {
+                continue;
+            }
+            let covered = now
+                .saturating_add(i64::from(known.covers))
+                .max(now.saturating_add(DESCENDANT_COVER));
+            let rule = match known.kind {
+                RegisteredKind::Role => Rule::Role {
+                    role_arn: known.arn.clone(),
+                    issued_up_to: now,
+                },
+                RegisteredKind::User => Rule::User {
+                    user_arn: known.arn.clone(),
+                    issued_up_to: now,
+                },
+            };
+            tracing::warn!(principal = %known.arn, "removed from the configuration: its sessions are revoked");
+            gone.push(Entry {
+                rule,
+                revoked_at: now,
+                expires_at: covered,
+            });
+        }
+        let revoked = self.store_and_publish(gone, now).await?;
+        self.register().await?;
+        Ok(revoked)
+    }
+
+    /// Writes every configured role and user to the registry (see [`Revocations::reconcile`]).
+    pub async fn register(&self) -> Result<(), RevocationError> {
+        register(&self.shared).await
     }
 
     /// The rules for `r` (`None`: no such session).
@@ -529,6 +620,29 @@ impl Revocations {
     pub fn is_empty(&self) -> bool {
         self.shared.index.load().is_empty()
     }
+}
+
+/// Writes every configured role and user to the registry with [`REGISTRY_TTL`].
+async fn register(shared: &Shared) -> Result<(), RevocationError> {
+    let p = &shared.principals;
+    let roles = p.roles.iter().map(|(arn, max)| Registered {
+        kind: RegisteredKind::Role,
+        arn: arn.clone(),
+        covers: *max,
+    });
+    let users = p.users.iter().map(|arn| Registered {
+        kind: RegisteredKind::User,
+        arn: arn.clone(),
+        covers: LONGEST_USER_SESSION.max(shared.longest),
+    });
+    for r in roles.chain(users) {
+        let bytes = serde_json::to_vec(&r)?;
+        shared
+            .store
+            .put_entry(REGISTRY, &r.id(), bytes, REGISTRY_TTL)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Checks the shape of `r` (ids, ARNs, lengths, a cut-off not in the future) as of `now`.

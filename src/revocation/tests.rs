@@ -300,6 +300,38 @@ async fn targets_the_configuration_does_not_name_are_refused_and_store_nothing()
 }
 
 #[tokio::test]
+async fn a_role_removed_from_the_configuration_stays_revoked_when_added_back() {
+    let store = Store::open("memory://").await.unwrap();
+    let clock = Arc::new(ManualClock::new(at(NOW)));
+    let start = |p: Principals| Revocations::new(store.clone(), clock.clone(), p);
+    let first = start(principals());
+    assert!(first.reconcile(at(NOW)).await.unwrap().is_empty());
+    let old = record(AKID, NOW, 3600);
+    assert_eq!(first.check(&old), Ok(()));
+
+    // Restarted without the role (and without the user): both are revoked, durably.
+    let without = start(Principals {
+        roles: HashMap::new(),
+        users: HashSet::new(),
+        ..principals()
+    });
+    let revoked = without.reconcile(at(NOW + 10)).await.unwrap();
+    assert_eq!(revoked.len(), 2, "{revoked:?}");
+    assert_eq!(store.entries(NAMESPACE).await.unwrap().len(), 2);
+
+    // Restarted with the identical role again: old sessions stay refused, new ones work.
+    let again = start(principals());
+    again.start().await.unwrap();
+    assert!(again.reconcile(at(NOW + 20)).await.unwrap().is_empty());
+    assert_eq!(again.check(&old), Err(Revoked::Role));
+    assert_eq!(again.check(&record(AKID, NOW + 20, 3600)), Ok(()));
+    assert_eq!(
+        again.check(&user_session(AKID, NOW + 5)),
+        Err(Revoked::User)
+    );
+}
+
+#[tokio::test]
 async fn bad_revocations_are_refused() {
     let store = Store::open("memory://").await.unwrap();
     let r = revocations(&store);
