@@ -26,7 +26,7 @@ use sts_broker::config::Config;
 use sts_broker::keys::SessionKeys;
 use sts_broker::oidc::Registry;
 use sts_broker::policy::{Context, Resource};
-use sts_broker::revocation::Revocations;
+use sts_broker::revocation::{Principals, Revocations};
 use sts_broker::session::{Lineage, Origin};
 use sts_broker::sigv4::{self, DEFAULT_MAX_SKEW, Payload, SignedRequest, SigningKey};
 use sts_broker::store::{MemoryStore, Store};
@@ -85,7 +85,7 @@ fn state(dir: &std::path::Path) -> AppState {
         time::OffsetDateTime::from_unix_timestamp(SIGNED_AT as i64).unwrap(),
     ));
     let store = Store::Memory(MemoryStore::default());
-    let revocations = Revocations::new(store.clone(), clock.clone(), &config.iam);
+    let revocations = Revocations::new(store.clone(), clock.clone(), Principals::of(&config));
     AppState::from(Inner {
         config,
         oidc: Registry::new(Vec::new(), reqwest::Client::new(), clock.clone()).unwrap(),

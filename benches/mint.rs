@@ -18,7 +18,7 @@ use sts_broker::clock::SystemClock;
 use sts_broker::config::Config;
 use sts_broker::keys::SessionKeys;
 use sts_broker::oidc::{Registry, install_crypto_provider};
-use sts_broker::revocation::Revocations;
+use sts_broker::revocation::{Principals, Revocations};
 use sts_broker::session::credentials;
 use sts_broker::store::{MemoryStore, Store};
 use sts_broker::sts::{self, Params, RequestMeta};
@@ -61,7 +61,11 @@ fn bench(c: &mut Criterion) {
     )
     .unwrap();
     let store = Store::Memory(MemoryStore::default());
-    let revocations = Revocations::new(store.clone(), Arc::new(SystemClock), &config.iam);
+    let revocations = Revocations::new(
+        store.clone(),
+        Arc::new(SystemClock),
+        Principals::of(&config),
+    );
     let state = AppState::from(Inner {
         config,
         oidc,

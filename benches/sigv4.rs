@@ -18,8 +18,7 @@ use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, si
 use aws_sigv4::sign::v4;
 use criterion::{Criterion, criterion_group, criterion_main};
 use sts_broker::clock::ManualClock;
-use sts_broker::iam::Iam;
-use sts_broker::revocation::{Revocation, Revocations};
+use sts_broker::revocation::{Principals, Revocation, Revocations};
 use sts_broker::session::{Lineage, Origin, SessionPrincipal, SessionRecord};
 use sts_broker::sigv4::{self, DEFAULT_MAX_SKEW, SignedRequest};
 use sts_broker::store::Store;
@@ -165,7 +164,18 @@ fn revocations_10k() -> Revocations {
         let store = Store::open("memory://").await.unwrap();
         let now = OffsetDateTime::from_unix_timestamp(1_700_000_100).unwrap();
         let clock = Arc::new(ManualClock::new(now));
-        let revocations = Revocations::new(store.clone(), clock, &Iam::default());
+        // Revocations name configured principals only.
+        let mut principals = Principals::default();
+        principals.providers.insert(
+            "arn:aws:iam::111122223333:oidc-provider/idp.example".to_owned(),
+            86_400,
+        );
+        for i in 0..4_000 {
+            principals
+                .roles
+                .insert(format!("arn:aws:iam::111122223333:role/revoked-{i}"), 3600);
+        }
+        let revocations = Revocations::new(store.clone(), clock, principals);
         let keys = sts_broker::keys::SessionKeys::from_material(&[("k", [7; 32])]);
         revocations.set_session_keys(keys.clone());
         let mut all = Vec::new();

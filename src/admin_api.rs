@@ -4,18 +4,25 @@
 //!
 //! The body is one [`Revocation`] as JSON (`{"kind": "Session", "access_key_id": "ASIA..."}`,
 //! `Subject` with `provider` and `subject`, `Role` with `role_arn`, `RoleIssuedBefore` with
-//! `role_arn` and `before` in unix seconds), at most [`MAX_BODY`] bytes, unknown fields refused.
-//! The caller signs with SigV4 (service `sts`) and its policies must allow, per kind
-//! ([`target`]): `broker:RevokeSession` on `arn:aws:sts:::session/<access key id>` (no account:
-//! who owns the session is only known after a store lookup, which an unauthorized caller must
-//! not be able to probe), `broker:RevokeSubject` on the provider ARN, `broker:RevokeRole` on the
-//! role ARN (both `Role` and `RoleIssuedBefore`).
+//! `role_arn` and `before` in unix seconds, `User` with `user_arn`), at most [`MAX_BODY`]
+//! bytes, unknown fields refused. The caller signs with SigV4 (service `sts`) and its policies
+//! must allow, per kind ([`target`]): `broker:RevokeSession` on
+//! `arn:aws:sts::<session's account>:session/<access key id>`, `broker:RevokeSubject` on the
+//! provider ARN, `broker:RevokeRole` on the role ARN (both `Role` and `RoleIssuedBefore`),
+//! `broker:RevokeUser` on the user ARN.
+//!
+//! A session's account is only known once its record is read, so an unauthorized caller must
+//! not learn from the answer whether it exists: a session missing, or one the caller may not
+//! revoke (another account's), gets the same `AccessDenied`, without an encoded trace that
+//! would name the account. Only a caller allowed on the session id in every account the
+//! broker serves is told `NoSuchEntity` for a missing one.
 //!
 //! Answers are JSON: `200` with `{"revoked": [entries]}` (each `rule`, `revoked_at`,
 //! `expires_at` as stored), or `{"error": {"code", "message"}}` in the authorize API's shape:
-//! `NoSuchEntity` (404) for a session no live record has (nothing is stored), `ValidationError`
-//! (400) for a bad body, `AccessDenied` (403), the signature errors, `ServiceUnavailable` (503)
-//! when the store cannot be written. Never a secret: entries hold ids, ARNs and hashes.
+//! `NoSuchEntity` (404) for a session no live record has or a role, user or provider the
+//! configuration does not name (nothing is stored), `ValidationError` (400) for a bad body,
+//! `AccessDenied` (403), the signature errors, `ServiceUnavailable` (503) when the store cannot
+//! be read or written. Never a secret: entries hold ids, ARNs and hashes.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -36,6 +43,7 @@ pub const PREFIX: &str = "/admin/";
 pub const REVOKE_SESSION: &str = "broker:RevokeSession";
 pub const REVOKE_SUBJECT: &str = "broker:RevokeSubject";
 pub const REVOKE_ROLE: &str = "broker:RevokeRole";
+pub const REVOKE_USER: &str = "broker:RevokeUser";
 /// Longest accepted body: a revocation is a few ARNs long.
 pub const MAX_BODY: usize = 16 * 1024;
 
@@ -47,6 +55,7 @@ enum RevokeInput {
     Subject { provider: String, subject: String },
     Role { role_arn: String },
     RoleIssuedBefore { role_arn: String, before: i64 },
+    User { user_arn: String },
 }
 
 impl From<RevokeInput> for Revocation {
@@ -58,6 +67,7 @@ impl From<RevokeInput> for Revocation {
             RevokeInput::RoleIssuedBefore { role_arn, before } => {
                 Revocation::RoleIssuedBefore { role_arn, before }
             }
+            RevokeInput::User { user_arn } => Revocation::User { user_arn },
         }
     }
 }
@@ -67,16 +77,45 @@ struct Revoked<'a> {
     revoked: &'a [Entry],
 }
 
-/// The action a revocation needs and the resource it is asked on.
-pub fn target(r: &Revocation) -> (&'static str, String) {
+/// The resource a session revocation is asked on: the session in its account.
+pub fn session_arn(account: &str, access_key_id: &str) -> String {
+    format!("arn:aws:sts::{account}:session/{access_key_id}")
+}
+
+/// The action a revocation needs and the resource it is asked on; for a session, in `account`
+/// (the session's, once known).
+pub fn target(r: &Revocation, account: &str) -> (&'static str, String) {
     match r {
-        Revocation::Session { access_key_id } => (
-            REVOKE_SESSION,
-            format!("arn:aws:sts:::session/{access_key_id}"),
-        ),
+        Revocation::Session { access_key_id } => {
+            (REVOKE_SESSION, session_arn(account, access_key_id))
+        }
         Revocation::Subject { provider, .. } => (REVOKE_SUBJECT, provider.clone()),
         Revocation::Role { role_arn } | Revocation::RoleIssuedBefore { role_arn, .. } => {
             (REVOKE_ROLE, role_arn.clone())
+        }
+        Revocation::User { user_arn } => (REVOKE_USER, user_arn.clone()),
+    }
+}
+
+/// The one answer for a session the caller may not revoke, or that does not exist.
+fn session_denied(caller: &str, access_key_id: &str) -> StsError {
+    StsError::access_denied(format!(
+        "User: {caller} is not authorized to perform: {REVOKE_SESSION} on session \
+         {access_key_id}: no live session it may revoke has this access key id"
+    ))
+}
+
+/// What the caller sees of a failed revocation.
+fn revocation_error(meta: &RequestMeta) -> impl Fn(RevocationError) -> StsError + '_ {
+    move |e| match e {
+        RevocationError::Invalid(m) => StsError::validation(m),
+        RevocationError::Store(e) => {
+            tracing::warn!(request_id = %meta.request_id, error = %e, "revocation not stored");
+            StsError::service_unavailable()
+        }
+        RevocationError::Encoding(e) => {
+            tracing::warn!(request_id = %meta.request_id, error = %e, "revocation not encoded");
+            StsError::internal()
         }
     }
 }
@@ -94,7 +133,30 @@ pub async fn revoke(state: &AppState, meta: &RequestMeta) -> Result<Response, St
     let authenticated = authenticate_for(state, meta, "sts").await?;
     let permissions = authenticated.permissions(state)?;
     let revocation = parse(&meta.raw.body)?;
-    let (action, resource) = target(&revocation);
+    crate::revocation::validate(&revocation, state.clock.now().unix_timestamp())
+        .map_err(revocation_error(meta))?;
+    // A session's account: read before deciding, answered alike whether missing or denied.
+    let session_account = match &revocation {
+        Revocation::Session { access_key_id } => Some(
+            state
+                .store
+                .get_session(access_key_id)
+                .await
+                .map_err(|e| {
+                    tracing::warn!(request_id = %meta.request_id, error = %e, "session lookup failed");
+                    StsError::service_unavailable()
+                })?
+                .map(|record| record.account),
+        ),
+        _ => None,
+    };
+    let (action, resource) = target(
+        &revocation,
+        session_account
+            .as_ref()
+            .and_then(Option::as_deref)
+            .unwrap_or("*"),
+    );
     audit::note(|n| {
         n.action = Some(action.to_owned());
         n.resource = Some(audit::bounded(&resource));
@@ -103,25 +165,33 @@ pub async fn revoke(state: &AppState, meta: &RequestMeta) -> Result<Response, St
             Revocation::Role { role_arn } | Revocation::RoleIssuedBefore { role_arn, .. } => {
                 n.role = Some(audit::bounded(role_arn));
             }
-            Revocation::Session { .. } => {}
+            Revocation::Session { .. } | Revocation::User { .. } => {}
         }
     });
-    admin::allowed(state, meta, &permissions, action, &resource)?;
+    if let (Revocation::Session { access_key_id }, Some(found)) = (&revocation, &session_account) {
+        let may = |account: &str| {
+            let arn = session_arn(account, access_key_id);
+            admin::allowed(state, meta, &permissions, action, &arn).is_ok()
+        };
+        match found {
+            Some(account) if may(account) => {}
+            // Missing, and the caller may revoke this id in every account the broker serves
+            // (the only accounts a session can be in): it may know.
+            None if state.config.iam.accounts.keys().all(|a| may(a)) => {
+                return Err(StsError::no_such_entity(
+                    "No live session has this access key id: nothing was revoked",
+                ));
+            }
+            Some(_) | None => return Err(session_denied(permissions.arn(), access_key_id)),
+        }
+    } else {
+        admin::allowed(state, meta, &permissions, action, &resource)?;
+    }
     let outcome = state
         .revocations
         .revoke(revocation, state.clock.now())
         .await
-        .map_err(|e| match e {
-            RevocationError::Invalid(m) => StsError::validation(m),
-            RevocationError::Store(e) => {
-                tracing::warn!(request_id = %meta.request_id, error = %e, "revocation not stored");
-                StsError::service_unavailable()
-            }
-            RevocationError::Encoding(e) => {
-                tracing::warn!(request_id = %meta.request_id, error = %e, "revocation not encoded");
-                StsError::internal()
-            }
-        })?;
+        .map_err(revocation_error(meta))?;
     match outcome {
         RevokeOutcome::Revoked(entries) => {
             tracing::warn!(
@@ -137,6 +207,9 @@ pub async fn revoke(state: &AppState, meta: &RequestMeta) -> Result<Response, St
         RevokeOutcome::SessionNotFound => Err(StsError::no_such_entity(
             "No live session has this access key id: nothing was revoked",
         )),
+        RevokeOutcome::UnknownPrincipal(why) => Err(StsError::no_such_entity(format!(
+            "The target names nothing configured ({why}): nothing was revoked"
+        ))),
     }
 }
 
@@ -185,7 +258,7 @@ mod tests {
                     access_key_id: "ASIAXYZ".into(),
                 },
                 REVOKE_SESSION,
-                "arn:aws:sts:::session/ASIAXYZ",
+                "arn:aws:sts::444455556666:session/ASIAXYZ",
             ),
             (
                 Revocation::Subject {
@@ -210,9 +283,16 @@ mod tests {
                 REVOKE_ROLE,
                 role.as_str(),
             ),
+            (
+                Revocation::User {
+                    user_arn: "arn:aws:iam::1:user/u".into(),
+                },
+                REVOKE_USER,
+                "arn:aws:iam::1:user/u",
+            ),
         ];
         for (r, action, resource) in cases {
-            assert_eq!(target(&r), (action, resource.to_owned()));
+            assert_eq!(target(&r, "444455556666"), (action, resource.to_owned()));
         }
     }
 }

@@ -33,7 +33,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::keys::{DevIssuerKey, KeyError, SessionKeys};
 use crate::oidc::{self, OidcError, ProviderConfig};
-use crate::revocation::Revocations;
+use crate::revocation::{Principals, Revocations};
 use crate::store::{Store, StoreError};
 use crate::sts::auth_cache::AuthCache;
 use crate::sts::caller::SigningKeyCache;
@@ -60,6 +60,8 @@ pub enum StartError {
     Http(#[from] reqwest::Error),
     #[error(transparent)]
     Audit(#[from] audit::AuditError),
+    #[error("revoking sessions of removed roles and users: {0}")]
+    Revocation(#[from] crate::revocation::RevocationError),
 }
 
 /// The dev issuer, when enabled.
@@ -115,10 +117,12 @@ impl AppState {
         keys.watch(KEYS_POLL_INTERVAL);
         let store = Store::open(config.store_url.as_str()).await?;
         // Every live revocation is loaded before the first request; with Redis a subscriber
-        // keeps the cache current from then on.
-        let revocations = Revocations::new(store.clone(), clock.clone(), &config.iam);
+        // keeps the cache current from then on. Roles and users gone from the configuration
+        // since a replica last saw them have their sessions revoked before serving.
+        let revocations = Revocations::new(store.clone(), clock.clone(), Principals::of(&config));
         revocations.set_session_keys(keys.clone());
         revocations.start().await?;
+        revocations.reconcile(clock.now()).await?;
         let dev_issuer = match &config.dev_issuer {
             Some(issuer) => Some(DevIssuer {
                 issuer: issuer.clone(),

@@ -83,7 +83,8 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum RevokeCommand {
-    /// One session, by access key id (and the web identity token it was issued for).
+    /// One session, by access key id, and every session issued for the same web identity
+    /// token or SAML assertion (the token cannot be exchanged again).
     Session {
         #[arg(value_name = "ASIA...")]
         access_key_id: String,
@@ -102,6 +103,12 @@ enum RevokeCommand {
         /// Only sessions issued before this RFC 3339 time.
         #[arg(long, value_name = "TIME")]
         before: Option<String>,
+    },
+    /// Every session of an IAM user issued up to now (GetSessionToken sessions, role sessions
+    /// its keys created, and sessions chained from them).
+    User {
+        #[arg(value_name = "USER_ARN")]
+        user_arn: String,
     },
 }
 
@@ -256,6 +263,7 @@ fn run(cli: Cli) -> anyhow::Result<Output> {
                         before: cli::revoke::parse_before(&text).map_err(anyhow::Error::msg)?,
                     },
                 },
+                RevokeCommand::User { user_arn } => Revocation::User { user_arn },
             };
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()

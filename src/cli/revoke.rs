@@ -11,7 +11,7 @@ use super::broker::rfc3339;
 use crate::clock::SystemClock;
 use crate::config::Config;
 use crate::keys::SessionKeys;
-use crate::revocation::{Entry, Revocation, Revocations, RevokeOutcome, Rule};
+use crate::revocation::{Entry, Principals, Revocation, Revocations, RevokeOutcome, Rule};
 use crate::store::Store;
 
 /// `--before`: an RFC 3339 time, as unix seconds.
@@ -39,7 +39,7 @@ pub async fn revoke(config: &Config, what: Revocation, now: OffsetDateTime) -> O
         Ok(s) => s,
         Err(e) => return fail(format!("store: {e}")),
     };
-    let revocations = Revocations::new(store, Arc::new(SystemClock), &config.iam);
+    let revocations = Revocations::new(store, Arc::new(SystemClock), Principals::of(config));
     // Revoking a session reads its stored record, which verifies only under the keys.
     if let Revocation::Session { .. } = &what {
         match SessionKeys::load(&config.keys_dir) {
@@ -64,6 +64,9 @@ pub async fn revoke(config: &Config, what: Revocation, now: OffsetDateTime) -> O
             )),
             other => fail(format!("nothing to revoke for {other:?}")),
         },
+        Ok(RevokeOutcome::UnknownPrincipal(why)) => {
+            fail(format!("{why} in {}: nothing stored", config.source))
+        }
         Err(e) => fail(e.to_string()),
     }
 }
@@ -87,8 +90,19 @@ fn describe(e: &Entry) -> String {
             "role {role_arn}: sessions issued up to {}",
             rfc3339(*issued_up_to)
         ),
+        Rule::User {
+            user_arn,
+            issued_up_to,
+        } => format!(
+            "user {user_arn}: sessions issued up to {}",
+            rfc3339(*issued_up_to)
+        ),
         Rule::WebIdentityToken { sha256 } => format!(
-            "the web identity token of that session (sha256 {}...)",
+            "the web identity token of that session and every session issued for it (sha256 {}...)",
+            sha256.get(..12).unwrap_or(sha256)
+        ),
+        Rule::SamlAssertion { sha256 } => format!(
+            "the SAML assertion of that session and every session issued for it (sha256 {}...)",
             sha256.get(..12).unwrap_or(sha256)
         ),
     };

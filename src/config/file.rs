@@ -158,6 +158,14 @@ pub struct OidcProviderEntry {
     /// Age after which cached keys are refreshed on next use.
     #[serde(default = "default_key_age")]
     pub jwks_max_age_seconds: u64,
+    /// Longest a token may be valid (`exp - iat`); tokens valid longer, or without `iat`, are
+    /// refused, so that a subject revocation can outlive every token issued before it.
+    #[serde(default = "default_max_token_lifetime")]
+    pub max_token_lifetime_seconds: u64,
+}
+
+fn default_max_token_lifetime() -> u64 {
+    86_400
 }
 
 fn default_leeway() -> u64 {

@@ -26,6 +26,9 @@ pub const EMBEDDED_DEV_CONFIG: &str = include_str!("../../config/dev.toml");
 
 /// Longest token-time leeway accepted, in seconds.
 pub const MAX_LEEWAY_SECONDS: u64 = 600;
+/// Longest `max_token_lifetime_seconds` a provider may allow (30 days): a subject revocation
+/// lives at least that long.
+pub const MAX_TOKEN_LIFETIME_SECONDS: u64 = 30 * 24 * 3600;
 
 /// A checked configuration.
 #[derive(Debug)]
@@ -109,6 +112,8 @@ pub struct OidcProvider {
     pub leeway: Duration,
     pub refetch_interval: Duration,
     pub max_key_age: Duration,
+    /// Longest accepted `exp - iat` of a token (`max_token_lifetime_seconds`).
+    pub max_token_lifetime: Duration,
 }
 
 /// One problem in the configuration.
@@ -591,6 +596,14 @@ impl Checker<'_> {
                     "each client id must be 1 to 255 characters".to_owned(),
                 );
             }
+            if !(60..=MAX_TOKEN_LIFETIME_SECONDS).contains(&p.max_token_lifetime_seconds) {
+                self.issue(
+                    line,
+                    format!(
+                        "max_token_lifetime_seconds must be 60 to {MAX_TOKEN_LIFETIME_SECONDS}"
+                    ),
+                );
+            }
             if p.leeway_seconds > MAX_LEEWAY_SECONDS {
                 self.issue(
                     line,
@@ -617,6 +630,7 @@ impl Checker<'_> {
                 leeway: Duration::from_secs(p.leeway_seconds),
                 refetch_interval: Duration::from_secs(p.jwks_refetch_seconds),
                 max_key_age: Duration::from_secs(p.jwks_max_age_seconds),
+                max_token_lifetime: Duration::from_secs(p.max_token_lifetime_seconds),
             });
         }
         out

@@ -133,6 +133,21 @@ pub fn stable_id(prefix: &str, seed: &str) -> String {
     id
 }
 
+/// A new unique id: `prefix` followed by 17 random base32 characters. Configured roles and users
+/// keep [`stable_id`]s (every replica derives the same one, and a removed one's sessions are
+/// revoked by [`crate::revocation::Revocations::reconcile`]); a role or user created through an
+/// API must take one of these on every creation, as IAM's `AROA`/`AIDA` ids are, so sessions of
+/// an earlier entity of the same name never match it.
+pub fn new_unique_id(prefix: &str) -> Option<String> {
+    use ring::rand::SecureRandom as _;
+    let mut bytes = [0u8; 16];
+    ring::rand::SystemRandom::new().fill(&mut bytes).ok()?;
+    let mut id = String::with_capacity(prefix.len() + 17);
+    id.push_str(prefix);
+    id.push_str(base32_upper(&bytes).get(..17)?);
+    Some(id)
+}
+
 /// RFC 4648 base32 without padding, upper case: the alphabet of AWS access key ids.
 pub fn base32_upper(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
@@ -182,6 +197,14 @@ mod tests {
         assert_eq!(base32_upper(b"f"), "MY");
         assert_eq!(base32_upper(b"fo"), "MZXQ");
         assert_eq!(base32_upper(b"foobar"), "MZXW6YTBOI");
+    }
+
+    #[test]
+    fn new_ids_differ_on_every_creation() {
+        let a = new_unique_id("AROA").unwrap();
+        assert_eq!(a.len(), 21);
+        assert!(a.starts_with("AROA"));
+        assert_ne!(a, new_unique_id("AROA").unwrap());
     }
 
     #[test]

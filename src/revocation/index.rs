@@ -15,8 +15,11 @@ pub enum Revoked {
     Subject,
     #[error("the session's role was revoked")]
     Role,
-    #[error("the web identity token was revoked")]
-    WebIdentityToken,
+    #[error("the session's IAM user was revoked")]
+    User,
+    /// The web identity token or SAML assertion (the session's identity proof) was revoked.
+    #[error("the identity token or assertion was revoked")]
+    Proof,
     /// The cache has not heard from the store for too long to be trusted: fail closed.
     #[error("revocations could not be confirmed with the store")]
     Unconfirmed,
@@ -43,9 +46,15 @@ impl Cut {
 pub struct SessionFacts<'a> {
     pub access_key_id: &'a str,
     pub role_arn: Option<&'a str>,
+    /// The IAM user the session belongs to or was created by.
+    pub user_arn: Option<&'a str>,
     pub provider: Option<&'a str>,
     pub subject: Option<&'a str>,
     pub issued_at: i64,
+    /// Digest of the identity proof (web identity token, SAML assertion) it was issued for.
+    pub proof_sha256: Option<&'a str>,
+    /// When that proof was issued (`iat`, `IssueInstant`).
+    pub proof_issued_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -56,7 +65,9 @@ pub struct Index {
     subjects: HashMap<String, HashMap<String, Cut>>,
     /// Role ARN → cut-off.
     roles: HashMap<String, Cut>,
-    /// Hex SHA-256 of a web identity token → until when it is kept.
+    /// User ARN → cut-off.
+    users: HashMap<String, Cut>,
+    /// Hex SHA-256 of a web identity token or SAML assertion → until when it is kept.
     tokens: HashMap<String, i64>,
 }
 
@@ -96,7 +107,20 @@ impl Index {
                     .and_modify(|c| c.merge(cut))
                     .or_insert(cut);
             }
-            Rule::WebIdentityToken { sha256 } => {
+            Rule::User {
+                user_arn,
+                issued_up_to,
+            } => {
+                let cut = Cut {
+                    issued_up_to: *issued_up_to,
+                    expires_at: entry.expires_at,
+                };
+                self.users
+                    .entry(user_arn.clone())
+                    .and_modify(|c| c.merge(cut))
+                    .or_insert(cut);
+            }
+            Rule::WebIdentityToken { sha256 } | Rule::SamlAssertion { sha256 } => {
                 let until = self.tokens.entry(sha256.clone()).or_default();
                 *until = (*until).max(entry.expires_at);
             }
@@ -108,6 +132,7 @@ impl Index {
         self.sessions.retain(|_, until| *until > now);
         self.tokens.retain(|_, until| *until > now);
         self.roles.retain(|_, cut| cut.expires_at > now);
+        self.users.retain(|_, cut| cut.expires_at > now);
         for subjects in self.subjects.values_mut() {
             subjects.retain(|_, cut| cut.expires_at > now);
         }
@@ -118,6 +143,7 @@ impl Index {
         self.sessions.is_empty()
             && self.subjects.is_empty()
             && self.roles.is_empty()
+            && self.users.is_empty()
             && self.tokens.is_empty()
     }
 
@@ -126,45 +152,58 @@ impl Index {
         self.sessions.len()
             + self.tokens.len()
             + self.roles.len()
+            + self.users.len()
             + self.subjects.values().map(HashMap::len).sum::<usize>()
     }
 
-    /// Whether a session is revoked: by its access key, or by a cut-off for its subject or
-    /// role at or after its issue time. No allocation.
+    /// Whether a session is revoked: by its access key or its identity proof, or by a cut-off
+    /// for its role or user at or after its issue time, or for its subject at or after the
+    /// issue time of its proof (or of the session, whichever is earlier). No allocation.
     pub fn check(&self, s: &SessionFacts<'_>) -> Result<(), Revoked> {
         if self.sessions.contains_key(s.access_key_id) {
             return Err(Revoked::Session);
         }
+        if let Some(proof) = s.proof_sha256
+            && self.tokens.contains_key(proof)
+        {
+            return Err(Revoked::Proof);
+        }
+        let covers = |cut: Option<&Cut>| cut.is_some_and(|c| s.issued_at <= c.issued_up_to);
         if let Some(role) = s.role_arn
-            && self
-                .roles
-                .get(role)
-                .is_some_and(|c| s.issued_at <= c.issued_up_to)
+            && covers(self.roles.get(role))
         {
             return Err(Revoked::Role);
         }
-        if let (Some(provider), Some(subject)) = (s.provider, s.subject)
-            && self.subject_cut_covers(provider, subject, s.issued_at)
+        if let Some(user) = s.user_arn
+            && covers(self.users.get(user))
         {
-            return Err(Revoked::Subject);
+            return Err(Revoked::User);
+        }
+        if let (Some(provider), Some(subject)) = (s.provider, s.subject) {
+            let issued = s
+                .proof_issued_at
+                .map_or(s.issued_at, |p| p.min(s.issued_at));
+            if self.subject_cut_covers(provider, subject, issued) {
+                return Err(Revoked::Subject);
+            }
         }
         Ok(())
     }
 
-    /// Whether a web identity token may still be exchanged: not revoked itself, and not issued
-    /// (`iat`) at or before a revocation of its subject. A token without `iat` counts as issued
-    /// before any revocation.
-    pub fn check_token(
+    /// Whether an identity proof (web identity token, SAML assertion) may still be exchanged:
+    /// not revoked itself, and not issued (`iat`, `IssueInstant`) at or before a revocation of
+    /// its subject.
+    pub fn check_proof(
         &self,
         provider: &str,
         subject: &str,
-        issued_at: Option<i64>,
+        issued_at: i64,
         sha256: &str,
     ) -> Result<(), Revoked> {
         if self.tokens.contains_key(sha256) {
-            return Err(Revoked::WebIdentityToken);
+            return Err(Revoked::Proof);
         }
-        if self.subject_cut_covers(provider, subject, issued_at.unwrap_or(i64::MIN)) {
+        if self.subject_cut_covers(provider, subject, issued_at) {
             return Err(Revoked::Subject);
         }
         Ok(())
@@ -199,9 +238,12 @@ mod tests {
         SessionFacts {
             access_key_id: akid,
             role_arn: Some(role),
+            user_arn: None,
             provider: Some("p"),
             subject: Some(subject),
             issued_at,
+            proof_sha256: None,
+            proof_issued_at: None,
         }
     }
 
@@ -271,20 +313,32 @@ mod tests {
             1000,
         ));
         assert_eq!(
-            index.check_token("p", "bob", Some(500), "abc"),
-            Err(Revoked::WebIdentityToken)
+            index.check_proof("p", "bob", 500, "abc"),
+            Err(Revoked::Proof)
         );
-        assert_eq!(index.check_token("p", "bob", Some(500), "def"), Ok(()));
+        assert_eq!(index.check_proof("p", "bob", 500, "def"), Ok(()));
         assert_eq!(
-            index.check_token("p", "alice", Some(200), "def"),
+            index.check_proof("p", "alice", 200, "def"),
             Err(Revoked::Subject)
         );
-        assert_eq!(
-            index.check_token("p", "alice", None, "def"),
-            Err(Revoked::Subject),
-            "no iat: issued before, as far as anyone can tell"
-        );
-        assert_eq!(index.check_token("p", "alice", Some(201), "def"), Ok(()));
+        assert_eq!(index.check_proof("p", "alice", 201, "def"), Ok(()));
+        // Sessions issued for a revoked proof are refused too (its siblings), and a session
+        // issued after a subject's cut for a proof issued before it.
+        let sibling = SessionFacts {
+            proof_sha256: Some("abc"),
+            ..session("ASIA9", "r", "bob", 900)
+        };
+        assert_eq!(index.check(&sibling), Err(Revoked::Proof));
+        let late = SessionFacts {
+            proof_issued_at: Some(150),
+            ..session("ASIA8", "r", "alice", 900)
+        };
+        assert_eq!(index.check(&late), Err(Revoked::Subject));
+        let fresh = SessionFacts {
+            proof_issued_at: Some(201),
+            ..session("ASIA8", "r", "alice", 900)
+        };
+        assert_eq!(index.check(&fresh), Ok(()));
     }
 
     #[test]

@@ -1,17 +1,27 @@
 //! Revocation: ending sessions before they expire, on every replica within a second.
 //!
-//! An operator revokes a session (access key id), a subject (an identity provider's `sub` or
-//! NameID), a role (every session issued up to now), or a role's sessions issued before a time
-//! (AWS's only tool). [`Revocations::revoke`] turns that into rules, writes each to the store
-//! with a TTL no longer than what it covers, applies them locally and publishes them; every
-//! replica's subscriber ([`sync`]) applies them to its local cache ([`index`]) at once, and
-//! reloads every live rule from the store when it (re)connects and every 30 seconds.
-//! [`Revocations::check`] runs on every authenticated request: hash lookups, no I/O.
+//! An operator revokes a session (access key id; with it every session issued for the same
+//! identity proof), a subject (an identity provider's `sub` or NameID), a role or an IAM user
+//! (every session issued up to now), or a role's sessions issued before a time (AWS's only
+//! tool); a target the configuration does not name is refused. [`Revocations::revoke`] turns
+//! that into rules, writes each to the store with a TTL no longer than what it covers, applies
+//! them locally and publishes them; every replica's subscriber ([`sync`]) applies them to its
+//! local cache ([`index`]) at once, and reloads every live rule from the store when it
+//! (re)connects and every 30 seconds. [`Revocations::check`] runs on every authenticated
+//! request: hash lookups, no I/O.
 //!
 //! What a rule covers includes the sessions chained from a covered session: they carry their
 //! ancestors ([`crate::session::Lineage`]) and are checked as those were. Chained sessions last
 //! at most an hour and none can be issued from a revoked session once the rule has arrived,
-//! so every rule lives at least [`DESCENDANT_COVER`] after the revocation.
+//! so every rule lives at least [`DESCENDANT_COVER`] after the revocation. A subject rule also
+//! lives as long as a proof issued before it can be presented (the provider's longest token
+//! lifetime, or a SAML assertion's 7 days, plus leeway).
+//!
+//! Roles and users are named by digests of account and name, so a role removed from the
+//! configuration and added back would bring its old sessions back. [`Revocations::reconcile`]
+//! (at start) keeps a registry of the configured roles and users in the store; one that a
+//! replica finds gone from its configuration has its sessions revoked durably, as an operator's
+//! role or user revocation would.
 //!
 //! Fail closed: with Redis, a cache that has not been confirmed by the store (a ping or a
 //! message on the subscription, or a resync) for [`STALE_AFTER`] answers
@@ -20,7 +30,7 @@
 mod index;
 mod sync;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -32,6 +42,7 @@ use time::OffsetDateTime;
 pub use index::{Revoked, SessionFacts};
 
 use crate::clock::Clock;
+use crate::config::Config;
 use crate::iam::Iam;
 use crate::keys::SessionKeys;
 use crate::session::SessionRecord;
@@ -52,6 +63,15 @@ pub const LONGEST_ROLE_SESSION: u32 = 43_200;
 /// a covered one before the rule arrived lasts at most an hour (`AssumeRole` chaining cap),
 /// plus a minute for propagation and clocks.
 pub const DESCENDANT_COVER: i64 = 3600 + 60;
+/// Longest a `GetSessionToken` session lasts (36 hours): what a user revocation covers at least.
+pub const LONGEST_USER_SESSION: u32 = 129_600;
+/// Longest a SAML assertion may be presented after its `IssueInstant` (`AssumeRoleWithSAML`
+/// refuses assertions valid longer).
+pub const SAML_PROOF_LIFETIME: i64 = 7 * 24 * 3600;
+/// Store namespace of the registry of configured roles and users: `sts-broker:principals:<id>`.
+pub const REGISTRY: &str = "principals";
+/// How long a registry entry outlives the last replica start (or daily refresh) that saw it.
+pub const REGISTRY_TTL: Duration = Duration::from_secs(400 * 24 * 3600);
 /// Longest accepted subject and ARN in a revocation.
 const MAX_SUBJECT_LEN: usize = 1024;
 const MAX_ARN_LEN: usize = 2048;
@@ -60,16 +80,19 @@ const MAX_ARN_LEN: usize = 2048;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind")]
 pub enum Revocation {
-    /// One session, by its access key id (`ASIA...`); with it, the web identity token it was
-    /// issued for cannot be exchanged again.
+    /// One session, by its access key id (`ASIA...`); with it, every session issued for the
+    /// same web identity token or SAML assertion, and the token cannot be exchanged again.
     Session { access_key_id: String },
-    /// Every session federated for this subject of this identity provider (ARN) issued up to
-    /// now, and every token of the subject issued (`iat`) up to now.
+    /// Every session federated for this subject of this identity provider (ARN) whose token or
+    /// assertion was issued (`iat`, `IssueInstant`) up to now, and every such token.
     Subject { provider: String, subject: String },
     /// Every session of the role issued up to now.
     Role { role_arn: String },
     /// Every session of the role issued before `before` (unix seconds, not in the future).
     RoleIssuedBefore { role_arn: String, before: i64 },
+    /// Every session of the IAM user issued up to now (`GetSessionToken`, and role sessions
+    /// its long-term keys or sessions created), with the sessions chained from them.
+    User { user_arn: String },
 }
 
 /// One stored rule.
@@ -88,8 +111,18 @@ pub enum Rule {
         role_arn: String,
         issued_up_to: i64,
     },
+    User {
+        user_arn: String,
+        issued_up_to: i64,
+    },
+    /// The token cannot be exchanged again, and sessions issued for it are refused.
     WebIdentityToken {
         /// Lowercase hex SHA-256 of the token.
+        sha256: String,
+    },
+    /// Sessions issued for the assertion are refused.
+    SamlAssertion {
+        /// Lowercase hex SHA-256 of the provider ARN and the assertion id.
         sha256: String,
     },
 }
@@ -121,6 +154,8 @@ pub enum RevokeOutcome {
     Revoked(Vec<Entry>),
     /// No live session has this access key id: nothing stored.
     SessionNotFound,
+    /// The configuration names no such role, user or identity provider: nothing stored.
+    UnknownPrincipal(String),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -177,13 +212,77 @@ impl Health {
     }
 }
 
+/// What the configuration names, as revocation needs it: targets that exist and how long what
+/// they cover can last.
+#[derive(Debug, Clone, Default)]
+pub struct Principals {
+    /// Role ARN → its `max_session_duration`.
+    pub roles: HashMap<String, u32>,
+    pub users: HashSet<String>,
+    /// Identity provider ARN → seconds a proof issued before a cut can still be presented
+    /// after it (OIDC: `max_token_lifetime_seconds` + leeway; SAML: 7 days + leeway).
+    pub providers: HashMap<String, i64>,
+}
+
+impl Principals {
+    /// The roles, users and identity providers of `config`.
+    pub fn of(config: &Config) -> Principals {
+        let mut out = Principals::of_iam(&config.iam);
+        for p in &config.oidc_providers {
+            let leeway = i64::try_from(p.leeway.as_secs()).unwrap_or(i64::MAX);
+            let lifetime = i64::try_from(p.max_token_lifetime.as_secs()).unwrap_or(i64::MAX);
+            out.providers
+                .insert(p.arn.clone(), lifetime.saturating_add(leeway));
+        }
+        for p in &config.saml_providers {
+            let leeway = i64::try_from(p.leeway.as_secs()).unwrap_or(i64::MAX);
+            out.providers
+                .insert(p.arn.clone(), SAML_PROOF_LIFETIME.saturating_add(leeway));
+        }
+        out
+    }
+
+    /// The roles and users of `iam`, no identity provider.
+    pub fn of_iam(iam: &Iam) -> Principals {
+        Principals {
+            roles: iam
+                .roles()
+                .map(|r| (r.arn.clone(), r.max_session_duration))
+                .collect(),
+            users: iam.users().map(|u| u.arn.clone()).collect(),
+            providers: HashMap::new(),
+        }
+    }
+}
+
+/// A configured role or user, as the store's registry remembers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Registered {
+    kind: RegisteredKind,
+    arn: String,
+    /// Seconds its sessions (and those chained from them) can last.
+    covers: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+enum RegisteredKind {
+    Role,
+    User,
+}
+
+impl Registered {
+    fn id(&self) -> String {
+        let digest = crate::session::sha256_hex(&format!("{:?}:{}", self.kind, self.arn));
+        digest.chars().take(32).collect()
+    }
+}
+
 #[derive(Debug)]
 struct Shared {
     index: ArcSwap<index::Index>,
     store: Store,
     clock: Arc<dyn Clock>,
-    /// Role ARN → its `max_session_duration`.
-    role_max: HashMap<String, u32>,
+    principals: Principals,
     /// The longest session any configured role grants.
     longest: u32,
     health: Health,
@@ -214,14 +313,11 @@ pub struct Revocations {
 }
 
 impl Revocations {
-    /// Revocations kept in `store`, with the session limits of the roles in `iam`. Nothing is
-    /// loaded yet: see [`Revocations::start`].
-    pub fn new(store: Store, clock: Arc<dyn Clock>, iam: &Iam) -> Revocations {
-        let role_max: HashMap<String, u32> = iam
-            .roles()
-            .map(|r| (r.arn.clone(), r.max_session_duration))
-            .collect();
-        let longest = role_max
+    /// Revocations kept in `store`, for the configured `principals` (targets and session
+    /// limits). Nothing is loaded yet: see [`Revocations::start`].
+    pub fn new(store: Store, clock: Arc<dyn Clock>, principals: Principals) -> Revocations {
+        let longest = principals
+            .roles
             .values()
             .copied()
             .max()
@@ -235,7 +331,7 @@ impl Revocations {
                 index: ArcSwap::from_pointee(index::Index::default()),
                 store,
                 clock,
-                role_max,
+                principals,
                 longest,
                 health,
                 keepalive_ms: AtomicU64::new(
@@ -287,11 +383,42 @@ impl Revocations {
         now: OffsetDateTime,
     ) -> Result<RevokeOutcome, RevocationError> {
         validate(&r, now.unix_timestamp())?;
+        if let Some(unknown) = self.unknown_target(&r) {
+            return Ok(RevokeOutcome::UnknownPrincipal(unknown));
+        }
         let now = now.unix_timestamp();
         let entries = match self.rules(r, now).await? {
             Some(entries) => entries,
             None => return Ok(RevokeOutcome::SessionNotFound),
         };
+        self.store_and_publish(entries, now)
+            .await
+            .map(RevokeOutcome::Revoked)
+    }
+
+    /// Why `r` names nothing the configuration knows, if it does not.
+    fn unknown_target(&self, r: &Revocation) -> Option<String> {
+        let p = &self.shared.principals;
+        match r {
+            Revocation::Session { .. } => None,
+            Revocation::Subject { provider, .. } => (!p.providers.contains_key(provider))
+                .then(|| format!("no identity provider {provider} is configured")),
+            Revocation::Role { role_arn } | Revocation::RoleIssuedBefore { role_arn, .. } => {
+                (!p.roles.contains_key(role_arn))
+                    .then(|| format!("no role {role_arn} is configured"))
+            }
+            Revocation::User { user_arn } => {
+                (!p.users.contains(user_arn)).then(|| format!("no user {user_arn} is configured"))
+            }
+        }
+    }
+
+    /// Stores each live entry with its TTL, applies them here, publishes them.
+    async fn store_and_publish(
+        &self,
+        entries: Vec<Entry>,
+        now: i64,
+    ) -> Result<Vec<Entry>, RevocationError> {
         let live: Vec<Entry> = entries.into_iter().filter(|e| e.expires_at > now).collect();
         let mut encoded = Vec::with_capacity(live.len());
         for e in &live {
@@ -310,7 +437,62 @@ impl Revocations {
         for e in &live {
             tracing::warn!(rule = ?e.rule, expires_at = e.expires_at, "revoked");
         }
-        Ok(RevokeOutcome::Revoked(live))
+        Ok(live)
+    }
+
+    /// Keeps the store's registry of configured roles and users current, and revokes durably
+    /// every session of a role or user the registry knows but this configuration does not (it
+    /// was removed): as of `now`, for as long as its sessions and those chained from them can
+    /// last. Adding the role or user back later does not revive those sessions, since the
+    /// rule outlives them; sessions issued after it work. Runs at start, before serving.
+    ///
+    /// Roles and users created through an API in the future must instead get a new unique id
+    /// on every creation ([`crate::iam::new_unique_id`]), so that sessions of an earlier
+    /// incarnation never match the new one.
+    pub async fn reconcile(&self, now: OffsetDateTime) -> Result<Vec<Entry>, RevocationError> {
+        let now = now.unix_timestamp();
+        let p = &self.shared.principals;
+        let mut gone = Vec::new();
+        for bytes in self.shared.store.entries(REGISTRY).await? {
+            let Ok(known) = serde_json::from_slice::<Registered>(&bytes) else {
+                tracing::warn!("unreadable principal registry entry skipped");
+                continue;
+            };
+            let configured = match known.kind {
+                RegisteredKind::Role => p.roles.contains_key(&known.arn),
+                RegisteredKind::User => p.users.contains(&known.arn),
+            };
+            if configured {
+                continue;
+            }
+            let covered = now
+                .saturating_add(i64::from(known.covers))
+                .max(now.saturating_add(DESCENDANT_COVER));
+            let rule = match known.kind {
+                RegisteredKind::Role => Rule::Role {
+                    role_arn: known.arn.clone(),
+                    issued_up_to: now,
+                },
+                RegisteredKind::User => Rule::User {
+                    user_arn: known.arn.clone(),
+                    issued_up_to: now,
+                },
+            };
+            tracing::warn!(principal = %known.arn, "removed from the configuration: its sessions are revoked");
+            gone.push(Entry {
+                rule,
+                revoked_at: now,
+                expires_at: covered,
+            });
+        }
+        let revoked = self.store_and_publish(gone, now).await?;
+        self.register().await?;
+        Ok(revoked)
+    }
+
+    /// Writes every configured role and user to the registry (see [`Revocations::reconcile`]).
+    pub async fn register(&self) -> Result<(), RevocationError> {
+        register(&self.shared).await
     }
 
     /// The rules for `r` (`None`: no such session).
@@ -334,25 +516,55 @@ impl Revocations {
                     return Ok(None);
                 };
                 let mut out = vec![entry(Rule::Session { access_key_id }, record.expires_at)];
-                if let Some(token) = record.lineage.web_identity_token {
-                    // The token itself cannot chain: it lives exactly as long as it is usable.
-                    out.push(Entry {
-                        rule: Rule::WebIdentityToken {
+                // The proof it was issued for: it cannot be exchanged again, and every other
+                // session issued for it (with any role, before this rule arrived) ends too.
+                let siblings_end = now.saturating_add(i64::from(self.shared.longest));
+                let lineage = record.lineage;
+                if let Some(token) = lineage.web_identity_token {
+                    out.push(entry(
+                        Rule::WebIdentityToken {
                             sha256: token.sha256,
                         },
-                        revoked_at: now,
-                        expires_at: token.usable_until,
-                    });
+                        token.usable_until.max(siblings_end),
+                    ));
+                }
+                if let Some(assertion) = lineage.saml_assertion {
+                    out.push(entry(
+                        Rule::SamlAssertion {
+                            sha256: assertion.sha256,
+                        },
+                        assertion.usable_until.max(siblings_end),
+                    ));
                 }
                 out
             }
             Revocation::Subject { provider, subject } => {
-                // Any role may have granted the subject a session: cover the longest one.
-                let covered = now.saturating_add(i64::from(self.shared.longest));
+                // Any role may have granted the subject a session, and a proof issued before
+                // now may be presented until it expires: cover both.
+                let proofs = self
+                    .shared
+                    .principals
+                    .providers
+                    .get(&provider)
+                    .copied()
+                    .unwrap_or(SAML_PROOF_LIFETIME);
+                let covered = now.saturating_add(i64::from(self.shared.longest).max(proofs));
                 vec![entry(
                     Rule::Subject {
                         provider,
                         subject,
+                        issued_up_to: now,
+                    },
+                    covered,
+                )]
+            }
+            Revocation::User { user_arn } => {
+                // Its GetSessionToken sessions, and role sessions it created.
+                let longest = LONGEST_USER_SESSION.max(self.shared.longest);
+                let covered = now.saturating_add(i64::from(longest));
+                vec![entry(
+                    Rule::User {
+                        user_arn,
                         issued_up_to: now,
                     },
                     covered,
@@ -383,7 +595,8 @@ impl Revocations {
 
     fn role_max(&self, role_arn: &str) -> u32 {
         self.shared
-            .role_max
+            .principals
+            .roles
             .get(role_arn)
             .copied()
             .unwrap_or(LONGEST_ROLE_SESSION)
@@ -413,36 +626,43 @@ impl Revocations {
         index.check(&SessionFacts {
             access_key_id: &record.access_key_id,
             role_arn: record.principal.role_arn(),
+            user_arn: record.user_arn(),
             provider: record.provider.as_deref(),
             subject: record.subject.as_deref(),
             issued_at: record.issued_at,
+            proof_sha256: record.lineage.proof_sha256(),
+            proof_issued_at: record.lineage.identity_issued_at,
         })?;
         for a in &record.lineage.ancestors {
             index.check(&SessionFacts {
                 access_key_id: &a.access_key_id,
                 role_arn: a.role_arn.as_deref(),
+                user_arn: a.user_arn.as_deref(),
                 provider: a.provider.as_deref(),
                 subject: a.subject.as_deref(),
                 issued_at: a.issued_at,
+                proof_sha256: a.proof_sha256.as_deref(),
+                proof_issued_at: a.identity_issued_at,
             })?;
         }
         Ok(())
     }
 
-    /// Whether a web identity token may be exchanged for a session (again): see
-    /// [`Revocation::Session`] and [`Revocation::Subject`].
-    pub fn check_web_identity(
+    /// Whether an identity proof — a web identity token or a SAML assertion, by digest — may
+    /// be exchanged for a session (again): not revoked with a session issued for it, and not
+    /// issued (`iat`, `IssueInstant`) at or before a revocation of its subject.
+    pub fn check_proof(
         &self,
         provider: &str,
         subject: &str,
-        issued_at: Option<i64>,
-        token_sha256: &str,
+        issued_at: i64,
+        proof_sha256: &str,
     ) -> Result<(), Revoked> {
         self.shared.health.check()?;
         self.shared
             .index
             .load()
-            .check_token(provider, subject, issued_at, token_sha256)
+            .check_proof(provider, subject, issued_at, proof_sha256)
     }
 
     /// Rules held in this replica's cache.
@@ -455,7 +675,31 @@ impl Revocations {
     }
 }
 
-fn validate(r: &Revocation, now: i64) -> Result<(), RevocationError> {
+/// Writes every configured role and user to the registry with [`REGISTRY_TTL`].
+async fn register(shared: &Shared) -> Result<(), RevocationError> {
+    let p = &shared.principals;
+    let roles = p.roles.iter().map(|(arn, max)| Registered {
+        kind: RegisteredKind::Role,
+        arn: arn.clone(),
+        covers: *max,
+    });
+    let users = p.users.iter().map(|arn| Registered {
+        kind: RegisteredKind::User,
+        arn: arn.clone(),
+        covers: LONGEST_USER_SESSION.max(shared.longest),
+    });
+    for r in roles.chain(users) {
+        let bytes = serde_json::to_vec(&r)?;
+        shared
+            .store
+            .put_entry(REGISTRY, &r.id(), bytes, REGISTRY_TTL)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Checks the shape of `r` (ids, ARNs, lengths, a cut-off not in the future) as of `now`.
+pub fn validate(r: &Revocation, now: i64) -> Result<(), RevocationError> {
     let bad = |m: &str| Err(RevocationError::Invalid(m.to_owned()));
     let arn_ok = |arn: &str| arn.starts_with("arn:") && arn.len() <= MAX_ARN_LEN;
     match r {
@@ -480,6 +724,11 @@ fn validate(r: &Revocation, now: i64) -> Result<(), RevocationError> {
         Revocation::Role { role_arn } => {
             if !arn_ok(role_arn) {
                 return bad("the role must be a role ARN");
+            }
+        }
+        Revocation::User { user_arn } => {
+            if !arn_ok(user_arn) {
+                return bad("the user must be a user ARN");
             }
         }
         Revocation::RoleIssuedBefore { role_arn, before } => {

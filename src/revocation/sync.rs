@@ -2,7 +2,8 @@
 //! of every live entry after each (re)connection (so nothing published while disconnected is
 //! missed: subscribe first, then reload) and every [`RESYNC_EVERY`], reconnection with backoff.
 //! Each ping answered, message received or reload done confirms the cache for
-//! [`super::STALE_AFTER`].
+//! [`super::STALE_AFTER`]. Once a day it also writes the configured roles and users to the
+//! store's registry again, so a long-running replica keeps them known.
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
@@ -16,6 +17,8 @@ use crate::store::{Received, StoreError};
 pub const KEEPALIVE: Duration = Duration::from_secs(1);
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// Time between two writes of the registry of configured roles and users.
+const REGISTER_EVERY: Duration = Duration::from_secs(24 * 3600);
 
 /// Reloads every live entry from the store into the cache, dropping what expired.
 pub(super) async fn resync(shared: &Shared) -> Result<(), StoreError> {
@@ -77,6 +80,7 @@ pub(super) async fn run(weak: Weak<Shared>) {
 /// Applies messages until the subscription fails (`Some`) or the state is dropped (`None`).
 async fn listen(weak: &Weak<Shared>, subscription: &mut crate::store::Subscription) -> Option<()> {
     let mut last_resync = Instant::now();
+    let mut last_register = Instant::now();
     loop {
         let keepalive = {
             let shared = weak.upgrade()?;
@@ -111,6 +115,12 @@ async fn listen(weak: &Weak<Shared>, subscription: &mut crate::store::Subscripti
                 return Some(());
             }
             last_resync = Instant::now();
+        }
+        if last_register.elapsed() >= REGISTER_EVERY {
+            if let Err(e) = super::register(&shared).await {
+                tracing::warn!(error = %e, "principal registry not refreshed");
+            }
+            last_register = Instant::now();
         }
     }
 }

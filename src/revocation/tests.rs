@@ -39,7 +39,8 @@ fn record(akid: &str, issued_at: i64, lifetime: i64) -> SessionRecord {
         chained: false,
         lineage: Lineage {
             web_identity_token: Some(TokenDigest::of("the-token", issued_at + 600)),
-            ancestors: Vec::new(),
+            identity_issued_at: Some(issued_at),
+            ..Lineage::default()
         },
     }
 }
@@ -49,11 +50,23 @@ fn keys() -> SessionKeys {
     SessionKeys::from_material(&[("k", [7; 32])])
 }
 
+const USER: &str = "arn:aws:iam::111122223333:user/alice";
+/// What the provider's tokens may be presented for after a cut: a day plus a minute.
+const PROOF_LIFETIME: i64 = 86_400 + 60;
+
+fn principals() -> Principals {
+    let mut p = Principals::default();
+    p.roles.insert(ROLE.into(), LONGEST_ROLE_SESSION);
+    p.users.insert(USER.into());
+    p.providers.insert(PROVIDER.into(), PROOF_LIFETIME);
+    p
+}
+
 fn revocations(store: &Store) -> Revocations {
     let r = Revocations::new(
         store.clone(),
         Arc::new(ManualClock::new(at(NOW))),
-        &Iam::default(),
+        principals(),
     );
     r.set_session_keys(keys());
     r
@@ -94,8 +107,8 @@ async fn a_session_revocation_covers_the_session_its_token_and_its_descendants()
     assert_eq!(entries[0].expires_at, parent.expires_at);
     assert_eq!(
         entries[1].expires_at,
-        NOW - 100 + 600,
-        "the token's own lifetime"
+        NOW + i64::from(LONGEST_ROLE_SESSION),
+        "the longest session issued for the token before the rule arrived"
     );
     assert_eq!(store.entries(NAMESPACE).await.unwrap().len(), 2);
     let ttl = store
@@ -107,17 +120,21 @@ async fn a_session_revocation_covers_the_session_its_token_and_its_descendants()
 
     assert_eq!(r.check(&parent), Err(Revoked::Session));
     assert_eq!(r.check(&child), Err(Revoked::Session), "chained from it");
-    assert_eq!(r.check(&other), Ok(()));
+    assert_eq!(
+        r.check(&other),
+        Err(Revoked::Proof),
+        "issued for the same token: a sibling"
+    );
+    let mut unrelated = record("ASIADDDDDDDDDDDDDDDD", NOW - 50, 3600);
+    unrelated.lineage.web_identity_token = Some(TokenDigest::of("another-token", NOW + 600));
+    assert_eq!(r.check(&unrelated), Ok(()));
     let digest = crate::session::sha256_hex("the-token");
     assert_eq!(
-        r.check_web_identity(PROVIDER, "alice", Some(NOW + 10), &digest),
-        Err(Revoked::WebIdentityToken)
+        r.check_proof(PROVIDER, "alice", NOW + 10, &digest),
+        Err(Revoked::Proof)
     );
     let fresh = crate::session::sha256_hex("a-new-token");
-    assert_eq!(
-        r.check_web_identity(PROVIDER, "alice", Some(NOW - 10), &fresh),
-        Ok(())
-    );
+    assert_eq!(r.check_proof(PROVIDER, "alice", NOW - 10, &fresh), Ok(()));
 }
 
 #[tokio::test]
@@ -156,7 +173,7 @@ async fn role_rules_cover_the_longest_session_from_their_cut_off() {
     else {
         panic!()
     };
-    // Unknown here: the longest any role may grant, from the cut-off.
+    // The role's longest session, from the cut-off.
     assert_eq!(
         entries[0].expires_at,
         before + i64::from(LONGEST_ROLE_SESSION)
@@ -181,9 +198,144 @@ async fn role_rules_cover_the_longest_session_from_their_cut_off() {
     else {
         panic!()
     };
-    assert_eq!(entries[0].expires_at, NOW + i64::from(LONGEST_ROLE_SESSION));
+    // As long as a token issued before the cut can be presented (longer than any session).
+    assert_eq!(entries[0].expires_at, NOW + PROOF_LIFETIME);
     assert_eq!(r.check(&record(AKID, NOW, 3600)), Err(Revoked::Subject));
     assert_eq!(r.check(&record(AKID, NOW + 1, 3600)), Ok(()));
+    // Issued after the cut for a token issued before it (the exchange raced the rule).
+    let mut raced = record(AKID, NOW + 5, 3600);
+    raced.lineage.identity_issued_at = Some(NOW - 1);
+    assert_eq!(r.check(&raced), Err(Revoked::Subject));
+    // And a session chained from it.
+    let mut child = record("ASIABBBBBBBBBBBBBBBB", NOW + 6, 3600);
+    child.provider = None;
+    child.subject = None;
+    child.lineage = Lineage::chained_from(&raced).unwrap();
+    assert_eq!(r.check(&child), Err(Revoked::Subject));
+}
+
+fn user_session(akid: &str, issued_at: i64) -> SessionRecord {
+    let mut r = record(akid, issued_at, 129_600);
+    r.origin = Origin::GetSessionToken;
+    r.principal = SessionPrincipal::User {
+        user_arn: USER.into(),
+        user_id: "AIDAEXAMPLE".into(),
+    };
+    r.provider = None;
+    r.subject = None;
+    r.lineage = Lineage::default();
+    r
+}
+
+#[tokio::test]
+async fn a_user_revocation_covers_its_sessions_what_its_keys_created_and_their_chains() {
+    let store = Store::open("memory://").await.unwrap();
+    let r = revocations(&store);
+    let gst = user_session(AKID, NOW - 100);
+    let mut assumed = record("ASIABBBBBBBBBBBBBBBB", NOW - 90, 3600);
+    assumed.provider = None;
+    assumed.subject = None;
+    assumed.lineage = Lineage {
+        user_arn: Some(USER.into()),
+        ..Lineage::default()
+    };
+    let mut chained = record("ASIACCCCCCCCCCCCCCCC", NOW - 80, 3600);
+    chained.provider = None;
+    chained.subject = None;
+    chained.lineage = Lineage::chained_from(&gst).unwrap();
+    let mut bystander = user_session("ASIADDDDDDDDDDDDDDDD", NOW - 100);
+    bystander.principal = SessionPrincipal::User {
+        user_arn: "arn:aws:iam::111122223333:user/bob".into(),
+        user_id: "AIDABOB".into(),
+    };
+    let RevokeOutcome::Revoked(entries) = r
+        .revoke(
+            Revocation::User {
+                user_arn: USER.into(),
+            },
+            at(NOW),
+        )
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        entries[0].expires_at,
+        NOW + i64::from(LONGEST_USER_SESSION),
+        "a 36 hour GetSessionToken session"
+    );
+    for s in [&gst, &assumed, &chained] {
+        assert_eq!(r.check(s), Err(Revoked::User), "{}", s.access_key_id);
+    }
+    assert_eq!(r.check(&bystander), Ok(()));
+    assert_eq!(
+        r.check(&user_session(AKID, NOW + 1)),
+        Ok(()),
+        "issued later"
+    );
+}
+
+#[tokio::test]
+async fn targets_the_configuration_does_not_name_are_refused_and_store_nothing() {
+    let store = Store::open("memory://").await.unwrap();
+    let r = revocations(&store);
+    for case in [
+        Revocation::Role {
+            role_arn: "arn:aws:iam::111122223333:role/nobody".into(),
+        },
+        Revocation::RoleIssuedBefore {
+            role_arn: "arn:aws:iam::111122223333:role/nobody".into(),
+            before: NOW,
+        },
+        Revocation::User {
+            user_arn: "arn:aws:iam::111122223333:user/nobody".into(),
+        },
+        Revocation::Subject {
+            provider: "arn:aws:iam::111122223333:oidc-provider/elsewhere".into(),
+            subject: "alice".into(),
+        },
+    ] {
+        let outcome = r.revoke(case.clone(), at(NOW)).await.unwrap();
+        assert!(
+            matches!(outcome, RevokeOutcome::UnknownPrincipal(_)),
+            "{case:?}: {outcome:?}"
+        );
+    }
+    assert!(store.entries(NAMESPACE).await.unwrap().is_empty());
+    assert!(r.is_empty());
+}
+
+#[tokio::test]
+async fn a_role_removed_from_the_configuration_stays_revoked_when_added_back() {
+    let store = Store::open("memory://").await.unwrap();
+    let clock = Arc::new(ManualClock::new(at(NOW)));
+    let start = |p: Principals| Revocations::new(store.clone(), clock.clone(), p);
+    let first = start(principals());
+    assert!(first.reconcile(at(NOW)).await.unwrap().is_empty());
+    let old = record(AKID, NOW, 3600);
+    assert_eq!(first.check(&old), Ok(()));
+
+    // Restarted without the role (and without the user): both are revoked, durably.
+    let without = start(Principals {
+        roles: HashMap::new(),
+        users: HashSet::new(),
+        ..principals()
+    });
+    let revoked = without.reconcile(at(NOW + 10)).await.unwrap();
+    assert_eq!(revoked.len(), 2, "{revoked:?}");
+    assert_eq!(store.entries(NAMESPACE).await.unwrap().len(), 2);
+
+    // Restarted with the identical role again: old sessions stay refused, new ones work.
+    let again = start(principals());
+    again.start().await.unwrap();
+    assert!(again.reconcile(at(NOW + 20)).await.unwrap().is_empty());
+    assert_eq!(again.check(&old), Err(Revoked::Role));
+    assert_eq!(again.check(&record(AKID, NOW + 20, 3600)), Ok(()));
+    assert_eq!(
+        again.check(&user_session(AKID, NOW + 5)),
+        Err(Revoked::User)
+    );
 }
 
 #[tokio::test]
@@ -215,6 +367,9 @@ async fn bad_revocations_are_refused() {
         Revocation::RoleIssuedBefore {
             role_arn: ROLE.into(),
             before: NOW + 1,
+        },
+        Revocation::User {
+            user_arn: "alice".into(),
         },
     ];
     for case in cases {

@@ -45,6 +45,8 @@ pub struct VerifiedAssertion {
     /// The earliest `NotOnOrAfter` (confirmation data and conditions), unix seconds: the
     /// assertion is worthless after it (plus leeway).
     pub not_on_or_after: i64,
+    /// The assertion's `IssueInstant`, unix seconds.
+    pub issue_instant: i64,
     /// Attributes by `Name` (case-sensitive), values in document order.
     pub attributes: BTreeMap<String, Vec<String>>,
 }
@@ -85,7 +87,7 @@ pub fn check_assertion(
         ));
     }
     let id = a.attr("ID").unwrap_or_default().to_owned();
-    time_attr(a, "IssueInstant")?.ok_or(SamlError::Time("IssueInstant"))?;
+    let issue_instant = time_attr(a, "IssueInstant")?.ok_or(SamlError::Time("IssueInstant"))?;
     let issuer = a
         .only_child(NS_ASSERTION, "Issuer")?
         .ok_or(SamlError::Issuer)?
@@ -196,6 +198,7 @@ pub fn check_assertion(
         name_id_format,
         recipient: recipient.to_owned(),
         not_on_or_after,
+        issue_instant,
         attributes,
     })
 }

@@ -116,6 +116,18 @@ pub struct Lineage {
     /// The web identity token the session was issued for, by digest: never the token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_identity_token: Option<TokenDigest>,
+    /// The SAML assertion the session was issued for, by digest of its provider and id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub saml_assertion: Option<TokenDigest>,
+    /// When the identity proof was issued (unix seconds): the web identity token's `iat` or the
+    /// SAML assertion's `IssueInstant`. A subject revocation covers the session when this is at
+    /// or before its cut, whenever the session itself was issued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_issued_at: Option<i64>,
+    /// The IAM user whose long-term access key created the session (`AssumeRole` signed with
+    /// it), or the user a chain of sessions started from: a user revocation covers it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_arn: Option<String>,
     /// The sessions this one was chained from, the first one first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ancestors: Vec<Ancestor>,
@@ -140,6 +152,17 @@ impl TokenDigest {
     }
 }
 
+impl Lineage {
+    /// The digest of the identity proof (web identity token or SAML assertion) the session was
+    /// issued for.
+    pub fn proof_sha256(&self) -> Option<&str> {
+        self.web_identity_token
+            .as_ref()
+            .or(self.saml_assertion.as_ref())
+            .map(|d| d.sha256.as_str())
+    }
+}
+
 /// Lowercase hex SHA-256 of `text`.
 pub fn sha256_hex(text: &str) -> String {
     crate::keys::encode_hex(ring::digest::digest(&ring::digest::SHA256, text.as_bytes()).as_ref())
@@ -156,6 +179,14 @@ pub struct Ancestor {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
     pub issued_at: i64,
+    /// The IAM user the ancestor belonged to or was created by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_arn: Option<String>,
+    /// The ancestor's identity proof: its digest and issue time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof_sha256: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_issued_at: Option<i64>,
 }
 
 impl Lineage {
@@ -172,15 +203,30 @@ impl Lineage {
             provider: parent.provider.clone(),
             subject: parent.subject.clone(),
             issued_at: parent.issued_at,
+            user_arn: parent.user_arn().map(str::to_owned),
+            proof_sha256: parent.lineage.proof_sha256().map(str::to_owned),
+            identity_issued_at: parent.lineage.identity_issued_at,
         });
         Some(Lineage {
             web_identity_token: None,
+            saml_assertion: None,
+            identity_issued_at: None,
+            user_arn: parent.user_arn().map(str::to_owned),
             ancestors,
         })
     }
 }
 
 impl SessionRecord {
+    /// The IAM user the session belongs to (`GetSessionToken`) or was created by, directly or
+    /// through the sessions it was chained from.
+    pub fn user_arn(&self) -> Option<&str> {
+        match &self.principal {
+            SessionPrincipal::User { user_arn, .. } => Some(user_arn),
+            SessionPrincipal::Role { .. } => self.lineage.user_arn.as_deref(),
+        }
+    }
+
     /// Seconds the record should live in the store: exactly the session's lifetime from `now`.
     pub fn ttl_from(&self, now: i64) -> u64 {
         u64::try_from(self.expires_at - now).unwrap_or(0)

@@ -128,14 +128,17 @@ pub async fn assume_role(
     let authenticated = authenticate_for(state, meta, "sts").await?;
     let caller = authenticated.caller();
     // The new session descends from a calling session: revoking any session of the chain
-    // revokes it too.
+    // revokes it too; one created with a user's long-term key is covered by revoking the user.
     let lineage = match caller {
         Caller::Session(record) => Lineage::chained_from(record).ok_or_else(|| {
             StsError::access_denied(format!(
                 "Role chains are limited to {MAX_CHAIN_DEPTH} sessions"
             ))
         })?,
-        Caller::User(_) => Lineage::default(),
+        Caller::User(user) => Lineage {
+            user_arn: Some(user.arn.clone()),
+            ..Lineage::default()
+        },
     };
     let now = role_session::now(state);
     let Some(role) = state.config.iam.role(input.role_arn) else {

@@ -9,6 +9,10 @@
 //! is never sent in the clear: the blob is AES-256-GCM with a random 96-bit nonce, under a key
 //! derived (HMAC-SHA256, own label) from a broker session key whose id prefixes the blob and is
 //! authenticated with it; a message decodes while that key is loaded. base64url, no padding.
+//!
+//! The header also names, authenticated, the account of the denied request's principal (else
+//! of its resource): only principals of that account may decode it, so one account's
+//! administrators cannot read the policies and values behind another account's denials.
 
 use crate::app::AppState;
 use base64::Engine as _;
@@ -29,7 +33,8 @@ pub const MAX_ENCODED_LEN: usize = 10_240;
 const MAX_TRACE_BYTES: usize = 7_000;
 /// Most items kept per list in a trace.
 const MAX_ITEMS: usize = 50;
-const FORMAT: u8 = 1;
+/// Format 2: the header names the denied request's account (format 1 did not; refused).
+const FORMAT: u8 = 2;
 const KEY_LABEL: &[u8] = b"sts-broker/authorization-message/v1";
 /// What joins the caller-safe message and the blob.
 pub const SEPARATOR: &str = ". Encoded authorization failure message: ";
@@ -47,6 +52,30 @@ pub enum MessageError {
     Invalid,
 }
 
+/// A decoded message: the trace JSON text and the account whose principals may read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decoded {
+    /// The denied request's account; empty when it had none (then nobody may read it).
+    pub account: String,
+    pub text: String,
+}
+
+/// The account of the denied request a trace describes: its principal's, else its resource's.
+fn trace_account(trace: &Value) -> String {
+    let account_of = |arn: Option<&str>| {
+        let arn = arn?;
+        let account = arn.split(':').nth(4)?;
+        (arn.starts_with("arn:")
+            && !account.is_empty()
+            && account.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| account.to_owned())
+    };
+    let context = &trace["context"];
+    account_of(context["principal"]["arn"].as_str())
+        .or_else(|| account_of(context["resource"].as_str()))
+        .unwrap_or_default()
+}
+
 fn cipher(key: &SessionKey) -> Result<LessSafeKey, MessageError> {
     let derived = hmac::sign(&key.hmac, KEY_LABEL);
     UnboundKey::new(&AES_256_GCM, derived.as_ref())
@@ -54,17 +83,21 @@ fn cipher(key: &SessionKey) -> Result<LessSafeKey, MessageError> {
         .map_err(|_| MessageError::Seal)
 }
 
-/// `FORMAT | key id length | key id`: the header, authenticated as associated data.
-fn header(key_id: &str) -> Result<Vec<u8>, MessageError> {
+/// `FORMAT | key id length | key id | account length | account`: the header, authenticated as
+/// associated data.
+fn header(key_id: &str, account: &str) -> Result<Vec<u8>, MessageError> {
     let len = u8::try_from(key_id.len()).map_err(|_| MessageError::NoKey)?;
-    let mut out = Vec::with_capacity(2 + key_id.len());
+    let account_len = u8::try_from(account.len()).map_err(|_| MessageError::Seal)?;
+    let mut out = Vec::with_capacity(3 + key_id.len() + account.len());
     out.push(FORMAT);
     out.push(len);
     out.extend_from_slice(key_id.as_bytes());
+    out.push(account_len);
+    out.extend_from_slice(account.as_bytes());
     Ok(out)
 }
 
-/// Encrypts `trace` under the newest session key.
+/// Encrypts `trace` under the newest session key, for the principals of its account.
 pub fn encode(
     keys: &SessionKeys,
     now: time::OffsetDateTime,
@@ -75,7 +108,7 @@ pub fn encode(
     SystemRandom::new()
         .fill(&mut nonce)
         .map_err(|_| MessageError::Random)?;
-    let head = header(&key.id)?;
+    let head = header(&key.id, &trace_account(trace))?;
     let mut sealed = trace.to_string().into_bytes();
     cipher(&key)?
         .seal_in_place_append_tag(
@@ -90,8 +123,9 @@ pub fn encode(
     Ok(URL_SAFE_NO_PAD.encode(blob))
 }
 
-/// The trace JSON text inside an encoded message, if this broker encoded it unaltered.
-pub fn decode(keys: &SessionKeys, encoded: &str) -> Result<String, MessageError> {
+/// The trace JSON text inside an encoded message and the account it is for, if this broker
+/// encoded it unaltered.
+pub fn decode(keys: &SessionKeys, encoded: &str) -> Result<Decoded, MessageError> {
     if encoded.len() > MAX_ENCODED_LEN {
         return Err(MessageError::Invalid);
     }
@@ -100,20 +134,30 @@ pub fn decode(keys: &SessionKeys, encoded: &str) -> Result<String, MessageError>
         .map_err(|_| MessageError::Invalid)?;
     let (&format, rest) = blob.split_first().ok_or(MessageError::Invalid)?;
     let (&len, rest) = rest.split_first().ok_or(MessageError::Invalid)?;
-    if format != FORMAT || rest.len() < usize::from(len) + NONCE_LEN {
+    if format != FORMAT || rest.len() < usize::from(len) {
         return Err(MessageError::Invalid);
     }
     let (key_id, rest) = rest.split_at(usize::from(len));
+    let (&account_len, rest) = rest.split_first().ok_or(MessageError::Invalid)?;
+    if rest.len() < usize::from(account_len) + NONCE_LEN {
+        return Err(MessageError::Invalid);
+    }
+    let (account, rest) = rest.split_at(usize::from(account_len));
     let key_id = std::str::from_utf8(key_id).map_err(|_| MessageError::Invalid)?;
+    let account = std::str::from_utf8(account).map_err(|_| MessageError::Invalid)?;
     let key = keys.get(key_id).ok_or(MessageError::Invalid)?;
     let (nonce, sealed) = rest.split_at(NONCE_LEN);
     let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| MessageError::Invalid)?;
-    let head = header(key_id)?;
+    let head = header(key_id, account)?;
     let mut sealed = sealed.to_vec();
     let plain = cipher(&key)?
         .open_in_place(nonce, Aad::from(&head), &mut sealed)
         .map_err(|_| MessageError::Invalid)?;
-    String::from_utf8(plain.to_vec()).map_err(|_| MessageError::Invalid)
+    let text = String::from_utf8(plain.to_vec()).map_err(|_| MessageError::Invalid)?;
+    Ok(Decoded {
+        account: account.to_owned(),
+        text,
+    })
 }
 
 /// The evaluation trace of a decision, in the shape of AWS's decoded message.
@@ -231,7 +275,8 @@ mod tests {
         let blob = encode(&keys(), time::OffsetDateTime::now_utc(), &trace).unwrap();
         assert!(!blob.contains('='));
         let plain = decode(&keys(), &blob).unwrap();
-        assert_eq!(serde_json::from_str::<Value>(&plain).unwrap(), trace);
+        assert_eq!(serde_json::from_str::<Value>(&plain.text).unwrap(), trace);
+        assert_eq!(plain.account, "", "no principal or resource named");
         let raw = URL_SAFE_NO_PAD.decode(&blob).unwrap();
         assert!(!String::from_utf8_lossy(&raw).contains("AssumeRole"));
         // Fresh nonce every time.
@@ -239,6 +284,33 @@ mod tests {
             blob,
             encode(&keys(), time::OffsetDateTime::now_utc(), &trace).unwrap()
         );
+    }
+
+    #[test]
+    fn a_message_is_for_the_account_of_the_denied_principal_else_its_resource() {
+        let denied = |principal: &str, resource: &str| json!({"context": {"principal": {"arn": principal}, "resource": resource}});
+        let cases = [
+            (
+                denied("arn:aws:iam::111122223333:user/ops", "*"),
+                "111122223333",
+            ),
+            (
+                denied(
+                    "arn:aws:sts::444455556666:assumed-role/r/s",
+                    "arn:aws:iam::111122223333:role/x",
+                ),
+                "444455556666",
+            ),
+            (
+                denied("", "arn:aws:iam::111122223333:role/missing"),
+                "111122223333",
+            ),
+            (denied("", "arn:aws:s3:::bucket"), ""),
+        ];
+        for (trace, account) in cases {
+            let blob = encode(&keys(), time::OffsetDateTime::now_utc(), &trace).unwrap();
+            assert_eq!(decode(&keys(), &blob).unwrap().account, account, "{trace}");
+        }
     }
 
     #[test]

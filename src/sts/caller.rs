@@ -324,7 +324,7 @@ pub async fn authenticate_request(
 /// replica cannot confirm its revocations (fail closed).
 pub fn revocation_error(r: Revoked) -> StsError {
     match r {
-        Revoked::Session | Revoked::Subject | Revoked::Role | Revoked::WebIdentityToken => {
+        Revoked::Session | Revoked::Subject | Revoked::Role | Revoked::User | Revoked::Proof => {
             StsError::invalid_client_token_id()
         }
         Revoked::Unconfirmed => StsError::service_unavailable(),

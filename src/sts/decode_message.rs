@@ -2,8 +2,10 @@
 //! into the full evaluation trace ([`super::authorization_message`]).
 //!
 //! The caller signs for `sts` and its own policies must allow `sts:DecodeAuthorizationMessage`
-//! ([`crate::admin`]). A message that is malformed, altered, from another broker or under a
-//! session key no longer loaded is `InvalidAuthorizationMessageException` (400).
+//! ([`crate::admin`]), and it must be a principal of the account the denied request was made in
+//! (the message names it, authenticated): another account's message is `AccessDenied`. A
+//! message that is malformed, altered, from another broker or under a session key no longer
+//! loaded is `InvalidAuthorizationMessageException` (400).
 
 use serde::Serialize;
 
@@ -33,11 +35,20 @@ pub async fn decode_authorization_message(
     let mut v = Violations::default();
     v.length("EncodedMessage", encoded, 1, MAX_ENCODED_LEN, true);
     v.finish()?;
-    admin::require(state, meta, ACTION, "*").await?;
-    let decoded_message = authorization_message::decode(&state.keys, encoded).map_err(|e| {
+    let (_, permissions) = admin::require(state, meta, ACTION, "*").await?;
+    let decoded = authorization_message::decode(&state.keys, encoded).map_err(|e| {
         tracing::info!(request_id = %meta.request_id, error = %e, "authorization message refused");
         StsError::invalid_authorization_message()
     })?;
+    let caller_account = permissions.principal.account().unwrap_or_default();
+    if decoded.account.is_empty() || decoded.account != caller_account {
+        tracing::info!(request_id = %meta.request_id, caller = %permissions.arn(), "authorization message of another account refused");
+        return Err(StsError::access_denied(format!(
+            "User: {} is not authorized to perform: {ACTION}: the message is about a request of another account",
+            permissions.arn()
+        )));
+    }
+    let decoded_message = decoded.text;
     xml::success(
         Action::DecodeAuthorizationMessage,
         &DecodeAuthorizationMessageResult { decoded_message },

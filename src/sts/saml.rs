@@ -248,6 +248,7 @@ pub async fn assume_role_with_saml(
         ));
     }
     let ttl = Duration::from_secs(u64::try_from(remaining.max(1)).unwrap_or(1));
+    let proof = revocation_check(state, meta, provider, &verified)?;
     let first = state
         .store
         .use_once(&replay_key(&provider.arn, &verified.id), ttl)
@@ -292,7 +293,11 @@ pub async fn assume_role_with_saml(
             transitive_tag_keys: tags.transitive,
             mfa_authenticated_at: None,
             chained: false,
-            lineage: crate::session::Lineage::default(),
+            lineage: crate::session::Lineage {
+                saml_assertion: Some(proof),
+                identity_issued_at: Some(verified.issue_instant),
+                ..crate::session::Lineage::default()
+            },
         },
     )
     .await?;
@@ -309,6 +314,56 @@ pub async fn assume_role_with_saml(
         source_identity: source_identity.as_deref(),
     };
     xml::success(Action::AssumeRoleWithSAML, &result, &meta.request_id)
+}
+
+/// Subject revocation for SAML: an assertion issued (`IssueInstant`) at or before a revocation
+/// of its NameID at this provider, or one whose session was revoked, is refused. An assertion
+/// may be valid at most [`MAX_REPLAY_WINDOW`] after its `IssueInstant`, so a subject rule
+/// outlives every assertion issued before it. Returns the assertion's digest for the session's
+/// lineage.
+fn revocation_check(
+    state: &AppState,
+    meta: &RequestMeta,
+    provider: &SamlProvider,
+    verified: &VerifiedAssertion,
+) -> Result<crate::session::TokenDigest, StsError> {
+    if verified
+        .not_on_or_after
+        .saturating_sub(verified.issue_instant)
+        > MAX_REPLAY_WINDOW
+    {
+        return Err(StsError::invalid_identity_token(
+            "The SAML assertion is valid for longer than 7 days after its IssueInstant",
+        ));
+    }
+    let leeway = i64::try_from(provider.leeway.as_secs()).unwrap_or(0);
+    let proof = crate::session::TokenDigest::of(
+        &format!("{}\n{}", provider.arn, verified.id),
+        verified.not_on_or_after.saturating_add(leeway),
+    );
+    state
+        .revocations
+        .check_proof(
+            &provider.arn,
+            &verified.name_id,
+            verified.issue_instant,
+            &proof.sha256,
+        )
+        .map_err(|r| {
+            tracing::info!(request_id = %meta.request_id, reason = %r, "SAML assertion refused");
+            use crate::revocation::Revoked;
+            match r {
+                Revoked::Unconfirmed => StsError::service_unavailable(),
+                Revoked::Session
+                | Revoked::Subject
+                | Revoked::Role
+                | Revoked::User
+                | Revoked::Proof => StsError::access_denied(format!(
+                    "Not authorized to perform {ACTION}: the assertion or its subject has been revoked"
+                )),
+            }
+        })?;
+    Ok(proof)
 }
 
 /// The store key of a used assertion: provider and a digest of the id (ids are unbounded).

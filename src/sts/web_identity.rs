@@ -24,6 +24,27 @@ use crate::revocation::Revoked;
 use crate::session::{Lineage, Origin, TokenDigest};
 
 const ACTION: &str = "sts:AssumeRoleWithWebIdentity";
+/// The token's `iat`, if it has one and is valid no longer than the provider allows
+/// (`max_token_lifetime_seconds`): otherwise a subject revocation could expire while a token
+/// issued before it still works. `InvalidIdentityToken` naming the rule.
+fn token_lifetime_ok(provider: &OidcProvider, token: &VerifiedToken) -> Result<i64, StsError> {
+    let max = i64::try_from(provider.max_token_lifetime.as_secs()).unwrap_or(i64::MAX);
+    let Some(iat) = token.claims.get("iat").and_then(Value::as_i64) else {
+        return Err(StsError::invalid_identity_token(format!(
+            "The web identity token has no iat claim: this provider's tokens must say when they \
+             were issued and be valid at most {max} seconds (max_token_lifetime_seconds)"
+        )));
+    };
+    let lifetime = token.expires_at.unix_timestamp().saturating_sub(iat);
+    if lifetime > max {
+        return Err(StsError::invalid_identity_token(format!(
+            "The web identity token is valid for {lifetime} seconds (exp - iat), longer than \
+             this provider's max_token_lifetime_seconds ({max})"
+        )));
+    }
+    Ok(iat)
+}
+
 /// The claim AWS reads session tags from.
 const TAGS_CLAIM: &str = "https://aws.amazon.com/tags";
 /// The claim AWS reads the source identity from.
@@ -108,6 +129,7 @@ pub async fn assume_role_with_web_identity(
             ))
         })?;
     crate::audit::note(|n| n.principal = Some(provider.arn.clone()));
+    let issued_at = token_lifetime_ok(provider, &token)?;
     // Resolved for their errors; the session records them by text and ARN.
     role_session::session_policies(state, &role.account, inline_policy, &input.policy_arns)?;
     let tags = session_tags(&token)?;
@@ -149,17 +171,17 @@ pub async fn assume_role_with_web_identity(
     // token issued (`iat`) before its subject was revoked, is refused.
     let usable_until = (token.expires_at + provider.leeway).unix_timestamp();
     let digest = TokenDigest::of(input.token, usable_until);
-    let issued_at = token.claims.get("iat").and_then(Value::as_i64);
     state
         .revocations
-        .check_web_identity(&provider.arn, &token.subject, issued_at, &digest.sha256)
+        .check_proof(&provider.arn, &token.subject, issued_at, &digest.sha256)
         .map_err(|r| {
             tracing::info!(request_id = %meta.request_id, reason = %r, "web identity refused");
             match r {
                 Revoked::Session
                 | Revoked::Subject
                 | Revoked::Role
-                | Revoked::WebIdentityToken => StsError::access_denied(format!(
+                | Revoked::User
+                | Revoked::Proof => StsError::access_denied(format!(
                     "Not authorized to perform {ACTION}: the web identity token or its subject has been revoked"
                 )),
                 Revoked::Unconfirmed => StsError::service_unavailable(),
@@ -189,7 +211,8 @@ pub async fn assume_role_with_web_identity(
             chained: false,
             lineage: Lineage {
                 web_identity_token: Some(digest),
-                ancestors: Vec::new(),
+                identity_issued_at: Some(issued_at),
+                ..Lineage::default()
             },
         },
     )

@@ -10,8 +10,9 @@ use serde_json::{Value, json};
 use sts_broker::clock::{ManualClock, SystemClock};
 
 use crate::harness::broker::{
-    ACCOUNT, ALICE_KEY_ID, ALICE_SECRET, DEPLOY_ROLE, GATEWAY_KEY_ID, GATEWAY_SECRET, OPS_KEY_ID,
-    OPS_SECRET, PROVIDER_ARN, TestBroker, standard_config,
+    ACCOUNT, ALICE_ARN, ALICE_KEY_ID, ALICE_SECRET, APP_ROLE, BOB_KEY_ID, BOB_SECRET, DEPLOY_ROLE,
+    GATEWAY_KEY_ID, GATEWAY_SECRET, OPS_ARN, OPS_KEY_ID, OPS_SECRET, PROVIDER_ARN, TestBroker,
+    standard_config,
 };
 use crate::harness::idp::TestIdp;
 use crate::harness::redis::RedisServer;
@@ -145,7 +146,7 @@ async fn callers_without_the_action_are_refused_and_nothing_is_revoked() {
         (
             json!({"kind": "Session", "access_key_id": session.0}),
             "broker:RevokeSession",
-            format!("arn:aws:sts:::session/{}", session.0),
+            format!("session {}", session.0),
         ),
         (
             json!({"kind": "Role", "role_arn": DEPLOY_ROLE}),
@@ -173,7 +174,8 @@ async fn callers_without_the_action_are_refused_and_nothing_is_revoked() {
             );
             let message = v["error"]["message"].as_str().unwrap();
             assert!(
-                message.contains(&format!("perform: {action} on resource: {resource}")),
+                message.contains(&format!("perform: {action} on resource: {resource}"))
+                    || message.contains(&format!("perform: {action} on {resource}")),
                 "{message}"
             );
         }
@@ -241,9 +243,18 @@ async fn bad_calls_get_their_aws_code_and_store_nothing() {
         &json!({"kind": "Session", "access_key_id": "ASIAAAAAAAAAAAAAAAAA"}),
     )
     .await;
+    // A missing session is answered as one of another account would be (the broker serves
+    // two accounts, and ops may not revoke the other's sessions).
     assert_eq!(
         (status, v["error"]["code"].as_str()),
-        (404, Some("NoSuchEntity")),
+        (403, Some("AccessDenied")),
+        "{v}"
+    );
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no live session it may revoke has this access key id"),
         "{v}"
     );
     assert_eq!(stored(&redis).await, 0);
@@ -320,7 +331,7 @@ async fn the_resource_scopes_what_an_operator_may_revoke() {
         format!(
             r#"{{"Version": "2012-10-17", "Statement": [
   {{"Effect": "Allow", "Action": "broker:RevokeRole", "Resource": "{DEPLOY_ROLE}"}},
-  {{"Effect": "Allow", "Action": "broker:RevokeSession", "Resource": "arn:aws:sts:::session/*"}}]}}"#
+  {{"Effect": "Allow", "Action": "broker:RevokeSession", "Resource": "arn:aws:sts::{ACCOUNT}:session/*"}}]}}"#
         ),
     )
     .unwrap();
@@ -385,3 +396,214 @@ access_keys = [{{ id = "{SCOPED_KEY_ID}", secret_file = "scoped.secret" }}]
 
 const SCOPED_KEY_ID: &str = "AKIASCOPEDEXAMPLE234";
 const SCOPED_SECRET: &str = "scopedSecretAccessKey/EXAMPLE+0123456789";
+
+const VENDOR_ADMIN_KEY_ID: &str = "AKIAVENDORADMIN23456";
+const VENDOR_ADMIN_SECRET: &str = "vendorAdminSecretKey/EXAMPLE+0123456789ab";
+const VENDOR_ACCOUNT: &str = "444455556666";
+const VENDOR_ADMIN_ARN: &str = "arn:aws:iam::444455556666:user/vendor-admin";
+
+/// The standard configuration on `store_url` plus an administrator of the other account
+/// (444455556666) whose policy is `statements`.
+fn with_vendor_admin(
+    dir: &std::path::Path,
+    idp: &TestIdp,
+    store_url: &str,
+    statements: &str,
+) -> String {
+    std::fs::write(dir.join("vendor-admin.secret"), VENDOR_ADMIN_SECRET).unwrap();
+    std::fs::write(
+        dir.join("vendor-admin.json"),
+        format!(r#"{{"Version": "2012-10-17", "Statement": [{statements}]}}"#),
+    )
+    .unwrap();
+    standard_config(dir, idp, store_url, 0)
+        + &format!(
+            r#"
+[[users]]
+account = "{VENDOR_ACCOUNT}"
+name = "vendor-admin"
+policy_files = ["vendor-admin.json"]
+access_keys = [{{ id = "{VENDOR_ADMIN_KEY_ID}", secret_file = "vendor-admin.secret" }}]
+"#
+        )
+}
+
+/// A session's revocation is asked on `arn:aws:sts::ACCOUNT:session/ID`: an administrator of
+/// another account may not revoke it, and cannot tell it from a session that does not exist.
+#[tokio::test]
+async fn another_accounts_admin_cannot_revoke_a_session_nor_learn_that_it_exists() {
+    let idp = TestIdp::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let toml = with_vendor_admin(
+        dir.path(),
+        &idp,
+        "memory://",
+        &format!(
+            r#"{{"Effect": "Allow", "Action": "broker:RevokeSession",
+                "Resource": "arn:aws:sts::{VENDOR_ACCOUNT}:session/*"}}"#
+        ),
+    );
+    let broker = TestBroker::from_toml(dir, &toml).await;
+    let vendor = Signer::new(VENDOR_ADMIN_KEY_ID, VENDOR_ADMIN_SECRET, None);
+    let session = exchange(&broker, &token(&idp, SUB, None)).await.unwrap();
+    let missing = "ASIAAAAAAAAAAAAAAAAA";
+
+    let (status, theirs) = revoke(
+        &broker,
+        Some(&vendor),
+        &json!({"kind": "Session", "access_key_id": session.0}),
+    )
+    .await;
+    assert_eq!(status, 403, "{theirs}");
+    let (status, nobody) = revoke(
+        &broker,
+        Some(&vendor),
+        &json!({"kind": "Session", "access_key_id": missing}),
+    )
+    .await;
+    assert_eq!(status, 403, "{nobody}");
+    assert_eq!(theirs["error"]["code"], "AccessDenied");
+    // The same answer, but for the id asked.
+    assert_eq!(
+        theirs.to_string().replace(&session.0, missing),
+        nobody.to_string()
+    );
+    assert!(!theirs.to_string().contains(ACCOUNT), "{theirs}");
+    assert!(broker.state.revocations.is_empty());
+    probe(&broker, &session).await.unwrap();
+
+    // This account's operator (broker:* on *) revokes it. A missing session is answered alike
+    // for it too: it may not revoke the other account's sessions either.
+    let (status, v) = revoke(
+        &broker,
+        Some(&ops()),
+        &json!({"kind": "Session", "access_key_id": missing}),
+    )
+    .await;
+    assert_eq!(status, 403, "{v}");
+    assert_eq!(
+        v.to_string().replace(OPS_ARN, VENDOR_ADMIN_ARN),
+        nobody.to_string()
+    );
+    let (status, v) = revoke(
+        &broker,
+        Some(&ops()),
+        &json!({"kind": "Session", "access_key_id": session.0}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+}
+
+/// User revocation: every session of an IAM user — its 36 h GetSessionToken sessions, role
+/// sessions its long-term key created, and sessions chained from them — on every replica;
+/// other users' sessions and later sessions work. Targets naming no configured principal are
+/// refused, and the action is `broker:RevokeUser` on the user ARN.
+#[tokio::test]
+async fn a_user_revoked_over_http_loses_every_session_on_every_replica() {
+    let redis = RedisServer::start().await;
+    let idp = TestIdp::start().await;
+    let keys = tempfile::tempdir().unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let clock = Arc::new(ManualClock::new(now.replace_nanosecond(0).unwrap()));
+    let a = TestBroker::replica(&idp, &redis.url(), keys.path(), clock.clone()).await;
+    let b = TestBroker::replica(&idp, &redis.url(), keys.path(), clock.clone()).await;
+    let creds = |c: &aws_sdk_sts::types::Credentials| -> Creds {
+        (
+            c.access_key_id().to_owned(),
+            c.secret_access_key().to_owned(),
+            c.session_token().to_owned(),
+        )
+    };
+    let alice = a.sts_as(ALICE_KEY_ID, ALICE_SECRET, None);
+    let gst = alice
+        .get_session_token()
+        .duration_seconds(129_600)
+        .send()
+        .await
+        .unwrap();
+    let gst = creds(gst.credentials().unwrap());
+    let assumed = alice
+        .assume_role()
+        .role_arn(APP_ROLE)
+        .role_session_name("direct")
+        .send()
+        .await
+        .unwrap();
+    let assumed = creds(assumed.credentials().unwrap());
+    let chained = b
+        .sts_as(&gst.0, &gst.1, Some(&gst.2))
+        .assume_role()
+        .role_arn(APP_ROLE)
+        .role_session_name("chained")
+        .send()
+        .await
+        .unwrap();
+    let chained = creds(chained.credentials().unwrap());
+    let bob = a
+        .sts_as(BOB_KEY_ID, BOB_SECRET, None)
+        .get_session_token()
+        .send()
+        .await
+        .unwrap();
+    let bob = creds(bob.credentials().unwrap());
+    for c in [&gst, &assumed, &chained, &bob] {
+        probe(&b, c).await.unwrap();
+    }
+
+    // Not allowed: the gateway may only authorize.
+    let gateway = Signer::new(GATEWAY_KEY_ID, GATEWAY_SECRET, None);
+    let user = json!({"kind": "User", "user_arn": ALICE_ARN});
+    let (status, v) = revoke(&a, Some(&gateway), &user).await;
+    assert_eq!(status, 403, "{v}");
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!(
+            "perform: broker:RevokeUser on resource: {ALICE_ARN}"
+        )),
+        "{message}"
+    );
+    // Names nothing configured: refused, nothing stored.
+    for body in [
+        json!({"kind": "User", "user_arn": "arn:aws:iam::111122223333:user/nobody"}),
+        json!({"kind": "Role", "role_arn": "arn:aws:iam::111122223333:role/nobody"}),
+        json!({"kind": "RoleIssuedBefore", "role_arn": "arn:aws:iam::111122223333:role/nobody", "before": 1}),
+        json!({"kind": "Subject", "provider": "arn:aws:iam::111122223333:oidc-provider/nowhere", "subject": SUB}),
+    ] {
+        let (status, v) = revoke(&a, Some(&ops()), &body).await;
+        assert_eq!(
+            (status, v["error"]["code"].as_str()),
+            (404, Some("NoSuchEntity")),
+            "{body}: {v}"
+        );
+    }
+    assert_eq!(stored(&redis).await, 0);
+
+    let since = Instant::now();
+    let (status, v) = revoke(&a, Some(&ops()), &user).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["revoked"][0]["rule"]["kind"], "User");
+    assert_eq!(v["revoked"][0]["rule"]["user_arn"], ALICE_ARN);
+    // Covers a 36 hour session.
+    let entry = &v["revoked"][0];
+    assert_eq!(
+        entry["expires_at"].as_i64().unwrap() - entry["revoked_at"].as_i64().unwrap(),
+        129_600
+    );
+    for c in [&gst, &assumed, &chained] {
+        refused_within_a_second(&b, c, since).await;
+        refused_within_a_second(&a, c, since).await;
+    }
+    probe(&b, &bob).await.unwrap();
+
+    // Sessions issued after the revocation's second work.
+    clock.advance(time::Duration::seconds(2));
+    let later = a
+        .sts_as(ALICE_KEY_ID, ALICE_SECRET, None)
+        .get_session_token()
+        .send()
+        .await
+        .unwrap();
+    probe(&b, &creds(later.credentials().unwrap()))
+        .await
+        .unwrap();
+}

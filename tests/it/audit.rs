@@ -7,8 +7,9 @@ use serde_json::{Value, json};
 
 use crate::authorize::app_session;
 use crate::harness::broker::{
-    ADMIN_ROLE, ALICE_ARN, ALICE_KEY_ID, ALICE_SECRET, DEPLOY_ROLE, GATEWAY_ARN, GATEWAY_KEY_ID,
-    GATEWAY_SECRET, OPS_ARN, OPS_KEY_ID, OPS_SECRET, PROVIDER_ARN, TestBroker, standard_config,
+    ACCOUNT, ADMIN_ROLE, ALICE_ARN, ALICE_KEY_ID, ALICE_SECRET, DEPLOY_ROLE, GATEWAY_ARN,
+    GATEWAY_KEY_ID, GATEWAY_SECRET, OPS_ARN, OPS_KEY_ID, OPS_SECRET, PROVIDER_ARN, TestBroker,
+    standard_config,
 };
 use crate::harness::idp::TestIdp;
 use crate::harness::signer::Signer;
@@ -261,7 +262,7 @@ async fn authorize_decisions_and_revocations_are_one_line_each_without_secrets()
         .collect();
     // AssumeRole, two authorize decisions, one ext_authz decision, two revocation calls.
     assert_eq!(lines.len(), 6, "{text}");
-    let session_resource = format!("arn:aws:sts:::session/{}", client.access_key_id);
+    let session_resource = format!("arn:aws:sts::{ACCOUNT}:session/{}", client.access_key_id);
 
     let allowed = &lines[1];
     assert_eq!(allowed["action"], "s3:GetObject");

@@ -166,3 +166,77 @@ async fn a_missing_role_is_denied_like_a_refusing_one() {
     assert_eq!(e.code(), Some("AccessDenied"));
     assert!(e.message().unwrap().contains(MARKER), "{:?}", e.message());
 }
+
+/// A message decodes only for principals of the denied request's account: another account's
+/// administrator, allowed `sts:DecodeAuthorizationMessage` in its own account, is refused, and
+/// decodes its own account's denials.
+#[tokio::test]
+async fn another_accounts_admin_cannot_decode_a_denial() {
+    const VENDOR_ADMIN_ARN: &str = "arn:aws:iam::444455556666:user/vendor-admin";
+    const VENDOR_ADMIN_KEY_ID: &str = "AKIAVENDORADMIN23456";
+    const VENDOR_ADMIN_SECRET: &str = "vendorAdminSecretKey/EXAMPLE+0123456789ab";
+    let idp = TestIdp::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("vendor-admin.secret"), VENDOR_ADMIN_SECRET).unwrap();
+    std::fs::write(
+        dir.path().join("vendor-admin.json"),
+        r#"{"Version": "2012-10-17", "Statement": [
+  {"Effect": "Allow", "Action": "sts:DecodeAuthorizationMessage", "Resource": "*"}]}"#,
+    )
+    .unwrap();
+    // An administrator of the other account the standard configuration serves.
+    let toml = crate::harness::broker::standard_config(dir.path(), &idp, "memory://", 0)
+        + &format!(
+            r#"
+[[users]]
+account = "444455556666"
+name = "vendor-admin"
+policy_files = ["vendor-admin.json"]
+access_keys = [{{ id = "{VENDOR_ADMIN_KEY_ID}", secret_file = "vendor-admin.secret" }}]
+"#
+        );
+    let broker = TestBroker::from_toml(dir, &toml).await;
+    let vendor = broker.sts_as(VENDOR_ADMIN_KEY_ID, VENDOR_ADMIN_SECRET, None);
+    let ops = broker.sts_as(OPS_KEY_ID, OPS_SECRET, None);
+    let decode = |client: &aws_sdk_sts::Client, blob: &str| {
+        let request = client
+            .decode_authorization_message()
+            .encoded_message(blob)
+            .send();
+        async move {
+            request
+                .await
+                .map(|out| out.decoded_message().unwrap().to_owned())
+                .map_err(|e| {
+                    let e = e.into_service_error();
+                    (
+                        e.code().unwrap_or_default().to_owned(),
+                        e.message().unwrap_or_default().to_owned(),
+                    )
+                })
+        }
+    };
+
+    // Alice (account 111122223333) is denied: ops decodes it, the vendor's admin may not.
+    let (_, blob) = denial(&broker).await;
+    let (code, message) = decode(&vendor, &blob).await.unwrap_err();
+    assert_eq!(code, "AccessDenied", "{message}");
+    assert!(message.contains("another account"), "{message}");
+    assert!(!message.contains("MultiFactor"), "{message}");
+    decode(&ops, &blob).await.unwrap();
+
+    // The vendor's admin denied an AssumeRole: the vendor's admin decodes it, ops may not.
+    let e = vendor
+        .assume_role()
+        .role_arn(ADMIN_ROLE)
+        .role_session_name("nope")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    let message = e.message().unwrap().to_owned();
+    let (_, own) = message.split_once(MARKER).expect("an encoded message");
+    let trace: Value = serde_json::from_str(&decode(&vendor, own).await.unwrap()).unwrap();
+    assert_eq!(trace["context"]["principal"]["arn"], VENDOR_ADMIN_ARN);
+    assert_eq!(decode(&ops, own).await.unwrap_err().0, "AccessDenied");
+}

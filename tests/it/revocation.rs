@@ -126,6 +126,8 @@ async fn a_session_revoked_on_one_replica_is_refused_on_the_other_within_a_secon
 
     let first_token = token(&idp, SUB, None);
     let doomed = exchange(&a, &first_token).await.unwrap();
+    // The same token exchanged again, on the other replica: a twin of the doomed session.
+    let twin = exchange(&b, &first_token).await.unwrap();
     let sibling = exchange(&a, &token(&idp, SUB, None)).await.unwrap();
     // A session chained from the doomed one, minted on the other replica.
     let child = b
@@ -142,7 +144,7 @@ async fn a_session_revoked_on_one_replica_is_refused_on_the_other_within_a_secon
         child.secret_access_key().to_owned(),
         child.session_token().to_owned(),
     );
-    for creds in [&doomed, &sibling, &child] {
+    for creds in [&doomed, &twin, &sibling, &child] {
         probe(&a, creds).await.unwrap();
         probe(&b, creds).await.unwrap();
     }
@@ -165,6 +167,9 @@ async fn a_session_revoked_on_one_replica_is_refused_on_the_other_within_a_secon
     );
     refused_within_a_second(&b, &doomed, since).await;
     refused_within_a_second(&b, &child, since).await;
+    // Every session issued for the same token ends with it, on both replicas.
+    refused_within_a_second(&a, &twin, since).await;
+    refused_within_a_second(&b, &twin, since).await;
     assert_eq!(
         probe(&a, &doomed).await,
         Err(("InvalidClientTokenId".to_owned(), 403))
@@ -172,14 +177,16 @@ async fn a_session_revoked_on_one_replica_is_refused_on_the_other_within_a_secon
     probe(&b, &sibling).await.unwrap();
 
     // The session's rule and its token's rule, each no longer than what it covers: the
-    // session (an hour) and what may be chained from it; the token until its exp + leeway.
+    // session (an hour) and what may be chained from it; the token's rule until the token
+    // expires and every session issued for it before the rule arrived has ended (the longest
+    // role session configured, 12 h).
     let stored = entries(&redis).await;
     assert_eq!(stored.len(), 2, "{stored:?}");
     for (key, ttl, value) in &stored {
         assert!(*ttl > 0, "{key} expires");
         match value["rule"]["kind"].as_str().unwrap() {
             "Session" => assert!(*ttl <= 3600.max(DESCENDANT_COVER), "{ttl}"),
-            "WebIdentityToken" => assert!(*ttl <= 600 + 30, "{ttl}"),
+            "WebIdentityToken" => assert!(*ttl <= 43_200, "{ttl}"),
             other => panic!("unexpected rule {other}"),
         }
         let text = value.to_string();
@@ -269,11 +276,13 @@ async fn a_subject_revocation_refuses_its_older_sessions_and_tokens_only() {
     let fresh = exchange(&a, &token(&idp, SUB, Some(t0 + 2))).await.unwrap();
     probe(&b, &fresh).await.unwrap();
 
-    // The entry covers the longest session any configured role grants (12 h), no more.
+    // The entry covers the longest session any configured role grants (12 h) and the longest
+    // a token issued before it can be presented (max_token_lifetime_seconds, a day by
+    // default, plus the provider's 30 s leeway), no more.
     let stored = entries(&redis).await;
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].2["rule"]["kind"], "Subject");
-    assert!((43_000..=43_200).contains(&stored[0].1), "{}", stored[0].1);
+    assert!((86_000..=86_430).contains(&stored[0].1), "{}", stored[0].1);
 }
 
 #[tokio::test]
@@ -350,6 +359,39 @@ async fn role_revocations_by_cut_off_reach_every_replica_and_later_ones() {
     let out = revoke("ASIAAAAAAAAAAAAAAAAA");
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nothing stored"));
+    // Targets the configuration does not name are refused; a configured user is revoked.
+    let command = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_sts-broker"))
+            .args(["revoke", "--config", config.to_str().unwrap()])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    for args in [
+        &["role", "arn:aws:iam::111122223333:role/nobody"][..],
+        &["user", "arn:aws:iam::111122223333:user/nobody"],
+        &[
+            "subject",
+            "--provider",
+            "arn:aws:iam::111122223333:oidc-provider/nowhere",
+            SUB,
+        ],
+    ] {
+        let out = command(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("is configured") && stderr.contains("nothing stored"),
+            "{stderr}"
+        );
+    }
+    let out = command(&["user", crate::harness::broker::ALICE_ARN]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("revoked user arn:aws:iam::111122223333:user/alice"),
+        "{out:?}"
+    );
 
     // A replica started afterwards loads every entry from the store.
     let c = TestBroker::replica(&idp, &redis.url(), keys.path(), clock.clone()).await;
@@ -414,4 +456,235 @@ fn the_revoke_command_explains_what_it_cannot_do() {
     let out = run(&["revoke", "role", DEPLOY_ROLE, "--before", "yesterday"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("RFC 3339"));
+}
+
+/// A subject revocation made before an exchange but arriving after it (propagating to the
+/// replica that exchanged): the session's issue time is after the cut, its token's `iat` is not,
+/// and the token's `iat` kept in the record decides, at every use and for chained sessions.
+#[tokio::test]
+async fn a_subject_revocation_that_arrives_after_an_exchange_still_ends_its_session() {
+    let redis = RedisServer::start().await;
+    let idp = TestIdp::start().await;
+    let keys = tempfile::tempdir().unwrap();
+    let clock = now_clock();
+    let a = TestBroker::replica(&idp, &redis.url(), keys.path(), clock.clone()).await;
+    let b = TestBroker::replica(&idp, &redis.url(), keys.path(), clock.clone()).await;
+    // Past the activation of the session key the first replica just generated.
+    clock.advance(time::Duration::seconds(2));
+    let t0 = clock.now().unix_timestamp();
+
+    let raced = exchange(&a, &token(&idp, SUB, Some(t0 - 10)))
+        .await
+        .unwrap();
+    let child = a
+        .sts_as(&raced.0, &raced.1, Some(&raced.2))
+        .assume_role()
+        .role_arn(HUB_ROLE)
+        .role_session_name("child")
+        .send()
+        .await
+        .unwrap();
+    let child = child.credentials().unwrap();
+    let child: Creds = (
+        child.access_key_id().to_owned(),
+        child.secret_access_key().to_owned(),
+        child.session_token().to_owned(),
+    );
+    let fresh = exchange(&a, &token(&idp, SUB, Some(t0))).await.unwrap();
+    probe(&b, &raced).await.unwrap();
+
+    // Revoked as of t0 - 5: after the token was issued, before its session was.
+    let since = Instant::now();
+    b.state
+        .revocations
+        .revoke(
+            Revocation::Subject {
+                provider: PROVIDER_ARN.to_owned(),
+                subject: SUB.to_owned(),
+            },
+            time::OffsetDateTime::from_unix_timestamp(t0 - 5).unwrap(),
+        )
+        .await
+        .unwrap();
+    refused_within_a_second(&a, &raced, since).await;
+    refused_within_a_second(&b, &raced, since).await;
+    refused_within_a_second(&b, &child, since).await;
+    // A token issued after the cut is untouched.
+    probe(&a, &fresh).await.unwrap();
+    probe(&b, &fresh).await.unwrap();
+}
+
+/// What a token exchange answers, with its message.
+async fn exchange_message(broker: &TestBroker, token: &str) -> Result<(), (String, String)> {
+    broker
+        .sts()
+        .assume_role_with_web_identity()
+        .role_arn(DEPLOY_ROLE)
+        .role_session_name("lifetime")
+        .web_identity_token(token)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            let e = e.into_service_error();
+            (
+                e.code().unwrap_or_default().to_owned(),
+                e.message().unwrap_or_default().to_owned(),
+            )
+        })
+}
+
+/// Tokens valid longer than the provider's `max_token_lifetime_seconds` (a day by default), or
+/// without `iat`, are refused: a subject revocation lives that long, so no token issued before
+/// it can outlive it. Nothing is stored for them.
+#[tokio::test]
+async fn long_lived_and_undated_tokens_are_refused_so_subject_rules_outlive_every_token() {
+    let redis = RedisServer::start().await;
+    let idp = TestIdp::start().await;
+    let keys = tempfile::tempdir().unwrap();
+    let a = TestBroker::replica(&idp, &redis.url(), keys.path(), Arc::new(SystemClock)).await;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let with = |iat: Option<i64>, exp: i64| {
+        let mut claims = idp.claims(SUB);
+        claims["jti"] = json!(uuid::Uuid::new_v4().to_string());
+        claims["exp"] = json!(exp);
+        match iat {
+            Some(iat) => claims["iat"] = json!(iat),
+            None => {
+                claims.as_object_mut().unwrap().remove("iat");
+            }
+        }
+        idp.token("rsa-1", &claims)
+    };
+    let (code, message) = exchange_message(&a, &with(Some(now), now + 86_401))
+        .await
+        .unwrap_err();
+    assert_eq!(code, "InvalidIdentityToken");
+    assert!(
+        message.contains("max_token_lifetime_seconds (86400)"),
+        "{message}"
+    );
+    let (code, message) = exchange_message(&a, &with(None, now + 600))
+        .await
+        .unwrap_err();
+    assert_eq!(code, "InvalidIdentityToken");
+    assert!(message.contains("no iat claim"), "{message}");
+    assert!(redis.keys().await.is_empty(), "{:?}", redis.keys().await);
+    // A day exactly is accepted.
+    exchange_message(&a, &with(Some(now), now + 86_400))
+        .await
+        .unwrap();
+
+    // A provider may allow less.
+    let dir = tempfile::tempdir().unwrap();
+    let toml = crate::harness::broker::standard_config(dir.path(), &idp, "memory://", 0).replace(
+        "leeway_seconds = 30",
+        "leeway_seconds = 30\nmax_token_lifetime_seconds = 900",
+    );
+    let strict = TestBroker::from_toml(dir, &toml).await;
+    let (code, message) = exchange_message(&strict, &with(Some(now), now + 901))
+        .await
+        .unwrap_err();
+    assert_eq!(code, "InvalidIdentityToken");
+    assert!(message.contains("(900)"), "{message}");
+    exchange_message(&strict, &with(Some(now), now + 900))
+        .await
+        .unwrap();
+}
+
+/// A role or user removed from the configuration has its sessions revoked durably: restarting
+/// with the identical block again does not revive them (role and user ids are digests of their
+/// names), while sessions issued after work. Real broker restarts on one Redis.
+#[tokio::test]
+async fn a_removed_role_or_user_added_back_does_not_revive_its_sessions() {
+    let redis = RedisServer::start().await;
+    let idp = TestIdp::start().await;
+    let keys = tempfile::tempdir().unwrap();
+    let clock = now_clock();
+    let deploy_block = "[[roles]]\naccount = \"111122223333\"\nname = \"deploy\"\npath = \"/ci/\"\nmax_session_duration = 7200\ntrust_policy_file = \"ci-trust.json\"\npolicy_files = [\"deploy.json\"]\n";
+    let alice_key = crate::harness::broker::ALICE_KEY_ID;
+    let alice_secret = crate::harness::broker::ALICE_SECRET;
+    let replica = |without: bool| {
+        let idp = &idp;
+        let url = redis.url();
+        let keys = keys.path().to_owned();
+        let clock = clock.clone();
+        async move {
+            let dir = tempfile::tempdir().unwrap();
+            let mut toml = crate::harness::broker::standard_config(dir.path(), idp, &url, 0)
+                .replace(
+                    "dir = \"keys\"",
+                    &format!("dir = {:?}", keys.to_str().unwrap()),
+                );
+            if without {
+                assert!(toml.contains(deploy_block));
+                toml = toml.replace(deploy_block, "");
+                // alice, her MFA device and the roles naming her go with her.
+                let start = toml
+                    .find("[[users]]\naccount = \"111122223333\"\nname = \"alice\"")
+                    .unwrap();
+                let end = start + toml[start..].find("[[groups]]").unwrap();
+                toml.replace_range(start..end, "");
+                let mfa = toml.find("[[mfa_devices]]").unwrap();
+                toml.truncate(mfa);
+            }
+            TestBroker::from_toml_with_clock(dir, &toml, clock).await
+        }
+    };
+    let get_session_token = |broker: &TestBroker| {
+        let client = broker.sts_as(alice_key, alice_secret, None);
+        async move {
+            let out = client.get_session_token().send().await.unwrap();
+            let c = out.credentials().unwrap();
+            (
+                c.access_key_id().to_owned(),
+                c.secret_access_key().to_owned(),
+                c.session_token().to_owned(),
+            )
+        }
+    };
+
+    let first = replica(false).await;
+    // Past the activation of the session key it just generated.
+    clock.advance(time::Duration::seconds(2));
+    let old = exchange(&first, &token(&idp, SUB, None)).await.unwrap();
+    let old_user = get_session_token(&first).await;
+    probe(&first, &old).await.unwrap();
+    probe(&first, &old_user).await.unwrap();
+    drop(first);
+
+    clock.advance(time::Duration::seconds(5));
+    let without = replica(true).await;
+    assert_eq!(
+        probe(&without, &old).await,
+        Err(("InvalidClientTokenId".to_owned(), 403))
+    );
+    drop(without);
+
+    clock.advance(time::Duration::seconds(5));
+    let again = replica(false).await;
+    for creds in [&old, &old_user] {
+        assert_eq!(
+            probe(&again, creds).await,
+            Err(("InvalidClientTokenId".to_owned(), 403)),
+            "{}",
+            creds.0
+        );
+    }
+    let new = exchange(&again, &token(&idp, SUB, None)).await.unwrap();
+    probe(&again, &new).await.unwrap();
+    let new_user = get_session_token(&again).await;
+    probe(&again, &new_user).await.unwrap();
+
+    // The rules are in the store: one for the role, one for the user.
+    let stored = entries(&redis).await;
+    let kinds: Vec<&str> = stored
+        .iter()
+        .map(|(_, _, v)| v["rule"]["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(stored.len(), 2, "{kinds:?}");
+    assert!(
+        kinds.contains(&"Role") && kinds.contains(&"User"),
+        "{kinds:?}"
+    );
 }

@@ -716,3 +716,73 @@ async fn comments_are_refused_before_signature_work() {
     }
     s.post(ROLE, b64(&xml)).await.unwrap();
 }
+
+/// Subject revocation covers SAML (NameID at the provider): an unused assertion issued
+/// (`IssueInstant`) at or before the revocation is refused, like the sessions it minted; other
+/// subjects and assertions issued later work. An assertion valid more than 7 days after its
+/// `IssueInstant` is refused, so the revocation outlives every assertion issued before it.
+#[tokio::test]
+async fn subject_revocation_refuses_assertions_issued_before_it() {
+    use sts_broker::clock::Clock as _;
+    use sts_broker::revocation::{Revocation, RevokeOutcome};
+    let redis = RedisServer::start().await;
+    let s = setup(&redis.url()).await;
+    let unused = s.response();
+    let session = s.assume(&s.response()).await.unwrap();
+    let session = session.credentials().unwrap();
+    let mut bob = s.response();
+    bob.name_id = "CORP\\bob".to_owned();
+
+    s.clock.advance(Duration::seconds(10));
+    let outcome = s
+        .broker
+        .state
+        .revocations
+        .revoke(
+            Revocation::Subject {
+                provider: PROVIDER.to_owned(),
+                subject: "CORP\\alice".to_owned(),
+            },
+            s.clock.now(),
+        )
+        .await
+        .unwrap();
+    let RevokeOutcome::Revoked(entries) = outcome else {
+        panic!("{outcome:?}")
+    };
+    // Lives as long as an assertion issued before it may be presented: 7 days and leeway.
+    assert_eq!(
+        entries[0].expires_at - entries[0].revoked_at,
+        7 * 24 * 3600 + 30
+    );
+
+    let (code, message) = s.assume(&unused).await.unwrap_err();
+    assert_eq!(code, "AccessDenied", "{message}");
+    assert!(message.contains("revoked"), "{message}");
+    let e = s
+        .broker
+        .sts_as(
+            session.access_key_id(),
+            session.secret_access_key(),
+            Some(session.session_token()),
+        )
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(e.code(), Some("InvalidClientTokenId"));
+    s.assume(&bob).await.unwrap();
+    let mut later = s
+        .idp
+        .response(s.now + Duration::seconds(11), ROLE, PROVIDER);
+    later.not_before = s.now;
+    s.assume(&later).await.unwrap();
+
+    // Issued 8 days ago, still inside its own window: refused.
+    let mut ancient = s.idp.response(s.clock.now(), ROLE, PROVIDER);
+    ancient.name_id = "CORP\\carol".to_owned();
+    ancient.issue_instant = s.clock.now() - Duration::days(8);
+    let message = s.refused(&ancient, "InvalidIdentityToken").await;
+    assert!(message.contains("7 days"), "{message}");
+}

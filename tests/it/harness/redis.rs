@@ -107,8 +107,16 @@ impl RedisServer {
         format!("redis://{}@127.0.0.1:{}/0", self.userinfo, self.port)
     }
 
-    /// Every key in the database.
+    /// Every key in the database except the registry of configured roles and users, which each
+    /// broker writes at start (see [`RedisServer::all_keys`]).
     pub async fn keys(&self) -> Vec<String> {
+        let mut keys = self.all_keys().await;
+        keys.retain(|k| !k.starts_with("sts-broker:principals:"));
+        keys
+    }
+
+    /// Every key in the database.
+    pub async fn all_keys(&self) -> Vec<String> {
         let client = ::redis::Client::open(self.url()).unwrap();
         let mut c = client.get_multiplexed_async_connection().await.unwrap();
         ::redis::cmd("KEYS")
