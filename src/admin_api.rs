@@ -140,7 +140,7 @@ pub async fn revoke(state: &AppState, meta: &RequestMeta) -> Result<Response, St
         Revocation::Session { access_key_id } => Some(
             state
                 .store
-                .get_session(access_key_id)
+                .get_session(access_key_id, &state.keys)
                 .await
                 .map_err(|e| {
                     tracing::warn!(request_id = %meta.request_id, error = %e, "session lookup failed");

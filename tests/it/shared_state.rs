@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use aws_sdk_sts::error::ProvideErrorMetadata as _;
 use sts_broker::clock::SystemClock;
-use sts_broker::iam::Iam;
-use sts_broker::revocation::Revocations;
+use sts_broker::revocation::{Principals, Revocations};
 use sts_broker::store::Store;
 use sts_broker::totp::{Seed, code_at};
 
@@ -115,7 +114,7 @@ const PINGS: u64 = 60;
 async fn the_revocation_subscription_stays_up_through_many_keepalives() {
     let redis = RedisServer::start().await;
     let store = Store::open(&redis.url()).await.unwrap();
-    let revocations = Revocations::new(store, Arc::new(SystemClock), &Iam::default());
+    let revocations = Revocations::new(store, Arc::new(SystemClock), Principals::default());
     revocations.set_keepalive(KEEPALIVE);
     revocations.start().await.unwrap();
     // Waits for the pings themselves, not for a duration: however slow the machine, the
