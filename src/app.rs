@@ -138,17 +138,20 @@ impl AppState {
             };
             providers.push(ProviderConfig {
                 issuer: p.issuer.clone(),
+                accepted_issuers: p.accepted_issuers.clone(),
                 client_ids: p.client_ids.clone(),
                 jwks_uri: p.jwks_uri.clone(),
                 allow_http: p.allow_http,
                 leeway: p.leeway,
                 refetch_interval: p.refetch_interval,
                 max_key_age: p.max_key_age,
+                fetch_timeout: Some(p.fetch_timeout),
                 static_keys,
             });
         }
+        // Each provider's fetch is bounded by its own deadline (`jwks_fetch_timeout_seconds`);
+        // redirects are not followed.
         let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
             .connect_timeout(Duration::from_secs(3))
             .redirect(reqwest::redirect::Policy::none())
             .build()?;

@@ -145,6 +145,9 @@ pub struct AccountEntry {
 pub struct OidcProviderEntry {
     pub account: String,
     pub issuer: String,
+    /// Other exact spellings of `issuer` accepted in tokens' `iss` (e.g. with a trailing `/`).
+    #[serde(default)]
+    pub accepted_issuers: Vec<String>,
     pub client_ids: Vec<String>,
     #[serde(default)]
     pub jwks_uri: Option<String>,
@@ -158,6 +161,13 @@ pub struct OidcProviderEntry {
     /// Age after which cached keys are refreshed on next use.
     #[serde(default = "default_key_age")]
     pub jwks_max_age_seconds: u64,
+    /// Bound on one key fetch (discovery and JWKS together), 1 to 30 seconds.
+    #[serde(default = "default_fetch_timeout")]
+    pub jwks_fetch_timeout_seconds: u64,
+}
+
+fn default_fetch_timeout() -> u64 {
+    5
 }
 
 fn default_leeway() -> u64 {

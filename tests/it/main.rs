@@ -20,6 +20,7 @@ mod config;
 mod ext_authz;
 mod harness;
 mod iam_simulate;
+mod idp_faults;
 mod key_rotation;
 mod policy_conditions;
 mod policy_core_engine;
