@@ -97,6 +97,7 @@ fn state(dir: &std::path::Path) -> AppState {
         auth_cache: Default::default(),
         audit: Default::default(),
         revocations,
+        saml_slots: Default::default(),
     })
 }
 

@@ -77,6 +77,7 @@ fn bench(c: &mut Criterion) {
         auth_cache: Default::default(),
         audit: Default::default(),
         revocations,
+        saml_slots: Default::default(),
     });
     let body = form_urlencoded::Serializer::new(String::new())
         .append_pair("Action", "AssumeRoleWithWebIdentity")

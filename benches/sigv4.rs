@@ -6,6 +6,13 @@
 //! - `revocation_check_10k`: `Revocations::check` of a session chained from two others (three
 //!   sets of lookups, none revoked) against 10,000 revoked sessions, subjects and roles: the
 //!   cost revocation adds to every authenticated request.
+//! - `cpu/*`: thread CPU time (not wall time) of `parse` + `verify` for hostile requests an
+//!   unauthenticated client can send, next to `cpu/verify_sts_post`, the ordinary request, in
+//!   the same run: `cpu/hostile_header_400k` (an `Authorization` header as large as the HTTP
+//!   server admits, naming ~55,000 signed headers), `cpu/hostile_header_8k_names` (just under
+//!   the length bound, ~1,200 names), `cpu/hostile_max_signed` (128 signed headers of the
+//!   longest names that fit, all present, verified to the end) and `cpu/hostile_max_query`
+//!   (1,024 query parameters, presigned).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -16,6 +23,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4;
+use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{Criterion, criterion_group, criterion_main};
 use sts_broker::clock::ManualClock;
 use sts_broker::revocation::{Principals, Revocation, Revocations};
@@ -126,6 +134,160 @@ fn bench(c: &mut Criterion) {
     });
 }
 
+/// CPU time of the calling thread, in nanoseconds: what a request costs a runtime worker,
+/// whatever else the machine is doing.
+struct ThreadCpu;
+
+impl Measurement for ThreadCpu {
+    type Intermediate = u128;
+    type Value = u128;
+
+    fn start(&self) -> u128 {
+        thread_cpu_nanos()
+    }
+    fn end(&self, start: u128) -> u128 {
+        thread_cpu_nanos() - start
+    }
+    fn add(&self, a: &u128, b: &u128) -> u128 {
+        a + b
+    }
+    fn zero(&self) -> u128 {
+        0
+    }
+    fn to_f64(&self, v: &u128) -> f64 {
+        *v as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        WallTime.formatter()
+    }
+}
+
+fn thread_cpu_nanos() -> u128 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    t.tv_sec as u128 * 1_000_000_000 + t.tv_nsec as u128
+}
+
+fn authorization(names: &[String]) -> String {
+    format!(
+        "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20231114/us-east-1/sts/aws4_request, \
+         SignedHeaders={}, Signature={}",
+        names.join(";"),
+        "0".repeat(64)
+    )
+}
+
+/// `parse` then `verify` as the service runs them; the outcome (always a refusal here) is
+/// returned so it is not optimized away.
+fn parse_and_verify(req: &SignedRequest, now: OffsetDateTime) -> bool {
+    match sigv4::parse(req) {
+        Ok(parsed) => sigv4::verify(req, &parsed, SECRET, now, DEFAULT_MAX_SKEW).is_ok(),
+        Err(_) => false,
+    }
+}
+
+fn bench_hostile(c: &mut Criterion<ThreadCpu>) {
+    let now = OffsetDateTime::from_unix_timestamp(SIGNED_AT as i64).unwrap();
+    let date = ("x-amz-date".to_owned(), "20231114T221320Z".to_owned());
+    let host = ("host".to_owned(), "sts.us-east-1.amazonaws.com".to_owned());
+    let request = |headers: &[(String, String)], query: &str| -> bool {
+        parse_and_verify(
+            &SignedRequest {
+                method: "POST",
+                path: "/",
+                query,
+                headers,
+                body: BODY,
+            },
+            now,
+        )
+    };
+    let mut group = c.benchmark_group("cpu");
+
+    let ordinary = signed_request();
+    group.bench_function("verify_sts_post", |b| {
+        b.iter(|| {
+            assert!(request(black_box(&ordinary), ""));
+        })
+    });
+
+    let names: Vec<String> = (0..55_000).map(|i| format!("h{i}")).collect();
+    let huge = vec![
+        host.clone(),
+        date.clone(),
+        ("authorization".to_owned(), authorization(&names)),
+    ];
+    assert!(huge[2].1.len() > 300_000);
+    group.bench_function("hostile_header_400k", |b| {
+        b.iter(|| assert!(!request(black_box(&huge), "")))
+    });
+
+    let names: Vec<String> = (0..1_200).map(|i| format!("h{i}")).collect();
+    let under = vec![
+        host.clone(),
+        date.clone(),
+        ("authorization".to_owned(), authorization(&names)),
+    ];
+    assert!(under[2].1.len() <= sigv4::MAX_AUTHORIZATION_LEN);
+    group.bench_function("hostile_header_8k_names", |b| {
+        b.iter(|| assert!(!request(black_box(&under), "")))
+    });
+
+    // As many signed headers as allowed, names as long as the length bound leaves room for,
+    // each present with a long value: parse succeeds and verification builds the whole
+    // canonical request before refusing the signature.
+    let name_len = (sigv4::MAX_AUTHORIZATION_LEN - 200) / sigv4::MAX_SIGNED_HEADERS - 1;
+    let mut names: Vec<String> = vec!["host".to_owned(), "x-amz-date".to_owned()];
+    for i in 0..sigv4::MAX_SIGNED_HEADERS - 2 {
+        names.push(format!("x-{i:04}-{}", "a".repeat(name_len - 7)));
+    }
+    let mut full = vec![host.clone(), date.clone()];
+    for name in &names[2..] {
+        full.push((name.clone(), "v ".repeat(256)));
+    }
+    full.push(("authorization".to_owned(), authorization(&names)));
+    assert!(full.last().unwrap().1.len() <= sigv4::MAX_AUTHORIZATION_LEN);
+    assert!(
+        sigv4::parse(&SignedRequest {
+            method: "POST",
+            path: "/",
+            query: "",
+            headers: &full,
+            body: BODY,
+        })
+        .is_ok()
+    );
+    group.bench_function("hostile_max_signed", |b| {
+        b.iter(|| assert!(!request(black_box(&full), "")))
+    });
+
+    // A presigned request with the most query parameters allowed, each with a long value
+    // (a URI holds at most 64 KiB).
+    let mut query = String::from(
+        "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F20231114%2Fus-east-1%2Fsts%2Faws4_request\
+         &X-Amz-Date=20231114T221320Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host\
+         &X-Amz-Signature=0000000000000000000000000000000000000000000000000000000000000000",
+    );
+    for i in 0..sigv4::MAX_QUERY_PARAMS - 6 {
+        query.push_str(&format!("&p{i:04}=%7E%7E%7E%7E%7E%7E%7E%7E%7E%7E%7E"));
+    }
+    assert!(query.len() < 65_535);
+    let presigned_headers = vec![host.clone()];
+    assert!(
+        sigv4::parse(&SignedRequest {
+            method: "GET",
+            path: "/",
+            query: &query,
+            headers: &presigned_headers,
+            body: b"",
+        })
+        .is_ok()
+    );
+    group.bench_function("hostile_max_query", |b| {
+        b.iter(|| assert!(!request(black_box(&presigned_headers), black_box(&query))))
+    });
+    group.finish();
+}
+
 fn session_record(access_key_id: &str, n: usize) -> SessionRecord {
     SessionRecord {
         access_key_id: access_key_id.to_owned(),
@@ -210,4 +372,9 @@ fn revocations_10k() -> Revocations {
 }
 
 criterion_group!(benches, bench);
-criterion_main!(benches);
+criterion_group! {
+    name = hostile;
+    config = Criterion::default().with_measurement(ThreadCpu);
+    targets = bench_hostile
+}
+criterion_main!(benches, hostile);

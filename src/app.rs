@@ -37,6 +37,7 @@ use crate::revocation::{Principals, Revocations};
 use crate::store::{Store, StoreError};
 use crate::sts::auth_cache::AuthCache;
 use crate::sts::caller::SigningKeyCache;
+use crate::sts::saml::VerifySlots;
 use crate::sts::{self, Params, RawRequest, RequestMeta, StsError, xml};
 
 /// The response header carrying the request id, as AWS names it.
@@ -88,6 +89,8 @@ pub struct Inner {
     pub audit: AuditLog,
     /// Revoked sessions, subjects and roles, kept current across replicas.
     pub revocations: Revocations,
+    /// How many SAML verifications may run at once (see [`VerifySlots`]).
+    pub saml_slots: VerifySlots,
 }
 
 /// Shared, cheaply cloned application state.
@@ -140,17 +143,20 @@ impl AppState {
             };
             providers.push(ProviderConfig {
                 issuer: p.issuer.clone(),
+                accepted_issuers: p.accepted_issuers.clone(),
                 client_ids: p.client_ids.clone(),
                 jwks_uri: p.jwks_uri.clone(),
                 allow_http: p.allow_http,
                 leeway: p.leeway,
                 refetch_interval: p.refetch_interval,
                 max_key_age: p.max_key_age,
+                fetch_timeout: Some(p.fetch_timeout),
                 static_keys,
             });
         }
+        // Each provider's fetch is bounded by its own deadline (`jwks_fetch_timeout_seconds`);
+        // redirects are not followed.
         let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
             .connect_timeout(Duration::from_secs(3))
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
@@ -167,6 +173,7 @@ impl AppState {
             auth_cache: AuthCache::default(),
             audit,
             revocations,
+            saml_slots: VerifySlots::default(),
         })))
     }
 }
@@ -270,7 +277,17 @@ fn xml_response(status: StatusCode, body: String) -> Response {
 }
 
 fn error_response(e: &StsError, request_id: &str) -> Response {
-    xml_response(e.status, xml::error(e, request_id))
+    with_retry_after(xml_response(e.status, xml::error(e, request_id)), e)
+}
+
+/// `Retry-After` on answers that ask the client to come back later.
+fn with_retry_after(mut response: Response, e: &StsError) -> Response {
+    if let Some(seconds) = e.retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
 }
 
 fn on_panic(_: Box<dyn Any + Send + 'static>) -> Response {
@@ -307,7 +324,10 @@ async fn sts_query(State(state): State<AppState>, req: Request) -> Response {
             } else {
                 tracing::debug!(request_id = %id, code = e.code, message = %e.message, "request refused");
             }
-            xml_response(e.status, xml::error_in(namespace, &e, &id))
+            with_retry_after(
+                xml_response(e.status, xml::error_in(namespace, &e, &id)),
+                &e,
+            )
         }
     }
 }

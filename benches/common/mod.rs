@@ -69,12 +69,14 @@ impl Fixture {
             rsa_e: rsa_public.e,
             provider: ProviderConfig {
                 issuer: ISSUER.to_owned(),
+                accepted_issuers: Vec::new(),
                 client_ids: vec!["sts.amazonaws.com".to_owned()],
                 jwks_uri: None,
                 allow_http: false,
                 leeway: Duration::from_secs(60),
                 refetch_interval: Duration::from_secs(10),
                 max_key_age: Duration::from_secs(3600),
+                fetch_timeout: None,
                 static_keys: Some(serde_json::from_value(jwks).unwrap()),
             },
         }

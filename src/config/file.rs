@@ -145,6 +145,9 @@ pub struct AccountEntry {
 pub struct OidcProviderEntry {
     pub account: String,
     pub issuer: String,
+    /// Other exact spellings of `issuer` accepted in tokens' `iss` (e.g. with a trailing `/`).
+    #[serde(default)]
+    pub accepted_issuers: Vec<String>,
     pub client_ids: Vec<String>,
     #[serde(default)]
     pub jwks_uri: Option<String>,
@@ -162,10 +165,17 @@ pub struct OidcProviderEntry {
     /// refused, so that a subject revocation can outlive every token issued before it.
     #[serde(default = "default_max_token_lifetime")]
     pub max_token_lifetime_seconds: u64,
+    /// Bound on one key fetch (discovery and JWKS together), 1 to 30 seconds.
+    #[serde(default = "default_fetch_timeout")]
+    pub jwks_fetch_timeout_seconds: u64,
 }
 
 fn default_max_token_lifetime() -> u64 {
     86_400
+}
+
+fn default_fetch_timeout() -> u64 {
+    5
 }
 
 fn default_leeway() -> u64 {

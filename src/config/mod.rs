@@ -104,6 +104,8 @@ impl fmt::Debug for StoreUrl {
 pub struct OidcProvider {
     pub account: String,
     pub issuer: String,
+    /// Other exact spellings of the issuer accepted in `iss`.
+    pub accepted_issuers: Vec<String>,
     /// `arn:aws:iam::ACCOUNT:oidc-provider/HOST/PATH`.
     pub arn: String,
     pub client_ids: Vec<String>,
@@ -114,6 +116,8 @@ pub struct OidcProvider {
     pub max_key_age: Duration,
     /// Longest accepted `exp - iat` of a token (`max_token_lifetime_seconds`).
     pub max_token_lifetime: Duration,
+    /// Bound on one key fetch (discovery and JWKS together).
+    pub fetch_timeout: Duration,
 }
 
 /// One problem in the configuration.
@@ -610,6 +614,24 @@ impl Checker<'_> {
                     format!("leeway_seconds must be at most {MAX_LEEWAY_SECONDS}"),
                 );
             }
+            for spelling in &p.accepted_issuers {
+                let scheme_ok = spelling.starts_with("https://")
+                    || (p.allow_http && spelling.starts_with("http://"));
+                if !scheme_ok || spelling.contains(['?', '#']) || *spelling == p.issuer {
+                    self.issue(
+                        line,
+                        format!(
+                            "accepted issuer {spelling:?} must be another https:// spelling of the issuer, without query or fragment"
+                        ),
+                    );
+                }
+            }
+            if !(1..=30).contains(&p.jwks_fetch_timeout_seconds) {
+                self.issue(
+                    line,
+                    "jwks_fetch_timeout_seconds must be 1 to 30".to_owned(),
+                );
+            }
             let host_path = issuer_host_path(&p.issuer);
             if out.iter().any(|o| issuer_host_path(&o.issuer) == host_path) {
                 self.issue(
@@ -623,6 +645,7 @@ impl Checker<'_> {
             out.push(OidcProvider {
                 account: p.account.clone(),
                 issuer: p.issuer.clone(),
+                accepted_issuers: p.accepted_issuers.clone(),
                 arn: format!("arn:aws:iam::{}:oidc-provider/{host_path}", p.account),
                 client_ids: p.client_ids.clone(),
                 jwks_uri: p.jwks_uri.clone(),
@@ -631,6 +654,7 @@ impl Checker<'_> {
                 refetch_interval: Duration::from_secs(p.jwks_refetch_seconds),
                 max_key_age: Duration::from_secs(p.jwks_max_age_seconds),
                 max_token_lifetime: Duration::from_secs(p.max_token_lifetime_seconds),
+                fetch_timeout: Duration::from_secs(p.jwks_fetch_timeout_seconds),
             });
         }
         out

@@ -219,7 +219,15 @@ pub async fn custom(
     let identity = simulate::load(&c.policies, "PolicyInputList", PolicyType::Identity)
         .map_err(input_error)?;
     let context = simulate::context(&c.context).map_err(input_error)?;
-    run(state, &c, caller, identity, context, None)
+    let caller_of_owner = c.caller_arn.is_none();
+    run(
+        state,
+        &c,
+        (caller, caller_of_owner),
+        identity,
+        context,
+        None,
+    )
 }
 
 /// `SimulatePrincipalPolicy`.
@@ -282,7 +290,7 @@ pub async fn principal(
     for (key, value) in simulate::context(&c.context).map_err(input_error)?.iter() {
         context.insert_value(key, value.clone());
     }
-    run(state, &c, caller, identity, context, boundary)
+    run(state, &c, (caller, false), identity, context, boundary)
 }
 
 /// IAM's wording for an unknown entity.
@@ -300,10 +308,12 @@ fn no_such_entity(arn: &str) -> String {
     }
 }
 
+/// `caller`: the principal, and whether it stands for the resource owner's account (no
+/// `CallerArn` in `SimulateCustomPolicy`).
 fn run(
     state: &AppState,
     c: &Common,
-    caller: Principal,
+    (caller, caller_of_owner): (Principal, bool),
     identity: Vec<NamedPolicy>,
     context: Context,
     attached_boundary: Option<NamedPolicy>,
@@ -356,6 +366,7 @@ fn run(
         trust_policy: &trust,
         context,
         owner,
+        caller_of_owner,
     };
     let results = simulation.run(&c.actions, &c.resources);
     let total = results.len();

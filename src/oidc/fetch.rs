@@ -106,7 +106,8 @@ async fn discover(http: &reqwest::Client, source: &RemoteSource) -> Result<Strin
             url: url.clone(),
             reason: format!("not a provider metadata document: {e}"),
         })?;
-    if normalize_issuer(&metadata.issuer) != normalize_issuer(&source.issuer) {
+    // OIDC Discovery §4.3: exactly the issuer the document was fetched for.
+    if metadata.issuer != source.issuer {
         return Err(KeyFetchError::Discovery {
             url,
             reason: format!(

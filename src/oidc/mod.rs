@@ -38,14 +38,17 @@ pub use keys::{KeySetError, MAX_KEYS};
 pub use token::MAX_TOKEN_BYTES;
 
 use jwks::{FetchContext, KeyCache};
-use verify::{Expectations, normalize_issuer};
+use verify::Expectations;
 
 /// One trusted OIDC provider, as configured.
 #[derive(Debug, Clone)]
 pub struct ProviderConfig {
     /// The issuer URL, e.g. `https://token.actions.githubusercontent.com`; tokens' `iss` must
-    /// equal it (a trailing `/` on either side is ignored).
+    /// equal it exactly (OIDC Core §3.1.3.7), or one of `accepted_issuers`.
     pub issuer: String,
+    /// Other exact spellings of the issuer accepted in `iss` (e.g. with a trailing `/`), listed
+    /// explicitly by the operator; empty by default.
+    pub accepted_issuers: Vec<String>,
     /// Accepted audiences (`aud` must contain one).
     pub client_ids: Vec<String>,
     /// Where the keys are; `None` means OIDC discovery at
@@ -60,6 +63,9 @@ pub struct ProviderConfig {
     /// Keys fetched longer ago than this are refreshed on next use; if that fails, they keep
     /// serving.
     pub max_key_age: Duration,
+    /// Bound on one whole key fetch (discovery and JWKS together) for this provider; the
+    /// registry's default ([`DEFAULT_FETCH_TIMEOUT`]) when `None`.
+    pub fetch_timeout: Option<Duration>,
     /// Keys known locally (e.g. the broker's own development issuer): never fetched.
     pub static_keys: Option<jsonwebtoken::jwk::JwkSet>,
 }
@@ -94,8 +100,9 @@ pub fn install_crypto_provider() {
 
 /// The configured providers and their key caches. `Send + Sync`; share it behind an `Arc`.
 pub struct Registry {
-    /// By issuer without a trailing `/`.
-    providers: HashMap<String, Provider>,
+    /// Indexes into `providers` by every accepted `iss`, exactly as spelled.
+    by_issuer: HashMap<String, usize>,
+    providers: Vec<Provider>,
     http: reqwest::Client,
     clock: Arc<dyn Clock>,
     fetch_timeout: Duration,
@@ -103,6 +110,8 @@ pub struct Registry {
 
 struct Provider {
     issuer: String,
+    accepted_issuers: Vec<String>,
+    fetch_timeout: Option<Duration>,
     client_ids: Vec<String>,
     leeway: Duration,
     keys: KeyCache,
@@ -110,7 +119,7 @@ struct Provider {
 
 impl fmt::Debug for Registry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut issuers: Vec<&str> = self.providers.values().map(|p| p.issuer.as_str()).collect();
+        let mut issuers: Vec<&str> = self.providers.iter().map(|p| p.issuer.as_str()).collect();
         issuers.sort_unstable();
         f.debug_struct("Registry")
             .field("issuers", &issuers)
@@ -128,16 +137,21 @@ impl Registry {
         clock: Arc<dyn Clock>,
     ) -> Result<Registry, OidcError> {
         let mut by_issuer = HashMap::with_capacity(providers.len());
+        let mut built = Vec::with_capacity(providers.len());
         for config in providers {
-            let key = normalize_issuer(&config.issuer).to_owned();
-            if by_issuer.contains_key(&key) {
-                return Err(config_error(&config.issuer, "is configured twice"));
+            let spellings: Vec<String> = std::iter::once(config.issuer.clone())
+                .chain(config.accepted_issuers.iter().cloned())
+                .collect();
+            for spelling in spellings {
+                if by_issuer.insert(spelling.clone(), built.len()).is_some() {
+                    return Err(config_error(&spelling, "is configured twice"));
+                }
             }
-            let provider = Provider::from_config(config)?;
-            by_issuer.insert(key, provider);
+            built.push(Provider::from_config(config)?);
         }
         Ok(Registry {
-            providers: by_issuer,
+            by_issuer,
+            providers: built,
             http,
             clock,
             fetch_timeout: DEFAULT_FETCH_TIMEOUT,
@@ -155,21 +169,24 @@ impl Registry {
         let jws = token::parse(token)?;
         let algorithm = jws.algorithm()?;
         let issuer = jws.issuer()?;
+        // Exact match only: `https://idp.example/` is not `https://idp.example`.
         let provider = self
-            .providers
-            .get(normalize_issuer(issuer))
+            .by_issuer
+            .get(issuer)
+            .and_then(|&i| self.providers.get(i))
             .ok_or_else(|| OidcError::unknown_issuer(issuer))?;
 
         let ctx = FetchContext {
             http: &self.http,
             clock: self.clock.as_ref(),
-            timeout: self.fetch_timeout,
+            timeout: provider.fetch_timeout.unwrap_or(self.fetch_timeout),
         };
         let key = provider.keys.resolve(jws.kid(), algorithm, ctx).await?;
         key.verify(algorithm, jws.signing_input(), jws.signature())?;
 
         let expect = Expectations {
             issuer: &provider.issuer,
+            accepted_issuers: &provider.accepted_issuers,
             client_ids: &provider.client_ids,
             leeway: provider.leeway,
         };
@@ -202,16 +219,23 @@ impl Provider {
     fn from_config(config: ProviderConfig) -> Result<Provider, OidcError> {
         let ProviderConfig {
             issuer,
+            accepted_issuers,
             client_ids,
             jwks_uri,
             allow_http,
             leeway,
             refetch_interval,
             max_key_age,
+            fetch_timeout,
             static_keys,
         } = config;
         fetch::check_url(&issuer, allow_http, false)
             .map_err(|reason| config_error(&issuer, &format!("issuer {reason}")))?;
+        for spelling in &accepted_issuers {
+            fetch::check_url(spelling, allow_http, false).map_err(|reason| {
+                config_error(&issuer, &format!("accepted issuer {spelling:?} {reason}"))
+            })?;
+        }
         if client_ids.is_empty() {
             return Err(config_error(&issuer, "has no client ids"));
         }
@@ -243,6 +267,8 @@ impl Provider {
         };
         Ok(Provider {
             issuer,
+            accepted_issuers,
+            fetch_timeout,
             client_ids,
             leeway,
             keys,
@@ -363,9 +389,18 @@ mod tests {
                     )
                 }),
             ),
+            ("duplicate issuer", registry(vec![config(ISS), config(ISS)])),
             (
-                "duplicate issuer",
-                registry(vec![config(ISS), config(&format!("{ISS}/"))]),
+                "an accepted spelling of another provider",
+                registry(vec![config(&format!("{ISS}/")), {
+                    let mut c = config(ISS);
+                    c.accepted_issuers = vec![format!("{ISS}/")];
+                    c
+                }]),
+            ),
+            (
+                "accepted issuer not a URL",
+                with(|c| c.accepted_issuers = vec!["idp.example".into()]),
             ),
         ];
         for (name, result) in bad {
@@ -413,7 +448,18 @@ mod tests {
         );
         assert_eq!(err.kind(), OidcErrorKind::Invalid);
 
+        // OIDC Core: exactly the configured issuer, not a spelling differing by a slash...
         c["iss"] = json!(format!("{ISS}/"));
+        let err = r.verify(&TestKey::rsa_a().sign(&c)).await.unwrap_err();
+        assert!(matches!(err, OidcError::UnknownIssuer { .. }), "{err:?}");
+        // ...unless the operator lists that spelling.
+        let mut listed = config(ISS);
+        listed.static_keys = Some(jwk_set(&[TestKey::rsa_a()]));
+        listed.accepted_issuers = vec![format!("{ISS}/")];
+        let r = registry(vec![listed]).unwrap();
+        let v = r.verify(&TestKey::rsa_a().sign(&c)).await.unwrap();
+        assert_eq!(v.issuer, ISS);
+        c["iss"] = json!(ISS);
         assert!(r.verify(&TestKey::rsa_a().sign(&c)).await.is_ok());
     }
 

@@ -90,12 +90,14 @@ pub(crate) fn locate(
 pub(crate) fn config(issuer: &str) -> ProviderConfig {
     ProviderConfig {
         issuer: issuer.to_owned(),
+        accepted_issuers: Vec::new(),
         client_ids: vec!["sts.amazonaws.com".to_owned()],
         jwks_uri: None,
         allow_http: false,
         leeway: Duration::ZERO,
         refetch_interval: Duration::from_secs(10),
         max_key_age: Duration::from_secs(3600),
+        fetch_timeout: None,
         static_keys: None,
     }
 }

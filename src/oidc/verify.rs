@@ -1,7 +1,8 @@
 //! Claim checks on a token whose signature has been verified (RFC 7519 §4.1, OIDC Core
 //! §3.1.3.7 items 2–3 and 9–10, as STS applies them to `AssumeRoleWithWebIdentity`).
 //!
-//! Pure: "now" is an argument. `iss` must equal the provider's issuer; `aud` (a string or an
+//! Pure: "now" is an argument. `iss` must equal the provider's issuer exactly (or one of the
+//! spellings the operator listed); `aud` (a string or an
 //! array of strings) must contain one of its client ids; `sub` must be a non-empty string; `exp`
 //! is required and `nbf`/`iat` optional, all non-negative integer NumericDates (STS refuses
 //! fractional timestamps). `exp <= now - leeway` is expired; `nbf` or `iat` after
@@ -17,8 +18,10 @@ use super::error::OidcError;
 /// What the provider expects of a token.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Expectations<'a> {
-    /// The configured issuer; compared ignoring one trailing `/` on either side.
+    /// The configured issuer; compared exactly.
     pub issuer: &'a str,
+    /// Other spellings the operator accepts, compared exactly.
+    pub accepted_issuers: &'a [String],
     pub client_ids: &'a [String],
     pub leeway: Duration,
 }
@@ -39,7 +42,8 @@ pub(crate) fn check_claims(
     now: OffsetDateTime,
 ) -> Result<Checked, OidcError> {
     match claims.get("iss") {
-        Some(Value::String(iss)) if same_issuer(iss, expect.issuer) => {}
+        Some(Value::String(iss))
+            if iss == expect.issuer || expect.accepted_issuers.iter().any(|a| a == iss) => {}
         Some(Value::String(iss)) => return Err(OidcError::unknown_issuer(iss)),
         Some(_) => {
             return Err(OidcError::InvalidClaim {
@@ -110,11 +114,7 @@ pub(crate) fn check_claims(
     })
 }
 
-/// Issuers compare exactly, except that one side may carry a trailing `/`.
-pub(crate) fn same_issuer(a: &str, b: &str) -> bool {
-    normalize_issuer(a) == normalize_issuer(b)
-}
-
+/// The issuer without one trailing `/`, to build the discovery URL (OIDC Discovery §4).
 pub(crate) fn normalize_issuer(issuer: &str) -> &str {
     issuer.strip_suffix('/').unwrap_or(issuer)
 }
@@ -191,6 +191,7 @@ mod tests {
         let ids = ids();
         let expect = Expectations {
             issuer: ISS,
+            accepted_issuers: &[],
             client_ids: &ids,
             leeway: Duration::from_secs(leeway),
         };
@@ -222,9 +223,26 @@ mod tests {
     }
 
     #[test]
-    fn issuer_compares_exactly_but_for_a_trailing_slash() {
-        assert!(check(with(json!({"iss": "https://idp.example/"})), 0).is_ok());
+    fn listed_issuer_spellings_are_accepted_exactly() {
+        let ids = ids();
+        let also = vec!["https://idp.example/".to_owned()];
+        let expect = Expectations {
+            issuer: ISS,
+            accepted_issuers: &also,
+            client_ids: &ids,
+            leeway: Duration::ZERO,
+        };
+        let mut claims = base();
+        claims["iss"] = json!("https://idp.example/");
+        assert!(check_claims(claims.as_object().unwrap(), &expect, at(NOW)).is_ok());
+        claims["iss"] = json!("https://idp.example//");
+        assert!(check_claims(claims.as_object().unwrap(), &expect, at(NOW)).is_err());
+    }
+
+    #[test]
+    fn issuer_compares_exactly() {
         for other in [
+            "https://idp.example/",
             "https://IDP.example",
             "https://idp.example/x",
             "http://idp.example",
@@ -430,6 +448,7 @@ mod tests {
             let ids = vec![format!("test{n}.audience.example.com")];
             let expect = Expectations {
                 issuer: &issuer,
+                accepted_issuers: &[],
                 client_ids: &ids,
                 leeway: Duration::ZERO,
             };
@@ -488,6 +507,7 @@ mod tests {
             let now = v["fixed_now"].as_f64().map_or(NOW, |t| t as i64);
             let expect = Expectations {
                 issuer: ISS,
+                accepted_issuers: &[],
                 client_ids: &ids,
                 leeway: Duration::from_secs(v["clock_skew"].as_u64().unwrap_or(0)),
             };

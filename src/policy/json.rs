@@ -3,7 +3,10 @@
 //! `serde_json::Value` keeps the last of two equal keys, which silently drops a condition
 //! (`{"StringEquals": {...}, "StringEquals": {...}}` would lose the first `sub` check). Policies
 //! are parsed into this tree instead; a duplicate key is a hard error carrying its line and column.
+//!
+//! Linear in the document: duplicates are found with a hash set, nesting is bounded.
 
+use std::collections::HashSet;
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -115,9 +118,13 @@ impl<'de> Visitor<'de> for JsonVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
         let mut entries: Vec<(String, Json)> = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
         while let Some(key) = map.next_key::<String>()? {
-            if entries.iter().any(|(k, _)| *k == key) {
-                return Err(de::Error::custom(format!("duplicate key \"{key}\"")));
+            if !seen.insert(key.clone()) {
+                return Err(de::Error::custom(format!(
+                    "duplicate key \"{}\"",
+                    key.chars().take(64).collect::<String>()
+                )));
             }
             let value = map.next_value_seed(DepthSeed(self.0 + 1))?;
             entries.push((key, value));
@@ -155,6 +162,24 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.contains("duplicate key \"StringEquals\""), "{msg}");
         assert!(msg.contains("line 3"), "{msg}");
+    }
+
+    #[test]
+    fn many_keys_are_checked_in_linear_time() {
+        // 100,000 distinct keys: quadratic checking would take minutes.
+        let body: Vec<String> = (0..100_000).map(|i| format!("\"k{i}\":0")).collect();
+        let text = format!("{{{}}}", body.join(","));
+        let Json::Object(entries) = Json::parse(&text).unwrap() else {
+            panic!("object")
+        };
+        assert_eq!(entries.len(), 100_000);
+        let dup = format!("{{{},\"k0\":1}}", body.join(","));
+        assert!(
+            Json::parse(&dup)
+                .unwrap_err()
+                .to_string()
+                .contains("duplicate key \"k0\"")
+        );
     }
 
     #[test]

@@ -68,6 +68,10 @@ pub struct EvaluationResult {
     /// Whether the permissions boundary alone allows the request; absent without one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allowed_by_permissions_boundary: Option<bool>,
+    /// The caller simulated when the input names none (`CallerArn` absent): an IAM user of the
+    /// account that owns the resource.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub simulated_caller: Option<String>,
     pub explanation: Explanation,
 }
 
@@ -143,6 +147,7 @@ pub fn simulate(input: &SimulateInput) -> Result<SimulateOutput, SimulateError> 
         trust_policy: &|_| None,
         context: context(&input.context_entries)?,
         owner,
+        caller_of_owner: input.caller_arn.is_none(),
     };
     Ok(SimulateOutput {
         evaluation_results: simulation.run(&input.action_names, &input.resource_arns),
@@ -202,6 +207,10 @@ pub struct Simulation<'a> {
     pub context: Context,
     /// `ResourceOwner`'s account.
     pub owner: Option<String>,
+    /// No `CallerArn` was given: each request is simulated as an IAM user of the account that
+    /// owns its resource (`owner`, else the resource ARN's account, else `caller`'s), as IAM's
+    /// simulator does for a caller in the resources' account.
+    pub caller_of_owner: bool,
 }
 
 impl std::fmt::Debug for Simulation<'_> {
@@ -254,7 +263,19 @@ impl Simulation<'_> {
         if let Some(owner) = &self.owner {
             resource = resource.with_account(owner.clone());
         }
-        let request = Request::new(self.caller.clone(), action, resource, self.context.clone());
+        let (caller, simulated_caller) = match resource.account() {
+            Some(account) if self.caller_of_owner => {
+                let arn = simulated_caller_arn(account);
+                match Principal::parse(&arn) {
+                    Some(p) => (p, Some(arn)),
+                    None => (self.caller.clone(), None),
+                }
+            }
+            _ => (self.caller.clone(), None),
+        };
+        let simulated_caller = simulated_caller
+            .or_else(|| self.caller_of_owner.then(|| self.caller.name().to_owned()));
+        let request = Request::new(caller, action, resource, self.context.clone());
         let evaluation = decide(&request, &set);
         let explanation = Explanation::new(&evaluation, &set, &request);
         // The boundary alone, as IAM reports it (`AllowedByPermissionsBoundary`).
@@ -276,6 +297,7 @@ impl Simulation<'_> {
                 .collect(),
             missing_context_values: missing_context_values(&set, &request),
             allowed_by_permissions_boundary,
+            simulated_caller,
             explanation,
         }
     }
@@ -288,22 +310,36 @@ fn matched_statement(s: &StatementRef) -> MatchedStatement {
     }
 }
 
-/// The simulated caller: `CallerArn`, else a user of the resource owner's account.
+/// The simulated caller: `CallerArn`, else a user of the resource owner's account:
+/// `ResourceOwner`, else the account of the first resource ARN naming one. Only when neither
+/// names an account (S3 ARNs, `*`: resources the engine counts as the caller's own) is a
+/// placeholder account used. [`Simulation::caller_of_owner`] refines this per resource.
 pub fn caller(input: &SimulateInput) -> Result<Principal, SimulateError> {
     match &input.caller_arn {
         Some(arn) => Principal::parse(arn).ok_or_else(|| {
             SimulateError::Input(format!("CallerArn \"{arn}\" is not a principal ARN"))
         }),
         None => {
-            // IAM simulates an anonymous user of the resource owner's account.
             let account = match &input.resource_owner {
                 Some(owner) => owner_account(owner)?,
-                None => "123456789012".to_owned(),
+                None => input
+                    .resource_arns
+                    .iter()
+                    .find_map(|r| Resource::new(r.as_str()).account().map(str::to_owned))
+                    .unwrap_or_else(|| PLACEHOLDER_ACCOUNT.to_owned()),
             };
-            Principal::parse(&format!("arn:aws:iam::{account}:user/SimulatedCaller"))
+            Principal::parse(&simulated_caller_arn(&account))
                 .ok_or_else(|| SimulateError::Input("ResourceOwner is not an account".into()))
         }
     }
+}
+
+/// The account of a simulated caller when nothing names one.
+pub const PLACEHOLDER_ACCOUNT: &str = "123456789012";
+
+/// The anonymous IAM user simulated in `account`.
+pub fn simulated_caller_arn(account: &str) -> String {
+    format!("arn:aws:iam::{account}:user/SimulatedCaller")
 }
 
 /// `ResourceOwner` is an account id or an account (root) ARN.

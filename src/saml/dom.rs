@@ -2,7 +2,9 @@
 //!
 //! It refuses what SAML never needs and attacks rely on: document type declarations (so no
 //! entities beyond XML's five, no billion laughs, no external references), nesting deeper than
-//! [`MAX_DEPTH`], more than [`MAX_NODES`] nodes, malformed or ambiguous markup (mismatched or
+//! [`MAX_DEPTH`], more than [`MAX_NODES`] nodes or more than [`MAX_ATTRIBUTES`] attributes on
+//! one element (quick-xml's duplicate-attribute check compares each attribute with the
+//! earlier ones, so the count must stay small), malformed or ambiguous markup (mismatched or
 //! duplicated names, unbound prefixes). Comments and processing instructions are kept as nodes,
 //! so a reader of a value can refuse an element whose text they interrupt.
 
@@ -16,6 +18,8 @@ use super::error::SamlError;
 pub const MAX_DEPTH: usize = 48;
 /// Most nodes (elements, text, comments) accepted in one document.
 pub const MAX_NODES: usize = 20_000;
+/// Most attributes, namespace declarations included, on one element. SAML's have fewer than 12.
+pub const MAX_ATTRIBUTES: usize = 64;
 
 /// A node of the tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,7 +155,10 @@ pub fn parse(xml: &str) -> Result<Element, SamlError> {
                     name: String::from_utf8_lossy(start.local_name().as_ref()).into_owned(),
                     ..Element::default()
                 };
-                for attr in start.attributes() {
+                for (i, attr) in start.attributes().enumerate() {
+                    if i == MAX_ATTRIBUTES {
+                        return Err(SamlError::TooComplex("too many attributes on one element"));
+                    }
                     let attr = attr.map_err(|e| bad(&e))?;
                     let key = attr.key.as_ref();
                     if key == b"xmlns" || key.starts_with(b"xmlns:") {
@@ -284,5 +291,16 @@ mod tests {
         assert!(parse(r#"<a x="1" x="2"/>"#).is_err());
         assert!(parse("<a/><b/>").is_err());
         assert!(parse("").is_err());
+    }
+
+    #[test]
+    fn attributes_per_element_are_bounded() {
+        let attrs = |n: usize| -> String { (0..n).map(|i| format!(" a{i}=\"\"")).collect() };
+        assert!(parse(&format!("<a{}/>", attrs(MAX_ATTRIBUTES))).is_ok());
+        // As many as a 100,000-character SAMLAssertion can hold.
+        assert!(matches!(
+            parse(&format!("<a{}/>", attrs(10_000))),
+            Err(SamlError::TooComplex(_))
+        ));
     }
 }

@@ -18,7 +18,9 @@ pub use check::{
     DEFAULT_MAX_SKEW, SigningKey, string_to_sign, verify, verify_payload, verify_with_key,
 };
 pub use error::SigV4Error;
-pub use parse::parse;
+pub use parse::{
+    MAX_AUTHORIZATION_LEN, MAX_HEADER_NAME_LEN, MAX_QUERY_PARAMS, MAX_SIGNED_HEADERS, parse,
+};
 
 /// The only algorithm SigV4 verification accepts.
 pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";

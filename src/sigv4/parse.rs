@@ -4,6 +4,13 @@
 //! `X-Amz-SignedHeaders`, `X-Amz-Signature`, `X-Amz-Security-Token`).
 //!
 //! Needs no secret and checks nothing that needs one or a clock: that is `check.rs`.
+//!
+//! Runs before anything is known about the caller, so its work is linear in its input with
+//! small constants: the `Authorization` header, the signed header list and the query are
+//! bounded ([`MAX_AUTHORIZATION_LEN`], [`MAX_SIGNED_HEADERS`], [`MAX_HEADER_NAME_LEN`],
+//! [`MAX_QUERY_PARAMS`]) and duplicates are found with a hash set.
+
+use std::collections::HashSet;
 
 use time::OffsetDateTime;
 use time::macros::format_description;
@@ -14,6 +21,15 @@ use super::{ALGORITHM, Credential, Parsed, SigV4Error, SignedRequest};
 /// The longest `X-Amz-Expires` AWS accepts: seven days.
 pub const MAX_EXPIRES: u32 = 604_800;
 
+/// Longest `Authorization` header read, in bytes (an SDK's is a few hundred).
+pub const MAX_AUTHORIZATION_LEN: usize = 8 * 1024;
+/// Most header names one signature may cover.
+pub const MAX_SIGNED_HEADERS: usize = 128;
+/// Longest signed header name, in bytes.
+pub const MAX_HEADER_NAME_LEN: usize = 256;
+/// Most query parameters a signed request may carry.
+pub const MAX_QUERY_PARAMS: usize = 1024;
+
 /// Reads the signature's claims from a request; see the module documentation.
 pub fn parse(req: &SignedRequest) -> Result<Parsed, SigV4Error> {
     let mut auth_headers = req.header_values("authorization");
@@ -21,6 +37,12 @@ pub fn parse(req: &SignedRequest) -> Result<Parsed, SigV4Error> {
     if auth_headers.next().is_some() {
         return Err(SigV4Error::AmbiguousAuthentication);
     }
+    if header.is_some_and(|h| h.len() > MAX_AUTHORIZATION_LEN) {
+        return Err(SigV4Error::Malformed(format!(
+            "The Authorization header is longer than {MAX_AUTHORIZATION_LEN} bytes."
+        )));
+    }
+    check_query(req.query)?;
     let presigned = query_pairs(req.query).any(|(k, _)| percent_decode(k) == b"X-Amz-Algorithm");
     match (header, presigned) {
         (Some(_), true) => Err(SigV4Error::AmbiguousAuthentication),
@@ -166,6 +188,30 @@ fn parse_query(req: &SignedRequest) -> Result<Parsed, SigV4Error> {
     })
 }
 
+/// The query's shape: at most [`MAX_QUERY_PARAMS`] parameters and no unencoded `+`. SigV4
+/// reads `+` as itself while form decoding reads it as a space, so a signature over `a+b`
+/// would vouch for two values; SDKs always send `%2B` (and `%20` for a space).
+fn check_query(query: &str) -> Result<(), SigV4Error> {
+    if query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .nth(MAX_QUERY_PARAMS)
+        .is_some()
+    {
+        return Err(SigV4Error::Malformed(format!(
+            "A signed request may carry at most {MAX_QUERY_PARAMS} query parameters."
+        )));
+    }
+    if query.contains('+') {
+        return Err(SigV4Error::Malformed(
+            "The query of a signed request must not contain an unencoded '+': \
+             send '%2B' for a plus sign and '%20' for a space."
+                .to_owned(),
+        ));
+    }
+    Ok(())
+}
+
 fn check_algorithm(algorithm: &str) -> Result<(), SigV4Error> {
     if algorithm == ALGORITHM {
         Ok(())
@@ -224,8 +270,15 @@ fn parse_credential(value: &str) -> Result<Credential, SigV4Error> {
 
 fn parse_signed_headers(value: &str) -> Result<Vec<String>, SigV4Error> {
     let mut names: Vec<String> = Vec::new();
+    let mut seen: HashSet<&str> = HashSet::new();
     for name in value.split(';') {
+        if names.len() == MAX_SIGNED_HEADERS {
+            return Err(SigV4Error::Malformed(format!(
+                "SignedHeaders may name at most {MAX_SIGNED_HEADERS} headers."
+            )));
+        }
         let valid = !name.is_empty()
+            && name.len() <= MAX_HEADER_NAME_LEN
             && name
                 .bytes()
                 .all(|b| b.is_ascii_graphic() && !b.is_ascii_uppercase() && b != b':');
@@ -235,7 +288,7 @@ fn parse_signed_headers(value: &str) -> Result<Vec<String>, SigV4Error> {
                 shorten(value)
             )));
         }
-        if names.iter().any(|n| n == name) {
+        if !seen.insert(name) {
             return Err(SigV4Error::Malformed(format!(
                 "SignedHeaders names '{}' more than once.",
                 shorten(name)
@@ -467,6 +520,89 @@ mod tests {
             let err = parse_with(&h, q).unwrap_err();
             assert_eq!(err.aws_code(), code, "{h:?} {q}: {err}");
         }
+    }
+
+    /// An `Authorization` header listing `n` distinct signed header names.
+    fn many_signed_headers(n: usize) -> String {
+        let names: Vec<String> = (0..n).map(|i| format!("h{i}")).collect();
+        auth(&format!(
+            "Credential=AKID/20150830/us-east-1/sts/aws4_request, SignedHeaders={}, Signature={SIG}",
+            names.join(";")
+        ))
+    }
+
+    #[test]
+    fn signed_header_lists_are_bounded() {
+        let date = ("X-Amz-Date", "20150830T123600Z");
+        let at_limit = many_signed_headers(MAX_SIGNED_HEADERS);
+        let p = parse_with(&headers(&[date, ("Authorization", &at_limit)]), "").unwrap();
+        assert_eq!(p.signed_headers.len(), MAX_SIGNED_HEADERS);
+        let over = many_signed_headers(MAX_SIGNED_HEADERS + 1);
+        let e = parse_with(&headers(&[date, ("Authorization", &over)]), "").unwrap_err();
+        assert_eq!(e.aws_code(), "IncompleteSignature", "{e}");
+        let long_name = auth(&format!(
+            "Credential=AKID/20150830/us-east-1/sts/aws4_request, SignedHeaders=host;{}, Signature={SIG}",
+            "x".repeat(MAX_HEADER_NAME_LEN + 1)
+        ));
+        let e = parse_with(&headers(&[date, ("Authorization", &long_name)]), "").unwrap_err();
+        assert_eq!(e.aws_code(), "IncompleteSignature", "{e}");
+        // The last of many names repeating the first is still found.
+        let mut names: Vec<String> = (0..MAX_SIGNED_HEADERS - 1)
+            .map(|i| format!("h{i}"))
+            .collect();
+        names.push("h0".to_owned());
+        let dup = auth(&format!(
+            "Credential=AKID/20150830/us-east-1/sts/aws4_request, SignedHeaders={}, Signature={SIG}",
+            names.join(";")
+        ));
+        let e = parse_with(&headers(&[date, ("Authorization", &dup)]), "").unwrap_err();
+        assert!(e.to_string().contains("more than once"), "{e}");
+    }
+
+    #[test]
+    fn hostile_authorization_headers_are_refused_unread() {
+        let date = ("X-Amz-Date", "20150830T123600Z");
+        // What a client can fit in the HTTP server's header limit: ~400 KB of distinct names.
+        let hostile = many_signed_headers(60_000);
+        assert!(hostile.len() > 300_000);
+        let e = parse_with(&headers(&[date, ("Authorization", &hostile)]), "").unwrap_err();
+        assert_eq!(e.aws_code(), "IncompleteSignature");
+        assert!(e.to_string().contains("longer than"), "{e}");
+        // Just under the length bound, the name count bound refuses it.
+        let under = many_signed_headers(1_200);
+        assert!(under.len() <= MAX_AUTHORIZATION_LEN);
+        let e = parse_with(&headers(&[date, ("Authorization", &under)]), "").unwrap_err();
+        assert!(e.to_string().contains("at most"), "{e}");
+    }
+
+    #[test]
+    fn signed_queries_are_bounded_and_plus_free() {
+        let q = |extra: &str| {
+            format!(
+                "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2F20150830%2Fus-east-1%2Fsts%2Faws4_request\
+                 &X-Amz-Date=20150830T123600Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host&X-Amz-Signature={SIG}{extra}"
+            )
+        };
+        let h = headers(&[("host", "h")]);
+        assert!(parse_with(&h, &q("&Name=a%2Bb%20c")).is_ok());
+        let e = parse_with(&h, &q("&Name=a+b")).unwrap_err();
+        assert_eq!(e.aws_code(), "IncompleteSignature");
+        assert!(e.to_string().contains("'+'"), "{e}");
+        let many: String = (0..MAX_QUERY_PARAMS).map(|i| format!("&p{i}=1")).collect();
+        let e = parse_with(&h, &q(&many)).unwrap_err();
+        assert!(e.to_string().contains("query parameters"), "{e}");
+        // The header form too.
+        let header_signed = headers(&[
+            ("X-Amz-Date", "20150830T123600Z"),
+            (
+                "Authorization",
+                &auth(&format!(
+                    "Credential=AKID/20150830/us-east-1/sts/aws4_request, SignedHeaders=host, Signature={SIG}"
+                )),
+            ),
+        ]);
+        assert!(parse_with(&header_signed, "Name=a+b").is_err());
+        assert!(parse_with(&header_signed, "Name=a%2Bb").is_ok());
     }
 
     #[test]

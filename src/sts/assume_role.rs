@@ -50,8 +50,7 @@ fn read_input(params: &Params) -> Result<Input<'_>, StsError> {
     v.length("RoleSessionName", session_name, 2, 64, false);
     v.name_pattern("RoleSessionName", session_name);
     let duration = v.duration_seconds(params);
-    // The model sets no maximum for AssumeRole's Policy; the packed size bounds it.
-    let policy = v.session_policy(params, usize::MAX);
+    let policy = v.session_policy(params);
     let policy_arns = v.policy_arns(params)?;
     let keys = params.list("Tags", Some("Key"), 50)?;
     let tags: Vec<(&str, &str)> = keys
@@ -124,8 +123,9 @@ pub async fn assume_role(
     meta: &RequestMeta,
 ) -> Result<String, StsError> {
     let input = read_input(params)?;
-    let inline_policy = role_session::inline_session_policy(input.policy)?;
     let authenticated = authenticate_for(state, meta, "sts").await?;
+    // Parsed only for a caller whose signature verified.
+    let inline_policy = role_session::inline_session_policy(input.policy)?;
     let caller = authenticated.caller();
     // The new session descends from a calling session: revoking any session of the chain
     // revokes it too; one created with a user's long-term key is covered by revoking the user.

@@ -28,6 +28,8 @@ pub struct StsError {
     pub status: StatusCode,
     pub fault: Fault,
     pub message: String,
+    /// Seconds to send in `Retry-After`, for answers that ask the client to come back.
+    pub retry_after: Option<u32>,
 }
 
 impl StsError {
@@ -37,6 +39,7 @@ impl StsError {
             status,
             fault: Fault::Sender,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -165,6 +168,16 @@ impl StsError {
             status: StatusCode::SERVICE_UNAVAILABLE,
             fault: Fault::Receiver,
             message: "The service is unavailable. Please try again later.".to_owned(),
+            retry_after: None,
+        }
+    }
+
+    /// `ServiceUnavailable` (503) with `Retry-After`: the work this request needs is at its
+    /// concurrency limit; SDKs retry.
+    pub fn busy(retry_after_seconds: u32) -> StsError {
+        StsError {
+            retry_after: Some(retry_after_seconds),
+            ..StsError::service_unavailable()
         }
     }
 
@@ -175,6 +188,7 @@ impl StsError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             fault: Fault::Receiver,
             message: "The request processing has failed because of an unknown error.".to_owned(),
+            retry_after: None,
         }
     }
 
@@ -185,6 +199,7 @@ impl StsError {
             status: StatusCode::REQUEST_TIMEOUT,
             fault: Fault::Receiver,
             message: "The request did not complete in time.".to_owned(),
+            retry_after: None,
         }
     }
 

@@ -7,6 +7,11 @@ use super::error::StsError;
 use super::query::{Params, lower_first};
 use crate::iam::is_name_byte;
 
+/// Longest inline session `Policy`, in characters, for every role-session action: STS's limit
+/// on the plaintext of session policies (the AssumeRole model no longer states it; the
+/// documentation does).
+pub const SESSION_POLICY_MAX_CHARS: usize = 2048;
+
 /// Collects constraint violations.
 #[derive(Debug, Default)]
 pub struct Violations(Vec<String>);
@@ -115,12 +120,13 @@ impl Violations {
             .and_then(|d| u32::try_from(d).ok())
     }
 
-    /// The inline session `Policy` (at most `max` characters, policy characters only), when
-    /// given.
-    pub fn session_policy<'a>(&mut self, params: &'a Params, max: usize) -> Option<&'a str> {
+    /// The inline session `Policy` (at most [`SESSION_POLICY_MAX_CHARS`] characters, policy
+    /// characters only), when given. Only its length and characters: it is parsed later, once
+    /// the caller is authenticated.
+    pub fn session_policy<'a>(&mut self, params: &'a Params) -> Option<&'a str> {
         let policy = params.get("Policy");
         if let Some(p) = policy {
-            self.length("Policy", p, 1, max, true);
+            self.length("Policy", p, 1, SESSION_POLICY_MAX_CHARS, true);
             self.policy_chars("Policy", p);
         }
         policy

@@ -21,7 +21,9 @@ impl std::fmt::Debug for Params {
 }
 
 impl Params {
-    /// Decodes `a=1&b=2`; `+` is a space, as forms encode it.
+    /// Decodes `a=1&b=2`; `+` is a space, as forms encode it. SigV4 reads `+` literally, so a
+    /// signed query carrying an unencoded `+` is refused before it is used
+    /// ([`crate::sigv4::parse`]): one signature cannot vouch for two values.
     pub fn parse(raw: &[u8]) -> Result<Params, StsError> {
         let mut map = HashMap::new();
         for (key, value) in form_urlencoded::parse(raw) {

@@ -75,6 +75,12 @@ pub fn recorded_session_policies(
     session_policies(state, &record.account, inline, &arns)
 }
 
+/// A session policy as it is stored: the same JSON without insignificant whitespace (keys in
+/// document order). Called on text that already parsed as a policy.
+pub fn minified(text: &str) -> String {
+    serde_json::from_str::<Value>(text).map_or_else(|_| text.to_owned(), |v| v.to_string())
+}
+
 /// `PackedPolicySize`: the share of the packed budget that session policies and tags use, in
 /// percent; `PackedPolicyTooLarge` beyond 100.
 pub fn packed_policy_percent(
@@ -85,12 +91,7 @@ pub fn packed_policy_percent(
     if policy.is_none() && arns.is_empty() && tags.is_empty() {
         return Ok(None);
     }
-    let inline = match policy {
-        Some(text) => serde_json::from_str::<Value>(text)
-            .map(|v| v.to_string().len())
-            .unwrap_or(text.len()),
-        None => 0,
-    };
+    let inline = policy.map_or(0, |text| minified(text).len());
     let packed = inline
         + arns.iter().map(|a| a.len()).sum::<usize>()
         + tags.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
@@ -334,7 +335,7 @@ pub async fn issue(
         audience: new.audience,
         source_identity: new.source_identity,
         context: new.context,
-        session_policy: new.session_policy.map(str::to_owned),
+        session_policy: new.session_policy.map(minified),
         policy_arns: new.policy_arns.iter().map(|a| (*a).to_owned()).collect(),
         tags: new.tags,
         transitive_tag_keys: new.transitive_tag_keys,

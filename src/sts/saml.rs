@@ -8,7 +8,10 @@
 //! every replica) → mint, record, XML. Nothing is stored unless every check passed.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use base64::Engine;
 
@@ -88,7 +91,7 @@ fn read_input(params: &Params) -> Result<Input<'_>, StsError> {
         true,
     );
     let duration = v.duration_seconds(params);
-    let policy = v.session_policy(params, 2048);
+    let policy = v.session_policy(params);
     let policy_arns = v.policy_arns(params)?;
     v.finish()?;
     Ok(Input {
@@ -101,8 +104,44 @@ fn read_input(params: &Params) -> Result<Input<'_>, StsError> {
     })
 }
 
+/// Seconds a client is asked to wait when every verification slot is busy.
+pub const BUSY_RETRY_AFTER_SECONDS: u32 = 1;
+
+/// How many SAML verifications may run at once: one per core by default. A verification holds
+/// its slot until its blocking task ends, even when the request that started it has already
+/// timed out or gone away, so hostile responses cannot pile up CPU work behind the runtime's
+/// back; a request finding every slot taken is answered `ServiceUnavailable` at once.
+#[derive(Debug, Clone)]
+pub struct VerifySlots(Arc<Semaphore>);
+
+impl VerifySlots {
+    /// `n` slots (at least one).
+    pub fn new(n: usize) -> VerifySlots {
+        VerifySlots(Arc::new(Semaphore::new(n.max(1))))
+    }
+
+    /// A slot if one is free now; `None` when all are taken.
+    pub fn try_take(&self) -> Option<OwnedSemaphorePermit> {
+        Arc::clone(&self.0).try_acquire_owned().ok()
+    }
+
+    /// Slots free now.
+    pub fn available(&self) -> usize {
+        self.0.available_permits()
+    }
+}
+
+impl Default for VerifySlots {
+    /// One slot per core the process may use.
+    fn default() -> VerifySlots {
+        VerifySlots::new(std::thread::available_parallelism().map_or(1, usize::from))
+    }
+}
+
 /// Why verification gave no assertion.
 enum Verify {
+    /// Every verification slot is taken.
+    Busy,
     Refused(SamlError),
     /// The blocking task panicked or was cancelled.
     Aborted(tokio::task::JoinError),
@@ -110,8 +149,10 @@ enum Verify {
 
 /// Decodes and verifies the response on tokio's blocking pool: parsing, canonicalization and
 /// xmlsec's signature checks are CPU work in C libraries that must not stall the runtime's
-/// workers, whatever a hostile response costs within its bounds.
+/// workers, whatever a hostile response costs within its bounds; at most as many at once as
+/// `slots` allows.
 async fn verify_off_runtime(
+    slots: &VerifySlots,
     provider: &SamlProvider,
     assertion: &str,
     now: time::OffsetDateTime,
@@ -122,7 +163,10 @@ async fn verify_off_runtime(
     let leeway_seconds = i64::try_from(provider.leeway.as_secs()).unwrap_or(0);
     let allow_sha1 = provider.allow_sha1;
     let assertion = assertion.to_owned();
+    let slot = slots.try_take().ok_or(Verify::Busy)?;
     let task = tokio::task::spawn_blocking(move || {
+        // Held until the work is done, whether or not anyone still waits for it.
+        let _slot = slot;
         saml::verify(
             &assertion,
             &saml::Trust {
@@ -168,9 +212,13 @@ pub async fn assume_role_with_saml(
         ));
     };
     let now = role_session::now(state);
-    let verified = verify_off_runtime(provider, input.assertion, now)
+    let verified = verify_off_runtime(&state.saml_slots, provider, input.assertion, now)
         .await
         .map_err(|e| match e {
+            Verify::Busy => {
+                tracing::warn!(request_id = %meta.request_id, provider = %provider.arn, "every SAML verification slot is busy");
+                StsError::busy(BUSY_RETRY_AFTER_SECONDS)
+            }
             Verify::Refused(e) => {
                 tracing::info!(request_id = %meta.request_id, provider = %provider.arn, error = %e, "SAML response refused");
                 refused(&e)

@@ -70,7 +70,7 @@ fn read_input(params: &Params) -> Result<Input<'_>, StsError> {
     v.name_pattern("RoleSessionName", session_name);
     v.length("WebIdentityToken", token, 4, 20_000, true);
     let duration = v.duration_seconds(params);
-    let policy = v.session_policy(params, 2048);
+    let policy = v.session_policy(params);
     if let Some(id) = params.get("ProviderId") {
         v.length("ProviderId", id, 4, 2048, false);
     }

@@ -550,3 +550,103 @@ async fn repeated_wrong_mfa_codes_lock_the_device() {
         "a locked device refuses even the right code"
     );
 }
+
+#[tokio::test]
+async fn session_policies_are_bounded_checked_after_the_signature_and_stored_minified() {
+    use crate::harness::broker::APP_ROLE;
+    let idp = TestIdp::start().await;
+    let broker = TestBroker::start(&idp, "memory://").await;
+    let compact = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::app-bucket/*"}]}"#;
+    let spaced = r#"{
+        "Version" : "2012-10-17",
+        "Statement" : [ {
+            "Effect" : "Allow",
+            "Action" : "s3:GetObject",
+            "Resource" : "arn:aws:s3:::app-bucket/*"
+        } ]
+    }"#;
+    assert!(spaced.len() < 2048);
+
+    // Stored without its whitespace; the packed size counts the same.
+    let out = alice(&broker)
+        .assume_role()
+        .role_arn(APP_ROLE)
+        .role_session_name("spaced")
+        .policy(spaced)
+        .send()
+        .await
+        .unwrap();
+    let key_id = out.credentials().unwrap().access_key_id();
+    let record = broker
+        .state
+        .store
+        .get_session(key_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.session_policy.as_deref(), Some(compact));
+
+    // STS's limit on the plaintext is 2,048 characters, whitespace included.
+    let padded = format!("{compact}{}", " ".repeat(2049 - compact.len()));
+    let (code, message) = refused(
+        alice(&broker)
+            .assume_role()
+            .role_arn(APP_ROLE)
+            .role_session_name("padded")
+            .policy(&padded)
+            .send()
+            .await,
+    )
+    .await;
+    assert_eq!(code, "ValidationError");
+    assert!(
+        message.contains("at 'policy' failed to satisfy constraint: Member must have length less than or equal to 2048"),
+        "{message}"
+    );
+
+    // An unauthenticated caller gets the signature's answer, never the policy parser's.
+    let malformed = "{\"Version\": \"2012-10-17\", \"Statement\": [".to_owned() + &"[".repeat(30);
+    let (code, _) = refused(
+        broker
+            .sts_as(ALICE_KEY_ID, "wrong-secret", None)
+            .assume_role()
+            .role_arn(APP_ROLE)
+            .role_session_name("forged")
+            .policy(&malformed)
+            .send()
+            .await,
+    )
+    .await;
+    assert_eq!(code, "SignatureDoesNotMatch");
+    let unsigned = broker
+        .http()
+        .post(&broker.endpoint)
+        .form(&[
+            ("Action", "AssumeRole"),
+            ("Version", "2011-06-15"),
+            ("RoleArn", APP_ROLE),
+            ("RoleSessionName", "anonymous"),
+            ("Policy", malformed.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status(), 403);
+    let body = unsigned.text().await.unwrap();
+    assert!(
+        body.contains("<Code>MissingAuthenticationToken</Code>"),
+        "{body}"
+    );
+    // Signed, the same text is a malformed policy.
+    let (code, _) = refused(
+        alice(&broker)
+            .assume_role()
+            .role_arn(APP_ROLE)
+            .role_session_name("signed")
+            .policy(&malformed)
+            .send()
+            .await,
+    )
+    .await;
+    assert_eq!(code, "MalformedPolicyDocument");
+}

@@ -368,3 +368,100 @@ async fn signatures_for_another_service_are_refused() {
         statuses[1].1
     );
 }
+
+/// The largest `Authorization` header the HTTP server lets through, naming tens of thousands
+/// of distinct signed headers, is refused before any key lookup (a 4xx, no CPU stall).
+#[tokio::test]
+async fn a_maximal_hostile_authorization_header_is_refused() {
+    let idp = TestIdp::start().await;
+    let broker = TestBroker::start(&idp, "memory://").await;
+    let names: Vec<String> = (0..55_000).map(|i| format!("h{i}")).collect();
+    let header = format!(
+        "AWS4-HMAC-SHA256 Credential={ALICE_KEY_ID}/20250101/us-east-1/sts/aws4_request, \
+         SignedHeaders=host;{}, Signature={}",
+        names.join(";"),
+        "0".repeat(64)
+    );
+    assert!(header.len() > 300_000, "{}", header.len());
+    let r = broker
+        .http()
+        .post(&broker.endpoint)
+        .header("authorization", header)
+        .header("x-amz-date", "20250101T000000Z")
+        .form(&[("Action", "GetCallerIdentity"), ("Version", "2011-06-15")])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_client_error(), "{}", r.status());
+    let xml = r.text().await.unwrap();
+    assert!(xml.contains("<Code>IncompleteSignature</Code>"), "{xml}");
+    // Just under the length bound, too many names are refused the same way.
+    let names: Vec<String> = (0..1_200).map(|i| format!("h{i}")).collect();
+    let header = format!(
+        "AWS4-HMAC-SHA256 Credential={ALICE_KEY_ID}/20250101/us-east-1/sts/aws4_request, \
+         SignedHeaders={}, Signature={}",
+        names.join(";"),
+        "0".repeat(64)
+    );
+    assert!(header.len() <= sts_broker::sigv4::MAX_AUTHORIZATION_LEN);
+    let r = broker
+        .http()
+        .post(&broker.endpoint)
+        .header("authorization", header)
+        .header("x-amz-date", "20250101T000000Z")
+        .form(&[("Action", "GetCallerIdentity"), ("Version", "2011-06-15")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+}
+
+/// SigV4 reads `+` as itself, form decoding as a space: a presigned URL signed (by the SDK's
+/// presigner) for `a+b` must not also verify with `a+b` sent unencoded, which the query
+/// decoder would read as `a b`.
+#[tokio::test]
+async fn an_unencoded_plus_in_a_presigned_query_is_refused() {
+    use aws_sigv4::http_request::{
+        SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign,
+    };
+    use aws_sigv4::sign::v4;
+
+    let idp = TestIdp::start().await;
+    let broker = TestBroker::start(&idp, "memory://").await;
+    let identity = Credentials::new(ALICE_KEY_ID, ALICE_SECRET, None, None, "test").into();
+    let mut settings = SigningSettings::default();
+    settings.signature_location = SignatureLocation::QueryParams;
+    settings.expires_in = Some(std::time::Duration::from_secs(60));
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name("sts")
+        .time(std::time::SystemTime::now())
+        .settings(settings)
+        .build()
+        .unwrap()
+        .into();
+    let url = format!(
+        "{}/?Action=GetCallerIdentity&Version=2011-06-15&Note=a%2Bb",
+        broker.endpoint
+    );
+    let signable =
+        SignableRequest::new("GET", &url, std::iter::empty(), SignableBody::Bytes(&[])).unwrap();
+    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let mut presigned = reqwest::Url::parse(&url).unwrap();
+    for (k, v) in instructions.params() {
+        presigned.query_pairs_mut().append_pair(k, v);
+    }
+    assert!(presigned.as_str().contains("Note=a%2Bb"));
+    assert!(!presigned.query().unwrap().contains('+'));
+    let r = broker.http().get(presigned.clone()).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(r.text().await.unwrap().contains(ALICE_ARN));
+
+    let tampered = presigned.as_str().replace("Note=a%2Bb", "Note=a+b");
+    let r = broker.http().get(&tampered).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let xml = r.text().await.unwrap();
+    assert!(xml.contains("<Code>IncompleteSignature</Code>"), "{xml}");
+    assert!(xml.contains("'+'"), "{xml}");
+}

@@ -257,3 +257,66 @@ fn lint_prints_errors_and_warnings_with_their_statement() {
     );
     assert!(text.contains("both Action and NotAction"), "{text}");
 }
+
+/// Without `CallerArn` the caller is a user of the resource's account (as IAM's simulator
+/// does for a caller in the account owning the resources), and the output says so: an
+/// identity policy that allows the action on another account's table is not turned into a
+/// cross-account denial by an invented caller account.
+#[test]
+fn simulate_without_a_caller_uses_the_resource_owners_account() {
+    let allow_table = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"dynamodb:GetItem","Resource":"arn:aws:dynamodb:us-east-1:444455556666:table/orders"}}"#;
+    let case = json!({
+        "PolicyInputList": [allow_table],
+        "ActionNames": ["dynamodb:GetItem"],
+        "ResourceArns": ["arn:aws:dynamodb:us-east-1:444455556666:table/orders"],
+    });
+    let check = |text: &str| {
+        let out: Value = serde_json::from_str(text).unwrap();
+        let r = &out["EvaluationResults"][0];
+        assert_eq!(r["EvalDecision"], "allowed", "{r}");
+        assert_eq!(
+            r["SimulatedCaller"], "arn:aws:iam::444455556666:user/SimulatedCaller",
+            "{r}"
+        );
+    };
+    // The command function and the real binary.
+    let direct = sts_broker::cli::policy::run_simulate(&case.to_string());
+    assert_eq!(direct.status, 0, "{}", direct.stderr);
+    check(&direct.stdout);
+    let o = broker(
+        &["policy", "simulate", "--cli-input-json", "-"],
+        Some(&case.to_string()),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    check(&stdout(&o));
+
+    // `ResourceOwner` names the account of resources whose ARN has none (S3).
+    let allow_bucket = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::data/*"}}"#;
+    let owned = json!({
+        "PolicyInputList": [allow_bucket],
+        "ActionNames": ["s3:GetObject"],
+        "ResourceArns": ["arn:aws:s3:::data/x"],
+        "ResourceOwner": "arn:aws:iam::777788889999:root",
+    });
+    let out = sts_broker::cli::policy::run_simulate(&owned.to_string());
+    let out: Value = serde_json::from_str(&out.stdout).unwrap();
+    let r = &out["EvaluationResults"][0];
+    assert_eq!(r["EvalDecision"], "allowed", "{r}");
+    assert_eq!(
+        r["SimulatedCaller"],
+        "arn:aws:iam::777788889999:user/SimulatedCaller"
+    );
+
+    // A caller that is named is simulated as given and not reported.
+    let named = json!({
+        "PolicyInputList": [allow_table],
+        "ActionNames": ["dynamodb:GetItem"],
+        "ResourceArns": ["arn:aws:dynamodb:us-east-1:444455556666:table/orders"],
+        "CallerArn": "arn:aws:iam::111122223333:user/alice",
+    });
+    let out = sts_broker::cli::policy::run_simulate(&named.to_string());
+    let out: Value = serde_json::from_str(&out.stdout).unwrap();
+    let r = &out["EvaluationResults"][0];
+    assert_eq!(r["EvalDecision"], "implicitDeny", "{r}");
+    assert!(r.get("SimulatedCaller").is_none(), "{r}");
+}

@@ -179,3 +179,38 @@ fn check_config_reports_bad_saml_metadata_with_file_and_line() {
         );
     }
 }
+
+#[test]
+fn check_config_checks_accepted_issuers_and_fetch_deadlines() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = r#"[[accounts]]
+id = "111122223333"
+
+[[oidc_providers]]
+account = "111122223333"
+issuer = "https://idp.example.com"
+accepted_issuers = ["https://idp.example.com/", "http://idp.example.com", "https://idp.example.com"]
+client_ids = ["sts.amazonaws.com"]
+jwks_fetch_timeout_seconds = 0
+"#;
+    std::fs::write(dir.path().join("broker.toml"), toml).unwrap();
+    let out = check_config(Config::load(&dir.path().join("broker.toml")));
+    assert_eq!(out.status, 1);
+    let err = out.stderr;
+    assert!(
+        err.contains("accepted issuer \"http://idp.example.com\""),
+        "{err}"
+    );
+    assert!(
+        err.contains("accepted issuer \"https://idp.example.com\" must"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("accepted issuer \"https://idp.example.com/\""),
+        "{err}"
+    );
+    assert!(
+        err.contains("jwks_fetch_timeout_seconds must be 1 to 30"),
+        "{err}"
+    );
+}

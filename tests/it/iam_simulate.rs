@@ -418,3 +418,27 @@ async fn simulation_errors_are_iams() {
             .contains("<Code>InvalidAction</Code>")
     );
 }
+
+/// `SimulateCustomPolicy` without `CallerArn` simulates a caller of the resource's account, so
+/// an identity policy allowing another account's table is judged as IAM's simulator judges it.
+#[tokio::test]
+async fn simulate_custom_policy_without_a_caller_uses_the_resource_owners_account() {
+    let idp = TestIdp::start().await;
+    let broker = TestBroker::start(&idp, "memory://").await;
+    let iam = broker.iam_as(OPS_KEY_ID, OPS_SECRET);
+    let key = "arn:aws:dynamodb:us-east-1:444455556666:table/orders";
+    let out = iam
+        .simulate_custom_policy()
+        .policy_input_list(format!(
+            r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Allow","Action":"dynamodb:GetItem","Resource":"{key}"}}}}"#
+        ))
+        .action_names("dynamodb:GetItem")
+        .resource_arns(key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        decisions(out.evaluation_results()),
+        [("dynamodb:GetItem", key, "allowed")]
+    );
+}

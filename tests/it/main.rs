@@ -21,6 +21,7 @@ mod ext_authz;
 mod front_door;
 mod harness;
 mod iam_simulate;
+mod idp_faults;
 mod key_rotation;
 mod policy_conditions;
 mod policy_core_engine;

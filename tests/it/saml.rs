@@ -786,3 +786,48 @@ async fn subject_revocation_refuses_assertions_issued_before_it() {
     let message = s.refused(&ancient, "InvalidIdentityToken").await;
     assert!(message.contains("7 days"), "{message}");
 }
+
+#[tokio::test]
+async fn verification_is_bounded_and_a_full_pool_answers_service_unavailable_at_once() {
+    let s = setup("memory://").await;
+    let slots = &s.broker.state.saml_slots;
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    assert_eq!(slots.available(), cores);
+    // Every slot taken, as by verifications still running (or abandoned by timed-out requests).
+    let held: Vec<_> = (0..cores).map(|_| slots.try_take().unwrap()).collect();
+    assert!(slots.try_take().is_none());
+    let assertion = s.idp.encode(&s.response());
+    let response = s
+        .broker
+        .http()
+        .post(&s.broker.endpoint)
+        .form(&[
+            ("Action", "AssumeRoleWithSAML"),
+            ("Version", "2011-06-15"),
+            ("RoleArn", ROLE),
+            ("PrincipalArn", PROVIDER),
+            ("SAMLAssertion", assertion.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["retry-after"], "1");
+    let id = response.headers()["x-amzn-requestid"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body = response.text().await.unwrap();
+    assert!(body.contains("<Code>ServiceUnavailable</Code>"), "{body}");
+    assert!(body.contains("<Type>Receiver</Type>"), "{body}");
+    assert!(
+        body.contains(&format!("<RequestId>{id}</RequestId>")),
+        "{body}"
+    );
+    // Nothing was used up: with a slot free, the same response is accepted.
+    drop(held);
+    assert_eq!(slots.available(), cores);
+    let out = s.post(ROLE, assertion).await.unwrap();
+    assert!(out.credentials().is_some());
+    assert_eq!(slots.available(), cores);
+}

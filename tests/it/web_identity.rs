@@ -721,3 +721,39 @@ async fn an_unreachable_idp_on_first_use_is_a_communication_error() {
         .unwrap_err();
     assert_eq!(code, "IDPCommunicationError");
 }
+
+/// OIDC Core: `iss` must be exactly the configured issuer; a spelling differing by a trailing
+/// slash is refused unless the provider lists it in `accepted_issuers`.
+#[tokio::test]
+async fn the_issuer_must_match_exactly_unless_a_spelling_is_listed() {
+    let idp = TestIdp::start().await;
+    let broker = TestBroker::start(&idp, "memory://").await;
+    let mut claims = idp.claims("repo:octo-org/app:ref:refs/heads/main");
+    claims["iss"] = json!(format!("{}/", idp.issuer));
+    let slashed = idp.token("rsa-1", &claims);
+    let (code, message) = assume(&broker, DEPLOY_ROLE, "ci-run", &slashed)
+        .await
+        .unwrap_err();
+    assert_eq!(code, "InvalidIdentityToken");
+    assert!(message.contains("No OpenIDConnect provider"), "{message}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let toml = crate::harness::broker::standard_config(dir.path(), &idp, "memory://", 0);
+    let issuer_line = format!("issuer = \"{}\"", idp.issuer);
+    let toml = toml.replacen(
+        &issuer_line,
+        &format!("{issuer_line}\naccepted_issuers = [\"{}/\"]", idp.issuer),
+        1,
+    );
+    let listed = TestBroker::from_toml(dir, &toml).await;
+    let out = assume(&listed, DEPLOY_ROLE, "ci-run", &slashed)
+        .await
+        .unwrap();
+    // The session names the provider as configured.
+    assert_eq!(out.provider(), Some(PROVIDER_ARN));
+    let exact = idp.token(
+        "rsa-1",
+        &idp.claims("repo:octo-org/app:ref:refs/heads/main"),
+    );
+    assert!(assume(&listed, DEPLOY_ROLE, "ci-run", &exact).await.is_ok());
+}

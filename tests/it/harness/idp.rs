@@ -1,6 +1,7 @@
 //! A loopback OIDC identity provider: discovery at `ISSUER/.well-known/openid-configuration`,
 //! keys at `ISSUER/jwks.json`, tokens signed with real RSA-2048 and EC P-256 keys. Tests can
-//! rotate keys, take it down, and count how often its keys were fetched.
+//! rotate keys, take it down, make either endpoint misbehave ([`Fault`]), and count how often
+//! (and how many at once) its documents were fetched.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -92,6 +93,30 @@ pub fn sign_jwt(key: &TestKey, header: &Value, claims: &Value) -> String {
     format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig))
 }
 
+/// How an endpoint misbehaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Fault {
+    #[default]
+    None,
+    /// Accepts the request and never answers.
+    Hang,
+    /// `200`, then one byte of the document a second.
+    Trickle,
+    /// `200` with 10 MB of JSON-looking padding, streamed without a length.
+    Huge,
+    /// `302` to a URL serving the real document.
+    Redirect,
+    /// `200` with an HTML page.
+    NotJson,
+}
+
+/// Which endpoint a [`Fault`] applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    Discovery,
+    Jwks,
+}
+
 #[derive(Default)]
 struct Shared {
     keys: Mutex<HashMap<String, Arc<TestKey>>>,
@@ -100,6 +125,28 @@ struct Shared {
     jwks_hits: AtomicUsize,
     discovery_hits: AtomicUsize,
     issuer: Mutex<String>,
+    discovery_fault: Mutex<Fault>,
+    jwks_fault: Mutex<Fault>,
+    /// Requests being answered now, and the most there ever were at once.
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+}
+
+/// Counts a request in flight until dropped (also when the client goes away mid-answer).
+struct InFlight(Arc<Shared>);
+
+impl InFlight {
+    fn new(shared: &Arc<Shared>) -> InFlight {
+        let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        shared.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        InFlight(shared.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 pub struct TestIdp {
@@ -115,6 +162,8 @@ impl TestIdp {
         let app = axum::Router::new()
             .route("/idp/.well-known/openid-configuration", get(discovery))
             .route("/idp/jwks.json", get(jwks))
+            .route("/idp/real/jwks.json", get(real_jwks))
+            .route("/idp/real/openid-configuration", get(real_discovery))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
@@ -160,6 +209,20 @@ impl TestIdp {
         *self.shared.published.lock().unwrap() = kids.iter().map(|k| (*k).to_owned()).collect();
     }
 
+    /// Makes `endpoint` misbehave as `fault` says (`Fault::None` to heal it).
+    pub fn set_fault(&self, endpoint: Endpoint, fault: Fault) {
+        let slot = match endpoint {
+            Endpoint::Discovery => &self.shared.discovery_fault,
+            Endpoint::Jwks => &self.shared.jwks_fault,
+        };
+        *slot.lock().unwrap() = fault;
+    }
+
+    /// The most discovery and JWKS requests the IdP was ever answering at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.shared.max_in_flight.load(Ordering::SeqCst)
+    }
+
     pub fn set_down(&self, down: bool) {
         self.shared.down.store(down, Ordering::SeqCst);
     }
@@ -193,21 +256,97 @@ impl TestIdp {
     }
 }
 
+/// The document as `fault` serves it, holding an [`InFlight`] until the answer is done.
+async fn faulty(shared: &Arc<Shared>, fault: Fault, document: Value, real: &str) -> Response {
+    use axum::body::{Body, Bytes};
+    let guard = InFlight::new(shared);
+    let json = |body: Body| {
+        Response::builder()
+            .status(StatusCode::OK)
+            .header("content-type", "application/json")
+            .body(body)
+            .unwrap()
+    };
+    match fault {
+        Fault::None => {
+            drop(guard);
+            axum::Json(document).into_response()
+        }
+        Fault::Hang => {
+            let _guard = guard;
+            std::future::pending::<()>().await;
+            StatusCode::OK.into_response()
+        }
+        Fault::Trickle => {
+            let bytes = document.to_string().into_bytes();
+            let stream = futures_util::stream::unfold((0, guard), move |(i, guard)| {
+                let byte = bytes.get(i).copied();
+                async move {
+                    if i > 0 {
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    }
+                    byte.map(|b| {
+                        (
+                            Ok::<_, std::io::Error>(Bytes::from(vec![b])),
+                            (i + 1, guard),
+                        )
+                    })
+                }
+            });
+            json(Body::from_stream(stream))
+        }
+        Fault::Huge => {
+            let chunk = Bytes::from(vec![b' '; 64 * 1024]);
+            let stream = futures_util::stream::unfold((0, guard), move |(i, guard)| {
+                let chunk = chunk.clone();
+                async move { (i < 160).then(|| (Ok::<_, std::io::Error>(chunk), (i + 1, guard))) }
+            });
+            json(Body::from_stream(stream))
+        }
+        Fault::Redirect => {
+            drop(guard);
+            Response::builder()
+                .status(StatusCode::FOUND)
+                .header("location", real)
+                .body(Body::empty())
+                .unwrap()
+        }
+        Fault::NotJson => {
+            drop(guard);
+            Response::builder()
+                .status(StatusCode::OK)
+                .header("content-type", "text/html")
+                .body(Body::from("<html><body>Sign in</body></html>"))
+                .unwrap()
+        }
+    }
+}
+
 async fn discovery(State(shared): State<Arc<Shared>>) -> Response {
     shared.discovery_hits.fetch_add(1, Ordering::SeqCst);
     if shared.down.load(Ordering::SeqCst) {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
+    let fault = *shared.discovery_fault.lock().unwrap();
     let issuer = shared.issuer.lock().unwrap().clone();
-    axum::Json(json!({
+    let real = format!("{issuer}/real/openid-configuration");
+    faulty(&shared, fault, discovery_document(&shared), &real).await
+}
+
+async fn real_discovery(State(shared): State<Arc<Shared>>) -> Response {
+    axum::Json(discovery_document(&shared)).into_response()
+}
+
+fn discovery_document(shared: &Shared) -> Value {
+    let issuer = shared.issuer.lock().unwrap().clone();
+    json!({
         "issuer": issuer,
         "jwks_uri": format!("{issuer}/jwks.json"),
         "authorization_endpoint": format!("{issuer}/authorize"),
         "response_types_supported": ["id_token"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256", "ES256"],
-    }))
-    .into_response()
+    })
 }
 
 async fn jwks(State(shared): State<Arc<Shared>>) -> Response {
@@ -215,11 +354,21 @@ async fn jwks(State(shared): State<Arc<Shared>>) -> Response {
     if shared.down.load(Ordering::SeqCst) {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
+    let fault = *shared.jwks_fault.lock().unwrap();
+    let real = format!("{}/real/jwks.json", shared.issuer.lock().unwrap());
+    faulty(&shared, fault, jwks_document(&shared), &real).await
+}
+
+async fn real_jwks(State(shared): State<Arc<Shared>>) -> Response {
+    axum::Json(jwks_document(&shared)).into_response()
+}
+
+fn jwks_document(shared: &Shared) -> Value {
     let keys = shared.keys.lock().unwrap();
     let published = shared.published.lock().unwrap();
     let jwks: Vec<Value> = published
         .iter()
         .filter_map(|kid| keys.get(kid).map(|k| k.jwk(kid)))
         .collect();
-    axum::Json(json!({ "keys": jwks })).into_response()
+    json!({ "keys": jwks })
 }
