@@ -580,7 +580,7 @@ async fn session_policies_are_bounded_checked_after_the_signature_and_stored_min
     let record = broker
         .state
         .store
-        .get_session(key_id)
+        .get_session(key_id, &broker.state.keys)
         .await
         .unwrap()
         .unwrap();
