@@ -279,7 +279,7 @@ async fn paths_that_could_name_another_resource_are_refused_not_served() {
 #[tokio::test]
 async fn authorize_api_refuses_the_same_paths() {
     let idp = TestIdp::start().await;
-    let broker = TestBroker::start(&idp, "memory://").await;
+    let broker = broker_with(&idp, "envoy", "").await;
     let alice = Signer::new(ALICE_KEY_ID, ALICE_SECRET, None);
     let gateway = Signer::new(GATEWAY_KEY_ID, GATEWAY_SECRET, None);
     let host: SocketAddr = "127.0.0.1:9".parse().unwrap();
@@ -311,6 +311,22 @@ async fn authorize_api_refuses_the_same_paths() {
             assert_eq!(v["error"]["code"], "InvalidURI", "{path}");
         }
     }
+    // Each refused call is one audit line, as the calling service's broker:Authorize with bad
+    // input (`Error`).
+    broker.state.audit.flush().await;
+    let text = std::fs::read_to_string(broker.dir.path().join("audit.log")).unwrap();
+    let refused: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|l| l["reason"] == "InvalidURI")
+        .collect();
+    assert_eq!(refused.len(), 5, "{text}");
+    assert!(
+        refused
+            .iter()
+            .all(|l| l["action"] == "broker:Authorize" && l["decision"] == "Error"),
+        "{text}"
+    );
 }
 
 /// `POST /authorize` signed by `service_signer`: status and JSON.
