@@ -18,6 +18,7 @@ mod caller_identity;
 mod cli;
 mod config;
 mod ext_authz;
+mod fuzz_regressions;
 mod harness;
 mod iam_simulate;
 mod key_rotation;
