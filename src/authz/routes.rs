@@ -173,11 +173,26 @@ fn template_vars(template: &str) -> Result<Vec<&str>, String> {
     Ok(out)
 }
 
+/// `template` with each `{name}` replaced by its captured value, in one pass: a value that
+/// itself reads `{other}` stays text.
 fn fill(template: &str, captured: &[(&str, String)]) -> String {
-    let mut out = template.to_owned();
-    for (name, value) in captured {
-        out = out.replace(&format!("{{{name}}}"), value);
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('}') else {
+            out.push_str(&rest[open..]);
+            return out;
+        };
+        let name = &after[..close];
+        match captured.iter().find(|(n, _)| *n == name) {
+            Some((_, value)) => out.push_str(value),
+            None => out.push_str(&rest[open..open + close + 2]),
+        }
+        rest = &after[close + 1..];
     }
+    out.push_str(rest);
     out
 }
 

@@ -105,3 +105,19 @@ fn seeds_reach_verification() {
         assert_eq!(checker.verify(&token(name)), None, "{name} verified");
     }
 }
+
+/// Found by the route property test: a captured value spelling another variable's name
+/// (`%7Bkey%7D`) was substituted again, so `/objects/%7Bkey%7D/secret` was authorized as
+/// `arn:aws:s3:::secret/secret` while the upstream serves bucket `{key}`.
+#[test]
+fn a_captured_variable_name_stays_text() {
+    let route = sts_broker::authz::routes::Route::compile(
+        "GET",
+        "/objects/{bucket}/{key+}",
+        "s3:GetObject",
+        "arn:aws:s3:::{bucket}/{key}",
+    )
+    .unwrap();
+    let target = route.matches("GET", "/objects/%7Bkey%7D/secret").unwrap();
+    assert_eq!(target.resource, "arn:aws:s3:::{key}/secret");
+}

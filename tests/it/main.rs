@@ -25,6 +25,7 @@ mod key_rotation;
 mod policy_conditions;
 mod policy_core_engine;
 mod policy_moto;
+mod properties;
 mod query_api;
 mod revocation;
 mod saml;
