@@ -382,7 +382,7 @@ pub fn routes(data: &[u8]) -> Outcome {
     let mut lines = text.lines();
     let request = lines.next().unwrap_or_default();
     let (method, path) = request.split_once(' ').unwrap_or((request, "/"));
-    let mut compiled: Vec<(Route, &str)> = Vec::new();
+    let mut compiled: Vec<(Route, [&str; 3])> = Vec::new();
     for line in lines.take(16) {
         let mut words = line.split(' ');
         let (Some(m), Some(p), Some(a), Some(r)) =
@@ -391,7 +391,7 @@ pub fn routes(data: &[u8]) -> Outcome {
             continue;
         };
         if let Ok(route) = Route::compile(m, p, a, r) {
-            compiled.push((route, r));
+            compiled.push((route, [p, a, r]));
         }
     }
     let all: Vec<Route> = compiled.iter().map(|(r, _)| r.clone()).collect();
@@ -402,36 +402,34 @@ pub fn routes(data: &[u8]) -> Outcome {
     let Some(target) = found else {
         return Ok(());
     };
-    let Some((route, template)) = compiled
+    let Some((route, [pattern, action, resource])) = compiled
         .iter()
         .find(|(r, _)| r.matches(method, path).is_some())
     else {
         return Err("find matched but no route matches".to_owned());
     };
-    resource_within_template(&target.resource, template)?;
-    captures_stay_text(route, template, method, path, &target)
+    resource_within_template(&target.resource, resource)?;
+    captures_stay_text(route, [pattern, action, resource], method, path, &target)
 }
 
 /// A captured value is text, never template: the same path with its braces (`{`, `%7B`...)
-/// made brackets must give the same action and resource with brackets for braces. Checked
-/// only where brackets appear nowhere else.
+/// made brackets must give the same action and resource with braces made brackets. Checked
+/// only where the route's own text has no brace outside its variables.
 fn captures_stay_text(
     route: &Route,
-    template: &str,
+    [pattern, action, resource]: [&str; 3],
     method: &str,
     path: &str,
     target: &routes::Target,
 ) -> Outcome {
-    let literal_text: String = template
-        .split('{')
-        .map(|p| p.split_once('}').map_or(p, |(_, t)| t))
-        .collect();
-    let lower = path.to_ascii_lowercase();
-    if literal_text.contains(['[', ']', '{', '}'])
-        || path.contains(['[', ']'])
-        || lower.contains("%5b")
-        || lower.contains("%5d")
-    {
+    let outside_variables = |template: &str| -> String {
+        template
+            .split('{')
+            .map(|p| p.split_once('}').map_or(p, |(_, t)| t))
+            .collect()
+    };
+    let route_text = [pattern, action, resource].map(outside_variables).concat();
+    if route_text.contains(['{', '}']) || route_text.to_ascii_lowercase().contains("%7") {
         return Ok(());
     }
     let swapped = ["%7B", "%7b"]
