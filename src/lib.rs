@@ -18,6 +18,8 @@ pub mod authz_audit;
 pub mod cli;
 pub mod clock;
 pub mod config;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod iam;
 pub mod iam_api;
 pub mod keys;

@@ -13,9 +13,9 @@
 mod error;
 mod fetch;
 mod jwks;
-mod keys;
-mod token;
-mod verify;
+pub(crate) mod keys;
+pub(crate) mod token;
+pub(crate) mod verify;
 
 #[cfg(test)]
 mod conformance;

@@ -64,6 +64,64 @@ pub fn verify_signatures(
         // Never reached with checked configuration; refuse rather than skip verification.
         return Err(SamlError::BadSignature);
     }
+    let Shape {
+        raw,
+        response_id,
+        assertion_id,
+    } = check_response_shape(xml, allow_sha1)?;
+
+    let allowed = (!allow_sha1).then_some(&ALGORITHMS[..]);
+    let reduced = Crypto::reduce_xml_to_signed_with_allowed_algorithms(
+        xml,
+        certificates,
+        ReduceMode::ValidateAndMarkNoAncestors,
+        allowed,
+    )
+    .map_err(|e| {
+        tracing::debug!(error = %e, "SAML signature verification failed");
+        SamlError::BadSignature
+    })?;
+    let reduced = dom::parse(&reduced).map_err(|_| SamlError::BadSignature)?;
+
+    let (response, assertion) = if reduced.is(NS_PROTOCOL, "Response") {
+        if reduced.attr("ID") != Some(response_id.as_str()) {
+            return Err(SamlError::Unsigned);
+        }
+        let a = {
+            let mut found = reduced.children_named(NS_ASSERTION, "Assertion");
+            let (Some(a), None) = (found.next(), found.next()) else {
+                return Err(SamlError::Unsigned);
+            };
+            a.clone()
+        };
+        (Some(reduced), a)
+    } else if reduced.is(NS_ASSERTION, "Assertion") {
+        (None, reduced)
+    } else {
+        return Err(SamlError::Unsigned);
+    };
+    if assertion.attr("ID") != Some(assertion_id.as_str()) {
+        return Err(SamlError::Unsigned);
+    }
+    Ok(Signed {
+        raw,
+        response,
+        assertion,
+    })
+}
+
+/// A response that passed the shape rules, with the ids its signatures reference.
+#[derive(Debug)]
+pub struct Shape {
+    /// The Response as received.
+    pub raw: Element,
+    pub response_id: String,
+    pub assertion_id: String,
+}
+
+/// The shape rules alone (see the module documentation), before any cryptography: the parsed
+/// document and its ids, or why it cannot be an honest IdP response.
+pub fn check_response_shape(xml: &str, allow_sha1: bool) -> Result<Shape, SamlError> {
     let raw = dom::parse(xml)?;
     if !raw.is(NS_PROTOCOL, "Response") {
         return Err(SamlError::NotAResponse);
@@ -125,44 +183,10 @@ pub fn verify_signatures(
     for sig in &on_assertion {
         check_shape(sig, &assertion_id, false, allow_sha1)?;
     }
-
-    let allowed = (!allow_sha1).then_some(&ALGORITHMS[..]);
-    let reduced = Crypto::reduce_xml_to_signed_with_allowed_algorithms(
-        xml,
-        certificates,
-        ReduceMode::ValidateAndMarkNoAncestors,
-        allowed,
-    )
-    .map_err(|e| {
-        tracing::debug!(error = %e, "SAML signature verification failed");
-        SamlError::BadSignature
-    })?;
-    let reduced = dom::parse(&reduced).map_err(|_| SamlError::BadSignature)?;
-
-    let (response, assertion) = if reduced.is(NS_PROTOCOL, "Response") {
-        if reduced.attr("ID") != Some(response_id.as_str()) {
-            return Err(SamlError::Unsigned);
-        }
-        let a = {
-            let mut found = reduced.children_named(NS_ASSERTION, "Assertion");
-            let (Some(a), None) = (found.next(), found.next()) else {
-                return Err(SamlError::Unsigned);
-            };
-            a.clone()
-        };
-        (Some(reduced), a)
-    } else if reduced.is(NS_ASSERTION, "Assertion") {
-        (None, reduced)
-    } else {
-        return Err(SamlError::Unsigned);
-    };
-    if assertion.attr("ID") != Some(assertion_id.as_str()) {
-        return Err(SamlError::Unsigned);
-    }
-    Ok(Signed {
+    Ok(Shape {
         raw,
-        response,
-        assertion,
+        response_id,
+        assertion_id,
     })
 }
 
