@@ -67,7 +67,7 @@ impl PolicyType {
     }
 
     /// The name used in explanations and the simulate output.
-    pub fn name(self) -> &'static str {
+    pub const fn name(self) -> &'static str {
         match self {
             PolicyType::Identity => "identity",
             PolicyType::Resource => "resource",

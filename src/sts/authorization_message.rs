@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 
 use super::error::StsError;
 use crate::keys::{SessionKey, SessionKeys};
-use crate::policy::{Decision, Evaluation, Explanation, PolicySet, Request};
+use crate::policy::{Decision, Evaluation, Explanation, PolicySet, PolicyType, Request};
 
 /// Longest `EncodedMessage` accepted (the STS API model's bound).
 pub const MAX_ENCODED_LEN: usize = 10_240;
@@ -160,10 +160,34 @@ pub fn decode(keys: &SessionKeys, encoded: &str) -> Result<Decoded, MessageError
     })
 }
 
+/// Policy types written by the resource's owner, not by the caller's account.
+const OWNER_SIDE: [&str; 3] = [
+    PolicyType::Resource.name(),
+    PolicyType::Trust.name(),
+    PolicyType::Rcp.name(),
+];
+
 /// The evaluation trace of a decision, in the shape of AWS's decoded message.
+///
+/// A message is read by the denied principal's account. When the resource is not known to be
+/// in that account, statements of the owner's policies (trust, resource, resource control) keep
+/// only their type and effect, and the summary only the decision: their ids, Sids, positions
+/// and failing conditions (an `sts:ExternalId`, source ranges) are the owner's to read.
 pub fn trace(evaluation: &Evaluation, set: &PolicySet<'_>, request: &Request) -> Value {
     let explanation = Explanation::new(evaluation, set, request);
+    let same_account = matches!(
+        (request.principal.account(), request.resource.account()),
+        (Some(p), Some(r)) if p == r
+    );
+    let hidden =
+        |s: &crate::policy::StatementRef| !same_account && OWNER_SIDE.contains(&s.policy_type);
     let statement = |s: &crate::policy::StatementRef| {
+        if hidden(s) {
+            return json!({
+                "effect": s.effect.to_ascii_uppercase(),
+                "policyType": s.policy_type,
+            });
+        }
         json!({
             "statementId": s.sid.clone().unwrap_or_default(),
             "effect": s.effect.to_ascii_uppercase(),
@@ -184,10 +208,25 @@ pub fn trace(evaluation: &Evaluation, set: &PolicySet<'_>, request: &Request) ->
         .take(MAX_ITEMS)
         .map(|n| {
             let mut v = statement(&n.statement);
-            v["reason"] = Value::String(n.reason.clone());
+            if !hidden(&n.statement) {
+                v["reason"] = Value::String(n.reason.clone());
+            }
             v
         })
         .collect();
+    let summary = match same_account {
+        true => explanation.summary.clone(),
+        false => format!(
+            "{} on {} is {}",
+            request.action(),
+            request.resource.name(),
+            match evaluation.decision {
+                Decision::Allowed => "allowed",
+                Decision::ExplicitDeny => "explicitly denied",
+                Decision::ImplicitDeny => "implicitly denied",
+            }
+        ),
+    };
     let mut conditions: Vec<(&str, Vec<Value>)> = request
         .context
         .iter()
@@ -215,7 +254,7 @@ pub fn trace(evaluation: &Evaluation, set: &PolicySet<'_>, request: &Request) ->
     let mut out = json!({
         "allowed": evaluation.decision == Decision::Allowed,
         "explicitDeny": evaluation.decision == Decision::ExplicitDeny,
-        "summary": explanation.summary,
+        "summary": summary,
         "matchedStatements": { "items": matched },
         "failures": { "items": failures },
         "context": {

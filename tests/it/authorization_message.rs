@@ -5,8 +5,8 @@ use aws_sdk_sts::error::ProvideErrorMetadata as _;
 use serde_json::Value;
 
 use crate::harness::broker::{
-    ADMIN_ROLE, ALICE_KEY_ID, ALICE_SECRET, GATEWAY_KEY_ID, GATEWAY_SECRET, OPS_KEY_ID, OPS_SECRET,
-    TestBroker,
+    ADMIN_ROLE, ALICE_KEY_ID, ALICE_SECRET, BOB_KEY_ID, BOB_SECRET, GATEWAY_KEY_ID, GATEWAY_SECRET,
+    OPS_KEY_ID, OPS_SECRET, TestBroker, VENDOR_EXTERNAL_ID, VENDOR_ROLE,
 };
 use crate::harness::idp::TestIdp;
 
@@ -239,4 +239,54 @@ access_keys = [{{ id = "{VENDOR_ADMIN_KEY_ID}", secret_file = "vendor-admin.secr
     let trace: Value = serde_json::from_str(&decode(&vendor, own).await.unwrap()).unwrap();
     assert_eq!(trace["context"]["principal"]["arn"], VENDOR_ADMIN_ARN);
     assert_eq!(decode(&ops, own).await.unwrap_err().0, "AccessDenied");
+}
+
+/// A denial by another account's trust policy decodes for the caller's account without that
+/// policy's statements: bob (111122223333) sends a wrong ExternalId to the vendor's role
+/// (444455556666); his account's administrator learns that the vendor's trust policy refused,
+/// not its ExternalId, Sid or failing condition.
+#[tokio::test]
+async fn a_denial_by_another_accounts_trust_policy_hides_that_policy() {
+    let idp = TestIdp::start().await;
+    let broker = TestBroker::start(&idp, "memory://").await;
+    let e = broker
+        .sts_as(BOB_KEY_ID, BOB_SECRET, None)
+        .assume_role()
+        .role_arn(VENDOR_ROLE)
+        .role_session_name("guess")
+        .external_id("wrong-id")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(e.code(), Some("AccessDenied"));
+    let message = e.message().unwrap();
+    let (_, blob) = message.split_once(MARKER).expect("an encoded message");
+    let out = broker
+        .sts_as(OPS_KEY_ID, OPS_SECRET, None)
+        .decode_authorization_message()
+        .encoded_message(blob)
+        .send()
+        .await
+        .unwrap();
+    let text = out.decoded_message().unwrap();
+    assert!(!text.contains(VENDOR_EXTERNAL_ID), "{text}");
+    assert!(!text.contains("vendor (trust policy)"), "{text}");
+    let trace: Value = serde_json::from_str(text).unwrap();
+    assert_eq!(trace["context"]["resource"], VENDOR_ROLE);
+    let statements: Vec<&Value> = ["matchedStatements", "failures"]
+        .iter()
+        .flat_map(|list| trace[list]["items"].as_array().unwrap())
+        .collect();
+    assert!(
+        statements.iter().any(|s| s["policyType"] == "trust"),
+        "{trace:#}"
+    );
+    for s in statements.iter().filter(|s| s["policyType"] == "trust") {
+        assert!(s.get("reason").is_none(), "{s}");
+        assert!(s.get("policyId").is_none(), "{s}");
+        assert!(s.get("statementId").is_none(), "{s}");
+    }
+    // The request's own values stay: they are the caller's.
+    assert!(text.contains("wrong-id"), "{text}");
 }
