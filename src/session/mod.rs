@@ -143,6 +143,14 @@ pub struct TokenDigest {
 }
 
 impl TokenDigest {
+    /// The digest of a compact JWS's signed part (`header.payload`), usable until
+    /// `usable_until`. The signature is left out: an ECDSA signature has two valid spellings,
+    /// and a revoked token must stay revoked in both.
+    pub fn of_jws(token: &str, usable_until: i64) -> TokenDigest {
+        let signed = token.rsplit_once('.').map_or(token, |(signed, _)| signed);
+        TokenDigest::of(signed, usable_until)
+    }
+
     /// The digest of `token`, usable until `usable_until`.
     pub fn of(token: &str, usable_until: i64) -> TokenDigest {
         TokenDigest {

@@ -170,7 +170,7 @@ pub async fn assume_role_with_web_identity(
     // Refresh after revocation: the same token again after its session was revoked, or any
     // token issued (`iat`) before its subject was revoked, is refused.
     let usable_until = (token.expires_at + provider.leeway).unix_timestamp();
-    let digest = TokenDigest::of(input.token, usable_until);
+    let digest = TokenDigest::of_jws(input.token, usable_until);
     state
         .revocations
         .check_proof(&provider.arn, &token.subject, issued_at, &digest.sha256)

@@ -688,3 +688,60 @@ async fn a_removed_role_or_user_added_back_does_not_revive_its_sessions() {
         "{kinds:?}"
     );
 }
+
+/// The same ES256 token with its signature's `s` replaced by `n - s` (P-256's order), which
+/// verifies as well: ECDSA signatures are malleable.
+fn malleated(token: &str) -> String {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    const N: [u8; 32] = [
+        0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63,
+        0x25, 0x51,
+    ];
+    let (signed, signature) = token.rsplit_once('.').unwrap();
+    let mut sig = URL_SAFE_NO_PAD.decode(signature).unwrap();
+    assert_eq!(sig.len(), 64);
+    let mut borrow = 0i16;
+    for i in (0..32).rev() {
+        let d = i16::from(N[i]) - i16::from(sig[32 + i]) - borrow;
+        borrow = i16::from(d < 0);
+        sig[32 + i] = u8::try_from(d.rem_euclid(256)).unwrap();
+    }
+    format!("{signed}.{}", URL_SAFE_NO_PAD.encode(sig))
+}
+
+/// A revoked session's token stays revoked in every spelling of its signature: the proof is
+/// the token's signed part, so the malleated twin of an ES256 token is refused too, while the
+/// malleated twin of a token nobody revoked still verifies (the test would prove nothing
+/// otherwise).
+#[tokio::test]
+async fn a_revoked_token_is_refused_whatever_its_signature_spelling() {
+    let idp = TestIdp::start().await;
+    let broker = TestBroker::start(&idp, "memory://").await;
+    let ec_token = |sub: &str| {
+        let mut claims = idp.claims(sub);
+        claims["jti"] = json!(uuid::Uuid::new_v4().to_string());
+        idp.token("ec-1", &claims)
+    };
+    let control = ec_token(SUB);
+    exchange(&broker, &malleated(&control)).await.unwrap();
+
+    let doomed_token = ec_token(SUB);
+    let doomed = exchange(&broker, &doomed_token).await.unwrap();
+    broker
+        .state
+        .revocations
+        .revoke(
+            Revocation::Session {
+                access_key_id: doomed.0.clone(),
+            },
+            time::OffsetDateTime::now_utc(),
+        )
+        .await
+        .unwrap();
+    for spelling in [doomed_token.clone(), malleated(&doomed_token)] {
+        let (code, status) = exchange(&broker, &spelling).await.unwrap_err();
+        assert_eq!((code.as_str(), status), ("AccessDenied", 403));
+    }
+}
