@@ -390,7 +390,8 @@ pub async fn check_mfa(
     };
     // Guessing is bounded: a code is evaluated only with one of MFA_MAX_FAILURES attempts
     // taken from the store first, check and count in one atomic step, so concurrent requests
-    // on every replica together get no more; a right code gives its attempt back. Without an
+    // on every replica together get no more; a right code used for the first time gives its
+    // attempt back. Without an
     // attempt left the device accepts no code until the window ends; the answer looks the same
     // as for a wrong code.
     let failures_key = format!("mfa:{serial}");
@@ -409,10 +410,6 @@ pub async fn check_mfa(
     let Ok(step) = totp::check(&seed, code, now) else {
         return Err(mfa_failed());
     };
-    if let Err(e) = state.store.give_back_attempt(&failures_key).await {
-        // The attempt stays counted: the device locks one code earlier, never later.
-        tracing::warn!(error = %e, "store did not take back a good MFA attempt");
-    }
     // A code is good once: remember its step for as long as it could still be accepted.
     let window =
         std::time::Duration::from_secs(totp::STEP_SECONDS * (2 * totp::ALLOWED_DRIFT_STEPS + 1));
@@ -425,7 +422,12 @@ pub async fn check_mfa(
             StsError::service_unavailable()
         })?;
     if !fresh {
+        // A replayed code is a failed attempt: its attempt stays counted.
         return Err(mfa_failed());
+    }
+    if let Err(e) = state.store.give_back_attempt(&failures_key).await {
+        // The attempt stays counted: the device locks one code earlier, never later.
+        tracing::warn!(error = %e, "store did not take back a good MFA attempt");
     }
     Ok(now.unix_timestamp())
 }

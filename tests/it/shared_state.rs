@@ -284,3 +284,39 @@ async fn the_compose_redis_acl_user_is_enough_and_no_more() {
         "{refused}"
     );
 }
+
+/// A replayed code counts as a failed attempt: the first use gives its attempt back, each
+/// replay keeps one, so replaying a seen code is no free probe of the lockout.
+#[tokio::test]
+async fn a_replayed_mfa_code_counts_as_a_failed_attempt() {
+    let idp = TestIdp::start().await;
+    let redis = RedisServer::start().await;
+    let a = audited_replica(&idp, &redis.url()).await;
+    let seed = Seed::from_base32(ALICE_MFA_SEED).unwrap();
+    let code = code_at(&seed, time::OffsetDateTime::now_utc());
+    let send = |code: String| {
+        let sts = a.sts_as(ALICE_KEY_ID, ALICE_SECRET, None);
+        async move {
+            sts.get_session_token()
+                .serial_number(ALICE_MFA_SERIAL)
+                .token_code(code)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| e.into_service_error().code().map(str::to_owned))
+        }
+    };
+    send(code.clone()).await.unwrap();
+    let failures = "sts-broker:failures:mfa:arn:aws:iam::111122223333:mfa/alice";
+    assert_eq!(redis.get(failures).await.as_deref(), Some("0"));
+    for replays in 1..=2 {
+        assert_eq!(
+            send(code.clone()).await.unwrap_err().as_deref(),
+            Some("AccessDenied")
+        );
+        assert_eq!(
+            redis.get(failures).await.as_deref(),
+            Some(replays.to_string().as_str())
+        );
+    }
+}
