@@ -316,12 +316,9 @@ impl Revocations {
     /// Revocations kept in `store`, for the configured `principals` (targets and session
     /// limits). Nothing is loaded yet: see [`Revocations::start`].
     pub fn new(store: Store, clock: Arc<dyn Clock>, principals: Principals) -> Revocations {
-        let longest = principals
-            .roles
-            .values()
-            .copied()
-            .max()
-            .unwrap_or(LONGEST_ROLE_SESSION);
+        // Rules cover the longest session any role can grant, not the configured maximum: a
+        // maximum lowered after a session was issued must not shorten the rule that ends it.
+        let longest = LONGEST_ROLE_SESSION;
         let health = match store {
             Store::Memory(_) => Health::trusted_forever(),
             Store::Redis(_) => Health::untrusted(),
@@ -593,13 +590,10 @@ impl Revocations {
         }))
     }
 
-    fn role_max(&self, role_arn: &str) -> u32 {
-        self.shared
-            .principals
-            .roles
-            .get(role_arn)
-            .copied()
-            .unwrap_or(LONGEST_ROLE_SESSION)
+    /// What a rule on a role covers: the longest session any role can grant, whatever the
+    /// role's configured maximum is now (it may have been higher when a session was issued).
+    fn role_max(&self, _role_arn: &str) -> u32 {
+        LONGEST_ROLE_SESSION
     }
 
     fn apply(&self, entries: &[Entry]) {
@@ -681,7 +675,7 @@ async fn register(shared: &Shared) -> Result<(), RevocationError> {
     let roles = p.roles.iter().map(|(arn, max)| Registered {
         kind: RegisteredKind::Role,
         arn: arn.clone(),
-        covers: *max,
+        covers: LONGEST_ROLE_SESSION.max(*max),
     });
     let users = p.users.iter().map(|arn| Registered {
         kind: RegisteredKind::User,
