@@ -71,6 +71,10 @@ pub enum KeyError {
         "key folder {0} (or what its symlink points to) is writable by group or others: anyone able to write there could add a session key; make it owner-only (chmod 700)"
     )]
     UnsafeFolder(PathBuf),
+    #[error(
+        "key file {0} can be read or written by group or others: whoever reads it can forge sessions; make it owner-only (chmod 600)"
+    )]
+    UnsafeKeyFile(PathBuf),
     #[error("key folder {0} is not a directory")]
     NotAFolder(PathBuf),
     #[error(
@@ -124,7 +128,8 @@ pub struct KeyInfo {
 type KeySet = Vec<Arc<SessionKey>>;
 
 /// A folder's state, cheap to compare: names, sizes and modification times of its key files.
-type Fingerprint = Vec<(String, u64, Option<SystemTime>)>;
+/// Per key file: id, size, modification time and permission bits (a `chmod` is a change).
+type Fingerprint = Vec<(String, u64, Option<SystemTime>, u32)>;
 
 struct Shared {
     set: ArcSwap<KeySet>,
@@ -398,7 +403,11 @@ fn read_key_file(path: &Path) -> Result<(Zeroizing<Vec<u8>>, i64), KeyError> {
         return Err(KeyError::NotAKeyFile(path.to_path_buf()));
     }
     let text = Zeroizing::new(fs::read_to_string(path).map_err(unreadable)?);
-    parse_key_file(&text).ok_or_else(|| KeyError::BadSessionKey(path.to_path_buf()))
+    let key = parse_key_file(&text).ok_or_else(|| KeyError::BadSessionKey(path.to_path_buf()))?;
+    if mode(&meta) & 0o077 != 0 {
+        return Err(KeyError::UnsafeKeyFile(path.to_path_buf()));
+    }
+    Ok(key)
 }
 
 /// The key id a file fault is about, from the file's name.
@@ -406,6 +415,7 @@ fn fault_key_id(fault: &KeyError) -> Option<&str> {
     let path = match fault {
         KeyError::Unreadable { path, .. }
         | KeyError::NotAKeyFile(path)
+        | KeyError::UnsafeKeyFile(path)
         | KeyError::BadSessionKey(path) => path,
         _ => return None,
     };
@@ -456,12 +466,23 @@ fn fingerprint(dir: &Path) -> Result<Fingerprint, KeyError> {
     for (id, path) in list_session_keys(dir)? {
         // An unreadable entry still counts (as such): its fault is reported by the read.
         match fs::metadata(&path) {
-            Ok(meta) => out.push((id, meta.len(), meta.modified().ok())),
-            Err(_) => out.push((id, u64::MAX, None)),
+            Ok(meta) => out.push((id, meta.len(), meta.modified().ok(), mode(&meta))),
+            Err(_) => out.push((id, u64::MAX, None, 0)),
         }
     }
     out.sort();
     Ok(out)
+}
+
+#[cfg(unix)]
+fn mode(meta: &fs::Metadata) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    meta.permissions().mode()
+}
+
+#[cfg(not(unix))]
+fn mode(_: &fs::Metadata) -> u32 {
+    0
 }
 
 fn list_session_keys(dir: &Path) -> Result<Vec<(String, PathBuf)>, KeyError> {
@@ -953,11 +974,21 @@ mod tests {
         keys.reload().unwrap();
         assert!(keys.get("zz").is_none());
         assert_eq!(keys.reload_failures(), 2);
-        fs::write(
-            dir.path().join("session-zz.key"),
-            format!("{}\nactivates_at=5\n", "ab".repeat(32)),
-        )
-        .unwrap();
+        let zz = dir.path().join("session-zz.key");
+        fs::write(&zz, format!("{}\nactivates_at=5\n", "ab".repeat(32))).unwrap();
+        // A good key others can read is not loaded either.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            fs::set_permissions(&zz, fs::Permissions::from_mode(0o644)).unwrap();
+            keys.reload().unwrap();
+            assert!(keys.get("zz").is_none());
+            assert!(matches!(
+                SessionKeys::load(dir.path()),
+                Err(KeyError::UnsafeKeyFile(p)) if p == zz
+            ));
+            fs::set_permissions(&zz, fs::Permissions::from_mode(0o600)).unwrap();
+        }
         assert!(keys.reload().unwrap());
         assert_eq!(keys.get("zz").unwrap().activates_at, 5);
         assert!(

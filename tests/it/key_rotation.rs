@@ -158,9 +158,16 @@ async fn no_signing_key_is_service_unavailable() {
         .replace_nanosecond(0)
         .unwrap();
     let later = now.unix_timestamp() + 3600;
+    let later_key = keys.path().join("session-later.key");
     std::fs::write(
-        keys.path().join("session-later.key"),
+        &later_key,
         format!("{}\nactivates_at={later}\n", "ab".repeat(32)),
+    )
+    .unwrap();
+    // Key files are owner-only, as `keys rotate` writes them.
+    std::fs::set_permissions(
+        &later_key,
+        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600),
     )
     .unwrap();
     let clock = Arc::new(ManualClock::new(now));
