@@ -462,10 +462,11 @@ fn captures_stay_text(
     target: &routes::Target,
 ) -> Outcome {
     let outside_variables = |template: &str| -> String {
-        template
-            .split('{')
-            .map(|p| p.split_once('}').map_or(p, |(_, t)| t))
-            .collect()
+        let mut parts = template.split('{');
+        let first = parts.next().unwrap_or_default();
+        parts.fold(first.to_owned(), |text, p| {
+            text + p.split_once('}').map_or(p, |(_, t)| t)
+        })
     };
     let route_text = [pattern, action, resource].map(outside_variables).concat();
     if route_text.contains(['{', '}']) || route_text.to_ascii_lowercase().contains("%7") {
