@@ -205,8 +205,8 @@ impl AuditLog {
 
     /// Opens `output` and starts the writer task (call within a tokio runtime). A file that
     /// cannot be opened for appending is an error here, at start, not a silent loss later. A
-    /// named pipe is opened by the writer task instead (opening one blocks until a reader
-    /// comes): the broker starts, and lines wait in the queue, then are dropped and counted.
+    /// named pipe is opened by the writer task instead, without blocking, tried again until a
+    /// reader comes: the broker starts, and lines wait in the queue, then are dropped and counted.
     pub fn start(output: &Output) -> Result<AuditLog, AuditError> {
         let sink: Sink = match output {
             Output::Off => return Ok(AuditLog::off()),
@@ -319,22 +319,42 @@ fn is_fifo(path: &std::path::Path) -> bool {
     }
 }
 
+/// How often the writer tries again to open a named pipe that has no reader yet.
+const PIPE_RETRY: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Opens a named pipe for writing without blocking a thread: opening fails (`ENXIO`) while no
+/// reader has it open, and is tried again. Writes are non-blocking too, so neither a missing nor
+/// a slow reader holds a thread that shutdown would wait for.
+#[cfg(unix)]
+async fn open_pipe(path: &std::path::Path) -> Box<dyn AsyncWrite + Send + Unpin> {
+    let mut logged = false;
+    loop {
+        match tokio::net::unix::pipe::OpenOptions::new().open_sender(path) {
+            Ok(sender) => return Box::new(sender),
+            Err(e) if is_fifo(path) => {
+                if !logged {
+                    tracing::warn!(error = %e, path = %path.display(), "audit pipe has no reader yet; lines wait in the queue");
+                    logged = true;
+                }
+                tokio::time::sleep(PIPE_RETRY).await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, path = %path.display(), "audit pipe cannot be opened; audit lines are lost");
+                return Box::new(tokio::io::sink());
+            }
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn open_pipe(_: &std::path::Path) -> Box<dyn AsyncWrite + Send + Unpin> {
+    Box::new(tokio::io::sink())
+}
+
 async fn write_lines(mut rx: mpsc::Receiver<Message>, sink: Sink, failed: Arc<AtomicU64>) {
     let mut sink = match sink {
         Sink::Ready(sink) => sink,
-        Sink::Pipe(path) => {
-            // Blocks (on tokio's blocking pool) until the pipe has a reader.
-            let opened = tokio::fs::OpenOptions::from(file_options())
-                .open(&path)
-                .await;
-            match opened {
-                Ok(file) => Box::new(file) as Box<dyn AsyncWrite + Send + Unpin>,
-                Err(e) => {
-                    tracing::error!(error = %e, path = %path.display(), "audit pipe cannot be opened; audit lines are lost");
-                    Box::new(tokio::io::sink())
-                }
-            }
-        }
+        Sink::Pipe(path) => open_pipe(&path).await,
     };
     while let Some(message) = rx.recv().await {
         match message {

@@ -389,10 +389,6 @@ async fn an_audit_pipe_nobody_reads_holds_up_no_request() {
     );
     assert_eq!(slow.state.audit.failed(), 0);
 
-    // Let the writer finish: a reader drains the pipe, so the runtime can shut down.
-    std::thread::spawn(move || {
-        if let Ok(mut reader) = std::fs::File::open(&fifo) {
-            let _ = std::io::copy(&mut reader, &mut std::io::sink());
-        }
-    });
+    // No reader ever comes, and the test's runtime still shuts down: the writer holds no
+    // thread on the pipe (opening it is retried without blocking), so nothing waits for it.
 }
