@@ -57,6 +57,24 @@ pub async fn exchange(broker: &TestBroker, token: &str) -> Result<Creds, (String
     ))
 }
 
+/// A session of the hub role chained (AssumeRole) from `creds` on `broker`.
+async fn chained(broker: &TestBroker, creds: &Creds) -> Creds {
+    let out = broker
+        .sts_as(&creds.0, &creds.1, Some(&creds.2))
+        .assume_role()
+        .role_arn(HUB_ROLE)
+        .role_session_name("child")
+        .send()
+        .await
+        .unwrap();
+    let c = out.credentials().unwrap();
+    (
+        c.access_key_id().to_owned(),
+        c.secret_access_key().to_owned(),
+        c.session_token().to_owned(),
+    )
+}
+
 /// GetCallerIdentity with `creds`: `Ok` or `(code, status)`.
 pub async fn probe(broker: &TestBroker, creds: &Creds) -> Result<(), (String, u16)> {
     broker
@@ -130,20 +148,7 @@ async fn a_session_revoked_on_one_replica_is_refused_on_the_other_within_a_secon
     let twin = exchange(&b, &first_token).await.unwrap();
     let sibling = exchange(&a, &token(&idp, SUB, None)).await.unwrap();
     // A session chained from the doomed one, minted on the other replica.
-    let child = b
-        .sts_as(&doomed.0, &doomed.1, Some(&doomed.2))
-        .assume_role()
-        .role_arn(HUB_ROLE)
-        .role_session_name("child")
-        .send()
-        .await
-        .unwrap();
-    let child = child.credentials().unwrap();
-    let child: Creds = (
-        child.access_key_id().to_owned(),
-        child.secret_access_key().to_owned(),
-        child.session_token().to_owned(),
-    );
+    let child = chained(&b, &doomed).await;
     for creds in [&doomed, &twin, &sibling, &child] {
         probe(&a, creds).await.unwrap();
         probe(&b, creds).await.unwrap();
@@ -482,20 +487,7 @@ async fn a_subject_revocation_that_arrives_after_an_exchange_still_ends_its_sess
     let raced = exchange(&a, &token(&idp, SUB, Some(t0 - 10)))
         .await
         .unwrap();
-    let child = a
-        .sts_as(&raced.0, &raced.1, Some(&raced.2))
-        .assume_role()
-        .role_arn(HUB_ROLE)
-        .role_session_name("child")
-        .send()
-        .await
-        .unwrap();
-    let child = child.credentials().unwrap();
-    let child: Creds = (
-        child.access_key_id().to_owned(),
-        child.secret_access_key().to_owned(),
-        child.session_token().to_owned(),
-    );
+    let child = chained(&a, &raced).await;
     let fresh = exchange(&a, &token(&idp, SUB, Some(t0))).await.unwrap();
     probe(&b, &raced).await.unwrap();
 
