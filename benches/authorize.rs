@@ -19,8 +19,10 @@ use std::time::{Duration, UNIX_EPOCH};
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4;
 use criterion::{Criterion, criterion_group, criterion_main};
-use sts_broker::app::{AppState, Inner};
 use sts_broker::authz::{Forwarded, Question, authorize};
+use sts_broker::broker::Broker;
+use sts_broker::broker::role_session::{self, NewSession};
+use sts_broker::broker::{RawRequest, RequestMeta};
 use sts_broker::clock::ManualClock;
 use sts_broker::config::Config;
 use sts_broker::keys::SessionKeys;
@@ -30,8 +32,6 @@ use sts_broker::revocation::{Principals, Revocations};
 use sts_broker::session::{Lineage, Origin};
 use sts_broker::sigv4::{self, DEFAULT_MAX_SKEW, Payload, SignedRequest, SigningKey};
 use sts_broker::store::{MemoryStore, Store};
-use sts_broker::sts::role_session::{self, NewSession};
-use sts_broker::sts::{RawRequest, RequestMeta};
 
 const SIGNED_AT: u64 = 1_700_000_000;
 
@@ -75,7 +75,7 @@ const SESSION_POLICY: &str = r#"{"Version": "2012-10-17", "Statement": [
   {"Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"], "Resource": "*"},
   {"Effect": "Allow", "Action": "logs:*", "Resource": "*"}]}"#;
 
-fn state(dir: &std::path::Path) -> AppState {
+fn state(dir: &std::path::Path) -> Broker {
     std::fs::write(dir.join("boundary.json"), BOUNDARY).unwrap();
     std::fs::write(dir.join("role.json"), ROLE_POLICY).unwrap();
     let toml = CONFIG.replace("/dev/null", "boundary.json")
@@ -86,7 +86,7 @@ fn state(dir: &std::path::Path) -> AppState {
     ));
     let store = Store::Memory(MemoryStore::default());
     let revocations = Revocations::new(store.clone(), clock.clone(), Principals::of(&config));
-    AppState::from(Inner {
+    Broker {
         config,
         oidc: Registry::new(Vec::new(), reqwest::Client::new(), clock.clone()).unwrap(),
         store,
@@ -98,7 +98,7 @@ fn state(dir: &std::path::Path) -> AppState {
         audit: Default::default(),
         revocations,
         saml_slots: Default::default(),
-    })
+    }
 }
 
 fn bench(c: &mut Criterion) {

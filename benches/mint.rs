@@ -13,15 +13,16 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use sts_broker::app::{AppState, Inner};
+use sts_broker::broker::Broker;
+use sts_broker::broker::RequestMeta;
 use sts_broker::clock::SystemClock;
 use sts_broker::config::Config;
 use sts_broker::keys::SessionKeys;
 use sts_broker::oidc::{Registry, install_crypto_provider};
+use sts_broker::query::{self, Params};
 use sts_broker::revocation::{Principals, Revocations};
 use sts_broker::session::credentials;
 use sts_broker::store::{MemoryStore, Store};
-use sts_broker::sts::{self, Params, RequestMeta};
 
 const CONFIG: &str = r#"
 [[accounts]]
@@ -66,7 +67,7 @@ fn bench(c: &mut Criterion) {
         Arc::new(SystemClock),
         Principals::of(&config),
     );
-    let state = AppState::from(Inner {
+    let state = Broker {
         config,
         oidc,
         store,
@@ -78,7 +79,7 @@ fn bench(c: &mut Criterion) {
         audit: Default::default(),
         revocations,
         saml_slots: Default::default(),
-    });
+    };
     let body = form_urlencoded::Serializer::new(String::new())
         .append_pair("Action", "AssumeRoleWithWebIdentity")
         .append_pair("Version", "2011-06-15")
@@ -99,7 +100,7 @@ fn bench(c: &mut Criterion) {
     let once = || {
         let params = Params::parse(body.as_bytes()).unwrap();
         runtime
-            .block_on(sts::dispatch(&state, &params, &meta))
+            .block_on(query::dispatch(&state, &params, &meta))
             .unwrap()
     };
     assert!(once().contains("<AccessKeyId>ASIA"));
@@ -116,7 +117,7 @@ fn bench(c: &mut Criterion) {
     });
     let now = time::OffsetDateTime::now_utc();
     c.bench_function("mint", |b| {
-        b.iter(|| credentials::mint(&keys, now, now + time::Duration::hours(1)).unwrap())
+        b.iter(|| credentials::mint(&keys.snapshot(), now, now + time::Duration::hours(1)).unwrap())
     });
 }
 

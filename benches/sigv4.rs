@@ -348,7 +348,11 @@ fn revocations_10k() -> Revocations {
                 .collect();
             let akid = format!("ASIAREVOKED{letters}");
             store
-                .put_session(&session_record(&akid, i), &keys, Duration::from_secs(3600))
+                .put_session(
+                    &session_record(&akid, i),
+                    &keys.snapshot(),
+                    Duration::from_secs(3600),
+                )
                 .await
                 .unwrap();
             all.push(Revocation::Session {

@@ -28,12 +28,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use crate::admin;
-use crate::app::AppState;
 use crate::audit;
+use crate::broker::Broker;
+use crate::broker::admin;
+use crate::broker::caller::authenticate_for;
+use crate::broker::{RequestMeta, StsError};
 use crate::revocation::{Entry, Revocation, RevocationError, RevokeOutcome};
-use crate::sts::caller::authenticate_for;
-use crate::sts::{RequestMeta, StsError};
 
 /// Where revocations are accepted.
 pub const REVOKE_PATH: &str = "/admin/revoke";
@@ -129,7 +129,7 @@ pub fn parse(body: &[u8]) -> Result<Revocation, StsError> {
 
 /// Handles `POST /admin/revoke` whose body is `meta.raw.body`. What was asked goes to the
 /// request's audit notes.
-pub async fn revoke(state: &AppState, meta: &RequestMeta) -> Result<Response, StsError> {
+pub async fn revoke(state: &Broker, meta: &RequestMeta) -> Result<Response, StsError> {
     let authenticated = authenticate_for(state, meta, "sts").await?;
     let permissions = authenticated.permissions(state)?;
     let revocation = parse(&meta.raw.body)?;
@@ -140,7 +140,7 @@ pub async fn revoke(state: &AppState, meta: &RequestMeta) -> Result<Response, St
         Revocation::Session { access_key_id } => Some(
             state
                 .store
-                .get_session(access_key_id, &state.keys)
+                .get_session(access_key_id, &state.keys.snapshot())
                 .await
                 .map_err(|e| {
                     tracing::warn!(request_id = %meta.request_id, error = %e, "session lookup failed");

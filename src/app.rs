@@ -10,7 +10,6 @@
 
 use std::any::Any;
 use std::net::SocketAddr;
-use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,159 +26,16 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::admin_api;
-use crate::audit::{self, AuditEvent, AuditLog};
+use crate::audit::{self, AuditEvent};
 use crate::authz;
-use crate::clock::Clock;
-use crate::config::Config;
-use crate::keys::{DevIssuerKey, KeyError, SessionKeys};
-use crate::oidc::{self, OidcError, ProviderConfig};
-use crate::revocation::{Principals, Revocations};
-use crate::store::{Store, StoreError};
-use crate::sts::auth_cache::AuthCache;
-use crate::sts::caller::SigningKeyCache;
-use crate::sts::saml::VerifySlots;
-use crate::sts::{self, Params, RawRequest, RequestMeta, StsError, xml};
+use crate::broker::{Broker, RawRequest, RequestMeta, StsError};
+use crate::query::{self, Params, xml};
 
 /// The response header carrying the request id, as AWS names it.
 pub const REQUEST_ID_HEADER: &str = "x-amzn-requestid";
 
-/// How often the keys folder is checked for changes.
-const KEYS_POLL_INTERVAL: Duration = Duration::from_secs(1);
-
-/// Why the service could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error(transparent)]
-    Keys(#[from] KeyError),
-    #[error("store: {0}")]
-    Store(#[from] StoreError),
-    #[error("identity providers: {0}")]
-    Oidc(#[from] OidcError),
-    #[error("dev issuer JWKS: {0}")]
-    DevJwks(#[from] serde_json::Error),
-    #[error("HTTP client: {0}")]
-    Http(#[from] reqwest::Error),
-    #[error(transparent)]
-    Audit(#[from] audit::AuditError),
-    #[error("revoking sessions of removed roles and users: {0}")]
-    Revocation(#[from] crate::revocation::RevocationError),
-}
-
-/// The dev issuer, when enabled.
-#[derive(Debug)]
-pub struct DevIssuer {
-    pub issuer: String,
-    pub key: DevIssuerKey,
-}
-
-/// Everything a request handler needs; built once at start.
-#[derive(Debug)]
-pub struct Inner {
-    pub config: Config,
-    pub oidc: oidc::Registry,
-    pub store: Store,
-    pub keys: SessionKeys,
-    pub dev_issuer: Option<DevIssuer>,
-    pub clock: Arc<dyn Clock>,
-    /// SigV4 signing keys derived today (see [`SigningKeyCache`]).
-    pub signing_keys: SigningKeyCache,
-    /// Callers already authenticated, with their permissions (see [`AuthCache`]).
-    pub auth_cache: AuthCache,
-    /// The audit log (see [`crate::audit`]); [`AuditLog::off`] records nothing.
-    pub audit: AuditLog,
-    /// Revoked sessions, subjects and roles, kept current across replicas.
-    pub revocations: Revocations,
-    /// How many SAML verifications may run at once (see [`VerifySlots`]).
-    pub saml_slots: VerifySlots,
-}
-
-/// Shared, cheaply cloned application state.
-#[derive(Debug, Clone)]
-pub struct AppState(Arc<Inner>);
-
-impl Deref for AppState {
-    type Target = Inner;
-    fn deref(&self) -> &Inner {
-        &self.0
-    }
-}
-
-impl From<Inner> for AppState {
-    /// State from parts already built (benchmarks, embedding).
-    fn from(inner: Inner) -> AppState {
-        AppState(Arc::new(inner))
-    }
-}
-
-impl AppState {
-    /// Opens the store, loads (or creates) keys and prepares the identity providers.
-    pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, StartError> {
-        oidc::install_crypto_provider();
-        let keys = SessionKeys::load_or_generate(&config.keys_dir)?;
-        // Replicas share the folder: pick up rotated and retired keys without a restart.
-        keys.watch(KEYS_POLL_INTERVAL);
-        let store = Store::open(config.store_url.as_str()).await?;
-        // Every live revocation is loaded before the first request; with Redis a subscriber
-        // keeps the cache current from then on. Roles and users gone from the configuration
-        // since a replica last saw them have their sessions revoked before serving.
-        let revocations = Revocations::new(store.clone(), clock.clone(), Principals::of(&config));
-        revocations.set_session_keys(keys.clone());
-        revocations.start().await?;
-        revocations.reconcile(clock.now()).await?;
-        let dev_issuer = match &config.dev_issuer {
-            Some(issuer) => Some(DevIssuer {
-                issuer: issuer.clone(),
-                key: DevIssuerKey::load_or_generate(&config.keys_dir)?,
-            }),
-            None => None,
-        };
-        let mut providers = Vec::new();
-        for p in &config.oidc_providers {
-            let static_keys = match &dev_issuer {
-                Some(dev) if dev.issuer == p.issuer => {
-                    Some(serde_json::from_value(dev.key.jwks())?)
-                }
-                _ => None,
-            };
-            providers.push(ProviderConfig {
-                issuer: p.issuer.clone(),
-                accepted_issuers: p.accepted_issuers.clone(),
-                client_ids: p.client_ids.clone(),
-                jwks_uri: p.jwks_uri.clone(),
-                allow_http: p.allow_http,
-                leeway: p.leeway,
-                refetch_interval: p.refetch_interval,
-                max_key_age: p.max_key_age,
-                fetch_timeout: Some(p.fetch_timeout),
-                static_keys,
-            });
-        }
-        // Each provider's fetch is bounded by its own deadline (`jwks_fetch_timeout_seconds`);
-        // redirects are not followed.
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(3))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
-        let oidc = oidc::Registry::new(providers, http, clock.clone())?;
-        let audit = AuditLog::start(&config.audit)?;
-        Ok(AppState(Arc::new(Inner {
-            config,
-            oidc,
-            store,
-            keys,
-            dev_issuer,
-            clock,
-            signing_keys: SigningKeyCache::default(),
-            auth_cache: AuthCache::default(),
-            audit,
-            revocations,
-            saml_slots: VerifySlots::default(),
-        })))
-    }
-}
-
 /// The router with every middleware layer.
-pub fn router(state: AppState) -> Router {
+pub fn router(state: Arc<Broker>) -> Router {
     let max_body = state.config.server.max_body_bytes;
     let timeout = Duration::from_secs(state.config.server.request_timeout_seconds);
     let mut app = Router::new()
@@ -217,7 +73,7 @@ pub fn router(state: AppState) -> Router {
 /// Serves until `shutdown` resolves, then finishes in-flight requests.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    state: AppState,
+    state: Arc<Broker>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     axum::serve(
@@ -308,7 +164,7 @@ fn request_id(req: &Request) -> String {
 }
 
 /// `GET /?Action=...` or `POST /` with a form body.
-async fn sts_query(State(state): State<AppState>, req: Request) -> Response {
+async fn sts_query(State(state): State<Arc<Broker>>, req: Request) -> Response {
     let id = request_id(&req);
     let mut namespace = xml::NAMESPACE;
     let (result, notes) = state
@@ -334,16 +190,16 @@ async fn sts_query(State(state): State<AppState>, req: Request) -> Response {
 
 /// One audit line for a Query API or admin API call, from its outcome and what its handlers
 /// noted.
-fn record<T>(state: &AppState, id: &str, result: &Result<T, StsError>, notes: audit::Notes) {
+fn record<T>(state: &Arc<Broker>, id: &str, result: &Result<T, StsError>, notes: audit::Notes) {
     if !state.audit.is_enabled() {
         return;
     }
-    let (decision, reason) = audit::outcome(
+    let (decision, reason) = crate::broker::error::audit_outcome(
         result.as_ref().err(),
         notes.policy_decision.or(notes.refusal),
     );
     state.audit.record(&AuditEvent {
-        time: xml::timestamp(state.clock.now()),
+        time: crate::encoding::timestamp(state.clock.now()),
         request_id: id.to_owned(),
         source_ip: notes.source_ip.map(|ip| ip.to_string()),
         principal: notes.principal,
@@ -361,7 +217,7 @@ fn record<T>(state: &AppState, id: &str, result: &Result<T, StsError>, notes: au
 
 /// `POST /authorize`: the authorize API's JSON form (see [`authz::api`]). The handler writes
 /// the audit line of each decision; a refused call gets one here.
-async fn authorize_json(State(state): State<AppState>, req: Request) -> Response {
+async fn authorize_json(State(state): State<Arc<Broker>>, req: Request) -> Response {
     let id = request_id(&req);
     let max = state.config.server.max_body_bytes;
     let mut meta = request_meta(&req, &id);
@@ -385,7 +241,7 @@ async fn authorize_json(State(state): State<AppState>, req: Request) -> Response
 }
 
 /// `POST /admin/revoke` (see [`admin_api`]): one audit line per call.
-async fn admin_revoke(State(state): State<AppState>, req: Request) -> Response {
+async fn admin_revoke(State(state): State<Arc<Broker>>, req: Request) -> Response {
     let id = request_id(&req);
     let max = admin_api::MAX_BODY.min(state.config.server.max_body_bytes);
     let mut meta = request_meta(&req, &id);
@@ -441,7 +297,7 @@ fn request_meta(req: &Request, id: &str) -> RequestMeta {
 }
 
 async fn handle_query(
-    state: &AppState,
+    state: &Arc<Broker>,
     req: Request,
     id: &str,
     namespace: &mut &'static str,
@@ -471,11 +327,11 @@ async fn handle_query(
         params.merge(Params::parse(&body)?)?;
         meta.raw.body = body;
     }
-    *namespace = sts::namespace(&params);
-    sts::dispatch(state, &params, &meta).await
+    *namespace = query::namespace(&params);
+    query::dispatch(state, &params, &meta).await
 }
 
-async fn readyz(State(state): State<AppState>) -> Response {
+async fn readyz(State(state): State<Arc<Broker>>) -> Response {
     if state.keys.signing(state.clock.now()).is_none() {
         return (StatusCode::SERVICE_UNAVAILABLE, "no session key loaded\n").into_response();
     }
@@ -497,7 +353,7 @@ fn issuer_path(issuer: &str) -> String {
     }
 }
 
-async fn dev_discovery(State(state): State<AppState>) -> Response {
+async fn dev_discovery(State(state): State<Arc<Broker>>) -> Response {
     let Some(dev) = &state.dev_issuer else {
         return StatusCode::NOT_FOUND.into_response();
     };
@@ -513,7 +369,7 @@ async fn dev_discovery(State(state): State<AppState>) -> Response {
     .into_response()
 }
 
-async fn dev_jwks(State(state): State<AppState>) -> Response {
+async fn dev_jwks(State(state): State<Arc<Broker>>) -> Response {
     match &state.dev_issuer {
         Some(dev) => axum::Json(dev.key.jwks()).into_response(),
         None => StatusCode::NOT_FOUND.into_response(),

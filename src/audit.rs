@@ -32,16 +32,7 @@ pub const CHANNEL_CAPACITY: usize = 8192;
 /// Longest text kept in a field taken from a request (role ARN, session name...).
 pub const MAX_FIELD_CHARS: usize = 256;
 
-/// Where audit lines go.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum Output {
-    #[default]
-    Off,
-    Stdout,
-    Stderr,
-    /// Appended to; created with mode 0600 when missing.
-    File(PathBuf),
-}
+pub use crate::config::AuditOutput as Output;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
@@ -140,26 +131,6 @@ pub async fn collect<F: Future>(request: F) -> (F::Output, Notes) {
         .await
 }
 
-/// The decision and reason of a call that answered `error` (`None`: it succeeded), given the
-/// policy decision noted: a refusal with `403` or of an identity token is `Deny`, any other
-/// error `Error`; the reason is the policy decision when one refused, else the AWS code.
-pub fn outcome(
-    error: Option<&crate::sts::StsError>,
-    policy_decision: Option<&'static str>,
-) -> (Decision, Option<String>) {
-    let Some(e) = error else {
-        return (Decision::Allow, None);
-    };
-    let denied = e.status == axum::http::StatusCode::FORBIDDEN
-        || matches!(e.code, "InvalidIdentityToken" | "ExpiredTokenException");
-    let decision = if denied {
-        Decision::Deny
-    } else {
-        Decision::Error
-    };
-    (decision, Some(policy_decision.unwrap_or(e.code).to_owned()))
-}
-
 /// At most [`MAX_FIELD_CHARS`] characters of a request-supplied value.
 pub fn bounded(text: &str) -> String {
     text.chars().take(MAX_FIELD_CHARS).collect()
@@ -170,7 +141,7 @@ enum Message {
     Flush(oneshot::Sender<()>),
 }
 
-/// The audit log's sending side, in [`crate::app::AppState`].
+/// The audit log's sending side, in [`crate::broker::Broker`].
 pub struct AuditLog {
     tx: Option<mpsc::Sender<Message>>,
     dropped: AtomicU64,

@@ -10,16 +10,17 @@ use std::path::Path;
 
 use time::OffsetDateTime;
 
-use crate::authz::path::{self, CheckedPath};
-use crate::authz::routes::{self, Route};
 use crate::config::Config;
+use crate::encoding::shorten;
 use crate::oidc::{keys, token, verify};
 use crate::policy::{
     self, Context, NamedPolicy, PolicySet, PolicyType, Principal, Request, Resource,
 };
+use crate::query::params::{MAX_PARAMS, Params, lower_first};
+use crate::routes::path::{self, CheckedPath};
+use crate::routes::{self, Route};
 use crate::saml;
 use crate::sigv4::{self, Payload, SignedRequest};
-use crate::sts::query::{MAX_PARAMS, Params, lower_first, shorten};
 
 /// The outcome of one input; `Err` is a broken invariant.
 pub type Outcome = Result<(), String>;

@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
-use sts_broker::app::{self, AppState};
+use sts_broker::app;
+use sts_broker::broker::Broker;
 use sts_broker::cli::{self, Output};
 use sts_broker::clock::SystemClock;
 use sts_broker::config::Config;
@@ -319,7 +320,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
             );
         }
         let source = config.source.clone();
-        let state = AppState::build(config, Arc::new(SystemClock)).await?;
+        let state = Arc::new(Broker::build(config, Arc::new(SystemClock)).await?);
         let listener = tokio::net::TcpListener::bind(&listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;

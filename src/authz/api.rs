@@ -18,7 +18,7 @@
 //!   `reason` (caller-safe) and, only when the calling service is allowed
 //!   `broker:ExplainAuthorization`, the full `explanation`.
 //!
-//! Each answered question is one audit line ([`crate::authz_audit`]); a refused call is audited by
+//! Each answered question is one audit line ([`crate::authz::audit`]); a refused call is audited by
 //! the router as `broker:Authorize`.
 
 use std::collections::BTreeMap;
@@ -29,15 +29,16 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
-use super::routes::is_service_name;
-use super::{Forwarded, PrincipalInfo, Question, authorize, is_reserved_key, path};
-use crate::admin;
-use crate::app::AppState;
-use crate::authz_audit::{self as audit, Asked};
+use super::{Forwarded, PrincipalInfo, Question, authorize, is_reserved_key};
+use crate::authz::audit::{self as audit, Asked};
+use crate::broker::Broker;
+use crate::broker::admin;
+use crate::broker::caller::authenticate_for;
+use crate::broker::{RequestMeta, StsError};
 use crate::policy::{self, Context, Explanation, NamedPolicy, PolicyType, Resource, is_account_id};
+use crate::routes::is_service_name;
+use crate::routes::path;
 use crate::sigv4::{Payload, SignedRequest, UNSIGNED_PAYLOAD};
-use crate::sts::caller::authenticate_for;
-use crate::sts::{RequestMeta, StsError};
 
 /// Where the JSON API is served on the main listener.
 pub const PATH: &str = "/authorize";
@@ -79,7 +80,7 @@ pub struct AuthorizeInput {
 #[serde(deny_unknown_fields)]
 pub struct ForwardedInput {
     pub method: String,
-    /// The path as received (still encoded): it must pass the path rule ([`super::path`]).
+    /// The path as received (still encoded): it must pass the path rule ([`crate::routes::path`]).
     pub path: String,
     #[serde(default)]
     pub query: String,
@@ -135,7 +136,7 @@ pub fn error_response(e: &StsError) -> Response {
 }
 
 /// Handles one call whose body is `meta.raw.body`.
-pub async fn handle(state: &AppState, meta: &RequestMeta) -> Result<Response, StsError> {
+pub async fn handle(state: &Broker, meta: &RequestMeta) -> Result<Response, StsError> {
     let authenticated = authenticate_for(state, meta, "sts").await?;
     let service_permissions = authenticated.permissions(state)?;
     let input: AuthorizeInput = serde_json::from_slice(&meta.raw.body)
@@ -311,7 +312,7 @@ fn question(input: &AuthorizeInput) -> Result<Question, StsError> {
         if is_reserved_key(key) {
             return Err(StsError::validation(format!(
                 "context: {} is set by the broker, not by the caller",
-                crate::sts::query::shorten(key)
+                crate::encoding::shorten(key)
             )));
         }
         match value {

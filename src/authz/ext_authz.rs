@@ -6,7 +6,7 @@
 //! `X-Original-*`, `X-Forwarded-*` and `X-Real-IP` are ignored. `nginx`: `X-Original-Method` /
 //! `X-Original-URI` describe it (nginx sends a `GET` subrequest) and must be present; the
 //! configuration refuses this mode unless the listener requires the shared secret or listens
-//! on loopback. The path must pass the path rule ([`super::path`]) or the answer is `400`
+//! on loopback. The path must pass the path rule ([`crate::routes::path`]) or the answer is `400`
 //! `InvalidURI`. The signature is the client's SigV4 for the route's service, canonicalized
 //! with that service's rules; the body is never read, so the payload is what
 //! `x-amz-content-sha256` declares (the upstream must check the body against it) and a request
@@ -22,7 +22,7 @@
 //! verify or is presigned where the route does not allow it, `403` when denied or no route
 //! matches, `400` for a refused path or client identity headers. Error bodies are
 //! `{"error": {"code", "message"}}` with the AWS code and a caller-safe message; never a secret,
-//! token or signature. Each answer is one audit line ([`crate::authz_audit`]).
+//! token or signature. Each answer is one audit line ([`crate::authz::audit`]).
 //!
 //! `aws:SourceIp` and `aws:SecureTransport` are taken only from a peer listed in
 //! `trusted_proxies`: nginx's `X-Real-IP` and `X-Forwarded-Proto`, Envoy's
@@ -30,6 +30,7 @@
 //! are absent, never read from a header.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -40,12 +41,13 @@ use subtle::ConstantTimeEq;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
-use super::routes::{self, Target};
-use super::{Answer, Forwarded, Question, authorize, path};
-use crate::app::AppState;
-use crate::authz_audit::{self, Asked};
+use super::audit::Asked;
+use super::{Answer, Forwarded, Question, audit, authorize};
+use crate::broker::Broker;
 use crate::config::{ExtAuthz, ProxyMode};
 use crate::policy::{Context, Resource};
+use crate::routes::path;
+use crate::routes::{self, Target};
 use crate::sigv4::{Payload, SignedRequest};
 
 /// The header carrying the shared secret, when one is configured.
@@ -71,7 +73,7 @@ pub const IDENTITY_HEADERS: [&str; 8] = [
 const MAX_HEADER_VALUE: usize = 1024;
 
 /// The listener's router (answers every method and path).
-pub fn router(state: AppState) -> Router {
+pub fn router(state: Arc<Broker>) -> Router {
     let timeout = Duration::from_secs(state.config.server.request_timeout_seconds);
     let max_body = state.config.server.max_body_bytes;
     Router::new()
@@ -88,7 +90,7 @@ pub fn router(state: AppState) -> Router {
 /// `trusted_proxies`).
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    state: AppState,
+    state: Arc<Broker>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     axum::serve(
@@ -149,7 +151,7 @@ fn client_of(config: &ExtAuthz, req: &Request) -> (Option<IpAddr>, Option<bool>)
     )
 }
 
-async fn check(State(state): State<AppState>, req: Request) -> Response {
+async fn check(State(state): State<Arc<Broker>>, req: Request) -> Response {
     let Some(config) = &state.config.ext_authz else {
         return error(
             StatusCode::NOT_FOUND,
@@ -178,7 +180,7 @@ async fn check(State(state): State<AppState>, req: Request) -> Response {
             action: "",
             resource,
         };
-        authz_audit::refused_early(&state, &asked, reason);
+        audit::refused_early(&state, &asked, reason);
     };
     let Some((method, uri)) = original(config, &req) else {
         early("", "MissingOriginalRequest");
@@ -290,8 +292,8 @@ async fn check(State(state): State<AppState>, req: Request) -> Response {
             resource,
         };
         match &decided {
-            Ok(answer) => authz_audit::decided(&state, &asked, &forwarded, answer),
-            Err(e) => authz_audit::refused(&state, &asked, &forwarded, e),
+            Ok(answer) => audit::decided(&state, &asked, &forwarded, answer),
+            Err(e) => audit::refused(&state, &asked, &forwarded, e),
         }
     }
     match decided {

@@ -16,24 +16,22 @@
 //! or the question allows it.
 
 pub mod api;
+pub mod audit;
 pub mod ext_authz;
-pub mod path;
-pub mod routes;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::app::AppState;
+use crate::broker::Broker;
+use crate::broker::StsError;
+use crate::broker::auth_cache::Authenticated;
+use crate::broker::caller::{Caller, authenticate_request};
+use crate::broker::permissions::Permissions;
 use crate::policy::{Context, Decision, Evaluation, Explanation, NamedPolicy, Request, Resource};
 use crate::session::SessionPrincipal;
 use crate::sigv4::{Payload, SignedRequest};
-use crate::sts::StsError;
-use crate::sts::auth_cache::Authenticated;
-use crate::sts::caller::{Caller, authenticate_request};
-use crate::sts::permissions::Permissions;
-use crate::sts::xml;
 
 /// Context keys only the broker sets: what it knows about the caller and the time. A service
 /// cannot supply them.
@@ -97,7 +95,7 @@ pub struct Answer {
 /// Verifies the forwarded request's signature and decides the question for its signer. An
 /// `Err` is about the forwarded request's authentication (its AWS code and status).
 pub async fn authorize(
-    state: &AppState,
+    state: &Broker,
     forwarded: &Forwarded<'_>,
     question: Question,
     request_id: &str,
@@ -116,7 +114,7 @@ pub async fn authorize(
     let permissions = authenticated.permissions(state)?;
     let now = state.clock.now();
     let mut context = question.context;
-    context.insert("aws:CurrentTime", xml::timestamp(now));
+    context.insert("aws:CurrentTime", crate::encoding::timestamp(now));
     context.insert("aws:EpochTime", now.unix_timestamp().to_string());
     let request = permissions.request(&question.action, question.resource, context, now);
     let evaluation = permissions.decide(&request, question.resource_policy.as_ref());
@@ -230,7 +228,7 @@ impl PrincipalInfo {
                     tags: permissions.principal_tags.clone(),
                     expires_at: time::OffsetDateTime::from_unix_timestamp(record.expires_at)
                         .ok()
-                        .map(xml::timestamp),
+                        .map(crate::encoding::timestamp),
                 }
             }
         }

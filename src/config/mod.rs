@@ -15,10 +15,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::authz::routes::Route;
 use crate::iam::{self, Account, Iam, Role};
 use crate::policy::{self, NamedPolicy, PolicyType, is_account_id};
-use crate::session::credentials::Secret;
+use crate::routes::Route;
+use crate::secret::Secret;
 use file::ConfigFile;
 
 /// The configuration `serve` uses when given none: memory store, dev issuer, demo roles.
@@ -44,7 +44,7 @@ pub struct Config {
     pub iam: Iam,
     pub saml_providers: Vec<SamlProvider>,
     /// Where the audit log goes (`[audit] output`).
-    pub audit: crate::audit::Output,
+    pub audit: AuditOutput,
     /// The `ext_authz` listener, when configured.
     pub ext_authz: Option<ExtAuthz>,
 }
@@ -444,10 +444,10 @@ impl Checker<'_> {
             iam,
             saml_providers,
             audit: match raw.audit.output.as_str() {
-                "off" | "" => crate::audit::Output::Off,
-                "stdout" => crate::audit::Output::Stdout,
-                "stderr" => crate::audit::Output::Stderr,
-                path => crate::audit::Output::File(self.path(path)),
+                "off" | "" => AuditOutput::Off,
+                "stdout" => AuditOutput::Stdout,
+                "stderr" => AuditOutput::Stderr,
+                path => AuditOutput::File(self.path(path)),
             },
             ext_authz: raw.ext_authz.as_ref().and_then(|e| self.ext_authz(e)),
         }
@@ -742,6 +742,17 @@ impl Checker<'_> {
             tags: r.tags.clone(),
         })
     }
+}
+
+/// Where audit lines go.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum AuditOutput {
+    #[default]
+    Off,
+    Stdout,
+    Stderr,
+    /// Appended to; created with mode 0600 when missing.
+    File(PathBuf),
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use super::Checker;
 use super::file::{ConfigFile, GroupEntry, KeyStatus, MfaDeviceEntry, UserEntry};
 use crate::iam::{self, AccessKey, Group, Iam, MfaDevice, User};
 use crate::policy::{NamedPolicy, PolicyType};
-use crate::session::credentials::Secret;
+use crate::secret::{Secret, SecretAccessKey};
 use crate::totp::Seed;
 
 /// IAM's limit of access keys per user.
@@ -186,7 +186,7 @@ impl Checker<'_> {
             if let Some(secret) = secret {
                 access_keys.push(AccessKey {
                     id: k.id.clone(),
-                    secret,
+                    secret: SecretAccessKey::new(secret.expose().to_owned()),
                     active: k.status == KeyStatus::Active,
                     created,
                 });

@@ -129,7 +129,7 @@ pub fn stable_id(prefix: &str, seed: &str) -> String {
     let hash = digest::digest(&digest::SHA256, seed.as_bytes());
     let mut id = String::with_capacity(prefix.len() + 17);
     id.push_str(prefix);
-    id.push_str(&base32_upper(hash.as_ref())[..17]);
+    id.push_str(&crate::encoding::base32(hash.as_ref())[..17]);
     id
 }
 
@@ -144,28 +144,8 @@ pub fn new_unique_id(prefix: &str) -> Option<String> {
     ring::rand::SystemRandom::new().fill(&mut bytes).ok()?;
     let mut id = String::with_capacity(prefix.len() + 17);
     id.push_str(prefix);
-    id.push_str(base32_upper(&bytes).get(..17)?);
+    id.push_str(crate::encoding::base32(&bytes).get(..17)?);
     Some(id)
-}
-
-/// RFC 4648 base32 without padding, upper case: the alphabet of AWS access key ids.
-pub fn base32_upper(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let mut out = String::with_capacity(bytes.len().div_ceil(5) * 8);
-    let mut buffer = 0u32;
-    let mut bits = 0u32;
-    for &b in bytes {
-        buffer = (buffer << 8) | u32::from(b);
-        bits += 8;
-        while bits >= 5 {
-            bits -= 5;
-            out.push(char::from(ALPHABET[((buffer >> bits) & 31) as usize]));
-        }
-    }
-    if bits > 0 {
-        out.push(char::from(ALPHABET[((buffer << (5 - bits)) & 31) as usize]));
-    }
-    out
 }
 
 /// Whether `name` is a valid role or policy name: 1–64 of `[\w+=,.@-]`.
@@ -190,14 +170,6 @@ pub fn is_valid_path(path: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base32_matches_rfc4648_vectors() {
-        assert_eq!(base32_upper(b""), "");
-        assert_eq!(base32_upper(b"f"), "MY");
-        assert_eq!(base32_upper(b"fo"), "MZXQ");
-        assert_eq!(base32_upper(b"foobar"), "MZXW6YTBOI");
-    }
 
     #[test]
     fn new_ids_differ_on_every_creation() {

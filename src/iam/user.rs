@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use time::OffsetDateTime;
 
 use crate::policy::NamedPolicy;
-use crate::session::credentials::Secret;
+use crate::secret::{Secret, SecretAccessKey};
 use crate::totp::{Seed, TotpError};
 
 /// An IAM user with long-term credentials.
@@ -35,7 +35,7 @@ pub struct User {
 #[derive(Debug, Clone)]
 pub struct AccessKey {
     pub id: String,
-    pub secret: Secret,
+    pub secret: SecretAccessKey,
     /// `Inactive` keys are refused like unknown ones.
     pub active: bool,
     pub created: Option<OffsetDateTime>,

@@ -508,7 +508,11 @@ impl Revocations {
                     .get()
                     .cloned()
                     .unwrap_or_else(|| SessionKeys::from_material(&[]));
-                let Some(record) = self.shared.store.get_session(&access_key_id, &keys).await?
+                let Some(record) = self
+                    .shared
+                    .store
+                    .get_session(&access_key_id, &keys.snapshot())
+                    .await?
                 else {
                     return Ok(None);
                 };

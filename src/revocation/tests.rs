@@ -81,7 +81,7 @@ async fn a_session_revocation_covers_the_session_its_token_and_its_descendants()
     r.start().await.unwrap();
     let parent = record(AKID, NOW - 100, 7200);
     store
-        .put_session(&parent, &keys(), Duration::from_secs(7100))
+        .put_session(&parent, &keys().snapshot(), Duration::from_secs(7100))
         .await
         .unwrap();
     let mut child = record("ASIABBBBBBBBBBBBBBBB", NOW - 50, 3600);

@@ -5,17 +5,14 @@
 //! and keys can rotate. It carries no secret: the secret access key is derived from the key, the
 //! access key id and the nonce, so neither the token nor the session store ever holds it.
 
-use std::fmt;
-
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
 use time::OffsetDateTime;
-use zeroize::Zeroizing;
 
-use crate::iam::base32_upper;
-use crate::keys::{SessionKey, SessionKeys};
+use super::keyring::{KeyRing, SessionKey};
+use crate::secret::{SecretAccessKey, SessionToken};
 
 const VERSION: u8 = 1;
 const ACCESS_KEY_ID_LEN: usize = 20;
@@ -25,42 +22,12 @@ const SECRET_LABEL: &[u8] = b"sts-broker/secret-access-key/v1";
 /// Longest token accepted for decoding (well above what we mint).
 pub const MAX_SESSION_TOKEN_LEN: usize = 512;
 
-/// A secret string: never printed, compared in constant time, wiped from memory when dropped.
-#[derive(Clone)]
-pub struct Secret(Zeroizing<String>);
-
-impl PartialEq for Secret {
-    fn eq(&self, other: &Secret) -> bool {
-        use subtle::ConstantTimeEq as _;
-        self.0.as_bytes().ct_eq(other.0.as_bytes()).into()
-    }
-}
-
-impl Eq for Secret {}
-
-impl Secret {
-    pub fn new(value: String) -> Secret {
-        Secret(Zeroizing::new(value))
-    }
-
-    /// The secret itself, for the one place that must send or use it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
-
 /// A freshly minted set of temporary credentials.
 #[derive(Debug, Clone)]
 pub struct Credentials {
     pub access_key_id: String,
-    pub secret_access_key: Secret,
-    pub session_token: Secret,
+    pub secret_access_key: SecretAccessKey,
+    pub session_token: SessionToken,
     pub expiration: OffsetDateTime,
     /// The session key that signed the token.
     pub key_id: String,
@@ -93,7 +60,7 @@ pub enum CredentialError {
 
 /// Mints credentials valid from `issued_at` to `expires_at`, signed with the newest key.
 pub fn mint(
-    keys: &SessionKeys,
+    keys: &KeyRing,
     issued_at: OffsetDateTime,
     expires_at: OffsetDateTime,
 ) -> Result<Credentials, CredentialError> {
@@ -103,7 +70,7 @@ pub fn mint(
     rng.fill(&mut random).map_err(|_| CredentialError::Random)?;
     let mut access_key_id = String::with_capacity(ACCESS_KEY_ID_LEN);
     access_key_id.push_str("ASIA");
-    access_key_id.push_str(&base32_upper(&random[..10]));
+    access_key_id.push_str(&crate::encoding::base32(&random[..10]));
     let mut nonce = [0u8; NONCE_LEN];
     nonce.copy_from_slice(&random[10..]);
 
@@ -119,11 +86,11 @@ pub fn mint(
     let tag = hmac::sign(&key.hmac, &body);
     body.extend_from_slice(tag.as_ref());
 
-    let secret = derive_secret(&key, &access_key_id, &nonce);
+    let secret = derive_secret(key, &access_key_id, &nonce);
     Ok(Credentials {
         access_key_id,
         secret_access_key: secret,
-        session_token: Secret::new(STANDARD.encode(&body)),
+        session_token: SessionToken::new(STANDARD.encode(&body)),
         expiration: expires_at,
         key_id: key.id.clone(),
         issued_at,
@@ -132,7 +99,7 @@ pub fn mint(
 
 /// Checks a session token's authenticity (in constant time) and reads it. Expiry is the
 /// caller's business: the claims say when the session ends.
-pub fn verify_token(keys: &SessionKeys, token: &str) -> Result<TokenClaims, CredentialError> {
+pub fn verify_token(keys: &KeyRing, token: &str) -> Result<TokenClaims, CredentialError> {
     if token.len() > MAX_SESSION_TOKEN_LEN {
         return Err(CredentialError::Malformed);
     }
@@ -185,21 +152,24 @@ pub fn token_key_id(token: &str) -> Option<String> {
 }
 
 /// The secret access key of the session an authentic token describes.
-pub fn secret_for(keys: &SessionKeys, claims: &TokenClaims) -> Result<Secret, CredentialError> {
+pub fn secret_for(
+    keys: &KeyRing,
+    claims: &TokenClaims,
+) -> Result<SecretAccessKey, CredentialError> {
     let key = keys
         .get(&claims.key_id)
         .ok_or(CredentialError::UnknownKey)?;
-    Ok(derive_secret(&key, &claims.access_key_id, &claims.nonce))
+    Ok(derive_secret(key, &claims.access_key_id, &claims.nonce))
 }
 
-fn derive_secret(key: &SessionKey, access_key_id: &str, nonce: &[u8]) -> Secret {
+fn derive_secret(key: &SessionKey, access_key_id: &str, nonce: &[u8]) -> SecretAccessKey {
     let mut ctx = hmac::Context::with_key(&key.hmac);
     ctx.update(SECRET_LABEL);
     ctx.update(access_key_id.as_bytes());
     ctx.update(nonce);
     let tag = ctx.sign();
     // 30 bytes encode to exactly 40 base64 characters, the length of an AWS secret key.
-    Secret::new(STANDARD.encode(&tag.as_ref()[..30]))
+    SecretAccessKey::new(STANDARD.encode(&tag.as_ref()[..30]))
 }
 
 #[cfg(test)]
@@ -207,8 +177,8 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn keys() -> SessionKeys {
-        SessionKeys::from_material(&[("k1", [1; 32]), ("k2", [2; 32])])
+    fn keys() -> KeyRing {
+        KeyRing::from_material(&[("k1", [1; 32]), ("k2", [2; 32])])
     }
 
     fn at(secs: i64) -> OffsetDateTime {
@@ -270,12 +240,12 @@ mod tests {
     #[test]
     fn retired_key_invalidates_its_tokens() {
         let c = mint(&keys(), at(0), at(900)).unwrap();
-        let only_k1 = SessionKeys::from_material(&[("k1", [1; 32])]);
+        let only_k1 = KeyRing::from_material(&[("k1", [1; 32])]);
         assert_eq!(
             verify_token(&only_k1, c.session_token.expose()),
             Err(CredentialError::UnknownKey)
         );
-        let other_material = SessionKeys::from_material(&[("k2", [9; 32])]);
+        let other_material = KeyRing::from_material(&[("k2", [9; 32])]);
         assert_eq!(
             verify_token(&other_material, c.session_token.expose()),
             Err(CredentialError::BadSignature)
@@ -288,12 +258,6 @@ mod tests {
         for token in ["", "not base64!", "AAAA", &"A".repeat(600)] {
             assert_eq!(verify_token(&keys, token), Err(CredentialError::Malformed));
         }
-    }
-
-    #[test]
-    fn secret_debug_is_redacted() {
-        let s = Secret::new("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".into());
-        assert_eq!(format!("{s:?}"), "Secret(<redacted>)");
     }
 
     proptest! {

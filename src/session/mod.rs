@@ -3,6 +3,7 @@
 //! them and decide what they may do.
 
 pub mod credentials;
+pub mod keyring;
 pub mod record;
 
 use std::collections::BTreeMap;
@@ -173,7 +174,7 @@ impl Lineage {
 
 /// Lowercase hex SHA-256 of `text`.
 pub fn sha256_hex(text: &str) -> String {
-    crate::keys::encode_hex(ring::digest::digest(&ring::digest::SHA256, text.as_bytes()).as_ref())
+    hex::encode(ring::digest::digest(&ring::digest::SHA256, text.as_bytes()).as_ref())
 }
 
 /// What revocation checks of a session a record descends from.

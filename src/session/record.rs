@@ -12,7 +12,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::hmac;
 
 use super::SessionRecord;
-use crate::keys::{SessionKey, SessionKeys};
+use super::keyring::{KeyRing, SessionKey, is_key_id};
 
 const FORMAT: &str = "sr1";
 const LABEL: &[u8] = b"sts-broker/session-record/v1";
@@ -57,7 +57,7 @@ pub fn key_id(stored: &[u8]) -> Option<&str> {
 pub fn open(
     stored: &[u8],
     access_key_id: &str,
-    keys: &SessionKeys,
+    keys: &KeyRing,
 ) -> Result<SessionRecord, RecordError> {
     let (id, tag, json) = split(stored).ok_or(RecordError::Malformed)?;
     let key = keys.get(id).ok_or(RecordError::UnknownKey)?;
@@ -67,7 +67,7 @@ pub fn open(
     if tag.len() != TAG_LEN {
         return Err(RecordError::Malformed);
     }
-    hmac::verify(&record_key(&key), &message(access_key_id, id, json), &tag)
+    hmac::verify(&record_key(key), &message(access_key_id, id, json), &tag)
         .map_err(|_| RecordError::NotAuthentic)?;
     let record: SessionRecord = serde_json::from_slice(json).map_err(|_| RecordError::Malformed)?;
     if record.access_key_id != access_key_id || record.key_id != id {
@@ -85,7 +85,7 @@ fn split(stored: &[u8]) -> Option<(&str, &str, &[u8])> {
     let tag_end = rest.iter().position(|&b| b == b':')?;
     let (tag, json) = rest.split_at(tag_end);
     let id = std::str::from_utf8(id).ok()?;
-    if !crate::keys::is_key_id(id) {
+    if !is_key_id(id) {
         return None;
     }
     Some((id, std::str::from_utf8(tag).ok()?, json.get(1..)?))
@@ -145,10 +145,10 @@ mod tests {
 
     #[test]
     fn a_sealed_record_opens_and_any_change_is_refused() {
-        let keys = SessionKeys::from_material(&[("a", [1; 32]), ("b", [2; 32])]);
+        let keys = KeyRing::from_material(&[("a", [1; 32]), ("b", [2; 32])]);
         let key = keys.get("a").unwrap();
         let r = record();
-        let sealed = seal(&r, &key).unwrap();
+        let sealed = seal(&r, key).unwrap();
         assert_eq!(key_id(&sealed), Some("a"));
         assert_eq!(open(&sealed, &r.access_key_id, &keys).unwrap(), r);
         // Another session's id: the tag binds the access key id.
@@ -173,7 +173,7 @@ mod tests {
             Err(RecordError::NotAuthentic)
         );
         // A record under a key this replica does not have.
-        let gone = SessionKeys::from_material(&[("b", [2; 32])]);
+        let gone = KeyRing::from_material(&[("b", [2; 32])]);
         assert_eq!(
             open(&sealed, &r.access_key_id, &gone),
             Err(RecordError::UnknownKey)

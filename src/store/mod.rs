@@ -15,8 +15,8 @@ use std::time::Duration;
 pub use memory::MemoryStore;
 pub use redis::{Received, RedisStore, Subscription};
 
-use crate::keys::SessionKeys;
 use crate::session::SessionRecord;
+use crate::session::keyring::KeyRing;
 use crate::session::record::{self, RecordError};
 
 const SESSION_PREFIX: &str = "sts-broker:session:";
@@ -67,13 +67,13 @@ impl Store {
     pub async fn put_session(
         &self,
         record: &SessionRecord,
-        keys: &SessionKeys,
+        keys: &KeyRing,
         ttl: Duration,
     ) -> Result<(), StoreError> {
         let key = keys
             .get(&record.key_id)
             .ok_or_else(|| StoreError::NoSessionKey(record.key_id.clone()))?;
-        let value = record::seal(record, &key)?;
+        let value = record::seal(record, key)?;
         let key = session_key(&record.access_key_id);
         match self {
             Store::Memory(m) => {
@@ -90,7 +90,7 @@ impl Store {
     pub async fn get_session(
         &self,
         access_key_id: &str,
-        keys: &SessionKeys,
+        keys: &KeyRing,
     ) -> Result<Option<SessionRecord>, StoreError> {
         let key = session_key(access_key_id);
         let bytes = match self {

@@ -1,8 +1,8 @@
 //! `admin::require`: admin calls are signed (SigV4) by a principal whose own policies allow the
 //! action; everyone else gets AWS's `AccessDenied` wording with a caller-safe reason.
 
-use sts_broker::admin;
-use sts_broker::sts::{RawRequest, RequestMeta};
+use sts_broker::broker::admin;
+use sts_broker::broker::{RawRequest, RequestMeta};
 
 use crate::harness::broker::{
     ALICE_KEY_ID, ALICE_SECRET, APP_ROLE, GATEWAY_ARN, GATEWAY_KEY_ID, GATEWAY_SECRET, OPS_ARN,

@@ -122,7 +122,7 @@ async fn a_three_hop_chain_carries_tags_and_source_identity() {
     let record = broker
         .state
         .store
-        .get_session(&hop3.0, &broker.state.keys)
+        .get_session(&hop3.0, &broker.state.keys.snapshot())
         .await
         .unwrap()
         .unwrap();
@@ -166,7 +166,7 @@ async fn each_side_of_assume_role_can_refuse() {
     let sessions_before = broker
         .state
         .store
-        .get_session(&hop2.0, &broker.state.keys)
+        .get_session(&hop2.0, &broker.state.keys.snapshot())
         .await
         .unwrap()
         .is_some();
@@ -284,7 +284,7 @@ async fn an_iam_user_assumes_a_role_with_a_totp_code() {
     let record = broker
         .state
         .store
-        .get_session(&creds.0, &broker.state.keys)
+        .get_session(&creds.0, &broker.state.keys.snapshot())
         .await
         .unwrap()
         .unwrap();
@@ -580,7 +580,7 @@ async fn session_policies_are_bounded_checked_after_the_signature_and_stored_min
     let record = broker
         .state
         .store
-        .get_session(key_id, &broker.state.keys)
+        .get_session(key_id, &broker.state.keys.snapshot())
         .await
         .unwrap()
         .unwrap();

@@ -140,7 +140,7 @@ async fn an_audit_file_that_cannot_be_opened_stops_the_start() {
     let toml = standard_config(dir.path(), &idp, "memory://", 0)
         + "\n[audit]\noutput = \"no-such-folder/audit.log\"\n";
     let config = sts_broker::config::Config::from_toml(&toml, "broker.toml", dir.path()).unwrap();
-    let e = sts_broker::app::AppState::build(
+    let e = sts_broker::broker::Broker::build(
         config,
         std::sync::Arc::new(sts_broker::clock::SystemClock),
     )

@@ -111,14 +111,14 @@ fn seeds_reach_verification() {
 /// `arn:aws:s3:::secret/secret` while the upstream serves bucket `{key}`.
 #[test]
 fn a_captured_variable_name_stays_text() {
-    let route = sts_broker::authz::routes::Route::compile(
+    let route = sts_broker::routes::Route::compile(
         "GET",
         "/objects/{bucket}/{key+}",
         "s3:GetObject",
         "arn:aws:s3:::{bucket}/{key}",
     )
     .unwrap();
-    let path = sts_broker::authz::path::check("/objects/%7Bkey%7D/secret").unwrap();
+    let path = sts_broker::routes::path::check("/objects/%7Bkey%7D/secret").unwrap();
     let target = route.matches("GET", &path).unwrap();
     assert_eq!(target.resource, "arn:aws:s3:::{key}/secret");
 }

@@ -28,7 +28,7 @@ fn keys_command(args: &[&str], dir: &Path) -> std::process::Output {
 
 /// The broker key that signed these credentials.
 fn signer(broker: &TestBroker, creds: &Creds) -> String {
-    credentials::verify_token(&broker.state.keys, &creds.2)
+    credentials::verify_token(&broker.state.keys.snapshot(), &creds.2)
         .unwrap()
         .key_id
 }

@@ -24,6 +24,7 @@ mod harness;
 mod iam_simulate;
 mod idp_faults;
 mod key_rotation;
+mod layers;
 mod policy_conditions;
 mod policy_core_engine;
 mod policy_moto;

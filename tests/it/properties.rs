@@ -12,11 +12,11 @@ use aws_sigv4::http_request::{
 use aws_sigv4::sign::v4;
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use sts_broker::authz::routes::Route;
 use sts_broker::fuzzing;
 use sts_broker::policy::{
     self, Context, NamedPolicy, PolicySet, PolicyType, Principal, Request, Resource,
 };
+use sts_broker::routes::Route;
 use sts_broker::sigv4::{self, DEFAULT_MAX_SKEW, SignedRequest};
 use time::OffsetDateTime;
 
@@ -354,7 +354,7 @@ proptest! {
         // `/` is the path with no segments.
         let segments = if path == "/" { Vec::new() } else { segments };
         // Paths the rule refuses are never matched.
-        let Ok(checked) = sts_broker::authz::path::check(&path) else {
+        let Ok(checked) = sts_broker::routes::path::check(&path) else {
             return Ok(());
         };
         let Some(target) = route.matches("GET", &checked) else {

@@ -161,7 +161,7 @@ async fn a_signed_assertion_gets_credentials_with_aws_fields() {
     assert_eq!(out.audience(), Some(AWS_SAML));
     assert_eq!(
         out.name_qualifier(),
-        Some(sts_broker::sts::saml::name_qualifier(ISSUER, ACCOUNT, "corp-adfs").as_str())
+        Some(sts_broker::query::sts::saml::name_qualifier(ISSUER, ACCOUNT, "corp-adfs").as_str())
     );
     assert_eq!(out.packed_policy_size(), None);
     // The credentials work.
@@ -431,7 +431,7 @@ async fn tags_transitive_keys_source_identity_and_session_policies() {
         .broker
         .state
         .store
-        .get_session(key, &s.broker.state.keys)
+        .get_session(key, &s.broker.state.keys.snapshot())
         .await
         .unwrap()
         .unwrap();

@@ -71,10 +71,11 @@ async fn check_success(broker: &TestBroker, idp: &TestIdp, kid: &str) -> String 
     assert_eq!(packed, None);
 
     // The session token is ours, authentic, and gives back the same secret.
-    let claims = credentials::verify_token(&broker.state.keys, creds.session_token()).unwrap();
+    let claims =
+        credentials::verify_token(&broker.state.keys.snapshot(), creds.session_token()).unwrap();
     assert_eq!(claims.access_key_id, creds.access_key_id());
     assert_eq!(
-        credentials::secret_for(&broker.state.keys, &claims)
+        credentials::secret_for(&broker.state.keys.snapshot(), &claims)
             .unwrap()
             .expose(),
         creds.secret_access_key()
@@ -83,7 +84,7 @@ async fn check_success(broker: &TestBroker, idp: &TestIdp, kid: &str) -> String 
     let record = broker
         .state
         .store
-        .get_session(creds.access_key_id(), &broker.state.keys)
+        .get_session(creds.access_key_id(), &broker.state.keys.snapshot())
         .await
         .unwrap()
         .unwrap();
@@ -130,7 +131,7 @@ async fn sdk_gets_credentials_on_redis_with_ttl_equal_to_the_lifetime() {
         replica
             .state
             .store
-            .get_session(&akid, &broker.state.keys)
+            .get_session(&akid, &broker.state.keys.snapshot())
             .await
             .unwrap()
             .is_some()
@@ -182,7 +183,7 @@ async fn sdk_web_identity_credential_provider_works_against_the_broker() {
     let record = broker
         .state
         .store
-        .get_session(creds.access_key_id(), &broker.state.keys)
+        .get_session(creds.access_key_id(), &broker.state.keys.snapshot())
         .await
         .unwrap()
         .unwrap();
@@ -248,7 +249,7 @@ async fn session_policy_and_policy_arns_are_recorded_with_packed_size() {
     let record = broker
         .state
         .store
-        .get_session(akid, &broker.state.keys)
+        .get_session(akid, &broker.state.keys.snapshot())
         .await
         .unwrap()
         .unwrap();
@@ -574,7 +575,7 @@ async fn session_tags_from_the_token_need_tag_session_and_are_recorded() {
     let record = broker
         .state
         .store
-        .get_session(akid, &broker.state.keys)
+        .get_session(akid, &broker.state.keys.snapshot())
         .await
         .unwrap()
         .unwrap();

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use aws_sdk_sts::config::retry::RetryConfig;
 use aws_sdk_sts::config::{BehaviorVersion, Credentials, Region};
-use sts_broker::app::{self, AppState};
+use sts_broker::app;
+use sts_broker::broker::Broker;
 use sts_broker::clock::{Clock, SystemClock};
 use sts_broker::config::Config;
 use tokio::sync::oneshot;
@@ -55,7 +56,7 @@ pub const APP_ROLE: &str = "arn:aws:iam::111122223333:role/app";
 
 pub struct TestBroker {
     pub endpoint: String,
-    pub state: AppState,
+    pub state: Arc<Broker>,
     pub dir: tempfile::TempDir,
     _stop: oneshot::Sender<()>,
 }
@@ -373,7 +374,7 @@ impl TestBroker {
         clock: Arc<dyn Clock>,
     ) -> TestBroker {
         let config = Config::from_toml(toml, "broker.toml", dir.path()).unwrap();
-        let state = AppState::build(config, clock).await.unwrap();
+        let state = Arc::new(Broker::build(config, clock).await.unwrap());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();

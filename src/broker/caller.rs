@@ -1,0 +1,447 @@
+//! Who signed a request: SigV4 verification ([`crate::sigv4`]) of session credentials the broker
+//! minted or of a configured user's long-term access key.
+//!
+//! Sessions (`ASIA...`): the access key id finds the session in the store; the session token
+//! must be authentic (our key), name that same access key id and be unexpired; the secret is
+//! derived from the broker key, and the signature must verify with it.
+//! Users (`AKIA...`): the key must be configured and `Active`, no session token may accompany
+//! it, and the signature must verify with its secret.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use super::RequestMeta;
+use super::auth_cache::Authenticated;
+use super::error::StsError;
+use crate::broker::Broker;
+use crate::iam::User;
+use crate::revocation::Revoked;
+use crate::secret::SecretAccessKey;
+use crate::session::credentials;
+use crate::session::credentials::CredentialError;
+use crate::session::{SessionPrincipal, SessionRecord};
+use crate::sigv4::{self, Payload, SignedRequest, SigningKey};
+use crate::store::StoreError;
+use crate::totp;
+
+impl Caller {
+    /// The ARN the caller acts as.
+    pub fn arn(&self) -> &str {
+        match self {
+            Caller::Session(record) => record.principal.arn(),
+            Caller::User(user) => &user.arn,
+        }
+    }
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    /// A session this broker minted.
+    Session(Box<SessionRecord>),
+    /// An IAM user, by a long-term access key.
+    User(Arc<User>),
+}
+
+/// Signing keys derived today, by access key id and credential scope, so a busy key derives its
+/// key once a day rather than on every request. An entry is only ever derived from the secret
+/// the broker holds for that access key id, and is used only after the key or session has been
+/// checked; when full, the cache starts over. Looked up without allocating: by access key id,
+/// then among that key's few scopes.
+#[derive(Debug, Default)]
+pub struct SigningKeyCache {
+    keys: RwLock<HashMap<String, Vec<ScopedKey>>>,
+}
+
+/// A signing key with the scope (date, region, service) it was derived for.
+#[derive(Debug)]
+struct ScopedKey {
+    date: String,
+    region: String,
+    service: String,
+    key: Arc<SigningKey>,
+}
+
+impl ScopedKey {
+    fn is_for(&self, credential: &sigv4::Credential) -> bool {
+        self.date == credential.date
+            && self.region == credential.region
+            && self.service == credential.service
+    }
+}
+
+/// Access keys kept before the cache starts over.
+const SIGNING_KEY_CACHE_MAX: usize = 50_000;
+/// Scopes kept per access key before its list starts over (days, regions, services).
+const SIGNING_KEY_SCOPES_MAX: usize = 16;
+
+impl SigningKeyCache {
+    /// Verifies the request's signature with the day's signing key for its access key and
+    /// scope, derived from `secret()` when not cached. A key enters the cache only once a
+    /// signature has verified with it.
+    pub fn verify(
+        &self,
+        signed: &SignedRequest<'_>,
+        parsed: &sigv4::Parsed,
+        payload: Payload<'_>,
+        now: time::OffsetDateTime,
+        secret: impl FnOnce() -> Result<SecretAccessKey, StsError>,
+    ) -> Result<(), StsError> {
+        let credential = &parsed.credential;
+        let cached = self
+            .read()
+            .get(credential.access_key_id.as_str())
+            .and_then(|scopes| scopes.iter().find(|s| s.is_for(credential)))
+            .map(|s| Arc::clone(&s.key));
+        let check = |key: &SigningKey| {
+            // AWS's 15 minutes between the signer's clock and ours.
+            sigv4::verify_payload(signed, parsed, key, now, sigv4::DEFAULT_MAX_SKEW, payload)
+                .map_err(|e| signature_error(&e))
+        };
+        if let Some(key) = cached {
+            return check(&key);
+        }
+        let key = SigningKey::derive(secret()?.expose(), credential);
+        check(&key)?;
+        let mut keys = self.write();
+        if keys.len() >= SIGNING_KEY_CACHE_MAX
+            && !keys.contains_key(credential.access_key_id.as_str())
+        {
+            keys.clear();
+        }
+        let scopes = keys.entry(credential.access_key_id.clone()).or_default();
+        if scopes.len() >= SIGNING_KEY_SCOPES_MAX {
+            scopes.clear();
+        }
+        scopes.retain(|s| !s.is_for(credential));
+        scopes.push(ScopedKey {
+            date: credential.date.clone(),
+            region: credential.region.clone(),
+            service: credential.service.clone(),
+            key: Arc::new(key),
+        });
+        Ok(())
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Vec<ScopedKey>>> {
+        self.keys.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Vec<ScopedKey>>> {
+        self.keys.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Verifies an STS request's signature (scoped to the `sts` service) and returns who made it.
+pub async fn authenticate(state: &Broker, meta: &RequestMeta) -> Result<Caller, StsError> {
+    authenticate_for(state, meta, "sts")
+        .await
+        .map(|a| a.caller().clone())
+}
+
+/// Verifies the signature of a request received by the broker, which must be scoped to
+/// `service` (`sts` for the STS and admin Query actions, `iam` for IAM's), and returns who made
+/// it with its permissions at hand.
+pub async fn authenticate_for(
+    state: &Broker,
+    meta: &RequestMeta,
+    service: &str,
+) -> Result<Authenticated, StsError> {
+    let signed = meta.raw.signed();
+    let authenticated = authenticate_request(
+        state,
+        &signed,
+        Payload::Body(signed.body),
+        Some(service),
+        &meta.request_id,
+    )
+    .await?;
+    // For the audit log: who called, with which (public) access key id.
+    crate::audit::note(|n| {
+        n.principal = Some(authenticated.caller().arn().to_owned());
+        n.access_key_id = Some(authenticated.access_key_id().to_owned());
+    });
+    Ok(authenticated)
+}
+
+/// The one SigV4 authentication: verifies `signed` (whose payload is described by `payload`)
+/// and returns who signed it. `expected_service` is the service the credential scope must name;
+/// `None` accepts any (requests forwarded by a resource server, signed for that service).
+///
+/// Sessions (`ASIA`): the token must be ours, name this key and be unexpired; the record comes
+/// from the [`AuthCache`](super::auth_cache::AuthCache) or the store, and the session's role or
+/// user must still be configured. Users (`AKIA`): the key must be configured and active, with
+/// no session token.
+pub async fn authenticate_request(
+    state: &Broker,
+    signed: &SignedRequest<'_>,
+    payload: Payload<'_>,
+    expected_service: Option<&str>,
+    request_id: &str,
+) -> Result<Authenticated, StsError> {
+    let parsed = sigv4::parse(signed).map_err(|e| signature_error(&e))?;
+    if let Some(service) = expected_service
+        && parsed.credential.service != service
+    {
+        // A signature for another service must not be usable here (AWS's wording).
+        return Err(StsError::from_aws(
+            "SignatureDoesNotMatch",
+            403,
+            format!("Credential should be scoped to correct service: '{service}'. "),
+        ));
+    }
+    let access_key_id = parsed.credential.access_key_id.as_str();
+    let now = state.clock.now();
+    let unix_now = now.unix_timestamp();
+    if access_key_id.starts_with("AKIA") {
+        let (user, key) = state
+            .config
+            .iam
+            .user_by_access_key(access_key_id)
+            .ok_or_else(StsError::invalid_client_token_id)?;
+        // An inactive key is refused exactly like an unknown one; a long-term key never comes
+        // with a session token.
+        if !key.active || parsed.security_token.is_some() {
+            return Err(StsError::invalid_client_token_id());
+        }
+        state
+            .signing_keys
+            .verify(signed, &parsed, payload, now, || Ok(key.secret.clone()))?;
+        if let Some(cached) = state.auth_cache.get(access_key_id, unix_now) {
+            return Ok(cached);
+        }
+        let authenticated = Authenticated::new(access_key_id, Caller::User(Arc::clone(user)));
+        state
+            .auth_cache
+            .insert(access_key_id, authenticated.clone(), unix_now);
+        return Ok(authenticated);
+    }
+    if !access_key_id.starts_with("ASIA") {
+        return Err(StsError::invalid_client_token_id());
+    }
+    let token = parsed
+        .security_token
+        .as_deref()
+        .ok_or_else(StsError::invalid_client_token_id)?;
+    let claims = match credentials::verify_token(&state.keys.snapshot(), token) {
+        // A key another replica may just have added: load it (off the runtime, at most once
+        // a second, one reload for every request waiting) and try once more.
+        Err(CredentialError::UnknownKey) => match credentials::token_key_id(token) {
+            Some(kid) if state.keys.find(&kid).await.is_some() => {
+                credentials::verify_token(&state.keys.snapshot(), token)
+            }
+            _ => Err(CredentialError::UnknownKey),
+        },
+        other => other,
+    }
+    .map_err(|_| StsError::invalid_client_token_id())?;
+    if claims.access_key_id != access_key_id {
+        return Err(StsError::invalid_client_token_id());
+    }
+    if claims.expires_at <= now {
+        return Err(StsError::expired_token());
+    }
+    let (authenticated, from_store) = match state.auth_cache.get(access_key_id, unix_now) {
+        Some(cached) => (cached, false),
+        None => {
+            let record = state
+                .store
+                .get_session(access_key_id, &state.keys.snapshot())
+                .await
+                .map_err(|e| match e {
+                    // Someone wrote the record who does not hold the broker's keys: refuse
+                    // the session as if its token were forged (fail closed), loudly.
+                    StoreError::NotAuthentic(why) => {
+                        tracing::error!(
+                            request_id = %request_id,
+                            access_key_id,
+                            error = %why,
+                            "stored session record refused: not written by this broker"
+                        );
+                        crate::audit::note(|n| n.refusal = Some("sessionRecordNotAuthentic"));
+                        StsError::invalid_client_token_id()
+                    }
+                    other => {
+                        tracing::error!(request_id = %request_id, error = %other, "store lookup failed");
+                        StsError::service_unavailable()
+                    }
+                })?
+                // Authentic and unexpired, but gone from the store: treat as expired.
+                .ok_or_else(StsError::expired_token)?;
+            // The record verified under the key it names; it must be the token's key too.
+            if record.key_id != claims.key_id {
+                tracing::error!(request_id = %request_id, access_key_id, "stored session record names another key than its token");
+                crate::audit::note(|n| n.refusal = Some("sessionRecordNotAuthentic"));
+                return Err(StsError::invalid_client_token_id());
+            }
+            (
+                Authenticated::new(access_key_id, Caller::Session(Box::new(record))),
+                true,
+            )
+        }
+    };
+    let Caller::Session(record) = authenticated.caller() else {
+        return Err(StsError::invalid_client_token_id());
+    };
+    // The session's principal must still be configured (a removed role or user ends its
+    // sessions), and a role must be the same one (its id), not one re-created under its name.
+    let live = match &record.principal {
+        SessionPrincipal::Role {
+            role_arn, role_id, ..
+        } => state
+            .config
+            .iam
+            .role(role_arn)
+            .is_some_and(|r| &r.role_id == role_id),
+        SessionPrincipal::User { user_arn, .. } => state.config.iam.user(user_arn).is_some(),
+    };
+    if !live {
+        return Err(StsError::invalid_client_token_id());
+    }
+    // A revoked session (or one chained from a revoked session) is refused like a token we
+    // never issued: it is not merely old, and clients must not treat it as refreshable.
+    state.revocations.check(record).map_err(|r| {
+        tracing::info!(request_id = %request_id, access_key_id, reason = %r, "session refused");
+        revocation_error(r)
+    })?;
+    state
+        .signing_keys
+        .verify(signed, &parsed, payload, now, || {
+            credentials::secret_for(&state.keys.snapshot(), &claims)
+                .map_err(|_| StsError::invalid_client_token_id())
+        })?;
+    if from_store {
+        // Only once a signature verified with the session's secret.
+        state
+            .auth_cache
+            .insert(access_key_id, authenticated.clone(), unix_now);
+    }
+    Ok(authenticated)
+}
+
+/// What a client sees of a revocation: `InvalidClientTokenId`, or `ServiceUnavailable` when this
+/// replica cannot confirm its revocations (fail closed).
+pub fn revocation_error(r: Revoked) -> StsError {
+    match r {
+        Revoked::Session | Revoked::Subject | Revoked::Role | Revoked::User | Revoked::Proof => {
+            StsError::invalid_client_token_id()
+        }
+        Revoked::Unconfirmed => StsError::service_unavailable(),
+    }
+}
+
+fn signature_error(e: &sigv4::SigV4Error) -> StsError {
+    StsError::from_aws(e.aws_code(), e.http_status(), e.to_string())
+}
+
+/// Wrong MFA codes accepted per device within [`MFA_LOCKOUT`] before it refuses every code.
+pub const MFA_MAX_FAILURES: u64 = 5;
+/// How long a device stays locked after its first wrong code.
+pub const MFA_LOCKOUT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+pub fn mfa_failed() -> StsError {
+    StsError::access_denied("MultiFactorAuthentication failed with invalid MFA one time pass code.")
+}
+
+/// The user's own virtual MFA device must accept the code now (one step either side).
+pub async fn check_mfa(
+    state: &Broker,
+    user: &User,
+    serial: &str,
+    code: &str,
+    now: time::OffsetDateTime,
+) -> Result<i64, StsError> {
+    let device = state
+        .config
+        .iam
+        .mfa_device(serial)
+        .filter(|d| d.user_arn == user.arn)
+        .ok_or_else(mfa_failed)?;
+    let store_down = |e: StoreError| {
+        tracing::error!(error = %e, "store refused the MFA guard");
+        StsError::service_unavailable()
+    };
+    // Guessing is bounded: a code is evaluated only with one of MFA_MAX_FAILURES attempts
+    // taken from the store first, check and count in one atomic step, so concurrent requests
+    // on every replica together get no more; a right code used for the first time gives its
+    // attempt back. Without an
+    // attempt left the device accepts no code until the window ends; the answer looks the same
+    // as for a wrong code.
+    let failures_key = format!("mfa:{serial}");
+    if state
+        .store
+        .take_attempt(&failures_key, MFA_MAX_FAILURES, MFA_LOCKOUT)
+        .await
+        .map_err(store_down)?
+        .is_none()
+    {
+        tracing::warn!(serial, "MFA device locked after repeated wrong codes");
+        crate::audit::note(|n| n.refusal = Some("mfaDeviceLocked"));
+        return Err(mfa_failed());
+    }
+    let seed = device.seed().map_err(|_| mfa_failed())?;
+    let Ok(step) = totp::check(&seed, code, now) else {
+        return Err(mfa_failed());
+    };
+    // A code is good once: remember its step for as long as it could still be accepted.
+    let window =
+        std::time::Duration::from_secs(totp::STEP_SECONDS * (2 * totp::ALLOWED_DRIFT_STEPS + 1));
+    let fresh = state
+        .store
+        .use_once(&format!("mfa:{serial}:{step}"), window)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "store refused the MFA replay guard");
+            StsError::service_unavailable()
+        })?;
+    if !fresh {
+        // A replayed code is a failed attempt: its attempt stays counted.
+        return Err(mfa_failed());
+    }
+    if let Err(e) = state.store.give_back_attempt(&failures_key).await {
+        // The attempt stays counted: the device locks one code earlier, never later.
+        tracing::warn!(error = %e, "store did not take back a good MFA attempt");
+    }
+    Ok(now.unix_timestamp())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_keys_that_verified_are_cached() {
+        use crate::sigv4::{Parsed, SignedRequest};
+        // A request whose signature cannot verify: the derived key must not be kept.
+        let headers = vec![
+            ("host".to_owned(), "sts.example".to_owned()),
+            ("x-amz-date".to_owned(), "20261123T120000Z".to_owned()),
+            (
+                "authorization".to_owned(),
+                "AWS4-HMAC-SHA256 Credential=ASIAEXAMPLEEXAMPLE23/20261123/us-east-1/sts/aws4_request, \
+                 SignedHeaders=host;x-amz-date, Signature=".to_owned()
+                    + &"0".repeat(64),
+            ),
+        ];
+        let signed = SignedRequest {
+            method: "POST",
+            path: "/",
+            query: "",
+            headers: &headers,
+            body: b"",
+        };
+        let parsed: Parsed = sigv4::parse(&signed).unwrap();
+        let now = time::macros::datetime!(2026-11-23 12:00 UTC);
+        let cache = SigningKeyCache::default();
+        let secret = || Ok(SecretAccessKey::new("secret".to_owned()));
+        let body = Payload::Body(b"");
+        assert!(cache.verify(&signed, &parsed, body, now, secret).is_err());
+        assert!(cache.read().is_empty());
+        // A failing secret source is an error, not a panic or an accepted request.
+        assert!(
+            cache
+                .verify(&signed, &parsed, body, now, || Err(StsError::internal()))
+                .is_err()
+        );
+    }
+}

@@ -1,0 +1,149 @@
+//! The broker core: the state every front door shares (configuration, keys, store, caches,
+//! clock, audit log, revocations) and the services they share — authenticating a caller
+//! ([`caller`]), effective permissions ([`permissions`]), admin authorization ([`admin`]),
+//! denial messages ([`denial`]), issuing a role session ([`role_session`]) — and the one error
+//! type at the boundary ([`error`]). No HTTP: front doors hand it a [`RequestMeta`].
+
+pub mod admin;
+pub mod auth_cache;
+pub mod caller;
+pub mod denial;
+pub mod error;
+pub mod permissions;
+pub mod request;
+pub mod role_session;
+pub mod saml;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use error::StsError;
+pub use request::{RawRequest, RequestMeta};
+
+use crate::audit::{self, AuditLog};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::keys::{DevIssuerKey, KeyError, SessionKeys};
+use crate::oidc::{self, OidcError, ProviderConfig};
+use crate::revocation::{Principals, Revocations};
+use crate::store::{Store, StoreError};
+use auth_cache::AuthCache;
+use caller::SigningKeyCache;
+use saml::VerifySlots;
+
+/// How often the keys folder is checked for changes.
+const KEYS_POLL_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("identity providers: {0}")]
+    Oidc(#[from] OidcError),
+    #[error("dev issuer JWKS: {0}")]
+    DevJwks(#[from] serde_json::Error),
+    #[error("HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error(transparent)]
+    Audit(#[from] audit::AuditError),
+    #[error("revoking sessions of removed roles and users: {0}")]
+    Revocation(#[from] crate::revocation::RevocationError),
+}
+
+/// The dev issuer, when enabled.
+#[derive(Debug)]
+pub struct DevIssuer {
+    pub issuer: String,
+    pub key: DevIssuerKey,
+}
+
+/// The broker core: the state every front door shares; built once at start.
+#[derive(Debug)]
+pub struct Broker {
+    pub config: Config,
+    pub oidc: oidc::Registry,
+    pub store: Store,
+    pub keys: SessionKeys,
+    pub dev_issuer: Option<DevIssuer>,
+    pub clock: Arc<dyn Clock>,
+    /// SigV4 signing keys derived today (see [`SigningKeyCache`]).
+    pub signing_keys: SigningKeyCache,
+    /// Callers already authenticated, with their permissions (see [`AuthCache`]).
+    pub auth_cache: AuthCache,
+    /// The audit log (see [`crate::audit`]); [`AuditLog::off`] records nothing.
+    pub audit: AuditLog,
+    /// Revoked sessions, subjects and roles, kept current across replicas.
+    pub revocations: Revocations,
+    /// How many SAML verifications may run at once (see [`VerifySlots`]).
+    pub saml_slots: VerifySlots,
+}
+
+impl Broker {
+    /// Opens the store, loads (or creates) keys and prepares the identity providers.
+    pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Broker, StartError> {
+        oidc::install_crypto_provider();
+        let keys = SessionKeys::load_or_generate(&config.keys_dir)?;
+        // Replicas share the folder: pick up rotated and retired keys without a restart.
+        keys.watch(KEYS_POLL_INTERVAL);
+        let store = Store::open(config.store_url.as_str()).await?;
+        // Every live revocation is loaded before the first request; with Redis a subscriber
+        // keeps the cache current from then on. Roles and users gone from the configuration
+        // since a replica last saw them have their sessions revoked before serving.
+        let revocations = Revocations::new(store.clone(), clock.clone(), Principals::of(&config));
+        revocations.set_session_keys(keys.clone());
+        revocations.start().await?;
+        revocations.reconcile(clock.now()).await?;
+        let dev_issuer = match &config.dev_issuer {
+            Some(issuer) => Some(DevIssuer {
+                issuer: issuer.clone(),
+                key: DevIssuerKey::load_or_generate(&config.keys_dir)?,
+            }),
+            None => None,
+        };
+        let mut providers = Vec::new();
+        for p in &config.oidc_providers {
+            let static_keys = match &dev_issuer {
+                Some(dev) if dev.issuer == p.issuer => {
+                    Some(serde_json::from_value(dev.key.jwks())?)
+                }
+                _ => None,
+            };
+            providers.push(ProviderConfig {
+                issuer: p.issuer.clone(),
+                accepted_issuers: p.accepted_issuers.clone(),
+                client_ids: p.client_ids.clone(),
+                jwks_uri: p.jwks_uri.clone(),
+                allow_http: p.allow_http,
+                leeway: p.leeway,
+                refetch_interval: p.refetch_interval,
+                max_key_age: p.max_key_age,
+                fetch_timeout: Some(p.fetch_timeout),
+                static_keys,
+            });
+        }
+        // Each provider's fetch is bounded by its own deadline (`jwks_fetch_timeout_seconds`);
+        // redirects are not followed.
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        let oidc = oidc::Registry::new(providers, http, clock.clone())?;
+        let audit = AuditLog::start(&config.audit)?;
+        Ok(Broker {
+            config,
+            oidc,
+            store,
+            keys,
+            dev_issuer,
+            clock,
+            signing_keys: SigningKeyCache::default(),
+            auth_cache: AuthCache::default(),
+            audit,
+            revocations,
+            saml_slots: VerifySlots::default(),
+        })
+    }
+}

@@ -1,0 +1,390 @@
+//! What every action that creates a role session shares: session policies (`Policy`,
+//! `PolicyArns`) and their packed size, session tag rules, the trust decision with its
+//! caller-safe denial, and issuing: mint, record, store. One place, so `AssumeRole`,
+//! `AssumeRoleWithWebIdentity` (and SAML later) cannot drift apart.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use super::RequestMeta;
+use super::denial;
+use super::error::StsError;
+use crate::broker::Broker;
+use crate::iam::Role;
+use crate::policy::{
+    self, Context, Explanation, NamedPolicy, PolicySet, PolicyType, Principal, Request, Resource,
+    caller_safe_reason, decide,
+};
+use crate::session::credentials::{CredentialError, Credentials};
+use crate::session::{Lineage, Origin, SessionPrincipal, SessionRecord, credentials};
+
+/// Budget of the packed form of session policies and tags, in bytes.
+pub const PACKED_POLICY_BUDGET: usize = 2048;
+
+/// Now, to the second (session times are whole seconds).
+pub fn now(state: &Broker) -> OffsetDateTime {
+    let now = state.clock.now();
+    now.replace_nanosecond(0).unwrap_or(now)
+}
+
+/// The `Policy` parameter, compiled as a session policy.
+pub fn inline_session_policy(text: Option<&str>) -> Result<Option<NamedPolicy>, StsError> {
+    text.map(|text| {
+        policy::parse(text, PolicyType::Session)
+            .map(|p| NamedPolicy::new("inline session policy", p))
+            .map_err(|e| StsError::malformed_policy(e.to_string()))
+    })
+    .transpose()
+}
+
+/// The inline session policy and the managed ones named by `PolicyArns`, which must be
+/// customer-managed policies of `account` (the role's).
+pub fn session_policies(
+    state: &Broker,
+    account: &str,
+    inline: Option<NamedPolicy>,
+    arns: &[&str],
+) -> Result<Vec<NamedPolicy>, StsError> {
+    let mut out: Vec<NamedPolicy> = inline.into_iter().collect();
+    for arn in arns {
+        let in_account = policy::Arn::parse(arn).is_some_and(|a| a.account == account);
+        match state.config.iam.policies.get(*arn) {
+            Some(p) if in_account => out.push(p.clone()),
+            _ => {
+                return Err(StsError::validation(format!(
+                    "Policy {} does not exist or is not attachable.",
+                    crate::encoding::shorten(arn)
+                )));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The policies a stored session was created with, compiled again from the record.
+pub fn recorded_session_policies(
+    state: &Broker,
+    record: &SessionRecord,
+) -> Result<Vec<NamedPolicy>, StsError> {
+    let inline = inline_session_policy(record.session_policy.as_deref())?;
+    let arns: Vec<&str> = record.policy_arns.iter().map(String::as_str).collect();
+    session_policies(state, &record.account, inline, &arns)
+}
+
+/// A session policy as it is stored: the same JSON without insignificant whitespace (keys in
+/// document order). Called on text that already parsed as a policy.
+pub fn minified(text: &str) -> String {
+    serde_json::from_str::<Value>(text).map_or_else(|_| text.to_owned(), |v| v.to_string())
+}
+
+/// `PackedPolicySize`: the share of the packed budget that session policies and tags use, in
+/// percent; `PackedPolicyTooLarge` beyond 100.
+pub fn packed_policy_percent(
+    policy: Option<&str>,
+    arns: &[&str],
+    tags: &BTreeMap<String, String>,
+) -> Result<Option<u32>, StsError> {
+    if policy.is_none() && arns.is_empty() && tags.is_empty() {
+        return Ok(None);
+    }
+    let inline = policy.map_or(0, |text| minified(text).len());
+    let packed = inline
+        + arns.iter().map(|a| a.len()).sum::<usize>()
+        + tags.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
+    let percent = u32::try_from((packed * 100).div_ceil(PACKED_POLICY_BUDGET)).unwrap_or(u32::MAX);
+    if percent > 100 {
+        return Err(StsError::packed_policy_too_large(percent));
+    }
+    Ok(Some(percent))
+}
+
+/// Tag keys and values as STS allows them: `[\p{L}\p{Z}\p{N}_.:/=+\-@]`, keys 1-128 and
+/// values up to 256 characters, keys not starting with `aws:`. Returns what is wrong.
+pub fn tag_problem(key: &str, value: &str) -> Option<&'static str> {
+    let allowed = |s: &str, min: usize, max: usize| {
+        let n = s.chars().count();
+        (min..=max).contains(&n)
+            && s.chars().all(|c| {
+                c.is_alphanumeric()
+                    || (c.is_whitespace() && !c.is_control())
+                    || "_.:/=+-@".contains(c)
+            })
+    };
+    if !allowed(key, 1, 128) {
+        Some("a tag key is empty, longer than 128 characters or uses a character not allowed")
+    } else if key.to_ascii_lowercase().starts_with("aws:") {
+        Some("tag keys cannot start with aws:")
+    } else if !allowed(value, 0, 256) {
+        Some("a tag value is longer than 256 characters or uses a character not allowed")
+    } else {
+        None
+    }
+}
+
+/// The actions a new role session needs from the trust policy: the assume action itself, then
+/// `sts:TagSession` when the session will carry tags and `sts:SetSourceIdentity` when it will
+/// carry a source identity (IAM User Guide, session tags and source identity).
+pub fn trust_actions(
+    assume: &'static str,
+    tagged: bool,
+    sets_source_identity: bool,
+) -> Vec<&'static str> {
+    let mut actions = vec![assume];
+    if tagged {
+        actions.push("sts:TagSession");
+    }
+    if sets_source_identity {
+        actions.push("sts:SetSourceIdentity");
+    }
+    actions
+}
+
+/// The common context keys of a request: time, transport and the caller's network identity.
+pub fn request_context(state: &Broker, meta: &RequestMeta, now: OffsetDateTime) -> Context {
+    let mut context = Context::new();
+    context.insert("aws:CurrentTime", crate::encoding::timestamp(now));
+    context.insert("aws:EpochTime", now.unix_timestamp().to_string());
+    context.insert("aws:SecureTransport", meta.secure_transport.to_string());
+    context.insert("aws:RequestedRegion", state.config.server.region.as_str());
+    if let Some(ip) = meta.source_ip {
+        context.insert("aws:SourceIp", ip.to_string());
+    }
+    if let Some(ua) = &meta.user_agent {
+        context.insert("aws:UserAgent", ua.as_str());
+    }
+    context
+}
+
+/// The trust question for one role: who asks, with what context, under which policies besides
+/// the role's trust policy (the caller's identity side, for signed callers).
+#[derive(Debug)]
+pub struct TrustCheck<'a> {
+    pub role: &'a Role,
+    pub principal: Principal,
+    pub context: Context,
+    pub identity: &'a [NamedPolicy],
+    pub boundary: &'a [NamedPolicy],
+    pub session: &'a [NamedPolicy],
+}
+
+impl TrustCheck<'_> {
+    /// Decides each action (e.g. `sts:AssumeRole`, then `sts:TagSession`); the first denial is
+    /// `AccessDenied` with a caller-safe reason and the full trace encrypted under `keys`
+    /// ([`super::denial`]); the explanation also goes to the log.
+    pub fn require(
+        self,
+        actions: &[&str],
+        meta: &RequestMeta,
+        state: &Broker,
+    ) -> Result<(), StsError> {
+        let set = PolicySet {
+            identity: self.identity,
+            resource: Some(&self.role.trust_policy),
+            resource_type: PolicyType::Trust,
+            boundary: self.boundary,
+            session: self.session,
+            ..PolicySet::default()
+        };
+        let resource = Resource::new(self.role.arn.clone()).with_account(self.role.account.clone());
+        let mut context = Some(self.context);
+        for (i, action) in actions.iter().enumerate() {
+            // The last action takes the context; earlier ones borrow a copy.
+            let ctx = if i + 1 == actions.len() {
+                context.take().unwrap_or_default()
+            } else {
+                context.clone().unwrap_or_default()
+            };
+            let request = Request::new(self.principal.clone(), action, resource.clone(), ctx);
+            let evaluation = decide(&request, &set);
+            if !evaluation.decision.is_allowed() {
+                tracing::info!(
+                    request_id = %meta.request_id,
+                    role = %self.role.arn,
+                    caller = %self.principal.name(),
+                    decision = evaluation.decision.as_str(),
+                    explanation = %Explanation::new(&evaluation, &set, &request),
+                    "role session denied"
+                );
+                let reason = caller_safe_reason(&evaluation, &set);
+                crate::audit::note(|n| n.policy_decision = Some(evaluation.decision.as_str()));
+                let trace = denial::trace(&evaluation, &set, &request);
+                let message = match &self.principal {
+                    // AWS's wording for signed callers names them and the role.
+                    Principal::Aws(p) => format!(
+                        "User: {} is not authorized to perform: {action} on resource: {}: {reason}",
+                        p.arn, self.role.arn
+                    ),
+                    Principal::Federated { .. } | Principal::Service(_) | Principal::Anonymous => {
+                        format!("Not authorized to perform {action}: {reason}")
+                    }
+                };
+                return Err(denial::access_denied(state, message, &trace));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whose session: `role` as `session_name`.
+pub fn role_principal(role: &Role, session_name: &str) -> SessionPrincipal {
+    SessionPrincipal::Role {
+        role_arn: role.arn.clone(),
+        role_id: role.role_id.clone(),
+        session_name: session_name.to_owned(),
+        assumed_role_arn: format!(
+            "arn:aws:sts::{}:assumed-role/{}/{}",
+            role.account, role.name, session_name
+        ),
+    }
+}
+
+/// A session to issue.
+#[derive(Debug)]
+pub struct NewSession<'a> {
+    pub principal: SessionPrincipal,
+    pub account: &'a str,
+    pub duration: u32,
+    /// The longest this principal's sessions may last (a role's `max_session_duration`).
+    pub max_duration: u32,
+    pub now: OffsetDateTime,
+    pub origin: Origin,
+    pub provider: Option<String>,
+    pub subject: Option<String>,
+    pub audience: Option<String>,
+    pub source_identity: Option<String>,
+    pub context: BTreeMap<String, Vec<String>>,
+    pub session_policy: Option<&'a str>,
+    pub policy_arns: &'a [&'a str],
+    pub tags: BTreeMap<String, String>,
+    pub transitive_tag_keys: Vec<String>,
+    pub mfa_authenticated_at: Option<i64>,
+    pub chained: bool,
+    /// What revocation needs to know of the session's origin (token digest, ancestors).
+    pub lineage: Lineage,
+}
+
+/// An issued session: the credentials to hand out and what was recorded.
+#[derive(Debug)]
+pub struct Issued {
+    pub credentials: Credentials,
+    pub record: SessionRecord,
+}
+
+impl Issued {
+    /// `AssumedRoleId`: the role id and the session name.
+    pub fn assumed_role_id(&self) -> String {
+        self.record.principal.user_id()
+    }
+}
+
+/// Checks the duration against the role, mints credentials and records the session with a TTL
+/// equal to its lifetime. The last step of every action: nothing is stored before it.
+pub async fn issue(
+    state: &Broker,
+    meta: &RequestMeta,
+    new: NewSession<'_>,
+) -> Result<Issued, StsError> {
+    if new.duration > new.max_duration {
+        return Err(StsError::validation(
+            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
+        ));
+    }
+    let lifetime = Duration::from_secs(u64::from(new.duration));
+    let expires = new.now + lifetime;
+    let creds = credentials::mint(&state.keys.snapshot(), new.now, expires).map_err(|e| {
+        tracing::error!(request_id = %meta.request_id, error = %e, "minting failed");
+        match e {
+            // No key signs yet (all activate later, or the folder lost them): a state the
+            // operator fixes, as `/readyz` says; the client may retry.
+            CredentialError::NoKey => StsError::service_unavailable(),
+            CredentialError::Random
+            | CredentialError::Malformed
+            | CredentialError::UnknownKey
+            | CredentialError::BadSignature => StsError::internal(),
+        }
+    })?;
+    let record = SessionRecord {
+        access_key_id: creds.access_key_id.clone(),
+        key_id: creds.key_id.clone(),
+        origin: new.origin,
+        account: new.account.to_owned(),
+        principal: new.principal,
+        issued_at: new.now.unix_timestamp(),
+        expires_at: expires.unix_timestamp(),
+        provider: new.provider,
+        subject: new.subject,
+        audience: new.audience,
+        source_identity: new.source_identity,
+        context: new.context,
+        session_policy: new.session_policy.map(minified),
+        policy_arns: new.policy_arns.iter().map(|a| (*a).to_owned()).collect(),
+        tags: new.tags,
+        transitive_tag_keys: new.transitive_tag_keys,
+        mfa_authenticated_at: new.mfa_authenticated_at,
+        chained: new.chained,
+        lineage: new.lineage,
+    };
+    state
+        .store
+        .put_session(&record, &state.keys.snapshot(), lifetime)
+        .await
+        .map_err(|e| {
+            tracing::error!(request_id = %meta.request_id, error = %e, "store refused the session");
+            StsError::service_unavailable()
+        })?;
+    crate::audit::note(|n| {
+        n.access_key_id = Some(record.access_key_id.clone());
+        n.subject.clone_from(&record.subject);
+    });
+    tracing::info!(
+        request_id = %meta.request_id,
+        access_key_id = %record.access_key_id,
+        origin = ?record.origin,
+        principal = %record.principal.arn(),
+        subject = record.subject.as_deref().unwrap_or(""),
+        expires = %crate::encoding::timestamp(expires),
+        "session issued"
+    );
+    Ok(Issued {
+        credentials: creds,
+        record,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_size_is_a_share_of_the_budget() {
+        let none = BTreeMap::new();
+        assert_eq!(packed_policy_percent(None, &[], &none).unwrap(), None);
+        let policy = r#"{ "Version": "2012-10-17",  "Statement": [] }"#;
+        let minified = r#"{"Version":"2012-10-17","Statement":[]}"#.len();
+        assert_eq!(
+            packed_policy_percent(Some(policy), &[], &none).unwrap(),
+            Some(u32::try_from((minified * 100).div_ceil(PACKED_POLICY_BUDGET)).unwrap())
+        );
+        let arn = "arn:aws:iam::111122223333:policy/a-rather-long-managed-policy-name-for-tests";
+        let e = packed_policy_percent(Some(&"x".repeat(2000)), &[arn; 10], &none).unwrap_err();
+        assert_eq!(e.code, "PackedPolicyTooLarge");
+        let tags: BTreeMap<String, String> =
+            [("k".repeat(128), "v".repeat(256))].into_iter().collect();
+        assert!(packed_policy_percent(None, &[], &tags).unwrap().unwrap() > 0);
+    }
+
+    #[test]
+    fn tag_rules() {
+        assert_eq!(tag_problem("team", "payments"), None);
+        assert_eq!(tag_problem("cost center", ""), None);
+        assert!(tag_problem("", "x").is_some());
+        assert!(tag_problem("aws:x", "y").is_some());
+        assert!(tag_problem("AWS:x", "y").is_some());
+        assert!(tag_problem("a*b", "y").is_some());
+        assert!(tag_problem("k", &"v".repeat(257)).is_some());
+        assert!(tag_problem("k", "line\nbreak").is_some());
+    }
+}

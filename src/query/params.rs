@@ -1,0 +1,160 @@
+//! Query API parameters: `application/x-www-form-urlencoded` bodies and query strings, decoded
+//! into a bounded map. A parameter given twice is refused rather than silently picking one.
+
+use std::collections::HashMap;
+
+use crate::broker::StsError;
+use crate::encoding::shorten;
+
+/// Most parameters one request may carry (every STS action needs far fewer).
+pub const MAX_PARAMS: usize = 256;
+
+/// Decoded request parameters. `Debug` shows names only: values can be tokens and policies.
+#[derive(Default)]
+pub struct Params {
+    map: HashMap<String, String>,
+}
+
+impl std::fmt::Debug for Params {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.map.keys()).finish()
+    }
+}
+
+impl Params {
+    /// Decodes `a=1&b=2`; `+` is a space, as forms encode it. SigV4 reads `+` literally, so a
+    /// signed query carrying an unencoded `+` is refused before it is used
+    /// ([`crate::sigv4::parse`]): one signature cannot vouch for two values.
+    pub fn parse(raw: &[u8]) -> Result<Params, StsError> {
+        let mut map = HashMap::new();
+        for (key, value) in form_urlencoded::parse(raw) {
+            if map.len() == MAX_PARAMS {
+                return Err(StsError::invalid_parameter(format!(
+                    "A request may carry at most {MAX_PARAMS} parameters"
+                )));
+            }
+            let key = key.into_owned();
+            if map.contains_key(&key) {
+                return Err(StsError::invalid_parameter(format!(
+                    "Parameter {} is given more than once",
+                    shorten(&key)
+                )));
+            }
+            map.insert(key, value.into_owned());
+        }
+        Ok(Params { map })
+    }
+
+    /// Adds the parameters of `other`, refusing names present in both (query and body).
+    pub fn merge(&mut self, other: Params) -> Result<(), StsError> {
+        for (key, value) in other.map {
+            if self.map.contains_key(&key) {
+                return Err(StsError::invalid_parameter(format!(
+                    "Parameter {} is given more than once",
+                    shorten(&key)
+                )));
+            }
+            self.map.insert(key, value);
+        }
+        if self.map.len() > MAX_PARAMS {
+            return Err(StsError::invalid_parameter(format!(
+                "A request may carry at most {MAX_PARAMS} parameters"
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.map.get(name).map(String::as_str)
+    }
+
+    pub fn require(&self, name: &str) -> Result<&str, StsError> {
+        self.get(name)
+            .ok_or_else(|| StsError::missing_parameter(name))
+    }
+
+    /// A Query API list: `Name.member.1[.field]`, `Name.member.2[.field]`, ... in index order.
+    /// Gaps end the list, as AWS reads it; indexes beyond `max` are refused.
+    pub fn list(&self, name: &str, field: Option<&str>, max: usize) -> Result<Vec<&str>, StsError> {
+        let prefix = format!("{name}.member.");
+        let mut out = Vec::new();
+        for i in 1.. {
+            let key = match field {
+                Some(f) => format!("{prefix}{i}.{f}"),
+                None => format!("{prefix}{i}"),
+            };
+            match self.get(&key) {
+                Some(v) if i <= max => out.push(v),
+                Some(_) => {
+                    return Err(StsError::validation(format!(
+                        "1 validation error detected: Value at '{}' failed to satisfy constraint: \
+                         Member must have length less than or equal to {max}",
+                        lower_first(name)
+                    )));
+                }
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+/// `RoleSessionName` → `roleSessionName`, the form AWS's validation messages use.
+pub fn lower_first(name: &str) -> String {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(c) => c.to_ascii_lowercase().to_string() + chars.as_str(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_forms() {
+        let p = Params::parse(b"Action=AssumeRole&RoleSessionName=a+b%2Bc&Empty=").unwrap();
+        assert_eq!(p.get("Action"), Some("AssumeRole"));
+        assert_eq!(p.get("RoleSessionName"), Some("a b+c"));
+        assert_eq!(p.get("Empty"), Some(""));
+        assert_eq!(p.get("Missing"), None);
+        assert_eq!(p.require("Missing").unwrap_err().code, "MissingParameter");
+    }
+
+    #[test]
+    fn duplicates_are_refused() {
+        let e = Params::parse(b"A=1&A=2").unwrap_err();
+        assert_eq!(e.code, "InvalidParameterValue");
+        let mut p = Params::parse(b"A=1").unwrap();
+        assert!(p.merge(Params::parse(b"A=1").unwrap()).is_err());
+    }
+
+    #[test]
+    fn too_many_parameters_are_refused() {
+        let body: Vec<String> = (0..=MAX_PARAMS).map(|i| format!("p{i}=x")).collect();
+        assert!(Params::parse(body.join("&").as_bytes()).is_err());
+    }
+
+    #[test]
+    fn lists_read_in_order_until_a_gap() {
+        let p = Params::parse(
+            b"PolicyArns.member.2.arn=b&PolicyArns.member.1.arn=a&PolicyArns.member.4.arn=d",
+        )
+        .unwrap();
+        assert_eq!(
+            p.list("PolicyArns", Some("arn"), 10).unwrap(),
+            vec!["a", "b"]
+        );
+        assert!(p.list("PolicyArns", Some("arn"), 1).is_err());
+        assert!(p.list("Tags", Some("Key"), 50).unwrap().is_empty());
+    }
+}

@@ -1,0 +1,295 @@
+//! `AssumeRole`: a signed caller (a role session the broker minted, or an IAM user) asks for a
+//! session of a role, possibly in another account.
+//!
+//! The role's trust policy must allow the caller; across accounts the caller's own identity
+//! side (identity policies, boundary, session policies) must allow `sts:AssumeRole` on the
+//! role too — the policy engine's cross-account rule. `ExternalId` becomes `sts:ExternalId`;
+//! session `Tags` need `sts:TagSession`, a source identity `sts:SetSourceIdentity`. A role
+//! session assuming a role (role chaining) gets at most one hour, and carries its source
+//! identity, transitive tags and MFA state into the new session.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use super::Action;
+use crate::broker::Broker;
+use crate::broker::RequestMeta;
+use crate::broker::StsError;
+use crate::broker::auth_cache::Authenticated;
+use crate::broker::caller::{Caller, authenticate_for, check_mfa, mfa_failed};
+use crate::broker::denial;
+use crate::broker::permissions::Permissions;
+use crate::broker::role_session::{self, NewSession, TrustCheck};
+use crate::query::Params;
+use crate::query::validate::Violations;
+use crate::query::validate::mfa_params;
+use crate::query::xml::{self, AssumeRoleResult, AssumedRoleUserXml, CredentialsXml};
+use crate::session::{Lineage, MAX_CHAIN_DEPTH, Origin};
+
+const ACTION: &str = "sts:AssumeRole";
+/// Longest session a role session can get by assuming another role.
+pub const CHAINED_MAX_SECONDS: u32 = 3600;
+
+/// Parameters after validation.
+struct Input<'a> {
+    role_arn: &'a str,
+    session_name: &'a str,
+    duration: Option<u32>,
+    policy: Option<&'a str>,
+    policy_arns: Vec<&'a str>,
+    tags: Vec<(&'a str, &'a str)>,
+    transitive: Vec<&'a str>,
+    external_id: Option<&'a str>,
+    source_identity: Option<&'a str>,
+    mfa: Option<(&'a str, &'a str)>,
+}
+
+fn read_input(params: &Params) -> Result<Input<'_>, StsError> {
+    let role_arn = params.require("RoleArn")?;
+    let session_name = params.require("RoleSessionName")?;
+    let mut v = Violations::default();
+    v.length("RoleArn", role_arn, 20, 2048, false);
+    v.length("RoleSessionName", session_name, 2, 64, false);
+    v.name_pattern("RoleSessionName", session_name);
+    let duration = v.duration_seconds(params);
+    let policy = v.session_policy(params);
+    let policy_arns = v.policy_arns(params)?;
+    let keys = params.list("Tags", Some("Key"), 50)?;
+    let tags: Vec<(&str, &str)> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            params
+                .require(&format!("Tags.member.{}.Value", i + 1))
+                .map(|value| (*k, value))
+        })
+        .collect::<Result<_, _>>()?;
+    let transitive = params.list("TransitiveTagKeys", None, 50)?;
+    let external_id = params.get("ExternalId");
+    if let Some(id) = external_id {
+        v.length("ExternalId", id, 2, 1224, false);
+        v.pattern("ExternalId", id, "[\\w+=,.@:\\/-]*", |c| {
+            c.is_ascii_alphanumeric() || "_+=,.@:/-".contains(c)
+        });
+    }
+    let source_identity = params.get("SourceIdentity");
+    if let Some(si) = source_identity {
+        v.length("SourceIdentity", si, 2, 64, false);
+        v.name_pattern("SourceIdentity", si);
+    }
+    let mfa = mfa_params(params, &mut v);
+    v.finish()?;
+    let mfa = mfa?;
+    if source_identity.is_some_and(|si| si.to_ascii_lowercase().starts_with("aws:")) {
+        return Err(StsError::validation(
+            "SourceIdentity cannot start with the reserved prefix aws:",
+        ));
+    }
+    Ok(Input {
+        role_arn,
+        session_name,
+        duration,
+        policy,
+        policy_arns,
+        tags,
+        transitive,
+        external_id,
+        source_identity,
+        mfa,
+    })
+}
+
+/// The caller's side of the decision, and what it carries into the new session: its
+/// permissions, with the MFA state of this call for users who sent a code.
+async fn caller_side(
+    state: &Broker,
+    authenticated: &Authenticated,
+    mfa: Option<(&str, &str)>,
+    now: time::OffsetDateTime,
+) -> Result<Arc<Permissions>, StsError> {
+    match (authenticated.caller(), mfa) {
+        // MFA devices belong to IAM users; a role session has none to prove.
+        (Caller::Session(_), Some(_)) => Err(mfa_failed()),
+        (Caller::User(user), Some((serial, code))) => {
+            let mfa_at = check_mfa(state, user, serial, code, now).await?;
+            Ok(Arc::new(Permissions::for_user(user, Some(mfa_at))))
+        }
+        (Caller::Session(_) | Caller::User(_), None) => authenticated.permissions(state),
+    }
+}
+
+/// Handles one call.
+pub async fn assume_role(
+    state: &Broker,
+    params: &Params,
+    meta: &RequestMeta,
+) -> Result<String, StsError> {
+    let input = read_input(params)?;
+    let authenticated = authenticate_for(state, meta, "sts").await?;
+    // Parsed only for a caller whose signature verified.
+    let inline_policy = role_session::inline_session_policy(input.policy)?;
+    let caller = authenticated.caller();
+    // The new session descends from a calling session: revoking any session of the chain
+    // revokes it too; one created with a user's long-term key is covered by revoking the user.
+    let lineage = match caller {
+        Caller::Session(record) => Lineage::chained_from(record).ok_or_else(|| {
+            StsError::access_denied(format!(
+                "Role chains are limited to {MAX_CHAIN_DEPTH} sessions"
+            ))
+        })?,
+        Caller::User(user) => Lineage {
+            user_arn: Some(user.arn.clone()),
+            ..Lineage::default()
+        },
+    };
+    let now = role_session::now(state);
+    let Some(role) = state.config.iam.role(input.role_arn) else {
+        tracing::info!(request_id = %meta.request_id, role = input.role_arn, "no such role");
+        // Worded like a trust denial, with an encoded trace too, so callers cannot tell missing
+        // roles from refusing ones.
+        let resource = crate::encoding::shorten(input.role_arn);
+        return Err(denial::access_denied(
+            state,
+            format!(
+                "User: {} is not authorized to perform: {ACTION} on resource: {resource}: \
+                 the role's trust policy has no statement that trusts this principal for this action",
+                caller.arn(),
+            ),
+            &denial::trace_without_policy(
+                caller.arn(),
+                ACTION,
+                resource,
+                "the role does not exist",
+            ),
+        ));
+    };
+    // After the role lookup, so a code is not spent on a request that fails before trust.
+    let side = caller_side(state, &authenticated, input.mfa, now).await?;
+    role_session::session_policies(state, &role.account, inline_policy, &input.policy_arns)?;
+
+    // Tags: the request's, checked, on top of the transitive tags the caller carries, which
+    // they may not override.
+    let mut tags = side.inherited_tags.clone();
+    let mut seen: HashSet<String> = HashSet::new();
+    for (key, value) in &input.tags {
+        if let Some(problem) = role_session::tag_problem(key, value) {
+            return Err(StsError::validation(format!("Tags: {problem}")));
+        }
+        if !seen.insert(key.to_lowercase()) {
+            return Err(StsError::validation(
+                "Tags: two tag keys differ only in case",
+            ));
+        }
+        if side
+            .inherited_transitive
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case(key))
+        {
+            return Err(StsError::validation(format!(
+                "Tags: {} is a transitive tag of the calling session and cannot be set again",
+                crate::encoding::shorten(key)
+            )));
+        }
+        tags.insert((*key).to_owned(), (*value).to_owned());
+    }
+    let mut transitive = side.inherited_transitive.clone();
+    for key in &input.transitive {
+        if !input.tags.iter().any(|(k, _)| k.eq_ignore_ascii_case(key)) {
+            return Err(StsError::validation(
+                "TransitiveTagKeys: each key must be one of the session tags",
+            ));
+        }
+        transitive.push((*key).to_owned());
+    }
+    let source_identity = match (&side.source_identity, input.source_identity) {
+        (Some(carried), Some(asked)) if carried != asked => {
+            return Err(StsError::access_denied(
+                "SourceIdentity is already set for this session chain and cannot be changed",
+            ));
+        }
+        (Some(carried), _) => Some(carried.clone()),
+        (None, asked) => asked.map(str::to_owned),
+    };
+    let packed = role_session::packed_policy_percent(
+        input.policy,
+        &input.policy_arns,
+        &input
+            .tags
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+    )?;
+
+    let duration = input.duration.unwrap_or(3600);
+    if side.chained && duration > CHAINED_MAX_SECONDS {
+        return Err(StsError::validation(
+            "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.",
+        ));
+    }
+
+    let mut context = role_session::request_context(state, meta, now);
+    // The caller's keys: principal, tags, the source identity its session carries, MFA state.
+    side.add_principal_keys(&mut context, now);
+    for (k, v) in &tags {
+        context.insert(&format!("aws:RequestTag/{k}"), v.as_str());
+        context.push("aws:TagKeys", k.as_str());
+    }
+    for k in &transitive {
+        context.push("sts:TransitiveTagKeys", k.as_str());
+    }
+    context.insert("sts:RoleSessionName", input.session_name);
+    if let Some(id) = input.external_id {
+        context.insert("sts:ExternalId", id);
+    }
+    // `sts:SourceIdentity` is what the new session will carry; `aws:SourceIdentity` (added
+    // above) only what the caller's session already carries, so a request cannot satisfy
+    // conditions on it.
+    if let Some(si) = &source_identity {
+        context.insert("sts:SourceIdentity", si.as_str());
+    }
+
+    let actions = role_session::trust_actions(ACTION, !tags.is_empty(), source_identity.is_some());
+    TrustCheck {
+        role,
+        principal: side.principal.clone(),
+        context,
+        identity: &side.identity,
+        boundary: &side.boundary,
+        session: &side.session,
+    }
+    .require(&actions, meta, state)?;
+
+    let issued = role_session::issue(
+        state,
+        meta,
+        NewSession {
+            principal: role_session::role_principal(role, input.session_name),
+            account: &role.account,
+            duration,
+            max_duration: role.max_session_duration,
+            now,
+            origin: Origin::AssumeRole,
+            provider: None,
+            subject: None,
+            audience: None,
+            source_identity: source_identity.clone(),
+            context: BTreeMap::new(),
+            session_policy: input.policy,
+            policy_arns: &input.policy_arns,
+            tags,
+            transitive_tag_keys: transitive,
+            mfa_authenticated_at: side.mfa_at,
+            chained: side.chained,
+            lineage,
+        },
+    )
+    .await?;
+    let assumed_role_id = issued.assumed_role_id();
+    let result = AssumeRoleResult {
+        credentials: CredentialsXml::of(&issued.credentials),
+        assumed_role_user: AssumedRoleUserXml::of(&issued.record, &assumed_role_id),
+        packed_policy_size: packed,
+        source_identity: source_identity.as_deref(),
+    };
+    xml::success(Action::AssumeRole, &result, &meta.request_id)
+}

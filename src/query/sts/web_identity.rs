@@ -1,0 +1,360 @@
+//! `AssumeRoleWithWebIdentity`: an OIDC token in, temporary credentials for a role out.
+//!
+//! The path: validate parameters (STS API model) → verify the token ([`crate::oidc`]) → find
+//! the role → decide its trust policy for `Federated` = the provider ARN with the token's claims
+//! as condition keys ([`crate::policy`]) → mint credentials → record the session → XML. Nothing
+//! is stored unless every step succeeded.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use super::Action;
+use crate::broker::Broker;
+use crate::broker::RequestMeta;
+use crate::broker::StsError;
+use crate::broker::role_session::{self, NewSession, TrustCheck};
+use crate::config::{OidcProvider, issuer_host_path};
+use crate::oidc::{OidcErrorKind, VerifiedToken};
+use crate::policy::{Context, Principal};
+use crate::query::Params;
+use crate::query::validate::Violations;
+use crate::query::xml::{
+    self, AssumeRoleWithWebIdentityResult, AssumedRoleUserXml, CredentialsXml,
+};
+use crate::revocation::Revoked;
+use crate::session::{Lineage, Origin, TokenDigest};
+
+const ACTION: &str = "sts:AssumeRoleWithWebIdentity";
+/// The token's `iat`, if it has one and is valid no longer than the provider allows
+/// (`max_token_lifetime_seconds`): otherwise a subject revocation could expire while a token
+/// issued before it still works. `InvalidIdentityToken` naming the rule.
+fn token_lifetime_ok(provider: &OidcProvider, token: &VerifiedToken) -> Result<i64, StsError> {
+    let max = i64::try_from(provider.max_token_lifetime.as_secs()).unwrap_or(i64::MAX);
+    let Some(iat) = token.claims.get("iat").and_then(Value::as_i64) else {
+        return Err(StsError::invalid_identity_token(format!(
+            "The web identity token has no iat claim: this provider's tokens must say when they \
+             were issued and be valid at most {max} seconds (max_token_lifetime_seconds)"
+        )));
+    };
+    let lifetime = token.expires_at.unix_timestamp().saturating_sub(iat);
+    if lifetime > max {
+        return Err(StsError::invalid_identity_token(format!(
+            "The web identity token is valid for {lifetime} seconds (exp - iat), longer than \
+             this provider's max_token_lifetime_seconds ({max})"
+        )));
+    }
+    Ok(iat)
+}
+
+/// The claim AWS reads session tags from.
+const TAGS_CLAIM: &str = "https://aws.amazon.com/tags";
+/// The claim AWS reads the source identity from.
+const SOURCE_IDENTITY_CLAIM: &str = "https://aws.amazon.com/source_identity";
+
+/// Parameters after validation.
+struct Input<'a> {
+    role_arn: &'a str,
+    session_name: &'a str,
+    token: &'a str,
+    duration: Option<u32>,
+    policy: Option<&'a str>,
+    policy_arns: Vec<&'a str>,
+}
+
+fn read_input(params: &Params) -> Result<Input<'_>, StsError> {
+    let role_arn = params.require("RoleArn")?;
+    let session_name = params.require("RoleSessionName")?;
+    let token = params.require("WebIdentityToken")?;
+    let mut v = Violations::default();
+    v.length("RoleArn", role_arn, 20, 2048, false);
+    v.length("RoleSessionName", session_name, 2, 64, false);
+    v.name_pattern("RoleSessionName", session_name);
+    v.length("WebIdentityToken", token, 4, 20_000, true);
+    let duration = v.duration_seconds(params);
+    let policy = v.session_policy(params);
+    if let Some(id) = params.get("ProviderId") {
+        v.length("ProviderId", id, 4, 2048, false);
+    }
+    let policy_arns = v.policy_arns(params)?;
+    v.finish()?;
+    Ok(Input {
+        role_arn,
+        session_name,
+        token,
+        duration,
+        policy,
+        policy_arns,
+    })
+}
+
+/// Handles one call.
+pub async fn assume_role_with_web_identity(
+    state: &Broker,
+    params: &Params,
+    meta: &RequestMeta,
+) -> Result<String, StsError> {
+    let input = read_input(params)?;
+    let inline_policy = role_session::inline_session_policy(input.policy)?;
+
+    let token = state.oidc.verify(input.token).await.map_err(|e| {
+        tracing::info!(request_id = %meta.request_id, error = %e, "web identity token refused");
+        match e.kind() {
+            OidcErrorKind::Invalid => StsError::invalid_identity_token(e.to_string()),
+            OidcErrorKind::Expired => StsError::expired_identity_token(e.to_string()),
+            OidcErrorKind::IdpUnreachable => StsError::idp_communication(e.to_string()),
+        }
+    })?;
+    crate::audit::note(|n| n.subject = Some(crate::audit::bounded(&token.subject)));
+    let Some(role) = state.config.iam.role(input.role_arn) else {
+        tracing::info!(request_id = %meta.request_id, role = input.role_arn, "no such role");
+        return Err(crate::broker::denial::access_denied(
+            state,
+            format!("Not authorized to perform {ACTION}"),
+            &crate::broker::denial::trace_without_policy(
+                "",
+                ACTION,
+                crate::encoding::shorten(input.role_arn),
+                "the role does not exist",
+            ),
+        ));
+    };
+    // As in IAM, a role trusts only the identity providers of its own account.
+    let provider = state
+        .config
+        .oidc_provider(&token.issuer)
+        .filter(|p| p.account == role.account)
+        .ok_or_else(|| {
+            StsError::invalid_identity_token(format!(
+                "No OpenIDConnect provider found in your account for {}",
+                token.issuer
+            ))
+        })?;
+    crate::audit::note(|n| n.principal = Some(provider.arn.clone()));
+    let issued_at = token_lifetime_ok(provider, &token)?;
+    // Resolved for their errors; the session records them by text and ARN.
+    role_session::session_policies(state, &role.account, inline_policy, &input.policy_arns)?;
+    let tags = session_tags(&token)?;
+    let packed = role_session::packed_policy_percent(input.policy, &input.policy_arns, &tags.tags)?;
+
+    let now = role_session::now(state);
+    let context = trust_context(state, provider, &token, &tags, &input, meta, now)?;
+    let source_identity = token
+        .claims
+        .get(SOURCE_IDENTITY_CLAIM)
+        .and_then(Value::as_str);
+    let actions =
+        role_session::trust_actions(ACTION, !tags.tags.is_empty(), source_identity.is_some());
+    let host_path = issuer_host_path(&provider.issuer);
+    let mut kept = BTreeMap::new();
+    for claim in ["sub", "aud", "amr"] {
+        let key = format!("{host_path}:{claim}");
+        if let Some(values) = context.get(&key) {
+            kept.insert(key, values.values().to_vec());
+        }
+    }
+    kept.insert(
+        "aws:FederatedProvider".to_owned(),
+        vec![provider.arn.clone()],
+    );
+    TrustCheck {
+        role,
+        principal: Principal::Federated {
+            provider: provider.arn.clone(),
+        },
+        context,
+        identity: &[],
+        boundary: &[],
+        session: &[],
+    }
+    .require(&actions, meta, state)?;
+
+    // Refresh after revocation: the same token again after its session was revoked, or any
+    // token issued (`iat`) before its subject was revoked, is refused.
+    let usable_until = (token.expires_at + provider.leeway).unix_timestamp();
+    let digest = TokenDigest::of_jws(input.token, usable_until);
+    state
+        .revocations
+        .check_proof(&provider.arn, &token.subject, issued_at, &digest.sha256)
+        .map_err(|r| {
+            tracing::info!(request_id = %meta.request_id, reason = %r, "web identity refused");
+            match r {
+                Revoked::Session
+                | Revoked::Subject
+                | Revoked::Role
+                | Revoked::User
+                | Revoked::Proof => StsError::access_denied(format!(
+                    "Not authorized to perform {ACTION}: the web identity token or its subject has been revoked"
+                )),
+                Revoked::Unconfirmed => StsError::service_unavailable(),
+            }
+        })?;
+
+    let issued = role_session::issue(
+        state,
+        meta,
+        NewSession {
+            principal: role_session::role_principal(role, input.session_name),
+            account: &role.account,
+            duration: input.duration.unwrap_or(3600),
+            max_duration: role.max_session_duration,
+            now,
+            origin: Origin::AssumeRoleWithWebIdentity,
+            provider: Some(provider.arn.clone()),
+            subject: Some(token.subject.clone()),
+            audience: Some(token.audience.clone()),
+            source_identity: source_identity.map(str::to_owned),
+            context: kept,
+            session_policy: input.policy,
+            policy_arns: &input.policy_arns,
+            tags: tags.tags,
+            transitive_tag_keys: tags.transitive,
+            mfa_authenticated_at: None,
+            chained: false,
+            lineage: Lineage {
+                web_identity_token: Some(digest),
+                identity_issued_at: Some(issued_at),
+                ..Lineage::default()
+            },
+        },
+    )
+    .await?;
+    let assumed_role_id = issued.assumed_role_id();
+    let result = AssumeRoleWithWebIdentityResult {
+        credentials: CredentialsXml::of(&issued.credentials),
+        subject_from_web_identity_token: &token.subject,
+        assumed_role_user: AssumedRoleUserXml::of(&issued.record, &assumed_role_id),
+        packed_policy_size: packed,
+        // AWS reports an OIDC provider by its ARN.
+        provider: &provider.arn,
+        audience: &token.audience,
+        source_identity,
+    };
+    xml::success(Action::AssumeRoleWithWebIdentity, &result, &meta.request_id)
+}
+
+/// The trust policy's condition keys: every claim under the provider's prefix, and the
+/// request's own keys.
+fn trust_context(
+    state: &Broker,
+    provider: &OidcProvider,
+    token: &VerifiedToken,
+    tags: &SessionTags,
+    input: &Input<'_>,
+    meta: &RequestMeta,
+    now: OffsetDateTime,
+) -> Result<Context, StsError> {
+    let prefix = issuer_host_path(&provider.issuer);
+    let mut context = role_session::request_context(state, meta, now);
+    // Condition keys are case-insensitive, so claims whose names differ only in case would
+    // land on one key, and a made-up `SUB` could stand in for `sub`: refuse such tokens.
+    let mut seen = std::collections::HashSet::with_capacity(token.claims.len());
+    for claim in token.claims.keys() {
+        if !seen.insert(claim.to_ascii_lowercase()) {
+            return Err(StsError::invalid_identity_token(format!(
+                "The token has claims whose names differ only in case ({})",
+                crate::encoding::shorten(claim)
+            )));
+        }
+    }
+    for (claim, value) in &token.claims {
+        if claim.contains(':') || claim == "aud" || claim == "sub" {
+            continue;
+        }
+        let key = format!("{prefix}:{claim}");
+        match value {
+            Value::String(s) => context.insert(&key, s.as_str()),
+            Value::Number(n) => context.insert(&key, n.to_string()),
+            Value::Bool(b) => context.insert(&key, b.to_string()),
+            Value::Array(items) => {
+                for item in items {
+                    match item {
+                        Value::String(s) => context.push(&key, s.as_str()),
+                        Value::Number(n) => context.push(&key, n.to_string()),
+                        Value::Bool(b) => context.push(&key, b.to_string()),
+                        _ => {}
+                    }
+                }
+            }
+            Value::Null | Value::Object(_) => {}
+        }
+    }
+    context.insert(&format!("{prefix}:sub"), token.subject.as_str());
+    context.insert(&format!("{prefix}:aud"), token.audience.as_str());
+    context.insert("aws:FederatedProvider", provider.arn.as_str());
+    context.insert("sts:RoleSessionName", input.session_name);
+    if let Some(si) = token
+        .claims
+        .get(SOURCE_IDENTITY_CLAIM)
+        .and_then(Value::as_str)
+    {
+        context.insert("sts:SourceIdentity", si);
+    }
+    for (k, v) in &tags.tags {
+        context.insert(&format!("aws:RequestTag/{k}"), v.as_str());
+        context.push("aws:TagKeys", k.as_str());
+    }
+    for k in &tags.transitive {
+        context.push("sts:TransitiveTagKeys", k.as_str());
+    }
+    Ok(context)
+}
+
+/// Session tags the identity provider asserted.
+#[derive(Debug, Default)]
+struct SessionTags {
+    tags: BTreeMap<String, String>,
+    transitive: Vec<String>,
+}
+
+/// Session tags from the `https://aws.amazon.com/tags` claim (`principal_tags`: key → [value],
+/// `transitive_tag_keys`), checked as STS checks session tags: at most 50, keys 1-128 and values
+/// up to 256 characters of `[\p{L}\p{Z}\p{N}_.:/=+\-@]`, no `aws:` prefix, no two keys that
+/// differ only in case, transitive keys among the tags.
+fn session_tags(token: &VerifiedToken) -> Result<SessionTags, StsError> {
+    let Some(claim) = token.claims.get(TAGS_CLAIM) else {
+        return Ok(SessionTags::default());
+    };
+    let bad = |why: &str| {
+        StsError::invalid_identity_token(format!("The token's session tags are invalid: {why}"))
+    };
+    let mut out = SessionTags::default();
+    let mut lower = std::collections::HashSet::new();
+    if let Some(principal_tags) = claim.get("principal_tags") {
+        let Value::Object(map) = principal_tags else {
+            return Err(bad("principal_tags must be an object"));
+        };
+        if map.len() > 50 {
+            return Err(bad("at most 50 tags"));
+        }
+        for (key, value) in map {
+            let value = match value {
+                Value::Array(items) if items.len() == 1 => items[0].as_str(),
+                Value::String(s) => Some(s.as_str()),
+                _ => None,
+            }
+            .ok_or_else(|| bad("each tag needs exactly one string value"))?;
+            if let Some(problem) = role_session::tag_problem(key, value) {
+                return Err(bad(problem));
+            }
+            if !lower.insert(key.to_lowercase()) {
+                return Err(bad("two tag keys differ only in case"));
+            }
+            out.tags.insert(key.clone(), value.to_owned());
+        }
+    }
+    if let Some(keys) = claim.get("transitive_tag_keys") {
+        let Value::Array(keys) = keys else {
+            return Err(bad("transitive_tag_keys must be a list"));
+        };
+        for key in keys {
+            let key = key
+                .as_str()
+                .filter(|k| lower.contains(&k.to_lowercase()))
+                .ok_or_else(|| bad("a transitive tag key is not one of the tags"))?;
+            out.transitive.push(key.to_owned());
+        }
+    }
+    Ok(out)
+}
