@@ -32,7 +32,7 @@ use crate::audit;
 use crate::broker::Broker;
 use crate::broker::admin;
 use crate::broker::caller::authenticate_for;
-use crate::broker::{RequestMeta, StsError};
+use crate::broker::{ApiError, RequestMeta};
 use crate::revocation::{Entry, Revocation, RevocationError, RevokeOutcome};
 
 /// Where revocations are accepted.
@@ -98,38 +98,33 @@ pub fn target(r: &Revocation, account: &str) -> (&'static str, String) {
 }
 
 /// The one answer for a session the caller may not revoke, or that does not exist.
-fn session_denied(caller: &str, access_key_id: &str) -> StsError {
-    StsError::access_denied(format!(
+fn session_denied(caller: &str, access_key_id: &str) -> ApiError {
+    ApiError::access_denied(format!(
         "User: {caller} is not authorized to perform: {REVOKE_SESSION} on session \
          {access_key_id}: no live session it may revoke has this access key id"
     ))
 }
 
-/// What the caller sees of a failed revocation.
-fn revocation_error(meta: &RequestMeta) -> impl Fn(RevocationError) -> StsError + '_ {
-    move |e| match e {
-        RevocationError::Invalid(m) => StsError::validation(m),
-        RevocationError::Store(e) => {
-            tracing::warn!(request_id = %meta.request_id, error = %e, "revocation not stored");
-            StsError::service_unavailable()
+/// What the caller sees of a failed revocation; the cause goes to the log.
+fn revocation_error(meta: &RequestMeta) -> impl Fn(RevocationError) -> ApiError + '_ {
+    move |e| {
+        if !matches!(e, RevocationError::Invalid(_)) {
+            tracing::warn!(request_id = %meta.request_id, error = %e, "revocation not made");
         }
-        RevocationError::Encoding(e) => {
-            tracing::warn!(request_id = %meta.request_id, error = %e, "revocation not encoded");
-            StsError::internal()
-        }
+        ApiError::from(e)
     }
 }
 
 /// Parses a body into a [`Revocation`].
-pub fn parse(body: &[u8]) -> Result<Revocation, StsError> {
+pub fn parse(body: &[u8]) -> Result<Revocation, ApiError> {
     serde_json::from_slice::<RevokeInput>(body)
         .map(Revocation::from)
-        .map_err(|e| StsError::validation(format!("Invalid request body: {e}")))
+        .map_err(|e| ApiError::validation(format!("Invalid request body: {e}")))
 }
 
 /// Handles `POST /admin/revoke` whose body is `meta.raw.body`. What was asked goes to the
 /// request's audit notes.
-pub async fn revoke(state: &Broker, meta: &RequestMeta) -> Result<Response, StsError> {
+pub async fn revoke(state: &Broker, meta: &RequestMeta) -> Result<Response, ApiError> {
     let authenticated = authenticate_for(state, meta, "sts").await?;
     let permissions = authenticated.permissions(state)?;
     let revocation = parse(&meta.raw.body)?;
@@ -144,7 +139,7 @@ pub async fn revoke(state: &Broker, meta: &RequestMeta) -> Result<Response, StsE
                 .await
                 .map_err(|e| {
                     tracing::warn!(request_id = %meta.request_id, error = %e, "session lookup failed");
-                    StsError::service_unavailable()
+                    ApiError::service_unavailable()
                 })?
                 .map(|record| record.account),
         ),
@@ -178,7 +173,7 @@ pub async fn revoke(state: &Broker, meta: &RequestMeta) -> Result<Response, StsE
             // Missing, and the caller may revoke this id in every account the broker serves
             // (the only accounts a session can be in): it may know.
             None if state.config.iam.accounts.keys().all(|a| may(a)) => {
-                return Err(StsError::no_such_entity(
+                return Err(ApiError::no_such_entity(
                     "No live session has this access key id: nothing was revoked",
                 ));
             }
@@ -204,10 +199,10 @@ pub async fn revoke(state: &Broker, meta: &RequestMeta) -> Result<Response, StsE
             );
             Ok((StatusCode::OK, axum::Json(Revoked { revoked: &entries })).into_response())
         }
-        RevokeOutcome::SessionNotFound => Err(StsError::no_such_entity(
+        RevokeOutcome::SessionNotFound => Err(ApiError::no_such_entity(
             "No live session has this access key id: nothing was revoked",
         )),
-        RevokeOutcome::UnknownPrincipal(why) => Err(StsError::no_such_entity(format!(
+        RevokeOutcome::UnknownPrincipal(why) => Err(ApiError::no_such_entity(format!(
             "The target names nothing configured ({why}): nothing was revoked"
         ))),
     }
@@ -216,6 +211,7 @@ pub async fn revoke(state: &Broker, meta: &RequestMeta) -> Result<Response, StsE
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::broker::error::ErrorCode;
 
     #[test]
     fn bodies_are_revocations_with_nothing_else() {
@@ -243,8 +239,8 @@ mod tests {
         ] {
             let e = parse(bad).unwrap_err();
             assert_eq!(
-                (e.code, e.status),
-                ("ValidationError", StatusCode::BAD_REQUEST)
+                (e.code, e.status()),
+                (ErrorCode::ValidationError, StatusCode::BAD_REQUEST)
             );
         }
     }

@@ -28,11 +28,9 @@ use tower_http::trace::TraceLayer;
 use crate::admin_api;
 use crate::audit::{self, AuditEvent};
 use crate::authz;
-use crate::broker::{Broker, RawRequest, RequestMeta, StsError};
+use crate::broker::request::REQUEST_ID_HEADER;
+use crate::broker::{ApiError, Broker, RawRequest, RequestMeta};
 use crate::query::{self, Params, xml};
-
-/// The response header carrying the request id, as AWS names it.
-pub const REQUEST_ID_HEADER: &str = "x-amzn-requestid";
 
 /// The router with every middleware layer.
 pub fn router(state: Arc<Broker>) -> Router {
@@ -53,9 +51,13 @@ pub fn router(state: Arc<Broker>) -> Router {
             )
             .route(&format!("{base}/jwks.json"), get(dev_jwks));
     }
-    app.fallback(not_found)
-        .with_state(state)
-        .layer(RequestBodyLimitLayer::new(max_body))
+    common_layers(app.fallback(not_found).with_state(state), max_body, timeout)
+}
+
+/// The layers every route of the main listener runs under: body limit, deadline, a panic
+/// turned into `InternalFailure`, the request id and AWS-shaped errors, tracing.
+fn common_layers(app: Router, max_body: usize, timeout: Duration) -> Router {
+    app.layer(RequestBodyLimitLayer::new(max_body))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,
@@ -104,14 +106,16 @@ async fn request_id_and_errors(mut req: Request, next: Next, max_body: usize) ->
         });
     if !is_ours {
         let replacement = match response.status() {
-            StatusCode::PAYLOAD_TOO_LARGE => Some(StsError::body_too_large(max_body)),
-            StatusCode::REQUEST_TIMEOUT => Some(StsError::timeout()),
-            StatusCode::METHOD_NOT_ALLOWED => Some(StsError::method_not_allowed()),
+            StatusCode::PAYLOAD_TOO_LARGE => Some(ApiError::body_too_large(max_body)),
+            StatusCode::REQUEST_TIMEOUT => Some(ApiError::timeout()),
+            StatusCode::METHOD_NOT_ALLOWED => Some(ApiError::method_not_allowed()),
+            // A handler that panicked (see `on_panic`).
+            StatusCode::INTERNAL_SERVER_ERROR => Some(ApiError::internal()),
             _ => None,
         };
         if let Some(e) = replacement {
             response = if json_api {
-                authz::api::error_response(&e)
+                authz::api::error_response(&e, &id)
             } else {
                 error_response(&e, &id)
             };
@@ -132,12 +136,12 @@ fn xml_response(status: StatusCode, body: String) -> Response {
         .into_response()
 }
 
-fn error_response(e: &StsError, request_id: &str) -> Response {
-    with_retry_after(xml_response(e.status, xml::error(e, request_id)), e)
+fn error_response(e: &ApiError, request_id: &str) -> Response {
+    with_retry_after(xml_response(e.status(), xml::error(e, request_id)), e)
 }
 
 /// `Retry-After` on answers that ask the client to come back later.
-fn with_retry_after(mut response: Response, e: &StsError) -> Response {
+fn with_retry_after(mut response: Response, e: &ApiError) -> Response {
     if let Some(seconds) = e.retry_after {
         response
             .headers_mut()
@@ -146,14 +150,28 @@ fn with_retry_after(mut response: Response, e: &StsError) -> Response {
     response
 }
 
+/// A bare 500: [`request_id_and_errors`], outside this layer, turns it into the front door's
+/// `InternalFailure` answer with the request's id.
 fn on_panic(_: Box<dyn Any + Send + 'static>) -> Response {
     tracing::error!("request handler panicked");
-    error_response(&StsError::internal(), "")
+    StatusCode::INTERNAL_SERVER_ERROR.into_response()
+}
+
+/// Why a body could not be read: longer than allowed, or not sent in full.
+fn body_error(e: &axum::Error, max: usize) -> ApiError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if s.is::<http_body_util::LengthLimitError>() {
+            return ApiError::body_too_large(max);
+        }
+        source = s.source();
+    }
+    ApiError::incomplete_body()
 }
 
 async fn not_found(req: Request) -> Response {
     let id = request_id(&req);
-    error_response(&StsError::not_found(), &id)
+    error_response(&ApiError::not_found(), &id)
 }
 
 fn request_id(req: &Request) -> String {
@@ -175,13 +193,13 @@ async fn sts_query(State(state): State<Arc<Broker>>, req: Request) -> Response {
     match result {
         Ok(body) => xml_response(StatusCode::OK, body),
         Err(e) => {
-            if e.status.is_server_error() {
-                tracing::warn!(request_id = %id, code = e.code, "request failed");
+            if e.status().is_server_error() {
+                tracing::warn!(request_id = %id, code = e.code.as_str(), "request failed");
             } else {
-                tracing::debug!(request_id = %id, code = e.code, message = %e.message, "request refused");
+                tracing::debug!(request_id = %id, code = e.code.as_str(), message = %e.message, "request refused");
             }
             with_retry_after(
-                xml_response(e.status, xml::error_in(namespace, &e, &id)),
+                xml_response(e.status(), xml::error_in(namespace, &e, &id)),
                 &e,
             )
         }
@@ -190,14 +208,17 @@ async fn sts_query(State(state): State<Arc<Broker>>, req: Request) -> Response {
 
 /// One audit line for a Query API or admin API call, from its outcome and what its handlers
 /// noted.
-fn record<T>(state: &Arc<Broker>, id: &str, result: &Result<T, StsError>, notes: audit::Notes) {
+fn record<T>(state: &Arc<Broker>, id: &str, result: &Result<T, ApiError>, notes: audit::Notes) {
     if !state.audit.is_enabled() {
         return;
     }
-    let (decision, reason) = crate::broker::error::audit_outcome(
-        result.as_ref().err(),
-        notes.policy_decision.or(notes.refusal),
-    );
+    let (decision, reason) = match result {
+        Ok(_) => (audit::Decision::Allow, None),
+        Err(e) => {
+            let (decision, reason) = e.audit_outcome(notes.policy_decision.or(notes.refusal));
+            (decision, Some(reason))
+        }
+    };
     state.audit.record(&AuditEvent {
         time: crate::encoding::timestamp(state.clock.now()),
         request_id: id.to_owned(),
@@ -223,17 +244,17 @@ async fn authorize_json(State(state): State<Arc<Broker>>, req: Request) -> Respo
     let mut meta = request_meta(&req, &id);
     let body = match to_bytes(req.into_body(), max).await {
         Ok(b) => b,
-        Err(_) => return authz::api::error_response(&StsError::body_too_large(max)),
+        Err(e) => return authz::api::error_response(&body_error(&e, max), &id),
     };
     meta.raw.body = body;
     let (result, mut notes) = state.audit.collect(authz::api::handle(&state, &meta)).await;
     match result {
         Ok(response) => response,
         Err(e) => {
-            tracing::debug!(request_id = %id, code = e.code, message = %e.message, "authorize call refused");
+            tracing::debug!(request_id = %id, code = e.code.as_str(), message = %e.message, "authorize call refused");
             notes.source_ip = meta.source_ip;
             notes.action = Some(authz::api::ACTION.to_owned());
-            let response = authz::api::error_response(&e);
+            let response = authz::api::error_response(&e, &id);
             record::<()>(&state, &id, &Err(e), notes);
             response
         }
@@ -247,7 +268,7 @@ async fn admin_revoke(State(state): State<Arc<Broker>>, req: Request) -> Respons
     let mut meta = request_meta(&req, &id);
     let body = match to_bytes(req.into_body(), max).await {
         Ok(b) => b,
-        Err(_) => return authz::api::error_response(&StsError::body_too_large(max)),
+        Err(e) => return authz::api::error_response(&body_error(&e, max), &id),
     };
     meta.raw.body = body;
     let (result, mut notes) = state.audit.collect(admin_api::revoke(&state, &meta)).await;
@@ -256,8 +277,8 @@ async fn admin_revoke(State(state): State<Arc<Broker>>, req: Request) -> Respons
     match result {
         Ok(response) => response,
         Err(e) => {
-            tracing::debug!(request_id = %id, code = e.code, message = %e.message, "admin call refused");
-            authz::api::error_response(&e)
+            tracing::debug!(request_id = %id, code = e.code.as_str(), message = %e.message, "admin call refused");
+            authz::api::error_response(&e, &id)
         }
     }
 }
@@ -301,7 +322,7 @@ async fn handle_query(
     req: Request,
     id: &str,
     namespace: &mut &'static str,
-) -> Result<String, StsError> {
+) -> Result<String, ApiError> {
     let mut meta = request_meta(&req, id);
     audit::note(|n| n.source_ip = meta.source_ip);
     let mut params = Params::parse(req.uri().query().unwrap_or("").as_bytes())?;
@@ -316,14 +337,14 @@ async fn handle_query(
                     .starts_with("application/x-www-form-urlencoded")
             });
         if !form {
-            return Err(StsError::invalid_parameter(
+            return Err(ApiError::invalid_parameter(
                 "Content-Type must be application/x-www-form-urlencoded",
             ));
         }
         let max = state.config.server.max_body_bytes;
         let body = to_bytes(req.into_body(), max)
             .await
-            .map_err(|_| StsError::body_too_large(max))?;
+            .map_err(|e| body_error(&e, max))?;
         params.merge(Params::parse(&body)?)?;
         meta.raw.body = body;
     }
@@ -402,6 +423,51 @@ pub async fn shutdown_signal() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use tower::ServiceExt as _;
+
+    /// A handler that panics is answered like any error: AWS's XML with the request's id in
+    /// the body and the header (on the JSON APIs, JSON with the id).
+    #[tokio::test]
+    async fn a_panicking_handler_answers_internal_failure_with_the_request_id() {
+        async fn boom() -> Response {
+            panic!("handler bug")
+        }
+        let app = common_layers(
+            Router::new()
+                .route("/", get(boom))
+                .route(authz::api::PATH, post(boom)),
+            1024,
+            Duration::from_secs(5),
+        );
+        for (method, path, json) in [("GET", "/", false), ("POST", authz::api::PATH, true)] {
+            let req = Request::builder()
+                .method(method)
+                .uri(path)
+                .body(axum::body::Body::empty())
+                .unwrap();
+            let response = app.clone().oneshot(req).await.unwrap();
+            assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+            let id = response.headers()[REQUEST_ID_HEADER]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            assert!(!id.is_empty());
+            let body = to_bytes(response.into_body(), 4096).await.unwrap();
+            let body = String::from_utf8(body.to_vec()).unwrap();
+            if json {
+                let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+                assert_eq!(v["error"]["code"], "InternalFailure");
+                assert_eq!(v["request_id"], id.as_str());
+            } else {
+                assert!(body.contains("<Code>InternalFailure</Code>"), "{body}");
+                assert!(
+                    body.contains(&format!("<RequestId>{id}</RequestId>")),
+                    "{body}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn issuer_paths() {

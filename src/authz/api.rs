@@ -34,7 +34,8 @@ use crate::authz::audit::{self as audit, Asked};
 use crate::broker::Broker;
 use crate::broker::admin;
 use crate::broker::caller::authenticate_for;
-use crate::broker::{RequestMeta, StsError};
+use crate::broker::error::ErrorCode;
+use crate::broker::{ApiError, RequestMeta};
 use crate::policy::{self, Context, Explanation, NamedPolicy, PolicyType, Resource, is_account_id};
 use crate::routes::is_service_name;
 use crate::routes::path;
@@ -126,34 +127,45 @@ struct Decided {
     explanation: Option<Explanation>,
 }
 
-/// A JSON error answer.
-pub fn error_response(e: &StsError) -> Response {
-    (
-        e.status,
-        axum::Json(serde_json::json!({"error": ErrorBody { code: e.code, message: &e.message }})),
+/// A JSON error answer (the authorize and admin APIs'): the code, the message and the request
+/// id, with `Retry-After` when the client is asked to come back.
+pub fn error_response(e: &ApiError, request_id: &str) -> Response {
+    let mut response = (
+        e.status(),
+        axum::Json(serde_json::json!({
+            "error": ErrorBody { code: e.code.as_str(), message: &e.message },
+            "request_id": request_id,
+        })),
     )
-        .into_response()
+        .into_response();
+    if let Some(seconds) = e.retry_after {
+        response.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from(seconds),
+        );
+    }
+    response
 }
 
 /// Handles one call whose body is `meta.raw.body`.
-pub async fn handle(state: &Broker, meta: &RequestMeta) -> Result<Response, StsError> {
+pub async fn handle(state: &Broker, meta: &RequestMeta) -> Result<Response, ApiError> {
     let authenticated = authenticate_for(state, meta, "sts").await?;
     let service_permissions = authenticated.permissions(state)?;
     let input: AuthorizeInput = serde_json::from_slice(&meta.raw.body)
-        .map_err(|e| StsError::validation(format!("Invalid request body: {e}")))?;
+        .map_err(|e| ApiError::validation(format!("Invalid request body: {e}")))?;
     admin::allowed(state, meta, &service_permissions, ACTION, &input.resource)?;
     let question = question(&input)?;
     let body = match &input.request.body {
         Some(b) => Some(
             base64::engine::general_purpose::STANDARD
                 .decode(b)
-                .map_err(|_| StsError::validation("request.body must be base64"))?,
+                .map_err(|_| ApiError::validation("request.body must be base64"))?,
         ),
         None => None,
     };
     let payload = match (&body, input.request.payload_hash.as_deref()) {
         (Some(_), Some(_)) => {
-            return Err(StsError::validation(
+            return Err(ApiError::validation(
                 "Give request.payload_hash or request.body, not both",
             ));
         }
@@ -161,7 +173,7 @@ pub async fn handle(state: &Broker, meta: &RequestMeta) -> Result<Response, StsE
         (None, Some(UNSIGNED_PAYLOAD) | None) => Payload::Declared,
         (None, Some(h)) => {
             if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(StsError::validation(
+                return Err(ApiError::validation(
                     "request.payload_hash must be 64 hex digits or UNSIGNED-PAYLOAD",
                 ));
             }
@@ -170,24 +182,23 @@ pub async fn handle(state: &Broker, meta: &RequestMeta) -> Result<Response, StsE
     };
     let r = &input.request;
     if r.headers.len() > MAX_HEADERS {
-        return Err(StsError::validation(format!(
+        return Err(ApiError::validation(format!(
             "request.headers: at most {MAX_HEADERS} headers"
         )));
     }
     if r.method.is_empty() {
-        return Err(StsError::validation("request.method must be set"));
+        return Err(ApiError::validation("request.method must be set"));
     }
     if let Err(e) = path::check(&r.path) {
-        return Err(StsError::from_aws(
-            "InvalidURI",
-            400,
+        return Err(ApiError::new(
+            ErrorCode::InvalidUri,
             format!("request.path: {e}"),
         ));
     }
     let service = match &input.service {
         Some(s) if is_service_name(s) => s.clone(),
         Some(_) => {
-            return Err(StsError::validation(
+            return Err(ApiError::validation(
                 "service must be a service name (lower-case letters, digits, -)",
             ));
         }
@@ -222,15 +233,15 @@ pub async fn handle(state: &Broker, meta: &RequestMeta) -> Result<Response, StsE
         }
         Err(e) => {
             audit::refused(state, &asked, &forwarded, &e);
-            tracing::info!(request_id = %meta.request_id, code = e.code, "forwarded request not authenticated");
+            tracing::info!(request_id = %meta.request_id, code = e.code.as_str(), "forwarded request not authenticated");
             return Ok(axum::Json(Unauthenticated {
                 authenticated: false,
                 allowed: false,
                 error: ErrorBody {
-                    code: e.code,
+                    code: e.code.as_str(),
                     message: &e.message,
                 },
-                status: e.status.as_u16(),
+                status: e.status().as_u16(),
             })
             .into_response());
         }
@@ -277,7 +288,7 @@ fn client_ip(context: &BTreeMap<String, ContextInput>) -> Option<IpAddr> {
 }
 
 /// The question in the body, checked.
-fn question(input: &AuthorizeInput) -> Result<Question, StsError> {
+fn question(input: &AuthorizeInput) -> Result<Question, ApiError> {
     let action_ok = input.action.len() <= 128
         && input.action.split_once(':').is_some_and(|(s, a)| {
             !s.is_empty()
@@ -286,31 +297,31 @@ fn question(input: &AuthorizeInput) -> Result<Question, StsError> {
                 && a.bytes().all(|b| b.is_ascii_alphanumeric())
         });
     if !action_ok {
-        return Err(StsError::validation(
+        return Err(ApiError::validation(
             "action must be service:Action (letters and digits)",
         ));
     }
     if input.resource.is_empty() || input.resource.len() > 2048 {
-        return Err(StsError::validation(
+        return Err(ApiError::validation(
             "resource must be 1 to 2048 characters",
         ));
     }
     let mut resource = Resource::new(input.resource.clone());
     if let Some(account) = &input.resource_account {
         if !is_account_id(account) {
-            return Err(StsError::validation("resource_account must be 12 digits"));
+            return Err(ApiError::validation("resource_account must be 12 digits"));
         }
         resource = resource.with_account(account.clone());
     }
     if input.context.len() > MAX_CONTEXT_KEYS {
-        return Err(StsError::validation(format!(
+        return Err(ApiError::validation(format!(
             "context: at most {MAX_CONTEXT_KEYS} keys"
         )));
     }
     let mut context = Context::new();
     for (key, value) in &input.context {
         if is_reserved_key(key) {
-            return Err(StsError::validation(format!(
+            return Err(ApiError::validation(format!(
                 "context: {} is set by the broker, not by the caller",
                 crate::encoding::shorten(key)
             )));
@@ -323,7 +334,7 @@ fn question(input: &AuthorizeInput) -> Result<Question, StsError> {
                 }
             }
             ContextInput::Many(_) => {
-                return Err(StsError::validation(format!(
+                return Err(ApiError::validation(format!(
                     "context: at most {MAX_CONTEXT_VALUES} values per key"
                 )));
             }
@@ -333,7 +344,7 @@ fn question(input: &AuthorizeInput) -> Result<Question, StsError> {
         Some(doc) => {
             let text = doc.to_string();
             let parsed = policy::parse(&text, PolicyType::Resource)
-                .map_err(|e| StsError::malformed_policy(e.to_string()))?;
+                .map_err(|e| ApiError::malformed_policy(e.to_string()))?;
             Some(NamedPolicy::new(
                 "resource policy (from the request)",
                 parsed,

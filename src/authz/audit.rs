@@ -11,8 +11,9 @@ use std::net::IpAddr;
 
 use crate::audit::{self, AuditEvent, Decision};
 use crate::authz::{Answer, Forwarded};
+use crate::broker::ApiError;
 use crate::broker::Broker;
-use crate::broker::StsError;
+use crate::broker::error::Fault;
 use crate::sigv4;
 
 /// Where and by whom a question was asked.
@@ -46,11 +47,11 @@ pub fn decided(state: &Broker, asked: &Asked<'_>, forwarded: &Forwarded<'_>, ans
 
 /// The forwarded request was refused before any decision: its signature did not verify, its
 /// session is revoked or expired, or the service failed (`Error`).
-pub fn refused(state: &Broker, asked: &Asked<'_>, forwarded: &Forwarded<'_>, e: &StsError) {
+pub fn refused(state: &Broker, asked: &Asked<'_>, forwarded: &Forwarded<'_>, e: &ApiError) {
     if !state.audit.is_enabled() {
         return;
     }
-    let decision = if e.status.is_server_error() {
+    let decision = if e.fault() == Fault::Receiver {
         Decision::Error
     } else {
         Decision::Deny
@@ -61,7 +62,7 @@ pub fn refused(state: &Broker, asked: &Asked<'_>, forwarded: &Forwarded<'_>, e: 
         forwarded,
         None,
         decision,
-        Some(e.code.to_owned()),
+        Some(e.code.as_str().to_owned()),
     );
 }
 

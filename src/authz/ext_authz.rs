@@ -44,6 +44,8 @@ use tower_http::timeout::TimeoutLayer;
 use super::audit::Asked;
 use super::{Answer, Forwarded, Question, audit, authorize};
 use crate::broker::Broker;
+use crate::broker::error::ErrorCode;
+use crate::broker::request::REQUEST_ID_HEADER;
 use crate::config::{ExtAuthz, ProxyMode};
 use crate::policy::{Context, Resource};
 use crate::routes::path;
@@ -102,10 +104,15 @@ pub async fn serve(
 }
 
 /// An error answer: the status and `{"error": {"code", "message"}}`.
-fn error(status: StatusCode, code: &str, message: &str) -> Response {
+/// A refusal: the proxy's status (401 for a request that is not authenticated), the AWS code and
+/// message, and the request id.
+fn error(status: StatusCode, code: ErrorCode, message: &str, request_id: &str) -> Response {
     (
         status,
-        axum::Json(serde_json::json!({"error": {"code": code, "message": message}})),
+        axum::Json(serde_json::json!({
+            "error": {"code": code.as_str(), "message": message},
+            "request_id": request_id,
+        })),
     )
         .into_response()
 }
@@ -151,15 +158,25 @@ fn client_of(config: &ExtAuthz, req: &Request) -> (Option<IpAddr>, Option<bool>)
     )
 }
 
+/// Answers one check; every answer carries its request id in `x-amzn-RequestId`.
 async fn check(State(state): State<Arc<Broker>>, req: Request) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let mut response = decide(&state, req, &request_id).await;
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, v);
+    }
+    response
+}
+
+async fn decide(state: &Arc<Broker>, req: Request, request_id: &str) -> Response {
     let Some(config) = &state.config.ext_authz else {
         return error(
             StatusCode::NOT_FOUND,
-            "NotFound",
+            ErrorCode::NotFound,
             "ext_authz is not configured",
+            request_id,
         );
     };
-    let request_id = uuid::Uuid::new_v4().to_string();
     let headers = req.headers();
     if let Some(secret) = &config.secret {
         let sent = headers
@@ -168,26 +185,32 @@ async fn check(State(state): State<Arc<Broker>>, req: Request) -> Response {
             .unwrap_or_default();
         if !bool::from(sent.ct_eq(secret.expose().as_bytes())) {
             tracing::warn!(request_id, "ext_authz call without the shared secret");
-            return error(StatusCode::FORBIDDEN, "AccessDenied", "Forbidden");
+            return error(
+                StatusCode::FORBIDDEN,
+                ErrorCode::AccessDenied,
+                "Forbidden",
+                request_id,
+            );
         }
     }
     let (client_ip, secure) = client_of(config, &req);
     let early = |resource: &str, reason: &str| {
         let asked = Asked {
-            request_id: &request_id,
+            request_id,
             source_ip: client_ip,
             caller: None,
             action: "",
             resource,
         };
-        audit::refused_early(&state, &asked, reason);
+        audit::refused_early(state, &asked, reason);
     };
     let Some((method, uri)) = original(config, &req) else {
         early("", "MissingOriginalRequest");
         return error(
             StatusCode::BAD_REQUEST,
-            "InvalidRequest",
+            ErrorCode::InvalidRequest,
             "X-Original-Method and X-Original-URI must describe the original request",
+            request_id,
         );
     };
     let (raw_path, query) = uri.split_once('?').unwrap_or((&uri, ""));
@@ -200,8 +223,9 @@ async fn check(State(state): State<Arc<Broker>>, req: Request) -> Response {
         early(raw_path, "ClientIdentityHeader");
         return error(
             StatusCode::BAD_REQUEST,
-            "InvalidRequest",
+            ErrorCode::InvalidRequest,
             "X-Sts-* headers are set by the broker only; the request carries one",
+            request_id,
         );
     }
     let path = match path::check(raw_path) {
@@ -209,7 +233,12 @@ async fn check(State(state): State<Arc<Broker>>, req: Request) -> Response {
         Err(e) => {
             tracing::info!(request_id, error = %e, "ext_authz: path refused");
             early("", "InvalidURI");
-            return error(StatusCode::BAD_REQUEST, "InvalidURI", &e.to_string());
+            return error(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::InvalidUri,
+                &e.to_string(),
+                request_id,
+            );
         }
     };
     let path_text = path.as_str();
@@ -233,8 +262,9 @@ async fn check(State(state): State<Arc<Broker>>, req: Request) -> Response {
         early(path_text, "IncompleteSignature");
         return error(
             StatusCode::UNAUTHORIZED,
-            "IncompleteSignature",
+            ErrorCode::IncompleteSignature,
             "requests that may carry a body must sign x-amz-content-sha256",
+            request_id,
         );
     }
     let Some(Target {
@@ -248,8 +278,9 @@ async fn check(State(state): State<Arc<Broker>>, req: Request) -> Response {
         early(path_text, "NoRoute");
         return error(
             StatusCode::FORBIDDEN,
-            "AccessDenied",
+            ErrorCode::AccessDenied,
             "no route maps this request to an action",
+            request_id,
         );
     };
     let mut context = Context::new();
@@ -282,30 +313,34 @@ async fn check(State(state): State<Arc<Broker>>, req: Request) -> Response {
         context,
         resource_policy: None,
     };
-    let decided = authorize(&state, &forwarded, question, &request_id).await;
+    let decided = authorize(state, &forwarded, question, request_id).await;
     if let Some((action, resource)) = &audited {
         let asked = Asked {
-            request_id: &request_id,
+            request_id,
             source_ip: client_ip,
             caller: None,
             action,
             resource,
         };
         match &decided {
-            Ok(answer) => audit::decided(&state, &asked, &forwarded, answer),
-            Err(e) => audit::refused(&state, &asked, &forwarded, e),
+            Ok(answer) => audit::decided(state, &asked, &forwarded, answer),
+            Err(e) => audit::refused(state, &asked, &forwarded, e),
         }
     }
     match decided {
         Err(e) => {
-            tracing::info!(request_id, code = e.code, "ext_authz: not authenticated");
+            tracing::info!(
+                request_id,
+                code = e.code.as_str(),
+                "ext_authz: not authenticated"
+            );
             // The service's own failures stay server errors, so proxies do not cache a denial.
-            let status = if e.status.is_server_error() {
-                e.status
+            let status = if e.status().is_server_error() {
+                e.status()
             } else {
                 StatusCode::UNAUTHORIZED
             };
-            error(status, e.code, &e.message)
+            error(status, e.code, &e.message, request_id)
         }
         Ok(answer) if answer.allowed() => {
             tracing::debug!(request_id, caller = %answer.permissions.arn(), "ext_authz: allowed");
@@ -321,7 +356,7 @@ async fn check(State(state): State<Arc<Broker>>, req: Request) -> Response {
             );
             error(
                 StatusCode::FORBIDDEN,
-                "AccessDenied",
+                ErrorCode::AccessDenied,
                 &format!(
                     "User: {} is not authorized to perform: {} on resource: {}: {}",
                     answer.permissions.arn(),
@@ -329,6 +364,7 @@ async fn check(State(state): State<Arc<Broker>>, req: Request) -> Response {
                     answer.request.resource.name(),
                     answer.reason()
                 ),
+                request_id,
             )
         }
     }

@@ -24,8 +24,8 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::broker::ApiError;
 use crate::broker::Broker;
-use crate::broker::StsError;
 use crate::broker::auth_cache::Authenticated;
 use crate::broker::caller::{Caller, authenticate_request};
 use crate::broker::permissions::Permissions;
@@ -64,12 +64,8 @@ pub struct Forwarded<'a> {
 }
 
 /// The answer to a presigned URL where only signed headers are accepted.
-pub fn presigned_refused() -> StsError {
-    StsError::from_aws(
-        "AccessDenied",
-        403,
-        "Presigned URLs are not accepted for this request.",
-    )
+pub fn presigned_refused() -> ApiError {
+    ApiError::access_denied("Presigned URLs are not accepted for this request.")
 }
 
 /// What the resource server asks: `action` on `resource`, with its own context keys and,
@@ -99,7 +95,7 @@ pub async fn authorize(
     forwarded: &Forwarded<'_>,
     question: Question,
     request_id: &str,
-) -> Result<Answer, StsError> {
+) -> Result<Answer, ApiError> {
     if !forwarded.allow_presigned && crate::sigv4::is_presigned(forwarded.request.query) {
         return Err(presigned_refused());
     }

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use super::{RequestMeta, StsError, denial, role_session};
+use super::{ApiError, RequestMeta, denial, role_session};
 use crate::broker::Broker;
 use crate::broker::caller::{Caller, authenticate_for};
 use crate::broker::permissions::Permissions;
@@ -34,7 +34,7 @@ pub async fn require(
     meta: &RequestMeta,
     action: &str,
     resource: &str,
-) -> Result<(Caller, Arc<Permissions>), StsError> {
+) -> Result<(Caller, Arc<Permissions>), ApiError> {
     require_for(state, meta, service_for(action), action, resource).await
 }
 
@@ -45,7 +45,7 @@ pub async fn require_for(
     service: &str,
     action: &str,
     resource: &str,
-) -> Result<(Caller, Arc<Permissions>), StsError> {
+) -> Result<(Caller, Arc<Permissions>), ApiError> {
     let authenticated = authenticate_for(state, meta, service).await?;
     let permissions = authenticated.permissions(state)?;
     allowed(state, meta, &permissions, action, resource)?;
@@ -60,7 +60,7 @@ pub fn allowed(
     permissions: &Permissions,
     action: &str,
     resource: &str,
-) -> Result<(), StsError> {
+) -> Result<(), ApiError> {
     let now = state.clock.now();
     let context = role_session::request_context(state, meta, now);
     let request = permissions.request(action, Resource::new(resource), context, now);

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};
 
 use super::caller::Caller;
-use super::error::StsError;
+use super::error::ApiError;
 use super::permissions::Permissions;
 use crate::broker::Broker;
 
@@ -57,7 +57,7 @@ impl Authenticated {
     }
 
     /// The caller's permissions, built on first use and kept with the entry.
-    pub fn permissions(&self, state: &Broker) -> Result<Arc<Permissions>, StsError> {
+    pub fn permissions(&self, state: &Broker) -> Result<Arc<Permissions>, ApiError> {
         if let Some(p) = self.0.permissions.get() {
             return Ok(Arc::clone(p));
         }

@@ -12,10 +12,9 @@ use std::sync::{Arc, RwLock};
 
 use super::RequestMeta;
 use super::auth_cache::Authenticated;
-use super::error::StsError;
+use super::error::{ApiError, ErrorCode};
 use crate::broker::Broker;
 use crate::iam::User;
-use crate::revocation::Revoked;
 use crate::secret::SecretAccessKey;
 use crate::session::credentials;
 use crate::session::credentials::CredentialError;
@@ -85,8 +84,8 @@ impl SigningKeyCache {
         parsed: &sigv4::Parsed,
         payload: Payload<'_>,
         now: time::OffsetDateTime,
-        secret: impl FnOnce() -> Result<SecretAccessKey, StsError>,
-    ) -> Result<(), StsError> {
+        secret: impl FnOnce() -> Result<SecretAccessKey, ApiError>,
+    ) -> Result<(), ApiError> {
         let credential = &parsed.credential;
         let cached = self
             .read()
@@ -96,7 +95,7 @@ impl SigningKeyCache {
         let check = |key: &SigningKey| {
             // AWS's 15 minutes between the signer's clock and ours.
             sigv4::verify_payload(signed, parsed, key, now, sigv4::DEFAULT_MAX_SKEW, payload)
-                .map_err(|e| signature_error(&e))
+                .map_err(ApiError::from)
         };
         if let Some(key) = cached {
             return check(&key);
@@ -133,7 +132,7 @@ impl SigningKeyCache {
 }
 
 /// Verifies an STS request's signature (scoped to the `sts` service) and returns who made it.
-pub async fn authenticate(state: &Broker, meta: &RequestMeta) -> Result<Caller, StsError> {
+pub async fn authenticate(state: &Broker, meta: &RequestMeta) -> Result<Caller, ApiError> {
     authenticate_for(state, meta, "sts")
         .await
         .map(|a| a.caller().clone())
@@ -146,7 +145,7 @@ pub async fn authenticate_for(
     state: &Broker,
     meta: &RequestMeta,
     service: &str,
-) -> Result<Authenticated, StsError> {
+) -> Result<Authenticated, ApiError> {
     let signed = meta.raw.signed();
     let authenticated = authenticate_request(
         state,
@@ -178,15 +177,14 @@ pub async fn authenticate_request(
     payload: Payload<'_>,
     expected_service: Option<&str>,
     request_id: &str,
-) -> Result<Authenticated, StsError> {
-    let parsed = sigv4::parse(signed).map_err(|e| signature_error(&e))?;
+) -> Result<Authenticated, ApiError> {
+    let parsed = sigv4::parse(signed).map_err(ApiError::from)?;
     if let Some(service) = expected_service
         && parsed.credential.service != service
     {
         // A signature for another service must not be usable here (AWS's wording).
-        return Err(StsError::from_aws(
-            "SignatureDoesNotMatch",
-            403,
+        return Err(ApiError::new(
+            ErrorCode::SignatureDoesNotMatch,
             format!("Credential should be scoped to correct service: '{service}'. "),
         ));
     }
@@ -198,11 +196,11 @@ pub async fn authenticate_request(
             .config
             .iam
             .user_by_access_key(access_key_id)
-            .ok_or_else(StsError::invalid_client_token_id)?;
+            .ok_or_else(ApiError::invalid_client_token_id)?;
         // An inactive key is refused exactly like an unknown one; a long-term key never comes
         // with a session token.
         if !key.active || parsed.security_token.is_some() {
-            return Err(StsError::invalid_client_token_id());
+            return Err(ApiError::invalid_client_token_id());
         }
         state
             .signing_keys
@@ -217,12 +215,12 @@ pub async fn authenticate_request(
         return Ok(authenticated);
     }
     if !access_key_id.starts_with("ASIA") {
-        return Err(StsError::invalid_client_token_id());
+        return Err(ApiError::invalid_client_token_id());
     }
     let token = parsed
         .security_token
         .as_deref()
-        .ok_or_else(StsError::invalid_client_token_id)?;
+        .ok_or_else(ApiError::invalid_client_token_id)?;
     let claims = match credentials::verify_token(&state.keys.snapshot(), token) {
         // A key another replica may just have added: load it (off the runtime, at most once
         // a second, one reload for every request waiting) and try once more.
@@ -234,12 +232,12 @@ pub async fn authenticate_request(
         },
         other => other,
     }
-    .map_err(|_| StsError::invalid_client_token_id())?;
+    .map_err(|_| ApiError::invalid_client_token_id())?;
     if claims.access_key_id != access_key_id {
-        return Err(StsError::invalid_client_token_id());
+        return Err(ApiError::invalid_client_token_id());
     }
     if claims.expires_at <= now {
-        return Err(StsError::expired_token());
+        return Err(ApiError::expired_token());
     }
     let (authenticated, from_store) = match state.auth_cache.get(access_key_id, unix_now) {
         Some(cached) => (cached, false),
@@ -259,20 +257,20 @@ pub async fn authenticate_request(
                             "stored session record refused: not written by this broker"
                         );
                         crate::audit::note(|n| n.refusal = Some("sessionRecordNotAuthentic"));
-                        StsError::invalid_client_token_id()
+                        ApiError::invalid_client_token_id()
                     }
                     other => {
                         tracing::error!(request_id = %request_id, error = %other, "store lookup failed");
-                        StsError::service_unavailable()
+                        ApiError::service_unavailable()
                     }
                 })?
                 // Authentic and unexpired, but gone from the store: treat as expired.
-                .ok_or_else(StsError::expired_token)?;
+                .ok_or_else(ApiError::expired_token)?;
             // The record verified under the key it names; it must be the token's key too.
             if record.key_id != claims.key_id {
                 tracing::error!(request_id = %request_id, access_key_id, "stored session record names another key than its token");
                 crate::audit::note(|n| n.refusal = Some("sessionRecordNotAuthentic"));
-                return Err(StsError::invalid_client_token_id());
+                return Err(ApiError::invalid_client_token_id());
             }
             (
                 Authenticated::new(access_key_id, Caller::Session(Box::new(record))),
@@ -281,7 +279,7 @@ pub async fn authenticate_request(
         }
     };
     let Caller::Session(record) = authenticated.caller() else {
-        return Err(StsError::invalid_client_token_id());
+        return Err(ApiError::invalid_client_token_id());
     };
     // The session's principal must still be configured (a removed role or user ends its
     // sessions), and a role must be the same one (its id), not one re-created under its name.
@@ -296,19 +294,19 @@ pub async fn authenticate_request(
         SessionPrincipal::User { user_arn, .. } => state.config.iam.user(user_arn).is_some(),
     };
     if !live {
-        return Err(StsError::invalid_client_token_id());
+        return Err(ApiError::invalid_client_token_id());
     }
     // A revoked session (or one chained from a revoked session) is refused like a token we
     // never issued: it is not merely old, and clients must not treat it as refreshable.
     state.revocations.check(record).map_err(|r| {
         tracing::info!(request_id = %request_id, access_key_id, reason = %r, "session refused");
-        revocation_error(r)
+        ApiError::from(r)
     })?;
     state
         .signing_keys
         .verify(signed, &parsed, payload, now, || {
             credentials::secret_for(&state.keys.snapshot(), &claims)
-                .map_err(|_| StsError::invalid_client_token_id())
+                .map_err(|_| ApiError::invalid_client_token_id())
         })?;
     if from_store {
         // Only once a signature verified with the session's secret.
@@ -319,28 +317,13 @@ pub async fn authenticate_request(
     Ok(authenticated)
 }
 
-/// What a client sees of a revocation: `InvalidClientTokenId`, or `ServiceUnavailable` when this
-/// replica cannot confirm its revocations (fail closed).
-pub fn revocation_error(r: Revoked) -> StsError {
-    match r {
-        Revoked::Session | Revoked::Subject | Revoked::Role | Revoked::User | Revoked::Proof => {
-            StsError::invalid_client_token_id()
-        }
-        Revoked::Unconfirmed => StsError::service_unavailable(),
-    }
-}
-
-fn signature_error(e: &sigv4::SigV4Error) -> StsError {
-    StsError::from_aws(e.aws_code(), e.http_status(), e.to_string())
-}
-
 /// Wrong MFA codes accepted per device within [`MFA_LOCKOUT`] before it refuses every code.
 pub const MFA_MAX_FAILURES: u64 = 5;
 /// How long a device stays locked after its first wrong code.
 pub const MFA_LOCKOUT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
-pub fn mfa_failed() -> StsError {
-    StsError::access_denied("MultiFactorAuthentication failed with invalid MFA one time pass code.")
+pub fn mfa_failed() -> ApiError {
+    ApiError::access_denied("MultiFactorAuthentication failed with invalid MFA one time pass code.")
 }
 
 /// The user's own virtual MFA device must accept the code now (one step either side).
@@ -350,7 +333,7 @@ pub async fn check_mfa(
     serial: &str,
     code: &str,
     now: time::OffsetDateTime,
-) -> Result<i64, StsError> {
+) -> Result<i64, ApiError> {
     let device = state
         .config
         .iam
@@ -359,7 +342,7 @@ pub async fn check_mfa(
         .ok_or_else(mfa_failed)?;
     let store_down = |e: StoreError| {
         tracing::error!(error = %e, "store refused the MFA guard");
-        StsError::service_unavailable()
+        ApiError::service_unavailable()
     };
     // Guessing is bounded: a code is evaluated only with one of MFA_MAX_FAILURES attempts
     // taken from the store first, check and count in one atomic step, so concurrent requests
@@ -392,7 +375,7 @@ pub async fn check_mfa(
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "store refused the MFA replay guard");
-            StsError::service_unavailable()
+            ApiError::service_unavailable()
         })?;
     if !fresh {
         // A replayed code is a failed attempt: its attempt stays counted.
@@ -440,7 +423,7 @@ mod tests {
         // A failing secret source is an error, not a panic or an accepted request.
         assert!(
             cache
-                .verify(&signed, &parsed, body, now, || Err(StsError::internal()))
+                .verify(&signed, &parsed, body, now, || Err(ApiError::internal()))
                 .is_err()
         );
     }

@@ -22,7 +22,7 @@ use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
 use serde_json::{Value, json};
 
-use super::error::StsError;
+use super::error::ApiError;
 use crate::keys::{SessionKey, SessionKeys};
 use crate::policy::{Decision, Evaluation, Explanation, PolicySet, PolicyType, Request};
 
@@ -290,12 +290,12 @@ pub fn trace_without_policy(principal: &str, action: &str, resource: &str, why: 
 
 /// `AccessDenied` with `message`, followed by the encoded trace. If it cannot be encoded (no
 /// key, no randomness) the denial goes out without it and the log says why.
-pub fn access_denied(state: &Broker, message: String, trace: &Value) -> StsError {
+pub fn access_denied(state: &Broker, message: String, trace: &Value) -> ApiError {
     match encode(&state.keys, state.clock.now(), trace) {
-        Ok(blob) => StsError::access_denied(format!("{message}{SEPARATOR}{blob}")),
+        Ok(blob) => ApiError::access_denied(format!("{message}{SEPARATOR}{blob}")),
         Err(e) => {
             tracing::warn!(error = %e, "authorization message not encoded");
-            StsError::access_denied(message)
+            ApiError::access_denied(message)
         }
     }
 }

@@ -17,7 +17,7 @@ pub mod saml;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use error::StsError;
+pub use error::ApiError;
 pub use request::{RawRequest, RequestMeta};
 
 use crate::audit::{self, AuditLog};

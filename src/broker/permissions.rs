@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
-use super::error::StsError;
+use super::error::ApiError;
 use super::role_session;
 use crate::broker::Broker;
 use crate::iam::User;
@@ -52,7 +52,7 @@ pub struct Permissions {
 
 impl Permissions {
     /// The permissions of an authenticated caller (a user without a fresh MFA code).
-    pub fn of(state: &Broker, caller: &Caller) -> Result<Permissions, StsError> {
+    pub fn of(state: &Broker, caller: &Caller) -> Result<Permissions, ApiError> {
         match caller {
             Caller::Session(record) => Permissions::for_session(state, record),
             Caller::User(user) => Ok(Permissions::for_user(user, None)),
@@ -89,7 +89,7 @@ impl Permissions {
     }
 
     /// A session the broker minted: a role session, or an IAM user's (GetSessionToken).
-    pub fn for_session(state: &Broker, record: &SessionRecord) -> Result<Permissions, StsError> {
+    pub fn for_session(state: &Broker, record: &SessionRecord) -> Result<Permissions, ApiError> {
         let (role_arn, role_id, session_name, assumed_role_arn) = match &record.principal {
             SessionPrincipal::Role {
                 role_arn,
@@ -104,7 +104,7 @@ impl Permissions {
                     .config
                     .iam
                     .user(user_arn)
-                    .ok_or_else(StsError::invalid_client_token_id)?;
+                    .ok_or_else(ApiError::invalid_client_token_id)?;
                 let mut permissions = Permissions::for_user(user, record.mfa_authenticated_at);
                 permissions
                     .context
@@ -115,10 +115,10 @@ impl Permissions {
         };
         let Some(role) = state.config.iam.role(role_arn) else {
             // The session's role is no longer configured: its credentials mean nothing.
-            return Err(StsError::invalid_client_token_id());
+            return Err(ApiError::invalid_client_token_id());
         };
         let principal =
-            Principal::assumed_role(assumed_role_arn, role_arn).ok_or_else(StsError::internal)?;
+            Principal::assumed_role(assumed_role_arn, role_arn).ok_or_else(ApiError::internal)?;
         let mut context = Context::new();
         for (key, values) in &record.context {
             for v in values {

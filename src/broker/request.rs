@@ -3,6 +3,9 @@
 
 use std::net::IpAddr;
 
+/// The response header carrying the request id, as AWS names it.
+pub const REQUEST_ID_HEADER: &str = "x-amzn-requestid";
+
 /// What the transport knows about a request, for context keys and logs.
 #[derive(Debug, Clone)]
 pub struct RequestMeta {

@@ -11,14 +11,14 @@ use time::OffsetDateTime;
 
 use super::RequestMeta;
 use super::denial;
-use super::error::StsError;
+use super::error::ApiError;
 use crate::broker::Broker;
 use crate::iam::Role;
 use crate::policy::{
     self, Context, Explanation, NamedPolicy, PolicySet, PolicyType, Principal, Request, Resource,
     caller_safe_reason, decide,
 };
-use crate::session::credentials::{CredentialError, Credentials};
+use crate::session::credentials::Credentials;
 use crate::session::{Lineage, Origin, SessionPrincipal, SessionRecord, credentials};
 
 /// Budget of the packed form of session policies and tags, in bytes.
@@ -31,11 +31,11 @@ pub fn now(state: &Broker) -> OffsetDateTime {
 }
 
 /// The `Policy` parameter, compiled as a session policy.
-pub fn inline_session_policy(text: Option<&str>) -> Result<Option<NamedPolicy>, StsError> {
+pub fn inline_session_policy(text: Option<&str>) -> Result<Option<NamedPolicy>, ApiError> {
     text.map(|text| {
         policy::parse(text, PolicyType::Session)
             .map(|p| NamedPolicy::new("inline session policy", p))
-            .map_err(|e| StsError::malformed_policy(e.to_string()))
+            .map_err(|e| ApiError::malformed_policy(e.to_string()))
     })
     .transpose()
 }
@@ -47,14 +47,14 @@ pub fn session_policies(
     account: &str,
     inline: Option<NamedPolicy>,
     arns: &[&str],
-) -> Result<Vec<NamedPolicy>, StsError> {
+) -> Result<Vec<NamedPolicy>, ApiError> {
     let mut out: Vec<NamedPolicy> = inline.into_iter().collect();
     for arn in arns {
         let in_account = policy::Arn::parse(arn).is_some_and(|a| a.account == account);
         match state.config.iam.policies.get(*arn) {
             Some(p) if in_account => out.push(p.clone()),
             _ => {
-                return Err(StsError::validation(format!(
+                return Err(ApiError::validation(format!(
                     "Policy {} does not exist or is not attachable.",
                     crate::encoding::shorten(arn)
                 )));
@@ -68,7 +68,7 @@ pub fn session_policies(
 pub fn recorded_session_policies(
     state: &Broker,
     record: &SessionRecord,
-) -> Result<Vec<NamedPolicy>, StsError> {
+) -> Result<Vec<NamedPolicy>, ApiError> {
     let inline = inline_session_policy(record.session_policy.as_deref())?;
     let arns: Vec<&str> = record.policy_arns.iter().map(String::as_str).collect();
     session_policies(state, &record.account, inline, &arns)
@@ -86,7 +86,7 @@ pub fn packed_policy_percent(
     policy: Option<&str>,
     arns: &[&str],
     tags: &BTreeMap<String, String>,
-) -> Result<Option<u32>, StsError> {
+) -> Result<Option<u32>, ApiError> {
     if policy.is_none() && arns.is_empty() && tags.is_empty() {
         return Ok(None);
     }
@@ -96,7 +96,7 @@ pub fn packed_policy_percent(
         + tags.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
     let percent = u32::try_from((packed * 100).div_ceil(PACKED_POLICY_BUDGET)).unwrap_or(u32::MAX);
     if percent > 100 {
-        return Err(StsError::packed_policy_too_large(percent));
+        return Err(ApiError::packed_policy_too_large(percent));
     }
     Ok(Some(percent))
 }
@@ -179,7 +179,7 @@ impl TrustCheck<'_> {
         actions: &[&str],
         meta: &RequestMeta,
         state: &Broker,
-    ) -> Result<(), StsError> {
+    ) -> Result<(), ApiError> {
         let set = PolicySet {
             identity: self.identity,
             resource: Some(&self.role.trust_policy),
@@ -286,9 +286,9 @@ pub async fn issue(
     state: &Broker,
     meta: &RequestMeta,
     new: NewSession<'_>,
-) -> Result<Issued, StsError> {
+) -> Result<Issued, ApiError> {
     if new.duration > new.max_duration {
-        return Err(StsError::validation(
+        return Err(ApiError::validation(
             "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
         ));
     }
@@ -296,15 +296,8 @@ pub async fn issue(
     let expires = new.now + lifetime;
     let creds = credentials::mint(&state.keys.snapshot(), new.now, expires).map_err(|e| {
         tracing::error!(request_id = %meta.request_id, error = %e, "minting failed");
-        match e {
-            // No key signs yet (all activate later, or the folder lost them): a state the
-            // operator fixes, as `/readyz` says; the client may retry.
-            CredentialError::NoKey => StsError::service_unavailable(),
-            CredentialError::Random
-            | CredentialError::Malformed
-            | CredentialError::UnknownKey
-            | CredentialError::BadSignature => StsError::internal(),
-        }
+        // No signing key (`ServiceUnavailable`) or no randomness (`InternalFailure`).
+        ApiError::from(e)
     })?;
     let record = SessionRecord {
         access_key_id: creds.access_key_id.clone(),
@@ -333,7 +326,7 @@ pub async fn issue(
         .await
         .map_err(|e| {
             tracing::error!(request_id = %meta.request_id, error = %e, "store refused the session");
-            StsError::service_unavailable()
+            ApiError::service_unavailable()
         })?;
     crate::audit::note(|n| {
         n.access_key_id = Some(record.access_key_id.clone());
@@ -370,7 +363,10 @@ mod tests {
         );
         let arn = "arn:aws:iam::111122223333:policy/a-rather-long-managed-policy-name-for-tests";
         let e = packed_policy_percent(Some(&"x".repeat(2000)), &[arn; 10], &none).unwrap_err();
-        assert_eq!(e.code, "PackedPolicyTooLarge");
+        assert_eq!(
+            e.code,
+            crate::broker::error::ErrorCode::PackedPolicyTooLarge
+        );
         let tags: BTreeMap<String, String> =
             [("k".repeat(128), "v".repeat(256))].into_iter().collect();
         assert!(packed_policy_percent(None, &[], &tags).unwrap().unwrap() > 0);

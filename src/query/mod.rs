@@ -10,7 +10,7 @@ pub mod xml;
 
 pub use params::Params;
 
-use crate::broker::{Broker, RequestMeta, StsError};
+use crate::broker::{ApiError, Broker, RequestMeta};
 
 /// The XML namespace of the answer to a request: IAM's for IAM's API version, else STS's.
 pub fn namespace(params: &Params) -> &'static str {
@@ -26,11 +26,11 @@ pub async fn dispatch(
     state: &Broker,
     params: &Params,
     meta: &RequestMeta,
-) -> Result<String, StsError> {
-    let action = params.get("Action").ok_or_else(StsError::missing_action)?;
+) -> Result<String, ApiError> {
+    let action = params.get("Action").ok_or_else(ApiError::missing_action)?;
     let version = params
         .get("Version")
-        .ok_or_else(|| StsError::missing_parameter("Version"))?;
+        .ok_or_else(|| ApiError::missing_parameter("Version"))?;
     crate::audit::note(|n| {
         let service = if version == iam::VERSION {
             "iam"
@@ -63,6 +63,6 @@ pub async fn dispatch(
         Some(sts::Action::DecodeAuthorizationMessage) if version == sts::VERSION => {
             sts::decode_message::decode_authorization_message(state, params, meta).await
         }
-        _ => Err(StsError::invalid_action(action, version)),
+        _ => Err(ApiError::invalid_action(action, version)),
     }
 }

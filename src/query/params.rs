@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::broker::StsError;
+use crate::broker::ApiError;
 use crate::encoding::shorten;
 
 /// Most parameters one request may carry (every STS action needs far fewer).
@@ -25,17 +25,17 @@ impl Params {
     /// Decodes `a=1&b=2`; `+` is a space, as forms encode it. SigV4 reads `+` literally, so a
     /// signed query carrying an unencoded `+` is refused before it is used
     /// ([`crate::sigv4::parse`]): one signature cannot vouch for two values.
-    pub fn parse(raw: &[u8]) -> Result<Params, StsError> {
+    pub fn parse(raw: &[u8]) -> Result<Params, ApiError> {
         let mut map = HashMap::new();
         for (key, value) in form_urlencoded::parse(raw) {
             if map.len() == MAX_PARAMS {
-                return Err(StsError::invalid_parameter(format!(
+                return Err(ApiError::invalid_parameter(format!(
                     "A request may carry at most {MAX_PARAMS} parameters"
                 )));
             }
             let key = key.into_owned();
             if map.contains_key(&key) {
-                return Err(StsError::invalid_parameter(format!(
+                return Err(ApiError::invalid_parameter(format!(
                     "Parameter {} is given more than once",
                     shorten(&key)
                 )));
@@ -46,10 +46,10 @@ impl Params {
     }
 
     /// Adds the parameters of `other`, refusing names present in both (query and body).
-    pub fn merge(&mut self, other: Params) -> Result<(), StsError> {
+    pub fn merge(&mut self, other: Params) -> Result<(), ApiError> {
         for (key, value) in other.map {
             if self.map.contains_key(&key) {
-                return Err(StsError::invalid_parameter(format!(
+                return Err(ApiError::invalid_parameter(format!(
                     "Parameter {} is given more than once",
                     shorten(&key)
                 )));
@@ -57,7 +57,7 @@ impl Params {
             self.map.insert(key, value);
         }
         if self.map.len() > MAX_PARAMS {
-            return Err(StsError::invalid_parameter(format!(
+            return Err(ApiError::invalid_parameter(format!(
                 "A request may carry at most {MAX_PARAMS} parameters"
             )));
         }
@@ -68,14 +68,14 @@ impl Params {
         self.map.get(name).map(String::as_str)
     }
 
-    pub fn require(&self, name: &str) -> Result<&str, StsError> {
+    pub fn require(&self, name: &str) -> Result<&str, ApiError> {
         self.get(name)
-            .ok_or_else(|| StsError::missing_parameter(name))
+            .ok_or_else(|| ApiError::missing_parameter(name))
     }
 
     /// A Query API list: `Name.member.1[.field]`, `Name.member.2[.field]`, ... in index order.
     /// Gaps end the list, as AWS reads it; indexes beyond `max` are refused.
-    pub fn list(&self, name: &str, field: Option<&str>, max: usize) -> Result<Vec<&str>, StsError> {
+    pub fn list(&self, name: &str, field: Option<&str>, max: usize) -> Result<Vec<&str>, ApiError> {
         let prefix = format!("{name}.member.");
         let mut out = Vec::new();
         for i in 1.. {
@@ -86,7 +86,7 @@ impl Params {
             match self.get(&key) {
                 Some(v) if i <= max => out.push(v),
                 Some(_) => {
-                    return Err(StsError::validation(format!(
+                    return Err(ApiError::validation(format!(
                         "1 validation error detected: Value at '{}' failed to satisfy constraint: \
                          Member must have length less than or equal to {max}",
                         lower_first(name)
@@ -119,6 +119,7 @@ pub fn lower_first(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::broker::error::ErrorCode;
 
     #[test]
     fn decodes_forms() {
@@ -127,13 +128,16 @@ mod tests {
         assert_eq!(p.get("RoleSessionName"), Some("a b+c"));
         assert_eq!(p.get("Empty"), Some(""));
         assert_eq!(p.get("Missing"), None);
-        assert_eq!(p.require("Missing").unwrap_err().code, "MissingParameter");
+        assert_eq!(
+            p.require("Missing").unwrap_err().code,
+            ErrorCode::MissingParameter
+        );
     }
 
     #[test]
     fn duplicates_are_refused() {
         let e = Params::parse(b"A=1&A=2").unwrap_err();
-        assert_eq!(e.code, "InvalidParameterValue");
+        assert_eq!(e.code, ErrorCode::InvalidParameterValue);
         let mut p = Params::parse(b"A=1").unwrap();
         assert!(p.merge(Params::parse(b"A=1").unwrap()).is_err());
     }

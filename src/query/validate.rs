@@ -4,7 +4,7 @@
 //! constraint: ...". Values of sensitive parameters are never echoed.
 
 use super::params::{Params, lower_first};
-use crate::broker::StsError;
+use crate::broker::ApiError;
 use crate::iam::is_name_byte;
 
 /// Longest inline session `Policy`, in characters, for every role-session action: STS's limit
@@ -133,7 +133,7 @@ impl Violations {
     }
 
     /// The managed session policies `PolicyArns.member.N.arn` (at most 10, ARN-sized).
-    pub fn policy_arns<'a>(&mut self, params: &'a Params) -> Result<Vec<&'a str>, StsError> {
+    pub fn policy_arns<'a>(&mut self, params: &'a Params) -> Result<Vec<&'a str>, ApiError> {
         let arns = params.list("PolicyArns", Some("arn"), 10)?;
         for arn in &arns {
             self.length("PolicyArns.member.arn", arn, 20, 2048, false);
@@ -141,14 +141,14 @@ impl Violations {
         Ok(arns)
     }
 
-    pub fn finish(self) -> Result<(), StsError> {
+    pub fn finish(self) -> Result<(), ApiError> {
         match self.0.len() {
             0 => Ok(()),
-            1 => Err(StsError::validation(format!(
+            1 => Err(ApiError::validation(format!(
                 "1 validation error detected: {}",
                 self.0[0]
             ))),
-            n => Err(StsError::validation(format!(
+            n => Err(ApiError::validation(format!(
                 "{n} validation errors detected: {}",
                 self.0.join("; ")
             ))),
@@ -167,7 +167,7 @@ fn truncate(value: &str, max_chars: usize) -> &str {
 pub fn mfa_params<'a>(
     params: &'a Params,
     v: &mut Violations,
-) -> Result<Option<(&'a str, &'a str)>, StsError> {
+) -> Result<Option<(&'a str, &'a str)>, ApiError> {
     let serial = params.get("SerialNumber");
     let code = params.get("TokenCode");
     if let Some(s) = serial {
@@ -183,7 +183,7 @@ pub fn mfa_params<'a>(
     match (serial, code) {
         (Some(s), Some(c)) => Ok(Some((s, c))),
         (None, None) => Ok(None),
-        _ => Err(StsError::access_denied(
+        _ => Err(ApiError::access_denied(
             "MultiFactorAuthentication failed, must provide both MFA serial number and one time pass code.",
         )),
     }

@@ -6,7 +6,7 @@ use serde::ser::SerializeStruct as _;
 use serde::{Serialize, Serializer};
 
 use super::sts::Action;
-use crate::broker::StsError;
+use crate::broker::ApiError;
 use crate::session::SessionRecord;
 use crate::session::credentials::Credentials;
 
@@ -47,7 +47,7 @@ pub fn success<T: Serialize>(
     action: Action,
     result: &T,
     request_id: &str,
-) -> Result<String, StsError> {
+) -> Result<String, ApiError> {
     success_in(
         NAMESPACE,
         action.response_tag(),
@@ -65,7 +65,7 @@ pub fn success_in<T: Serialize>(
     result_tag: &'static str,
     result: &T,
     request_id: &str,
-) -> Result<String, StsError> {
+) -> Result<String, ApiError> {
     let mut out = String::with_capacity(2048);
     quick_xml::se::Serializer::with_root(&mut out, Some(response_tag))
         .and_then(|ser| {
@@ -79,7 +79,7 @@ pub fn success_in<T: Serialize>(
         })
         .map_err(|e| {
             tracing::error!(request_id, error = %e, "response serialization failed");
-            StsError::internal()
+            ApiError::internal()
         })?;
     Ok(out)
 }
@@ -104,17 +104,17 @@ struct ErrorBody<'a> {
 }
 
 /// The body of an error response.
-pub fn error(e: &StsError, request_id: &str) -> String {
+pub fn error(e: &ApiError, request_id: &str) -> String {
     error_in(NAMESPACE, e, request_id)
 }
 
 /// [`error`] in another Query API's namespace (IAM's errors share STS's shape).
-pub fn error_in(namespace: &str, e: &StsError, request_id: &str) -> String {
+pub fn error_in(namespace: &str, e: &ApiError, request_id: &str) -> String {
     let body = ErrorResponse {
         xmlns: namespace,
         error: ErrorBody {
-            r#type: e.fault.as_str(),
-            code: e.code,
+            r#type: e.fault().as_str(),
+            code: e.code.as_str(),
             message: &e.message,
         },
         request_id,
@@ -240,7 +240,7 @@ mod tests {
 
     #[test]
     fn error_body_has_aws_shape() {
-        let xml = error(&StsError::access_denied("Not <authorized>"), "req-2");
+        let xml = error(&ApiError::access_denied("Not <authorized>"), "req-2");
         assert_eq!(
             xml,
             "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\

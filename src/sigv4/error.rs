@@ -85,7 +85,8 @@ pub enum SigV4Error {
 }
 
 impl SigV4Error {
-    /// The AWS error code the client receives.
+    /// The AWS error code SigV4 defines for this failure. The broker answers with the same
+    /// code (its `ErrorCode`, matched on the variants; a test keeps the two agreeing).
     pub fn aws_code(&self) -> &'static str {
         match self {
             Self::MissingAuthentication => "MissingAuthenticationToken",
@@ -99,25 +100,6 @@ impl SigV4Error {
             Self::PresignedExpired => "AccessDenied",
             Self::InvalidExpires(_) => "InvalidParameterValue",
             Self::ContentSha256Mismatch => "XAmzContentSHA256Mismatch",
-        }
-    }
-
-    /// The HTTP status that goes with [`aws_code`](Self::aws_code).
-    pub fn http_status(&self) -> u16 {
-        match self {
-            Self::MissingAuthentication
-            | Self::ScopeDateMismatch { .. }
-            | Self::SignatureDoesNotMatch
-            | Self::PresignedExpired => 403,
-            Self::AmbiguousAuthentication
-            | Self::UnsupportedAlgorithm(_)
-            | Self::Incomplete(_)
-            | Self::Malformed(_)
-            | Self::HostNotSigned
-            | Self::RequestExpired { .. }
-            | Self::NotYetValid { .. }
-            | Self::InvalidExpires(_)
-            | Self::ContentSha256Mismatch => 400,
         }
     }
 }

@@ -77,7 +77,10 @@ async fn admin_calls_need_a_signer_whose_policies_allow_them() {
     )
     .await
     .unwrap_err();
-    assert_eq!((e.code, e.status.as_u16()), ("AccessDenied", 403));
+    assert_eq!(
+        (e.code.as_str(), e.status().as_u16()),
+        ("AccessDenied", 403)
+    );
     // The caller-safe reason, then the trace only an administrator can decode.
     assert!(
         e.message.starts_with(&format!(
@@ -98,7 +101,7 @@ async fn admin_calls_need_a_signer_whose_policies_allow_them() {
     )
     .await
     .unwrap_err();
-    assert_eq!(e.code, "AccessDenied");
+    assert_eq!(e.code.as_str(), "AccessDenied");
 
     // An explicit deny wins over broker:*.
     let e = admin::require(
@@ -109,7 +112,10 @@ async fn admin_calls_need_a_signer_whose_policies_allow_them() {
     )
     .await
     .unwrap_err();
-    assert_eq!((e.code, e.status.as_u16()), ("AccessDenied", 403));
+    assert_eq!(
+        (e.code.as_str(), e.status().as_u16()),
+        ("AccessDenied", 403)
+    );
     assert!(
         e.message
             .contains(": an explicit deny in an identity policy applies. Encoded authorization failure message: "),
@@ -122,7 +128,7 @@ async fn admin_calls_need_a_signer_whose_policies_allow_them() {
         .await
         .unwrap_err();
     assert_eq!(
-        (e.code, e.status.as_u16()),
+        (e.code.as_str(), e.status().as_u16()),
         ("MissingAuthenticationToken", 403)
     );
 
@@ -143,7 +149,10 @@ async fn admin_calls_need_a_signer_whose_policies_allow_them() {
     )
     .await
     .unwrap_err();
-    assert_eq!((e.code, e.status.as_u16()), ("SignatureDoesNotMatch", 403));
+    assert_eq!(
+        (e.code.as_str(), e.status().as_u16()),
+        ("SignatureDoesNotMatch", 403)
+    );
     assert_eq!(
         e.message,
         "Credential should be scoped to correct service: 'iam'. "
@@ -159,7 +168,10 @@ async fn admin_calls_need_a_signer_whose_policies_allow_them() {
     )
     .await
     .unwrap_err();
-    assert_eq!((e.code, e.status.as_u16()), ("SignatureDoesNotMatch", 403));
+    assert_eq!(
+        (e.code.as_str(), e.status().as_u16()),
+        ("SignatureDoesNotMatch", 403)
+    );
 }
 
 /// A role session (minted by AssumeRole through the SDK) is judged by its role's policies:
@@ -191,7 +203,7 @@ async fn role_sessions_are_judged_by_their_policies() {
         )
         .await
         .unwrap_err();
-        assert_eq!(e.code, "AccessDenied");
+        assert_eq!(e.code.as_str(), "AccessDenied");
         assert!(
             e.message.starts_with(
                 "User: arn:aws:sts::111122223333:assumed-role/app/admin-test is not authorized"

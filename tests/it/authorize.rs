@@ -510,3 +510,29 @@ async fn an_expired_session_is_unauthenticated() {
     assert_eq!(v["authenticated"], false);
     assert_eq!(v["error"]["code"], "ExpiredToken");
 }
+
+/// JSON errors name their request id as the header does, also for answers produced outside the
+/// handler (method not allowed, body too large).
+#[tokio::test]
+async fn json_errors_carry_the_request_id_of_the_header() {
+    let idp = TestIdp::start().await;
+    let broker = TestBroker::start(&idp, "memory://").await;
+    let url = format!("{}/authorize", broker.endpoint);
+    let http = broker.http();
+    for request in [
+        http.post(&url).body("{not json"),
+        http.post(&url)
+            .body(format!("{{\"pad\": \"{}\"}}", "x".repeat(600 * 1024))),
+        http.get(&url),
+        http.post(format!("{}/admin/revoke", broker.endpoint))
+            .body("{}"),
+    ] {
+        let r = request.send().await.unwrap();
+        let status = r.status().as_u16();
+        let id = r.headers()["x-amzn-requestid"].to_str().unwrap().to_owned();
+        let v: Value = r.json().await.unwrap();
+        assert!(status >= 400, "{v}");
+        assert!(v["error"]["code"].is_string(), "{v}");
+        assert_eq!(v["request_id"], id.as_str(), "{v}");
+    }
+}

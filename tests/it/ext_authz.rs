@@ -419,3 +419,27 @@ async fn envoy_shaped_checks_and_the_shared_secret() {
     let r = ask(None).await.unwrap();
     assert_eq!(r.status().as_u16(), 403);
 }
+
+/// Every answer of the ext_authz listener carries its request id, in the
+/// `x-amzn-RequestId` header and, for a refusal, in the JSON body too.
+#[tokio::test]
+async fn ext_authz_answers_carry_their_request_id() {
+    let idp = TestIdp::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let toml = standard_config(dir.path(), &idp, "memory://", 0) + ROUTES;
+    let broker = TestBroker::from_toml(dir, &toml).await;
+    let ext = broker.serve_ext_authz().await;
+    // No X-Original-* headers: refused before anything else.
+    let r = broker
+        .http()
+        .get(format!("http://{ext}/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let id = r.headers()["x-amzn-requestid"].to_str().unwrap().to_owned();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "InvalidRequest");
+    assert_eq!(v["request_id"], id.as_str());
+    assert_eq!(id.len(), 36);
+}

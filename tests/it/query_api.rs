@@ -141,3 +141,32 @@ async fn health_and_readiness_follow_the_store() {
     assert_eq!(get("/healthz").await, 200);
     assert_eq!(get("/readyz").await, 503);
 }
+
+/// A body that ends before its `Content-Length` is not "too large": the answer is 400
+/// `IncompleteBody`, with the request id.
+#[tokio::test]
+async fn a_body_cut_short_is_incomplete_not_too_large() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let idp = TestIdp::start().await;
+    let broker = TestBroker::start(&idp, "memory://").await;
+    let addr = broker.endpoint.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    stream
+        .write_all(
+            b"POST / HTTP/1.1\r\nHost: broker\r\n\
+              Content-Type: application/x-www-form-urlencoded\r\n\
+              Content-Length: 1000\r\nConnection: close\r\n\r\nAction=GetCallerIdentity",
+        )
+        .await
+        .unwrap();
+    stream.shutdown().await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert_eq!(tag(&answer, "Code"), Some("IncompleteBody"), "{answer}");
+    let id = answer
+        .lines()
+        .find_map(|l| l.strip_prefix("x-amzn-requestid: "))
+        .unwrap();
+    assert_eq!(tag(&answer, "RequestId"), Some(id));
+}

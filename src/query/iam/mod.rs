@@ -10,7 +10,7 @@ pub mod simulate;
 use serde::Serialize;
 
 use crate::broker::Broker;
-use crate::broker::{RequestMeta, StsError};
+use crate::broker::{ApiError, RequestMeta};
 use crate::query::{Params, xml};
 
 /// IAM's API version.
@@ -55,7 +55,7 @@ pub async fn dispatch(
     params: &Params,
     meta: &RequestMeta,
     action: &str,
-) -> Result<String, StsError> {
+) -> Result<String, ApiError> {
     match Action::from_name(action) {
         Some(a @ Action::SimulateCustomPolicy) => {
             success(a, &simulate::custom(state, params, meta).await?, meta)
@@ -63,7 +63,7 @@ pub async fn dispatch(
         Some(a @ Action::SimulatePrincipalPolicy) => {
             success(a, &simulate::principal(state, params, meta).await?, meta)
         }
-        None => Err(StsError::invalid_action(action, VERSION)),
+        None => Err(ApiError::invalid_action(action, VERSION)),
     }
 }
 
@@ -71,7 +71,7 @@ fn success<T: Serialize>(
     action: Action,
     result: &T,
     meta: &RequestMeta,
-) -> Result<String, StsError> {
+) -> Result<String, ApiError> {
     xml::success_in(
         NAMESPACE,
         action.response_tag(),

@@ -16,7 +16,7 @@ use super::Members;
 use crate::broker::Broker;
 use crate::broker::admin;
 use crate::broker::permissions::Permissions;
-use crate::broker::{RequestMeta, StsError};
+use crate::broker::{ApiError, RequestMeta};
 use crate::encoding::shorten;
 use crate::iam::Role;
 use crate::policy::simulate::{
@@ -98,14 +98,14 @@ fn owned(list: Vec<&str>) -> Vec<String> {
     list.into_iter().map(str::to_owned).collect()
 }
 
-fn read_common(params: &Params) -> Result<Common, StsError> {
+fn read_common(params: &Params) -> Result<Common, ApiError> {
     let actions = owned(params.list("ActionNames", None, MAX_LIST)?);
     if actions.is_empty() {
-        return Err(StsError::missing_parameter("ActionNames"));
+        return Err(ApiError::missing_parameter("ActionNames"));
     }
     for a in &actions {
         if a.is_empty() || a.len() > 128 {
-            return Err(StsError::invalid_input(format!(
+            return Err(ApiError::invalid_input(format!(
                 "Action name {} is not 1 to 128 characters",
                 shorten(a)
             )));
@@ -114,7 +114,7 @@ fn read_common(params: &Params) -> Result<Common, StsError> {
     let resources = owned(params.list("ResourceArns", None, MAX_LIST)?);
     for r in &resources {
         if r.is_empty() || r.len() > 2048 {
-            return Err(StsError::invalid_input(format!(
+            return Err(ApiError::invalid_input(format!(
                 "Resource ARN {} is not 1 to 2048 characters",
                 shorten(r)
             )));
@@ -125,7 +125,7 @@ fn read_common(params: &Params) -> Result<Common, StsError> {
     for (i, name) in names.iter().enumerate() {
         let prefix = format!("ContextEntries.member.{}", i + 1);
         if name.is_empty() || name.len() > 256 {
-            return Err(StsError::invalid_input(
+            return Err(ApiError::invalid_input(
                 "ContextKeyName must be 1 to 256 characters",
             ));
         }
@@ -134,7 +134,7 @@ fn read_common(params: &Params) -> Result<Common, StsError> {
         if let Some(k) = kind
             && !CONTEXT_KEY_TYPES.contains(&k)
         {
-            return Err(StsError::invalid_input(format!(
+            return Err(ApiError::invalid_input(format!(
                 "ContextKeyType {} is not one of {}",
                 shorten(k),
                 CONTEXT_KEY_TYPES.join(", ")
@@ -153,7 +153,7 @@ fn read_common(params: &Params) -> Result<Common, StsError> {
                 .ok()
                 .filter(|m| (1..=MAX_ITEMS).contains(m))
                 .ok_or_else(|| {
-                    StsError::invalid_input(format!("MaxItems must be 1 to {MAX_ITEMS}"))
+                    ApiError::invalid_input(format!("MaxItems must be 1 to {MAX_ITEMS}"))
                 })?,
         ),
     };
@@ -162,12 +162,12 @@ fn read_common(params: &Params) -> Result<Common, StsError> {
         None => 0,
         Some(m) => m
             .parse::<usize>()
-            .map_err(|_| StsError::invalid_input("Marker is not one this endpoint returned"))?,
+            .map_err(|_| ApiError::invalid_input("Marker is not one this endpoint returned"))?,
     };
     if let Some(option) = params.get("ResourceHandlingOption")
         && option.is_empty()
     {
-        return Err(StsError::invalid_input(
+        return Err(ApiError::invalid_input(
             "ResourceHandlingOption must not be empty",
         ));
     }
@@ -185,12 +185,12 @@ fn read_common(params: &Params) -> Result<Common, StsError> {
     })
 }
 
-fn input_error(e: SimulateError) -> StsError {
+fn input_error(e: SimulateError) -> ApiError {
     match e {
         SimulateError::Policy { input, source } => {
-            StsError::invalid_input(format!("{input}: {source}"))
+            ApiError::invalid_input(format!("{input}: {source}"))
         }
-        SimulateError::Input(message) => StsError::invalid_input(message),
+        SimulateError::Input(message) => ApiError::invalid_input(message),
     }
 }
 
@@ -199,11 +199,11 @@ pub async fn custom(
     state: &Broker,
     params: &Params,
     meta: &RequestMeta,
-) -> Result<SimulatePolicyResult, StsError> {
+) -> Result<SimulatePolicyResult, ApiError> {
     admin::require(state, meta, "iam:SimulateCustomPolicy", "*").await?;
     let c = read_common(params)?;
     if c.policies.is_empty() {
-        return Err(StsError::missing_parameter("PolicyInputList"));
+        return Err(ApiError::missing_parameter("PolicyInputList"));
     }
     let input = SimulateInput {
         policy_input_list: c.policies.clone(),
@@ -236,10 +236,10 @@ pub async fn principal(
     state: &Broker,
     params: &Params,
     meta: &RequestMeta,
-) -> Result<SimulatePolicyResult, StsError> {
+) -> Result<SimulatePolicyResult, ApiError> {
     let source = params.require("PolicySourceArn")?;
     if !(20..=2048).contains(&source.len()) {
-        return Err(StsError::invalid_input(
+        return Err(ApiError::invalid_input(
             "PolicySourceArn must be 20 to 2048 characters",
         ));
     }
@@ -263,7 +263,7 @@ pub async fn principal(
         for (k, v) in &role.tags {
             context.insert(&format!("aws:PrincipalTag/{k}"), v.as_str());
         }
-        let caller = Principal::parse(&role.arn).ok_or_else(StsError::internal)?;
+        let caller = Principal::parse(&role.arn).ok_or_else(ApiError::internal)?;
         (
             caller,
             role.identity_policies.clone(),
@@ -272,14 +272,14 @@ pub async fn principal(
     } else if let Some(group) = iam.groups.get(source) {
         // A group is simulated as an anonymous member of it.
         let member = format!("arn:aws:iam::{}:user/SimulatedCaller", group.account);
-        let caller = Principal::parse(&member).ok_or_else(StsError::internal)?;
+        let caller = Principal::parse(&member).ok_or_else(ApiError::internal)?;
         (caller, group.policies.clone(), None)
     } else {
-        return Err(StsError::no_such_entity(no_such_entity(source)));
+        return Err(ApiError::no_such_entity(no_such_entity(source)));
     };
     let caller = match &c.caller_arn {
         Some(arn) => Principal::parse(arn).ok_or_else(|| {
-            StsError::invalid_input(format!("CallerArn {} is not a principal ARN", shorten(arn)))
+            ApiError::invalid_input(format!("CallerArn {} is not a principal ARN", shorten(arn)))
         })?,
         None => caller,
     };
@@ -318,7 +318,7 @@ fn run(
     identity: Vec<NamedPolicy>,
     context: Context,
     attached_boundary: Option<NamedPolicy>,
-) -> Result<SimulatePolicyResult, StsError> {
+) -> Result<SimulatePolicyResult, ApiError> {
     // A boundary given in the request replaces the one attached.
     let boundary = if c.boundaries.is_empty() {
         attached_boundary.into_iter().collect()
@@ -347,7 +347,7 @@ fn run(
     if let Some(o) = &owner
         && !is_account_id(o)
     {
-        return Err(StsError::invalid_input("ResourceOwner is not an account"));
+        return Err(ApiError::invalid_input("ResourceOwner is not an account"));
     }
     // The trust policy of the role a resource ARN names, when configured.
     let trust = |arn: &str| {
@@ -372,7 +372,7 @@ fn run(
     let results = simulation.run(&c.actions, &c.resources);
     let total = results.len();
     if c.start > total {
-        return Err(StsError::invalid_input(
+        return Err(ApiError::invalid_input(
             "Marker is not one this endpoint returned",
         ));
     }

@@ -12,9 +12,9 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use super::Action;
+use crate::broker::ApiError;
 use crate::broker::Broker;
 use crate::broker::RequestMeta;
-use crate::broker::StsError;
 use crate::broker::auth_cache::Authenticated;
 use crate::broker::caller::{Caller, authenticate_for, check_mfa, mfa_failed};
 use crate::broker::denial;
@@ -44,7 +44,7 @@ struct Input<'a> {
     mfa: Option<(&'a str, &'a str)>,
 }
 
-fn read_input(params: &Params) -> Result<Input<'_>, StsError> {
+fn read_input(params: &Params) -> Result<Input<'_>, ApiError> {
     let role_arn = params.require("RoleArn")?;
     let session_name = params.require("RoleSessionName")?;
     let mut v = Violations::default();
@@ -81,7 +81,7 @@ fn read_input(params: &Params) -> Result<Input<'_>, StsError> {
     v.finish()?;
     let mfa = mfa?;
     if source_identity.is_some_and(|si| si.to_ascii_lowercase().starts_with("aws:")) {
-        return Err(StsError::validation(
+        return Err(ApiError::validation(
             "SourceIdentity cannot start with the reserved prefix aws:",
         ));
     }
@@ -106,7 +106,7 @@ async fn caller_side(
     authenticated: &Authenticated,
     mfa: Option<(&str, &str)>,
     now: time::OffsetDateTime,
-) -> Result<Arc<Permissions>, StsError> {
+) -> Result<Arc<Permissions>, ApiError> {
     match (authenticated.caller(), mfa) {
         // MFA devices belong to IAM users; a role session has none to prove.
         (Caller::Session(_), Some(_)) => Err(mfa_failed()),
@@ -123,7 +123,7 @@ pub async fn assume_role(
     state: &Broker,
     params: &Params,
     meta: &RequestMeta,
-) -> Result<String, StsError> {
+) -> Result<String, ApiError> {
     let input = read_input(params)?;
     let authenticated = authenticate_for(state, meta, "sts").await?;
     // Parsed only for a caller whose signature verified.
@@ -133,7 +133,7 @@ pub async fn assume_role(
     // revokes it too; one created with a user's long-term key is covered by revoking the user.
     let lineage = match caller {
         Caller::Session(record) => Lineage::chained_from(record).ok_or_else(|| {
-            StsError::access_denied(format!(
+            ApiError::access_denied(format!(
                 "Role chains are limited to {MAX_CHAIN_DEPTH} sessions"
             ))
         })?,
@@ -173,10 +173,10 @@ pub async fn assume_role(
     let mut seen: HashSet<String> = HashSet::new();
     for (key, value) in &input.tags {
         if let Some(problem) = role_session::tag_problem(key, value) {
-            return Err(StsError::validation(format!("Tags: {problem}")));
+            return Err(ApiError::validation(format!("Tags: {problem}")));
         }
         if !seen.insert(key.to_lowercase()) {
-            return Err(StsError::validation(
+            return Err(ApiError::validation(
                 "Tags: two tag keys differ only in case",
             ));
         }
@@ -185,7 +185,7 @@ pub async fn assume_role(
             .iter()
             .any(|t| t.eq_ignore_ascii_case(key))
         {
-            return Err(StsError::validation(format!(
+            return Err(ApiError::validation(format!(
                 "Tags: {} is a transitive tag of the calling session and cannot be set again",
                 crate::encoding::shorten(key)
             )));
@@ -195,7 +195,7 @@ pub async fn assume_role(
     let mut transitive = side.inherited_transitive.clone();
     for key in &input.transitive {
         if !input.tags.iter().any(|(k, _)| k.eq_ignore_ascii_case(key)) {
-            return Err(StsError::validation(
+            return Err(ApiError::validation(
                 "TransitiveTagKeys: each key must be one of the session tags",
             ));
         }
@@ -203,7 +203,7 @@ pub async fn assume_role(
     }
     let source_identity = match (&side.source_identity, input.source_identity) {
         (Some(carried), Some(asked)) if carried != asked => {
-            return Err(StsError::access_denied(
+            return Err(ApiError::access_denied(
                 "SourceIdentity is already set for this session chain and cannot be changed",
             ));
         }
@@ -222,7 +222,7 @@ pub async fn assume_role(
 
     let duration = input.duration.unwrap_or(3600);
     if side.chained && duration > CHAINED_MAX_SECONDS {
-        return Err(StsError::validation(
+        return Err(ApiError::validation(
             "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.",
         ));
     }

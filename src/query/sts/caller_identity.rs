@@ -5,9 +5,9 @@
 use serde::Serialize;
 
 use super::Action;
+use crate::broker::ApiError;
 use crate::broker::Broker;
 use crate::broker::RequestMeta;
-use crate::broker::StsError;
 use crate::broker::caller::{Caller, authenticate};
 use crate::query::xml;
 
@@ -19,7 +19,7 @@ struct GetCallerIdentityResult<'a> {
     arn: &'a str,
 }
 
-pub async fn get_caller_identity(state: &Broker, meta: &RequestMeta) -> Result<String, StsError> {
+pub async fn get_caller_identity(state: &Broker, meta: &RequestMeta) -> Result<String, ApiError> {
     let caller = authenticate(state, meta).await?;
     let session_user_id;
     let result = match &caller {

@@ -10,9 +10,9 @@
 use serde::Serialize;
 
 use super::Action;
+use crate::broker::ApiError;
 use crate::broker::Broker;
 use crate::broker::RequestMeta;
-use crate::broker::StsError;
 use crate::broker::admin;
 use crate::broker::denial::{self, MAX_ENCODED_LEN};
 use crate::query::Params;
@@ -32,7 +32,7 @@ pub async fn decode_authorization_message(
     state: &Broker,
     params: &Params,
     meta: &RequestMeta,
-) -> Result<String, StsError> {
+) -> Result<String, ApiError> {
     let encoded = params.require("EncodedMessage")?;
     let mut v = Violations::default();
     v.length("EncodedMessage", encoded, 1, MAX_ENCODED_LEN, true);
@@ -40,12 +40,12 @@ pub async fn decode_authorization_message(
     let (_, permissions) = admin::require(state, meta, ACTION, "*").await?;
     let decoded = denial::decode(&state.keys, encoded).map_err(|e| {
         tracing::info!(request_id = %meta.request_id, error = %e, "authorization message refused");
-        StsError::invalid_authorization_message()
+        ApiError::invalid_authorization_message()
     })?;
     let caller_account = permissions.principal.account().unwrap_or_default();
     if decoded.account.is_empty() || decoded.account != caller_account {
         tracing::info!(request_id = %meta.request_id, caller = %permissions.arn(), "authorization message of another account refused");
-        return Err(StsError::access_denied(format!(
+        return Err(ApiError::access_denied(format!(
             "User: {} is not authorized to perform: {ACTION}: the message is about a request of another account",
             permissions.arn()
         )));

@@ -13,9 +13,9 @@ use std::time::Duration;
 use base64::Engine;
 
 use super::Action;
+use crate::broker::ApiError;
 use crate::broker::Broker;
 use crate::broker::RequestMeta;
-use crate::broker::StsError;
 use crate::broker::role_session::{self, NewSession, TrustCheck};
 use crate::broker::saml::{BUSY_RETRY_AFTER_SECONDS, Verify, verify_off_runtime};
 use crate::config::SamlProvider;
@@ -24,7 +24,7 @@ use crate::policy::{Context, Principal};
 use crate::query::Params;
 use crate::query::validate::Violations;
 use crate::query::xml::{self, AssumeRoleWithSamlResult, AssumedRoleUserXml, CredentialsXml};
-use crate::saml::{self, SamlError, SamlErrorKind, VerifiedAssertion};
+use crate::saml::{self, VerifiedAssertion};
 use crate::session::Origin;
 
 const ACTION: &str = "sts:AssumeRoleWithSAML";
@@ -75,7 +75,7 @@ struct Input<'a> {
     policy_arns: Vec<&'a str>,
 }
 
-fn read_input(params: &Params) -> Result<Input<'_>, StsError> {
+fn read_input(params: &Params) -> Result<Input<'_>, ApiError> {
     let role_arn = params.require("RoleArn")?;
     let principal_arn = params.require("PrincipalArn")?;
     let assertion = params.require("SAMLAssertion")?;
@@ -103,16 +103,8 @@ fn read_input(params: &Params) -> Result<Input<'_>, StsError> {
     })
 }
 
-/// The one place a [`SamlError`] becomes what the client sees.
-fn refused(e: &SamlError) -> StsError {
-    match e.kind() {
-        SamlErrorKind::Invalid => StsError::invalid_identity_token(e.to_string()),
-        SamlErrorKind::Expired => StsError::expired_identity_token(e.to_string()),
-    }
-}
-
-fn not_authorized() -> StsError {
-    StsError::access_denied(format!("Not authorized to perform {ACTION}"))
+fn not_authorized() -> ApiError {
+    ApiError::access_denied(format!("Not authorized to perform {ACTION}"))
 }
 
 /// Handles one call.
@@ -120,11 +112,11 @@ pub async fn assume_role_with_saml(
     state: &Broker,
     params: &Params,
     meta: &RequestMeta,
-) -> Result<String, StsError> {
+) -> Result<String, ApiError> {
     let input = read_input(params)?;
     let inline_policy = role_session::inline_session_policy(input.policy)?;
     let Some(provider) = state.config.saml_provider(input.principal_arn) else {
-        return Err(StsError::invalid_identity_token(
+        return Err(ApiError::invalid_identity_token(
             "Specified provider doesn't exist.",
         ));
     };
@@ -134,15 +126,15 @@ pub async fn assume_role_with_saml(
         .map_err(|e| match e {
             Verify::Busy => {
                 tracing::warn!(request_id = %meta.request_id, provider = %provider.arn, "every SAML verification slot is busy");
-                StsError::busy(BUSY_RETRY_AFTER_SECONDS)
+                ApiError::busy(BUSY_RETRY_AFTER_SECONDS)
             }
             Verify::Refused(e) => {
                 tracing::info!(request_id = %meta.request_id, provider = %provider.arn, error = %e, "SAML response refused");
-                refused(&e)
+                ApiError::from(e)
             }
             Verify::Aborted(e) => {
                 tracing::error!(request_id = %meta.request_id, provider = %provider.arn, panicked = e.is_panic(), "SAML verification did not finish");
-                StsError::internal()
+                ApiError::internal()
             }
         })?;
 
@@ -208,7 +200,7 @@ pub async fn assume_role_with_saml(
     let leeway = i64::try_from(provider.leeway.as_secs()).unwrap_or(0);
     let remaining = verified.not_on_or_after + leeway - now.unix_timestamp();
     if remaining > MAX_REPLAY_WINDOW {
-        return Err(StsError::invalid_identity_token(
+        return Err(ApiError::invalid_identity_token(
             "The SAML assertion is valid for longer than 7 days",
         ));
     }
@@ -220,11 +212,11 @@ pub async fn assume_role_with_saml(
         .await
         .map_err(|e| {
             tracing::error!(request_id = %meta.request_id, error = %e, "store refused the replay record");
-            StsError::service_unavailable()
+            ApiError::service_unavailable()
         })?;
     if !first {
         tracing::warn!(request_id = %meta.request_id, provider = %provider.arn, "SAML assertion replayed");
-        return Err(StsError::invalid_identity_token(
+        return Err(ApiError::invalid_identity_token(
             "The SAML assertion has already been used",
         ));
     }
@@ -291,13 +283,13 @@ fn revocation_check(
     meta: &RequestMeta,
     provider: &SamlProvider,
     verified: &VerifiedAssertion,
-) -> Result<crate::session::TokenDigest, StsError> {
+) -> Result<crate::session::TokenDigest, ApiError> {
     if verified
         .not_on_or_after
         .saturating_sub(verified.issue_instant)
         > MAX_REPLAY_WINDOW
     {
-        return Err(StsError::invalid_identity_token(
+        return Err(ApiError::invalid_identity_token(
             "The SAML assertion is valid for longer than 7 days after its IssueInstant",
         ));
     }
@@ -318,12 +310,12 @@ fn revocation_check(
             tracing::info!(request_id = %meta.request_id, reason = %r, "SAML assertion refused");
             use crate::revocation::Revoked;
             match r {
-                Revoked::Unconfirmed => StsError::service_unavailable(),
+                Revoked::Unconfirmed => ApiError::service_unavailable(),
                 Revoked::Session
                 | Revoked::Subject
                 | Revoked::Role
                 | Revoked::User
-                | Revoked::Proof => StsError::access_denied(format!(
+                | Revoked::Proof => ApiError::access_denied(format!(
                     "Not authorized to perform {ACTION}: the assertion or its subject has been revoked"
                 )),
             }
@@ -353,23 +345,23 @@ fn role_granted(a: &VerifiedAssertion, role: &str, provider: &str) -> bool {
     })
 }
 
-fn single<'a>(a: &'a VerifiedAssertion, name: &str) -> Result<Option<&'a str>, StsError> {
+fn single<'a>(a: &'a VerifiedAssertion, name: &str) -> Result<Option<&'a str>, ApiError> {
     match a.attributes.get(name).map(Vec::as_slice) {
         None => Ok(None),
         Some([one]) => Ok(Some(one.as_str())),
-        Some(_) => Err(StsError::idp_rejected_claim(format!(
+        Some(_) => Err(ApiError::idp_rejected_claim(format!(
             "The attribute {name} must have exactly one value"
         ))),
     }
 }
 
 /// `RoleSessionName`: required, `[\w+=,.@-]{2,64}` (AWS's messages).
-fn session_name(a: &VerifiedAssertion) -> Result<String, StsError> {
+fn session_name(a: &VerifiedAssertion) -> Result<String, ApiError> {
     let name = single(a, SESSION_NAME)?.ok_or_else(|| {
-        StsError::invalid_identity_token("RoleSessionName is required in AuthnResponse")
+        ApiError::invalid_identity_token("RoleSessionName is required in AuthnResponse")
     })?;
     if !(2..=64).contains(&name.len()) || !name.bytes().all(is_name_byte) {
-        return Err(StsError::invalid_identity_token(
+        return Err(ApiError::invalid_identity_token(
             "RoleSessionName in AuthnResponse must match [a-zA-Z_0-9+=,.@-]{2,64}",
         ));
     }
@@ -377,7 +369,7 @@ fn session_name(a: &VerifiedAssertion) -> Result<String, StsError> {
 }
 
 /// The session's length: `DurationSeconds` (default one hour), capped by `SessionDuration`.
-fn duration(a: &VerifiedAssertion, requested: Option<u32>) -> Result<u32, StsError> {
+fn duration(a: &VerifiedAssertion, requested: Option<u32>) -> Result<u32, ApiError> {
     let requested = requested.unwrap_or(3600);
     let Some(cap) = single(a, SESSION_DURATION)? else {
         return Ok(requested);
@@ -388,12 +380,12 @@ fn duration(a: &VerifiedAssertion, requested: Option<u32>) -> Result<u32, StsErr
         .ok()
         .filter(|c| (900..=43_200).contains(c))
         .ok_or_else(|| {
-            StsError::idp_rejected_claim("SessionDuration must be an integer from 900 to 43200")
+            ApiError::idp_rejected_claim("SessionDuration must be an integer from 900 to 43200")
         })?;
     Ok(requested.min(cap))
 }
 
-fn source_identity(a: &VerifiedAssertion) -> Result<Option<String>, StsError> {
+fn source_identity(a: &VerifiedAssertion) -> Result<Option<String>, ApiError> {
     let Some(si) = single(a, SOURCE_IDENTITY)? else {
         return Ok(None);
     };
@@ -401,7 +393,7 @@ fn source_identity(a: &VerifiedAssertion) -> Result<Option<String>, StsError> {
         || !si.bytes().all(is_name_byte)
         || si.to_ascii_lowercase().starts_with("aws:")
     {
-        return Err(StsError::idp_rejected_claim(
+        return Err(ApiError::idp_rejected_claim(
             "SourceIdentity must match [\\w+=,.@-]{2,64} and not start with aws:",
         ));
     }
@@ -415,8 +407,8 @@ struct SessionTags {
 }
 
 /// `PrincipalTag:KEY` attributes (one value each) and `TransitiveTagKeys`, with STS's tag rules.
-fn session_tags(a: &VerifiedAssertion) -> Result<SessionTags, StsError> {
-    let bad = |why: &str| StsError::idp_rejected_claim(format!("Invalid session tags: {why}"));
+fn session_tags(a: &VerifiedAssertion) -> Result<SessionTags, ApiError> {
+    let bad = |why: &str| ApiError::idp_rejected_claim(format!("Invalid session tags: {why}"));
     let mut out = SessionTags::default();
     let mut lower = HashSet::new();
     for (name, values) in &a.attributes {
@@ -470,7 +462,7 @@ fn saml_keys(
     a: &VerifiedAssertion,
     subject_type: &str,
     qualifier: &str,
-) -> Result<(), StsError> {
+) -> Result<(), ApiError> {
     context.insert("saml:aud", a.recipient.as_str());
     context.insert("saml:iss", a.issuer.as_str());
     context.insert("saml:sub", a.name_id.as_str());
@@ -495,7 +487,7 @@ fn saml_keys(
             .find(|(oid, _)| oid == name)
             .map_or(name.as_str(), |(_, short)| short);
         if !seen.insert(short.to_ascii_lowercase()) {
-            return Err(StsError::invalid_identity_token(format!(
+            return Err(ApiError::invalid_identity_token(format!(
                 "The assertion has attributes whose condition keys collide (saml:{})",
                 crate::encoding::shorten(short)
             )));

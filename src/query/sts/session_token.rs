@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::Action;
+use crate::broker::ApiError;
 use crate::broker::Broker;
 use crate::broker::RequestMeta;
-use crate::broker::StsError;
 use crate::broker::caller::{Caller, authenticate, check_mfa};
 use crate::broker::role_session::{self, NewSession};
 use crate::query::Params;
@@ -32,7 +32,7 @@ pub async fn get_session_token(
     state: &Broker,
     params: &Params,
     meta: &RequestMeta,
-) -> Result<String, StsError> {
+) -> Result<String, ApiError> {
     let mut v = Violations::default();
     let duration = params
         .get("DurationSeconds")
@@ -44,7 +44,7 @@ pub async fn get_session_token(
     let user = match authenticate(state, meta).await? {
         Caller::User(user) => user,
         Caller::Session(_) => {
-            return Err(StsError::access_denied(
+            return Err(ApiError::access_denied(
                 "Cannot call GetSessionToken with session credentials",
             ));
         }

@@ -11,12 +11,12 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::Action;
+use crate::broker::ApiError;
 use crate::broker::Broker;
 use crate::broker::RequestMeta;
-use crate::broker::StsError;
 use crate::broker::role_session::{self, NewSession, TrustCheck};
 use crate::config::{OidcProvider, issuer_host_path};
-use crate::oidc::{OidcErrorKind, VerifiedToken};
+use crate::oidc::VerifiedToken;
 use crate::policy::{Context, Principal};
 use crate::query::Params;
 use crate::query::validate::Violations;
@@ -30,17 +30,17 @@ const ACTION: &str = "sts:AssumeRoleWithWebIdentity";
 /// The token's `iat`, if it has one and is valid no longer than the provider allows
 /// (`max_token_lifetime_seconds`): otherwise a subject revocation could expire while a token
 /// issued before it still works. `InvalidIdentityToken` naming the rule.
-fn token_lifetime_ok(provider: &OidcProvider, token: &VerifiedToken) -> Result<i64, StsError> {
+fn token_lifetime_ok(provider: &OidcProvider, token: &VerifiedToken) -> Result<i64, ApiError> {
     let max = i64::try_from(provider.max_token_lifetime.as_secs()).unwrap_or(i64::MAX);
     let Some(iat) = token.claims.get("iat").and_then(Value::as_i64) else {
-        return Err(StsError::invalid_identity_token(format!(
+        return Err(ApiError::invalid_identity_token(format!(
             "The web identity token has no iat claim: this provider's tokens must say when they \
              were issued and be valid at most {max} seconds (max_token_lifetime_seconds)"
         )));
     };
     let lifetime = token.expires_at.unix_timestamp().saturating_sub(iat);
     if lifetime > max {
-        return Err(StsError::invalid_identity_token(format!(
+        return Err(ApiError::invalid_identity_token(format!(
             "The web identity token is valid for {lifetime} seconds (exp - iat), longer than \
              this provider's max_token_lifetime_seconds ({max})"
         )));
@@ -63,7 +63,7 @@ struct Input<'a> {
     policy_arns: Vec<&'a str>,
 }
 
-fn read_input(params: &Params) -> Result<Input<'_>, StsError> {
+fn read_input(params: &Params) -> Result<Input<'_>, ApiError> {
     let role_arn = params.require("RoleArn")?;
     let session_name = params.require("RoleSessionName")?;
     let token = params.require("WebIdentityToken")?;
@@ -94,17 +94,13 @@ pub async fn assume_role_with_web_identity(
     state: &Broker,
     params: &Params,
     meta: &RequestMeta,
-) -> Result<String, StsError> {
+) -> Result<String, ApiError> {
     let input = read_input(params)?;
     let inline_policy = role_session::inline_session_policy(input.policy)?;
 
     let token = state.oidc.verify(input.token).await.map_err(|e| {
         tracing::info!(request_id = %meta.request_id, error = %e, "web identity token refused");
-        match e.kind() {
-            OidcErrorKind::Invalid => StsError::invalid_identity_token(e.to_string()),
-            OidcErrorKind::Expired => StsError::expired_identity_token(e.to_string()),
-            OidcErrorKind::IdpUnreachable => StsError::idp_communication(e.to_string()),
-        }
+        ApiError::from(e)
     })?;
     crate::audit::note(|n| n.subject = Some(crate::audit::bounded(&token.subject)));
     let Some(role) = state.config.iam.role(input.role_arn) else {
@@ -126,7 +122,7 @@ pub async fn assume_role_with_web_identity(
         .oidc_provider(&token.issuer)
         .filter(|p| p.account == role.account)
         .ok_or_else(|| {
-            StsError::invalid_identity_token(format!(
+            ApiError::invalid_identity_token(format!(
                 "No OpenIDConnect provider found in your account for {}",
                 token.issuer
             ))
@@ -184,10 +180,10 @@ pub async fn assume_role_with_web_identity(
                 | Revoked::Subject
                 | Revoked::Role
                 | Revoked::User
-                | Revoked::Proof => StsError::access_denied(format!(
+                | Revoked::Proof => ApiError::access_denied(format!(
                     "Not authorized to perform {ACTION}: the web identity token or its subject has been revoked"
                 )),
-                Revoked::Unconfirmed => StsError::service_unavailable(),
+                Revoked::Unconfirmed => ApiError::service_unavailable(),
             }
         })?;
 
@@ -244,7 +240,7 @@ fn trust_context(
     input: &Input<'_>,
     meta: &RequestMeta,
     now: OffsetDateTime,
-) -> Result<Context, StsError> {
+) -> Result<Context, ApiError> {
     let prefix = issuer_host_path(&provider.issuer);
     let mut context = role_session::request_context(state, meta, now);
     // Condition keys are case-insensitive, so claims whose names differ only in case would
@@ -252,7 +248,7 @@ fn trust_context(
     let mut seen = std::collections::HashSet::with_capacity(token.claims.len());
     for claim in token.claims.keys() {
         if !seen.insert(claim.to_ascii_lowercase()) {
-            return Err(StsError::invalid_identity_token(format!(
+            return Err(ApiError::invalid_identity_token(format!(
                 "The token has claims whose names differ only in case ({})",
                 crate::encoding::shorten(claim)
             )));
@@ -312,12 +308,12 @@ struct SessionTags {
 /// `transitive_tag_keys`), checked as STS checks session tags: at most 50, keys 1-128 and values
 /// up to 256 characters of `[\p{L}\p{Z}\p{N}_.:/=+\-@]`, no `aws:` prefix, no two keys that
 /// differ only in case, transitive keys among the tags.
-fn session_tags(token: &VerifiedToken) -> Result<SessionTags, StsError> {
+fn session_tags(token: &VerifiedToken) -> Result<SessionTags, ApiError> {
     let Some(claim) = token.claims.get(TAGS_CLAIM) else {
         return Ok(SessionTags::default());
     };
     let bad = |why: &str| {
-        StsError::invalid_identity_token(format!("The token's session tags are invalid: {why}"))
+        ApiError::invalid_identity_token(format!("The token's session tags are invalid: {why}"))
     };
     let mut out = SessionTags::default();
     let mut lower = std::collections::HashSet::new();
