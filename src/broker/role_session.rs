@@ -1,7 +1,9 @@
-//! What every action that creates a role session shares: session policies (`Policy`,
-//! `PolicyArns`) and their packed size, session tag rules, the trust decision with its
-//! caller-safe denial, and issuing: mint, record, store. One place, so `AssumeRole`,
-//! `AssumeRoleWithWebIdentity` (and SAML later) cannot drift apart.
+//! Issuing a role session, the one way `AssumeRole`, `AssumeRoleWithWebIdentity` and
+//! `AssumeRoleWithSAML` share: once an action has proven who asks ([`RoleAsk`]), [`decide`]
+//! resolves the role (an unknown one is denied exactly like a trust denial), reads the session
+//! policies and their packed size, adds the request's own condition keys, decides the trust
+//! policy with a caller-safe denial, and [`issue`] mints, records and stores. Each action only
+//! proves its identity and contributes its condition keys.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -12,14 +14,16 @@ use time::OffsetDateTime;
 use super::RequestMeta;
 use super::denial;
 use super::error::ApiError;
+use super::permissions::Permissions;
 use crate::broker::Broker;
 use crate::iam::Role;
 use crate::policy::{
     self, Context, Explanation, NamedPolicy, PolicySet, PolicyType, Principal, Request, Resource,
-    caller_safe_reason, decide,
+    caller_safe_reason,
 };
+use crate::revocation::Revoked;
 use crate::session::credentials::Credentials;
-use crate::session::{Lineage, Origin, SessionPrincipal, SessionRecord, credentials};
+use crate::session::{Lineage, Origin, SessionPrincipal, SessionRecord, TokenDigest, credentials};
 
 /// Budget of the packed form of session policies and tags, in bytes.
 pub const PACKED_POLICY_BUDGET: usize = 2048;
@@ -31,7 +35,7 @@ pub fn now(state: &Broker) -> OffsetDateTime {
 }
 
 /// The `Policy` parameter, compiled as a session policy.
-pub fn inline_session_policy(text: Option<&str>) -> Result<Option<NamedPolicy>, ApiError> {
+fn inline_session_policy(text: Option<&str>) -> Result<Option<NamedPolicy>, ApiError> {
     text.map(|text| {
         policy::parse(text, PolicyType::Session)
             .map(|p| NamedPolicy::new("inline session policy", p))
@@ -42,7 +46,7 @@ pub fn inline_session_policy(text: Option<&str>) -> Result<Option<NamedPolicy>, 
 
 /// The inline session policy and the managed ones named by `PolicyArns`, which must be
 /// customer-managed policies of `account` (the role's).
-pub fn session_policies(
+fn session_policies(
     state: &Broker,
     account: &str,
     inline: Option<NamedPolicy>,
@@ -82,7 +86,7 @@ pub fn minified(text: &str) -> String {
 
 /// `PackedPolicySize`: the share of the packed budget that session policies and tags use, in
 /// percent; `PackedPolicyTooLarge` beyond 100.
-pub fn packed_policy_percent(
+fn packed_policy_percent(
     policy: Option<&str>,
     arns: &[&str],
     tags: &BTreeMap<String, String>,
@@ -127,7 +131,7 @@ pub fn tag_problem(key: &str, value: &str) -> Option<&'static str> {
 /// The actions a new role session needs from the trust policy: the assume action itself, then
 /// `sts:TagSession` when the session will carry tags and `sts:SetSourceIdentity` when it will
 /// carry a source identity (IAM User Guide, session tags and source identity).
-pub fn trust_actions(
+fn trust_actions(
     assume: &'static str,
     tagged: bool,
     sets_source_identity: bool,
@@ -161,7 +165,7 @@ pub fn request_context(state: &Broker, meta: &RequestMeta, now: OffsetDateTime) 
 /// The trust question for one role: who asks, with what context, under which policies besides
 /// the role's trust policy (the caller's identity side, for signed callers).
 #[derive(Debug)]
-pub struct TrustCheck<'a> {
+struct TrustCheck<'a> {
     pub role: &'a Role,
     pub principal: Principal,
     pub context: Context,
@@ -198,7 +202,7 @@ impl TrustCheck<'_> {
                 context.clone().unwrap_or_default()
             };
             let request = Request::new(self.principal.clone(), action, resource.clone(), ctx);
-            let evaluation = decide(&request, &set);
+            let evaluation = policy::decide(&request, &set);
             if !evaluation.decision.is_allowed() {
                 tracing::info!(
                     request_id = %meta.request_id,
@@ -211,21 +215,180 @@ impl TrustCheck<'_> {
                 let reason = caller_safe_reason(&evaluation, &set);
                 crate::audit::note(|n| n.policy_decision = Some(evaluation.decision.as_str()));
                 let trace = denial::trace(&evaluation, &set, &request);
-                let message = match &self.principal {
-                    // AWS's wording for signed callers names them and the role.
-                    Principal::Aws(p) => format!(
-                        "User: {} is not authorized to perform: {action} on resource: {}: {reason}",
-                        p.arn, self.role.arn
-                    ),
-                    Principal::Federated { .. } | Principal::Service(_) | Principal::Anonymous => {
-                        format!("Not authorized to perform {action}: {reason}")
-                    }
-                };
+                let message = denial_message(&self.principal, action, &self.role.arn, &reason);
                 return Err(denial::access_denied(state, message, &trace));
             }
         }
         Ok(())
     }
+}
+
+/// What a trust denial says: AWS's wording names a signed caller and the role; a federated
+/// caller is told only the action.
+fn denial_message(principal: &Principal, action: &str, role_arn: &str, reason: &str) -> String {
+    match principal {
+        Principal::Aws(p) => format!(
+            "User: {} is not authorized to perform: {action} on resource: {role_arn}: {reason}",
+            p.arn
+        ),
+        Principal::Federated { .. } | Principal::Service(_) | Principal::Anonymous => {
+            format!("Not authorized to perform {action}: {reason}")
+        }
+    }
+}
+
+/// Why a role session is refused when the role does not exist, is in another account than the
+/// provider, or the identity provider did not grant it: the words of a trust policy that does
+/// not trust the principal, so that no caller can tell these cases from a refusing role.
+const NOT_TRUSTED: &str =
+    "the role's trust policy has no statement that trusts this principal for this action";
+
+/// A role session asked for, once the action has proven who asks.
+#[derive(Debug)]
+pub struct RoleAsk<'a> {
+    /// `sts:AssumeRole`, `sts:AssumeRoleWithWebIdentity` or `sts:AssumeRoleWithSAML`.
+    pub action: &'static str,
+    pub role_arn: &'a str,
+    /// A federated provider's account: its roles must be in it, as in IAM.
+    pub provider_account: Option<&'a str>,
+    pub principal: Principal,
+    /// A signed caller's identity side (identity policies, boundary, session policies).
+    pub caller: Option<&'a Permissions>,
+    /// The request's keys ([`request_context`]) and those the proof contributes (claims,
+    /// attributes, the caller's keys); [`decide`] adds the session's own (name, tags, source
+    /// identity).
+    pub context: Context,
+    pub session_name: &'a str,
+    /// The session's lifetime in seconds, checked against the role's maximum.
+    pub duration: u32,
+    /// `Policy`, not parsed yet (bounded by the parameter rules).
+    pub policy: Option<&'a str>,
+    pub policy_arns: &'a [&'a str],
+    /// The tags the session will carry, and which of them are transitive.
+    pub tags: &'a BTreeMap<String, String>,
+    pub transitive: &'a [String],
+    /// The tags the request itself sets (what counts in the packed size).
+    pub requested_tags: &'a BTreeMap<String, String>,
+    pub source_identity: Option<&'a str>,
+}
+
+/// What [`decide`] allowed: the role, and the packed size of the session policies and tags
+/// (`PackedPolicySize`, when any were given).
+#[derive(Debug)]
+pub struct Decided<'a> {
+    pub role: &'a Role,
+    pub packed: Option<u32>,
+}
+
+/// The shared rules of every role-assuming action, in order: the session policy parses and the
+/// packed size fits (whatever the role); the role exists in the provider's account and
+/// `granted` (the proof names it) — else the same denial as an untrusting role, with an
+/// encoded message; the trust policy allows the action and, for tagged sessions or a source
+/// identity, `sts:TagSession` and `sts:SetSourceIdentity`; the managed session policies are the
+/// role account's.
+pub fn decide<'b>(
+    state: &'b Broker,
+    meta: &RequestMeta,
+    ask: RoleAsk<'_>,
+    granted: impl FnOnce(&Role) -> bool,
+) -> Result<Decided<'b>, ApiError> {
+    let inline = inline_session_policy(ask.policy)?;
+    let packed = packed_policy_percent(ask.policy, ask.policy_arns, ask.requested_tags)?;
+    let mut context = ask.context;
+    context.insert("sts:RoleSessionName", ask.session_name);
+    if let Some(si) = ask.source_identity {
+        context.insert("sts:SourceIdentity", si);
+    }
+    for (k, v) in ask.tags {
+        context.insert(&format!("aws:RequestTag/{k}"), v.as_str());
+        context.push("aws:TagKeys", k.as_str());
+    }
+    for k in ask.transitive {
+        context.push("sts:TransitiveTagKeys", k.as_str());
+    }
+    let role = state
+        .config
+        .iam
+        .role(ask.role_arn)
+        .filter(|r| ask.provider_account.is_none_or(|a| a == r.account))
+        .filter(|r| granted(r));
+    let Some(role) = role else {
+        tracing::info!(request_id = %meta.request_id, role = ask.role_arn, "no such role for this principal");
+        crate::audit::note(|n| n.refusal = Some("noSuchRole"));
+        let resource = crate::encoding::shorten(ask.role_arn);
+        let caller = match &ask.principal {
+            Principal::Aws(p) => p.arn.as_str(),
+            Principal::Federated { provider } => provider.as_str(),
+            Principal::Service(_) | Principal::Anonymous => "",
+        };
+        return Err(denial::access_denied(
+            state,
+            denial_message(&ask.principal, ask.action, resource, NOT_TRUSTED),
+            &denial::trace_without_policy(caller, ask.action, resource, "the role does not exist"),
+        ));
+    };
+    let actions = trust_actions(
+        ask.action,
+        !ask.tags.is_empty(),
+        ask.source_identity.is_some(),
+    );
+    let (identity, boundary, session): (&[NamedPolicy], &[NamedPolicy], &[NamedPolicy]) =
+        match ask.caller {
+            Some(p) => (&p.identity, &p.boundary, &p.session),
+            None => (&[], &[], &[]),
+        };
+    TrustCheck {
+        role,
+        principal: ask.principal,
+        context,
+        identity,
+        boundary,
+        session,
+    }
+    .require(&actions, meta, state)?;
+    // After the trust decision: the role's maximum and which managed policies exist are the
+    // role account's business.
+    if ask.duration > role.max_session_duration {
+        return Err(duration_exceeds_role_maximum());
+    }
+    session_policies(state, &role.account, inline, ask.policy_arns)?;
+    Ok(Decided { role, packed })
+}
+
+/// Refuses an identity proof (a web identity token, a SAML assertion) that was revoked, or
+/// whose subject was revoked after it was issued; `ServiceUnavailable` when this replica
+/// cannot confirm its revocations.
+pub fn check_proof(
+    state: &Broker,
+    meta: &RequestMeta,
+    action: &str,
+    provider: &str,
+    subject: &str,
+    issued_at: i64,
+    digest: &TokenDigest,
+) -> Result<(), ApiError> {
+    state
+        .revocations
+        .check_proof(provider, subject, issued_at, &digest.sha256)
+        .map_err(|r| {
+            tracing::info!(request_id = %meta.request_id, reason = %r, "identity proof refused");
+            match r {
+                Revoked::Session
+                | Revoked::Subject
+                | Revoked::Role
+                | Revoked::User
+                | Revoked::Proof => ApiError::access_denied(format!(
+                    "Not authorized to perform {action}: the identity proof or its subject has been revoked"
+                )),
+                Revoked::Unconfirmed => ApiError::service_unavailable(),
+            }
+        })
+}
+
+fn duration_exceeds_role_maximum() -> ApiError {
+    ApiError::validation(
+        "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
+    )
 }
 
 /// Whose session: `role` as `session_name`.
@@ -288,9 +451,7 @@ pub async fn issue(
     new: NewSession<'_>,
 ) -> Result<Issued, ApiError> {
     if new.duration > new.max_duration {
-        return Err(ApiError::validation(
-            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
-        ));
+        return Err(duration_exceeds_role_maximum());
     }
     let lifetime = Duration::from_secs(u64::from(new.duration));
     let expires = new.now + lifetime;

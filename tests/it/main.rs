@@ -31,6 +31,7 @@ mod policy_moto;
 mod properties;
 mod query_api;
 mod revocation;
+mod role_sessions;
 mod saml;
 mod saml_conformance;
 mod serve;

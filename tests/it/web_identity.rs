@@ -502,11 +502,13 @@ async fn each_bad_input_gets_its_aws_error_and_stores_nothing() {
         "InvalidIdentityToken",
         "differ only in case",
     );
-    // A role trusts only the providers of its own account.
+    // A role trusts only the providers of its own account: one in another account is refused
+    // like a role that does not trust the provider (saying that no provider of the role's
+    // account knows the issuer would tell that the role exists there).
     expect(
         assume(&broker, FOREIGN_ROLE, "ci-run", &token).await,
-        "InvalidIdentityToken",
-        "No OpenIDConnect provider found in your account",
+        "AccessDenied",
+        "the role's trust policy has no statement that trusts this principal for this action",
     );
     // Session tags from the IdP are checked like STS session tags.
     for bad_tags in [

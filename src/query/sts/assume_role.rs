@@ -17,9 +17,8 @@ use crate::broker::Broker;
 use crate::broker::RequestMeta;
 use crate::broker::auth_cache::Authenticated;
 use crate::broker::caller::{Caller, authenticate_for, check_mfa, mfa_failed};
-use crate::broker::denial;
 use crate::broker::permissions::Permissions;
-use crate::broker::role_session::{self, NewSession, TrustCheck};
+use crate::broker::role_session::{self, NewSession, RoleAsk};
 use crate::query::Params;
 use crate::query::validate::Violations;
 use crate::query::validate::mfa_params;
@@ -126,8 +125,6 @@ pub async fn assume_role(
 ) -> Result<String, ApiError> {
     let input = read_input(params)?;
     let authenticated = authenticate_for(state, meta, "sts").await?;
-    // Parsed only for a caller whose signature verified.
-    let inline_policy = role_session::inline_session_policy(input.policy)?;
     let caller = authenticated.caller();
     // The new session descends from a calling session: revoking any session of the chain
     // revokes it too; one created with a user's long-term key is covered by revoking the user.
@@ -143,33 +140,12 @@ pub async fn assume_role(
         },
     };
     let now = role_session::now(state);
-    let Some(role) = state.config.iam.role(input.role_arn) else {
-        tracing::info!(request_id = %meta.request_id, role = input.role_arn, "no such role");
-        // Worded like a trust denial, with an encoded trace too, so callers cannot tell missing
-        // roles from refusing ones.
-        let resource = crate::encoding::shorten(input.role_arn);
-        return Err(denial::access_denied(
-            state,
-            format!(
-                "User: {} is not authorized to perform: {ACTION} on resource: {resource}: \
-                 the role's trust policy has no statement that trusts this principal for this action",
-                caller.arn(),
-            ),
-            &denial::trace_without_policy(
-                caller.arn(),
-                ACTION,
-                resource,
-                "the role does not exist",
-            ),
-        ));
-    };
-    // After the role lookup, so a code is not spent on a request that fails before trust.
     let side = caller_side(state, &authenticated, input.mfa, now).await?;
-    role_session::session_policies(state, &role.account, inline_policy, &input.policy_arns)?;
 
     // Tags: the request's, checked, on top of the transitive tags the caller carries, which
     // they may not override.
     let mut tags = side.inherited_tags.clone();
+    let mut requested = BTreeMap::new();
     let mut seen: HashSet<String> = HashSet::new();
     for (key, value) in &input.tags {
         if let Some(problem) = role_session::tag_problem(key, value) {
@@ -191,6 +167,7 @@ pub async fn assume_role(
             )));
         }
         tags.insert((*key).to_owned(), (*value).to_owned());
+        requested.insert((*key).to_owned(), (*value).to_owned());
     }
     let mut transitive = side.inherited_transitive.clone();
     for key in &input.transitive {
@@ -210,16 +187,6 @@ pub async fn assume_role(
         (Some(carried), _) => Some(carried.clone()),
         (None, asked) => asked.map(str::to_owned),
     };
-    let packed = role_session::packed_policy_percent(
-        input.policy,
-        &input.policy_arns,
-        &input
-            .tags
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect(),
-    )?;
-
     let duration = input.duration.unwrap_or(3600);
     if side.chained && duration > CHAINED_MAX_SECONDS {
         return Err(ApiError::validation(
@@ -229,35 +196,36 @@ pub async fn assume_role(
 
     let mut context = role_session::request_context(state, meta, now);
     // The caller's keys: principal, tags, the source identity its session carries, MFA state.
+    // `sts:SourceIdentity` (added by `decide`) is what the new session will carry;
+    // `aws:SourceIdentity` only what the caller's session already carries, so a request cannot
+    // satisfy conditions on it.
     side.add_principal_keys(&mut context, now);
-    for (k, v) in &tags {
-        context.insert(&format!("aws:RequestTag/{k}"), v.as_str());
-        context.push("aws:TagKeys", k.as_str());
-    }
-    for k in &transitive {
-        context.push("sts:TransitiveTagKeys", k.as_str());
-    }
-    context.insert("sts:RoleSessionName", input.session_name);
     if let Some(id) = input.external_id {
         context.insert("sts:ExternalId", id);
     }
-    // `sts:SourceIdentity` is what the new session will carry; `aws:SourceIdentity` (added
-    // above) only what the caller's session already carries, so a request cannot satisfy
-    // conditions on it.
-    if let Some(si) = &source_identity {
-        context.insert("sts:SourceIdentity", si.as_str());
-    }
-
-    let actions = role_session::trust_actions(ACTION, !tags.is_empty(), source_identity.is_some());
-    TrustCheck {
-        role,
-        principal: side.principal.clone(),
-        context,
-        identity: &side.identity,
-        boundary: &side.boundary,
-        session: &side.session,
-    }
-    .require(&actions, meta, state)?;
+    let decided = role_session::decide(
+        state,
+        meta,
+        RoleAsk {
+            action: ACTION,
+            role_arn: input.role_arn,
+            provider_account: None,
+            principal: side.principal.clone(),
+            caller: Some(&side),
+            context,
+            session_name: input.session_name,
+            duration,
+            policy: input.policy,
+            policy_arns: &input.policy_arns,
+            tags: &tags,
+            transitive: &transitive,
+            requested_tags: &requested,
+            source_identity: source_identity.as_deref(),
+        },
+        |_| true,
+    )?;
+    let role = decided.role;
+    let packed = decided.packed;
 
     let issued = role_session::issue(
         state,

@@ -16,7 +16,7 @@ use super::Action;
 use crate::broker::ApiError;
 use crate::broker::Broker;
 use crate::broker::RequestMeta;
-use crate::broker::role_session::{self, NewSession, TrustCheck};
+use crate::broker::role_session::{self, NewSession, RoleAsk};
 use crate::broker::saml::{BUSY_RETRY_AFTER_SECONDS, Verify, verify_off_runtime};
 use crate::config::SamlProvider;
 use crate::iam::is_name_byte;
@@ -103,10 +103,6 @@ fn read_input(params: &Params) -> Result<Input<'_>, ApiError> {
     })
 }
 
-fn not_authorized() -> ApiError {
-    ApiError::access_denied(format!("Not authorized to perform {ACTION}"))
-}
-
 /// Handles one call.
 pub async fn assume_role_with_saml(
     state: &Broker,
@@ -114,7 +110,6 @@ pub async fn assume_role_with_saml(
     meta: &RequestMeta,
 ) -> Result<String, ApiError> {
     let input = read_input(params)?;
-    let inline_policy = role_session::inline_session_policy(input.policy)?;
     let Some(provider) = state.config.saml_provider(input.principal_arn) else {
         return Err(ApiError::invalid_identity_token(
             "Specified provider doesn't exist.",
@@ -138,21 +133,6 @@ pub async fn assume_role_with_saml(
             }
         })?;
 
-    // A role trusts only the providers of its own account, and the IdP must have granted this
-    // role with this provider.
-    let role = state
-        .config
-        .iam
-        .role(input.role_arn)
-        .filter(|r| r.account == provider.account)
-        .ok_or_else(|| {
-            tracing::info!(request_id = %meta.request_id, role = input.role_arn, "no such role in the provider's account");
-            not_authorized()
-        })?;
-    if !role_granted(&verified, &role.arn, &provider.arn) {
-        tracing::info!(request_id = %meta.request_id, role = %role.arn, "the Role attribute does not grant this role and provider");
-        return Err(not_authorized());
-    }
     let session_name = session_name(&verified)?;
     crate::audit::note(|n| {
         n.principal = Some(provider.arn.clone());
@@ -162,39 +142,38 @@ pub async fn assume_role_with_saml(
     let duration = duration(&verified, input.duration)?;
     let source_identity = source_identity(&verified)?;
     let tags = session_tags(&verified)?;
-
-    role_session::session_policies(state, &role.account, inline_policy, &input.policy_arns)?;
-    let packed = role_session::packed_policy_percent(input.policy, &input.policy_arns, &tags.tags)?;
-
     let subject_type = subject_type(&verified);
     let qualifier = name_qualifier(&verified.issuer, &provider.account, &provider.name);
     let mut context = role_session::request_context(state, meta, now);
     saml_keys(&mut context, provider, &verified, &subject_type, &qualifier)?;
     context.insert("aws:FederatedProvider", provider.arn.as_str());
-    context.insert("sts:RoleSessionName", session_name.as_str());
-    if let Some(si) = &source_identity {
-        context.insert("sts:SourceIdentity", si.as_str());
-    }
-    for (k, v) in &tags.tags {
-        context.insert(&format!("aws:RequestTag/{k}"), v.as_str());
-        context.push("aws:TagKeys", k.as_str());
-    }
-    for k in &tags.transitive {
-        context.push("sts:TransitiveTagKeys", k.as_str());
-    }
-    let actions =
-        role_session::trust_actions(ACTION, !tags.tags.is_empty(), source_identity.is_some());
-    TrustCheck {
-        role,
-        principal: Principal::Federated {
-            provider: provider.arn.clone(),
+    // A role trusts only the providers of its own account, and the IdP must have granted this
+    // role with this provider; otherwise it is refused like a role that does not trust it.
+    let decided = role_session::decide(
+        state,
+        meta,
+        RoleAsk {
+            action: ACTION,
+            role_arn: input.role_arn,
+            provider_account: Some(&provider.account),
+            principal: Principal::Federated {
+                provider: provider.arn.clone(),
+            },
+            caller: None,
+            context,
+            session_name: &session_name,
+            duration,
+            policy: input.policy,
+            policy_arns: &input.policy_arns,
+            tags: &tags.tags,
+            transitive: &tags.transitive,
+            requested_tags: &tags.tags,
+            source_identity: source_identity.as_deref(),
         },
-        context,
-        identity: &[],
-        boundary: &[],
-        session: &[],
-    }
-    .require(&actions, meta, state)?;
+        |role| role_granted(&verified, &role.arn, &provider.arn),
+    )?;
+    let role = decided.role;
+    let packed = decided.packed;
 
     // Every check passed: the assertion is now used, on every replica, until it expires.
     let leeway = i64::try_from(provider.leeway.as_secs()).unwrap_or(0);
@@ -298,28 +277,15 @@ fn revocation_check(
         &format!("{}\n{}", provider.arn, verified.id),
         verified.not_on_or_after.saturating_add(leeway),
     );
-    state
-        .revocations
-        .check_proof(
-            &provider.arn,
-            &verified.name_id,
-            verified.issue_instant,
-            &proof.sha256,
-        )
-        .map_err(|r| {
-            tracing::info!(request_id = %meta.request_id, reason = %r, "SAML assertion refused");
-            use crate::revocation::Revoked;
-            match r {
-                Revoked::Unconfirmed => ApiError::service_unavailable(),
-                Revoked::Session
-                | Revoked::Subject
-                | Revoked::Role
-                | Revoked::User
-                | Revoked::Proof => ApiError::access_denied(format!(
-                    "Not authorized to perform {ACTION}: the assertion or its subject has been revoked"
-                )),
-            }
-        })?;
+    role_session::check_proof(
+        state,
+        meta,
+        ACTION,
+        &provider.arn,
+        &verified.name_id,
+        verified.issue_instant,
+        &proof,
+    )?;
     Ok(proof)
 }
 

@@ -1,9 +1,9 @@
 //! `AssumeRoleWithWebIdentity`: an OIDC token in, temporary credentials for a role out.
 //!
-//! The path: validate parameters (STS API model) → verify the token ([`crate::oidc`]) → find
-//! the role → decide its trust policy for `Federated` = the provider ARN with the token's claims
-//! as condition keys ([`crate::policy`]) → mint credentials → record the session → XML. Nothing
-//! is stored unless every step succeeded.
+//! The path: validate parameters (STS API model) → verify the token ([`crate::oidc`]) → the
+//! shared role-session rules ([`role_session::decide`]) for `Federated` = the provider ARN with
+//! the token's claims as condition keys → the token not revoked → mint, record, XML. Nothing is
+//! stored unless every step succeeded.
 
 use std::collections::BTreeMap;
 
@@ -14,7 +14,7 @@ use super::Action;
 use crate::broker::ApiError;
 use crate::broker::Broker;
 use crate::broker::RequestMeta;
-use crate::broker::role_session::{self, NewSession, TrustCheck};
+use crate::broker::role_session::{self, NewSession, RoleAsk};
 use crate::config::{OidcProvider, issuer_host_path};
 use crate::oidc::VerifiedToken;
 use crate::policy::{Context, Principal};
@@ -23,7 +23,6 @@ use crate::query::validate::Violations;
 use crate::query::xml::{
     self, AssumeRoleWithWebIdentityResult, AssumedRoleUserXml, CredentialsXml,
 };
-use crate::revocation::Revoked;
 use crate::session::{Lineage, Origin, TokenDigest};
 
 const ACTION: &str = "sts:AssumeRoleWithWebIdentity";
@@ -89,59 +88,33 @@ fn read_input(params: &Params) -> Result<Input<'_>, ApiError> {
     })
 }
 
-/// Handles one call.
+/// Handles one call: the token proves who asks; [`role_session::decide`] does the rest.
 pub async fn assume_role_with_web_identity(
     state: &Broker,
     params: &Params,
     meta: &RequestMeta,
 ) -> Result<String, ApiError> {
     let input = read_input(params)?;
-    let inline_policy = role_session::inline_session_policy(input.policy)?;
-
     let token = state.oidc.verify(input.token).await.map_err(|e| {
         tracing::info!(request_id = %meta.request_id, error = %e, "web identity token refused");
         ApiError::from(e)
     })?;
     crate::audit::note(|n| n.subject = Some(crate::audit::bounded(&token.subject)));
-    let Some(role) = state.config.iam.role(input.role_arn) else {
-        tracing::info!(request_id = %meta.request_id, role = input.role_arn, "no such role");
-        return Err(crate::broker::denial::access_denied(
-            state,
-            format!("Not authorized to perform {ACTION}"),
-            &crate::broker::denial::trace_without_policy(
-                "",
-                ACTION,
-                crate::encoding::shorten(input.role_arn),
-                "the role does not exist",
-            ),
-        ));
-    };
-    // As in IAM, a role trusts only the identity providers of its own account.
-    let provider = state
-        .config
-        .oidc_provider(&token.issuer)
-        .filter(|p| p.account == role.account)
-        .ok_or_else(|| {
-            ApiError::invalid_identity_token(format!(
-                "No OpenIDConnect provider found in your account for {}",
-                token.issuer
-            ))
-        })?;
+    let provider = state.config.oidc_provider(&token.issuer).ok_or_else(|| {
+        ApiError::invalid_identity_token(format!(
+            "No OpenIDConnect provider found in your account for {}",
+            token.issuer
+        ))
+    })?;
     crate::audit::note(|n| n.principal = Some(provider.arn.clone()));
     let issued_at = token_lifetime_ok(provider, &token)?;
-    // Resolved for their errors; the session records them by text and ARN.
-    role_session::session_policies(state, &role.account, inline_policy, &input.policy_arns)?;
     let tags = session_tags(&token)?;
-    let packed = role_session::packed_policy_percent(input.policy, &input.policy_arns, &tags.tags)?;
-
     let now = role_session::now(state);
-    let context = trust_context(state, provider, &token, &tags, &input, meta, now)?;
+    let context = trust_context(state, provider, &token, meta, now)?;
     let source_identity = token
         .claims
         .get(SOURCE_IDENTITY_CLAIM)
         .and_then(Value::as_str);
-    let actions =
-        role_session::trust_actions(ACTION, !tags.tags.is_empty(), source_identity.is_some());
     let host_path = issuer_host_path(&provider.issuer);
     let mut kept = BTreeMap::new();
     for claim in ["sub", "aud", "amr"] {
@@ -154,38 +127,45 @@ pub async fn assume_role_with_web_identity(
         "aws:FederatedProvider".to_owned(),
         vec![provider.arn.clone()],
     );
-    TrustCheck {
-        role,
-        principal: Principal::Federated {
-            provider: provider.arn.clone(),
+    // As in IAM, a role trusts only the identity providers of its own account.
+    let decided = role_session::decide(
+        state,
+        meta,
+        RoleAsk {
+            action: ACTION,
+            role_arn: input.role_arn,
+            provider_account: Some(&provider.account),
+            principal: Principal::Federated {
+                provider: provider.arn.clone(),
+            },
+            caller: None,
+            context,
+            session_name: input.session_name,
+            duration: input.duration.unwrap_or(3600),
+            policy: input.policy,
+            policy_arns: &input.policy_arns,
+            tags: &tags.tags,
+            transitive: &tags.transitive,
+            requested_tags: &tags.tags,
+            source_identity,
         },
-        context,
-        identity: &[],
-        boundary: &[],
-        session: &[],
-    }
-    .require(&actions, meta, state)?;
+        |_| true,
+    )?;
+    let role = decided.role;
 
     // Refresh after revocation: the same token again after its session was revoked, or any
     // token issued (`iat`) before its subject was revoked, is refused.
     let usable_until = (token.expires_at + provider.leeway).unix_timestamp();
     let digest = TokenDigest::of_jws(input.token, usable_until);
-    state
-        .revocations
-        .check_proof(&provider.arn, &token.subject, issued_at, &digest.sha256)
-        .map_err(|r| {
-            tracing::info!(request_id = %meta.request_id, reason = %r, "web identity refused");
-            match r {
-                Revoked::Session
-                | Revoked::Subject
-                | Revoked::Role
-                | Revoked::User
-                | Revoked::Proof => ApiError::access_denied(format!(
-                    "Not authorized to perform {ACTION}: the web identity token or its subject has been revoked"
-                )),
-                Revoked::Unconfirmed => ApiError::service_unavailable(),
-            }
-        })?;
+    role_session::check_proof(
+        state,
+        meta,
+        ACTION,
+        &provider.arn,
+        &token.subject,
+        issued_at,
+        &digest,
+    )?;
 
     let issued = role_session::issue(
         state,
@@ -221,7 +201,7 @@ pub async fn assume_role_with_web_identity(
         credentials: CredentialsXml::of(&issued.credentials),
         subject_from_web_identity_token: &token.subject,
         assumed_role_user: AssumedRoleUserXml::of(&issued.record, &assumed_role_id),
-        packed_policy_size: packed,
+        packed_policy_size: decided.packed,
         // AWS reports an OIDC provider by its ARN.
         provider: &provider.arn,
         audience: &token.audience,
@@ -230,14 +210,12 @@ pub async fn assume_role_with_web_identity(
     xml::success(Action::AssumeRoleWithWebIdentity, &result, &meta.request_id)
 }
 
-/// The trust policy's condition keys: every claim under the provider's prefix, and the
-/// request's own keys.
+/// The condition keys the token contributes: every claim under the provider's prefix, the
+/// provider, and the request's own keys.
 fn trust_context(
     state: &Broker,
     provider: &OidcProvider,
     token: &VerifiedToken,
-    tags: &SessionTags,
-    input: &Input<'_>,
     meta: &RequestMeta,
     now: OffsetDateTime,
 ) -> Result<Context, ApiError> {
@@ -279,21 +257,6 @@ fn trust_context(
     context.insert(&format!("{prefix}:sub"), token.subject.as_str());
     context.insert(&format!("{prefix}:aud"), token.audience.as_str());
     context.insert("aws:FederatedProvider", provider.arn.as_str());
-    context.insert("sts:RoleSessionName", input.session_name);
-    if let Some(si) = token
-        .claims
-        .get(SOURCE_IDENTITY_CLAIM)
-        .and_then(Value::as_str)
-    {
-        context.insert("sts:SourceIdentity", si);
-    }
-    for (k, v) in &tags.tags {
-        context.insert(&format!("aws:RequestTag/{k}"), v.as_str());
-        context.push("aws:TagKeys", k.as_str());
-    }
-    for k in &tags.transitive {
-        context.push("sts:TransitiveTagKeys", k.as_str());
-    }
     Ok(context)
 }
 
