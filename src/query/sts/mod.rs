@@ -68,3 +68,6 @@ impl Action {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
