@@ -126,7 +126,7 @@ pub fn parse(body: &[u8]) -> Result<Revocation, ApiError> {
 /// request's audit notes.
 pub async fn revoke(state: &Broker, meta: &RequestMeta) -> Result<Response, ApiError> {
     let authenticated = authenticate_for(state, meta, "sts").await?;
-    let permissions = authenticated.permissions(state)?;
+    let permissions = authenticated.permissions(&state.config.iam)?;
     let revocation = parse(&meta.raw.body)?;
     crate::revocation::validate(&revocation, state.clock.now().unix_timestamp())
         .map_err(revocation_error(meta))?;

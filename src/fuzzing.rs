@@ -5,6 +5,9 @@
 //! that must hold for every input. `Ok` means the input was handled (accepted or refused);
 //! `Err` names a broken invariant, which the fuzz target turns into a crash. A panic inside is a
 //! bug as well. Not part of the broker's API: nothing here is used by the service.
+//!
+//! Why one long file: one short entry point per fuzz target, each with the invariant it checks,
+//! read side by side.
 
 use std::path::Path;
 

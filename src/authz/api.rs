@@ -150,7 +150,7 @@ pub fn error_response(e: &ApiError, request_id: &str) -> Response {
 /// Handles one call whose body is `meta.raw.body`.
 pub async fn handle(state: &Broker, meta: &RequestMeta) -> Result<Response, ApiError> {
     let authenticated = authenticate_for(state, meta, "sts").await?;
-    let service_permissions = authenticated.permissions(state)?;
+    let service_permissions = authenticated.permissions(&state.config.iam)?;
     let input: AuthorizeInput = serde_json::from_slice(&meta.raw.body)
         .map_err(|e| ApiError::validation(format!("Invalid request body: {e}")))?;
     admin::allowed(state, meta, &service_permissions, ACTION, &input.resource)?;
@@ -225,14 +225,15 @@ pub async fn handle(state: &Broker, meta: &RequestMeta) -> Result<Response, ApiE
         caller: Some(authenticated.caller().arn()),
         action: &input.action,
         resource: &input.resource,
+        at: state.clock.now(),
     };
     let answer = match authorize(state, &forwarded, question, &meta.request_id).await {
         Ok(a) => {
-            audit::decided(state, &asked, &forwarded, &a);
+            audit::decided(&state.audit, &asked, &forwarded, &a);
             a
         }
         Err(e) => {
-            audit::refused(state, &asked, &forwarded, &e);
+            audit::refused(&state.audit, &asked, &forwarded, &e);
             tracing::info!(request_id = %meta.request_id, code = e.code.as_str(), "forwarded request not authenticated");
             return Ok(axum::Json(Unauthenticated {
                 authenticated: false,

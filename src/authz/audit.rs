@@ -9,10 +9,9 @@
 
 use std::net::IpAddr;
 
-use crate::audit::{self, AuditEvent, Decision};
+use crate::audit::{self, AuditEvent, AuditLog, Decision};
 use crate::authz::{Answer, Forwarded};
 use crate::broker::ApiError;
-use crate::broker::Broker;
 use crate::broker::error::Fault;
 use crate::sigv4;
 
@@ -26,11 +25,13 @@ pub struct Asked<'a> {
     pub caller: Option<&'a str>,
     pub action: &'a str,
     pub resource: &'a str,
+    /// When it was answered.
+    pub at: time::OffsetDateTime,
 }
 
 /// The forwarded request was authenticated and decided.
-pub fn decided(state: &Broker, asked: &Asked<'_>, forwarded: &Forwarded<'_>, answer: &Answer) {
-    if !state.audit.is_enabled() {
+pub fn decided(log: &AuditLog, asked: &Asked<'_>, forwarded: &Forwarded<'_>, answer: &Answer) {
+    if !log.is_enabled() {
         return;
     }
     let (decision, reason) = if answer.allowed() {
@@ -42,13 +43,13 @@ pub fn decided(state: &Broker, asked: &Asked<'_>, forwarded: &Forwarded<'_>, ans
         )
     };
     let principal = Some(answer.authenticated.caller().arn().to_owned());
-    write(state, asked, forwarded, principal, decision, reason);
+    write(log, asked, forwarded, principal, decision, reason);
 }
 
 /// The forwarded request was refused before any decision: its signature did not verify, its
 /// session is revoked or expired, or the service failed (`Error`).
-pub fn refused(state: &Broker, asked: &Asked<'_>, forwarded: &Forwarded<'_>, e: &ApiError) {
-    if !state.audit.is_enabled() {
+pub fn refused(log: &AuditLog, asked: &Asked<'_>, forwarded: &Forwarded<'_>, e: &ApiError) {
+    if !log.is_enabled() {
         return;
     }
     let decision = if e.fault() == Fault::Receiver {
@@ -57,7 +58,7 @@ pub fn refused(state: &Broker, asked: &Asked<'_>, forwarded: &Forwarded<'_>, e: 
         Decision::Deny
     };
     write(
-        state,
+        log,
         asked,
         forwarded,
         None,
@@ -68,12 +69,11 @@ pub fn refused(state: &Broker, asked: &Asked<'_>, forwarded: &Forwarded<'_>, e: 
 
 /// A question refused before the request was looked at (no route, unsigned body...):
 /// `reason` says why.
-pub fn refused_early(state: &Broker, asked: &Asked<'_>, reason: &str) {
-    if !state.audit.is_enabled() {
+pub fn refused_early(log: &AuditLog, asked: &Asked<'_>, reason: &str) {
+    if !log.is_enabled() {
         return;
     }
-    state.audit.record(&event(
-        state,
+    log.record(&event(
         asked,
         None,
         None,
@@ -83,7 +83,7 @@ pub fn refused_early(state: &Broker, asked: &Asked<'_>, reason: &str) {
 }
 
 fn write(
-    state: &Broker,
+    log: &AuditLog,
     asked: &Asked<'_>,
     forwarded: &Forwarded<'_>,
     principal: Option<String>,
@@ -93,18 +93,10 @@ fn write(
     let access_key_id = sigv4::parse(&forwarded.request)
         .ok()
         .map(|p| audit::bounded(&p.credential.access_key_id));
-    state.audit.record(&event(
-        state,
-        asked,
-        principal,
-        access_key_id,
-        decision,
-        reason,
-    ));
+    log.record(&event(asked, principal, access_key_id, decision, reason));
 }
 
 fn event(
-    state: &Broker,
     asked: &Asked<'_>,
     principal: Option<String>,
     access_key_id: Option<String>,
@@ -112,7 +104,7 @@ fn event(
     reason: Option<String>,
 ) -> AuditEvent {
     AuditEvent {
-        time: crate::encoding::timestamp(state.clock.now()),
+        time: crate::encoding::timestamp(asked.at),
         request_id: asked.request_id.to_owned(),
         source_ip: asked.source_ip.map(|ip| ip.to_string()),
         principal,

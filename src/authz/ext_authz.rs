@@ -201,8 +201,9 @@ async fn decide(state: &Arc<Broker>, req: Request, request_id: &str) -> Response
             caller: None,
             action: "",
             resource,
+            at: state.clock.now(),
         };
-        audit::refused_early(state, &asked, reason);
+        audit::refused_early(&state.audit, &asked, reason);
     };
     let Some((method, uri)) = original(config, &req) else {
         early("", "MissingOriginalRequest");
@@ -321,10 +322,11 @@ async fn decide(state: &Arc<Broker>, req: Request, request_id: &str) -> Response
             caller: None,
             action,
             resource,
+            at: state.clock.now(),
         };
         match &decided {
-            Ok(answer) => audit::decided(state, &asked, &forwarded, answer),
-            Err(e) => audit::refused(state, &asked, &forwarded, e),
+            Ok(answer) => audit::decided(&state.audit, &asked, &forwarded, answer),
+            Err(e) => audit::refused(&state.audit, &asked, &forwarded, e),
         }
     }
     match decided {

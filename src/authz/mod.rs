@@ -107,7 +107,7 @@ pub async fn authorize(
         request_id,
     )
     .await?;
-    let permissions = authenticated.permissions(state)?;
+    let permissions = authenticated.permissions(&state.config.iam)?;
     let now = state.clock.now();
     let mut context = question.context;
     context.insert("aws:CurrentTime", crate::encoding::timestamp(now));

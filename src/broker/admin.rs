@@ -47,7 +47,7 @@ pub async fn require_for(
     resource: &str,
 ) -> Result<(Caller, Arc<Permissions>), ApiError> {
     let authenticated = authenticate_for(state, meta, service).await?;
-    let permissions = authenticated.permissions(state)?;
+    let permissions = authenticated.permissions(&state.config.iam)?;
     allowed(state, meta, &permissions, action, resource)?;
     Ok((authenticated.caller().clone(), permissions))
 }
@@ -62,7 +62,7 @@ pub fn allowed(
     resource: &str,
 ) -> Result<(), ApiError> {
     let now = state.clock.now();
-    let context = role_session::request_context(state, meta, now);
+    let context = role_session::request_context(&state.config.server.region, meta, now);
     let request = permissions.request(action, Resource::new(resource), context, now);
     let evaluation = permissions.decide(&request, None);
     if evaluation.decision.is_allowed() {
@@ -79,7 +79,8 @@ pub fn allowed(
     crate::audit::note(|n| n.policy_decision = Some(evaluation.decision.as_str()));
     let trace = denial::trace(&evaluation, &permissions.policy_set(None), &request);
     Err(denial::access_denied(
-        state,
+        &state.keys,
+        now,
         format!(
             "User: {} is not authorized to perform: {action} on resource: {resource}: {}",
             permissions.arn(),

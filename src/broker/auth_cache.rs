@@ -14,7 +14,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 use super::caller::Caller;
 use super::error::ApiError;
 use super::permissions::Permissions;
-use crate::broker::Broker;
+use crate::iam::Iam;
 
 /// Entries kept before the cache drops expired ones, then starts over.
 pub const AUTH_CACHE_MAX: usize = 100_000;
@@ -57,11 +57,11 @@ impl Authenticated {
     }
 
     /// The caller's permissions, built on first use and kept with the entry.
-    pub fn permissions(&self, state: &Broker) -> Result<Arc<Permissions>, ApiError> {
+    pub fn permissions(&self, iam: &Iam) -> Result<Arc<Permissions>, ApiError> {
         if let Some(p) = self.0.permissions.get() {
             return Ok(Arc::clone(p));
         }
-        let built = Arc::new(Permissions::of(state, &self.0.caller)?);
+        let built = Arc::new(Permissions::of(iam, &self.0.caller)?);
         // Two threads may build at once; both results are equal, the first one is kept.
         Ok(Arc::clone(self.0.permissions.get_or_init(|| built)))
     }

@@ -14,7 +14,6 @@
 //! of its resource): only principals of that account may decode it, so one account's
 //! administrators cannot read the policies and values behind another account's denials.
 
-use crate::broker::Broker;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
@@ -290,8 +289,13 @@ pub fn trace_without_policy(principal: &str, action: &str, resource: &str, why: 
 
 /// `AccessDenied` with `message`, followed by the encoded trace. If it cannot be encoded (no
 /// key, no randomness) the denial goes out without it and the log says why.
-pub fn access_denied(state: &Broker, message: String, trace: &Value) -> ApiError {
-    match encode(&state.keys, state.clock.now(), trace) {
+pub fn access_denied(
+    keys: &SessionKeys,
+    now: time::OffsetDateTime,
+    message: String,
+    trace: &Value,
+) -> ApiError {
+    match encode(keys, now, trace) {
         Ok(blob) => ApiError::access_denied(format!("{message}{SEPARATOR}{blob}")),
         Err(e) => {
             tracing::warn!(error = %e, "authorization message not encoded");

@@ -2,6 +2,9 @@
 //! sees: AWS's error code ([`ErrorCode`], whose status, fault, retryability and audit class are
 //! exhaustive matches), and a message safe to show. Every subsystem's error becomes an
 //! [`ApiError`] here (the `From` impls below); details that are not safe stay in `tracing`.
+//!
+//! Why one long file: most of it is the exhaustive tables of [`ErrorCode`], kept together so
+//! that a new code is placed in each at once.
 
 use axum::http::StatusCode;
 

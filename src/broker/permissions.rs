@@ -13,8 +13,7 @@ use std::sync::{Arc, OnceLock};
 
 use super::error::ApiError;
 use super::role_session;
-use crate::broker::Broker;
-use crate::iam::User;
+use crate::iam::{Iam, User};
 use crate::policy::{
     AwsKind, AwsPrincipal, Context, Evaluation, Explanation, NamedPolicy, PolicySet, PolicyType,
     Principal, Request, Resource, caller_safe_reason, decide,
@@ -52,9 +51,9 @@ pub struct Permissions {
 
 impl Permissions {
     /// The permissions of an authenticated caller (a user without a fresh MFA code).
-    pub fn of(state: &Broker, caller: &Caller) -> Result<Permissions, ApiError> {
+    pub fn of(iam: &Iam, caller: &Caller) -> Result<Permissions, ApiError> {
         match caller {
-            Caller::Session(record) => Permissions::for_session(state, record),
+            Caller::Session(record) => Permissions::for_session(iam, record),
             Caller::User(user) => Ok(Permissions::for_user(user, None)),
         }
     }
@@ -89,7 +88,7 @@ impl Permissions {
     }
 
     /// A session the broker minted: a role session, or an IAM user's (GetSessionToken).
-    pub fn for_session(state: &Broker, record: &SessionRecord) -> Result<Permissions, ApiError> {
+    pub fn for_session(iam: &Iam, record: &SessionRecord) -> Result<Permissions, ApiError> {
         let (role_arn, role_id, session_name, assumed_role_arn) = match &record.principal {
             SessionPrincipal::Role {
                 role_arn,
@@ -100,9 +99,7 @@ impl Permissions {
             SessionPrincipal::User { user_arn, .. } => {
                 // GetSessionToken credentials act as the user, with the MFA state they were
                 // issued with; a role assumed with them is capped like a chained one.
-                let user = state
-                    .config
-                    .iam
+                let user = iam
                     .user(user_arn)
                     .ok_or_else(ApiError::invalid_client_token_id)?;
                 let mut permissions = Permissions::for_user(user, record.mfa_authenticated_at);
@@ -113,7 +110,7 @@ impl Permissions {
                 return Ok(permissions);
             }
         };
-        let Some(role) = state.config.iam.role(role_arn) else {
+        let Some(role) = iam.role(role_arn) else {
             // The session's role is no longer configured: its credentials mean nothing.
             return Err(ApiError::invalid_client_token_id());
         };
@@ -149,7 +146,7 @@ impl Permissions {
             principal,
             identity: role.identity_policies.clone(),
             boundary: role.permissions_boundary.iter().cloned().collect(),
-            session: role_session::recorded_session_policies(state, record)?,
+            session: role_session::recorded_session_policies(iam, record)?,
             context,
             principal_tags,
             inherited_tags,

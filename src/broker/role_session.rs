@@ -4,6 +4,9 @@
 //! policies and their packed size, adds the request's own condition keys, decides the trust
 //! policy with a caller-safe denial, and [`issue`] mints, records and stores. Each action only
 //! proves its identity and contributes its condition keys.
+//!
+//! Why one long file: the order of the shared rules is the point; splitting them apart would
+//! hide it.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -16,7 +19,8 @@ use super::denial;
 use super::error::ApiError;
 use super::permissions::Permissions;
 use crate::broker::Broker;
-use crate::iam::Role;
+use crate::clock::Clock;
+use crate::iam::{Iam, Role};
 use crate::policy::{
     self, Context, Explanation, NamedPolicy, PolicySet, PolicyType, Principal, Request, Resource,
     caller_safe_reason,
@@ -29,8 +33,8 @@ use crate::session::{Lineage, Origin, SessionPrincipal, SessionRecord, TokenDige
 pub const PACKED_POLICY_BUDGET: usize = 2048;
 
 /// Now, to the second (session times are whole seconds).
-pub fn now(state: &Broker) -> OffsetDateTime {
-    let now = state.clock.now();
+pub fn now(clock: &dyn Clock) -> OffsetDateTime {
+    let now = clock.now();
     now.replace_nanosecond(0).unwrap_or(now)
 }
 
@@ -47,7 +51,7 @@ fn inline_session_policy(text: Option<&str>) -> Result<Option<NamedPolicy>, ApiE
 /// The inline session policy and the managed ones named by `PolicyArns`, which must be
 /// customer-managed policies of `account` (the role's).
 fn session_policies(
-    state: &Broker,
+    iam: &Iam,
     account: &str,
     inline: Option<NamedPolicy>,
     arns: &[&str],
@@ -55,7 +59,7 @@ fn session_policies(
     let mut out: Vec<NamedPolicy> = inline.into_iter().collect();
     for arn in arns {
         let in_account = policy::Arn::parse(arn).is_some_and(|a| a.account == account);
-        match state.config.iam.policies.get(*arn) {
+        match iam.policies.get(*arn) {
             Some(p) if in_account => out.push(p.clone()),
             _ => {
                 return Err(ApiError::validation(format!(
@@ -70,12 +74,12 @@ fn session_policies(
 
 /// The policies a stored session was created with, compiled again from the record.
 pub fn recorded_session_policies(
-    state: &Broker,
+    iam: &Iam,
     record: &SessionRecord,
 ) -> Result<Vec<NamedPolicy>, ApiError> {
     let inline = inline_session_policy(record.session_policy.as_deref())?;
     let arns: Vec<&str> = record.policy_arns.iter().map(String::as_str).collect();
-    session_policies(state, &record.account, inline, &arns)
+    session_policies(iam, &record.account, inline, &arns)
 }
 
 /// A session policy as it is stored: the same JSON without insignificant whitespace (keys in
@@ -147,12 +151,12 @@ fn trust_actions(
 }
 
 /// The common context keys of a request: time, transport and the caller's network identity.
-pub fn request_context(state: &Broker, meta: &RequestMeta, now: OffsetDateTime) -> Context {
+pub fn request_context(region: &str, meta: &RequestMeta, now: OffsetDateTime) -> Context {
     let mut context = Context::new();
     context.insert("aws:CurrentTime", crate::encoding::timestamp(now));
     context.insert("aws:EpochTime", now.unix_timestamp().to_string());
     context.insert("aws:SecureTransport", meta.secure_transport.to_string());
-    context.insert("aws:RequestedRegion", state.config.server.region.as_str());
+    context.insert("aws:RequestedRegion", region);
     if let Some(ip) = meta.source_ip {
         context.insert("aws:SourceIp", ip.to_string());
     }
@@ -216,7 +220,12 @@ impl TrustCheck<'_> {
                 crate::audit::note(|n| n.policy_decision = Some(evaluation.decision.as_str()));
                 let trace = denial::trace(&evaluation, &set, &request);
                 let message = denial_message(&self.principal, action, &self.role.arn, &reason);
-                return Err(denial::access_denied(state, message, &trace));
+                return Err(denial::access_denied(
+                    &state.keys,
+                    state.clock.now(),
+                    message,
+                    &trace,
+                ));
             }
         }
         Ok(())
@@ -322,7 +331,8 @@ pub fn decide<'b>(
             Principal::Service(_) | Principal::Anonymous => "",
         };
         return Err(denial::access_denied(
-            state,
+            &state.keys,
+            state.clock.now(),
             denial_message(&ask.principal, ask.action, resource, NOT_TRUSTED),
             &denial::trace_without_policy(caller, ask.action, resource, "the role does not exist"),
         ));
@@ -351,7 +361,7 @@ pub fn decide<'b>(
     if ask.duration > role.max_session_duration {
         return Err(duration_exceeds_role_maximum());
     }
-    session_policies(state, &role.account, inline, ask.policy_arns)?;
+    session_policies(&state.config.iam, &role.account, inline, ask.policy_arns)?;
     Ok(Decided { role, packed })
 }
 

@@ -26,6 +26,10 @@
 //! Fail closed: with Redis, a cache that has not been confirmed by the store (a ping or a
 //! message on the subscription, or a resync) for [`STALE_AFTER`] answers
 //! [`Revoked::Unconfirmed`], which callers turn into `ServiceUnavailable`.
+//!
+//! Why one long file: the rules, their store encoding and the cache checks are one state
+//! machine whose invariants (fail closed, TTLs no shorter than what a rule covers) are easier to
+//! keep in view together; the subscriber and the index are apart.
 
 mod index;
 mod sync;

@@ -113,7 +113,9 @@ async fn caller_side(
             let mfa_at = check_mfa(state, user, serial, code, now).await?;
             Ok(Arc::new(Permissions::for_user(user, Some(mfa_at))))
         }
-        (Caller::Session(_) | Caller::User(_), None) => authenticated.permissions(state),
+        (Caller::Session(_) | Caller::User(_), None) => {
+            authenticated.permissions(&state.config.iam)
+        }
     }
 }
 
@@ -139,7 +141,7 @@ pub async fn assume_role(
             ..Lineage::default()
         },
     };
-    let now = role_session::now(state);
+    let now = role_session::now(&*state.clock);
     let side = caller_side(state, &authenticated, input.mfa, now).await?;
 
     // Tags: the request's, checked, on top of the transitive tags the caller carries, which
@@ -194,7 +196,7 @@ pub async fn assume_role(
         ));
     }
 
-    let mut context = role_session::request_context(state, meta, now);
+    let mut context = role_session::request_context(&state.config.server.region, meta, now);
     // The caller's keys: principal, tags, the source identity its session carries, MFA state.
     // `sts:SourceIdentity` (added by `decide`) is what the new session will carry;
     // `aws:SourceIdentity` only what the caller's session already carries, so a request cannot

@@ -4,6 +4,7 @@ pub mod assume_role;
 pub mod caller_identity;
 pub mod decode_message;
 pub mod saml;
+pub mod saml_attributes;
 pub mod session_token;
 pub mod web_identity;
 

@@ -49,7 +49,7 @@ pub async fn get_session_token(
             ));
         }
     };
-    let now = role_session::now(state);
+    let now = role_session::now(&*state.clock);
     let mfa_at = match mfa {
         Some((serial, code)) => Some(check_mfa(state, &user, serial, code, now).await?),
         None => None,

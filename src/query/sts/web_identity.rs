@@ -109,7 +109,7 @@ pub async fn assume_role_with_web_identity(
     crate::audit::note(|n| n.principal = Some(provider.arn.clone()));
     let issued_at = token_lifetime_ok(provider, &token)?;
     let tags = session_tags(&token)?;
-    let now = role_session::now(state);
+    let now = role_session::now(&*state.clock);
     let context = trust_context(state, provider, &token, meta, now)?;
     let source_identity = token
         .claims
@@ -220,7 +220,7 @@ fn trust_context(
     now: OffsetDateTime,
 ) -> Result<Context, ApiError> {
     let prefix = issuer_host_path(&provider.issuer);
-    let mut context = role_session::request_context(state, meta, now);
+    let mut context = role_session::request_context(&state.config.server.region, meta, now);
     // Condition keys are case-insensitive, so claims whose names differ only in case would
     // land on one key, and a made-up `SUB` could stand in for `sub`: refuse such tokens.
     let mut seen = std::collections::HashSet::with_capacity(token.claims.len());
