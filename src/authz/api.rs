@@ -76,8 +76,9 @@ pub struct AuthorizeInput {
     pub explain: bool,
 }
 
-/// The request the service received.
-#[derive(Debug, Deserialize)]
+/// The request the service received. Its headers and body carry the client's signature and
+/// session token: `Debug` shows their sizes only.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ForwardedInput {
     pub method: String,
@@ -93,6 +94,17 @@ pub struct ForwardedInput {
     /// The body, base64.
     #[serde(default)]
     pub body: Option<String>,
+}
+
+impl std::fmt::Debug for ForwardedInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ForwardedInput")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("headers", &self.headers.len())
+            .field("body_bytes", &self.body.as_ref().map_or(0, String::len))
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Deserialize)]

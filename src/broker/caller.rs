@@ -219,7 +219,8 @@ pub async fn authenticate_request(
     }
     let token = parsed
         .security_token
-        .as_deref()
+        .as_ref()
+        .map(crate::secret::SessionToken::expose)
         .ok_or_else(ApiError::invalid_client_token_id)?;
     let claims = match credentials::verify_token(&state.keys.snapshot(), token) {
         // A key another replica may just have added: load it (off the runtime, at most once

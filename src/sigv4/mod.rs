@@ -13,6 +13,7 @@ mod check;
 mod error;
 mod parse;
 
+use crate::secret::SessionToken;
 pub use canonical::{PathRule, UNSIGNED_PAYLOAD, canonical_request, canonical_request_for};
 pub use check::{
     DEFAULT_MAX_SKEW, SigningKey, string_to_sign, verify, verify_payload, verify_with_key,
@@ -105,7 +106,7 @@ pub struct Parsed {
     /// `X-Amz-Date`.
     pub amz_date: time::OffsetDateTime,
     /// `X-Amz-Security-Token`, from the header or the query.
-    pub security_token: Option<String>,
+    pub security_token: Option<SessionToken>,
     /// Whether the signature came in the query (presigned URL).
     pub presigned: bool,
     /// `X-Amz-Expires` of a presigned request, in seconds.

@@ -10,6 +10,7 @@
 //! bounded ([`MAX_AUTHORIZATION_LEN`], [`MAX_SIGNED_HEADERS`], [`MAX_HEADER_NAME_LEN`],
 //! [`MAX_QUERY_PARAMS`]) and duplicates are found with a hash set.
 
+use crate::secret::SessionToken;
 use std::collections::HashSet;
 
 use time::OffsetDateTime;
@@ -110,7 +111,8 @@ fn parse_header(req: &SignedRequest, header: &str) -> Result<Parsed, SigV4Error>
         signed_headers: parse_signed_headers(signed_headers)?,
         signature: parse_signature(signature)?,
         amz_date: parse_amz_date(amz_date.trim())?,
-        security_token: single_header(req, "x-amz-security-token")?.map(|t| t.trim().to_owned()),
+        security_token: single_header(req, "x-amz-security-token")?
+            .map(|t| SessionToken::new(t.trim().to_owned())),
         presigned: false,
         expires: None,
     })
@@ -174,8 +176,9 @@ fn parse_query(req: &SignedRequest) -> Result<Parsed, SigV4Error> {
     };
     check_algorithm(&algorithm)?;
     let security_token = match token {
-        Some(token) => Some(token),
-        None => single_header(req, "x-amz-security-token")?.map(|t| t.trim().to_owned()),
+        Some(token) => Some(SessionToken::new(token)),
+        None => single_header(req, "x-amz-security-token")?
+            .map(|t| SessionToken::new(t.trim().to_owned())),
     };
     Ok(Parsed {
         credential: parse_credential(&credential)?,
@@ -398,7 +401,11 @@ mod tests {
         );
         assert_eq!(p.signed_headers, ["host", "x-amz-date"]);
         assert_eq!(p.signature, SIG);
-        assert_eq!(p.security_token.as_deref(), Some("tok"));
+        assert_eq!(
+            p.security_token.as_ref().map(SessionToken::expose),
+            Some("tok")
+        );
+        assert!(!format!("{p:?}").contains("\"tok\""), "the token is never printed");
         assert!(!p.presigned);
         assert_eq!(p.expires, None);
         assert_eq!(p.amz_date, time::macros::datetime!(2015-08-30 12:36:00 UTC));
@@ -415,7 +422,10 @@ mod tests {
         assert!(p.presigned);
         assert_eq!(p.expires, Some(60));
         assert_eq!(p.credential.service, "sts");
-        assert_eq!(p.security_token.as_deref(), Some("a+b"));
+        assert_eq!(
+            p.security_token.as_ref().map(SessionToken::expose),
+            Some("a+b")
+        );
     }
 
     /// Headers, query, expected AWS code.
