@@ -1,28 +1,8 @@
 //! The HTTP admin API on the main listener: `POST /admin/revoke`, revocation over HTTP, so
 //! operators revoke with the same signatures and policy language as every other call instead of
-//! needing the store's credentials (the `revoke` command).
-//!
-//! The body is one [`Revocation`] as JSON (`{"kind": "Session", "access_key_id": "ASIA..."}`,
-//! `Subject` with `provider` and `subject`, `Role` with `role_arn`, `RoleIssuedBefore` with
-//! `role_arn` and `before` in unix seconds, `User` with `user_arn`), at most [`MAX_BODY`]
-//! bytes, unknown fields refused. The caller signs with SigV4 (service `sts`) and its policies
-//! must allow, per kind ([`target`]): `broker:RevokeSession` on
-//! `arn:aws:sts::<session's account>:session/<access key id>`, `broker:RevokeSubject` on the
-//! provider ARN, `broker:RevokeRole` on the role ARN (both `Role` and `RoleIssuedBefore`),
-//! `broker:RevokeUser` on the user ARN.
-//!
-//! A session's account is only known once its record is read, so an unauthorized caller must
-//! not learn from the answer whether it exists: a session missing, or one the caller may not
-//! revoke (another account's), gets the same `AccessDenied`, without an encoded trace that
-//! would name the account. Only a caller allowed on the session id in every account the
-//! broker serves is told `NoSuchEntity` for a missing one.
-//!
-//! Answers are JSON: `200` with `{"revoked": [entries]}` (each `rule`, `revoked_at`,
-//! `expires_at` as stored), or `{"error": {"code", "message"}}` in the authorize API's shape:
-//! `NoSuchEntity` (404) for a session no live record has or a role, user or provider the
-//! configuration does not name (nothing is stored), `ValidationError` (400) for a bad body,
-//! `AccessDenied` (403), the signature errors, `ServiceUnavailable` (503) when the store cannot
-//! be read or written. Never a secret: entries hold ids, ARNs and hashes.
+//! needing the store's credentials (the `revoke` command). Bodies, actions and answers: README,
+//! Operations. An unauthorized caller must not learn whether a session exists
+//! (`session_denied`); answers never hold a secret (entries hold ids, ARNs and hashes).
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -97,7 +77,10 @@ pub fn target(r: &Revocation, account: &str) -> (&'static str, String) {
     }
 }
 
-/// The one answer for a session the caller may not revoke, or that does not exist.
+/// The one answer for a session the caller may not revoke (another account's), or that does
+/// not exist: the same `AccessDenied`, without an encoded trace that would name the account.
+/// Only a caller allowed on the session id in every account the broker serves is told
+/// `NoSuchEntity` for a missing one.
 fn session_denied(caller: &str, access_key_id: &str) -> ApiError {
     ApiError::access_denied(format!(
         "User: {caller} is not authorized to perform: {REVOKE_SESSION} on session \

@@ -1,20 +1,9 @@
 //! The audit log: one JSON line per STS or IAM Query API call, authorization decision and admin
-//! action — when, which request, from where, who, what, on which role, with which outcome and
-//! why — written to stdout, stderr or a file (`[audit] output`), or nowhere (`off`, the default).
-//!
-//! It never holds a secret: an [`AuditEvent`] has no field for a secret access key, session
-//! token, web identity token, assertion or signature, and access key ids are public ids.
-//!
-//! Writing never blocks a request: events go through a bounded channel to one writer task; when
-//! the channel is full the event is dropped and counted ([`AuditLog::dropped`]), and a failed
-//! write is counted too ([`AuditLog::failed`]), each with a warning in the service log.
-//!
-//! Within a Query API request, the modules that learn who called, which session was minted or
-//! which policy decided add what they know with [`note`]; the router collects the notes around
-//! the request ([`collect`]) and writes one event when it answers. The notes live in a tokio
-//! task-local scoped to that one request (not a global): threading a mutable record through
-//! every action and helper would touch every signature for what is only a side channel, and
-//! code running outside a request (benchmarks, the CLI) simply records nothing.
+//! action, to stdout, stderr or a file (`[audit] output`), or nowhere (`off`, the default);
+//! fields: README, "Audit log". It never holds a secret (an [`AuditEvent`] has no field for
+//! one), and writing never blocks a request: a bounded channel to one writer task, overflow
+//! dropped and counted ([`AuditLog::dropped`], [`AuditLog::failed`]). Handlers add what they
+//! learn with [`note`]; the router writes one event per request ([`collect`]).
 
 use std::cell::RefCell;
 use std::fmt;
@@ -55,7 +44,9 @@ pub enum Decision {
     Error,
 }
 
-/// One audit line. Every field is an identifier, a name or a code; none is a secret.
+/// One audit line. Every field is an identifier, a name or a code; none is a secret: there is
+/// no field for a secret access key, session token, web identity token, assertion or
+/// signature, and access key ids are public ids.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct AuditEvent {
     /// RFC 3339, UTC.
@@ -107,7 +98,12 @@ tokio::task_local! {
     static NOTES: RefCell<Notes>;
 }
 
-/// Adds to the current request's notes; does nothing outside a request.
+/// Adds to the current request's notes; does nothing outside a request. Within a Query API
+/// request, the modules that learn who called, which session was minted or which policy
+/// decided add what they know here. The notes live in a tokio task-local scoped to that one
+/// request (not a global): threading a mutable record through every action and helper would
+/// touch every signature for what is only a side channel, and code running outside a request
+/// (benchmarks, the CLI) simply records nothing.
 pub fn note(f: impl FnOnce(&mut Notes)) {
     let _ = NOTES.try_with(|cell| {
         if let Ok(mut notes) = cell.try_borrow_mut() {
@@ -249,12 +245,12 @@ impl AuditLog {
         }
     }
 
-    /// Events dropped because the queue was full.
+    /// Events dropped because the queue was full (each with a warning in the service log).
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
 
-    /// Lines the writer could not write.
+    /// Lines the writer could not write (each with a warning in the service log).
     pub fn failed(&self) -> u64 {
         self.failed.load(Ordering::Relaxed)
     }

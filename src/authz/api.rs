@@ -1,25 +1,7 @@
-//! `POST /authorize` on the main listener: the JSON form of the authorize API.
-//!
-//! The calling service signs its call with SigV4 (service `sts`, as every admin call) as a
-//! principal allowed `broker:Authorize` on the resource it asks about, and sends the request
-//! its client signed. Answers:
-//!
-//! - the call itself is refused (unsigned, bad signature, not allowed, bad JSON, too large, a
-//!   `request.path` the path rule refuses: `400` `InvalidURI`): its HTTP status and
-//!   `{"error": {"code", "message"}}` with the AWS code;
-//!
-//! The forwarded request's signature must be scoped to `service` (default: the action's
-//! prefix, `s3` for `s3:GetObject`), and may be a presigned URL only with
-//! `"allow_presigned": true`. The client's address is only what the calling service states as
-//! `aws:SourceIp` in `context`: no header of the forwarded request is read for it.
-//! - the forwarded request's signature does not verify: `200` with `"authenticated": false`,
-//!   `"allowed": false` and the AWS `error` that request would have received;
-//! - otherwise `200` with `"authenticated": true`, `decision`, `allowed`, `principal`,
-//!   `reason` (caller-safe) and, only when the calling service is allowed
-//!   `broker:ExplainAuthorization`, the full `explanation`.
-//!
-//! Each answered question is one audit line ([`crate::authz::audit`]); a refused call is audited by
-//! the router as `broker:Authorize`.
+//! `POST /authorize` on the main listener: the JSON form of the authorize API (body, answers
+//! and errors: README, "Authorize API"). The calling service signs its call with SigV4 (service
+//! `sts`) as a principal allowed [`ACTION`] on the resource it asks about; a failed client
+//! signature is still a `200` answer, a refused call is an error status.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -159,7 +141,8 @@ pub fn error_response(e: &ApiError, request_id: &str) -> Response {
     response
 }
 
-/// Handles one call whose body is `meta.raw.body`.
+/// Handles one call whose body is `meta.raw.body`. Each answered question is one audit line
+/// ([`crate::authz::audit`]); a refused call is audited by the router as `broker:Authorize`.
 pub async fn handle(state: &Broker, meta: &RequestMeta) -> Result<Response, ApiError> {
     let authenticated = authenticate_for(state, meta, "sts").await?;
     let service_permissions = authenticated.permissions(&state.config.iam)?;

@@ -1,33 +1,9 @@
-//! The `ext_authz` listener: proxies ask it about each request before passing it upstream, in
-//! the shapes Envoy's `ext_authz` filter (HTTP service) and nginx's `auth_request` use.
-//!
-//! It serves every path. `[ext_authz] mode` says which proxy asks. `envoy`: the original
-//! request is this one (its method, its path after the configured `path_prefix`, its headers);
-//! `X-Original-*`, `X-Forwarded-*` and `X-Real-IP` are ignored. `nginx`: `X-Original-Method` /
-//! `X-Original-URI` describe it (nginx sends a `GET` subrequest) and must be present; the
-//! configuration refuses this mode unless the listener requires the shared secret or listens
-//! on loopback. The path must pass the path rule ([`crate::routes::path`]) or the answer is `400`
-//! `InvalidURI`. The signature is the client's SigV4 for the route's service, canonicalized
-//! with that service's rules; the body is never read, so the payload is what
-//! `x-amz-content-sha256` declares (the upstream must check the body against it) and a request
-//! that could carry a body (not `GET`, `HEAD`, `DELETE`, `OPTIONS`) must declare it.
-//! `[[ext_authz.routes]]` map method and path to action and resource; no route is a denial.
-//!
-//! A request carrying any `X-Sts-*` header (but the shared secret) is refused (`400`): those
-//! names belong to the broker's answer, and refusing them here is what keeps a client's value
-//! from reaching the upstream through a proxy that cannot remove headers by prefix.
-//!
-//! Answers: `200` with exactly the identity headers of [`IDENTITY_HEADERS`], every one always
-//! present (empty when it does not apply), `401` when the signature is missing, does not
-//! verify or is presigned where the route does not allow it, `403` when denied or no route
-//! matches, `400` for a refused path or client identity headers. Error bodies are
-//! `{"error": {"code", "message"}}` with the AWS code and a caller-safe message; never a secret,
-//! token or signature. Each answer is one audit line ([`crate::authz::audit`]).
-//!
-//! `aws:SourceIp` and `aws:SecureTransport` are taken only from a peer listed in
-//! `trusted_proxies`: nginx's `X-Real-IP` and `X-Forwarded-Proto`, Envoy's
-//! `X-Envoy-External-Address` (Envoy's own, with `use_remote_address`). From any other peer they
-//! are absent, never read from a header.
+//! The `ext_authz` listener: proxies (Envoy's `ext_authz` HTTP service, nginx `auth_request`)
+//! ask it about each request before passing it upstream, and get the fixed identity headers of
+//! [`IDENTITY_HEADERS`] or an error (modes, answers and the header contract: README, "nginx /
+//! Envoy"). The body is never read, and a client's own `X-Sts-*` headers are refused. Error
+//! bodies are `{"error": {"code", "message"}}`, caller-safe; each answer is one audit line
+//! ([`crate::authz::audit`]).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;

@@ -1,19 +1,9 @@
 //! The authorize API for resource servers: a service forwards a request its client signed with
-//! SigV4 (as for any AWS service) together with the action and resource it maps to; the broker
-//! verifies the signature against its sessions and users and decides with the caller's
-//! effective permissions (identity ∩ boundary ∩ session policies, plus a resource policy the
-//! service may supply), answering with the principal and the decision.
-//!
-//! Two front doors share [`authorize`]: the JSON endpoint on the main listener ([`api`],
-//! `POST /authorize`, itself an admin call needing `broker:Authorize`) and the `ext_authz`
-//! listener for proxies ([`ext_authz`]: Envoy's HTTP `ext_authz` service, nginx
-//! `auth_request`), whose routes ([`routes`]) map method and path to action and resource.
-//!
-//! Both apply the same rules to the forwarded request: its path must pass the path rule
-//! ([`path::check`]) and is authorized exactly as it was signed (and must be served so); its
-//! signature must be scoped to the expected service (by default the action's prefix) with that
-//! service's canonicalization (S3's for `s3`); a presigned URL is accepted only where the route
-//! or the question allows it.
+//! SigV4, with the action and resource it maps to; [`authorize`] verifies the signature and
+//! decides with the signer's effective permissions. Two front doors share it: [`api`]
+//! (`POST /authorize`) and [`ext_authz`] (proxies, routed by [`crate::routes`]). Both take a
+//! path only if it passes the path rule ([`crate::routes::path::check`]), scope the signature
+//! to the expected service with its canonicalization, and take presigned URLs only if allowed.
 
 pub mod api;
 pub mod audit;
@@ -88,8 +78,11 @@ pub struct Answer {
     pub resource_policy: Option<NamedPolicy>,
 }
 
-/// Verifies the forwarded request's signature and decides the question for its signer. An
-/// `Err` is about the forwarded request's authentication (its AWS code and status).
+/// Verifies the forwarded request's signature against the broker's sessions and users and
+/// decides the question for its signer, with its effective permissions (identity ∩ boundary ∩
+/// session policies, plus a resource policy the service may supply). The path is authorized
+/// exactly as it was signed (and must be served so); S3's canonicalization applies for `s3`.
+/// An `Err` is about the forwarded request's authentication (its AWS code and status).
 pub async fn authorize(
     state: &Broker,
     forwarded: &Forwarded<'_>,

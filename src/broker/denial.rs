@@ -1,18 +1,9 @@
 //! Encoded authorization failure messages, as AWS attaches to EC2's denials: a denial the
 //! broker answers because of a policy decision carries "Encoded authorization failure message:
-//! <blob>", and only a caller allowed `sts:DecodeAuthorizationMessage` can turn the blob back
-//! into the full evaluation trace ([`super::decode_message`]).
-//!
-//! The trace (principal, action, resource, decision, matched statements with policy names and
-//! Sids, statements that did not apply with the failing condition and request value, every
-//! context key) is JSON shaped like AWS's decoded message. It names policies and values, so it
-//! is never sent in the clear: the blob is AES-256-GCM with a random 96-bit nonce, under a key
-//! derived (HMAC-SHA256, own label) from a broker session key whose id prefixes the blob and is
-//! authenticated with it; a message decodes while that key is loaded. base64url, no padding.
-//!
-//! The header also names, authenticated, the account of the denied request's principal (else
-//! of its resource): only principals of that account may decode it, so one account's
-//! administrators cannot read the policies and values behind another account's denials.
+//! `<blob>`", and only a caller of the denied request's account allowed
+//! `sts:DecodeAuthorizationMessage` can turn the blob back into the evaluation trace (the
+//! `DecodeAuthorizationMessage` action). The trace names policies and values, so it is never
+//! sent in the clear ([`encode`]).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -75,6 +66,7 @@ fn trace_account(trace: &Value) -> String {
         .unwrap_or_default()
 }
 
+/// AES-256-GCM under a key derived (HMAC-SHA256, own label) from a broker session key.
 fn cipher(key: &SessionKey) -> Result<LessSafeKey, MessageError> {
     let derived = hmac::sign(&key.hmac, KEY_LABEL);
     UnboundKey::new(&AES_256_GCM, derived.as_ref())
@@ -83,7 +75,9 @@ fn cipher(key: &SessionKey) -> Result<LessSafeKey, MessageError> {
 }
 
 /// `FORMAT | key id length | key id | account length | account`: the header, authenticated as
-/// associated data.
+/// associated data. The account is the denied request's principal's (else its resource's): only
+/// principals of that account may decode, so one account's administrators cannot read the
+/// policies and values behind another account's denials.
 fn header(key_id: &str, account: &str) -> Result<Vec<u8>, MessageError> {
     let len = u8::try_from(key_id.len()).map_err(|_| MessageError::NoKey)?;
     let account_len = u8::try_from(account.len()).map_err(|_| MessageError::Seal)?;
@@ -96,7 +90,9 @@ fn header(key_id: &str, account: &str) -> Result<Vec<u8>, MessageError> {
     Ok(out)
 }
 
-/// Encrypts `trace` under the newest session key, for the principals of its account.
+/// Encrypts `trace` under the newest session key, for the principals of its account: AES-256-GCM
+/// with a random 96-bit nonce, the key id prefixing the blob and authenticated with it, base64url
+/// without padding. A message decodes while that key is loaded.
 pub fn encode(
     keys: &SessionKeys,
     now: time::OffsetDateTime,
@@ -166,7 +162,9 @@ const OWNER_SIDE: [&str; 3] = [
     PolicyType::Rcp.name(),
 ];
 
-/// The evaluation trace of a decision, in the shape of AWS's decoded message.
+/// The evaluation trace of a decision, in the shape of AWS's decoded message: principal,
+/// action, resource, decision, matched statements with policy names and Sids, statements that
+/// did not apply with the failing condition and request value, every context key.
 ///
 /// A message is read by the denied principal's account. When the resource is not known to be
 /// in that account, statements of the owner's policies (trust, resource, resource control) keep

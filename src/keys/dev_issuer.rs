@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 use super::file::{io, write_secret};
 use super::{DEV_ISSUER_FILE, KeyError};
 
-/// The dev issuer's signing key.
+/// The dev issuer's signing key, only used when the configuration enables the dev issuer.
 pub struct DevIssuerKey {
     pkcs8: Zeroizing<Vec<u8>>,
     /// Uncompressed public point `04 || x || y`.

@@ -114,7 +114,8 @@ impl SessionKeys {
 
     /// The key with this id, reloading the folder first when it is not loaded (a key another
     /// replica just added): at most once per [`MISS_RELOAD_INTERVAL`], one reload at a time
-    /// (concurrent misses wait for it), run on tokio's blocking pool.
+    /// (concurrent misses wait for it), run on tokio's blocking pool: a request never reads the
+    /// folder on a runtime worker.
     pub async fn find(&self, id: &str) -> Option<Arc<SessionKey>> {
         if let Some(key) = self.get(id) {
             return Some(key);
@@ -216,8 +217,9 @@ impl SessionKeys {
         Ok(true)
     }
 
-    /// Polls the folder every `every` and reloads it when it changes, until every clone of
-    /// these keys is dropped. Needs a tokio runtime; does nothing for keys given as material.
+    /// Polls the folder every `every` and reloads it when it changes (names, sizes, modification
+    /// times), until every clone of these keys is dropped. Needs a tokio runtime; does nothing
+    /// for keys given as material.
     pub fn watch(&self, every: Duration) {
         if self.shared.dir.is_none() {
             return;

@@ -1,27 +1,9 @@
 //! The broker's own key material, kept as files in the `[keys] dir` folder (never committed):
-//!
-//! - `session-<KID>.key`: 32 random bytes, hex, optionally followed by a line
-//!   `activates_at=<unix seconds>`; authenticates session tokens and derives each session's
-//!   secret access key. Every key verifies at once; of the keys whose activation time has
-//!   passed, the one activated last signs (ties: the greatest id; files without the line
-//!   count as activated at 0). `keys rotate` writes a key that signs only after a grace
-//!   period, so every replica can verify its tokens before the first one is issued; `keys
-//!   retire` removes a key, ending exactly the sessions it signed.
-//! - `dev-issuer-es256.p8`: the dev issuer's ECDSA P-256 key (PKCS#8 DER), only used when the
-//!   configuration enables the dev issuer.
-//!
-//! Replicas share the folder: [`SessionKeys::watch`] reloads it when its files change (names,
-//! sizes, modification times, polled every second), and a token naming an unknown key triggers
-//! a reload at most once a second ([`SessionKeys::find`]: single-flight, on tokio's blocking
-//! pool; a request never reads the folder on a runtime worker). Missing keys are generated on
-//! first start. Files are written with mode 0600, whole: a temporary file, synced, linked into
-//! place (no replacing), and the folder synced.
-//!
-//! Faults: a folder writable by group or others (also through a symlink), a key file that is
-//! not a regular file, unreadable, larger than [`MAX_KEY_FILE_BYTES`] or not a key (a
-//! half-written one) stops the start with an error naming it; on reload the same file is
-//! skipped with an error log and counted ([`SessionKeys::reload_failures`]), the keys already
-//! loaded (that key's old material included) staying in use, and an unsafe folder is not read.
+//! `session-<KID>.key` (32 random bytes, hex, optionally a line `activates_at=<unix seconds>`)
+//! authenticates session tokens; `dev-issuer-es256.p8` (PKCS#8 DER) is the dev issuer's P-256
+//! key. Replicas share the folder and reload it ([`SessionKeys::watch`], [`SessionKeys::find`]);
+//! a faulty file or unsafe folder stops the start, and on reload is skipped, logged and counted
+//! (rotation and folder rules: README, Operations).
 
 mod dev_issuer;
 mod file;

@@ -1,14 +1,8 @@
 //! Fetching a provider's keys: OIDC Discovery 1.0 §4 (`{issuer}/.well-known/openid-configuration`
 //! → `jwks_uri`) and the JWKS document (RFC 7517 §5), through the `reqwest::Client` the caller
-//! gave.
-//!
-//! Every response is bounded ([`MAX_RESPONSE_BYTES`]), must be `200`, and must come from an
-//! `https` URL unless the provider allows `http`; the discovery document's `issuer` must equal
-//! the configured one (§4.3). Only `issuer` and `jwks_uri` are read from discovery. That is why
-//! it does not go through `openidconnect`'s `CoreProviderMetadata`: it requires
-//! `authorization_endpoint`, which GitHub Actions' document does not have
-//! (ramosbugs/openidconnect-rs#201), and it reads the JWKS itself without a size bound. Retry,
-//! caching and rate limits are the caller's ([`super::jwks`]).
+//! gave. Every response is bounded ([`MAX_RESPONSE_BYTES`]), must be `200` and must come from an
+//! `https` URL unless the provider allows `http`. Retry, caching and rate limits are the
+//! caller's ([`super::jwks`]).
 
 use std::time::Duration;
 
@@ -92,7 +86,11 @@ pub(crate) async fn fetch_keys(
         .map_err(|_| KeyFetchError::Timeout(timeout))?
 }
 
-/// Reads the discovery document and returns its `jwks_uri`.
+/// Reads the discovery document and returns its `jwks_uri`. Its `issuer` must equal the
+/// configured one (§4.3); only `issuer` and `jwks_uri` are read. That is why this does not go
+/// through `openidconnect`'s `CoreProviderMetadata`: it requires `authorization_endpoint`,
+/// which GitHub Actions' document does not have (ramosbugs/openidconnect-rs#201), and it reads
+/// the JWKS itself without a size bound.
 async fn discover(http: &reqwest::Client, source: &RemoteSource) -> Result<String, KeyFetchError> {
     #[derive(serde::Deserialize)]
     struct Metadata {

@@ -1,13 +1,7 @@
 //! One provider's key cache: lazy first fetch, refresh of old keys, and single-flight,
-//! rate-limited refetch when a token names a key the cache does not have.
-//!
-//! The hot path (a cached key, not too old) takes a `std` read lock just long enough to clone an
-//! `Arc` and never awaits. Fetching happens under an async mutex so that concurrent requests for
-//! one provider share one fetch; at most one fetch starts per `refetch_interval`, whatever the
-//! traffic, so a flood of tokens with made-up `kid`s cannot turn into a flood of requests to the
-//! provider. When a fetch fails, keys already held keep serving; a token that needs a key the
-//! cache does not have gets [`OidcError::KeysUnavailable`]. Keys configured locally are never
-//! fetched. Time comes from the [`Clock`].
+//! rate-limited refetch when a token names a key the cache does not have, so a flood of tokens
+//! with made-up `kid`s cannot turn into a flood of requests to the provider. The hot path never
+//! awaits; keys configured locally are never fetched. Time comes from the [`Clock`].
 
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
@@ -129,8 +123,12 @@ impl KeyCache {
         *self.state.write().unwrap_or_else(PoisonError::into_inner) = state;
     }
 
-    /// The key to verify a token with `kid` and `alg`, fetching as the module documentation
-    /// describes.
+    /// The key to verify a token with `kid` and `alg`. The hot path (a cached key, not too old)
+    /// takes a `std` read lock just long enough to clone an `Arc` and never awaits. Fetching
+    /// happens under an async mutex so that concurrent requests for one provider share one
+    /// fetch; at most one fetch starts per `refetch_interval`, whatever the traffic. When a fetch
+    /// fails, keys already held keep serving; a token that needs a key the cache does not have
+    /// gets [`OidcError::KeysUnavailable`].
     pub(crate) async fn resolve(
         &self,
         kid: Option<&str>,

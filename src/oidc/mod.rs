@@ -1,14 +1,9 @@
-//! Verification of OIDC identity tokens for `AssumeRoleWithWebIdentity`: the token's `iss`
-//! picks a configured provider, the provider's JWKS supplies the key its `kid` names, and the
-//! signature and claims are checked the way STS checks them (OIDC Core 1.0 §3.1.3.7, RFC 7515,
-//! RFC 7517, RFC 7519; STS's `AssumeRoleWithWebIdentity` rules).
-//!
-//! Path of a token: [`token`] splits it (no trust yet) → [`Registry`] picks the provider by
-//! `iss` → [`jwks`] finds the key, fetching through [`fetch`] when needed → [`keys`] checks the
-//! signature with the algorithm pinned to that key → [`verify`] checks the claims against the
-//! injected [`Clock`]. Only `fetch` and `jwks` do I/O, and only through the `reqwest::Client`
-//! given to [`Registry::new`]. This module decides nothing about roles or trust policies, and it
-//! never logs or echoes a token, key material or a signature.
+//! Verification of OIDC identity tokens for `AssumeRoleWithWebIdentity`, the way STS checks
+//! them (OIDC Core 1.0 §3.1.3.7, RFC 7515, 7517, 7519): [`token`] splits it → [`Registry`] picks
+//! the provider by `iss` → [`jwks`] finds the key (fetching through [`fetch`]) → [`keys`] checks
+//! the signature, algorithm pinned to the key → [`verify`] checks the claims on the [`Clock`].
+//! Only `fetch` and `jwks` do I/O, through the client given to [`Registry::new`]. It decides
+//! nothing about roles and never logs or echoes a token, key material or a signature.
 
 mod error;
 mod fetch;

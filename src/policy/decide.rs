@@ -1,12 +1,8 @@
-//! Deciding a request across policy types, as IAM's "Policy evaluation logic" describes:
-//!
-//! 1. an explicit `Deny` in any applicable policy wins;
-//! 2. otherwise something must grant: within one account a resource-based policy (role trust
-//!    policies included) that names the caller, or an identity-based policy; across accounts
-//!    both the caller's identity side and the resource side;
-//! 3. and every limit that is present must also allow: each SCP level, the permissions boundary,
-//!    the session policies, the VPC endpoint policy.
-//!
+//! Deciding a request across policy types, as IAM's "Policy evaluation logic" describes: an
+//! explicit `Deny` in any applicable policy wins; otherwise something must grant (within one
+//! account a resource-based policy, role trust policies included, that names the caller, or an
+//! identity-based policy; across accounts both sides), and every limit present must also allow
+//! (each SCP level, the permissions boundary, the session policies, the VPC endpoint policy).
 //! The answer is one of three, never a bare bool, and carries the statements that decided it.
 
 use std::sync::Arc;

@@ -1,13 +1,8 @@
 //! The few places where a service's own rules change the general evaluation logic, each one
-//! documented by AWS:
-//!
-//! - STS: a role's trust policy must allow the caller; within the account, an identity policy
-//!   alone is enough only when the trust policy trusts the account ("Roles terms and concepts").
-//! - KMS: a key policy must allow access to its key; identity policies count only when the key
-//!   policy delegates to the account ("Key policies in AWS KMS").
-//! - IAM: AWS managed policies and roles under `/aws-reserved/` cannot be changed by anyone.
-//! - KMS: AWS managed aliases (`alias/aws/...`) cannot be created, changed or deleted.
-//! - STS: `GetCallerIdentity` needs no permission (handled in `decide`).
+//! documented by AWS: resources whose own policy must consent ([`resource_policy_required`]:
+//! STS trust policies, KMS key policies) and fixed prohibitions ([`forbidden`]: AWS managed IAM
+//! policies, `/aws-reserved/` roles, KMS's `alias/aws/...`). STS's `GetCallerIdentity`, which
+//! needs no permission, is handled in `decide`.
 
 use super::arn::Arn;
 use super::context::Request;
@@ -44,6 +39,10 @@ const RESERVED_ROLE_WRITES: [&str; 16] = [
 const ALIAS_WRITES: [&str; 3] = ["kms:createalias", "kms:deletealias", "kms:updatealias"];
 
 /// Whether identity policies need the resource policy's consent even within the account.
+/// STS: a role's trust policy must allow the caller; within the account, an identity policy
+/// alone is enough only when the trust policy trusts the account ("Roles terms and concepts").
+/// KMS: a key policy must allow access to its key; identity policies count only when the key
+/// policy delegates to the account ("Key policies in AWS KMS").
 pub(crate) fn resource_policy_required(request: &Request, has_resource_policy: bool) -> bool {
     let service = request.action_lower().split(':').next().unwrap_or("");
     match service {
@@ -57,7 +56,9 @@ pub(crate) fn resource_policy_required(request: &Request, has_resource_policy: b
     }
 }
 
-/// A fixed service rule that forbids the request whatever the policies say.
+/// A fixed service rule that forbids the request whatever the policies say: AWS managed
+/// policies and roles under `/aws-reserved/` cannot be changed by anyone, and AWS managed KMS
+/// aliases (`alias/aws/...`) cannot be created, changed or deleted.
 pub(crate) fn forbidden(request: &Request) -> Option<&'static str> {
     let action = request.action_lower();
     let arn = Arn::parse(request.resource.name())?;

@@ -1,24 +1,9 @@
-//! Kind-specific validation of a compiled policy: IAM's `MalformedPolicyDocument` checks, run in
-//! IAM's own phase order so the first failing phase decides the message (version; legacy parsing
-//! of Effect, Date values and resources; unique Sids; actions present; resource ARN format;
-//! action prefixes; resources present). Follows IAM's policy validation as observed from AWS and
-//! reproduced by moto (`moto/iam/policy_validation.py`).
-//!
+//! Kind-specific validation of a compiled policy: IAM's `MalformedPolicyDocument` checks, in
+//! IAM's own phase order so the first failing phase decides the message ([`check`]). Follows
+//! IAM's policy validation as observed from AWS and reproduced by moto
+//! (`moto/iam/policy_validation.py`), differing from moto where AWS does (noted on each item).
 //! It does not repeat `parse`'s syntax checks, does not look up services, actions or condition
-//! keys (that is `lint`), and never rewrites a document. Identity, permissions-boundary and
-//! session policies get every rule (sessions may omit `Version`); the other kinds accept
-//! `2008-10-17` or no `Version`, and only SCPs also need a `Resource`. Trust statements must name
-//! a principal; identity-style and SCP statements must not. An empty `Statement` list is refused
-//! for the kinds IAM stores (identity, boundary, session, trust); elsewhere it allows nothing.
-//!
-//! Deliberate differences from moto, each following AWS:
-//! 1. numbers are accepted as condition values (`"NumericLessThan": {"s3:max-keys": 10}`), and
-//!    epoch-second numbers as `Date*` values;
-//! 2. an unknown condition operator with an empty object is accepted (`parse` skips it);
-//! 3. partitions `aws`, `aws-cn`, `aws-us-gov`, `aws-iso`, `aws-iso-b`, `aws-iso-e`,
-//!    `aws-iso-f`, `aws-eusc` and `*` are valid (moto knows `aws` and `*` only);
-//! 4. `arn:aws:iam::ACCOUNT:root` is a valid IAM resource;
-//! 5. AWS's "Policy document should not specify a principal." for a principal where none belongs.
+//! keys (that is `lint`), and never rewrites a document.
 
 use std::collections::HashMap;
 
@@ -28,7 +13,7 @@ use super::document::{Policy, Version};
 use super::error::{PolicyError, aws_message as msg};
 use super::json::Json;
 
-/// AWS's text for a principal in a policy that cannot have one.
+/// AWS's text for a principal in a policy that cannot have one (moto words it differently).
 const NO_PRINCIPAL: &str = "Policy document should not specify a principal.";
 const RESOURCE_VENDOR: &str = "Resource vendor must be fully qualified and cannot contain regexes.";
 const IAM_PATH: &str = "IAM resource path must either be \"*\" or start with user/, \
@@ -36,6 +21,7 @@ const IAM_PATH: &str = "IAM resource path must either be \"*\" or start with use
     sms-mfa/, saml-provider/, oidc-provider/, report/, access-report/.";
 const IAM_PREFIXES: &str = "user/ federated-user/ role/ group/ instance-profile/ mfa/ \
     server-certificate/ policy/ sms-mfa/ saml-provider/ oidc-provider/ report/ access-report/";
+/// Valid partitions, as AWS has them (moto knows `aws` and `*` only).
 const PARTITIONS: &str = "aws aws-cn aws-us-gov aws-iso aws-iso-b aws-iso-e aws-iso-f aws-eusc *";
 
 /// One statement as written, with its JSON path (`Statement` or `Statement[i]`).
@@ -66,7 +52,15 @@ fn identity_style(t: PolicyType) -> bool {
     )
 }
 
-/// Applies the rules for `policy_type` to a document `parse` has already compiled.
+/// Applies the rules for `policy_type` to a document `parse` has already compiled, in IAM's
+/// phase order: version; legacy parsing of Effect, Date values and resources; unique Sids;
+/// actions present; resource ARN format; action prefixes; resources present.
+///
+/// Identity, permissions-boundary and session policies get every rule (sessions may omit
+/// `Version`); the other kinds accept `2008-10-17` or no `Version`, and only SCPs also need a
+/// `Resource`. Trust statements must name a principal; identity-style and SCP statements must
+/// not. An empty `Statement` list is refused for the kinds IAM stores (identity, boundary,
+/// session, trust); elsewhere it allows nothing.
 pub(crate) fn check(
     json: &Json,
     policy: &Policy,
@@ -208,7 +202,10 @@ fn legacy(statements: &[Raw]) -> Result<Option<PolicyError>, PolicyError> {
     Ok(deferred)
 }
 
-/// Every value under a `Date*` operator must be a date IAM's legacy parser reads.
+/// Every value under a `Date*` operator must be a date IAM's legacy parser reads. As AWS (unlike
+/// moto): numbers are accepted as condition values (`"NumericLessThan": {"s3:max-keys": 10}`)
+/// and epoch-second numbers as `Date*` values, and an unknown condition operator with an empty
+/// object is accepted (`parse` skips it).
 fn dates(st: &Raw) -> Result<(), PolicyError> {
     let Some(Json::Object(operators)) = st.get("Condition") else {
         return Ok(());
@@ -339,6 +336,7 @@ fn legacy_resource(value: &Json, path: &str) -> Result<(), PolicyError> {
 }
 
 /// The resource-format error for one resource, as IAM's message and our detail, if any.
+/// `arn:aws:iam::ACCOUNT:root` is a valid IAM resource, as on AWS (not to moto).
 fn resource_format(r: &str) -> Option<(String, String)> {
     if r == "*" {
         return None;

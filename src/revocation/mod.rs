@@ -1,31 +1,7 @@
-//! Revocation: ending sessions before they expire, on every replica within a second.
-//!
-//! An operator revokes a session (access key id; with it every session issued for the same
-//! identity proof), a subject (an identity provider's `sub` or NameID), a role or an IAM user
-//! (every session issued up to now), or a role's sessions issued before a time (AWS's only
-//! tool); a target the configuration does not name is refused. [`Revocations::revoke`] turns
-//! that into rules, writes each to the store with a TTL no longer than what it covers, applies
-//! them locally and publishes them; every replica's subscriber ([`sync`]) applies them to its
-//! local cache ([`index`]) at once, and reloads every live rule from the store when it
-//! (re)connects and every 30 seconds. [`Revocations::check`] runs on every authenticated
-//! request: hash lookups, no I/O.
-//!
-//! What a rule covers includes the sessions chained from a covered session: they carry their
-//! ancestors ([`crate::session::Lineage`]) and are checked as those were. Chained sessions last
-//! at most an hour and none can be issued from a revoked session once the rule has arrived,
-//! so every rule lives at least [`DESCENDANT_COVER`] after the revocation. A subject rule also
-//! lives as long as a proof issued before it can be presented (the provider's longest token
-//! lifetime, or a SAML assertion's 7 days, plus leeway).
-//!
-//! Roles and users are named by digests of account and name, so a role removed from the
-//! configuration and added back would bring its old sessions back. [`Revocations::reconcile`]
-//! (at start) keeps a registry of the configured roles and users in the store; one that a
-//! replica finds gone from its configuration has its sessions revoked durably, as an operator's
-//! role or user revocation would.
-//!
-//! Fail closed: with Redis, a cache that has not been confirmed by the store (a ping or a
-//! message on the subscription, or a resync) for [`STALE_AFTER`] answers
-//! [`Revoked::Unconfirmed`], which callers turn into `ServiceUnavailable`.
+//! Revocation: ending sessions, and those chained from them, before they expire, on every
+//! replica within a second (what each target covers and for how long: README, Operations).
+//! [`Revocations::revoke`] stores, applies and publishes rules, [`sync`] applies them on every
+//! replica, and [`Revocations::check`] looks them up on each request, failing closed.
 //!
 //! Why one long file: the rules, their store encoding and the cache checks are one state
 //! machine whose invariants (fail closed, TTLs no shorter than what a rule covers) are easier to
@@ -56,7 +32,9 @@ use crate::store::{Store, StoreError};
 pub const NAMESPACE: &str = "revoked";
 /// Pub/sub channel carrying revocations between replicas: `sts-broker:events`.
 pub const CHANNEL: &str = "events";
-/// How long the cache is trusted without hearing from the store.
+/// How long the cache is trusted without hearing from the store (a ping, a message on the
+/// subscription or a resync); past it, with Redis, [`Revocations::check`] answers
+/// [`Revoked::Unconfirmed`], which callers turn into `ServiceUnavailable`.
 pub const STALE_AFTER: Duration = Duration::from_secs(5);
 /// Time between full reloads of every entry, a safety net under pub/sub.
 pub const RESYNC_EVERY: Duration = Duration::from_secs(30);
@@ -377,7 +355,10 @@ impl Revocations {
         Ok(())
     }
 
-    /// Revokes `r` as of `now`: stores each rule with its TTL, applies it here, publishes it.
+    /// Revokes `r` as of `now`: stores each rule with a TTL no shorter than what it covers (at
+    /// least [`DESCENDANT_COVER`]; a subject rule also as long as a proof issued before it can be
+    /// presented), applies it here, publishes it. A target the configuration does not name is
+    /// refused.
     pub async fn revoke(
         &self,
         r: Revocation,
@@ -444,8 +425,10 @@ impl Revocations {
     /// Keeps the store's registry of configured roles and users current, and revokes durably
     /// every session of a role or user the registry knows but this configuration does not (it
     /// was removed): as of `now`, for as long as its sessions and those chained from them can
-    /// last. Adding the role or user back later does not revive those sessions, since the
-    /// rule outlives them; sessions issued after it work. Runs at start, before serving.
+    /// last. Roles and users are named by digests of account and name, so without this a role
+    /// removed and added back would bring its old sessions back; adding the role or user back
+    /// later does not revive those sessions, since the rule outlives them; sessions issued
+    /// after it work. Runs at start, before serving.
     ///
     /// Roles and users created through an API in the future must instead get a new unique id
     /// on every creation ([`crate::iam::new_unique_id`]), so that sessions of an earlier
@@ -618,7 +601,8 @@ impl Revocations {
     }
 
     /// Whether a session may still be used: neither it nor a session it was chained from is
-    /// revoked, and the cache is confirmed. Lookups only; runs on every authenticated request.
+    /// revoked (chained sessions carry their ancestors, [`crate::session::Lineage`]), and the
+    /// cache is confirmed. Hash lookups only, no I/O; runs on every authenticated request.
     pub fn check(&self, record: &SessionRecord) -> Result<(), Revoked> {
         self.shared.health.check()?;
         let index = self.shared.index.load();

@@ -1,20 +1,16 @@
 //! Routes of the `ext_authz` listener: a method and a path pattern mapped to an action and a
-//! resource template, first match wins.
-//!
-//! Patterns are `/`-separated segments: a literal, `{name}` (exactly one segment) or, last
-//! only, `{name+}` (one or more segments, with their slashes). Paths are matched only once they
-//! passed the path rule ([`path::check`]); captured values are percent-decoded exactly
-//! once and substituted, in one pass, into `{name}` in the action and resource (a captured
-//! `{x}` stays text). The query string plays no part. Each route names the service its
-//! requests must be signed for (by default the action's prefix, `s3` for `s3:GetObject`) and
-//! whether presigned URLs are accepted (not by default). Pure: no I/O; [`resolve`] is the
-//! whole of it, from the raw path to the action and resource.
+//! resource template, first match wins; the query string plays no part. Paths are matched only
+//! once they passed the path rule ([`path::check`]). Pure: no I/O; [`resolve`] is the whole of
+//! it, from the raw path to the action and resource.
 
 pub mod path;
 
 use self::path::{CheckedPath, PathError};
 
-/// A compiled route.
+/// A compiled route. Its pattern is `/`-separated segments: a literal, `{name}` (exactly one
+/// segment) or, last only, `{name+}` (one or more segments, with their slashes). Captured values
+/// are percent-decoded exactly once and substituted, in one pass, into `{name}` in the action and
+/// resource (a captured `{x}` stays text).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
     /// Upper case, or `None` for any (`*`).
@@ -22,8 +18,10 @@ pub struct Route {
     segments: Vec<Segment>,
     action: String,
     resource: String,
-    /// The service signatures must be scoped to, when not the action's prefix.
+    /// The service signatures must be scoped to, when not the action's prefix (the default:
+    /// `s3` for `s3:GetObject`).
     service: Option<String>,
+    /// Whether presigned URLs are accepted (not by default).
     allow_presigned: bool,
 }
 

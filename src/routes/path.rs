@@ -1,13 +1,6 @@
 //! The one path rule of the authorize front doors: a request path is either refused or taken
 //! exactly as it arrived, so the path that was signed, the path that is authorized and the path
-//! the upstream serves are the same bytes.
-//!
-//! A path is accepted only when it starts with `/` and has no `.` or `..` segment, no empty
-//! segment (`//`, a trailing `/`), no backslash, no control or non-ASCII byte, no `?` or `#`, no
-//! malformed `%` escape, and no percent-encoded `/`, `\`, `.`, `%` or control byte (in either
-//! case). Such a path is unchanged by SigV4's normalization (generic or S3) and by any
-//! upstream that resolves dot segments or merges slashes, so nothing can be authorized under one
-//! name and served under another. Segments are percent-decoded exactly once, into UTF-8.
+//! the upstream serves are the same bytes ([`check`]; README, "The path rule").
 //!
 //! Pure: no I/O. Fuzzed through [`check`] and [`super::resolve`].
 
@@ -73,6 +66,14 @@ impl std::error::Error for PathError {}
 pub const MAX_PATH: usize = 4096;
 
 /// Applies the path rule to `raw` (the path as on the wire, without the query).
+///
+/// A path is accepted only when it starts with `/` and has no `.` or `..` segment, no empty
+/// segment (`//`, a trailing `/`), no backslash, no control or non-ASCII byte, no `?` or `#`, no
+/// malformed `%` escape, and no percent-encoded `/`, `\`, `.`, `%` or control byte (in either
+/// case); the other refusals are the [`PathError`] variants. Such a path is unchanged by SigV4's
+/// normalization (generic or S3) and by any upstream that resolves dot segments or merges
+/// slashes, so nothing can be authorized under one name and served under another. Segments are
+/// percent-decoded exactly once, into UTF-8.
 pub fn check(raw: &str) -> Result<CheckedPath<'_>, PathError> {
     if raw.len() > MAX_PATH {
         return Err(PathError::TooLong);

@@ -1,12 +1,7 @@
 //! SAML 2.0 federation (`AssumeRoleWithSAML`): IdP metadata, and the verification of a base64
-//! `samlp:Response` posted by a browser or CLI helper. Pure: no HTTP, async runtime or store;
-//! time comes in as a parameter.
-//!
-//! Layers, each refusing on its own: [`dom`] (bounded, DTD-free XML), [`signature`] (the
-//! response's shape, then xmlsec through samael with the metadata's keys only, reduced to the
-//! signed subset), [`assertion`] (issuer, audience, recipient, destination, status, bearer
-//! confirmation, time windows with bounded leeway, attributes). Follows SAML 2.0 core and
-//! profiles (Web Browser SSO, bearer) as AWS applies them; encrypted assertions and
+//! `samlp:Response` posted by a browser or CLI helper, as AWS applies SAML 2.0 core and profiles
+//! (Web Browser SSO, bearer). Pure: no HTTP, async runtime or store; time is a parameter. Layers,
+//! each refusing on its own: [`dom`] → [`signature`] → [`assertion`]. Encrypted assertions and
 //! SP-initiated `InResponseTo` matching are not supported.
 
 pub mod assertion;

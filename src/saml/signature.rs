@@ -1,14 +1,9 @@
 //! The signature layer: which parts of a response are signed, by whom, and the signed subset.
-//!
 //! Before any cryptography the raw document must have the shape of an honest IdP response, the
-//! shape every known signature-wrapping attack breaks: one `samlp:Response` root, exactly one
-//! `saml:Assertion` anywhere (its direct child), no encrypted assertion, and signatures only as
-//! direct children of the Response or the Assertion, each with exactly one `Reference` to its own
-//! parent (`#ID`, or `""` for the whole document), only enveloped-signature and canonicalization
-//! transforms (no XPath, XPointer or XSLT), and allowed algorithms (SHA-2 RSA/ECDSA; RSA-SHA1
-//! only when the provider allows it). Then samael (xmlsec) verifies every signature with the
-//! metadata's certificates, never a key the document carries, and reduces the document to the
-//! signed content. Everything the broker reads later comes from that reduced document.
+//! shape every known signature-wrapping attack breaks ([`check_response_shape`]); then samael
+//! (xmlsec) verifies every signature with the metadata's certificates, never a key the document
+//! carries, and reduces the document to the signed content ([`verify_signatures`]). Everything
+//! the broker reads later comes from that reduced document.
 
 use samael::crypto::{
     AllowedSignatureAlgorithm, CertificateDer, Crypto, CryptoProvider, ReduceMode,
@@ -119,8 +114,13 @@ pub struct Shape {
     pub assertion_id: String,
 }
 
-/// The shape rules alone (see the module documentation), before any cryptography: the parsed
-/// document and its ids, or why it cannot be an honest IdP response.
+/// The shape rules alone, before any cryptography: the parsed document and its ids, or why it
+/// cannot be an honest IdP response. One `samlp:Response` root, exactly one `saml:Assertion`
+/// anywhere (its direct child), no encrypted assertion, and signatures only as direct children
+/// of the Response or the Assertion, each with exactly one `Reference` to its own parent (`#ID`,
+/// or `""` for the whole document), only enveloped-signature and canonicalization transforms
+/// (no XPath, XPointer or XSLT), and allowed algorithms (SHA-2 RSA/ECDSA; RSA-SHA1 only when
+/// the provider allows it).
 pub fn check_response_shape(xml: &str, allow_sha1: bool) -> Result<Shape, SamlError> {
     let raw = dom::parse(xml)?;
     if !raw.is(NS_PROTOCOL, "Response") {

@@ -60,7 +60,8 @@ impl KeyRing {
         )
     }
 
-    /// The key new sessions are signed with at `now`: the newest whose activation has passed.
+    /// The key new sessions are signed with at `now`: the newest whose activation has passed
+    /// (ties: the greatest id; files without `activates_at=` count as activated at 0).
     pub fn signing(&self, now: OffsetDateTime) -> Option<&Arc<SessionKey>> {
         let now = now.unix_timestamp();
         self.keys.iter().rev().find(|k| k.activates_at <= now)

@@ -1,16 +1,7 @@
 //! The canonical request, rebuilt from the request as it arrived and exactly the headers the
-//! client signed.
-//!
-//! The path follows the SigV4 specification for services other than S3: its dot segments and
-//! empty segments are removed and it is URI-encoded once more than it arrived (so `%3D` on the
-//! wire is `%253D` here). For a scope naming `s3` it follows S3's rule instead ([`PathRule`]):
-//! the path as it is, decoded once and encoded once (`/` kept), no segment removed; and an S3
-//! presigned URL that declares no payload hash signed `UNSIGNED-PAYLOAD`, as S3 presigns. Query parameters are decoded, re-encoded with the unreserved set and
-//! sorted by key then value; header values are trimmed with inner whitespace runs collapsed and
-//! repeated headers joined by `,`. It refuses to trust `X-Amz-Content-Sha256` blindly: a hash
-//! must be the body's, and `UNSIGNED-PAYLOAD` is only accepted on a presigned request — unless
-//! the caller says it has not seen the body ([`Payload::Declared`]), in which case the declared
-//! value is what was signed and whoever holds the body must check it.
+//! client signed, per the SigV4 specification, or S3's rules for a scope naming `s3`
+//! ([`PathRule`]). It refuses to trust `X-Amz-Content-Sha256` blindly: a hash must be the
+//! body's unless the caller has not seen the body ([`Payload::Declared`]).
 
 use std::borrow::Cow;
 
@@ -67,7 +58,8 @@ pub fn canonical_request_for(
     Ok(out)
 }
 
-/// A header value trimmed, with each run of whitespace inside it made one space.
+/// A header value trimmed, with each run of whitespace inside it made one space (repeated
+/// headers are joined by `,`).
 fn push_collapsed(out: &mut String, value: &str) {
     let mut words = value.split_ascii_whitespace();
     if let Some(word) = words.next() {
@@ -82,9 +74,10 @@ fn push_collapsed(out: &mut String, value: &str) {
 /// How a path enters the canonical request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PathRule {
-    /// Every service but S3: dot and empty segments resolved, encoded once more.
+    /// Every service but S3: dot and empty segments removed, URI-encoded once more than it
+    /// arrived (`%3D` on the wire is `%253D` here), as the SigV4 specification says.
     Generic,
-    /// S3: the path as sent, encoded exactly once.
+    /// S3: the path as sent, decoded once and encoded once (`/` kept), no segment removed.
     S3,
 }
 
@@ -138,8 +131,8 @@ fn canonical_uri(out: &mut String, path: &str) {
     }
 }
 
-/// The query's parameters decoded, re-encoded and sorted; a presigned request's
-/// `X-Amz-Signature` left out.
+/// The query's parameters decoded, re-encoded with the unreserved set and sorted by key then
+/// value; a presigned request's `X-Amz-Signature` left out.
 fn canonical_query(out: &mut String, query: &str, presigned: bool) {
     let mut pairs: Vec<(String, String)> = query_pairs(query)
         .filter_map(|(k, v)| {
@@ -165,7 +158,11 @@ fn canonical_query(out: &mut String, query: &str, presigned: bool) {
     }
 }
 
-/// The last line of the canonical request.
+/// The last line of the canonical request. A declared hash must be the body's, and
+/// `UNSIGNED-PAYLOAD` is only accepted on a presigned request (an S3 presigned URL that
+/// declares none signed `UNSIGNED-PAYLOAD`, as S3 presigns) — unless the caller has not seen
+/// the body ([`Payload::Declared`]): then the declared value is what was signed, and whoever
+/// holds the body must check it.
 fn payload_hash<'r>(
     req: &'r SignedRequest,
     parsed: &Parsed,

@@ -1,14 +1,7 @@
-//! Reads what a request claims about its signature: the `Authorization` header
-//! (`AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...` with `X-Amz-Date`) or the
-//! presigned query (`X-Amz-Algorithm`, `X-Amz-Credential`, `X-Amz-Date`, `X-Amz-Expires`,
-//! `X-Amz-SignedHeaders`, `X-Amz-Signature`, `X-Amz-Security-Token`).
-//!
-//! Needs no secret and checks nothing that needs one or a clock: that is `check.rs`.
-//!
-//! Runs before anything is known about the caller, so its work is linear in its input with
-//! small constants: the `Authorization` header, the signed header list and the query are
-//! bounded ([`MAX_AUTHORIZATION_LEN`], [`MAX_SIGNED_HEADERS`], [`MAX_HEADER_NAME_LEN`],
-//! [`MAX_QUERY_PARAMS`]) and duplicates are found with a hash set.
+//! Reads what a request claims about its signature ([`parse`]). Needs no secret and checks
+//! nothing that needs one or a clock: that is `check.rs`. Runs before anything is known about
+//! the caller, so its work is linear in its input with small constants: its inputs are bounded
+//! (the `MAX_*` constants) and duplicates are found with a hash set.
 
 use crate::secret::SessionToken;
 use std::collections::HashSet;
@@ -31,7 +24,10 @@ pub const MAX_HEADER_NAME_LEN: usize = 256;
 /// Most query parameters a signed request may carry.
 pub const MAX_QUERY_PARAMS: usize = 1024;
 
-/// Reads the signature's claims from a request; see the module documentation.
+/// Reads the signature's claims from a request: the `Authorization` header
+/// (`AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...` with `X-Amz-Date`) or the
+/// presigned query (`X-Amz-Algorithm`, `X-Amz-Credential`, `X-Amz-Date`, `X-Amz-Expires`,
+/// `X-Amz-SignedHeaders`, `X-Amz-Signature`, `X-Amz-Security-Token`).
 pub fn parse(req: &SignedRequest) -> Result<Parsed, SigV4Error> {
     let mut auth_headers = req.header_values("authorization");
     let header = auth_headers.next();
@@ -405,7 +401,10 @@ mod tests {
             p.security_token.as_ref().map(SessionToken::expose),
             Some("tok")
         );
-        assert!(!format!("{p:?}").contains("\"tok\""), "the token is never printed");
+        assert!(
+            !format!("{p:?}").contains("\"tok\""),
+            "the token is never printed"
+        );
         assert!(!p.presigned);
         assert_eq!(p.expires, None);
         assert_eq!(p.amz_date, time::macros::datetime!(2015-08-30 12:36:00 UTC));

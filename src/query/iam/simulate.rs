@@ -1,14 +1,9 @@
 //! `SimulateCustomPolicy` and `SimulatePrincipalPolicy` over IAM's Query API, on the engine of
-//! [`crate::policy::simulate`] (the same one `sts-broker policy simulate` runs).
-//!
-//! One difference from IAM's simulator, on purpose: trust policies are included. When an action
-//! is `sts:AssumeRole*`, `sts:TagSession` or `sts:SetSourceIdentity`, a resource ARN names a
-//! configured role and the request carries no `ResourcePolicy`, the role's trust policy is the
-//! resource-based policy, so the answer says whether the principal can really assume the role.
-//!
-//! `SimulatePrincipalPolicy` simulates a configured user (its own and its groups' policies,
-//! its boundary, its tags as `aws:PrincipalTag/*`), role or group. Callers need
-//! `iam:SimulateCustomPolicy` on `*` or `iam:SimulatePrincipalPolicy` on the `PolicySourceArn`.
+//! [`crate::policy::simulate`] (the same one `sts-broker policy simulate` runs). One difference
+//! from IAM's simulator, on purpose: for `sts:AssumeRole*`, `sts:TagSession` and
+//! `sts:SetSourceIdentity` on a configured role without a `ResourcePolicy`, the role's trust
+//! policy is the resource-based policy (parameters, callers, answers: README, "Simulate and
+//! explain over HTTP").
 
 use serde::Serialize;
 
@@ -194,7 +189,7 @@ fn input_error(e: SimulateError) -> ApiError {
     }
 }
 
-/// `SimulateCustomPolicy`.
+/// `SimulateCustomPolicy`; the caller needs `iam:SimulateCustomPolicy` on `*`.
 pub async fn custom(
     state: &Broker,
     params: &Params,
@@ -231,7 +226,9 @@ pub async fn custom(
     )
 }
 
-/// `SimulatePrincipalPolicy`.
+/// `SimulatePrincipalPolicy`: a configured user (its own and its groups' policies, its
+/// boundary, its tags as `aws:PrincipalTag/*`), role or group; the caller needs
+/// `iam:SimulatePrincipalPolicy` on the `PolicySourceArn`.
 pub async fn principal(
     state: &Broker,
     params: &Params,
