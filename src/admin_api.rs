@@ -1,7 +1,7 @@
 //! The HTTP admin API on the main listener: `POST /admin/revoke`, revocation over HTTP, so
 //! operators revoke with the same signatures and policy language as every other call instead of
-//! needing the store's credentials (the `revoke` command). Bodies, actions and answers: README,
-//! Operations. An unauthorized caller must not learn whether a session exists
+//! needing the store's credentials (the `revoke` command). Bodies, actions and answers: docs/revocation.md,
+//! "Over HTTP". An unauthorized caller must not learn whether a session exists
 //! (`session_denied`); answers never hold a secret (entries hold ids, ARNs and hashes).
 
 use axum::http::StatusCode;

@@ -1,6 +1,6 @@
 //! The audit log: one JSON line per STS or IAM Query API call, authorization decision and admin
 //! action, to stdout, stderr or a file (`[audit] output`), or nowhere (`off`, the default);
-//! fields: README, "Audit log". It never holds a secret (an [`AuditEvent`] has no field for
+//! fields: docs/operations.md, "Audit log". It never holds a secret (an [`AuditEvent`] has no field for
 //! one), and writing never blocks a request: a bounded channel to one writer task, overflow
 //! dropped and counted ([`AuditLog::dropped`], [`AuditLog::failed`]). Handlers add what they
 //! learn with [`note`]; the router writes one event per request ([`collect`]).

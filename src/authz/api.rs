@@ -1,5 +1,5 @@
 //! `POST /authorize` on the main listener: the JSON form of the authorize API (body, answers
-//! and errors: README, "Authorize API"). The calling service signs its call with SigV4 (service
+//! and errors: docs/resource-servers.md, "Authorize API"). The calling service signs its call with SigV4 (service
 //! `sts`) as a principal allowed [`ACTION`] on the resource it asks about; a failed client
 //! signature is still a `200` answer, a refused call is an error status.
 

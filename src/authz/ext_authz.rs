@@ -1,6 +1,6 @@
 //! The `ext_authz` listener: proxies (Envoy's `ext_authz` HTTP service, nginx `auth_request`)
 //! ask it about each request before passing it upstream, and get the fixed identity headers of
-//! [`IDENTITY_HEADERS`] or an error (modes, answers and the header contract: README, "nginx /
+//! [`IDENTITY_HEADERS`] or an error (modes, answers and the header contract: docs/resource-servers.md, "nginx /
 //! Envoy"). The body is never read, and a client's own `X-Sts-*` headers are refused. Error
 //! bodies are `{"error": {"code", "message"}}`, caller-safe; each answer is one audit line
 //! ([`crate::authz::audit`]).

@@ -28,7 +28,7 @@ pub fn service_for(action: &str) -> &'static str {
 /// Authenticates the request (SigV4, scoped to [`service_for`] the action) and requires the
 /// caller's policies to allow `action` on `resource`; returns who called and its permissions.
 /// A denial is `AccessDenied` (403) in AWS's wording with a caller-safe reason and the encoded
-/// evaluation trace (see [`authorization_message`]); the explanation also goes to the log.
+/// evaluation trace (see [`denial`](super::denial)); the explanation also goes to the log.
 pub async fn require(
     state: &Broker,
     meta: &RequestMeta,

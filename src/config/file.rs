@@ -1,6 +1,6 @@
 //! The TOML configuration file as written: plain serde structs, every table and key named as in
 //! the public interface. Unknown keys are errors, so a typo cannot silently drop a setting.
-//! Meaning (paths, policies, ARNs) is given to these values in [`super::load`].
+//! Meaning (paths, policies, ARNs) is given to these values in [`Config::from_toml`](super::Config::from_toml) and the checks (`check.rs`).
 
 use std::collections::BTreeMap;
 

@@ -1,4 +1,4 @@
-//! Configuration: the TOML file (see [`file`]) turned into a checked [`Config`]. Every problem is
+//! Configuration: the TOML file (see [`mod@file`]) turned into a checked [`Config`]. Every problem is
 //! collected, not just the first, each with the file and line it comes from, so `check-config`
 //! can list them all. Paths in the file are relative to the file's own folder. Secrets (users'
 //! access keys, MFA seeds) are read from the environment or files at load time ([`users`]).

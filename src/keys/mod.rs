@@ -3,7 +3,7 @@
 //! authenticates session tokens; `dev-issuer-es256.p8` (PKCS#8 DER) is the dev issuer's P-256
 //! key. Replicas share the folder and reload it ([`SessionKeys::watch`], [`SessionKeys::find`]);
 //! a faulty file or unsafe folder stops the start, and on reload is skipped, logged and counted
-//! (rotation and folder rules: README, Operations).
+//! (rotation and folder rules: docs/operations.md, "Key rotation").
 
 mod dev_issuer;
 mod file;

@@ -1,5 +1,5 @@
 //! Revocation: ending sessions, and those chained from them, before they expire, on every
-//! replica within a second (what each target covers and for how long: README, Operations).
+//! replica within a second (what each target covers and for how long: docs/revocation.md).
 //! [`Revocations::revoke`] stores, applies and publishes rules, [`sync`] applies them on every
 //! replica, and [`Revocations::check`] looks them up on each request, failing closed.
 //!

@@ -1,6 +1,6 @@
 //! The one path rule of the authorize front doors: a request path is either refused or taken
 //! exactly as it arrived, so the path that was signed, the path that is authorized and the path
-//! the upstream serves are the same bytes ([`check`]; README, "The path rule").
+//! the upstream serves are the same bytes ([`check`]; docs/resource-servers.md, "The path rule").
 //!
 //! Pure: no I/O. Fuzzed through [`check`] and [`super::resolve`].
 

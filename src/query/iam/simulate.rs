@@ -2,8 +2,8 @@
 //! [`crate::policy::simulate`] (the same one `sts-broker policy simulate` runs). One difference
 //! from IAM's simulator, on purpose: for `sts:AssumeRole*`, `sts:TagSession` and
 //! `sts:SetSourceIdentity` on a configured role without a `ResourcePolicy`, the role's trust
-//! policy is the resource-based policy (parameters, callers, answers: README, "Simulate and
-//! explain over HTTP").
+//! policy is the resource-based policy (parameters, callers, answers: docs/policy-engine.md,
+//! "Simulate over HTTP").
 
 use serde::Serialize;
 
