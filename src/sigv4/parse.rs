@@ -405,7 +405,10 @@ mod tests {
             p.security_token.as_ref().map(SessionToken::expose),
             Some("tok")
         );
-        assert!(!format!("{p:?}").contains("\"tok\""), "the token is never printed");
+        assert!(
+            !format!("{p:?}").contains("\"tok\""),
+            "the token is never printed"
+        );
         assert!(!p.presigned);
         assert_eq!(p.expires, None);
         assert_eq!(p.amz_date, time::macros::datetime!(2015-08-30 12:36:00 UTC));
