@@ -117,7 +117,7 @@ fn bench(c: &mut Criterion) {
     });
     let now = time::OffsetDateTime::now_utc();
     c.bench_function("mint", |b| {
-        b.iter(|| credentials::mint(&keys.snapshot(), now, now + time::Duration::hours(1)).unwrap())
+        b.iter(|| credentials::mint(&keys.ring(), now, now + time::Duration::hours(1)).unwrap())
     });
 }
 

@@ -222,12 +222,12 @@ pub async fn authenticate_request(
         .as_ref()
         .map(crate::secret::SessionToken::expose)
         .ok_or_else(ApiError::invalid_client_token_id)?;
-    let claims = match credentials::verify_token(&state.keys.snapshot(), token) {
+    let claims = match credentials::verify_token(&state.keys.ring(), token) {
         // A key another replica may just have added: load it (off the runtime, at most once
         // a second, one reload for every request waiting) and try once more.
         Err(CredentialError::UnknownKey) => match credentials::token_key_id(token) {
             Some(kid) if state.keys.find(&kid).await.is_some() => {
-                credentials::verify_token(&state.keys.snapshot(), token)
+                credentials::verify_token(&state.keys.ring(), token)
             }
             _ => Err(CredentialError::UnknownKey),
         },
@@ -306,7 +306,7 @@ pub async fn authenticate_request(
     state
         .signing_keys
         .verify(signed, &parsed, payload, now, || {
-            credentials::secret_for(&state.keys.snapshot(), &claims)
+            credentials::secret_for(&state.keys.ring(), &claims)
                 .map_err(|_| ApiError::invalid_client_token_id())
         })?;
     if from_store {

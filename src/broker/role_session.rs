@@ -465,7 +465,7 @@ pub async fn issue(
     }
     let lifetime = Duration::from_secs(u64::from(new.duration));
     let expires = new.now + lifetime;
-    let creds = credentials::mint(&state.keys.snapshot(), new.now, expires).map_err(|e| {
+    let creds = credentials::mint(&state.keys.ring(), new.now, expires).map_err(|e| {
         tracing::error!(request_id = %meta.request_id, error = %e, "minting failed");
         // No signing key (`ServiceUnavailable`) or no randomness (`InternalFailure`).
         ApiError::from(e)

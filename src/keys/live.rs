@@ -107,6 +107,12 @@ impl SessionKeys {
         self.shared.set.load_full()
     }
 
+    /// The keys loaded now, for synchronous use: cheaper than [`SessionKeys::snapshot`] (no
+    /// reference count taken), so not to be held across an `await`.
+    pub fn ring(&self) -> arc_swap::Guard<Arc<KeyRing>> {
+        self.shared.set.load()
+    }
+
     /// The loaded key with this id. Never reads the folder: see [`SessionKeys::find`].
     pub fn get(&self, id: &str) -> Option<Arc<SessionKey>> {
         self.shared.set.load().get(id).cloned()
