@@ -16,6 +16,15 @@ pub const SESSION_POLICY_MAX_CHARS: usize = 2048;
 #[derive(Debug, Default)]
 pub struct Violations(Vec<String>);
 
+/// The session parameters every role-assuming action shares, checked for shape.
+#[derive(Debug)]
+pub struct SessionParams<'a> {
+    pub duration: Option<u32>,
+    /// `Policy`, not parsed yet.
+    pub policy: Option<&'a str>,
+    pub policy_arns: Vec<&'a str>,
+}
+
 impl Violations {
     fn push(&mut self, name: &str, value: Option<&str>, constraint: &str) {
         let at = lower_first(name);
@@ -110,6 +119,18 @@ impl Violations {
         } else {
             Some(n)
         }
+    }
+
+    /// What every role-assuming action reads alike: `DurationSeconds`, `Policy`, `PolicyArns`.
+    pub fn session_params<'a>(
+        &mut self,
+        params: &'a Params,
+    ) -> Result<SessionParams<'a>, ApiError> {
+        Ok(SessionParams {
+            duration: self.duration_seconds(params),
+            policy: self.session_policy(params),
+            policy_arns: self.policy_arns(params)?,
+        })
     }
 
     /// `DurationSeconds` of a role session (900..43200), when given.

@@ -3,7 +3,8 @@
 //! refused exactly like a role that does not trust the caller, the session policy and managed
 //! policy rules, the role's maximum duration, the packed size, and nothing stored on refusal.
 
-use aws_sdk_sts::error::ProvideErrorMetadata as _;
+use aws_sdk_sts::config::http::HttpResponse;
+use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sts::types::PolicyDescriptorType;
 use time::OffsetDateTime;
 
@@ -133,32 +134,23 @@ impl Setup {
             .map(|a| PolicyDescriptorType::builder().arn(*a).build())
             .collect();
         let arns = (!arns.is_empty()).then_some(arns);
-        let refused = |code: Option<&str>, message: Option<&str>| {
-            (
-                code.unwrap_or_default().to_owned(),
-                message.unwrap_or_default().to_owned(),
-            )
-        };
         match kind {
-            Kind::User => self
-                .broker
-                .sts_as(USER_KEY, USER_SECRET, None)
-                .assume_role()
-                .role_arn(role)
-                .role_session_name("shared-rules")
-                .set_duration_seconds(ask.duration)
-                .set_policy(ask.policy.clone())
-                .set_policy_arns(arns)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| {
-                    let e = e.into_service_error();
-                    refused(e.code(), e.message())
-                }),
+            Kind::User => outcome(
+                self.broker
+                    .sts_as(USER_KEY, USER_SECRET, None)
+                    .assume_role()
+                    .role_arn(role)
+                    .role_session_name("shared-rules")
+                    .set_duration_seconds(ask.duration)
+                    .set_policy(ask.policy.clone())
+                    .set_policy_arns(arns)
+                    .send()
+                    .await,
+            ),
             Kind::WebIdentity => {
                 let token = self.idp.token("rsa-1", &self.idp.claims("repo:org/app"));
-                self.broker
+                let out = self
+                    .broker
                     .sts()
                     .assume_role_with_web_identity()
                     .role_arn(role)
@@ -168,19 +160,16 @@ impl Setup {
                     .set_policy(ask.policy.clone())
                     .set_policy_arns(arns)
                     .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| {
-                        let e = e.into_service_error();
-                        refused(e.code(), e.message())
-                    })
+                    .await;
+                outcome(out)
             }
             Kind::Saml => {
                 // The identity provider grants the role asked for: whether it may be assumed
                 // is the broker's decision.
                 let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
                 let response = self.saml.response(now, role, SAML_PROVIDER);
-                self.broker
+                let out = self
+                    .broker
                     .sts()
                     .assume_role_with_saml()
                     .role_arn(role)
@@ -190,15 +179,24 @@ impl Setup {
                     .set_policy(ask.policy.clone())
                     .set_policy_arns(arns)
                     .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| {
-                        let e = e.into_service_error();
-                        refused(e.code(), e.message())
-                    })
+                    .await;
+                outcome(out)
             }
         }
     }
+}
+
+/// `Err((code, message))` of a refused SDK call.
+fn outcome<T, E>(r: Result<T, SdkError<E, HttpResponse>>) -> Result<(), (String, String)>
+where
+    E: ProvideErrorMetadata,
+{
+    r.map(|_| ()).map_err(|e| {
+        (
+            e.code().unwrap_or_default().to_owned(),
+            e.message().unwrap_or_default().to_owned(),
+        )
+    })
 }
 
 /// The message without the encoded part, with the role named as `ROLE`.

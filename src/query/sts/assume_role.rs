@@ -20,8 +20,8 @@ use crate::broker::caller::{Caller, authenticate_for, check_mfa, mfa_failed};
 use crate::broker::permissions::Permissions;
 use crate::broker::role_session::{self, NewSession, RoleAsk};
 use crate::query::Params;
-use crate::query::validate::Violations;
 use crate::query::validate::mfa_params;
+use crate::query::validate::{SessionParams, Violations};
 use crate::query::xml::{self, AssumeRoleResult, AssumedRoleUserXml, CredentialsXml};
 use crate::session::{Lineage, MAX_CHAIN_DEPTH, Origin};
 
@@ -33,9 +33,7 @@ pub const CHAINED_MAX_SECONDS: u32 = 3600;
 struct Input<'a> {
     role_arn: &'a str,
     session_name: &'a str,
-    duration: Option<u32>,
-    policy: Option<&'a str>,
-    policy_arns: Vec<&'a str>,
+    session: SessionParams<'a>,
     tags: Vec<(&'a str, &'a str)>,
     transitive: Vec<&'a str>,
     external_id: Option<&'a str>,
@@ -50,9 +48,7 @@ fn read_input(params: &Params) -> Result<Input<'_>, ApiError> {
     v.length("RoleArn", role_arn, 20, 2048, false);
     v.length("RoleSessionName", session_name, 2, 64, false);
     v.name_pattern("RoleSessionName", session_name);
-    let duration = v.duration_seconds(params);
-    let policy = v.session_policy(params);
-    let policy_arns = v.policy_arns(params)?;
+    let session = v.session_params(params)?;
     let keys = params.list("Tags", Some("Key"), 50)?;
     let tags: Vec<(&str, &str)> = keys
         .iter()
@@ -87,9 +83,7 @@ fn read_input(params: &Params) -> Result<Input<'_>, ApiError> {
     Ok(Input {
         role_arn,
         session_name,
-        duration,
-        policy,
-        policy_arns,
+        session,
         tags,
         transitive,
         external_id,
@@ -189,7 +183,7 @@ pub async fn assume_role(
         (Some(carried), _) => Some(carried.clone()),
         (None, asked) => asked.map(str::to_owned),
     };
-    let duration = input.duration.unwrap_or(3600);
+    let duration = input.session.duration.unwrap_or(3600);
     if side.chained && duration > CHAINED_MAX_SECONDS {
         return Err(ApiError::validation(
             "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.",
@@ -217,8 +211,8 @@ pub async fn assume_role(
             context,
             session_name: input.session_name,
             duration,
-            policy: input.policy,
-            policy_arns: &input.policy_arns,
+            policy: input.session.policy,
+            policy_arns: &input.session.policy_arns,
             tags: &tags,
             transitive: &transitive,
             requested_tags: &requested,
@@ -244,8 +238,8 @@ pub async fn assume_role(
             audience: None,
             source_identity: source_identity.clone(),
             context: BTreeMap::new(),
-            session_policy: input.policy,
-            policy_arns: &input.policy_arns,
+            session_policy: input.session.policy,
+            policy_arns: &input.session.policy_arns,
             tags,
             transitive_tag_keys: transitive,
             mfa_authenticated_at: side.mfa_at,

@@ -24,7 +24,7 @@ use crate::broker::saml::{BUSY_RETRY_AFTER_SECONDS, Verify, verify_off_runtime};
 use crate::config::SamlProvider;
 use crate::policy::Principal;
 use crate::query::Params;
-use crate::query::validate::Violations;
+use crate::query::validate::{SessionParams, Violations};
 use crate::query::xml::{self, AssumeRoleWithSamlResult, AssumedRoleUserXml, CredentialsXml};
 use crate::saml::{self, VerifiedAssertion};
 use crate::session::Origin;
@@ -38,9 +38,7 @@ struct Input<'a> {
     role_arn: &'a str,
     principal_arn: &'a str,
     assertion: &'a str,
-    duration: Option<u32>,
-    policy: Option<&'a str>,
-    policy_arns: Vec<&'a str>,
+    session: SessionParams<'a>,
 }
 
 fn read_input(params: &Params) -> Result<Input<'_>, ApiError> {
@@ -57,17 +55,13 @@ fn read_input(params: &Params) -> Result<Input<'_>, ApiError> {
         saml::MAX_ASSERTION_CHARS,
         true,
     );
-    let duration = v.duration_seconds(params);
-    let policy = v.session_policy(params);
-    let policy_arns = v.policy_arns(params)?;
+    let session = v.session_params(params)?;
     v.finish()?;
     Ok(Input {
         role_arn,
         principal_arn,
         assertion,
-        duration,
-        policy,
-        policy_arns,
+        session,
     })
 }
 
@@ -107,7 +101,7 @@ pub async fn assume_role_with_saml(
         n.subject = Some(crate::audit::bounded(&verified.name_id));
         n.session_name = Some(crate::audit::bounded(&session_name));
     });
-    let duration = duration(&verified, input.duration)?;
+    let duration = duration(&verified, input.session.duration)?;
     let source_identity = source_identity(&verified)?;
     let tags = session_tags(&verified)?;
     let subject_type = subject_type(&verified);
@@ -131,8 +125,8 @@ pub async fn assume_role_with_saml(
             context,
             session_name: &session_name,
             duration,
-            policy: input.policy,
-            policy_arns: &input.policy_arns,
+            policy: input.session.policy,
+            policy_arns: &input.session.policy_arns,
             tags: &tags.tags,
             transitive: &tags.transitive,
             requested_tags: &tags.tags,
@@ -191,8 +185,8 @@ pub async fn assume_role_with_saml(
             audience: Some(verified.recipient.clone()),
             source_identity: source_identity.clone(),
             context: kept,
-            session_policy: input.policy,
-            policy_arns: &input.policy_arns,
+            session_policy: input.session.policy,
+            policy_arns: &input.session.policy_arns,
             tags: tags.tags,
             transitive_tag_keys: tags.transitive,
             mfa_authenticated_at: None,

@@ -19,7 +19,7 @@ use crate::config::{OidcProvider, issuer_host_path};
 use crate::oidc::VerifiedToken;
 use crate::policy::{Context, Principal};
 use crate::query::Params;
-use crate::query::validate::Violations;
+use crate::query::validate::{SessionParams, Violations};
 use crate::query::xml::{
     self, AssumeRoleWithWebIdentityResult, AssumedRoleUserXml, CredentialsXml,
 };
@@ -57,9 +57,7 @@ struct Input<'a> {
     role_arn: &'a str,
     session_name: &'a str,
     token: &'a str,
-    duration: Option<u32>,
-    policy: Option<&'a str>,
-    policy_arns: Vec<&'a str>,
+    session: SessionParams<'a>,
 }
 
 fn read_input(params: &Params) -> Result<Input<'_>, ApiError> {
@@ -71,20 +69,16 @@ fn read_input(params: &Params) -> Result<Input<'_>, ApiError> {
     v.length("RoleSessionName", session_name, 2, 64, false);
     v.name_pattern("RoleSessionName", session_name);
     v.length("WebIdentityToken", token, 4, 20_000, true);
-    let duration = v.duration_seconds(params);
-    let policy = v.session_policy(params);
     if let Some(id) = params.get("ProviderId") {
         v.length("ProviderId", id, 4, 2048, false);
     }
-    let policy_arns = v.policy_arns(params)?;
+    let session = v.session_params(params)?;
     v.finish()?;
     Ok(Input {
         role_arn,
         session_name,
         token,
-        duration,
-        policy,
-        policy_arns,
+        session,
     })
 }
 
@@ -141,9 +135,9 @@ pub async fn assume_role_with_web_identity(
             caller: None,
             context,
             session_name: input.session_name,
-            duration: input.duration.unwrap_or(3600),
-            policy: input.policy,
-            policy_arns: &input.policy_arns,
+            duration: input.session.duration.unwrap_or(3600),
+            policy: input.session.policy,
+            policy_arns: &input.session.policy_arns,
             tags: &tags.tags,
             transitive: &tags.transitive,
             requested_tags: &tags.tags,
@@ -173,7 +167,7 @@ pub async fn assume_role_with_web_identity(
         NewSession {
             principal: role_session::role_principal(role, input.session_name),
             account: &role.account,
-            duration: input.duration.unwrap_or(3600),
+            duration: input.session.duration.unwrap_or(3600),
             max_duration: role.max_session_duration,
             now,
             origin: Origin::AssumeRoleWithWebIdentity,
@@ -182,8 +176,8 @@ pub async fn assume_role_with_web_identity(
             audience: Some(token.audience.clone()),
             source_identity: source_identity.map(str::to_owned),
             context: kept,
-            session_policy: input.policy,
-            policy_arns: &input.policy_arns,
+            session_policy: input.session.policy,
+            policy_arns: &input.session.policy_arns,
             tags: tags.tags,
             transitive_tag_keys: tags.transitive,
             mfa_authenticated_at: None,
