@@ -115,15 +115,18 @@ impl RedisServer {
         keys
     }
 
-    /// Every key in the database.
+    /// Every key in the database, sorted (`KEYS` answers in hash-table order, which changes
+    /// as the table grows).
     pub async fn all_keys(&self) -> Vec<String> {
         let client = ::redis::Client::open(self.url()).unwrap();
         let mut c = client.get_multiplexed_async_connection().await.unwrap();
-        ::redis::cmd("KEYS")
+        let mut keys = ::redis::cmd("KEYS")
             .arg("*")
             .query_async::<Vec<String>>(&mut c)
             .await
-            .unwrap()
+            .unwrap();
+        keys.sort_unstable();
+        keys
     }
 
     /// Seconds to live of a key (-2 absent, -1 no expiry).
