@@ -2,23 +2,29 @@
 //! "json"`, a scripted mix of calls through the real AWS SDK, the scrape read by an
 //! exposition-format parser (`prometheus-parse`). The counters equal the calls made, per action
 //! and outcome as the clients saw them; no label holds a value a request chose; each request is
-//! one JSON log line. Bad `[metrics]` settings are refused by `check-config` with their line,
-//! and a metrics address already taken stops the start.
+//! one JSON log line. Store failures are counted per operation (a real Redis killed). Bad
+//! `[metrics]` settings are refused by `check-config` with their line, and a metrics address
+//! already taken stops the start.
 
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_credential_types::Credentials;
+use aws_sdk_sts::error::ProvideErrorMetadata as _;
 use prometheus_parse::{Sample, Scrape, Value};
 use sts_broker::cli::broker::check_config;
 use sts_broker::config::Config;
+use sts_broker::metrics::Metrics;
 
 use crate::harness::broker::{
     ACCOUNT, ALICE_KEY_ID, ALICE_SECRET, BOB_KEY_ID, BOB_SECRET, DEPLOY_ROLE, OPS_KEY_ID,
-    OPS_SECRET, PROD_ROLE, VENDOR_EXTERNAL_ID, VENDOR_ROLE, standard_config, sts_client,
+    OPS_SECRET, PROD_ROLE, TestBroker, VENDOR_EXTERNAL_ID, VENDOR_ROLE, standard_config,
+    sts_client,
 };
 use crate::harness::idp::TestIdp;
+use crate::harness::redis::RedisServer;
 use crate::harness::signer::Signer;
 use crate::serve::{serve_with_metrics, stop, wait_ready};
 
@@ -442,6 +448,78 @@ async fn counters_equal_the_calls_made_and_labels_hold_no_request_values() {
             "an unknown action reached the log: {line}"
         );
     }
+}
+
+/// The broker in-process on a real Redis that then dies: the session that cannot be stored is
+/// `ServiceUnavailable`, `/readyz` turns 503, and the store's failures are counted per
+/// operation on the metrics listener the library serves.
+#[tokio::test]
+async fn store_failures_are_counted_per_operation() {
+    let idp = TestIdp::start().await;
+    let redis = RedisServer::start().await;
+    let broker = TestBroker::start(&idp, &redis.url()).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let metrics = format!("http://{}/metrics", listener.local_addr().unwrap());
+    let registry = Arc::new(Metrics::new(broker.state.clone()));
+    tokio::spawn(sts_broker::metrics::serve(
+        listener,
+        registry,
+        std::future::pending(),
+    ));
+    let scrape = || async {
+        let text = reqwest::get(&metrics).await.unwrap().text().await.unwrap();
+        Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap()
+    };
+    let sub = "repo:octo-org/app:ref:refs/heads/main";
+    let assume = || async {
+        broker
+            .sts()
+            .assume_role_with_web_identity()
+            .role_arn(DEPLOY_ROLE)
+            .role_session_name("store-down")
+            .web_identity_token(idp.token("rsa-1", &idp.claims(sub)))
+            .send()
+            .await
+    };
+    assume().await.unwrap();
+    let before = scrape().await;
+    let errors = series(&before, "sts_broker_store_errors_total");
+    assert_eq!(errors.len(), 11);
+    assert!(errors.values().all(|n| *n == 0.0), "{errors:?}");
+
+    drop(redis);
+    let refused = assume().await.unwrap_err();
+    assert_eq!(refused.code(), Some("ServiceUnavailable"));
+    let ready = broker
+        .http()
+        .get(format!("{}/readyz", broker.endpoint))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+
+    let after = scrape().await;
+    let errors = series(&after, "sts_broker_store_errors_total");
+    assert_eq!(errors[&pairs(&[("operation", "put_session")])], 1.0);
+    assert_eq!(errors[&pairs(&[("operation", "ping")])], 1.0);
+    let requests = series(&after, "sts_broker_requests_total");
+    for (action, outcome, n) in [
+        (ARWWI, "success", 1.0),
+        (ARWWI, "ServiceUnavailable", 1.0),
+        ("readyz", "ServiceUnavailable", 1.0),
+    ] {
+        assert_eq!(
+            requests[&pairs(&[("action", action), ("outcome", outcome)])],
+            n,
+            "{action} {outcome}"
+        );
+    }
+    let issued = series(&after, "sts_broker_sessions_issued_total");
+    assert_eq!(
+        issued.values().sum::<f64>(),
+        1.0,
+        "a session not stored is not issued"
+    );
 }
 
 /// Writes `toml` as `broker.toml` in a fresh folder and runs `check-config` on it: its stderr.
