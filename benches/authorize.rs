@@ -98,6 +98,7 @@ fn state(dir: &std::path::Path) -> Broker {
         audit: Default::default(),
         revocations,
         saml_slots: Default::default(),
+        stats: Default::default(),
     }
 }
 

@@ -79,6 +79,7 @@ fn bench(c: &mut Criterion) {
         audit: Default::default(),
         revocations,
         saml_slots: Default::default(),
+        stats: Default::default(),
     };
     let body = form_urlencoded::Serializer::new(String::new())
         .append_pair("Action", "AssumeRoleWithWebIdentity")

@@ -6,12 +6,13 @@
 //! discovery document and JWKS. Every error, including those produced by middleware (body too
 //! large, timeout, panic), reaches the client as AWS's `ErrorResponse` XML with the request id
 //! in both the body and the `x-amzn-RequestId` header. The request id is always ours: a value
-//! sent by the client is ignored.
+//! sent by the client is ignored. Every answer is one log line (target `sts_broker::request`:
+//! request id, action, outcome, status, latency) and is counted in the broker's [`Stats`].
 
 use std::any::Any;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::to_bytes;
@@ -28,19 +29,35 @@ use tower_http::trace::TraceLayer;
 use crate::admin_api;
 use crate::audit::{self, AuditEvent};
 use crate::authz;
+use crate::broker::error::ErrorCode;
 use crate::broker::request::REQUEST_ID_HEADER;
+use crate::broker::stats::{self, Outcome, Stats};
 use crate::broker::{ApiError, Broker, RawRequest, RequestMeta};
 use crate::query::{self, Params, xml};
+
+/// The action of a request that names none this broker serves (an unknown or missing Query API
+/// `Action`, an unknown path, a request cut short before its action was read).
+pub const UNKNOWN_ACTION: &str = "unknown";
+/// The fixed action names of the other routes, for logs and metrics.
+const AUTHORIZE_ACTION: &str = "Authorize";
+const ADMIN_REVOKE_ACTION: &str = "AdminRevoke";
+const HEALTHZ_ACTION: &str = "healthz";
+const READYZ_ACTION: &str = "readyz";
+const DEV_ISSUER_ACTION: &str = "dev_issuer";
 
 /// The router with every middleware layer.
 pub fn router(state: Arc<Broker>) -> Router {
     let max_body = state.config.server.max_body_bytes;
     let timeout = Duration::from_secs(state.config.server.request_timeout_seconds);
+    let stats = state.stats.clone();
     let mut app = Router::new()
         .route("/", get(sts_query).post(sts_query))
         .route(authz::api::PATH, post(authorize_json))
         .route(admin_api::REVOKE_PATH, post(admin_revoke))
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route(
+            "/healthz",
+            get(|| async { answered("ok\n".into_response(), HEALTHZ_ACTION, None) }),
+        )
         .route("/readyz", get(readyz));
     if let Some(dev) = &state.dev_issuer {
         let base = issuer_path(&dev.issuer);
@@ -51,12 +68,18 @@ pub fn router(state: Arc<Broker>) -> Router {
             )
             .route(&format!("{base}/jwks.json"), get(dev_jwks));
     }
-    common_layers(app.fallback(not_found).with_state(state), max_body, timeout)
+    common_layers(
+        app.fallback(not_found).with_state(state),
+        max_body,
+        timeout,
+        stats,
+    )
 }
 
 /// The layers every route of the main listener runs under: body limit, deadline, a panic
-/// turned into `InternalFailure`, the request id and AWS-shaped errors, tracing.
-fn common_layers(app: Router, max_body: usize, timeout: Duration) -> Router {
+/// turned into `InternalFailure`, the request id, AWS-shaped errors, the request's log line and
+/// counters, tracing.
+fn common_layers(app: Router, max_body: usize, timeout: Duration, stats: Arc<Stats>) -> Router {
     app.layer(RequestBodyLimitLayer::new(max_body))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -64,7 +87,7 @@ fn common_layers(app: Router, max_body: usize, timeout: Duration) -> Router {
         ))
         .layer(CatchPanicLayer::custom(on_panic))
         .layer(middleware::from_fn(move |req, next| {
-            request_id_and_errors(req, next, max_body)
+            request_id_and_errors(req, next, max_body, stats.clone())
         }))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             // The path only: query strings can carry tokens.
@@ -90,14 +113,38 @@ pub async fn serve(
 #[derive(Debug, Clone)]
 struct RequestId(String);
 
-/// Gives every request a fresh id, returns it in `x-amzn-RequestId`, and turns the bare error
-/// responses of lower layers (413, 408) into AWS XML.
-async fn request_id_and_errors(mut req: Request, next: Next, max_body: usize) -> Response {
+/// How a handler answered, for the request's log line and counters: a fixed action name and the
+/// outcome. Set on the response by [`answered`]; read by [`request_id_and_errors`].
+#[derive(Debug, Clone, Copy)]
+struct Answered {
+    action: &'static str,
+    outcome: Outcome,
+}
+
+/// `response`, marked as the answer to `action` with `outcome`.
+fn answered(mut response: Response, action: &'static str, outcome: Outcome) -> Response {
+    response
+        .extensions_mut()
+        .insert(Answered { action, outcome });
+    response
+}
+
+/// Gives every request a fresh id, returns it in `x-amzn-RequestId`, turns the bare error
+/// responses of lower layers (413, 408) into AWS XML, and logs and counts the answer.
+async fn request_id_and_errors(
+    mut req: Request,
+    next: Next,
+    max_body: usize,
+    stats: Arc<Stats>,
+) -> Response {
+    let started = Instant::now();
     let id = uuid::Uuid::new_v4().to_string();
     req.extensions_mut().insert(RequestId(id.clone()));
     let json_api =
         req.uri().path() == authz::api::PATH || req.uri().path().starts_with(admin_api::PREFIX);
     let mut response = next.run(req).await;
+    let handled = response.extensions().get::<Answered>().copied();
+    let mut replaced = None;
     let is_ours = response
         .headers()
         .get(header::CONTENT_TYPE)
@@ -114,6 +161,7 @@ async fn request_id_and_errors(mut req: Request, next: Next, max_body: usize) ->
             _ => None,
         };
         if let Some(e) = replacement {
+            replaced = Some(e.code);
             response = if json_api {
                 authz::api::error_response(&e, &id)
             } else {
@@ -124,7 +172,32 @@ async fn request_id_and_errors(mut req: Request, next: Next, max_body: usize) ->
     if let Ok(v) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, v);
     }
+    let action = handled.map_or(UNKNOWN_ACTION, |a| a.action);
+    let outcome = match (replaced, handled) {
+        (Some(code), _) => Some(code),
+        (None, Some(a)) => a.outcome,
+        // Every route marks its answer; an unmarked one is counted by its status class.
+        (None, None) if response.status().is_success() => None,
+        (None, None) => Some(ErrorCode::InternalFailure),
+    };
+    let elapsed = started.elapsed();
+    stats.request(action, outcome, elapsed);
+    tracing::info!(
+        target: "sts_broker::request",
+        request_id = %id,
+        action,
+        outcome = stats::outcome_label(outcome),
+        status = response.status().as_u16(),
+        latency_ms = latency_ms(elapsed),
+        "request answered"
+    );
     response
+}
+
+/// Milliseconds to the microsecond.
+fn latency_ms(elapsed: Duration) -> f64 {
+    let micros = u32::try_from(elapsed.as_micros()).unwrap_or(u32::MAX);
+    f64::from(micros) / 1000.0
 }
 
 fn xml_response(status: StatusCode, body: String) -> Response {
@@ -171,7 +244,8 @@ fn body_error(e: &axum::Error, max: usize) -> ApiError {
 
 async fn not_found(req: Request) -> Response {
     let id = request_id(&req);
-    error_response(&ApiError::not_found(), &id)
+    let e = ApiError::not_found();
+    answered(error_response(&e, &id), UNKNOWN_ACTION, Some(e.code))
 }
 
 fn request_id(req: &Request) -> String {
@@ -185,12 +259,14 @@ fn request_id(req: &Request) -> String {
 async fn sts_query(State(state): State<Arc<Broker>>, req: Request) -> Response {
     let id = request_id(&req);
     let mut namespace = xml::NAMESPACE;
+    let mut action = UNKNOWN_ACTION;
     let (result, notes) = state
         .audit
-        .collect(handle_query(&state, req, &id, &mut namespace))
+        .collect(handle_query(&state, req, &id, &mut namespace, &mut action))
         .await;
     record(&state, &id, &result, notes);
-    match result {
+    let outcome = result.as_ref().err().map(|e| e.code);
+    let response = match result {
         Ok(body) => xml_response(StatusCode::OK, body),
         Err(e) => {
             if e.status().is_server_error() {
@@ -203,7 +279,8 @@ async fn sts_query(State(state): State<Arc<Broker>>, req: Request) -> Response {
                 &e,
             )
         }
-    }
+    };
+    answered(response, action, outcome)
 }
 
 /// One audit line for a Query API or admin API call, from its outcome and what its handlers
@@ -244,21 +321,26 @@ async fn authorize_json(State(state): State<Arc<Broker>>, req: Request) -> Respo
     let mut meta = request_meta(&req, &id);
     let body = match to_bytes(req.into_body(), max).await {
         Ok(b) => b,
-        Err(e) => return authz::api::error_response(&body_error(&e, max), &id),
+        Err(e) => return json_error(&body_error(&e, max), &id, AUTHORIZE_ACTION),
     };
     meta.raw.body = body;
     let (result, mut notes) = state.audit.collect(authz::api::handle(&state, &meta)).await;
     match result {
-        Ok(response) => response,
+        Ok(response) => answered(response, AUTHORIZE_ACTION, None),
         Err(e) => {
             tracing::debug!(request_id = %id, code = e.code.as_str(), message = %e.message, "authorize call refused");
             notes.source_ip = meta.source_ip;
             notes.action = Some(authz::api::ACTION.to_owned());
-            let response = authz::api::error_response(&e, &id);
+            let response = json_error(&e, &id, AUTHORIZE_ACTION);
             record::<()>(&state, &id, &Err(e), notes);
             response
         }
     }
+}
+
+/// A JSON API's error answer, marked as `action`'s.
+fn json_error(e: &ApiError, id: &str, action: &'static str) -> Response {
+    answered(authz::api::error_response(e, id), action, Some(e.code))
 }
 
 /// `POST /admin/revoke` (see [`admin_api`]): one audit line per call.
@@ -268,17 +350,17 @@ async fn admin_revoke(State(state): State<Arc<Broker>>, req: Request) -> Respons
     let mut meta = request_meta(&req, &id);
     let body = match to_bytes(req.into_body(), max).await {
         Ok(b) => b,
-        Err(e) => return authz::api::error_response(&body_error(&e, max), &id),
+        Err(e) => return json_error(&body_error(&e, max), &id, ADMIN_REVOKE_ACTION),
     };
     meta.raw.body = body;
     let (result, mut notes) = state.audit.collect(admin_api::revoke(&state, &meta)).await;
     notes.source_ip = meta.source_ip;
     record(&state, &id, &result, notes);
     match result {
-        Ok(response) => response,
+        Ok(response) => answered(response, ADMIN_REVOKE_ACTION, None),
         Err(e) => {
             tracing::debug!(request_id = %id, code = e.code.as_str(), message = %e.message, "admin call refused");
-            authz::api::error_response(&e, &id)
+            json_error(&e, &id, ADMIN_REVOKE_ACTION)
         }
     }
 }
@@ -322,6 +404,7 @@ async fn handle_query(
     req: Request,
     id: &str,
     namespace: &mut &'static str,
+    action: &mut &'static str,
 ) -> Result<String, ApiError> {
     let mut meta = request_meta(&req, id);
     audit::note(|n| n.source_ip = meta.source_ip);
@@ -349,18 +432,30 @@ async fn handle_query(
         meta.raw.body = body;
     }
     *namespace = query::namespace(&params);
+    *action = query::action_name(&params).unwrap_or(UNKNOWN_ACTION);
     query::dispatch(state, &params, &meta).await
 }
 
 async fn readyz(State(state): State<Arc<Broker>>) -> Response {
+    let unavailable = |text: &'static str| {
+        answered(
+            (StatusCode::SERVICE_UNAVAILABLE, text).into_response(),
+            READYZ_ACTION,
+            Some(ErrorCode::ServiceUnavailable),
+        )
+    };
     if state.keys.signing(state.clock.now()).is_none() {
-        return (StatusCode::SERVICE_UNAVAILABLE, "no session key loaded\n").into_response();
+        return unavailable("no session key loaded\n");
     }
     match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, "ready\n").into_response(),
+        Ok(()) => answered(
+            (StatusCode::OK, "ready\n").into_response(),
+            READYZ_ACTION,
+            None,
+        ),
         Err(e) => {
             tracing::warn!(error = %e, "store not reachable");
-            (StatusCode::SERVICE_UNAVAILABLE, "store not reachable\n").into_response()
+            unavailable("store not reachable\n")
         }
     }
 }
@@ -376,10 +471,10 @@ fn issuer_path(issuer: &str) -> String {
 
 async fn dev_discovery(State(state): State<Arc<Broker>>) -> Response {
     let Some(dev) = &state.dev_issuer else {
-        return StatusCode::NOT_FOUND.into_response();
+        return dev_issuer_absent();
     };
     let issuer = dev.issuer.trim_end_matches('/');
-    axum::Json(serde_json::json!({
+    let body = axum::Json(serde_json::json!({
         "issuer": dev.issuer,
         "jwks_uri": format!("{issuer}/jwks.json"),
         "response_types_supported": ["id_token"],
@@ -387,14 +482,29 @@ async fn dev_discovery(State(state): State<Arc<Broker>>) -> Response {
         "id_token_signing_alg_values_supported": ["ES256"],
         "claims_supported": ["sub", "aud", "exp", "iat", "iss", "nbf"],
     }))
-    .into_response()
+    .into_response();
+    answered(body, DEV_ISSUER_ACTION, None)
 }
 
 async fn dev_jwks(State(state): State<Arc<Broker>>) -> Response {
     match &state.dev_issuer {
-        Some(dev) => axum::Json(dev.key.jwks()).into_response(),
-        None => StatusCode::NOT_FOUND.into_response(),
+        Some(dev) => answered(
+            axum::Json(dev.key.jwks()).into_response(),
+            DEV_ISSUER_ACTION,
+            None,
+        ),
+        None => dev_issuer_absent(),
     }
+}
+
+/// The dev issuer's routes exist only when it is enabled; this answers if they are reached
+/// without it.
+fn dev_issuer_absent() -> Response {
+    answered(
+        StatusCode::NOT_FOUND.into_response(),
+        DEV_ISSUER_ACTION,
+        Some(ErrorCode::NotFound),
+    )
 }
 
 /// Resolves on SIGTERM or Ctrl-C.
@@ -433,12 +543,14 @@ mod tests {
         async fn boom() -> Response {
             panic!("handler bug")
         }
+        let stats = Arc::new(Stats::default());
         let app = common_layers(
             Router::new()
                 .route("/", get(boom))
                 .route(authz::api::PATH, post(boom)),
             1024,
             Duration::from_secs(5),
+            stats.clone(),
         );
         for (method, path, json) in [("GET", "/", false), ("POST", authz::api::PATH, true)] {
             let req = Request::builder()
@@ -467,6 +579,12 @@ mod tests {
                 );
             }
         }
+        // Counted as what the client was told, under no action (none was read).
+        let counts = stats.requests();
+        assert_eq!(counts.len(), 1, "{counts:?}");
+        assert_eq!(counts[0].action, UNKNOWN_ACTION);
+        assert_eq!(counts[0].outcome, Some(ErrorCode::InternalFailure));
+        assert_eq!(counts[0].count, 2);
     }
 
     #[test]

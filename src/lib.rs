@@ -7,7 +7,7 @@
 //! - infrastructure: [`store`], [`keys`], [`revocation`], [`audit`];
 //! - the core: [`broker`], the state and services every front door shares;
 //! - front doors: [`query`] (STS's and IAM's Query API), [`authz`] (resource servers),
-//!   [`admin_api`];
+//!   [`admin_api`], [`metrics`] (Prometheus);
 //! - on top: [`app`] (HTTP), [`cli`] and the binary.
 
 pub mod admin_api;
@@ -23,6 +23,7 @@ pub mod encoding;
 pub mod fuzzing;
 pub mod iam;
 pub mod keys;
+pub mod metrics;
 pub mod oidc;
 pub mod policy;
 pub mod query;

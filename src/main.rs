@@ -14,7 +14,7 @@ use sts_broker::app;
 use sts_broker::broker::Broker;
 use sts_broker::cli::{self, Output};
 use sts_broker::clock::SystemClock;
-use sts_broker::config::Config;
+use sts_broker::config::{Config, LogFormat};
 use sts_broker::policy::PolicyType;
 use sts_broker::revocation::Revocation;
 
@@ -300,13 +300,16 @@ fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
 }
 
 fn serve(config: Config) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Text => logs.init(),
+        // One JSON object per line, the event's fields at the top level.
+        LogFormat::Json => logs.json().flatten_event(true).with_span_list(false).init(),
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -349,6 +352,25 @@ fn serve(config: Config) -> anyhow::Result<()> {
                 .await
                 {
                     tracing::error!(error = %e, "ext_authz listener failed");
+                }
+            });
+        }
+        if let Some(address) = state.config.metrics_listen {
+            let metrics_listener = tokio::net::TcpListener::bind(address)
+                .await
+                .with_context(|| format!("cannot listen on {address} ([metrics] listen)"))?;
+            tracing::info!(
+                address = %metrics_listener.local_addr()?,
+                path = sts_broker::metrics::PATH,
+                "metrics listening"
+            );
+            let metrics = Arc::new(sts_broker::metrics::Metrics::new(state.clone()));
+            tokio::spawn(async move {
+                if let Err(e) =
+                    sts_broker::metrics::serve(metrics_listener, metrics, app::shutdown_signal())
+                        .await
+                {
+                    tracing::error!(error = %e, "metrics listener failed");
                 }
             });
         }

@@ -1,8 +1,8 @@
 //! The broker core: the state every front door shares (configuration, keys, store, caches,
 //! clock, audit log, revocations) and the services they share — authenticating a caller
 //! ([`caller`]), effective permissions ([`permissions`]), admin authorization ([`admin`]),
-//! denial messages ([`denial`]), issuing a role session ([`role_session`]) — and the one error
-//! type at the boundary ([`error`]). No HTTP: front doors hand it a [`RequestMeta`].
+//! denial messages ([`denial`]), issuing a role session ([`role_session`]) — the one error
+//! type at the boundary ([`error`]) and the counters operators read ([`stats`]). No HTTP: front doors hand it a [`RequestMeta`].
 
 pub mod admin;
 pub mod auth_cache;
@@ -13,6 +13,7 @@ pub mod permissions;
 pub mod request;
 pub mod role_session;
 pub mod saml;
+pub mod stats;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -79,6 +80,8 @@ pub struct Broker {
     pub revocations: Revocations,
     /// How many SAML verifications may run at once (see [`VerifySlots`]).
     pub saml_slots: VerifySlots,
+    /// Requests, sessions, throttles and reloads counted for operators (see [`stats`]).
+    pub stats: Arc<stats::Stats>,
 }
 
 impl Broker {
@@ -144,6 +147,7 @@ impl Broker {
             audit,
             revocations,
             saml_slots: VerifySlots::default(),
+            stats: Arc::default(),
         })
     }
 }

@@ -499,6 +499,7 @@ pub async fn issue(
             tracing::error!(request_id = %meta.request_id, error = %e, "store refused the session");
             ApiError::service_unavailable()
         })?;
+    state.stats.session_issued(record.origin, &record.account);
     crate::audit::note(|n| {
         n.access_key_id = Some(record.access_key_id.clone());
         n.subject.clone_from(&record.subject);

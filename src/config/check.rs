@@ -201,6 +201,10 @@ impl Checker<'_> {
             );
         }
 
+        let metrics_listen = raw
+            .metrics
+            .as_ref()
+            .and_then(|m| self.metrics(m, &raw.server.listen));
         Config {
             source: self.name.to_owned(),
             server: raw.server,
@@ -217,7 +221,47 @@ impl Checker<'_> {
                 path => AuditOutput::File(self.path(path)),
             },
             ext_authz: raw.ext_authz.as_ref().and_then(|e| self.ext_authz(e)),
+            log_format: raw.log.format,
+            metrics_listen,
         }
+    }
+
+    /// The `[metrics]` listener's address: an `address:port`, not the main listener's.
+    pub(super) fn metrics(
+        &mut self,
+        raw: &file::MetricsSection,
+        server_listen: &str,
+    ) -> Option<std::net::SocketAddr> {
+        let line = self.key_line("[metrics]", "listen");
+        let Ok(address) = raw.listen.parse::<std::net::SocketAddr>() else {
+            self.issue(
+                line,
+                format!("[metrics] listen {:?} is not an address:port", raw.listen),
+            );
+            return None;
+        };
+        if address.port() != 0 && server_listen.parse() == Ok(address) {
+            self.issue(
+                line,
+                format!("[metrics] listen {address} is also [server] listen"),
+            );
+            return None;
+        }
+        Some(address)
+    }
+
+    /// Line of `key = ...` in the table whose header is `header` (else the header's line).
+    pub(super) fn key_line(&self, header: &str, key: &str) -> Option<usize> {
+        let mut lines = self.text.lines().enumerate();
+        let (start, _) = lines.find(|(_, l)| l.trim_start().starts_with(header))?;
+        let found = lines
+            .take_while(|(_, l)| !l.trim_start().starts_with('['))
+            .find(|(_, l)| {
+                l.trim_start()
+                    .strip_prefix(key)
+                    .is_some_and(|rest| rest.trim_start().starts_with('='))
+            });
+        Some(found.map_or(start, |(n, _)| n) + 1)
     }
 
     pub(super) fn ext_authz(&mut self, raw: &file::ExtAuthzSection) -> Option<ExtAuthz> {

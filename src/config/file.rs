@@ -36,6 +36,9 @@ pub struct ConfigFile {
     #[serde(default)]
     pub audit: AuditSection,
     pub ext_authz: Option<ExtAuthzSection>,
+    #[serde(default)]
+    pub log: LogSection,
+    pub metrics: Option<MetricsSection>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -405,4 +408,29 @@ pub struct ExtAuthzRouteEntry {
 
 fn any_method() -> String {
     "*".to_owned()
+}
+
+/// `[log]`: how the service's own log lines are written (to stderr).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSection {
+    #[serde(default)]
+    pub format: LogFormat,
+}
+
+/// `[log] format`: `"text"` (default) for people, `"json"` (one object per line) for machines.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// `[metrics]`: the Prometheus listener (`GET /metrics`). Off unless present.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSection {
+    /// `address:port`; bind it to loopback or the monitoring network only.
+    pub listen: String,
 }

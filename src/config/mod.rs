@@ -9,6 +9,7 @@ mod locate;
 mod saml;
 mod users;
 
+pub use file::LogFormat;
 pub use saml::SamlProvider;
 pub use users::{MAX_ACCESS_KEYS_PER_USER, MAX_GROUPS_PER_USER, MAX_MFA_DEVICES_PER_USER};
 
@@ -49,6 +50,10 @@ pub struct Config {
     pub audit: AuditOutput,
     /// The `ext_authz` listener, when configured.
     pub ext_authz: Option<ExtAuthz>,
+    /// How log lines are written (`[log] format`).
+    pub log_format: LogFormat,
+    /// Where the Prometheus metrics listener listens (`[metrics] listen`), when configured.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// The checked `[ext_authz]` section.

@@ -45,6 +45,60 @@ pub enum KeyFetchError {
     },
 }
 
+/// How a key fetch ended, as operators count it (a small fixed set, not the error text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FetchResult {
+    Success,
+    /// The whole fetch took longer than the provider's deadline.
+    Timeout,
+    /// No connection, or an answer other than `200`.
+    HttpError,
+    /// An answer that is not a usable discovery document or key set (too large, not `https`,
+    /// not parseable).
+    Invalid,
+}
+
+impl FetchResult {
+    pub const ALL: [FetchResult; 4] = [
+        FetchResult::Success,
+        FetchResult::Timeout,
+        FetchResult::HttpError,
+        FetchResult::Invalid,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            FetchResult::Success => "success",
+            FetchResult::Timeout => "timeout",
+            FetchResult::HttpError => "http_error",
+            FetchResult::Invalid => "invalid",
+        }
+    }
+
+    pub(crate) fn index(self) -> usize {
+        match self {
+            FetchResult::Success => 0,
+            FetchResult::Timeout => 1,
+            FetchResult::HttpError => 2,
+            FetchResult::Invalid => 3,
+        }
+    }
+}
+
+impl KeyFetchError {
+    /// The counted result of a fetch that failed this way.
+    pub fn result(&self) -> FetchResult {
+        match self {
+            KeyFetchError::Timeout(_) => FetchResult::Timeout,
+            KeyFetchError::Http { .. } | KeyFetchError::Status { .. } => FetchResult::HttpError,
+            KeyFetchError::TooLarge { .. }
+            | KeyFetchError::Insecure { .. }
+            | KeyFetchError::Discovery { .. }
+            | KeyFetchError::KeySet { .. } => FetchResult::Invalid,
+        }
+    }
+}
+
 /// Where a provider's keys come from.
 #[derive(Debug, Clone)]
 pub(crate) struct RemoteSource {

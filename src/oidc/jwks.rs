@@ -3,6 +3,7 @@
 //! with made-up `kid`s cannot turn into a flood of requests to the provider. The hot path never
 //! awaits; keys configured locally are never fetched. Time comes from the [`Clock`].
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ use jsonwebtoken::Algorithm;
 use time::OffsetDateTime;
 
 use super::error::OidcError;
-use super::fetch::{KeyFetchError, RemoteSource, fetch_keys};
+use super::fetch::{FetchResult, KeyFetchError, RemoteSource, fetch_keys};
 use super::keys::{KeySet, Lookup};
 use crate::clock::Clock;
 
@@ -77,6 +78,8 @@ pub(crate) struct KeyCache {
     max_key_age: time::Duration,
     state: RwLock<Arc<State>>,
     fetch_lock: tokio::sync::Mutex<()>,
+    /// Fetches made so far, per [`FetchResult`] (its `index`).
+    fetches: [AtomicU64; FetchResult::ALL.len()],
 }
 
 impl KeyCache {
@@ -92,6 +95,7 @@ impl KeyCache {
                 ..State::default()
             })),
             fetch_lock: tokio::sync::Mutex::new(()),
+            fetches: Default::default(),
         }
     }
 
@@ -109,6 +113,24 @@ impl KeyCache {
             max_key_age: span(max_key_age),
             state: RwLock::new(Arc::new(State::default())),
             fetch_lock: tokio::sync::Mutex::new(()),
+            fetches: Default::default(),
+        }
+    }
+
+    /// Fetches made so far, by result.
+    pub(crate) fn fetches(&self) -> [(FetchResult, u64); FetchResult::ALL.len()] {
+        FetchResult::ALL.map(|r| {
+            let count = self
+                .fetches
+                .get(r.index())
+                .map_or(0, |c| c.load(Ordering::Relaxed));
+            (r, count)
+        })
+    }
+
+    fn count(&self, result: FetchResult) {
+        if let Some(c) = self.fetches.get(result.index()) {
+            c.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -218,6 +240,10 @@ impl KeyCache {
             return current;
         }
         let result = fetch_keys(ctx.http, remote, ctx.timeout).await;
+        self.count(match &result {
+            Ok(_) => FetchResult::Success,
+            Err(e) => e.result(),
+        });
         let next = match result {
             Ok(keys) => {
                 tracing::info!(issuer = %self.issuer, keys = keys.len(), "fetched OIDC provider keys");
@@ -447,6 +473,19 @@ mod tests {
         f.advance(10);
         f.verify(&unknown).await.unwrap();
         assert_eq!(f.hits(), (4, 2));
+        // Each fetch counted once by how it ended: the 503s are HTTP errors.
+        let fetches = f.registry.key_fetches();
+        assert_eq!(fetches.len(), 1);
+        assert_eq!(fetches[0].0, f.idp.issuer);
+        assert_eq!(
+            fetches[0].1,
+            [
+                (FetchResult::Success, 2),
+                (FetchResult::Timeout, 0),
+                (FetchResult::HttpError, 2),
+                (FetchResult::Invalid, 0),
+            ]
+        );
     }
 
     #[tokio::test]

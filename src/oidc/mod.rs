@@ -28,7 +28,7 @@ use time::OffsetDateTime;
 use crate::clock::Clock;
 
 pub use error::{KEY_UNAVAILABLE_MESSAGE, OidcError, OidcErrorKind};
-pub use fetch::{DEFAULT_FETCH_TIMEOUT, KeyFetchError, MAX_RESPONSE_BYTES};
+pub use fetch::{DEFAULT_FETCH_TIMEOUT, FetchResult, KeyFetchError, MAX_RESPONSE_BYTES};
 pub use keys::{KeySetError, MAX_KEYS};
 pub use token::MAX_TOKEN_BYTES;
 
@@ -197,6 +197,15 @@ impl Registry {
             key_id,
             algorithm,
         })
+    }
+
+    /// Each provider's key fetches so far, by result: its configured issuer and the counts
+    /// (providers whose keys are local never fetch).
+    pub fn key_fetches(&self) -> Vec<(&str, [(FetchResult, u64); FetchResult::ALL.len()])> {
+        self.providers
+            .iter()
+            .map(|p| (p.issuer.as_str(), p.keys.fetches()))
+            .collect()
     }
 
     /// The issuer without its scheme and trailing `/`: what follows `oidc-provider/` in an IAM

@@ -20,6 +20,18 @@ pub fn namespace(params: &Params) -> &'static str {
     }
 }
 
+/// The action a request names as a fixed name, for logs and metrics: one of the STS or IAM
+/// actions served here (by the request's `Version`), or `None` for anything else, so that a
+/// made-up `Action` never becomes a label.
+pub fn action_name(params: &Params) -> Option<&'static str> {
+    let action = params.get("Action")?;
+    if params.get("Version") == Some(iam::VERSION) {
+        iam::Action::from_name(action).map(iam::Action::name)
+    } else {
+        sts::Action::from_name(action).map(sts::Action::name)
+    }
+}
+
 /// Runs one Query API request (STS's, or IAM's on the same endpoint); returns the XML body of
 /// the answer.
 pub async fn dispatch(

@@ -77,6 +77,22 @@ pub enum Revocation {
     User { user_arn: String },
 }
 
+/// The kinds of [`Revocation`], as counted by [`Revocations::revoked_by_kind`].
+pub const KINDS: [&str; 5] = ["session", "subject", "role", "role_issued_before", "user"];
+
+impl Revocation {
+    /// Its index in [`KINDS`].
+    fn kind_index(&self) -> usize {
+        match self {
+            Revocation::Session { .. } => 0,
+            Revocation::Subject { .. } => 1,
+            Revocation::Role { .. } => 2,
+            Revocation::RoleIssuedBefore { .. } => 3,
+            Revocation::User { .. } => 4,
+        }
+    }
+}
+
 /// One stored rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind")]
@@ -274,6 +290,8 @@ struct Shared {
     reconnects: AtomicU64,
     /// Keep-alive pings the subscription answered.
     keepalives: AtomicU64,
+    /// Revocations made through this replica, per [`KINDS`] entry.
+    revoked: [AtomicU64; KINDS.len()],
     /// The session keys stored session records are verified with (revoking a session reads
     /// its record); none set: such a revocation fails.
     session_keys: std::sync::OnceLock<SessionKeys>,
@@ -318,6 +336,7 @@ impl Revocations {
                 ),
                 reconnects: AtomicU64::new(0),
                 keepalives: AtomicU64::new(0),
+                revoked: Default::default(),
                 session_keys: std::sync::OnceLock::new(),
             }),
         }
@@ -342,6 +361,15 @@ impl Revocations {
             reconnects: self.shared.reconnects.load(Ordering::Relaxed),
             keepalives: self.shared.keepalives.load(Ordering::Relaxed),
         }
+    }
+
+    /// Revocations made through this replica so far (stored and published), per kind.
+    pub fn revoked_by_kind(&self) -> [(&'static str, u64); KINDS.len()] {
+        let mut out = KINDS.map(|k| (k, 0));
+        for ((_, count), c) in out.iter_mut().zip(&self.shared.revoked) {
+            *count = c.load(Ordering::Relaxed);
+        }
+        out
     }
 
     /// Loads every live entry from the store and, with Redis, starts the subscriber that keeps
@@ -369,13 +397,16 @@ impl Revocations {
             return Ok(RevokeOutcome::UnknownPrincipal(unknown));
         }
         let now = now.unix_timestamp();
+        let kind = r.kind_index();
         let entries = match self.rules(r, now).await? {
             Some(entries) => entries,
             None => return Ok(RevokeOutcome::SessionNotFound),
         };
-        self.store_and_publish(entries, now)
-            .await
-            .map(RevokeOutcome::Revoked)
+        let stored = self.store_and_publish(entries, now).await?;
+        if let Some(c) = self.shared.revoked.get(kind) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(RevokeOutcome::Revoked(stored))
     }
 
     /// Why `r` names nothing the configuration knows, if it does not.

@@ -103,6 +103,9 @@ async fn a_session_revocation_covers_the_session_its_token_and_its_descendants()
         panic!("{outcome:?}");
     };
     assert_eq!(entries.len(), 2);
+    // One revocation (of two rules), counted by its kind.
+    assert_eq!(r.revoked_by_kind()[0], ("session", 1));
+    assert_eq!(r.revoked_by_kind().iter().map(|(_, n)| n).sum::<u64>(), 1);
     // The session's rule lives until the session ends (here longer than the descendant cover).
     assert_eq!(entries[0].expires_at, parent.expires_at);
     assert_eq!(
@@ -153,6 +156,10 @@ async fn an_unknown_session_stores_nothing() {
     assert_eq!(outcome, RevokeOutcome::SessionNotFound);
     assert!(store.entries(NAMESPACE).await.unwrap().is_empty());
     assert!(r.is_empty());
+    assert!(
+        r.revoked_by_kind().iter().all(|(_, n)| *n == 0),
+        "nothing counted"
+    );
 }
 
 #[tokio::test]

@@ -34,6 +34,8 @@ pub struct MemoryStore {
     map: Arc<Mutex<Map>>,
     /// Session records refused as not authentic.
     pub(super) refused_records: Arc<AtomicU64>,
+    /// Failures per operation.
+    pub(super) errors: Arc<super::errors::Errors>,
 }
 
 impl MemoryStore {

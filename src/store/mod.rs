@@ -6,12 +6,14 @@
 //! revocations), lists them back, and carries events between replicas: Redis pub/sub, or
 //! nothing at all for the embedded store, whose one process needs no messages.
 
+mod errors;
 mod memory;
 mod redis;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+pub use errors::Operation;
 pub use memory::MemoryStore;
 pub use redis::{Received, RedisStore, Subscription};
 
@@ -75,13 +77,14 @@ impl Store {
             .ok_or_else(|| StoreError::NoSessionKey(record.key_id.clone()))?;
         let value = record::seal(record, key)?;
         let key = session_key(&record.access_key_id);
-        match self {
+        let result = match self {
             Store::Memory(m) => {
                 m.put(key, value, ttl);
                 Ok(())
             }
             Store::Redis(r) => r.put(&key, value, ttl).await,
-        }
+        };
+        self.errors().count(Operation::PutSession, result)
     }
 
     /// The live session with this access key id. A record that does not verify under the
@@ -95,7 +98,9 @@ impl Store {
         let key = session_key(access_key_id);
         let bytes = match self {
             Store::Memory(m) => m.get(&key),
-            Store::Redis(r) => r.get(&key).await?,
+            Store::Redis(r) => self
+                .errors()
+                .count(Operation::GetSession, r.get(&key).await)?,
         };
         let Some(bytes) = bytes else {
             return Ok(None);
@@ -114,6 +119,18 @@ impl Store {
         self.refused().load(Ordering::Relaxed)
     }
 
+    /// Failures of the store itself so far, per operation (every operation listed).
+    pub fn errors_by_operation(&self) -> [(Operation, u64); Operation::ALL.len()] {
+        self.errors().snapshot()
+    }
+
+    fn errors(&self) -> &errors::Errors {
+        match self {
+            Store::Memory(m) => &m.errors,
+            Store::Redis(r) => &r.errors,
+        }
+    }
+
     fn refused(&self) -> &AtomicU64 {
         match self {
             Store::Memory(m) => &m.refused_records,
@@ -125,10 +142,11 @@ impl Store {
     /// `false` if it already was, on any replica sharing the store. The replay guard.
     pub async fn use_once(&self, what: &str, ttl: Duration) -> Result<bool, StoreError> {
         let key = format!("{USED_PREFIX}{what}");
-        match self {
+        let result = match self {
             Store::Memory(m) => Ok(m.insert_new(key, ttl)),
             Store::Redis(r) => r.insert_new(&key, ttl).await,
-        }
+        };
+        self.errors().count(Operation::UseOnce, result)
     }
 
     /// Takes one of `limit` attempts at `what` (e.g. MFA codes for a device) in a window of
@@ -142,23 +160,25 @@ impl Store {
         ttl: Duration,
     ) -> Result<Option<u64>, StoreError> {
         let key = format!("{FAILURES_PREFIX}{what}");
-        match self {
+        let result = match self {
             Store::Memory(m) => Ok(m.increment_below(key, limit, ttl)),
             Store::Redis(r) => r.increment_below(&key, limit, ttl).await,
-        }
+        };
+        self.errors().count(Operation::TakeAttempt, result)
     }
 
     /// Gives back an attempt that turned out good (a right code), in the same window; nothing
     /// when the window has ended.
     pub async fn give_back_attempt(&self, what: &str) -> Result<(), StoreError> {
         let key = format!("{FAILURES_PREFIX}{what}");
-        match self {
+        let result = match self {
             Store::Memory(m) => {
                 m.decrement_live(&key);
                 Ok(())
             }
             Store::Redis(r) => r.decrement_live(&key).await,
-        }
+        };
+        self.errors().count(Operation::GiveBackAttempt, result)
     }
 
     /// Writes `value` as the entry `id` of `namespace` for `ttl`, replacing any entry of that
@@ -171,62 +191,69 @@ impl Store {
         ttl: Duration,
     ) -> Result<(), StoreError> {
         let key = entry_key(namespace, id);
-        match self {
+        let result = match self {
             Store::Memory(m) => {
                 m.put(key, value, ttl);
                 Ok(())
             }
             Store::Redis(r) => r.put(&key, value, ttl).await,
-        }
+        };
+        self.errors().count(Operation::PutEntry, result)
     }
 
     /// Every live entry of `namespace` (Redis: `SCAN`, never `KEYS`), in no particular order.
     pub async fn entries(&self, namespace: &str) -> Result<Vec<Vec<u8>>, StoreError> {
         let prefix = entry_key(namespace, "");
-        match self {
+        let result = match self {
             Store::Memory(m) => Ok(m.with_prefix(&prefix)),
             Store::Redis(r) => r.scan_prefix(&prefix).await,
-        }
+        };
+        self.errors().count(Operation::Entries, result)
     }
 
     /// Seconds the entry `id` of `namespace` has left; `None` when absent.
     pub async fn entry_ttl(&self, namespace: &str, id: &str) -> Result<Option<u64>, StoreError> {
         let key = entry_key(namespace, id);
-        match self {
+        let result = match self {
             Store::Memory(m) => Ok(m.ttl(&key).map(|d| d.as_secs())),
             Store::Redis(r) => r.ttl(&key).await,
-        }
+        };
+        self.errors().count(Operation::EntryTtl, result)
     }
 
     /// Sends `payload` to every replica subscribed to `channel`. The embedded store has no
     /// other replica: nothing to send.
     pub async fn publish(&self, channel: &str, payload: &[u8]) -> Result<(), StoreError> {
-        match self {
+        let result = match self {
             Store::Memory(_) => Ok(()),
             Store::Redis(r) => {
                 r.publish(&format!("{NAMESPACE_PREFIX}{channel}"), payload)
                     .await
             }
-        }
+        };
+        self.errors().count(Operation::Publish, result)
     }
 
     /// A dedicated connection receiving what is published on `channel`; `None` for the
     /// embedded store, which has nothing to receive.
     pub async fn subscribe(&self, channel: &str) -> Result<Option<Subscription>, StoreError> {
-        match self {
+        let result = match self {
             Store::Memory(_) => Ok(None),
-            Store::Redis(r) => Ok(Some(
-                r.subscribe(&format!("{NAMESPACE_PREFIX}{channel}")).await?,
-            )),
-        }
+            Store::Redis(r) => r
+                .subscribe(&format!("{NAMESPACE_PREFIX}{channel}"))
+                .await
+                .map(Some),
+        };
+        self.errors().count(Operation::Subscribe, result)
     }
 
     /// Whether the store answers.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        match self {
+        let result = match self {
             Store::Memory(_) => Ok(()),
             Store::Redis(r) => r.ping().await,
-        }
+        };
+        self.errors().count(Operation::Ping, result)
     }
 
     /// `memory` or `redis`.

@@ -25,6 +25,8 @@ pub struct RedisStore {
     connection: ConnectionManager,
     /// Session records refused as not authentic.
     pub(super) refused_records: Arc<AtomicU64>,
+    /// Failures per operation.
+    pub(super) errors: Arc<super::errors::Errors>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -45,6 +47,7 @@ impl RedisStore {
             client,
             connection,
             refused_records: Arc::new(AtomicU64::new(0)),
+            errors: Arc::default(),
         })
     }
 

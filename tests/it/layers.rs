@@ -17,7 +17,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("domain", &["iam", "config"]),
     ("infrastructure", &["store", "keys", "revocation", "audit"]),
     ("core", &["broker"]),
-    ("front doors", &["query", "authz", "admin_api"]),
+    ("front doors", &["query", "authz", "admin_api", "metrics"]),
     ("on top", &["app", "cli", "fuzzing"]),
 ];
 

@@ -26,6 +26,7 @@ mod iam_simulate;
 mod idp_faults;
 mod key_rotation;
 mod layers;
+mod metrics;
 mod policy_conditions;
 mod policy_core_engine;
 mod policy_moto;

@@ -10,14 +10,49 @@ const BIN: &str = env!("CARGO_BIN_EXE_sts-broker");
 /// The real binary serving a configuration that listens on `127.0.0.1:0`: the kernel picks
 /// the port as the broker binds, and the test reads it from the broker's own "listening" log
 /// line, so no port is chosen (and released) before the broker holds it.
-struct Server {
-    child: Child,
-    endpoint: String,
+pub(crate) struct Server {
+    pub child: Child,
+    pub endpoint: String,
+    /// The metrics listener's `http://address`, when the test waited for it.
+    pub metrics: Option<String>,
     /// Everything the broker wrote to stderr, once it has exited.
-    log: std::thread::JoinHandle<String>,
+    pub log: std::thread::JoinHandle<String>,
 }
 
-fn serve(config: &str) -> Server {
+const MAIN_LISTENING: &str = "sts-broker listening";
+const METRICS_LISTENING: &str = "metrics listening";
+
+pub(crate) fn serve(config: &str) -> Server {
+    serve_listening(config, false)
+}
+
+/// As [`serve`], also waiting for the metrics listener's address.
+pub(crate) fn serve_with_metrics(config: &str) -> Server {
+    serve_listening(config, true)
+}
+
+/// A "listening" line's message and address, in either log format.
+fn listening(line: &str) -> Option<(&'static str, String)> {
+    let plain = strip_ansi(line);
+    let (message, address) = if plain.starts_with('{') {
+        let v: serde_json::Value = serde_json::from_str(&plain).ok()?;
+        (
+            v["message"].as_str()?.to_owned(),
+            v["address"].as_str()?.to_owned(),
+        )
+    } else {
+        let address = plain
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("address="))?;
+        (plain.clone(), address.to_owned())
+    };
+    [MAIN_LISTENING, METRICS_LISTENING]
+        .into_iter()
+        .find(|m| message.contains(m))
+        .map(|m| (m, address))
+}
+
+fn serve_listening(config: &str, metrics: bool) -> Server {
     let mut child = Command::new(BIN)
         .args(["serve", "--config", config])
         .env("RUST_LOG", "debug")
@@ -32,28 +67,62 @@ fn serve(config: &str) -> Server {
         let mut all = String::new();
         for line in std::io::BufReader::new(stderr).lines() {
             let Ok(line) = line else { break };
-            let plain = strip_ansi(&line);
-            if plain.contains("sts-broker listening")
-                && let Some(a) = plain
-                    .split_whitespace()
-                    .find_map(|w| w.strip_prefix("address="))
-            {
-                let _ = address.send(a.to_owned());
+            if let Some(listening) = listening(&line) {
+                let _ = address.send(listening);
             }
             all.push_str(&line);
             all.push('\n');
         }
         all
     });
-    // A hang guard only: the broker reports its address as soon as it listens.
-    let addr = found
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the broker did not report the address it listens on");
+    let (mut endpoint, mut metrics_endpoint) = (None, None);
+    while endpoint.is_none() || (metrics && metrics_endpoint.is_none()) {
+        // A hang guard only: the broker reports its addresses as soon as it listens.
+        let (message, addr) = found
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the broker did not report the addresses it listens on");
+        let slot = if message == MAIN_LISTENING {
+            &mut endpoint
+        } else {
+            &mut metrics_endpoint
+        };
+        *slot = Some(format!("http://{addr}"));
+    }
     Server {
         child,
-        endpoint: format!("http://{addr}"),
+        endpoint: endpoint.unwrap(),
+        metrics: metrics_endpoint,
         log,
     }
+}
+
+/// Polls `/readyz` until it answers 200; returns the answers seen by status.
+pub(crate) async fn wait_ready(endpoint: &str) -> Vec<u16> {
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut seen = Vec::new();
+    loop {
+        if let Ok(r) = http.get(format!("{endpoint}/readyz")).send().await {
+            seen.push(r.status().as_u16());
+            if r.status().is_success() {
+                return seen;
+            }
+        }
+        assert!(Instant::now() < deadline, "broker did not become ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Sends SIGTERM, checks the broker exits 0, and returns its log.
+pub(crate) fn stop(mut server: Server) -> String {
+    let status = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = server.child.wait().unwrap();
+    assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
+    server.log.join().unwrap()
 }
 
 /// `line` without terminal colour sequences.
@@ -88,6 +157,7 @@ async fn serve_dev_config_mints_with_a_dev_token_and_exits_on_sigterm() {
         child: mut server,
         endpoint,
         log,
+        ..
     } = serve(config);
     let http = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -233,6 +303,59 @@ fn keys_generate_adds_a_newer_key() {
 /// records it).
 #[tokio::test]
 async fn saml_responses_never_reach_the_log() {
+    saml_responses_never_reach_a_log_in("text").await;
+}
+
+/// The same with `[log] format = "json"`: every line is one JSON object, and each request is
+/// one `sts_broker::request` line with its id, action, outcome, status and latency.
+#[tokio::test]
+async fn saml_responses_never_reach_the_json_log() {
+    let log = saml_responses_never_reach_a_log_in("json").await;
+    // libxmlsec (C) reports a failed signature check on the process's stderr itself, outside
+    // the broker's logger: those lines are its own (`func=xmlSec...`) and hold no document.
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .filter(|l| !l.starts_with("func=xmlSec"))
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("not one JSON object ({e}): {l}"));
+            assert!(v.is_object(), "not one JSON object: {l}");
+            v
+        })
+        .collect();
+    let requests: Vec<_> = lines
+        .iter()
+        .filter(|l| l["target"] == "sts_broker::request")
+        .collect();
+    let saml: Vec<_> = requests
+        .iter()
+        .filter(|l| l["action"] == "AssumeRoleWithSAML")
+        .collect();
+    assert_eq!(saml.len(), 5, "one line per SAML request: {requests:?}");
+    let outcomes: Vec<&str> = saml
+        .iter()
+        .map(|l| l["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes.iter().filter(|o| **o == "success").count(), 1);
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| ["success", "InvalidIdentityToken", "AccessDenied"].contains(o)),
+        "{outcomes:?}"
+    );
+    for line in &requests {
+        assert_eq!(line["level"], "INFO");
+        assert_eq!(line["message"], "request answered");
+        assert_eq!(line["request_id"].as_str().unwrap().len(), 36, "{line:?}");
+        assert!(line["status"].as_u64().is_some(), "{line:?}");
+        assert!(line["latency_ms"].as_f64().unwrap() >= 0.0, "{line:?}");
+    }
+    let ids: std::collections::HashSet<_> = requests.iter().map(|l| &l["request_id"]).collect();
+    assert_eq!(ids.len(), requests.len(), "one line per request");
+}
+
+/// Runs the SAML secrecy checks on a broker logging in `format`; returns its log.
+async fn saml_responses_never_reach_a_log_in(format: &str) -> String {
     use crate::harness::saml::{Sign, TestSamlIdp, b64};
     const PROVIDER: &str = "arn:aws:iam::111122223333:saml-provider/corp";
     const ROLE: &str = "arn:aws:iam::111122223333:role/saml";
@@ -244,6 +367,8 @@ async fn saml_responses_never_reach_the_log() {
         format!(
             r#"[server]
 listen = "127.0.0.1:0"
+[log]
+format = "{format}"
 [store]
 url = "memory://"
 [keys]
@@ -263,22 +388,9 @@ trust_policy = '{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "P
         ),
     )
     .unwrap();
-    let Server {
-        child: mut server,
-        endpoint,
-        log,
-    } = serve(config.to_str().unwrap());
-    let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(r) = http.get(format!("{endpoint}/readyz")).send().await
-            && r.status().is_success()
-        {
-            break;
-        }
-        assert!(Instant::now() < deadline, "broker did not become ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let server = serve(config.to_str().unwrap());
+    let endpoint = server.endpoint.clone();
+    wait_ready(&endpoint).await;
     let sts = crate::harness::broker::sts_client(&endpoint, None);
     let now = time::OffsetDateTime::now_utc();
     let unique = |what: &str| format!("CORP\\{what}-{}", uuid::Uuid::new_v4().simple());
@@ -331,13 +443,7 @@ trust_policy = '{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "P
         ));
     }
 
-    let status = Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    assert!(server.wait().unwrap().success());
-    let log = log.join().unwrap();
+    let log = stop(server);
     assert!(log.contains("session issued"), "{log}");
     assert!(log.contains("SAML response refused"), "{log}");
     let escaped = |s: &str| s.replace('\\', "\\\\");
@@ -382,4 +488,5 @@ trust_policy = '{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "P
     for secret in [creds.secret_access_key(), creds.session_token()] {
         assert!(!log.contains(secret), "a secret reached the log");
     }
+    log
 }

@@ -34,6 +34,13 @@ impl Action {
         }
     }
 
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::SimulateCustomPolicy => "SimulateCustomPolicy",
+            Action::SimulatePrincipalPolicy => "SimulatePrincipalPolicy",
+        }
+    }
+
     pub fn response_tag(self) -> &'static str {
         match self {
             Action::SimulateCustomPolicy => "SimulateCustomPolicyResponse",
