@@ -217,6 +217,7 @@ impl Checker<'_> {
                 path => AuditOutput::File(self.path(path)),
             },
             ext_authz: raw.ext_authz.as_ref().and_then(|e| self.ext_authz(e)),
+            rate_limits: self.rate_limits(raw.rate_limits.as_ref()),
         }
     }
 

@@ -6,9 +6,11 @@
 mod check;
 pub mod file;
 mod locate;
+mod rate_limits;
 mod saml;
 mod users;
 
+pub use rate_limits::RateLimits;
 pub use saml::SamlProvider;
 pub use users::{MAX_ACCESS_KEYS_PER_USER, MAX_GROUPS_PER_USER, MAX_MFA_DEVICES_PER_USER};
 
@@ -49,6 +51,8 @@ pub struct Config {
     pub audit: AuditOutput,
     /// The `ext_authz` listener, when configured.
     pub ext_authz: Option<ExtAuthz>,
+    /// Throttling (`[rate_limits]`); none configured: no limits.
+    pub rate_limits: RateLimits,
 }
 
 /// The checked `[ext_authz]` section.
