@@ -1,8 +1,8 @@
 //! The broker core: the state every front door shares (configuration, keys, store, caches,
 //! clock, audit log, revocations) and the services they share — authenticating a caller
 //! ([`caller`]), effective permissions ([`permissions`]), admin authorization ([`admin`]),
-//! denial messages ([`denial`]), issuing a role session ([`role_session`]) — and the one error
-//! type at the boundary ([`error`]). No HTTP: front doors hand it a [`RequestMeta`].
+//! denial messages ([`denial`]), issuing a role session ([`role_session`]), throttling
+//! ([`throttle`]) — and the one error type at the boundary ([`error`]). No HTTP: front doors hand it a [`RequestMeta`].
 
 pub mod admin;
 pub mod auth_cache;
@@ -13,6 +13,7 @@ pub mod permissions;
 pub mod request;
 pub mod role_session;
 pub mod saml;
+pub mod throttle;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +31,7 @@ use crate::store::{Store, StoreError};
 use auth_cache::AuthCache;
 use caller::SigningKeyCache;
 use saml::VerifySlots;
+use throttle::Throttle;
 
 /// How often the keys folder is checked for changes.
 const KEYS_POLL_INTERVAL: Duration = Duration::from_secs(1);
@@ -79,6 +81,8 @@ pub struct Broker {
     pub revocations: Revocations,
     /// How many SAML verifications may run at once (see [`VerifySlots`]).
     pub saml_slots: VerifySlots,
+    /// `[rate_limits]`: the token buckets and what they refused (see [`throttle`]).
+    pub throttle: Throttle,
 }
 
 impl Broker {
@@ -132,6 +136,7 @@ impl Broker {
             .build()?;
         let oidc = oidc::Registry::new(providers, http, clock.clone())?;
         let audit = AuditLog::start(&config.audit)?;
+        let throttle = Throttle::new(config.rate_limits, store.clone(), clock.clone());
         Ok(Broker {
             config,
             oidc,
@@ -144,6 +149,7 @@ impl Broker {
             audit,
             revocations,
             saml_slots: VerifySlots::default(),
+            throttle,
         })
     }
 }
