@@ -22,6 +22,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use sts_broker::authz::{Forwarded, Question, authorize};
 use sts_broker::broker::Broker;
 use sts_broker::broker::role_session::{self, NewSession};
+use sts_broker::broker::throttle::Throttle;
 use sts_broker::broker::{RawRequest, RequestMeta};
 use sts_broker::clock::ManualClock;
 use sts_broker::config::Config;
@@ -86,6 +87,7 @@ fn state(dir: &std::path::Path) -> Broker {
     ));
     let store = Store::Memory(MemoryStore::default());
     let revocations = Revocations::new(store.clone(), clock.clone(), Principals::of(&config));
+    let throttle = Throttle::new(config.rate_limits, store.clone(), clock.clone());
     Broker {
         config,
         oidc: Registry::new(Vec::new(), reqwest::Client::new(), clock.clone()).unwrap(),
@@ -99,6 +101,7 @@ fn state(dir: &std::path::Path) -> Broker {
         revocations,
         saml_slots: Default::default(),
         stats: Default::default(),
+        throttle,
     }
 }
 

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use criterion::{Criterion, criterion_group, criterion_main};
 use sts_broker::broker::Broker;
 use sts_broker::broker::RequestMeta;
+use sts_broker::broker::throttle::Throttle;
 use sts_broker::clock::SystemClock;
 use sts_broker::config::Config;
 use sts_broker::keys::SessionKeys;
@@ -67,6 +68,7 @@ fn bench(c: &mut Criterion) {
         Arc::new(SystemClock),
         Principals::of(&config),
     );
+    let throttle = Throttle::new(config.rate_limits, store.clone(), Arc::new(SystemClock));
     let state = Broker {
         config,
         oidc,
@@ -80,6 +82,7 @@ fn bench(c: &mut Criterion) {
         revocations,
         saml_slots: Default::default(),
         stats: Default::default(),
+        throttle,
     };
     let body = form_urlencoded::Serializer::new(String::new())
         .append_pair("Action", "AssumeRoleWithWebIdentity")

@@ -408,6 +408,8 @@ async fn handle_query(
 ) -> Result<String, ApiError> {
     let mut meta = request_meta(&req, id);
     audit::note(|n| n.source_ip = meta.source_ip);
+    // Before anything else, the body included (see `broker::throttle`).
+    state.throttle.source_ip(meta.source_ip).await?;
     let mut params = Params::parse(req.uri().query().unwrap_or("").as_bytes())?;
     if req.method() == Method::POST {
         let form = req

@@ -2,7 +2,8 @@
 //!
 //! Layers, each using only those below it (checked by `tests/it/layers.rs`):
 //! - leaves: [`clock`], [`secret`], [`encoding`];
-//! - pure cores: [`policy`], [`sigv4`], [`saml`], [`oidc`], [`session`], [`totp`], [`routes`];
+//! - pure cores: [`policy`], [`sigv4`], [`saml`], [`oidc`], [`session`], [`totp`], [`routes`],
+//!   [`rate`];
 //! - domain: [`iam`], [`config`];
 //! - infrastructure: [`store`], [`keys`], [`revocation`], [`audit`];
 //! - the core: [`broker`], the state and services every front door shares;
@@ -27,6 +28,7 @@ pub mod metrics;
 pub mod oidc;
 pub mod policy;
 pub mod query;
+pub mod rate;
 pub mod revocation;
 pub mod routes;
 pub mod saml;

@@ -259,9 +259,10 @@ impl Collector for BrokerCollector {
             &mut encoder,
             "sts_broker_throttled",
             "Requests refused by a rate limit, by limit.",
-            stats
+            broker
+                .throttle
                 .throttled_counts()
-                .map(|(limit, n)| ([("limit", limit.name())], n)),
+                .map(|(limit, n)| ([("limit", limit)], n)),
         )?;
 
         let (applied, refused) = stats.config_reloads();

@@ -71,6 +71,8 @@ pub enum ErrorCode {
     // IAM's.
     InvalidInput,
     NoSuchEntity,
+    // Too many requests (`[rate_limits]`).
+    Throttling,
     // The service's own state.
     ServiceUnavailable,
     InternalFailure,
@@ -112,6 +114,7 @@ impl ErrorCode {
             }
             ErrorCode::InvalidInput => "InvalidInput",
             ErrorCode::NoSuchEntity => "NoSuchEntity",
+            ErrorCode::Throttling => "Throttling",
             ErrorCode::ServiceUnavailable => "ServiceUnavailable",
             ErrorCode::InternalFailure => "InternalFailure",
             ErrorCode::RequestTimeout => "RequestTimeout",
@@ -139,7 +142,8 @@ impl ErrorCode {
             | ErrorCode::MalformedPolicyDocument
             | ErrorCode::PackedPolicyTooLarge
             | ErrorCode::InvalidAuthorizationMessageException
-            | ErrorCode::InvalidInput => StatusCode::BAD_REQUEST,
+            | ErrorCode::InvalidInput
+            | ErrorCode::Throttling => StatusCode::BAD_REQUEST,
             ErrorCode::MissingAuthenticationToken
             | ErrorCode::SignatureDoesNotMatch
             | ErrorCode::InvalidClientTokenId
@@ -189,18 +193,21 @@ impl ErrorCode {
             | ErrorCode::PackedPolicyTooLarge
             | ErrorCode::InvalidAuthorizationMessageException
             | ErrorCode::InvalidInput
-            | ErrorCode::NoSuchEntity => Fault::Sender,
+            | ErrorCode::NoSuchEntity
+            | ErrorCode::Throttling => Fault::Sender,
         }
     }
 
-    /// Whether AWS's SDKs retry the call: the service's own failures, and an identity provider
-    /// that could not be reached.
+    /// Whether AWS's SDKs retry the call: the service's own failures, an identity provider
+    /// that could not be reached, and throttling (`Throttling` is in every SDK's list of
+    /// throttling codes, retried with backoff).
     pub fn is_retryable(self) -> bool {
         match self {
             ErrorCode::ServiceUnavailable
             | ErrorCode::InternalFailure
             | ErrorCode::RequestTimeout
-            | ErrorCode::IdpCommunicationError => true,
+            | ErrorCode::IdpCommunicationError
+            | ErrorCode::Throttling => true,
             ErrorCode::ValidationError
             | ErrorCode::MissingParameter
             | ErrorCode::MissingAction
@@ -265,6 +272,7 @@ impl ErrorCode {
             | ErrorCode::InvalidAuthorizationMessageException
             | ErrorCode::InvalidInput
             | ErrorCode::NoSuchEntity
+            | ErrorCode::Throttling
             | ErrorCode::ServiceUnavailable
             | ErrorCode::InternalFailure
             | ErrorCode::RequestTimeout => false,
@@ -421,6 +429,12 @@ impl ApiError {
             retry_after: Some(retry_after_seconds),
             ..ApiError::service_unavailable()
         }
+    }
+
+    /// `Throttling` (400, `Rate exceeded`), as AWS answers a caller over its request rate;
+    /// SDKs recognise the code and retry with backoff.
+    pub fn throttled() -> ApiError {
+        ApiError::new(ErrorCode::Throttling, "Rate exceeded")
     }
 
     /// `InternalFailure` (500).
@@ -623,6 +637,20 @@ mod tests {
         }
         assert!(ErrorCode::IdpCommunicationError.is_retryable());
         assert!(!ErrorCode::AccessDenied.is_retryable());
+    }
+
+    /// AWS's answer to a caller over its rate: 400, `Throttling`, `Rate exceeded`, the
+    /// sender's fault, retried, and not an authorization decision in the audit.
+    #[test]
+    fn throttling_is_awss() {
+        let e = ApiError::throttled();
+        assert_eq!(e.code.as_str(), "Throttling");
+        assert_eq!(e.message, "Rate exceeded");
+        assert_eq!(e.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(e.fault(), Fault::Sender);
+        assert!(e.code.is_retryable());
+        assert_eq!(e.audit_outcome(None).0, audit::Decision::Error);
+        assert_eq!(e.retry_after, None);
     }
 
     #[test]

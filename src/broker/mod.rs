@@ -1,8 +1,9 @@
 //! The broker core: the state every front door shares (configuration, keys, store, caches,
 //! clock, audit log, revocations) and the services they share — authenticating a caller
 //! ([`caller`]), effective permissions ([`permissions`]), admin authorization ([`admin`]),
-//! denial messages ([`denial`]), issuing a role session ([`role_session`]) — the one error
-//! type at the boundary ([`error`]) and the counters operators read ([`stats`]). No HTTP: front doors hand it a [`RequestMeta`].
+//! denial messages ([`denial`]), issuing a role session ([`role_session`]), throttling
+//! ([`throttle`]) — the one error type at the boundary ([`error`]) and the counters operators
+//! read ([`stats`]). No HTTP: front doors hand it a [`RequestMeta`].
 
 pub mod admin;
 pub mod auth_cache;
@@ -14,6 +15,7 @@ pub mod request;
 pub mod role_session;
 pub mod saml;
 pub mod stats;
+pub mod throttle;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +33,7 @@ use crate::store::{Store, StoreError};
 use auth_cache::AuthCache;
 use caller::SigningKeyCache;
 use saml::VerifySlots;
+use throttle::Throttle;
 
 /// How often the keys folder is checked for changes.
 const KEYS_POLL_INTERVAL: Duration = Duration::from_secs(1);
@@ -80,8 +83,10 @@ pub struct Broker {
     pub revocations: Revocations,
     /// How many SAML verifications may run at once (see [`VerifySlots`]).
     pub saml_slots: VerifySlots,
-    /// Requests, sessions, throttles and reloads counted for operators (see [`stats`]).
+    /// Requests, sessions and reloads counted for operators (see [`stats`]).
     pub stats: Arc<stats::Stats>,
+    /// `[rate_limits]`: the token buckets and what they refused (see [`throttle`]).
+    pub throttle: Throttle,
 }
 
 impl Broker {
@@ -135,6 +140,7 @@ impl Broker {
             .build()?;
         let oidc = oidc::Registry::new(providers, http, clock.clone())?;
         let audit = AuditLog::start(&config.audit)?;
+        let throttle = Throttle::new(config.rate_limits, store.clone(), clock.clone());
         Ok(Broker {
             config,
             oidc,
@@ -148,6 +154,7 @@ impl Broker {
             revocations,
             saml_slots: VerifySlots::default(),
             stats: Arc::default(),
+            throttle,
         })
     }
 }

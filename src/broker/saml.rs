@@ -62,30 +62,98 @@ pub async fn verify_off_runtime(
     assertion: &str,
     now: time::OffsetDateTime,
 ) -> Result<VerifiedAssertion, Verify> {
-    let metadata = provider.metadata.clone();
-    let audience = provider.audience.clone();
-    let recipient = provider.recipient.clone();
-    let leeway_seconds = i64::try_from(provider.leeway.as_secs()).unwrap_or(0);
-    let allow_sha1 = provider.allow_sha1;
+    let trust = OwnedTrust::of(provider);
     let assertion = assertion.to_owned();
     let slot = slots.try_take().ok_or(Verify::Busy)?;
-    let task = tokio::task::spawn_blocking(move || {
+    joined(tokio::task::spawn_blocking(move || {
         // Held until the work is done, whether or not anyone still waits for it.
         let _slot = slot;
-        saml::verify(
-            &assertion,
-            &saml::Trust {
-                metadata: &metadata,
-                audience: &audience,
-                recipient: &recipient,
-                leeway_seconds,
-                allow_sha1,
-            },
-            now,
-        )
-    });
+        saml::verify(&assertion, &trust.trust(), now)
+    }))
+    .await
+}
+
+/// A response decoded on the blocking pool, with the NameID it *claims* (nothing verified
+/// yet: a key to look at the subject's rate limit, never an identity). It holds its
+/// verification slot until [`verify_claimed`] is done with it, or it is dropped.
+pub struct Claimed {
+    slot: OwnedSemaphorePermit,
+    xml: String,
+    pub name_id: Option<String>,
+}
+
+impl std::fmt::Debug for Claimed {
+    // The response itself is not for logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Claimed")
+            .field("xml_bytes", &self.xml.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The first half of [`verify_off_runtime`], for a caller that looks at the subject's rate
+/// limit before paying for signatures: decodes the response and reads the NameID it claims,
+/// on the blocking pool, in a slot that stays taken for [`verify_claimed`].
+pub async fn claim_off_runtime(slots: &VerifySlots, assertion: &str) -> Result<Claimed, Verify> {
+    let assertion = assertion.to_owned();
+    let slot = slots.try_take().ok_or(Verify::Busy)?;
+    joined(tokio::task::spawn_blocking(move || {
+        let xml = saml::decode(&assertion)?;
+        let name_id = saml::claimed_name_id(&xml);
+        Ok(Claimed { slot, xml, name_id })
+    }))
+    .await
+}
+
+/// The second half: verifies a response [`claim_off_runtime`] read, in the slot it holds.
+pub async fn verify_claimed(
+    claimed: Claimed,
+    provider: &SamlProvider,
+    now: time::OffsetDateTime,
+) -> Result<VerifiedAssertion, Verify> {
+    let trust = OwnedTrust::of(provider);
+    let Claimed { slot, xml, .. } = claimed;
+    joined(tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        saml::verify_decoded(&xml, &trust.trust(), now)
+    }))
+    .await
+}
+
+/// What verification needs of a provider, owned to move onto the blocking pool.
+struct OwnedTrust {
+    metadata: saml::IdpMetadata,
+    audience: String,
+    recipient: String,
+    leeway_seconds: i64,
+    allow_sha1: bool,
+}
+
+impl OwnedTrust {
+    fn of(provider: &SamlProvider) -> OwnedTrust {
+        OwnedTrust {
+            metadata: provider.metadata.clone(),
+            audience: provider.audience.clone(),
+            recipient: provider.recipient.clone(),
+            leeway_seconds: i64::try_from(provider.leeway.as_secs()).unwrap_or(0),
+            allow_sha1: provider.allow_sha1,
+        }
+    }
+
+    fn trust(&self) -> saml::Trust<'_> {
+        saml::Trust {
+            metadata: &self.metadata,
+            audience: &self.audience,
+            recipient: &self.recipient,
+            leeway_seconds: self.leeway_seconds,
+            allow_sha1: self.allow_sha1,
+        }
+    }
+}
+
+async fn joined<T>(task: tokio::task::JoinHandle<Result<T, SamlError>>) -> Result<T, Verify> {
     match task.await {
-        Ok(Ok(verified)) => Ok(verified),
+        Ok(Ok(done)) => Ok(done),
         Ok(Err(e)) => Err(Verify::Refused(e)),
         Err(e) => Err(Verify::Aborted(e)),
     }

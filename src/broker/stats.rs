@@ -1,5 +1,5 @@
 //! What the broker counts for its operators: requests by action and outcome with their latency,
-//! sessions issued, requests refused by a rate limit, configuration reloads. Plain atomics in
+//! sessions issued, configuration reloads. Plain atomics in
 //! read-mostly maps: after the first time a label is seen, bumping takes a shared read lock
 //! and an atomic add. The metrics front door reads snapshots at scrape time; nothing here knows
 //! about Prometheus (docs/operations.md, "Metrics").
@@ -30,34 +30,6 @@ pub fn outcome_label(outcome: Outcome) -> &'static str {
     match outcome {
         None => "success",
         Some(code) => code.as_str(),
-    }
-}
-
-/// A rate limit that refused a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Limit {
-    SourceIp,
-    Role,
-    Subject,
-}
-
-impl Limit {
-    pub const ALL: [Limit; 3] = [Limit::SourceIp, Limit::Role, Limit::Subject];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Limit::SourceIp => "source_ip",
-            Limit::Role => "role",
-            Limit::Subject => "subject",
-        }
-    }
-
-    fn index(self) -> usize {
-        match self {
-            Limit::SourceIp => 0,
-            Limit::Role => 1,
-            Limit::Subject => 2,
-        }
     }
 }
 
@@ -156,7 +128,6 @@ pub struct Stats {
     latency: RwLock<HashMap<&'static str, Histogram>>,
     /// Per configured account, one counter per [`ISSUING_ACTIONS`] entry.
     issued: RwLock<HashMap<String, [AtomicU64; ISSUING_ACTIONS.len()]>>,
-    throttled: [AtomicU64; Limit::ALL.len()],
     /// Applied, then refused.
     reloads: [AtomicU64; 2],
 }
@@ -197,13 +168,6 @@ impl Stats {
                 c.fetch_add(1, Ordering::Relaxed);
             }
         });
-    }
-
-    /// One request refused by the rate limit `limit`.
-    pub fn throttled(&self, limit: Limit) {
-        if let Some(c) = self.throttled.get(limit.index()) {
-            c.fetch_add(1, Ordering::Relaxed);
-        }
     }
 
     /// One configuration reload: applied, or refused (the running configuration kept).
@@ -249,17 +213,6 @@ impl Stats {
             }
         }
         out
-    }
-
-    /// Requests refused per rate limit so far.
-    pub fn throttled_counts(&self) -> [(Limit, u64); Limit::ALL.len()] {
-        Limit::ALL.map(|l| {
-            let count = self
-                .throttled
-                .get(l.index())
-                .map_or(0, |c| c.load(Ordering::Relaxed));
-            (l, count)
-        })
     }
 
     /// Configuration reloads so far: (applied, refused).
@@ -309,7 +262,7 @@ mod tests {
     }
 
     #[test]
-    fn sessions_throttles_and_reloads_are_counted() {
+    fn sessions_and_reloads_are_counted() {
         let stats = Stats::default();
         stats.session_issued(Origin::AssumeRoleWithWebIdentity, "111122223333");
         stats.session_issued(Origin::AssumeRoleWithWebIdentity, "111122223333");
@@ -330,13 +283,6 @@ mod tests {
                     count: 1
                 },
             ]
-        );
-        stats.throttled(Limit::Role);
-        stats.throttled(Limit::Role);
-        stats.throttled(Limit::Subject);
-        assert_eq!(
-            stats.throttled_counts(),
-            [(Limit::SourceIp, 0), (Limit::Role, 2), (Limit::Subject, 1)]
         );
         stats.config_reload(true);
         stats.config_reload(false);

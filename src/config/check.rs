@@ -223,6 +223,7 @@ impl Checker<'_> {
             ext_authz: raw.ext_authz.as_ref().and_then(|e| self.ext_authz(e)),
             log_format: raw.log.format,
             metrics_listen,
+            rate_limits: self.rate_limits(raw.rate_limits.as_ref()),
         }
     }
 

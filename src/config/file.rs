@@ -39,6 +39,8 @@ pub struct ConfigFile {
     #[serde(default)]
     pub log: LogSection,
     pub metrics: Option<MetricsSection>,
+    /// Throttling; no limits when absent.
+    pub rate_limits: Option<RateLimitsSection>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -433,4 +435,31 @@ pub enum LogFormat {
 pub struct MetricsSection {
     /// `address:port`; bind it to loopback or the monitoring network only.
     pub listen: String,
+}
+
+/// `[rate_limits]`: token buckets answered with AWS's `Throttling` (see `broker/throttle.rs`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitsSection {
+    /// Per client address (IPv6 by /64) on the Query API.
+    #[serde(default)]
+    pub per_source_ip: Option<toml::Spanned<LimitEntry>>,
+    /// Per `RoleArn` of the role-assuming actions.
+    #[serde(default)]
+    pub per_role: Option<toml::Spanned<LimitEntry>>,
+    /// Per identity-provider subject (`sub` with its issuer, NameID with its provider).
+    #[serde(default)]
+    pub per_subject: Option<toml::Spanned<LimitEntry>>,
+    /// Buckets shared by every replica through the store, rather than one set per replica.
+    #[serde(default)]
+    pub shared: bool,
+}
+
+/// `{ rate = 100, burst = 200 }`: tokens per second and bucket size. Read as written (a float
+/// and a signed integer) so that a zero or negative value gets its own message.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitEntry {
+    pub rate: f64,
+    pub burst: i64,
 }

@@ -6,10 +6,12 @@
 mod check;
 pub mod file;
 mod locate;
+mod rate_limits;
 mod saml;
 mod users;
 
 pub use file::LogFormat;
+pub use rate_limits::RateLimits;
 pub use saml::SamlProvider;
 pub use users::{MAX_ACCESS_KEYS_PER_USER, MAX_GROUPS_PER_USER, MAX_MFA_DEVICES_PER_USER};
 
@@ -54,6 +56,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Where the Prometheus metrics listener listens (`[metrics] listen`), when configured.
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Throttling (`[rate_limits]`); none configured: no limits.
+    pub rate_limits: RateLimits,
 }
 
 /// The checked `[ext_authz]` section.

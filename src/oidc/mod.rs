@@ -208,6 +208,22 @@ impl Registry {
             .collect()
     }
 
+    /// The provider (its issuer as configured) and `sub` a token *claims*, verifying nothing:
+    /// good only as a key to look at a rate limit before paying for verification, never as an
+    /// identity. `None` when the token does not parse, names no configured issuer or has no
+    /// string `sub` (verification will refuse it).
+    pub fn claimed_subject(&self, token: &str) -> Option<(&str, String)> {
+        let jws = token::parse(token).ok()?;
+        let provider = self
+            .by_issuer
+            .get(jws.issuer().ok()?)
+            .and_then(|&i| self.providers.get(i))?;
+        let Some(Value::String(sub)) = jws.claims().get("sub") else {
+            return None;
+        };
+        Some((provider.issuer.as_str(), sub.clone()))
+    }
+
     /// The issuer without its scheme and trailing `/`: what follows `oidc-provider/` in an IAM
     /// ARN and prefixes the provider's condition keys (`{host_path}:sub`).
     pub fn provider_host_path(issuer: &str) -> &str {
@@ -465,6 +481,30 @@ mod tests {
         assert_eq!(v.issuer, ISS);
         c["iss"] = json!(ISS);
         assert!(r.verify(&TestKey::rsa_a().sign(&c)).await.is_ok());
+    }
+
+    /// The subject a token claims is read without verifying it (a forged signature, an
+    /// issuer's other spelling) and only from tokens of configured issuers.
+    #[test]
+    fn claimed_subjects_are_read_unverified_for_configured_issuers_only() {
+        let mut listed = config(ISS);
+        listed.static_keys = Some(jwk_set(&[TestKey::rsa_a()]));
+        listed.accepted_issuers = vec![format!("{ISS}/")];
+        let r = registry(vec![listed]).unwrap();
+        let token = TestKey::rsa_a().sign(&claims());
+        let (h, rest) = token.split_once('.').unwrap();
+        let (_, signature) = rest.split_once('.').unwrap();
+        let mut c = claims();
+        c["sub"] = json!("victim");
+        c["iss"] = json!(format!("{ISS}/"));
+        let forged = format!("{h}.{}.{signature}", b64(&c.to_string()));
+        assert_eq!(r.claimed_subject(&forged), Some((ISS, "victim".to_owned())));
+        c["iss"] = json!("https://elsewhere.example");
+        assert_eq!(r.claimed_subject(&TestKey::rsa_a().sign(&c)), None);
+        c["iss"] = json!(ISS);
+        c["sub"] = json!(42);
+        assert_eq!(r.claimed_subject(&TestKey::rsa_a().sign(&c)), None);
+        assert_eq!(r.claimed_subject("not.a.token"), None);
     }
 
     #[tokio::test]

@@ -58,8 +58,16 @@ pub fn verify(
     trust: &Trust<'_>,
     now: OffsetDateTime,
 ) -> Result<VerifiedAssertion, SamlError> {
-    let xml = decode(encoded)?;
-    let signed = verify_signatures(&xml, &trust.metadata.certificates, trust.allow_sha1)?;
+    verify_decoded(&decode(encoded)?, trust, now)
+}
+
+/// Verifies and checks a response already decoded ([`decode`]).
+pub fn verify_decoded(
+    xml: &str,
+    trust: &Trust<'_>,
+    now: OffsetDateTime,
+) -> Result<VerifiedAssertion, SamlError> {
+    let signed = verify_signatures(xml, &trust.metadata.certificates, trust.allow_sha1)?;
     check_assertion(
         &signed,
         &Expect {
@@ -70,4 +78,53 @@ pub fn verify(
             now,
         },
     )
+}
+
+/// The NameID a decoded response *claims*, checking nothing: no signature, no shape rule.
+/// Good only as a key to look at a rate limit before paying for verification, never as an
+/// identity. `None` unless the root is a Response whose one direct `Assertion` has a `Subject`
+/// with one uninterrupted `NameID` (where [`check_assertion`] reads it).
+pub fn claimed_name_id(xml: &str) -> Option<String> {
+    let root = dom::parse(xml).ok()?;
+    if !root.is(NS_PROTOCOL, "Response") {
+        return None;
+    }
+    let mut assertions = root.children_named(NS_ASSERTION, "Assertion");
+    let (Some(assertion), None) = (assertions.next(), assertions.next()) else {
+        return None;
+    };
+    let subject = assertion.only_child(NS_ASSERTION, "Subject").ok()??;
+    let name_id = subject.only_child(NS_ASSERTION, "NameID").ok()??;
+    name_id.text().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::claimed_name_id;
+
+    fn response(assertions: &str) -> String {
+        format!(
+            "<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" \
+             xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"r\" Version=\"2.0\">\
+             {assertions}</samlp:Response>"
+        )
+    }
+
+    const ALICE: &str = "<saml:Assertion ID=\"a\"><saml:Subject><saml:NameID>alice@example.com\
+        </saml:NameID></saml:Subject></saml:Assertion>";
+
+    #[test]
+    fn the_claimed_name_id_is_read_where_verification_reads_it() {
+        assert_eq!(
+            claimed_name_id(&response(ALICE)).as_deref(),
+            Some("alice@example.com")
+        );
+        // Two assertions, none, markup inside the NameID, not a Response: nothing claimed.
+        assert_eq!(claimed_name_id(&response(&ALICE.repeat(2))), None);
+        assert_eq!(claimed_name_id(&response("")), None);
+        let split = ALICE.replace("alice@", "alice<!-- x -->@");
+        assert_eq!(claimed_name_id(&response(&split)), None);
+        assert_eq!(claimed_name_id(ALICE), None);
+        assert_eq!(claimed_name_id("not xml <"), None);
+    }
 }

@@ -6,6 +6,8 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::rate::{self, Limit, Verdict};
+
 /// The first sweep of expired entries happens at this many entries.
 const FIRST_SWEEP: usize = 10_000;
 
@@ -18,6 +20,17 @@ struct Map {
     /// Size at which the next insert sweeps expired entries: twice the live count after the
     /// last sweep, so sweeping costs amortized O(1) per insert.
     sweep_at: usize,
+}
+
+impl Map {
+    /// Inserts, first sweeping expired entries when the map has doubled since the last sweep.
+    fn insert(&mut self, key: String, value: Vec<u8>, until: Instant, now: Instant) {
+        if self.entries.len() >= self.sweep_at {
+            self.entries.retain(|_, (_, until)| *until > now);
+            self.sweep_at = (self.entries.len() * 2).max(FIRST_SWEEP);
+        }
+        self.entries.insert(key, (value, until));
+    }
 }
 
 impl Default for Map {
@@ -45,12 +58,28 @@ impl MemoryStore {
 
     pub(super) fn put(&self, key: String, value: Vec<u8>, ttl: Duration) {
         let now = Instant::now();
+        self.lock().insert(key, value, now + ttl, now);
+    }
+
+    /// A token-bucket check of the bucket at `key` (its TAT, [`crate::rate`]); with `take` and
+    /// a token there, the new TAT is kept until the bucket would be full again. One lock.
+    pub(super) fn rate_check(&self, key: String, limit: &Limit, now_us: u64, take: bool) -> bool {
+        let now = Instant::now();
         let mut map = self.lock();
-        if map.entries.len() >= map.sweep_at {
-            map.entries.retain(|_, (_, until)| *until > now);
-            map.sweep_at = (map.entries.len() * 2).max(FIRST_SWEEP);
+        let tat = match map.entries.get(&key) {
+            Some((bytes, until)) if *until > now => read_counter(bytes),
+            _ => 0,
+        };
+        match rate::check(limit, tat, now_us) {
+            Verdict::Allow { tat, keep_us } => {
+                if take {
+                    let until = now + Duration::from_micros(keep_us);
+                    map.insert(key, tat.to_le_bytes().to_vec(), until, now);
+                }
+                true
+            }
+            Verdict::Refuse { .. } => false,
         }
-        map.entries.insert(key, (value, now + ttl));
     }
 
     /// Inserts `key` unless a live entry has it; whether it was inserted.
@@ -203,6 +232,26 @@ mod tests {
         );
         store.decrement_live("gone");
         assert_eq!(store.counter("gone"), 0);
+    }
+
+    #[test]
+    fn rate_checks_take_only_when_asked_and_keep_the_bucket_while_it_refills() {
+        let store = MemoryStore::default();
+        let limit = Limit::new(1.0, 2).unwrap();
+        let t0 = 1_780_000_000_000_000;
+        assert!(store.rate_check("b".into(), &limit, t0, false));
+        assert_eq!(store.len(), 0, "looking writes nothing");
+        assert!(store.rate_check("b".into(), &limit, t0, true));
+        assert!(store.rate_check("b".into(), &limit, t0, true));
+        assert!(!store.rate_check("b".into(), &limit, t0, true));
+        assert!(!store.rate_check("b".into(), &limit, t0, false));
+        // Kept as long as the two tokens take to come back, no longer.
+        let ttl = store.ttl("b").unwrap();
+        assert!(
+            ttl <= Duration::from_secs(2) && ttl > Duration::from_secs(1),
+            "{ttl:?}"
+        );
+        assert!(store.rate_check("b".into(), &limit, t0 + 1_000_000, true));
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! session's remaining lifetime, so the store never outlives the credentials it describes.
 //!
 //! Besides sessions it keeps small named entries with a TTL under a namespace (e.g.
-//! revocations), lists them back, and carries events between replicas: Redis pub/sub, or
+//! revocations), lists them back, keeps shared token buckets ([`Store::rate_check`]), and
+//! carries events between replicas: Redis pub/sub, or
 //! nothing at all for the embedded store, whose one process needs no messages.
 
 mod errors;
@@ -17,6 +18,7 @@ pub use errors::Operation;
 pub use memory::MemoryStore;
 pub use redis::{Received, RedisStore, Subscription};
 
+use crate::rate::Limit;
 use crate::session::SessionRecord;
 use crate::session::keyring::KeyRing;
 use crate::session::record::{self, RecordError};
@@ -25,6 +27,7 @@ const SESSION_PREFIX: &str = "sts-broker:session:";
 const USED_PREFIX: &str = "sts-broker:used:";
 const FAILURES_PREFIX: &str = "sts-broker:failures:";
 const NAMESPACE_PREFIX: &str = "sts-broker:";
+const THROTTLE_PREFIX: &str = "sts-broker:throttle:";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -179,6 +182,26 @@ impl Store {
             Store::Redis(r) => r.decrement_live(&key).await,
         };
         self.errors().count(Operation::GiveBackAttempt, result)
+    }
+
+    /// One token-bucket check ([`crate::rate`]) of the bucket `id` of `scope`, shared by every
+    /// replica: whether it has a token at `now_us`, and with `take` the token taken — in one
+    /// step (one Lua script on one key on Redis, one lock in memory). The bucket's key
+    /// (`sts-broker:throttle:<scope>:<id>`) lives only until the bucket is full again; a check
+    /// that finds no token, or only looks, writes nothing.
+    pub async fn rate_check(
+        &self,
+        scope: &str,
+        id: &str,
+        limit: &Limit,
+        now_us: u64,
+        take: bool,
+    ) -> Result<bool, StoreError> {
+        let key = format!("{THROTTLE_PREFIX}{scope}:{id}");
+        match self {
+            Store::Memory(m) => Ok(m.rate_check(key, limit, now_us, take)),
+            Store::Redis(r) => r.rate_check(&key, limit, now_us, take).await,
+        }
     }
 
     /// Writes `value` as the entry `id` of `namespace` for `ttl`, replacing any entry of that

@@ -11,6 +11,7 @@ use redis::AsyncCommands as _;
 use redis::aio::{ConnectionManager, PubSubSink, PubSubStream};
 
 use super::StoreError;
+use crate::rate::Limit;
 
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -88,6 +89,44 @@ impl RedisStore {
         )
         .await??;
         Ok((count > 0).then_some(count))
+    }
+
+    /// A token-bucket check in one script on one key, the arithmetic of [`crate::rate::check`]
+    /// on the stored TAT (microseconds, exact in Lua's doubles within the limits `rate`
+    /// accepts): `1` when a token is there (taken, with `ARGV[4]` = 1, and the key kept until
+    /// the bucket is full again), `0` when not (nothing written).
+    pub(super) async fn rate_check(
+        &self,
+        key: &str,
+        limit: &Limit,
+        now_us: u64,
+        take: bool,
+    ) -> Result<bool, StoreError> {
+        const SCRIPT: &str = "local now = tonumber(ARGV[1]) \
+            local interval = tonumber(ARGV[2]) \
+            local tat = tonumber(redis.call('GET', KEYS[1]) or '0') or 0 \
+            if tat < now then tat = now end \
+            local ahead = tat + interval - now \
+            if ahead > interval * tonumber(ARGV[3]) then return 0 end \
+            if ARGV[4] == '1' then \
+              redis.call('SET', KEYS[1], string.format('%.0f', tat + interval), \
+                'PX', math.ceil(ahead / 1000)) \
+            end \
+            return 1";
+        let mut c = self.connection.clone();
+        let allowed: i64 = deadline(
+            redis::cmd("EVAL")
+                .arg(SCRIPT)
+                .arg(1)
+                .arg(key)
+                .arg(now_us)
+                .arg(limit.interval_us())
+                .arg(limit.burst())
+                .arg(u8::from(take))
+                .query_async(&mut c),
+        )
+        .await??;
+        Ok(allowed == 1)
     }
 
     /// `DECR key` when it exists and is positive, in one script (a key that expired in between

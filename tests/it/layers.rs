@@ -11,7 +11,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "pure cores",
         &[
-            "policy", "sigv4", "saml", "oidc", "session", "totp", "routes",
+            "policy", "sigv4", "saml", "oidc", "session", "totp", "routes", "rate",
         ],
     ),
     ("domain", &["iam", "config"]),

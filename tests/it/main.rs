@@ -40,4 +40,5 @@ mod serve;
 mod shared_state;
 mod sigv4_suites;
 mod support;
+mod throttling;
 mod web_identity;

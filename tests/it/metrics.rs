@@ -104,7 +104,9 @@ async fn counters_equal_the_calls_made_and_labels_hold_no_request_values() {
     let idp = TestIdp::start().await;
     let dir = tempfile::tempdir().unwrap();
     let toml = standard_config(dir.path(), &idp, "memory://", 0)
-        + "\n[log]\nformat = \"json\"\n\n[metrics]\nlisten = \"127.0.0.1:0\"\n";
+        + "\n[log]\nformat = \"json\"\n\n[metrics]\nlisten = \"127.0.0.1:0\"\n"
+        // Four sessions of the deploy role, then `Throttling` (refilled after 1,000 s).
+        + "\n[rate_limits]\nper_role = { rate = 0.001, burst = 4 }\n";
     let config = dir.path().join("broker.toml");
     std::fs::write(&config, toml).unwrap();
     let server = serve_with_metrics(config.to_str().unwrap());
@@ -293,6 +295,22 @@ async fn counters_equal_the_calls_made_and_labels_hold_no_request_values() {
     );
     assert_ne!(outcome, "success");
 
+    // The deploy role's fourth session takes its last token; the fifth is throttled.
+    for want in ["success", "Throttling"] {
+        let token = idp.token("rsa-1", &idp.claims(&subject));
+        let (_, outcome) = made.sdk(
+            ARWWI,
+            sts.assume_role_with_web_identity()
+                .role_arn(DEPLOY_ROLE)
+                .role_session_name(format!("{session}-last"))
+                .web_identity_token(&token)
+                .send()
+                .await,
+        );
+        assert_eq!(outcome, want);
+        secrets.push(token);
+    }
+
     // The scrape.
     let answer = http.get(format!("{metrics}/metrics")).send().await.unwrap();
     assert_eq!(answer.status(), 200);
@@ -355,7 +373,7 @@ async fn counters_equal_the_calls_made_and_labels_hold_no_request_values() {
     // Sessions issued, per action and account of the role or user.
     let issued = series(&scrape, "sts_broker_sessions_issued_total");
     let want: BTreeMap<_, _> = [
-        (pairs(&[("action", ARWWI), ("role_account", ACCOUNT)]), 3.0),
+        (pairs(&[("action", ARWWI), ("role_account", ACCOUNT)]), 4.0),
         (
             pairs(&[("action", "AssumeRole"), ("role_account", VENDOR_ACCOUNT)]),
             1.0,
@@ -392,14 +410,14 @@ async fn counters_equal_the_calls_made_and_labels_hold_no_request_values() {
     assert!(store_errors.contains_key(&pairs(&[("operation", "put_session")])));
     assert!(store_errors.values().all(|n| *n == 0.0));
     let throttled = series(&scrape, "sts_broker_throttled_total");
-    assert_eq!(
-        throttled.keys().cloned().collect::<Vec<_>>(),
-        [
-            pairs(&[("limit", "role")]),
-            pairs(&[("limit", "source_ip")]),
-            pairs(&[("limit", "subject")])
-        ]
-    );
+    let want: BTreeMap<_, _> = [
+        (pairs(&[("limit", "per_role")]), 1.0),
+        (pairs(&[("limit", "per_source_ip")]), 0.0),
+        (pairs(&[("limit", "per_subject")]), 0.0),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(throttled, want);
     let reloads = series(&scrape, "sts_broker_config_reloads_total");
     assert_eq!(reloads.len(), 2);
     assert!(reloads.values().all(|n| *n == 0.0));

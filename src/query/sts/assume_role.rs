@@ -120,7 +120,11 @@ pub async fn assume_role(
     meta: &RequestMeta,
 ) -> Result<String, ApiError> {
     let input = read_input(params)?;
+    // Throttling (see `broker::throttle`): the role's bucket is looked at before the signature
+    // is checked, and a token taken only once it verified.
+    state.throttle.peek_role(input.role_arn).await?;
     let authenticated = authenticate_for(state, meta, "sts").await?;
+    state.throttle.take_role(input.role_arn).await?;
     let caller = authenticated.caller();
     // The new session descends from a calling session: revoking any session of the chain
     // revokes it too; one created with a user's long-term key is covered by revoking the user.

@@ -20,7 +20,10 @@ use crate::broker::ApiError;
 use crate::broker::Broker;
 use crate::broker::RequestMeta;
 use crate::broker::role_session::{self, NewSession, RoleAsk};
-use crate::broker::saml::{BUSY_RETRY_AFTER_SECONDS, Verify, verify_off_runtime};
+use crate::broker::saml::{
+    BUSY_RETRY_AFTER_SECONDS, Verify, claim_off_runtime, verify_claimed, verify_off_runtime,
+};
+use crate::broker::throttle::Scope;
 use crate::config::SamlProvider;
 use crate::policy::Principal;
 use crate::query::Params;
@@ -78,22 +81,10 @@ pub async fn assume_role_with_saml(
         ));
     };
     let now = role_session::now(&*state.clock);
-    let verified = verify_off_runtime(&state.saml_slots, provider, input.assertion, now)
-        .await
-        .map_err(|e| match e {
-            Verify::Busy => {
-                tracing::warn!(request_id = %meta.request_id, provider = %provider.arn, "every SAML verification slot is busy");
-                ApiError::busy(BUSY_RETRY_AFTER_SECONDS)
-            }
-            Verify::Refused(e) => {
-                tracing::info!(request_id = %meta.request_id, provider = %provider.arn, error = %e, "SAML response refused");
-                ApiError::from(e)
-            }
-            Verify::Aborted(e) => {
-                tracing::error!(request_id = %meta.request_id, provider = %provider.arn, panicked = e.is_panic(), "SAML verification did not finish");
-                ApiError::internal()
-            }
-        })?;
+    // Throttling (see `broker::throttle`): the role and the NameID the response names are only
+    // looked at before its signatures are checked; tokens are taken once it verified.
+    state.throttle.peek_role(input.role_arn).await?;
+    let verified = verify(state, meta, provider, input.assertion, now).await?;
 
     let session_name = session_name(&verified)?;
     crate::audit::note(|n| {
@@ -101,6 +92,11 @@ pub async fn assume_role_with_saml(
         n.subject = Some(crate::audit::bounded(&verified.name_id));
         n.session_name = Some(crate::audit::bounded(&session_name));
     });
+    state.throttle.take_role(input.role_arn).await?;
+    state
+        .throttle
+        .take_subject(&provider.arn, &verified.name_id)
+        .await?;
     let duration = duration(&verified, input.session.duration)?;
     let source_identity = source_identity(&verified)?;
     let tags = session_tags(&verified)?;
@@ -212,6 +208,46 @@ pub async fn assume_role_with_saml(
         source_identity: source_identity.as_deref(),
     };
     xml::success(Action::AssumeRoleWithSAML, &result, &meta.request_id)
+}
+
+/// The response verified off the runtime. With a `per_subject` limit, the NameID it claims is
+/// read first (in the same verification slot) and its bucket looked at before any signature
+/// is checked.
+async fn verify(
+    state: &Broker,
+    meta: &RequestMeta,
+    provider: &SamlProvider,
+    assertion: &str,
+    now: time::OffsetDateTime,
+) -> Result<VerifiedAssertion, ApiError> {
+    let refused = |e: Verify| match e {
+        Verify::Busy => {
+            tracing::warn!(request_id = %meta.request_id, provider = %provider.arn, "every SAML verification slot is busy");
+            ApiError::busy(BUSY_RETRY_AFTER_SECONDS)
+        }
+        Verify::Refused(e) => {
+            tracing::info!(request_id = %meta.request_id, provider = %provider.arn, error = %e, "SAML response refused");
+            ApiError::from(e)
+        }
+        Verify::Aborted(e) => {
+            tracing::error!(request_id = %meta.request_id, provider = %provider.arn, panicked = e.is_panic(), "SAML verification did not finish");
+            ApiError::internal()
+        }
+    };
+    if state.throttle.limit(Scope::Subject).is_none() {
+        return verify_off_runtime(&state.saml_slots, provider, assertion, now)
+            .await
+            .map_err(refused);
+    }
+    let claimed = claim_off_runtime(&state.saml_slots, assertion)
+        .await
+        .map_err(refused)?;
+    if let Some(name_id) = &claimed.name_id {
+        state.throttle.peek_subject(&provider.arn, name_id).await?;
+    }
+    verify_claimed(claimed, provider, now)
+        .await
+        .map_err(refused)
 }
 
 /// Subject revocation for SAML: an assertion issued (`IssueInstant`) at or before a revocation

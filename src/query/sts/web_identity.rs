@@ -15,6 +15,7 @@ use crate::broker::ApiError;
 use crate::broker::Broker;
 use crate::broker::RequestMeta;
 use crate::broker::role_session::{self, NewSession, RoleAsk};
+use crate::broker::throttle::Scope;
 use crate::config::{OidcProvider, issuer_host_path};
 use crate::oidc::VerifiedToken;
 use crate::policy::{Context, Principal};
@@ -89,11 +90,25 @@ pub async fn assume_role_with_web_identity(
     meta: &RequestMeta,
 ) -> Result<String, ApiError> {
     let input = read_input(params)?;
+    // Throttling (see `broker::throttle`): the role and the subject the token names are only
+    // looked at before it is verified (no key fetch, no signature check when either bucket is
+    // empty); tokens are taken once it verified, so forged tokens drain no one's bucket.
+    state.throttle.peek_role(input.role_arn).await?;
+    if state.throttle.limit(Scope::Subject).is_some()
+        && let Some((provider, subject)) = state.oidc.claimed_subject(input.token)
+    {
+        state.throttle.peek_subject(provider, &subject).await?;
+    }
     let token = state.oidc.verify(input.token).await.map_err(|e| {
         tracing::info!(request_id = %meta.request_id, error = %e, "web identity token refused");
         ApiError::from(e)
     })?;
     crate::audit::note(|n| n.subject = Some(crate::audit::bounded(&token.subject)));
+    state.throttle.take_role(input.role_arn).await?;
+    state
+        .throttle
+        .take_subject(&token.issuer, &token.subject)
+        .await?;
     let provider = state.config.oidc_provider(&token.issuer).ok_or_else(|| {
         ApiError::invalid_identity_token(format!(
             "No OpenIDConnect provider found in your account for {}",
