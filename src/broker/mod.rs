@@ -3,7 +3,8 @@
 //! ([`caller`]), effective permissions ([`permissions`]), admin authorization ([`admin`]),
 //! denial messages ([`denial`]), issuing a role session ([`role_session`]), throttling
 //! ([`throttle`]) — the one error type at the boundary ([`error`]) and the counters operators
-//! read ([`stats`]). No HTTP: front doors hand it a [`RequestMeta`].
+//! read ([`stats`]). [`reload`] replaces it whole when the configuration is reloaded. No HTTP:
+//! front doors hand it a [`RequestMeta`].
 
 pub mod admin;
 pub mod auth_cache;

@@ -460,7 +460,8 @@ impl Revocations {
     /// last. Roles and users are named by digests of account and name, so without this a role
     /// removed and added back would bring its old sessions back; adding the role or user back
     /// later does not revive those sessions, since the rule outlives them; sessions issued
-    /// after it work. Runs at start, before serving.
+    /// after it work. Runs at start, before serving, and at each configuration reload
+    /// ([`Revocations::reconfigure`]).
     ///
     /// Roles and users created through an API in the future must instead get a new unique id
     /// on every creation ([`crate::iam::new_unique_id`]), so that sessions of an earlier
