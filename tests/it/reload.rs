@@ -13,8 +13,8 @@ use aws_sdk_sts::error::ProvideErrorMetadata as _;
 use serde_json::Value;
 
 use crate::harness::broker::{
-    DEPLOY_ROLE, GATEWAY_KEY_ID, GATEWAY_SECRET, OPS_KEY_ID, OPS_SECRET, standard_config,
-    sts_client,
+    ALICE_SECRET, BOB_SECRET, DEPLOY_ROLE, GATEWAY_KEY_ID, GATEWAY_SECRET, OPS_KEY_ID, OPS_SECRET,
+    standard_config, sts_client,
 };
 use crate::harness::idp::TestIdp;
 use crate::harness::signer::Signer;
@@ -316,6 +316,47 @@ async fn a_broken_configuration_leaves_the_running_one_serving_and_names_file_an
         );
     }
     assert!(!log.contains("configuration reloaded"), "{log}");
+    for secret in [ALICE_SECRET, BOB_SECRET, OPS_SECRET, GATEWAY_SECRET] {
+        assert!(!log.contains(secret), "a secret reached the log");
+    }
+}
+
+#[tokio::test]
+async fn throttling_limits_and_admin_permissions_follow_a_reload() {
+    let idp = TestIdp::start().await;
+    let broker = Running::start(&idp, "").await;
+    let gateway = Signer::new(GATEWAY_KEY_ID, GATEWAY_SECRET, None);
+    let (status, body) = broker.admin_reload(Some(&gateway)).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("AccessDenied")),
+        "{body}"
+    );
+
+    // The gateway is allowed reloads, and each role one session per ~17 minutes.
+    std::fs::write(
+        broker.path("gateway.json"),
+        r#"{"Version": "2012-10-17", "Statement": [
+  {"Effect": "Allow", "Action": ["broker:Authorize", "broker:ReloadConfig"], "Resource": "*"}]}"#,
+    )
+    .unwrap();
+    broker.configure("\n[rate_limits]\nper_role = { rate = 0.001, burst = 1 }\n");
+    broker.sighup();
+    broker.wait_reloads((1, 0)).await;
+    broker.assume(&idp, DEPLOY_ROLE, SUB).await.unwrap();
+    assert_eq!(
+        broker.assume(&idp, DEPLOY_ROLE, SUB).await.unwrap_err(),
+        "Throttling"
+    );
+
+    // Without the limit again, over HTTP, by the gateway the new policy allows.
+    broker.configure("");
+    let (status, body) = broker.admin_reload(Some(&gateway)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(broker.reloads().await, (2, 0));
+    broker.assume(&idp, DEPLOY_ROLE, SUB).await.unwrap();
+    broker.assume(&idp, DEPLOY_ROLE, SUB).await.unwrap();
+    stop(broker.server);
 }
 
 #[tokio::test]
