@@ -4,10 +4,11 @@
 //! `POST /admin/revoke` and `POST /admin/reload` (the admin API, [`crate::admin_api`]),
 //! `/healthz` (process up), `/readyz` (store reachable, keys loaded) and, only when the
 //! configuration enables it, the dev issuer's discovery document and JWKS. Each request takes
-//! the broker's configuration once, at its start ([`Live::current`]), and keeps it to its end. Every error, including those produced by middleware (body too
-//! large, timeout, panic), reaches the client as AWS's `ErrorResponse` XML with the request id
-//! in both the body and the `x-amzn-RequestId` header. The request id is always ours: a value
-//! sent by the client is ignored. Every answer is one log line (target `sts_broker::request`:
+//! the broker's configuration once, at its start ([`Live::current`]), and keeps it to its end.
+//! Every error, including those produced by middleware (body too large, timeout, panic),
+//! reaches the client as AWS's `ErrorResponse` XML with the request id in both the body and the
+//! `x-amzn-RequestId` header. The request id is always ours: a value sent by the client is
+//! ignored. Every answer is one log line (target `sts_broker::request`:
 //! request id, action, outcome, status, latency) and is counted in the broker's [`Stats`].
 
 use std::any::Any;
@@ -49,7 +50,7 @@ const READYZ_ACTION: &str = "readyz";
 const DEV_ISSUER_ACTION: &str = "dev_issuer";
 
 /// The router with every middleware layer. Body limit, deadline and the dev issuer's routes are
-/// those of the configuration at start (a reload does not change them, see [`crate::broker::reload`]).
+/// those of the configuration at start (a reload does not change them: [`crate::broker::reload`]).
 pub fn router(live: Arc<Live>) -> Router {
     let state = live.current();
     let max_body = state.config.server.max_body_bytes;

@@ -186,7 +186,9 @@ impl Live {
     }
 }
 
-/// The settings bound at start that differ between `running` and `next`.
+/// The settings bound at start that differ between `running` and `next`. Every setting read
+/// only at start (a listener, a connection, an open file, the logger) belongs in this list:
+/// one missing would be accepted by a reload and silently not applied.
 pub fn needs_restart(running: &Config, next: &Config) -> Vec<&'static str> {
     let ext_listen = |c: &Config| c.ext_authz.as_ref().map(|e| e.listen.clone());
     [
