@@ -39,6 +39,7 @@ mod saml_conformance;
 mod serve;
 mod shared_state;
 mod sigv4_suites;
+mod store_faults;
 mod support;
 mod throttling;
 mod web_identity;
