@@ -70,10 +70,16 @@ impl SessionPrincipal {
 
 /// What the store holds about one session. Holds no secret: the secret access key is derived
 /// from the broker's key when needed.
+///
+/// Stored compactly (see `record.rs`): the access key id and key id are not repeated in the
+/// JSON (the store key and the record's prefix hold them, and its tag covers both), and
+/// empty fields are left out; records written with them still read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionRecord {
+    #[serde(default, skip_serializing)]
     pub access_key_id: String,
     /// The broker session key that signed the token.
+    #[serde(default, skip_serializing)]
     pub key_id: String,
     pub origin: Origin,
     pub account: String,
@@ -82,28 +88,37 @@ pub struct SessionRecord {
     pub issued_at: i64,
     pub expires_at: i64,
     /// The identity provider (ARN) and subject the session was federated from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audience: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_identity: Option<String>,
     /// Context keys that stay with the session (e.g. `<provider>:sub`, `:aud`, `:amr`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub context: BTreeMap<String, Vec<String>>,
     /// The inline session policy, as passed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_policy: Option<String>,
     /// Managed session policy ARNs, as passed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub policy_arns: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
     /// Tag keys that carry into chained sessions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub transitive_tag_keys: Vec<String>,
     /// When the caller last proved an MFA code (unix seconds), carried along a chain.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mfa_authenticated_at: Option<i64>,
     /// Created by a role session assuming a role (role chaining: at most one hour).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub chained: bool,
     /// What revocation needs beyond the fields above: the web identity token's digest and the
     /// sessions this one was chained from. Absent in records written before it existed.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Lineage::is_empty")]
     pub lineage: Lineage,
 }
 
@@ -162,6 +177,11 @@ impl TokenDigest {
 }
 
 impl Lineage {
+    /// Nothing to carry (a session of a signed caller, not chained).
+    pub fn is_empty(&self) -> bool {
+        *self == Lineage::default()
+    }
+
     /// The digest of the identity proof (web identity token or SAML assertion) the session was
     /// issued for.
     pub fn proof_sha256(&self) -> Option<&str> {

@@ -69,10 +69,16 @@ pub fn open(
     }
     hmac::verify(&record_key(key), &message(access_key_id, id, json), &tag)
         .map_err(|_| RecordError::NotAuthentic)?;
-    let record: SessionRecord = serde_json::from_slice(json).map_err(|_| RecordError::Malformed)?;
-    if record.access_key_id != access_key_id || record.key_id != id {
+    let mut record: SessionRecord =
+        serde_json::from_slice(json).map_err(|_| RecordError::Malformed)?;
+    // The JSON leaves both ids out (the tag covers them); a record that names them anyway
+    // (written before they were left out, or planted) must name these.
+    let named = |field: &str, want: &str| field.is_empty() || field == want;
+    if !named(&record.access_key_id, access_key_id) || !named(&record.key_id, id) {
         return Err(RecordError::NotAuthentic);
     }
+    access_key_id.clone_into(&mut record.access_key_id);
+    id.clone_into(&mut record.key_id);
     Ok(record)
 }
 
@@ -164,7 +170,8 @@ mod tests {
         }
         // Unknown to the JSON today, covered all the same: an added field.
         let text = String::from_utf8(sealed.clone()).unwrap();
-        let added = text.replacen("{\"access_key_id\"", "{\"x\":1,\"access_key_id\"", 1);
+        let added = text.replacen(":{\"", ":{\"x\":1,\"", 1);
+        assert_ne!(added, text);
         assert!(open(added.as_bytes(), &r.access_key_id, &keys).is_err());
         // The same JSON under the other key, named honestly: not authentic.
         let renamed = text.replacen("sr1:a:", "sr1:b:", 1);
@@ -184,5 +191,48 @@ mod tests {
             open(&plain, &r.access_key_id, &keys),
             Err(RecordError::Malformed)
         );
+    }
+
+    /// The JSON names neither id, and leaves empty fields out; a record written in full (as
+    /// before) still opens, and one naming another session or key is refused even when its
+    /// tag is right.
+    #[test]
+    fn records_are_compact_and_full_ones_still_open() {
+        let keys = KeyRing::from_material(&[("a", [1; 32])]);
+        let key = keys.get("a").unwrap();
+        let r = record();
+        let sealed = String::from_utf8(seal(&r, key).unwrap()).unwrap();
+        for absent in ["access_key_id", "key_id", "null", "[]", "{}", "false"] {
+            assert!(!sealed.contains(absent), "{absent} in {sealed}");
+        }
+        let full_json = |aki: &str, kid: &str| {
+            let mut v = serde_json::to_value(&r).unwrap();
+            let o = v.as_object_mut().unwrap();
+            o.insert("access_key_id".into(), aki.into());
+            o.insert("key_id".into(), kid.into());
+            o.insert("session_policy".into(), serde_json::Value::Null);
+            o.insert("chained".into(), false.into());
+            serde_json::to_vec(&v).unwrap()
+        };
+        let sealed_full = |json: Vec<u8>| {
+            let tag = hmac::sign(&record_key(key), &message(&r.access_key_id, "a", &json));
+            let mut out =
+                format!("{FORMAT}:a:{}:", URL_SAFE_NO_PAD.encode(tag.as_ref())).into_bytes();
+            out.extend_from_slice(&json);
+            out
+        };
+        let old = sealed_full(full_json(&r.access_key_id, "a"));
+        assert_eq!(open(&old, &r.access_key_id, &keys).unwrap(), r);
+        for (aki, kid) in [
+            ("ASIABBBBBBBBBBBBBBBB", "a"),
+            (r.access_key_id.as_str(), "b"),
+        ] {
+            let planted = sealed_full(full_json(aki, kid));
+            assert_eq!(
+                open(&planted, &r.access_key_id, &keys),
+                Err(RecordError::NotAuthentic),
+                "{aki} {kid}"
+            );
+        }
     }
 }

@@ -269,6 +269,23 @@ async fn counters_equal_the_calls_made_and_labels_hold_no_request_values() {
         made.add("unknown", code);
     }
 
+    // The deploy role's fourth session takes its last token; the fifth is throttled. (Before
+    // the revocation below, which also ends every session of the same token.)
+    for want in ["success", "Throttling"] {
+        let token = idp.token("rsa-1", &idp.claims(&subject));
+        let (_, outcome) = made.sdk(
+            ARWWI,
+            sts.assume_role_with_web_identity()
+                .role_arn(DEPLOY_ROLE)
+                .role_session_name(format!("{session}-last"))
+                .web_identity_token(&token)
+                .send()
+                .await,
+        );
+        assert_eq!(outcome, want);
+        secrets.push(token);
+    }
+
     // An operator revokes the third session; its next call is refused.
     let url = format!("{endpoint}/admin/revoke");
     let body =
@@ -294,22 +311,6 @@ async fn counters_equal_the_calls_made_and_labels_hold_no_request_values() {
         as_creds(&minted[2]).get_caller_identity().send().await,
     );
     assert_ne!(outcome, "success");
-
-    // The deploy role's fourth session takes its last token; the fifth is throttled.
-    for want in ["success", "Throttling"] {
-        let token = idp.token("rsa-1", &idp.claims(&subject));
-        let (_, outcome) = made.sdk(
-            ARWWI,
-            sts.assume_role_with_web_identity()
-                .role_arn(DEPLOY_ROLE)
-                .role_session_name(format!("{session}-last"))
-                .web_identity_token(&token)
-                .send()
-                .await,
-        );
-        assert_eq!(outcome, want);
-        secrets.push(token);
-    }
 
     // The scrape.
     let answer = http.get(format!("{metrics}/metrics")).send().await.unwrap();

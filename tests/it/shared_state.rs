@@ -174,10 +174,7 @@ async fn a_session_record_changed_in_redis_is_refused() {
     let json = &original[json_start..];
     let forged = [
         original.replace("role/ci/deploy", "role/prod-deploy"),
-        original.replace(
-            "\"mfa_authenticated_at\":null",
-            "\"mfa_authenticated_at\":1800000000",
-        ),
+        original.replacen(":{\"", ":{\"mfa_authenticated_at\":1800000000,\"", 1),
         original.replacen(":{\"", ":{\"issued_token_iat\":1,\"", 1),
         json.to_owned(),
     ];

@@ -3,6 +3,7 @@
 //! listening on `127.0.0.1:0`, reached through the real AWS SDK.
 
 pub mod broker;
+pub mod durable_redis;
 pub mod idp;
 pub mod redis;
 pub mod saml;
