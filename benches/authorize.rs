@@ -101,7 +101,7 @@ fn state(dir: &std::path::Path) -> Broker {
         revocations,
         saml_slots: Default::default(),
         stats: Default::default(),
-        throttle,
+        throttle: Arc::new(throttle),
     }
 }
 

@@ -82,7 +82,7 @@ fn bench(c: &mut Criterion) {
         revocations,
         saml_slots: Default::default(),
         stats: Default::default(),
-        throttle,
+        throttle: Arc::new(throttle),
     };
     let body = form_urlencoded::Serializer::new(String::new())
         .append_pair("Action", "AssumeRoleWithWebIdentity")

@@ -3,6 +3,10 @@
 //! needing the store's credentials (the `revoke` command). Bodies, actions and answers: docs/revocation.md,
 //! "Over HTTP". An unauthorized caller must not learn whether a session exists
 //! (`session_denied`); answers never hold a secret (entries hold ids, ARNs and hashes).
+//! `POST /admin/reload` reloads the configuration ([`crate::broker::reload`]) for a caller
+//! allowed `broker:ReloadConfig`, checked before any file is read.
+
+use std::sync::Arc;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -12,6 +16,7 @@ use crate::audit;
 use crate::broker::Broker;
 use crate::broker::admin;
 use crate::broker::caller::authenticate_for;
+use crate::broker::reload::{Live, Reloaded};
 use crate::broker::{ApiError, RequestMeta};
 use crate::revocation::{Entry, Revocation, RevocationError, RevokeOutcome};
 
@@ -24,6 +29,10 @@ pub const REVOKE_SESSION: &str = "broker:RevokeSession";
 pub const REVOKE_SUBJECT: &str = "broker:RevokeSubject";
 pub const REVOKE_ROLE: &str = "broker:RevokeRole";
 pub const REVOKE_USER: &str = "broker:RevokeUser";
+/// Where configuration reloads are asked for.
+pub const RELOAD_PATH: &str = "/admin/reload";
+/// The action a reload needs (on resource `*`).
+pub const RELOAD_CONFIG: &str = "broker:ReloadConfig";
 /// Longest accepted body: a revocation is a few ARNs long.
 pub const MAX_BODY: usize = 16 * 1024;
 
@@ -50,6 +59,17 @@ impl From<RevokeInput> for Revocation {
             RevokeInput::User { user_arn } => Revocation::User { user_arn },
         }
     }
+}
+
+/// The answer to an applied reload.
+#[derive(Debug, Serialize)]
+struct ReloadAnswer<'a> {
+    reloaded: bool,
+    config: &'a str,
+    roles: usize,
+    oidc_providers: usize,
+    key_caches_kept: usize,
+    revoked: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -189,6 +209,38 @@ pub async fn revoke(state: &Broker, meta: &RequestMeta) -> Result<Response, ApiE
             "The target names nothing configured ({why}): nothing was revoked"
         ))),
     }
+}
+
+/// Handles `POST /admin/reload` (its body is ignored): `state` (the running configuration)
+/// authenticates the caller and its policies must allow [`RELOAD_CONFIG`] on `*`; only then is
+/// anything read. The answer waits for the reload (and for one already running).
+pub async fn reload(
+    live: &Arc<Live>,
+    state: &Broker,
+    meta: &RequestMeta,
+) -> Result<Response, ApiError> {
+    audit::note(|n| {
+        n.action = Some(RELOAD_CONFIG.to_owned());
+        n.resource = Some("*".to_owned());
+    });
+    let (caller, _) = admin::require(state, meta, RELOAD_CONFIG, "*").await?;
+    tracing::info!(request_id = %meta.request_id, caller = %caller.arn(), "configuration reload asked over the admin API");
+    let Reloaded {
+        source,
+        roles,
+        oidc_providers,
+        key_caches_kept,
+        revoked,
+    } = live.reload("POST /admin/reload").await?;
+    let answer = ReloadAnswer {
+        reloaded: true,
+        config: &source,
+        roles,
+        oidc_providers,
+        key_caches_kept,
+        revoked,
+    };
+    Ok((StatusCode::OK, axum::Json(answer)).into_response())
 }
 
 #[cfg(test)]

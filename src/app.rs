@@ -1,12 +1,14 @@
 //! The HTTP service: shared state, the router and its middleware, and `serve`.
 //!
 //! Routes: `/` (the STS Query API, GET and POST), `POST /authorize` (the authorize API),
-//! `POST /admin/revoke` (the admin API, [`crate::admin_api`]), `/healthz` (process up), `/readyz` (store
-//! reachable, keys loaded) and, only when the configuration enables it, the dev issuer's
-//! discovery document and JWKS. Every error, including those produced by middleware (body too
-//! large, timeout, panic), reaches the client as AWS's `ErrorResponse` XML with the request id
-//! in both the body and the `x-amzn-RequestId` header. The request id is always ours: a value
-//! sent by the client is ignored. Every answer is one log line (target `sts_broker::request`:
+//! `POST /admin/revoke` and `POST /admin/reload` (the admin API, [`crate::admin_api`]),
+//! `/healthz` (process up), `/readyz` (store reachable, keys loaded) and, only when the
+//! configuration enables it, the dev issuer's discovery document and JWKS. Each request takes
+//! the broker's configuration once, at its start ([`Live::current`]), and keeps it to its end.
+//! Every error, including those produced by middleware (body too large, timeout, panic),
+//! reaches the client as AWS's `ErrorResponse` XML with the request id in both the body and the
+//! `x-amzn-RequestId` header. The request id is always ours: a value sent by the client is
+//! ignored. Every answer is one log line (target `sts_broker::request`:
 //! request id, action, outcome, status, latency) and is counted in the broker's [`Stats`].
 
 use std::any::Any;
@@ -30,6 +32,7 @@ use crate::admin_api;
 use crate::audit::{self, AuditEvent};
 use crate::authz;
 use crate::broker::error::ErrorCode;
+use crate::broker::reload::Live;
 use crate::broker::request::REQUEST_ID_HEADER;
 use crate::broker::stats::{self, Outcome, Stats};
 use crate::broker::{ApiError, Broker, RawRequest, RequestMeta};
@@ -41,12 +44,15 @@ pub const UNKNOWN_ACTION: &str = "unknown";
 /// The fixed action names of the other routes, for logs and metrics.
 const AUTHORIZE_ACTION: &str = "Authorize";
 const ADMIN_REVOKE_ACTION: &str = "AdminRevoke";
+const ADMIN_RELOAD_ACTION: &str = "AdminReload";
 const HEALTHZ_ACTION: &str = "healthz";
 const READYZ_ACTION: &str = "readyz";
 const DEV_ISSUER_ACTION: &str = "dev_issuer";
 
-/// The router with every middleware layer.
-pub fn router(state: Arc<Broker>) -> Router {
+/// The router with every middleware layer. Body limit, deadline and the dev issuer's routes are
+/// those of the configuration at start (a reload does not change them: [`crate::broker::reload`]).
+pub fn router(live: Arc<Live>) -> Router {
+    let state = live.current();
     let max_body = state.config.server.max_body_bytes;
     let timeout = Duration::from_secs(state.config.server.request_timeout_seconds);
     let stats = state.stats.clone();
@@ -54,6 +60,7 @@ pub fn router(state: Arc<Broker>) -> Router {
         .route("/", get(sts_query).post(sts_query))
         .route(authz::api::PATH, post(authorize_json))
         .route(admin_api::REVOKE_PATH, post(admin_revoke))
+        .route(admin_api::RELOAD_PATH, post(admin_reload))
         .route(
             "/healthz",
             get(|| async { answered("ok\n".into_response(), HEALTHZ_ACTION, None) }),
@@ -69,7 +76,7 @@ pub fn router(state: Arc<Broker>) -> Router {
             .route(&format!("{base}/jwks.json"), get(dev_jwks));
     }
     common_layers(
-        app.fallback(not_found).with_state(state),
+        app.fallback(not_found).with_state(live),
         max_body,
         timeout,
         stats,
@@ -98,12 +105,12 @@ fn common_layers(app: Router, max_body: usize, timeout: Duration, stats: Arc<Sta
 /// Serves until `shutdown` resolves, then finishes in-flight requests.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    state: Arc<Broker>,
+    live: Arc<Live>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     axum::serve(
         listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+        router(live).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
     .await
@@ -256,7 +263,8 @@ fn request_id(req: &Request) -> String {
 }
 
 /// `GET /?Action=...` or `POST /` with a form body.
-async fn sts_query(State(state): State<Arc<Broker>>, req: Request) -> Response {
+async fn sts_query(State(live): State<Arc<Live>>, req: Request) -> Response {
+    let state = live.current();
     let id = request_id(&req);
     let mut namespace = xml::NAMESPACE;
     let mut action = UNKNOWN_ACTION;
@@ -315,7 +323,8 @@ fn record<T>(state: &Arc<Broker>, id: &str, result: &Result<T, ApiError>, notes:
 
 /// `POST /authorize`: the authorize API's JSON form (see [`authz::api`]). The handler writes
 /// the audit line of each decision; a refused call gets one here.
-async fn authorize_json(State(state): State<Arc<Broker>>, req: Request) -> Response {
+async fn authorize_json(State(live): State<Arc<Live>>, req: Request) -> Response {
+    let state = live.current();
     let id = request_id(&req);
     let max = state.config.server.max_body_bytes;
     let mut meta = request_meta(&req, &id);
@@ -344,7 +353,8 @@ fn json_error(e: &ApiError, id: &str, action: &'static str) -> Response {
 }
 
 /// `POST /admin/revoke` (see [`admin_api`]): one audit line per call.
-async fn admin_revoke(State(state): State<Arc<Broker>>, req: Request) -> Response {
+async fn admin_revoke(State(live): State<Arc<Live>>, req: Request) -> Response {
+    let state = live.current();
     let id = request_id(&req);
     let max = admin_api::MAX_BODY.min(state.config.server.max_body_bytes);
     let mut meta = request_meta(&req, &id);
@@ -361,6 +371,33 @@ async fn admin_revoke(State(state): State<Arc<Broker>>, req: Request) -> Respons
         Err(e) => {
             tracing::debug!(request_id = %id, code = e.code.as_str(), message = %e.message, "admin call refused");
             json_error(&e, &id, ADMIN_REVOKE_ACTION)
+        }
+    }
+}
+
+/// `POST /admin/reload` (see [`admin_api::reload`]): the caller is authenticated and authorized
+/// on the running configuration before any file is read; one audit line per call.
+async fn admin_reload(State(live): State<Arc<Live>>, req: Request) -> Response {
+    let state = live.current();
+    let id = request_id(&req);
+    let max = admin_api::MAX_BODY.min(state.config.server.max_body_bytes);
+    let mut meta = request_meta(&req, &id);
+    let body = match to_bytes(req.into_body(), max).await {
+        Ok(b) => b,
+        Err(e) => return json_error(&body_error(&e, max), &id, ADMIN_RELOAD_ACTION),
+    };
+    meta.raw.body = body;
+    let (result, mut notes) = state
+        .audit
+        .collect(admin_api::reload(&live, &state, &meta))
+        .await;
+    notes.source_ip = meta.source_ip;
+    record(&state, &id, &result, notes);
+    match result {
+        Ok(response) => answered(response, ADMIN_RELOAD_ACTION, None),
+        Err(e) => {
+            tracing::debug!(request_id = %id, code = e.code.as_str(), message = %e.message, "admin call refused");
+            json_error(&e, &id, ADMIN_RELOAD_ACTION)
         }
     }
 }
@@ -438,7 +475,8 @@ async fn handle_query(
     query::dispatch(state, &params, &meta).await
 }
 
-async fn readyz(State(state): State<Arc<Broker>>) -> Response {
+async fn readyz(State(live): State<Arc<Live>>) -> Response {
+    let state = live.current();
     let unavailable = |text: &'static str| {
         answered(
             (StatusCode::SERVICE_UNAVAILABLE, text).into_response(),
@@ -471,7 +509,8 @@ fn issuer_path(issuer: &str) -> String {
     }
 }
 
-async fn dev_discovery(State(state): State<Arc<Broker>>) -> Response {
+async fn dev_discovery(State(live): State<Arc<Live>>) -> Response {
+    let state = live.current();
     let Some(dev) = &state.dev_issuer else {
         return dev_issuer_absent();
     };
@@ -488,7 +527,8 @@ async fn dev_discovery(State(state): State<Arc<Broker>>) -> Response {
     answered(body, DEV_ISSUER_ACTION, None)
 }
 
-async fn dev_jwks(State(state): State<Arc<Broker>>) -> Response {
+async fn dev_jwks(State(live): State<Arc<Live>>) -> Response {
+    let state = live.current();
     match &state.dev_issuer {
         Some(dev) => answered(
             axum::Json(dev.key.jwks()).into_response(),

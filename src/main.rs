@@ -12,6 +12,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use sts_broker::app;
 use sts_broker::broker::Broker;
+use sts_broker::broker::reload::{Live, Loader};
 use sts_broker::cli::{self, Output};
 use sts_broker::clock::SystemClock;
 use sts_broker::config::{Config, LogFormat};
@@ -207,7 +208,16 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<Output> {
     match cli.command {
         Command::Serve { config } => {
-            serve(load_config(config.as_deref())?)?;
+            let loaded = load_config(config.as_deref())?;
+            // A reload (SIGHUP, `POST /admin/reload`) reads the same file again.
+            let reload: Loader = match config {
+                Some(path) => Box::new(move || Config::load(&path)),
+                None => {
+                    let root = std::env::current_dir()?;
+                    Box::new(move || Config::embedded(&root))
+                }
+            };
+            serve(loaded, reload)?;
             Ok(Output {
                 stdout: String::new(),
                 stderr: String::new(),
@@ -299,7 +309,7 @@ fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
     config.map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))
 }
 
-fn serve(config: Config) -> anyhow::Result<()> {
+fn serve(config: Config, reload: Loader) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let logs = tracing_subscriber::fmt()
@@ -323,7 +333,14 @@ fn serve(config: Config) -> anyhow::Result<()> {
             );
         }
         let source = config.source.clone();
-        let state = Arc::new(Broker::build(config, Arc::new(SystemClock)).await?);
+        let live = Live::new(
+            Broker::build(config, Arc::new(SystemClock)).await?,
+            Some(reload),
+        );
+        // Before the first "listening" line: from then on a SIGHUP reloads, never kills.
+        live.reload_on_sighup()
+            .context("cannot handle SIGHUP (configuration reloads)")?;
+        let state = live.current();
         let listener = tokio::net::TcpListener::bind(&listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
@@ -342,11 +359,11 @@ fn serve(config: Config) -> anyhow::Result<()> {
                 routes = ext.routes.len(),
                 "ext_authz listening (trusted by network position)"
             );
-            let ext_state = state.clone();
+            let ext_live = live.clone();
             tokio::spawn(async move {
                 if let Err(e) = sts_broker::authz::ext_authz::serve(
                     ext_listener,
-                    ext_state,
+                    ext_live,
                     app::shutdown_signal(),
                 )
                 .await
@@ -364,7 +381,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
                 path = sts_broker::metrics::PATH,
                 "metrics listening"
             );
-            let metrics = Arc::new(sts_broker::metrics::Metrics::new(state.clone()));
+            let metrics = Arc::new(sts_broker::metrics::Metrics::new(live.clone()));
             tokio::spawn(async move {
                 if let Err(e) =
                     sts_broker::metrics::serve(metrics_listener, metrics, app::shutdown_signal())
@@ -374,7 +391,8 @@ fn serve(config: Config) -> anyhow::Result<()> {
                 }
             });
         }
-        app::serve(listener, state, app::shutdown_signal()).await?;
+        drop(state);
+        app::serve(listener, live, app::shutdown_signal()).await?;
         Ok(())
     })
 }

@@ -23,7 +23,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 use tower_http::timeout::TimeoutLayer;
 
-use crate::broker::Broker;
+use crate::broker::reload::Live;
 use crate::broker::stats::{self, LATENCY_BUCKETS_MICROS, Stats};
 use crate::config;
 
@@ -39,10 +39,11 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Metrics of `broker`, read at each scrape.
-    pub fn new(broker: Arc<Broker>) -> Metrics {
+    /// Metrics of the broker `live` serves, read at each scrape (the current configuration's
+    /// providers and limits).
+    pub fn new(live: Arc<Live>) -> Metrics {
         let mut registry = Registry::default();
-        registry.register_collector(Box::new(BrokerCollector { broker }));
+        registry.register_collector(Box::new(BrokerCollector { live }));
         Metrics { registry }
     }
 
@@ -110,7 +111,7 @@ fn counter(
 /// Reads every counter of the broker at scrape time.
 #[derive(Debug)]
 struct BrokerCollector {
-    broker: Arc<Broker>,
+    live: Arc<Live>,
 }
 
 /// Writes one counter family: `name` gets `_total`.
@@ -129,7 +130,7 @@ fn counters<'a, const N: usize>(
 
 impl Collector for BrokerCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
-        let broker = &self.broker;
+        let broker = self.live.current();
         let stats: &Stats = &broker.stats;
 
         let mut info = encoder.encode_descriptor(

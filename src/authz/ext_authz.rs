@@ -21,6 +21,7 @@ use super::audit::Asked;
 use super::{Answer, Forwarded, Question, audit, authorize};
 use crate::broker::Broker;
 use crate::broker::error::ErrorCode;
+use crate::broker::reload::Live;
 use crate::broker::request::REQUEST_ID_HEADER;
 use crate::config::{ExtAuthz, ProxyMode};
 use crate::policy::{Context, Resource};
@@ -50,13 +51,15 @@ pub const IDENTITY_HEADERS: [&str; 8] = [
 /// Longest value of an identity header.
 const MAX_HEADER_VALUE: usize = 1024;
 
-/// The listener's router (answers every method and path).
-pub fn router(state: Arc<Broker>) -> Router {
+/// The listener's router (answers every method and path); body limit and deadline are those of
+/// the configuration at start, routes and proxies those of the configuration of each request.
+pub fn router(live: Arc<Live>) -> Router {
+    let state = live.current();
     let timeout = Duration::from_secs(state.config.server.request_timeout_seconds);
     let max_body = state.config.server.max_body_bytes;
     Router::new()
         .fallback(check)
-        .with_state(state)
+        .with_state(live)
         .layer(RequestBodyLimitLayer::new(max_body))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -68,12 +71,12 @@ pub fn router(state: Arc<Broker>) -> Router {
 /// `trusted_proxies`).
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    state: Arc<Broker>,
+    live: Arc<Live>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     axum::serve(
         listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+        router(live).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
     .await
@@ -135,7 +138,8 @@ fn client_of(config: &ExtAuthz, req: &Request) -> (Option<IpAddr>, Option<bool>)
 }
 
 /// Answers one check; every answer carries its request id in `x-amzn-RequestId`.
-async fn check(State(state): State<Arc<Broker>>, req: Request) -> Response {
+async fn check(State(live): State<Arc<Live>>, req: Request) -> Response {
+    let state = live.current();
     let request_id = uuid::Uuid::new_v4().to_string();
     let mut response = decide(&state, req, &request_id).await;
     if let Ok(v) = HeaderValue::from_str(&request_id) {

@@ -9,6 +9,7 @@
 use axum::http::StatusCode;
 
 use crate::audit;
+use crate::broker::reload::ReloadError;
 use crate::oidc::{OidcError, OidcErrorKind};
 use crate::policy::PolicyError;
 use crate::revocation::{RevocationError, Revoked};
@@ -602,6 +603,35 @@ impl From<Revoked> for ApiError {
             | Revoked::User
             | Revoked::Proof => ApiError::invalid_client_token_id(),
             Revoked::Unconfirmed => ApiError::service_unavailable(),
+        }
+    }
+}
+
+/// A refused configuration reload: the configuration's problems (files, lines, setting names;
+/// no values) are the operator's to see; a failure to put a valid one in place is the
+/// service's, its cause in the log. The running configuration is kept in every case.
+impl From<ReloadError> for ApiError {
+    fn from(e: ReloadError) -> ApiError {
+        let kept = "the running configuration is kept";
+        match e {
+            ReloadError::NoSource => ApiError::validation(format!(
+                "This broker was started without a configuration file to read again; {kept}"
+            )),
+            ReloadError::Invalid(problems) => ApiError::validation(format!(
+                "The configuration has {} problem(s); {kept}: {}",
+                problems.issues.len(),
+                problems
+                    .issues
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )),
+            ReloadError::NeedsRestart(settings) => ApiError::validation(format!(
+                "Only a restart changes {}; {kept}",
+                settings.join(", ")
+            )),
+            ReloadError::Apply(_) => ApiError::service_unavailable(),
         }
     }
 }

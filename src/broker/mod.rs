@@ -3,7 +3,8 @@
 //! ([`caller`]), effective permissions ([`permissions`]), admin authorization ([`admin`]),
 //! denial messages ([`denial`]), issuing a role session ([`role_session`]), throttling
 //! ([`throttle`]) — the one error type at the boundary ([`error`]) and the counters operators
-//! read ([`stats`]). No HTTP: front doors hand it a [`RequestMeta`].
+//! read ([`stats`]). [`reload`] replaces it whole when the configuration is reloaded. No HTTP:
+//! front doors hand it a [`RequestMeta`].
 
 pub mod admin;
 pub mod auth_cache;
@@ -11,6 +12,7 @@ pub mod caller;
 pub mod denial;
 pub mod error;
 pub mod permissions;
+pub mod reload;
 pub mod request;
 pub mod role_session;
 pub mod saml;
@@ -64,21 +66,27 @@ pub struct DevIssuer {
     pub key: DevIssuerKey,
 }
 
-/// The broker core: the state every front door shares; built once at start.
+/// The broker core: the state every front door shares, as of one configuration. Built at start;
+/// a reload builds the next one from it ([`reload`]), with the configuration and what derives
+/// from it (OIDC registry, caches of callers and signing keys, throttle limits) new and the
+/// rest (store, keys, clock, audit log, revocations, SAML slots, counters) shared. A request
+/// takes one at its start ([`reload::Live::current`]) and uses it to the end.
 #[derive(Debug)]
 pub struct Broker {
     pub config: Config,
     pub oidc: oidc::Registry,
     pub store: Store,
     pub keys: SessionKeys,
-    pub dev_issuer: Option<DevIssuer>,
+    pub dev_issuer: Option<Arc<DevIssuer>>,
     pub clock: Arc<dyn Clock>,
-    /// SigV4 signing keys derived today (see [`SigningKeyCache`]).
+    /// SigV4 signing keys derived today (see [`SigningKeyCache`]); users' secrets come from
+    /// the configuration, so each configuration starts its own.
     pub signing_keys: SigningKeyCache,
-    /// Callers already authenticated, with their permissions (see [`AuthCache`]).
+    /// Callers already authenticated, with their permissions (see [`AuthCache`]); built from
+    /// the configuration, so each configuration starts its own.
     pub auth_cache: AuthCache,
     /// The audit log (see [`crate::audit`]); [`AuditLog::off`] records nothing.
-    pub audit: AuditLog,
+    pub audit: Arc<AuditLog>,
     /// Revoked sessions, subjects and roles, kept current across replicas.
     pub revocations: Revocations,
     /// How many SAML verifications may run at once (see [`VerifySlots`]).
@@ -86,7 +94,7 @@ pub struct Broker {
     /// Requests, sessions and reloads counted for operators (see [`stats`]).
     pub stats: Arc<stats::Stats>,
     /// `[rate_limits]`: the token buckets and what they refused (see [`throttle`]).
-    pub throttle: Throttle,
+    pub throttle: Arc<Throttle>,
 }
 
 impl Broker {
@@ -105,33 +113,13 @@ impl Broker {
         revocations.start().await?;
         revocations.reconcile(clock.now()).await?;
         let dev_issuer = match &config.dev_issuer {
-            Some(issuer) => Some(DevIssuer {
+            Some(issuer) => Some(Arc::new(DevIssuer {
                 issuer: issuer.clone(),
                 key: DevIssuerKey::load_or_generate(&config.keys_dir)?,
-            }),
+            })),
             None => None,
         };
-        let mut providers = Vec::new();
-        for p in &config.oidc_providers {
-            let static_keys = match &dev_issuer {
-                Some(dev) if dev.issuer == p.issuer => {
-                    Some(serde_json::from_value(dev.key.jwks())?)
-                }
-                _ => None,
-            };
-            providers.push(ProviderConfig {
-                issuer: p.issuer.clone(),
-                accepted_issuers: p.accepted_issuers.clone(),
-                client_ids: p.client_ids.clone(),
-                jwks_uri: p.jwks_uri.clone(),
-                allow_http: p.allow_http,
-                leeway: p.leeway,
-                refetch_interval: p.refetch_interval,
-                max_key_age: p.max_key_age,
-                fetch_timeout: Some(p.fetch_timeout),
-                static_keys,
-            });
-        }
+        let providers = oidc_providers(&config, dev_issuer.as_deref())?;
         // Each provider's fetch is bounded by its own deadline (`jwks_fetch_timeout_seconds`);
         // redirects are not followed.
         let http = reqwest::Client::builder()
@@ -139,8 +127,12 @@ impl Broker {
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
         let oidc = oidc::Registry::new(providers, http, clock.clone())?;
-        let audit = AuditLog::start(&config.audit)?;
-        let throttle = Throttle::new(config.rate_limits, store.clone(), clock.clone());
+        let audit = Arc::new(AuditLog::start(&config.audit)?);
+        let throttle = Arc::new(Throttle::new(
+            config.rate_limits,
+            store.clone(),
+            clock.clone(),
+        ));
         Ok(Broker {
             config,
             oidc,
@@ -157,4 +149,31 @@ impl Broker {
             throttle,
         })
     }
+}
+
+/// The OIDC providers of `config` as the registry takes them; the dev issuer's keys are local.
+fn oidc_providers(
+    config: &Config,
+    dev_issuer: Option<&DevIssuer>,
+) -> Result<Vec<ProviderConfig>, StartError> {
+    let mut providers = Vec::new();
+    for p in &config.oidc_providers {
+        let static_keys = match dev_issuer {
+            Some(dev) if dev.issuer == p.issuer => Some(serde_json::from_value(dev.key.jwks())?),
+            _ => None,
+        };
+        providers.push(ProviderConfig {
+            issuer: p.issuer.clone(),
+            accepted_issuers: p.accepted_issuers.clone(),
+            client_ids: p.client_ids.clone(),
+            jwks_uri: p.jwks_uri.clone(),
+            allow_http: p.allow_http,
+            leeway: p.leeway,
+            refetch_interval: p.refetch_interval,
+            max_key_age: p.max_key_age,
+            fetch_timeout: Some(p.fetch_timeout),
+            static_keys,
+        });
+    }
+    Ok(providers)
 }

@@ -80,8 +80,8 @@ pub struct Throttle {
     clock: Arc<dyn Clock>,
     /// This replica's buckets, by [`Scope::index`] (unused with `shared`).
     local: [KeyedBuckets; 3],
-    /// Requests refused, by [`Scope::index`].
-    throttled: [AtomicU64; 3],
+    /// Requests refused, by [`Scope::index`]; shared with the throttle a reload makes.
+    throttled: Arc<[AtomicU64; 3]>,
 }
 
 impl Throttle {
@@ -93,6 +93,21 @@ impl Throttle {
             local: std::array::from_fn(|_| KeyedBuckets::new(MAX_KEYS_PER_LIMIT)),
             throttled: Default::default(),
         }
+    }
+
+    /// The throttle of a reloaded configuration: the same buckets if the limits are unchanged,
+    /// new (full) buckets for the new limits otherwise; the refusal counts go on either way.
+    pub fn reconfigured(self: &Arc<Self>, limits: RateLimits) -> Arc<Throttle> {
+        if limits == self.limits {
+            return Arc::clone(self);
+        }
+        Arc::new(Throttle {
+            limits,
+            store: self.store.clone(),
+            clock: self.clock.clone(),
+            local: std::array::from_fn(|_| KeyedBuckets::new(MAX_KEYS_PER_LIMIT)),
+            throttled: Arc::clone(&self.throttled),
+        })
     }
 
     /// The limit of `scope`, if configured.

@@ -109,7 +109,21 @@ struct Provider {
     fetch_timeout: Option<Duration>,
     client_ids: Vec<String>,
     leeway: Duration,
-    keys: KeyCache,
+    /// Shared with the registry a reload builds when [`KeySource`] is unchanged.
+    keys: Arc<KeyCache>,
+    source: KeySource,
+}
+
+/// What a provider's key cache holds keys from and how it refreshes them: a reload keeps the
+/// cache (and the keys it fetched) of a provider whose source is unchanged.
+#[derive(Debug, Clone, PartialEq)]
+struct KeySource {
+    issuer: String,
+    jwks_uri: Option<String>,
+    allow_http: bool,
+    refetch_interval: Duration,
+    max_key_age: Duration,
+    static_keys: Option<jsonwebtoken::jwk::JwkSet>,
 }
 
 impl fmt::Debug for Registry {
@@ -131,6 +145,40 @@ impl Registry {
         http: reqwest::Client,
         clock: Arc<dyn Clock>,
     ) -> Result<Registry, OidcError> {
+        Registry::build(providers, http, clock, &[])
+    }
+
+    /// A registry for `providers` with this one's HTTP client, clock and fetch bound: a
+    /// provider whose key source (issuer, `jwks_uri`, `allow_http`, refetch interval, key age,
+    /// static keys) is unchanged keeps its key cache, with the keys already fetched and its
+    /// fetch counts; the others start empty. This registry keeps working meanwhile.
+    pub fn reconfigured(&self, providers: Vec<ProviderConfig>) -> Result<Registry, OidcError> {
+        Ok(Registry::build(
+            providers,
+            self.http.clone(),
+            self.clock.clone(),
+            &self.providers,
+        )?
+        .with_fetch_timeout(self.fetch_timeout))
+    }
+
+    /// Whether `issuer`'s provider shares its key cache with `other`'s provider of that issuer.
+    pub fn shares_keys_with(&self, other: &Registry, issuer: &str) -> bool {
+        let find = |r: &Registry| {
+            r.by_issuer
+                .get(issuer)
+                .and_then(|&i| r.providers.get(i))
+                .map(|p| Arc::clone(&p.keys))
+        };
+        matches!((find(self), find(other)), (Some(a), Some(b)) if Arc::ptr_eq(&a, &b))
+    }
+
+    fn build(
+        providers: Vec<ProviderConfig>,
+        http: reqwest::Client,
+        clock: Arc<dyn Clock>,
+        previous: &[Provider],
+    ) -> Result<Registry, OidcError> {
         let mut by_issuer = HashMap::with_capacity(providers.len());
         let mut built = Vec::with_capacity(providers.len());
         for config in providers {
@@ -142,7 +190,7 @@ impl Registry {
                     return Err(config_error(&spelling, "is configured twice"));
                 }
             }
-            built.push(Provider::from_config(config)?);
+            built.push(Provider::from_config(config, previous)?);
         }
         Ok(Registry {
             by_issuer,
@@ -236,7 +284,9 @@ impl Registry {
 }
 
 impl Provider {
-    fn from_config(config: ProviderConfig) -> Result<Provider, OidcError> {
+    /// The provider `config` describes; its key cache is taken from the provider in
+    /// `previous` with the same [`KeySource`], if any.
+    fn from_config(config: ProviderConfig, previous: &[Provider]) -> Result<Provider, OidcError> {
         let ProviderConfig {
             issuer,
             accepted_issuers,
@@ -266,16 +316,29 @@ impl Provider {
             fetch::check_url(uri, allow_http, true)
                 .map_err(|reason| config_error(&issuer, &format!("jwks_uri {reason}")))?;
         }
-        let keys = match static_keys {
-            Some(_) if jwks_uri.is_some() => {
-                return Err(config_error(&issuer, "has both static keys and a jwks_uri"));
-            }
-            Some(set) => {
+        let source = KeySource {
+            issuer: issuer.clone(),
+            jwks_uri: jwks_uri.clone(),
+            allow_http,
+            refetch_interval,
+            max_key_age,
+            static_keys: static_keys.clone(),
+        };
+        if static_keys.is_some() && jwks_uri.is_some() {
+            return Err(config_error(&issuer, "has both static keys and a jwks_uri"));
+        }
+        let kept = previous
+            .iter()
+            .find(|p| p.source == source)
+            .map(|p| Arc::clone(&p.keys));
+        let keys = match (kept, static_keys) {
+            (Some(kept), _) => kept,
+            (None, Some(set)) => {
                 let keys = keys::KeySet::from_jwk_set(&set)
                     .map_err(|e| config_error(&issuer, &format!("static keys: {e}")))?;
-                KeyCache::fixed(issuer.clone(), keys)
+                Arc::new(KeyCache::fixed(issuer.clone(), keys))
             }
-            None => KeyCache::remote(
+            (None, None) => Arc::new(KeyCache::remote(
                 fetch::RemoteSource {
                     issuer: issuer.clone(),
                     jwks_uri,
@@ -283,7 +346,7 @@ impl Provider {
                 },
                 refetch_interval,
                 max_key_age,
-            ),
+            )),
         };
         Ok(Provider {
             issuer,
@@ -292,6 +355,7 @@ impl Provider {
             client_ids,
             leeway,
             keys,
+            source,
         })
     }
 }
@@ -642,6 +706,28 @@ mod tests {
                 NOW + 300
             )
         );
+    }
+
+    #[test]
+    fn a_reload_keeps_the_key_cache_of_a_provider_whose_key_source_is_unchanged() {
+        let (a, b) = ("https://a.example", "https://b.example");
+        let first = registry(vec![config(a), config(b), config("https://gone.example")]).unwrap();
+        // A new audience does not change where keys come from; a new jwks_uri does.
+        let mut a_again = config(a);
+        a_again.client_ids.push("another-client".to_owned());
+        let mut b_moved = config(b);
+        b_moved.jwks_uri = Some("https://b.example/other/jwks.json".to_owned());
+        let second = first
+            .reconfigured(vec![a_again, b_moved, config("https://new.example")])
+            .unwrap();
+        assert!(second.shares_keys_with(&first, a));
+        assert!(!second.shares_keys_with(&first, b));
+        assert!(!second.shares_keys_with(&first, "https://new.example"));
+        assert!(!second.shares_keys_with(&first, "https://gone.example"));
+        // The new registry checks its providers like a first one.
+        let mut broken = config(a);
+        broken.client_ids.clear();
+        assert!(first.reconfigured(vec![broken]).is_err());
     }
 
     #[test]

@@ -280,7 +280,8 @@ struct Shared {
     index: ArcSwap<index::Index>,
     store: Store,
     clock: Arc<dyn Clock>,
-    principals: Principals,
+    /// Replaced whole by a configuration reload ([`Revocations::reconfigure`]).
+    principals: ArcSwap<Principals>,
     /// The longest session any configured role grants.
     longest: u32,
     health: Health,
@@ -328,7 +329,7 @@ impl Revocations {
                 index: ArcSwap::from_pointee(index::Index::default()),
                 store,
                 clock,
-                principals,
+                principals: ArcSwap::from_pointee(principals),
                 longest,
                 health,
                 keepalive_ms: AtomicU64::new(
@@ -411,7 +412,7 @@ impl Revocations {
 
     /// Why `r` names nothing the configuration knows, if it does not.
     fn unknown_target(&self, r: &Revocation) -> Option<String> {
-        let p = &self.shared.principals;
+        let p = self.shared.principals.load();
         match r {
             Revocation::Session { .. } => None,
             Revocation::Subject { provider, .. } => (!p.providers.contains_key(provider))
@@ -459,14 +460,15 @@ impl Revocations {
     /// last. Roles and users are named by digests of account and name, so without this a role
     /// removed and added back would bring its old sessions back; adding the role or user back
     /// later does not revive those sessions, since the rule outlives them; sessions issued
-    /// after it work. Runs at start, before serving.
+    /// after it work. Runs at start, before serving, and at each configuration reload
+    /// ([`Revocations::reconfigure`]).
     ///
     /// Roles and users created through an API in the future must instead get a new unique id
     /// on every creation ([`crate::iam::new_unique_id`]), so that sessions of an earlier
     /// incarnation never match the new one.
     pub async fn reconcile(&self, now: OffsetDateTime) -> Result<Vec<Entry>, RevocationError> {
         let now = now.unix_timestamp();
-        let p = &self.shared.principals;
+        let p = self.shared.principals.load();
         let mut gone = Vec::new();
         for bytes in self.shared.store.entries(REGISTRY).await? {
             let Ok(known) = serde_json::from_slice::<Registered>(&bytes) else {
@@ -503,6 +505,23 @@ impl Revocations {
         let revoked = self.store_and_publish(gone, now).await?;
         self.register().await?;
         Ok(revoked)
+    }
+
+    /// Takes the roles, users and providers of a reloaded configuration and reconciles the
+    /// registry with them exactly as a restart would ([`Revocations::reconcile`]): the
+    /// sessions of roles and users it no longer names are revoked, durably. If that fails, the
+    /// previous principals are put back and the error returned (the reload is refused).
+    pub async fn reconfigure(
+        &self,
+        principals: Principals,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Entry>, RevocationError> {
+        let previous = self.shared.principals.swap(Arc::new(principals));
+        let reconciled = self.reconcile(now).await;
+        if reconciled.is_err() {
+            self.shared.principals.store(previous);
+        }
+        reconciled
     }
 
     /// Writes every configured role and user to the registry (see [`Revocations::reconcile`]).
@@ -563,6 +582,7 @@ impl Revocations {
                 let proofs = self
                     .shared
                     .principals
+                    .load()
                     .providers
                     .get(&provider)
                     .copied()
@@ -694,7 +714,7 @@ impl Revocations {
 
 /// Writes every configured role and user to the registry with [`REGISTRY_TTL`].
 async fn register(shared: &Shared) -> Result<(), RevocationError> {
-    let p = &shared.principals;
+    let p = shared.principals.load_full();
     let roles = p.roles.iter().map(|(arn, max)| Registered {
         kind: RegisteredKind::Role,
         arn: arn.clone(),

@@ -346,6 +346,43 @@ async fn a_role_removed_from_the_configuration_stays_revoked_when_added_back() {
 }
 
 #[tokio::test]
+async fn a_role_removed_by_a_reload_is_revoked_as_by_a_restart() {
+    let store = Store::open("memory://").await.unwrap();
+    let clock = Arc::new(ManualClock::new(at(NOW)));
+    let r = Revocations::new(store.clone(), clock.clone(), principals());
+    r.start().await.unwrap();
+    assert!(r.reconcile(at(NOW)).await.unwrap().is_empty());
+    let old = record(AKID, NOW, 3600);
+    assert_eq!(r.check(&old), Ok(()));
+
+    // Reloaded without the role: its sessions end here at once, and the rule is stored.
+    let without = Principals {
+        roles: HashMap::new(),
+        ..principals()
+    };
+    let revoked = r.reconfigure(without, at(NOW + 10)).await.unwrap();
+    assert_eq!(revoked.len(), 1, "{revoked:?}");
+    assert_eq!(r.check(&old), Err(Revoked::Role));
+    let unknown = Revocation::Role {
+        role_arn: ROLE.to_owned(),
+    };
+    assert!(matches!(
+        r.revoke(unknown, at(NOW + 10)).await.unwrap(),
+        RevokeOutcome::UnknownPrincipal(_)
+    ));
+
+    // Reloaded with it again: the old session stays refused, a new one works.
+    assert!(
+        r.reconfigure(principals(), at(NOW + 20))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(r.check(&old), Err(Revoked::Role));
+    assert_eq!(r.check(&record(AKID, NOW + 20, 3600)), Ok(()));
+}
+
+#[tokio::test]
 async fn bad_revocations_are_refused() {
     let store = Store::open("memory://").await.unwrap();
     let r = revocations(&store);

@@ -33,6 +33,7 @@ mod policy_core_engine;
 mod policy_moto;
 mod properties;
 mod query_api;
+mod reload;
 mod revocation;
 mod role_sessions;
 mod saml;

@@ -479,7 +479,7 @@ async fn store_failures_are_counted_per_operation() {
     let broker = TestBroker::start(&idp, &redis.url()).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let metrics = format!("http://{}/metrics", listener.local_addr().unwrap());
-    let registry = Arc::new(Metrics::new(broker.state.clone()));
+    let registry = Arc::new(Metrics::new(broker.live.clone()));
     tokio::spawn(sts_broker::metrics::serve(
         listener,
         registry,

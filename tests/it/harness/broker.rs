@@ -9,6 +9,7 @@ use aws_sdk_sts::config::retry::RetryConfig;
 use aws_sdk_sts::config::{BehaviorVersion, Credentials, Region};
 use sts_broker::app;
 use sts_broker::broker::Broker;
+use sts_broker::broker::reload::Live;
 use sts_broker::clock::{Clock, SystemClock};
 use sts_broker::config::Config;
 use tokio::sync::oneshot;
@@ -56,7 +57,10 @@ pub const APP_ROLE: &str = "arn:aws:iam::111122223333:role/app";
 
 pub struct TestBroker {
     pub endpoint: String,
+    /// The broker as started (what a reload shares with the next one: store, keys, audit...).
     pub state: Arc<Broker>,
+    /// What the front doors serve; reloads are refused (no file to read again).
+    pub live: Arc<Live>,
     pub dir: tempfile::TempDir,
     _stop: oneshot::Sender<()>,
 }
@@ -374,11 +378,12 @@ impl TestBroker {
         clock: Arc<dyn Clock>,
     ) -> TestBroker {
         let config = Config::from_toml(toml, "broker.toml", dir.path()).unwrap();
-        let state = Arc::new(Broker::build(config, clock).await.unwrap());
+        let live = Live::new(Broker::build(config, clock).await.unwrap(), None);
+        let state = live.current();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let serving = state.clone();
+        let serving = live.clone();
         tokio::spawn(async move {
             app::serve(listener, serving, async {
                 let _ = stopped.await;
@@ -389,6 +394,7 @@ impl TestBroker {
         TestBroker {
             endpoint: format!("http://{addr}"),
             state,
+            live,
             dir,
             _stop: stop,
         }
@@ -418,9 +424,9 @@ impl TestBroker {
     pub async fn serve_ext_authz(&self) -> SocketAddr {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let state = self.state.clone();
+        let live = self.live.clone();
         tokio::spawn(async move {
-            sts_broker::authz::ext_authz::serve(listener, state, std::future::pending())
+            sts_broker::authz::ext_authz::serve(listener, live, std::future::pending())
                 .await
                 .unwrap();
         });
