@@ -1,5 +1,4 @@
 //! The integration test binary: one process, modules per area.
-
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
