@@ -40,4 +40,5 @@ mod shared_state;
 mod sigv4_suites;
 mod support;
 mod throttling;
+mod topologies;
 mod web_identity;
