@@ -1,10 +1,11 @@
-//! Where sessions live: an embedded in-memory map (`memory://`, one process only) or Redis
-//! (one server, a Redis Cluster or a master found through Sentinel, shared by every replica). Each record carries a TTL equal to its
-//! session's remaining lifetime, so the store never outlives the credentials it describes.
+//! Where sessions live: an embedded in-memory map (`memory://`, one process only) or Redis (one
+//! server, a Redis Cluster or a master found through Sentinel, shared by every replica). Each
+//! record carries a TTL equal to its session's remaining lifetime, so the store never outlives
+//! the credentials it describes.
 //!
 //! Besides sessions it keeps small named entries with a TTL under a namespace (e.g.
-//! revocations), lists them back, keeps shared token buckets ([`Store::rate_check`]), and
-//! carries events between replicas: Redis pub/sub, or
+//! revocations), lists them back (through a per-namespace index on Redis), keeps shared token
+//! buckets ([`Store::rate_check`]), and carries events between replicas: Redis pub/sub, or
 //! nothing at all for the embedded store, whose one process needs no messages.
 
 mod errors;
@@ -60,7 +61,9 @@ pub enum Store {
 }
 
 impl Store {
-    /// Opens the store a URL names. Redis connections are made lazily and re-made on failure.
+    /// Opens the store a URL names (a Redis URL may carry its credentials here: for tools and
+    /// tests; the broker opens its `[store]` with [`Store::connect`]). Redis connections are
+    /// re-made on failure.
     pub async fn open(url: &str) -> Result<Store, StoreError> {
         if url == "memory://" {
             Ok(Store::Memory(MemoryStore::default()))
