@@ -313,15 +313,32 @@ async fn a_sentinel_failover_under_load_answers_200_or_503_and_recovers() {
     revoked_on_b_is_refused_on_a(&r).await;
 }
 
-/// A cluster node the revocation subscriber was on dies: it subscribes on another node, and a
-/// revocation published afterwards still reaches it.
+/// Subscribers on a cluster replica node get what is published on a master (`PUBLISH` crosses
+/// the cluster); when that node dies they subscribe on another node, and a revocation published
+/// afterwards still reaches them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cluster_subscriber_moves_to_another_node_when_its_node_dies() {
     let mut cluster = RedisCluster::start().await;
-    // Each replica's first subscription is on the first seed: a replica node here, so killing
-    // it moves no slots and the cluster keeps serving.
+    // Each replica's first subscription is on the first seed: a replica node here (which never
+    // receives a client's PUBLISH itself), and killing it moves no slots.
     let first = cluster.node_with_role("slave").await;
     let r = Replicas::start(cluster.store_starting_with(first)).await;
+    // Both subscribers (started in the background) are on that node.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let subscribers: String = crate::harness::redis_topology::query(
+            first,
+            &cluster.password,
+            redis::cmd("CLIENT").arg("LIST").arg("TYPE").arg("pubsub"),
+        )
+        .await;
+        if subscribers.lines().count() == 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{subscribers}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    revoked_on_b_is_refused_on_a(&r).await;
     let reconnects = r.a.state.revocations.subscription_stats().reconnects;
     cluster.kill(first);
     let deadline = Instant::now() + Duration::from_secs(60);
