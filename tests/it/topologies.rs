@@ -8,7 +8,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_sdk_sts::error::ProvideErrorMetadata as _;
@@ -192,9 +192,11 @@ async fn every_scenario(store: String) {
 /// runs: every answer is 200 or 503 `ServiceUnavailable`; after it, 200 again (polled).
 async fn calls_survive<F: Future<Output = ()>>(r: &Replicas, disturb: F) {
     let stop = Arc::new(AtomicBool::new(false));
+    let answered = Arc::new(AtomicUsize::new(0));
     let mut load = Vec::new();
     for broker in [&r.a, &r.b, &r.a, &r.b] {
         let stop = stop.clone();
+        let answered = answered.clone();
         let sts_endpoint = broker.endpoint.clone();
         let idp_tokens: Vec<String> = (0..400).map(|_| token(&r.idp, SUB, None)).collect();
         load.push(tokio::spawn(async move {
@@ -211,6 +213,7 @@ async fn calls_survive<F: Future<Output = ()>>(r: &Replicas, disturb: F) {
                     .web_identity_token(t)
                     .send()
                     .await;
+                answered.fetch_add(1, Ordering::Relaxed);
                 seen.push(match answer {
                     Ok(_) => (200, String::new()),
                     Err(e) => {
@@ -222,6 +225,12 @@ async fn calls_survive<F: Future<Output = ()>>(r: &Replicas, disturb: F) {
             }
             seen
         }));
+    }
+    // The failover starts once the stream runs.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while answered.load(Ordering::Relaxed) < 40 {
+        assert!(Instant::now() < deadline, "the calls did not start");
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
     disturb.await;
     // Served again without a restart, on both replicas: a new session, and requests made
@@ -291,7 +300,6 @@ async fn a_cluster_failover_under_load_answers_200_or_503_and_recovers() {
     let cluster = RedisCluster::start().await;
     let r = Replicas::start(cluster.store()).await;
     calls_survive(&r, async {
-        tokio::time::sleep(Duration::from_millis(300)).await;
         let promoted = cluster.failover().await;
         eprintln!("replica {promoted} took over");
     })
@@ -305,7 +313,6 @@ async fn a_sentinel_failover_under_load_answers_200_or_503_and_recovers() {
     let mut sentinel = RedisSentinel::start().await;
     let r = Replicas::start(sentinel.store()).await;
     calls_survive(&r, async {
-        tokio::time::sleep(Duration::from_millis(300)).await;
         sentinel.kill_master_and_wait_failover().await;
     })
     .await;
