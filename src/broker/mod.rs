@@ -104,7 +104,7 @@ impl Broker {
         let keys = SessionKeys::load_or_generate(&config.keys_dir)?;
         // Replicas share the folder: pick up rotated and retired keys without a restart.
         keys.watch(KEYS_POLL_INTERVAL);
-        let store = Store::open(config.store_url.as_str()).await?;
+        let store = Store::connect(&config.store).await?;
         // Every live revocation is loaded before the first request; with Redis a subscriber
         // keeps the cache current from then on. Roles and users gone from the configuration
         // since a replica last saw them have their sessions revoked before serving.

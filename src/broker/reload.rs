@@ -204,7 +204,7 @@ pub fn needs_restart(running: &Config, next: &Config) -> Vec<&'static str> {
             "[server] request_timeout_seconds",
             running.server.request_timeout_seconds == next.server.request_timeout_seconds,
         ),
-        ("[store] url", running.store_url == next.store_url),
+        ("[store]", running.store == next.store),
         ("[keys] dir", running.keys_dir == next.keys_dir),
         ("[dev_issuer]", running.dev_issuer == next.dev_issuer),
         ("[audit] output", running.audit == next.audit),

@@ -25,7 +25,7 @@ pub fn check_config(config: Result<Config, crate::config::ConfigError>) -> Outpu
                 c.iam.users().count(),
                 c.iam.groups.len(),
                 c.iam.mfa_devices().count(),
-                c.store_url
+                c.store
             );
             let mut warnings = String::new();
             for role in c.iam.roles() {

@@ -28,14 +28,14 @@ pub async fn revoke(config: &Config, what: Revocation, now: OffsetDateTime) -> O
         stderr: format!("error: {message}\n"),
         status: 1,
     };
-    if config.store_url.as_str() == "memory://" {
+    if config.store.is_memory() {
         return fail(format!(
             "{} uses the embedded memory:// store, which only its own process sees: a \
              revocation made here would reach no running broker (use a redis:// store)",
             config.source
         ));
     }
-    let store = match Store::open(config.store_url.as_str()).await {
+    let store = match Store::connect(&config.store).await {
         Ok(s) => s,
         Err(e) => return fail(format!("store: {e}")),
     };

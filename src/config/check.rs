@@ -188,18 +188,7 @@ impl Checker<'_> {
                 "[server] max_body_bytes must be between 1 KiB and 16 MiB".to_owned(),
             );
         }
-        let store_url = StoreUrl(raw.store.url.clone());
-        let shown = store_url.to_string();
-        let store_url_text = store_url.as_str();
-        if store_url_text != "memory://"
-            && !store_url_text.starts_with("redis://")
-            && !store_url_text.starts_with("rediss://")
-        {
-            self.issue(
-                None,
-                format!("[store] url {shown:?} must be memory:// or redis://host:port/db"),
-            );
-        }
+        let store = self.store(&raw.store);
 
         let metrics_listen = raw
             .metrics
@@ -208,7 +197,7 @@ impl Checker<'_> {
         Config {
             source: self.name.to_owned(),
             server: raw.server,
-            store_url,
+            store,
             keys_dir: self.path(&raw.keys.dir),
             dev_issuer,
             oidc_providers,

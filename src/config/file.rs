@@ -88,23 +88,24 @@ fn default_region() -> String {
     "us-east-1".to_owned()
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// `[store]`: exactly one of `url`, `cluster_urls` and `sentinel_urls` (none: `memory://`).
+/// The password is never written here: `password_env` or `password_file` names it.
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreSection {
-    #[serde(default = "default_store_url")]
-    pub url: String,
-}
-
-impl Default for StoreSection {
-    fn default() -> Self {
-        StoreSection {
-            url: default_store_url(),
-        }
-    }
-}
-
-fn default_store_url() -> String {
-    "memory://".to_owned()
+    /// `memory://`, `redis://host:port/db` or `rediss://host:port/db`.
+    pub url: Option<String>,
+    /// PEM file of the CA that signed the Redis servers' certificates (`rediss://` only).
+    pub ca_file: Option<String>,
+    /// The ACL user (else the default user).
+    pub username: Option<String>,
+    pub password_env: Option<String>,
+    pub password_file: Option<String>,
+    /// Seed nodes of a Redis Cluster.
+    pub cluster_urls: Option<Vec<String>>,
+    /// Sentinels watching `sentinel_master`.
+    pub sentinel_urls: Option<Vec<String>>,
+    pub sentinel_master: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -8,11 +8,13 @@ pub mod file;
 mod locate;
 mod rate_limits;
 mod saml;
+mod store;
 mod users;
 
 pub use file::LogFormat;
 pub use rate_limits::RateLimits;
 pub use saml::SamlProvider;
+pub use store::{StoreSettings, Topology};
 pub use users::{MAX_ACCESS_KEYS_PER_USER, MAX_GROUPS_PER_USER, MAX_MFA_DEVICES_PER_USER};
 
 use std::fmt;
@@ -41,7 +43,8 @@ pub struct Config {
     /// Where it came from, for messages.
     pub source: String,
     pub server: file::ServerSection,
-    pub store_url: StoreUrl,
+    /// Where the store is and how to reach it (`[store]`).
+    pub store: StoreSettings,
     pub keys_dir: PathBuf,
     /// The dev issuer's `iss`, when enabled.
     pub dev_issuer: Option<String>,
@@ -85,7 +88,8 @@ pub enum ProxyMode {
     Nginx,
 }
 
-/// The store URL. It may carry a Redis password, so `Debug` and `Display` hide the userinfo.
+/// A store URL as written. A password in it is refused by the checks, but `Debug` and
+/// `Display` hide any userinfo all the same (messages about a refused URL show it).
 #[derive(Clone, PartialEq, Eq)]
 pub struct StoreUrl(String);
 

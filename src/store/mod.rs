@@ -1,10 +1,11 @@
-//! Where sessions live: an embedded in-memory map (`memory://`, one process only) or Redis
-//! (`redis://host:port/db`, shared by every replica). Each record carries a TTL equal to its
-//! session's remaining lifetime, so the store never outlives the credentials it describes.
+//! Where sessions live: an embedded in-memory map (`memory://`, one process only) or Redis (one
+//! server, a Redis Cluster or a master found through Sentinel, shared by every replica). Each
+//! record carries a TTL equal to its session's remaining lifetime, so the store never outlives
+//! the credentials it describes.
 //!
 //! Besides sessions it keeps small named entries with a TTL under a namespace (e.g.
-//! revocations), lists them back, keeps shared token buckets ([`Store::rate_check`]), and
-//! carries events between replicas: Redis pub/sub, or
+//! revocations), lists them back (through a per-namespace index on Redis), keeps shared token
+//! buckets ([`Store::rate_check`]), and carries events between replicas: Redis pub/sub, or
 //! nothing at all for the embedded store, whose one process needs no messages.
 
 mod errors;
@@ -18,6 +19,7 @@ pub use errors::Operation;
 pub use memory::MemoryStore;
 pub use redis::{Received, RedisStore, Subscription};
 
+use crate::config::StoreSettings;
 use crate::rate::Limit;
 use crate::session::SessionRecord;
 use crate::session::keyring::KeyRing;
@@ -28,6 +30,9 @@ const USED_PREFIX: &str = "sts-broker:used:";
 const FAILURES_PREFIX: &str = "sts-broker:failures:";
 const NAMESPACE_PREFIX: &str = "sts-broker:";
 const THROTTLE_PREFIX: &str = "sts-broker:throttle:";
+/// A sorted set per namespace listing its entries, so they are listed without `SCAN` (which
+/// sees one node of a cluster): `sts-broker:index:<namespace>`.
+const INDEX_PREFIX: &str = "sts-broker:index:";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -56,7 +61,9 @@ pub enum Store {
 }
 
 impl Store {
-    /// Opens the store a URL names. Redis connections are made lazily and re-made on failure.
+    /// Opens the store a URL names (a Redis URL may carry its credentials here: for tools and
+    /// tests; the broker opens its `[store]` with [`Store::connect`]). Redis connections are
+    /// re-made on failure.
     pub async fn open(url: &str) -> Result<Store, StoreError> {
         if url == "memory://" {
             Ok(Store::Memory(MemoryStore::default()))
@@ -64,6 +71,17 @@ impl Store {
             Ok(Store::Redis(RedisStore::open(url).await?))
         } else {
             Err(StoreError::BadUrl(url.to_owned()))
+        }
+    }
+
+    /// Opens the store `settings` describe: memory, one Redis, a Redis Cluster or the master
+    /// Sentinel names.
+    pub async fn connect(settings: &StoreSettings) -> Result<Store, StoreError> {
+        if settings.is_memory() {
+            Ok(Store::Memory(MemoryStore::default()))
+        } else {
+            // Boxed: the cluster and Sentinel clients' futures are deep.
+            Ok(Store::Redis(Box::pin(RedisStore::connect(settings)).await?))
         }
     }
 
@@ -219,17 +237,22 @@ impl Store {
                 m.put(key, value, ttl);
                 Ok(())
             }
-            Store::Redis(r) => r.put(&key, value, ttl).await,
+            // Indexed first: an entry that exists is always listed.
+            Store::Redis(r) => match r.index_add(&index_key(namespace), id, ttl).await {
+                Ok(()) => r.put(&key, value, ttl).await,
+                Err(e) => Err(e),
+            },
         };
         self.errors().count(Operation::PutEntry, result)
     }
 
-    /// Every live entry of `namespace` (Redis: `SCAN`, never `KEYS`), in no particular order.
+    /// Every live entry of `namespace`, in no particular order (Redis: the members of the
+    /// namespace's index, then each entry; never `SCAN` or `KEYS`).
     pub async fn entries(&self, namespace: &str) -> Result<Vec<Vec<u8>>, StoreError> {
         let prefix = entry_key(namespace, "");
         let result = match self {
             Store::Memory(m) => Ok(m.with_prefix(&prefix)),
-            Store::Redis(r) => r.scan_prefix(&prefix).await,
+            Store::Redis(r) => r.indexed(&index_key(namespace), &prefix).await,
         };
         self.errors().count(Operation::Entries, result)
     }
@@ -290,6 +313,10 @@ impl Store {
 
 fn entry_key(namespace: &str, id: &str) -> String {
     format!("{NAMESPACE_PREFIX}{namespace}:{id}")
+}
+
+fn index_key(namespace: &str) -> String {
+    format!("{INDEX_PREFIX}{namespace}")
 }
 
 fn session_key(access_key_id: &str) -> String {

@@ -1,33 +1,69 @@
-//! The shared store: Redis through a multiplexed, self-reconnecting connection. Every command
-//! has a deadline, so a stalled Redis turns into an error rather than a hung request.
-//! Subscriptions get a dedicated connection each (pub/sub cannot share the multiplexed one).
+//! The shared store: Redis through a self-reconnecting multiplexed connection — to one server
+//! (`redis://`, `rediss://`), to a Redis Cluster (the `redis` crate's cluster client: slots
+//! discovered, MOVED/ASK and failover followed), or to the master Sentinel names (looked up
+//! again after any failure, so a failover is followed without a restart). Every command has a
+//! deadline, so a stalled Redis turns into an error rather than a hung request. No command
+//! names keys of two slots: each entry is one key, and scripts touch only their one key.
+//! Subscriptions get a dedicated connection each (pub/sub cannot share the multiplexed one);
+//! on a cluster, to any node, since `PUBLISH` reaches every node.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use arc_swap::ArcSwapOption;
 use futures_util::StreamExt as _;
-use redis::AsyncCommands as _;
-use redis::aio::{ConnectionManager, PubSubSink, PubSubStream};
+use redis::aio::{ConnectionManager, MultiplexedConnection, PubSubSink, PubSubStream};
+use redis::cluster_async::ClusterConnection;
+use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
+use redis::{Client, Cmd, FromRedisValue, IntoConnectionInfo as _, TlsCertificates, TlsMode};
 
 use super::StoreError;
+use crate::config::{StoreSettings, Topology};
 use crate::rate::Limit;
 
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Keys read per `SCAN` step.
-const SCAN_COUNT: usize = 1000;
+/// Entries read per batch when listing a namespace.
+const LIST_BATCH: usize = 1000;
 /// Largest published message handed on; larger ones are dropped.
 const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 
 #[derive(Clone)]
 pub struct RedisStore {
-    client: redis::Client,
-    connection: ConnectionManager,
+    link: Link,
+    /// Where subscriptions connect.
+    subscriber: Arc<Subscriber>,
     /// Session records refused as not authentic.
     pub(super) refused_records: Arc<AtomicU64>,
     /// Failures per operation.
     pub(super) errors: Arc<super::errors::Errors>,
+}
+
+/// The connection commands go through.
+#[derive(Clone)]
+enum Link {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+    Sentinel(Arc<SentinelLink>),
+}
+
+/// Where a new subscription connects.
+enum Subscriber {
+    Single(Box<Client>),
+    /// Each node in turn, starting after the one used last.
+    Cluster {
+        nodes: Vec<Client>,
+        next: AtomicUsize,
+    },
+    Sentinel(Arc<SentinelLink>),
+}
+
+/// The master Sentinel names: one multiplexed connection, dropped on any failure so the next
+/// command asks the Sentinels again.
+struct SentinelLink {
+    sentinel: tokio::sync::Mutex<SentinelClient>,
+    current: ArcSwapOption<MultiplexedConnection>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -37,19 +73,139 @@ impl std::fmt::Debug for RedisStore {
 }
 
 impl RedisStore {
+    /// One server at `url` (credentials, if any, in the URL).
     pub async fn open(url: &str) -> Result<RedisStore, StoreError> {
-        let client = redis::Client::open(url)?;
+        RedisStore::single(Client::open(url)?).await
+    }
+
+    /// The store `settings` describe (not `memory://`).
+    pub async fn connect(settings: &StoreSettings) -> Result<RedisStore, StoreError> {
+        install_tls_provider();
+        match &settings.topology {
+            Topology::Memory => Err(StoreError::BadUrl("memory://".to_owned())),
+            Topology::Single(url) => RedisStore::single(client(url.as_str(), settings)?).await,
+            Topology::Cluster(urls) => RedisStore::cluster(urls, settings).await,
+            Topology::Sentinel { urls, master } => {
+                RedisStore::sentinel(urls, master, settings).await
+            }
+        }
+    }
+
+    async fn single(client: Client) -> Result<RedisStore, StoreError> {
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(COMMAND_TIMEOUT))
             .set_response_timeout(Some(COMMAND_TIMEOUT))
             .set_number_of_retries(1);
         let connection = deadline(client.get_connection_manager_with_config(config)).await??;
-        Ok(RedisStore {
-            client,
-            connection,
+        Ok(RedisStore::new(
+            Link::Single(connection),
+            Subscriber::Single(Box::new(client)),
+        ))
+    }
+
+    async fn cluster(
+        urls: &[crate::config::StoreUrl],
+        settings: &StoreSettings,
+    ) -> Result<RedisStore, StoreError> {
+        let mut builder =
+            redis::cluster::ClusterClientBuilder::new(urls.iter().map(|u| u.as_str().to_owned()))
+                .connection_timeout(COMMAND_TIMEOUT)
+                .response_timeout(COMMAND_TIMEOUT)
+                .retries(3)
+                .min_retry_wait(10)
+                .max_retry_wait(200);
+        if let Some(user) = &settings.username {
+            builder = builder.username(user);
+        }
+        if let Some(password) = &settings.password {
+            builder = builder.password(password.expose());
+        }
+        if urls.iter().any(|u| u.as_str().starts_with("rediss://")) {
+            builder = builder.tls(TlsMode::Secure);
+        }
+        if let Some(pem) = &settings.ca_pem {
+            builder = builder.certs(certificates(pem));
+        }
+        let connection = deadline(Box::pin(builder.build()?.get_async_connection())).await??;
+        let nodes = urls
+            .iter()
+            .map(|u| client(u.as_str(), settings))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(RedisStore::new(
+            Link::Cluster(connection),
+            Subscriber::Cluster {
+                nodes,
+                next: AtomicUsize::new(0),
+            },
+        ))
+    }
+
+    async fn sentinel(
+        urls: &[crate::config::StoreUrl],
+        master: &str,
+        settings: &StoreSettings,
+    ) -> Result<RedisStore, StoreError> {
+        let sentinels = urls
+            .iter()
+            .map(|u| Ok(u.as_str().into_connection_info()?.addr().clone()))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let tls = urls.iter().any(|u| u.as_str().starts_with("rediss://"));
+        let mut builder =
+            SentinelClientBuilder::new(sentinels, master, SentinelServerType::Master)?;
+        if tls {
+            builder = builder
+                .set_client_to_redis_tls_mode(TlsMode::Secure)
+                .set_client_to_sentinel_tls_mode(TlsMode::Secure);
+        }
+        if let Some(pem) = &settings.ca_pem {
+            builder = builder
+                .set_client_to_redis_certificates(certificates(pem))
+                .set_client_to_sentinel_certificates(certificates(pem));
+        }
+        if let Some(user) = &settings.username {
+            builder = builder.set_client_to_redis_username(user);
+        }
+        if let Some(password) = &settings.password {
+            builder = builder.set_client_to_redis_password(password.expose());
+        }
+        let link = Arc::new(SentinelLink {
+            sentinel: tokio::sync::Mutex::new(builder.build()?),
+            current: ArcSwapOption::empty(),
+        });
+        Box::pin(link.connection()).await?;
+        Ok(RedisStore::new(
+            Link::Sentinel(link.clone()),
+            Subscriber::Sentinel(link),
+        ))
+    }
+
+    fn new(link: Link, subscriber: Subscriber) -> RedisStore {
+        RedisStore {
+            link,
+            subscriber: Arc::new(subscriber),
             refused_records: Arc::new(AtomicU64::new(0)),
             errors: Arc::default(),
-        })
+        }
+    }
+
+    /// `cmd` on the store, within the deadline.
+    async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
+        match &self.link {
+            Link::Single(c) => Ok(deadline(cmd.query_async(&mut c.clone())).await??),
+            Link::Cluster(c) => {
+                // Boxed: the cluster client's futures nest deep.
+                let mut c = c.clone();
+                Ok(deadline(Box::pin(cmd.query_async(&mut c))).await??)
+            }
+            Link::Sentinel(link) => {
+                let (current, mut c) = Box::pin(link.connection()).await?;
+                let result = deadline(cmd.query_async(&mut c)).await;
+                if !matches!(result, Ok(Ok(_))) {
+                    link.forget(&current);
+                }
+                Ok(result??)
+            }
+        }
     }
 
     pub(super) async fn put(
@@ -58,10 +214,9 @@ impl RedisStore {
         value: Vec<u8>,
         ttl: Duration,
     ) -> Result<(), StoreError> {
-        let mut c = self.connection.clone();
         let seconds = ttl.as_secs().max(1);
-        deadline(c.set_ex::<_, _, ()>(key, value, seconds)).await??;
-        Ok(())
+        self.query::<()>(redis::cmd("SET").arg(key).arg(value).arg("EX").arg(seconds))
+            .await
     }
 
     /// One script, so no other client runs between the check and the count: below `limit`,
@@ -77,17 +232,16 @@ impl RedisStore {
             n = redis.call('INCR', KEYS[1]) \
             if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end \
             return n";
-        let mut c = self.connection.clone();
-        let count: u64 = deadline(
-            redis::cmd("EVAL")
-                .arg(SCRIPT)
-                .arg(1)
-                .arg(key)
-                .arg(limit)
-                .arg(ttl.as_secs().max(1))
-                .query_async(&mut c),
-        )
-        .await??;
+        let count: u64 = self
+            .query(
+                redis::cmd("EVAL")
+                    .arg(SCRIPT)
+                    .arg(1)
+                    .arg(key)
+                    .arg(limit)
+                    .arg(ttl.as_secs().max(1)),
+            )
+            .await?;
         Ok((count > 0).then_some(count))
     }
 
@@ -113,19 +267,18 @@ impl RedisStore {
                 'PX', math.ceil(ahead / 1000)) \
             end \
             return 1";
-        let mut c = self.connection.clone();
-        let allowed: i64 = deadline(
-            redis::cmd("EVAL")
-                .arg(SCRIPT)
-                .arg(1)
-                .arg(key)
-                .arg(now_us)
-                .arg(limit.interval_us())
-                .arg(limit.burst())
-                .arg(u8::from(take))
-                .query_async(&mut c),
-        )
-        .await??;
+        let allowed: i64 = self
+            .query(
+                redis::cmd("EVAL")
+                    .arg(SCRIPT)
+                    .arg(1)
+                    .arg(key)
+                    .arg(now_us)
+                    .arg(limit.interval_us())
+                    .arg(limit.burst())
+                    .arg(u8::from(take)),
+            )
+            .await?;
         Ok(allowed == 1)
     }
 
@@ -135,73 +288,92 @@ impl RedisStore {
         const SCRIPT: &str = "local n = tonumber(redis.call('GET', KEYS[1]) or '0') \
             if n > 0 then redis.call('DECR', KEYS[1]) end \
             return 0";
-        let mut c = self.connection.clone();
-        deadline(
-            redis::cmd("EVAL")
-                .arg(SCRIPT)
-                .arg(1)
-                .arg(key)
-                .query_async::<i64>(&mut c),
-        )
-        .await??;
+        self.query::<i64>(redis::cmd("EVAL").arg(SCRIPT).arg(1).arg(key))
+            .await?;
         Ok(())
     }
 
     /// `SET key 1 NX EX ttl`: whether the key was new.
     pub(super) async fn insert_new(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
-        let mut c = self.connection.clone();
-        let set: Option<String> = deadline(
-            redis::cmd("SET")
-                .arg(key)
-                .arg(1)
-                .arg("NX")
-                .arg("EX")
-                .arg(ttl.as_secs().max(1))
-                .query_async(&mut c),
-        )
-        .await??;
+        let set: Option<String> = self
+            .query(
+                redis::cmd("SET")
+                    .arg(key)
+                    .arg(1)
+                    .arg("NX")
+                    .arg("EX")
+                    .arg(ttl.as_secs().max(1)),
+            )
+            .await?;
         Ok(set.is_some())
     }
 
     pub(super) async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let mut c = self.connection.clone();
-        Ok(deadline(c.get::<_, Option<Vec<u8>>>(key)).await??)
+        self.query(redis::cmd("GET").arg(key)).await
     }
 
-    /// Values of every key starting with `prefix`, by `SCAN` then `MGET` per batch. Keys that
-    /// expire in between are skipped.
-    pub(super) async fn scan_prefix(&self, prefix: &str) -> Result<Vec<Vec<u8>>, StoreError> {
-        let mut c = self.connection.clone();
-        let pattern = format!("{}*", glob_escape(prefix));
-        let mut cursor: u64 = 0;
+    /// Adds `member` to the sorted-set index `index` until `ttl` from now (Redis's clock), in
+    /// one script on that one key: members past their time are dropped, and the index lives
+    /// at least as long as its longest-lived member.
+    pub(super) async fn index_add(
+        &self,
+        index: &str,
+        member: &str,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        const SCRIPT: &str = "local t = redis.call('TIME') \
+            local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) \
+            local ttl = tonumber(ARGV[2]) \
+            redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now) \
+            local until_ms = now + ttl \
+            local old = tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1]) or '0') \
+            if old < until_ms then redis.call('ZADD', KEYS[1], until_ms, ARGV[1]) end \
+            if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end \
+            return 0";
+        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1000);
+        self.query::<i64>(
+            redis::cmd("EVAL")
+                .arg(SCRIPT)
+                .arg(1)
+                .arg(index)
+                .arg(member)
+                .arg(ttl_ms),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Values of the keys `prefix` + each member of the index `index`, read one `GET` each (so
+    /// on a cluster no command spans two slots; the multiplexed connection pipelines them).
+    /// Keys gone since, or expired, are skipped.
+    pub(super) async fn indexed(
+        &self,
+        index: &str,
+        prefix: &str,
+    ) -> Result<Vec<Vec<u8>>, StoreError> {
+        let members: Vec<String> = self
+            .query(redis::cmd("ZRANGE").arg(index).arg(0).arg(-1))
+            .await?;
         let mut out = Vec::new();
-        loop {
-            let (next, keys): (u64, Vec<String>) = deadline(
-                redis::cmd("SCAN")
-                    .arg(cursor)
-                    .arg("MATCH")
-                    .arg(&pattern)
-                    .arg("COUNT")
-                    .arg(SCAN_COUNT)
-                    .query_async(&mut c),
+        for batch in members.chunks(LIST_BATCH) {
+            let commands: Vec<Cmd> = batch
+                .iter()
+                .map(|m| redis::cmd("GET").arg(format!("{prefix}{m}")).clone())
+                .collect();
+            let values = futures_util::future::join_all(
+                commands.iter().map(|c| self.query::<Option<Vec<u8>>>(c)),
             )
-            .await??;
-            if !keys.is_empty() {
-                let values: Vec<Option<Vec<u8>>> =
-                    deadline(redis::cmd("MGET").arg(&keys).query_async(&mut c)).await??;
-                out.extend(values.into_iter().flatten());
+            .await;
+            for value in values {
+                out.extend(value?);
             }
-            if next == 0 {
-                return Ok(out);
-            }
-            cursor = next;
         }
+        Ok(out)
     }
 
     /// Seconds `key` has left: `None` when absent, `u64::MAX` when it never expires.
     pub(super) async fn ttl(&self, key: &str) -> Result<Option<u64>, StoreError> {
-        let mut c = self.connection.clone();
-        let ttl: i64 = deadline(c.ttl(key)).await??;
+        let ttl: i64 = self.query(redis::cmd("TTL").arg(key)).await?;
         Ok(match ttl {
             -1 => Some(u64::MAX),
             t => u64::try_from(t).ok(),
@@ -209,24 +381,118 @@ impl RedisStore {
     }
 
     pub(super) async fn publish(&self, channel: &str, payload: &[u8]) -> Result<(), StoreError> {
-        let mut c = self.connection.clone();
-        deadline(c.publish::<_, _, ()>(channel, payload)).await??;
-        Ok(())
+        self.query::<()>(redis::cmd("PUBLISH").arg(channel).arg(payload))
+            .await
     }
 
-    /// A new connection subscribed to `channel`.
+    /// A new connection subscribed to `channel`: to the server, to the master Sentinel names
+    /// now, or to the first cluster node that answers (each in turn, starting after the one
+    /// used last: a message published on any node reaches subscribers on every node).
     pub(super) async fn subscribe(&self, channel: &str) -> Result<Subscription, StoreError> {
-        let pubsub = deadline(self.client.get_async_pubsub()).await??;
+        let pubsub = match &*self.subscriber {
+            Subscriber::Single(client) => deadline(client.get_async_pubsub()).await??,
+            Subscriber::Sentinel(link) => {
+                let client =
+                    deadline(async { link.sentinel.lock().await.async_get_client().await })
+                        .await??;
+                deadline(client.get_async_pubsub()).await??
+            }
+            Subscriber::Cluster { nodes, next } => {
+                let start = next.fetch_add(1, Ordering::Relaxed);
+                let mut last = None;
+                let mut found = None;
+                for i in 0..nodes.len() {
+                    let client = &nodes[(start + i) % nodes.len()];
+                    match deadline(client.get_async_pubsub()).await {
+                        Ok(Ok(p)) => {
+                            found = Some(p);
+                            break;
+                        }
+                        Ok(Err(e)) => last = Some(StoreError::from(e)),
+                        Err(e) => last = Some(e),
+                    }
+                }
+                match (found, last) {
+                    (Some(p), _) => p,
+                    (None, Some(e)) => return Err(e),
+                    (None, None) => return Err(StoreError::Closed),
+                }
+            }
+        };
         let (mut sink, stream) = pubsub.split();
         deadline(sink.subscribe(channel)).await??;
         Ok(Subscription { sink, stream })
     }
 
     pub(super) async fn ping(&self) -> Result<(), StoreError> {
-        let mut c = self.connection.clone();
-        deadline(redis::cmd("PING").query_async::<String>(&mut c)).await??;
+        self.query::<String>(&redis::cmd("PING")).await?;
         Ok(())
     }
+}
+
+impl SentinelLink {
+    /// The connection to the master, made (after asking the Sentinels) when there is none.
+    async fn connection(
+        &self,
+    ) -> Result<(Arc<MultiplexedConnection>, MultiplexedConnection), StoreError> {
+        if let Some(c) = self.current.load_full() {
+            let connection = (*c).clone();
+            return Ok((c, connection));
+        }
+        deadline(async {
+            let mut sentinel = self.sentinel.lock().await;
+            if let Some(c) = self.current.load_full() {
+                let connection = (*c).clone();
+                return Ok((c, connection));
+            }
+            let config = redis::AsyncConnectionConfig::new()
+                .set_connection_timeout(Some(COMMAND_TIMEOUT))
+                .set_response_timeout(Some(COMMAND_TIMEOUT));
+            let connection = sentinel.get_async_connection_with_config(&config).await?;
+            let shared = Arc::new(connection.clone());
+            self.current.store(Some(shared.clone()));
+            Ok((shared, connection))
+        })
+        .await?
+    }
+
+    /// Drops `failed` (unless another connection replaced it already): the next command asks
+    /// the Sentinels where the master is now.
+    fn forget(&self, failed: &Arc<MultiplexedConnection>) {
+        self.current.rcu(|current| match current {
+            Some(c) if Arc::ptr_eq(c, failed) => None,
+            other => other.clone(),
+        });
+    }
+}
+
+/// A client for one server at `url` with the settings' user, password and CA.
+fn client(url: &str, settings: &StoreSettings) -> Result<Client, StoreError> {
+    let info = url.into_connection_info()?;
+    let mut redis = info.redis_settings().clone();
+    if let Some(user) = &settings.username {
+        redis = redis.set_username(user);
+    }
+    if let Some(password) = &settings.password {
+        redis = redis.set_password(password.expose());
+    }
+    let info = info.set_redis_settings(redis);
+    Ok(match &settings.ca_pem {
+        Some(pem) => Client::build_with_tls(info, certificates(pem))?,
+        None => Client::open(info)?,
+    })
+}
+
+fn certificates(pem: &[u8]) -> TlsCertificates {
+    TlsCertificates {
+        client_tls: None,
+        root_cert: Some(pem.to_vec()),
+    }
+}
+
+/// TLS connections need a process-wide rustls provider; the first one installed stays.
+fn install_tls_provider() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
 }
 
 /// What a subscription saw.
@@ -278,29 +544,8 @@ impl Subscription {
     }
 }
 
-/// `text` with Redis glob characters escaped, for a `MATCH` pattern.
-fn glob_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
 async fn deadline<T>(f: impl Future<Output = T>) -> Result<T, StoreError> {
     tokio::time::timeout(COMMAND_TIMEOUT, f)
         .await
         .map_err(|_| StoreError::Timeout(COMMAND_TIMEOUT))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn glob_characters_are_escaped() {
-        assert_eq!(super::glob_escape("a:b:"), "a:b:");
-        assert_eq!(super::glob_escape("a*?[]\\"), "a\\*\\?\\[\\]\\\\");
-    }
 }

@@ -20,7 +20,7 @@ fn shipped_configurations_are_valid() {
     }
     let embedded = Config::embedded(root).unwrap();
     assert_eq!(embedded.keys_dir, root.join("config").join("../keys"));
-    assert_eq!(embedded.store_url.as_str(), "memory://");
+    assert!(embedded.store.is_memory());
     assert!(embedded.dev_issuer.is_some());
     let role = embedded
         .iam
@@ -213,4 +213,170 @@ jwks_fetch_timeout_seconds = 0
         err.contains("jwks_fetch_timeout_seconds must be 1 to 30"),
         "{err}"
     );
+}
+
+/// Every bad `[store]` is refused by `check-config` at its line, and no password is shown.
+#[test]
+fn check_config_locates_every_store_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("empty.pem"), "no certificate here\n").unwrap();
+    std::fs::write(dir.path().join("blank.password"), "  \n").unwrap();
+    let unset = "STS_BROKER_TEST_REDIS_PASSWORD_NEVER_SET";
+    // The `[store]` table starts on line 3; its first key is on line 4.
+    let cases: Vec<(String, usize, String)> = vec![
+        (
+            "url = \"redis://app:s3cr3t-in-url@cache:6379/0\"".into(),
+            4,
+            "carries credentials: name the user with username and the password with password_env or password_file".into(),
+        ),
+        (
+            "url = \"redis://:s3cr3t-in-url@cache:6379/0\"".into(),
+            4,
+            "carries credentials".into(),
+        ),
+        (
+            "url = \"rediss://cache:6379/0#insecure\"".into(),
+            4,
+            "certificates are always checked".into(),
+        ),
+        ("url = \"http://cache:6379\"".into(), 4, "must be memory://, redis://host:port/db or rediss://host:port/db".into()),
+        ("url = \"redis://cache:notaport/0\"".into(), 4, "is not a Redis URL".into()),
+        (
+            "url = \"redis://cache:6379/0\"\ncluster_urls = [\"redis://a:7000\"]".into(),
+            5,
+            "exactly one of url, cluster_urls and sentinel_urls".into(),
+        ),
+        (
+            "cluster_urls = [\"redis://a:7000\"]\nsentinel_urls = [\"redis://s:26379\"]".into(),
+            4,
+            "exactly one of url, cluster_urls and sentinel_urls".into(),
+        ),
+        ("cluster_urls = []".into(), 4, "cluster_urls lists no server".into()),
+        (
+            "cluster_urls = [\"redis://a:7000\", \"rediss://b:7000\"]".into(),
+            4,
+            "mixes redis:// and rediss://".into(),
+        ),
+        ("cluster_urls = [\"redis://a:7000/3\"]".into(), 4, "has only database 0".into()),
+        (
+            "cluster_urls = [\"redis://u:pw-in-url@a:7000\"]".into(),
+            4,
+            "carries credentials".into(),
+        ),
+        (
+            "sentinel_urls = [\"redis://s:26379\"]".into(),
+            4,
+            "sentinel_urls needs sentinel_master".into(),
+        ),
+        (
+            "url = \"redis://cache:6379/0\"\nsentinel_master = \"main\"".into(),
+            5,
+            "sentinel_master needs sentinel_urls".into(),
+        ),
+        (
+            "url = \"redis://cache:6379/0\"\nca_file = \"ca.pem\"".into(),
+            5,
+            "ca_file is only for TLS (rediss://) connections".into(),
+        ),
+        (
+            "url = \"rediss://cache:6379/0\"\nca_file = \"missing.pem\"".into(),
+            5,
+            "cannot read ca_file".into(),
+        ),
+        (
+            "url = \"rediss://cache:6379/0\"\nca_file = \"empty.pem\"".into(),
+            5,
+            "holds no PEM certificate".into(),
+        ),
+        (
+            format!("url = \"redis://cache:6379/0\"\nusername = \"app\"\npassword_env = \"{unset}\""),
+            6,
+            format!("password_env: environment variable {unset} is not set"),
+        ),
+        (
+            "url = \"redis://cache:6379/0\"\npassword_file = \"missing.password\"".into(),
+            5,
+            "cannot read password_file".into(),
+        ),
+        (
+            "url = \"redis://cache:6379/0\"\npassword_file = \"blank.password\"".into(),
+            5,
+            "is empty or holds spaces".into(),
+        ),
+        (
+            format!("url = \"redis://cache:6379/0\"\npassword_env = \"{unset}\"\npassword_file = \"blank.password\""),
+            6,
+            "one of password_env and password_file, not both".into(),
+        ),
+        (
+            "url = \"redis://cache:6379/0\"\nusername = \"two words\"".into(),
+            5,
+            "username \"two words\" is empty or holds spaces".into(),
+        ),
+        (
+            "url = \"memory://\"\nusername = \"app\"".into(),
+            5,
+            "username and password are for Redis, not memory://".into(),
+        ),
+        ("url = \"redis://cache:6379/0\"\ninsecure = true".into(), 5, "unknown field `insecure`".into()),
+    ];
+    for (store, line, message) in cases {
+        let toml = format!("[[accounts]]\nid = \"111122223333\"\n[store]\n{store}\n");
+        let path = dir.path().join("broker.toml");
+        std::fs::write(&path, &toml).unwrap();
+        let out = check_config(Config::load(&path));
+        assert_eq!(out.status, 1, "{store}");
+        let expected = format!("{}:{line}: ", path.display());
+        let found = out
+            .stderr
+            .lines()
+            .any(|l| l.starts_with(&expected) && l.contains(&message));
+        assert!(
+            found,
+            "{store}: wanted {expected}...{message}, got {}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains("s3cr3t-in-url"), "{}", out.stderr);
+        assert!(!out.stderr.contains("pw-in-url"), "{}", out.stderr);
+    }
+}
+
+/// A good `[store]` loads; what `check-config` prints names the store but not its password.
+#[test]
+fn store_settings_load_and_never_show_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = rcgen::generate_simple_self_signed(vec!["cache.internal".to_owned()]).unwrap();
+    std::fs::write(dir.path().join("ca.pem"), ca.cert.pem()).unwrap();
+    std::fs::write(dir.path().join("redis.password"), "file-password-value\n").unwrap();
+    let cases = [
+        (
+            "url = \"rediss://cache.internal:6380/2\"\nca_file = \"ca.pem\"\nusername = \"app\"\npassword_file = \"redis.password\"",
+            "store rediss://cache.internal:6380/2 as user \"app\"",
+        ),
+        (
+            "cluster_urls = [\"redis://a:7000\", \"redis://b:7001\"]\npassword_file = \"redis.password\"",
+            "store Redis Cluster (seeds redis://a:7000, redis://b:7001)",
+        ),
+        (
+            "sentinel_urls = [\"redis://s1:26379\", \"redis://s2:26379\"]\nsentinel_master = \"main\"\nusername = \"app\"\npassword_file = \"redis.password\"",
+            "store Sentinel master \"main\" (sentinels redis://s1:26379, redis://s2:26379) as user \"app\"",
+        ),
+        ("", "store memory://"),
+    ];
+    for (store, shown) in cases {
+        let toml = format!("[[accounts]]\nid = \"111122223333\"\n[store]\n{store}\n");
+        let path = dir.path().join("broker.toml");
+        std::fs::write(&path, &toml).unwrap();
+        let config = Config::load(&path);
+        let debug = format!("{:?}", config.as_ref().map(|c| &c.store));
+        assert!(!debug.contains("file-password-value"), "{debug}");
+        let out = check_config(config);
+        assert_eq!(out.status, 0, "{store}: {}", out.stderr);
+        assert!(out.stdout.contains(shown), "{}", out.stdout);
+        assert!(
+            !out.stdout.contains("file-password-value"),
+            "{}",
+            out.stdout
+        );
+    }
 }

@@ -4,9 +4,13 @@
 //! folder, secrets). Nothing here builds an image or talks to a cluster: no registry or
 //! cluster is reachable where the suite runs (see docs/deployment.md).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use yaml_rust2::{Yaml, YamlLoader};
+
+const BIN: &str = env!("CARGO_BIN_EXE_sts-broker");
 
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
@@ -18,6 +22,19 @@ fn yaml(path: &str) -> Vec<Yaml> {
 
 fn text(y: &Yaml) -> &str {
     y.as_str().unwrap_or_else(|| panic!("not a string: {y:?}"))
+}
+
+/// `sts-broker check-config --config CONFIG` with only `env` set: (exit code, stdout+stderr).
+fn check(config: &Path, env: &BTreeMap<String, String>) -> (i32, String) {
+    let out = Command::new(BIN)
+        .args(["check-config", "--config", config.to_str().unwrap()])
+        .env_clear()
+        .envs(env)
+        .output()
+        .unwrap();
+    let said =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code().unwrap(), said)
 }
 
 /// The Kubernetes ConfigMap's files, written into a folder as the pod sees them.
@@ -51,6 +68,46 @@ fn broker_container(pod: &Yaml) -> Yaml {
 fn toml_value(toml: &str, section: &str, key: &str) -> String {
     let value: toml::Value = toml::from_str(toml).unwrap();
     value[section][key].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn the_shipped_configurations_pass_check_config_with_the_environment_they_are_given() {
+    // compose: the environment every replica gets.
+    let compose = &yaml("docker/compose.yml")[0];
+    let env: BTreeMap<String, String> = compose["x-broker"]["environment"]
+        .as_hash()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (text(k).to_owned(), text(v).to_owned()))
+        .collect();
+    let (code, said) = check(&repo("docker/broker.toml"), &env);
+    assert_eq!(code, 0, "{said}");
+    assert!(!said.contains("demo-redis-password"), "{said}");
+    for missing in env.keys() {
+        let mut less = env.clone();
+        less.remove(missing);
+        let (code, said) = check(&repo("docker/broker.toml"), &less);
+        assert_eq!(code, 1, "without {missing}: {said}");
+        assert!(said.contains(missing.as_str()), "{said}");
+    }
+
+    // Kubernetes: the ConfigMap's files, the container's environment from its Secret.
+    let dir = tempfile::tempdir().unwrap();
+    let config = configmap_files(dir.path());
+    let container = broker_container(&pod());
+    let mut env = BTreeMap::new();
+    for var in container["env"].as_vec().unwrap() {
+        let from = &var["valueFrom"]["secretKeyRef"];
+        let secrets = yaml("deploy/kubernetes/secret.yaml");
+        let secret = secrets
+            .iter()
+            .find(|s| s["metadata"]["name"] == from["name"])
+            .unwrap_or_else(|| panic!("secret.yaml has no {:?}", from["name"]));
+        let value = text(&secret["stringData"][text(&from["key"])]);
+        env.insert(text(&var["name"]).to_owned(), value.to_owned());
+    }
+    let (code, said) = check(&config, &env);
+    assert_eq!(code, 0, "{said}");
 }
 
 #[test]

@@ -1,5 +1,4 @@
 //! The integration test binary: one process, modules per area.
-
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -44,4 +43,5 @@ mod sigv4_suites;
 mod store_faults;
 mod support;
 mod throttling;
+mod topologies;
 mod web_identity;

@@ -70,10 +70,11 @@ async fn setup() -> Setup {
     let allow_all = r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}"#;
     write("all.json", allow_all);
     write("carol.secret", USER_SECRET);
+    let store_section = crate::harness::broker::store_toml(dir.path(), &redis.url());
     let toml = format!(
         r#"
 [store]
-url = "{store}"
+{store_section}
 [keys]
 dir = "keys"
 [[accounts]]
@@ -112,7 +113,6 @@ name = "carol"
 policy_files = ["all.json"]
 access_keys = [{{ id = "{USER_KEY}", secret_file = "carol.secret" }}]
 "#,
-        store = redis.url(),
         issuer = idp.issuer,
         metadata = saml.metadata_path().display(),
     );

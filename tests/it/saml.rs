@@ -57,10 +57,11 @@ async fn setup(store_url: &str) -> Setup {
         r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:Get*", "Resource": "*"}]}"#,
     )
     .unwrap();
+    let store_section = crate::harness::broker::store_toml(dir.path(), store_url);
     let toml = format!(
         r#"
 [store]
-url = "{store_url}"
+{store_section}
 [keys]
 dir = "keys"
 [[accounts]]

@@ -23,12 +23,17 @@ const MAIN_LISTENING: &str = "sts-broker listening";
 const METRICS_LISTENING: &str = "metrics listening";
 
 pub(crate) fn serve(config: &str) -> Server {
-    serve_listening(config, false)
+    serve_listening(config, false, &[])
 }
 
 /// As [`serve`], also waiting for the metrics listener's address.
 pub(crate) fn serve_with_metrics(config: &str) -> Server {
-    serve_listening(config, true)
+    serve_listening(config, true, &[])
+}
+
+/// As [`serve`], with these environment variables set for the broker.
+pub(crate) fn serve_with_env(config: &str, env: &[(&str, &str)]) -> Server {
+    serve_listening(config, false, env)
 }
 
 /// A "listening" line's message and address, in either log format.
@@ -52,9 +57,10 @@ fn listening(line: &str) -> Option<(&'static str, String)> {
         .map(|m| (m, address))
 }
 
-fn serve_listening(config: &str, metrics: bool) -> Server {
+fn serve_listening(config: &str, metrics: bool, env: &[(&str, &str)]) -> Server {
     let mut child = Command::new(BIN)
         .args(["serve", "--config", config])
+        .envs(env.iter().copied())
         .env("RUST_LOG", "debug")
         .env("NO_COLOR", "1")
         .stdout(Stdio::null())

@@ -65,9 +65,36 @@ pub struct TestBroker {
     _stop: oneshot::Sender<()>,
 }
 
+/// The body of a `[store]` table for `store`, written for a broker in `dir`: `store` is either
+/// a URL (`memory://`, or a test Redis's URL, whose password is moved to a `password_file` in
+/// `dir`, since the broker refuses a URL carrying one) or already the table's lines (one with
+/// ` = ` in it, e.g. a cluster's `cluster_urls = [...]`).
+pub fn store_toml(dir: &Path, store: &str) -> String {
+    if store.contains(" = ") {
+        return store.to_owned();
+    }
+    let Some((scheme, rest)) = store.split_once("://") else {
+        return format!("url = {store:?}");
+    };
+    let Some((userinfo, address)) = rest.split_once('@') else {
+        return format!("url = {store:?}");
+    };
+    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+    let mut lines = format!("url = \"{scheme}://{address}\"\n");
+    if !user.is_empty() {
+        lines.push_str(&format!("username = {user:?}\n"));
+    }
+    if !password.is_empty() {
+        std::fs::write(dir.join("redis.password"), password).unwrap();
+        lines.push_str("password_file = \"redis.password\"\n");
+    }
+    lines
+}
+
 /// Writes the standard test configuration for `idp` into `dir`; returns its TOML.
 pub fn standard_config(dir: &Path, idp: &TestIdp, store_url: &str, refetch_seconds: u64) -> String {
     let prefix = idp.key_prefix();
+    let store = store_toml(dir, store_url);
     std::fs::write(
         dir.join("ci-trust.json"),
         format!(
@@ -194,7 +221,7 @@ pub fn standard_config(dir: &Path, idp: &TestIdp, store_url: &str, refetch_secon
 listen = "127.0.0.1:0"
 
 [store]
-url = "{store_url}"
+{store}
 
 [keys]
 dir = "keys"

@@ -6,5 +6,6 @@ pub mod broker;
 pub mod durable_redis;
 pub mod idp;
 pub mod redis;
+pub mod redis_topology;
 pub mod saml;
 pub mod signer;

@@ -107,11 +107,13 @@ impl RedisServer {
         format!("redis://{}@127.0.0.1:{}/0", self.userinfo, self.port)
     }
 
-    /// Every key in the database except the registry of configured roles and users, which each
-    /// broker writes at start (see [`RedisServer::all_keys`]).
+    /// Every key in the database except the registry of configured roles and users (and its
+    /// index), which each broker writes at start (see [`RedisServer::all_keys`]).
     pub async fn keys(&self) -> Vec<String> {
         let mut keys = self.all_keys().await;
-        keys.retain(|k| !k.starts_with("sts-broker:principals:"));
+        keys.retain(|k| {
+            !k.starts_with("sts-broker:principals:") && k != "sts-broker:index:principals"
+        });
         keys
     }
 
