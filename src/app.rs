@@ -97,8 +97,13 @@ fn common_layers(app: Router, max_body: usize, timeout: Duration, stats: Arc<Sta
             request_id_and_errors(req, next, max_body, stats.clone())
         }))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-            // The path only: query strings can carry tokens.
-            tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+            // The path only (query strings can carry tokens), and at most 64 characters of it:
+            // every request logs a line, and an unauthenticated one must not make it long.
+            tracing::info_span!(
+                "http",
+                method = %req.method(),
+                path = %crate::encoding::shorten(req.uri().path())
+            )
         }))
 }
 

@@ -491,6 +491,12 @@ pub async fn issue(
         chained: new.chained,
         lineage: new.lineage,
     };
+    // A reload removed the role or user while this request ran on the configuration before
+    // it: nothing is stored, and the caller retries against the configuration in force.
+    if !state.revocations.configures(&record.principal) {
+        tracing::info!(request_id = %meta.request_id, "principal removed by a reload during the request");
+        return Err(ApiError::service_unavailable());
+    }
     state
         .store
         .put_session(&record, &state.keys.snapshot(), lifetime)

@@ -5,12 +5,15 @@
 //!
 //! - `per_source_ip`: a token is taken first thing in the Query API, before the body is read.
 //! - `per_role` and `per_subject` (`sub` with its issuer; NameID with its SAML provider) are
-//!   *peeked* before the proof is verified — an empty bucket refuses at no cost — and a token
-//!   is *taken* only once the proof verified. The role and subject a request names are the
-//!   caller's word until then: were tokens taken on that word, anyone could drain a victim's
-//!   bucket with forged tokens naming it and lock the victim out. Forged requests never take
-//!   a token (their cost is bounded by `per_source_ip`); the price is that concurrent requests
-//!   that all saw the last token pay for verification before all but one are refused.
+//!   *peeked* before the proof is verified — an empty bucket refuses at no cost. A subject's
+//!   token is *taken* once the proof verified, a role's only once the role accepted the caller
+//!   (its trust policy passed). The role and subject a request names are the caller's word
+//!   until then: were tokens taken on that word, anyone could drain a victim's bucket with
+//!   forged tokens naming it and lock the victim out; and a valid proof the role does not
+//!   trust (any GitHub user can get a GitHub Actions token) must not use up the rate of the
+//!   callers it does trust. Such requests take from their own subject's bucket and
+//!   `per_source_ip` only; the price is that concurrent requests that all saw the last token
+//!   pay for verification before all but one are refused.
 //!
 //! Buckets live in this replica ([`KeyedBuckets`]: bounded memory whatever keys are sprayed)
 //! or, with `shared = true`, in the store (one atomic script per check on one key, which

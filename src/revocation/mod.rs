@@ -25,7 +25,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::iam::Iam;
 use crate::keys::SessionKeys;
-use crate::session::SessionRecord;
+use crate::session::{SessionPrincipal, SessionRecord};
 use crate::store::{Store, StoreError};
 
 /// Store namespace of revocation entries: keys `sts-broker:revoked:<id>`.
@@ -479,49 +479,63 @@ impl Revocations {
                 RegisteredKind::Role => p.roles.contains_key(&known.arn),
                 RegisteredKind::User => p.users.contains(&known.arn),
             };
-            if configured {
-                continue;
+            if !configured {
+                gone.push(removal(&known, now, now));
             }
-            let covered = now
-                .saturating_add(i64::from(known.covers))
-                .max(now.saturating_add(DESCENDANT_COVER));
-            let rule = match known.kind {
-                RegisteredKind::Role => Rule::Role {
-                    role_arn: known.arn.clone(),
-                    issued_up_to: now,
-                },
-                RegisteredKind::User => Rule::User {
-                    user_arn: known.arn.clone(),
-                    issued_up_to: now,
-                },
-            };
-            tracing::warn!(principal = %known.arn, "removed from the configuration: its sessions are revoked");
-            gone.push(Entry {
-                rule,
-                revoked_at: now,
-                expires_at: covered,
-            });
         }
         let revoked = self.store_and_publish(gone, now).await?;
         self.register().await?;
         Ok(revoked)
     }
 
-    /// Takes the roles, users and providers of a reloaded configuration and reconciles the
-    /// registry with them exactly as a restart would ([`Revocations::reconcile`]): the
-    /// sessions of roles and users it no longer names are revoked, durably. If that fails, the
-    /// previous principals are put back and the error returned (the reload is refused).
+    /// Takes the roles, users and providers of a reloaded configuration. The roles and users
+    /// the running configuration named and this one does not are revoked durably, as a
+    /// restart would ([`Revocations::reconcile`]), for sessions issued up to now; a request
+    /// still on the running configuration finds its role gone before it stores a session
+    /// ([`Revocations::configures`]). Unlike a restart, the registry's other entries are left
+    /// alone: a replica reloading a file older than another replica's must not end the
+    /// sessions of roles only the newer file has. If that fails, the previous principals are
+    /// put back and the error returned (the reload is refused).
     pub async fn reconfigure(
         &self,
         principals: Principals,
         now: OffsetDateTime,
     ) -> Result<Vec<Entry>, RevocationError> {
+        let now = now.unix_timestamp();
         let previous = self.shared.principals.swap(Arc::new(principals));
-        let reconciled = self.reconcile(now).await;
+        let next = self.shared.principals.load_full();
+        let roles = previous
+            .roles
+            .iter()
+            .filter(|(arn, _)| !next.roles.contains_key(*arn))
+            .map(|(arn, max)| role_registered(arn, *max));
+        let users = previous
+            .users
+            .iter()
+            .filter(|arn| !next.users.contains(*arn))
+            .map(|arn| user_registered(arn, self.shared.longest));
+        let gone = roles.chain(users).map(|r| removal(&r, now, now)).collect();
+        let reconciled = async {
+            self.register().await?;
+            self.store_and_publish(gone, now).await
+        }
+        .await;
         if reconciled.is_err() {
             self.shared.principals.store(previous);
         }
         reconciled
+    }
+
+    /// Whether the configuration in force names the role or user of `principal`. A session is
+    /// stored only if so: a request that began before a reload removed its role finds out here,
+    /// and the removal's rule (issued up to the reload's second, which is no earlier than the
+    /// session's issue time) covers a session stored just before.
+    pub fn configures(&self, principal: &SessionPrincipal) -> bool {
+        let p = self.shared.principals.load();
+        match principal {
+            SessionPrincipal::Role { role_arn, .. } => p.roles.contains_key(role_arn),
+            SessionPrincipal::User { user_arn, .. } => p.users.contains(user_arn),
+        }
     }
 
     /// Writes every configured role and user to the registry (see [`Revocations::reconcile`]).
@@ -713,18 +727,53 @@ impl Revocations {
 }
 
 /// Writes every configured role and user to the registry with [`REGISTRY_TTL`].
+fn role_registered(arn: &str, max_session_duration: u32) -> Registered {
+    Registered {
+        kind: RegisteredKind::Role,
+        arn: arn.to_owned(),
+        covers: LONGEST_ROLE_SESSION.max(max_session_duration),
+    }
+}
+
+fn user_registered(arn: &str, longest: u32) -> Registered {
+    Registered {
+        kind: RegisteredKind::User,
+        arn: arn.to_owned(),
+        covers: LONGEST_USER_SESSION.max(longest),
+    }
+}
+
+/// The rule ending every session of a removed role or user issued up to `issued_up_to`, kept
+/// for as long as those sessions and the ones chained from them can last.
+fn removal(known: &Registered, now: i64, issued_up_to: i64) -> Entry {
+    let covered = issued_up_to
+        .saturating_add(i64::from(known.covers))
+        .max(issued_up_to.saturating_add(DESCENDANT_COVER));
+    let rule = match known.kind {
+        RegisteredKind::Role => Rule::Role {
+            role_arn: known.arn.clone(),
+            issued_up_to,
+        },
+        RegisteredKind::User => Rule::User {
+            user_arn: known.arn.clone(),
+            issued_up_to,
+        },
+    };
+    tracing::warn!(principal = %known.arn, "removed from the configuration: its sessions are revoked");
+    Entry {
+        rule,
+        revoked_at: now,
+        expires_at: covered,
+    }
+}
+
 async fn register(shared: &Shared) -> Result<(), RevocationError> {
     let p = shared.principals.load_full();
-    let roles = p.roles.iter().map(|(arn, max)| Registered {
-        kind: RegisteredKind::Role,
-        arn: arn.clone(),
-        covers: LONGEST_ROLE_SESSION.max(*max),
-    });
-    let users = p.users.iter().map(|arn| Registered {
-        kind: RegisteredKind::User,
-        arn: arn.clone(),
-        covers: LONGEST_USER_SESSION.max(shared.longest),
-    });
+    let roles = p.roles.iter().map(|(arn, max)| role_registered(arn, *max));
+    let users = p
+        .users
+        .iter()
+        .map(|arn| user_registered(arn, shared.longest));
     for r in roles.chain(users) {
         let bytes = serde_json::to_vec(&r)?;
         shared

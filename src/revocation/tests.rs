@@ -363,6 +363,8 @@ async fn a_role_removed_by_a_reload_is_revoked_as_by_a_restart() {
     let revoked = r.reconfigure(without, at(NOW + 10)).await.unwrap();
     assert_eq!(revoked.len(), 1, "{revoked:?}");
     assert_eq!(r.check(&old), Err(Revoked::Role));
+    // A request that began on the old configuration finds the role gone before it stores.
+    assert!(!r.configures(&old.principal));
     let unknown = Revocation::Role {
         role_arn: ROLE.to_owned(),
     };
@@ -379,7 +381,50 @@ async fn a_role_removed_by_a_reload_is_revoked_as_by_a_restart() {
             .is_empty()
     );
     assert_eq!(r.check(&old), Err(Revoked::Role));
+    assert!(r.configures(&old.principal));
     assert_eq!(r.check(&record(AKID, NOW + 20, 3600)), Ok(()));
+}
+
+/// Replicas reload at different times (a ConfigMap reaches pods minutes apart): one reloading
+/// a file that never had a role another replica's newer file added leaves that role's
+/// sessions alone. Only what its own running configuration had and the new one lacks is
+/// revoked.
+#[tokio::test]
+async fn a_replica_reloading_an_older_file_ends_no_role_a_newer_file_added() {
+    const ADDED: &str = "arn:aws:iam::111122223333:role/added";
+    let store = Store::open("memory://").await.unwrap();
+    let newer = Revocations::new(
+        store.clone(),
+        Arc::new(ManualClock::new(at(NOW))),
+        principals(),
+    );
+    newer.start().await.unwrap();
+    let mut v2 = principals();
+    v2.roles.insert(ADDED.into(), LONGEST_ROLE_SESSION);
+    assert!(newer.reconfigure(v2, at(NOW + 1)).await.unwrap().is_empty());
+
+    // The other replica, still on v1, is told to reload and reads v1 again.
+    let older = revocations(&store);
+    older.start().await.unwrap();
+    assert!(
+        older
+            .reconfigure(principals(), at(NOW + 2))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // A replica started now on the same store sees no rule against the added role.
+    let fresh = revocations(&store);
+    fresh.start().await.unwrap();
+    let mut session = record(AKID, NOW + 1, 3600);
+    session.principal = SessionPrincipal::Role {
+        role_arn: ADDED.into(),
+        role_id: "AROAADDED".into(),
+        session_name: "s".into(),
+        assumed_role_arn: "arn:aws:sts::111122223333:assumed-role/added/s".into(),
+    };
+    assert_eq!(fresh.check(&session), Ok(()));
 }
 
 #[tokio::test]

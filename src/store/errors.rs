@@ -20,10 +20,11 @@ pub enum Operation {
     Publish,
     Subscribe,
     Ping,
+    RateCheck,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 11] = [
+    pub const ALL: [Operation; 12] = [
         Operation::PutSession,
         Operation::GetSession,
         Operation::UseOnce,
@@ -35,6 +36,7 @@ impl Operation {
         Operation::Publish,
         Operation::Subscribe,
         Operation::Ping,
+        Operation::RateCheck,
     ];
 
     pub fn name(self) -> &'static str {
@@ -50,6 +52,7 @@ impl Operation {
             Operation::Publish => "publish",
             Operation::Subscribe => "subscribe",
             Operation::Ping => "ping",
+            Operation::RateCheck => "rate_check",
         }
     }
 
@@ -66,6 +69,7 @@ impl Operation {
             Operation::Publish => 8,
             Operation::Subscribe => 9,
             Operation::Ping => 10,
+            Operation::RateCheck => 11,
         }
     }
 }

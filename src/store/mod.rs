@@ -218,7 +218,10 @@ impl Store {
         let key = format!("{THROTTLE_PREFIX}{scope}:{id}");
         match self {
             Store::Memory(m) => Ok(m.rate_check(key, limit, now_us, take)),
-            Store::Redis(r) => r.rate_check(&key, limit, now_us, take).await,
+            Store::Redis(r) => self.errors().count(
+                Operation::RateCheck,
+                r.rate_check(&key, limit, now_us, take).await,
+            ),
         }
     }
 

@@ -157,6 +157,23 @@ fn the_kubernetes_manifests_agree_with_the_broker_and_its_image() {
     assert_eq!(service["spec"]["selector"], *labels);
     assert_eq!(text(&service["spec"]["ports"][0]["targetPort"]), "sts");
 
+    // The network: STS open in the cluster, metrics only to the monitoring namespace.
+    let policy = &yaml("deploy/kubernetes/networkpolicy.yaml")[0];
+    assert_eq!(policy["spec"]["podSelector"]["matchLabels"], *labels);
+    let rules = policy["spec"]["ingress"].as_vec().unwrap();
+    let open_to_all: Vec<i64> = rules
+        .iter()
+        .filter(|r| r["from"].is_badvalue())
+        .flat_map(|r| r["ports"].as_vec().unwrap().iter())
+        .map(|p| p["port"].as_i64().unwrap())
+        .collect();
+    assert_eq!(open_to_all, [listen_port("server")]);
+    let monitoring = rules.iter().find(|r| !r["from"].is_badvalue()).unwrap();
+    assert_eq!(
+        monitoring["ports"][0]["port"].as_i64(),
+        Some(listen_port("metrics"))
+    );
+
     // Probes: ready only with the store and a key; alive whatever the store does.
     for (probe, path) in [("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")] {
         assert_eq!(text(&container[probe]["httpGet"]["path"]), path);

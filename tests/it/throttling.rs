@@ -251,6 +251,55 @@ async fn per_role_throttles_one_role_and_not_another_and_forged_calls_drain_noth
     );
 }
 
+/// Valid tokens the role does not trust (anyone can get one from a public IdP) take nothing
+/// from the role's bucket, not even many at once under one subject: that subject's own bucket
+/// refuses them, and the role's trusted callers keep their whole rate.
+#[tokio::test]
+async fn valid_proofs_the_role_does_not_trust_drain_nothing_from_its_bucket() {
+    let idp = TestIdp::start().await;
+    let broker = broker_with(
+        &idp,
+        "memory://",
+        "per_role = { rate = 1, burst = 2 }\nper_subject = { rate = 1, burst = 1 }",
+        None,
+        clock(),
+    )
+    .await;
+    let token = |sub: &str| idp.token("rsa-1", &idp.claims(sub));
+    // Many subjects the deploy role does not trust, one call each.
+    for i in 0..5 {
+        let sub = format!("repo:outsider/fork-{i}:ref:refs/heads/main");
+        assert_eq!(
+            code(&broker, DEPLOY_ROLE, &token(&sub)).await,
+            "AccessDenied"
+        );
+    }
+    // One untrusted subject, many calls at once: one reaches the trust policy, the others are
+    // refused by that subject's own bucket.
+    let outsider = token("repo:outsider/app:ref:refs/heads/main");
+    let calls: Vec<_> = (0..8)
+        .map(|_| code(&broker, DEPLOY_ROLE, &outsider))
+        .collect();
+    let mut codes = futures_util::future::join_all(calls).await;
+    codes.sort();
+    let mut want = vec!["AccessDenied".to_owned()];
+    want.extend(std::iter::repeat_n("Throttling".to_owned(), 7));
+    want.sort();
+    assert_eq!(codes, want);
+    assert_eq!(throttled(&broker, "per_role"), 0);
+    assert_eq!(throttled(&broker, "per_subject"), 7);
+
+    // The trusted callers still have the whole burst of the role.
+    assert_eq!(code(&broker, DEPLOY_ROLE, &token(MAIN)).await, "OK");
+    assert_eq!(code(&broker, DEPLOY_ROLE, &token(DEV)).await, "OK");
+    let third = "repo:octo-org/app:ref:refs/heads/third";
+    assert_eq!(
+        code(&broker, DEPLOY_ROLE, &token(third)).await,
+        "Throttling"
+    );
+    assert_eq!(throttled(&broker, "per_role"), 1);
+}
+
 #[tokio::test]
 async fn per_subject_forged_tokens_never_drain_a_victims_bucket() {
     let idp = TestIdp::start().await;

@@ -121,10 +121,9 @@ pub async fn assume_role(
 ) -> Result<String, ApiError> {
     let input = read_input(params)?;
     // Throttling (see `broker::throttle`): the role's bucket is looked at before the signature
-    // is checked, and a token taken only once it verified.
+    // is checked, and a token taken only once the role accepted the caller.
     state.throttle.peek_role(input.role_arn).await?;
     let authenticated = authenticate_for(state, meta, "sts").await?;
-    state.throttle.take_role(input.role_arn).await?;
     let caller = authenticated.caller();
     // The new session descends from a calling session: revoking any session of the chain
     // revokes it too; one created with a user's long-term key is covered by revoking the user.
@@ -226,6 +225,7 @@ pub async fn assume_role(
     )?;
     let role = decided.role;
     let packed = decided.packed;
+    state.throttle.take_role(input.role_arn).await?;
 
     let issued = role_session::issue(
         state,

@@ -82,7 +82,8 @@ pub async fn assume_role_with_saml(
     };
     let now = role_session::now(&*state.clock);
     // Throttling (see `broker::throttle`): the role and the NameID the response names are only
-    // looked at before its signatures are checked; tokens are taken once it verified.
+    // looked at before its signatures are checked; the NameID's token is taken once it
+    // verified, the role's once the role accepted it.
     state.throttle.peek_role(input.role_arn).await?;
     let verified = verify(state, meta, provider, input.assertion, now).await?;
 
@@ -92,7 +93,6 @@ pub async fn assume_role_with_saml(
         n.subject = Some(crate::audit::bounded(&verified.name_id));
         n.session_name = Some(crate::audit::bounded(&session_name));
     });
-    state.throttle.take_role(input.role_arn).await?;
     state
         .throttle
         .take_subject(&provider.arn, &verified.name_id)
@@ -132,6 +132,7 @@ pub async fn assume_role_with_saml(
     )?;
     let role = decided.role;
     let packed = decided.packed;
+    state.throttle.take_role(input.role_arn).await?;
 
     // Every check passed: the assertion is now used, on every replica, until it expires.
     let leeway = i64::try_from(provider.leeway.as_secs()).unwrap_or(0);

@@ -92,7 +92,8 @@ pub async fn assume_role_with_web_identity(
     let input = read_input(params)?;
     // Throttling (see `broker::throttle`): the role and the subject the token names are only
     // looked at before it is verified (no key fetch, no signature check when either bucket is
-    // empty); tokens are taken once it verified, so forged tokens drain no one's bucket.
+    // empty); the subject's token is taken once it verified and the role's once the role
+    // accepted it, so forged or untrusted tokens drain no one else's bucket.
     state.throttle.peek_role(input.role_arn).await?;
     if state.throttle.limit(Scope::Subject).is_some()
         && let Some((provider, subject)) = state.oidc.claimed_subject(input.token)
@@ -104,7 +105,6 @@ pub async fn assume_role_with_web_identity(
         ApiError::from(e)
     })?;
     crate::audit::note(|n| n.subject = Some(crate::audit::bounded(&token.subject)));
-    state.throttle.take_role(input.role_arn).await?;
     state
         .throttle
         .take_subject(&token.issuer, &token.subject)
@@ -161,6 +161,9 @@ pub async fn assume_role_with_web_identity(
         |_| true,
     )?;
     let role = decided.role;
+    // Only a proof the role accepts takes from its bucket: a valid token the role does not
+    // trust (anyone can get one from a public IdP) must not use up its callers' rate.
+    state.throttle.take_role(input.role_arn).await?;
 
     // Refresh after revocation: the same token again after its session was revoked, or any
     // token issued (`iat`) before its subject was revoked, is refused.
