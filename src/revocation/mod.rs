@@ -376,6 +376,13 @@ impl Revocations {
     /// Loads every live entry from the store and, with Redis, starts the subscriber that keeps
     /// the cache current (it stops when every clone is dropped). Needs a tokio runtime.
     pub async fn start(&self) -> Result<(), StoreError> {
+        // Entries an older build wrote without the index must not be lost on an upgrade.
+        for namespace in [NAMESPACE, REGISTRY] {
+            let added = self.shared.store.index_unlisted(namespace).await?;
+            if added > 0 {
+                tracing::warn!(namespace, added, "entries of an older build listed");
+            }
+        }
         sync::resync(&self.shared).await?;
         if matches!(self.shared.store, Store::Redis(_)) {
             self.shared.health.confirmed();

@@ -260,6 +260,19 @@ impl Store {
         self.errors().count(Operation::Entries, result)
     }
 
+    /// Lists the entries of `namespace` that builds before the per-namespace index wrote
+    /// (see `RedisStore::index_unlisted`); how many. Nothing to do in memory.
+    pub async fn index_unlisted(&self, namespace: &str) -> Result<usize, StoreError> {
+        let result = match self {
+            Store::Memory(_) => Ok(0),
+            Store::Redis(r) => {
+                r.index_unlisted(&index_key(namespace), &entry_key(namespace, ""))
+                    .await
+            }
+        };
+        self.errors().count(Operation::Entries, result)
+    }
+
     /// Seconds the entry `id` of `namespace` has left; `None` when absent.
     pub async fn entry_ttl(&self, namespace: &str, id: &str) -> Result<Option<u64>, StoreError> {
         let key = entry_key(namespace, id);

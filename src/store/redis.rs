@@ -343,6 +343,60 @@ impl RedisStore {
         Ok(())
     }
 
+    /// Adds to the index `index` every key `prefix`* that is not in it yet, with its remaining
+    /// time to live: entries written by builds before the index (which listed with `SCAN`), so
+    /// that none is lost on an upgrade. Those builds ran on a single server only, so a cluster
+    /// has none; on a single server or behind Sentinel this is one `SCAN` pass. Returns how
+    /// many were added.
+    pub(super) async fn index_unlisted(
+        &self,
+        index: &str,
+        prefix: &str,
+    ) -> Result<usize, StoreError> {
+        if matches!(self.link, Link::Cluster(_)) {
+            return Ok(0);
+        }
+        let listed: std::collections::HashSet<String> = self
+            .query::<Vec<String>>(redis::cmd("ZRANGE").arg(index).arg(0).arg(-1))
+            .await?
+            .into_iter()
+            .collect();
+        let pattern = format!("{}*", glob_escape(prefix));
+        let mut cursor: u64 = 0;
+        let mut added = 0;
+        loop {
+            let (next, keys): (u64, Vec<String>) = self
+                .query(
+                    redis::cmd("SCAN")
+                        .arg(cursor)
+                        .arg("MATCH")
+                        .arg(&pattern)
+                        .arg("COUNT")
+                        .arg(1000),
+                )
+                .await?;
+            for key in keys {
+                let Some(id) = key.strip_prefix(prefix) else {
+                    continue;
+                };
+                if listed.contains(id) {
+                    continue;
+                }
+                let ms: i64 = self.query(redis::cmd("PTTL").arg(&key)).await?;
+                // Gone since (-2), or kept without expiry (-1, never written so): skipped.
+                let Ok(ms) = u64::try_from(ms) else {
+                    continue;
+                };
+                self.index_add(index, id, Duration::from_millis(ms)).await?;
+                added += 1;
+            }
+            if next == 0 {
+                return Ok(added);
+            }
+            cursor = next;
+        }
+    }
+
     /// Values of the keys `prefix` + each member of the index `index`, read one `GET` each (so
     /// on a cluster no command spans two slots; the multiplexed connection pipelines them).
     /// Keys gone since, or expired, are skipped.
@@ -544,8 +598,29 @@ impl Subscription {
     }
 }
 
+/// `text` with Redis glob characters escaped, for a `MATCH` pattern.
+fn glob_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 async fn deadline<T>(f: impl Future<Output = T>) -> Result<T, StoreError> {
     tokio::time::timeout(COMMAND_TIMEOUT, f)
         .await
         .map_err(|_| StoreError::Timeout(COMMAND_TIMEOUT))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn glob_characters_are_escaped() {
+        assert_eq!(super::glob_escape("a:b:"), "a:b:");
+        assert_eq!(super::glob_escape("a*?[]\\"), "a\\*\\?\\[\\]\\\\");
+    }
 }

@@ -743,3 +743,66 @@ async fn a_revoked_token_is_refused_whatever_its_signature_spelling() {
         assert_eq!((code.as_str(), status), ("AccessDenied", 403));
     }
 }
+
+/// Revocations written by a build before the per-namespace index (which listed entries with
+/// `SCAN`) still apply after an upgrade: a replica of this build lists them at start, so no
+/// revoked session comes back.
+#[tokio::test]
+async fn revocations_written_before_the_index_still_apply_after_an_upgrade() {
+    let redis = RedisServer::start().await;
+    let idp = TestIdp::start().await;
+    let keys = tempfile::tempdir().unwrap();
+    let old = TestBroker::replica(&idp, &redis.url(), keys.path(), Arc::new(SystemClock)).await;
+    let doomed = exchange(&old, &token(&idp, SUB, None)).await.unwrap();
+    let kept = exchange(&old, &token(&idp, SUB, None)).await.unwrap();
+    let outcome = old
+        .state
+        .revocations
+        .revoke(
+            Revocation::Session {
+                access_key_id: doomed.0.clone(),
+            },
+            time::OffsetDateTime::now_utc(),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(outcome, RevokeOutcome::Revoked(_)), "{outcome:?}");
+    drop(old);
+
+    // As the older build left Redis: the entries without the index.
+    let client = ::redis::Client::open(redis.url()).unwrap();
+    let mut c = client.get_multiplexed_async_connection().await.unwrap();
+    let indexes: Vec<String> = redis
+        .all_keys()
+        .await
+        .into_iter()
+        .filter(|k| k.starts_with("sts-broker:index:"))
+        .collect();
+    assert!(
+        indexes.contains(&"sts-broker:index:revoked".to_owned()),
+        "{indexes:?}"
+    );
+    ::redis::cmd("DEL")
+        .arg(&indexes)
+        .query_async::<i64>(&mut c)
+        .await
+        .unwrap();
+    let unlisted = entries(&redis).await.len();
+    assert_eq!(unlisted, 2, "the session's rule and its token's");
+
+    let upgraded =
+        TestBroker::replica(&idp, &redis.url(), keys.path(), Arc::new(SystemClock)).await;
+    assert_eq!(
+        probe(&upgraded, &doomed).await,
+        Err(("InvalidClientTokenId".to_owned(), 403))
+    );
+    probe(&upgraded, &kept).await.unwrap();
+    let listed: Vec<String> = ::redis::cmd("ZRANGE")
+        .arg("sts-broker:index:revoked")
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), unlisted);
+}
