@@ -298,7 +298,7 @@ async fn sts_query(State(live): State<Arc<Live>>, req: Request) -> Response {
 
 /// One audit line for a Query API or admin API call, from its outcome and what its handlers
 /// noted.
-fn record<T>(state: &Arc<Broker>, id: &str, result: &Result<T, ApiError>, notes: audit::Notes) {
+fn record<T>(state: &Broker, id: &str, result: &Result<T, ApiError>, notes: audit::Notes) {
     if !state.audit.is_enabled() {
         return;
     }
@@ -361,23 +361,12 @@ fn json_error(e: &ApiError, id: &str, action: &'static str) -> Response {
 async fn admin_revoke(State(live): State<Arc<Live>>, req: Request) -> Response {
     let state = live.current();
     let id = request_id(&req);
-    let max = admin_api::MAX_BODY.min(state.config.server.max_body_bytes);
-    let mut meta = request_meta(&req, &id);
-    let body = match to_bytes(req.into_body(), max).await {
-        Ok(b) => b,
-        Err(e) => return json_error(&body_error(&e, max), &id, ADMIN_REVOKE_ACTION),
+    let meta = match admin_meta(&state, req, &id, ADMIN_REVOKE_ACTION).await {
+        Ok(meta) => meta,
+        Err(refused) => return refused,
     };
-    meta.raw.body = body;
-    let (result, mut notes) = state.audit.collect(admin_api::revoke(&state, &meta)).await;
-    notes.source_ip = meta.source_ip;
-    record(&state, &id, &result, notes);
-    match result {
-        Ok(response) => answered(response, ADMIN_REVOKE_ACTION, None),
-        Err(e) => {
-            tracing::debug!(request_id = %id, code = e.code.as_str(), message = %e.message, "admin call refused");
-            json_error(&e, &id, ADMIN_REVOKE_ACTION)
-        }
-    }
+    let collected = state.audit.collect(admin_api::revoke(&state, &meta)).await;
+    admin_answer(&state, &id, &meta, collected, ADMIN_REVOKE_ACTION)
 }
 
 /// `POST /admin/reload` (see [`admin_api::reload`]): the caller is authenticated and authorized
@@ -385,24 +374,48 @@ async fn admin_revoke(State(live): State<Arc<Live>>, req: Request) -> Response {
 async fn admin_reload(State(live): State<Arc<Live>>, req: Request) -> Response {
     let state = live.current();
     let id = request_id(&req);
-    let max = admin_api::MAX_BODY.min(state.config.server.max_body_bytes);
-    let mut meta = request_meta(&req, &id);
-    let body = match to_bytes(req.into_body(), max).await {
-        Ok(b) => b,
-        Err(e) => return json_error(&body_error(&e, max), &id, ADMIN_RELOAD_ACTION),
+    let meta = match admin_meta(&state, req, &id, ADMIN_RELOAD_ACTION).await {
+        Ok(meta) => meta,
+        Err(refused) => return refused,
     };
-    meta.raw.body = body;
-    let (result, mut notes) = state
+    let collected = state
         .audit
         .collect(admin_api::reload(&live, &state, &meta))
         .await;
+    admin_answer(&state, &id, &meta, collected, ADMIN_RELOAD_ACTION)
+}
+
+/// An admin call's request, its body read (at most the admin API's limit), or the answer
+/// refusing a body that is too long or cut short.
+async fn admin_meta(
+    state: &Broker,
+    req: Request,
+    id: &str,
+    action: &'static str,
+) -> Result<RequestMeta, Response> {
+    let max = admin_api::MAX_BODY.min(state.config.server.max_body_bytes);
+    let mut meta = request_meta(&req, id);
+    meta.raw.body = to_bytes(req.into_body(), max)
+        .await
+        .map_err(|e| json_error(&body_error(&e, max), id, action))?;
+    Ok(meta)
+}
+
+/// An admin call's audit line and answer.
+fn admin_answer(
+    state: &Broker,
+    id: &str,
+    meta: &RequestMeta,
+    (result, mut notes): (Result<Response, ApiError>, audit::Notes),
+    action: &'static str,
+) -> Response {
     notes.source_ip = meta.source_ip;
-    record(&state, &id, &result, notes);
+    record(state, id, &result, notes);
     match result {
-        Ok(response) => answered(response, ADMIN_RELOAD_ACTION, None),
+        Ok(response) => answered(response, action, None),
         Err(e) => {
             tracing::debug!(request_id = %id, code = e.code.as_str(), message = %e.message, "admin call refused");
-            json_error(&e, &id, ADMIN_RELOAD_ACTION)
+            json_error(&e, id, action)
         }
     }
 }
