@@ -16,7 +16,17 @@ pub(crate) struct Server {
     /// The metrics listener's `http://address`, when the test waited for it.
     pub metrics: Option<String>,
     /// Everything the broker wrote to stderr, once it has exited.
-    pub log: std::thread::JoinHandle<String>,
+    pub log: Option<std::thread::JoinHandle<String>>,
+}
+
+impl Drop for Server {
+    /// A test that fails before [`stop`] must not leave its broker running.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }
 
 const MAIN_LISTENING: &str = "sts-broker listening";
@@ -98,7 +108,7 @@ fn serve_listening(config: &str, metrics: bool, env: &[(&str, &str)]) -> Server 
         child,
         endpoint: endpoint.unwrap(),
         metrics: metrics_endpoint,
-        log,
+        log: Some(log),
     }
 }
 
@@ -128,7 +138,7 @@ pub(crate) fn stop(mut server: Server) -> String {
     assert!(status.success());
     let exit = server.child.wait().unwrap();
     assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
-    server.log.join().unwrap()
+    server.log.take().unwrap().join().unwrap()
 }
 
 /// `line` without terminal colour sequences.
@@ -159,12 +169,8 @@ async fn serve_dev_config_mints_with_a_dev_token_and_exits_on_sigterm() {
     std::fs::write(&config, dev).unwrap();
     let config = config.to_str().unwrap();
 
-    let Server {
-        child: mut server,
-        endpoint,
-        log,
-        ..
-    } = serve(config);
+    let server = serve(config);
+    let endpoint = server.endpoint.clone();
     let http = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -245,14 +251,7 @@ async fn serve_dev_config_mints_with_a_dev_token_and_exits_on_sigterm() {
         Some("AccessDenied")
     );
 
-    let status = Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exit = server.wait().unwrap();
-    assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
-    let log = log.join().unwrap();
+    let log = stop(server);
     assert!(log.contains("DEV ISSUER ENABLED"), "{log}");
     assert!(log.contains("session issued"), "{log}");
     for secret in [
