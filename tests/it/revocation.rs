@@ -92,6 +92,21 @@ pub async fn probe(broker: &TestBroker, creds: &Creds) -> Result<(), (String, u1
         })
 }
 
+/// Revokes the session `creds` through `broker`'s revocations, as of now.
+pub async fn revoke_session(broker: &TestBroker, creds: &Creds) -> RevokeOutcome {
+    broker
+        .state
+        .revocations
+        .revoke(
+            Revocation::Session {
+                access_key_id: creds.0.clone(),
+            },
+            time::OffsetDateTime::now_utc(),
+        )
+        .await
+        .unwrap()
+}
+
 /// Polls until `broker` refuses `creds` as `InvalidClientTokenId` (403), printing the time it
 /// took (about a millisecond: the event arrives by pub/sub). Only a bound well under the 30 s
 /// periodic reload is asserted — the refusal came from the published event, not the reload —
@@ -155,17 +170,7 @@ async fn a_session_revoked_on_one_replica_is_refused_on_the_other_within_a_secon
     }
 
     let since = Instant::now();
-    let outcome = a
-        .state
-        .revocations
-        .revoke(
-            Revocation::Session {
-                access_key_id: doomed.0.clone(),
-            },
-            time::OffsetDateTime::now_utc(),
-        )
-        .await
-        .unwrap();
+    let outcome = revoke_session(&a, &doomed).await;
     assert!(
         matches!(outcome, RevokeOutcome::Revoked(ref e) if e.len() == 2),
         "{outcome:?}"
@@ -439,16 +444,7 @@ async fn revocations_published_while_a_replica_was_disconnected_arrive_on_reconn
         .unwrap();
     assert_eq!(killed, 2, "one subscriber per replica");
     let since = Instant::now();
-    a.state
-        .revocations
-        .revoke(
-            Revocation::Session {
-                access_key_id: creds.0.clone(),
-            },
-            time::OffsetDateTime::now_utc(),
-        )
-        .await
-        .unwrap();
+    revoke_session(&a, &creds).await;
     refused_within_a_second(&b, &creds, since).await;
 }
 
@@ -727,17 +723,7 @@ async fn a_revoked_token_is_refused_whatever_its_signature_spelling() {
 
     let doomed_token = ec_token(SUB);
     let doomed = exchange(&broker, &doomed_token).await.unwrap();
-    broker
-        .state
-        .revocations
-        .revoke(
-            Revocation::Session {
-                access_key_id: doomed.0.clone(),
-            },
-            time::OffsetDateTime::now_utc(),
-        )
-        .await
-        .unwrap();
+    revoke_session(&broker, &doomed).await;
     for spelling in [doomed_token.clone(), malleated(&doomed_token)] {
         let (code, status) = exchange(&broker, &spelling).await.unwrap_err();
         assert_eq!((code.as_str(), status), ("AccessDenied", 403));
@@ -755,17 +741,7 @@ async fn revocations_written_before_the_index_still_apply_after_an_upgrade() {
     let old = TestBroker::replica(&idp, &redis.url(), keys.path(), Arc::new(SystemClock)).await;
     let doomed = exchange(&old, &token(&idp, SUB, None)).await.unwrap();
     let kept = exchange(&old, &token(&idp, SUB, None)).await.unwrap();
-    let outcome = old
-        .state
-        .revocations
-        .revoke(
-            Revocation::Session {
-                access_key_id: doomed.0.clone(),
-            },
-            time::OffsetDateTime::now_utc(),
-        )
-        .await
-        .unwrap();
+    let outcome = revoke_session(&old, &doomed).await;
     assert!(matches!(outcome, RevokeOutcome::Revoked(_)), "{outcome:?}");
     drop(old);
 

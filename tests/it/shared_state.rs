@@ -207,7 +207,6 @@ async fn a_session_record_changed_in_redis_is_refused() {
 #[tokio::test]
 async fn the_compose_redis_acl_user_is_enough_and_no_more() {
     use crate::revocation::{exchange, probe, token};
-    use sts_broker::revocation::Revocation;
 
     let acl = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docker/redis/users.acl");
     let redis =
@@ -230,17 +229,7 @@ async fn the_compose_redis_acl_user_is_enough_and_no_more() {
         .send()
         .await;
     assert!(wrong.is_err());
-    broker
-        .state
-        .revocations
-        .revoke(
-            Revocation::Session {
-                access_key_id: creds.0.clone(),
-            },
-            time::OffsetDateTime::now_utc(),
-        )
-        .await
-        .unwrap();
+    crate::revocation::revoke_session(&broker, &creds).await;
     assert_eq!(
         probe(&broker, &creds).await.unwrap_err(),
         ("InvalidClientTokenId".to_owned(), 403)

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_sts::error::ProvideErrorMetadata as _;
 use sts_broker::clock::SystemClock;
 use sts_broker::config::Config;
-use sts_broker::revocation::{Revocation, RevokeOutcome};
+use sts_broker::revocation::RevokeOutcome;
 use sts_broker::totp::{Seed, code_at};
 
 use crate::harness::broker::{
@@ -118,17 +118,7 @@ async fn revoked_on_b_is_refused_on_a(r: &Replicas) {
     let creds = exchange(&r.a, &token(&r.idp, SUB, None)).await.unwrap();
     probe(&r.a, &creds).await.unwrap();
     let since = Instant::now();
-    let outcome =
-        r.b.state
-            .revocations
-            .revoke(
-                Revocation::Session {
-                    access_key_id: creds.0.clone(),
-                },
-                time::OffsetDateTime::now_utc(),
-            )
-            .await
-            .unwrap();
+    let outcome = crate::revocation::revoke_session(&r.b, &creds).await;
     assert!(matches!(outcome, RevokeOutcome::Revoked(_)), "{outcome:?}");
     refused_within_a_second(&r.a, &creds, since).await;
     let later = r.another().await;
