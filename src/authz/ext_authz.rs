@@ -86,14 +86,17 @@ pub async fn serve(
 /// A refusal: the proxy's status (401 for a request that is not authenticated), the AWS code and
 /// message, and the request id.
 fn error(status: StatusCode, code: ErrorCode, message: &str, request_id: &str) -> Response {
-    (
+    let mut response = (
         status,
         axum::Json(serde_json::json!({
             "error": {"code": code.as_str(), "message": message},
             "request_id": request_id,
         })),
     )
-        .into_response()
+        .into_response();
+    // The outcome, for the request counters (see `check`).
+    response.extensions_mut().insert(code);
+    response
 }
 
 /// The original method and URI (with its query), as the mode says to read them.
@@ -138,13 +141,19 @@ fn client_of(config: &ExtAuthz, req: &Request) -> (Option<IpAddr>, Option<bool>)
 }
 
 /// Answers one check; every answer carries its request id in `x-amzn-RequestId`.
+/// The action name ext_authz answers are counted under (`sts_broker_requests_total`).
+pub const ACTION: &str = "ExtAuthz";
+
 async fn check(State(live): State<Arc<Live>>, req: Request) -> Response {
+    let started = std::time::Instant::now();
     let state = live.current();
     let request_id = uuid::Uuid::new_v4().to_string();
     let mut response = decide(&state, req, &request_id).await;
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, v);
     }
+    let outcome = response.extensions().get::<ErrorCode>().copied();
+    state.stats.request(ACTION, outcome, started.elapsed());
     response
 }
 

@@ -418,6 +418,18 @@ async fn envoy_shaped_checks_and_the_shared_secret() {
     assert_eq!(r.status().as_u16(), 403);
     let r = ask(None).await.unwrap();
     assert_eq!(r.status().as_u16(), 403);
+
+    // Counted for the metrics listener as the proxy saw them: one allowed, two refused.
+    let mut counted: Vec<(Option<&str>, u64)> = broker
+        .state
+        .stats
+        .requests()
+        .into_iter()
+        .filter(|c| c.action == sts_broker::authz::ext_authz::ACTION)
+        .map(|c| (c.outcome.map(|o| o.as_str()), c.count))
+        .collect();
+    counted.sort();
+    assert_eq!(counted, [(None, 1), (Some("AccessDenied"), 2)]);
 }
 
 /// Every answer of the ext_authz listener carries its request id, in the
