@@ -162,13 +162,21 @@ impl Throttle {
     /// Whether the subject's bucket has a token, taking none: `provider` and `subject` are
     /// what an unverified proof claims.
     pub async fn peek_subject(&self, provider: &str, subject: &str) -> Result<(), ApiError> {
-        self.check(Scope::Subject, &subject_key(provider, subject), false)
-            .await
+        self.subject(provider, subject, false).await
     }
 
     /// Takes a token from the subject's bucket: once the proof verified.
     pub async fn take_subject(&self, provider: &str, subject: &str) -> Result<(), ApiError> {
-        self.check(Scope::Subject, &subject_key(provider, subject), true)
+        self.subject(provider, subject, true).await
+    }
+
+    /// The subject's bucket; its key is built only when `per_subject` is configured (every
+    /// web identity and SAML exchange passes here).
+    async fn subject(&self, provider: &str, subject: &str, take: bool) -> Result<(), ApiError> {
+        if self.limit(Scope::Subject).is_none() {
+            return Ok(());
+        }
+        self.check(Scope::Subject, &subject_key(provider, subject), take)
             .await
     }
 
