@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 
 use crate::audit;
 use crate::broker::reload::ReloadError;
+use crate::iam::api::IamApiError;
 use crate::oidc::{OidcError, OidcErrorKind};
 use crate::policy::PolicyError;
 use crate::revocation::{RevocationError, Revoked};
@@ -72,6 +73,11 @@ pub enum ErrorCode {
     // IAM's.
     InvalidInput,
     NoSuchEntity,
+    EntityAlreadyExists,
+    LimitExceeded,
+    DeleteConflict,
+    ConcurrentModification,
+    UnmodifiableEntity,
     // Too many requests (`[rate_limits]`).
     Throttling,
     // The service's own state.
@@ -115,6 +121,11 @@ impl ErrorCode {
             }
             ErrorCode::InvalidInput => "InvalidInput",
             ErrorCode::NoSuchEntity => "NoSuchEntity",
+            ErrorCode::EntityAlreadyExists => "EntityAlreadyExists",
+            ErrorCode::LimitExceeded => "LimitExceeded",
+            ErrorCode::DeleteConflict => "DeleteConflict",
+            ErrorCode::ConcurrentModification => "ConcurrentModification",
+            ErrorCode::UnmodifiableEntity => "UnmodifiableEntity",
             ErrorCode::Throttling => "Throttling",
             ErrorCode::ServiceUnavailable => "ServiceUnavailable",
             ErrorCode::InternalFailure => "InternalFailure",
@@ -144,7 +155,12 @@ impl ErrorCode {
             | ErrorCode::PackedPolicyTooLarge
             | ErrorCode::InvalidAuthorizationMessageException
             | ErrorCode::InvalidInput
+            | ErrorCode::UnmodifiableEntity
             | ErrorCode::Throttling => StatusCode::BAD_REQUEST,
+            ErrorCode::EntityAlreadyExists
+            | ErrorCode::LimitExceeded
+            | ErrorCode::DeleteConflict
+            | ErrorCode::ConcurrentModification => StatusCode::CONFLICT,
             ErrorCode::MissingAuthenticationToken
             | ErrorCode::SignatureDoesNotMatch
             | ErrorCode::InvalidClientTokenId
@@ -195,6 +211,11 @@ impl ErrorCode {
             | ErrorCode::InvalidAuthorizationMessageException
             | ErrorCode::InvalidInput
             | ErrorCode::NoSuchEntity
+            | ErrorCode::EntityAlreadyExists
+            | ErrorCode::LimitExceeded
+            | ErrorCode::DeleteConflict
+            | ErrorCode::ConcurrentModification
+            | ErrorCode::UnmodifiableEntity
             | ErrorCode::Throttling => Fault::Sender,
         }
     }
@@ -236,7 +257,12 @@ impl ErrorCode {
             | ErrorCode::PackedPolicyTooLarge
             | ErrorCode::InvalidAuthorizationMessageException
             | ErrorCode::InvalidInput
-            | ErrorCode::NoSuchEntity => false,
+            | ErrorCode::NoSuchEntity
+            | ErrorCode::EntityAlreadyExists
+            | ErrorCode::LimitExceeded
+            | ErrorCode::DeleteConflict
+            | ErrorCode::ConcurrentModification
+            | ErrorCode::UnmodifiableEntity => false,
         }
     }
 
@@ -273,6 +299,11 @@ impl ErrorCode {
             | ErrorCode::InvalidAuthorizationMessageException
             | ErrorCode::InvalidInput
             | ErrorCode::NoSuchEntity
+            | ErrorCode::EntityAlreadyExists
+            | ErrorCode::LimitExceeded
+            | ErrorCode::DeleteConflict
+            | ErrorCode::ConcurrentModification
+            | ErrorCode::UnmodifiableEntity
             | ErrorCode::Throttling
             | ErrorCode::ServiceUnavailable
             | ErrorCode::InternalFailure
@@ -489,6 +520,15 @@ impl ApiError {
         ApiError::new(ErrorCode::NoSuchEntity, message)
     }
 
+    /// IAM's `ConcurrentModification` (409): the entity changed under the call too often.
+    pub fn concurrent_modification() -> ApiError {
+        ApiError::new(
+            ErrorCode::ConcurrentModification,
+            "The request was rejected because multiple requests to change this object were \
+             submitted simultaneously. Wait a few minutes and submit your request again.",
+        )
+    }
+
     /// The audit decision and reason of a call that answered with this error, given the policy
     /// decision (or refusal cause) noted: the reason is that when one was noted, else the code.
     pub fn audit_outcome(&self, noted: Option<&'static str>) -> (audit::Decision, String) {
@@ -636,6 +676,23 @@ impl From<ReloadError> for ApiError {
     }
 }
 
+/// IAM's management API refusing an input or a change: each becomes IAM's code of that name.
+impl From<IamApiError> for ApiError {
+    fn from(e: IamApiError) -> ApiError {
+        let code = match &e {
+            IamApiError::Validation(_) => ErrorCode::ValidationError,
+            IamApiError::InvalidInput(_) => ErrorCode::InvalidInput,
+            IamApiError::NoSuchEntity(_) => ErrorCode::NoSuchEntity,
+            IamApiError::AlreadyExists(_) => ErrorCode::EntityAlreadyExists,
+            IamApiError::LimitExceeded(_) => ErrorCode::LimitExceeded,
+            IamApiError::DeleteConflict(_) => ErrorCode::DeleteConflict,
+            IamApiError::Unmodifiable(_) => ErrorCode::UnmodifiableEntity,
+            IamApiError::MalformedPolicy(_) => ErrorCode::MalformedPolicyDocument,
+        };
+        ApiError::new(code, e.to_string())
+    }
+}
+
 /// A policy document that does not parse or validate.
 impl From<PolicyError> for ApiError {
     fn from(e: PolicyError) -> ApiError {
@@ -717,6 +774,33 @@ mod tests {
             let code = e.aws_code();
             assert_eq!(ApiError::from(e).code.as_str(), code);
         }
+    }
+
+    #[test]
+    fn iams_conflicts_are_409s_of_the_sender() {
+        for code in [
+            ErrorCode::EntityAlreadyExists,
+            ErrorCode::LimitExceeded,
+            ErrorCode::DeleteConflict,
+            ErrorCode::ConcurrentModification,
+        ] {
+            assert_eq!(code.status(), StatusCode::CONFLICT, "{code}");
+            assert_eq!(code.fault(), Fault::Sender);
+            assert!(!code.is_denial());
+        }
+        let e = ApiError::from(IamApiError::Unmodifiable("in broker.toml".into()));
+        assert_eq!(
+            (e.code.as_str(), e.status(), e.message.as_str()),
+            (
+                "UnmodifiableEntity",
+                StatusCode::BAD_REQUEST,
+                "in broker.toml"
+            )
+        );
+        assert_eq!(
+            ApiError::from(IamApiError::MalformedPolicy("m".into())).code,
+            ErrorCode::MalformedPolicyDocument
+        );
     }
 
     #[test]

@@ -60,6 +60,17 @@ impl Checker<'_> {
         kind: PolicyType,
         name: &str,
     ) -> Option<NamedPolicy> {
+        self.policy_file_with_text(relative, kind, name)
+            .map(|(p, _)| p)
+    }
+
+    /// [`Self::policy_file`], with the document as written.
+    pub(super) fn policy_file_with_text(
+        &mut self,
+        relative: &str,
+        kind: PolicyType,
+        name: &str,
+    ) -> Option<(NamedPolicy, String)> {
         let path = self.path(relative);
         let shown = path.display().to_string();
         let text = match std::fs::read_to_string(&path) {
@@ -73,7 +84,8 @@ impl Checker<'_> {
                 return None;
             }
         };
-        self.policy_text(&text, kind, name, &shown, None)
+        let policy = self.policy_text(&text, kind, name, &shown, None)?;
+        Some((policy, text))
     }
 
     pub(super) fn policy_text(
@@ -490,10 +502,11 @@ impl Checker<'_> {
         let arn = iam::role_arn(&r.account, &r.path, &r.name);
         let trust_name = format!("{arn} (trust policy)");
         let trust = match (&r.trust_policy_file, &r.trust_policy) {
-            (Some(file), None) => self.policy_file(file, PolicyType::Trust, &trust_name),
+            (Some(file), None) => self.policy_file_with_text(file, PolicyType::Trust, &trust_name),
             (None, Some(text)) => {
                 let file = self.name.to_owned();
                 self.policy_text(text, PolicyType::Trust, &trust_name, &file, line)
+                    .map(|p| (p, text.clone()))
             }
             _ => {
                 self.issue(
@@ -504,10 +517,15 @@ impl Checker<'_> {
             }
         };
         let mut identity = Vec::new();
+        let mut inline_documents = Vec::new();
         for f in &r.policy_files {
             let name = format!("{arn} (inline {f})");
-            if let Some(p) = self.policy_file(f, PolicyType::Identity, &name) {
+            if let Some((p, text)) = self.policy_file_with_text(f, PolicyType::Identity, &name) {
                 identity.push(p);
+                let shown = Path::new(f)
+                    .file_name()
+                    .map_or_else(|| f.clone(), |n| n.to_string_lossy().into_owned());
+                inline_documents.push((shown, text));
             }
         }
         for m in &r.managed_policies {
@@ -535,17 +553,25 @@ impl Checker<'_> {
         if self.issues.len() > before {
             return None;
         }
+        let (trust, trust_document) = trust?;
         Some(Role {
             account: r.account.clone(),
             name: r.name.clone(),
             path: r.path.clone(),
             role_id: iam::stable_id("AROA", &format!("{}/{}", r.account, r.name)),
             arn,
-            trust_policy: trust?,
+            trust_policy: trust,
             identity_policies: identity,
             permissions_boundary: boundary,
             max_session_duration: r.max_session_duration,
             tags: r.tags.clone(),
+            about: RoleAbout {
+                origin: Origin::File(self.name.to_owned()),
+                description: None,
+                created: time::OffsetDateTime::now_utc(),
+                trust_document,
+                inline_documents,
+            },
         })
     }
 }

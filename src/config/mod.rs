@@ -21,7 +21,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::iam::{self, Account, Iam, Role};
+use crate::iam::{self, Account, Iam, Origin, Role, RoleAbout};
 use crate::policy::{self, NamedPolicy, PolicyType, is_account_id};
 use crate::routes::Route;
 use crate::secret::Secret;
@@ -38,7 +38,7 @@ pub const MAX_LEEWAY_SECONDS: u64 = 600;
 pub const MAX_TOKEN_LIFETIME_SECONDS: u64 = 30 * 24 * 3600;
 
 /// A checked configuration.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Config {
     /// Where it came from, for messages.
     pub source: String,
@@ -64,7 +64,7 @@ pub struct Config {
 }
 
 /// The checked `[ext_authz]` section.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ExtAuthz {
     pub listen: String,
     /// Which proxy asks, and so where the original request is described.

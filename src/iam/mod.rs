@@ -4,7 +4,11 @@
 //!
 //! Names and ARNs follow IAM's identifiers reference: role ARNs carry their path
 //! (`arn:aws:iam::ACCOUNT:role/PATH/NAME`), role ids are `AROA` + 17 characters.
+//!
+//! Roles may also come from IAM's management API ([`api`]): stored per account, merged over
+//! the file's, told apart by [`Origin`].
 
+pub mod api;
 mod user;
 
 pub use user::{
@@ -15,6 +19,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use ring::digest;
+use time::OffsetDateTime;
 
 use crate::policy::NamedPolicy;
 
@@ -40,10 +45,34 @@ pub struct Role {
     pub permissions_boundary: Option<NamedPolicy>,
     pub max_session_duration: u32,
     pub tags: BTreeMap<String, String>,
+    /// What IAM's management API shows of it, and where it is defined.
+    pub about: RoleAbout,
+}
+
+/// Where a role is defined.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// The configuration file of this path: read-only through the API.
+    File(String),
+    /// Created through IAM's management API, kept in the store.
+    Api,
+}
+
+/// What IAM's `GetRole` and `GetRolePolicy` show of a role beyond what decisions use.
+#[derive(Debug, Clone)]
+pub struct RoleAbout {
+    pub origin: Origin,
+    pub description: Option<String>,
+    /// Creation time (API roles); for a file role, when this replica read its file.
+    pub created: OffsetDateTime,
+    /// The trust policy as written.
+    pub trust_document: String,
+    /// Inline policies as written, by name (a file role's: its policy files' names).
+    pub inline_documents: Vec<(String, String)>,
 }
 
 /// Everything IAM-shaped in the configuration.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Iam {
     pub accounts: BTreeMap<String, Account>,
     roles: HashMap<String, Arc<Role>>,
@@ -69,6 +98,24 @@ impl Iam {
 
     pub fn roles(&self) -> impl Iterator<Item = &Arc<Role>> {
         self.roles.values()
+    }
+
+    /// Adds a role already shared with another view.
+    pub fn insert_role(&mut self, role: Arc<Role>) {
+        self.roles.insert(role.arn.clone(), role);
+    }
+
+    /// Keeps only the roles `keep` accepts.
+    pub fn retain_roles(&mut self, mut keep: impl FnMut(&Role) -> bool) {
+        self.roles.retain(|_, r| keep(r));
+    }
+
+    /// The role of `account` named `name`, whatever its path, names compared without case
+    /// (as IAM compares them).
+    pub fn role_named(&self, account: &str, name: &str) -> Option<&Arc<Role>> {
+        self.roles
+            .values()
+            .find(|r| r.account == account && r.name.eq_ignore_ascii_case(name))
     }
 
     /// Adds a user and indexes its access keys (the configuration checks keep ids unique).

@@ -42,7 +42,7 @@ pub struct AccessKey {
 }
 
 /// A group: policies shared by its members. Groups do not nest.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Group {
     pub account: String,
     pub name: String,

@@ -21,10 +21,13 @@ pub enum Operation {
     Subscribe,
     Ping,
     RateCheck,
+    IamVersion,
+    IamRead,
+    IamWrite,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 12] = [
+    pub const ALL: [Operation; 15] = [
         Operation::PutSession,
         Operation::GetSession,
         Operation::UseOnce,
@@ -37,6 +40,9 @@ impl Operation {
         Operation::Subscribe,
         Operation::Ping,
         Operation::RateCheck,
+        Operation::IamVersion,
+        Operation::IamRead,
+        Operation::IamWrite,
     ];
 
     pub fn name(self) -> &'static str {
@@ -53,6 +59,9 @@ impl Operation {
             Operation::Subscribe => "subscribe",
             Operation::Ping => "ping",
             Operation::RateCheck => "rate_check",
+            Operation::IamVersion => "iam_version",
+            Operation::IamRead => "iam_read",
+            Operation::IamWrite => "iam_write",
         }
     }
 
@@ -70,6 +79,9 @@ impl Operation {
             Operation::Subscribe => 9,
             Operation::Ping => 10,
             Operation::RateCheck => 11,
+            Operation::IamVersion => 12,
+            Operation::IamRead => 13,
+            Operation::IamWrite => 14,
         }
     }
 }

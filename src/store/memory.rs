@@ -49,6 +49,8 @@ pub struct MemoryStore {
     pub(super) refused_records: Arc<AtomicU64>,
     /// Failures per operation.
     pub(super) errors: Arc<super::errors::Errors>,
+    /// IAM's per-account documents (see `super::documents`).
+    pub(super) documents: Arc<Mutex<super::documents::MemoryDocuments>>,
 }
 
 impl MemoryStore {

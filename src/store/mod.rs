@@ -6,8 +6,11 @@
 //! Besides sessions it keeps small named entries with a TTL under a namespace (e.g.
 //! revocations), lists them back (through a per-namespace index on Redis), keeps shared token
 //! buckets ([`Store::rate_check`]), and carries events between replicas: Redis pub/sub, or
-//! nothing at all for the embedded store, whose one process needs no messages.
+//! nothing at all for the embedded store, whose one process needs no messages. IAM's
+//! management API keeps one document per account, changed by compare-and-set
+//! ([`documents`]).
 
+mod documents;
 mod errors;
 mod memory;
 mod redis;
@@ -15,6 +18,7 @@ mod redis;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+pub use documents::StoredDocument;
 pub use errors::Operation;
 pub use memory::MemoryStore;
 pub use redis::{Received, RedisStore, Subscription};

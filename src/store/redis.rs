@@ -3,7 +3,8 @@
 //! discovered, MOVED/ASK and failover followed), or to the master Sentinel names (looked up
 //! again after any failure, so a failover is followed without a restart). Every command has a
 //! deadline, so a stalled Redis turns into an error rather than a hung request. No command
-//! names keys of two slots: each entry is one key, and scripts touch only their one key.
+//! names keys of two slots: each entry is one key, and scripts touch only their one key, but
+//! for the IAM documents' (`super::documents`), whose keys share the `{iam}` hash tag.
 //! Subscriptions get a dedicated connection each (pub/sub cannot share the multiplexed one);
 //! on a cluster, to any node, since `PUBLISH` reaches every node.
 
@@ -189,7 +190,7 @@ impl RedisStore {
     }
 
     /// `cmd` on the store, within the deadline.
-    async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
+    pub(super) async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
         match &self.link {
             Link::Single(c) => Ok(deadline(cmd.query_async(&mut c.clone())).await??),
             Link::Cluster(c) => {
