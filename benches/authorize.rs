@@ -102,6 +102,8 @@ fn state(dir: &std::path::Path) -> Broker {
         saml_slots: Default::default(),
         stats: Default::default(),
         throttle: Arc::new(throttle),
+        iam_layer: Default::default(),
+        iam_sync: Default::default(),
     }
 }
 

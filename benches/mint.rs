@@ -83,6 +83,8 @@ fn bench(c: &mut Criterion) {
         saml_slots: Default::default(),
         stats: Default::default(),
         throttle: Arc::new(throttle),
+        iam_layer: Default::default(),
+        iam_sync: Default::default(),
     };
     let body = form_urlencoded::Serializer::new(String::new())
         .append_pair("Action", "AssumeRoleWithWebIdentity")

@@ -11,6 +11,7 @@ pub mod auth_cache;
 pub mod caller;
 pub mod denial;
 pub mod error;
+pub mod iam_api;
 pub mod permissions;
 pub mod reload;
 pub mod request;
@@ -95,6 +96,11 @@ pub struct Broker {
     pub stats: Arc<stats::Stats>,
     /// `[rate_limits]`: the token buckets and what they refused (see [`throttle`]).
     pub throttle: Arc<Throttle>,
+    /// The entities created through IAM's management API, as merged into `config.iam` (see
+    /// [`iam_api`]).
+    pub iam_layer: Arc<crate::iam::api::Layer>,
+    /// Shared by every broker of this process: applies stored IAM changes (see [`iam_api`]).
+    pub iam_sync: Arc<iam_api::IamSync>,
 }
 
 impl Broker {
@@ -105,6 +111,10 @@ impl Broker {
         // Replicas share the folder: pick up rotated and retired keys without a restart.
         keys.watch(KEYS_POLL_INTERVAL);
         let store = Store::connect(&config.store).await?;
+        // The entities created through IAM's API are served from the first request on, and
+        // count as configured for the revocation registry below.
+        let layer = iam_api::read_layer(&store, &iam_api::accounts(&config)).await?;
+        let config = iam_api::merge(&config, &layer, None);
         // Every live revocation is loaded before the first request; with Redis a subscriber
         // keeps the cache current from then on. Roles and users gone from the configuration
         // since a replica last saw them have their sessions revoked before serving.
@@ -147,6 +157,8 @@ impl Broker {
             saml_slots: VerifySlots::default(),
             stats: Arc::default(),
             throttle,
+            iam_sync: Arc::new(iam_api::IamSync::new(layer.version)),
+            iam_layer: Arc::new(layer),
         })
     }
 }

@@ -7,16 +7,24 @@
 //! and line. Settings bound at start (listeners, store, keys folder, dev issuer, audit output,
 //! log format, body and time limits) are not changed by a reload: one that changes them is
 //! refused, naming each. One reload runs at a time; the next waits for it.
+//!
+//! The entities created through IAM's management API ([`super::iam_api`]) are merged over the
+//! file's at every reload, and a change to them in the store swaps in a new broker through the
+//! same path ([`Live::sync_iam`], run by a task [`Live::new`] starts).
 
+use std::collections::HashSet;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use arc_swap::ArcSwap;
 
 use super::auth_cache::AuthCache;
 use super::caller::SigningKeyCache;
+use super::iam_api::{self, IamSync};
 use super::{Broker, StartError, oidc_providers};
 use crate::config::{Config, ConfigError};
+use crate::iam::Origin;
+use crate::iam::api::Layer;
 use crate::revocation::Principals;
 
 /// Reads the configuration again: [`Config::load`] of the file `serve` was started with. Runs
@@ -86,12 +94,55 @@ pub struct Reloaded {
 impl Live {
     /// Serves `broker`; `load` reads the configuration again on a reload (`None`: reloads are
     /// refused).
+    ///
+    /// Within a tokio runtime, also starts the task that applies changes made through IAM's
+    /// API (on any replica) to the broker served ([`Live::sync_iam`]): woken by a change made
+    /// here, else every [`iam_api::POLL`]; it ends with the last `Arc<Live>`.
     pub fn new(broker: Broker, load: Option<Loader>) -> Arc<Live> {
-        Arc::new(Live {
+        let sync = Arc::clone(&broker.iam_sync);
+        let live = Arc::new(Live {
             current: ArcSwap::from_pointee(broker),
             load: load.map(Arc::new),
             reloading: tokio::sync::Mutex::new(()),
-        })
+        });
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            sync.started();
+            runtime.spawn(apply_iam_changes(Arc::downgrade(&live), sync));
+        }
+        live
+    }
+
+    /// Serves the API layer stored now if it is newer than the one served: reads it (one
+    /// `GET` when nothing changed) and swaps in a broker with it merged, as a reload does
+    /// (roles gone have their sessions ended, but for those deleted through the API, whose
+    /// rule the deleting replica wrote). Returns whether a new broker was swapped in; a
+    /// failure keeps the one served.
+    pub async fn sync_iam(&self) -> Result<bool, StartError> {
+        let running = self.current();
+        let version = running.store.iam_version().await?;
+        if version == running.iam_layer.version {
+            running.iam_sync.applied(version);
+            return Ok(false);
+        }
+        let _one_at_a_time = self.reloading.lock().await;
+        let running = self.current();
+        let layer =
+            iam_api::read_layer(&running.store, &iam_api::accounts(&running.config)).await?;
+        if layer.version == running.iam_layer.version {
+            running.iam_sync.applied(layer.version);
+            return Ok(false);
+        }
+        let applied = layer.version;
+        let (next, reloaded) = running.with_api_layer(layer).await?;
+        self.current.store(Arc::new(next));
+        running.iam_sync.applied(applied);
+        tracing::info!(
+            version = applied,
+            roles = reloaded.roles,
+            revoked = reloaded.revoked,
+            "IAM API changes applied"
+        );
+        Ok(true)
     }
 
     /// The broker as of now: take it once per request and use it to the end.
@@ -186,6 +237,31 @@ impl Live {
     }
 }
 
+/// The task [`Live::new`] starts: applies stored IAM changes until the `Live` is gone. A store
+/// that cannot be read keeps the layer served (the failure is counted by the store and logged
+/// once until it reads again).
+async fn apply_iam_changes(live: Weak<Live>, sync: Arc<IamSync>) {
+    let mut failing = false;
+    loop {
+        sync.woken_or(iam_api::POLL).await;
+        let Some(live) = live.upgrade() else {
+            return;
+        };
+        match live.sync_iam().await {
+            Ok(_) if failing => {
+                failing = false;
+                tracing::info!("IAM API changes are read again");
+            }
+            Ok(_) => {}
+            Err(e) if !failing => {
+                failing = true;
+                tracing::warn!(error = %e, "IAM API changes cannot be read; the entities served are kept");
+            }
+            Err(_) => {}
+        }
+    }
+}
+
 /// The settings bound at start that differ between `running` and `next`. Every setting read
 /// only at start (a listener, a connection, an open file, the logger) belongs in this list:
 /// one missing would be accepted by a reload and silently not applied.
@@ -231,6 +307,27 @@ impl Broker {
     /// revocations, SAML slots and counters are shared. Last, the revocation registry is
     /// reconciled with the new roles and users as at start: a failure there changes nothing.
     pub async fn reconfigured(&self, config: Config) -> Result<(Broker, Reloaded), StartError> {
+        // The API layer served now, over the new file (its roles shared, not parsed again).
+        let layer = Arc::clone(&self.iam_layer);
+        let config = iam_api::merge(&config, &layer, Some((&self.config, &layer)));
+        self.rebuilt(config, layer).await
+    }
+
+    /// The broker for the same configuration file with `layer` of IAM's API merged in: what
+    /// [`Live::sync_iam`] swaps in.
+    pub async fn with_api_layer(&self, layer: Layer) -> Result<(Broker, Reloaded), StartError> {
+        let config = iam_api::merge(&self.config, &layer, Some((&self.config, &self.iam_layer)));
+        self.rebuilt(config, Arc::new(layer)).await
+    }
+
+    /// The next broker for `config` (its IAM entities merged already) and the API `layer` in
+    /// it: see [`Broker::reconfigured`]. Roles created through the API that are gone are not
+    /// revoked here: the replica that deleted one revoked it as of the deletion.
+    async fn rebuilt(
+        &self,
+        config: Config,
+        layer: Arc<Layer>,
+    ) -> Result<(Broker, Reloaded), StartError> {
         let providers = oidc_providers(&config, self.dev_issuer.as_deref())?;
         let oidc = self.oidc.reconfigured(providers)?;
         let throttle = self.throttle.reconfigured(config.rate_limits);
@@ -239,9 +336,16 @@ impl Broker {
             .iter()
             .filter(|p| oidc.shares_keys_with(&self.oidc, &p.issuer))
             .count();
+        let api_roles: HashSet<String> = self
+            .config
+            .iam
+            .roles()
+            .filter(|r| r.about.origin == Origin::Api)
+            .map(|r| r.arn.clone())
+            .collect();
         let revoked = self
             .revocations
-            .reconfigure(Principals::of(&config), self.clock.now())
+            .reconfigure_except(Principals::of(&config), self.clock.now(), &api_roles)
             .await?;
         let reloaded = Reloaded {
             source: config.source.clone(),
@@ -264,6 +368,8 @@ impl Broker {
             saml_slots: self.saml_slots.clone(),
             stats: self.stats.clone(),
             throttle,
+            iam_layer: layer,
+            iam_sync: self.iam_sync.clone(),
         };
         Ok((next, reloaded))
     }

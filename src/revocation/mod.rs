@@ -508,13 +508,27 @@ impl Revocations {
         principals: Principals,
         now: OffsetDateTime,
     ) -> Result<Vec<Entry>, RevocationError> {
+        self.reconfigure_except(principals, now, &HashSet::new())
+            .await
+    }
+
+    /// [`Revocations::reconfigure`], writing no rule for the roles in `revoked_elsewhere`: roles
+    /// deleted through IAM's API, whose rule the replica that deleted them wrote as of the
+    /// deletion (a replica applying the deletion later must not cut later than that, or it
+    /// would end sessions of a role re-created since under the same name).
+    pub async fn reconfigure_except(
+        &self,
+        principals: Principals,
+        now: OffsetDateTime,
+        revoked_elsewhere: &HashSet<String>,
+    ) -> Result<Vec<Entry>, RevocationError> {
         let now = now.unix_timestamp();
         let previous = self.shared.principals.swap(Arc::new(principals));
         let next = self.shared.principals.load_full();
         let roles = previous
             .roles
             .iter()
-            .filter(|(arn, _)| !next.roles.contains_key(*arn))
+            .filter(|(arn, _)| !next.roles.contains_key(*arn) && !revoked_elsewhere.contains(*arn))
             .map(|(arn, max)| role_registered(arn, *max));
         let users = previous
             .users
@@ -531,6 +545,20 @@ impl Revocations {
             self.shared.principals.store(previous);
         }
         reconciled
+    }
+
+    /// Ends every session of `role_arn` issued up to `now` (and those chained from them),
+    /// whether or not the configuration in force names it: for a role deleted through IAM's
+    /// API, revoked by the replica that deletes it just before the deletion is stored.
+    pub async fn revoke_removed_role(
+        &self,
+        role_arn: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Entry>, RevocationError> {
+        let now = now.unix_timestamp();
+        let known = role_registered(role_arn, LONGEST_ROLE_SESSION);
+        self.store_and_publish(vec![removal(&known, now, now)], now)
+            .await
     }
 
     /// Whether the configuration in force names the role or user of `principal`. A session is

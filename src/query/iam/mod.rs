@@ -1,10 +1,11 @@
-//! IAM's Query API (version 2010-05-08) on the broker's endpoint, for the actions that explain
-//! and simulate decisions: `SimulateCustomPolicy` and `SimulatePrincipalPolicy`
-//! ([`simulate`]). Requests reach it through [`crate::query::dispatch`] when `Version` is IAM's;
+//! IAM's Query API (version 2010-05-08) on the broker's endpoint: the actions that explain
+//! and simulate decisions, `SimulateCustomPolicy` and `SimulatePrincipalPolicy`
+//! ([`simulate`]), and the management of roles ([`roles`]). Requests reach it through [`crate::query::dispatch`] when `Version` is IAM's;
 //! answers use IAM's XML namespace, with STS's envelope and error shape (both are AWS Query
 //! APIs). Every action here is an admin action ([`crate::broker::admin`]): signed for `iam` by a caller
 //! whose policies allow it.
 
+pub mod roles;
 pub mod simulate;
 
 use serde::Serialize;
@@ -23,6 +24,21 @@ pub const NAMESPACE: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
 pub enum Action {
     SimulateCustomPolicy,
     SimulatePrincipalPolicy,
+    CreateRole,
+    GetRole,
+    ListRoles,
+    UpdateRole,
+    UpdateRoleDescription,
+    UpdateAssumeRolePolicy,
+    DeleteRole,
+    PutRolePolicy,
+    GetRolePolicy,
+    ListRolePolicies,
+    DeleteRolePolicy,
+    TagRole,
+    UntagRole,
+    ListRoleTags,
+    ListInstanceProfilesForRole,
 }
 
 impl Action {
@@ -30,6 +46,21 @@ impl Action {
         match name {
             "SimulateCustomPolicy" => Some(Action::SimulateCustomPolicy),
             "SimulatePrincipalPolicy" => Some(Action::SimulatePrincipalPolicy),
+            "CreateRole" => Some(Action::CreateRole),
+            "GetRole" => Some(Action::GetRole),
+            "ListRoles" => Some(Action::ListRoles),
+            "UpdateRole" => Some(Action::UpdateRole),
+            "UpdateRoleDescription" => Some(Action::UpdateRoleDescription),
+            "UpdateAssumeRolePolicy" => Some(Action::UpdateAssumeRolePolicy),
+            "DeleteRole" => Some(Action::DeleteRole),
+            "PutRolePolicy" => Some(Action::PutRolePolicy),
+            "GetRolePolicy" => Some(Action::GetRolePolicy),
+            "ListRolePolicies" => Some(Action::ListRolePolicies),
+            "DeleteRolePolicy" => Some(Action::DeleteRolePolicy),
+            "TagRole" => Some(Action::TagRole),
+            "UntagRole" => Some(Action::UntagRole),
+            "ListRoleTags" => Some(Action::ListRoleTags),
+            "ListInstanceProfilesForRole" => Some(Action::ListInstanceProfilesForRole),
             _ => None,
         }
     }
@@ -38,6 +69,21 @@ impl Action {
         match self {
             Action::SimulateCustomPolicy => "SimulateCustomPolicy",
             Action::SimulatePrincipalPolicy => "SimulatePrincipalPolicy",
+            Action::CreateRole => "CreateRole",
+            Action::GetRole => "GetRole",
+            Action::ListRoles => "ListRoles",
+            Action::UpdateRole => "UpdateRole",
+            Action::UpdateRoleDescription => "UpdateRoleDescription",
+            Action::UpdateAssumeRolePolicy => "UpdateAssumeRolePolicy",
+            Action::DeleteRole => "DeleteRole",
+            Action::PutRolePolicy => "PutRolePolicy",
+            Action::GetRolePolicy => "GetRolePolicy",
+            Action::ListRolePolicies => "ListRolePolicies",
+            Action::DeleteRolePolicy => "DeleteRolePolicy",
+            Action::TagRole => "TagRole",
+            Action::UntagRole => "UntagRole",
+            Action::ListRoleTags => "ListRoleTags",
+            Action::ListInstanceProfilesForRole => "ListInstanceProfilesForRole",
         }
     }
 
@@ -45,6 +91,21 @@ impl Action {
         match self {
             Action::SimulateCustomPolicy => "SimulateCustomPolicyResponse",
             Action::SimulatePrincipalPolicy => "SimulatePrincipalPolicyResponse",
+            Action::CreateRole => "CreateRoleResponse",
+            Action::GetRole => "GetRoleResponse",
+            Action::ListRoles => "ListRolesResponse",
+            Action::UpdateRole => "UpdateRoleResponse",
+            Action::UpdateRoleDescription => "UpdateRoleDescriptionResponse",
+            Action::UpdateAssumeRolePolicy => "UpdateAssumeRolePolicyResponse",
+            Action::DeleteRole => "DeleteRoleResponse",
+            Action::PutRolePolicy => "PutRolePolicyResponse",
+            Action::GetRolePolicy => "GetRolePolicyResponse",
+            Action::ListRolePolicies => "ListRolePoliciesResponse",
+            Action::DeleteRolePolicy => "DeleteRolePolicyResponse",
+            Action::TagRole => "TagRoleResponse",
+            Action::UntagRole => "UntagRoleResponse",
+            Action::ListRoleTags => "ListRoleTagsResponse",
+            Action::ListInstanceProfilesForRole => "ListInstanceProfilesForRoleResponse",
         }
     }
 
@@ -52,6 +113,21 @@ impl Action {
         match self {
             Action::SimulateCustomPolicy => "SimulateCustomPolicyResult",
             Action::SimulatePrincipalPolicy => "SimulatePrincipalPolicyResult",
+            Action::CreateRole => "CreateRoleResult",
+            Action::GetRole => "GetRoleResult",
+            Action::ListRoles => "ListRolesResult",
+            Action::UpdateRole => "UpdateRoleResult",
+            Action::UpdateRoleDescription => "UpdateRoleDescriptionResult",
+            Action::UpdateAssumeRolePolicy => "UpdateAssumeRolePolicyResult",
+            Action::DeleteRole => "DeleteRoleResult",
+            Action::PutRolePolicy => "PutRolePolicyResult",
+            Action::GetRolePolicy => "GetRolePolicyResult",
+            Action::ListRolePolicies => "ListRolePoliciesResult",
+            Action::DeleteRolePolicy => "DeleteRolePolicyResult",
+            Action::TagRole => "TagRoleResult",
+            Action::UntagRole => "UntagRoleResult",
+            Action::ListRoleTags => "ListRoleTagsResult",
+            Action::ListInstanceProfilesForRole => "ListInstanceProfilesForRoleResult",
         }
     }
 }
@@ -70,6 +146,57 @@ pub async fn dispatch(
         Some(a @ Action::SimulatePrincipalPolicy) => {
             success(a, &simulate::principal(state, params, meta).await?, meta)
         }
+        Some(a @ Action::CreateRole) => {
+            success(a, &roles::create_role(state, params, meta).await?, meta)
+        }
+        Some(a @ Action::GetRole) => success(a, &roles::get_role(state, params, meta).await?, meta),
+        Some(a @ Action::ListRoles) => {
+            success(a, &roles::list_roles(state, params, meta).await?, meta)
+        }
+        Some(a @ Action::UpdateRole) => {
+            success(a, &roles::update_role(state, params, meta).await?, meta)
+        }
+        Some(a @ Action::UpdateRoleDescription) => success(
+            a,
+            &roles::update_role_description(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::UpdateAssumeRolePolicy) => success(
+            a,
+            &roles::update_assume_role_policy(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::DeleteRole) => {
+            success(a, &roles::delete_role(state, params, meta).await?, meta)
+        }
+        Some(a @ Action::PutRolePolicy) => {
+            success(a, &roles::put_role_policy(state, params, meta).await?, meta)
+        }
+        Some(a @ Action::GetRolePolicy) => {
+            success(a, &roles::get_role_policy(state, params, meta).await?, meta)
+        }
+        Some(a @ Action::ListRolePolicies) => success(
+            a,
+            &roles::list_role_policies(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::DeleteRolePolicy) => success(
+            a,
+            &roles::delete_role_policy(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::TagRole) => success(a, &roles::tag_role(state, params, meta).await?, meta),
+        Some(a @ Action::UntagRole) => {
+            success(a, &roles::untag_role(state, params, meta).await?, meta)
+        }
+        Some(a @ Action::ListRoleTags) => {
+            success(a, &roles::list_role_tags(state, params, meta).await?, meta)
+        }
+        Some(a @ Action::ListInstanceProfilesForRole) => success(
+            a,
+            &roles::list_instance_profiles_for_role(state, params, meta).await?,
+            meta,
+        ),
         None => Err(ApiError::invalid_action(action, VERSION)),
     }
 }

@@ -1,0 +1,346 @@
+//! IAM's management API in the running broker (docs/iam-api.md): the entities created through
+//! it live in the store, one document per account ([`crate::iam::api`]); every replica serves
+//! the layer it last read, merged over the file's entities into one `Iam`, and swaps in a new
+//! [`Broker`] through the reload path when the store's version counter moves
+//! ([`super::reload::Live::sync_iam`], polled every [`POLL`] by a task [`super::reload::Live`]
+//! starts). A change is a compare-and-set on the account's document, retried a few times
+//! ([`change`]); the replica that made it serves it before answering. A role deleted here has
+//! its sessions revoked by this replica as of the deletion, before it is stored.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{Notify, watch};
+
+use super::{ApiError, Broker};
+use crate::config::Config;
+use crate::iam::api::{
+    self, AccountDocument, FileRoles, Layer, Revisioned, RoleChange, StoredRole,
+};
+use crate::store::{Store, StoreError};
+
+/// How often a replica looks at the store's version counter (one `GET`).
+pub const POLL: Duration = Duration::from_millis(250);
+/// Compare-and-set attempts before `ConcurrentModification`.
+const ATTEMPTS: usize = 5;
+/// How long a change waits for this replica to serve it before answering anyway (it is stored
+/// and every replica applies it at its next poll).
+const APPLY_WAIT: Duration = Duration::from_secs(2);
+
+/// Shared by every [`Broker`] of one process: wakes the task that applies stored changes, and
+/// says which version the serving broker has applied.
+#[derive(Debug)]
+pub struct IamSync {
+    wake: Notify,
+    applied: watch::Sender<u64>,
+    /// Whether a task applies changes ([`super::reload::Live`] starts one); a broker served
+    /// without it sees changes at its next configuration reload.
+    running: AtomicBool,
+}
+
+impl Default for IamSync {
+    fn default() -> Self {
+        IamSync::new(0)
+    }
+}
+
+impl IamSync {
+    pub fn new(version: u64) -> IamSync {
+        IamSync {
+            wake: Notify::new(),
+            applied: watch::Sender::new(version),
+            running: AtomicBool::new(false),
+        }
+    }
+
+    /// Marks that a task applies changes from now on.
+    pub(super) fn started(&self) {
+        self.running.store(true, Ordering::Relaxed);
+    }
+
+    /// Wakes the task now rather than at its next poll.
+    pub(super) fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Waits for the next wake or `poll`, whichever comes first.
+    pub(super) async fn woken_or(&self, poll: Duration) {
+        tokio::select! {
+            () = self.wake.notified() => {}
+            () = tokio::time::sleep(poll) => {}
+        }
+    }
+
+    /// Records that the serving broker has applied `version`.
+    pub(super) fn applied(&self, version: u64) {
+        self.applied.send_if_modified(|v| {
+            let newer = version > *v;
+            if newer {
+                *v = version;
+            }
+            newer
+        });
+    }
+
+    /// Wakes the task and waits (at most [`APPLY_WAIT`]) until the serving broker has applied
+    /// `version`; returns at once when no task runs.
+    pub async fn serve_at_least(&self, version: u64) {
+        if !self.running.load(Ordering::Relaxed) {
+            return;
+        }
+        self.wake();
+        let mut applied = self.applied.subscribe();
+        let waited = tokio::time::timeout(APPLY_WAIT, applied.wait_for(|v| *v >= version)).await;
+        if waited.is_err() {
+            tracing::warn!(
+                version,
+                "an IAM change is stored but not yet served here; it is applied at the next poll"
+            );
+        }
+    }
+}
+
+/// The accounts whose documents a replica reads: the configured ones.
+pub fn accounts(config: &Config) -> Vec<String> {
+    config.iam.accounts.keys().cloned().collect()
+}
+
+/// Reads the whole layer for `accounts` in one step. A document that does not decode is an
+/// error (the last layer read stays in force; a write never replaces what it cannot read).
+pub async fn read_layer(store: &Store, accounts: &[String]) -> Result<Layer, StoreError> {
+    let (version, stored) = store.iam_documents(accounts).await?;
+    let mut layer = Layer {
+        version,
+        ..Layer::default()
+    };
+    for (account, doc) in accounts.iter().zip(stored) {
+        let document = match &doc.bytes {
+            Some(bytes) => serde_json::from_slice::<AccountDocument>(bytes)?,
+            None => AccountDocument::default(),
+        };
+        layer.accounts.insert(
+            account.clone(),
+            Revisioned {
+                revision: doc.revision,
+                document,
+            },
+        );
+    }
+    Ok(layer)
+}
+
+/// `base`'s file entities with `layer` merged over them (see [`api::merged`]); what was left
+/// out is logged.
+pub fn merge(base: &Config, layer: &Layer, previous: Option<(&Config, &Layer)>) -> Config {
+    let (iam, skipped) = api::merged(&base.iam, layer, previous.map(|(c, l)| (&c.iam, l)));
+    for s in skipped {
+        match s {
+            api::Skipped::UnknownAccount(account) => tracing::warn!(
+                account,
+                "IAM entities stored for an account the configuration does not list are not served"
+            ),
+            api::Skipped::Shadowed(arn) => tracing::warn!(
+                role = %arn,
+                "a role created through the IAM API is not served: the configuration file defines one of that name"
+            ),
+            api::Skipped::Unparsable { role, problem } => tracing::error!(
+                role = %role,
+                problem,
+                "a role created through the IAM API is not served: its stored policy does not parse"
+            ),
+        }
+    }
+    let mut config = base.clone();
+    config.iam = iam;
+    config
+}
+
+/// Applies `change` to `account`'s document: read, [`api::apply`], compare-and-set; a write
+/// that lost a race is tried again from a fresh read, [`ATTEMPTS`] times in all, then refused
+/// with `ConcurrentModification`. Once stored, this replica serves it before this returns.
+/// Returns the role as it is after the change.
+pub async fn change(
+    state: &Broker,
+    account: &str,
+    change: &RoleChange,
+) -> Result<Option<StoredRole>, ApiError> {
+    let file = FileRoles::of(&state.config.iam, account);
+    let mut revoked = false;
+    for _ in 0..ATTEMPTS {
+        let layer = read_layer(&state.store, &[account.to_owned()]).await?;
+        let current = layer.accounts.into_values().next().unwrap_or_default();
+        let (next, role) = api::apply(&current.document, change, &file)?;
+        if let RoleChange::Delete { name } = change
+            && !revoked
+            && let Some(gone) = current.document.roles.get(&name.to_ascii_lowercase())
+        {
+            // Before the deletion is stored: a failure here stores nothing, and no replica
+            // serves the role without this rule (see `Revocations::reconfigure_except`).
+            let arn = crate::iam::role_arn(account, &gone.path, &gone.name);
+            state
+                .revocations
+                .revoke_removed_role(&arn, state.clock.now())
+                .await?;
+            revoked = true;
+        }
+        let bytes = serde_json::to_vec(&next).map_err(|e| {
+            tracing::error!(error = %e, "an IAM document could not be encoded");
+            ApiError::internal()
+        })?;
+        if let Some(version) = state
+            .store
+            .iam_replace(account, current.revision, bytes)
+            .await?
+        {
+            state.iam_sync.serve_at_least(version).await;
+            return Ok(role);
+        }
+    }
+    Err(ApiError::concurrent_modification())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::clock::SystemClock;
+
+    const CONFIG: &str = r#"
+[store]
+url = "memory://"
+[keys]
+dir = "keys"
+[[accounts]]
+id = "111122223333"
+[[roles]]
+account = "111122223333"
+name = "file-role"
+trust_policy = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}'
+"#;
+    const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+
+    fn role(name: &str) -> StoredRole {
+        StoredRole {
+            name: name.to_owned(),
+            path: "/".to_owned(),
+            role_id: crate::iam::new_unique_id("AROA").unwrap(),
+            description: None,
+            max_session_duration: 3600,
+            trust_policy: TRUST.to_owned(),
+            inline_policies: Default::default(),
+            tags: Vec::new(),
+            created: 0,
+        }
+    }
+
+    async fn broker(dir: &std::path::Path) -> Broker {
+        let config = Config::from_toml(CONFIG, "broker.toml", dir).unwrap();
+        Broker::build(config, Arc::new(SystemClock)).await.unwrap()
+    }
+
+    /// Writers racing on one document: each either lands (after retrying from a fresh read)
+    /// or is refused with `ConcurrentModification`; none is lost silently.
+    #[tokio::test]
+    async fn concurrent_writers_all_land_or_are_told() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = Arc::new(broker(dir.path()).await);
+        let writers: Vec<_> = (0..8)
+            .map(|i| {
+                let state = Arc::clone(&state);
+                tokio::spawn(async move {
+                    change(
+                        &state,
+                        "111122223333",
+                        &RoleChange::Create(role(&format!("r{i}"))),
+                    )
+                    .await
+                })
+            })
+            .collect();
+        let mut landed = Vec::new();
+        for (i, w) in writers.into_iter().enumerate() {
+            match w.await.unwrap() {
+                Ok(_) => landed.push(format!("r{i}")),
+                Err(e) => assert_eq!(
+                    e.code,
+                    super::super::error::ErrorCode::ConcurrentModification
+                ),
+            }
+        }
+        let layer = read_layer(&state.store, &["111122223333".to_owned()])
+            .await
+            .unwrap();
+        let mut stored: Vec<String> = layer.accounts["111122223333"]
+            .document
+            .roles
+            .keys()
+            .cloned()
+            .collect();
+        stored.sort();
+        landed.sort();
+        assert_eq!(stored, landed);
+        assert!(!landed.is_empty());
+    }
+
+    /// A lost compare-and-set is retried from a fresh read: both changes are in the document.
+    #[tokio::test]
+    async fn a_write_that_lost_the_race_is_applied_again_on_the_new_document() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = broker(dir.path()).await;
+        let account = "111122223333".to_owned();
+        // Another replica writes between this replica's read and its write.
+        let stale = read_layer(&state.store, std::slice::from_ref(&account))
+            .await
+            .unwrap();
+        change(&state, &account, &RoleChange::Create(role("first")))
+            .await
+            .unwrap();
+        let (doc, _) = api::apply(
+            &stale.accounts[&account].document,
+            &RoleChange::Create(role("second")),
+            &FileRoles::default(),
+        )
+        .unwrap();
+        let lost = state
+            .store
+            .iam_replace(&account, 0, serde_json::to_vec(&doc).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(lost, None);
+        change(&state, &account, &RoleChange::Create(role("second")))
+            .await
+            .unwrap();
+        let layer = read_layer(&state.store, std::slice::from_ref(&account))
+            .await
+            .unwrap();
+        let names: Vec<_> = layer.accounts[&account]
+            .document
+            .roles
+            .keys()
+            .cloned()
+            .collect();
+        assert_eq!(names, ["first", "second"]);
+        assert_eq!(layer.accounts[&account].revision, 2);
+    }
+
+    #[tokio::test]
+    async fn a_file_role_is_refused_and_nothing_is_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = broker(dir.path()).await;
+        let refused = change(
+            &state,
+            "111122223333",
+            &RoleChange::Create(role("File-Role")),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(refused.code.as_str(), "EntityAlreadyExists");
+        assert!(
+            refused.message.contains("broker.toml"),
+            "{}",
+            refused.message
+        );
+        assert_eq!(state.store.iam_version().await.unwrap(), 0);
+    }
+}

@@ -1,0 +1,782 @@
+//! IAM's role actions (docs/iam-api.md, "Managing roles through IAM's API"): `CreateRole`,
+//! `GetRole`, `ListRoles`, `UpdateRole`, `UpdateRoleDescription`, `UpdateAssumeRolePolicy`,
+//! `DeleteRole`, the inline policy and tag actions, and `ListInstanceProfilesForRole` (always
+//! empty). Every call is signed for `iam` and needs `iam:<Action>` on the role's ARN in the
+//! caller's own account (`*` for `ListRoles`), decided by the caller's policies; a caller
+//! names roles of its own account only. Reads see file and API roles alike; changes go through
+//! [`crate::broker::iam_api::change`]. Inputs are checked in this order: signature, parameter
+//! shapes, authorization, policy documents, then the change.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::Members;
+use crate::broker::caller::{Caller, authenticate_for};
+use crate::broker::iam_api;
+use crate::broker::permissions::Permissions;
+use crate::broker::{ApiError, Broker, RequestMeta, admin};
+use crate::iam::api::{self, IamApiError, RoleChange, StoredRole, Tag};
+use crate::iam::{Role, role_arn};
+use crate::policy::PolicyType;
+use crate::query::Params;
+
+/// `MaxItems`' range and default.
+const MAX_ITEMS: usize = 1000;
+const DEFAULT_ITEMS: usize = 100;
+
+/// The caller, its permissions and its account.
+struct Calling {
+    permissions: Arc<Permissions>,
+    account: String,
+}
+
+async fn calling(state: &Broker, meta: &RequestMeta) -> Result<Calling, ApiError> {
+    let authenticated = authenticate_for(state, meta, "iam").await?;
+    let permissions = authenticated.permissions(&state.config.iam)?;
+    let account = match authenticated.caller() {
+        Caller::Session(record) => record.account.clone(),
+        Caller::User(user) => user.account.clone(),
+    };
+    Ok(Calling {
+        permissions,
+        account,
+    })
+}
+
+impl Calling {
+    /// `iam:<action>` on `resource`, or `AccessDenied`.
+    fn allow(
+        &self,
+        state: &Broker,
+        meta: &RequestMeta,
+        action: &str,
+        resource: &str,
+    ) -> Result<(), ApiError> {
+        admin::allowed(
+            state,
+            meta,
+            &self.permissions,
+            &format!("iam:{action}"),
+            resource,
+        )
+    }
+
+    /// The caller's role named `name` (any case), if any.
+    fn role<'a>(&self, state: &'a Broker, name: &str) -> Option<&'a Arc<Role>> {
+        state.config.iam.role_named(&self.account, name)
+    }
+
+    /// The ARN a call on role `name` is authorized on: the role's, or for a role that does not
+    /// exist, the one it would have at path `/`.
+    fn role_resource(&self, state: &Broker, name: &str) -> String {
+        self.role(state, name)
+            .map_or_else(|| role_arn(&self.account, "/", name), |r| r.arn.clone())
+    }
+
+    /// Authorizes `action` on role `name`, then finds it (`NoSuchEntity` when absent).
+    fn existing<'a>(
+        &self,
+        state: &'a Broker,
+        meta: &RequestMeta,
+        action: &str,
+        name: &str,
+    ) -> Result<&'a Arc<Role>, ApiError> {
+        self.allow(state, meta, action, &self.role_resource(state, name))?;
+        self.role(state, name)
+            .ok_or_else(|| api::no_such_role(name).into())
+    }
+}
+
+fn required<'a>(params: &'a Params, name: &str) -> Result<&'a str, ApiError> {
+    params
+        .get(name)
+        .ok_or_else(|| api::missing(&crate::query::params::lower_first(name)).into())
+}
+
+fn role_name(params: &Params) -> Result<&str, ApiError> {
+    let name = required(params, "RoleName")?;
+    api::check_name("roleName", name, 64)?;
+    Ok(name)
+}
+
+fn policy_name(params: &Params) -> Result<&str, ApiError> {
+    let name = required(params, "PolicyName")?;
+    api::check_name("policyName", name, 128)?;
+    Ok(name)
+}
+
+/// A policy document as IAM returns it: percent-encoded (every byte but `A-Za-z0-9-_.~`), so
+/// that tools that unescape it (Terraform runs `url.QueryUnescape`) get it back exactly.
+pub fn url_encoded(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 2);
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `Tag` as IAM writes it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TagXml {
+    pub key: String,
+    pub value: String,
+}
+
+/// `Role` as IAM writes it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RoleXml {
+    pub path: String,
+    pub role_name: String,
+    pub role_id: String,
+    pub arn: String,
+    pub create_date: String,
+    pub assume_role_policy_document: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub max_session_duration: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Members<TagXml>>,
+    /// Not tracked yet: always empty.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role_last_used: Option<RoleLastUsedXml>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RoleLastUsedXml {}
+
+fn date(t: time::OffsetDateTime) -> String {
+    crate::encoding::timestamp(t.replace_nanosecond(0).unwrap_or(t))
+}
+
+impl RoleXml {
+    /// The role as `GetRole` shows it (`ListRoles` leaves tags and last use out).
+    fn of(role: &Role, full: bool) -> RoleXml {
+        let tags: Vec<TagXml> = role
+            .tags
+            .iter()
+            .map(|(k, v)| TagXml {
+                key: k.clone(),
+                value: v.clone(),
+            })
+            .collect();
+        RoleXml {
+            path: role.path.clone(),
+            role_name: role.name.clone(),
+            role_id: role.role_id.clone(),
+            arn: role.arn.clone(),
+            create_date: date(role.about.created),
+            assume_role_policy_document: url_encoded(&role.about.trust_document),
+            description: role.about.description.clone(),
+            max_session_duration: role.max_session_duration,
+            tags: (full && !tags.is_empty()).then(|| tags.into()),
+            role_last_used: full.then_some(RoleLastUsedXml {}),
+        }
+    }
+
+    /// A role as stored, as `CreateRole` and `UpdateRoleDescription` answer it.
+    fn stored(account: &str, role: &StoredRole) -> RoleXml {
+        let tags: Vec<TagXml> = role
+            .tags
+            .iter()
+            .map(|t| TagXml {
+                key: t.key.clone(),
+                value: t.value.clone(),
+            })
+            .collect();
+        RoleXml {
+            path: role.path.clone(),
+            role_name: role.name.clone(),
+            role_id: role.role_id.clone(),
+            arn: role_arn(account, &role.path, &role.name),
+            create_date: date(
+                time::OffsetDateTime::from_unix_timestamp(role.created)
+                    .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
+            ),
+            assume_role_policy_document: url_encoded(&role.trust_policy),
+            description: role.description.clone(),
+            max_session_duration: role.max_session_duration,
+            tags: (!tags.is_empty()).then(|| tags.into()),
+            role_last_used: Some(RoleLastUsedXml {}),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RoleResult {
+    pub role: RoleXml,
+}
+
+/// The result of actions that answer nothing but the request id.
+#[derive(Debug, Serialize)]
+pub struct Nothing {}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListRolesResult {
+    pub roles: Members<RoleXml>,
+    pub is_truncated: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub marker: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetRolePolicyResult {
+    pub role_name: String,
+    pub policy_name: String,
+    pub policy_document: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListRolePoliciesResult {
+    pub policy_names: Members<String>,
+    pub is_truncated: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub marker: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListRoleTagsResult {
+    pub tags: Members<TagXml>,
+    pub is_truncated: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub marker: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListInstanceProfilesForRoleResult {
+    pub instance_profiles: Members<()>,
+    pub is_truncated: bool,
+}
+
+/// `Marker` and `MaxItems` as read.
+struct Paging {
+    after: Option<String>,
+    max: usize,
+}
+
+fn paging(params: &Params) -> Result<Paging, ApiError> {
+    let max = match params.get("MaxItems") {
+        None => DEFAULT_ITEMS,
+        Some(m) => match m.parse::<i64>() {
+            Ok(n) if n < 1 => {
+                return Err(api::constraint(
+                    "maxItems",
+                    m,
+                    "have value greater than or equal to 1",
+                )
+                .into());
+            }
+            Ok(n) => usize::try_from(n)
+                .ok()
+                .filter(|n| *n <= MAX_ITEMS)
+                .ok_or_else(|| {
+                    api::constraint(
+                        "maxItems",
+                        m,
+                        &format!("have value less than or equal to {MAX_ITEMS}"),
+                    )
+                })?,
+            Err(_) => {
+                return Err(
+                    IamApiError::InvalidInput("MaxItems is not an integer".to_owned()).into(),
+                );
+            }
+        },
+    };
+    // Markers are the hex of the sort key of the next item, as this endpoint hands them out.
+    let after = match params.get("Marker") {
+        None => None,
+        Some(m) => Some(
+            data_encoding::HEXLOWER
+                .decode(m.as_bytes())
+                .ok()
+                .filter(|b| !b.is_empty())
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| {
+                    ApiError::from(IamApiError::InvalidInput(
+                        "Invalid Marker: it is not one this endpoint returned.".to_owned(),
+                    ))
+                })?,
+        ),
+    };
+    Ok(Paging { after, max })
+}
+
+/// One page of `items` (sorted here by key) from the marker on; the next page's marker.
+fn page<T>(mut items: Vec<(String, T)>, paging: &Paging) -> (Vec<T>, Option<String>) {
+    items.sort_by(|a, b| a.0.cmp(&b.0));
+    let start = paging
+        .after
+        .as_ref()
+        .map_or(0, |m| items.partition_point(|(k, _)| k < m));
+    let mut rest = items.into_iter().skip(start);
+    let out: Vec<T> = rest.by_ref().take(paging.max).map(|(_, v)| v).collect();
+    let next = rest
+        .next()
+        .map(|(k, _)| data_encoding::HEXLOWER.encode(k.as_bytes()));
+    (out, next)
+}
+
+fn tags(params: &Params) -> Result<Vec<Tag>, ApiError> {
+    let keys = params.list("Tags", Some("Key"), api::MAX_TAGS)?;
+    let mut out = Vec::with_capacity(keys.len());
+    for (i, key) in keys.iter().enumerate() {
+        let value = params
+            .get(&format!("Tags.member.{}.Value", i + 1))
+            .ok_or_else(|| ApiError::from(api::missing("tags.member.value")))?;
+        out.push(Tag {
+            key: (*key).to_owned(),
+            value: value.to_owned(),
+        });
+    }
+    api::check_tags(&out)?;
+    Ok(out)
+}
+
+/// `CreateRole`.
+pub async fn create_role(
+    state: &Broker,
+    params: &Params,
+    meta: &RequestMeta,
+) -> Result<RoleResult, ApiError> {
+    let caller = calling(state, meta).await?;
+    let name = role_name(params)?;
+    let path = params.get("Path").unwrap_or("/");
+    api::check_path("path", path)?;
+    let trust = required(params, "AssumeRolePolicyDocument")?;
+    let description = params.get("Description");
+    if let Some(d) = description {
+        api::check_description(d)?;
+    }
+    let max_session_duration = match params.get("MaxSessionDuration") {
+        Some(m) => api::check_max_session_duration(m)?,
+        None => *api::SESSION_DURATION.start(),
+    };
+    if params.get("PermissionsBoundary").is_some() {
+        return Err(IamApiError::InvalidInput(
+            "PermissionsBoundary is not supported by this endpoint yet.".to_owned(),
+        )
+        .into());
+    }
+    let tags = tags(params)?;
+    caller.allow(
+        state,
+        meta,
+        "CreateRole",
+        &role_arn(&caller.account, path, name),
+    )?;
+    api::check_policy("assumeRolePolicyDocument", trust, PolicyType::Trust)?;
+    let role_id = crate::iam::new_unique_id("AROA").ok_or_else(ApiError::internal)?;
+    let stored = StoredRole {
+        name: name.to_owned(),
+        path: path.to_owned(),
+        role_id,
+        description: description.filter(|d| !d.is_empty()).map(str::to_owned),
+        max_session_duration,
+        trust_policy: trust.to_owned(),
+        inline_policies: Default::default(),
+        tags,
+        created: state.clock.now().unix_timestamp(),
+    };
+    let created = iam_api::change(state, &caller.account, &RoleChange::Create(stored))
+        .await?
+        .ok_or_else(ApiError::internal)?;
+    Ok(RoleResult {
+        role: RoleXml::stored(&caller.account, &created),
+    })
+}
+
+/// `GetRole`.
+pub async fn get_role(
+    state: &Broker,
+    params: &Params,
+    meta: &RequestMeta,
+) -> Result<RoleResult, ApiError> {
+    let caller = calling(state, meta).await?;
+    let name = role_name(params)?;
+    let role = caller.existing(state, meta, "GetRole", name)?;
+    Ok(RoleResult {
+        role: RoleXml::of(role, true),
+    })
+}
+
+/// `ListRoles` (`PathPrefix`, paged), the caller's account only.
+pub async fn list_roles(
+    state: &Broker,
+    params: &Params,
+    meta: &RequestMeta,
+) -> Result<ListRolesResult, ApiError> {
+    let caller = calling(state, meta).await?;
+    let prefix = params.get("PathPrefix").unwrap_or("/");
+    api::check_path_prefix(prefix)?;
+    let paging = paging(params)?;
+    caller.allow(state, meta, "ListRoles", "*")?;
+    let roles: Vec<(String, &Arc<Role>)> = state
+        .config
+        .iam
+        .roles()
+        .filter(|r| r.account == caller.account && r.path.starts_with(prefix))
+        .map(|r| (r.arn.clone(), r))
+        .collect();
+    let (roles, marker) = page(roles, &paging);
+    Ok(ListRolesResult {
+        roles: roles
+            .into_iter()
+            .map(|r| RoleXml::of(r, false))
+            .collect::<Vec<_>>()
+            .into(),
+        is_truncated: marker.is_some(),
+        marker,
+    })
+}
+
+/// `UpdateRole`: `Description` and `MaxSessionDuration`, each only when given.
+pub async fn update_role(
+    state: &Broker,
+    params: &Params,
+    meta: &RequestMeta,
+) -> Result<Nothing, ApiError> {
+    let caller = calling(state, meta).await?;
+    let name = role_name(params)?;
+    let description = params.get("Description");
+    if let Some(d) = description {
+        api::check_description(d)?;
+    }
+    let max_session_duration = params
+        .get("MaxSessionDuration")
+        .map(api::check_max_session_duration)
+        .transpose()?;
+    caller.allow(
+        state,
+        meta,
+        "UpdateRole",
+        &caller.role_resource(state, name),
+    )?;
+    let change = RoleChange::Update {
+        name: name.to_owned(),
+        description: description.map(str::to_owned),
+        max_session_duration,
+    };
+    iam_api::change(state, &caller.account, &change).await?;
+    Ok(Nothing {})
+}
+
+/// `UpdateRoleDescription`.
+pub async fn update_role_description(
+    state: &Broker,
+    params: &Params,
+    meta: &RequestMeta,
+) -> Result<RoleResult, ApiError> {
+    let caller = calling(state, meta).await?;
+    let name = role_name(params)?;
+    let description = required(params, "Description")?;
+    api::check_description(description)?;
+    caller.allow(
+        state,
+        meta,
+        "UpdateRoleDescription",
+        &caller.role_resource(state, name),
+    )?;
+    let change = RoleChange::Update {
+        name: name.to_owned(),
+        description: Some(description.to_owned()),
+        max_session_duration: None,
+    };
+    let role = iam_api::change(state, &caller.account, &change)
+        .await?
+        .ok_or_else(ApiError::internal)?;
+    Ok(RoleResult {
+        role: RoleXml::stored(&caller.account, &role),
+    })
+}
+
+/// `UpdateAssumeRolePolicy`.
+pub async fn update_assume_role_policy(
+    state: &Broker,
+    params: &Params,
+    meta: &RequestMeta,
+) -> Result<Nothing, ApiError> {
+    let caller = calling(state, meta).await?;
+    let name = role_name(params)?;
+    let document = required(params, "PolicyDocument")?;
+    caller.allow(
+        state,
+        meta,
+        "UpdateAssumeRolePolicy",
+        &caller.role_resource(state, name),
+    )?;
+    api::check_policy("policyDocument", document, PolicyType::Trust)?;
+    let change = RoleChange::UpdateTrust {
+        name: name.to_owned(),
+        document: document.to_owned(),
+    };
+    iam_api::change(state, &caller.account, &change).await?;
+    Ok(Nothing {})
+}
+
+/// `DeleteRole`: refused while inline policies remain; its sessions end.
+pub async fn delete_role(
+    state: &Broker,
+    params: &Params,
+    meta: &RequestMeta,
+) -> Result<Nothing, ApiError> {
+    let caller = calling(state, meta).await?;
+    let name = role_name(params)?;
+    caller.allow(
+        state,
+        meta,
+        "DeleteRole",
+        &caller.role_resource(state, name),
+    )?;
+    let change = RoleChange::Delete {
+        name: name.to_owned(),
+    };
+    iam_api::change(state, &caller.account, &change).await?;
+    Ok(Nothing {})
+}
+
+/// `PutRolePolicy`: adds or replaces an inline policy.
+pub async fn put_role_policy(
+    state: &Broker,
+    params: &Params,
+    meta: &RequestMeta,
+) -> Result<Nothing, ApiError> {
+    let caller = calling(state, meta).await?;
+    let name = role_name(params)?;
+    let policy = policy_name(params)?;
+    let document = required(params, "PolicyDocument")?;
+    caller.allow(
+        state,
+        meta,
+        "PutRolePolicy",
+        &caller.role_resource(state, name),
+    )?;
+    api::check_policy("policyDocument", document, PolicyType::Identity)?;
+    let change = RoleChange::PutPolicy {
+        role: name.to_owned(),
+        policy: policy.to_owned(),
+        document: document.to_owned(),
+    };
+    iam_api::change(state, &caller.account, &change).await?;
+    Ok(Nothing {})
+}
+
+/// `GetRolePolicy`.
+pub async fn get_role_policy(
+    state: &Broker,
+    params: &Params,
+    meta: &RequestMeta,
+) -> Result<GetRolePolicyResult, ApiError> {
+    let caller = calling(state, meta).await?;
+    let name = role_name(params)?;
+    let policy = policy_name(params)?;
+    let role = caller.existing(state, meta, "GetRolePolicy", name)?;
+    let (_, document) = role
+        .about
+        .inline_documents
+        .iter()
+        .find(|(n, _)| n == policy)
+        .ok_or_else(|| {
+            ApiError::from(IamApiError::NoSuchEntity(format!(
+                "The role policy with name {} cannot be found.",
+                crate::encoding::shorten(policy)
+            )))
+        })?;
+    Ok(GetRolePolicyResult {
+        role_name: role.name.clone(),
+        policy_name: policy.to_owned(),
+        policy_document: url_encoded(document),
+    })
+}
+
+/// `ListRolePolicies` (paged).
+pub async fn list_role_policies(
+    state: &Broker,
+    params: &Params,
+    meta: &RequestMeta,
+) -> Result<ListRolePoliciesResult, ApiError> {
+    let caller = calling(state, meta).await?;
+    let name = role_name(params)?;
+    let paging = paging(params)?;
+    let role = caller.existing(state, meta, "ListRolePolicies", name)?;
+    let names = role
+        .about
+        .inline_documents
+        .iter()
+        .map(|(n, _)| (n.clone(), n.clone()))
+        .collect();
+    let (names, marker) = page(names, &paging);
+    Ok(ListRolePoliciesResult {
+        policy_names: names.into(),
+        is_truncated: marker.is_some(),
+        marker,
+    })
+}
+
+/// `DeleteRolePolicy`.
+pub async fn delete_role_policy(
+    state: &Broker,
+    params: &Params,
+    meta: &RequestMeta,
+) -> Result<Nothing, ApiError> {
+    let caller = calling(state, meta).await?;
+    let name = role_name(params)?;
+    let policy = policy_name(params)?;
+    caller.allow(
+        state,
+        meta,
+        "DeleteRolePolicy",
+        &caller.role_resource(state, name),
+    )?;
+    let change = RoleChange::DeletePolicy {
+        role: name.to_owned(),
+        policy: policy.to_owned(),
+    };
+    iam_api::change(state, &caller.account, &change).await?;
+    Ok(Nothing {})
+}
+
+/// `TagRole`.
+pub async fn tag_role(
+    state: &Broker,
+    params: &Params,
+    meta: &RequestMeta,
+) -> Result<Nothing, ApiError> {
+    let caller = calling(state, meta).await?;
+    let name = role_name(params)?;
+    let tags = tags(params)?;
+    if tags.is_empty() {
+        return Err(api::missing("tags").into());
+    }
+    caller.allow(state, meta, "TagRole", &caller.role_resource(state, name))?;
+    let change = RoleChange::Tag {
+        role: name.to_owned(),
+        tags,
+    };
+    iam_api::change(state, &caller.account, &change).await?;
+    Ok(Nothing {})
+}
+
+/// `UntagRole`.
+pub async fn untag_role(
+    state: &Broker,
+    params: &Params,
+    meta: &RequestMeta,
+) -> Result<Nothing, ApiError> {
+    let caller = calling(state, meta).await?;
+    let name = role_name(params)?;
+    let keys = params.list("TagKeys", None, api::MAX_TAGS)?;
+    if keys.is_empty() {
+        return Err(api::missing("tagKeys").into());
+    }
+    for k in &keys {
+        api::check_tag_key(k)?;
+    }
+    caller.allow(state, meta, "UntagRole", &caller.role_resource(state, name))?;
+    let change = RoleChange::Untag {
+        role: name.to_owned(),
+        keys: keys.into_iter().map(str::to_owned).collect(),
+    };
+    iam_api::change(state, &caller.account, &change).await?;
+    Ok(Nothing {})
+}
+
+/// `ListRoleTags` (paged).
+pub async fn list_role_tags(
+    state: &Broker,
+    params: &Params,
+    meta: &RequestMeta,
+) -> Result<ListRoleTagsResult, ApiError> {
+    let caller = calling(state, meta).await?;
+    let name = role_name(params)?;
+    let paging = paging(params)?;
+    let role = caller.existing(state, meta, "ListRoleTags", name)?;
+    let tags = role
+        .tags
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                TagXml {
+                    key: k.clone(),
+                    value: v.clone(),
+                },
+            )
+        })
+        .collect();
+    let (tags, marker) = page(tags, &paging);
+    Ok(ListRoleTagsResult {
+        tags: tags.into(),
+        is_truncated: marker.is_some(),
+        marker,
+    })
+}
+
+/// `ListInstanceProfilesForRole`: the broker has no instance profiles.
+pub async fn list_instance_profiles_for_role(
+    state: &Broker,
+    params: &Params,
+    meta: &RequestMeta,
+) -> Result<ListInstanceProfilesForRoleResult, ApiError> {
+    let caller = calling(state, meta).await?;
+    let name = role_name(params)?;
+    paging(params)?;
+    caller.existing(state, meta, "ListInstanceProfilesForRole", name)?;
+    Ok(ListInstanceProfilesForRoleResult {
+        instance_profiles: Vec::new().into(),
+        is_truncated: false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_are_encoded_so_query_unescape_gives_them_back() {
+        let text = r#"{"a": "b+c/d é"}"#;
+        let encoded = url_encoded(text);
+        assert!(
+            !encoded.contains('+') && !encoded.contains(' '),
+            "{encoded}"
+        );
+        let decoded: String = form_urlencoded::parse(format!("x={encoded}").as_bytes())
+            .next()
+            .unwrap()
+            .1
+            .into_owned();
+        assert_eq!(decoded, text);
+    }
+
+    #[test]
+    fn pages_walk_every_item_once() {
+        let items: Vec<(String, usize)> = (0..7).map(|i| (format!("k{i}"), i)).collect();
+        let mut paging = Paging {
+            after: None,
+            max: 3,
+        };
+        let mut seen = Vec::new();
+        loop {
+            let (got, next) = page(items.clone(), &paging);
+            seen.extend(got);
+            let Some(next) = next else { break };
+            paging.after = Some(
+                String::from_utf8(data_encoding::HEXLOWER.decode(next.as_bytes()).unwrap())
+                    .unwrap(),
+            );
+        }
+        assert_eq!(seen, (0..7).collect::<Vec<_>>());
+    }
+}
