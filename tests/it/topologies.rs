@@ -2,7 +2,8 @@
 //! ACL user, a 3-master + 3-replica Redis Cluster, a master + replica behind three Sentinels —
 //! each scenario one function run on every topology: credentials minted on one replica work on
 //! the other, a revocation made on one is refused on the other (and loaded by a replica started
-//! later), a SAML assertion and an MFA code are used once across replicas. Then failovers under
+//! later), a SAML assertion and an MFA code are used once across replicas, a role stored
+//! through IAM's API on one is served by the other. Then failovers under
 //! a stream of AssumeRoleWithWebIdentity calls: only 200 and 503 `ServiceUnavailable`, and 200
 //! again afterwards without a restart. And TLS that does not verify stops the broker.
 
@@ -170,12 +171,53 @@ async fn mfa_code_is_used_once_across_replicas(r: &Replicas) {
     assert_eq!(e.code(), Some("AccessDenied"));
 }
 
+/// A role stored through IAM's API on A (a compare-and-set on the account's document and the
+/// version counter, keys of one slot) is assumed on B within a second: the topology runs the
+/// documents' scripts, and the ACL user may.
+async fn an_iam_role_stored_on_a_is_assumed_on_b(r: &Replicas) {
+    use sts_broker::broker::iam_api;
+    use sts_broker::iam::api::{RoleChange, StoredRole};
+    let trust = std::fs::read_to_string(r.a.dir.path().join("ci-trust.json")).unwrap();
+    let role = StoredRole {
+        name: "api-topology".to_owned(),
+        path: "/".to_owned(),
+        role_id: sts_broker::iam::new_unique_id("AROA").unwrap(),
+        description: None,
+        max_session_duration: 3600,
+        trust_policy: trust,
+        inline_policies: Default::default(),
+        tags: Vec::new(),
+        created: 0,
+    };
+    iam_api::change(&r.a.state, ACCOUNT, &RoleChange::Create(role))
+        .await
+        .unwrap();
+    let arn = format!("arn:aws:iam::{ACCOUNT}:role/api-topology");
+    let since = Instant::now();
+    loop {
+        let assumed =
+            r.b.sts()
+                .assume_role_with_web_identity()
+                .role_arn(&arn)
+                .role_session_name("topology")
+                .web_identity_token(token(&r.idp, SUB, None))
+                .send()
+                .await;
+        if assumed.is_ok() {
+            break;
+        }
+        assert!(since.elapsed() < Duration::from_secs(1), "{assumed:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn every_scenario(store: String) {
     let r = Replicas::start(store).await;
     minted_on_a_works_on_b(&r).await;
     revoked_on_b_is_refused_on_a(&r).await;
     saml_replay_is_refused_across_replicas(&r).await;
     mfa_code_is_used_once_across_replicas(&r).await;
+    an_iam_role_stored_on_a_is_assumed_on_b(&r).await;
 }
 
 /// What a stream of AssumeRoleWithWebIdentity calls on both replicas got, while `disturb`
