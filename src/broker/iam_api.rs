@@ -1,5 +1,5 @@
-//! IAM's management API in the running broker (docs/iam-api.md): the entities created through
-//! it live in the store, one document per account ([`crate::iam::api`]); every replica serves
+//! IAM's management API in the running broker (docs/operations.md, "Managing roles through
+//! IAM's API"): the entities created through it live in the store, one document per account ([`crate::iam::api`]); every replica serves
 //! the layer it last read, merged over the file's entities into one `Iam`, and swaps in a new
 //! [`Broker`] through the reload path when the store's version counter moves
 //! ([`super::reload::Live::sync_iam`], polled every [`POLL`] by a task [`super::reload::Live`]

@@ -1,5 +1,5 @@
-//! Entities created through IAM's management API (docs/iam-api.md): what is stored per account
-//! (one [`AccountDocument`], serde JSON), the checks on every input (IAM's bounds and messages;
+//! Entities created through IAM's management API (docs/operations.md, "Managing roles through
+//! IAM's API"): what is stored per account (one [`AccountDocument`], serde JSON), the checks on every input (IAM's bounds and messages;
 //! policies through [`crate::policy::parse`], as file policies are), the changes as pure
 //! functions on a document ([`apply`]), and the merge of the stored layer over the file's
 //! entities ([`merged`]). No I/O: the store and the broker call these.

@@ -1,7 +1,7 @@
-//! IAM's role actions (docs/iam-api.md, "Managing roles through IAM's API"): `CreateRole`,
-//! `GetRole`, `ListRoles`, `UpdateRole`, `UpdateRoleDescription`, `UpdateAssumeRolePolicy`,
-//! `DeleteRole`, the inline policy and tag actions, and `ListInstanceProfilesForRole` (always
-//! empty). Every call is signed for `iam` and needs `iam:<Action>` on the role's ARN in the
+//! IAM's role actions (docs/operations.md, "Managing roles through IAM's API"):
+//! `CreateRole`, `GetRole`, `ListRoles`, `UpdateRole`, `UpdateRoleDescription`,
+//! `UpdateAssumeRolePolicy`, `DeleteRole`, the inline policy and tag actions, and
+//! `ListInstanceProfilesForRole` (always empty). Every call is signed for `iam` and needs `iam:<Action>` on the role's ARN in the
 //! caller's own account (`*` for `ListRoles`), decided by the caller's policies; a caller
 //! names roles of its own account only. Reads see file and API roles alike; changes go through
 //! [`crate::broker::iam_api::change`]. Inputs are checked in this order: signature, parameter
