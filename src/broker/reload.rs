@@ -455,6 +455,51 @@ trust_policy = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Pri
         assert_eq!(applied.stats.config_reloads(), (1, 2));
     }
 
+    /// Roles made through IAM's API are served at once and survive a reload of the file.
+    #[tokio::test]
+    async fn a_reload_merges_the_roles_made_through_the_api() {
+        use crate::iam::api::{RoleChange, StoredRole};
+        let dir = tempfile::tempdir().unwrap();
+        let source = Arc::new(Source::default());
+        *source.text.lock().unwrap() = format!("{BASE}{ROLE}");
+        let config = Config::from_toml(BASE, "broker.toml", dir.path()).unwrap();
+        let broker = Broker::build(config, Arc::new(SystemClock)).await.unwrap();
+        let live = Live::new(broker, Some(load(&source, dir.path())));
+        let role = StoredRole {
+            name: "made".into(),
+            path: "/".into(),
+            role_id: crate::iam::new_unique_id("AROA").unwrap(),
+            description: None,
+            max_session_duration: 3600,
+            trust_policy: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#.into(),
+            inline_policies: Default::default(),
+            tags: Vec::new(),
+            created: 0,
+        };
+        iam_api::change(&live.current(), "111122223333", &RoleChange::Create(role))
+            .await
+            .unwrap();
+        let made = "arn:aws:iam::111122223333:role/made";
+        assert!(live.current().config.iam.role(made).is_some());
+        let reloaded = live.reload("test").await.unwrap();
+        assert_eq!(reloaded.roles, 2);
+        let current = live.current();
+        assert_eq!(
+            current.config.iam.role(made).unwrap().about.origin,
+            Origin::Api
+        );
+        assert!(matches!(
+            current
+                .config
+                .iam
+                .role("arn:aws:iam::111122223333:role/app")
+                .unwrap()
+                .about
+                .origin,
+            Origin::File(_)
+        ));
+    }
+
     #[tokio::test]
     async fn reloads_run_one_at_a_time() {
         let dir = tempfile::tempdir().unwrap();
