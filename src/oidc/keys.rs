@@ -8,10 +8,13 @@
 //! anything else are dropped. The token's header never chooses the key type: it names a key by
 //! `kid`, and its `alg` must be one the key allows.
 
+use aws_lc_rs::signature::{self as lc, ParsedPublicKey, RsaPublicKeyComponents};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::Algorithm;
 use jsonwebtoken::jwk::{
     AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm, KeyOperations, PublicKeyUse,
 };
-use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::Value;
 
 use super::error::OidcError;
@@ -34,12 +37,14 @@ pub enum KeySetError {
     NoUsableKeys,
 }
 
-/// One usable key: its id, the algorithms it may verify, and the prepared key.
+/// One usable key: its id, the algorithms it may verify, and the key parsed once for each of
+/// them (an RSA key keeps its Montgomery constants between verifications).
 #[derive(Debug)]
 pub(crate) struct VerifyingKey {
     kid: Option<String>,
     algorithms: &'static [Algorithm],
-    key: DecodingKey,
+    /// One per entry of `algorithms`, in the same order.
+    parsed: Vec<ParsedPublicKey>,
 }
 
 impl VerifyingKey {
@@ -51,13 +56,17 @@ impl VerifyingKey {
         signing_input: &str,
         signature: &str,
     ) -> Result<(), OidcError> {
-        if !self.algorithms.contains(&alg) {
-            return Err(OidcError::AlgorithmMismatch);
-        }
-        match jsonwebtoken::crypto::verify(signature, signing_input.as_bytes(), &self.key, alg) {
-            Ok(true) => Ok(()),
-            Ok(false) | Err(_) => Err(OidcError::BadSignature),
-        }
+        let index = self
+            .algorithms
+            .iter()
+            .position(|a| *a == alg)
+            .ok_or(OidcError::AlgorithmMismatch)?;
+        let key = self.parsed.get(index).ok_or(OidcError::AlgorithmMismatch)?;
+        let signature = URL_SAFE_NO_PAD
+            .decode(signature)
+            .map_err(|_| OidcError::BadSignature)?;
+        key.verify_sig(signing_input.as_bytes(), &signature)
+            .map_err(|_| OidcError::BadSignature)
     }
 }
 
@@ -207,12 +216,56 @@ fn prepare_key(jwk: &Jwk) -> Result<VerifyingKey, &'static str> {
         None => by_type,
         Some(declared) => narrow(by_type, *declared).ok_or("alg does not fit the key type")?,
     };
-    let key = DecodingKey::from_jwk(jwk).map_err(|_| "unreadable key parameters")?;
+    let parsed = algorithms
+        .iter()
+        .map(|alg| parse_key(&jwk.algorithm, *alg))
+        .collect::<Option<Vec<_>>>()
+        .ok_or("unreadable key parameters")?;
     Ok(VerifyingKey {
         kid: jwk.common.key_id.clone(),
         algorithms,
-        key,
+        parsed,
     })
+}
+
+/// The key parsed for verifying `alg` (which fits its type), as jsonwebtoken would verify it:
+/// PKCS#1 v1.5 for RS*, fixed-length signatures for ES*. The modulus may carry leading zero
+/// bytes, as some providers write it.
+fn parse_key(params: &AlgorithmParameters, alg: Algorithm) -> Option<ParsedPublicKey> {
+    match params {
+        AlgorithmParameters::RSA(rsa) => {
+            let scheme: &'static lc::RsaParameters = match alg {
+                Algorithm::RS256 => &lc::RSA_PKCS1_2048_8192_SHA256,
+                Algorithm::RS384 => &lc::RSA_PKCS1_2048_8192_SHA384,
+                Algorithm::RS512 => &lc::RSA_PKCS1_2048_8192_SHA512,
+                _ => return None,
+            };
+            let n = URL_SAFE_NO_PAD.decode(&rsa.n).ok()?;
+            let e = URL_SAFE_NO_PAD.decode(&rsa.e).ok()?;
+            let components = RsaPublicKeyComponents {
+                n: without_leading_zeros(&n),
+                e: without_leading_zeros(&e),
+            };
+            components.to_parsed_public_key(scheme).ok()
+        }
+        AlgorithmParameters::EllipticCurve(ec) => {
+            let scheme: &'static lc::EcdsaVerificationAlgorithm = match alg {
+                Algorithm::ES256 => &lc::ECDSA_P256_SHA256_FIXED,
+                Algorithm::ES384 => &lc::ECDSA_P384_SHA384_FIXED,
+                _ => return None,
+            };
+            let mut point = vec![0x04];
+            point.extend(URL_SAFE_NO_PAD.decode(&ec.x).ok()?);
+            point.extend(URL_SAFE_NO_PAD.decode(&ec.y).ok()?);
+            ParsedPublicKey::new(scheme, point).ok()
+        }
+        _ => None,
+    }
+}
+
+fn without_leading_zeros(bytes: &[u8]) -> &[u8] {
+    let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+    &bytes[start..]
 }
 
 /// The single algorithm a JWK's `alg` names, if the key type allows it.
@@ -232,20 +285,13 @@ fn narrow(allowed: &'static [Algorithm], declared: KeyAlgorithm) -> Option<&'sta
 }
 
 fn decoded_len(b64url: &str) -> Option<usize> {
-    use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(b64url)
-        .ok()
-        .map(|bytes| bytes.len())
+    URL_SAFE_NO_PAD.decode(b64url).ok().map(|bytes| bytes.len())
 }
 
 /// Length of a big-endian integer given in base64url, leading zero bytes ignored.
 fn base64_len_without_leading_zeros(b64url: &str) -> Option<usize> {
-    use base64::Engine as _;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(b64url)
-        .ok()?;
-    Some(bytes.iter().skip_while(|b| **b == 0).count())
+    let bytes = URL_SAFE_NO_PAD.decode(b64url).ok()?;
+    Some(without_leading_zeros(&bytes).len())
 }
 
 #[cfg(test)]
@@ -432,8 +478,31 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_modulus_written_with_a_leading_zero_verifies_and_a_signature_is_checked_per_algorithm() {
+        crate::oidc::install_crypto_provider();
+        let key = TestKey::rsa_a();
+        let mut jwk = key.jwk();
+        let n = URL_SAFE_NO_PAD.decode(jwk["n"].as_str().unwrap()).unwrap();
+        jwk["n"] = json!(b64_bytes(&[&[0u8][..], &n].concat()));
+        let keys = set(json!([jwk])).unwrap();
+        let header = json!({"alg": "RS256", "kid": key.kid()}).to_string();
+        let token = sign_raw(key, &header, r#"{"sub":"x"}"#);
+        let (input, signature) = token.rsplit_once('.').unwrap();
+        let vk = keys.get(0).unwrap();
+        vk.verify(Algorithm::RS256, input, signature).unwrap();
+        // The same key may verify RS384, but an RS256 signature is not one.
+        assert!(matches!(
+            vk.verify(Algorithm::RS384, input, signature),
+            Err(OidcError::BadSignature)
+        ));
+        assert!(matches!(
+            vk.verify(Algorithm::ES256, input, signature),
+            Err(OidcError::AlgorithmMismatch)
+        ));
+    }
+
     fn b64_bytes(bytes: &[u8]) -> String {
-        use base64::Engine as _;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+        URL_SAFE_NO_PAD.encode(bytes)
     }
 }
