@@ -27,20 +27,20 @@ impl Params {
     /// ([`crate::sigv4::parse`]): one signature cannot vouch for two values.
     pub fn parse(raw: &[u8]) -> Result<Params, ApiError> {
         let mut map = HashMap::new();
-        for (key, value) in form_urlencoded::parse(raw) {
+        for (key, value) in pairs(raw) {
             if map.len() == MAX_PARAMS {
                 return Err(ApiError::invalid_parameter(format!(
                     "A request may carry at most {MAX_PARAMS} parameters"
                 )));
             }
-            let key = key.into_owned();
+            let key = decode(key);
             if map.contains_key(&key) {
                 return Err(ApiError::invalid_parameter(format!(
                     "Parameter {} is given more than once",
                     shorten(&key)
                 )));
             }
-            map.insert(key, value.into_owned());
+            map.insert(key, decode(value));
         }
         Ok(Params { map })
     }
@@ -107,6 +107,35 @@ impl Params {
     }
 }
 
+/// The `name=value` pairs of a form, not decoded; empty pairs are skipped and a pair without
+/// `=` has an empty value, as `form_urlencoded::parse` reads them.
+fn pairs(raw: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    raw.split(|b| *b == b'&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| match pair.iter().position(|b| *b == b'=') {
+            Some(at) => (&pair[..at], &pair[at + 1..]),
+            None => (pair, &[][..]),
+        })
+}
+
+/// One name or value of a form, decoded as `form_urlencoded` decodes it (`+` is a space, then
+/// percent-decoding, then UTF-8 with invalid sequences replaced). Most values (tokens, ARNs
+/// without `:`) need none of it and are copied as they are.
+fn decode(component: &[u8]) -> String {
+    if !component.iter().any(|b| matches!(b, b'%' | b'+'))
+        && let Ok(text) = std::str::from_utf8(component)
+    {
+        return text.to_owned();
+    }
+    let spaced: Vec<u8> = component
+        .iter()
+        .map(|b| if *b == b'+' { b' ' } else { *b })
+        .collect();
+    percent_encoding::percent_decode(&spaced)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
 /// `RoleSessionName` → `roleSessionName`, the form AWS's validation messages use.
 pub fn lower_first(name: &str) -> String {
     let mut chars = name.chars();
@@ -132,6 +161,26 @@ mod tests {
             p.require("Missing").unwrap_err().code,
             ErrorCode::MissingParameter
         );
+    }
+
+    proptest::proptest! {
+        /// The pairs and their decoding are exactly `form_urlencoded::parse`'s, for any bytes
+        /// (the alphabet favours the characters that matter: separators, escapes, `+`, UTF-8).
+        #[test]
+        fn decoding_matches_form_urlencoded(raw in proptest::collection::vec(
+            proptest::prop_oneof![
+                proptest::sample::select(b"&=%+aZ09.-_~2bBfF".to_vec()),
+                proptest::num::u8::ANY,
+            ],
+            0..64,
+        )) {
+            let ours: Vec<(String, String)> =
+                pairs(&raw).map(|(k, v)| (decode(k), decode(v))).collect();
+            let theirs: Vec<(String, String)> = form_urlencoded::parse(&raw)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            proptest::prop_assert_eq!(ours, theirs);
+        }
     }
 
     #[test]
