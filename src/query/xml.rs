@@ -1,6 +1,10 @@
 //! STS's XML, from typed structs through quick-xml's serde serializer: `<ActionResponse>` with
 //! `<ActionResult>` and `<ResponseMetadata>` for success, `<ErrorResponse>` for errors, all in
 //! the `https://sts.amazonaws.com/doc/2011-06-15/` namespace (the STS Query API reference).
+//!
+//! The three role-session answers, written on every credential minted, are written directly
+//! ([`WriteXml`], [`success_written`]): the same bytes the serializer writes (a test compares
+//! them), without its per-field name checks and buffers.
 
 use serde::ser::SerializeStruct as _;
 use serde::{Serialize, Serializer};
@@ -82,6 +86,122 @@ pub fn success_in<T: Serialize>(
             ApiError::internal()
         })?;
     Ok(out)
+}
+
+/// A result written element by element, byte for byte as its `Serialize` form would be.
+pub trait WriteXml {
+    fn write_xml(&self, out: &mut String);
+}
+
+/// [`success`] for a result that writes itself.
+pub fn success_written<T: WriteXml>(action: Action, result: &T, request_id: &str) -> String {
+    let (response_tag, result_tag) = (action.response_tag(), action.result_tag());
+    let mut out = String::with_capacity(2048);
+    out.push('<');
+    out.push_str(response_tag);
+    out.push_str(" xmlns=\"");
+    out.push_str(NAMESPACE);
+    out.push_str("\">");
+    open(&mut out, result_tag);
+    result.write_xml(&mut out);
+    close(&mut out, result_tag);
+    out.push_str("<ResponseMetadata>");
+    element(&mut out, "RequestId", request_id);
+    out.push_str("</ResponseMetadata>");
+    close(&mut out, response_tag);
+    out
+}
+
+fn open(out: &mut String, tag: &str) {
+    out.push('<');
+    out.push_str(tag);
+    out.push('>');
+}
+
+fn close(out: &mut String, tag: &str) {
+    out.push_str("</");
+    out.push_str(tag);
+    out.push('>');
+}
+
+/// `<tag>text</tag>`, the text escaped as the serializer escapes it.
+fn element(out: &mut String, tag: &str, text: &str) {
+    open(out, tag);
+    out.push_str(&quick_xml::escape::partial_escape(text));
+    close(out, tag);
+}
+
+fn optional(out: &mut String, tag: &str, text: Option<&str>) {
+    if let Some(text) = text {
+        element(out, tag, text);
+    }
+}
+
+fn packed_policy_size(out: &mut String, size: Option<u32>) {
+    if let Some(size) = size {
+        open(out, "PackedPolicySize");
+        out.push_str(&size.to_string());
+        close(out, "PackedPolicySize");
+    }
+}
+
+impl WriteXml for CredentialsXml<'_> {
+    fn write_xml(&self, out: &mut String) {
+        open(out, "Credentials");
+        element(out, "AccessKeyId", self.access_key_id);
+        element(out, "SecretAccessKey", self.secret_access_key);
+        element(out, "SessionToken", self.session_token);
+        element(out, "Expiration", &self.expiration);
+        close(out, "Credentials");
+    }
+}
+
+impl WriteXml for AssumedRoleUserXml<'_> {
+    fn write_xml(&self, out: &mut String) {
+        open(out, "AssumedRoleUser");
+        element(out, "AssumedRoleId", self.assumed_role_id);
+        element(out, "Arn", self.arn);
+        close(out, "AssumedRoleUser");
+    }
+}
+
+impl WriteXml for AssumeRoleWithWebIdentityResult<'_> {
+    fn write_xml(&self, out: &mut String) {
+        self.credentials.write_xml(out);
+        element(
+            out,
+            "SubjectFromWebIdentityToken",
+            self.subject_from_web_identity_token,
+        );
+        self.assumed_role_user.write_xml(out);
+        packed_policy_size(out, self.packed_policy_size);
+        element(out, "Provider", self.provider);
+        element(out, "Audience", self.audience);
+        optional(out, "SourceIdentity", self.source_identity);
+    }
+}
+
+impl WriteXml for AssumeRoleResult<'_> {
+    fn write_xml(&self, out: &mut String) {
+        self.credentials.write_xml(out);
+        self.assumed_role_user.write_xml(out);
+        packed_policy_size(out, self.packed_policy_size);
+        optional(out, "SourceIdentity", self.source_identity);
+    }
+}
+
+impl WriteXml for AssumeRoleWithSamlResult<'_> {
+    fn write_xml(&self, out: &mut String) {
+        self.credentials.write_xml(out);
+        self.assumed_role_user.write_xml(out);
+        packed_policy_size(out, self.packed_policy_size);
+        element(out, "Subject", self.subject);
+        element(out, "SubjectType", self.subject_type);
+        element(out, "Issuer", self.issuer);
+        element(out, "Audience", self.audience);
+        element(out, "NameQualifier", self.name_qualifier);
+        optional(out, "SourceIdentity", self.source_identity);
+    }
 }
 
 #[derive(Serialize)]
@@ -236,6 +356,66 @@ mod tests {
              <ResponseMetadata><RequestId>req-1</RequestId></ResponseMetadata>\
              </AssumeRoleWithWebIdentityResponse>"
         );
+    }
+
+    /// Every role-session answer written directly is byte for byte what the serializer writes,
+    /// with and without the optional fields, and with text that needs escaping.
+    #[test]
+    fn written_answers_equal_their_serialized_form() {
+        let awkward = "a<b>&c'd\"e]]>é";
+        let credentials = || CredentialsXml {
+            access_key_id: "ASIAEXAMPLE",
+            secret_access_key: "se/cr+et",
+            session_token: awkward,
+            expiration: "2026-12-06T22:00:00Z".into(),
+        };
+        let user = || AssumedRoleUserXml {
+            assumed_role_id: "AROAEXAMPLE:s&n",
+            arn: "arn:aws:sts::111122223333:assumed-role/r/s",
+        };
+        fn same<T: WriteXml + Serialize>(action: Action, result: &T) {
+            assert_eq!(
+                success_written(action, result, "req-<1>"),
+                success(action, result, "req-<1>").unwrap()
+            );
+        }
+        for (size, source) in [(None, None), (Some(7), Some(awkward))] {
+            same(
+                Action::AssumeRoleWithWebIdentity,
+                &AssumeRoleWithWebIdentityResult {
+                    credentials: credentials(),
+                    subject_from_web_identity_token: awkward,
+                    assumed_role_user: user(),
+                    packed_policy_size: size,
+                    provider: "arn:aws:iam::111122223333:oidc-provider/x",
+                    audience: awkward,
+                    source_identity: source,
+                },
+            );
+            same(
+                Action::AssumeRole,
+                &AssumeRoleResult {
+                    credentials: credentials(),
+                    assumed_role_user: user(),
+                    packed_policy_size: size,
+                    source_identity: source,
+                },
+            );
+            same(
+                Action::AssumeRoleWithSAML,
+                &AssumeRoleWithSamlResult {
+                    credentials: credentials(),
+                    assumed_role_user: user(),
+                    packed_policy_size: size,
+                    subject: awkward,
+                    subject_type: "persistent",
+                    issuer: "https://idp/<x>",
+                    audience: "https://signin.aws.amazon.com/saml",
+                    name_qualifier: "q&",
+                    source_identity: source,
+                },
+            );
+        }
     }
 
     #[test]

@@ -259,5 +259,9 @@ pub async fn assume_role(
         packed_policy_size: packed,
         source_identity: source_identity.as_deref(),
     };
-    xml::success(Action::AssumeRole, &result, &meta.request_id)
+    Ok(xml::success_written(
+        Action::AssumeRole,
+        &result,
+        &meta.request_id,
+    ))
 }

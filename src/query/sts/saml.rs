@@ -208,7 +208,11 @@ pub async fn assume_role_with_saml(
         name_qualifier: &qualifier,
         source_identity: source_identity.as_deref(),
     };
-    xml::success(Action::AssumeRoleWithSAML, &result, &meta.request_id)
+    Ok(xml::success_written(
+        Action::AssumeRoleWithSAML,
+        &result,
+        &meta.request_id,
+    ))
 }
 
 /// The response verified off the runtime. With a `per_subject` limit, the NameID it claims is

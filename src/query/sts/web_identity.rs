@@ -219,7 +219,11 @@ pub async fn assume_role_with_web_identity(
         audience: &token.audience,
         source_identity,
     };
-    xml::success(Action::AssumeRoleWithWebIdentity, &result, &meta.request_id)
+    Ok(xml::success_written(
+        Action::AssumeRoleWithWebIdentity,
+        &result,
+        &meta.request_id,
+    ))
 }
 
 /// The condition keys the token contributes: every claim under the provider's prefix, the
