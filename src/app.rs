@@ -677,7 +677,7 @@ mod future_size {
     where
         F: Fn(axum::extract::State<std::sync::Arc<Live>>, super::Request) -> Fut,
     {
-        std::mem::size_of::<Fut>()
+        size_of::<Fut>()
     }
 
     use super::Live;
