@@ -61,8 +61,24 @@ pub fn allowed(
     action: &str,
     resource: &str,
 ) -> Result<(), ApiError> {
+    allowed_with(state, meta, permissions, action, resource, &[])
+}
+
+/// [`allowed`] with the action's own condition keys (IAM's `iam:PermissionsBoundary`,
+/// `iam:PolicyARN`) added to the request's context.
+pub fn allowed_with(
+    state: &Broker,
+    meta: &RequestMeta,
+    permissions: &Permissions,
+    action: &str,
+    resource: &str,
+    keys: &[(&str, &str)],
+) -> Result<(), ApiError> {
     let now = state.clock.now();
-    let context = role_session::request_context(&state.config.server.region, meta, now);
+    let mut context = role_session::request_context(&state.config.server.region, meta, now);
+    for (key, value) in keys {
+        context.insert(key, *value);
+    }
     let request = permissions.request(action, Resource::new(resource), context, now);
     let evaluation = permissions.decide(&request, None);
     if evaluation.decision.is_allowed() {

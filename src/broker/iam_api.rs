@@ -15,7 +15,8 @@ use tokio::sync::{Notify, watch};
 use super::{ApiError, Broker};
 use crate::config::Config;
 use crate::iam::api::{
-    self, AccountDocument, FileRoles, Layer, Revisioned, RoleChange, StoredRole,
+    self, AccountDocument, FileRoles, IamApiError, Layer, PolicyChange, Revisioned, RoleChange,
+    StoredPolicy, StoredRole,
 };
 use crate::store::{Store, StoreError};
 
@@ -140,8 +141,18 @@ pub fn merge(base: &Config, layer: &Layer, previous: Option<(&Config, &Layer)>) 
                 "IAM entities stored for an account the configuration does not list are not served"
             ),
             api::Skipped::Shadowed(arn) => tracing::warn!(
-                role = %arn,
-                "a role created through the IAM API is not served: the configuration file defines one of that name"
+                entity = %arn,
+                "an entity created through the IAM API is not served: the configuration file defines one of that name"
+            ),
+            api::Skipped::UnparsablePolicy { policy, problem } => tracing::error!(
+                policy = %policy,
+                problem,
+                "a managed policy created through the IAM API is not served: its default version does not parse"
+            ),
+            api::Skipped::MissingPolicy { role, policy } => tracing::error!(
+                role = %role,
+                policy = %policy,
+                "a role created through the IAM API is not served: a managed policy it attaches or is bounded by is not defined"
             ),
             api::Skipped::Unparsable { role, problem } => tracing::error!(
                 role = %role,
@@ -155,28 +166,65 @@ pub fn merge(base: &Config, layer: &Layer, previous: Option<(&Config, &Layer)>) 
     config
 }
 
-/// Applies `change` to `account`'s document: read, [`api::apply`], compare-and-set; a write
-/// that lost a race is tried again from a fresh read, [`ATTEMPTS`] times in all, then refused
-/// with `ConcurrentModification`. Once stored, this replica serves it before this returns.
-/// Returns the role as it is after the change.
+/// Applies `change` to `account`'s document: read, [`api::apply`], compare-and-set (see
+/// [`compare_and_set`]). Once stored, this replica serves it before this returns. Returns the
+/// role as it is after the change. A role deleted here has its sessions revoked first.
 pub async fn change(
     state: &Broker,
     account: &str,
     change: &RoleChange,
 ) -> Result<Option<StoredRole>, ApiError> {
+    let revokes = |current: &AccountDocument| match change {
+        RoleChange::Delete { name } => current
+            .roles
+            .get(&name.to_ascii_lowercase())
+            .map(|gone| crate::iam::role_arn(account, &gone.path, &gone.name)),
+        _ => None,
+    };
+    compare_and_set(
+        state,
+        account,
+        |doc, file| api::apply(doc, change, file),
+        revokes,
+    )
+    .await
+}
+
+/// [`change`] for a customer-managed policy ([`api::apply_policy`]): the policy as it is after
+/// the change. What it changes reaches sessions through the roles that use it, at the same
+/// swap.
+pub async fn change_policy(
+    state: &Broker,
+    account: &str,
+    change: &PolicyChange,
+) -> Result<Option<StoredPolicy>, ApiError> {
+    compare_and_set(
+        state,
+        account,
+        |doc, file| api::apply_policy(doc, change, file),
+        |_| None,
+    )
+    .await
+}
+
+/// Read, `apply`, compare-and-set; a write that lost a race is tried again from a fresh read,
+/// [`ATTEMPTS`] times in all, then refused with `ConcurrentModification`. `revokes` names the
+/// role whose sessions end with the change: revoked as of now before the change is stored (a
+/// failure there stores nothing, and no replica serves the role without the rule; see
+/// `Revocations::reconfigure_except`).
+async fn compare_and_set<T>(
+    state: &Broker,
+    account: &str,
+    apply: impl Fn(&AccountDocument, &FileRoles) -> Result<(AccountDocument, T), IamApiError>,
+    revokes: impl Fn(&AccountDocument) -> Option<String>,
+) -> Result<T, ApiError> {
     let file = FileRoles::of(&state.config.iam, account);
     let mut revoked = false;
     for _ in 0..ATTEMPTS {
         let layer = read_layer(&state.store, &[account.to_owned()]).await?;
         let current = layer.accounts.into_values().next().unwrap_or_default();
-        let (next, role) = api::apply(&current.document, change, &file)?;
-        if let RoleChange::Delete { name } = change
-            && !revoked
-            && let Some(gone) = current.document.roles.get(&name.to_ascii_lowercase())
-        {
-            // Before the deletion is stored: a failure here stores nothing, and no replica
-            // serves the role without this rule (see `Revocations::reconfigure_except`).
-            let arn = crate::iam::role_arn(account, &gone.path, &gone.name);
+        let (next, out) = apply(&current.document, &file)?;
+        if !revoked && let Some(arn) = revokes(&current.document) {
             state
                 .revocations
                 .revoke_removed_role(&arn, state.clock.now())
@@ -193,7 +241,7 @@ pub async fn change(
             .await?
         {
             state.iam_sync.serve_at_least(version).await;
-            return Ok(role);
+            return Ok(out);
         }
     }
     Err(ApiError::concurrent_modification())
@@ -231,6 +279,8 @@ trust_policy = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Pri
             inline_policies: Default::default(),
             tags: Vec::new(),
             created: 0,
+            attached_policies: Vec::new(),
+            permissions_boundary: None,
         }
     }
 

@@ -475,6 +475,8 @@ trust_policy = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Pri
             inline_policies: Default::default(),
             tags: Vec::new(),
             created: 0,
+            attached_policies: Vec::new(),
+            permissions_boundary: None,
         };
         iam_api::change(&live.current(), "111122223333", &RoleChange::Create(role))
             .await

@@ -146,7 +146,30 @@ impl Checker<'_> {
             if iam.policies.contains_key(&arn) {
                 self.issue(line, format!("policy {arn} is defined twice"));
             }
-            if let Some(policy) = self.policy_file(&p.file, PolicyType::Identity, &arn) {
+            if let Some((policy, document)) =
+                self.policy_file_with_text(&p.file, PolicyType::Identity, &arn)
+            {
+                let read = time::OffsetDateTime::now_utc();
+                let about = iam::ManagedPolicy {
+                    account: p.account.clone(),
+                    name: p.name.clone(),
+                    path: "/".to_owned(),
+                    arn: arn.clone(),
+                    policy_id: iam::stable_id("ANPA", &format!("{}/{}", p.account, p.name)),
+                    origin: Origin::File(self.name.to_owned()),
+                    description: None,
+                    created: read,
+                    updated: read,
+                    default_version: "v1".to_owned(),
+                    versions: vec![iam::PolicyVersion {
+                        id: "v1".to_owned(),
+                        document,
+                        created: read,
+                    }],
+                    tags: Vec::new(),
+                };
+                iam.managed_policies
+                    .insert(arn.clone(), std::sync::Arc::new(about));
                 iam.policies.insert(arn, policy);
             }
         }
@@ -571,6 +594,8 @@ impl Checker<'_> {
                 created: time::OffsetDateTime::now_utc(),
                 trust_document,
                 inline_documents,
+                attached_policies: r.managed_policies.clone(),
+                permissions_boundary: r.permissions_boundary.clone(),
             },
         })
     }

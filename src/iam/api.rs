@@ -7,12 +7,16 @@
 //! The file is the read-only base layer: a name it defines cannot be created here, and its
 //! entities cannot be changed or deleted here. Names compare without case, as in IAM.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::{Iam, Origin, Role, RoleAbout, is_name_byte, is_valid_path, role_arn};
+use super::{
+    Iam, ManagedPolicy, Origin, PolicyVersion, Role, RoleAbout, is_name_byte, is_valid_path,
+    policy_arn_at, role_arn,
+};
 use crate::encoding::shorten;
 use crate::policy::{self, NamedPolicy, PolicyType};
 
@@ -29,6 +33,14 @@ pub const MAX_POLICY_DOCUMENT: usize = 131_072;
 pub const MAX_TRUST_POLICY: usize = 2048;
 /// A role's inline policies together, non-whitespace characters.
 pub const MAX_ROLE_INLINE_POLICIES: usize = 10_240;
+/// A managed policy's document, non-whitespace characters (IAM's `PolicySize`).
+pub const MAX_MANAGED_POLICY: usize = 6144;
+/// Versions one managed policy keeps.
+pub const MAX_POLICY_VERSIONS: usize = 5;
+/// Managed policies attached to one role (IAM's default `PoliciesPerRole`).
+pub const MAX_ATTACHED_PER_ROLE: usize = 10;
+/// Customer-managed policies an account may hold, file and API together.
+pub const MAX_POLICIES_PER_ACCOUNT: usize = 1500;
 /// `MaxSessionDuration`'s range, seconds.
 pub const SESSION_DURATION: std::ops::RangeInclusive<u32> = 3600..=43200;
 
@@ -87,15 +99,105 @@ pub struct StoredRole {
     pub tags: Vec<Tag>,
     /// Unix seconds.
     pub created: i64,
+    /// ARNs of its attached customer-managed policies (the file's or the API's, of the same
+    /// account), in the order attached.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attached_policies: Vec<String>,
+    /// The ARN of the customer-managed policy that bounds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permissions_boundary: Option<String>,
+}
+
+/// A customer-managed policy created through the API, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredPolicy {
+    pub name: String,
+    pub path: String,
+    /// `ANPA` + 17 random characters, new on every creation.
+    pub policy_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// One of `versions`.
+    pub default_version: String,
+    /// Oldest first, at most [`MAX_POLICY_VERSIONS`].
+    pub versions: Vec<StoredVersion>,
+    /// The number the next version gets (IAM does not reuse them).
+    pub next_version: u32,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+    /// Unix seconds.
+    pub created: i64,
+}
+
+/// One version of a [`StoredPolicy`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredVersion {
+    /// `v1`, `v2`...
+    pub id: String,
+    pub document: String,
+    /// Unix seconds.
+    pub created: i64,
+}
+
+impl StoredPolicy {
+    /// A new policy whose only version, `v1`, is its default.
+    pub fn new(
+        name: &str,
+        path: &str,
+        policy_id: String,
+        document: &str,
+        created: i64,
+    ) -> StoredPolicy {
+        StoredPolicy {
+            name: name.to_owned(),
+            path: path.to_owned(),
+            policy_id,
+            description: None,
+            default_version: "v1".to_owned(),
+            versions: vec![StoredVersion {
+                id: "v1".to_owned(),
+                document: document.to_owned(),
+                created,
+            }],
+            next_version: 2,
+            tags: Vec::new(),
+            created,
+        }
+    }
+
+    pub fn arn(&self, account: &str) -> String {
+        policy_arn_at(account, &self.path, &self.name)
+    }
+
+    /// The document of its default version.
+    pub fn default_document(&self) -> Option<&str> {
+        self.versions
+            .iter()
+            .find(|v| v.id == self.default_version)
+            .map(|v| v.document.as_str())
+    }
 }
 
 /// Everything created through the API in one account: one stored document, changed whole.
-/// Later kinds of entity (managed policies, providers, users) get fields of their own here.
+/// Later kinds of entity (providers, users) get fields of their own here.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountDocument {
     /// By name in lowercase (IAM's names do not differ by case alone).
     #[serde(default)]
     pub roles: BTreeMap<String, StoredRole>,
+    /// Customer-managed policies by name in lowercase.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub policies: BTreeMap<String, StoredPolicy>,
+}
+
+impl AccountDocument {
+    /// The key of the stored policy `arn` names in `account`, if any.
+    fn policy_key(&self, account: &str, arn: &str) -> Option<String> {
+        self.policies
+            .iter()
+            .find(|(_, p)| p.arn(account) == arn)
+            .map(|(k, _)| k.clone())
+    }
 }
 
 /// One account's document with the revision it was read at (0: none stored yet).
@@ -159,6 +261,22 @@ pub enum RoleChange {
         role: String,
         keys: Vec<String>,
     },
+    /// `AttachRolePolicy`: a managed policy's ARN (attaching it again changes nothing).
+    Attach {
+        role: String,
+        policy_arn: String,
+    },
+    Detach {
+        role: String,
+        policy_arn: String,
+    },
+    PutBoundary {
+        role: String,
+        policy_arn: String,
+    },
+    DeleteBoundary {
+        role: String,
+    },
 }
 
 impl RoleChange {
@@ -172,31 +290,57 @@ impl RoleChange {
             RoleChange::PutPolicy { role, .. }
             | RoleChange::DeletePolicy { role, .. }
             | RoleChange::Tag { role, .. }
-            | RoleChange::Untag { role, .. } => role,
+            | RoleChange::Untag { role, .. }
+            | RoleChange::Attach { role, .. }
+            | RoleChange::Detach { role, .. }
+            | RoleChange::PutBoundary { role, .. }
+            | RoleChange::DeleteBoundary { role } => role,
         }
     }
 }
 
-/// The file's roles of one account, as [`apply`] needs them.
+/// The file's roles and managed policies of one account, as [`apply`] and [`apply_policy`]
+/// need them.
 #[derive(Debug, Clone, Default)]
 pub struct FileRoles {
+    pub account: String,
     /// The configuration file that defines them.
     pub source: String,
     /// Their names in lowercase.
     pub names: HashSet<String>,
+    /// The file's managed policies: ARN by name in lowercase.
+    pub policies: HashMap<String, String>,
 }
 
 impl FileRoles {
-    /// The file roles of `account` in `iam`.
+    /// The file roles and policies of `account` in `iam`.
     pub fn of(iam: &Iam, account: &str) -> FileRoles {
-        let mut out = FileRoles::default();
+        let mut out = FileRoles {
+            account: account.to_owned(),
+            ..FileRoles::default()
+        };
         for r in iam.roles().filter(|r| r.account == account) {
             if let Origin::File(source) = &r.about.origin {
                 out.source.clone_from(source);
                 out.names.insert(r.name.to_ascii_lowercase());
             }
         }
+        for p in iam
+            .managed_policies
+            .values()
+            .filter(|p| p.account == account)
+        {
+            if let Origin::File(source) = &p.origin {
+                out.source.clone_from(source);
+                out.policies
+                    .insert(p.name.to_ascii_lowercase(), p.arn.clone());
+            }
+        }
         out
+    }
+
+    fn defines_policy(&self, arn: &str) -> bool {
+        self.policies.values().any(|a| a == arn)
     }
 
     fn defines(&self, name: &str) -> bool {
@@ -210,6 +354,19 @@ pub fn no_such_role(name: &str) -> IamApiError {
         "The role with name {} cannot be found.",
         shorten(name)
     ))
+}
+
+/// IAM's `NoSuchEntity` message for a managed policy.
+pub fn no_such_policy(arn: &str) -> IamApiError {
+    IamApiError::NoSuchEntity(format!(
+        "Policy {} does not exist or is not attachable.",
+        shorten(arn)
+    ))
+}
+
+/// Whether `arn` names a managed policy of the file's account: the file's or one in `doc`.
+fn policy_exists(doc: &AccountDocument, file: &FileRoles, arn: &str) -> bool {
+    file.defines_policy(arn) || doc.policy_key(&file.account, arn).is_some()
 }
 
 /// Applies `change` to `doc`: the next document and the role as it is after the change (none
@@ -245,6 +402,11 @@ pub fn apply(
                 "Cannot exceed quota for RolesPerAccount: {MAX_ROLES_PER_ACCOUNT}."
             )));
         }
+        if let Some(boundary) = &role.permissions_boundary
+            && !policy_exists(&next, file, boundary)
+        {
+            return Err(no_such_policy(boundary));
+        }
         next.roles.insert(key, role.clone());
         return Ok((next, Some(role.clone())));
     }
@@ -255,8 +417,22 @@ pub fn apply(
                 "Cannot delete entity, must delete policies first.".to_owned(),
             ));
         }
+        if !role.attached_policies.is_empty() {
+            return Err(IamApiError::DeleteConflict(
+                "Cannot delete entity, must detach all policies first.".to_owned(),
+            ));
+        }
         next.roles.remove(&key);
         return Ok((next, None));
+    }
+    if !next.roles.contains_key(&key) {
+        return Err(no_such_role(name));
+    }
+    if let RoleChange::Attach { policy_arn, .. } | RoleChange::PutBoundary { policy_arn, .. } =
+        change
+        && !policy_exists(&next, file, policy_arn)
+    {
+        return Err(no_such_policy(policy_arn));
     }
     let role = next.roles.get_mut(&key).ok_or_else(|| no_such_role(name))?;
     match change {
@@ -308,8 +484,209 @@ pub fn apply(
             }
         }
         RoleChange::Untag { keys, .. } => role.tags.retain(|t| !keys.contains(&t.key)),
+        RoleChange::Attach { policy_arn, .. } => {
+            if !role.attached_policies.contains(policy_arn) {
+                if role.attached_policies.len() >= MAX_ATTACHED_PER_ROLE {
+                    return Err(IamApiError::LimitExceeded(format!(
+                        "Cannot exceed quota for PoliciesPerRole: {MAX_ATTACHED_PER_ROLE}"
+                    )));
+                }
+                role.attached_policies.push(policy_arn.clone());
+            }
+        }
+        RoleChange::Detach { policy_arn, .. } => {
+            let before = role.attached_policies.len();
+            role.attached_policies.retain(|a| a != policy_arn);
+            if role.attached_policies.len() == before {
+                return Err(IamApiError::NoSuchEntity(format!(
+                    "Policy {} was not found.",
+                    shorten(policy_arn)
+                )));
+            }
+        }
+        RoleChange::PutBoundary { policy_arn, .. } => {
+            role.permissions_boundary = Some(policy_arn.clone());
+        }
+        RoleChange::DeleteBoundary { .. } => role.permissions_boundary = None,
     }
     let after = role.clone();
+    Ok((next, Some(after)))
+}
+
+/// A change to an account's customer-managed policies, each named by its ARN but `Create`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicyChange {
+    Create(StoredPolicy),
+    /// Refused while attached or bounding a role, or while it has other versions than the
+    /// default.
+    Delete {
+        arn: String,
+    },
+    CreateVersion {
+        arn: String,
+        document: String,
+        set_as_default: bool,
+        created: i64,
+    },
+    SetDefault {
+        arn: String,
+        version: String,
+    },
+    /// Refused for the default version.
+    DeleteVersion {
+        arn: String,
+        version: String,
+    },
+    Tag {
+        arn: String,
+        tags: Vec<Tag>,
+    },
+    Untag {
+        arn: String,
+        keys: Vec<String>,
+    },
+}
+
+/// Applies `change` to `doc`'s policies: the next document and the policy as it is after the
+/// change (none after a deletion). Refused changes leave nothing behind.
+pub fn apply_policy(
+    doc: &AccountDocument,
+    change: &PolicyChange,
+    file: &FileRoles,
+) -> Result<(AccountDocument, Option<StoredPolicy>), IamApiError> {
+    let mut next = doc.clone();
+    let arn = match change {
+        PolicyChange::Create(policy) => {
+            let key = policy.name.to_ascii_lowercase();
+            if file.policies.contains_key(&key) {
+                return Err(IamApiError::AlreadyExists(format!(
+                    "A policy called {} already exists: it is defined in the configuration file {}.",
+                    policy.name, file.source
+                )));
+            }
+            if next.policies.contains_key(&key) {
+                return Err(IamApiError::AlreadyExists(format!(
+                    "A policy called {} already exists. Duplicate names are not allowed.",
+                    policy.name
+                )));
+            }
+            if next.policies.len() + file.policies.len() >= MAX_POLICIES_PER_ACCOUNT {
+                return Err(IamApiError::LimitExceeded(format!(
+                    "Cannot exceed quota for PoliciesPerAccount: {MAX_POLICIES_PER_ACCOUNT}"
+                )));
+            }
+            next.policies.insert(key, policy.clone());
+            return Ok((next, Some(policy.clone())));
+        }
+        PolicyChange::Delete { arn }
+        | PolicyChange::CreateVersion { arn, .. }
+        | PolicyChange::SetDefault { arn, .. }
+        | PolicyChange::DeleteVersion { arn, .. }
+        | PolicyChange::Tag { arn, .. }
+        | PolicyChange::Untag { arn, .. } => arn,
+    };
+    if file.defines_policy(arn) {
+        return Err(IamApiError::Unmodifiable(format!(
+            "Cannot modify policy {arn}: it is defined in the configuration file {}; change it there.",
+            file.source
+        )));
+    }
+    let key = next
+        .policy_key(&file.account, arn)
+        .ok_or_else(|| no_such_policy(arn))?;
+    if let PolicyChange::Delete { .. } = change {
+        let used = next.roles.values().any(|r| {
+            r.attached_policies.iter().any(|a| a == arn)
+                || r.permissions_boundary.as_deref() == Some(arn)
+        });
+        if used {
+            return Err(IamApiError::DeleteConflict(
+                "Cannot delete a policy attached to entities.".to_owned(),
+            ));
+        }
+        if next
+            .policies
+            .get(&key)
+            .is_some_and(|p| p.versions.len() > 1)
+        {
+            return Err(IamApiError::DeleteConflict(
+                "This policy has more than one version. Before you delete a policy, you must \
+                 delete the policy's versions. The default version is deleted with the policy."
+                    .to_owned(),
+            ));
+        }
+        next.policies.remove(&key);
+        return Ok((next, None));
+    }
+    let policy = next
+        .policies
+        .get_mut(&key)
+        .ok_or_else(|| no_such_policy(arn))?;
+    let no_version = |version: &str| {
+        IamApiError::NoSuchEntity(format!(
+            "Policy {} version {} does not exist or is not attachable.",
+            shorten(arn),
+            shorten(version)
+        ))
+    };
+    match change {
+        PolicyChange::Create(_) | PolicyChange::Delete { .. } => {}
+        PolicyChange::CreateVersion {
+            document,
+            set_as_default,
+            created,
+            ..
+        } => {
+            if policy.versions.len() >= MAX_POLICY_VERSIONS {
+                return Err(IamApiError::LimitExceeded(format!(
+                    "A managed policy can have up to {MAX_POLICY_VERSIONS} versions. Before you \
+                     create a new version, you must delete an existing version."
+                )));
+            }
+            let id = format!("v{}", policy.next_version);
+            policy.next_version += 1;
+            policy.versions.push(StoredVersion {
+                id: id.clone(),
+                document: document.clone(),
+                created: *created,
+            });
+            if *set_as_default {
+                policy.default_version = id;
+            }
+        }
+        PolicyChange::SetDefault { version, .. } => {
+            if !policy.versions.iter().any(|v| &v.id == version) {
+                return Err(no_version(version));
+            }
+            policy.default_version.clone_from(version);
+        }
+        PolicyChange::DeleteVersion { version, .. } => {
+            if !policy.versions.iter().any(|v| &v.id == version) {
+                return Err(no_version(version));
+            }
+            if &policy.default_version == version {
+                return Err(IamApiError::DeleteConflict(
+                    "Cannot delete the default version of a policy.".to_owned(),
+                ));
+            }
+            policy.versions.retain(|v| &v.id != version);
+        }
+        PolicyChange::Tag { tags, .. } => {
+            for t in tags {
+                match policy.tags.iter_mut().find(|o| o.key == t.key) {
+                    Some(old) => old.value.clone_from(&t.value),
+                    None => policy.tags.push(t.clone()),
+                }
+            }
+            if policy.tags.len() > MAX_TAGS {
+                return Err(IamApiError::LimitExceeded(
+                    "The number of tags has reached the maximum limit.".to_owned(),
+                ));
+            }
+        }
+        PolicyChange::Untag { keys, .. } => policy.tags.retain(|t| !keys.contains(&t.key)),
+    }
+    let after = policy.clone();
     Ok((next, Some(after)))
 }
 
@@ -458,6 +835,53 @@ pub fn check_policy(param: &str, text: &str, kind: PolicyType) -> Result<(), Iam
         .map_err(|e| IamApiError::MalformedPolicy(e.to_string()))
 }
 
+/// A managed policy's document: [`check_policy`] as an identity policy, and at most
+/// [`MAX_MANAGED_POLICY`] non-whitespace characters.
+pub fn check_managed_policy(param: &str, text: &str) -> Result<(), IamApiError> {
+    length(param, text, 1, MAX_POLICY_DOCUMENT)?;
+    if non_blank(text) > MAX_MANAGED_POLICY {
+        return Err(IamApiError::LimitExceeded(format!(
+            "Cannot exceed quota for PolicySize: {MAX_MANAGED_POLICY}"
+        )));
+    }
+    check_policy(param, text, PolicyType::Identity)
+}
+
+/// A managed policy's ARN as a parameter: 20–2048 characters, and the shape
+/// `arn:aws:iam::ACCOUNT:policy/PATH/NAME` (IAM's `InvalidInput` otherwise). Returns the
+/// account.
+pub fn check_policy_arn(param: &str, arn: &str) -> Result<String, IamApiError> {
+    length(param, arn, 20, 2048)?;
+    let invalid = || IamApiError::InvalidInput(format!("ARN {} is not valid.", shorten(arn)));
+    let rest = arn.strip_prefix("arn:aws:iam::").ok_or_else(invalid)?;
+    let (account, resource) = rest.split_once(':').ok_or_else(invalid)?;
+    let path_and_name = resource.strip_prefix("policy").ok_or_else(invalid)?;
+    let (path, name) = path_and_name
+        .rsplit_once('/')
+        .map(|(p, n)| (format!("{p}/"), n))
+        .ok_or_else(invalid)?;
+    let account_ok = account == "aws" || policy::is_account_id(account);
+    if !account_ok || !is_valid_path(&path) || !super::is_valid_name(name, 128) {
+        return Err(invalid());
+    }
+    Ok(account.to_owned())
+}
+
+/// A policy version id: `v` and a number (IAM's pattern `v[1-9][0-9]*(\.[A-Za-z0-9-]*)?`).
+pub fn check_version_id(value: &str) -> Result<(), IamApiError> {
+    let ok = value.strip_prefix('v').is_some_and(|n| {
+        n.starts_with(|c: char| ('1'..='9').contains(&c)) && n.bytes().all(|b| b.is_ascii_digit())
+    });
+    if !ok {
+        return Err(constraint(
+            "versionId",
+            value,
+            r"satisfy regular expression pattern: v[1-9][0-9]*(\.[A-Za-z0-9-]*)?",
+        ));
+    }
+    Ok(())
+}
+
 /// Tags given in one call: at most 50, keys 1–128 and values 0–256 of IAM's characters, no
 /// key twice, none under the reserved `aws:` prefix.
 pub fn check_tags(tags: &[Tag]) -> Result<(), IamApiError> {
@@ -515,15 +939,41 @@ fn tag_char(c: char) -> bool {
 
 impl StoredRole {
     /// The role sessions are minted for, built from what was stored: policies parsed again
-    /// (they passed [`check_policy`] when written).
-    pub fn to_role(&self, account: &str) -> Result<Role, policy::PolicyError> {
+    /// (they passed [`check_policy`] when written), attached policies and the boundary taken
+    /// from `policies` (the account's managed policies by ARN, their default versions).
+    pub fn to_role(
+        &self,
+        account: &str,
+        policies: &HashMap<String, NamedPolicy>,
+    ) -> Result<Role, Skipped> {
         let arn = role_arn(account, &self.path, &self.name);
-        let trust = policy::parse(&self.trust_policy, PolicyType::Trust)?;
-        let mut identity = Vec::with_capacity(self.inline_policies.len());
+        let unparsable = |e: policy::PolicyError| Skipped::Unparsable {
+            role: arn.clone(),
+            problem: e.to_string(),
+        };
+        let missing = |p: &str| Skipped::MissingPolicy {
+            role: arn.clone(),
+            policy: p.to_owned(),
+        };
+        let trust = policy::parse(&self.trust_policy, PolicyType::Trust).map_err(unparsable)?;
+        let mut identity =
+            Vec::with_capacity(self.inline_policies.len() + self.attached_policies.len());
         for (name, text) in &self.inline_policies {
-            let p = policy::parse(text, PolicyType::Identity)?;
+            let p = policy::parse(text, PolicyType::Identity).map_err(unparsable)?;
             identity.push(NamedPolicy::new(format!("{arn} (inline {name})"), p));
         }
+        for attached in &self.attached_policies {
+            identity.push(
+                policies
+                    .get(attached)
+                    .ok_or_else(|| missing(attached))?
+                    .clone(),
+            );
+        }
+        let boundary = match &self.permissions_boundary {
+            Some(b) => Some(policies.get(b).ok_or_else(|| missing(b))?.clone()),
+            None => None,
+        };
         Ok(Role {
             account: account.to_owned(),
             name: self.name.clone(),
@@ -532,7 +982,7 @@ impl StoredRole {
             trust_policy: NamedPolicy::new(format!("{arn} (trust policy)"), trust),
             arn,
             identity_policies: identity,
-            permissions_boundary: None,
+            permissions_boundary: boundary,
             max_session_duration: self.max_session_duration,
             tags: self
                 .tags
@@ -542,17 +992,71 @@ impl StoredRole {
             about: RoleAbout {
                 origin: Origin::Api,
                 description: self.description.clone(),
-                created: OffsetDateTime::from_unix_timestamp(self.created)
-                    .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+                created: at(self.created),
                 trust_document: self.trust_policy.clone(),
                 inline_documents: self
                     .inline_policies
                     .iter()
                     .map(|(n, d)| (n.clone(), d.clone()))
                     .collect(),
+                attached_policies: self.attached_policies.clone(),
+                permissions_boundary: self.permissions_boundary.clone(),
             },
         })
     }
+}
+
+impl StoredPolicy {
+    /// What IAM's API shows of it, and its default version for decisions.
+    pub fn to_managed(&self, account: &str) -> Result<(ManagedPolicy, NamedPolicy), Skipped> {
+        let arn = self.arn(account);
+        let unparsable = |problem: String| Skipped::UnparsablePolicy {
+            policy: arn.clone(),
+            problem,
+        };
+        let document = self
+            .default_document()
+            .ok_or_else(|| unparsable("its default version is missing".to_owned()))?;
+        let parsed =
+            policy::parse(document, PolicyType::Identity).map_err(|e| unparsable(e.to_string()))?;
+        let updated = self
+            .versions
+            .iter()
+            .map(|v| v.created)
+            .max()
+            .unwrap_or(self.created);
+        let about = ManagedPolicy {
+            account: account.to_owned(),
+            name: self.name.clone(),
+            path: self.path.clone(),
+            arn: arn.clone(),
+            policy_id: self.policy_id.clone(),
+            origin: Origin::Api,
+            description: self.description.clone(),
+            created: at(self.created),
+            updated: at(updated),
+            default_version: self.default_version.clone(),
+            versions: self
+                .versions
+                .iter()
+                .map(|v| PolicyVersion {
+                    id: v.id.clone(),
+                    document: v.document.clone(),
+                    created: at(v.created),
+                })
+                .collect(),
+            tags: self
+                .tags
+                .iter()
+                .map(|t| (t.key.clone(), t.value.clone()))
+                .collect(),
+        };
+        Ok((about, NamedPolicy::new(arn, parsed)))
+    }
+}
+
+fn at(unix: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(unix).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 /// What [`merged`] left out, for the log.
@@ -560,49 +1064,86 @@ impl StoredRole {
 pub enum Skipped {
     /// The account is not configured (any more).
     UnknownAccount(String),
-    /// The file defines a role of that name (added to the file after the API created it).
+    /// The file defines a role or policy of that name (added to the file after the API
+    /// created it).
     Shadowed(String),
-    /// A stored policy no longer parses.
+    /// A stored policy of a role no longer parses.
     Unparsable { role: String, problem: String },
+    /// A stored managed policy's default version no longer parses.
+    UnparsablePolicy { policy: String, problem: String },
+    /// A role's attached policy or boundary is no longer defined (a file policy removed by a
+    /// reload): the role is not served rather than served with more than it had.
+    MissingPolicy { role: String, policy: String },
 }
 
 /// The file's entities of `base` (API-made ones it holds are dropped) with `layer` over them.
-/// `previous` is the merged view the layer replaces: roles stored identically are shared
-/// from it rather than parsed again.
+/// `previous` is the merged view the layer replaces: roles stored identically, without
+/// managed policies, are shared from it rather than parsed again.
 pub fn merged(base: &Iam, layer: &Layer, previous: Option<(&Iam, &Layer)>) -> (Iam, Vec<Skipped>) {
     let mut iam = base.clone();
     iam.retain_roles(|r| r.about.origin != Origin::Api);
+    let api_policies: Vec<String> = iam
+        .managed_policies
+        .values()
+        .filter(|p| p.origin == Origin::Api)
+        .map(|p| p.arn.clone())
+        .collect();
+    for arn in &api_policies {
+        iam.managed_policies.remove(arn);
+        iam.policies.remove(arn);
+    }
     let file_names: HashSet<(String, String)> = iam
         .roles()
         .map(|r| (r.account.clone(), r.name.to_ascii_lowercase()))
         .collect();
+    let file_policy_names: HashSet<(String, String)> = iam
+        .managed_policies
+        .values()
+        .map(|p| (p.account.clone(), p.name.to_ascii_lowercase()))
+        .collect();
     let mut skipped = Vec::new();
     for (account, revisioned) in &layer.accounts {
+        let document = &revisioned.document;
         if !iam.accounts.contains_key(account) {
-            if !revisioned.document.roles.is_empty() {
+            if !document.roles.is_empty() || !document.policies.is_empty() {
                 skipped.push(Skipped::UnknownAccount(account.clone()));
             }
             continue;
         }
-        for (key, stored) in &revisioned.document.roles {
+        for (key, stored) in &document.policies {
+            if file_policy_names.contains(&(account.clone(), key.clone())) {
+                skipped.push(Skipped::Shadowed(stored.arn(account)));
+                continue;
+            }
+            match stored.to_managed(account) {
+                Ok((about, policy)) => {
+                    iam.policies.insert(about.arn.clone(), policy);
+                    iam.managed_policies
+                        .insert(about.arn.clone(), Arc::new(about));
+                }
+                Err(s) => skipped.push(s),
+            }
+        }
+        for (key, stored) in &document.roles {
             let arn = role_arn(account, &stored.path, &stored.name);
             if file_names.contains(&(account.clone(), key.clone())) {
                 skipped.push(Skipped::Shadowed(arn));
                 continue;
             }
-            let reused = previous.and_then(|(iam_before, layer_before)| {
-                (layer_before.role(account, &stored.name) == Some(stored))
-                    .then(|| iam_before.role(&arn).cloned())
-                    .flatten()
-            });
+            let standalone =
+                stored.attached_policies.is_empty() && stored.permissions_boundary.is_none();
+            let reused = previous
+                .filter(|_| standalone)
+                .and_then(|(iam_before, layer_before)| {
+                    (layer_before.role(account, &stored.name) == Some(stored))
+                        .then(|| iam_before.role(&arn).cloned())
+                        .flatten()
+                });
             match reused {
                 Some(role) => iam.insert_role(role),
-                None => match stored.to_role(account) {
+                None => match stored.to_role(account, &iam.policies) {
                     Ok(role) => iam.add_role(role),
-                    Err(e) => skipped.push(Skipped::Unparsable {
-                        role: arn,
-                        problem: e.to_string(),
-                    }),
+                    Err(s) => skipped.push(s),
                 },
             }
         }
@@ -616,6 +1157,8 @@ mod tests {
 
     const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
     const S3: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
+    const ACCOUNT: &str = "111122223333";
+    const FILE_POLICY: &str = "arn:aws:iam::111122223333:policy/readonly";
 
     fn role(name: &str) -> StoredRole {
         StoredRole {
@@ -628,13 +1171,17 @@ mod tests {
             inline_policies: BTreeMap::new(),
             tags: Vec::new(),
             created: 1_700_000_000,
+            attached_policies: Vec::new(),
+            permissions_boundary: None,
         }
     }
 
     fn file() -> FileRoles {
         FileRoles {
+            account: ACCOUNT.to_owned(),
             source: "/etc/sts-broker/broker.toml".to_owned(),
             names: ["deploy".to_owned()].into(),
+            policies: [("readonly".to_owned(), FILE_POLICY.to_owned())].into(),
         }
     }
 
@@ -811,6 +1358,306 @@ mod tests {
             check_policy("assumeRolePolicyDocument", &long, PolicyType::Trust),
             Err(IamApiError::LimitExceeded(_))
         ));
+    }
+
+    fn policy(name: &str) -> StoredPolicy {
+        StoredPolicy::new(name, "/", new_id("ANPA"), S3, 1_700_000_000)
+    }
+
+    fn new_id(prefix: &str) -> String {
+        super::super::new_unique_id(prefix).unwrap()
+    }
+
+    fn arn(name: &str) -> String {
+        policy_arn_at(ACCOUNT, "/", name)
+    }
+
+    fn policy_applied(doc: &AccountDocument, change: PolicyChange) -> AccountDocument {
+        apply_policy(doc, &change, &file()).unwrap().0
+    }
+
+    #[test]
+    fn policy_versions_are_numbered_bounded_and_the_default_is_kept() {
+        let mut doc = policy_applied(
+            &AccountDocument::default(),
+            PolicyChange::Create(policy("P")),
+        );
+        let again = apply_policy(&doc, &PolicyChange::Create(policy("p")), &file());
+        assert!(matches!(again, Err(IamApiError::AlreadyExists(_))));
+        for i in 2..=5 {
+            doc = policy_applied(
+                &doc,
+                PolicyChange::CreateVersion {
+                    arn: arn("P"),
+                    document: S3.into(),
+                    set_as_default: i == 3,
+                    created: 1_700_000_000 + i64::from(i),
+                },
+            );
+        }
+        let stored = &doc.policies["p"];
+        assert_eq!(stored.default_version, "v3");
+        assert_eq!(stored.versions.len(), 5);
+        let sixth = PolicyChange::CreateVersion {
+            arn: arn("P"),
+            document: S3.into(),
+            set_as_default: false,
+            created: 0,
+        };
+        let before = doc.clone();
+        assert!(matches!(
+            apply_policy(&doc, &sixth, &file()),
+            Err(IamApiError::LimitExceeded(_))
+        ));
+        assert_eq!(doc, before);
+        let default = PolicyChange::DeleteVersion {
+            arn: arn("P"),
+            version: "v3".into(),
+        };
+        assert!(matches!(
+            apply_policy(&doc, &default, &file()),
+            Err(IamApiError::DeleteConflict(_))
+        ));
+        // Numbers are not reused after a deletion.
+        doc = policy_applied(
+            &doc,
+            PolicyChange::DeleteVersion {
+                arn: arn("P"),
+                version: "v5".into(),
+            },
+        );
+        let (doc2, after) = apply_policy(&doc, &sixth, &file()).unwrap();
+        assert_eq!(after.unwrap().versions.last().unwrap().id, "v6");
+        let missing = PolicyChange::SetDefault {
+            arn: arn("P"),
+            version: "v5".into(),
+        };
+        assert!(matches!(
+            apply_policy(&doc2, &missing, &file()),
+            Err(IamApiError::NoSuchEntity(_))
+        ));
+        // Deleting needs the other versions gone first.
+        let delete = PolicyChange::Delete { arn: arn("P") };
+        assert!(matches!(
+            apply_policy(&doc2, &delete, &file()),
+            Err(IamApiError::DeleteConflict(_))
+        ));
+        let mut doc3 = doc2;
+        for v in ["v1", "v2", "v4", "v6"] {
+            doc3 = policy_applied(
+                &doc3,
+                PolicyChange::DeleteVersion {
+                    arn: arn("P"),
+                    version: v.into(),
+                },
+            );
+        }
+        let (gone, none) = apply_policy(&doc3, &delete, &file()).unwrap();
+        assert!(none.is_none() && gone.policies.is_empty());
+    }
+
+    #[test]
+    fn attachments_and_boundaries_need_existing_policies_and_hold_them() {
+        let doc = policy_applied(
+            &AccountDocument::default(),
+            PolicyChange::Create(policy("api")),
+        );
+        let doc = applied(&doc, RoleChange::Create(role("r")));
+        let attach = |p: &str| RoleChange::Attach {
+            role: "r".into(),
+            policy_arn: p.to_owned(),
+        };
+        // Unknown, or of another account: not found.
+        for unknown in [
+            arn("absent"),
+            "arn:aws:iam::444455556666:policy/api".to_owned(),
+        ] {
+            assert!(matches!(
+                apply(&doc, &attach(&unknown), &file()),
+                Err(IamApiError::NoSuchEntity(_))
+            ));
+        }
+        let doc = applied(&doc, attach(&arn("api")));
+        let doc = applied(&doc, attach(FILE_POLICY));
+        // Attaching again changes nothing.
+        let doc = applied(&doc, attach(&arn("api")));
+        assert_eq!(
+            doc.roles["r"].attached_policies,
+            [arn("api"), FILE_POLICY.to_owned()]
+        );
+        let doc = applied(
+            &doc,
+            RoleChange::PutBoundary {
+                role: "r".into(),
+                policy_arn: arn("api"),
+            },
+        );
+        // The policy cannot go while used; the role cannot go while policies are attached.
+        let delete = PolicyChange::Delete { arn: arn("api") };
+        assert!(matches!(
+            apply_policy(&doc, &delete, &file()),
+            Err(IamApiError::DeleteConflict(_))
+        ));
+        assert!(matches!(
+            apply(&doc, &RoleChange::Delete { name: "r".into() }, &file()),
+            Err(IamApiError::DeleteConflict(_))
+        ));
+        let detach = RoleChange::Detach {
+            role: "r".into(),
+            policy_arn: arn("api"),
+        };
+        let doc = applied(&doc, detach.clone());
+        assert!(matches!(
+            apply(&doc, &detach, &file()),
+            Err(IamApiError::NoSuchEntity(_))
+        ));
+        // Still the boundary.
+        assert!(matches!(
+            apply_policy(&doc, &delete, &file()),
+            Err(IamApiError::DeleteConflict(_))
+        ));
+        let doc = applied(&doc, RoleChange::DeleteBoundary { role: "r".into() });
+        let doc = policy_applied(&doc, delete);
+        assert!(doc.policies.is_empty());
+        // At most ten attached.
+        let mut doc = doc;
+        for i in 0..10 {
+            doc = policy_applied(&doc, PolicyChange::Create(policy(&format!("p{i}"))));
+            if i < 9 {
+                doc = applied(&doc, attach(&arn(&format!("p{i}"))));
+            }
+        }
+        assert_eq!(doc.roles["r"].attached_policies.len(), 10);
+        let before = doc.clone();
+        assert!(matches!(
+            apply(&doc, &attach(&arn("p9")), &file()),
+            Err(IamApiError::LimitExceeded(_))
+        ));
+        assert_eq!(doc, before);
+        // A role created with a boundary that does not exist is refused.
+        let mut bounded = role("b");
+        bounded.permissions_boundary = Some(arn("absent"));
+        assert!(matches!(
+            apply(&doc, &RoleChange::Create(bounded), &file()),
+            Err(IamApiError::NoSuchEntity(_))
+        ));
+    }
+
+    #[test]
+    fn file_policies_cannot_be_created_changed_or_deleted() {
+        let doc = AccountDocument::default();
+        let Err(IamApiError::AlreadyExists(m)) =
+            apply_policy(&doc, &PolicyChange::Create(policy("ReadOnly")), &file())
+        else {
+            panic!("a file policy was created");
+        };
+        assert!(m.contains("/etc/sts-broker/broker.toml"), "{m}");
+        for change in [
+            PolicyChange::Delete {
+                arn: FILE_POLICY.into(),
+            },
+            PolicyChange::CreateVersion {
+                arn: FILE_POLICY.into(),
+                document: S3.into(),
+                set_as_default: true,
+                created: 0,
+            },
+            PolicyChange::Tag {
+                arn: FILE_POLICY.into(),
+                tags: Vec::new(),
+            },
+        ] {
+            let Err(IamApiError::Unmodifiable(m)) = apply_policy(&doc, &change, &file()) else {
+                panic!("a file policy was changed: {change:?}");
+            };
+            assert!(m.contains("/etc/sts-broker/broker.toml"), "{m}");
+        }
+    }
+
+    #[test]
+    fn managed_policy_inputs() {
+        let big = format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"{}","Effect":"Allow","Action":"s3:*","Resource":"*"}}]}}"#,
+            "a".repeat(6100)
+        );
+        assert_eq!(
+            check_managed_policy("policyDocument", &big),
+            Err(IamApiError::LimitExceeded(
+                "Cannot exceed quota for PolicySize: 6144".into()
+            ))
+        );
+        assert!(check_managed_policy("policyDocument", S3).is_ok());
+        assert_eq!(
+            check_policy_arn("policyArn", "arn:aws:iam::111122223333:policy/a/b/name"),
+            Ok("111122223333".to_owned())
+        );
+        assert_eq!(
+            check_policy_arn("policyArn", "arn:aws:iam::aws:policy/ReadOnlyAccess"),
+            Ok("aws".to_owned())
+        );
+        for bad in [
+            "arn:aws:iam::111122223333:role/name",
+            "arn:aws:iam::1111:policy/name",
+            "arn:aws:s3:::bucket/policy/x-long-enough",
+            "arn:aws:iam::111122223333:policy/",
+        ] {
+            assert!(
+                matches!(
+                    check_policy_arn("policyArn", bad),
+                    Err(IamApiError::InvalidInput(_))
+                ),
+                "{bad}"
+            );
+        }
+        assert!(check_version_id("v12").is_ok());
+        for bad in ["v0", "1", "v", "vx"] {
+            assert!(check_version_id(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn merged_roles_take_their_policies_default_version_and_fail_closed_without_one() {
+        let mut iam = Iam::default();
+        iam.accounts.insert(
+            ACCOUNT.to_owned(),
+            super::super::Account {
+                id: ACCOUNT.to_owned(),
+                alias: None,
+            },
+        );
+        let doc = policy_applied(
+            &AccountDocument::default(),
+            PolicyChange::Create(policy("api")),
+        );
+        let mut r = role("r");
+        r.attached_policies = vec![arn("api")];
+        r.permissions_boundary = Some(arn("api"));
+        let mut doc = applied(&doc, RoleChange::Create(r));
+        let mut lost = role("lost");
+        lost.permissions_boundary = Some(FILE_POLICY.to_owned());
+        doc.roles.insert("lost".into(), lost);
+        let layer = Layer {
+            version: 1,
+            accounts: [(
+                ACCOUNT.to_owned(),
+                Revisioned {
+                    revision: 1,
+                    document: doc,
+                },
+            )]
+            .into(),
+        };
+        let (merged_iam, skipped) = merged(&iam, &layer, None);
+        let served = merged_iam.role_named(ACCOUNT, "r").unwrap();
+        assert_eq!(&*served.identity_policies[0].name, arn("api"));
+        assert!(served.permissions_boundary.is_some());
+        assert!(merged_iam.managed_policies.contains_key(&arn("api")));
+        // The file policy its boundary names is gone: not served at all.
+        assert!(merged_iam.role_named(ACCOUNT, "lost").is_none());
+        assert!(matches!(&skipped[..], [Skipped::MissingPolicy { .. }]));
+        // Merged again over the merged view: the API policy is replaced, not doubled.
+        let (again, _) = merged(&merged_iam, &layer, Some((&merged_iam, &layer)));
+        assert_eq!(again.managed_policies.len(), 1);
     }
 
     #[test]

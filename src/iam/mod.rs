@@ -69,6 +69,40 @@ pub struct RoleAbout {
     pub trust_document: String,
     /// Inline policies as written, by name (a file role's: its policy files' names).
     pub inline_documents: Vec<(String, String)>,
+    /// The ARNs of its attached customer-managed policies, in order.
+    pub attached_policies: Vec<String>,
+    /// The ARN of its permissions boundary.
+    pub permissions_boundary: Option<String>,
+}
+
+/// A customer-managed policy as IAM's management API shows it (`GetPolicy`,
+/// `GetPolicyVersion`); decisions use its default version from [`Iam::policies`].
+#[derive(Debug, Clone)]
+pub struct ManagedPolicy {
+    pub account: String,
+    pub name: String,
+    pub path: String,
+    pub arn: String,
+    /// `ANPA...`: stable for a file policy, new on every creation through the API.
+    pub policy_id: String,
+    pub origin: Origin,
+    pub description: Option<String>,
+    pub created: OffsetDateTime,
+    pub updated: OffsetDateTime,
+    pub default_version: String,
+    /// Oldest first.
+    pub versions: Vec<PolicyVersion>,
+    pub tags: Vec<(String, String)>,
+}
+
+/// One version of a customer-managed policy.
+#[derive(Debug, Clone)]
+pub struct PolicyVersion {
+    /// `v1`, `v2`...
+    pub id: String,
+    /// As written.
+    pub document: String,
+    pub created: OffsetDateTime,
 }
 
 /// Everything IAM-shaped in the configuration.
@@ -76,8 +110,10 @@ pub struct RoleAbout {
 pub struct Iam {
     pub accounts: BTreeMap<String, Account>,
     roles: HashMap<String, Arc<Role>>,
-    /// Customer-managed policies by ARN.
+    /// Customer-managed policies by ARN (their default version).
     pub policies: HashMap<String, NamedPolicy>,
+    /// What IAM's API shows of each of [`Self::policies`], by ARN.
+    pub managed_policies: HashMap<String, Arc<ManagedPolicy>>,
     /// Groups by ARN.
     pub groups: HashMap<String, Group>,
     users: HashMap<String, Arc<User>>,
@@ -169,6 +205,11 @@ pub fn role_arn(account: &str, path: &str, name: &str) -> String {
 /// `arn:aws:iam::ACCOUNT:policy/NAME`.
 pub fn policy_arn(account: &str, name: &str) -> String {
     format!("arn:aws:iam::{account}:policy/{name}")
+}
+
+/// `arn:aws:iam::ACCOUNT:policy/PATH/NAME`.
+pub fn policy_arn_at(account: &str, path: &str, name: &str) -> String {
+    format!("arn:aws:iam::{account}:policy{path}{name}")
 }
 
 /// A stable unique id: `prefix` followed by 17 characters of base32 of a digest of `seed`.

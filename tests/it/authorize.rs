@@ -19,13 +19,19 @@ use crate::harness::signer::Signer;
 
 const HOST: &str = "objects.example.com";
 
-fn gateway() -> Signer {
+pub(crate) fn gateway() -> Signer {
     Signer::new(GATEWAY_KEY_ID, GATEWAY_SECRET, None)
 }
 
 /// The request `client` sent to the resource server, signed for `s3` at `at`, as the server
 /// forwards it: method, path, query, every header it received.
-fn forwarded_at(client: &Signer, method: &str, path: &str, body: &[u8], at: SystemTime) -> Value {
+pub(crate) fn forwarded_at(
+    client: &Signer,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    at: SystemTime,
+) -> Value {
     let url = format!("https://{HOST}{path}");
     let mut headers = vec![("host".to_owned(), HOST.to_owned())];
     headers.extend(client.sign_at("s3", method, &url, &[], body, false, at));
@@ -33,7 +39,7 @@ fn forwarded_at(client: &Signer, method: &str, path: &str, body: &[u8], at: Syst
     json!({"method": method, "path": path, "query": query, "headers": headers})
 }
 
-fn forwarded(client: &Signer, method: &str, path: &str) -> Value {
+pub(crate) fn forwarded(client: &Signer, method: &str, path: &str) -> Value {
     forwarded_at(client, method, path, b"", SystemTime::now())
 }
 
@@ -42,7 +48,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// `POST /authorize` signed by `service` at `at` (unsigned when `None`); status and JSON.
-async fn call_at(
+pub(crate) async fn call_at(
     broker: &TestBroker,
     service: Option<&Signer>,
     body: &str,
@@ -75,7 +81,11 @@ async fn call_at(
     (status, value)
 }
 
-async fn call(broker: &TestBroker, service: Option<&Signer>, body: &Value) -> (u16, Value) {
+pub(crate) async fn call(
+    broker: &TestBroker,
+    service: Option<&Signer>,
+    body: &Value,
+) -> (u16, Value) {
     call_at(broker, service, &body.to_string(), SystemTime::now()).await
 }
 
@@ -107,7 +117,7 @@ pub async fn app_session(broker: &TestBroker, name: &str, policy: Option<&str>) 
     )
 }
 
-fn ask(request: Value, action: &str, resource: &str) -> Value {
+pub(crate) fn ask(request: Value, action: &str, resource: &str) -> Value {
     json!({"request": request, "action": action, "resource": resource})
 }
 

@@ -14,20 +14,20 @@ use crate::harness::idp::TestIdp;
 use crate::harness::redis::RedisServer;
 use crate::harness::signer::Signer;
 
-const ADMIN_KEY_ID: &str = "AKIAIAMADMINEXAMPLE2";
-const ADMIN_SECRET: &str = "iamAdminSecretAccessKey/EXAMPLE+012345678";
+pub(crate) const ADMIN_KEY_ID: &str = "AKIAIAMADMINEXAMPLE2";
+pub(crate) const ADMIN_SECRET: &str = "iamAdminSecretAccessKey/EXAMPLE+012345678";
 /// An administrator of the other account (444455556666).
-const FOREIGN_KEY_ID: &str = "AKIAFOREIGNADMINEXA2";
-const FOREIGN_SECRET: &str = "foreignAdminSecretAccessKey/EXAMPLE+0123";
+pub(crate) const FOREIGN_KEY_ID: &str = "AKIAFOREIGNADMINEXA2";
+pub(crate) const FOREIGN_SECRET: &str = "foreignAdminSecretAccessKey/EXAMPLE+0123";
 const S3_READ: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:Get*","s3:List*"],"Resource":"*"}]}"#;
 /// A policy a file policy with the same text is refused for: no `Resource`.
 const NO_RESOURCE: &str =
     r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*"}]}"#;
 /// Longest a change may take to reach another replica.
-const PROPAGATION: Duration = Duration::from_secs(1);
+pub(crate) const PROPAGATION: Duration = Duration::from_secs(1);
 
 /// The standard configuration with two IAM administrators (one per account) added.
-fn config(dir: &std::path::Path, idp: &TestIdp, store: &str) -> String {
+pub(crate) fn config(dir: &std::path::Path, idp: &TestIdp, store: &str) -> String {
     std::fs::write(
         dir.join("iam-admin.json"),
         r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:*", "Resource": "*"}]}"#,
@@ -53,7 +53,11 @@ access_keys = [{{ id = "{FOREIGN_KEY_ID}", secret_file = "foreign-admin.secret" 
         )
 }
 
-async fn broker(idp: &TestIdp, store: &str, keys: Option<&std::path::Path>) -> TestBroker {
+pub(crate) async fn broker(
+    idp: &TestIdp,
+    store: &str,
+    keys: Option<&std::path::Path>,
+) -> TestBroker {
     let dir = tempfile::tempdir().unwrap();
     let mut toml = config(dir.path(), idp, store);
     if let Some(keys) = keys {
@@ -66,11 +70,11 @@ async fn broker(idp: &TestIdp, store: &str, keys: Option<&std::path::Path>) -> T
 }
 
 /// The trust policy of the standard `deploy` role: the test IdP's tokens for `octo-org/app`.
-fn ci_trust(broker: &TestBroker) -> String {
+pub(crate) fn ci_trust(broker: &TestBroker) -> String {
     std::fs::read_to_string(broker.dir.path().join("ci-trust.json")).unwrap()
 }
 
-fn refused<O, E: ProvideErrorMetadata>(
+pub(crate) fn refused<O, E: ProvideErrorMetadata>(
     r: Result<O, SdkError<E, HttpResponse>>,
 ) -> (String, u16, String) {
     let Err(e) = r else {
@@ -85,7 +89,7 @@ fn refused<O, E: ProvideErrorMetadata>(
 }
 
 /// Percent-decodes a policy document as Terraform's `url.QueryUnescape` does.
-fn unescape(text: &str) -> String {
+pub(crate) fn unescape(text: &str) -> String {
     form_urlencoded::parse(format!("x={text}").as_bytes())
         .next()
         .unwrap()
@@ -94,7 +98,7 @@ fn unescape(text: &str) -> String {
 }
 
 /// Polls `check` until it holds, at most `bound`; the time it took.
-async fn within<F, Fut>(bound: Duration, mut check: F) -> Duration
+pub(crate) async fn within<F, Fut>(bound: Duration, mut check: F) -> Duration
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
@@ -109,7 +113,7 @@ where
     }
 }
 
-async fn assume(
+pub(crate) async fn assume(
     broker: &TestBroker,
     idp: &TestIdp,
     role_arn: &str,
@@ -130,7 +134,7 @@ async fn assume(
         .map_err(|e| e.into_service_error().code().unwrap_or_default().to_owned())
 }
 
-async fn caller_identity(
+pub(crate) async fn caller_identity(
     broker: &TestBroker,
     c: &aws_sdk_sts::types::Credentials,
 ) -> Result<String, String> {

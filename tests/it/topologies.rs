@@ -188,6 +188,8 @@ async fn an_iam_role_stored_on_a_is_assumed_on_b(r: &Replicas) {
         inline_policies: Default::default(),
         tags: Vec::new(),
         created: 0,
+        attached_policies: Vec::new(),
+        permissions_boundary: None,
     };
     iam_api::change(&r.a.state, ACCOUNT, &RoleChange::Create(role))
         .await

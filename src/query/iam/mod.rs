@@ -1,10 +1,11 @@
 //! IAM's Query API (version 2010-05-08) on the broker's endpoint: the actions that explain
 //! and simulate decisions, `SimulateCustomPolicy` and `SimulatePrincipalPolicy`
-//! ([`simulate`]), and the management of roles ([`roles`]). Requests reach it through [`crate::query::dispatch`] when `Version` is IAM's;
+//! ([`simulate`]), the management of roles ([`roles`]) and of customer-managed policies ([`policies`]). Requests reach it through [`crate::query::dispatch`] when `Version` is IAM's;
 //! answers use IAM's XML namespace, with STS's envelope and error shape (both are AWS Query
 //! APIs). Every action here is an admin action ([`crate::broker::admin`]): signed for `iam` by a caller
 //! whose policies allow it.
 
+pub mod policies;
 pub mod roles;
 pub mod simulate;
 
@@ -39,6 +40,24 @@ pub enum Action {
     UntagRole,
     ListRoleTags,
     ListInstanceProfilesForRole,
+    AttachRolePolicy,
+    DetachRolePolicy,
+    ListAttachedRolePolicies,
+    PutRolePermissionsBoundary,
+    DeleteRolePermissionsBoundary,
+    CreatePolicy,
+    GetPolicy,
+    ListPolicies,
+    DeletePolicy,
+    CreatePolicyVersion,
+    GetPolicyVersion,
+    ListPolicyVersions,
+    SetDefaultPolicyVersion,
+    DeletePolicyVersion,
+    ListEntitiesForPolicy,
+    TagPolicy,
+    UntagPolicy,
+    ListPolicyTags,
 }
 
 impl Action {
@@ -61,6 +80,24 @@ impl Action {
             "UntagRole" => Some(Action::UntagRole),
             "ListRoleTags" => Some(Action::ListRoleTags),
             "ListInstanceProfilesForRole" => Some(Action::ListInstanceProfilesForRole),
+            "AttachRolePolicy" => Some(Action::AttachRolePolicy),
+            "DetachRolePolicy" => Some(Action::DetachRolePolicy),
+            "ListAttachedRolePolicies" => Some(Action::ListAttachedRolePolicies),
+            "PutRolePermissionsBoundary" => Some(Action::PutRolePermissionsBoundary),
+            "DeleteRolePermissionsBoundary" => Some(Action::DeleteRolePermissionsBoundary),
+            "CreatePolicy" => Some(Action::CreatePolicy),
+            "GetPolicy" => Some(Action::GetPolicy),
+            "ListPolicies" => Some(Action::ListPolicies),
+            "DeletePolicy" => Some(Action::DeletePolicy),
+            "CreatePolicyVersion" => Some(Action::CreatePolicyVersion),
+            "GetPolicyVersion" => Some(Action::GetPolicyVersion),
+            "ListPolicyVersions" => Some(Action::ListPolicyVersions),
+            "SetDefaultPolicyVersion" => Some(Action::SetDefaultPolicyVersion),
+            "DeletePolicyVersion" => Some(Action::DeletePolicyVersion),
+            "ListEntitiesForPolicy" => Some(Action::ListEntitiesForPolicy),
+            "TagPolicy" => Some(Action::TagPolicy),
+            "UntagPolicy" => Some(Action::UntagPolicy),
+            "ListPolicyTags" => Some(Action::ListPolicyTags),
             _ => None,
         }
     }
@@ -84,6 +121,24 @@ impl Action {
             Action::UntagRole => "UntagRole",
             Action::ListRoleTags => "ListRoleTags",
             Action::ListInstanceProfilesForRole => "ListInstanceProfilesForRole",
+            Action::AttachRolePolicy => "AttachRolePolicy",
+            Action::DetachRolePolicy => "DetachRolePolicy",
+            Action::ListAttachedRolePolicies => "ListAttachedRolePolicies",
+            Action::PutRolePermissionsBoundary => "PutRolePermissionsBoundary",
+            Action::DeleteRolePermissionsBoundary => "DeleteRolePermissionsBoundary",
+            Action::CreatePolicy => "CreatePolicy",
+            Action::GetPolicy => "GetPolicy",
+            Action::ListPolicies => "ListPolicies",
+            Action::DeletePolicy => "DeletePolicy",
+            Action::CreatePolicyVersion => "CreatePolicyVersion",
+            Action::GetPolicyVersion => "GetPolicyVersion",
+            Action::ListPolicyVersions => "ListPolicyVersions",
+            Action::SetDefaultPolicyVersion => "SetDefaultPolicyVersion",
+            Action::DeletePolicyVersion => "DeletePolicyVersion",
+            Action::ListEntitiesForPolicy => "ListEntitiesForPolicy",
+            Action::TagPolicy => "TagPolicy",
+            Action::UntagPolicy => "UntagPolicy",
+            Action::ListPolicyTags => "ListPolicyTags",
         }
     }
 
@@ -106,6 +161,24 @@ impl Action {
             Action::UntagRole => "UntagRoleResponse",
             Action::ListRoleTags => "ListRoleTagsResponse",
             Action::ListInstanceProfilesForRole => "ListInstanceProfilesForRoleResponse",
+            Action::AttachRolePolicy => "AttachRolePolicyResponse",
+            Action::DetachRolePolicy => "DetachRolePolicyResponse",
+            Action::ListAttachedRolePolicies => "ListAttachedRolePoliciesResponse",
+            Action::PutRolePermissionsBoundary => "PutRolePermissionsBoundaryResponse",
+            Action::DeleteRolePermissionsBoundary => "DeleteRolePermissionsBoundaryResponse",
+            Action::CreatePolicy => "CreatePolicyResponse",
+            Action::GetPolicy => "GetPolicyResponse",
+            Action::ListPolicies => "ListPoliciesResponse",
+            Action::DeletePolicy => "DeletePolicyResponse",
+            Action::CreatePolicyVersion => "CreatePolicyVersionResponse",
+            Action::GetPolicyVersion => "GetPolicyVersionResponse",
+            Action::ListPolicyVersions => "ListPolicyVersionsResponse",
+            Action::SetDefaultPolicyVersion => "SetDefaultPolicyVersionResponse",
+            Action::DeletePolicyVersion => "DeletePolicyVersionResponse",
+            Action::ListEntitiesForPolicy => "ListEntitiesForPolicyResponse",
+            Action::TagPolicy => "TagPolicyResponse",
+            Action::UntagPolicy => "UntagPolicyResponse",
+            Action::ListPolicyTags => "ListPolicyTagsResponse",
         }
     }
 
@@ -128,6 +201,24 @@ impl Action {
             Action::UntagRole => "UntagRoleResult",
             Action::ListRoleTags => "ListRoleTagsResult",
             Action::ListInstanceProfilesForRole => "ListInstanceProfilesForRoleResult",
+            Action::AttachRolePolicy => "AttachRolePolicyResult",
+            Action::DetachRolePolicy => "DetachRolePolicyResult",
+            Action::ListAttachedRolePolicies => "ListAttachedRolePoliciesResult",
+            Action::PutRolePermissionsBoundary => "PutRolePermissionsBoundaryResult",
+            Action::DeleteRolePermissionsBoundary => "DeleteRolePermissionsBoundaryResult",
+            Action::CreatePolicy => "CreatePolicyResult",
+            Action::GetPolicy => "GetPolicyResult",
+            Action::ListPolicies => "ListPoliciesResult",
+            Action::DeletePolicy => "DeletePolicyResult",
+            Action::CreatePolicyVersion => "CreatePolicyVersionResult",
+            Action::GetPolicyVersion => "GetPolicyVersionResult",
+            Action::ListPolicyVersions => "ListPolicyVersionsResult",
+            Action::SetDefaultPolicyVersion => "SetDefaultPolicyVersionResult",
+            Action::DeletePolicyVersion => "DeletePolicyVersionResult",
+            Action::ListEntitiesForPolicy => "ListEntitiesForPolicyResult",
+            Action::TagPolicy => "TagPolicyResult",
+            Action::UntagPolicy => "UntagPolicyResult",
+            Action::ListPolicyTags => "ListPolicyTagsResult",
         }
     }
 }
@@ -195,6 +286,90 @@ pub async fn dispatch(
         Some(a @ Action::ListInstanceProfilesForRole) => success(
             a,
             &roles::list_instance_profiles_for_role(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::AttachRolePolicy) => success(
+            a,
+            &roles::attach_role_policy(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::DetachRolePolicy) => success(
+            a,
+            &roles::detach_role_policy(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::ListAttachedRolePolicies) => success(
+            a,
+            &roles::list_attached_role_policies(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::PutRolePermissionsBoundary) => success(
+            a,
+            &roles::put_role_permissions_boundary(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::DeleteRolePermissionsBoundary) => success(
+            a,
+            &roles::delete_role_permissions_boundary(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::CreatePolicy) => success(
+            a,
+            &policies::create_policy(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::GetPolicy) => {
+            success(a, &policies::get_policy(state, params, meta).await?, meta)
+        }
+        Some(a @ Action::ListPolicies) => success(
+            a,
+            &policies::list_policies(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::DeletePolicy) => success(
+            a,
+            &policies::delete_policy(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::CreatePolicyVersion) => success(
+            a,
+            &policies::create_policy_version(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::GetPolicyVersion) => success(
+            a,
+            &policies::get_policy_version(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::ListPolicyVersions) => success(
+            a,
+            &policies::list_policy_versions(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::SetDefaultPolicyVersion) => success(
+            a,
+            &policies::set_default_policy_version(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::DeletePolicyVersion) => success(
+            a,
+            &policies::delete_policy_version(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::ListEntitiesForPolicy) => success(
+            a,
+            &policies::list_entities_for_policy(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::TagPolicy) => {
+            success(a, &policies::tag_policy(state, params, meta).await?, meta)
+        }
+        Some(a @ Action::UntagPolicy) => {
+            success(a, &policies::untag_policy(state, params, meta).await?, meta)
+        }
+        Some(a @ Action::ListPolicyTags) => success(
+            a,
+            &policies::list_policy_tags(state, params, meta).await?,
             meta,
         ),
         None => Err(ApiError::invalid_action(action, VERSION)),

@@ -26,12 +26,12 @@ const MAX_ITEMS: usize = 1000;
 const DEFAULT_ITEMS: usize = 100;
 
 /// The caller, its permissions and its account.
-struct Calling {
+pub(super) struct Calling {
     permissions: Arc<Permissions>,
-    account: String,
+    pub(super) account: String,
 }
 
-async fn calling(state: &Broker, meta: &RequestMeta) -> Result<Calling, ApiError> {
+pub(super) async fn calling(state: &Broker, meta: &RequestMeta) -> Result<Calling, ApiError> {
     let authenticated = authenticate_for(state, meta, "iam").await?;
     let permissions = authenticated.permissions(&state.config.iam)?;
     let account = match authenticated.caller() {
@@ -46,19 +46,33 @@ async fn calling(state: &Broker, meta: &RequestMeta) -> Result<Calling, ApiError
 
 impl Calling {
     /// `iam:<action>` on `resource`, or `AccessDenied`.
-    fn allow(
+    pub(super) fn allow(
         &self,
         state: &Broker,
         meta: &RequestMeta,
         action: &str,
         resource: &str,
     ) -> Result<(), ApiError> {
-        admin::allowed(
+        self.allow_with(state, meta, action, resource, &[])
+    }
+
+    /// [`Self::allow`] with the action's condition keys (`iam:PermissionsBoundary`,
+    /// `iam:PolicyARN`) in the context.
+    pub(super) fn allow_with(
+        &self,
+        state: &Broker,
+        meta: &RequestMeta,
+        action: &str,
+        resource: &str,
+        keys: &[(&str, &str)],
+    ) -> Result<(), ApiError> {
+        admin::allowed_with(
             state,
             meta,
             &self.permissions,
             &format!("iam:{action}"),
             resource,
+            keys,
         )
     }
 
@@ -88,7 +102,7 @@ impl Calling {
     }
 }
 
-fn required<'a>(params: &'a Params, name: &str) -> Result<&'a str, ApiError> {
+pub(super) fn required<'a>(params: &'a Params, name: &str) -> Result<&'a str, ApiError> {
     params
         .get(name)
         .ok_or_else(|| api::missing(&crate::query::params::lower_first(name)).into())
@@ -142,6 +156,8 @@ pub struct RoleXml {
     pub description: Option<String>,
     pub max_session_duration: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub permissions_boundary: Option<BoundaryXml>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tags: Option<Members<TagXml>>,
     /// Not tracked yet: always empty.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -151,7 +167,24 @@ pub struct RoleXml {
 #[derive(Debug, Serialize)]
 pub struct RoleLastUsedXml {}
 
-fn date(t: time::OffsetDateTime) -> String {
+/// `PermissionsBoundary` as IAM writes it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BoundaryXml {
+    pub permissions_boundary_type: &'static str,
+    pub permissions_boundary_arn: String,
+}
+
+impl BoundaryXml {
+    fn of(arn: Option<&String>) -> Option<BoundaryXml> {
+        arn.map(|a| BoundaryXml {
+            permissions_boundary_type: "Policy",
+            permissions_boundary_arn: a.clone(),
+        })
+    }
+}
+
+pub(super) fn date(t: time::OffsetDateTime) -> String {
     crate::encoding::timestamp(t.replace_nanosecond(0).unwrap_or(t))
 }
 
@@ -175,6 +208,7 @@ impl RoleXml {
             assume_role_policy_document: url_encoded(&role.about.trust_document),
             description: role.about.description.clone(),
             max_session_duration: role.max_session_duration,
+            permissions_boundary: BoundaryXml::of(role.about.permissions_boundary.as_ref()),
             tags: (full && !tags.is_empty()).then(|| tags.into()),
             role_last_used: full.then_some(RoleLastUsedXml {}),
         }
@@ -202,6 +236,7 @@ impl RoleXml {
             assume_role_policy_document: url_encoded(&role.trust_policy),
             description: role.description.clone(),
             max_session_duration: role.max_session_duration,
+            permissions_boundary: BoundaryXml::of(role.permissions_boundary.as_ref()),
             tags: (!tags.is_empty()).then(|| tags.into()),
             role_last_used: Some(RoleLastUsedXml {}),
         }
@@ -261,12 +296,12 @@ pub struct ListInstanceProfilesForRoleResult {
 }
 
 /// `Marker` and `MaxItems` as read.
-struct Paging {
+pub(super) struct Paging {
     after: Option<String>,
     max: usize,
 }
 
-fn paging(params: &Params) -> Result<Paging, ApiError> {
+pub(super) fn paging(params: &Params) -> Result<Paging, ApiError> {
     let max = match params.get("MaxItems") {
         None => DEFAULT_ITEMS,
         Some(m) => match m.parse::<i64>() {
@@ -315,7 +350,7 @@ fn paging(params: &Params) -> Result<Paging, ApiError> {
 }
 
 /// One page of `items` (sorted here by key) from the marker on; the next page's marker.
-fn page<T>(mut items: Vec<(String, T)>, paging: &Paging) -> (Vec<T>, Option<String>) {
+pub(super) fn page<T>(mut items: Vec<(String, T)>, paging: &Paging) -> (Vec<T>, Option<String>) {
     items.sort_by(|a, b| a.0.cmp(&b.0));
     let start = paging
         .after
@@ -329,7 +364,7 @@ fn page<T>(mut items: Vec<(String, T)>, paging: &Paging) -> (Vec<T>, Option<Stri
     (out, next)
 }
 
-fn tags(params: &Params) -> Result<Vec<Tag>, ApiError> {
+pub(super) fn tags(params: &Params) -> Result<Vec<Tag>, ApiError> {
     let keys = params.list("Tags", Some("Key"), api::MAX_TAGS)?;
     let mut out = Vec::with_capacity(keys.len());
     for (i, key) in keys.iter().enumerate() {
@@ -364,18 +399,21 @@ pub async fn create_role(
         Some(m) => api::check_max_session_duration(m)?,
         None => *api::SESSION_DURATION.start(),
     };
-    if params.get("PermissionsBoundary").is_some() {
-        return Err(IamApiError::InvalidInput(
-            "PermissionsBoundary is not supported by this endpoint yet.".to_owned(),
-        )
-        .into());
+    let boundary = params.get("PermissionsBoundary");
+    if let Some(b) = boundary {
+        api::check_policy_arn("permissionsBoundary", b)?;
     }
     let tags = tags(params)?;
-    caller.allow(
+    let keys: Vec<(&str, &str)> = boundary
+        .map(|b| ("iam:PermissionsBoundary", b))
+        .into_iter()
+        .collect();
+    caller.allow_with(
         state,
         meta,
         "CreateRole",
         &role_arn(&caller.account, path, name),
+        &keys,
     )?;
     api::check_policy("assumeRolePolicyDocument", trust, PolicyType::Trust)?;
     let role_id = crate::iam::new_unique_id("AROA").ok_or_else(ApiError::internal)?;
@@ -389,6 +427,8 @@ pub async fn create_role(
         inline_policies: Default::default(),
         tags,
         created: state.clock.now().unix_timestamp(),
+        attached_policies: Vec::new(),
+        permissions_boundary: boundary.map(str::to_owned),
     };
     let created = iam_api::change(state, &caller.account, &RoleChange::Create(stored))
         .await?
@@ -526,7 +566,7 @@ pub async fn update_assume_role_policy(
     Ok(Nothing {})
 }
 
-/// `DeleteRole`: refused while inline policies remain; its sessions end.
+/// `DeleteRole`: refused while inline or attached policies remain; its sessions end.
 pub async fn delete_role(
     state: &Broker,
     params: &Params,
@@ -738,6 +778,169 @@ pub async fn list_instance_profiles_for_role(
         instance_profiles: Vec::new().into(),
         is_truncated: false,
     })
+}
+
+/// `AttachedPolicy` as IAM writes it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AttachedPolicyXml {
+    pub policy_name: String,
+    pub policy_arn: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListAttachedRolePoliciesResult {
+    pub attached_policies: Members<AttachedPolicyXml>,
+    pub is_truncated: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub marker: Option<String>,
+}
+
+/// The `PolicyArn` parameter: a policy ARN's shape (the policy may not exist).
+pub(super) fn policy_arn_param<'a>(params: &'a Params, param: &str) -> Result<&'a str, ApiError> {
+    let arn = required(params, param)?;
+    api::check_policy_arn(&crate::query::params::lower_first(param), arn)?;
+    Ok(arn)
+}
+
+/// `AttachRolePolicy`: authorized on the role, with `iam:PolicyARN`; at most 10 per role.
+pub async fn attach_role_policy(
+    state: &Broker,
+    params: &Params,
+    meta: &RequestMeta,
+) -> Result<Nothing, ApiError> {
+    let caller = calling(state, meta).await?;
+    let name = role_name(params)?;
+    let policy_arn = policy_arn_param(params, "PolicyArn")?;
+    caller.allow_with(
+        state,
+        meta,
+        "AttachRolePolicy",
+        &caller.role_resource(state, name),
+        &[("iam:PolicyARN", policy_arn)],
+    )?;
+    let change = RoleChange::Attach {
+        role: name.to_owned(),
+        policy_arn: policy_arn.to_owned(),
+    };
+    iam_api::change(state, &caller.account, &change).await?;
+    Ok(Nothing {})
+}
+
+/// `DetachRolePolicy`.
+pub async fn detach_role_policy(
+    state: &Broker,
+    params: &Params,
+    meta: &RequestMeta,
+) -> Result<Nothing, ApiError> {
+    let caller = calling(state, meta).await?;
+    let name = role_name(params)?;
+    let policy_arn = policy_arn_param(params, "PolicyArn")?;
+    caller.allow_with(
+        state,
+        meta,
+        "DetachRolePolicy",
+        &caller.role_resource(state, name),
+        &[("iam:PolicyARN", policy_arn)],
+    )?;
+    let change = RoleChange::Detach {
+        role: name.to_owned(),
+        policy_arn: policy_arn.to_owned(),
+    };
+    iam_api::change(state, &caller.account, &change).await?;
+    Ok(Nothing {})
+}
+
+/// `ListAttachedRolePolicies` (`PathPrefix` on the policies' paths, paged).
+pub async fn list_attached_role_policies(
+    state: &Broker,
+    params: &Params,
+    meta: &RequestMeta,
+) -> Result<ListAttachedRolePoliciesResult, ApiError> {
+    let caller = calling(state, meta).await?;
+    let name = role_name(params)?;
+    let prefix = params.get("PathPrefix").unwrap_or("/");
+    api::check_path_prefix(prefix)?;
+    let paging = paging(params)?;
+    let role = caller.existing(state, meta, "ListAttachedRolePolicies", name)?;
+    let attached = role
+        .about
+        .attached_policies
+        .iter()
+        .filter_map(|arn| state.config.iam.managed_policies.get(arn))
+        .filter(|p| p.path.starts_with(prefix))
+        .map(|p| {
+            (
+                p.arn.clone(),
+                AttachedPolicyXml {
+                    policy_name: p.name.clone(),
+                    policy_arn: p.arn.clone(),
+                },
+            )
+        })
+        .collect();
+    let (attached, marker) = page(attached, &paging);
+    Ok(ListAttachedRolePoliciesResult {
+        attached_policies: attached.into(),
+        is_truncated: marker.is_some(),
+        marker,
+    })
+}
+
+/// `PutRolePermissionsBoundary`: authorized with `iam:PermissionsBoundary`.
+pub async fn put_role_permissions_boundary(
+    state: &Broker,
+    params: &Params,
+    meta: &RequestMeta,
+) -> Result<Nothing, ApiError> {
+    let caller = calling(state, meta).await?;
+    let name = role_name(params)?;
+    let boundary = policy_arn_param(params, "PermissionsBoundary")?;
+    caller.allow_with(
+        state,
+        meta,
+        "PutRolePermissionsBoundary",
+        &caller.role_resource(state, name),
+        &[("iam:PermissionsBoundary", boundary)],
+    )?;
+    let change = RoleChange::PutBoundary {
+        role: name.to_owned(),
+        policy_arn: boundary.to_owned(),
+    };
+    iam_api::change(state, &caller.account, &change).await?;
+    Ok(Nothing {})
+}
+
+/// `DeleteRolePermissionsBoundary`: authorized with the boundary removed as
+/// `iam:PermissionsBoundary`.
+pub async fn delete_role_permissions_boundary(
+    state: &Broker,
+    params: &Params,
+    meta: &RequestMeta,
+) -> Result<Nothing, ApiError> {
+    let caller = calling(state, meta).await?;
+    let name = role_name(params)?;
+    let current = caller
+        .role(state, name)
+        .and_then(|r| r.about.permissions_boundary.clone());
+    let keys: Vec<(&str, &str)> = current
+        .as_deref()
+        .map(|b| ("iam:PermissionsBoundary", b))
+        .into_iter()
+        .collect();
+    caller.allow_with(
+        state,
+        meta,
+        "DeleteRolePermissionsBoundary",
+        &caller.role_resource(state, name),
+        &keys,
+    )?;
+    let change = RoleChange::DeleteBoundary {
+        role: name.to_owned(),
+    };
+    iam_api::change(state, &caller.account, &change).await?;
+    Ok(Nothing {})
 }
 
 #[cfg(test)]

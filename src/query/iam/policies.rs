@@ -1,0 +1,603 @@
+//! IAM's customer-managed policy actions (docs/operations.md, "Managing roles through IAM's
+//! API"): `CreatePolicy`, `GetPolicy`, `ListPolicies`, `DeletePolicy`, the version actions,
+//! `ListEntitiesForPolicy` and the tag actions. Every call needs `iam:<Action>` on the policy's
+//! ARN in the caller's own account (`*` for `ListPolicies`); a policy of another account is
+//! not found. The file's policies are shown and read-only; changes go through
+//! [`crate::broker::iam_api::change_policy`]. Inputs are checked in the order of
+//! [`super::roles`].
+
+use serde::Serialize;
+
+use super::Members;
+use super::roles::{
+    Nothing, TagXml, calling, date, page, paging, policy_arn_param, required, tags, url_encoded,
+};
+use crate::broker::iam_api;
+use crate::broker::{ApiError, Broker, RequestMeta};
+use crate::iam::ManagedPolicy;
+use crate::iam::api::{self, IamApiError, PolicyChange, StoredPolicy};
+use crate::query::Params;
+
+/// `Policy` as IAM writes it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PolicyXml {
+    pub policy_name: String,
+    pub policy_id: String,
+    pub arn: String,
+    pub path: String,
+    pub default_version_id: String,
+    pub attachment_count: usize,
+    pub permissions_boundary_usage_count: usize,
+    pub is_attachable: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub create_date: String,
+    pub update_date: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Members<TagXml>>,
+}
+
+/// How many roles attach `arn`, and how many it bounds.
+fn usage(state: &Broker, arn: &str) -> (usize, usize) {
+    let mut attached = 0;
+    let mut bounding = 0;
+    for r in state.config.iam.roles() {
+        if r.about.attached_policies.iter().any(|a| a == arn) {
+            attached += 1;
+        }
+        if r.about.permissions_boundary.as_deref() == Some(arn) {
+            bounding += 1;
+        }
+    }
+    (attached, bounding)
+}
+
+impl PolicyXml {
+    /// The policy as `GetPolicy` shows it (`ListPolicies` leaves description and tags out).
+    fn of(state: &Broker, p: &ManagedPolicy, full: bool) -> PolicyXml {
+        let (attachment_count, permissions_boundary_usage_count) = usage(state, &p.arn);
+        let tags: Vec<TagXml> = p
+            .tags
+            .iter()
+            .map(|(k, v)| TagXml {
+                key: k.clone(),
+                value: v.clone(),
+            })
+            .collect();
+        PolicyXml {
+            policy_name: p.name.clone(),
+            policy_id: p.policy_id.clone(),
+            arn: p.arn.clone(),
+            path: p.path.clone(),
+            default_version_id: p.default_version.clone(),
+            attachment_count,
+            permissions_boundary_usage_count,
+            is_attachable: true,
+            description: p.description.clone().filter(|_| full),
+            create_date: date(p.created),
+            update_date: date(p.updated),
+            tags: (full && !tags.is_empty()).then(|| tags.into()),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PolicyResult {
+    pub policy: PolicyXml,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListPoliciesResult {
+    pub policies: Members<PolicyXml>,
+    pub is_truncated: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub marker: Option<String>,
+}
+
+/// `PolicyVersion` as IAM writes it; the document only where IAM returns it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PolicyVersionXml {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub document: Option<String>,
+    pub version_id: String,
+    pub is_default_version: bool,
+    pub create_date: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PolicyVersionResult {
+    pub policy_version: PolicyVersionXml,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListPolicyVersionsResult {
+    pub versions: Members<PolicyVersionXml>,
+    pub is_truncated: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub marker: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PolicyRoleXml {
+    pub role_name: String,
+    pub role_id: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListEntitiesForPolicyResult {
+    /// Users and groups are not managed through the API yet: always empty.
+    pub policy_groups: Members<()>,
+    pub policy_users: Members<()>,
+    pub policy_roles: Members<PolicyRoleXml>,
+    pub is_truncated: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub marker: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListPolicyTagsResult {
+    pub tags: Members<TagXml>,
+    pub is_truncated: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub marker: Option<String>,
+}
+
+/// The caller's managed policy `arn` (file or API), or `NoSuchEntity`.
+fn find<'a>(state: &'a Broker, account: &str, arn: &str) -> Result<&'a ManagedPolicy, ApiError> {
+    state
+        .config
+        .iam
+        .managed_policies
+        .get(arn)
+        .filter(|p| p.account == account)
+        .map(AsRef::as_ref)
+        .ok_or_else(|| api::no_such_policy(arn).into())
+}
+
+/// A boolean parameter (`true`/`false`), `default` when absent.
+fn flag(params: &Params, name: &str, default: bool) -> Result<bool, ApiError> {
+    match params.get(name) {
+        None => Ok(default),
+        Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
+        Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
+        Some(v) => Err(IamApiError::InvalidInput(format!(
+            "{name} {} is not a boolean",
+            crate::encoding::shorten(v)
+        ))
+        .into()),
+    }
+}
+
+/// A parameter limited to `allowed` values (IAM's enums), if given.
+fn one_of<'a>(
+    params: &'a Params,
+    name: &str,
+    allowed: &[&str],
+) -> Result<Option<&'a str>, ApiError> {
+    match params.get(name) {
+        Some(v) if !allowed.contains(&v) => Err(api::constraint(
+            &crate::query::params::lower_first(name),
+            v,
+            &format!("satisfy enum value set: [{}]", allowed.join(", ")),
+        )
+        .into()),
+        v => Ok(v),
+    }
+}
+
+fn version_id(params: &Params) -> Result<&str, ApiError> {
+    let v = required(params, "VersionId")?;
+    api::check_version_id(v)?;
+    Ok(v)
+}
+
+fn policy_xml_of_stored(
+    state: &Broker,
+    account: &str,
+    stored: &StoredPolicy,
+) -> Result<PolicyXml, ApiError> {
+    let (about, _) = stored
+        .to_managed(account)
+        .map_err(|_| ApiError::internal())?;
+    Ok(PolicyXml::of(state, &about, true))
+}
+
+/// `CreatePolicy`.
+pub async fn create_policy(
+    state: &Broker,
+    params: &Params,
+    meta: &RequestMeta,
+) -> Result<PolicyResult, ApiError> {
+    let caller = calling(state, meta).await?;
+    let name = required(params, "PolicyName")?;
+    api::check_name("policyName", name, 128)?;
+    let path = params.get("Path").unwrap_or("/");
+    api::check_path("path", path)?;
+    let document = required(params, "PolicyDocument")?;
+    let description = params.get("Description");
+    if let Some(d) = description {
+        api::check_description(d)?;
+    }
+    let tags = tags(params)?;
+    let arn = crate::iam::policy_arn_at(&caller.account, path, name);
+    caller.allow(state, meta, "CreatePolicy", &arn)?;
+    api::check_managed_policy("policyDocument", document)?;
+    let policy_id = crate::iam::new_unique_id("ANPA").ok_or_else(ApiError::internal)?;
+    let mut stored = StoredPolicy::new(
+        name,
+        path,
+        policy_id,
+        document,
+        state.clock.now().unix_timestamp(),
+    );
+    stored.description = description.filter(|d| !d.is_empty()).map(str::to_owned);
+    stored.tags = tags;
+    let created = iam_api::change_policy(state, &caller.account, &PolicyChange::Create(stored))
+        .await?
+        .ok_or_else(ApiError::internal)?;
+    Ok(PolicyResult {
+        policy: policy_xml_of_stored(state, &caller.account, &created)?,
+    })
+}
+
+/// `GetPolicy`.
+pub async fn get_policy(
+    state: &Broker,
+    params: &Params,
+    meta: &RequestMeta,
+) -> Result<PolicyResult, ApiError> {
+    let caller = calling(state, meta).await?;
+    let arn = policy_arn_param(params, "PolicyArn")?;
+    caller.allow(state, meta, "GetPolicy", arn)?;
+    let policy = find(state, &caller.account, arn)?;
+    Ok(PolicyResult {
+        policy: PolicyXml::of(state, policy, true),
+    })
+}
+
+/// `ListPolicies`: the caller's account's customer-managed policies (`Scope` `AWS` lists
+/// none: there are no AWS-managed policies here), `OnlyAttached`, `PathPrefix`,
+/// `PolicyUsageFilter`, paged.
+pub async fn list_policies(
+    state: &Broker,
+    params: &Params,
+    meta: &RequestMeta,
+) -> Result<ListPoliciesResult, ApiError> {
+    let caller = calling(state, meta).await?;
+    let scope = one_of(params, "Scope", &["All", "AWS", "Local"])?.unwrap_or("All");
+    let only_attached = flag(params, "OnlyAttached", false)?;
+    let prefix = params.get("PathPrefix").unwrap_or("/");
+    api::check_path_prefix(prefix)?;
+    let usage_filter = one_of(
+        params,
+        "PolicyUsageFilter",
+        &["PermissionsPolicy", "PermissionsBoundary"],
+    )?;
+    let paging = paging(params)?;
+    caller.allow(state, meta, "ListPolicies", "*")?;
+    let policies: Vec<(String, PolicyXml)> = state
+        .config
+        .iam
+        .managed_policies
+        .values()
+        .filter(|p| scope != "AWS" && p.account == caller.account && p.path.starts_with(prefix))
+        .map(|p| PolicyXml::of(state, p, false))
+        .filter(|p| {
+            let used = match usage_filter {
+                Some("PermissionsPolicy") => p.attachment_count > 0,
+                Some(_) => p.permissions_boundary_usage_count > 0,
+                None => p.attachment_count + p.permissions_boundary_usage_count > 0,
+            };
+            !only_attached || used
+        })
+        .map(|p| (p.arn.clone(), p))
+        .collect();
+    let (policies, marker) = page(policies, &paging);
+    Ok(ListPoliciesResult {
+        policies: policies.into(),
+        is_truncated: marker.is_some(),
+        marker,
+    })
+}
+
+/// `DeletePolicy`: refused while attached or bounding a role, or while other versions remain.
+pub async fn delete_policy(
+    state: &Broker,
+    params: &Params,
+    meta: &RequestMeta,
+) -> Result<Nothing, ApiError> {
+    let caller = calling(state, meta).await?;
+    let arn = policy_arn_param(params, "PolicyArn")?;
+    caller.allow(state, meta, "DeletePolicy", arn)?;
+    let change = PolicyChange::Delete {
+        arn: arn.to_owned(),
+    };
+    iam_api::change_policy(state, &caller.account, &change).await?;
+    Ok(Nothing {})
+}
+
+/// `CreatePolicyVersion` (at most five versions; `SetAsDefault`).
+pub async fn create_policy_version(
+    state: &Broker,
+    params: &Params,
+    meta: &RequestMeta,
+) -> Result<PolicyVersionResult, ApiError> {
+    let caller = calling(state, meta).await?;
+    let arn = policy_arn_param(params, "PolicyArn")?;
+    let document = required(params, "PolicyDocument")?;
+    let set_as_default = flag(params, "SetAsDefault", false)?;
+    caller.allow(state, meta, "CreatePolicyVersion", arn)?;
+    api::check_managed_policy("policyDocument", document)?;
+    let created = state.clock.now().unix_timestamp();
+    let change = PolicyChange::CreateVersion {
+        arn: arn.to_owned(),
+        document: document.to_owned(),
+        set_as_default,
+        created,
+    };
+    let policy = iam_api::change_policy(state, &caller.account, &change)
+        .await?
+        .ok_or_else(ApiError::internal)?;
+    let version = policy.versions.last().ok_or_else(ApiError::internal)?;
+    Ok(PolicyVersionResult {
+        policy_version: PolicyVersionXml {
+            document: None,
+            version_id: version.id.clone(),
+            is_default_version: version.id == policy.default_version,
+            create_date: date(
+                time::OffsetDateTime::from_unix_timestamp(version.created)
+                    .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
+            ),
+        },
+    })
+}
+
+/// `GetPolicyVersion`: the document URL-encoded, as IAM returns it.
+pub async fn get_policy_version(
+    state: &Broker,
+    params: &Params,
+    meta: &RequestMeta,
+) -> Result<PolicyVersionResult, ApiError> {
+    let caller = calling(state, meta).await?;
+    let arn = policy_arn_param(params, "PolicyArn")?;
+    let id = version_id(params)?;
+    caller.allow(state, meta, "GetPolicyVersion", arn)?;
+    let policy = find(state, &caller.account, arn)?;
+    let version = policy.versions.iter().find(|v| v.id == id).ok_or_else(|| {
+        ApiError::from(IamApiError::NoSuchEntity(format!(
+            "Policy {} version {} does not exist or is not attachable.",
+            crate::encoding::shorten(arn),
+            crate::encoding::shorten(id)
+        )))
+    })?;
+    Ok(PolicyVersionResult {
+        policy_version: PolicyVersionXml {
+            document: Some(url_encoded(&version.document)),
+            version_id: version.id.clone(),
+            is_default_version: version.id == policy.default_version,
+            create_date: date(version.created),
+        },
+    })
+}
+
+/// `ListPolicyVersions` (newest first, paged; no documents).
+pub async fn list_policy_versions(
+    state: &Broker,
+    params: &Params,
+    meta: &RequestMeta,
+) -> Result<ListPolicyVersionsResult, ApiError> {
+    let caller = calling(state, meta).await?;
+    let arn = policy_arn_param(params, "PolicyArn")?;
+    let paging = paging(params)?;
+    caller.allow(state, meta, "ListPolicyVersions", arn)?;
+    let policy = find(state, &caller.account, arn)?;
+    let versions = policy
+        .versions
+        .iter()
+        .map(|v| {
+            let number: u32 = v.id.trim_start_matches('v').parse().unwrap_or(0);
+            (
+                format!("{:010}", u32::MAX - number),
+                PolicyVersionXml {
+                    document: None,
+                    version_id: v.id.clone(),
+                    is_default_version: v.id == policy.default_version,
+                    create_date: date(v.created),
+                },
+            )
+        })
+        .collect();
+    let (versions, marker) = page(versions, &paging);
+    Ok(ListPolicyVersionsResult {
+        versions: versions.into(),
+        is_truncated: marker.is_some(),
+        marker,
+    })
+}
+
+/// `SetDefaultPolicyVersion`: what the policy grants changes on every role using it.
+pub async fn set_default_policy_version(
+    state: &Broker,
+    params: &Params,
+    meta: &RequestMeta,
+) -> Result<Nothing, ApiError> {
+    let caller = calling(state, meta).await?;
+    let arn = policy_arn_param(params, "PolicyArn")?;
+    let id = version_id(params)?;
+    caller.allow(state, meta, "SetDefaultPolicyVersion", arn)?;
+    let change = PolicyChange::SetDefault {
+        arn: arn.to_owned(),
+        version: id.to_owned(),
+    };
+    iam_api::change_policy(state, &caller.account, &change).await?;
+    Ok(Nothing {})
+}
+
+/// `DeletePolicyVersion`: never the default one.
+pub async fn delete_policy_version(
+    state: &Broker,
+    params: &Params,
+    meta: &RequestMeta,
+) -> Result<Nothing, ApiError> {
+    let caller = calling(state, meta).await?;
+    let arn = policy_arn_param(params, "PolicyArn")?;
+    let id = version_id(params)?;
+    caller.allow(state, meta, "DeletePolicyVersion", arn)?;
+    let change = PolicyChange::DeleteVersion {
+        arn: arn.to_owned(),
+        version: id.to_owned(),
+    };
+    iam_api::change_policy(state, &caller.account, &change).await?;
+    Ok(Nothing {})
+}
+
+/// `ListEntitiesForPolicy`: the roles attaching it (or bounded by it, with
+/// `PolicyUsageFilter=PermissionsBoundary`); users and groups are empty.
+pub async fn list_entities_for_policy(
+    state: &Broker,
+    params: &Params,
+    meta: &RequestMeta,
+) -> Result<ListEntitiesForPolicyResult, ApiError> {
+    let caller = calling(state, meta).await?;
+    let arn = policy_arn_param(params, "PolicyArn")?;
+    let filter = one_of(
+        params,
+        "EntityFilter",
+        &[
+            "User",
+            "Role",
+            "Group",
+            "LocalManagedPolicy",
+            "AWSManagedPolicy",
+        ],
+    )?;
+    let prefix = params.get("PathPrefix").unwrap_or("/");
+    api::check_path_prefix(prefix)?;
+    let usage_filter = one_of(
+        params,
+        "PolicyUsageFilter",
+        &["PermissionsPolicy", "PermissionsBoundary"],
+    )?;
+    let paging = paging(params)?;
+    caller.allow(state, meta, "ListEntitiesForPolicy", arn)?;
+    find(state, &caller.account, arn)?;
+    let roles_wanted = matches!(filter, None | Some("Role" | "LocalManagedPolicy"));
+    let roles = state
+        .config
+        .iam
+        .roles()
+        .filter(|r| roles_wanted && r.account == caller.account && r.path.starts_with(prefix))
+        .filter(|r| {
+            let attached = r.about.attached_policies.iter().any(|a| a == arn);
+            let bounded = r.about.permissions_boundary.as_deref() == Some(arn);
+            match usage_filter {
+                Some("PermissionsPolicy") => attached,
+                Some(_) => bounded,
+                None => attached || bounded,
+            }
+        })
+        .map(|r| {
+            (
+                r.arn.clone(),
+                PolicyRoleXml {
+                    role_name: r.name.clone(),
+                    role_id: r.role_id.clone(),
+                },
+            )
+        })
+        .collect();
+    let (roles, marker) = page(roles, &paging);
+    Ok(ListEntitiesForPolicyResult {
+        policy_groups: Vec::new().into(),
+        policy_users: Vec::new().into(),
+        policy_roles: roles.into(),
+        is_truncated: marker.is_some(),
+        marker,
+    })
+}
+
+/// `TagPolicy`.
+pub async fn tag_policy(
+    state: &Broker,
+    params: &Params,
+    meta: &RequestMeta,
+) -> Result<Nothing, ApiError> {
+    let caller = calling(state, meta).await?;
+    let arn = policy_arn_param(params, "PolicyArn")?;
+    let tags = tags(params)?;
+    if tags.is_empty() {
+        return Err(api::missing("tags").into());
+    }
+    caller.allow(state, meta, "TagPolicy", arn)?;
+    let change = PolicyChange::Tag {
+        arn: arn.to_owned(),
+        tags,
+    };
+    iam_api::change_policy(state, &caller.account, &change).await?;
+    Ok(Nothing {})
+}
+
+/// `UntagPolicy`.
+pub async fn untag_policy(
+    state: &Broker,
+    params: &Params,
+    meta: &RequestMeta,
+) -> Result<Nothing, ApiError> {
+    let caller = calling(state, meta).await?;
+    let arn = policy_arn_param(params, "PolicyArn")?;
+    let keys = params.list("TagKeys", None, api::MAX_TAGS)?;
+    if keys.is_empty() {
+        return Err(api::missing("tagKeys").into());
+    }
+    for k in &keys {
+        api::check_tag_key(k)?;
+    }
+    caller.allow(state, meta, "UntagPolicy", arn)?;
+    let change = PolicyChange::Untag {
+        arn: arn.to_owned(),
+        keys: keys.into_iter().map(str::to_owned).collect(),
+    };
+    iam_api::change_policy(state, &caller.account, &change).await?;
+    Ok(Nothing {})
+}
+
+/// `ListPolicyTags` (paged).
+pub async fn list_policy_tags(
+    state: &Broker,
+    params: &Params,
+    meta: &RequestMeta,
+) -> Result<ListPolicyTagsResult, ApiError> {
+    let caller = calling(state, meta).await?;
+    let arn = policy_arn_param(params, "PolicyArn")?;
+    let paging = paging(params)?;
+    caller.allow(state, meta, "ListPolicyTags", arn)?;
+    let policy = find(state, &caller.account, arn)?;
+    let tags = policy
+        .tags
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                TagXml {
+                    key: k.clone(),
+                    value: v.clone(),
+                },
+            )
+        })
+        .collect();
+    let (tags, marker) = page(tags, &paging);
+    Ok(ListPolicyTagsResult {
+        tags: tags.into(),
+        is_truncated: marker.is_some(),
+        marker,
+    })
+}
