@@ -590,10 +590,14 @@ pub fn merged(base: &Iam, layer: &Layer, previous: Option<(&Iam, &Layer)>) -> (I
                 skipped.push(Skipped::Shadowed(arn));
                 continue;
             }
+            // Only the same API role is shared: a file role of that ARN (which hid this one)
+            // is not it.
             let reused = previous.and_then(|(iam_before, layer_before)| {
                 (layer_before.role(account, &stored.name) == Some(stored))
-                    .then(|| iam_before.role(&arn).cloned())
+                    .then(|| iam_before.role(&arn))
                     .flatten()
+                    .filter(|r| r.about.origin == Origin::Api && r.role_id == stored.role_id)
+                    .cloned()
             });
             match reused {
                 Some(role) => iam.insert_role(role),

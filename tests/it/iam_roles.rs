@@ -904,3 +904,81 @@ async fn with_the_store_down_a_change_is_503_and_nothing_changes() {
         .sum();
     assert!(failures > 0);
 }
+
+/// An API role hidden by a file role of the same name, then shown again when the file drops
+/// it: the API role is served again with its stored id (not the file's role), and neither the
+/// file role's sessions nor those of the API role from before it was hidden come back.
+#[tokio::test]
+async fn a_role_the_file_defined_for_a_while_is_the_api_one_again_and_no_session_comes_back() {
+    let idp = TestIdp::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let base = config(dir.path(), &idp, "memory://");
+    let broker = TestBroker::reloadable(dir, &base).await;
+    let iam = broker.iam_as(ADMIN_KEY_ID, ADMIN_SECRET);
+    let made = iam
+        .create_role()
+        .role_name("ci")
+        .assume_role_policy_document(ci_trust(&broker))
+        .send()
+        .await
+        .unwrap();
+    let stored_id = made.role().unwrap().role_id().to_owned();
+    let arn = format!("arn:aws:iam::{ACCOUNT}:role/ci");
+    let api_session = assume(&broker, &idp, &arn).await.unwrap();
+    let role_id = |iam: aws_sdk_iam::Client| async move {
+        let got = iam.get_role().role_name("ci").send().await.unwrap();
+        got.role().unwrap().role_id().to_owned()
+    };
+
+    // The file defines `ci` now: its role is served.
+    let file = broker.dir.path().join("broker.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "{base}\n[[roles]]\naccount = \"{ACCOUNT}\"\nname = \"ci\"\ntrust_policy_file = \"ci-trust.json\"\n"
+        ),
+    )
+    .unwrap();
+    broker.live.reload("test").await.unwrap();
+    assert_ne!(role_id(iam.clone()).await, stored_id);
+    let file_session = usable_session(&broker, &idp, &arn).await;
+
+    // The file drops it: the API role, as stored, is served again and can be changed.
+    std::fs::write(&file, &base).unwrap();
+    broker.live.reload("test").await.unwrap();
+    assert_eq!(role_id(iam.clone()).await, stored_id);
+    iam.update_role()
+        .role_name("ci")
+        .description("the API's")
+        .send()
+        .await
+        .unwrap();
+    for session in [&file_session, &api_session] {
+        assert_eq!(
+            caller_identity(&broker, session).await,
+            Err("InvalidClientTokenId".to_owned())
+        );
+    }
+    usable_session(&broker, &idp, &arn).await;
+}
+
+/// A session of `arn` that works: a rule cuts at a whole second, so one issued in the second
+/// a role was replaced is refused; polled until the next second at most.
+async fn usable_session(
+    broker: &TestBroker,
+    idp: &TestIdp,
+    arn: &str,
+) -> aws_sdk_sts::types::Credentials {
+    let start = Instant::now();
+    loop {
+        let session = assume(broker, idp, arn).await.unwrap();
+        if caller_identity(broker, &session).await.is_ok() {
+            return session;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "no usable session"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
