@@ -5,7 +5,7 @@
 //! ([`super::reload::Live::sync_iam`], polled every [`POLL`] by a task [`super::reload::Live`]
 //! starts). A change is a compare-and-set on the account's document, retried a few times
 //! ([`change`]); the replica that made it serves it before answering. A role deleted here has
-//! its sessions revoked by this replica as of the deletion, before it is stored.
+//! its sessions revoked by this replica as of the deletion, once it is stored.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -165,24 +165,10 @@ pub async fn change(
     change: &RoleChange,
 ) -> Result<Option<StoredRole>, ApiError> {
     let file = FileRoles::of(&state.config.iam, account);
-    let mut revoked = false;
     for _ in 0..ATTEMPTS {
         let layer = read_layer(&state.store, &[account.to_owned()]).await?;
         let current = layer.accounts.into_values().next().unwrap_or_default();
         let (next, role) = api::apply(&current.document, change, &file)?;
-        if let RoleChange::Delete { name } = change
-            && !revoked
-            && let Some(gone) = current.document.roles.get(&name.to_ascii_lowercase())
-        {
-            // Before the deletion is stored: a failure here stores nothing, and no replica
-            // serves the role without this rule (see `Revocations::reconfigure_except`).
-            let arn = crate::iam::role_arn(account, &gone.path, &gone.name);
-            state
-                .revocations
-                .revoke_removed_role(&arn, state.clock.now())
-                .await?;
-            revoked = true;
-        }
         let bytes = serde_json::to_vec(&next).map_err(|e| {
             tracing::error!(error = %e, "an IAM document could not be encoded");
             ApiError::internal()
@@ -192,11 +178,42 @@ pub async fn change(
             .iam_replace(account, current.revision, bytes)
             .await?
         {
+            if let RoleChange::Delete { name } = change
+                && let Some(gone) = current.document.roles.get(&name.to_ascii_lowercase())
+            {
+                revoke_deleted(
+                    state,
+                    &crate::iam::role_arn(account, &gone.path, &gone.name),
+                )
+                .await;
+            }
             state.iam_sync.serve_at_least(version).await;
             return Ok(role);
         }
     }
     Err(ApiError::concurrent_modification())
+}
+
+/// Ends the sessions of a role whose deletion is stored, as of now: only once stored, so that a
+/// refused or failed deletion ends none. Tried [`ATTEMPTS`] times; if every try fails, each
+/// replica's swap revokes it when the role stops being served there
+/// ([`super::reload`]), and its own sessions are refused from then on by its unique id.
+async fn revoke_deleted(state: &Broker, arn: &str) {
+    for attempt in 1..=ATTEMPTS {
+        match state
+            .revocations
+            .revoke_removed_role(arn, state.clock.now())
+            .await
+        {
+            Ok(_) => return,
+            Err(e) if attempt == ATTEMPTS => tracing::error!(
+                role = %arn,
+                error = %e,
+                "a deleted role's sessions could not be revoked here; each replica revokes them as it stops serving the role"
+            ),
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -982,3 +982,54 @@ async fn usable_session(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A deletion that is refused or not stored ends no session: the rule is written only once
+/// the deletion is stored.
+#[tokio::test]
+async fn a_delete_that_is_refused_or_not_stored_ends_no_session() {
+    let idp = TestIdp::start().await;
+    let redis = RedisServer::start().await;
+    let broker = broker(&idp, &redis.url(), None).await;
+    let iam = broker.iam_as(ADMIN_KEY_ID, ADMIN_SECRET);
+    iam.create_role()
+        .role_name("kept")
+        .assume_role_policy_document(ci_trust(&broker))
+        .send()
+        .await
+        .unwrap();
+    let arn = format!("arn:aws:iam::{ACCOUNT}:role/kept");
+    let session = assume(&broker, &idp, &arn).await.unwrap();
+    iam.put_role_policy()
+        .role_name("kept")
+        .policy_name("read")
+        .policy_document(S3_READ)
+        .send()
+        .await
+        .unwrap();
+    let (code, _, _) = refused(iam.delete_role().role_name("kept").send().await);
+    assert_eq!(code, "DeleteConflict");
+    caller_identity(&broker, &session).await.unwrap();
+
+    // The document's write fails (the store refuses HSET), revocation entries still work.
+    iam.delete_role_policy()
+        .role_name("kept")
+        .policy_name("read")
+        .send()
+        .await
+        .unwrap();
+    let client = ::redis::Client::open(redis.url()).unwrap();
+    let mut c = client.get_multiplexed_async_connection().await.unwrap();
+    let acl = |rule: &'static str| {
+        ::redis::cmd("ACL")
+            .arg("SETUSER")
+            .arg("default")
+            .arg(rule)
+            .clone()
+    };
+    acl("-hset").query_async::<()>(&mut c).await.unwrap();
+    let (_, status, _) = refused(iam.delete_role().role_name("kept").send().await);
+    acl("+hset").query_async::<()>(&mut c).await.unwrap();
+    assert_eq!(status, 503);
+    iam.get_role().role_name("kept").send().await.unwrap();
+    caller_identity(&broker, &session).await.unwrap();
+}
