@@ -23,12 +23,15 @@ pub const MAX_TAGS: usize = 50;
 pub const MAX_TAG_KEY: usize = 128;
 pub const MAX_TAG_VALUE: usize = 256;
 pub const MAX_DESCRIPTION: usize = 1000;
-/// A policy document parameter, as IAM's model bounds it.
+/// A policy document parameter, as IAM's model bounds it (characters), and its bytes.
 pub const MAX_POLICY_DOCUMENT: usize = 131_072;
 /// A role's trust policy, non-whitespace characters (IAM's `ACLSizePerRole`).
 pub const MAX_TRUST_POLICY: usize = 2048;
 /// A role's inline policies together, non-whitespace characters.
 pub const MAX_ROLE_INLINE_POLICIES: usize = 10_240;
+/// One account's stored document, serialized: every replica reads all of them at each change
+/// within the store's deadline, so a change that would make it larger is refused.
+pub const MAX_ACCOUNT_DOCUMENT: usize = 4 * 1024 * 1024;
 /// `MaxSessionDuration`'s range, seconds.
 pub const SESSION_DURATION: std::ops::RangeInclusive<u32> = 3600..=43200;
 
@@ -246,7 +249,7 @@ pub fn apply(
             )));
         }
         next.roles.insert(key, role.clone());
-        return Ok((next, Some(role.clone())));
+        return Ok((bounded(next)?, Some(role.clone())));
     }
     if let RoleChange::Delete { .. } = change {
         let role = next.roles.get(&key).ok_or_else(|| no_such_role(name))?;
@@ -310,7 +313,19 @@ pub fn apply(
         RoleChange::Untag { keys, .. } => role.tags.retain(|t| !keys.contains(&t.key)),
     }
     let after = role.clone();
-    Ok((next, Some(after)))
+    Ok((bounded(next)?, Some(after)))
+}
+
+/// `doc`, if its serialized size is within [`MAX_ACCOUNT_DOCUMENT`].
+fn bounded(doc: AccountDocument) -> Result<AccountDocument, IamApiError> {
+    let size = serde_json::to_vec(&doc).map_or(usize::MAX, |b| b.len());
+    if size > MAX_ACCOUNT_DOCUMENT {
+        return Err(IamApiError::LimitExceeded(format!(
+            "Cannot exceed the size of the IAM entities stored for one account: \
+             {MAX_ACCOUNT_DOCUMENT} bytes (policy documents count whitespace included)."
+        )));
+    }
+    Ok(doc)
 }
 
 fn non_blank(text: &str) -> usize {
@@ -436,10 +451,18 @@ pub fn check_max_session_duration(value: &str) -> Result<u32, IamApiError> {
 }
 
 /// A policy document parameter: bounded and allowed characters, then exactly the checks a
-/// file policy of the same kind gets ([`policy::parse`]; the same message). A trust policy
-/// is also held to [`MAX_TRUST_POLICY`].
+/// file policy of the same kind gets ([`policy::parse`]; the same message). At most
+/// [`MAX_POLICY_DOCUMENT`] characters and as many bytes; a trust policy is also held to
+/// [`MAX_TRUST_POLICY`].
 pub fn check_policy(param: &str, text: &str, kind: PolicyType) -> Result<(), IamApiError> {
     length(param, text, 1, MAX_POLICY_DOCUMENT)?;
+    if text.len() > MAX_POLICY_DOCUMENT {
+        return Err(constraint(
+            param,
+            text,
+            &format!("have length less than or equal to {MAX_POLICY_DOCUMENT} bytes"),
+        ));
+    }
     let allowed = |c: char| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{ff}');
     if !text.chars().all(allowed) {
         return Err(constraint(
@@ -450,7 +473,8 @@ pub fn check_policy(param: &str, text: &str, kind: PolicyType) -> Result<(), Iam
     }
     if kind == PolicyType::Trust && non_blank(text) > MAX_TRUST_POLICY {
         return Err(IamApiError::LimitExceeded(format!(
-            "Cannot exceed quota for ACLSizePerRole: {MAX_TRUST_POLICY}"
+            "Cannot exceed quota for ACLSizePerRole: {MAX_TRUST_POLICY} (IAM's default quota: \
+             characters of the trust policy, whitespace not counted)."
         )));
     }
     policy::parse(text, kind)
@@ -815,6 +839,67 @@ mod tests {
             check_policy("assumeRolePolicyDocument", &long, PolicyType::Trust),
             Err(IamApiError::LimitExceeded(_))
         ));
+    }
+
+    /// Whitespace does not count toward IAM's quotas, but it is stored: each document is
+    /// bounded in bytes, and so is the whole account's.
+    #[test]
+    fn whitespace_padded_policies_are_bounded_and_refused_ones_store_nothing() {
+        let pad = |doc: &str, to: usize| format!("{doc}{}", " ".repeat(to - doc.len()));
+        let padded = pad(S3, MAX_POLICY_DOCUMENT);
+        assert!(check_policy("policyDocument", &padded, PolicyType::Identity).is_ok());
+        // Characters within the bound, bytes beyond it.
+        let wide = format!("{S3}{}", "\u{a0}".repeat(MAX_POLICY_DOCUMENT - S3.len()));
+        assert!(matches!(
+            check_policy("policyDocument", &wide, PolicyType::Identity),
+            Err(IamApiError::Validation(_))
+        ));
+        let Err(IamApiError::LimitExceeded(m)) = check_policy(
+            "assumeRolePolicyDocument",
+            &TRUST.replace("sts:AssumeRole", &"a".repeat(2048)),
+            PolicyType::Trust,
+        ) else {
+            panic!("a trust policy over the quota passed");
+        };
+        assert!(m.contains("2048") && m.contains("default quota"), "{m}");
+
+        let mut doc = applied(&AccountDocument::default(), RoleChange::Create(role("app")));
+        let mut stored = 0;
+        let refused = loop {
+            let put = RoleChange::PutPolicy {
+                role: "app".into(),
+                policy: format!("p{stored}"),
+                document: padded.clone(),
+            };
+            match apply(&doc, &put, &file()) {
+                Ok((next, _)) => {
+                    doc = next;
+                    stored += 1;
+                }
+                Err(e) => break e,
+            }
+        };
+        assert!(
+            matches!(refused, IamApiError::LimitExceeded(_)),
+            "{refused:?}"
+        );
+        assert!(serde_json::to_vec(&doc).unwrap().len() <= MAX_ACCOUNT_DOCUMENT);
+        assert_eq!(stored, MAX_ACCOUNT_DOCUMENT / MAX_POLICY_DOCUMENT - 1);
+        // The same many roles with padded trust policies.
+        let mut doc = AccountDocument::default();
+        let refused = (0..).find_map(|i| {
+            let mut r = role(&format!("r{i}"));
+            r.trust_policy = pad(TRUST, MAX_POLICY_DOCUMENT);
+            match apply(&doc, &RoleChange::Create(r), &file()) {
+                Ok((next, _)) => {
+                    doc = next;
+                    None
+                }
+                Err(e) => Some(e),
+            }
+        });
+        assert!(matches!(refused, Some(IamApiError::LimitExceeded(_))));
+        assert!(doc.roles.len() < 40);
     }
 
     #[test]
