@@ -1033,3 +1033,66 @@ async fn a_delete_that_is_refused_or_not_stored_ends_no_session() {
     iam.get_role().role_name("kept").send().await.unwrap();
     caller_identity(&broker, &session).await.unwrap();
 }
+
+/// Calls of each write command Redis has answered so far (`INFO commandstats`).
+async fn redis_writes(redis: &RedisServer) -> u64 {
+    let client = ::redis::Client::open(redis.url()).unwrap();
+    let mut c = client.get_multiplexed_async_connection().await.unwrap();
+    let info: String = ::redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    info.lines()
+        .filter(|l| {
+            ["cmdstat_set:", "cmdstat_zadd:"]
+                .iter()
+                .any(|c| l.starts_with(c))
+        })
+        .filter_map(|l| {
+            l.split("calls=")
+                .nth(1)?
+                .split(',')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum()
+}
+
+/// A change through the API swaps the configuration on every replica; the swap registers only
+/// the roles and users that are new, not every one again: a `TagRole` with 60 roles costs no
+/// registry write, a `CreateRole` one.
+#[tokio::test]
+async fn a_change_writes_to_the_registry_only_what_is_new() {
+    let idp = TestIdp::start().await;
+    let redis = RedisServer::start().await;
+    let broker = broker(&idp, &redis.url(), None).await;
+    let iam = broker.iam_as(ADMIN_KEY_ID, ADMIN_SECRET);
+    for i in 0..60 {
+        iam.create_role()
+            .role_name(format!("r{i}"))
+            .assume_role_policy_document(ci_trust(&broker))
+            .send()
+            .await
+            .unwrap();
+    }
+    let before = redis_writes(&redis).await;
+    let version = broker.state.store.iam_version().await.unwrap();
+    iam.tag_role()
+        .role_name("r1")
+        .tags(Tag::builder().key("k").value("v").build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(broker.live.current().iam_layer.version > version);
+    assert_eq!(redis_writes(&redis).await - before, 0);
+    iam.create_role()
+        .role_name("one-more")
+        .assume_role_policy_document(ci_trust(&broker))
+        .send()
+        .await
+        .unwrap();
+    // One registry entry: the entry and its index.
+    assert_eq!(redis_writes(&redis).await - before, 2);
+}
