@@ -1096,3 +1096,148 @@ async fn a_change_writes_to_the_registry_only_what_is_new() {
     // One registry entry: the entry and its index.
     assert_eq!(redis_writes(&redis).await - before, 2);
 }
+
+/// Users of the account whose policies use the tag condition keys of IAM's role actions.
+fn tag_policies_config(dir: &std::path::Path, idp: &TestIdp) -> String {
+    let users = [
+        (
+            "guarded",
+            r#"{"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": "iam:*", "Resource": "*"},
+                {"Effect": "Deny", "Action": "iam:*", "Resource": "*",
+                 "Condition": {"StringEquals": {"aws:ResourceTag/protected": "true"}}}]}"#,
+        ),
+        (
+            "tagger",
+            r#"{"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": ["iam:CreateRole", "iam:TagRole"], "Resource": "*",
+                 "Condition": {"ForAllValues:StringEquals": {"aws:TagKeys": ["team"]}}}]}"#,
+        ),
+        (
+            "creator",
+            r#"{"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": "iam:CreateRole", "Resource": "*"}]}"#,
+        ),
+    ];
+    let mut toml = config(dir, idp, "memory://");
+    for (i, (name, policy)) in users.iter().enumerate() {
+        std::fs::write(dir.join(format!("{name}.json")), policy).unwrap();
+        std::fs::write(
+            dir.join(format!("{name}.secret")),
+            format!("{name}SecretAccessKey/EXAMPLE+0123456789"),
+        )
+        .unwrap();
+        toml += &format!(
+            "\n[[users]]\naccount = \"{ACCOUNT}\"\nname = \"{name}\"\npolicy_files = [\"{name}.json\"]\naccess_keys = [{{ id = \"AKIATAGTESTUSERAAAA{}\", secret_file = \"{name}.secret\" }}]\n",
+            key_letter(i)
+        );
+    }
+    toml
+}
+
+/// The last letter of the access key id of the `i`th user of [`tag_policies_config`].
+fn key_letter(i: usize) -> char {
+    char::from(b'B' + u8::try_from(i).unwrap())
+}
+
+fn tag(key: &str, value: &str) -> Tag {
+    Tag::builder().key(key).value(value).build().unwrap()
+}
+
+#[tokio::test]
+async fn tag_condition_keys_decide_role_actions_as_in_iam() {
+    let idp = TestIdp::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let toml = tag_policies_config(dir.path(), &idp);
+    let broker = TestBroker::from_toml(dir, &toml).await;
+    let trust = ci_trust(&broker);
+    let as_user = |i: usize, name: &str| {
+        broker.iam_as(
+            &format!("AKIATAGTESTUSERAAAA{}", key_letter(i)),
+            &format!("{name}SecretAccessKey/EXAMPLE+0123456789"),
+        )
+    };
+    let (guarded, tagger, creator) = (
+        as_user(0, "guarded"),
+        as_user(1, "tagger"),
+        as_user(2, "creator"),
+    );
+    let admin = broker.iam_as(ADMIN_KEY_ID, ADMIN_SECRET);
+    for (name, tags) in [("vault", vec![tag("protected", "true")]), ("open", vec![])] {
+        admin
+            .create_role()
+            .role_name(name)
+            .assume_role_policy_document(&trust)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .unwrap();
+    }
+
+    // Deny by the role's tag.
+    let put = |iam: &aws_sdk_iam::Client, role: &str| {
+        iam.put_role_policy()
+            .role_name(role)
+            .policy_name("read")
+            .policy_document(S3_READ)
+            .send()
+    };
+    let (code, status, _) = refused(put(&guarded, "vault").await);
+    assert_eq!((code.as_str(), status), ("AccessDenied", 403));
+    put(&guarded, "open").await.unwrap();
+    let vault_policies = admin
+        .list_role_policies()
+        .role_name("vault")
+        .send()
+        .await
+        .unwrap();
+    assert!(vault_policies.policy_names().is_empty());
+
+    // Only the tag keys allowed, at creation and after.
+    let create = |iam: &aws_sdk_iam::Client, role: &str, tags: Vec<Tag>| {
+        iam.create_role()
+            .role_name(role)
+            .assume_role_policy_document(&trust)
+            .set_tags(Some(tags))
+            .send()
+    };
+    create(&tagger, "team-only", vec![tag("team", "a")])
+        .await
+        .unwrap();
+    let (code, _, _) = refused(
+        create(
+            &tagger,
+            "extra-key",
+            vec![tag("team", "a"), tag("env", "b")],
+        )
+        .await,
+    );
+    assert_eq!(code, "AccessDenied");
+    let (code, _, _) = refused(
+        tagger
+            .tag_role()
+            .role_name("team-only")
+            .tags(tag("env", "b"))
+            .send()
+            .await,
+    );
+    assert_eq!(code, "AccessDenied");
+
+    // Tags at creation need iam:TagRole too.
+    let (code, _, message) = refused(create(&creator, "tagged", vec![tag("team", "a")]).await);
+    assert_eq!(code, "AccessDenied");
+    assert!(message.contains("iam:TagRole"), "{message}");
+    create(&creator, "untagged", vec![]).await.unwrap();
+
+    for gone in ["extra-key", "tagged"] {
+        let (code, _, _) = refused(admin.get_role().role_name(gone).send().await);
+        assert_eq!(code, "NoSuchEntity");
+    }
+    let team_only = admin
+        .list_role_tags()
+        .role_name("team-only")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(team_only.tags().len(), 1);
+}
