@@ -522,7 +522,7 @@ pub fn check_tag_key(key: &str) -> Result<(), IamApiError> {
             r"satisfy regular expression pattern: [\p{L}\p{Z}\p{N}_.:/=+\-@]+",
         ));
     }
-    if key.len() >= 4 && key[..4].eq_ignore_ascii_case("aws:") {
+    if key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:")) {
         return Err(IamApiError::InvalidInput(
             "User is not authorized to perform tag operations with the reserved aws: prefix."
                 .to_owned(),
@@ -818,6 +818,9 @@ mod tests {
         assert!(check_tags(&[tag(&"k".repeat(129), "")]).is_err());
         assert!(check_tags(&[tag("k", &"v".repeat(257))]).is_err());
         assert!(check_tags(&[tag("k", "<>")]).is_err());
+        // A multi-byte character across the fourth byte is a key like another.
+        assert!(check_tag_key("abc\u{e9}").is_ok());
+        assert!(check_tags(&[tag("abc\u{e9}", "v"), tag("\u{e9}\u{e9}x", "v")]).is_ok());
     }
 
     #[test]

@@ -1241,3 +1241,34 @@ async fn tag_condition_keys_decide_role_actions_as_in_iam() {
         .unwrap();
     assert_eq!(team_only.tags().len(), 1);
 }
+
+/// A tag key with a multi-byte character across its fourth byte (`abc%C3%A9` on the wire) is a
+/// key like any other, wherever a tag key is read.
+#[tokio::test]
+async fn a_multi_byte_tag_key_is_a_key_like_another() {
+    let idp = TestIdp::start().await;
+    let broker = broker(&idp, "memory://", None).await;
+    let iam = broker.iam_as(ADMIN_KEY_ID, ADMIN_SECRET);
+    iam.create_role()
+        .role_name("wide")
+        .assume_role_policy_document(ci_trust(&broker))
+        .tags(tag("abc\u{e9}", "v"))
+        .send()
+        .await
+        .unwrap();
+    iam.tag_role()
+        .role_name("wide")
+        .tags(tag("\u{e9}\u{e9}x", "w"))
+        .send()
+        .await
+        .unwrap();
+    iam.untag_role()
+        .role_name("wide")
+        .tag_keys("abc\u{e9}")
+        .send()
+        .await
+        .unwrap();
+    let tags = iam.list_role_tags().role_name("wide").send().await.unwrap();
+    let keys: Vec<_> = tags.tags().iter().map(|t| t.key()).collect();
+    assert_eq!(keys, ["\u{e9}\u{e9}x"]);
+}
