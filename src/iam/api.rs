@@ -299,8 +299,9 @@ pub fn apply(
         }
         RoleChange::Tag { tags, .. } => {
             for t in tags {
-                match role.tags.iter_mut().find(|o| o.key == t.key) {
-                    Some(old) => old.value.clone_from(&t.value),
+                // Keys compare without case, as in IAM: the tag is replaced.
+                match role.tags.iter_mut().find(|o| same_tag_key(&o.key, &t.key)) {
+                    Some(old) => *old = t.clone(),
                     None => role.tags.push(t.clone()),
                 }
             }
@@ -310,7 +311,9 @@ pub fn apply(
                 ));
             }
         }
-        RoleChange::Untag { keys, .. } => role.tags.retain(|t| !keys.contains(&t.key)),
+        RoleChange::Untag { keys, .. } => role
+            .tags
+            .retain(|t| !keys.iter().any(|k| same_tag_key(k, &t.key))),
     }
     let after = role.clone();
     Ok((bounded(next)?, Some(after)))
@@ -495,14 +498,14 @@ pub fn check_tags(tags: &[Tag]) -> Result<(), IamApiError> {
     for t in tags {
         check_tag_key(&t.key)?;
         length("tags.member.value", &t.value, 0, MAX_TAG_VALUE)?;
-        if !t.value.chars().all(tag_char) {
+        if !tag_text(&t.value) {
             return Err(constraint(
                 "tags.member.value",
                 &t.value,
                 r"satisfy regular expression pattern: [\p{L}\p{Z}\p{N}_.:/=+\-@]*",
             ));
         }
-        if !seen.insert(t.key.to_ascii_lowercase()) {
+        if !seen.insert(t.key.to_lowercase()) {
             return Err(IamApiError::InvalidInput(format!(
                 "Duplicate tag keys found. Please note that Tag keys are case insensitive: {}",
                 shorten(&t.key)
@@ -515,7 +518,7 @@ pub fn check_tags(tags: &[Tag]) -> Result<(), IamApiError> {
 /// A tag key: 1–128 of IAM's characters, not under `aws:`.
 pub fn check_tag_key(key: &str) -> Result<(), IamApiError> {
     length("tags.member.key", key, 1, MAX_TAG_KEY)?;
-    if !key.chars().all(tag_char) {
+    if !tag_text(key) {
         return Err(constraint(
             "tags.member.key",
             key,
@@ -531,10 +534,15 @@ pub fn check_tag_key(key: &str) -> Result<(), IamApiError> {
     Ok(())
 }
 
-fn tag_char(c: char) -> bool {
-    c.is_alphanumeric()
-        || c.is_whitespace()
-        || matches!(c, '_' | '.' | ':' | '/' | '=' | '+' | '-' | '@')
+/// Whether `text` is of IAM's tag characters, `[\p{L}\p{Z}\p{N}_.:/=+\-@]*`: letters, digits,
+/// separators (no control character such as a newline or a tab) and these signs.
+fn tag_text(text: &str) -> bool {
+    regex::Regex::new(r"^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$").is_ok_and(|r| r.is_match(text))
+}
+
+/// Whether two tag keys are the same key: IAM's tag keys do not differ by case alone.
+fn same_tag_key(a: &str, b: &str) -> bool {
+    a.to_lowercase() == b.to_lowercase()
 }
 
 impl StoredRole {
@@ -754,6 +762,29 @@ mod tests {
             },
         );
         assert_eq!(doc.roles["app"].tags.len(), 49);
+        // Keys compare without case: `K2` replaces `k2`, and untagging `k3` removes `K3`.
+        let doc = applied(
+            &doc,
+            RoleChange::Tag {
+                role: "app".into(),
+                tags: vec![Tag {
+                    key: "K2".into(),
+                    value: "w".into(),
+                }],
+            },
+        );
+        let tags = &doc.roles["app"].tags;
+        assert_eq!(tags.len(), 49);
+        assert!(tags.iter().any(|t| t.key == "K2" && t.value == "w"));
+        assert!(!tags.iter().any(|t| t.key == "k2"));
+        let doc = applied(
+            &doc,
+            RoleChange::Untag {
+                role: "app".into(),
+                keys: vec!["K3".into()],
+            },
+        );
+        assert_eq!(doc.roles["app"].tags.len(), 48);
     }
 
     #[test]
@@ -818,6 +849,9 @@ mod tests {
         assert!(check_tags(&[tag(&"k".repeat(129), "")]).is_err());
         assert!(check_tags(&[tag("k", &"v".repeat(257))]).is_err());
         assert!(check_tags(&[tag("k", "<>")]).is_err());
+        assert!(check_tags(&[tag("k", "a\nb")]).is_err());
+        assert!(check_tags(&[tag("k\tk", "v")]).is_err());
+        assert!(check_tags(&[tag("k", "caf\u{e9} \u{a0}1:/=+-@_.")]).is_ok());
         // A multi-byte character across the fourth byte is a key like another.
         assert!(check_tag_key("abc\u{e9}").is_ok());
         assert!(check_tags(&[tag("abc\u{e9}", "v"), tag("\u{e9}\u{e9}x", "v")]).is_ok());

@@ -1272,3 +1272,32 @@ async fn a_multi_byte_tag_key_is_a_key_like_another() {
     let keys: Vec<_> = tags.tags().iter().map(|t| t.key()).collect();
     assert_eq!(keys, ["\u{e9}\u{e9}x"]);
 }
+
+/// A caller refused a role action learns neither whether the role exists nor its path: the
+/// denial names the role as the request did, at path `/`.
+#[tokio::test]
+async fn a_refused_caller_is_told_the_role_as_it_named_it() {
+    let idp = TestIdp::start().await;
+    let broker = broker(&idp, "memory://", None).await;
+    let bob = broker.iam_as(BOB_KEY_ID, BOB_SECRET);
+    // `deploy` is the file's, at `/ci/`; `absent` does not exist.
+    for name in ["deploy", "DEPLOY", "absent"] {
+        for (code, status, message) in [
+            refused(bob.get_role().role_name(name).send().await),
+            refused(
+                bob.tag_role()
+                    .role_name(name)
+                    .tags(tag("k", "v"))
+                    .send()
+                    .await,
+            ),
+        ] {
+            assert_eq!((code.as_str(), status), ("AccessDenied", 403), "{message}");
+            assert!(
+                message.contains(&format!("on resource: arn:aws:iam::{ACCOUNT}:role/{name}:")),
+                "{message}"
+            );
+            assert!(!message.contains("/ci/"), "{message}");
+        }
+    }
+}

@@ -124,7 +124,7 @@ impl Calling {
         action: &str,
         name: &str,
     ) -> Result<&'a Arc<Role>, ApiError> {
-        self.allow(state, meta, action, &self.role_resource(state, name))?;
+        self.allow_role(state, meta, action, name, Vec::new())?;
         self.role(state, name)
             .ok_or_else(|| api::no_such_role(name).into())
     }
