@@ -14,7 +14,7 @@ use super::{ApiError, RequestMeta, denial, role_session};
 use crate::broker::Broker;
 use crate::broker::caller::{Caller, authenticate_for};
 use crate::broker::permissions::Permissions;
-use crate::policy::Resource;
+use crate::policy::{ContextValue, Resource};
 
 /// The service a signature for `action` must be scoped to: `iam` for `iam:` actions, `sts`
 /// otherwise.
@@ -61,23 +61,33 @@ pub fn allowed(
     action: &str,
     resource: &str,
 ) -> Result<(), ApiError> {
-    allowed_with(state, meta, permissions, action, resource, &[])
+    allowed_with(
+        state,
+        meta,
+        permissions,
+        action,
+        resource,
+        resource,
+        Vec::new(),
+    )
 }
 
-/// [`allowed`] with the action's own condition keys (IAM's `iam:PermissionsBoundary`,
-/// `iam:PolicyARN`) added to the request's context.
+/// [`allowed`] with the action's own condition keys (`extra`, e.g. `aws:RequestTag/KEY`) in
+/// the context; a denial names `shown` as the resource (the ARN as the caller wrote it, so
+/// that it learns nothing about an entity it may not see).
 pub fn allowed_with(
     state: &Broker,
     meta: &RequestMeta,
     permissions: &Permissions,
     action: &str,
     resource: &str,
-    keys: &[(&str, &str)],
+    shown: &str,
+    extra: Vec<(String, ContextValue)>,
 ) -> Result<(), ApiError> {
     let now = state.clock.now();
     let mut context = role_session::request_context(&state.config.server.region, meta, now);
-    for (key, value) in keys {
-        context.insert(key, *value);
+    for (key, value) in extra {
+        context.insert_value(&key, value);
     }
     let request = permissions.request(action, Resource::new(resource), context, now);
     let evaluation = permissions.decide(&request, None);
@@ -98,7 +108,7 @@ pub fn allowed_with(
         &state.keys,
         now,
         format!(
-            "User: {} is not authorized to perform: {action} on resource: {resource}: {}",
+            "User: {} is not authorized to perform: {action} on resource: {shown}: {}",
             permissions.arn(),
             permissions.reason(&evaluation, None)
         ),

@@ -5,7 +5,7 @@
 //! ([`super::reload::Live::sync_iam`], polled every [`POLL`] by a task [`super::reload::Live`]
 //! starts). A change is a compare-and-set on the account's document, retried a few times
 //! ([`change`]); the replica that made it serves it before answering. A role deleted here has
-//! its sessions revoked by this replica as of the deletion, before it is stored.
+//! its sessions revoked by this replica as of the deletion, once it is stored.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -168,7 +168,8 @@ pub fn merge(base: &Config, layer: &Layer, previous: Option<(&Config, &Layer)>) 
 
 /// Applies `change` to `account`'s document: read, [`api::apply`], compare-and-set (see
 /// [`compare_and_set`]). Once stored, this replica serves it before this returns. Returns the
-/// role as it is after the change. A role deleted here has its sessions revoked first.
+/// role as it is after the change. A role deleted here has its sessions revoked once the
+/// deletion is stored.
 pub async fn change(
     state: &Broker,
     account: &str,
@@ -209,9 +210,8 @@ pub async fn change_policy(
 
 /// Read, `apply`, compare-and-set; a write that lost a race is tried again from a fresh read,
 /// [`ATTEMPTS`] times in all, then refused with `ConcurrentModification`. `revokes` names the
-/// role whose sessions end with the change: revoked as of now before the change is stored (a
-/// failure there stores nothing, and no replica serves the role without the rule; see
-/// `Revocations::reconfigure_except`).
+/// role whose sessions end with the change: revoked as of now once the change is stored
+/// ([`revoke_deleted`]).
 async fn compare_and_set<T>(
     state: &Broker,
     account: &str,
@@ -219,18 +219,10 @@ async fn compare_and_set<T>(
     revokes: impl Fn(&AccountDocument) -> Option<String>,
 ) -> Result<T, ApiError> {
     let file = FileRoles::of(&state.config.iam, account);
-    let mut revoked = false;
     for _ in 0..ATTEMPTS {
         let layer = read_layer(&state.store, &[account.to_owned()]).await?;
         let current = layer.accounts.into_values().next().unwrap_or_default();
         let (next, out) = apply(&current.document, &file)?;
-        if !revoked && let Some(arn) = revokes(&current.document) {
-            state
-                .revocations
-                .revoke_removed_role(&arn, state.clock.now())
-                .await?;
-            revoked = true;
-        }
         let bytes = serde_json::to_vec(&next).map_err(|e| {
             tracing::error!(error = %e, "an IAM document could not be encoded");
             ApiError::internal()
@@ -240,11 +232,36 @@ async fn compare_and_set<T>(
             .iam_replace(account, current.revision, bytes)
             .await?
         {
+            if let Some(arn) = revokes(&current.document) {
+                revoke_deleted(state, &arn).await;
+            }
             state.iam_sync.serve_at_least(version).await;
             return Ok(out);
         }
     }
     Err(ApiError::concurrent_modification())
+}
+
+/// Ends the sessions of a role whose deletion is stored, as of now: only once stored, so that a
+/// refused or failed deletion ends none. Tried [`ATTEMPTS`] times; if every try fails, each
+/// replica's swap revokes it when the role stops being served there
+/// ([`super::reload`]), and its own sessions are refused from then on by its unique id.
+async fn revoke_deleted(state: &Broker, arn: &str) {
+    for attempt in 1..=ATTEMPTS {
+        match state
+            .revocations
+            .revoke_removed_role(arn, state.clock.now())
+            .await
+        {
+            Ok(_) => return,
+            Err(e) if attempt == ATTEMPTS => tracing::error!(
+                role = %arn,
+                error = %e,
+                "a deleted role's sessions could not be revoked here; each replica revokes them as it stops serving the role"
+            ),
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
 }
 
 #[cfg(test)]

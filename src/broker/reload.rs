@@ -12,7 +12,6 @@
 //! file's at every reload, and a change to them in the store swaps in a new broker through the
 //! same path ([`Live::sync_iam`], run by a task [`Live::new`] starts).
 
-use std::collections::HashSet;
 use std::fmt;
 use std::sync::{Arc, Weak};
 
@@ -114,8 +113,7 @@ impl Live {
 
     /// Serves the API layer stored now if it is newer than the one served: reads it (one
     /// `GET` when nothing changed) and swaps in a broker with it merged, as a reload does
-    /// (roles gone have their sessions ended, but for those deleted through the API, whose
-    /// rule the deleting replica wrote). Returns whether a new broker was swapped in; a
+    /// (roles gone have their sessions ended, see [`Broker::rebuilt`]). Returns whether a new broker was swapped in; a
     /// failure keeps the one served.
     pub async fn sync_iam(&self) -> Result<bool, StartError> {
         let running = self.current();
@@ -321,8 +319,8 @@ impl Broker {
     }
 
     /// The next broker for `config` (its IAM entities merged already) and the API `layer` in
-    /// it: see [`Broker::reconfigured`]. Roles created through the API that are gone are not
-    /// revoked here: the replica that deleted one revoked it as of the deletion.
+    /// it: see [`Broker::reconfigured`]. Every role served now and not by the next broker (by
+    /// ARN and id) has its sessions revoked, whatever made it go.
     async fn rebuilt(
         &self,
         config: Config,
@@ -336,17 +334,35 @@ impl Broker {
             .iter()
             .filter(|p| oidc.shares_keys_with(&self.oidc, &p.issuer))
             .count();
-        let api_roles: HashSet<String> = self
-            .config
-            .iam
-            .roles()
-            .filter(|r| r.about.origin == Origin::Api)
-            .map(|r| r.arn.clone())
-            .collect();
-        let revoked = self
-            .revocations
-            .reconfigure_except(Principals::of(&config), self.clock.now(), &api_roles)
-            .await?;
+        // A role served under an ARN that now serves another role (its id): the file's role
+        // hid an API role of that ARN or stopped hiding it. Its sessions end as a removed
+        // role's do, first, so that a failure changes nothing. An API role deleted and made
+        // again is the exception: the deleting replica revoked it as of the deletion, and a
+        // later cut here would end sessions of the new one (the earlier one's own sessions
+        // are refused by its id).
+        let now = self.clock.now();
+        let mut revoked = Vec::new();
+        for before in self.config.iam.roles() {
+            let replaced = config.iam.role(&before.arn).is_some_and(|after| {
+                after.role_id != before.role_id
+                    && !(before.about.origin == Origin::Api && after.about.origin == Origin::Api)
+            });
+            if replaced {
+                revoked.extend(
+                    self.revocations
+                        .revoke_removed_role(&before.arn, now)
+                        .await?,
+                );
+            }
+        }
+        // Roles no longer served at all, API roles too (deleted, hidden by a file role at
+        // another path, their account gone, a policy that no longer parses): their sessions
+        // end, so that one served again later does not bring them back.
+        revoked.extend(
+            self.revocations
+                .reconfigure(Principals::of(&config), now)
+                .await?,
+        );
         let reloaded = Reloaded {
             source: config.source.clone(),
             roles: config.iam.roles().count(),

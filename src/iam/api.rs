@@ -27,7 +27,7 @@ pub const MAX_TAGS: usize = 50;
 pub const MAX_TAG_KEY: usize = 128;
 pub const MAX_TAG_VALUE: usize = 256;
 pub const MAX_DESCRIPTION: usize = 1000;
-/// A policy document parameter, as IAM's model bounds it.
+/// A policy document parameter, as IAM's model bounds it (characters), and its bytes.
 pub const MAX_POLICY_DOCUMENT: usize = 131_072;
 /// A role's trust policy, non-whitespace characters (IAM's `ACLSizePerRole`).
 pub const MAX_TRUST_POLICY: usize = 2048;
@@ -41,6 +41,9 @@ pub const MAX_POLICY_VERSIONS: usize = 5;
 pub const MAX_ATTACHED_PER_ROLE: usize = 10;
 /// Customer-managed policies an account may hold, file and API together.
 pub const MAX_POLICIES_PER_ACCOUNT: usize = 1500;
+/// One account's stored document, serialized: every replica reads all of them at each change
+/// within the store's deadline, so a change that would make it larger is refused.
+pub const MAX_ACCOUNT_DOCUMENT: usize = 4 * 1024 * 1024;
 /// `MaxSessionDuration`'s range, seconds.
 pub const SESSION_DURATION: std::ops::RangeInclusive<u32> = 3600..=43200;
 
@@ -408,7 +411,7 @@ pub fn apply(
             return Err(no_such_policy(boundary));
         }
         next.roles.insert(key, role.clone());
-        return Ok((next, Some(role.clone())));
+        return Ok((bounded(next)?, Some(role.clone())));
     }
     if let RoleChange::Delete { .. } = change {
         let role = next.roles.get(&key).ok_or_else(|| no_such_role(name))?;
@@ -472,8 +475,9 @@ pub fn apply(
         }
         RoleChange::Tag { tags, .. } => {
             for t in tags {
-                match role.tags.iter_mut().find(|o| o.key == t.key) {
-                    Some(old) => old.value.clone_from(&t.value),
+                // Keys compare without case, as in IAM: the tag is replaced.
+                match role.tags.iter_mut().find(|o| same_tag_key(&o.key, &t.key)) {
+                    Some(old) => *old = t.clone(),
                     None => role.tags.push(t.clone()),
                 }
             }
@@ -483,7 +487,9 @@ pub fn apply(
                 ));
             }
         }
-        RoleChange::Untag { keys, .. } => role.tags.retain(|t| !keys.contains(&t.key)),
+        RoleChange::Untag { keys, .. } => role
+            .tags
+            .retain(|t| !keys.iter().any(|k| same_tag_key(k, &t.key))),
         RoleChange::Attach { policy_arn, .. } => {
             if !role.attached_policies.contains(policy_arn) {
                 if role.attached_policies.len() >= MAX_ATTACHED_PER_ROLE {
@@ -510,7 +516,19 @@ pub fn apply(
         RoleChange::DeleteBoundary { .. } => role.permissions_boundary = None,
     }
     let after = role.clone();
-    Ok((next, Some(after)))
+    Ok((bounded(next)?, Some(after)))
+}
+
+/// `doc`, if its serialized size is within [`MAX_ACCOUNT_DOCUMENT`].
+fn bounded(doc: AccountDocument) -> Result<AccountDocument, IamApiError> {
+    let size = serde_json::to_vec(&doc).map_or(usize::MAX, |b| b.len());
+    if size > MAX_ACCOUNT_DOCUMENT {
+        return Err(IamApiError::LimitExceeded(format!(
+            "Cannot exceed the size of the IAM entities stored for one account: \
+             {MAX_ACCOUNT_DOCUMENT} bytes (policy documents count whitespace included)."
+        )));
+    }
+    Ok(doc)
 }
 
 /// A change to an account's customer-managed policies, each named by its ARN but `Create`.
@@ -576,7 +594,7 @@ pub fn apply_policy(
                 )));
             }
             next.policies.insert(key, policy.clone());
-            return Ok((next, Some(policy.clone())));
+            return Ok((bounded(next)?, Some(policy.clone())));
         }
         PolicyChange::Delete { arn }
         | PolicyChange::CreateVersion { arn, .. }
@@ -687,7 +705,7 @@ pub fn apply_policy(
         PolicyChange::Untag { keys, .. } => policy.tags.retain(|t| !keys.contains(&t.key)),
     }
     let after = policy.clone();
-    Ok((next, Some(after)))
+    Ok((bounded(next)?, Some(after)))
 }
 
 fn non_blank(text: &str) -> usize {
@@ -813,10 +831,18 @@ pub fn check_max_session_duration(value: &str) -> Result<u32, IamApiError> {
 }
 
 /// A policy document parameter: bounded and allowed characters, then exactly the checks a
-/// file policy of the same kind gets ([`policy::parse`]; the same message). A trust policy
-/// is also held to [`MAX_TRUST_POLICY`].
+/// file policy of the same kind gets ([`policy::parse`]; the same message). At most
+/// [`MAX_POLICY_DOCUMENT`] characters and as many bytes; a trust policy is also held to
+/// [`MAX_TRUST_POLICY`].
 pub fn check_policy(param: &str, text: &str, kind: PolicyType) -> Result<(), IamApiError> {
     length(param, text, 1, MAX_POLICY_DOCUMENT)?;
+    if text.len() > MAX_POLICY_DOCUMENT {
+        return Err(constraint(
+            param,
+            text,
+            &format!("have length less than or equal to {MAX_POLICY_DOCUMENT} bytes"),
+        ));
+    }
     let allowed = |c: char| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{ff}');
     if !text.chars().all(allowed) {
         return Err(constraint(
@@ -827,7 +853,8 @@ pub fn check_policy(param: &str, text: &str, kind: PolicyType) -> Result<(), Iam
     }
     if kind == PolicyType::Trust && non_blank(text) > MAX_TRUST_POLICY {
         return Err(IamApiError::LimitExceeded(format!(
-            "Cannot exceed quota for ACLSizePerRole: {MAX_TRUST_POLICY}"
+            "Cannot exceed quota for ACLSizePerRole: {MAX_TRUST_POLICY} (IAM's default quota: \
+             characters of the trust policy, whitespace not counted)."
         )));
     }
     policy::parse(text, kind)
@@ -895,14 +922,14 @@ pub fn check_tags(tags: &[Tag]) -> Result<(), IamApiError> {
     for t in tags {
         check_tag_key(&t.key)?;
         length("tags.member.value", &t.value, 0, MAX_TAG_VALUE)?;
-        if !t.value.chars().all(tag_char) {
+        if !tag_text(&t.value) {
             return Err(constraint(
                 "tags.member.value",
                 &t.value,
                 r"satisfy regular expression pattern: [\p{L}\p{Z}\p{N}_.:/=+\-@]*",
             ));
         }
-        if !seen.insert(t.key.to_ascii_lowercase()) {
+        if !seen.insert(t.key.to_lowercase()) {
             return Err(IamApiError::InvalidInput(format!(
                 "Duplicate tag keys found. Please note that Tag keys are case insensitive: {}",
                 shorten(&t.key)
@@ -915,14 +942,14 @@ pub fn check_tags(tags: &[Tag]) -> Result<(), IamApiError> {
 /// A tag key: 1–128 of IAM's characters, not under `aws:`.
 pub fn check_tag_key(key: &str) -> Result<(), IamApiError> {
     length("tags.member.key", key, 1, MAX_TAG_KEY)?;
-    if !key.chars().all(tag_char) {
+    if !tag_text(key) {
         return Err(constraint(
             "tags.member.key",
             key,
             r"satisfy regular expression pattern: [\p{L}\p{Z}\p{N}_.:/=+\-@]+",
         ));
     }
-    if key.len() >= 4 && key[..4].eq_ignore_ascii_case("aws:") {
+    if key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:")) {
         return Err(IamApiError::InvalidInput(
             "User is not authorized to perform tag operations with the reserved aws: prefix."
                 .to_owned(),
@@ -931,10 +958,15 @@ pub fn check_tag_key(key: &str) -> Result<(), IamApiError> {
     Ok(())
 }
 
-fn tag_char(c: char) -> bool {
-    c.is_alphanumeric()
-        || c.is_whitespace()
-        || matches!(c, '_' | '.' | ':' | '/' | '=' | '+' | '-' | '@')
+/// Whether `text` is of IAM's tag characters, `[\p{L}\p{Z}\p{N}_.:/=+\-@]*`: letters, digits,
+/// separators (no control character such as a newline or a tab) and these signs.
+fn tag_text(text: &str) -> bool {
+    regex::Regex::new(r"^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$").is_ok_and(|r| r.is_match(text))
+}
+
+/// Whether two tag keys are the same key: IAM's tag keys do not differ by case alone.
+fn same_tag_key(a: &str, b: &str) -> bool {
+    a.to_lowercase() == b.to_lowercase()
 }
 
 impl StoredRole {
@@ -1130,14 +1162,18 @@ pub fn merged(base: &Iam, layer: &Layer, previous: Option<(&Iam, &Layer)>) -> (I
                 skipped.push(Skipped::Shadowed(arn));
                 continue;
             }
+            // Only the same API role is shared (a file role of that ARN, which hid this one,
+            // is not it), and only one that uses no managed policy (those may have changed).
             let standalone =
                 stored.attached_policies.is_empty() && stored.permissions_boundary.is_none();
             let reused = previous
                 .filter(|_| standalone)
                 .and_then(|(iam_before, layer_before)| {
                     (layer_before.role(account, &stored.name) == Some(stored))
-                        .then(|| iam_before.role(&arn).cloned())
+                        .then(|| iam_before.role(&arn))
                         .flatten()
+                        .filter(|r| r.about.origin == Origin::Api && r.role_id == stored.role_id)
+                        .cloned()
                 });
             match reused {
                 Some(role) => iam.insert_role(role),
@@ -1273,6 +1309,29 @@ mod tests {
             },
         );
         assert_eq!(doc.roles["app"].tags.len(), 49);
+        // Keys compare without case: `K2` replaces `k2`, and untagging `k3` removes `K3`.
+        let doc = applied(
+            &doc,
+            RoleChange::Tag {
+                role: "app".into(),
+                tags: vec![Tag {
+                    key: "K2".into(),
+                    value: "w".into(),
+                }],
+            },
+        );
+        let tags = &doc.roles["app"].tags;
+        assert_eq!(tags.len(), 49);
+        assert!(tags.iter().any(|t| t.key == "K2" && t.value == "w"));
+        assert!(!tags.iter().any(|t| t.key == "k2"));
+        let doc = applied(
+            &doc,
+            RoleChange::Untag {
+                role: "app".into(),
+                keys: vec!["K3".into()],
+            },
+        );
+        assert_eq!(doc.roles["app"].tags.len(), 48);
     }
 
     #[test]
@@ -1337,6 +1396,12 @@ mod tests {
         assert!(check_tags(&[tag(&"k".repeat(129), "")]).is_err());
         assert!(check_tags(&[tag("k", &"v".repeat(257))]).is_err());
         assert!(check_tags(&[tag("k", "<>")]).is_err());
+        assert!(check_tags(&[tag("k", "a\nb")]).is_err());
+        assert!(check_tags(&[tag("k\tk", "v")]).is_err());
+        assert!(check_tags(&[tag("k", "caf\u{e9} \u{a0}1:/=+-@_.")]).is_ok());
+        // A multi-byte character across the fourth byte is a key like another.
+        assert!(check_tag_key("abc\u{e9}").is_ok());
+        assert!(check_tags(&[tag("abc\u{e9}", "v"), tag("\u{e9}\u{e9}x", "v")]).is_ok());
     }
 
     #[test]
@@ -1658,6 +1723,67 @@ mod tests {
         // Merged again over the merged view: the API policy is replaced, not doubled.
         let (again, _) = merged(&merged_iam, &layer, Some((&merged_iam, &layer)));
         assert_eq!(again.managed_policies.len(), 1);
+    }
+
+    /// Whitespace does not count toward IAM's quotas, but it is stored: each document is
+    /// bounded in bytes, and so is the whole account's.
+    #[test]
+    fn whitespace_padded_policies_are_bounded_and_refused_ones_store_nothing() {
+        let pad = |doc: &str, to: usize| format!("{doc}{}", " ".repeat(to - doc.len()));
+        let padded = pad(S3, MAX_POLICY_DOCUMENT);
+        assert!(check_policy("policyDocument", &padded, PolicyType::Identity).is_ok());
+        // Characters within the bound, bytes beyond it.
+        let wide = format!("{S3}{}", "\u{a0}".repeat(MAX_POLICY_DOCUMENT - S3.len()));
+        assert!(matches!(
+            check_policy("policyDocument", &wide, PolicyType::Identity),
+            Err(IamApiError::Validation(_))
+        ));
+        let Err(IamApiError::LimitExceeded(m)) = check_policy(
+            "assumeRolePolicyDocument",
+            &TRUST.replace("sts:AssumeRole", &"a".repeat(2048)),
+            PolicyType::Trust,
+        ) else {
+            panic!("a trust policy over the quota passed");
+        };
+        assert!(m.contains("2048") && m.contains("default quota"), "{m}");
+
+        let mut doc = applied(&AccountDocument::default(), RoleChange::Create(role("app")));
+        let mut stored = 0;
+        let refused = loop {
+            let put = RoleChange::PutPolicy {
+                role: "app".into(),
+                policy: format!("p{stored}"),
+                document: padded.clone(),
+            };
+            match apply(&doc, &put, &file()) {
+                Ok((next, _)) => {
+                    doc = next;
+                    stored += 1;
+                }
+                Err(e) => break e,
+            }
+        };
+        assert!(
+            matches!(refused, IamApiError::LimitExceeded(_)),
+            "{refused:?}"
+        );
+        assert!(serde_json::to_vec(&doc).unwrap().len() <= MAX_ACCOUNT_DOCUMENT);
+        assert_eq!(stored, MAX_ACCOUNT_DOCUMENT / MAX_POLICY_DOCUMENT - 1);
+        // The same many roles with padded trust policies.
+        let mut doc = AccountDocument::default();
+        let refused = (0..).find_map(|i| {
+            let mut r = role(&format!("r{i}"));
+            r.trust_policy = pad(TRUST, MAX_POLICY_DOCUMENT);
+            match apply(&doc, &RoleChange::Create(r), &file()) {
+                Ok((next, _)) => {
+                    doc = next;
+                    None
+                }
+                Err(e) => Some(e),
+            }
+        });
+        assert!(matches!(refused, Some(IamApiError::LimitExceeded(_))));
+        assert!(doc.roles.len() < 40);
     }
 
     #[test]

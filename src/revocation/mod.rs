@@ -536,8 +536,10 @@ impl Revocations {
             .filter(|arn| !next.users.contains(*arn))
             .map(|arn| user_registered(arn, self.shared.longest));
         let gone = roles.chain(users).map(|r| removal(&r, now, now)).collect();
+        // Only the new ones: a change through IAM's API swaps the configuration, and writing
+        // every role and user each time would cost every replica O(all principals) writes.
         let reconciled = async {
-            self.register().await?;
+            register(&self.shared, Some(&previous)).await?;
             self.store_and_publish(gone, now).await
         }
         .await;
@@ -575,7 +577,7 @@ impl Revocations {
 
     /// Writes every configured role and user to the registry (see [`Revocations::reconcile`]).
     pub async fn register(&self) -> Result<(), RevocationError> {
-        register(&self.shared).await
+        register(&self.shared, None).await
     }
 
     /// The rules for `r` (`None`: no such session).
@@ -802,12 +804,19 @@ fn removal(known: &Registered, now: i64, issued_up_to: i64) -> Entry {
     }
 }
 
-async fn register(shared: &Shared) -> Result<(), RevocationError> {
+/// Writes the configured roles and users to the registry, those `known` does not name only when
+/// given (entries outlive a replica by [`REGISTRY_TTL`] and are refreshed daily by [`sync`]).
+async fn register(shared: &Shared, known: Option<&Principals>) -> Result<(), RevocationError> {
     let p = shared.principals.load_full();
-    let roles = p.roles.iter().map(|(arn, max)| role_registered(arn, *max));
+    let roles = p
+        .roles
+        .iter()
+        .filter(|(arn, _)| known.is_none_or(|k| !k.roles.contains_key(*arn)))
+        .map(|(arn, max)| role_registered(arn, *max));
     let users = p
         .users
         .iter()
+        .filter(|arn| known.is_none_or(|k| !k.users.contains(*arn)))
         .map(|arn| user_registered(arn, shared.longest));
     for r in roles.chain(users) {
         let bytes = serde_json::to_vec(&r)?;

@@ -117,7 +117,7 @@ async fn listen(weak: &Weak<Shared>, subscription: &mut crate::store::Subscripti
             last_resync = Instant::now();
         }
         if last_register.elapsed() >= REGISTER_EVERY {
-            if let Err(e) = super::register(&shared).await {
+            if let Err(e) = super::register(&shared, None).await {
                 tracing::warn!(error = %e, "principal registry not refreshed");
             }
             last_register = Instant::now();

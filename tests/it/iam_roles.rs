@@ -908,3 +908,400 @@ async fn with_the_store_down_a_change_is_503_and_nothing_changes() {
         .sum();
     assert!(failures > 0);
 }
+
+/// An API role hidden by a file role of the same name, then shown again when the file drops
+/// it: the API role is served again with its stored id (not the file's role), and neither the
+/// file role's sessions nor those of the API role from before it was hidden come back.
+#[tokio::test]
+async fn a_role_the_file_defined_for_a_while_is_the_api_one_again_and_no_session_comes_back() {
+    let idp = TestIdp::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let base = config(dir.path(), &idp, "memory://");
+    let broker = TestBroker::reloadable(dir, &base).await;
+    let iam = broker.iam_as(ADMIN_KEY_ID, ADMIN_SECRET);
+    let made = iam
+        .create_role()
+        .role_name("ci")
+        .assume_role_policy_document(ci_trust(&broker))
+        .send()
+        .await
+        .unwrap();
+    let stored_id = made.role().unwrap().role_id().to_owned();
+    let arn = format!("arn:aws:iam::{ACCOUNT}:role/ci");
+    let api_session = assume(&broker, &idp, &arn).await.unwrap();
+    let role_id = |iam: aws_sdk_iam::Client| async move {
+        let got = iam.get_role().role_name("ci").send().await.unwrap();
+        got.role().unwrap().role_id().to_owned()
+    };
+
+    // The file defines `ci` now: its role is served.
+    let file = broker.dir.path().join("broker.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "{base}\n[[roles]]\naccount = \"{ACCOUNT}\"\nname = \"ci\"\ntrust_policy_file = \"ci-trust.json\"\n"
+        ),
+    )
+    .unwrap();
+    broker.live.reload("test").await.unwrap();
+    assert_ne!(role_id(iam.clone()).await, stored_id);
+    let file_session = usable_session(&broker, &idp, &arn).await;
+
+    // The file drops it: the API role, as stored, is served again and can be changed.
+    std::fs::write(&file, &base).unwrap();
+    broker.live.reload("test").await.unwrap();
+    assert_eq!(role_id(iam.clone()).await, stored_id);
+    iam.update_role()
+        .role_name("ci")
+        .description("the API's")
+        .send()
+        .await
+        .unwrap();
+    for session in [&file_session, &api_session] {
+        assert_eq!(
+            caller_identity(&broker, session).await,
+            Err("InvalidClientTokenId".to_owned())
+        );
+    }
+    usable_session(&broker, &idp, &arn).await;
+}
+
+/// A session of `arn` that works: a rule cuts at a whole second, so one issued in the second
+/// a role was replaced is refused; polled until the next second at most.
+async fn usable_session(
+    broker: &TestBroker,
+    idp: &TestIdp,
+    arn: &str,
+) -> aws_sdk_sts::types::Credentials {
+    let start = Instant::now();
+    loop {
+        let session = assume(broker, idp, arn).await.unwrap();
+        if caller_identity(broker, &session).await.is_ok() {
+            return session;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "no usable session"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A deletion that is refused or not stored ends no session: the rule is written only once
+/// the deletion is stored.
+#[tokio::test]
+async fn a_delete_that_is_refused_or_not_stored_ends_no_session() {
+    let idp = TestIdp::start().await;
+    let redis = RedisServer::start().await;
+    let broker = broker(&idp, &redis.url(), None).await;
+    let iam = broker.iam_as(ADMIN_KEY_ID, ADMIN_SECRET);
+    iam.create_role()
+        .role_name("kept")
+        .assume_role_policy_document(ci_trust(&broker))
+        .send()
+        .await
+        .unwrap();
+    let arn = format!("arn:aws:iam::{ACCOUNT}:role/kept");
+    let session = assume(&broker, &idp, &arn).await.unwrap();
+    iam.put_role_policy()
+        .role_name("kept")
+        .policy_name("read")
+        .policy_document(S3_READ)
+        .send()
+        .await
+        .unwrap();
+    let (code, _, _) = refused(iam.delete_role().role_name("kept").send().await);
+    assert_eq!(code, "DeleteConflict");
+    caller_identity(&broker, &session).await.unwrap();
+
+    // The document's write fails (the store refuses HSET), revocation entries still work.
+    iam.delete_role_policy()
+        .role_name("kept")
+        .policy_name("read")
+        .send()
+        .await
+        .unwrap();
+    let client = ::redis::Client::open(redis.url()).unwrap();
+    let mut c = client.get_multiplexed_async_connection().await.unwrap();
+    let acl = |rule: &'static str| {
+        ::redis::cmd("ACL")
+            .arg("SETUSER")
+            .arg("default")
+            .arg(rule)
+            .clone()
+    };
+    acl("-hset").query_async::<()>(&mut c).await.unwrap();
+    let (_, status, _) = refused(iam.delete_role().role_name("kept").send().await);
+    acl("+hset").query_async::<()>(&mut c).await.unwrap();
+    assert_eq!(status, 503);
+    iam.get_role().role_name("kept").send().await.unwrap();
+    caller_identity(&broker, &session).await.unwrap();
+}
+
+/// Calls of each write command Redis has answered so far (`INFO commandstats`).
+async fn redis_writes(redis: &RedisServer) -> u64 {
+    let client = ::redis::Client::open(redis.url()).unwrap();
+    let mut c = client.get_multiplexed_async_connection().await.unwrap();
+    let info: String = ::redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    info.lines()
+        .filter(|l| {
+            ["cmdstat_set:", "cmdstat_zadd:"]
+                .iter()
+                .any(|c| l.starts_with(c))
+        })
+        .filter_map(|l| {
+            l.split("calls=")
+                .nth(1)?
+                .split(',')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum()
+}
+
+/// A change through the API swaps the configuration on every replica; the swap registers only
+/// the roles and users that are new, not every one again: a `TagRole` with 60 roles costs no
+/// registry write, a `CreateRole` one.
+#[tokio::test]
+async fn a_change_writes_to_the_registry_only_what_is_new() {
+    let idp = TestIdp::start().await;
+    let redis = RedisServer::start().await;
+    let broker = broker(&idp, &redis.url(), None).await;
+    let iam = broker.iam_as(ADMIN_KEY_ID, ADMIN_SECRET);
+    for i in 0..60 {
+        iam.create_role()
+            .role_name(format!("r{i}"))
+            .assume_role_policy_document(ci_trust(&broker))
+            .send()
+            .await
+            .unwrap();
+    }
+    let before = redis_writes(&redis).await;
+    let version = broker.state.store.iam_version().await.unwrap();
+    iam.tag_role()
+        .role_name("r1")
+        .tags(Tag::builder().key("k").value("v").build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(broker.live.current().iam_layer.version > version);
+    assert_eq!(redis_writes(&redis).await - before, 0);
+    iam.create_role()
+        .role_name("one-more")
+        .assume_role_policy_document(ci_trust(&broker))
+        .send()
+        .await
+        .unwrap();
+    // One registry entry: the entry and its index.
+    assert_eq!(redis_writes(&redis).await - before, 2);
+}
+
+/// Users of the account whose policies use the tag condition keys of IAM's role actions.
+fn tag_policies_config(dir: &std::path::Path, idp: &TestIdp) -> String {
+    let users = [
+        (
+            "guarded",
+            r#"{"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": "iam:*", "Resource": "*"},
+                {"Effect": "Deny", "Action": "iam:*", "Resource": "*",
+                 "Condition": {"StringEquals": {"aws:ResourceTag/protected": "true"}}}]}"#,
+        ),
+        (
+            "tagger",
+            r#"{"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": ["iam:CreateRole", "iam:TagRole"], "Resource": "*",
+                 "Condition": {"ForAllValues:StringEquals": {"aws:TagKeys": ["team"]}}}]}"#,
+        ),
+        (
+            "creator",
+            r#"{"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": "iam:CreateRole", "Resource": "*"}]}"#,
+        ),
+    ];
+    let mut toml = config(dir, idp, "memory://");
+    for (i, (name, policy)) in users.iter().enumerate() {
+        std::fs::write(dir.join(format!("{name}.json")), policy).unwrap();
+        std::fs::write(
+            dir.join(format!("{name}.secret")),
+            format!("{name}SecretAccessKey/EXAMPLE+0123456789"),
+        )
+        .unwrap();
+        toml += &format!(
+            "\n[[users]]\naccount = \"{ACCOUNT}\"\nname = \"{name}\"\npolicy_files = [\"{name}.json\"]\naccess_keys = [{{ id = \"AKIATAGTESTUSERAAAA{}\", secret_file = \"{name}.secret\" }}]\n",
+            key_letter(i)
+        );
+    }
+    toml
+}
+
+/// The last letter of the access key id of the `i`th user of [`tag_policies_config`].
+fn key_letter(i: usize) -> char {
+    char::from(b'B' + u8::try_from(i).unwrap())
+}
+
+fn tag(key: &str, value: &str) -> Tag {
+    Tag::builder().key(key).value(value).build().unwrap()
+}
+
+#[tokio::test]
+async fn tag_condition_keys_decide_role_actions_as_in_iam() {
+    let idp = TestIdp::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let toml = tag_policies_config(dir.path(), &idp);
+    let broker = TestBroker::from_toml(dir, &toml).await;
+    let trust = ci_trust(&broker);
+    let as_user = |i: usize, name: &str| {
+        broker.iam_as(
+            &format!("AKIATAGTESTUSERAAAA{}", key_letter(i)),
+            &format!("{name}SecretAccessKey/EXAMPLE+0123456789"),
+        )
+    };
+    let (guarded, tagger, creator) = (
+        as_user(0, "guarded"),
+        as_user(1, "tagger"),
+        as_user(2, "creator"),
+    );
+    let admin = broker.iam_as(ADMIN_KEY_ID, ADMIN_SECRET);
+    for (name, tags) in [("vault", vec![tag("protected", "true")]), ("open", vec![])] {
+        admin
+            .create_role()
+            .role_name(name)
+            .assume_role_policy_document(&trust)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .unwrap();
+    }
+
+    // Deny by the role's tag.
+    let put = |iam: &aws_sdk_iam::Client, role: &str| {
+        iam.put_role_policy()
+            .role_name(role)
+            .policy_name("read")
+            .policy_document(S3_READ)
+            .send()
+    };
+    let (code, status, _) = refused(put(&guarded, "vault").await);
+    assert_eq!((code.as_str(), status), ("AccessDenied", 403));
+    put(&guarded, "open").await.unwrap();
+    let vault_policies = admin
+        .list_role_policies()
+        .role_name("vault")
+        .send()
+        .await
+        .unwrap();
+    assert!(vault_policies.policy_names().is_empty());
+
+    // Only the tag keys allowed, at creation and after.
+    let create = |iam: &aws_sdk_iam::Client, role: &str, tags: Vec<Tag>| {
+        iam.create_role()
+            .role_name(role)
+            .assume_role_policy_document(&trust)
+            .set_tags(Some(tags))
+            .send()
+    };
+    create(&tagger, "team-only", vec![tag("team", "a")])
+        .await
+        .unwrap();
+    let (code, _, _) = refused(
+        create(
+            &tagger,
+            "extra-key",
+            vec![tag("team", "a"), tag("env", "b")],
+        )
+        .await,
+    );
+    assert_eq!(code, "AccessDenied");
+    let (code, _, _) = refused(
+        tagger
+            .tag_role()
+            .role_name("team-only")
+            .tags(tag("env", "b"))
+            .send()
+            .await,
+    );
+    assert_eq!(code, "AccessDenied");
+
+    // Tags at creation need iam:TagRole too.
+    let (code, _, message) = refused(create(&creator, "tagged", vec![tag("team", "a")]).await);
+    assert_eq!(code, "AccessDenied");
+    assert!(message.contains("iam:TagRole"), "{message}");
+    create(&creator, "untagged", vec![]).await.unwrap();
+
+    for gone in ["extra-key", "tagged"] {
+        let (code, _, _) = refused(admin.get_role().role_name(gone).send().await);
+        assert_eq!(code, "NoSuchEntity");
+    }
+    let team_only = admin
+        .list_role_tags()
+        .role_name("team-only")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(team_only.tags().len(), 1);
+}
+
+/// A tag key with a multi-byte character across its fourth byte (`abc%C3%A9` on the wire) is a
+/// key like any other, wherever a tag key is read.
+#[tokio::test]
+async fn a_multi_byte_tag_key_is_a_key_like_another() {
+    let idp = TestIdp::start().await;
+    let broker = broker(&idp, "memory://", None).await;
+    let iam = broker.iam_as(ADMIN_KEY_ID, ADMIN_SECRET);
+    iam.create_role()
+        .role_name("wide")
+        .assume_role_policy_document(ci_trust(&broker))
+        .tags(tag("abc\u{e9}", "v"))
+        .send()
+        .await
+        .unwrap();
+    iam.tag_role()
+        .role_name("wide")
+        .tags(tag("\u{e9}\u{e9}x", "w"))
+        .send()
+        .await
+        .unwrap();
+    iam.untag_role()
+        .role_name("wide")
+        .tag_keys("abc\u{e9}")
+        .send()
+        .await
+        .unwrap();
+    let tags = iam.list_role_tags().role_name("wide").send().await.unwrap();
+    let keys: Vec<_> = tags.tags().iter().map(|t| t.key()).collect();
+    assert_eq!(keys, ["\u{e9}\u{e9}x"]);
+}
+
+/// A caller refused a role action learns neither whether the role exists nor its path: the
+/// denial names the role as the request did, at path `/`.
+#[tokio::test]
+async fn a_refused_caller_is_told_the_role_as_it_named_it() {
+    let idp = TestIdp::start().await;
+    let broker = broker(&idp, "memory://", None).await;
+    let bob = broker.iam_as(BOB_KEY_ID, BOB_SECRET);
+    // `deploy` is the file's, at `/ci/`; `absent` does not exist.
+    for name in ["deploy", "DEPLOY", "absent"] {
+        for (code, status, message) in [
+            refused(bob.get_role().role_name(name).send().await),
+            refused(
+                bob.tag_role()
+                    .role_name(name)
+                    .tags(tag("k", "v"))
+                    .send()
+                    .await,
+            ),
+        ] {
+            assert_eq!((code.as_str(), status), ("AccessDenied", 403), "{message}");
+            assert!(
+                message.contains(&format!("on resource: arn:aws:iam::{ACCOUNT}:role/{name}:")),
+                "{message}"
+            );
+            assert!(!message.contains("/ci/"), "{message}");
+        }
+    }
+}

@@ -18,7 +18,7 @@ use crate::broker::permissions::Permissions;
 use crate::broker::{ApiError, Broker, RequestMeta, admin};
 use crate::iam::api::{self, IamApiError, RoleChange, StoredRole, Tag};
 use crate::iam::{Role, role_arn};
-use crate::policy::PolicyType;
+use crate::policy::{ContextValue, PolicyType};
 use crate::query::Params;
 
 /// `MaxItems`' range and default.
@@ -53,10 +53,10 @@ impl Calling {
         action: &str,
         resource: &str,
     ) -> Result<(), ApiError> {
-        self.allow_with(state, meta, action, resource, &[])
+        self.allow_as(state, meta, action, resource, resource, Vec::new())
     }
 
-    /// [`Self::allow`] with the action's condition keys (`iam:PermissionsBoundary`,
+    /// [`Self::allow`] with the action's single-valued condition keys (`iam:PermissionsBoundary`,
     /// `iam:PolicyARN`) in the context.
     pub(super) fn allow_with(
         &self,
@@ -66,13 +66,58 @@ impl Calling {
         resource: &str,
         keys: &[(&str, &str)],
     ) -> Result<(), ApiError> {
+        let extra = keys
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), ContextValue::Single((*value).to_owned())))
+            .collect();
+        self.allow_as(state, meta, action, resource, resource, extra)
+    }
+
+    /// `iam:<action>` on role `name` ([`Calling::role_resource`]) with the action's condition
+    /// keys `extra`; a denial names the role as the request did, at path `/`, so that a caller
+    /// refused learns neither whether it exists nor its path.
+    fn allow_role(
+        &self,
+        state: &Broker,
+        meta: &RequestMeta,
+        action: &str,
+        name: &str,
+        extra: Vec<(String, ContextValue)>,
+    ) -> Result<(), ApiError> {
+        let resource = self.role_resource(state, name);
+        let shown = role_arn(&self.account, "/", name);
+        self.allow_as(state, meta, action, &resource, &shown, extra)
+    }
+
+    /// `iam:<action>` on `resource` (named `shown` in a denial) with `extra` and, when it is a
+    /// role, its tags as `aws:ResourceTag/KEY` and `iam:ResourceTag/KEY`.
+    fn allow_as(
+        &self,
+        state: &Broker,
+        meta: &RequestMeta,
+        action: &str,
+        resource: &str,
+        shown: &str,
+        mut extra: Vec<(String, ContextValue)>,
+    ) -> Result<(), ApiError> {
+        if let Some(role) = state.config.iam.role(resource) {
+            for (key, value) in &role.tags {
+                for prefix in ["aws", "iam"] {
+                    extra.push((
+                        format!("{prefix}:ResourceTag/{key}"),
+                        ContextValue::Single(value.clone()),
+                    ));
+                }
+            }
+        }
         admin::allowed_with(
             state,
             meta,
             &self.permissions,
             &format!("iam:{action}"),
             resource,
-            keys,
+            shown,
+            extra,
         )
     }
 
@@ -96,7 +141,7 @@ impl Calling {
         action: &str,
         name: &str,
     ) -> Result<&'a Arc<Role>, ApiError> {
-        self.allow(state, meta, action, &self.role_resource(state, name))?;
+        self.allow_role(state, meta, action, name, Vec::new())?;
         self.role(state, name)
             .ok_or_else(|| api::no_such_role(name).into())
     }
@@ -380,6 +425,30 @@ pub(super) fn tags(params: &Params) -> Result<Vec<Tag>, ApiError> {
     Ok(out)
 }
 
+/// The condition keys of a request that sets `tags`: `aws:RequestTag/KEY` for each, and
+/// `aws:TagKeys`.
+fn request_tags(tags: &[Tag]) -> Vec<(String, ContextValue)> {
+    let mut out: Vec<(String, ContextValue)> = tags
+        .iter()
+        .map(|t| {
+            (
+                format!("aws:RequestTag/{}", t.key),
+                ContextValue::Single(t.value.clone()),
+            )
+        })
+        .collect();
+    out.push(tag_keys(tags.iter().map(|t| t.key.as_str())));
+    out
+}
+
+/// `aws:TagKeys`: the tag keys a request names.
+fn tag_keys<'a>(keys: impl Iterator<Item = &'a str>) -> (String, ContextValue) {
+    (
+        "aws:TagKeys".to_owned(),
+        ContextValue::Multi(keys.map(str::to_owned).collect()),
+    )
+}
+
 /// `CreateRole`.
 pub async fn create_role(
     state: &Broker,
@@ -404,17 +473,24 @@ pub async fn create_role(
         api::check_policy_arn("permissionsBoundary", b)?;
     }
     let tags = tags(params)?;
-    let keys: Vec<(&str, &str)> = boundary
-        .map(|b| ("iam:PermissionsBoundary", b))
-        .into_iter()
-        .collect();
-    caller.allow_with(
-        state,
-        meta,
-        "CreateRole",
-        &role_arn(&caller.account, path, name),
-        &keys,
-    )?;
+    let arn = role_arn(&caller.account, path, name);
+    let tag_keys = if tags.is_empty() {
+        Vec::new()
+    } else {
+        request_tags(&tags)
+    };
+    let mut keys = tag_keys.clone();
+    if let Some(b) = boundary {
+        keys.push((
+            "iam:PermissionsBoundary".to_owned(),
+            ContextValue::Single(b.to_owned()),
+        ));
+    }
+    caller.allow_as(state, meta, "CreateRole", &arn, &arn, keys)?;
+    // As IAM: tags given at creation need the right to tag the role too.
+    if !tags.is_empty() {
+        caller.allow_as(state, meta, "TagRole", &arn, &arn, tag_keys)?;
+    }
     api::check_policy("assumeRolePolicyDocument", trust, PolicyType::Trust)?;
     let role_id = crate::iam::new_unique_id("AROA").ok_or_else(ApiError::internal)?;
     let stored = StoredRole {
@@ -498,12 +574,7 @@ pub async fn update_role(
         .get("MaxSessionDuration")
         .map(api::check_max_session_duration)
         .transpose()?;
-    caller.allow(
-        state,
-        meta,
-        "UpdateRole",
-        &caller.role_resource(state, name),
-    )?;
+    caller.allow_role(state, meta, "UpdateRole", name, Vec::new())?;
     let change = RoleChange::Update {
         name: name.to_owned(),
         description: description.map(str::to_owned),
@@ -523,12 +594,7 @@ pub async fn update_role_description(
     let name = role_name(params)?;
     let description = required(params, "Description")?;
     api::check_description(description)?;
-    caller.allow(
-        state,
-        meta,
-        "UpdateRoleDescription",
-        &caller.role_resource(state, name),
-    )?;
+    caller.allow_role(state, meta, "UpdateRoleDescription", name, Vec::new())?;
     let change = RoleChange::Update {
         name: name.to_owned(),
         description: Some(description.to_owned()),
@@ -551,12 +617,7 @@ pub async fn update_assume_role_policy(
     let caller = calling(state, meta).await?;
     let name = role_name(params)?;
     let document = required(params, "PolicyDocument")?;
-    caller.allow(
-        state,
-        meta,
-        "UpdateAssumeRolePolicy",
-        &caller.role_resource(state, name),
-    )?;
+    caller.allow_role(state, meta, "UpdateAssumeRolePolicy", name, Vec::new())?;
     api::check_policy("policyDocument", document, PolicyType::Trust)?;
     let change = RoleChange::UpdateTrust {
         name: name.to_owned(),
@@ -574,12 +635,7 @@ pub async fn delete_role(
 ) -> Result<Nothing, ApiError> {
     let caller = calling(state, meta).await?;
     let name = role_name(params)?;
-    caller.allow(
-        state,
-        meta,
-        "DeleteRole",
-        &caller.role_resource(state, name),
-    )?;
+    caller.allow_role(state, meta, "DeleteRole", name, Vec::new())?;
     let change = RoleChange::Delete {
         name: name.to_owned(),
     };
@@ -597,12 +653,7 @@ pub async fn put_role_policy(
     let name = role_name(params)?;
     let policy = policy_name(params)?;
     let document = required(params, "PolicyDocument")?;
-    caller.allow(
-        state,
-        meta,
-        "PutRolePolicy",
-        &caller.role_resource(state, name),
-    )?;
+    caller.allow_role(state, meta, "PutRolePolicy", name, Vec::new())?;
     api::check_policy("policyDocument", document, PolicyType::Identity)?;
     let change = RoleChange::PutPolicy {
         role: name.to_owned(),
@@ -674,12 +725,7 @@ pub async fn delete_role_policy(
     let caller = calling(state, meta).await?;
     let name = role_name(params)?;
     let policy = policy_name(params)?;
-    caller.allow(
-        state,
-        meta,
-        "DeleteRolePolicy",
-        &caller.role_resource(state, name),
-    )?;
+    caller.allow_role(state, meta, "DeleteRolePolicy", name, Vec::new())?;
     let change = RoleChange::DeletePolicy {
         role: name.to_owned(),
         policy: policy.to_owned(),
@@ -700,7 +746,7 @@ pub async fn tag_role(
     if tags.is_empty() {
         return Err(api::missing("tags").into());
     }
-    caller.allow(state, meta, "TagRole", &caller.role_resource(state, name))?;
+    caller.allow_role(state, meta, "TagRole", name, request_tags(&tags))?;
     let change = RoleChange::Tag {
         role: name.to_owned(),
         tags,
@@ -724,7 +770,13 @@ pub async fn untag_role(
     for k in &keys {
         api::check_tag_key(k)?;
     }
-    caller.allow(state, meta, "UntagRole", &caller.role_resource(state, name))?;
+    caller.allow_role(
+        state,
+        meta,
+        "UntagRole",
+        name,
+        vec![tag_keys(keys.iter().copied())],
+    )?;
     let change = RoleChange::Untag {
         role: name.to_owned(),
         keys: keys.into_iter().map(str::to_owned).collect(),

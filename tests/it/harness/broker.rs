@@ -406,6 +406,21 @@ impl TestBroker {
     ) -> TestBroker {
         let config = Config::from_toml(toml, "broker.toml", dir.path()).unwrap();
         let live = Live::new(Broker::build(config, clock).await.unwrap(), None);
+        TestBroker::serving(dir, live).await
+    }
+
+    /// The broker on `toml`, written to `broker.toml` in `dir`, which `live.reload` reads
+    /// again (rewrite the file first).
+    pub async fn reloadable(dir: tempfile::TempDir, toml: &str) -> TestBroker {
+        let path = dir.path().join("broker.toml");
+        std::fs::write(&path, toml).unwrap();
+        let config = Config::load(&path).unwrap();
+        let broker = Broker::build(config, Arc::new(SystemClock)).await.unwrap();
+        let live = Live::new(broker, Some(Box::new(move || Config::load(&path))));
+        TestBroker::serving(dir, live).await
+    }
+
+    async fn serving(dir: tempfile::TempDir, live: Arc<Live>) -> TestBroker {
         let state = live.current();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
