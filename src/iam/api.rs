@@ -188,6 +188,12 @@ pub struct AccountDocument {
     /// Customer-managed policies by name in lowercase.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub policies: BTreeMap<String, StoredPolicy>,
+    /// OpenID Connect providers by the host and path of their ARN ([`super::providers`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub oidc_providers: BTreeMap<String, super::providers::StoredOidcProvider>,
+    /// SAML providers by name in lowercase ([`super::providers`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub saml_providers: BTreeMap<String, super::providers::StoredSamlProvider>,
 }
 
 impl AccountDocument {
