@@ -163,6 +163,7 @@ pub fn merge(base: &Config, layer: &Layer, previous: Option<(&Config, &Layer)>) 
     }
     let mut config = base.clone();
     config.iam = iam;
+    merge_providers(&mut config, layer, previous);
     config
 }
 
@@ -203,6 +204,54 @@ pub async fn change_policy(
         state,
         account,
         |doc, file| api::apply_policy(doc, change, file),
+        |_| None,
+    )
+    .await
+}
+
+/// The identity providers of `layer` merged into `config` (see
+/// [`crate::config::api_providers::merge`]); what was left out is logged.
+fn merge_providers(config: &mut Config, layer: &Layer, previous: Option<(&Config, &Layer)>) {
+    use crate::config::api_providers::{self, SkippedProvider};
+    for s in api_providers::merge(config, layer, previous) {
+        match s {
+            SkippedProvider::Shadowed(arn) => tracing::warn!(
+                entity = %arn,
+                "an identity provider created through the IAM API is not served: the configuration file defines one of that issuer or name"
+            ),
+            SkippedProvider::Duplicate(arn) => tracing::warn!(
+                entity = %arn,
+                "an identity provider created through the IAM API is not served: another account serves the same issuer"
+            ),
+            SkippedProvider::NoClientIds(arn) => tracing::warn!(
+                entity = %arn,
+                "an OpenID Connect provider created through the IAM API is not served: it lists no client id"
+            ),
+            SkippedProvider::BadUrl(arn) => tracing::warn!(
+                entity = %arn,
+                "an OpenID Connect provider created through the IAM API is not served: its URL is not allowed ([server] allow_http_api_providers)"
+            ),
+            SkippedProvider::Unparsable { provider, problem } => tracing::error!(
+                entity = %provider,
+                problem,
+                "a SAML provider created through the IAM API is not served: its metadata does not parse"
+            ),
+        }
+    }
+}
+
+/// [`change`] for an identity provider ([`crate::iam::providers::apply`]). What it changes
+/// reaches `AssumeRoleWithWebIdentity` and `AssumeRoleWithSAML` at the same swap.
+pub async fn change_provider(
+    state: &Broker,
+    account: &str,
+    change: &crate::iam::providers::ProviderChange,
+) -> Result<(), ApiError> {
+    let file = crate::config::api_providers::file_providers(&state.config, account);
+    compare_and_set(
+        state,
+        account,
+        |doc, _| crate::iam::providers::apply(doc, change, &file),
         |_| None,
     )
     .await

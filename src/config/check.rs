@@ -482,7 +482,7 @@ impl Checker<'_> {
                 account: p.account.clone(),
                 issuer: p.issuer.clone(),
                 accepted_issuers: p.accepted_issuers.clone(),
-                arn: format!("arn:aws:iam::{}:oidc-provider/{host_path}", p.account),
+                arn: iam::providers::oidc_arn(&p.account, &host_path),
                 client_ids: p.client_ids.clone(),
                 jwks_uri: p.jwks_uri.clone(),
                 allow_http: p.allow_http,
@@ -491,6 +491,8 @@ impl Checker<'_> {
                 max_key_age: Duration::from_secs(p.jwks_max_age_seconds),
                 max_token_lifetime: Duration::from_secs(p.max_token_lifetime_seconds),
                 fetch_timeout: Duration::from_secs(p.jwks_fetch_timeout_seconds),
+                origin: Origin::File(self.name.to_owned()),
+                created: time::OffsetDateTime::now_utc(),
             });
         }
         out

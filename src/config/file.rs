@@ -57,6 +57,10 @@ pub struct ServerSection {
     /// The region named in responses and accepted in credential scopes.
     #[serde(default = "default_region")]
     pub region: String,
+    /// Lets OpenID Connect providers created through IAM's API use an `http://` URL (tests
+    /// and development only; IAM requires `https://`). Off by default.
+    #[serde(default)]
+    pub allow_http_api_providers: bool,
 }
 
 impl Default for ServerSection {
@@ -66,6 +70,7 @@ impl Default for ServerSection {
             max_body_bytes: default_max_body_bytes(),
             request_timeout_seconds: default_request_timeout(),
             region: default_region(),
+            allow_http_api_providers: false,
         }
     }
 }
@@ -176,23 +181,23 @@ pub struct OidcProviderEntry {
     pub jwks_fetch_timeout_seconds: u64,
 }
 
-fn default_max_token_lifetime() -> u64 {
+pub(super) fn default_max_token_lifetime() -> u64 {
     86_400
 }
 
-fn default_fetch_timeout() -> u64 {
+pub(super) fn default_fetch_timeout() -> u64 {
     5
 }
 
-fn default_leeway() -> u64 {
+pub(super) fn default_leeway() -> u64 {
     60
 }
 
-fn default_refetch() -> u64 {
+pub(super) fn default_refetch() -> u64 {
     10
 }
 
-fn default_key_age() -> u64 {
+pub(super) fn default_key_age() -> u64 {
     3600
 }
 

@@ -3,6 +3,7 @@
 //! can list them all. Paths in the file are relative to the file's own folder. Secrets (users'
 //! access keys, MFA seeds) are read from the environment or files at load time ([`users`]).
 
+pub mod api_providers;
 mod check;
 pub mod file;
 mod locate;
@@ -133,6 +134,10 @@ pub struct OidcProvider {
     pub max_token_lifetime: Duration,
     /// Bound on one key fetch (discovery and JWKS together).
     pub fetch_timeout: Duration,
+    /// The file, or IAM's API ([`api_providers`]).
+    pub origin: Origin,
+    /// When the file was read, or when it was created through the API.
+    pub created: time::OffsetDateTime,
 }
 
 /// One problem in the configuration.

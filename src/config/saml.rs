@@ -22,6 +22,10 @@ pub struct SamlProvider {
     pub recipient: String,
     pub leeway: Duration,
     pub allow_sha1: bool,
+    /// The file, or IAM's API ([`super::api_providers`]).
+    pub origin: crate::iam::Origin,
+    /// When the file was read, or when it was created through the API.
+    pub created: time::OffsetDateTime,
 }
 
 /// IAM's SAML provider names: `[\w._-]+`, at most 128 characters.
@@ -52,7 +56,7 @@ impl Checker<'_> {
                     ),
                 );
             }
-            let arn = format!("arn:aws:iam::{}:saml-provider/{}", p.account, p.name);
+            let arn = crate::iam::providers::saml_arn(&p.account, &p.name);
             if out.iter().any(|o| o.arn == arn) {
                 self.issue(line, format!("SAML provider {arn} is defined twice"));
             }
@@ -94,6 +98,8 @@ impl Checker<'_> {
                 recipient: p.recipient.clone(),
                 leeway: Duration::from_secs(p.leeway_seconds),
                 allow_sha1: p.allow_sha1,
+                origin: crate::iam::Origin::File(self.name.to_owned()),
+                created: time::OffsetDateTime::now_utc(),
             });
         }
         out

@@ -191,6 +191,12 @@ pub struct AccountDocument {
     /// Customer-managed policies by name in lowercase.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub policies: BTreeMap<String, StoredPolicy>,
+    /// OpenID Connect providers by the host and path of their ARN ([`super::providers`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub oidc_providers: BTreeMap<String, super::providers::StoredOidcProvider>,
+    /// SAML providers by name in lowercase ([`super::providers`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub saml_providers: BTreeMap<String, super::providers::StoredSamlProvider>,
 }
 
 impl AccountDocument {
@@ -473,23 +479,8 @@ pub fn apply(
                 )));
             }
         }
-        RoleChange::Tag { tags, .. } => {
-            for t in tags {
-                // Keys compare without case, as in IAM: the tag is replaced.
-                match role.tags.iter_mut().find(|o| same_tag_key(&o.key, &t.key)) {
-                    Some(old) => *old = t.clone(),
-                    None => role.tags.push(t.clone()),
-                }
-            }
-            if role.tags.len() > MAX_TAGS {
-                return Err(IamApiError::LimitExceeded(
-                    "The number of tags has reached the maximum limit.".to_owned(),
-                ));
-            }
-        }
-        RoleChange::Untag { keys, .. } => role
-            .tags
-            .retain(|t| !keys.iter().any(|k| same_tag_key(k, &t.key))),
+        RoleChange::Tag { tags, .. } => add_tags(&mut role.tags, tags)?,
+        RoleChange::Untag { keys, .. } => remove_tags(&mut role.tags, keys),
         RoleChange::Attach { policy_arn, .. } => {
             if !role.attached_policies.contains(policy_arn) {
                 if role.attached_policies.len() >= MAX_ATTACHED_PER_ROLE {
@@ -519,8 +510,30 @@ pub fn apply(
     Ok((bounded(next)?, Some(after)))
 }
 
+/// Adds `new` to an entity's `tags`; keys compare without case, as in IAM, and a tag of the
+/// same key is replaced. More than [`MAX_TAGS`] is `LimitExceeded`.
+pub(crate) fn add_tags(tags: &mut Vec<Tag>, new: &[Tag]) -> Result<(), IamApiError> {
+    for t in new {
+        match tags.iter_mut().find(|o| same_tag_key(&o.key, &t.key)) {
+            Some(old) => *old = t.clone(),
+            None => tags.push(t.clone()),
+        }
+    }
+    if tags.len() > MAX_TAGS {
+        return Err(IamApiError::LimitExceeded(
+            "The number of tags has reached the maximum limit.".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// Removes the tags of `keys` (any case) from an entity's `tags`.
+pub(crate) fn remove_tags(tags: &mut Vec<Tag>, keys: &[String]) {
+    tags.retain(|t| !keys.iter().any(|k| same_tag_key(k, &t.key)));
+}
+
 /// `doc`, if its serialized size is within [`MAX_ACCOUNT_DOCUMENT`].
-fn bounded(doc: AccountDocument) -> Result<AccountDocument, IamApiError> {
+pub(crate) fn bounded(doc: AccountDocument) -> Result<AccountDocument, IamApiError> {
     let size = serde_json::to_vec(&doc).map_or(usize::MAX, |b| b.len());
     if size > MAX_ACCOUNT_DOCUMENT {
         return Err(IamApiError::LimitExceeded(format!(
@@ -689,20 +702,8 @@ pub fn apply_policy(
             }
             policy.versions.retain(|v| &v.id != version);
         }
-        PolicyChange::Tag { tags, .. } => {
-            for t in tags {
-                match policy.tags.iter_mut().find(|o| o.key == t.key) {
-                    Some(old) => old.value.clone_from(&t.value),
-                    None => policy.tags.push(t.clone()),
-                }
-            }
-            if policy.tags.len() > MAX_TAGS {
-                return Err(IamApiError::LimitExceeded(
-                    "The number of tags has reached the maximum limit.".to_owned(),
-                ));
-            }
-        }
-        PolicyChange::Untag { keys, .. } => policy.tags.retain(|t| !keys.contains(&t.key)),
+        PolicyChange::Tag { tags, .. } => add_tags(&mut policy.tags, tags)?,
+        PolicyChange::Untag { keys, .. } => remove_tags(&mut policy.tags, keys),
     }
     let after = policy.clone();
     Ok((bounded(next)?, Some(after)))

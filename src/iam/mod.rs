@@ -9,6 +9,7 @@
 //! the file's, told apart by [`Origin`].
 
 pub mod api;
+pub mod providers;
 mod user;
 
 pub use user::{

@@ -28,6 +28,8 @@ use time::OffsetDateTime;
 use crate::clock::Clock;
 
 pub use error::{KEY_UNAVAILABLE_MESSAGE, OidcError, OidcErrorKind};
+/// The check every provider URL gets (the file's and those created through IAM's API).
+pub(crate) use fetch::check_url as check_provider_url;
 pub use fetch::{DEFAULT_FETCH_TIMEOUT, FetchResult, KeyFetchError, MAX_RESPONSE_BYTES};
 pub use keys::{KeySetError, MAX_KEYS};
 pub use token::MAX_TOKEN_BYTES;

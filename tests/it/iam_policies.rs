@@ -638,7 +638,7 @@ async fn the_calls_terraform_makes_for_roles_policies_and_attachments() {
 }
 
 /// The account's stored document, as JSON.
-async fn stored(broker: &TestBroker) -> Value {
+pub(crate) async fn stored(broker: &TestBroker) -> Value {
     let (_, docs) = broker
         .state
         .store
@@ -657,7 +657,7 @@ async fn stored(broker: &TestBroker) -> Value {
 }
 
 /// A signed IAM request with `body`: code, status and the whole answer.
-async fn raw(broker: &TestBroker, signer: &Signer, body: &str) -> (String, u16, String) {
+pub(crate) async fn raw(broker: &TestBroker, signer: &Signer, body: &str) -> (String, u16, String) {
     let url = format!("{}/", broker.endpoint);
     let ct = ("content-type", "application/x-www-form-urlencoded");
     let mut req = broker

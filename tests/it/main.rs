@@ -23,6 +23,7 @@ mod front_door;
 mod fuzz_regressions;
 mod harness;
 mod iam_policies;
+mod iam_providers;
 mod iam_roles;
 mod iam_simulate;
 mod idp_faults;

@@ -1,11 +1,12 @@
 //! IAM's Query API (version 2010-05-08) on the broker's endpoint: the actions that explain
 //! and simulate decisions, `SimulateCustomPolicy` and `SimulatePrincipalPolicy`
-//! ([`simulate`]), the management of roles ([`roles`]) and of customer-managed policies ([`policies`]). Requests reach it through [`crate::query::dispatch`] when `Version` is IAM's;
+//! ([`simulate`]), the management of roles ([`roles`]), of customer-managed policies ([`policies`]) and of identity providers ([`providers`]). Requests reach it through [`crate::query::dispatch`] when `Version` is IAM's;
 //! answers use IAM's XML namespace, with STS's envelope and error shape (both are AWS Query
 //! APIs). Every action here is an admin action ([`crate::broker::admin`]): signed for `iam` by a caller
 //! whose policies allow it.
 
 pub mod policies;
+pub mod providers;
 pub mod roles;
 pub mod simulate;
 
@@ -58,6 +59,24 @@ pub enum Action {
     TagPolicy,
     UntagPolicy,
     ListPolicyTags,
+    CreateOpenIDConnectProvider,
+    GetOpenIDConnectProvider,
+    ListOpenIDConnectProviders,
+    AddClientIDToOpenIDConnectProvider,
+    RemoveClientIDFromOpenIDConnectProvider,
+    UpdateOpenIDConnectProviderThumbprint,
+    DeleteOpenIDConnectProvider,
+    TagOpenIDConnectProvider,
+    UntagOpenIDConnectProvider,
+    ListOpenIDConnectProviderTags,
+    CreateSAMLProvider,
+    GetSAMLProvider,
+    ListSAMLProviders,
+    UpdateSAMLProvider,
+    DeleteSAMLProvider,
+    TagSAMLProvider,
+    UntagSAMLProvider,
+    ListSAMLProviderTags,
 }
 
 impl Action {
@@ -98,6 +117,30 @@ impl Action {
             "TagPolicy" => Some(Action::TagPolicy),
             "UntagPolicy" => Some(Action::UntagPolicy),
             "ListPolicyTags" => Some(Action::ListPolicyTags),
+            "CreateOpenIDConnectProvider" => Some(Action::CreateOpenIDConnectProvider),
+            "GetOpenIDConnectProvider" => Some(Action::GetOpenIDConnectProvider),
+            "ListOpenIDConnectProviders" => Some(Action::ListOpenIDConnectProviders),
+            "AddClientIDToOpenIDConnectProvider" => {
+                Some(Action::AddClientIDToOpenIDConnectProvider)
+            }
+            "RemoveClientIDFromOpenIDConnectProvider" => {
+                Some(Action::RemoveClientIDFromOpenIDConnectProvider)
+            }
+            "UpdateOpenIDConnectProviderThumbprint" => {
+                Some(Action::UpdateOpenIDConnectProviderThumbprint)
+            }
+            "DeleteOpenIDConnectProvider" => Some(Action::DeleteOpenIDConnectProvider),
+            "TagOpenIDConnectProvider" => Some(Action::TagOpenIDConnectProvider),
+            "UntagOpenIDConnectProvider" => Some(Action::UntagOpenIDConnectProvider),
+            "ListOpenIDConnectProviderTags" => Some(Action::ListOpenIDConnectProviderTags),
+            "CreateSAMLProvider" => Some(Action::CreateSAMLProvider),
+            "GetSAMLProvider" => Some(Action::GetSAMLProvider),
+            "ListSAMLProviders" => Some(Action::ListSAMLProviders),
+            "UpdateSAMLProvider" => Some(Action::UpdateSAMLProvider),
+            "DeleteSAMLProvider" => Some(Action::DeleteSAMLProvider),
+            "TagSAMLProvider" => Some(Action::TagSAMLProvider),
+            "UntagSAMLProvider" => Some(Action::UntagSAMLProvider),
+            "ListSAMLProviderTags" => Some(Action::ListSAMLProviderTags),
             _ => None,
         }
     }
@@ -139,6 +182,28 @@ impl Action {
             Action::TagPolicy => "TagPolicy",
             Action::UntagPolicy => "UntagPolicy",
             Action::ListPolicyTags => "ListPolicyTags",
+            Action::CreateOpenIDConnectProvider => "CreateOpenIDConnectProvider",
+            Action::GetOpenIDConnectProvider => "GetOpenIDConnectProvider",
+            Action::ListOpenIDConnectProviders => "ListOpenIDConnectProviders",
+            Action::AddClientIDToOpenIDConnectProvider => "AddClientIDToOpenIDConnectProvider",
+            Action::RemoveClientIDFromOpenIDConnectProvider => {
+                "RemoveClientIDFromOpenIDConnectProvider"
+            }
+            Action::UpdateOpenIDConnectProviderThumbprint => {
+                "UpdateOpenIDConnectProviderThumbprint"
+            }
+            Action::DeleteOpenIDConnectProvider => "DeleteOpenIDConnectProvider",
+            Action::TagOpenIDConnectProvider => "TagOpenIDConnectProvider",
+            Action::UntagOpenIDConnectProvider => "UntagOpenIDConnectProvider",
+            Action::ListOpenIDConnectProviderTags => "ListOpenIDConnectProviderTags",
+            Action::CreateSAMLProvider => "CreateSAMLProvider",
+            Action::GetSAMLProvider => "GetSAMLProvider",
+            Action::ListSAMLProviders => "ListSAMLProviders",
+            Action::UpdateSAMLProvider => "UpdateSAMLProvider",
+            Action::DeleteSAMLProvider => "DeleteSAMLProvider",
+            Action::TagSAMLProvider => "TagSAMLProvider",
+            Action::UntagSAMLProvider => "UntagSAMLProvider",
+            Action::ListSAMLProviderTags => "ListSAMLProviderTags",
         }
     }
 
@@ -179,6 +244,30 @@ impl Action {
             Action::TagPolicy => "TagPolicyResponse",
             Action::UntagPolicy => "UntagPolicyResponse",
             Action::ListPolicyTags => "ListPolicyTagsResponse",
+            Action::CreateOpenIDConnectProvider => "CreateOpenIDConnectProviderResponse",
+            Action::GetOpenIDConnectProvider => "GetOpenIDConnectProviderResponse",
+            Action::ListOpenIDConnectProviders => "ListOpenIDConnectProvidersResponse",
+            Action::AddClientIDToOpenIDConnectProvider => {
+                "AddClientIDToOpenIDConnectProviderResponse"
+            }
+            Action::RemoveClientIDFromOpenIDConnectProvider => {
+                "RemoveClientIDFromOpenIDConnectProviderResponse"
+            }
+            Action::UpdateOpenIDConnectProviderThumbprint => {
+                "UpdateOpenIDConnectProviderThumbprintResponse"
+            }
+            Action::DeleteOpenIDConnectProvider => "DeleteOpenIDConnectProviderResponse",
+            Action::TagOpenIDConnectProvider => "TagOpenIDConnectProviderResponse",
+            Action::UntagOpenIDConnectProvider => "UntagOpenIDConnectProviderResponse",
+            Action::ListOpenIDConnectProviderTags => "ListOpenIDConnectProviderTagsResponse",
+            Action::CreateSAMLProvider => "CreateSAMLProviderResponse",
+            Action::GetSAMLProvider => "GetSAMLProviderResponse",
+            Action::ListSAMLProviders => "ListSAMLProvidersResponse",
+            Action::UpdateSAMLProvider => "UpdateSAMLProviderResponse",
+            Action::DeleteSAMLProvider => "DeleteSAMLProviderResponse",
+            Action::TagSAMLProvider => "TagSAMLProviderResponse",
+            Action::UntagSAMLProvider => "UntagSAMLProviderResponse",
+            Action::ListSAMLProviderTags => "ListSAMLProviderTagsResponse",
         }
     }
 
@@ -219,6 +308,30 @@ impl Action {
             Action::TagPolicy => "TagPolicyResult",
             Action::UntagPolicy => "UntagPolicyResult",
             Action::ListPolicyTags => "ListPolicyTagsResult",
+            Action::CreateOpenIDConnectProvider => "CreateOpenIDConnectProviderResult",
+            Action::GetOpenIDConnectProvider => "GetOpenIDConnectProviderResult",
+            Action::ListOpenIDConnectProviders => "ListOpenIDConnectProvidersResult",
+            Action::AddClientIDToOpenIDConnectProvider => {
+                "AddClientIDToOpenIDConnectProviderResult"
+            }
+            Action::RemoveClientIDFromOpenIDConnectProvider => {
+                "RemoveClientIDFromOpenIDConnectProviderResult"
+            }
+            Action::UpdateOpenIDConnectProviderThumbprint => {
+                "UpdateOpenIDConnectProviderThumbprintResult"
+            }
+            Action::DeleteOpenIDConnectProvider => "DeleteOpenIDConnectProviderResult",
+            Action::TagOpenIDConnectProvider => "TagOpenIDConnectProviderResult",
+            Action::UntagOpenIDConnectProvider => "UntagOpenIDConnectProviderResult",
+            Action::ListOpenIDConnectProviderTags => "ListOpenIDConnectProviderTagsResult",
+            Action::CreateSAMLProvider => "CreateSAMLProviderResult",
+            Action::GetSAMLProvider => "GetSAMLProviderResult",
+            Action::ListSAMLProviders => "ListSAMLProvidersResult",
+            Action::UpdateSAMLProvider => "UpdateSAMLProviderResult",
+            Action::DeleteSAMLProvider => "DeleteSAMLProviderResult",
+            Action::TagSAMLProvider => "TagSAMLProviderResult",
+            Action::UntagSAMLProvider => "UntagSAMLProviderResult",
+            Action::ListSAMLProviderTags => "ListSAMLProviderTagsResult",
         }
     }
 }
@@ -370,6 +483,70 @@ pub async fn dispatch(
         Some(a @ Action::ListPolicyTags) => success(
             a,
             &policies::list_policy_tags(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::CreateOpenIDConnectProvider) => {
+            success(a, &providers::create_oidc(state, params, meta).await?, meta)
+        }
+        Some(a @ Action::GetOpenIDConnectProvider) => {
+            success(a, &providers::get_oidc(state, params, meta).await?, meta)
+        }
+        Some(a @ Action::ListOpenIDConnectProviders) => {
+            success(a, &providers::list_oidc(state, params, meta).await?, meta)
+        }
+        Some(a @ Action::AddClientIDToOpenIDConnectProvider) => success(
+            a,
+            &providers::add_client_id(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::RemoveClientIDFromOpenIDConnectProvider) => success(
+            a,
+            &providers::remove_client_id(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::UpdateOpenIDConnectProviderThumbprint) => success(
+            a,
+            &providers::update_thumbprint(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::DeleteOpenIDConnectProvider) => {
+            success(a, &providers::delete_oidc(state, params, meta).await?, meta)
+        }
+        Some(a @ Action::TagOpenIDConnectProvider) => {
+            success(a, &providers::tag_oidc(state, params, meta).await?, meta)
+        }
+        Some(a @ Action::UntagOpenIDConnectProvider) => {
+            success(a, &providers::untag_oidc(state, params, meta).await?, meta)
+        }
+        Some(a @ Action::ListOpenIDConnectProviderTags) => success(
+            a,
+            &providers::list_oidc_tags(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::CreateSAMLProvider) => {
+            success(a, &providers::create_saml(state, params, meta).await?, meta)
+        }
+        Some(a @ Action::GetSAMLProvider) => {
+            success(a, &providers::get_saml(state, params, meta).await?, meta)
+        }
+        Some(a @ Action::ListSAMLProviders) => {
+            success(a, &providers::list_saml(state, params, meta).await?, meta)
+        }
+        Some(a @ Action::UpdateSAMLProvider) => {
+            success(a, &providers::update_saml(state, params, meta).await?, meta)
+        }
+        Some(a @ Action::DeleteSAMLProvider) => {
+            success(a, &providers::delete_saml(state, params, meta).await?, meta)
+        }
+        Some(a @ Action::TagSAMLProvider) => {
+            success(a, &providers::tag_saml(state, params, meta).await?, meta)
+        }
+        Some(a @ Action::UntagSAMLProvider) => {
+            success(a, &providers::untag_saml(state, params, meta).await?, meta)
+        }
+        Some(a @ Action::ListSAMLProviderTags) => success(
+            a,
+            &providers::list_saml_tags(state, params, meta).await?,
             meta,
         ),
         None => Err(ApiError::invalid_action(action, VERSION)),
