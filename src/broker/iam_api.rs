@@ -166,13 +166,35 @@ pub fn merge(base: &Config, layer: &Layer, previous: Option<(&Config, &Layer)>) 
     config
 }
 
-/// Applies `change` to `account`'s document: read, [`api::apply`], compare-and-set (see
-/// [`compare_and_set`]). Once stored, this replica serves it before this returns. Returns the
-/// role as it is after the change. A role deleted here has its sessions revoked first.
+/// Creates a role: [`change_expecting`] for the one change that needs no role to exist. Any
+/// other change is refused here (fail closed): it must name the role it was authorized on.
 pub async fn change(
     state: &Broker,
     account: &str,
     change: &RoleChange,
+) -> Result<Option<StoredRole>, ApiError> {
+    if !matches!(change, RoleChange::Create(_)) {
+        tracing::error!("a role change came without the role it was authorized on; refused");
+        return Err(ApiError::internal());
+    }
+    compare_and_set(
+        state,
+        account,
+        |doc, file| api::apply(doc, change, file),
+        |_| None,
+    )
+    .await
+}
+
+/// Applies `change` to `account`'s document: read, [`api::apply_expecting`] (the stored role
+/// must still be the `expected` one the call was authorized on), compare-and-set (see
+/// [`compare_and_set`]). Once stored, this replica serves it before this returns. Returns the
+/// role as it is after the change. A role deleted here has its sessions revoked first.
+pub async fn change_expecting(
+    state: &Broker,
+    account: &str,
+    change: &RoleChange,
+    expected: &api::Expected,
 ) -> Result<Option<StoredRole>, ApiError> {
     let revokes = |current: &AccountDocument| match change {
         RoleChange::Delete { name } => current
@@ -184,7 +206,7 @@ pub async fn change(
     compare_and_set(
         state,
         account,
-        |doc, file| api::apply(doc, change, file),
+        |doc, file| api::apply_expecting(doc, change, expected, file),
         revokes,
     )
     .await
@@ -372,6 +394,52 @@ trust_policy = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Pri
             .collect();
         assert_eq!(names, ["first", "second"]);
         assert_eq!(layer.accounts[&account].revision, 2);
+    }
+
+    /// A change decided on a stale snapshot of the role is refused; nothing is written.
+    #[tokio::test]
+    async fn a_change_expecting_another_role_stores_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = broker(dir.path()).await;
+        let created = change(&state, "111122223333", &RoleChange::Create(role("r")))
+            .await
+            .unwrap()
+            .unwrap();
+        let version = state.store.iam_version().await.unwrap();
+        let tag = RoleChange::Tag {
+            role: "r".into(),
+            tags: vec![api::Tag {
+                key: "k".into(),
+                value: "v".into(),
+            }],
+        };
+        let stale = api::Expected {
+            role_id: crate::iam::new_unique_id("AROA").unwrap(),
+            boundary: None,
+        };
+        let refused = change_expecting(&state, "111122223333", &tag, &stale)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            refused.code,
+            super::super::error::ErrorCode::ConcurrentModification
+        );
+        assert_eq!(state.store.iam_version().await.unwrap(), version);
+        // Without the role it was authorized on, no change but a creation is accepted.
+        let refused = change(&state, "111122223333", &tag).await.unwrap_err();
+        assert_eq!(
+            refused.code,
+            super::super::error::ErrorCode::InternalFailure
+        );
+        assert_eq!(state.store.iam_version().await.unwrap(), version);
+        let current = api::Expected {
+            role_id: created.role_id,
+            boundary: None,
+        };
+        change_expecting(&state, "111122223333", &tag, &current)
+            .await
+            .unwrap();
+        assert_eq!(state.store.iam_version().await.unwrap(), version + 1);
     }
 
     #[tokio::test]

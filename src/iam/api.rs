@@ -72,6 +72,10 @@ pub enum IamApiError {
     /// `MalformedPolicyDocument`, with the message a file policy gets.
     #[error("{0}")]
     MalformedPolicy(String),
+    /// `ConcurrentModification`: the entity stored is no longer the one the call was
+    /// authorized on ([`apply_expecting`]).
+    #[error("{0}")]
+    ConcurrentModification(String),
 }
 
 /// A tag as IAM keeps it.
@@ -511,6 +515,49 @@ pub fn apply(
     }
     let after = role.clone();
     Ok((next, Some(after)))
+}
+
+/// What a call that changes a role was authorized on: the role as this replica's snapshot
+/// had it. [`apply_expecting`] refuses the change when the stored role is another one, so a
+/// decision made on a stale snapshot is never applied to a newer role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expected {
+    /// The role's id: a role deleted and created again since is another role.
+    pub role_id: String,
+    /// The boundary the decision saw as `iam:PermissionsBoundary` (none: the decision did not
+    /// depend on it, any boundary will do).
+    pub boundary: Option<Option<String>>,
+}
+
+impl Expected {
+    fn holds(&self, stored: &StoredRole) -> bool {
+        stored.role_id == self.role_id
+            && self
+                .boundary
+                .as_ref()
+                .is_none_or(|b| *b == stored.permissions_boundary)
+    }
+}
+
+/// [`apply`] to a role that must still be the one `expected` describes: a role of the
+/// configuration file is refused by [`apply`] as always; a stored one that is absent, of
+/// another id, or (when the decision depended on it) of another boundary is
+/// `ConcurrentModification` and nothing changes.
+pub fn apply_expecting(
+    doc: &AccountDocument,
+    change: &RoleChange,
+    expected: &Expected,
+    file: &FileRoles,
+) -> Result<(AccountDocument, Option<StoredRole>), IamApiError> {
+    let name = change.role_name();
+    let stored = doc.roles.get(&name.to_ascii_lowercase());
+    if !file.defines(name) && !stored.is_some_and(|r| expected.holds(r)) {
+        return Err(IamApiError::ConcurrentModification(format!(
+            "The role {} changed while this request was handled. Submit your request again.",
+            shorten(name)
+        )));
+    }
+    apply(doc, change, file)
 }
 
 /// A change to an account's customer-managed policies, each named by its ARN but `Create`.
@@ -1540,6 +1587,69 @@ mod tests {
         assert!(matches!(
             apply(&doc, &RoleChange::Create(bounded), &file()),
             Err(IamApiError::NoSuchEntity(_))
+        ));
+    }
+
+    #[test]
+    fn a_change_authorized_on_another_role_or_boundary_is_refused_and_changes_nothing() {
+        let doc = policy_applied(
+            &AccountDocument::default(),
+            PolicyChange::Create(policy("b")),
+        );
+        let mut bounded = role("r");
+        bounded.permissions_boundary = Some(arn("b"));
+        let id = bounded.role_id.clone();
+        let doc = applied(&doc, RoleChange::Create(bounded));
+        let drop_boundary = RoleChange::DeleteBoundary { role: "r".into() };
+        let before = doc.clone();
+        let stale = [
+            // Decided on a snapshot without the boundary (or without the role at all).
+            Expected {
+                role_id: id.clone(),
+                boundary: Some(None),
+            },
+            // Decided on a role of that name deleted since.
+            Expected {
+                role_id: new_id("AROA"),
+                boundary: None,
+            },
+        ];
+        for expected in &stale {
+            assert!(
+                matches!(
+                    apply_expecting(&doc, &drop_boundary, expected, &file()),
+                    Err(IamApiError::ConcurrentModification(_))
+                ),
+                "{expected:?}"
+            );
+            assert_eq!(doc, before);
+        }
+        // The role is gone from the store.
+        let gone = apply_expecting(
+            &AccountDocument::default(),
+            &drop_boundary,
+            &Expected {
+                role_id: id.clone(),
+                boundary: None,
+            },
+            &file(),
+        );
+        assert!(matches!(gone, Err(IamApiError::ConcurrentModification(_))));
+        // The role and boundary the decision saw: applied.
+        let current = Expected {
+            role_id: id,
+            boundary: Some(Some(arn("b"))),
+        };
+        let (next, after) = apply_expecting(&doc, &drop_boundary, &current, &file()).unwrap();
+        assert_eq!(after.unwrap().permissions_boundary, None);
+        assert_eq!(next.roles["r"].permissions_boundary, None);
+        // A file role is refused as such, whatever was expected.
+        let file_role = RoleChange::Delete {
+            name: "deploy".into(),
+        };
+        assert!(matches!(
+            apply_expecting(&doc, &file_role, &current, &file()),
+            Err(IamApiError::Unmodifiable(_))
         ));
     }
 

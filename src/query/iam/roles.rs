@@ -4,8 +4,9 @@
 //! `ListInstanceProfilesForRole` (always empty). Every call is signed for `iam` and needs `iam:<Action>` on the role's ARN in the
 //! caller's own account (`*` for `ListRoles`), decided by the caller's policies; a caller
 //! names roles of its own account only. Reads see file and API roles alike; changes go through
-//! [`crate::broker::iam_api::change`]. Inputs are checked in this order: signature, parameter
-//! shapes, authorization, policy documents, then the change.
+//! [`crate::broker::iam_api::change_expecting`], which applies them only to the role they were
+//! authorized on. Inputs are checked in this order: signature, parameter shapes,
+//! authorization, policy documents, then the change.
 
 use std::sync::Arc;
 
@@ -99,6 +100,34 @@ impl Calling {
         self.allow(state, meta, action, &self.role_resource(state, name))?;
         self.role(state, name)
             .ok_or_else(|| api::no_such_role(name).into())
+    }
+
+    /// Authorizes `action` changing role `name` with `keys` in the context, and with the
+    /// role's current boundary as `iam:PermissionsBoundary` when `boundary` is set (as IAM
+    /// sets it); then finds the role in this replica's snapshot (`NoSuchEntity` when absent:
+    /// one just created elsewhere is changed once this replica serves it). Returns what the
+    /// change must still find stored: the role the decision was made on.
+    fn target(
+        &self,
+        state: &Broker,
+        meta: &RequestMeta,
+        action: &str,
+        name: &str,
+        keys: &[(&str, &str)],
+        boundary: bool,
+    ) -> Result<api::Expected, ApiError> {
+        let role = self.role(state, name);
+        let current = role.and_then(|r| r.about.permissions_boundary.as_deref());
+        let mut all = keys.to_vec();
+        if boundary && let Some(b) = current {
+            all.push(("iam:PermissionsBoundary", b));
+        }
+        self.allow_with(state, meta, action, &self.role_resource(state, name), &all)?;
+        let role = role.ok_or_else(|| api::no_such_role(name))?;
+        Ok(api::Expected {
+            role_id: role.role_id.clone(),
+            boundary: boundary.then(|| role.about.permissions_boundary.clone()),
+        })
     }
 }
 
@@ -498,18 +527,13 @@ pub async fn update_role(
         .get("MaxSessionDuration")
         .map(api::check_max_session_duration)
         .transpose()?;
-    caller.allow(
-        state,
-        meta,
-        "UpdateRole",
-        &caller.role_resource(state, name),
-    )?;
+    let expected = caller.target(state, meta, "UpdateRole", name, &[], false)?;
     let change = RoleChange::Update {
         name: name.to_owned(),
         description: description.map(str::to_owned),
         max_session_duration,
     };
-    iam_api::change(state, &caller.account, &change).await?;
+    iam_api::change_expecting(state, &caller.account, &change, &expected).await?;
     Ok(Nothing {})
 }
 
@@ -523,18 +547,13 @@ pub async fn update_role_description(
     let name = role_name(params)?;
     let description = required(params, "Description")?;
     api::check_description(description)?;
-    caller.allow(
-        state,
-        meta,
-        "UpdateRoleDescription",
-        &caller.role_resource(state, name),
-    )?;
+    let expected = caller.target(state, meta, "UpdateRoleDescription", name, &[], false)?;
     let change = RoleChange::Update {
         name: name.to_owned(),
         description: Some(description.to_owned()),
         max_session_duration: None,
     };
-    let role = iam_api::change(state, &caller.account, &change)
+    let role = iam_api::change_expecting(state, &caller.account, &change, &expected)
         .await?
         .ok_or_else(ApiError::internal)?;
     Ok(RoleResult {
@@ -551,18 +570,13 @@ pub async fn update_assume_role_policy(
     let caller = calling(state, meta).await?;
     let name = role_name(params)?;
     let document = required(params, "PolicyDocument")?;
-    caller.allow(
-        state,
-        meta,
-        "UpdateAssumeRolePolicy",
-        &caller.role_resource(state, name),
-    )?;
+    let expected = caller.target(state, meta, "UpdateAssumeRolePolicy", name, &[], false)?;
     api::check_policy("policyDocument", document, PolicyType::Trust)?;
     let change = RoleChange::UpdateTrust {
         name: name.to_owned(),
         document: document.to_owned(),
     };
-    iam_api::change(state, &caller.account, &change).await?;
+    iam_api::change_expecting(state, &caller.account, &change, &expected).await?;
     Ok(Nothing {})
 }
 
@@ -574,16 +588,11 @@ pub async fn delete_role(
 ) -> Result<Nothing, ApiError> {
     let caller = calling(state, meta).await?;
     let name = role_name(params)?;
-    caller.allow(
-        state,
-        meta,
-        "DeleteRole",
-        &caller.role_resource(state, name),
-    )?;
+    let expected = caller.target(state, meta, "DeleteRole", name, &[], false)?;
     let change = RoleChange::Delete {
         name: name.to_owned(),
     };
-    iam_api::change(state, &caller.account, &change).await?;
+    iam_api::change_expecting(state, &caller.account, &change, &expected).await?;
     Ok(Nothing {})
 }
 
@@ -597,19 +606,14 @@ pub async fn put_role_policy(
     let name = role_name(params)?;
     let policy = policy_name(params)?;
     let document = required(params, "PolicyDocument")?;
-    caller.allow(
-        state,
-        meta,
-        "PutRolePolicy",
-        &caller.role_resource(state, name),
-    )?;
+    let expected = caller.target(state, meta, "PutRolePolicy", name, &[], true)?;
     api::check_policy("policyDocument", document, PolicyType::Identity)?;
     let change = RoleChange::PutPolicy {
         role: name.to_owned(),
         policy: policy.to_owned(),
         document: document.to_owned(),
     };
-    iam_api::change(state, &caller.account, &change).await?;
+    iam_api::change_expecting(state, &caller.account, &change, &expected).await?;
     Ok(Nothing {})
 }
 
@@ -674,17 +678,12 @@ pub async fn delete_role_policy(
     let caller = calling(state, meta).await?;
     let name = role_name(params)?;
     let policy = policy_name(params)?;
-    caller.allow(
-        state,
-        meta,
-        "DeleteRolePolicy",
-        &caller.role_resource(state, name),
-    )?;
+    let expected = caller.target(state, meta, "DeleteRolePolicy", name, &[], true)?;
     let change = RoleChange::DeletePolicy {
         role: name.to_owned(),
         policy: policy.to_owned(),
     };
-    iam_api::change(state, &caller.account, &change).await?;
+    iam_api::change_expecting(state, &caller.account, &change, &expected).await?;
     Ok(Nothing {})
 }
 
@@ -700,12 +699,12 @@ pub async fn tag_role(
     if tags.is_empty() {
         return Err(api::missing("tags").into());
     }
-    caller.allow(state, meta, "TagRole", &caller.role_resource(state, name))?;
+    let expected = caller.target(state, meta, "TagRole", name, &[], false)?;
     let change = RoleChange::Tag {
         role: name.to_owned(),
         tags,
     };
-    iam_api::change(state, &caller.account, &change).await?;
+    iam_api::change_expecting(state, &caller.account, &change, &expected).await?;
     Ok(Nothing {})
 }
 
@@ -724,12 +723,12 @@ pub async fn untag_role(
     for k in &keys {
         api::check_tag_key(k)?;
     }
-    caller.allow(state, meta, "UntagRole", &caller.role_resource(state, name))?;
+    let expected = caller.target(state, meta, "UntagRole", name, &[], false)?;
     let change = RoleChange::Untag {
         role: name.to_owned(),
         keys: keys.into_iter().map(str::to_owned).collect(),
     };
-    iam_api::change(state, &caller.account, &change).await?;
+    iam_api::change_expecting(state, &caller.account, &change, &expected).await?;
     Ok(Nothing {})
 }
 
@@ -813,18 +812,19 @@ pub async fn attach_role_policy(
     let caller = calling(state, meta).await?;
     let name = role_name(params)?;
     let policy_arn = policy_arn_param(params, "PolicyArn")?;
-    caller.allow_with(
+    let expected = caller.target(
         state,
         meta,
         "AttachRolePolicy",
-        &caller.role_resource(state, name),
+        name,
         &[("iam:PolicyARN", policy_arn)],
+        true,
     )?;
     let change = RoleChange::Attach {
         role: name.to_owned(),
         policy_arn: policy_arn.to_owned(),
     };
-    iam_api::change(state, &caller.account, &change).await?;
+    iam_api::change_expecting(state, &caller.account, &change, &expected).await?;
     Ok(Nothing {})
 }
 
@@ -837,18 +837,19 @@ pub async fn detach_role_policy(
     let caller = calling(state, meta).await?;
     let name = role_name(params)?;
     let policy_arn = policy_arn_param(params, "PolicyArn")?;
-    caller.allow_with(
+    let expected = caller.target(
         state,
         meta,
         "DetachRolePolicy",
-        &caller.role_resource(state, name),
+        name,
         &[("iam:PolicyARN", policy_arn)],
+        true,
     )?;
     let change = RoleChange::Detach {
         role: name.to_owned(),
         policy_arn: policy_arn.to_owned(),
     };
-    iam_api::change(state, &caller.account, &change).await?;
+    iam_api::change_expecting(state, &caller.account, &change, &expected).await?;
     Ok(Nothing {})
 }
 
@@ -897,18 +898,19 @@ pub async fn put_role_permissions_boundary(
     let caller = calling(state, meta).await?;
     let name = role_name(params)?;
     let boundary = policy_arn_param(params, "PermissionsBoundary")?;
-    caller.allow_with(
+    let expected = caller.target(
         state,
         meta,
         "PutRolePermissionsBoundary",
-        &caller.role_resource(state, name),
+        name,
         &[("iam:PermissionsBoundary", boundary)],
+        false,
     )?;
     let change = RoleChange::PutBoundary {
         role: name.to_owned(),
         policy_arn: boundary.to_owned(),
     };
-    iam_api::change(state, &caller.account, &change).await?;
+    iam_api::change_expecting(state, &caller.account, &change, &expected).await?;
     Ok(Nothing {})
 }
 
@@ -921,25 +923,18 @@ pub async fn delete_role_permissions_boundary(
 ) -> Result<Nothing, ApiError> {
     let caller = calling(state, meta).await?;
     let name = role_name(params)?;
-    let current = caller
-        .role(state, name)
-        .and_then(|r| r.about.permissions_boundary.clone());
-    let keys: Vec<(&str, &str)> = current
-        .as_deref()
-        .map(|b| ("iam:PermissionsBoundary", b))
-        .into_iter()
-        .collect();
-    caller.allow_with(
+    let expected = caller.target(
         state,
         meta,
         "DeleteRolePermissionsBoundary",
-        &caller.role_resource(state, name),
-        &keys,
+        name,
+        &[],
+        true,
     )?;
     let change = RoleChange::DeleteBoundary {
         role: name.to_owned(),
     };
-    iam_api::change(state, &caller.account, &change).await?;
+    iam_api::change_expecting(state, &caller.account, &change, &expected).await?;
     Ok(Nothing {})
 }
 
