@@ -37,6 +37,9 @@ pub const MAX_ROLE_INLINE_POLICIES: usize = 10_240;
 pub const MAX_MANAGED_POLICY: usize = 6144;
 /// Versions one managed policy keeps.
 pub const MAX_POLICY_VERSIONS: usize = 5;
+/// The stored versions of an account's managed policies together, bytes as written (IAM
+/// counts a policy without whitespace; what is stored also keeps its whitespace).
+pub const MAX_POLICY_BYTES_PER_ACCOUNT: usize = 2 * 1024 * 1024;
 /// Managed policies attached to one role (IAM's default `PoliciesPerRole`).
 pub const MAX_ATTACHED_PER_ROLE: usize = 10;
 /// Customer-managed policies an account may hold, file and API together.
@@ -623,6 +626,7 @@ pub fn apply_policy(
                 )));
             }
             next.policies.insert(key, policy.clone());
+            check_policy_bytes(&next)?;
             return Ok((next, Some(policy.clone())));
         }
         PolicyChange::Delete { arn }
@@ -734,11 +738,36 @@ pub fn apply_policy(
         PolicyChange::Untag { keys, .. } => policy.tags.retain(|t| !keys.contains(&t.key)),
     }
     let after = policy.clone();
+    if let PolicyChange::CreateVersion { .. } = change {
+        check_policy_bytes(&next)?;
+    }
     Ok((next, Some(after)))
 }
 
+/// [`MAX_POLICY_BYTES_PER_ACCOUNT`], checked when a version is added (an account over it may
+/// still delete).
+fn check_policy_bytes(doc: &AccountDocument) -> Result<(), IamApiError> {
+    let bytes: usize = doc
+        .policies
+        .values()
+        .flat_map(|p| &p.versions)
+        .map(|v| v.document.len())
+        .sum();
+    if bytes > MAX_POLICY_BYTES_PER_ACCOUNT {
+        return Err(IamApiError::LimitExceeded(format!(
+            "Cannot exceed quota for PolicyVersionBytesPerAccount: {MAX_POLICY_BYTES_PER_ACCOUNT} \
+             bytes of stored managed policy versions. Delete versions or policies first."
+        )));
+    }
+    Ok(())
+}
+
+/// Characters that count toward IAM's policy size limits: all but IAM's whitespace, which is
+/// ASCII's space, tab, line feed and carriage return only (U+00A0 and U+0085 count).
 fn non_blank(text: &str) -> usize {
-    text.chars().filter(|c| !c.is_whitespace()).count()
+    text.chars()
+        .filter(|c| !matches!(c, ' ' | '\t' | '\n' | '\r'))
+        .count()
 }
 
 /// IAM's message for a parameter that breaks its model constraint.
@@ -1504,6 +1533,35 @@ mod tests {
     }
 
     #[test]
+    fn an_accounts_stored_policy_versions_are_bounded_in_bytes() {
+        // Documents of IAM's largest size, padded: the account's bytes fill up.
+        let padded = format!("{S3}{}", " ".repeat(MAX_POLICY_DOCUMENT - S3.len()));
+        let mut doc = AccountDocument::default();
+        for i in 0..MAX_POLICY_BYTES_PER_ACCOUNT / padded.len() {
+            let p = StoredPolicy::new(&format!("p{i}"), "/", new_id("ANPA"), &padded, 0);
+            doc = policy_applied(&doc, PolicyChange::Create(p));
+        }
+        let before = doc.clone();
+        let version = PolicyChange::CreateVersion {
+            arn: arn("p0"),
+            document: S3.into(),
+            set_as_default: false,
+            created: 0,
+        };
+        let one_more = PolicyChange::Create(policy("small"));
+        for refused in [version, one_more] {
+            let Err(IamApiError::LimitExceeded(m)) = apply_policy(&doc, &refused, &file()) else {
+                panic!("stored past the bound: {refused:?}");
+            };
+            assert!(m.contains("2097152"), "{m}");
+        }
+        assert_eq!(doc, before);
+        // Deleting still works, and makes room.
+        let doc = policy_applied(&doc, PolicyChange::Delete { arn: arn("p0") });
+        policy_applied(&doc, PolicyChange::Create(policy("small")));
+    }
+
+    #[test]
     fn attachments_and_boundaries_need_existing_policies_and_hold_them() {
         let doc = policy_applied(
             &AccountDocument::default(),
@@ -1697,6 +1755,22 @@ mod tests {
             ))
         );
         assert!(check_managed_policy("policyDocument", S3).is_ok());
+        // Only ASCII's blanks are free: other whitespace the input check lets in counts.
+        for blank in ['\u{a0}', '\u{85}'] {
+            let padded = S3.replace("s3:*", &format!("s3:*{}", blank.to_string().repeat(6100)));
+            assert!(
+                matches!(
+                    check_managed_policy("policyDocument", &padded),
+                    Err(IamApiError::LimitExceeded(_))
+                ),
+                "{blank:?}"
+            );
+        }
+        let spaced = S3.replace("s3:*", &format!("s3:*{}", " \t\r\n".repeat(6000)));
+        assert!(!matches!(
+            check_managed_policy("policyDocument", &spaced),
+            Err(IamApiError::LimitExceeded(_))
+        ));
         assert_eq!(
             check_policy_arn("policyArn", "arn:aws:iam::111122223333:policy/a/b/name"),
             Ok("111122223333".to_owned())
