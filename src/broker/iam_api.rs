@@ -229,7 +229,8 @@ pub async fn change_policy(
     .await
 }
 
-/// Read, `apply`, compare-and-set; a write that lost a race is tried again from a fresh read,
+/// Read, `apply`, compare-and-set (nothing is written when `apply` changes nothing); a write
+/// that lost a race is tried again from a fresh read,
 /// [`ATTEMPTS`] times in all, then refused with `ConcurrentModification`. `revokes` names the
 /// role whose sessions end with the change: revoked as of now before the change is stored (a
 /// failure there stores nothing, and no replica serves the role without the rule; see
@@ -244,8 +245,15 @@ async fn compare_and_set<T>(
     let mut revoked = false;
     for _ in 0..ATTEMPTS {
         let layer = read_layer(&state.store, &[account.to_owned()]).await?;
+        let read_at = layer.version;
         let current = layer.accounts.into_values().next().unwrap_or_default();
         let (next, out) = apply(&current.document, &file)?;
+        if next == current.document {
+            // Nothing changes (attached already, the default already...): no write, no new
+            // version for every replica to swap in.
+            state.iam_sync.serve_at_least(read_at).await;
+            return Ok(out);
+        }
         if !revoked && let Some(arn) = revokes(&current.document) {
             state
                 .revocations
@@ -440,6 +448,48 @@ trust_policy = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Pri
             .await
             .unwrap();
         assert_eq!(state.store.iam_version().await.unwrap(), version + 1);
+    }
+
+    /// A change that changes nothing is answered without a write: no new version for every
+    /// replica to swap in.
+    #[tokio::test]
+    async fn changes_that_change_nothing_write_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = broker(dir.path()).await;
+        let account = "111122223333";
+        let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
+        let policy =
+            StoredPolicy::new("p", "/", crate::iam::new_unique_id("ANPA").unwrap(), doc, 0);
+        let arn = policy.arn(account);
+        change_policy(&state, account, &PolicyChange::Create(policy))
+            .await
+            .unwrap();
+        let role = change(&state, account, &RoleChange::Create(role("r")))
+            .await
+            .unwrap()
+            .unwrap();
+        let attach = RoleChange::Attach {
+            role: "r".into(),
+            policy_arn: arn.clone(),
+        };
+        let expected = api::Expected {
+            role_id: role.role_id,
+            boundary: Some(None),
+        };
+        change_expecting(&state, account, &attach, &expected)
+            .await
+            .unwrap();
+        let version = state.store.iam_version().await.unwrap();
+        let again = change_expecting(&state, account, &attach, &expected)
+            .await
+            .unwrap();
+        assert_eq!(again.unwrap().attached_policies, std::slice::from_ref(&arn));
+        let default = PolicyChange::SetDefault {
+            arn,
+            version: "v1".into(),
+        };
+        change_policy(&state, account, &default).await.unwrap();
+        assert_eq!(state.store.iam_version().await.unwrap(), version);
     }
 
     #[tokio::test]
