@@ -116,7 +116,7 @@ pub async fn read_layer(store: &Store, accounts: &[String]) -> Result<Layer, Sto
     };
     for (account, doc) in accounts.iter().zip(stored) {
         let document = match &doc.bytes {
-            Some(bytes) => serde_json::from_slice::<AccountDocument>(bytes)?,
+            Some(bytes) => AccountDocument::decode(bytes)?,
             None => AccountDocument::default(),
         };
         layer.accounts.insert(
@@ -153,6 +153,13 @@ pub fn merge(base: &Config, layer: &Layer, previous: Option<(&Config, &Layer)>) 
                 role = %role,
                 policy = %policy,
                 "a role created through the IAM API is not served: a managed policy it attaches or is bounded by is not defined"
+            ),
+            api::Skipped::NewerFormat { account, format } => tracing::error!(
+                account,
+                format,
+                understood = api::FORMAT,
+                "the IAM entities stored for an account are not served: a newer version of \
+                 sts-broker wrote them in a format this one does not know"
             ),
             api::Skipped::Unparsable { role, problem } => tracing::error!(
                 role = %role,
@@ -247,6 +254,14 @@ async fn compare_and_set<T>(
         let layer = read_layer(&state.store, &[account.to_owned()]).await?;
         let read_at = layer.version;
         let current = layer.accounts.into_values().next().unwrap_or_default();
+        if current.document.is_newer() {
+            // Written back, it would lose what this build does not know.
+            return Err(ApiError::new(
+                super::error::ErrorCode::ServiceUnavailable,
+                "The IAM entities of this account were stored by a newer version of the \
+                 broker; this one does not change them.",
+            ));
+        }
         let (next, out) = apply(&current.document, &file)?;
         if next == current.document {
             // Nothing changes (attached already, the default already...): no write, no new
@@ -490,6 +505,47 @@ trust_policy = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Pri
         };
         change_policy(&state, account, &default).await.unwrap();
         assert_eq!(state.store.iam_version().await.unwrap(), version);
+    }
+
+    /// A document a newer build wrote is neither served nor written over.
+    #[tokio::test]
+    async fn a_document_of_a_newer_format_is_neither_served_nor_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = broker(dir.path()).await;
+        let account = "111122223333".to_owned();
+        let mut doc = AccountDocument::default();
+        doc.roles.insert("newer".into(), role("newer"));
+        let mut json = serde_json::to_value(&doc).unwrap();
+        json["format"] = 2.into();
+        json["users"] = serde_json::json!({"alice": {}});
+        let bytes = serde_json::to_vec(&json).unwrap();
+        state
+            .store
+            .iam_replace(&account, 0, bytes.clone())
+            .await
+            .unwrap()
+            .unwrap();
+        let version = state.store.iam_version().await.unwrap();
+        let refused = change(&state, &account, &RoleChange::Create(role("other")))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            refused.code,
+            super::super::error::ErrorCode::ServiceUnavailable
+        );
+        assert_eq!(refused.status().as_u16(), 503);
+        let (after, stored) = state
+            .store
+            .iam_documents(std::slice::from_ref(&account))
+            .await
+            .unwrap();
+        assert_eq!((after, stored[0].bytes.as_ref()), (version, Some(&bytes)));
+        let layer = read_layer(&state.store, std::slice::from_ref(&account))
+            .await
+            .unwrap();
+        let served = merge(&state.config, &layer, None);
+        assert!(served.iam.role_named(&account, "newer").is_none());
+        assert!(served.iam.role_named(&account, "file-role").is_some());
     }
 
     #[tokio::test]

@@ -185,6 +185,29 @@ impl StoredPolicy {
     }
 }
 
+/// The format of the account documents this build writes and understands. A document of a
+/// later format was written by a newer build (it may hold what this one would drop): it is
+/// neither served nor changed here ([`AccountDocument::decode`]).
+pub const FORMAT: u32 = 1;
+
+/// An account document's format: [`FORMAT`] for a new one; 1 when absent (documents written
+/// before it was recorded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Format(pub u32);
+
+impl Format {
+    fn first() -> Format {
+        Format(1)
+    }
+}
+
+impl Default for Format {
+    fn default() -> Format {
+        Format(FORMAT)
+    }
+}
+
 /// Everything created through the API in one account: one stored document, changed whole.
 /// Later kinds of entity (providers, users) get fields of their own here.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -195,9 +218,39 @@ pub struct AccountDocument {
     /// Customer-managed policies by name in lowercase.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub policies: BTreeMap<String, StoredPolicy>,
+    #[serde(default = "Format::first")]
+    pub format: Format,
 }
 
 impl AccountDocument {
+    /// The stored document `bytes`. One of a later [`FORMAT`] comes back empty but for its
+    /// format, even when this build cannot read the rest ([`Self::is_newer`]): nothing of it
+    /// is served, and no write may replace it.
+    pub fn decode(bytes: &[u8]) -> Result<AccountDocument, serde_json::Error> {
+        #[derive(Deserialize)]
+        struct Probe {
+            #[serde(default = "Format::first")]
+            format: Format,
+        }
+        let newer = |format: Format| AccountDocument {
+            format,
+            ..AccountDocument::default()
+        };
+        match serde_json::from_slice::<AccountDocument>(bytes) {
+            Ok(doc) if doc.is_newer() => Ok(newer(doc.format)),
+            Ok(doc) => Ok(doc),
+            Err(e) => match serde_json::from_slice::<Probe>(bytes) {
+                Ok(probe) if probe.format > Format(FORMAT) => Ok(newer(probe.format)),
+                _ => Err(e),
+            },
+        }
+    }
+
+    /// Whether a newer build wrote it.
+    pub fn is_newer(&self) -> bool {
+        self.format > Format(FORMAT)
+    }
+
     /// The key of the stored policy `arn` names in `account`, if any.
     fn policy_key(&self, account: &str, arn: &str) -> Option<String> {
         self.policies
@@ -1150,6 +1203,8 @@ pub enum Skipped {
     /// A role's attached policy or boundary is no longer defined (a file policy removed by a
     /// reload): the role is not served rather than served with more than it had.
     MissingPolicy { role: String, policy: String },
+    /// The account's document was written by a newer build: none of its entities are served.
+    NewerFormat { account: String, format: u32 },
 }
 
 /// The file's entities of `base` (API-made ones it holds are dropped) with `layer` over them.
@@ -1180,6 +1235,13 @@ pub fn merged(base: &Iam, layer: &Layer, previous: Option<(&Iam, &Layer)>) -> (I
     let mut skipped = Vec::new();
     for (account, revisioned) in &layer.accounts {
         let document = &revisioned.document;
+        if document.is_newer() {
+            skipped.push(Skipped::NewerFormat {
+                account: account.clone(),
+                format: document.format.0,
+            });
+            continue;
+        }
         if !iam.accounts.contains_key(account) {
             if !document.roles.is_empty() || !document.policies.is_empty() {
                 skipped.push(Skipped::UnknownAccount(account.clone()));
@@ -1842,6 +1904,63 @@ mod tests {
         // Merged again over the merged view: the API policy is replaced, not doubled.
         let (again, _) = merged(&merged_iam, &layer, Some((&merged_iam, &layer)));
         assert_eq!(again.managed_policies.len(), 1);
+    }
+
+    #[test]
+    fn a_document_of_a_newer_format_is_read_as_nothing_but_its_format() {
+        let mut r = role("app");
+        r.permissions_boundary = Some(FILE_POLICY.into());
+        let doc = applied(&AccountDocument::default(), RoleChange::Create(r));
+        let mut json = serde_json::to_value(&doc).unwrap();
+        assert_eq!(json["format"], 1);
+        // Written before the format was recorded: format 1, read whole.
+        json.as_object_mut().unwrap().remove("format");
+        let old = AccountDocument::decode(json.to_string().as_bytes()).unwrap();
+        assert_eq!((old.format, old.roles.len()), (Format(1), 1));
+        // Format 2, readable or not by this build: nothing but its format.
+        json["format"] = 2.into();
+        let readable = AccountDocument::decode(json.to_string().as_bytes()).unwrap();
+        json["roles"] = "a shape this build does not know".into();
+        let unreadable = AccountDocument::decode(json.to_string().as_bytes()).unwrap();
+        for newer in [readable, unreadable] {
+            assert!(newer.is_newer());
+            assert!(newer.roles.is_empty() && newer.policies.is_empty());
+        }
+        // A document of this format that does not decode is still an error.
+        json["format"] = 1.into();
+        assert!(AccountDocument::decode(json.to_string().as_bytes()).is_err());
+        // Merged: the account's entities are left out, once, with the reason.
+        let mut iam = Iam::default();
+        iam.accounts.insert(
+            ACCOUNT.to_owned(),
+            super::super::Account {
+                id: ACCOUNT.to_owned(),
+                alias: None,
+            },
+        );
+        let layer = Layer {
+            version: 1,
+            accounts: [(
+                ACCOUNT.to_owned(),
+                Revisioned {
+                    revision: 1,
+                    document: AccountDocument {
+                        format: Format(2),
+                        ..doc
+                    },
+                },
+            )]
+            .into(),
+        };
+        let (merged_iam, skipped) = merged(&iam, &layer, None);
+        assert!(merged_iam.role_named(ACCOUNT, "app").is_none());
+        assert_eq!(
+            skipped,
+            [Skipped::NewerFormat {
+                account: ACCOUNT.to_owned(),
+                format: 2
+            }]
+        );
     }
 
     #[test]
