@@ -996,10 +996,16 @@ pub fn check_policy_arn(param: &str, arn: &str) -> Result<String, IamApiError> {
     Ok(account.to_owned())
 }
 
-/// A policy version id: `v` and a number (IAM's pattern `v[1-9][0-9]*(\.[A-Za-z0-9-]*)?`).
+/// A policy version id as IAM's pattern `v[1-9][0-9]*(\.[A-Za-z0-9-]*)?` has it: one that
+/// fits but names no version is not found, not invalid.
 pub fn check_version_id(value: &str) -> Result<(), IamApiError> {
-    let ok = value.strip_prefix('v').is_some_and(|n| {
-        n.starts_with(|c: char| ('1'..='9').contains(&c)) && n.bytes().all(|b| b.is_ascii_digit())
+    let ok = value.strip_prefix('v').is_some_and(|rest| {
+        let (number, suffix) = rest.split_once('.').unwrap_or((rest, ""));
+        number.starts_with(|c: char| ('1'..='9').contains(&c))
+            && number.bytes().all(|b| b.is_ascii_digit())
+            && suffix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
     });
     if !ok {
         return Err(constraint(
@@ -1855,8 +1861,10 @@ mod tests {
                 "{bad}"
             );
         }
-        assert!(check_version_id("v12").is_ok());
-        for bad in ["v0", "1", "v", "vx"] {
+        for good in ["v12", "v1.x", "v2.0-a", "v3."] {
+            assert!(check_version_id(good).is_ok(), "{good}");
+        }
+        for bad in ["v0", "1", "v", "vx", "v01", "v1.x_y", "v1.2.3", "v.1"] {
             assert!(check_version_id(bad).is_err(), "{bad}");
         }
     }

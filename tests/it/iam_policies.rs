@@ -4,7 +4,7 @@
 //! (real Redis, decisions through the authorize API); the `iam:PermissionsBoundary` condition;
 //! the calls Terraform's provider makes; every bad input with nothing stored.
 
-use aws_sdk_iam::types::{PolicyScopeType, Tag};
+use aws_sdk_iam::types::{PermissionsBoundaryAttachmentType, PolicyScopeType, Tag};
 use serde_json::Value;
 
 use crate::authorize::{ask, call, forwarded, gateway};
@@ -153,8 +153,8 @@ async fn a_policy_made_on_one_replica_grants_on_another_and_its_changes_take_gra
         Some(policy_arn("list-only").as_str())
     );
     assert_eq!(
-        boundary.permissions_boundary_type().map(|t| t.as_str()),
-        Some("Policy")
+        boundary.permissions_boundary_type(),
+        Some(&PermissionsBoundaryAttachmentType::Policy)
     );
     iam_a
         .delete_role_permissions_boundary()
@@ -885,6 +885,27 @@ async fn every_bad_input_gets_iams_error_and_stores_nothing() {
             format!("{base}GetPolicyVersion&PolicyArn={full}&VersionId=v9"),
             "NoSuchEntity",
         ),
+        // IAM's pattern allows a suffix: well formed, but no such version.
+        (
+            format!("{base}GetPolicyVersion&PolicyArn={full}&VersionId=v1.x"),
+            "NoSuchEntity",
+        ),
+        (
+            format!("{base}SetDefaultPolicyVersion&PolicyArn={full}&VersionId=v2.0-a"),
+            "NoSuchEntity",
+        ),
+        (
+            format!("{base}DeletePolicyVersion&PolicyArn={full}&VersionId=v1.x"),
+            "NoSuchEntity",
+        ),
+        (
+            format!("{base}GetPolicyVersion&PolicyArn={full}&VersionId=v1.x_y"),
+            "ValidationError",
+        ),
+        (
+            format!("{base}GetPolicyVersion&PolicyArn={full}&VersionId=v01"),
+            "ValidationError",
+        ),
         (
             format!("{base}SetDefaultPolicyVersion&PolicyArn={full}&VersionId=v9"),
             "NoSuchEntity",
@@ -1378,4 +1399,69 @@ async fn the_roles_boundary_is_in_the_context_of_policy_changes_on_it() {
         .send()
         .await
         .unwrap();
+}
+
+/// `PolicyUsageFilter` selects policies by how roles use them, with or without
+/// `OnlyAttached`.
+#[tokio::test]
+async fn list_policies_filters_by_usage_on_its_own() {
+    let idp = TestIdp::start().await;
+    let broker = broker(&idp, "memory://", None).await;
+    let iam = broker.iam_as(ADMIN_KEY_ID, ADMIN_SECRET);
+    for name in ["attached", "boundary", "unused"] {
+        iam.create_policy()
+            .policy_name(name)
+            .path("/usage/")
+            .policy_document(GET_OBJECTS)
+            .send()
+            .await
+            .unwrap();
+    }
+    let arn = |n: &str| format!("arn:aws:iam::{ACCOUNT}:policy/usage/{n}");
+    iam.create_role()
+        .role_name("user-of-both")
+        .assume_role_policy_document(ci_trust(&broker))
+        .permissions_boundary(arn("boundary"))
+        .send()
+        .await
+        .unwrap();
+    iam.attach_role_policy()
+        .role_name("user-of-both")
+        .policy_arn(arn("attached"))
+        .send()
+        .await
+        .unwrap();
+    use aws_sdk_iam::types::PolicyUsageType;
+    let listed = |filter: Option<PolicyUsageType>, only_attached: bool| {
+        let iam = iam.clone();
+        async move {
+            let out = iam
+                .list_policies()
+                .path_prefix("/usage/")
+                .set_policy_usage_filter(filter)
+                .only_attached(only_attached)
+                .send()
+                .await
+                .unwrap();
+            out.policies()
+                .iter()
+                .map(|p| p.policy_name().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        listed(None, false).await,
+        ["attached", "boundary", "unused"]
+    );
+    assert_eq!(listed(None, true).await, ["attached", "boundary"]);
+    for only_attached in [false, true] {
+        assert_eq!(
+            listed(Some(PolicyUsageType::PermissionsPolicy), only_attached).await,
+            ["attached"]
+        );
+        assert_eq!(
+            listed(Some(PolicyUsageType::PermissionsBoundary), only_attached).await,
+            ["boundary"]
+        );
+    }
 }

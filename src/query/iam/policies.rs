@@ -317,12 +317,12 @@ pub async fn list_policies(
             (p.arn.clone(), (p.as_ref(), u))
         })
         .filter(|(_, (_, u))| {
-            let used = match usage_filter {
+            let used_as_filtered = match usage_filter {
                 Some("PermissionsPolicy") => u.attached > 0,
                 Some(_) => u.bounding > 0,
-                None => u.attached + u.bounding > 0,
+                None => true,
             };
-            !only_attached || used
+            used_as_filtered && (!only_attached || u.attached + u.bounding > 0)
         })
         .collect();
     let (policies, marker) = page(policies, &paging);

@@ -207,7 +207,7 @@ pub struct BoundaryXml {
 impl BoundaryXml {
     fn of(arn: Option<&String>) -> Option<BoundaryXml> {
         arn.map(|a| BoundaryXml {
-            permissions_boundary_type: "Policy",
+            permissions_boundary_type: "PermissionsBoundaryPolicy",
             permissions_boundary_arn: a.clone(),
         })
     }
