@@ -688,6 +688,7 @@ impl From<IamApiError> for ApiError {
             IamApiError::DeleteConflict(_) => ErrorCode::DeleteConflict,
             IamApiError::Unmodifiable(_) => ErrorCode::UnmodifiableEntity,
             IamApiError::MalformedPolicy(_) => ErrorCode::MalformedPolicyDocument,
+            IamApiError::ConcurrentModification(_) => ErrorCode::ConcurrentModification,
         };
         ApiError::new(code, e.to_string())
     }

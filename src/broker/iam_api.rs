@@ -116,7 +116,7 @@ pub async fn read_layer(store: &Store, accounts: &[String]) -> Result<Layer, Sto
     };
     for (account, doc) in accounts.iter().zip(stored) {
         let document = match &doc.bytes {
-            Some(bytes) => serde_json::from_slice::<AccountDocument>(bytes)?,
+            Some(bytes) => AccountDocument::decode(bytes)?,
             None => AccountDocument::default(),
         };
         layer.accounts.insert(
@@ -154,6 +154,13 @@ pub fn merge(base: &Config, layer: &Layer, previous: Option<(&Config, &Layer)>) 
                 policy = %policy,
                 "a role created through the IAM API is not served: a managed policy it attaches or is bounded by is not defined"
             ),
+            api::Skipped::NewerFormat { account, format } => tracing::error!(
+                account,
+                format,
+                understood = api::FORMAT,
+                "the IAM entities stored for an account are not served: a newer version of \
+                 sts-broker wrote them in a format this one does not know"
+            ),
             api::Skipped::Unparsable { role, problem } => tracing::error!(
                 role = %role,
                 problem,
@@ -167,14 +174,36 @@ pub fn merge(base: &Config, layer: &Layer, previous: Option<(&Config, &Layer)>) 
     config
 }
 
-/// Applies `change` to `account`'s document: read, [`api::apply`], compare-and-set (see
-/// [`compare_and_set`]). Once stored, this replica serves it before this returns. Returns the
-/// role as it is after the change. A role deleted here has its sessions revoked once the
-/// deletion is stored.
+/// Creates a role: [`change_expecting`] for the one change that needs no role to exist. Any
+/// other change is refused here (fail closed): it must name the role it was authorized on.
 pub async fn change(
     state: &Broker,
     account: &str,
     change: &RoleChange,
+) -> Result<Option<StoredRole>, ApiError> {
+    if !matches!(change, RoleChange::Create(_)) {
+        tracing::error!("a role change came without the role it was authorized on; refused");
+        return Err(ApiError::internal());
+    }
+    compare_and_set(
+        state,
+        account,
+        |doc, file| api::apply(doc, change, file),
+        |_| None,
+    )
+    .await
+}
+
+/// Applies `change` to `account`'s document: read, [`api::apply_expecting`] (the stored role
+/// must still be the `expected` one the call was authorized on), compare-and-set (see
+/// [`compare_and_set`]). Once stored, this replica serves it before this returns. Returns the
+/// role as it is after the change. A role deleted here has its sessions revoked once the
+/// deletion is stored.
+pub async fn change_expecting(
+    state: &Broker,
+    account: &str,
+    change: &RoleChange,
+    expected: &api::Expected,
 ) -> Result<Option<StoredRole>, ApiError> {
     let revokes = |current: &AccountDocument| match change {
         RoleChange::Delete { name } => current
@@ -186,7 +215,7 @@ pub async fn change(
     compare_and_set(
         state,
         account,
-        |doc, file| api::apply(doc, change, file),
+        |doc, file| api::apply_expecting(doc, change, expected, file),
         revokes,
     )
     .await
@@ -257,7 +286,8 @@ pub async fn change_provider(
     .await
 }
 
-/// Read, `apply`, compare-and-set; a write that lost a race is tried again from a fresh read,
+/// Read, `apply`, compare-and-set (nothing is written when `apply` changes nothing); a write
+/// that lost a race is tried again from a fresh read,
 /// [`ATTEMPTS`] times in all, then refused with `ConcurrentModification`. `revokes` names the
 /// role whose sessions end with the change: revoked as of now once the change is stored
 /// ([`revoke_deleted`]).
@@ -270,8 +300,23 @@ async fn compare_and_set<T>(
     let file = FileRoles::of(&state.config.iam, account);
     for _ in 0..ATTEMPTS {
         let layer = read_layer(&state.store, &[account.to_owned()]).await?;
+        let read_at = layer.version;
         let current = layer.accounts.into_values().next().unwrap_or_default();
+        if current.document.is_newer() {
+            // Written back, it would lose what this build does not know.
+            return Err(ApiError::new(
+                super::error::ErrorCode::ServiceUnavailable,
+                "The IAM entities of this account were stored by a newer version of the \
+                 broker; this one does not change them.",
+            ));
+        }
         let (next, out) = apply(&current.document, &file)?;
+        if next == current.document {
+            // Nothing changes (attached already, the default already...): no write, no new
+            // version for every replica to swap in.
+            state.iam_sync.serve_at_least(read_at).await;
+            return Ok(out);
+        }
         let bytes = serde_json::to_vec(&next).map_err(|e| {
             tracing::error!(error = %e, "an IAM document could not be encoded");
             ApiError::internal()
@@ -438,6 +483,135 @@ trust_policy = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Pri
             .collect();
         assert_eq!(names, ["first", "second"]);
         assert_eq!(layer.accounts[&account].revision, 2);
+    }
+
+    /// A change decided on a stale snapshot of the role is refused; nothing is written.
+    #[tokio::test]
+    async fn a_change_expecting_another_role_stores_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = broker(dir.path()).await;
+        let created = change(&state, "111122223333", &RoleChange::Create(role("r")))
+            .await
+            .unwrap()
+            .unwrap();
+        let version = state.store.iam_version().await.unwrap();
+        let tag = RoleChange::Tag {
+            role: "r".into(),
+            tags: vec![api::Tag {
+                key: "k".into(),
+                value: "v".into(),
+            }],
+        };
+        let stale = api::Expected {
+            role_id: crate::iam::new_unique_id("AROA").unwrap(),
+            boundary: None,
+        };
+        let refused = change_expecting(&state, "111122223333", &tag, &stale)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            refused.code,
+            super::super::error::ErrorCode::ConcurrentModification
+        );
+        assert_eq!(state.store.iam_version().await.unwrap(), version);
+        // Without the role it was authorized on, no change but a creation is accepted.
+        let refused = change(&state, "111122223333", &tag).await.unwrap_err();
+        assert_eq!(
+            refused.code,
+            super::super::error::ErrorCode::InternalFailure
+        );
+        assert_eq!(state.store.iam_version().await.unwrap(), version);
+        let current = api::Expected {
+            role_id: created.role_id,
+            boundary: None,
+        };
+        change_expecting(&state, "111122223333", &tag, &current)
+            .await
+            .unwrap();
+        assert_eq!(state.store.iam_version().await.unwrap(), version + 1);
+    }
+
+    /// A change that changes nothing is answered without a write: no new version for every
+    /// replica to swap in.
+    #[tokio::test]
+    async fn changes_that_change_nothing_write_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = broker(dir.path()).await;
+        let account = "111122223333";
+        let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
+        let policy =
+            StoredPolicy::new("p", "/", crate::iam::new_unique_id("ANPA").unwrap(), doc, 0);
+        let arn = policy.arn(account);
+        change_policy(&state, account, &PolicyChange::Create(policy))
+            .await
+            .unwrap();
+        let role = change(&state, account, &RoleChange::Create(role("r")))
+            .await
+            .unwrap()
+            .unwrap();
+        let attach = RoleChange::Attach {
+            role: "r".into(),
+            policy_arn: arn.clone(),
+        };
+        let expected = api::Expected {
+            role_id: role.role_id,
+            boundary: Some(None),
+        };
+        change_expecting(&state, account, &attach, &expected)
+            .await
+            .unwrap();
+        let version = state.store.iam_version().await.unwrap();
+        let again = change_expecting(&state, account, &attach, &expected)
+            .await
+            .unwrap();
+        assert_eq!(again.unwrap().attached_policies, std::slice::from_ref(&arn));
+        let default = PolicyChange::SetDefault {
+            arn,
+            version: "v1".into(),
+        };
+        change_policy(&state, account, &default).await.unwrap();
+        assert_eq!(state.store.iam_version().await.unwrap(), version);
+    }
+
+    /// A document a newer build wrote is neither served nor written over.
+    #[tokio::test]
+    async fn a_document_of_a_newer_format_is_neither_served_nor_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = broker(dir.path()).await;
+        let account = "111122223333".to_owned();
+        let mut doc = AccountDocument::default();
+        doc.roles.insert("newer".into(), role("newer"));
+        let mut json = serde_json::to_value(&doc).unwrap();
+        json["format"] = 2.into();
+        json["users"] = serde_json::json!({"alice": {}});
+        let bytes = serde_json::to_vec(&json).unwrap();
+        state
+            .store
+            .iam_replace(&account, 0, bytes.clone())
+            .await
+            .unwrap()
+            .unwrap();
+        let version = state.store.iam_version().await.unwrap();
+        let refused = change(&state, &account, &RoleChange::Create(role("other")))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            refused.code,
+            super::super::error::ErrorCode::ServiceUnavailable
+        );
+        assert_eq!(refused.status().as_u16(), 503);
+        let (after, stored) = state
+            .store
+            .iam_documents(std::slice::from_ref(&account))
+            .await
+            .unwrap();
+        assert_eq!((after, stored[0].bytes.as_ref()), (version, Some(&bytes)));
+        let layer = read_layer(&state.store, std::slice::from_ref(&account))
+            .await
+            .unwrap();
+        let served = merge(&state.config, &layer, None);
+        assert!(served.iam.role_named(&account, "newer").is_none());
+        assert!(served.iam.role_named(&account, "file-role").is_some());
     }
 
     #[tokio::test]

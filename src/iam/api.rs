@@ -37,6 +37,9 @@ pub const MAX_ROLE_INLINE_POLICIES: usize = 10_240;
 pub const MAX_MANAGED_POLICY: usize = 6144;
 /// Versions one managed policy keeps.
 pub const MAX_POLICY_VERSIONS: usize = 5;
+/// The stored versions of an account's managed policies together, bytes as written (IAM
+/// counts a policy without whitespace; what is stored also keeps its whitespace).
+pub const MAX_POLICY_BYTES_PER_ACCOUNT: usize = 2 * 1024 * 1024;
 /// Managed policies attached to one role (IAM's default `PoliciesPerRole`).
 pub const MAX_ATTACHED_PER_ROLE: usize = 10;
 /// Customer-managed policies an account may hold, file and API together.
@@ -75,6 +78,10 @@ pub enum IamApiError {
     /// `MalformedPolicyDocument`, with the message a file policy gets.
     #[error("{0}")]
     MalformedPolicy(String),
+    /// `ConcurrentModification`: the entity stored is no longer the one the call was
+    /// authorized on ([`apply_expecting`]).
+    #[error("{0}")]
+    ConcurrentModification(String),
 }
 
 /// A tag as IAM keeps it.
@@ -181,6 +188,29 @@ impl StoredPolicy {
     }
 }
 
+/// The format of the account documents this build writes and understands. A document of a
+/// later format was written by a newer build (it may hold what this one would drop): it is
+/// neither served nor changed here ([`AccountDocument::decode`]).
+pub const FORMAT: u32 = 1;
+
+/// An account document's format: [`FORMAT`] for a new one; 1 when absent (documents written
+/// before it was recorded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Format(pub u32);
+
+impl Format {
+    fn first() -> Format {
+        Format(1)
+    }
+}
+
+impl Default for Format {
+    fn default() -> Format {
+        Format(FORMAT)
+    }
+}
+
 /// Everything created through the API in one account: one stored document, changed whole.
 /// Later kinds of entity (providers, users) get fields of their own here.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -197,9 +227,39 @@ pub struct AccountDocument {
     /// SAML providers by name in lowercase ([`super::providers`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub saml_providers: BTreeMap<String, super::providers::StoredSamlProvider>,
+    #[serde(default = "Format::first")]
+    pub format: Format,
 }
 
 impl AccountDocument {
+    /// The stored document `bytes`. One of a later [`FORMAT`] comes back empty but for its
+    /// format, even when this build cannot read the rest ([`Self::is_newer`]): nothing of it
+    /// is served, and no write may replace it.
+    pub fn decode(bytes: &[u8]) -> Result<AccountDocument, serde_json::Error> {
+        #[derive(Deserialize)]
+        struct Probe {
+            #[serde(default = "Format::first")]
+            format: Format,
+        }
+        let newer = |format: Format| AccountDocument {
+            format,
+            ..AccountDocument::default()
+        };
+        match serde_json::from_slice::<AccountDocument>(bytes) {
+            Ok(doc) if doc.is_newer() => Ok(newer(doc.format)),
+            Ok(doc) => Ok(doc),
+            Err(e) => match serde_json::from_slice::<Probe>(bytes) {
+                Ok(probe) if probe.format > Format(FORMAT) => Ok(newer(probe.format)),
+                _ => Err(e),
+            },
+        }
+    }
+
+    /// Whether a newer build wrote it.
+    pub fn is_newer(&self) -> bool {
+        self.format > Format(FORMAT)
+    }
+
     /// The key of the stored policy `arn` names in `account`, if any.
     fn policy_key(&self, account: &str, arn: &str) -> Option<String> {
         self.policies
@@ -544,6 +604,49 @@ pub(crate) fn bounded(doc: AccountDocument) -> Result<AccountDocument, IamApiErr
     Ok(doc)
 }
 
+/// What a call that changes a role was authorized on: the role as this replica's snapshot
+/// had it. [`apply_expecting`] refuses the change when the stored role is another one, so a
+/// decision made on a stale snapshot is never applied to a newer role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expected {
+    /// The role's id: a role deleted and created again since is another role.
+    pub role_id: String,
+    /// The boundary the decision saw as `iam:PermissionsBoundary` (none: the decision did not
+    /// depend on it, any boundary will do).
+    pub boundary: Option<Option<String>>,
+}
+
+impl Expected {
+    fn holds(&self, stored: &StoredRole) -> bool {
+        stored.role_id == self.role_id
+            && self
+                .boundary
+                .as_ref()
+                .is_none_or(|b| *b == stored.permissions_boundary)
+    }
+}
+
+/// [`apply`] to a role that must still be the one `expected` describes: a role of the
+/// configuration file is refused by [`apply`] as always; a stored one that is absent, of
+/// another id, or (when the decision depended on it) of another boundary is
+/// `ConcurrentModification` and nothing changes.
+pub fn apply_expecting(
+    doc: &AccountDocument,
+    change: &RoleChange,
+    expected: &Expected,
+    file: &FileRoles,
+) -> Result<(AccountDocument, Option<StoredRole>), IamApiError> {
+    let name = change.role_name();
+    let stored = doc.roles.get(&name.to_ascii_lowercase());
+    if !file.defines(name) && !stored.is_some_and(|r| expected.holds(r)) {
+        return Err(IamApiError::ConcurrentModification(format!(
+            "The role {} changed while this request was handled. Submit your request again.",
+            shorten(name)
+        )));
+    }
+    apply(doc, change, file)
+}
+
 /// A change to an account's customer-managed policies, each named by its ARN but `Create`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PolicyChange {
@@ -607,6 +710,7 @@ pub fn apply_policy(
                 )));
             }
             next.policies.insert(key, policy.clone());
+            check_policy_bytes(&next)?;
             return Ok((bounded(next)?, Some(policy.clone())));
         }
         PolicyChange::Delete { arn }
@@ -706,11 +810,36 @@ pub fn apply_policy(
         PolicyChange::Untag { keys, .. } => remove_tags(&mut policy.tags, keys),
     }
     let after = policy.clone();
+    if let PolicyChange::CreateVersion { .. } = change {
+        check_policy_bytes(&next)?;
+    }
     Ok((bounded(next)?, Some(after)))
 }
 
+/// [`MAX_POLICY_BYTES_PER_ACCOUNT`], checked when a version is added (an account over it may
+/// still delete).
+fn check_policy_bytes(doc: &AccountDocument) -> Result<(), IamApiError> {
+    let bytes: usize = doc
+        .policies
+        .values()
+        .flat_map(|p| &p.versions)
+        .map(|v| v.document.len())
+        .sum();
+    if bytes > MAX_POLICY_BYTES_PER_ACCOUNT {
+        return Err(IamApiError::LimitExceeded(format!(
+            "Cannot exceed quota for PolicyVersionBytesPerAccount: {MAX_POLICY_BYTES_PER_ACCOUNT} \
+             bytes of stored managed policy versions. Delete versions or policies first."
+        )));
+    }
+    Ok(())
+}
+
+/// Characters that count toward IAM's policy size limits: all but IAM's whitespace, which is
+/// ASCII's space, tab, line feed and carriage return only (U+00A0 and U+0085 count).
 fn non_blank(text: &str) -> usize {
-    text.chars().filter(|c| !c.is_whitespace()).count()
+    text.chars()
+        .filter(|c| !matches!(c, ' ' | '\t' | '\n' | '\r'))
+        .count()
 }
 
 /// IAM's message for a parameter that breaks its model constraint.
@@ -895,10 +1024,16 @@ pub fn check_policy_arn(param: &str, arn: &str) -> Result<String, IamApiError> {
     Ok(account.to_owned())
 }
 
-/// A policy version id: `v` and a number (IAM's pattern `v[1-9][0-9]*(\.[A-Za-z0-9-]*)?`).
+/// A policy version id as IAM's pattern `v[1-9][0-9]*(\.[A-Za-z0-9-]*)?` has it: one that
+/// fits but names no version is not found, not invalid.
 pub fn check_version_id(value: &str) -> Result<(), IamApiError> {
-    let ok = value.strip_prefix('v').is_some_and(|n| {
-        n.starts_with(|c: char| ('1'..='9').contains(&c)) && n.bytes().all(|b| b.is_ascii_digit())
+    let ok = value.strip_prefix('v').is_some_and(|rest| {
+        let (number, suffix) = rest.split_once('.').unwrap_or((rest, ""));
+        number.starts_with(|c: char| ('1'..='9').contains(&c))
+            && number.bytes().all(|b| b.is_ascii_digit())
+            && suffix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
     });
     if !ok {
         return Err(constraint(
@@ -1107,6 +1242,8 @@ pub enum Skipped {
     /// A role's attached policy or boundary is no longer defined (a file policy removed by a
     /// reload): the role is not served rather than served with more than it had.
     MissingPolicy { role: String, policy: String },
+    /// The account's document was written by a newer build: none of its entities are served.
+    NewerFormat { account: String, format: u32 },
 }
 
 /// The file's entities of `base` (API-made ones it holds are dropped) with `layer` over them.
@@ -1137,6 +1274,13 @@ pub fn merged(base: &Iam, layer: &Layer, previous: Option<(&Iam, &Layer)>) -> (I
     let mut skipped = Vec::new();
     for (account, revisioned) in &layer.accounts {
         let document = &revisioned.document;
+        if document.is_newer() {
+            skipped.push(Skipped::NewerFormat {
+                account: account.clone(),
+                format: document.format.0,
+            });
+            continue;
+        }
         if !iam.accounts.contains_key(account) {
             if !document.roles.is_empty() || !document.policies.is_empty() {
                 skipped.push(Skipped::UnknownAccount(account.clone()));
@@ -1523,6 +1667,35 @@ mod tests {
     }
 
     #[test]
+    fn an_accounts_stored_policy_versions_are_bounded_in_bytes() {
+        // Documents of IAM's largest size, padded: the account's bytes fill up.
+        let padded = format!("{S3}{}", " ".repeat(MAX_POLICY_DOCUMENT - S3.len()));
+        let mut doc = AccountDocument::default();
+        for i in 0..MAX_POLICY_BYTES_PER_ACCOUNT / padded.len() {
+            let p = StoredPolicy::new(&format!("p{i}"), "/", new_id("ANPA"), &padded, 0);
+            doc = policy_applied(&doc, PolicyChange::Create(p));
+        }
+        let before = doc.clone();
+        let version = PolicyChange::CreateVersion {
+            arn: arn("p0"),
+            document: S3.into(),
+            set_as_default: false,
+            created: 0,
+        };
+        let one_more = PolicyChange::Create(policy("small"));
+        for refused in [version, one_more] {
+            let Err(IamApiError::LimitExceeded(m)) = apply_policy(&doc, &refused, &file()) else {
+                panic!("stored past the bound: {refused:?}");
+            };
+            assert!(m.contains("2097152"), "{m}");
+        }
+        assert_eq!(doc, before);
+        // Deleting still works, and makes room.
+        let doc = policy_applied(&doc, PolicyChange::Delete { arn: arn("p0") });
+        policy_applied(&doc, PolicyChange::Create(policy("small")));
+    }
+
+    #[test]
     fn attachments_and_boundaries_need_existing_policies_and_hold_them() {
         let doc = policy_applied(
             &AccountDocument::default(),
@@ -1610,6 +1783,69 @@ mod tests {
     }
 
     #[test]
+    fn a_change_authorized_on_another_role_or_boundary_is_refused_and_changes_nothing() {
+        let doc = policy_applied(
+            &AccountDocument::default(),
+            PolicyChange::Create(policy("b")),
+        );
+        let mut bounded = role("r");
+        bounded.permissions_boundary = Some(arn("b"));
+        let id = bounded.role_id.clone();
+        let doc = applied(&doc, RoleChange::Create(bounded));
+        let drop_boundary = RoleChange::DeleteBoundary { role: "r".into() };
+        let before = doc.clone();
+        let stale = [
+            // Decided on a snapshot without the boundary (or without the role at all).
+            Expected {
+                role_id: id.clone(),
+                boundary: Some(None),
+            },
+            // Decided on a role of that name deleted since.
+            Expected {
+                role_id: new_id("AROA"),
+                boundary: None,
+            },
+        ];
+        for expected in &stale {
+            assert!(
+                matches!(
+                    apply_expecting(&doc, &drop_boundary, expected, &file()),
+                    Err(IamApiError::ConcurrentModification(_))
+                ),
+                "{expected:?}"
+            );
+            assert_eq!(doc, before);
+        }
+        // The role is gone from the store.
+        let gone = apply_expecting(
+            &AccountDocument::default(),
+            &drop_boundary,
+            &Expected {
+                role_id: id.clone(),
+                boundary: None,
+            },
+            &file(),
+        );
+        assert!(matches!(gone, Err(IamApiError::ConcurrentModification(_))));
+        // The role and boundary the decision saw: applied.
+        let current = Expected {
+            role_id: id,
+            boundary: Some(Some(arn("b"))),
+        };
+        let (next, after) = apply_expecting(&doc, &drop_boundary, &current, &file()).unwrap();
+        assert_eq!(after.unwrap().permissions_boundary, None);
+        assert_eq!(next.roles["r"].permissions_boundary, None);
+        // A file role is refused as such, whatever was expected.
+        let file_role = RoleChange::Delete {
+            name: "deploy".into(),
+        };
+        assert!(matches!(
+            apply_expecting(&doc, &file_role, &current, &file()),
+            Err(IamApiError::Unmodifiable(_))
+        ));
+    }
+
+    #[test]
     fn file_policies_cannot_be_created_changed_or_deleted() {
         let doc = AccountDocument::default();
         let Err(IamApiError::AlreadyExists(m)) =
@@ -1653,6 +1889,22 @@ mod tests {
             ))
         );
         assert!(check_managed_policy("policyDocument", S3).is_ok());
+        // Only ASCII's blanks are free: other whitespace the input check lets in counts.
+        for blank in ['\u{a0}', '\u{85}'] {
+            let padded = S3.replace("s3:*", &format!("s3:*{}", blank.to_string().repeat(6100)));
+            assert!(
+                matches!(
+                    check_managed_policy("policyDocument", &padded),
+                    Err(IamApiError::LimitExceeded(_))
+                ),
+                "{blank:?}"
+            );
+        }
+        let spaced = S3.replace("s3:*", &format!("s3:*{}", " \t\r\n".repeat(6000)));
+        assert!(!matches!(
+            check_managed_policy("policyDocument", &spaced),
+            Err(IamApiError::LimitExceeded(_))
+        ));
         assert_eq!(
             check_policy_arn("policyArn", "arn:aws:iam::111122223333:policy/a/b/name"),
             Ok("111122223333".to_owned())
@@ -1675,8 +1927,10 @@ mod tests {
                 "{bad}"
             );
         }
-        assert!(check_version_id("v12").is_ok());
-        for bad in ["v0", "1", "v", "vx"] {
+        for good in ["v12", "v1.x", "v2.0-a", "v3."] {
+            assert!(check_version_id(good).is_ok(), "{good}");
+        }
+        for bad in ["v0", "1", "v", "vx", "v01", "v1.x_y", "v1.2.3", "v.1"] {
             assert!(check_version_id(bad).is_err(), "{bad}");
         }
     }
@@ -1785,6 +2039,63 @@ mod tests {
         });
         assert!(matches!(refused, Some(IamApiError::LimitExceeded(_))));
         assert!(doc.roles.len() < 40);
+    }
+
+    #[test]
+    fn a_document_of_a_newer_format_is_read_as_nothing_but_its_format() {
+        let mut r = role("app");
+        r.permissions_boundary = Some(FILE_POLICY.into());
+        let doc = applied(&AccountDocument::default(), RoleChange::Create(r));
+        let mut json = serde_json::to_value(&doc).unwrap();
+        assert_eq!(json["format"], 1);
+        // Written before the format was recorded: format 1, read whole.
+        json.as_object_mut().unwrap().remove("format");
+        let old = AccountDocument::decode(json.to_string().as_bytes()).unwrap();
+        assert_eq!((old.format, old.roles.len()), (Format(1), 1));
+        // Format 2, readable or not by this build: nothing but its format.
+        json["format"] = 2.into();
+        let readable = AccountDocument::decode(json.to_string().as_bytes()).unwrap();
+        json["roles"] = "a shape this build does not know".into();
+        let unreadable = AccountDocument::decode(json.to_string().as_bytes()).unwrap();
+        for newer in [readable, unreadable] {
+            assert!(newer.is_newer());
+            assert!(newer.roles.is_empty() && newer.policies.is_empty());
+        }
+        // A document of this format that does not decode is still an error.
+        json["format"] = 1.into();
+        assert!(AccountDocument::decode(json.to_string().as_bytes()).is_err());
+        // Merged: the account's entities are left out, once, with the reason.
+        let mut iam = Iam::default();
+        iam.accounts.insert(
+            ACCOUNT.to_owned(),
+            super::super::Account {
+                id: ACCOUNT.to_owned(),
+                alias: None,
+            },
+        );
+        let layer = Layer {
+            version: 1,
+            accounts: [(
+                ACCOUNT.to_owned(),
+                Revisioned {
+                    revision: 1,
+                    document: AccountDocument {
+                        format: Format(2),
+                        ..doc
+                    },
+                },
+            )]
+            .into(),
+        };
+        let (merged_iam, skipped) = merged(&iam, &layer, None);
+        assert!(merged_iam.role_named(ACCOUNT, "app").is_none());
+        assert_eq!(
+            skipped,
+            [Skipped::NewerFormat {
+                account: ACCOUNT.to_owned(),
+                format: 2
+            }]
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! (real Redis, decisions through the authorize API); the `iam:PermissionsBoundary` condition;
 //! the calls Terraform's provider makes; every bad input with nothing stored.
 
-use aws_sdk_iam::types::{PolicyScopeType, Tag};
+use aws_sdk_iam::types::{PermissionsBoundaryAttachmentType, PolicyScopeType, Tag};
 use serde_json::Value;
 
 use crate::authorize::{ask, call, forwarded, gateway};
@@ -153,8 +153,8 @@ async fn a_policy_made_on_one_replica_grants_on_another_and_its_changes_take_gra
         Some(policy_arn("list-only").as_str())
     );
     assert_eq!(
-        boundary.permissions_boundary_type().map(|t| t.as_str()),
-        Some("Policy")
+        boundary.permissions_boundary_type(),
+        Some(&PermissionsBoundaryAttachmentType::Policy)
     );
     iam_a
         .delete_role_permissions_boundary()
@@ -885,6 +885,27 @@ async fn every_bad_input_gets_iams_error_and_stores_nothing() {
             format!("{base}GetPolicyVersion&PolicyArn={full}&VersionId=v9"),
             "NoSuchEntity",
         ),
+        // IAM's pattern allows a suffix: well formed, but no such version.
+        (
+            format!("{base}GetPolicyVersion&PolicyArn={full}&VersionId=v1.x"),
+            "NoSuchEntity",
+        ),
+        (
+            format!("{base}SetDefaultPolicyVersion&PolicyArn={full}&VersionId=v2.0-a"),
+            "NoSuchEntity",
+        ),
+        (
+            format!("{base}DeletePolicyVersion&PolicyArn={full}&VersionId=v1.x"),
+            "NoSuchEntity",
+        ),
+        (
+            format!("{base}GetPolicyVersion&PolicyArn={full}&VersionId=v1.x_y"),
+            "ValidationError",
+        ),
+        (
+            format!("{base}GetPolicyVersion&PolicyArn={full}&VersionId=v01"),
+            "ValidationError",
+        ),
         (
             format!("{base}SetDefaultPolicyVersion&PolicyArn={full}&VersionId=v9"),
             "NoSuchEntity",
@@ -1123,4 +1144,324 @@ async fn every_bad_input_gets_iams_error_and_stores_nothing() {
 
     assert_eq!(stored(&broker).await, before);
     assert_eq!(broker.state.store.iam_version().await.unwrap(), version);
+}
+
+const GUARD_KEY_ID: &str = "AKIAGUARDEDEXAMPLE23";
+const GUARD_SECRET: &str = "guardedSecretAccessKey/EXAMPLE+012345678";
+
+/// A replica of the test configuration (keys in `keys`, store `store`) with the user `guarded`
+/// under `policy`; `frozen`: one that keeps the IAM layer it read at start.
+async fn with_guarded(
+    idp: &TestIdp,
+    store: &str,
+    keys: &std::path::Path,
+    policy: &str,
+    frozen: bool,
+) -> TestBroker {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("guarded.json"), policy).unwrap();
+    std::fs::write(dir.path().join("guarded.secret"), GUARD_SECRET).unwrap();
+    let toml = config(dir.path(), idp, store).replace(
+        "dir = \"keys\"",
+        &format!("dir = {:?}", keys.to_str().unwrap()),
+    ) + &format!(
+        r#"
+[[users]]
+account = "{ACCOUNT}"
+name = "guarded"
+policy_files = ["guarded.json"]
+access_keys = [{{ id = "{GUARD_KEY_ID}", secret_file = "guarded.secret" }}]
+"#
+    );
+    if frozen {
+        TestBroker::frozen_from_toml(dir, &toml).await
+    } else {
+        TestBroker::from_toml(dir, &toml).await
+    }
+}
+
+/// A replica decides on the role as it serves it; a change is applied only to that role: one
+/// it does not serve yet is not found, one whose boundary changed since is
+/// `ConcurrentModification`, and nothing is stored either way (no way around a boundary or a
+/// path guardrail by racing a replica's poll).
+#[tokio::test]
+async fn a_replica_that_has_not_seen_a_role_change_does_not_apply_changes_to_it() {
+    let idp = TestIdp::start().await;
+    let redis = RedisServer::start().await;
+    let keys = tempfile::tempdir().unwrap();
+    let boundary = policy_arn("boundary");
+    let guard = format!(
+        r#"{{"Version": "2012-10-17", "Statement": [
+  {{"Effect": "Allow", "Action": "iam:*", "Resource": "*"}},
+  {{"Effect": "Deny", "Action": "iam:DeleteRolePermissionsBoundary", "Resource": "*",
+    "Condition": {{"StringEquals": {{"iam:PermissionsBoundary": "{boundary}"}}}}}},
+  {{"Effect": "Deny", "Action": ["iam:AttachRolePolicy", "iam:PutRolePermissionsBoundary"],
+    "Resource": "arn:aws:iam::{ACCOUNT}:role/prod/*"}}]}}"#
+    );
+    let a = with_guarded(&idp, &redis.url(), keys.path(), &guard, false).await;
+    let admin = a.iam_as(ADMIN_KEY_ID, ADMIN_SECRET);
+    let trust = ci_trust(&a);
+    for name in ["boundary", "extra"] {
+        admin
+            .create_policy()
+            .policy_name(name)
+            .policy_document(GET_OBJECTS)
+            .send()
+            .await
+            .unwrap();
+    }
+    admin
+        .create_role()
+        .role_name("stale")
+        .assume_role_policy_document(&trust)
+        .send()
+        .await
+        .unwrap();
+    // B serves what was stored up to here, and nothing later.
+    let b = with_guarded(&idp, &redis.url(), keys.path(), &guard, true).await;
+    admin
+        .put_role_permissions_boundary()
+        .role_name("stale")
+        .permissions_boundary(&boundary)
+        .send()
+        .await
+        .unwrap();
+    admin
+        .create_role()
+        .role_name("fresh")
+        .assume_role_policy_document(&trust)
+        .permissions_boundary(&boundary)
+        .send()
+        .await
+        .unwrap();
+    admin
+        .create_role()
+        .role_name("guarded")
+        .path("/prod/")
+        .assume_role_policy_document(&trust)
+        .send()
+        .await
+        .unwrap();
+    let before = stored(&a).await;
+    let version = a.state.store.iam_version().await.unwrap();
+
+    let on_b = b.iam_as(GUARD_KEY_ID, GUARD_SECRET);
+    // Not served on B yet: not found (its boundary, or its path, never seen).
+    let (code, status, message) = refused(
+        on_b.delete_role_permissions_boundary()
+            .role_name("fresh")
+            .send()
+            .await,
+    );
+    assert_eq!((code.as_str(), status), ("NoSuchEntity", 404), "{message}");
+    let (code, status, message) = refused(
+        on_b.attach_role_policy()
+            .role_name("guarded")
+            .policy_arn(policy_arn("extra"))
+            .send()
+            .await,
+    );
+    assert_eq!((code.as_str(), status), ("NoSuchEntity", 404), "{message}");
+    let (code, status, message) = refused(
+        on_b.put_role_permissions_boundary()
+            .role_name("guarded")
+            .permissions_boundary(policy_arn("extra"))
+            .send()
+            .await,
+    );
+    assert_eq!((code.as_str(), status), ("NoSuchEntity", 404), "{message}");
+    // Served on B without the boundary it has now: refused as changed under the call.
+    let (code, status, message) = refused(
+        on_b.delete_role_permissions_boundary()
+            .role_name("stale")
+            .send()
+            .await,
+    );
+    assert_eq!(
+        (code.as_str(), status),
+        ("ConcurrentModification", 409),
+        "{message}"
+    );
+    assert_eq!(a.state.store.iam_version().await.unwrap(), version);
+    assert_eq!(stored(&a).await, before);
+
+    // On A, which serves them as stored, the guard's denials decide.
+    let on_a = a.iam_as(GUARD_KEY_ID, GUARD_SECRET);
+    for name in ["stale", "fresh"] {
+        let (code, _, message) = refused(
+            on_a.delete_role_permissions_boundary()
+                .role_name(name)
+                .send()
+                .await,
+        );
+        assert_eq!(code, "AccessDenied", "{message}");
+    }
+    let (code, _, message) = refused(
+        on_a.attach_role_policy()
+            .role_name("guarded")
+            .policy_arn(policy_arn("extra"))
+            .send()
+            .await,
+    );
+    assert_eq!(code, "AccessDenied", "{message}");
+    assert_eq!(a.state.store.iam_version().await.unwrap(), version);
+}
+
+/// `iam:PermissionsBoundary` is the role's boundary for the actions that change what a role
+/// grants, as IAM sets it.
+#[tokio::test]
+async fn the_roles_boundary_is_in_the_context_of_policy_changes_on_it() {
+    let idp = TestIdp::start().await;
+    let keys = tempfile::tempdir().unwrap();
+    let boundary = policy_arn("boundary");
+    let only_bounded = format!(
+        r#"{{"Version": "2012-10-17", "Statement": [
+  {{"Effect": "Allow", "Resource": "*",
+    "Action": ["iam:AttachRolePolicy", "iam:DetachRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy"],
+    "Condition": {{"StringEquals": {{"iam:PermissionsBoundary": "{boundary}"}}}}}}]}}"#
+    );
+    let broker = with_guarded(&idp, "memory://", keys.path(), &only_bounded, false).await;
+    let admin = broker.iam_as(ADMIN_KEY_ID, ADMIN_SECRET);
+    let trust = ci_trust(&broker);
+    for name in ["boundary", "extra"] {
+        admin
+            .create_policy()
+            .policy_name(name)
+            .policy_document(GET_OBJECTS)
+            .send()
+            .await
+            .unwrap();
+    }
+    admin
+        .create_role()
+        .role_name("bounded")
+        .assume_role_policy_document(&trust)
+        .permissions_boundary(&boundary)
+        .send()
+        .await
+        .unwrap();
+    admin
+        .create_role()
+        .role_name("free")
+        .assume_role_policy_document(&trust)
+        .send()
+        .await
+        .unwrap();
+    let guarded = broker.iam_as(GUARD_KEY_ID, GUARD_SECRET);
+    let version = broker.state.store.iam_version().await.unwrap();
+    let (code, _, message) = refused(
+        guarded
+            .attach_role_policy()
+            .role_name("free")
+            .policy_arn(policy_arn("extra"))
+            .send()
+            .await,
+    );
+    assert_eq!(code, "AccessDenied", "{message}");
+    let (code, _, message) = refused(
+        guarded
+            .put_role_policy()
+            .role_name("free")
+            .policy_name("inline")
+            .policy_document(GET_OBJECTS)
+            .send()
+            .await,
+    );
+    assert_eq!(code, "AccessDenied", "{message}");
+    assert_eq!(broker.state.store.iam_version().await.unwrap(), version);
+
+    guarded
+        .attach_role_policy()
+        .role_name("bounded")
+        .policy_arn(policy_arn("extra"))
+        .send()
+        .await
+        .unwrap();
+    guarded
+        .put_role_policy()
+        .role_name("bounded")
+        .policy_name("inline")
+        .policy_document(GET_OBJECTS)
+        .send()
+        .await
+        .unwrap();
+    guarded
+        .delete_role_policy()
+        .role_name("bounded")
+        .policy_name("inline")
+        .send()
+        .await
+        .unwrap();
+    guarded
+        .detach_role_policy()
+        .role_name("bounded")
+        .policy_arn(policy_arn("extra"))
+        .send()
+        .await
+        .unwrap();
+}
+
+/// `PolicyUsageFilter` selects policies by how roles use them, with or without
+/// `OnlyAttached`.
+#[tokio::test]
+async fn list_policies_filters_by_usage_on_its_own() {
+    let idp = TestIdp::start().await;
+    let broker = broker(&idp, "memory://", None).await;
+    let iam = broker.iam_as(ADMIN_KEY_ID, ADMIN_SECRET);
+    for name in ["attached", "boundary", "unused"] {
+        iam.create_policy()
+            .policy_name(name)
+            .path("/usage/")
+            .policy_document(GET_OBJECTS)
+            .send()
+            .await
+            .unwrap();
+    }
+    let arn = |n: &str| format!("arn:aws:iam::{ACCOUNT}:policy/usage/{n}");
+    iam.create_role()
+        .role_name("user-of-both")
+        .assume_role_policy_document(ci_trust(&broker))
+        .permissions_boundary(arn("boundary"))
+        .send()
+        .await
+        .unwrap();
+    iam.attach_role_policy()
+        .role_name("user-of-both")
+        .policy_arn(arn("attached"))
+        .send()
+        .await
+        .unwrap();
+    use aws_sdk_iam::types::PolicyUsageType;
+    let listed = |filter: Option<PolicyUsageType>, only_attached: bool| {
+        let iam = iam.clone();
+        async move {
+            let out = iam
+                .list_policies()
+                .path_prefix("/usage/")
+                .set_policy_usage_filter(filter)
+                .only_attached(only_attached)
+                .send()
+                .await
+                .unwrap();
+            out.policies()
+                .iter()
+                .map(|p| p.policy_name().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        listed(None, false).await,
+        ["attached", "boundary", "unused"]
+    );
+    assert_eq!(listed(None, true).await, ["attached", "boundary"]);
+    for only_attached in [false, true] {
+        assert_eq!(
+            listed(Some(PolicyUsageType::PermissionsPolicy), only_attached).await,
+            ["attached"]
+        );
+        assert_eq!(
+            listed(Some(PolicyUsageType::PermissionsBoundary), only_attached).await,
+            ["boundary"]
+        );
+    }
 }

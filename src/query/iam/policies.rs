@@ -6,6 +6,8 @@
 //! [`crate::broker::iam_api::change_policy`]. Inputs are checked in the order of
 //! [`super::roles`].
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 use super::Members;
@@ -14,8 +16,8 @@ use super::roles::{
 };
 use crate::broker::iam_api;
 use crate::broker::{ApiError, Broker, RequestMeta};
-use crate::iam::ManagedPolicy;
 use crate::iam::api::{self, IamApiError, PolicyChange, StoredPolicy};
+use crate::iam::{Iam, ManagedPolicy};
 use crate::query::Params;
 
 /// `Policy` as IAM writes it.
@@ -38,25 +40,36 @@ pub struct PolicyXml {
     pub tags: Option<Members<TagXml>>,
 }
 
-/// How many roles attach `arn`, and how many it bounds.
-fn usage(state: &Broker, arn: &str) -> (usize, usize) {
-    let mut attached = 0;
-    let mut bounding = 0;
-    for r in state.config.iam.roles() {
-        if r.about.attached_policies.iter().any(|a| a == arn) {
-            attached += 1;
+/// How many roles attach a managed policy, and how many it bounds.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Usage {
+    attached: usize,
+    bounding: usize,
+}
+
+/// The [`Usage`] of every managed policy `account`'s roles use, by ARN: one pass over the
+/// roles, once per request (a policy absent from it is not used).
+fn usage<'a>(iam: &'a Iam, account: &str) -> HashMap<&'a str, Usage> {
+    let mut out: HashMap<&str, Usage> = HashMap::new();
+    for r in iam.roles().filter(|r| r.account == account) {
+        for a in &r.about.attached_policies {
+            out.entry(a).or_default().attached += 1;
         }
-        if r.about.permissions_boundary.as_deref() == Some(arn) {
-            bounding += 1;
+        if let Some(b) = &r.about.permissions_boundary {
+            out.entry(b).or_default().bounding += 1;
         }
     }
-    (attached, bounding)
+    out
 }
 
 impl PolicyXml {
-    /// The policy as `GetPolicy` shows it (`ListPolicies` leaves description and tags out).
-    fn of(state: &Broker, p: &ManagedPolicy, full: bool) -> PolicyXml {
-        let (attachment_count, permissions_boundary_usage_count) = usage(state, &p.arn);
+    /// The policy as `GetPolicy` shows it (`ListPolicies` leaves description and tags out),
+    /// used as `usage` says.
+    fn of(p: &ManagedPolicy, usage: Usage, full: bool) -> PolicyXml {
+        let Usage {
+            attached: attachment_count,
+            bounding: permissions_boundary_usage_count,
+        } = usage;
         let tags: Vec<TagXml> = p
             .tags
             .iter()
@@ -208,7 +221,11 @@ fn policy_xml_of_stored(
     let (about, _) = stored
         .to_managed(account)
         .map_err(|_| ApiError::internal())?;
-    Ok(PolicyXml::of(state, &about, true))
+    let used = usage(&state.config.iam, account)
+        .get(about.arn.as_str())
+        .copied()
+        .unwrap_or_default();
+    Ok(PolicyXml::of(&about, used, true))
 }
 
 /// `CreatePolicy`.
@@ -259,8 +276,12 @@ pub async fn get_policy(
     let arn = policy_arn_param(params, "PolicyArn")?;
     caller.allow(state, meta, "GetPolicy", arn)?;
     let policy = find(state, &caller.account, arn)?;
+    let used = usage(&state.config.iam, &caller.account)
+        .get(arn)
+        .copied()
+        .unwrap_or_default();
     Ok(PolicyResult {
-        policy: PolicyXml::of(state, policy, true),
+        policy: PolicyXml::of(policy, used, true),
     })
 }
 
@@ -284,24 +305,31 @@ pub async fn list_policies(
     )?;
     let paging = paging(params)?;
     caller.allow(state, meta, "ListPolicies", "*")?;
-    let policies: Vec<(String, PolicyXml)> = state
+    let usage = usage(&state.config.iam, &caller.account);
+    let policies: Vec<(String, (&ManagedPolicy, Usage))> = state
         .config
         .iam
         .managed_policies
         .values()
         .filter(|p| scope != "AWS" && p.account == caller.account && p.path.starts_with(prefix))
-        .map(|p| PolicyXml::of(state, p, false))
-        .filter(|p| {
-            let used = match usage_filter {
-                Some("PermissionsPolicy") => p.attachment_count > 0,
-                Some(_) => p.permissions_boundary_usage_count > 0,
-                None => p.attachment_count + p.permissions_boundary_usage_count > 0,
-            };
-            !only_attached || used
+        .map(|p| {
+            let u = usage.get(p.arn.as_str()).copied().unwrap_or_default();
+            (p.arn.clone(), (p.as_ref(), u))
         })
-        .map(|p| (p.arn.clone(), p))
+        .filter(|(_, (_, u))| {
+            let used_as_filtered = match usage_filter {
+                Some("PermissionsPolicy") => u.attached > 0,
+                Some(_) => u.bounding > 0,
+                None => true,
+            };
+            used_as_filtered && (!only_attached || u.attached + u.bounding > 0)
+        })
         .collect();
     let (policies, marker) = page(policies, &paging);
+    let policies: Vec<PolicyXml> = policies
+        .into_iter()
+        .map(|(p, u)| PolicyXml::of(p, u, false))
+        .collect();
     Ok(ListPoliciesResult {
         policies: policies.into(),
         is_truncated: marker.is_some(),
@@ -600,4 +628,86 @@ pub async fn list_policy_tags(
         is_truncated: marker.is_some(),
         marker,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::iam::api::{self, AccountDocument, Layer, Revisioned, StoredRole};
+
+    const DOC: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
+    const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+
+    /// Two accounts, each with policies `a` and `b`; in each, `r1` attaches `a` and is bounded
+    /// by `b`, `r2` attaches `a` and `b`.
+    fn two_accounts() -> Iam {
+        let mut base = Iam::default();
+        let mut layer = Layer::default();
+        for account in ["111122223333", "444455556666"] {
+            base.accounts.insert(
+                account.to_owned(),
+                crate::iam::Account {
+                    id: account.to_owned(),
+                    alias: None,
+                },
+            );
+            let arn = |n: &str| crate::iam::policy_arn_at(account, "/", n);
+            let mut doc = AccountDocument::default();
+            for name in ["a", "b"] {
+                let p = StoredPolicy::new(name, "/", format!("ANPA{name}"), DOC, 0);
+                doc.policies.insert(name.to_owned(), p);
+            }
+            for (name, attached, boundary) in [
+                ("r1", vec![arn("a")], Some(arn("b"))),
+                ("r2", vec![arn("a"), arn("b")], None),
+            ] {
+                let role = StoredRole {
+                    name: name.to_owned(),
+                    path: "/".to_owned(),
+                    role_id: format!("AROA{name}"),
+                    description: None,
+                    max_session_duration: 3600,
+                    trust_policy: TRUST.to_owned(),
+                    inline_policies: Default::default(),
+                    tags: Vec::new(),
+                    created: 0,
+                    attached_policies: attached,
+                    permissions_boundary: boundary,
+                };
+                doc.roles.insert(name.to_owned(), role);
+            }
+            layer.accounts.insert(
+                account.to_owned(),
+                Revisioned {
+                    revision: 1,
+                    document: doc,
+                },
+            );
+        }
+        let (iam, skipped) = api::merged(&base, &layer, None);
+        assert!(skipped.is_empty(), "{skipped:?}");
+        iam
+    }
+
+    #[test]
+    fn usage_is_counted_in_one_pass_over_the_callers_account() {
+        let iam = two_accounts();
+        let used = usage(&iam, "111122223333");
+        let arn = |n: &str| crate::iam::policy_arn_at("111122223333", "/", n);
+        assert_eq!(used.len(), 2, "{used:?}");
+        assert_eq!(
+            used[arn("a").as_str()],
+            Usage {
+                attached: 2,
+                bounding: 0
+            }
+        );
+        assert_eq!(
+            used[arn("b").as_str()],
+            Usage {
+                attached: 1,
+                bounding: 1
+            }
+        );
+    }
 }

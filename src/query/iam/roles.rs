@@ -4,8 +4,9 @@
 //! `ListInstanceProfilesForRole` (always empty). Every call is signed for `iam` and needs `iam:<Action>` on the role's ARN in the
 //! caller's own account (`*` for `ListRoles`), decided by the caller's policies; a caller
 //! names roles of its own account only. Reads see file and API roles alike; changes go through
-//! [`crate::broker::iam_api::change`]. Inputs are checked in this order: signature, parameter
-//! shapes, authorization, policy documents, then the change.
+//! [`crate::broker::iam_api::change_expecting`], which applies them only to the role they were
+//! authorized on. Inputs are checked in this order: signature, parameter shapes,
+//! authorization, policy documents, then the change.
 
 use std::sync::Arc;
 
@@ -54,23 +55,6 @@ impl Calling {
         resource: &str,
     ) -> Result<(), ApiError> {
         self.allow_as(state, meta, action, resource, resource, Vec::new())
-    }
-
-    /// [`Self::allow`] with the action's single-valued condition keys (`iam:PermissionsBoundary`,
-    /// `iam:PolicyARN`) in the context.
-    pub(super) fn allow_with(
-        &self,
-        state: &Broker,
-        meta: &RequestMeta,
-        action: &str,
-        resource: &str,
-        keys: &[(&str, &str)],
-    ) -> Result<(), ApiError> {
-        let extra = keys
-            .iter()
-            .map(|(key, value)| ((*key).to_owned(), ContextValue::Single((*value).to_owned())))
-            .collect();
-        self.allow_as(state, meta, action, resource, resource, extra)
     }
 
     /// `iam:<action>` on role `name` ([`Calling::role_resource`]) with the action's condition
@@ -144,6 +128,43 @@ impl Calling {
         self.allow_role(state, meta, action, name, Vec::new())?;
         self.role(state, name)
             .ok_or_else(|| api::no_such_role(name).into())
+    }
+
+    /// Authorizes `action` changing role `name` with `keys` in the context, and with the
+    /// role's current boundary as `iam:PermissionsBoundary` when `boundary` is set (as IAM
+    /// sets it); then finds the role in this replica's snapshot (`NoSuchEntity` when absent:
+    /// one just created elsewhere is changed once this replica serves it). Returns what the
+    /// change must still find stored: the role the decision was made on.
+    #[allow(clippy::too_many_arguments)]
+    fn target(
+        &self,
+        state: &Broker,
+        meta: &RequestMeta,
+        action: &str,
+        name: &str,
+        keys: &[(&str, &str)],
+        boundary: bool,
+        extra: Vec<(String, ContextValue)>,
+    ) -> Result<api::Expected, ApiError> {
+        let role = self.role(state, name);
+        let current = role.and_then(|r| r.about.permissions_boundary.as_deref());
+        let mut all: Vec<(String, ContextValue)> = keys
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), ContextValue::Single((*value).to_owned())))
+            .collect();
+        if boundary && let Some(b) = current {
+            all.push((
+                "iam:PermissionsBoundary".to_owned(),
+                ContextValue::Single(b.to_owned()),
+            ));
+        }
+        all.extend(extra);
+        self.allow_role(state, meta, action, name, all)?;
+        let role = role.ok_or_else(|| api::no_such_role(name))?;
+        Ok(api::Expected {
+            role_id: role.role_id.clone(),
+            boundary: boundary.then(|| role.about.permissions_boundary.clone()),
+        })
     }
 }
 
@@ -223,7 +244,7 @@ pub struct BoundaryXml {
 impl BoundaryXml {
     fn of(arn: Option<&String>) -> Option<BoundaryXml> {
         arn.map(|a| BoundaryXml {
-            permissions_boundary_type: "Policy",
+            permissions_boundary_type: "PermissionsBoundaryPolicy",
             permissions_boundary_arn: a.clone(),
         })
     }
@@ -574,13 +595,13 @@ pub async fn update_role(
         .get("MaxSessionDuration")
         .map(api::check_max_session_duration)
         .transpose()?;
-    caller.allow_role(state, meta, "UpdateRole", name, Vec::new())?;
+    let expected = caller.target(state, meta, "UpdateRole", name, &[], false, Vec::new())?;
     let change = RoleChange::Update {
         name: name.to_owned(),
         description: description.map(str::to_owned),
         max_session_duration,
     };
-    iam_api::change(state, &caller.account, &change).await?;
+    iam_api::change_expecting(state, &caller.account, &change, &expected).await?;
     Ok(Nothing {})
 }
 
@@ -594,13 +615,21 @@ pub async fn update_role_description(
     let name = role_name(params)?;
     let description = required(params, "Description")?;
     api::check_description(description)?;
-    caller.allow_role(state, meta, "UpdateRoleDescription", name, Vec::new())?;
+    let expected = caller.target(
+        state,
+        meta,
+        "UpdateRoleDescription",
+        name,
+        &[],
+        false,
+        Vec::new(),
+    )?;
     let change = RoleChange::Update {
         name: name.to_owned(),
         description: Some(description.to_owned()),
         max_session_duration: None,
     };
-    let role = iam_api::change(state, &caller.account, &change)
+    let role = iam_api::change_expecting(state, &caller.account, &change, &expected)
         .await?
         .ok_or_else(ApiError::internal)?;
     Ok(RoleResult {
@@ -617,13 +646,21 @@ pub async fn update_assume_role_policy(
     let caller = calling(state, meta).await?;
     let name = role_name(params)?;
     let document = required(params, "PolicyDocument")?;
-    caller.allow_role(state, meta, "UpdateAssumeRolePolicy", name, Vec::new())?;
+    let expected = caller.target(
+        state,
+        meta,
+        "UpdateAssumeRolePolicy",
+        name,
+        &[],
+        false,
+        Vec::new(),
+    )?;
     api::check_policy("policyDocument", document, PolicyType::Trust)?;
     let change = RoleChange::UpdateTrust {
         name: name.to_owned(),
         document: document.to_owned(),
     };
-    iam_api::change(state, &caller.account, &change).await?;
+    iam_api::change_expecting(state, &caller.account, &change, &expected).await?;
     Ok(Nothing {})
 }
 
@@ -635,11 +672,11 @@ pub async fn delete_role(
 ) -> Result<Nothing, ApiError> {
     let caller = calling(state, meta).await?;
     let name = role_name(params)?;
-    caller.allow_role(state, meta, "DeleteRole", name, Vec::new())?;
+    let expected = caller.target(state, meta, "DeleteRole", name, &[], false, Vec::new())?;
     let change = RoleChange::Delete {
         name: name.to_owned(),
     };
-    iam_api::change(state, &caller.account, &change).await?;
+    iam_api::change_expecting(state, &caller.account, &change, &expected).await?;
     Ok(Nothing {})
 }
 
@@ -653,14 +690,14 @@ pub async fn put_role_policy(
     let name = role_name(params)?;
     let policy = policy_name(params)?;
     let document = required(params, "PolicyDocument")?;
-    caller.allow_role(state, meta, "PutRolePolicy", name, Vec::new())?;
+    let expected = caller.target(state, meta, "PutRolePolicy", name, &[], true, Vec::new())?;
     api::check_policy("policyDocument", document, PolicyType::Identity)?;
     let change = RoleChange::PutPolicy {
         role: name.to_owned(),
         policy: policy.to_owned(),
         document: document.to_owned(),
     };
-    iam_api::change(state, &caller.account, &change).await?;
+    iam_api::change_expecting(state, &caller.account, &change, &expected).await?;
     Ok(Nothing {})
 }
 
@@ -725,12 +762,12 @@ pub async fn delete_role_policy(
     let caller = calling(state, meta).await?;
     let name = role_name(params)?;
     let policy = policy_name(params)?;
-    caller.allow_role(state, meta, "DeleteRolePolicy", name, Vec::new())?;
+    let expected = caller.target(state, meta, "DeleteRolePolicy", name, &[], true, Vec::new())?;
     let change = RoleChange::DeletePolicy {
         role: name.to_owned(),
         policy: policy.to_owned(),
     };
-    iam_api::change(state, &caller.account, &change).await?;
+    iam_api::change_expecting(state, &caller.account, &change, &expected).await?;
     Ok(Nothing {})
 }
 
@@ -746,12 +783,20 @@ pub async fn tag_role(
     if tags.is_empty() {
         return Err(api::missing("tags").into());
     }
-    caller.allow_role(state, meta, "TagRole", name, request_tags(&tags))?;
+    let expected = caller.target(
+        state,
+        meta,
+        "TagRole",
+        name,
+        &[],
+        false,
+        request_tags(&tags),
+    )?;
     let change = RoleChange::Tag {
         role: name.to_owned(),
         tags,
     };
-    iam_api::change(state, &caller.account, &change).await?;
+    iam_api::change_expecting(state, &caller.account, &change, &expected).await?;
     Ok(Nothing {})
 }
 
@@ -770,18 +815,20 @@ pub async fn untag_role(
     for k in &keys {
         api::check_tag_key(k)?;
     }
-    caller.allow_role(
+    let expected = caller.target(
         state,
         meta,
         "UntagRole",
         name,
+        &[],
+        false,
         vec![tag_keys(keys.iter().copied())],
     )?;
     let change = RoleChange::Untag {
         role: name.to_owned(),
         keys: keys.into_iter().map(str::to_owned).collect(),
     };
-    iam_api::change(state, &caller.account, &change).await?;
+    iam_api::change_expecting(state, &caller.account, &change, &expected).await?;
     Ok(Nothing {})
 }
 
@@ -865,18 +912,20 @@ pub async fn attach_role_policy(
     let caller = calling(state, meta).await?;
     let name = role_name(params)?;
     let policy_arn = policy_arn_param(params, "PolicyArn")?;
-    caller.allow_with(
+    let expected = caller.target(
         state,
         meta,
         "AttachRolePolicy",
-        &caller.role_resource(state, name),
+        name,
         &[("iam:PolicyARN", policy_arn)],
+        true,
+        Vec::new(),
     )?;
     let change = RoleChange::Attach {
         role: name.to_owned(),
         policy_arn: policy_arn.to_owned(),
     };
-    iam_api::change(state, &caller.account, &change).await?;
+    iam_api::change_expecting(state, &caller.account, &change, &expected).await?;
     Ok(Nothing {})
 }
 
@@ -889,18 +938,20 @@ pub async fn detach_role_policy(
     let caller = calling(state, meta).await?;
     let name = role_name(params)?;
     let policy_arn = policy_arn_param(params, "PolicyArn")?;
-    caller.allow_with(
+    let expected = caller.target(
         state,
         meta,
         "DetachRolePolicy",
-        &caller.role_resource(state, name),
+        name,
         &[("iam:PolicyARN", policy_arn)],
+        true,
+        Vec::new(),
     )?;
     let change = RoleChange::Detach {
         role: name.to_owned(),
         policy_arn: policy_arn.to_owned(),
     };
-    iam_api::change(state, &caller.account, &change).await?;
+    iam_api::change_expecting(state, &caller.account, &change, &expected).await?;
     Ok(Nothing {})
 }
 
@@ -949,18 +1000,20 @@ pub async fn put_role_permissions_boundary(
     let caller = calling(state, meta).await?;
     let name = role_name(params)?;
     let boundary = policy_arn_param(params, "PermissionsBoundary")?;
-    caller.allow_with(
+    let expected = caller.target(
         state,
         meta,
         "PutRolePermissionsBoundary",
-        &caller.role_resource(state, name),
+        name,
         &[("iam:PermissionsBoundary", boundary)],
+        false,
+        Vec::new(),
     )?;
     let change = RoleChange::PutBoundary {
         role: name.to_owned(),
         policy_arn: boundary.to_owned(),
     };
-    iam_api::change(state, &caller.account, &change).await?;
+    iam_api::change_expecting(state, &caller.account, &change, &expected).await?;
     Ok(Nothing {})
 }
 
@@ -973,25 +1026,19 @@ pub async fn delete_role_permissions_boundary(
 ) -> Result<Nothing, ApiError> {
     let caller = calling(state, meta).await?;
     let name = role_name(params)?;
-    let current = caller
-        .role(state, name)
-        .and_then(|r| r.about.permissions_boundary.clone());
-    let keys: Vec<(&str, &str)> = current
-        .as_deref()
-        .map(|b| ("iam:PermissionsBoundary", b))
-        .into_iter()
-        .collect();
-    caller.allow_with(
+    let expected = caller.target(
         state,
         meta,
         "DeleteRolePermissionsBoundary",
-        &caller.role_resource(state, name),
-        &keys,
+        name,
+        &[],
+        true,
+        Vec::new(),
     )?;
     let change = RoleChange::DeleteBoundary {
         role: name.to_owned(),
     };
-    iam_api::change(state, &caller.account, &change).await?;
+    iam_api::change_expecting(state, &caller.account, &change, &expected).await?;
     Ok(Nothing {})
 }
 

@@ -442,6 +442,36 @@ impl TestBroker {
         }
     }
 
+    /// A replica that keeps serving the IAM API layer it read at start: its `Live` is made
+    /// off the runtime, so no task applies changes stored later. What any replica serves
+    /// between two polls, held for as long as the test needs.
+    pub async fn frozen_from_toml(dir: tempfile::TempDir, toml: &str) -> TestBroker {
+        let config = Config::from_toml(toml, "broker.toml", dir.path()).unwrap();
+        let broker = Broker::build(config, Arc::new(SystemClock)).await.unwrap();
+        let live = std::thread::spawn(move || Live::new(broker, None))
+            .join()
+            .unwrap();
+        let state = live.current();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr: SocketAddr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let serving = live.clone();
+        tokio::spawn(async move {
+            app::serve(listener, serving, async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+        });
+        TestBroker {
+            endpoint: format!("http://{addr}"),
+            state,
+            live,
+            dir,
+            _stop: stop,
+        }
+    }
+
     /// An STS client as an application would build one, pointed at the broker, no retries.
     pub fn sts(&self) -> aws_sdk_sts::Client {
         sts_client(&self.endpoint, None)
