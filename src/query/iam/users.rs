@@ -347,8 +347,8 @@ pub struct ListAccountAliasesResult {
     pub is_truncated: bool,
 }
 
+/// A Query API map entry: `<entry><key>…</key><value>…</value></entry>`, lower case.
 #[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
 pub struct SummaryEntry {
     pub key: &'static str,
     pub value: usize,
