@@ -796,3 +796,66 @@ async fn every_bad_input_gets_iams_error_and_stores_nothing() {
     assert_eq!(code, "AccessDenied");
     assert_eq!(broker.state.store.iam_version().await.unwrap(), version);
 }
+
+#[tokio::test]
+async fn a_users_tags_decide_user_actions_as_a_roles_do() {
+    let idp = TestIdp::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let toml = crate::iam_roles::tag_policies_config(dir.path(), &idp);
+    let broker = crate::harness::broker::TestBroker::from_toml(dir, &toml).await;
+    let as_user = |i: usize, name: &str| {
+        broker.iam_as(
+            &format!("AKIATAGTESTUSERAAAA{}", crate::iam_roles::key_letter(i)),
+            &format!("{name}SecretAccessKey/EXAMPLE+0123456789"),
+        )
+    };
+    // `guarded` may do iam:* but on nothing tagged protected=true; `creator` only CreateRole.
+    let (guarded, creator) = (as_user(0, "guarded"), as_user(2, "creator"));
+    let admin = broker.iam_as(ADMIN_KEY_ID, ADMIN_SECRET);
+    admin
+        .create_user()
+        .user_name("vault")
+        .tags(
+            Tag::builder()
+                .key("protected")
+                .value("true")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    admin.create_user().user_name("open").send().await.unwrap();
+    let version = broker.state.store.iam_version().await.unwrap();
+    let put = |user: &'static str| {
+        guarded
+            .put_user_policy()
+            .user_name(user)
+            .policy_name("q")
+            .policy_document(SQS)
+            .send()
+    };
+    let (code, status, message) = refused(put("vault").await);
+    assert_eq!((code.as_str(), status), ("AccessDenied", 403));
+    assert!(message.contains(&user_arn("vault")), "{message}");
+    let (code, _, _) = refused(
+        guarded
+            .untag_user()
+            .user_name("vault")
+            .tag_keys("protected")
+            .send()
+            .await,
+    );
+    assert_eq!(code, "AccessDenied");
+    let (code, _, _) = refused(creator.create_user().user_name("new").send().await);
+    assert_eq!(code, "AccessDenied");
+    assert_eq!(broker.state.store.iam_version().await.unwrap(), version);
+    put("open").await.unwrap();
+    let policies = admin
+        .list_user_policies()
+        .user_name("vault")
+        .send()
+        .await
+        .unwrap();
+    assert!(policies.policy_names().is_empty());
+}
