@@ -161,6 +161,11 @@ pub fn merge(base: &Config, layer: &Layer, previous: Option<(&Config, &Layer)>) 
                 "the IAM entities stored for an account are not served: a newer version of \
                  sts-broker wrote them in a format this one does not know"
             ),
+            api::Skipped::Principal { entity, problem } => tracing::error!(
+                entity = %entity,
+                problem,
+                "a user or group created through the IAM API is not served"
+            ),
             api::Skipped::Unparsable { role, problem } => tracing::error!(
                 role = %role,
                 problem,
@@ -286,6 +291,63 @@ pub async fn change_provider(
     .await
 }
 
+/// Creates a user or group, or sets or removes the account's alias: [`change_user_expecting`]
+/// for the changes that need no entity to exist. Any other change is refused here (fail
+/// closed): it must name the entity it was authorized on.
+pub async fn change_user(
+    state: &Broker,
+    account: &str,
+    change: &crate::iam::users::UserChange,
+) -> Result<(), ApiError> {
+    use crate::iam::users::{self, UserChange};
+    let creates = matches!(
+        change,
+        UserChange::CreateUser(_)
+            | UserChange::CreateGroup(_)
+            | UserChange::CreateAlias { .. }
+            | UserChange::DeleteAlias { .. }
+    );
+    if !creates {
+        tracing::error!(
+            "a user or group change came without the entity it was authorized on; refused"
+        );
+        return Err(ApiError::internal());
+    }
+    let file = file_users(state, account);
+    compare_and_set(
+        state,
+        account,
+        |doc, roles| users::apply(doc, change, roles, &file),
+        |_| None,
+    )
+    .await
+}
+
+/// Applies a change to a user or group that must still be the `expected` one the call was
+/// authorized on ([`crate::iam::users::apply_expecting`]), as [`change_expecting`] does for
+/// roles. What it changes reaches decisions (and `SimulatePrincipalPolicy`) at the same swap.
+pub async fn change_user_expecting(
+    state: &Broker,
+    account: &str,
+    change: &crate::iam::users::UserChange,
+    expected: &api::Expected,
+) -> Result<(), ApiError> {
+    let file = file_users(state, account);
+    compare_and_set(
+        state,
+        account,
+        |doc, roles| crate::iam::users::apply_expecting(doc, change, expected, roles, &file),
+        |_| None,
+    )
+    .await
+}
+
+/// The file's users, groups and alias of `account`, and every other account's alias, as this
+/// replica serves them.
+fn file_users(state: &Broker, account: &str) -> crate::iam::users::FileUsers {
+    crate::iam::users::FileUsers::of(&state.config.iam, account, &state.config.source)
+}
+
 /// Read, `apply`, compare-and-set (nothing is written when `apply` changes nothing); a write
 /// that lost a race is tried again from a fresh read,
 /// [`ATTEMPTS`] times in all, then refused with `ConcurrentModification`. `revokes` names the
@@ -317,6 +379,7 @@ async fn compare_and_set<T>(
             state.iam_sync.serve_at_least(read_at).await;
             return Ok(out);
         }
+        let next = next.with_needed_format();
         let bytes = serde_json::to_vec(&next).map_err(|e| {
             tracing::error!(error = %e, "an IAM document could not be encoded");
             ApiError::internal()
@@ -503,7 +566,7 @@ trust_policy = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Pri
             }],
         };
         let stale = api::Expected {
-            role_id: crate::iam::new_unique_id("AROA").unwrap(),
+            id: crate::iam::new_unique_id("AROA").unwrap(),
             boundary: None,
         };
         let refused = change_expecting(&state, "111122223333", &tag, &stale)
@@ -522,7 +585,7 @@ trust_policy = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Pri
         );
         assert_eq!(state.store.iam_version().await.unwrap(), version);
         let current = api::Expected {
-            role_id: created.role_id,
+            id: created.role_id,
             boundary: None,
         };
         change_expecting(&state, "111122223333", &tag, &current)
@@ -554,7 +617,7 @@ trust_policy = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Pri
             policy_arn: arn.clone(),
         };
         let expected = api::Expected {
-            role_id: role.role_id,
+            id: role.role_id,
             boundary: Some(None),
         };
         change_expecting(&state, account, &attach, &expected)
@@ -582,7 +645,7 @@ trust_policy = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Pri
         let mut doc = AccountDocument::default();
         doc.roles.insert("newer".into(), role("newer"));
         let mut json = serde_json::to_value(&doc).unwrap();
-        json["format"] = 2.into();
+        json["format"] = 3.into();
         json["users"] = serde_json::json!({"alice": {}});
         let bytes = serde_json::to_vec(&json).unwrap();
         state

@@ -53,18 +53,8 @@ impl Checker<'_> {
         self.base.join(relative)
     }
 
-    /// Reads and compiles a policy file, reporting problems against the policy file itself.
-    pub(super) fn policy_file(
-        &mut self,
-        relative: &str,
-        kind: PolicyType,
-        name: &str,
-    ) -> Option<NamedPolicy> {
-        self.policy_file_with_text(relative, kind, name)
-            .map(|(p, _)| p)
-    }
-
-    /// [`Self::policy_file`], with the document as written.
+    /// Reads and compiles a policy file, reporting problems against the policy file itself;
+    /// with the document as written.
     pub(super) fn policy_file_with_text(
         &mut self,
         relative: &str,
@@ -129,6 +119,7 @@ impl Checker<'_> {
                 Account {
                     id: a.id.clone(),
                     alias: a.alias.clone(),
+                    api_alias: None,
                 },
             );
         }

@@ -72,7 +72,7 @@ impl Checker<'_> {
             self.issue(line, format!("group {arn} is defined twice"));
         }
         let mut policies = Vec::new();
-        self.inline_policies(&arn, &g.policy_files, &mut policies);
+        let inline_documents = self.inline_policies(&arn, &g.policy_files, &mut policies);
         self.managed_policies(iam, &g.managed_policies, line, &mut policies);
         if self.issues.len() > before {
             return None;
@@ -80,8 +80,11 @@ impl Checker<'_> {
         Some(Group {
             account: g.account.clone(),
             name: g.name.clone(),
+            path: "/".to_owned(),
+            group_id: iam::stable_id("AGPA", &format!("{}/{}", g.account, g.name)),
             arn,
             policies,
+            about: self.about(inline_documents, g.managed_policies.clone(), None),
         })
     }
 
@@ -108,9 +111,10 @@ impl Checker<'_> {
         }
         let arn = iam::user_arn(&u.account, &u.path, &u.name);
 
-        let mut identity = Vec::new();
-        self.inline_policies(&arn, &u.policy_files, &mut identity);
-        self.managed_policies(iam, &u.managed_policies, line, &mut identity);
+        let mut own = Vec::new();
+        let inline_documents = self.inline_policies(&arn, &u.policy_files, &mut own);
+        self.managed_policies(iam, &u.managed_policies, line, &mut own);
+        let mut groups = Vec::new();
         if u.groups.len() > MAX_GROUPS_PER_USER {
             self.issue(
                 line,
@@ -124,7 +128,7 @@ impl Checker<'_> {
                 continue;
             }
             match iam.groups.get(&iam::group_arn(&u.account, name)) {
-                Some(group) => identity.extend(group.policies.iter().cloned()),
+                Some(group) => groups.push(group),
                 None => self.issue(
                     line,
                     format!(
@@ -134,6 +138,7 @@ impl Checker<'_> {
                 ),
             }
         }
+        let identity = iam::user_identity(own, groups);
         let boundary = self.boundary(iam, u.permissions_boundary.as_deref(), line);
 
         if u.access_keys.len() > MAX_ACCESS_KEYS_PER_USER {
@@ -206,6 +211,11 @@ impl Checker<'_> {
             permissions_boundary: boundary,
             tags: u.tags.clone(),
             access_keys,
+            about: self.about(
+                inline_documents,
+                u.managed_policies.clone(),
+                u.permissions_boundary.clone(),
+            ),
         })
     }
 
@@ -338,12 +348,41 @@ impl Checker<'_> {
         Some(Secret::new(trimmed.to_owned()))
     }
 
-    fn inline_policies(&mut self, owner: &str, files: &[String], out: &mut Vec<NamedPolicy>) {
+    /// The policy files' policies into `out`; their texts by file name, as IAM's API shows
+    /// them.
+    fn inline_policies(
+        &mut self,
+        owner: &str,
+        files: &[String],
+        out: &mut Vec<NamedPolicy>,
+    ) -> Vec<(String, String)> {
+        let mut documents = Vec::new();
         for f in files {
             let name = format!("{owner} (inline {f})");
-            if let Some(p) = self.policy_file(f, PolicyType::Identity, &name) {
+            if let Some((p, text)) = self.policy_file_with_text(f, PolicyType::Identity, &name) {
                 out.push(p);
+                let shown = std::path::Path::new(f)
+                    .file_name()
+                    .map_or_else(|| f.clone(), |n| n.to_string_lossy().into_owned());
+                documents.push((shown, text));
             }
+        }
+        documents
+    }
+
+    /// What IAM's API shows of a file user or group.
+    fn about(
+        &self,
+        inline_documents: Vec<(String, String)>,
+        attached_policies: Vec<String>,
+        permissions_boundary: Option<String>,
+    ) -> iam::PrincipalAbout {
+        iam::PrincipalAbout {
+            origin: iam::Origin::File(self.name.to_owned()),
+            created: OffsetDateTime::now_utc(),
+            inline_documents,
+            attached_policies,
+            permissions_boundary,
         }
     }
 

@@ -191,7 +191,7 @@ impl StoredPolicy {
 /// The format of the account documents this build writes and understands. A document of a
 /// later format was written by a newer build (it may hold what this one would drop): it is
 /// neither served nor changed here ([`AccountDocument::decode`]).
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 
 /// An account document's format: [`FORMAT`] for a new one; 1 when absent (documents written
 /// before it was recorded).
@@ -227,6 +227,15 @@ pub struct AccountDocument {
     /// SAML providers by name in lowercase ([`super::providers`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub saml_providers: BTreeMap<String, super::providers::StoredSamlProvider>,
+    /// Users by name in lowercase ([`super::users`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub users: BTreeMap<String, super::users::StoredUser>,
+    /// Groups by name in lowercase ([`super::users`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub groups: BTreeMap<String, super::users::StoredGroup>,
+    /// The account's alias ([`super::users`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
     #[serde(default = "Format::first")]
     pub format: Format,
 }
@@ -258,6 +267,15 @@ impl AccountDocument {
     /// Whether a newer build wrote it.
     pub fn is_newer(&self) -> bool {
         self.format > Format(FORMAT)
+    }
+
+    /// The document with the oldest format that holds all it has: 2 once it has users,
+    /// groups or an alias (a build of format 1 would drop them when writing it back), else 1
+    /// (such builds still serve and change it).
+    pub fn with_needed_format(mut self) -> AccountDocument {
+        let needs_two = !self.users.is_empty() || !self.groups.is_empty() || self.alias.is_some();
+        self.format = Format(if needs_two { 2 } else { 1 });
+        self
     }
 
     /// The key of the stored policy `arn` names in `account`, if any.
@@ -609,8 +627,9 @@ pub(crate) fn bounded(doc: AccountDocument) -> Result<AccountDocument, IamApiErr
 /// decision made on a stale snapshot is never applied to a newer role.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Expected {
-    /// The role's id: a role deleted and created again since is another role.
-    pub role_id: String,
+    /// The entity's id (`RoleId`, `UserId`, `GroupId`): one deleted and created again since
+    /// is another entity.
+    pub id: String,
     /// The boundary the decision saw as `iam:PermissionsBoundary` (none: the decision did not
     /// depend on it, any boundary will do).
     pub boundary: Option<Option<String>>,
@@ -618,11 +637,12 @@ pub struct Expected {
 
 impl Expected {
     fn holds(&self, stored: &StoredRole) -> bool {
-        stored.role_id == self.role_id
-            && self
-                .boundary
-                .as_ref()
-                .is_none_or(|b| *b == stored.permissions_boundary)
+        self.holds_entity(&stored.role_id, &stored.permissions_boundary)
+    }
+
+    /// Whether a stored entity of id `id` and boundary `boundary` is the expected one.
+    pub(crate) fn holds_entity(&self, id: &str, boundary: &Option<String>) -> bool {
+        id == self.id && self.boundary.as_ref().is_none_or(|b| b == boundary)
     }
 }
 
@@ -733,7 +753,7 @@ pub fn apply_policy(
         let used = next.roles.values().any(|r| {
             r.attached_policies.iter().any(|a| a == arn)
                 || r.permissions_boundary.as_deref() == Some(arn)
-        });
+        }) || super::users::uses_policy(&next, arn);
         if used {
             return Err(IamApiError::DeleteConflict(
                 "Cannot delete a policy attached to entities.".to_owned(),
@@ -1244,6 +1264,10 @@ pub enum Skipped {
     MissingPolicy { role: String, policy: String },
     /// The account's document was written by a newer build: none of its entities are served.
     NewerFormat { account: String, format: u32 },
+    /// A user or group created through the API cannot be served as stored (a policy that no
+    /// longer parses, an attached policy, boundary or group that is gone): it is left out
+    /// rather than served with other permissions.
+    Principal { entity: String, problem: String },
 }
 
 /// The file's entities of `base` (API-made ones it holds are dropped) with `layer` over them.
@@ -1252,6 +1276,7 @@ pub enum Skipped {
 pub fn merged(base: &Iam, layer: &Layer, previous: Option<(&Iam, &Layer)>) -> (Iam, Vec<Skipped>) {
     let mut iam = base.clone();
     iam.retain_roles(|r| r.about.origin != Origin::Api);
+    super::users::file_only(&mut iam);
     let api_policies: Vec<String> = iam
         .managed_policies
         .values()
@@ -1282,7 +1307,11 @@ pub fn merged(base: &Iam, layer: &Layer, previous: Option<(&Iam, &Layer)>) -> (I
             continue;
         }
         if !iam.accounts.contains_key(account) {
-            if !document.roles.is_empty() || !document.policies.is_empty() {
+            if !document.roles.is_empty()
+                || !document.policies.is_empty()
+                || !document.users.is_empty()
+                || !document.groups.is_empty()
+            {
                 skipped.push(Skipped::UnknownAccount(account.clone()));
             }
             continue;
@@ -1328,6 +1357,7 @@ pub fn merged(base: &Iam, layer: &Layer, previous: Option<(&Iam, &Layer)>) -> (I
                 },
             }
         }
+        super::users::merge_into(&mut iam, account, document, &mut skipped);
     }
     (iam, skipped)
 }
@@ -1797,12 +1827,12 @@ mod tests {
         let stale = [
             // Decided on a snapshot without the boundary (or without the role at all).
             Expected {
-                role_id: id.clone(),
+                id: id.clone(),
                 boundary: Some(None),
             },
             // Decided on a role of that name deleted since.
             Expected {
-                role_id: new_id("AROA"),
+                id: new_id("AROA"),
                 boundary: None,
             },
         ];
@@ -1821,7 +1851,7 @@ mod tests {
             &AccountDocument::default(),
             &drop_boundary,
             &Expected {
-                role_id: id.clone(),
+                id: id.clone(),
                 boundary: None,
             },
             &file(),
@@ -1829,7 +1859,7 @@ mod tests {
         assert!(matches!(gone, Err(IamApiError::ConcurrentModification(_))));
         // The role and boundary the decision saw: applied.
         let current = Expected {
-            role_id: id,
+            id,
             boundary: Some(Some(arn("b"))),
         };
         let (next, after) = apply_expecting(&doc, &drop_boundary, &current, &file()).unwrap();
@@ -1943,6 +1973,7 @@ mod tests {
             super::super::Account {
                 id: ACCOUNT.to_owned(),
                 alias: None,
+                api_alias: None,
             },
         );
         let doc = policy_applied(
@@ -2046,14 +2077,18 @@ mod tests {
         let mut r = role("app");
         r.permissions_boundary = Some(FILE_POLICY.into());
         let doc = applied(&AccountDocument::default(), RoleChange::Create(r));
-        let mut json = serde_json::to_value(&doc).unwrap();
+        // Roles only: written as format 1, which builds before users and groups still read.
+        let mut json = serde_json::to_value(doc.clone().with_needed_format()).unwrap();
         assert_eq!(json["format"], 1);
+        let mut with_user = doc.clone();
+        with_user.alias = Some("my-co".into());
+        assert_eq!(with_user.with_needed_format().format, Format(2));
         // Written before the format was recorded: format 1, read whole.
         json.as_object_mut().unwrap().remove("format");
         let old = AccountDocument::decode(json.to_string().as_bytes()).unwrap();
         assert_eq!((old.format, old.roles.len()), (Format(1), 1));
-        // Format 2, readable or not by this build: nothing but its format.
-        json["format"] = 2.into();
+        // Format 3, readable or not by this build: nothing but its format.
+        json["format"] = 3.into();
         let readable = AccountDocument::decode(json.to_string().as_bytes()).unwrap();
         json["roles"] = "a shape this build does not know".into();
         let unreadable = AccountDocument::decode(json.to_string().as_bytes()).unwrap();
@@ -2071,6 +2106,7 @@ mod tests {
             super::super::Account {
                 id: ACCOUNT.to_owned(),
                 alias: None,
+                api_alias: None,
             },
         );
         let layer = Layer {
@@ -2080,7 +2116,7 @@ mod tests {
                 Revisioned {
                     revision: 1,
                     document: AccountDocument {
-                        format: Format(2),
+                        format: Format(3),
                         ..doc
                     },
                 },
@@ -2093,7 +2129,7 @@ mod tests {
             skipped,
             [Skipped::NewerFormat {
                 account: ACCOUNT.to_owned(),
-                format: 2
+                format: 3
             }]
         );
     }

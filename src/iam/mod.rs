@@ -12,8 +12,11 @@ pub mod api;
 pub mod providers;
 mod user;
 
+pub mod users;
+
 pub use user::{
-    AccessKey, Group, MfaDevice, User, group_arn, is_access_key_id, is_mfa_serial, user_arn,
+    AccessKey, Group, MfaDevice, PrincipalAbout, User, group_arn, group_arn_at, is_access_key_id,
+    is_mfa_serial, user_arn, user_identity,
 };
 
 use std::collections::{BTreeMap, HashMap};
@@ -28,7 +31,17 @@ use crate::policy::NamedPolicy;
 #[derive(Debug, Clone)]
 pub struct Account {
     pub id: String,
+    /// The alias the configuration file sets (read-only through the API).
     pub alias: Option<String>,
+    /// The alias set through IAM's API ([`users`]), when the file sets none.
+    pub api_alias: Option<String>,
+}
+
+impl Account {
+    /// The alias served: the file's, else the API's.
+    pub fn served_alias(&self) -> Option<&str> {
+        self.alias.as_deref().or(self.api_alias.as_deref())
+    }
 }
 
 /// A role that sessions can be minted for.
@@ -161,6 +174,27 @@ impl Iam {
             self.access_keys.insert(key.id.clone(), user.arn.clone());
         }
         self.users.insert(user.arn.clone(), Arc::new(user));
+    }
+
+    /// Keeps only the users `keep` accepts (and their access keys).
+    pub fn retain_users(&mut self, mut keep: impl FnMut(&User) -> bool) {
+        self.users.retain(|_, u| keep(u));
+        let users = &self.users;
+        self.access_keys.retain(|_, arn| users.contains_key(arn));
+    }
+
+    /// The user of `account` named `name`, whatever its path, names compared without case.
+    pub fn user_named(&self, account: &str, name: &str) -> Option<&Arc<User>> {
+        self.users
+            .values()
+            .find(|u| u.account == account && u.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The group of `account` named `name`, whatever its path, names compared without case.
+    pub fn group_named(&self, account: &str, name: &str) -> Option<&Group> {
+        self.groups
+            .values()
+            .find(|g| g.account == account && g.name.eq_ignore_ascii_case(name))
     }
 
     /// The user an ARN names, exactly as configured.

@@ -29,6 +29,23 @@ pub struct User {
     pub permissions_boundary: Option<NamedPolicy>,
     pub tags: BTreeMap<String, String>,
     pub access_keys: Vec<AccessKey>,
+    /// What IAM's management API shows of it, and where it is defined.
+    pub about: PrincipalAbout,
+}
+
+/// What IAM's `GetUser`, `GetGroup` and their policy actions show of a user or group beyond
+/// what decisions use.
+#[derive(Debug, Clone)]
+pub struct PrincipalAbout {
+    pub origin: super::Origin,
+    /// Creation time (API entities); for a file entity, when this replica read its file.
+    pub created: OffsetDateTime,
+    /// Its own inline policies as written, by name (a file entity's: its policy files' names).
+    pub inline_documents: Vec<(String, String)>,
+    /// The ARNs of its own attached customer-managed policies, in order.
+    pub attached_policies: Vec<String>,
+    /// The ARN of its permissions boundary (users only).
+    pub permissions_boundary: Option<String>,
 }
 
 /// A long-term access key (`AKIA...`).
@@ -46,10 +63,28 @@ pub struct AccessKey {
 pub struct Group {
     pub account: String,
     pub name: String,
-    /// `arn:aws:iam::ACCOUNT:group/NAME`.
+    /// `/` for the file's groups.
+    pub path: String,
+    /// `arn:aws:iam::ACCOUNT:group/PATH/NAME`.
     pub arn: String,
+    /// `AGPA...`: stable for a file group, new on every creation through the API.
+    pub group_id: String,
     /// Inline policies, then managed ones.
     pub policies: Vec<NamedPolicy>,
+    pub about: PrincipalAbout,
+}
+
+/// A user's identity policies as decisions use them: its own (inline, then managed), then
+/// each of its groups' in the order it lists them. File users and API users alike.
+pub fn user_identity<'a>(
+    own: Vec<NamedPolicy>,
+    groups: impl IntoIterator<Item = &'a Group>,
+) -> Vec<NamedPolicy> {
+    let mut out = own;
+    for g in groups {
+        out.extend(g.policies.iter().cloned());
+    }
+    out
 }
 
 /// A virtual (TOTP) MFA device.
@@ -77,6 +112,11 @@ pub fn user_arn(account: &str, path: &str, name: &str) -> String {
 /// `arn:aws:iam::ACCOUNT:group/NAME`.
 pub fn group_arn(account: &str, name: &str) -> String {
     format!("arn:aws:iam::{account}:group/{name}")
+}
+
+/// `arn:aws:iam::ACCOUNT:group/PATH/NAME`.
+pub fn group_arn_at(account: &str, path: &str, name: &str) -> String {
+    format!("arn:aws:iam::{account}:group{path}{name}")
 }
 
 /// Whether `id` has the shape of a long-term access key id: `AKIA[A-Z2-7]{16}`.

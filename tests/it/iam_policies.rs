@@ -463,14 +463,14 @@ async fn the_calls_terraform_makes_for_roles_policies_and_attachments() {
             .starts_with("AROA")
     );
     assert!(entities.policy_users().is_empty() && entities.policy_groups().is_empty());
-    // The file policy counts the file role and this one.
+    // The file policy counts the file role, this one and the file user attaching it.
     let file_policy = iam
         .get_policy()
         .policy_arn(READONLY_POLICY)
         .send()
         .await
         .unwrap();
-    assert_eq!(file_policy.policy().unwrap().attachment_count(), Some(2));
+    assert_eq!(file_policy.policy().unwrap().attachment_count(), Some(3));
     let local = iam
         .list_policies()
         .scope(PolicyScopeType::Local)

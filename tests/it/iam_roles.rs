@@ -1102,7 +1102,7 @@ async fn a_change_writes_to_the_registry_only_what_is_new() {
 }
 
 /// Users of the account whose policies use the tag condition keys of IAM's role actions.
-fn tag_policies_config(dir: &std::path::Path, idp: &TestIdp) -> String {
+pub(crate) fn tag_policies_config(dir: &std::path::Path, idp: &TestIdp) -> String {
     let users = [
         (
             "guarded",
@@ -1140,7 +1140,7 @@ fn tag_policies_config(dir: &std::path::Path, idp: &TestIdp) -> String {
 }
 
 /// The last letter of the access key id of the `i`th user of [`tag_policies_config`].
-fn key_letter(i: usize) -> char {
+pub(crate) fn key_letter(i: usize) -> char {
     char::from(b'B' + u8::try_from(i).unwrap())
 }
 

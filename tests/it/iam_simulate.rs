@@ -403,7 +403,7 @@ async fn simulation_errors_are_iams() {
             .unwrap()
             .contains("<Code>SignatureDoesNotMatch</Code>")
     );
-    let other = "Action=CreateUser&Version=2010-05-08&UserName=x".to_owned();
+    let other = "Action=CreateInstanceProfile&Version=2010-05-08&InstanceProfileName=x".to_owned();
     let r = post(
         ops.sign("iam", "POST", &url, &[ct], other.as_bytes()),
         other,

@@ -26,6 +26,7 @@ mod iam_policies;
 mod iam_providers;
 mod iam_roles;
 mod iam_simulate;
+mod iam_users;
 mod idp_faults;
 mod key_rotation;
 mod layers;

@@ -1,6 +1,6 @@
 //! IAM's Query API (version 2010-05-08) on the broker's endpoint: the actions that explain
 //! and simulate decisions, `SimulateCustomPolicy` and `SimulatePrincipalPolicy`
-//! ([`simulate`]), the management of roles ([`roles`]), of customer-managed policies ([`policies`]) and of identity providers ([`providers`]). Requests reach it through [`crate::query::dispatch`] when `Version` is IAM's;
+//! ([`simulate`]), the management of roles ([`roles`]), of customer-managed policies ([`policies`]) and of identity providers ([`providers`]), of users, groups and the account alias ([`users`]). Requests reach it through [`crate::query::dispatch`] when `Version` is IAM's;
 //! answers use IAM's XML namespace, with STS's envelope and error shape (both are AWS Query
 //! APIs). Every action here is an admin action ([`crate::broker::admin`]): signed for `iam` by a caller
 //! whose policies allow it.
@@ -9,6 +9,7 @@ pub mod policies;
 pub mod providers;
 pub mod roles;
 pub mod simulate;
+pub mod users;
 
 use serde::Serialize;
 
@@ -77,6 +78,41 @@ pub enum Action {
     TagSAMLProvider,
     UntagSAMLProvider,
     ListSAMLProviderTags,
+    CreateUser,
+    GetUser,
+    ListUsers,
+    UpdateUser,
+    DeleteUser,
+    PutUserPolicy,
+    GetUserPolicy,
+    ListUserPolicies,
+    DeleteUserPolicy,
+    AttachUserPolicy,
+    DetachUserPolicy,
+    ListAttachedUserPolicies,
+    PutUserPermissionsBoundary,
+    DeleteUserPermissionsBoundary,
+    TagUser,
+    UntagUser,
+    ListUserTags,
+    CreateGroup,
+    GetGroup,
+    ListGroups,
+    DeleteGroup,
+    AddUserToGroup,
+    RemoveUserFromGroup,
+    ListGroupsForUser,
+    PutGroupPolicy,
+    GetGroupPolicy,
+    ListGroupPolicies,
+    DeleteGroupPolicy,
+    AttachGroupPolicy,
+    DetachGroupPolicy,
+    ListAttachedGroupPolicies,
+    CreateAccountAlias,
+    DeleteAccountAlias,
+    ListAccountAliases,
+    GetAccountSummary,
 }
 
 impl Action {
@@ -141,6 +177,41 @@ impl Action {
             "TagSAMLProvider" => Some(Action::TagSAMLProvider),
             "UntagSAMLProvider" => Some(Action::UntagSAMLProvider),
             "ListSAMLProviderTags" => Some(Action::ListSAMLProviderTags),
+            "CreateUser" => Some(Action::CreateUser),
+            "GetUser" => Some(Action::GetUser),
+            "ListUsers" => Some(Action::ListUsers),
+            "UpdateUser" => Some(Action::UpdateUser),
+            "DeleteUser" => Some(Action::DeleteUser),
+            "PutUserPolicy" => Some(Action::PutUserPolicy),
+            "GetUserPolicy" => Some(Action::GetUserPolicy),
+            "ListUserPolicies" => Some(Action::ListUserPolicies),
+            "DeleteUserPolicy" => Some(Action::DeleteUserPolicy),
+            "AttachUserPolicy" => Some(Action::AttachUserPolicy),
+            "DetachUserPolicy" => Some(Action::DetachUserPolicy),
+            "ListAttachedUserPolicies" => Some(Action::ListAttachedUserPolicies),
+            "PutUserPermissionsBoundary" => Some(Action::PutUserPermissionsBoundary),
+            "DeleteUserPermissionsBoundary" => Some(Action::DeleteUserPermissionsBoundary),
+            "TagUser" => Some(Action::TagUser),
+            "UntagUser" => Some(Action::UntagUser),
+            "ListUserTags" => Some(Action::ListUserTags),
+            "CreateGroup" => Some(Action::CreateGroup),
+            "GetGroup" => Some(Action::GetGroup),
+            "ListGroups" => Some(Action::ListGroups),
+            "DeleteGroup" => Some(Action::DeleteGroup),
+            "AddUserToGroup" => Some(Action::AddUserToGroup),
+            "RemoveUserFromGroup" => Some(Action::RemoveUserFromGroup),
+            "ListGroupsForUser" => Some(Action::ListGroupsForUser),
+            "PutGroupPolicy" => Some(Action::PutGroupPolicy),
+            "GetGroupPolicy" => Some(Action::GetGroupPolicy),
+            "ListGroupPolicies" => Some(Action::ListGroupPolicies),
+            "DeleteGroupPolicy" => Some(Action::DeleteGroupPolicy),
+            "AttachGroupPolicy" => Some(Action::AttachGroupPolicy),
+            "DetachGroupPolicy" => Some(Action::DetachGroupPolicy),
+            "ListAttachedGroupPolicies" => Some(Action::ListAttachedGroupPolicies),
+            "CreateAccountAlias" => Some(Action::CreateAccountAlias),
+            "DeleteAccountAlias" => Some(Action::DeleteAccountAlias),
+            "ListAccountAliases" => Some(Action::ListAccountAliases),
+            "GetAccountSummary" => Some(Action::GetAccountSummary),
             _ => None,
         }
     }
@@ -204,6 +275,41 @@ impl Action {
             Action::TagSAMLProvider => "TagSAMLProvider",
             Action::UntagSAMLProvider => "UntagSAMLProvider",
             Action::ListSAMLProviderTags => "ListSAMLProviderTags",
+            Action::CreateUser => "CreateUser",
+            Action::GetUser => "GetUser",
+            Action::ListUsers => "ListUsers",
+            Action::UpdateUser => "UpdateUser",
+            Action::DeleteUser => "DeleteUser",
+            Action::PutUserPolicy => "PutUserPolicy",
+            Action::GetUserPolicy => "GetUserPolicy",
+            Action::ListUserPolicies => "ListUserPolicies",
+            Action::DeleteUserPolicy => "DeleteUserPolicy",
+            Action::AttachUserPolicy => "AttachUserPolicy",
+            Action::DetachUserPolicy => "DetachUserPolicy",
+            Action::ListAttachedUserPolicies => "ListAttachedUserPolicies",
+            Action::PutUserPermissionsBoundary => "PutUserPermissionsBoundary",
+            Action::DeleteUserPermissionsBoundary => "DeleteUserPermissionsBoundary",
+            Action::TagUser => "TagUser",
+            Action::UntagUser => "UntagUser",
+            Action::ListUserTags => "ListUserTags",
+            Action::CreateGroup => "CreateGroup",
+            Action::GetGroup => "GetGroup",
+            Action::ListGroups => "ListGroups",
+            Action::DeleteGroup => "DeleteGroup",
+            Action::AddUserToGroup => "AddUserToGroup",
+            Action::RemoveUserFromGroup => "RemoveUserFromGroup",
+            Action::ListGroupsForUser => "ListGroupsForUser",
+            Action::PutGroupPolicy => "PutGroupPolicy",
+            Action::GetGroupPolicy => "GetGroupPolicy",
+            Action::ListGroupPolicies => "ListGroupPolicies",
+            Action::DeleteGroupPolicy => "DeleteGroupPolicy",
+            Action::AttachGroupPolicy => "AttachGroupPolicy",
+            Action::DetachGroupPolicy => "DetachGroupPolicy",
+            Action::ListAttachedGroupPolicies => "ListAttachedGroupPolicies",
+            Action::CreateAccountAlias => "CreateAccountAlias",
+            Action::DeleteAccountAlias => "DeleteAccountAlias",
+            Action::ListAccountAliases => "ListAccountAliases",
+            Action::GetAccountSummary => "GetAccountSummary",
         }
     }
 
@@ -268,6 +374,41 @@ impl Action {
             Action::TagSAMLProvider => "TagSAMLProviderResponse",
             Action::UntagSAMLProvider => "UntagSAMLProviderResponse",
             Action::ListSAMLProviderTags => "ListSAMLProviderTagsResponse",
+            Action::CreateUser => "CreateUserResponse",
+            Action::GetUser => "GetUserResponse",
+            Action::ListUsers => "ListUsersResponse",
+            Action::UpdateUser => "UpdateUserResponse",
+            Action::DeleteUser => "DeleteUserResponse",
+            Action::PutUserPolicy => "PutUserPolicyResponse",
+            Action::GetUserPolicy => "GetUserPolicyResponse",
+            Action::ListUserPolicies => "ListUserPoliciesResponse",
+            Action::DeleteUserPolicy => "DeleteUserPolicyResponse",
+            Action::AttachUserPolicy => "AttachUserPolicyResponse",
+            Action::DetachUserPolicy => "DetachUserPolicyResponse",
+            Action::ListAttachedUserPolicies => "ListAttachedUserPoliciesResponse",
+            Action::PutUserPermissionsBoundary => "PutUserPermissionsBoundaryResponse",
+            Action::DeleteUserPermissionsBoundary => "DeleteUserPermissionsBoundaryResponse",
+            Action::TagUser => "TagUserResponse",
+            Action::UntagUser => "UntagUserResponse",
+            Action::ListUserTags => "ListUserTagsResponse",
+            Action::CreateGroup => "CreateGroupResponse",
+            Action::GetGroup => "GetGroupResponse",
+            Action::ListGroups => "ListGroupsResponse",
+            Action::DeleteGroup => "DeleteGroupResponse",
+            Action::AddUserToGroup => "AddUserToGroupResponse",
+            Action::RemoveUserFromGroup => "RemoveUserFromGroupResponse",
+            Action::ListGroupsForUser => "ListGroupsForUserResponse",
+            Action::PutGroupPolicy => "PutGroupPolicyResponse",
+            Action::GetGroupPolicy => "GetGroupPolicyResponse",
+            Action::ListGroupPolicies => "ListGroupPoliciesResponse",
+            Action::DeleteGroupPolicy => "DeleteGroupPolicyResponse",
+            Action::AttachGroupPolicy => "AttachGroupPolicyResponse",
+            Action::DetachGroupPolicy => "DetachGroupPolicyResponse",
+            Action::ListAttachedGroupPolicies => "ListAttachedGroupPoliciesResponse",
+            Action::CreateAccountAlias => "CreateAccountAliasResponse",
+            Action::DeleteAccountAlias => "DeleteAccountAliasResponse",
+            Action::ListAccountAliases => "ListAccountAliasesResponse",
+            Action::GetAccountSummary => "GetAccountSummaryResponse",
         }
     }
 
@@ -332,6 +473,41 @@ impl Action {
             Action::TagSAMLProvider => "TagSAMLProviderResult",
             Action::UntagSAMLProvider => "UntagSAMLProviderResult",
             Action::ListSAMLProviderTags => "ListSAMLProviderTagsResult",
+            Action::CreateUser => "CreateUserResult",
+            Action::GetUser => "GetUserResult",
+            Action::ListUsers => "ListUsersResult",
+            Action::UpdateUser => "UpdateUserResult",
+            Action::DeleteUser => "DeleteUserResult",
+            Action::PutUserPolicy => "PutUserPolicyResult",
+            Action::GetUserPolicy => "GetUserPolicyResult",
+            Action::ListUserPolicies => "ListUserPoliciesResult",
+            Action::DeleteUserPolicy => "DeleteUserPolicyResult",
+            Action::AttachUserPolicy => "AttachUserPolicyResult",
+            Action::DetachUserPolicy => "DetachUserPolicyResult",
+            Action::ListAttachedUserPolicies => "ListAttachedUserPoliciesResult",
+            Action::PutUserPermissionsBoundary => "PutUserPermissionsBoundaryResult",
+            Action::DeleteUserPermissionsBoundary => "DeleteUserPermissionsBoundaryResult",
+            Action::TagUser => "TagUserResult",
+            Action::UntagUser => "UntagUserResult",
+            Action::ListUserTags => "ListUserTagsResult",
+            Action::CreateGroup => "CreateGroupResult",
+            Action::GetGroup => "GetGroupResult",
+            Action::ListGroups => "ListGroupsResult",
+            Action::DeleteGroup => "DeleteGroupResult",
+            Action::AddUserToGroup => "AddUserToGroupResult",
+            Action::RemoveUserFromGroup => "RemoveUserFromGroupResult",
+            Action::ListGroupsForUser => "ListGroupsForUserResult",
+            Action::PutGroupPolicy => "PutGroupPolicyResult",
+            Action::GetGroupPolicy => "GetGroupPolicyResult",
+            Action::ListGroupPolicies => "ListGroupPoliciesResult",
+            Action::DeleteGroupPolicy => "DeleteGroupPolicyResult",
+            Action::AttachGroupPolicy => "AttachGroupPolicyResult",
+            Action::DetachGroupPolicy => "DetachGroupPolicyResult",
+            Action::ListAttachedGroupPolicies => "ListAttachedGroupPoliciesResult",
+            Action::CreateAccountAlias => "CreateAccountAliasResult",
+            Action::DeleteAccountAlias => "DeleteAccountAliasResult",
+            Action::ListAccountAliases => "ListAccountAliasesResult",
+            Action::GetAccountSummary => "GetAccountSummaryResult",
         }
     }
 }
@@ -547,6 +723,149 @@ pub async fn dispatch(
         Some(a @ Action::ListSAMLProviderTags) => success(
             a,
             &providers::list_saml_tags(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::CreateUser) => {
+            success(a, &users::create_user(state, params, meta).await?, meta)
+        }
+        Some(a @ Action::GetUser) => success(a, &users::get_user(state, params, meta).await?, meta),
+        Some(a @ Action::ListUsers) => {
+            success(a, &users::list_users(state, params, meta).await?, meta)
+        }
+        Some(a @ Action::UpdateUser) => {
+            success(a, &users::update_user(state, params, meta).await?, meta)
+        }
+        Some(a @ Action::DeleteUser) => {
+            success(a, &users::delete_user(state, params, meta).await?, meta)
+        }
+        Some(a @ Action::PutUserPolicy) => {
+            success(a, &users::put_user_policy(state, params, meta).await?, meta)
+        }
+        Some(a @ Action::GetUserPolicy) => {
+            success(a, &users::get_user_policy(state, params, meta).await?, meta)
+        }
+        Some(a @ Action::ListUserPolicies) => success(
+            a,
+            &users::list_user_policies(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::DeleteUserPolicy) => success(
+            a,
+            &users::delete_user_policy(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::AttachUserPolicy) => success(
+            a,
+            &users::attach_user_policy(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::DetachUserPolicy) => success(
+            a,
+            &users::detach_user_policy(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::ListAttachedUserPolicies) => success(
+            a,
+            &users::list_attached_user_policies(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::PutUserPermissionsBoundary) => success(
+            a,
+            &users::put_user_permissions_boundary(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::DeleteUserPermissionsBoundary) => success(
+            a,
+            &users::delete_user_permissions_boundary(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::TagUser) => success(a, &users::tag_user(state, params, meta).await?, meta),
+        Some(a @ Action::UntagUser) => {
+            success(a, &users::untag_user(state, params, meta).await?, meta)
+        }
+        Some(a @ Action::ListUserTags) => {
+            success(a, &users::list_user_tags(state, params, meta).await?, meta)
+        }
+        Some(a @ Action::CreateGroup) => {
+            success(a, &users::create_group(state, params, meta).await?, meta)
+        }
+        Some(a @ Action::GetGroup) => {
+            success(a, &users::get_group(state, params, meta).await?, meta)
+        }
+        Some(a @ Action::ListGroups) => {
+            success(a, &users::list_groups(state, params, meta).await?, meta)
+        }
+        Some(a @ Action::DeleteGroup) => {
+            success(a, &users::delete_group(state, params, meta).await?, meta)
+        }
+        Some(a @ Action::AddUserToGroup) => success(
+            a,
+            &users::add_user_to_group(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::RemoveUserFromGroup) => success(
+            a,
+            &users::remove_user_from_group(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::ListGroupsForUser) => success(
+            a,
+            &users::list_groups_for_user(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::PutGroupPolicy) => success(
+            a,
+            &users::put_group_policy(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::GetGroupPolicy) => success(
+            a,
+            &users::get_group_policy(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::ListGroupPolicies) => success(
+            a,
+            &users::list_group_policies(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::DeleteGroupPolicy) => success(
+            a,
+            &users::delete_group_policy(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::AttachGroupPolicy) => success(
+            a,
+            &users::attach_group_policy(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::DetachGroupPolicy) => success(
+            a,
+            &users::detach_group_policy(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::ListAttachedGroupPolicies) => success(
+            a,
+            &users::list_attached_group_policies(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::CreateAccountAlias) => success(
+            a,
+            &users::create_account_alias(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::DeleteAccountAlias) => success(
+            a,
+            &users::delete_account_alias(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::ListAccountAliases) => success(
+            a,
+            &users::list_account_aliases(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::GetAccountSummary) => success(
+            a,
+            &users::get_account_summary(state, params, meta).await?,
             meta,
         ),
         None => Err(ApiError::invalid_action(action, VERSION)),

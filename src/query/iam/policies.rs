@@ -40,15 +40,15 @@ pub struct PolicyXml {
     pub tags: Option<Members<TagXml>>,
 }
 
-/// How many roles attach a managed policy, and how many it bounds.
+/// How many roles, users and groups attach a managed policy, and how many it bounds.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 struct Usage {
     attached: usize,
     bounding: usize,
 }
 
-/// The [`Usage`] of every managed policy `account`'s roles use, by ARN: one pass over the
-/// roles, once per request (a policy absent from it is not used).
+/// The [`Usage`] of every managed policy `account`'s roles, users and groups use, by ARN: one
+/// pass over them, once per request (a policy absent from it is not used).
 fn usage<'a>(iam: &'a Iam, account: &str) -> HashMap<&'a str, Usage> {
     let mut out: HashMap<&str, Usage> = HashMap::new();
     for r in iam.roles().filter(|r| r.account == account) {
@@ -57,6 +57,19 @@ fn usage<'a>(iam: &'a Iam, account: &str) -> HashMap<&'a str, Usage> {
         }
         if let Some(b) = &r.about.permissions_boundary {
             out.entry(b).or_default().bounding += 1;
+        }
+    }
+    for u in iam.users().filter(|u| u.account == account) {
+        for a in &u.about.attached_policies {
+            out.entry(a).or_default().attached += 1;
+        }
+        if let Some(b) = &u.about.permissions_boundary {
+            out.entry(b).or_default().bounding += 1;
+        }
+    }
+    for g in iam.groups.values().filter(|g| g.account == account) {
+        for a in &g.about.attached_policies {
+            out.entry(a).or_default().attached += 1;
         }
     }
     out
@@ -145,10 +158,30 @@ pub struct PolicyRoleXml {
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
+pub struct PolicyUserXml {
+    pub user_name: String,
+    pub user_id: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PolicyGroupXml {
+    pub group_name: String,
+    pub group_id: String,
+}
+
+/// One entity `ListEntitiesForPolicy` lists.
+enum PolicyEntity {
+    User(PolicyUserXml),
+    Group(PolicyGroupXml),
+    Role(PolicyRoleXml),
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct ListEntitiesForPolicyResult {
-    /// Users and groups are not managed through the API yet: always empty.
-    pub policy_groups: Members<()>,
-    pub policy_users: Members<()>,
+    pub policy_groups: Members<PolicyGroupXml>,
+    pub policy_users: Members<PolicyUserXml>,
     pub policy_roles: Members<PolicyRoleXml>,
     pub is_truncated: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -488,8 +521,8 @@ pub async fn delete_policy_version(
     Ok(Nothing {})
 }
 
-/// `ListEntitiesForPolicy`: the roles attaching it (or bounded by it, with
-/// `PolicyUsageFilter=PermissionsBoundary`); users and groups are empty.
+/// `ListEntitiesForPolicy`: the roles, users and groups attaching it (or bounded by it, with
+/// `PolicyUsageFilter=PermissionsBoundary`), paged together by ARN.
 pub async fn list_entities_for_policy(
     state: &Broker,
     params: &Params,
@@ -518,35 +551,90 @@ pub async fn list_entities_for_policy(
     let paging = paging(params)?;
     caller.allow(state, meta, "ListEntitiesForPolicy", arn)?;
     find(state, &caller.account, arn)?;
-    let roles_wanted = matches!(filter, None | Some("Role" | "LocalManagedPolicy"));
-    let roles = state
-        .config
-        .iam
-        .roles()
-        .filter(|r| roles_wanted && r.account == caller.account && r.path.starts_with(prefix))
-        .filter(|r| {
-            let attached = r.about.attached_policies.iter().any(|a| a == arn);
-            let bounded = r.about.permissions_boundary.as_deref() == Some(arn);
-            match usage_filter {
-                Some("PermissionsPolicy") => attached,
-                Some(_) => bounded,
-                None => attached || bounded,
-            }
-        })
-        .map(|r| {
-            (
-                r.arn.clone(),
-                PolicyRoleXml {
-                    role_name: r.name.clone(),
-                    role_id: r.role_id.clone(),
-                },
-            )
-        })
-        .collect();
-    let (roles, marker) = page(roles, &paging);
+    let wanted =
+        |kind: &str| matches!(filter, None | Some("LocalManagedPolicy")) || filter == Some(kind);
+    let uses = |attached: &[String], boundary: Option<&str>| {
+        let attached = attached.iter().any(|a| a == arn);
+        let bounded = boundary == Some(arn);
+        match usage_filter {
+            Some("PermissionsPolicy") => attached,
+            Some(_) => bounded,
+            None => attached || bounded,
+        }
+    };
+    let iam = &state.config.iam;
+    let mut entities: Vec<(String, PolicyEntity)> = Vec::new();
+    if wanted("Role") {
+        entities.extend(
+            iam.roles()
+                .filter(|r| r.account == caller.account && r.path.starts_with(prefix))
+                .filter(|r| {
+                    uses(
+                        &r.about.attached_policies,
+                        r.about.permissions_boundary.as_deref(),
+                    )
+                })
+                .map(|r| {
+                    (
+                        r.arn.clone(),
+                        PolicyEntity::Role(PolicyRoleXml {
+                            role_name: r.name.clone(),
+                            role_id: r.role_id.clone(),
+                        }),
+                    )
+                }),
+        );
+    }
+    if wanted("User") {
+        entities.extend(
+            iam.users()
+                .filter(|u| u.account == caller.account && u.path.starts_with(prefix))
+                .filter(|u| {
+                    uses(
+                        &u.about.attached_policies,
+                        u.about.permissions_boundary.as_deref(),
+                    )
+                })
+                .map(|u| {
+                    (
+                        u.arn.clone(),
+                        PolicyEntity::User(PolicyUserXml {
+                            user_name: u.name.clone(),
+                            user_id: u.user_id.clone(),
+                        }),
+                    )
+                }),
+        );
+    }
+    if wanted("Group") {
+        entities.extend(
+            iam.groups
+                .values()
+                .filter(|g| g.account == caller.account && g.path.starts_with(prefix))
+                .filter(|g| uses(&g.about.attached_policies, None))
+                .map(|g| {
+                    (
+                        g.arn.clone(),
+                        PolicyEntity::Group(PolicyGroupXml {
+                            group_name: g.name.clone(),
+                            group_id: g.group_id.clone(),
+                        }),
+                    )
+                }),
+        );
+    }
+    let (entities, marker) = page(entities, &paging);
+    let (mut users, mut groups, mut roles) = (Vec::new(), Vec::new(), Vec::new());
+    for e in entities {
+        match e {
+            PolicyEntity::User(u) => users.push(u),
+            PolicyEntity::Group(g) => groups.push(g),
+            PolicyEntity::Role(r) => roles.push(r),
+        }
+    }
     Ok(ListEntitiesForPolicyResult {
-        policy_groups: Vec::new().into(),
-        policy_users: Vec::new().into(),
+        policy_groups: groups.into(),
+        policy_users: users.into(),
         policy_roles: roles.into(),
         is_truncated: marker.is_some(),
         marker,
@@ -649,6 +737,7 @@ mod tests {
                 crate::iam::Account {
                     id: account.to_owned(),
                     alias: None,
+                    api_alias: None,
                 },
             );
             let arn = |n: &str| crate::iam::policy_arn_at(account, "/", n);

@@ -30,18 +30,28 @@ const DEFAULT_ITEMS: usize = 100;
 pub(super) struct Calling {
     permissions: Arc<Permissions>,
     pub(super) account: String,
+    /// The ARN of the IAM user calling (by its key or a session of its own), none for a role
+    /// session: what `GetUser` without a name answers.
+    pub(super) user: Option<String>,
 }
 
 pub(super) async fn calling(state: &Broker, meta: &RequestMeta) -> Result<Calling, ApiError> {
     let authenticated = authenticate_for(state, meta, "iam").await?;
     let permissions = authenticated.permissions(&state.config.iam)?;
-    let account = match authenticated.caller() {
-        Caller::Session(record) => record.account.clone(),
-        Caller::User(user) => user.account.clone(),
+    let (account, user) = match authenticated.caller() {
+        Caller::Session(record) => (
+            record.account.clone(),
+            match &record.principal {
+                crate::session::SessionPrincipal::User { user_arn, .. } => Some(user_arn.clone()),
+                crate::session::SessionPrincipal::Role { .. } => None,
+            },
+        ),
+        Caller::User(user) => (user.account.clone(), Some(user.arn.clone())),
     };
     Ok(Calling {
         permissions,
         account,
+        user,
     })
 }
 
@@ -74,8 +84,8 @@ impl Calling {
     }
 
     /// `iam:<action>` on `resource` (named `shown` in a denial) with `extra` and, when it is a
-    /// role, its tags as `aws:ResourceTag/KEY` and `iam:ResourceTag/KEY`.
-    fn allow_as(
+    /// role or a user, its tags as `aws:ResourceTag/KEY` and `iam:ResourceTag/KEY`.
+    pub(super) fn allow_as(
         &self,
         state: &Broker,
         meta: &RequestMeta,
@@ -84,8 +94,13 @@ impl Calling {
         shown: &str,
         mut extra: Vec<(String, ContextValue)>,
     ) -> Result<(), ApiError> {
-        if let Some(role) = state.config.iam.role(resource) {
-            for (key, value) in &role.tags {
+        let iam = &state.config.iam;
+        let tags = iam
+            .role(resource)
+            .map(|r| &r.tags)
+            .or_else(|| iam.user(resource).map(|u| &u.tags));
+        if let Some(tags) = tags {
+            for (key, value) in tags {
                 for prefix in ["aws", "iam"] {
                     extra.push((
                         format!("{prefix}:ResourceTag/{key}"),
@@ -162,7 +177,7 @@ impl Calling {
         self.allow_role(state, meta, action, name, all)?;
         let role = role.ok_or_else(|| api::no_such_role(name))?;
         Ok(api::Expected {
-            role_id: role.role_id.clone(),
+            id: role.role_id.clone(),
             boundary: boundary.then(|| role.about.permissions_boundary.clone()),
         })
     }
@@ -180,7 +195,7 @@ fn role_name(params: &Params) -> Result<&str, ApiError> {
     Ok(name)
 }
 
-fn policy_name(params: &Params) -> Result<&str, ApiError> {
+pub(super) fn policy_name(params: &Params) -> Result<&str, ApiError> {
     let name = required(params, "PolicyName")?;
     api::check_name("policyName", name, 128)?;
     Ok(name)
@@ -242,7 +257,7 @@ pub struct BoundaryXml {
 }
 
 impl BoundaryXml {
-    fn of(arn: Option<&String>) -> Option<BoundaryXml> {
+    pub(super) fn of(arn: Option<&String>) -> Option<BoundaryXml> {
         arn.map(|a| BoundaryXml {
             permissions_boundary_type: "PermissionsBoundaryPolicy",
             permissions_boundary_arn: a.clone(),
@@ -448,7 +463,7 @@ pub(super) fn tags(params: &Params) -> Result<Vec<Tag>, ApiError> {
 
 /// The condition keys of a request that sets `tags`: `aws:RequestTag/KEY` for each, and
 /// `aws:TagKeys`.
-fn request_tags(tags: &[Tag]) -> Vec<(String, ContextValue)> {
+pub(super) fn request_tags(tags: &[Tag]) -> Vec<(String, ContextValue)> {
     let mut out: Vec<(String, ContextValue)> = tags
         .iter()
         .map(|t| {
@@ -463,7 +478,7 @@ fn request_tags(tags: &[Tag]) -> Vec<(String, ContextValue)> {
 }
 
 /// `aws:TagKeys`: the tag keys a request names.
-fn tag_keys<'a>(keys: impl Iterator<Item = &'a str>) -> (String, ContextValue) {
+pub(super) fn tag_keys<'a>(keys: impl Iterator<Item = &'a str>) -> (String, ContextValue) {
     (
         "aws:TagKeys".to_owned(),
         ContextValue::Multi(keys.map(str::to_owned).collect()),
