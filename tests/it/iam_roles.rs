@@ -1114,13 +1114,14 @@ pub(crate) fn tag_policies_config(dir: &std::path::Path, idp: &TestIdp) -> Strin
         (
             "tagger",
             r#"{"Version": "2012-10-17", "Statement": [
-                {"Effect": "Allow", "Action": ["iam:CreateRole", "iam:TagRole"], "Resource": "*",
+                {"Effect": "Allow", "Action": ["iam:CreateRole", "iam:TagRole", "iam:CreatePolicy",
+                 "iam:TagPolicy", "iam:UntagPolicy"], "Resource": "*",
                  "Condition": {"ForAllValues:StringEquals": {"aws:TagKeys": ["team"]}}}]}"#,
         ),
         (
             "creator",
             r#"{"Version": "2012-10-17", "Statement": [
-                {"Effect": "Allow", "Action": "iam:CreateRole", "Resource": "*"}]}"#,
+                {"Effect": "Allow", "Action": ["iam:CreateRole", "iam:CreatePolicy"], "Resource": "*"}]}"#,
         ),
     ];
     let mut toml = config(dir, idp, "memory://");
@@ -1146,6 +1147,98 @@ pub(crate) fn key_letter(i: usize) -> char {
 
 fn tag(key: &str, value: &str) -> Tag {
     Tag::builder().key(key).value(value).build().unwrap()
+}
+
+/// Managed policies' tags decide as roles' do: `aws:RequestTag/KEY` and `aws:TagKeys` for
+/// CreatePolicy, TagPolicy and UntagPolicy, and tags at creation need `iam:TagPolicy`.
+#[tokio::test]
+async fn tag_condition_keys_decide_policy_tagging_as_in_iam() {
+    let idp = TestIdp::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let toml = tag_policies_config(dir.path(), &idp);
+    let broker = TestBroker::from_toml(dir, &toml).await;
+    let as_user = |i: usize, name: &str| {
+        broker.iam_as(
+            &format!("AKIATAGTESTUSERAAAA{}", key_letter(i)),
+            &format!("{name}SecretAccessKey/EXAMPLE+0123456789"),
+        )
+    };
+    let (tagger, creator) = (as_user(1, "tagger"), as_user(2, "creator"));
+    let admin = broker.iam_as(ADMIN_KEY_ID, ADMIN_SECRET);
+    let create = |iam: &aws_sdk_iam::Client, name: &str, tags: Vec<Tag>| {
+        iam.create_policy()
+            .policy_name(name)
+            .policy_document(S3_READ)
+            .set_tags(Some(tags))
+            .send()
+    };
+    let made = create(&tagger, "team-only", vec![tag("team", "a")])
+        .await
+        .unwrap();
+    let arn = made.policy().unwrap().arn().unwrap().to_owned();
+    let (code, _, _) = refused(
+        create(
+            &tagger,
+            "extra-key",
+            vec![tag("team", "a"), tag("env", "b")],
+        )
+        .await,
+    );
+    assert_eq!(code, "AccessDenied");
+    let (code, _, _) = refused(
+        tagger
+            .tag_policy()
+            .policy_arn(&arn)
+            .tags(tag("env", "b"))
+            .send()
+            .await,
+    );
+    assert_eq!(code, "AccessDenied");
+    let (code, _, _) = refused(
+        tagger
+            .untag_policy()
+            .policy_arn(&arn)
+            .tag_keys("env")
+            .send()
+            .await,
+    );
+    assert_eq!(code, "AccessDenied");
+    tagger
+        .tag_policy()
+        .policy_arn(&arn)
+        .tags(tag("team", "b"))
+        .send()
+        .await
+        .unwrap();
+
+    let (code, _, message) = refused(create(&creator, "tagged", vec![tag("team", "a")]).await);
+    assert_eq!(code, "AccessDenied");
+    assert!(message.contains("iam:TagPolicy"), "{message}");
+    create(&creator, "untagged", vec![]).await.unwrap();
+
+    let listed = admin.list_policies().send().await.unwrap();
+    let names: Vec<&str> = listed
+        .policies()
+        .iter()
+        .filter_map(|p| p.policy_name())
+        .collect();
+    // Refused creations stored nothing (the file's policies are listed too).
+    for (name, stored) in [
+        ("team-only", true),
+        ("untagged", true),
+        ("extra-key", false),
+        ("tagged", false),
+    ] {
+        assert_eq!(names.contains(&name), stored, "{name}: {names:?}");
+    }
+    let tags = admin
+        .list_policy_tags()
+        .policy_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let tags: Vec<(&str, &str)> = tags.tags().iter().map(|t| (t.key(), t.value())).collect();
+    assert_eq!(tags, [("team", "b")]);
 }
 
 #[tokio::test]

@@ -12,7 +12,8 @@ use serde::Serialize;
 
 use super::Members;
 use super::roles::{
-    Nothing, TagXml, calling, date, page, paging, policy_arn_param, required, tags, url_encoded,
+    Nothing, TagXml, calling, date, page, paging, policy_arn_param, request_tags, required,
+    tag_keys, tags, untag_keys, url_encoded,
 };
 use crate::broker::iam_api;
 use crate::broker::{ApiError, Broker, RequestMeta};
@@ -279,7 +280,16 @@ pub async fn create_policy(
     }
     let tags = tags(params)?;
     let arn = crate::iam::policy_arn_at(&caller.account, path, name);
-    caller.allow(state, meta, "CreatePolicy", &arn)?;
+    let request = if tags.is_empty() {
+        Vec::new()
+    } else {
+        request_tags(&tags)
+    };
+    caller.allow_as(state, meta, "CreatePolicy", &arn, &arn, request.clone())?;
+    // As IAM: tags given at creation need the right to tag the policy too.
+    if !tags.is_empty() {
+        caller.allow_as(state, meta, "TagPolicy", &arn, &arn, request)?;
+    }
     api::check_managed_policy("policyDocument", document)?;
     let policy_id = crate::iam::new_unique_id("ANPA").ok_or_else(ApiError::internal)?;
     let mut stored = StoredPolicy::new(
@@ -653,7 +663,7 @@ pub async fn tag_policy(
     if tags.is_empty() {
         return Err(api::missing("tags").into());
     }
-    caller.allow(state, meta, "TagPolicy", arn)?;
+    caller.allow_as(state, meta, "TagPolicy", arn, arn, request_tags(&tags))?;
     let change = PolicyChange::Tag {
         arn: arn.to_owned(),
         tags,
@@ -670,14 +680,15 @@ pub async fn untag_policy(
 ) -> Result<Nothing, ApiError> {
     let caller = calling(state, meta).await?;
     let arn = policy_arn_param(params, "PolicyArn")?;
-    let keys = params.list("TagKeys", None, api::MAX_TAGS)?;
-    if keys.is_empty() {
-        return Err(api::missing("tagKeys").into());
-    }
-    for k in &keys {
-        api::check_tag_key(k)?;
-    }
-    caller.allow(state, meta, "UntagPolicy", arn)?;
+    let keys = untag_keys(params)?;
+    caller.allow_as(
+        state,
+        meta,
+        "UntagPolicy",
+        arn,
+        arn,
+        vec![tag_keys(keys.iter().copied())],
+    )?;
     let change = PolicyChange::Untag {
         arn: arn.to_owned(),
         keys: keys.into_iter().map(str::to_owned).collect(),

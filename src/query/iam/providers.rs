@@ -10,7 +10,7 @@
 use serde::Serialize;
 
 use super::Members;
-use super::roles::{Nothing, TagXml, calling, date, page, paging, required, tags};
+use super::roles::{Nothing, TagXml, calling, date, page, paging, required, tags, untag_keys};
 use crate::broker::iam_api;
 use crate::broker::{ApiError, Broker, RequestMeta};
 use crate::config::issuer_host_path;
@@ -454,14 +454,7 @@ fn required_tags(params: &Params) -> Result<Vec<Tag>, ApiError> {
 }
 
 fn tag_keys(params: &Params) -> Result<Vec<String>, ApiError> {
-    let keys = params.list("TagKeys", None, api::MAX_TAGS)?;
-    if keys.is_empty() {
-        return Err(api::missing("tagKeys").into());
-    }
-    for k in &keys {
-        api::check_tag_key(k)?;
-    }
-    Ok(keys.into_iter().map(str::to_owned).collect())
+    Ok(untag_keys(params)?.into_iter().map(str::to_owned).collect())
 }
 
 /// `TagOpenIDConnectProvider`.

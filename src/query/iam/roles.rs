@@ -445,6 +445,19 @@ pub(super) fn page<T>(mut items: Vec<(String, T)>, paging: &Paging) -> (Vec<T>, 
     (out, next)
 }
 
+/// `TagKeys.member.N` of an `Untag*` call: at least one, at most [`api::MAX_TAGS`], each a
+/// valid key.
+pub(super) fn untag_keys(params: &Params) -> Result<Vec<&str>, ApiError> {
+    let keys = params.list("TagKeys", None, api::MAX_TAGS)?;
+    if keys.is_empty() {
+        return Err(api::missing("tagKeys").into());
+    }
+    for k in &keys {
+        api::check_tag_key(k)?;
+    }
+    Ok(keys)
+}
+
 pub(super) fn tags(params: &Params) -> Result<Vec<Tag>, ApiError> {
     let keys = params.list("Tags", Some("Key"), api::MAX_TAGS)?;
     let mut out = Vec::with_capacity(keys.len());
@@ -823,13 +836,7 @@ pub async fn untag_role(
 ) -> Result<Nothing, ApiError> {
     let caller = calling(state, meta).await?;
     let name = role_name(params)?;
-    let keys = params.list("TagKeys", None, api::MAX_TAGS)?;
-    if keys.is_empty() {
-        return Err(api::missing("tagKeys").into());
-    }
-    for k in &keys {
-        api::check_tag_key(k)?;
-    }
+    let keys = untag_keys(params)?;
     let expected = caller.target(
         state,
         meta,

@@ -16,7 +16,7 @@ use serde::Serialize;
 use super::Members;
 use super::roles::{
     AttachedPolicyXml, BoundaryXml, Calling, Nothing, TagXml, calling, date, page, paging,
-    policy_arn_param, policy_name, request_tags, required, tag_keys, tags, url_encoded,
+    policy_arn_param, policy_name, request_tags, required, tag_keys, tags, untag_keys, url_encoded,
 };
 use crate::broker::{ApiError, Broker, RequestMeta, iam_api};
 use crate::iam::api::{self, Expected, IamApiError};
@@ -800,13 +800,7 @@ pub async fn untag_user(
 ) -> Result<Nothing, ApiError> {
     let caller = calling(state, meta).await?;
     let name = user_name(params, "UserName")?;
-    let keys = params.list("TagKeys", None, api::MAX_TAGS)?;
-    if keys.is_empty() {
-        return Err(api::missing("tagKeys").into());
-    }
-    for k in &keys {
-        api::check_tag_key(k)?;
-    }
+    let keys = untag_keys(params)?;
     let expected = caller.user_target(
         state,
         meta,
