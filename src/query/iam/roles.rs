@@ -145,36 +145,26 @@ impl Calling {
             .ok_or_else(|| api::no_such_role(name).into())
     }
 
-    /// Authorizes `action` changing role `name` with `keys` in the context, and with the
+    /// Authorizes `action` changing role `name` with the condition keys `extra`, and with the
     /// role's current boundary as `iam:PermissionsBoundary` when `boundary` is set (as IAM
     /// sets it); then finds the role in this replica's snapshot (`NoSuchEntity` when absent:
     /// one just created elsewhere is changed once this replica serves it). Returns what the
     /// change must still find stored: the role the decision was made on.
-    #[allow(clippy::too_many_arguments)]
     fn target(
         &self,
         state: &Broker,
         meta: &RequestMeta,
         action: &str,
         name: &str,
-        keys: &[(&str, &str)],
         boundary: bool,
-        extra: Vec<(String, ContextValue)>,
+        mut extra: Vec<(String, ContextValue)>,
     ) -> Result<api::Expected, ApiError> {
         let role = self.role(state, name);
         let current = role.and_then(|r| r.about.permissions_boundary.as_deref());
-        let mut all: Vec<(String, ContextValue)> = keys
-            .iter()
-            .map(|(key, value)| ((*key).to_owned(), ContextValue::Single((*value).to_owned())))
-            .collect();
         if boundary && let Some(b) = current {
-            all.push((
-                "iam:PermissionsBoundary".to_owned(),
-                ContextValue::Single(b.to_owned()),
-            ));
+            extra.push(single("iam:PermissionsBoundary", b));
         }
-        all.extend(extra);
-        self.allow_role(state, meta, action, name, all)?;
+        self.allow_role(state, meta, action, name, extra)?;
         let role = role.ok_or_else(|| api::no_such_role(name))?;
         Ok(api::Expected {
             id: role.role_id.clone(),
@@ -445,6 +435,11 @@ pub(super) fn page<T>(mut items: Vec<(String, T)>, paging: &Paging) -> (Vec<T>, 
     (out, next)
 }
 
+/// A single-valued condition key for an action's context.
+pub(super) fn single(key: &str, value: &str) -> (String, ContextValue) {
+    (key.to_owned(), ContextValue::Single(value.to_owned()))
+}
+
 /// `TagKeys.member.N` of an `Untag*` call: at least one, at most [`api::MAX_TAGS`], each a
 /// valid key.
 pub(super) fn untag_keys(params: &Params) -> Result<Vec<&str>, ApiError> {
@@ -623,7 +618,7 @@ pub async fn update_role(
         .get("MaxSessionDuration")
         .map(api::check_max_session_duration)
         .transpose()?;
-    let expected = caller.target(state, meta, "UpdateRole", name, &[], false, Vec::new())?;
+    let expected = caller.target(state, meta, "UpdateRole", name, false, Vec::new())?;
     let change = RoleChange::Update {
         name: name.to_owned(),
         description: description.map(str::to_owned),
@@ -648,7 +643,6 @@ pub async fn update_role_description(
         meta,
         "UpdateRoleDescription",
         name,
-        &[],
         false,
         Vec::new(),
     )?;
@@ -679,7 +673,6 @@ pub async fn update_assume_role_policy(
         meta,
         "UpdateAssumeRolePolicy",
         name,
-        &[],
         false,
         Vec::new(),
     )?;
@@ -700,7 +693,7 @@ pub async fn delete_role(
 ) -> Result<Nothing, ApiError> {
     let caller = calling(state, meta).await?;
     let name = role_name(params)?;
-    let expected = caller.target(state, meta, "DeleteRole", name, &[], false, Vec::new())?;
+    let expected = caller.target(state, meta, "DeleteRole", name, false, Vec::new())?;
     let change = RoleChange::Delete {
         name: name.to_owned(),
     };
@@ -718,7 +711,7 @@ pub async fn put_role_policy(
     let name = role_name(params)?;
     let policy = policy_name(params)?;
     let document = required(params, "PolicyDocument")?;
-    let expected = caller.target(state, meta, "PutRolePolicy", name, &[], true, Vec::new())?;
+    let expected = caller.target(state, meta, "PutRolePolicy", name, true, Vec::new())?;
     api::check_policy("policyDocument", document, PolicyType::Identity)?;
     let change = RoleChange::PutPolicy {
         role: name.to_owned(),
@@ -790,7 +783,7 @@ pub async fn delete_role_policy(
     let caller = calling(state, meta).await?;
     let name = role_name(params)?;
     let policy = policy_name(params)?;
-    let expected = caller.target(state, meta, "DeleteRolePolicy", name, &[], true, Vec::new())?;
+    let expected = caller.target(state, meta, "DeleteRolePolicy", name, true, Vec::new())?;
     let change = RoleChange::DeletePolicy {
         role: name.to_owned(),
         policy: policy.to_owned(),
@@ -811,15 +804,7 @@ pub async fn tag_role(
     if tags.is_empty() {
         return Err(api::missing("tags").into());
     }
-    let expected = caller.target(
-        state,
-        meta,
-        "TagRole",
-        name,
-        &[],
-        false,
-        request_tags(&tags),
-    )?;
+    let expected = caller.target(state, meta, "TagRole", name, false, request_tags(&tags))?;
     let change = RoleChange::Tag {
         role: name.to_owned(),
         tags,
@@ -842,7 +827,6 @@ pub async fn untag_role(
         meta,
         "UntagRole",
         name,
-        &[],
         false,
         vec![tag_keys(keys.iter().copied())],
     )?;
@@ -939,9 +923,8 @@ pub async fn attach_role_policy(
         meta,
         "AttachRolePolicy",
         name,
-        &[("iam:PolicyARN", policy_arn)],
         true,
-        Vec::new(),
+        vec![single("iam:PolicyARN", policy_arn)],
     )?;
     let change = RoleChange::Attach {
         role: name.to_owned(),
@@ -965,9 +948,8 @@ pub async fn detach_role_policy(
         meta,
         "DetachRolePolicy",
         name,
-        &[("iam:PolicyARN", policy_arn)],
         true,
-        Vec::new(),
+        vec![single("iam:PolicyARN", policy_arn)],
     )?;
     let change = RoleChange::Detach {
         role: name.to_owned(),
@@ -1027,9 +1009,8 @@ pub async fn put_role_permissions_boundary(
         meta,
         "PutRolePermissionsBoundary",
         name,
-        &[("iam:PermissionsBoundary", boundary)],
         false,
-        Vec::new(),
+        vec![single("iam:PermissionsBoundary", boundary)],
     )?;
     let change = RoleChange::PutBoundary {
         role: name.to_owned(),
@@ -1053,7 +1034,6 @@ pub async fn delete_role_permissions_boundary(
         meta,
         "DeleteRolePermissionsBoundary",
         name,
-        &[],
         true,
         Vec::new(),
     )?;

@@ -16,7 +16,8 @@ use serde::Serialize;
 use super::Members;
 use super::roles::{
     AttachedPolicyXml, BoundaryXml, Calling, Nothing, TagXml, calling, date, page, paging,
-    policy_arn_param, policy_name, request_tags, required, tag_keys, tags, untag_keys, url_encoded,
+    policy_arn_param, policy_name, request_tags, required, single, tag_keys, tags, untag_keys,
+    url_encoded,
 };
 use crate::broker::{ApiError, Broker, RequestMeta, iam_api};
 use crate::iam::api::{self, Expected, IamApiError};
@@ -105,34 +106,24 @@ impl Calling {
             .ok_or_else(|| no_such_group(name).into())
     }
 
-    /// As the role actions' target: authorizes `action` changing user `name` with `keys`, and
+    /// As the role actions' target: authorizes `action` changing user `name` with the condition keys `extra`, and
     /// its current boundary as `iam:PermissionsBoundary` when `boundary`; returns what the
     /// change must still find stored.
-    #[allow(clippy::too_many_arguments)]
     fn user_target(
         &self,
         state: &Broker,
         meta: &RequestMeta,
         action: &str,
         name: &str,
-        keys: &[(&str, &str)],
         boundary: bool,
-        extra: Vec<(String, ContextValue)>,
+        mut extra: Vec<(String, ContextValue)>,
     ) -> Result<Expected, ApiError> {
         let user = self.user(state, name);
         let current = user.and_then(|u| u.about.permissions_boundary.as_deref());
-        let mut all: Vec<(String, ContextValue)> = keys
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), ContextValue::Single((*v).to_owned())))
-            .collect();
         if boundary && let Some(b) = current {
-            all.push((
-                "iam:PermissionsBoundary".to_owned(),
-                ContextValue::Single(b.to_owned()),
-            ));
+            extra.push(single("iam:PermissionsBoundary", b));
         }
-        all.extend(extra);
-        self.allow_user(state, meta, action, name, all)?;
+        self.allow_user(state, meta, action, name, extra)?;
         let user = user.ok_or_else(|| no_such_user(name))?;
         Ok(Expected {
             id: user.user_id.clone(),
@@ -148,10 +139,7 @@ impl Calling {
         name: &str,
         keys: &[(&str, &str)],
     ) -> Result<Expected, ApiError> {
-        let extra = keys
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), ContextValue::Single((*v).to_owned())))
-            .collect();
+        let extra = keys.iter().map(|(k, v)| single(k, v)).collect();
         self.allow_group(state, meta, action, name, extra)?;
         let group = self.group(state, name).ok_or_else(|| no_such_group(name))?;
         Ok(Expected {
@@ -567,7 +555,7 @@ pub async fn delete_user(
 ) -> Result<Nothing, ApiError> {
     let caller = calling(state, meta).await?;
     let name = user_name(params, "UserName")?;
-    let expected = caller.user_target(state, meta, "DeleteUser", name, &[], false, Vec::new())?;
+    let expected = caller.user_target(state, meta, "DeleteUser", name, false, Vec::new())?;
     let change = UserChange::DeleteUser {
         name: name.to_owned(),
     };
@@ -585,7 +573,7 @@ pub async fn put_user_policy(
     let name = user_name(params, "UserName")?;
     let policy = policy_name(params)?;
     let document = required(params, "PolicyDocument")?;
-    let expected = caller.user_target(state, meta, "PutUserPolicy", name, &[], true, Vec::new())?;
+    let expected = caller.user_target(state, meta, "PutUserPolicy", name, true, Vec::new())?;
     api::check_policy("policyDocument", document, PolicyType::Identity)?;
     let change = UserChange::PutUserPolicy {
         user: name.to_owned(),
@@ -636,8 +624,7 @@ pub async fn delete_user_policy(
     let caller = calling(state, meta).await?;
     let name = user_name(params, "UserName")?;
     let policy = policy_name(params)?;
-    let expected =
-        caller.user_target(state, meta, "DeleteUserPolicy", name, &[], true, Vec::new())?;
+    let expected = caller.user_target(state, meta, "DeleteUserPolicy", name, true, Vec::new())?;
     let change = UserChange::DeleteUserPolicy {
         user: name.to_owned(),
         policy: policy.to_owned(),
@@ -660,9 +647,8 @@ pub async fn attach_user_policy(
         meta,
         "AttachUserPolicy",
         name,
-        &[("iam:PolicyARN", arn)],
         true,
-        Vec::new(),
+        vec![single("iam:PolicyARN", arn)],
     )?;
     let change = UserChange::AttachUserPolicy {
         user: name.to_owned(),
@@ -686,9 +672,8 @@ pub async fn detach_user_policy(
         meta,
         "DetachUserPolicy",
         name,
-        &[("iam:PolicyARN", arn)],
         true,
-        Vec::new(),
+        vec![single("iam:PolicyARN", arn)],
     )?;
     let change = UserChange::DetachUserPolicy {
         user: name.to_owned(),
@@ -727,9 +712,8 @@ pub async fn put_user_permissions_boundary(
         meta,
         "PutUserPermissionsBoundary",
         name,
-        &[("iam:PermissionsBoundary", boundary)],
         false,
-        Vec::new(),
+        vec![single("iam:PermissionsBoundary", boundary)],
     )?;
     let change = UserChange::PutUserBoundary {
         user: name.to_owned(),
@@ -752,7 +736,6 @@ pub async fn delete_user_permissions_boundary(
         meta,
         "DeleteUserPermissionsBoundary",
         name,
-        &[],
         true,
         Vec::new(),
     )?;
@@ -775,15 +758,7 @@ pub async fn tag_user(
     if tags.is_empty() {
         return Err(api::missing("tags").into());
     }
-    let expected = caller.user_target(
-        state,
-        meta,
-        "TagUser",
-        name,
-        &[],
-        false,
-        request_tags(&tags),
-    )?;
+    let expected = caller.user_target(state, meta, "TagUser", name, false, request_tags(&tags))?;
     let change = UserChange::TagUser {
         user: name.to_owned(),
         tags,
@@ -806,7 +781,6 @@ pub async fn untag_user(
         meta,
         "UntagUser",
         name,
-        &[],
         false,
         vec![tag_keys(keys.iter().copied())],
     )?;
