@@ -95,6 +95,9 @@ pub fn file_providers(config: &Config, account: &str) -> FileProviders {
                     out.oidc_in_account += 1;
                 }
                 out.oidc.insert(host_path);
+                // The other spellings the file's provider answers to are taken too.
+                out.oidc
+                    .extend(p.accepted_issuers.iter().map(|s| issuer_host_path(s)));
             }
             Origin::Api if p.account != account => {
                 out.other_accounts_oidc.insert(host_path);
@@ -132,10 +135,16 @@ pub fn merge(
         let document = &revisioned.document;
         for (host_path, stored) in &document.oidc_providers {
             let provider = OidcProvider::from_api(account, stored, allow_http);
-            let taken = config
-                .oidc_providers
-                .iter()
-                .find(|p| issuer_host_path(&p.issuer) == *host_path);
+            // Any spelling a served provider answers to (its issuer and `accepted_issuers`),
+            // compared exactly (the registry's rule) and by host and path: a second provider
+            // for one of them would make the registry, and so every swap, fail.
+            let taken = config.oidc_providers.iter().find(|p| {
+                std::iter::once(&p.issuer)
+                    .chain(&p.accepted_issuers)
+                    .any(|s| {
+                        *s == provider.issuer || issuer_host_path(s).eq_ignore_ascii_case(host_path)
+                    })
+            });
             if let Some(other) = taken {
                 skipped.push(match other.origin {
                     Origin::File(_) => SkippedProvider::Shadowed(provider.arn),
@@ -185,4 +194,90 @@ pub fn merge(
         }
     }
     skipped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::iam::api::{AccountDocument, Revisioned};
+    use crate::iam::providers::StoredOidcProvider;
+
+    const CONFIG: &str = r#"
+[store]
+url = "memory://"
+[keys]
+dir = "keys"
+[[accounts]]
+id = "111122223333"
+[[accounts]]
+id = "444455556666"
+[[oidc_providers]]
+account = "111122223333"
+issuer = "https://idp.example.com"
+accepted_issuers = ["https://IDP.example.com/tenant"]
+client_ids = ["sts.amazonaws.com"]
+"#;
+
+    fn layer(account: &str, urls: &[&str]) -> Layer {
+        let mut document = AccountDocument::default();
+        for url in urls {
+            document.oidc_providers.insert(
+                issuer_host_path(url),
+                StoredOidcProvider {
+                    url: (*url).to_owned(),
+                    client_ids: vec!["sts.amazonaws.com".to_owned()],
+                    thumbprints: Vec::new(),
+                    tags: Vec::new(),
+                    created: 0,
+                },
+            );
+        }
+        let mut layer = Layer::default();
+        layer.accounts.insert(
+            account.to_owned(),
+            Revisioned {
+                revision: 1,
+                document,
+            },
+        );
+        layer
+    }
+
+    /// A stored provider for any spelling the file's provider answers to (its issuer or an
+    /// accepted spelling, exactly or by host and path in any case) is left out: served, it
+    /// would make the registry, and so every swap and every start, fail.
+    #[test]
+    fn a_provider_for_a_spelling_the_file_serves_is_left_out_and_the_rest_still_builds() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::from_toml(CONFIG, "broker.toml", dir.path()).unwrap();
+        let taken = [
+            "https://IDP.example.com/tenant",
+            "https://idp.example.com/tenant",
+            "https://IDP.EXAMPLE.COM",
+            "https://idp.example.com/",
+        ];
+        for url in taken {
+            let mut merged = config.clone();
+            let skipped = merge(&mut merged, &layer("444455556666", &[url]), None);
+            assert!(
+                matches!(&skipped[..], [SkippedProvider::Shadowed(_)]),
+                "{url}: {skipped:?}"
+            );
+            assert_eq!(merged.oidc_providers.len(), 1, "{url}");
+        }
+        let mut merged = config.clone();
+        let skipped = merge(
+            &mut merged,
+            &layer("444455556666", &["https://other.example.com"]),
+            None,
+        );
+        assert!(skipped.is_empty(), "{skipped:?}");
+        assert_eq!(merged.oidc_providers.len(), 2);
+        // And the API cannot create one for the accepted spelling either.
+        let file = file_providers(&config, "444455556666");
+        assert!(
+            file.oidc
+                .contains(&issuer_host_path("https://IDP.example.com/tenant"))
+        );
+    }
 }
