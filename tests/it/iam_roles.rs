@@ -1115,13 +1115,15 @@ pub(crate) fn tag_policies_config(dir: &std::path::Path, idp: &TestIdp) -> Strin
             "tagger",
             r#"{"Version": "2012-10-17", "Statement": [
                 {"Effect": "Allow", "Action": ["iam:CreateRole", "iam:TagRole", "iam:CreatePolicy",
-                 "iam:TagPolicy", "iam:UntagPolicy"], "Resource": "*",
+                 "iam:TagPolicy", "iam:UntagPolicy", "iam:CreateOpenIDConnectProvider",
+                 "iam:TagOpenIDConnectProvider", "iam:UntagOpenIDConnectProvider"], "Resource": "*",
                  "Condition": {"ForAllValues:StringEquals": {"aws:TagKeys": ["team"]}}}]}"#,
         ),
         (
             "creator",
             r#"{"Version": "2012-10-17", "Statement": [
-                {"Effect": "Allow", "Action": ["iam:CreateRole", "iam:CreatePolicy"], "Resource": "*"}]}"#,
+                {"Effect": "Allow", "Action": ["iam:CreateRole", "iam:CreatePolicy",
+                 "iam:CreateOpenIDConnectProvider"], "Resource": "*"}]}"#,
         ),
     ];
     let mut toml = config(dir, idp, "memory://");
@@ -1239,6 +1241,87 @@ async fn tag_condition_keys_decide_policy_tagging_as_in_iam() {
         .unwrap();
     let tags: Vec<(&str, &str)> = tags.tags().iter().map(|t| (t.key(), t.value())).collect();
     assert_eq!(tags, [("team", "b")]);
+}
+
+/// Identity providers' tags decide as roles' and policies' do.
+#[tokio::test]
+async fn tag_condition_keys_decide_provider_tagging_as_in_iam() {
+    let idp = TestIdp::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let toml = tag_policies_config(dir.path(), &idp);
+    let broker = TestBroker::from_toml(dir, &toml).await;
+    let as_user = |i: usize, name: &str| {
+        broker.iam_as(
+            &format!("AKIATAGTESTUSERAAAA{}", key_letter(i)),
+            &format!("{name}SecretAccessKey/EXAMPLE+0123456789"),
+        )
+    };
+    let (tagger, creator) = (as_user(1, "tagger"), as_user(2, "creator"));
+    let admin = broker.iam_as(ADMIN_KEY_ID, ADMIN_SECRET);
+    let create = |iam: &aws_sdk_iam::Client, host: &str, tags: Vec<Tag>| {
+        iam.create_open_id_connect_provider()
+            .url(format!("https://{host}"))
+            .client_id_list("sts.amazonaws.com")
+            .set_tags(Some(tags))
+            .send()
+    };
+    let made = create(&tagger, "team.example.com", vec![tag("team", "a")])
+        .await
+        .unwrap();
+    let arn = made.open_id_connect_provider_arn().unwrap().to_owned();
+    let (code, _, _) = refused(
+        create(
+            &tagger,
+            "extra.example.com",
+            vec![tag("team", "a"), tag("env", "b")],
+        )
+        .await,
+    );
+    assert_eq!(code, "AccessDenied");
+    let (code, _, _) = refused(
+        tagger
+            .tag_open_id_connect_provider()
+            .open_id_connect_provider_arn(&arn)
+            .tags(tag("env", "b"))
+            .send()
+            .await,
+    );
+    assert_eq!(code, "AccessDenied");
+    let (code, _, _) = refused(
+        tagger
+            .untag_open_id_connect_provider()
+            .open_id_connect_provider_arn(&arn)
+            .tag_keys("env")
+            .send()
+            .await,
+    );
+    assert_eq!(code, "AccessDenied");
+    let (code, _, message) =
+        refused(create(&creator, "tagged.example.com", vec![tag("team", "a")]).await);
+    assert_eq!(code, "AccessDenied");
+    assert!(
+        message.contains("iam:TagOpenIDConnectProvider"),
+        "{message}"
+    );
+    create(&creator, "untagged.example.com", vec![])
+        .await
+        .unwrap();
+
+    let listed = admin.list_open_id_connect_providers().send().await.unwrap();
+    let arns: Vec<&str> = listed
+        .open_id_connect_provider_list()
+        .iter()
+        .filter_map(|p| p.arn())
+        .collect();
+    for (host, stored) in [
+        ("team.example.com", true),
+        ("untagged.example.com", true),
+        ("extra.example.com", false),
+        ("tagged.example.com", false),
+    ] {
+        let arn = format!("arn:aws:iam::{ACCOUNT}:oidc-provider/{host}");
+        assert_eq!(arns.contains(&arn.as_str()), stored, "{host}: {arns:?}");
+    }
 }
 
 #[tokio::test]

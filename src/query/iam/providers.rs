@@ -10,7 +10,9 @@
 use serde::Serialize;
 
 use super::Members;
-use super::roles::{Nothing, TagXml, calling, date, page, paging, required, tags, untag_keys};
+use super::roles::{
+    Nothing, TagXml, calling, date, page, paging, request_tags, required, tags, untag_keys,
+};
 use crate::broker::iam_api;
 use crate::broker::{ApiError, Broker, RequestMeta};
 use crate::config::issuer_host_path;
@@ -20,6 +22,7 @@ use crate::iam::providers::{
     self as domain, MAX_CLIENT_IDS, MAX_THUMBPRINTS, ProviderChange, StoredOidcProvider,
     StoredSamlProvider, oidc_arn, saml_arn,
 };
+use crate::policy::ContextValue;
 use crate::query::Params;
 
 #[derive(Debug, Serialize)]
@@ -187,7 +190,7 @@ fn oidc_target<'a>(
 ) -> Result<(&'a str, &'a str), ApiError> {
     let (arn, account, host_path) =
         provider_arn(params, "OpenIDConnectProviderArn", "oidc-provider")?;
-    caller.allow(state, meta, action, arn)?;
+    caller.allow_as(state, meta, action, arn, arn, tag_context(action, params)?)?;
     if account != caller.account {
         return Err(domain::no_such_oidc(arn).into());
     }
@@ -203,11 +206,43 @@ fn saml_target<'a>(
     action: &str,
 ) -> Result<(&'a str, &'a str), ApiError> {
     let (arn, account, name) = provider_arn(params, "SAMLProviderArn", "saml-provider")?;
-    caller.allow(state, meta, action, arn)?;
+    caller.allow_as(state, meta, action, arn, arn, tag_context(action, params)?)?;
     if account != caller.account {
         return Err(domain::no_such_saml(arn).into());
     }
     Ok((arn, name))
+}
+
+/// The request's tags as condition keys (`aws:RequestTag/KEY`, `aws:TagKeys`) for the tagging
+/// actions, as for roles and policies; nothing for the others.
+fn tag_context(action: &str, params: &Params) -> Result<Vec<(String, ContextValue)>, ApiError> {
+    if action.starts_with("Untag") {
+        return Ok(vec![super::roles::tag_keys(
+            untag_keys(params)?.into_iter(),
+        )]);
+    }
+    if action.starts_with("Tag") {
+        return Ok(request_tags(&tags(params)?));
+    }
+    Ok(Vec::new())
+}
+
+/// Authorizes creating `arn` with `tags`: the request's tags in the context, and as IAM, the
+/// right to tag it too (`tag_action`) when there are any.
+fn allow_create(
+    state: &Broker,
+    meta: &RequestMeta,
+    caller: &super::roles::Calling,
+    (action, tag_action): (&str, &str),
+    arn: &str,
+    tags: &[Tag],
+) -> Result<(), ApiError> {
+    if tags.is_empty() {
+        return caller.allow(state, meta, action, arn);
+    }
+    let request = request_tags(tags);
+    caller.allow_as(state, meta, action, arn, arn, request.clone())?;
+    caller.allow_as(state, meta, tag_action, arn, arn, request)
 }
 
 /// `ThumbprintList`: at most five, each 40 hex digits (upper-cased).
@@ -239,7 +274,14 @@ pub async fn create_oidc(
     let tags = tags(params)?;
     let host_path = issuer_host_path(url);
     let arn = oidc_arn(&caller.account, &host_path);
-    caller.allow(state, meta, "CreateOpenIDConnectProvider", &arn)?;
+    allow_create(
+        state,
+        meta,
+        &caller,
+        ("CreateOpenIDConnectProvider", "TagOpenIDConnectProvider"),
+        &arn,
+        &tags,
+    )?;
     let provider = StoredOidcProvider {
         url: url.to_owned(),
         client_ids,
@@ -549,7 +591,14 @@ pub async fn create_saml(
     let document = required(params, "SAMLMetadataDocument")?;
     let tags = tags(params)?;
     let arn = saml_arn(&caller.account, name);
-    caller.allow(state, meta, "CreateSAMLProvider", &arn)?;
+    allow_create(
+        state,
+        meta,
+        &caller,
+        ("CreateSAMLProvider", "TagSAMLProvider"),
+        &arn,
+        &tags,
+    )?;
     domain::check_metadata(document)?;
     let provider = StoredSamlProvider {
         name: name.to_owned(),
