@@ -321,9 +321,51 @@ fn length(param: &str, value: &str, min: usize, max: usize) -> Result<(), IamApi
 /// `allow_http`). Returns it without a trailing `/`.
 pub fn check_url(url: &str, allow_http: bool) -> Result<&str, IamApiError> {
     length("url", url, 1, MAX_URL)?;
-    crate::oidc::check_provider_url(url, allow_http, false)
+    let parsed = crate::oidc::check_provider_url(url, allow_http, false)
         .map_err(|reason| IamApiError::InvalidInput(format!("Url {} {reason}.", shorten(url))))?;
+    // A tenant's provider makes the broker fetch its URL: not one inside the broker's own
+    // network (the development switch that allows http allows these too).
+    if !allow_http && parsed.host_str().is_some_and(internal_host) {
+        return Err(IamApiError::InvalidInput(format!(
+            "Url {} names a loopback, private or link-local address.",
+            shorten(url)
+        )));
+    }
     Ok(url.trim_end_matches('/'))
+}
+
+/// `localhost`, or an address literal (as the URL parser writes it: dotted IPv4, bracketed
+/// IPv6) that is loopback, private, link-local, shared (100.64/10), unspecified or broadcast.
+fn internal_host(host: &str) -> bool {
+    use std::net::{IpAddr, Ipv4Addr};
+    let v4 = |ip: Ipv4Addr| {
+        ip.is_loopback()
+            || ip.is_private()
+            || ip.is_link_local()
+            || ip.is_unspecified()
+            || ip.is_broadcast()
+            || ip.octets()[0] == 0
+            || (ip.octets()[0] == 100 && ip.octets()[1] & 0xc0 == 64)
+    };
+    let lower = host.to_ascii_lowercase();
+    if lower == "localhost" || lower.ends_with(".localhost") {
+        return true;
+    }
+    match host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+    {
+        Ok(IpAddr::V4(ip)) => v4(ip),
+        Ok(IpAddr::V6(ip)) => {
+            ip.is_loopback()
+                || ip.is_unspecified()
+                || ip.segments()[0] & 0xfe00 == 0xfc00
+                || ip.segments()[0] & 0xffc0 == 0xfe80
+                || ip.to_ipv4_mapped().is_some_and(v4)
+        }
+        Err(_) => false,
+    }
 }
 
 /// A client id (an audience): 1–255 characters.
@@ -596,6 +638,30 @@ mod tests {
             },
         );
         assert!(doc.saml_providers.is_empty());
+    }
+
+    #[test]
+    fn urls_inside_the_brokers_network_are_refused_unless_the_development_switch_is_on() {
+        for url in [
+            "https://127.0.0.1:6379",
+            "https://2130706433",
+            "https://0x7f.1",
+            "https://localhost/x",
+            "https://10.1.2.3",
+            "https://169.254.169.254/latest",
+            "https://[::1]",
+            "https://[::ffff:192.168.0.1]",
+            "https://[fd00::1]",
+            "https://100.64.0.1",
+        ] {
+            assert!(
+                matches!(check_url(url, false), Err(IamApiError::InvalidInput(_))),
+                "{url}"
+            );
+        }
+        assert!(check_url("https://token.actions.githubusercontent.com", false).is_ok());
+        assert!(check_url("https://8.8.8.8", false).is_ok());
+        assert!(check_url("http://127.0.0.1:8080", true).is_ok());
     }
 
     #[test]
