@@ -280,16 +280,14 @@ pub async fn create_policy(
     }
     let tags = tags(params)?;
     let arn = crate::iam::policy_arn_at(&caller.account, path, name);
-    let request = if tags.is_empty() {
-        Vec::new()
-    } else {
-        request_tags(&tags)
-    };
-    caller.allow_as(state, meta, "CreatePolicy", &arn, &arn, request.clone())?;
-    // As IAM: tags given at creation need the right to tag the policy too.
-    if !tags.is_empty() {
-        caller.allow_as(state, meta, "TagPolicy", &arn, &arn, request)?;
-    }
+    caller.allow_create(
+        state,
+        meta,
+        ("CreatePolicy", "TagPolicy"),
+        &arn,
+        &tags,
+        None,
+    )?;
     api::check_managed_policy("policyDocument", document)?;
     let policy_id = crate::iam::new_unique_id("ANPA").ok_or_else(ApiError::internal)?;
     let mut stored = StoredPolicy::new(

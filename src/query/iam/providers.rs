@@ -227,24 +227,6 @@ fn tag_context(action: &str, params: &Params) -> Result<Vec<(String, ContextValu
     Ok(Vec::new())
 }
 
-/// Authorizes creating `arn` with `tags`: the request's tags in the context, and as IAM, the
-/// right to tag it too (`tag_action`) when there are any.
-fn allow_create(
-    state: &Broker,
-    meta: &RequestMeta,
-    caller: &super::roles::Calling,
-    (action, tag_action): (&str, &str),
-    arn: &str,
-    tags: &[Tag],
-) -> Result<(), ApiError> {
-    if tags.is_empty() {
-        return caller.allow(state, meta, action, arn);
-    }
-    let request = request_tags(tags);
-    caller.allow_as(state, meta, action, arn, arn, request.clone())?;
-    caller.allow_as(state, meta, tag_action, arn, arn, request)
-}
-
 /// `ThumbprintList`: at most five, each 40 hex digits (upper-cased).
 fn thumbprints(params: &Params) -> Result<Vec<String>, ApiError> {
     let mut out = Vec::new();
@@ -274,13 +256,13 @@ pub async fn create_oidc(
     let tags = tags(params)?;
     let host_path = issuer_host_path(url);
     let arn = oidc_arn(&caller.account, &host_path);
-    allow_create(
+    caller.allow_create(
         state,
         meta,
-        &caller,
         ("CreateOpenIDConnectProvider", "TagOpenIDConnectProvider"),
         &arn,
         &tags,
+        None,
     )?;
     let provider = StoredOidcProvider {
         url: url.to_owned(),
@@ -591,13 +573,13 @@ pub async fn create_saml(
     let document = required(params, "SAMLMetadataDocument")?;
     let tags = tags(params)?;
     let arn = saml_arn(&caller.account, name);
-    allow_create(
+    caller.allow_create(
         state,
         meta,
-        &caller,
         ("CreateSAMLProvider", "TagSAMLProvider"),
         &arn,
         &tags,
+        None,
     )?;
     domain::check_metadata(document)?;
     let provider = StoredSamlProvider {

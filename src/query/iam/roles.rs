@@ -120,6 +120,34 @@ impl Calling {
         )
     }
 
+    /// Authorizes creating `arn` (`action`): the request's `tags` as condition keys, the
+    /// `boundary` given as `iam:PermissionsBoundary`, and as IAM, with tags the right to tag it
+    /// too (`tag_action`).
+    pub(super) fn allow_create(
+        &self,
+        state: &Broker,
+        meta: &RequestMeta,
+        (action, tag_action): (&str, &str),
+        arn: &str,
+        tags: &[Tag],
+        boundary: Option<&str>,
+    ) -> Result<(), ApiError> {
+        let request = if tags.is_empty() {
+            Vec::new()
+        } else {
+            request_tags(tags)
+        };
+        let mut keys = request.clone();
+        if let Some(b) = boundary {
+            keys.push(single("iam:PermissionsBoundary", b));
+        }
+        self.allow_as(state, meta, action, arn, arn, keys)?;
+        if tags.is_empty() {
+            return Ok(());
+        }
+        self.allow_as(state, meta, tag_action, arn, arn, request)
+    }
+
     /// The caller's role named `name` (any case), if any.
     fn role<'a>(&self, state: &'a Broker, name: &str) -> Option<&'a Arc<Role>> {
         state.config.iam.role_named(&self.account, name)
@@ -518,23 +546,14 @@ pub async fn create_role(
     }
     let tags = tags(params)?;
     let arn = role_arn(&caller.account, path, name);
-    let tag_keys = if tags.is_empty() {
-        Vec::new()
-    } else {
-        request_tags(&tags)
-    };
-    let mut keys = tag_keys.clone();
-    if let Some(b) = boundary {
-        keys.push((
-            "iam:PermissionsBoundary".to_owned(),
-            ContextValue::Single(b.to_owned()),
-        ));
-    }
-    caller.allow_as(state, meta, "CreateRole", &arn, &arn, keys)?;
-    // As IAM: tags given at creation need the right to tag the role too.
-    if !tags.is_empty() {
-        caller.allow_as(state, meta, "TagRole", &arn, &arn, tag_keys)?;
-    }
+    caller.allow_create(
+        state,
+        meta,
+        ("CreateRole", "TagRole"),
+        &arn,
+        &tags,
+        boundary,
+    )?;
     api::check_policy("assumeRolePolicyDocument", trust, PolicyType::Trust)?;
     let role_id = crate::iam::new_unique_id("AROA").ok_or_else(ApiError::internal)?;
     let stored = StoredRole {

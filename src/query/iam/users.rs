@@ -434,22 +434,14 @@ pub async fn create_user(
     }
     let tags = tags(params)?;
     let arn = user_arn(&caller.account, path, name);
-    let tag_keys = if tags.is_empty() {
-        Vec::new()
-    } else {
-        request_tags(&tags)
-    };
-    let mut keys = tag_keys.clone();
-    if let Some(b) = boundary {
-        keys.push((
-            "iam:PermissionsBoundary".to_owned(),
-            ContextValue::Single(b.to_owned()),
-        ));
-    }
-    caller.allow_as(state, meta, "CreateUser", &arn, &arn, keys)?;
-    if !tags.is_empty() {
-        caller.allow_as(state, meta, "TagUser", &arn, &arn, tag_keys)?;
-    }
+    caller.allow_create(
+        state,
+        meta,
+        ("CreateUser", "TagUser"),
+        &arn,
+        &tags,
+        boundary,
+    )?;
     let user_id = crate::iam::new_unique_id("AIDA").ok_or_else(ApiError::internal)?;
     let mut stored = StoredUser::new(name, path, user_id, state.clock.now().unix_timestamp());
     stored.tags = tags;
