@@ -508,27 +508,13 @@ impl Revocations {
         principals: Principals,
         now: OffsetDateTime,
     ) -> Result<Vec<Entry>, RevocationError> {
-        self.reconfigure_except(principals, now, &HashSet::new())
-            .await
-    }
-
-    /// [`Revocations::reconfigure`], writing no rule for the roles in `revoked_elsewhere`: roles
-    /// deleted through IAM's API, whose rule the replica that deleted them wrote as of the
-    /// deletion (a replica applying the deletion later must not cut later than that, or it
-    /// would end sessions of a role re-created since under the same name).
-    pub async fn reconfigure_except(
-        &self,
-        principals: Principals,
-        now: OffsetDateTime,
-        revoked_elsewhere: &HashSet<String>,
-    ) -> Result<Vec<Entry>, RevocationError> {
         let now = now.unix_timestamp();
         let previous = self.shared.principals.swap(Arc::new(principals));
         let next = self.shared.principals.load_full();
         let roles = previous
             .roles
             .iter()
-            .filter(|(arn, _)| !next.roles.contains_key(*arn) && !revoked_elsewhere.contains(*arn))
+            .filter(|(arn, _)| !next.roles.contains_key(*arn))
             .map(|(arn, max)| role_registered(arn, *max));
         let users = previous
             .users
@@ -551,7 +537,7 @@ impl Revocations {
 
     /// Ends every session of `role_arn` issued up to `now` (and those chained from them),
     /// whether or not the configuration in force names it: for a role deleted through IAM's
-    /// API, revoked by the replica that deletes it just before the deletion is stored.
+    /// API, revoked by the replica that deletes it once the deletion is stored.
     pub async fn revoke_removed_role(
         &self,
         role_arn: &str,
