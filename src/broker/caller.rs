@@ -202,9 +202,17 @@ pub async fn authenticate_request(
         if !key.active || parsed.security_token.is_some() {
             return Err(ApiError::invalid_client_token_id());
         }
-        state
-            .signing_keys
-            .verify(signed, &parsed, payload, now, || Ok(key.secret.clone()))?;
+        load_sealing_key(state, &key.secret).await;
+        let ring = state.keys.ring();
+        state.signing_keys.verify(signed, &parsed, payload, now, || {
+            let secret = key.secret.open(&ring).map_err(|e| {
+                // The key exists but its secret cannot be read here: an operator's problem
+                // (a retired session key), refused like a wrong signature would be.
+                tracing::error!(access_key_id, error = %e, "an access key's stored secret could not be opened");
+                ApiError::invalid_client_token_id()
+            })?;
+            Ok(SecretAccessKey::new(secret.expose().to_owned()))
+        })?;
         if let Some(cached) = state.auth_cache.get(access_key_id, unix_now) {
             return Ok(cached);
         }
@@ -323,6 +331,16 @@ pub const MFA_MAX_FAILURES: u64 = 5;
 /// How long a device stays locked after its first wrong code.
 pub const MFA_LOCKOUT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
+/// Loads the session key a sealed secret names when this replica has not loaded it yet (another
+/// replica sealed it just after a rotation): at most once a second, off the runtime.
+async fn load_sealing_key(state: &Broker, held: &crate::iam::HeldSecret) {
+    if let Some(kid) = held.key_id()
+        && state.keys.ring().get(kid).is_none()
+    {
+        state.keys.find(kid).await;
+    }
+}
+
 pub fn mfa_failed() -> ApiError {
     ApiError::access_denied("MultiFactorAuthentication failed with invalid MFA one time pass code.")
 }
@@ -363,7 +381,11 @@ pub async fn check_mfa(
         crate::audit::note(|n| n.refusal = Some("mfaDeviceLocked"));
         return Err(mfa_failed());
     }
-    let seed = device.seed().map_err(|_| mfa_failed())?;
+    load_sealing_key(state, &device.secret).await;
+    let seed = device.seed(&state.keys.ring()).map_err(|e| {
+        tracing::error!(serial, error = %e, "an MFA device's seed could not be opened");
+        mfa_failed()
+    })?;
     let Ok(step) = totp::check(&seed, code, now) else {
         return Err(mfa_failed());
     };

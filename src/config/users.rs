@@ -11,9 +11,9 @@ use zeroize::Zeroizing;
 
 use super::Checker;
 use super::file::{ConfigFile, GroupEntry, KeyStatus, MfaDeviceEntry, UserEntry};
-use crate::iam::{self, AccessKey, Group, Iam, MfaDevice, User};
+use crate::iam::{self, AccessKey, Group, HeldSecret, Iam, MfaDevice, User};
 use crate::policy::{NamedPolicy, PolicyType};
-use crate::secret::{Secret, SecretAccessKey};
+use crate::secret::Secret;
 use crate::totp::Seed;
 
 /// IAM's limit of access keys per user.
@@ -191,7 +191,7 @@ impl Checker<'_> {
             if let Some(secret) = secret {
                 access_keys.push(AccessKey {
                     id: k.id.clone(),
-                    secret: SecretAccessKey::new(secret.expose().to_owned()),
+                    secret: HeldSecret::File(secret),
                     active: k.status == KeyStatus::Active,
                     created,
                 });
@@ -284,7 +284,7 @@ impl Checker<'_> {
         Some(MfaDevice {
             serial: m.serial.clone(),
             user_arn: user?.arn.clone(),
-            secret: secret?,
+            secret: HeldSecret::File(secret?),
         })
     }
 
@@ -518,7 +518,13 @@ secret_env = "ALICE_SEED"
         let (found, key) = iam.user_by_access_key("AKIAIOSFODNN7EXAMPLE").unwrap();
         assert_eq!(found.arn, arn);
         assert!(key.active);
-        assert_eq!(key.secret.expose(), SECRET);
+        assert_eq!(
+            key.secret
+                .open(&crate::session::keyring::KeyRing::default())
+                .unwrap()
+                .expose(),
+            SECRET
+        );
         assert_eq!(key.created.unwrap().unix_timestamp(), 1_714_564_800);
         let (_, inactive) = iam.user_by_access_key("AKIA2345672345672345").unwrap();
         assert!(!inactive.active);
@@ -527,7 +533,11 @@ secret_env = "ALICE_SEED"
             .mfa_device("arn:aws:iam::111122223333:mfa/alice")
             .unwrap();
         assert_eq!(device.user_arn, arn);
-        assert!(device.seed().is_ok());
+        assert!(
+            device
+                .seed(&crate::session::keyring::KeyRing::default())
+                .is_ok()
+        );
         assert!(!format!("{user:?}{device:?}").contains(SECRET));
         assert!(!format!("{device:?}").contains(SEED));
     }

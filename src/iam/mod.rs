@@ -15,8 +15,8 @@ mod user;
 pub mod users;
 
 pub use user::{
-    AccessKey, Group, MfaDevice, PrincipalAbout, User, group_arn, group_arn_at, is_access_key_id,
-    is_mfa_serial, user_arn, user_identity,
+    AccessKey, Group, HeldSecret, MfaDevice, PrincipalAbout, User, access_key_context, group_arn,
+    group_arn_at, is_access_key_id, is_mfa_serial, mfa_context, user_arn, user_identity,
 };
 
 use std::collections::{BTreeMap, HashMap};

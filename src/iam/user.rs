@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use time::OffsetDateTime;
 
 use crate::policy::NamedPolicy;
-use crate::secret::{Secret, SecretAccessKey};
+use crate::secret::Secret;
+use crate::session::keyring::KeyRing;
+use crate::session::sealed::{self, SealedError};
 use crate::totp::{Seed, TotpError};
 
 /// An IAM user with long-term credentials.
@@ -52,7 +54,7 @@ pub struct PrincipalAbout {
 #[derive(Debug, Clone)]
 pub struct AccessKey {
     pub id: String,
-    pub secret: SecretAccessKey,
+    pub secret: HeldSecret,
     /// `Inactive` keys are refused like unknown ones.
     pub active: bool,
     pub created: Option<OffsetDateTime>,
@@ -94,14 +96,61 @@ pub struct MfaDevice {
     pub serial: String,
     pub user_arn: String,
     /// The base32 seed.
-    pub secret: Secret,
+    pub secret: HeldSecret,
 }
 
 impl MfaDevice {
-    /// The decoded seed (checked when the configuration was loaded).
-    pub fn seed(&self) -> Result<Seed, TotpError> {
-        Seed::from_base32(self.secret.expose())
+    /// The decoded seed, the secret opened with `keys` (a file seed was checked when the
+    /// configuration was loaded).
+    pub fn seed(&self, keys: &KeyRing) -> Result<Seed, TotpError> {
+        let secret = self.secret.open(keys).map_err(|_| TotpError::BadSeed)?;
+        Seed::from_base32(secret.expose())
     }
+}
+
+/// A secret the broker must read back: from the configuration's files, or created through the
+/// IAM API and kept in the store sealed under a session key ([`crate::session::sealed`]).
+#[derive(Debug, Clone)]
+pub enum HeldSecret {
+    File(Secret),
+    Sealed {
+        /// `sb1:<key id>:…`, as stored.
+        sealed: String,
+        /// What it is bound to ([`access_key_context`], [`mfa_context`]).
+        context: String,
+    },
+}
+
+impl HeldSecret {
+    /// The secret in clear, for one use.
+    pub fn open(&self, keys: &KeyRing) -> Result<Secret, SealedError> {
+        match self {
+            HeldSecret::File(secret) => Ok(secret.clone()),
+            HeldSecret::Sealed { sealed, context } => {
+                let bytes = sealed::open(sealed, context, keys)?;
+                let text = std::str::from_utf8(&bytes).map_err(|_| SealedError::Malformed)?;
+                Ok(Secret::new(text.to_owned()))
+            }
+        }
+    }
+
+    /// The session key a sealed secret needs (to load it when another replica just added it).
+    pub fn key_id(&self) -> Option<&str> {
+        match self {
+            HeldSecret::File(_) => None,
+            HeldSecret::Sealed { sealed, .. } => sealed::key_id(sealed),
+        }
+    }
+}
+
+/// What an API access key's secret is sealed for: its account and id.
+pub fn access_key_context(account: &str, access_key_id: &str) -> String {
+    format!("access-key:{account}:{access_key_id}")
+}
+
+/// What a virtual MFA device's seed is sealed for: its serial (which names its account).
+pub fn mfa_context(serial: &str) -> String {
+    format!("mfa:{serial}")
 }
 
 /// `arn:aws:iam::ACCOUNT:user/PATH/NAME`.

@@ -5,6 +5,7 @@
 pub mod credentials;
 pub mod keyring;
 pub mod record;
+pub mod sealed;
 
 use std::collections::BTreeMap;
 

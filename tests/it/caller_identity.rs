@@ -246,7 +246,16 @@ async fn a_users_long_term_key_identifies_the_user() {
     let now = time::OffsetDateTime::now_utc();
     let seed = sts_broker::totp::Seed::from_base32(ALICE_MFA_SEED).unwrap();
     let code = sts_broker::totp::code_at(&seed, now);
-    assert!(sts_broker::totp::check(&device.seed().unwrap(), &code, now).is_ok());
+    assert!(
+        sts_broker::totp::check(
+            &device
+                .seed(&sts_broker::session::keyring::KeyRing::default())
+                .unwrap(),
+            &code,
+            now
+        )
+        .is_ok()
+    );
 }
 
 #[tokio::test]
