@@ -106,8 +106,9 @@ pub fn accounts(config: &Config) -> Vec<String> {
     config.iam.accounts.keys().cloned().collect()
 }
 
-/// Reads the whole layer for `accounts` in one step. A document that does not decode is an
-/// error (the last layer read stays in force; a write never replaces what it cannot read).
+/// Reads the whole layer for `accounts` in one step. A document that does not decode is read
+/// as unreadable: none of its entities are served (the last layer read does not stay in force)
+/// and no write replaces it ([`AccountDocument::decode`]).
 pub async fn read_layer(store: &Store, accounts: &[String]) -> Result<Layer, StoreError> {
     let (version, stored) = store.iam_documents(accounts).await?;
     let mut layer = Layer {
@@ -116,7 +117,7 @@ pub async fn read_layer(store: &Store, accounts: &[String]) -> Result<Layer, Sto
     };
     for (account, doc) in accounts.iter().zip(stored) {
         let document = match &doc.bytes {
-            Some(bytes) => AccountDocument::decode(bytes)?,
+            Some(bytes) => AccountDocument::decode(bytes),
             None => AccountDocument::default(),
         };
         layer.accounts.insert(
@@ -160,6 +161,12 @@ pub fn merge(base: &Config, layer: &Layer, previous: Option<(&Config, &Layer)>) 
                 understood = api::FORMAT,
                 "the IAM entities stored for an account are not served: a newer version of \
                  sts-broker wrote them in a format this one does not know"
+            ),
+            api::Skipped::Unreadable(account) => tracing::error!(
+                account,
+                "the IAM entities stored for an account are not served: their document in the \
+                 store does not decode (repair or remove it; the API changes nothing there \
+                 until then)"
             ),
             api::Skipped::Principal { entity, problem } => tracing::error!(
                 entity = %entity,
@@ -364,6 +371,13 @@ async fn compare_and_set<T>(
         let layer = read_layer(&state.store, &[account.to_owned()]).await?;
         let read_at = layer.version;
         let current = layer.accounts.into_values().next().unwrap_or_default();
+        if current.document.unreadable {
+            return Err(ApiError::new(
+                super::error::ErrorCode::ServiceUnavailable,
+                "The IAM entities of this account are stored in a document the broker cannot \
+                 read; nothing is changed until an operator repairs or removes it.",
+            ));
+        }
         if current.document.is_newer() {
             // Written back, it would lose what this build does not know.
             return Err(ApiError::new(

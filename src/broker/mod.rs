@@ -58,6 +58,8 @@ pub enum StartError {
     Audit(#[from] audit::AuditError),
     #[error("revoking sessions of removed roles and users: {0}")]
     Revocation(#[from] crate::revocation::RevocationError),
+    #[error("merging the entities of IAM's API stopped: {0}")]
+    Merge(String),
 }
 
 /// The dev issuer, when enabled.

@@ -298,6 +298,24 @@ pub fn needs_restart(running: &Config, next: &Config) -> Vec<&'static str> {
     .collect()
 }
 
+/// [`iam_api::merge`] of `layer` over `base`, off the runtime: it parses every changed policy
+/// document and SAML metadata document (IAM allows 10 MB of metadata), which must not hold up
+/// the requests sharing a worker thread. `previous` is what the merge may reuse.
+async fn merged_off_runtime(
+    base: Config,
+    layer: &Arc<Layer>,
+    previous_config: &Config,
+    previous_layer: &Arc<Layer>,
+) -> Result<Config, StartError> {
+    let layer = Arc::clone(layer);
+    let previous = (previous_config.clone(), Arc::clone(previous_layer));
+    tokio::task::spawn_blocking(move || {
+        iam_api::merge(&base, &layer, Some((&previous.0, &previous.1)))
+    })
+    .await
+    .map_err(|e| StartError::Merge(e.to_string()))
+}
+
 impl Broker {
     /// The broker for `config`, a reload of this one: the configuration and what derives from
     /// it are new (OIDC providers keep their key caches when their key source is unchanged;
@@ -307,15 +325,17 @@ impl Broker {
     pub async fn reconfigured(&self, config: Config) -> Result<(Broker, Reloaded), StartError> {
         // The API layer served now, over the new file (its roles shared, not parsed again).
         let layer = Arc::clone(&self.iam_layer);
-        let config = iam_api::merge(&config, &layer, Some((&self.config, &layer)));
+        let config = merged_off_runtime(config, &layer, &self.config, &layer).await?;
         self.rebuilt(config, layer).await
     }
 
     /// The broker for the same configuration file with `layer` of IAM's API merged in: what
     /// [`Live::sync_iam`] swaps in.
     pub async fn with_api_layer(&self, layer: Layer) -> Result<(Broker, Reloaded), StartError> {
-        let config = iam_api::merge(&self.config, &layer, Some((&self.config, &self.iam_layer)));
-        self.rebuilt(config, Arc::new(layer)).await
+        let layer = Arc::new(layer);
+        let config =
+            merged_off_runtime(self.config.clone(), &layer, &self.config, &self.iam_layer).await?;
+        self.rebuilt(config, layer).await
     }
 
     /// The next broker for `config` (its IAM entities merged already) and the API `layer` in

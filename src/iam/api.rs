@@ -238,13 +238,33 @@ pub struct AccountDocument {
     pub alias: Option<String>,
     #[serde(default = "Format::first")]
     pub format: Format,
+    /// Set when the stored bytes did not decode (never stored): served as empty and never
+    /// overwritten, like a newer format's ([`Self::is_unusable`]).
+    #[serde(skip)]
+    pub unreadable: bool,
 }
 
 impl AccountDocument {
     /// The stored document `bytes`. One of a later [`FORMAT`] comes back empty but for its
-    /// format, even when this build cannot read the rest ([`Self::is_newer`]): nothing of it
-    /// is served, and no write may replace it.
-    pub fn decode(bytes: &[u8]) -> Result<AccountDocument, serde_json::Error> {
+    /// format, even when this build cannot read the rest ([`Self::is_newer`]), and one that
+    /// does not decode comes back empty and [`Self::unreadable`]: nothing of either is served
+    /// (fail closed: the last good layer is not kept in force), and no write may replace it.
+    pub fn decode(bytes: &[u8]) -> AccountDocument {
+        match Self::decode_known(bytes) {
+            Ok(doc) => doc,
+            Err(_) => AccountDocument {
+                unreadable: true,
+                ..AccountDocument::default()
+            },
+        }
+    }
+
+    /// Whether nothing of it may be served or written back: a newer build's, or unreadable.
+    pub fn is_unusable(&self) -> bool {
+        self.is_newer() || self.unreadable
+    }
+
+    fn decode_known(bytes: &[u8]) -> Result<AccountDocument, serde_json::Error> {
         #[derive(Deserialize)]
         struct Probe {
             #[serde(default = "Format::first")]
@@ -1264,6 +1284,9 @@ pub enum Skipped {
     MissingPolicy { role: String, policy: String },
     /// The account's document was written by a newer build: none of its entities are served.
     NewerFormat { account: String, format: u32 },
+    /// The account's document does not decode (damaged in the store): none of its entities are
+    /// served until an operator repairs or removes it.
+    Unreadable(String),
     /// A user or group created through the API cannot be served as stored (a policy that no
     /// longer parses, an attached policy, boundary or group that is gone): it is left out
     /// rather than served with other permissions.
@@ -1299,6 +1322,10 @@ pub fn merged(base: &Iam, layer: &Layer, previous: Option<(&Iam, &Layer)>) -> (I
     let mut skipped = Vec::new();
     for (account, revisioned) in &layer.accounts {
         let document = &revisioned.document;
+        if document.unreadable {
+            skipped.push(Skipped::Unreadable(account.clone()));
+            continue;
+        }
         if document.is_newer() {
             skipped.push(Skipped::NewerFormat {
                 account: account.clone(),
@@ -2085,20 +2112,23 @@ mod tests {
         assert_eq!(with_user.with_needed_format().format, Format(2));
         // Written before the format was recorded: format 1, read whole.
         json.as_object_mut().unwrap().remove("format");
-        let old = AccountDocument::decode(json.to_string().as_bytes()).unwrap();
+        let old = AccountDocument::decode(json.to_string().as_bytes());
         assert_eq!((old.format, old.roles.len()), (Format(1), 1));
         // Format 3, readable or not by this build: nothing but its format.
         json["format"] = 3.into();
-        let readable = AccountDocument::decode(json.to_string().as_bytes()).unwrap();
+        let readable = AccountDocument::decode(json.to_string().as_bytes());
         json["roles"] = "a shape this build does not know".into();
-        let unreadable = AccountDocument::decode(json.to_string().as_bytes()).unwrap();
+        let unreadable = AccountDocument::decode(json.to_string().as_bytes());
         for newer in [readable, unreadable] {
             assert!(newer.is_newer());
             assert!(newer.roles.is_empty() && newer.policies.is_empty());
         }
-        // A document of this format that does not decode is still an error.
+        // A document of this format that does not decode: empty and unusable, not an error
+        // (an error would keep the last layer read in force).
         json["format"] = 1.into();
-        assert!(AccountDocument::decode(json.to_string().as_bytes()).is_err());
+        let damaged = AccountDocument::decode(json.to_string().as_bytes());
+        assert!(damaged.unreadable && damaged.is_unusable() && damaged.roles.is_empty());
+        assert!(AccountDocument::decode(b"\xff not json").unreadable);
         // Merged: the account's entities are left out, once, with the reason.
         let mut iam = Iam::default();
         iam.accounts.insert(

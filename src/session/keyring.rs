@@ -14,9 +14,9 @@ pub const SESSION_KEY_BYTES: usize = 32;
 pub struct SessionKey {
     pub id: String,
     pub(crate) hmac: ring::hmac::Key,
-    /// Seals stored secrets ([`super::sealed`]): AES-256-GCM under a key derived from the
-    /// material with its own label, so that it is never the token or record key.
-    pub(crate) sealing: ring::aead::LessSafeKey,
+    /// Seals stored secrets ([`super::sealed`]): an AES-256-GCM key derived from the material
+    /// with its own label, so that it is never the token or record key.
+    pub(crate) sealing: zeroize::Zeroizing<[u8; 32]>,
     /// Unix seconds from which it signs (0: always). It verifies from the start.
     pub activates_at: i64,
 }
@@ -35,13 +35,12 @@ impl SessionKey {
     /// A key from its material, verifying at once and signing from `activates_at`.
     pub fn new(id: String, material: &[u8], activates_at: i64) -> SessionKey {
         let hmac = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, material);
-        let derived = ring::hmac::sign(&hmac, super::sealed::KEY_LABEL);
-        let sealing = ring::aead::UnboundKey::new(&ring::aead::AES_256_GCM, derived.as_ref())
-            .expect("HMAC-SHA256 output is an AES-256 key");
+        let mut sealing = zeroize::Zeroizing::new([0; 32]);
+        sealing.copy_from_slice(ring::hmac::sign(&hmac, super::sealed::KEY_LABEL).as_ref());
         SessionKey {
             id,
             hmac,
-            sealing: ring::aead::LessSafeKey::new(sealing),
+            sealing,
             activates_at,
         }
     }

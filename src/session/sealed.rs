@@ -11,7 +11,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ring::aead::{Aad, NONCE_LEN, Nonce};
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use zeroize::Zeroizing;
 
 use super::keyring::{KeyRing, SessionKey, is_key_id};
@@ -50,8 +50,7 @@ pub fn seal(
     let mut body = Zeroizing::new(Vec::with_capacity(NONCE_LEN + secret.len() + 16));
     body.extend_from_slice(&nonce);
     body.extend_from_slice(secret);
-    let tag = key
-        .sealing
+    let tag = aead_key(key)?
         .seal_in_place_separate_tag(
             Nonce::assume_unique_for_key(nonce),
             Aad::from(aad(&key.id, context)),
@@ -84,8 +83,7 @@ pub fn open(
     }
     let nonce =
         Nonce::try_assume_unique_for_key(&body[..NONCE_LEN]).map_err(|_| SealedError::Malformed)?;
-    let plain_len = key
-        .sealing
+    let plain_len = aead_key(key)?
         .open_in_place(nonce, Aad::from(aad(id, context)), &mut body[NONCE_LEN..])
         .map_err(|_| SealedError::NotAuthentic)?
         .len();
@@ -107,6 +105,12 @@ fn split(sealed: &str) -> Option<(&str, &str)> {
     let rest = sealed.strip_prefix(FORMAT)?.strip_prefix(':')?;
     let (id, body) = rest.split_once(':')?;
     is_key_id(id).then_some((id, body))
+}
+
+fn aead_key(key: &SessionKey) -> Result<LessSafeKey, SealedError> {
+    UnboundKey::new(&AES_256_GCM, key.sealing.as_slice())
+        .map(LessSafeKey::new)
+        .map_err(|_| SealedError::UnknownKey)
 }
 
 /// The format, the key id and the context, NUL-separated (key ids hold no NUL byte).
@@ -225,9 +229,7 @@ mod tests {
         // the derived key differs from the HMAC key, so sealing under raw material fails.
         let keys = ring();
         let k = keys.get("k1").unwrap();
-        let raw = ring::aead::LessSafeKey::new(
-            ring::aead::UnboundKey::new(&ring::aead::AES_256_GCM, &[1; 32]).unwrap(),
-        );
+        let raw = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &[1; 32]).unwrap());
         let mut body = b"secret".to_vec();
         let tag = raw
             .seal_in_place_separate_tag(

@@ -551,6 +551,17 @@ pub async fn list_oidc_tags(
     Err(domain::no_such_oidc(arn).into())
 }
 
+/// `work` on a blocking thread: parsing SAML metadata (up to the body limit each, every
+/// provider's for a list) must not hold up the requests sharing this worker thread.
+async fn off_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| {
+        tracing::error!(error = %e, "parsing SAML metadata stopped");
+        ApiError::internal()
+    })
+}
+
 /// The `validUntil` of a metadata document's root, as IAM shows it.
 fn valid_until(metadata: &str) -> Option<String> {
     let root = crate::saml::dom::parse(metadata).ok()?;
@@ -581,7 +592,8 @@ pub async fn create_saml(
         &tags,
         None,
     )?;
-    domain::check_metadata(document)?;
+    let checked = document.to_owned();
+    off_runtime(move || domain::check_metadata(&checked)).await??;
     let provider = StoredSamlProvider {
         name: name.to_owned(),
         metadata: document.to_owned(),
@@ -613,10 +625,16 @@ pub async fn get_saml(
         .and_then(|d| d.saml_providers.get(&name.to_ascii_lowercase()))
         .filter(|p| p.name == name);
     if let Some(p) = stored {
+        let metadata = p.metadata.clone();
+        let (metadata, until) = off_runtime(move || {
+            let until = valid_until(&metadata);
+            (metadata, until)
+        })
+        .await?;
         return Ok(GetSamlResult {
-            metadata: Some(p.metadata.clone()),
+            metadata: Some(metadata),
             create_date: unix_date(p.created),
-            valid_until: valid_until(&p.metadata),
+            valid_until: until,
             tags: some_tags(&p.tags),
         });
     }
@@ -654,11 +672,29 @@ pub async fn list_saml(
         })
         .collect();
     if let Some(d) = document(state, &caller.account) {
-        out.extend(d.saml_providers.values().map(|p| SamlListEntry {
-            arn: saml_arn(&caller.account, &p.name),
-            valid_until: valid_until(&p.metadata),
-            create_date: unix_date(p.created),
-        }));
+        let stored: Vec<(String, String, i64)> = d
+            .saml_providers
+            .values()
+            .map(|p| {
+                (
+                    saml_arn(&caller.account, &p.name),
+                    p.metadata.clone(),
+                    p.created,
+                )
+            })
+            .collect();
+        let entries = off_runtime(move || {
+            stored
+                .into_iter()
+                .map(|(arn, metadata, created)| SamlListEntry {
+                    arn,
+                    valid_until: valid_until(&metadata),
+                    create_date: unix_date(created),
+                })
+                .collect::<Vec<_>>()
+        })
+        .await?;
+        out.extend(entries);
     }
     out.sort_by(|a, b| a.arn.cmp(&b.arn));
     Ok(ListSamlResult {
@@ -676,7 +712,8 @@ pub async fn update_saml(
     provider_arn(params, "SAMLProviderArn", "saml-provider")?;
     let document = required(params, "SAMLMetadataDocument")?;
     let (arn, name) = saml_target(state, params, meta, &caller, "UpdateSAMLProvider")?;
-    domain::check_metadata(document)?;
+    let checked = document.to_owned();
+    off_runtime(move || domain::check_metadata(&checked)).await??;
     let change = ProviderChange::UpdateSaml {
         name: name.to_owned(),
         metadata: document.to_owned(),
