@@ -74,6 +74,16 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// Print the entities created through IAM's API as configuration entries, writing their
+    /// policy documents and SAML metadata under --dir, so they can be moved into the file.
+    Export {
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// An empty or new folder for the documents (inside the configuration's folder, the
+        /// entries name them relative to it).
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+    },
     /// Revoke sessions on every replica sharing the configured (Redis) store.
     Revoke {
         #[arg(long, value_name = "FILE", global = true)]
@@ -259,6 +269,13 @@ fn run(cli: Cli) -> anyhow::Result<Output> {
                     ttl_seconds: ttl,
                 },
             ))
+        }
+        Command::Export { config, dir } => {
+            let config = load_config(config.as_deref())?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            Ok(runtime.block_on(cli::export::export(&config, &dir)))
         }
         Command::Revoke { config, what } => {
             let config = load_config(config.as_deref())?;

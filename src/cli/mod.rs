@@ -2,6 +2,7 @@
 //! returns what to print and the exit status, so tests can drive them without a process.
 
 pub mod broker;
+pub mod export;
 pub mod policy;
 pub mod revoke;
 

@@ -133,22 +133,51 @@ impl Checker<'_> {
             if !iam::is_valid_name(&p.name, 128) {
                 self.issue(line, format!("policy name {:?} is not valid", p.name));
             }
-            let arn = iam::policy_arn(&p.account, &p.name);
+            if !iam::is_valid_path(&p.path) {
+                self.issue(
+                    line,
+                    format!("policy path {:?} must start and end with /", p.path),
+                );
+            }
+            if let Some(d) = &p.description
+                && iam::api::check_description(d).is_err()
+            {
+                self.issue(
+                    line,
+                    "description must be at most 1000 characters, tab, newline or printable \
+                     Latin-1"
+                        .to_owned(),
+                );
+            }
+            let arn = iam::policy_arn_at(&p.account, &p.path, &p.name);
             if iam.policies.contains_key(&arn) {
                 self.issue(line, format!("policy {arn} is defined twice"));
             }
-            if let Some((policy, document)) =
-                self.policy_file_with_text(&p.file, PolicyType::Identity, &arn)
-            {
+            let read = match (&p.file, &p.document) {
+                (Some(file), None) => self.policy_file_with_text(file, PolicyType::Identity, &arn),
+                (None, Some(text)) => {
+                    let file = self.name.to_owned();
+                    self.policy_text(text, PolicyType::Identity, &arn, &file, line)
+                        .map(|policy| (policy, text.clone()))
+                }
+                _ => {
+                    self.issue(
+                        line,
+                        format!("policy {arn} needs exactly one of file and document"),
+                    );
+                    None
+                }
+            };
+            if let Some((policy, document)) = read {
                 let read = time::OffsetDateTime::now_utc();
                 let about = iam::ManagedPolicy {
                     account: p.account.clone(),
                     name: p.name.clone(),
-                    path: "/".to_owned(),
+                    path: p.path.clone(),
                     arn: arn.clone(),
                     policy_id: iam::stable_id("ANPA", &format!("{}/{}", p.account, p.name)),
                     origin: Origin::File(self.name.to_owned()),
-                    description: None,
+                    description: p.description.clone(),
                     created: read,
                     updated: read,
                     default_version: "v1".to_owned(),
@@ -506,6 +535,16 @@ impl Checker<'_> {
                 format!("role path {:?} must start and end with /", r.path),
             );
         }
+        if let Some(d) = &r.description
+            && iam::api::check_description(d).is_err()
+        {
+            self.issue(
+                line,
+                "description must be at most 1000 characters, tab, newline or printable \
+                 Latin-1"
+                    .to_owned(),
+            );
+        }
         if !(3600..=43200).contains(&r.max_session_duration) {
             self.issue(
                 line,
@@ -583,7 +622,7 @@ impl Checker<'_> {
             tags: r.tags.clone(),
             about: RoleAbout {
                 origin: Origin::File(self.name.to_owned()),
-                description: None,
+                description: r.description.clone(),
                 created: time::OffsetDateTime::now_utc(),
                 trust_document,
                 inline_documents,

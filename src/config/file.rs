@@ -225,6 +225,9 @@ pub struct RoleEntry {
     pub max_session_duration: u32,
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// What `GetRole` shows as its description.
+    #[serde(default)]
+    pub description: Option<String>,
 }
 
 fn default_path() -> String {
@@ -240,7 +243,17 @@ fn default_max_session() -> u32 {
 pub struct PolicyEntry {
     pub account: String,
     pub name: String,
-    pub file: String,
+    /// Part of its ARN (`arn:aws:iam::ACCOUNT:policy/PATH/NAME`).
+    #[serde(default = "default_path")]
+    pub path: String,
+    /// The document's file; or `document`, the JSON itself (exactly one of the two).
+    #[serde(default)]
+    pub file: Option<String>,
+    #[serde(default)]
+    pub document: Option<String>,
+    /// What `GetPolicy` shows as its description.
+    #[serde(default)]
+    pub description: Option<String>,
 }
 
 /// An IAM user with long-term access keys.
@@ -300,6 +313,9 @@ pub enum KeyStatus {
 pub struct GroupEntry {
     pub account: String,
     pub name: String,
+    /// Part of its ARN (`arn:aws:iam::ACCOUNT:group/PATH/NAME`).
+    #[serde(default = "default_path")]
+    pub path: String,
     #[serde(default)]
     pub policy_files: Vec<String>,
     #[serde(default)]

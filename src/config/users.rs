@@ -63,7 +63,13 @@ impl Checker<'_> {
         if !iam::is_valid_name(&g.name, 128) {
             self.issue(line, format!("group name {:?} is not valid", g.name));
         }
-        let arn = iam::group_arn(&g.account, &g.name);
+        if !iam::is_valid_path(&g.path) {
+            self.issue(
+                line,
+                format!("group path {:?} must start and end with /", g.path),
+            );
+        }
+        let arn = iam::group_arn_at(&g.account, &g.path, &g.name);
         if iam
             .groups
             .values()
@@ -80,7 +86,7 @@ impl Checker<'_> {
         Some(Group {
             account: g.account.clone(),
             name: g.name.clone(),
-            path: "/".to_owned(),
+            path: g.path.clone(),
             group_id: iam::stable_id("AGPA", &format!("{}/{}", g.account, g.name)),
             arn,
             policies,
@@ -127,7 +133,7 @@ impl Checker<'_> {
                 self.issue(line, format!("user {arn} lists group {name:?} twice"));
                 continue;
             }
-            match iam.groups.get(&iam::group_arn(&u.account, name)) {
+            match iam.group_named(&u.account, name) {
                 Some(group) => groups.push(group),
                 None => self.issue(
                     line,

@@ -380,3 +380,66 @@ fn store_settings_load_and_never_show_the_password() {
         );
     }
 }
+
+#[test]
+fn check_config_locates_policy_document_path_and_description_problems() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("p.json"), r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#).unwrap();
+    let toml = r#"[[accounts]]
+id = "111122223333"
+
+[[policies]]
+account = "111122223333"
+name = "both"
+file = "p.json"
+document = '{"Version":"2012-10-17","Statement":[]}'
+
+[[policies]]
+account = "111122223333"
+name = "neither"
+
+[[policies]]
+account = "111122223333"
+name = "bad-inline"
+document = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*"}]}'
+
+[[policies]]
+account = "111122223333"
+name = "bad-path"
+path = "team"
+file = "p.json"
+description = "tab\tok but not \u0001"
+
+[[groups]]
+account = "111122223333"
+name = "g"
+path = "no-slash"
+
+[[policies]]
+account = "111122223333"
+name = "good"
+path = "/team/"
+description = "fine"
+document = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}'
+"#;
+    std::fs::write(dir.path().join("broker.toml"), toml).unwrap();
+    let out = check_config(Config::load(&dir.path().join("broker.toml")));
+    assert_eq!(out.status, 1);
+    let err = out.stderr;
+    let broker = dir.path().join("broker.toml").display().to_string();
+    for expected in [
+        format!(
+            "{broker}:4: policy arn:aws:iam::111122223333:policy/both needs exactly one of file and document"
+        ),
+        format!(
+            "{broker}:10: policy arn:aws:iam::111122223333:policy/neither needs exactly one of file and document"
+        ),
+        format!("{broker}:14: MalformedPolicyDocument"),
+        format!("{broker}:19: policy path \"team\" must start and end with /"),
+        format!("{broker}:19: description must be at most 1000 characters"),
+        format!("{broker}:26: group path \"no-slash\" must start and end with /"),
+    ] {
+        assert!(err.contains(&expected), "{expected}\n{err}");
+    }
+    assert!(!err.contains("policy/team/good"), "{err}");
+}
