@@ -14,6 +14,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_sts-broker");
 const README: &str = include_str!("../../README.md");
 const DEV_CONFIG: &str = include_str!("../../config/dev.toml");
 const TOUR_HEADING: &str = "## Five minutes with the AWS CLI";
+const IAM_HEADING: &str = "## Managing it like IAM";
 const DOC_ENDPOINT: &str = "http://127.0.0.1:4566";
 
 /// One ```sh block of the tour and the prose that follows it, up to the next block.
@@ -24,10 +25,15 @@ struct Block {
 
 /// The tour section's shell blocks, in order.
 fn tour_blocks(readme: &str) -> Vec<Block> {
+    section_blocks(readme, TOUR_HEADING)
+}
+
+/// The shell blocks of the section under `heading`, in order.
+fn section_blocks(readme: &str, heading: &str) -> Vec<Block> {
     let start = readme
-        .find(TOUR_HEADING)
-        .unwrap_or_else(|| panic!("README.md has no {TOUR_HEADING:?} section"));
-    let section = &readme[start + TOUR_HEADING.len()..];
+        .find(heading)
+        .unwrap_or_else(|| panic!("README.md has no {heading:?} section"));
+    let section = &readme[start + heading.len()..];
     let section = section.find("\n## ").map_or(section, |end| &section[..end]);
     let mut blocks: Vec<Block> = Vec::new();
     let mut code: Option<String> = None;
@@ -270,10 +276,12 @@ fn assert_shown_output(code: &str, printed: &str) {
     }
 }
 
-#[tokio::test]
-async fn readme_tour_runs_as_written() {
-    let blocks = tour_blocks(README);
-    assert!(!blocks.is_empty(), "the tour has no ```sh blocks");
+/// The blocks of the README section under `heading`, run as written in one bash against the
+/// real binary serving the dev configuration (see the module's comment), with their outcomes.
+/// The broker and its folder live as long as the returned guard.
+async fn run_section(heading: &str) -> (Vec<Block>, Vec<Outcome>, (Broker, tempfile::TempDir)) {
+    let blocks = section_blocks(README, heading);
+    assert!(!blocks.is_empty(), "the section has no ```sh blocks");
 
     // The dev configuration, as `serve` embeds it, but on a port the kernel picks; its keys
     // folder (`../keys` from `config/`) is the one `dev-token` uses without `--config` in the
@@ -321,6 +329,12 @@ async fn readme_tour_runs_as_written() {
     let outcomes = tokio::task::spawn_blocking(move || run_blocks(&dir_path, &scripts))
         .await
         .unwrap();
+    (blocks, outcomes, (broker, dir))
+}
+
+#[tokio::test]
+async fn readme_tour_runs_as_written() {
+    let (blocks, outcomes, (broker, dir)) = run_section(TOUR_HEADING).await;
     // The broker made the keys in the working directory, where `dev-token` found the dev
     // issuer's.
     assert!(dir.path().join("keys").is_dir());
@@ -413,6 +427,32 @@ async fn readme_tour_runs_as_written() {
         "the tour's mint, form post, refusal and simulation, once each"
     );
     drop(broker);
+}
+
+#[tokio::test]
+async fn readme_iam_walkthrough_runs_as_written() {
+    let (blocks, outcomes, guard) = run_section(IAM_HEADING).await;
+    let (mut created, mut assumed) = (0, 0);
+    for (block, outcome) in blocks.iter().zip(&outcomes) {
+        let code = &block.code;
+        // Every step succeeds, and prints what the README shows.
+        assert_eq!(outcome.status, 0, "walkthrough block\n{code}\n{outcome}");
+        assert_shown_output(code, &format!("{}{}", outcome.stdout, outcome.stderr));
+        if code.contains("aws iam create-role") {
+            created += 1;
+            // create-role's JSON: the new role, with a fresh AROA id.
+            assert!(outcome.stdout.contains("\"RoleId\": \"AROA"), "{outcome}");
+        }
+        if code.contains("--sub ci:build-42") {
+            assumed += 1;
+            assert_eq!(
+                outcome.stdout.trim(),
+                "arn:aws:sts::000000000000:assumed-role/ci/build-42"
+            );
+        }
+    }
+    assert_eq!((created, assumed), (1, 1));
+    drop(guard);
 }
 
 #[test]
