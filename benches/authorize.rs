@@ -27,7 +27,7 @@ use sts_broker::broker::{RawRequest, RequestMeta};
 use sts_broker::clock::ManualClock;
 use sts_broker::config::Config;
 use sts_broker::keys::SessionKeys;
-use sts_broker::oidc::Registry;
+use sts_broker::oidc::{FetchClients, Registry};
 use sts_broker::policy::{Context, Resource};
 use sts_broker::revocation::{Principals, Revocations};
 use sts_broker::session::{Lineage, Origin};
@@ -90,7 +90,12 @@ fn state(dir: &std::path::Path) -> Broker {
     let throttle = Throttle::new(config.rate_limits, store.clone(), clock.clone());
     Broker {
         config,
-        oidc: Registry::new(Vec::new(), reqwest::Client::new(), clock.clone()).unwrap(),
+        oidc: Registry::new(
+            Vec::new(),
+            FetchClients::new(reqwest::Client::new()).unwrap(),
+            clock.clone(),
+        )
+        .unwrap(),
         store,
         keys: SessionKeys::from_material(&[("bench", [7; 32])]),
         dev_issuer: None,

@@ -19,7 +19,7 @@ use sts_broker::broker::throttle::Throttle;
 use sts_broker::clock::SystemClock;
 use sts_broker::config::Config;
 use sts_broker::keys::SessionKeys;
-use sts_broker::oidc::{Registry, install_crypto_provider};
+use sts_broker::oidc::{FetchClients, Registry, install_crypto_provider};
 use sts_broker::query::{self, Params};
 use sts_broker::revocation::{Principals, Revocations};
 use sts_broker::session::credentials;
@@ -58,7 +58,7 @@ fn bench(c: &mut Criterion) {
     let keys = SessionKeys::from_material(&[("bench", [7; 32])]);
     let oidc = Registry::new(
         vec![f.provider.clone()],
-        reqwest::Client::new(),
+        FetchClients::new(reqwest::Client::new()).unwrap(),
         Arc::new(SystemClock),
     )
     .unwrap();
@@ -117,7 +117,7 @@ fn bench(c: &mut Criterion) {
     c.bench_function("verify_rs256", |b| {
         b.iter(|| {
             runtime
-                .block_on(state.oidc.verify(black_box(&f.rs_token)))
+                .block_on(state.oidc.verify(black_box(&f.rs_token), common::ACCOUNT))
                 .unwrap()
         })
     });

@@ -13,34 +13,38 @@ use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use sts_broker::clock::SystemClock;
-use sts_broker::oidc::{Registry, install_crypto_provider};
+use sts_broker::oidc::{FetchClients, Registry, install_crypto_provider};
 
 fn bench(c: &mut Criterion) {
     install_crypto_provider();
     let f = common::Fixture::new();
     let registry = Registry::new(
         vec![f.provider.clone()],
-        reqwest::Client::new(),
+        FetchClients::new(reqwest::Client::new()).unwrap(),
         Arc::new(SystemClock),
     )
     .unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    runtime.block_on(registry.verify(&f.rs_token)).unwrap();
-    runtime.block_on(registry.verify(&f.es_token)).unwrap();
+    runtime
+        .block_on(registry.verify(&f.rs_token, common::ACCOUNT))
+        .unwrap();
+    runtime
+        .block_on(registry.verify(&f.es_token, common::ACCOUNT))
+        .unwrap();
 
     c.bench_function("verify_rs256", |b| {
         b.iter(|| {
             runtime
-                .block_on(registry.verify(black_box(&f.rs_token)))
+                .block_on(registry.verify(black_box(&f.rs_token), common::ACCOUNT))
                 .unwrap()
         })
     });
     c.bench_function("verify_es256", |b| {
         b.iter(|| {
             runtime
-                .block_on(registry.verify(black_box(&f.es_token)))
+                .block_on(registry.verify(black_box(&f.es_token), common::ACCOUNT))
                 .unwrap()
         })
     });

@@ -204,12 +204,20 @@ impl Collector for BrokerCollector {
             }),
         )?;
 
-        let fetches: Vec<(String, _)> = broker
-            .oidc
-            .key_fetches()
-            .into_iter()
-            .map(|(issuer, counts)| (config::issuer_host_path(issuer), counts))
-            .collect();
+        // One series per provider name: caches of one issuer (one per key source, shared by
+        // every account registering it) are summed.
+        let mut fetches: std::collections::BTreeMap<
+            String,
+            [(crate::oidc::FetchResult, u64); crate::oidc::FetchResult::ALL.len()],
+        > = std::collections::BTreeMap::new();
+        for (issuer, counts) in broker.oidc.key_fetches() {
+            let sum = fetches
+                .entry(config::issuer_host_path(issuer))
+                .or_insert(counts.map(|(result, _)| (result, 0)));
+            for ((_, total), (_, n)) in sum.iter_mut().zip(counts) {
+                *total += n;
+            }
+        }
         counters(
             &mut encoder,
             "sts_broker_jwks_fetches",

@@ -14,6 +14,8 @@ use serde_json::json;
 use sts_broker::oidc::ProviderConfig;
 
 pub const ISSUER: &str = "https://token.actions.githubusercontent.com";
+/// The account whose provider of [`ISSUER`] the benches verify with.
+pub const ACCOUNT: &str = "111122223333";
 
 pub struct Fixture {
     pub rs_token: String,
@@ -68,11 +70,13 @@ impl Fixture {
             rsa_n: rsa_public.n,
             rsa_e: rsa_public.e,
             provider: ProviderConfig {
+                account: ACCOUNT.to_owned(),
                 issuer: ISSUER.to_owned(),
                 accepted_issuers: Vec::new(),
                 client_ids: vec!["sts.amazonaws.com".to_owned()],
                 jwks_uri: None,
                 allow_http: false,
+                public_only: false,
                 leeway: Duration::from_secs(60),
                 refetch_interval: Duration::from_secs(10),
                 max_key_age: Duration::from_secs(3600),

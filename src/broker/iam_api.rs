@@ -258,11 +258,7 @@ fn merge_providers(config: &mut Config, layer: &Layer, previous: Option<(&Config
         match s {
             SkippedProvider::Shadowed(arn) => tracing::warn!(
                 entity = %arn,
-                "an identity provider created through the IAM API is not served: the configuration file defines one of that issuer or name"
-            ),
-            SkippedProvider::Duplicate(arn) => tracing::warn!(
-                entity = %arn,
-                "an identity provider created through the IAM API is not served: another account serves the same issuer"
+                "an identity provider created through the IAM API is not served: the configuration file defines one of that issuer or name in its account"
             ),
             SkippedProvider::NoClientIds(arn) => tracing::warn!(
                 entity = %arn,
@@ -270,7 +266,7 @@ fn merge_providers(config: &mut Config, layer: &Layer, previous: Option<(&Config
             ),
             SkippedProvider::BadUrl(arn) => tracing::warn!(
                 entity = %arn,
-                "an OpenID Connect provider created through the IAM API is not served: its URL is not allowed ([server] allow_http_api_providers)"
+                "an OpenID Connect provider created through the IAM API is not served: its URL is not allowed (http:// or a non-public host; [server] allow_http_api_providers)"
             ),
             SkippedProvider::Unparsable { provider, problem } => tracing::error!(
                 entity = %provider,

@@ -29,6 +29,7 @@ pub use request::{RawRequest, RequestMeta};
 use crate::audit::{self, AuditLog};
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::iam::Origin;
 use crate::keys::{DevIssuerKey, KeyError, SessionKeys};
 use crate::oidc::{self, OidcError, ProviderConfig};
 use crate::revocation::{Principals, Revocations};
@@ -133,12 +134,14 @@ impl Broker {
         };
         let providers = oidc_providers(&config, dev_issuer.as_deref())?;
         // Each provider's fetch is bounded by its own deadline (`jwks_fetch_timeout_seconds`);
-        // redirects are not followed.
+        // redirects are not followed. Providers created through IAM's API reach only public
+        // addresses (unless `allow_http_api_providers`), through a client of their own.
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(3))
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
-        let oidc = oidc::Registry::new(providers, http, clock.clone())?;
+        let clients = oidc::FetchClients::new(http)?;
+        let oidc = oidc::Registry::new(providers, clients, clock.clone())?;
         let audit = Arc::new(AuditLog::start(&config.audit)?);
         let throttle = Arc::new(Throttle::new(
             config.rate_limits,
@@ -165,7 +168,9 @@ impl Broker {
     }
 }
 
-/// The OIDC providers of `config` as the registry takes them; the dev issuer's keys are local.
+/// The OIDC providers of `config` as the registry takes them: the dev issuer's keys are
+/// local; a provider created through IAM's API fetches only from public addresses unless
+/// `[server] allow_http_api_providers` (the development switch) is on.
 fn oidc_providers(
     config: &Config,
     dev_issuer: Option<&DevIssuer>,
@@ -177,11 +182,13 @@ fn oidc_providers(
             _ => None,
         };
         providers.push(ProviderConfig {
+            account: p.account.clone(),
             issuer: p.issuer.clone(),
             accepted_issuers: p.accepted_issuers.clone(),
             client_ids: p.client_ids.clone(),
             jwks_uri: p.jwks_uri.clone(),
             allow_http: p.allow_http,
+            public_only: p.origin == Origin::Api && !config.server.allow_http_api_providers,
             leeway: p.leeway,
             refetch_interval: p.refetch_interval,
             max_key_age: p.max_key_age,

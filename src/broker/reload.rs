@@ -352,7 +352,7 @@ impl Broker {
         let key_caches_kept = config
             .oidc_providers
             .iter()
-            .filter(|p| oidc.shares_keys_with(&self.oidc, &p.issuer))
+            .filter(|p| oidc.shares_keys_with(&self.oidc, &p.account, &p.issuer))
             .count();
         // A role served under an ARN that now serves another role (its id): the file's role
         // hid an API role of that ARN or stopped hiding it. Its sessions end as a removed

@@ -1,10 +1,12 @@
 //! The identity providers created through IAM's API ([`crate::iam::providers`]) as the broker
 //! serves them: merged into the configuration's provider lists next to the file's, with the
 //! file's defaults for everything IAM's API does not set (leeway, key refresh, token lifetime,
-//! fetch deadline; SAML audience and recipient `https://signin.aws.amazon.com/saml`). A stored
-//! provider that cannot be served (shadowed by the file, no client id, an `http://` URL
-//! without `[server] allow_http_api_providers`, metadata that no longer parses) is left out
-//! and reported, never served half-checked.
+//! fetch deadline; SAML audience and recipient `https://signin.aws.amazon.com/saml`). Each
+//! account has its own providers, as in IAM: two accounts may register the same issuer, each
+//! with its own client ids (the registry shares their key cache). A stored provider that
+//! cannot be served (shadowed by its account's provider in the file, no client id, a URL the
+//! checks refuse: `http://` or a non-public host without `[server] allow_http_api_providers`,
+//! metadata that no longer parses) is left out and reported, never served half-checked.
 
 use std::time::Duration;
 
@@ -20,10 +22,9 @@ use crate::iam::providers::{
 /// What [`merge`] left out, for the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SkippedProvider {
-    /// The file defines a provider of that issuer or name (added after the API created it).
+    /// The file defines a provider of that issuer or name in the same account (added after
+    /// the API created it).
     Shadowed(String),
-    /// Another account serves the same issuer already.
-    Duplicate(String),
     /// It lists no client id: no token could name it as audience.
     NoClientIds(String),
     /// Its URL no longer passes the checks (`http://` while not allowed).
@@ -79,7 +80,7 @@ impl SamlProvider {
     }
 }
 
-/// The file's providers as [`crate::iam::providers::apply`] needs them for `account`.
+/// The file's providers of `account`, as [`crate::iam::providers::apply`] needs them.
 pub fn file_providers(config: &Config, account: &str) -> FileProviders {
     let mut out = FileProviders {
         account: account.to_owned(),
@@ -87,22 +88,15 @@ pub fn file_providers(config: &Config, account: &str) -> FileProviders {
         ..FileProviders::default()
     };
     for p in &config.oidc_providers {
-        let host_path = issuer_host_path(&p.issuer);
-        match &p.origin {
-            Origin::File(source) => {
-                out.source.clone_from(source);
-                if p.account == account {
-                    out.oidc_in_account += 1;
-                }
-                out.oidc.insert(host_path);
-                // The other spellings the file's provider answers to are taken too.
-                out.oidc
-                    .extend(p.accepted_issuers.iter().map(|s| issuer_host_path(s)));
-            }
-            Origin::Api if p.account != account => {
-                out.other_accounts_oidc.insert(host_path);
-            }
-            Origin::Api => {}
+        if let Origin::File(source) = &p.origin
+            && p.account == account
+        {
+            out.source.clone_from(source);
+            out.oidc_in_account += 1;
+            out.oidc.insert(issuer_host_path(&p.issuer));
+            // The other spellings the file's provider answers to are taken too.
+            out.oidc
+                .extend(p.accepted_issuers.iter().map(|s| issuer_host_path(s)));
         }
     }
     for p in &config.saml_providers {
@@ -135,28 +129,30 @@ pub fn merge(
         let document = &revisioned.document;
         for (host_path, stored) in &document.oidc_providers {
             let provider = OidcProvider::from_api(account, stored, allow_http);
-            // Any spelling a served provider answers to (its issuer and `accepted_issuers`),
-            // compared exactly (the registry's rule) and by host and path: a second provider
-            // for one of them would make the registry, and so every swap, fail.
-            let taken = config.oidc_providers.iter().find(|p| {
-                std::iter::once(&p.issuer)
-                    .chain(&p.accepted_issuers)
-                    .any(|s| {
-                        *s == provider.issuer || issuer_host_path(s).eq_ignore_ascii_case(host_path)
-                    })
+            // Any spelling the account's provider in the file answers to (its issuer and
+            // `accepted_issuers`), compared exactly (the registry's rule) and by host and path:
+            // a second provider for one of them in the account would make the registry, and
+            // so every swap, fail. Other accounts' providers of the issuer are theirs.
+            let taken = config.oidc_providers.iter().any(|p| {
+                p.account == *account
+                    && matches!(p.origin, Origin::File(_))
+                    && std::iter::once(&p.issuer)
+                        .chain(&p.accepted_issuers)
+                        .any(|s| {
+                            *s == provider.issuer
+                                || issuer_host_path(s).eq_ignore_ascii_case(host_path)
+                        })
             });
-            if let Some(other) = taken {
-                skipped.push(match other.origin {
-                    Origin::File(_) => SkippedProvider::Shadowed(provider.arn),
-                    Origin::Api => SkippedProvider::Duplicate(provider.arn),
-                });
+            if taken {
+                skipped.push(SkippedProvider::Shadowed(provider.arn));
                 continue;
             }
             if provider.client_ids.is_empty() {
                 skipped.push(SkippedProvider::NoClientIds(provider.arn));
                 continue;
             }
-            if crate::iam::providers::check_url(&stored.url, provider.allow_http).is_err() {
+            // The check it passed when created, which the registry applies again.
+            if crate::iam::providers::check_url(&stored.url, allow_http).is_err() {
                 skipped.push(SkippedProvider::BadUrl(provider.arn));
                 continue;
             }
@@ -243,11 +239,13 @@ client_ids = ["sts.amazonaws.com"]
         layer
     }
 
-    /// A stored provider for any spelling the file's provider answers to (its issuer or an
-    /// accepted spelling, exactly or by host and path in any case) is left out: served, it
-    /// would make the registry, and so every swap and every start, fail.
+    /// A stored provider of the file provider's account for any spelling that provider
+    /// answers to (its issuer or an accepted spelling, exactly or by host and path in any case)
+    /// is left out: served, it would make the registry, and so every swap and every start,
+    /// fail. Another account's provider for the same spellings is that account's own.
     #[test]
-    fn a_provider_for_a_spelling_the_file_serves_is_left_out_and_the_rest_still_builds() {
+    fn a_provider_for_a_spelling_the_file_serves_in_its_account_is_left_out_other_accounts_keep_theirs()
+     {
         let dir = tempfile::tempdir().unwrap();
         let config = Config::from_toml(CONFIG, "broker.toml", dir.path()).unwrap();
         let taken = [
@@ -258,26 +256,80 @@ client_ids = ["sts.amazonaws.com"]
         ];
         for url in taken {
             let mut merged = config.clone();
-            let skipped = merge(&mut merged, &layer("444455556666", &[url]), None);
+            let skipped = merge(&mut merged, &layer("111122223333", &[url]), None);
             assert!(
                 matches!(&skipped[..], [SkippedProvider::Shadowed(_)]),
                 "{url}: {skipped:?}"
             );
             assert_eq!(merged.oidc_providers.len(), 1, "{url}");
+
+            let mut merged = config.clone();
+            let skipped = merge(&mut merged, &layer("444455556666", &[url]), None);
+            assert!(skipped.is_empty(), "{url}: {skipped:?}");
+            let theirs = &merged.oidc_providers[1];
+            assert_eq!(
+                (theirs.account.as_str(), theirs.issuer.as_str()),
+                ("444455556666", url)
+            );
         }
+        // The file's own issuer, registered by the other account: both served, each its own.
         let mut merged = config.clone();
         let skipped = merge(
             &mut merged,
-            &layer("444455556666", &["https://other.example.com"]),
+            &layer(
+                "444455556666",
+                &["https://idp.example.com", "https://other.example.com"],
+            ),
             None,
         );
         assert!(skipped.is_empty(), "{skipped:?}");
-        assert_eq!(merged.oidc_providers.len(), 2);
-        // And the API cannot create one for the accepted spelling either.
-        let file = file_providers(&config, "444455556666");
+        assert_eq!(merged.oidc_providers.len(), 3);
+        assert!(
+            merged
+                .oidc_provider("111122223333", "https://idp.example.com")
+                .is_some()
+        );
+        assert!(
+            merged
+                .oidc_provider("444455556666", "https://idp.example.com")
+                .is_some()
+        );
+        assert!(
+            merged
+                .oidc_provider("111122223333", "https://other.example.com")
+                .is_none()
+        );
+        // The API cannot create one for the accepted spelling in the file's account; the
+        // other account may.
+        let file = file_providers(&config, "111122223333");
         assert!(
             file.oidc
                 .contains(&issuer_host_path("https://IDP.example.com/tenant"))
         );
+        assert!(file_providers(&config, "444455556666").oidc.is_empty());
+    }
+
+    /// A stored provider whose URL the checks refuse today (a non-public host, `http://`)
+    /// is left out unless the development switch is on.
+    #[test]
+    fn a_stored_provider_naming_a_non_public_host_is_not_served_without_the_switch() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::from_toml(CONFIG, "broker.toml", dir.path()).unwrap();
+        for url in [
+            "https://169.254.169.254/latest",
+            "https://localhost./x",
+            "http://idp.example.org",
+        ] {
+            let mut merged = config.clone();
+            let skipped = merge(&mut merged, &layer("444455556666", &[url]), None);
+            assert!(
+                matches!(&skipped[..], [SkippedProvider::BadUrl(_)]),
+                "{url}: {skipped:?}"
+            );
+            let mut open = config.clone();
+            open.server.allow_http_api_providers = true;
+            let skipped = merge(&mut open, &layer("444455556666", &[url]), None);
+            assert!(skipped.is_empty(), "{url}: {skipped:?}");
+        }
     }
 }

@@ -488,13 +488,17 @@ impl Checker<'_> {
                     "jwks_fetch_timeout_seconds must be 1 to 30".to_owned(),
                 );
             }
+            // One provider per issuer in an account; other accounts register their own.
             let host_path = issuer_host_path(&p.issuer);
-            if out.iter().any(|o| issuer_host_path(&o.issuer) == host_path) {
+            if out
+                .iter()
+                .any(|o| o.account == p.account && issuer_host_path(&o.issuer) == host_path)
+            {
                 self.issue(
                     line,
                     format!(
-                        "issuer {:?} is configured twice (ports are not part of a provider's name)",
-                        p.issuer
+                        "issuer {:?} is configured twice in account {} (ports are not part of a provider's name)",
+                        p.issuer, p.account
                     ),
                 );
             }

@@ -236,14 +236,17 @@ impl Config {
         }
     }
 
-    /// The configured provider whose issuer is `issuer`.
     /// The SAML provider with this ARN.
     pub fn saml_provider(&self, arn: &str) -> Option<&SamlProvider> {
         self.saml_providers.iter().find(|p| p.arn == arn)
     }
 
-    pub fn oidc_provider(&self, issuer: &str) -> Option<&OidcProvider> {
-        self.oidc_providers.iter().find(|p| p.issuer == issuer)
+    /// `account`'s OIDC provider whose issuer (as configured) is `issuer`: accounts register
+    /// their own provider for an issuer, as in IAM.
+    pub fn oidc_provider(&self, account: &str, issuer: &str) -> Option<&OidcProvider> {
+        self.oidc_providers
+            .iter()
+            .find(|p| p.account == account && p.issuer == issuer)
     }
 }
 

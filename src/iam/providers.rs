@@ -5,9 +5,10 @@
 //! through [`crate::saml::parse_metadata`]); the changes as pure functions ([`apply`]). No I/O.
 //!
 //! An OIDC provider is keyed by what follows `oidc-provider/` in its ARN (host and path, no
-//! scheme or port): the caller computes it as the file's providers' ARNs are computed. The
-//! file's providers are the read-only base layer: their URLs and names cannot be created here,
-//! and they cannot be changed or deleted here.
+//! scheme or port): the caller computes it as the file's providers' ARNs are computed. Each
+//! account has its own providers, as in IAM: another account's provider of the same URL is
+//! no obstacle. The file's providers are the read-only base layer: their URLs and names
+//! cannot be created here in their account, and they cannot be changed or deleted here.
 
 use std::collections::HashSet;
 
@@ -68,15 +69,13 @@ pub struct FileProviders {
     pub account: String,
     /// The configuration file that defines them.
     pub source: String,
-    /// Host and path of every OIDC provider the file defines, in any account (one issuer is
-    /// one provider in the broker).
+    /// Host and path of every OIDC provider the file defines in the account, and of the other
+    /// spellings they accept (other accounts register their own provider for an issuer).
     pub oidc: HashSet<String>,
     /// The account's SAML provider names, in lowercase.
     pub saml: HashSet<String>,
     /// How many OIDC providers the file defines in the account.
     pub oidc_in_account: usize,
-    /// Host and path of the OIDC providers other accounts created through the API.
-    pub other_accounts_oidc: HashSet<String>,
 }
 
 /// A change to an account's identity providers. OIDC providers are named by the host and
@@ -174,9 +173,7 @@ pub fn apply(
                     file.source
                 )));
             }
-            if next.oidc_providers.contains_key(host_path)
-                || file.other_accounts_oidc.contains(host_path)
-            {
+            if next.oidc_providers.contains_key(host_path) {
                 return Err(IamApiError::AlreadyExists(format!(
                     "Provider with url {} already exists.",
                     shorten(&provider.url)
@@ -317,55 +314,21 @@ fn length(param: &str, value: &str, min: usize, max: usize) -> Result<(), IamApi
 }
 
 /// An OIDC provider's `Url`: 1–255 characters, then the check the file's issuers get
-/// (`https://` with a host, no credentials, query or fragment; `http://` only when
-/// `allow_http`). Returns it without a trailing `/`.
+/// (`https://` with a host, no credentials, query or fragment). A tenant's provider makes the
+/// broker fetch its URL, so unless `allow_http` (the development switch, which allows `http://`)
+/// it must not name the broker's own network either: no `localhost` and no address literal
+/// outside the public internet (names are checked when resolved, at every connection).
+/// Returns it without a trailing `/`.
 pub fn check_url(url: &str, allow_http: bool) -> Result<&str, IamApiError> {
     length("url", url, 1, MAX_URL)?;
-    let parsed = crate::oidc::check_provider_url(url, allow_http, false)
-        .map_err(|reason| IamApiError::InvalidInput(format!("Url {} {reason}.", shorten(url))))?;
-    // A tenant's provider makes the broker fetch its URL: not one inside the broker's own
-    // network (the development switch that allows http allows these too).
-    if !allow_http && parsed.host_str().is_some_and(internal_host) {
-        return Err(IamApiError::InvalidInput(format!(
-            "Url {} names a loopback, private or link-local address.",
-            shorten(url)
-        )));
-    }
-    Ok(url.trim_end_matches('/'))
-}
-
-/// `localhost`, or an address literal (as the URL parser writes it: dotted IPv4, bracketed
-/// IPv6) that is loopback, private, link-local, shared (100.64/10), unspecified or broadcast.
-fn internal_host(host: &str) -> bool {
-    use std::net::{IpAddr, Ipv4Addr};
-    let v4 = |ip: Ipv4Addr| {
-        ip.is_loopback()
-            || ip.is_private()
-            || ip.is_link_local()
-            || ip.is_unspecified()
-            || ip.is_broadcast()
-            || ip.octets()[0] == 0
-            || (ip.octets()[0] == 100 && ip.octets()[1] & 0xc0 == 64)
+    let checked = if allow_http {
+        crate::oidc::check_provider_url(url, true, false)
+    } else {
+        crate::oidc::check_public_provider_url(url, false)
     };
-    let lower = host.to_ascii_lowercase();
-    if lower == "localhost" || lower.ends_with(".localhost") {
-        return true;
-    }
-    match host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .parse::<IpAddr>()
-    {
-        Ok(IpAddr::V4(ip)) => v4(ip),
-        Ok(IpAddr::V6(ip)) => {
-            ip.is_loopback()
-                || ip.is_unspecified()
-                || ip.segments()[0] & 0xfe00 == 0xfc00
-                || ip.segments()[0] & 0xffc0 == 0xfe80
-                || ip.to_ipv4_mapped().is_some_and(v4)
-        }
-        Err(_) => false,
-    }
+    checked
+        .map_err(|reason| IamApiError::InvalidInput(format!("Url {} {reason}.", shorten(url))))?;
+    Ok(url.trim_end_matches('/'))
 }
 
 /// A client id (an audience): 1–255 characters.
@@ -428,7 +391,6 @@ mod tests {
             oidc: ["token.actions.githubusercontent.com".to_owned()].into(),
             saml: ["corp-adfs".to_owned()].into(),
             oidc_in_account: 1,
-            other_accounts_oidc: ["other.example.com".to_owned()].into(),
         }
     }
 
@@ -529,9 +491,18 @@ mod tests {
             &file(),
         );
         assert!(matches!(refused, Err(IamApiError::Unmodifiable(m)) if m.contains("broker.toml")));
-        // Another account's provider of the same issuer.
-        let refused = apply(&doc, &create("other.example.com"), &file());
-        assert!(matches!(refused, Err(IamApiError::AlreadyExists(_))));
+        // Another account's provider of an issuer is no obstacle: each account has its own.
+        let mut elsewhere = file();
+        elsewhere.account = "444455556666".to_owned();
+        elsewhere.oidc.clear();
+        assert!(
+            apply(
+                &doc,
+                &create("token.actions.githubusercontent.com"),
+                &elsewhere
+            )
+            .is_ok()
+        );
         let saml = StoredSamlProvider {
             name: "Corp-ADFS".into(),
             metadata: String::new(),
@@ -653,6 +624,10 @@ mod tests {
             "https://[::ffff:192.168.0.1]",
             "https://[fd00::1]",
             "https://100.64.0.1",
+            "https://localhost./x",
+            "https://api.localhost",
+            "https://192.0.2.1",
+            "https://[64:ff9b::a9fe:a9fe]",
         ] {
             assert!(
                 matches!(check_url(url, false), Err(IamApiError::InvalidInput(_))),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use super::testkit::{config, http_client, testdata};
+use super::testkit::{ACCOUNT, config, http_client, testdata};
 use super::{OidcError, Registry, install_crypto_provider};
 use crate::clock::ManualClock;
 
@@ -69,7 +69,7 @@ async fn rs_and_es_tokens_verify_with_the_shared_key_set() {
     ] {
         let r = registry(n, v.jwks("jwks.json"));
         let verified = r
-            .verify(&v.token(&format!("test{n}_jwt")))
+            .verify(&v.token(&format!("test{n}_jwt")), ACCOUNT)
             .await
             .unwrap_or_else(|e| panic!("test{n}: {e:?}"));
         assert_eq!(verified.subject, format!("test{n}.identifier"));
@@ -81,7 +81,9 @@ async fn rs_and_es_tokens_verify_with_the_shared_key_set() {
         // The per-token key set works as well.
         let r = registry(n, v.jwks(&format!("test{n}.jwks")));
         assert!(
-            r.verify(&v.token(&format!("test{n}_jwt"))).await.is_ok(),
+            r.verify(&v.token(&format!("test{n}_jwt")), ACCOUNT)
+                .await
+                .is_ok(),
             "test{n}.jwks"
         );
     }
@@ -109,7 +111,7 @@ async fn none_hmac_and_es512_tokens_are_refused() {
     assert!(names.len() >= 20, "{names:?}");
     for name in names {
         let r = registry("1", v.jwks("jwks.json"));
-        let err = r.verify(&v.token(&name)).await.unwrap_err();
+        let err = r.verify(&v.token(&name), ACCOUNT).await.unwrap_err();
         assert!(
             matches!(
                 err,
@@ -138,7 +140,7 @@ async fn tampering_and_key_mixups_are_refused() {
         ("tampered payload", tampered),
         ("foreign signature", swapped),
     ] {
-        let err = r.verify(&t).await.unwrap_err();
+        let err = r.verify(&t, ACCOUNT).await.unwrap_err();
         assert!(
             matches!(err, OidcError::BadSignature | OidcError::Malformed(_)),
             "{name}: {err:?}"
@@ -147,12 +149,12 @@ async fn tampering_and_key_mixups_are_refused() {
 
     // test4's kid is not in test5's set; the kid-less set has several keys.
     let err = registry("4", v.jwks("test5.jwks"))
-        .verify(&token)
+        .verify(&token, ACCOUNT)
         .await
         .unwrap_err();
     assert!(matches!(err, OidcError::UnknownKeyId), "{err:?}");
     let err = registry("4", v.jwks("jwks.no_kid.json"))
-        .verify(&token)
+        .verify(&token, ACCOUNT)
         .await
         .unwrap_err();
     assert!(matches!(err, OidcError::UnknownKeyId), "{err:?}");
@@ -160,7 +162,10 @@ async fn tampering_and_key_mixups_are_refused() {
     // The key's own `alg` pins it: test4's key declared RS512 refuses an RS256 token.
     let mut pinned = v.jwks("test4.jwks");
     pinned["keys"][0]["alg"] = json!("RS512");
-    let err = registry("4", pinned).verify(&token).await.unwrap_err();
+    let err = registry("4", pinned)
+        .verify(&token, ACCOUNT)
+        .await
+        .unwrap_err();
     assert!(matches!(err, OidcError::AlgorithmMismatch), "{err:?}");
 
     // A set of symmetric keys only is not a usable configuration.

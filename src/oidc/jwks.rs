@@ -1,4 +1,4 @@
-//! One provider's key cache: lazy first fetch, refresh of old keys, and single-flight,
+//! One key source's cache (shared by every provider with that source, whatever its account): lazy first fetch, refresh of old keys, and single-flight,
 //! rate-limited refetch when a token names a key the cache does not have, so a flood of tokens
 //! with made-up `kid`s cannot turn into a flood of requests to the provider. The hot path never
 //! awaits; keys configured locally are never fetched. Time comes from the [`Clock`].
@@ -11,14 +11,14 @@ use jsonwebtoken::Algorithm;
 use time::OffsetDateTime;
 
 use super::error::OidcError;
-use super::fetch::{FetchResult, KeyFetchError, RemoteSource, fetch_keys};
+use super::fetch::{FetchClients, FetchResult, KeyFetchError, RemoteSource, fetch_keys};
 use super::keys::{KeySet, Lookup};
 use crate::clock::Clock;
 
 /// What a fetch needs besides the cache: shared by all providers of a registry.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct FetchContext<'a> {
-    pub http: &'a reqwest::Client,
+    pub clients: &'a FetchClients,
     pub clock: &'a dyn Clock,
     pub timeout: Duration,
 }
@@ -69,7 +69,7 @@ struct State {
     generation: u64,
 }
 
-/// The key cache of one provider.
+/// The key cache of one key source.
 #[derive(Debug)]
 pub(crate) struct KeyCache {
     issuer: String,
@@ -239,7 +239,7 @@ impl KeyCache {
         {
             return current;
         }
-        let result = fetch_keys(ctx.http, remote, ctx.timeout).await;
+        let result = fetch_keys(ctx.clients, remote, ctx.timeout).await;
         self.count(match &result {
             Ok(_) => FetchResult::Success,
             Err(e) => e.result(),
@@ -331,7 +331,7 @@ mod tests {
 
     use super::*;
     use crate::clock::ManualClock;
-    use crate::oidc::testkit::{Idp, NOW, TestKey, http_client, jwk_set, sign_raw};
+    use crate::oidc::testkit::{ACCOUNT, Idp, NOW, TestKey, http_client, jwk_set, sign_raw};
     use crate::oidc::{OidcErrorKind, ProviderConfig, Registry, install_crypto_provider};
 
     struct Fixture {
@@ -371,7 +371,7 @@ mod tests {
         }
 
         async fn verify(&self, token: &str) -> Result<(), OidcError> {
-            self.registry.verify(token).await.map(|_| ())
+            self.registry.verify(token, ACCOUNT).await.map(|_| ())
         }
 
         fn advance(&self, seconds: i64) {
@@ -523,7 +523,7 @@ mod tests {
             .map(|_| {
                 let registry = f.registry.clone();
                 let token = f.token(TestKey::rsa_a());
-                tokio::spawn(async move { registry.verify(&token).await.map(|_| ()) })
+                tokio::spawn(async move { registry.verify(&token, ACCOUNT).await.map(|_| ()) })
             })
             .collect();
         f.idp.jwks_requested().await;
@@ -554,7 +554,7 @@ mod tests {
             .map(|i| {
                 let registry = f.registry.clone();
                 let token = f.token_with_kid(TestKey::rsa_a(), &format!("flood-{i}"));
-                tokio::spawn(async move { registry.verify(&token).await })
+                tokio::spawn(async move { registry.verify(&token, ACCOUNT).await })
             })
             .collect();
         f.idp.jwks_requested().await;
@@ -583,10 +583,42 @@ mod tests {
         let claims =
             json!({"iss": idp.issuer, "aud": "sts.amazonaws.com", "sub": "s", "exp": NOW + 60});
         let err = registry
-            .verify(&TestKey::rsa_a().sign(&claims))
+            .verify(&TestKey::rsa_a().sign(&claims), ACCOUNT)
             .await
             .unwrap_err();
         assert_eq!(err.kind(), OidcErrorKind::IdpUnreachable, "{err:?}");
+    }
+
+    /// Two accounts registering one issuer: one stream of fetches at the IdP, whichever
+    /// account's token asks first; a token for an account without a provider of its issuer
+    /// costs no fetch.
+    #[tokio::test]
+    async fn accounts_registering_one_issuer_share_one_stream_of_fetches() {
+        let f = fixture(&[TestKey::rsa_a()], |_| {}).await;
+        let mut theirs = f.idp.config();
+        theirs.account = "444455556666".to_owned();
+        let registry =
+            Registry::new(vec![f.idp.config(), theirs], http_client(), f.clock.clone()).unwrap();
+        let token = f.token(TestKey::rsa_a());
+        let err = registry.verify(&token, "999988887777").await.unwrap_err();
+        assert!(matches!(err, OidcError::UnknownIssuer { .. }), "{err:?}");
+        assert_eq!(f.hits(), (0, 0));
+        registry.verify(&token, ACCOUNT).await.unwrap();
+        registry.verify(&token, "444455556666").await.unwrap();
+        assert_eq!(f.hits(), (1, 1));
+        // A kid nobody has: one refetch for both accounts per interval.
+        f.advance(10);
+        for account in [ACCOUNT, "444455556666", ACCOUNT] {
+            let err = registry
+                .verify(&f.token_with_kid(TestKey::rsa_a(), "gone"), account)
+                .await
+                .unwrap_err();
+            assert!(matches!(err, OidcError::UnknownKeyId), "{err:?}");
+        }
+        assert_eq!(f.hits(), (2, 2));
+        let fetches = registry.key_fetches();
+        assert_eq!(fetches.len(), 1);
+        assert_eq!(fetches[0].1[0], (FetchResult::Success, 2));
     }
 
     #[tokio::test]

@@ -1,10 +1,13 @@
 //! Verification of OIDC identity tokens for `AssumeRoleWithWebIdentity`, the way STS checks
 //! them (OIDC Core 1.0 §3.1.3.7, RFC 7515, 7517, 7519): [`token`] splits it → [`Registry`] picks
-//! the provider by `iss` → [`jwks`] finds the key (fetching through [`fetch`]) → [`keys`] checks
-//! the signature, algorithm pinned to the key → [`verify`] checks the claims on the [`Clock`].
-//! Only `fetch` and `jwks` do I/O, through the client given to [`Registry::new`]. It decides
-//! nothing about roles and never logs or echoes a token, key material or a signature.
+//! the provider by `iss` and the account asked for → [`jwks`] finds the key (fetching through
+//! [`fetch`]) → [`keys`] checks the signature, algorithm pinned to the key → [`verify`] checks
+//! the claims on the [`Clock`]. Only `fetch` and `jwks` do I/O, through the clients given to
+//! [`Registry::new`]; [`address`] says which hosts a provider restricted to the public
+//! internet may reach. It decides nothing about roles and never logs or echoes a token, key
+//! material or a signature.
 
+pub(crate) mod address;
 mod error;
 mod fetch;
 mod jwks;
@@ -28,18 +31,27 @@ use time::OffsetDateTime;
 use crate::clock::Clock;
 
 pub use error::{KEY_UNAVAILABLE_MESSAGE, OidcError, OidcErrorKind};
+/// The check a provider restricted to the public internet gets on top.
+pub(crate) use fetch::check_public_url as check_public_provider_url;
 /// The check every provider URL gets (the file's and those created through IAM's API).
 pub(crate) use fetch::check_url as check_provider_url;
-pub use fetch::{DEFAULT_FETCH_TIMEOUT, FetchResult, KeyFetchError, MAX_RESPONSE_BYTES};
+pub use fetch::{
+    DEFAULT_FETCH_TIMEOUT, FetchClients, FetchResult, KeyFetchError, MAX_RESPONSE_BYTES,
+};
 pub use keys::{KeySetError, MAX_KEYS};
 pub use token::MAX_TOKEN_BYTES;
 
 use jwks::{FetchContext, KeyCache};
 use verify::Expectations;
 
-/// One trusted OIDC provider, as configured.
+/// One trusted OIDC provider of one account, as configured. Accounts register their own
+/// provider for an issuer (as in IAM), each with its own client ids; providers whose keys come
+/// from the same place share one key cache.
 #[derive(Debug, Clone)]
 pub struct ProviderConfig {
+    /// The account it belongs to: a token is verified for an account, with that account's
+    /// provider of its issuer.
+    pub account: String,
     /// The issuer URL, e.g. `https://token.actions.githubusercontent.com`; tokens' `iss` must
     /// equal it exactly (OIDC Core §3.1.3.7), or one of `accepted_issuers`.
     pub issuer: String,
@@ -53,6 +65,9 @@ pub struct ProviderConfig {
     pub jwks_uri: Option<String>,
     /// Allow `http://` issuer and JWKS URLs (local development only).
     pub allow_http: bool,
+    /// Fetch keys only from the public internet ([`FetchClients::public_only`]): for providers
+    /// the operator did not write (created through IAM's API).
+    pub public_only: bool,
     /// Clock skew tolerated on `exp`, `nbf` and `iat`.
     pub leeway: Duration,
     /// Least time between two fetches caused by unknown key ids (or failures).
@@ -70,12 +85,14 @@ pub struct ProviderConfig {
 /// A verified token: who it is for, and every claim it carries.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VerifiedToken {
-    /// The issuer as configured.
+    /// The account whose provider verified it.
+    pub account: String,
+    /// The issuer as that provider configures it.
     pub issuer: String,
     /// [`Registry::provider_host_path`] of the issuer.
     pub provider: String,
     pub subject: String,
-    /// The configured client id that matched `aud`.
+    /// The provider's client id that matched `aud`.
     pub audience: String,
     /// The whole verified payload.
     pub claims: Map<String, Value>,
@@ -97,32 +114,37 @@ pub fn install_crypto_provider() {
 
 /// The configured providers and their key caches. `Send + Sync`; share it behind an `Arc`.
 pub struct Registry {
-    /// Indexes into `providers` by every accepted `iss`, exactly as spelled.
-    by_issuer: HashMap<String, usize>,
+    /// Indexes into `providers` by every accepted `iss`, exactly as spelled, then by account.
+    by_issuer: HashMap<String, HashMap<String, usize>>,
     providers: Vec<Provider>,
-    http: reqwest::Client,
+    clients: FetchClients,
     clock: Arc<dyn Clock>,
     fetch_timeout: Duration,
 }
 
 struct Provider {
+    account: String,
     issuer: String,
     accepted_issuers: Vec<String>,
     fetch_timeout: Option<Duration>,
     client_ids: Vec<String>,
     leeway: Duration,
-    /// Shared with the registry a reload builds when [`KeySource`] is unchanged.
+    /// Shared with every provider of the same [`KeySource`], in this registry and in the one a
+    /// reload builds.
     keys: Arc<KeyCache>,
     source: KeySource,
 }
 
-/// What a provider's key cache holds keys from and how it refreshes them: a reload keeps the
-/// cache (and the keys it fetched) of a provider whose source is unchanged.
+/// What a key cache holds keys from and how it refreshes them: providers of one source (the
+/// same issuer registered by several accounts) share one cache, so one stream of fetches, and
+/// a reload keeps the cache (and the keys it fetched) of a source still configured.
 #[derive(Debug, Clone, PartialEq)]
 struct KeySource {
     issuer: String,
     jwks_uri: Option<String>,
     allow_http: bool,
+    /// A public-only source is another source: its fetches go through another client.
+    public_only: bool,
     refetch_interval: Duration,
     max_key_age: Duration,
     static_keys: Option<jsonwebtoken::jwk::JwkSet>,
@@ -132,8 +154,10 @@ impl fmt::Debug for Registry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut issuers: Vec<&str> = self.providers.iter().map(|p| p.issuer.as_str()).collect();
         issuers.sort_unstable();
+        issuers.dedup();
         f.debug_struct("Registry")
             .field("issuers", &issuers)
+            .field("providers", &self.providers.len())
             .field("fetch_timeout", &self.fetch_timeout)
             .finish_non_exhaustive()
     }
@@ -144,60 +168,80 @@ impl Registry {
     /// keys are fetched on first use.
     pub fn new(
         providers: Vec<ProviderConfig>,
-        http: reqwest::Client,
+        clients: FetchClients,
         clock: Arc<dyn Clock>,
     ) -> Result<Registry, OidcError> {
-        Registry::build(providers, http, clock, &[])
+        Registry::build(providers, clients, clock, &[])
     }
 
-    /// A registry for `providers` with this one's HTTP client, clock and fetch bound: a
-    /// provider whose key source (issuer, `jwks_uri`, `allow_http`, refetch interval, key age,
-    /// static keys) is unchanged keeps its key cache, with the keys already fetched and its
-    /// fetch counts; the others start empty. This registry keeps working meanwhile.
+    /// A registry for `providers` with this one's HTTP clients, clock and fetch bound: a
+    /// provider whose key source (issuer, `jwks_uri`, `allow_http`, public-only, refetch
+    /// interval, key age, static keys) is still configured keeps its key cache, with the keys
+    /// already fetched and its fetch counts; the others start empty. This registry keeps
+    /// working meanwhile.
     pub fn reconfigured(&self, providers: Vec<ProviderConfig>) -> Result<Registry, OidcError> {
         Ok(Registry::build(
             providers,
-            self.http.clone(),
+            self.clients.clone(),
             self.clock.clone(),
             &self.providers,
         )?
         .with_fetch_timeout(self.fetch_timeout))
     }
 
-    /// Whether `issuer`'s provider shares its key cache with `other`'s provider of that issuer.
-    pub fn shares_keys_with(&self, other: &Registry, issuer: &str) -> bool {
-        let find = |r: &Registry| {
-            r.by_issuer
-                .get(issuer)
-                .and_then(|&i| r.providers.get(i))
-                .map(|p| Arc::clone(&p.keys))
-        };
-        matches!((find(self), find(other)), (Some(a), Some(b)) if Arc::ptr_eq(&a, &b))
+    /// Whether `account`'s provider of `issuer` shares its key cache with `other`'s provider
+    /// of that issuer in that account.
+    pub fn shares_keys_with(&self, other: &Registry, account: &str, issuer: &str) -> bool {
+        match (
+            self.provider(account, issuer),
+            other.provider(account, issuer),
+        ) {
+            (Some(a), Some(b)) => Arc::ptr_eq(&a.keys, &b.keys),
+            _ => false,
+        }
+    }
+
+    /// `account`'s provider for a token whose `iss` is `spelling` (exactly as spelled).
+    fn provider(&self, account: &str, spelling: &str) -> Option<&Provider> {
+        self.by_issuer
+            .get(spelling)
+            .and_then(|accounts| accounts.get(account))
+            .and_then(|&i| self.providers.get(i))
     }
 
     fn build(
         providers: Vec<ProviderConfig>,
-        http: reqwest::Client,
+        clients: FetchClients,
         clock: Arc<dyn Clock>,
         previous: &[Provider],
     ) -> Result<Registry, OidcError> {
-        let mut by_issuer = HashMap::with_capacity(providers.len());
-        let mut built = Vec::with_capacity(providers.len());
+        let mut by_issuer: HashMap<String, HashMap<String, usize>> =
+            HashMap::with_capacity(providers.len());
+        let mut built: Vec<Provider> = Vec::with_capacity(providers.len());
         for config in providers {
             let spellings: Vec<String> = std::iter::once(config.issuer.clone())
                 .chain(config.accepted_issuers.iter().cloned())
                 .collect();
             for spelling in spellings {
-                if by_issuer.insert(spelling.clone(), built.len()).is_some() {
-                    return Err(config_error(&spelling, "is configured twice"));
+                let accounts = by_issuer.entry(spelling.clone()).or_default();
+                if accounts
+                    .insert(config.account.clone(), built.len())
+                    .is_some()
+                {
+                    return Err(config_error(
+                        &spelling,
+                        &format!("is configured twice in account {}", config.account),
+                    ));
                 }
             }
-            built.push(Provider::from_config(config, previous)?);
+            // This registry's providers first: one cache per source, however many accounts.
+            let provider = Provider::from_config(config, &built, previous)?;
+            built.push(provider);
         }
         Ok(Registry {
             by_issuer,
             providers: built,
-            http,
+            clients,
             clock,
             fetch_timeout: DEFAULT_FETCH_TIMEOUT,
         })
@@ -209,20 +253,20 @@ impl Registry {
         self
     }
 
-    /// Verifies `token` and returns its claims, or why it is refused.
-    pub async fn verify(&self, token: &str) -> Result<VerifiedToken, OidcError> {
+    /// Verifies `token` with `account`'s provider of its issuer and returns its claims, or why
+    /// it is refused. Without such a provider it is refused before any key is fetched or any
+    /// signature checked, whether or not another account has one.
+    pub async fn verify(&self, token: &str, account: &str) -> Result<VerifiedToken, OidcError> {
         let jws = token::parse(token)?;
         let algorithm = jws.algorithm()?;
         let issuer = jws.issuer()?;
         // Exact match only: `https://idp.example/` is not `https://idp.example`.
         let provider = self
-            .by_issuer
-            .get(issuer)
-            .and_then(|&i| self.providers.get(i))
+            .provider(account, issuer)
             .ok_or_else(|| OidcError::unknown_issuer(issuer))?;
 
         let ctx = FetchContext {
-            http: &self.http,
+            clients: &self.clients,
             clock: self.clock.as_ref(),
             timeout: provider.fetch_timeout.unwrap_or(self.fetch_timeout),
         };
@@ -238,6 +282,7 @@ impl Registry {
         let checked = verify::check_claims(jws.claims(), &expect, self.clock.now())?;
         let (claims, key_id) = jws.into_parts();
         Ok(VerifiedToken {
+            account: provider.account.clone(),
             issuer: provider.issuer.clone(),
             provider: Registry::provider_host_path(&provider.issuer).to_owned(),
             subject: checked.subject,
@@ -249,25 +294,30 @@ impl Registry {
         })
     }
 
-    /// Each provider's key fetches so far, by result: its configured issuer and the counts
-    /// (providers whose keys are local never fetch).
+    /// Each key cache's fetches so far, by result: its issuer and the counts (providers whose
+    /// keys are local never fetch). A cache shared by several accounts' providers is listed
+    /// once; two caches of one issuer (different key sources) are listed apart.
     pub fn key_fetches(&self) -> Vec<(&str, [(FetchResult, u64); FetchResult::ALL.len()])> {
-        self.providers
-            .iter()
-            .map(|p| (p.issuer.as_str(), p.keys.fetches()))
-            .collect()
+        let mut seen: Vec<&Arc<KeyCache>> = Vec::new();
+        let mut out = Vec::new();
+        for p in &self.providers {
+            if seen.iter().any(|k| Arc::ptr_eq(k, &p.keys)) {
+                continue;
+            }
+            seen.push(&p.keys);
+            out.push((p.source.issuer.as_str(), p.keys.fetches()));
+        }
+        out
     }
 
-    /// The provider (its issuer as configured) and `sub` a token *claims*, verifying nothing:
-    /// good only as a key to look at a rate limit before paying for verification, never as an
-    /// identity. `None` when the token does not parse, names no configured issuer or has no
-    /// string `sub` (verification will refuse it).
-    pub fn claimed_subject(&self, token: &str) -> Option<(&str, String)> {
+    /// The issuer (as `account`'s provider configures it) and `sub` a token *claims*,
+    /// verifying nothing: good only as a key to look at a rate limit before paying for
+    /// verification, never as an identity. `None` when the token does not parse, names no
+    /// issuer `account` has a provider for, or has no string `sub` (verification will refuse
+    /// it).
+    pub fn claimed_subject(&self, token: &str, account: &str) -> Option<(&str, String)> {
         let jws = token::parse(token).ok()?;
-        let provider = self
-            .by_issuer
-            .get(jws.issuer().ok()?)
-            .and_then(|&i| self.providers.get(i))?;
+        let provider = self.provider(account, jws.issuer().ok()?)?;
         let Some(Value::String(sub)) = jws.claims().get("sub") else {
             return None;
         };
@@ -286,25 +336,39 @@ impl Registry {
 }
 
 impl Provider {
-    /// The provider `config` describes; its key cache is taken from the provider in
-    /// `previous` with the same [`KeySource`], if any.
-    fn from_config(config: ProviderConfig, previous: &[Provider]) -> Result<Provider, OidcError> {
+    /// The provider `config` describes; its key cache is the one of a provider in `built`
+    /// (this registry's, already built) or else in `previous` (the registry this one replaces)
+    /// with the same [`KeySource`], if any.
+    fn from_config(
+        config: ProviderConfig,
+        built: &[Provider],
+        previous: &[Provider],
+    ) -> Result<Provider, OidcError> {
         let ProviderConfig {
+            account,
             issuer,
             accepted_issuers,
             client_ids,
             jwks_uri,
             allow_http,
+            public_only,
             leeway,
             refetch_interval,
             max_key_age,
             fetch_timeout,
             static_keys,
         } = config;
-        fetch::check_url(&issuer, allow_http, false)
+        let check = |url: &str, allow_query: bool| {
+            if public_only {
+                fetch::check_public_url(url, allow_query)
+            } else {
+                fetch::check_url(url, allow_http, allow_query)
+            }
+        };
+        check(&issuer, false)
             .map_err(|reason| config_error(&issuer, &format!("issuer {reason}")))?;
         for spelling in &accepted_issuers {
-            fetch::check_url(spelling, allow_http, false).map_err(|reason| {
+            check(spelling, false).map_err(|reason| {
                 config_error(&issuer, &format!("accepted issuer {spelling:?} {reason}"))
             })?;
         }
@@ -315,13 +379,14 @@ impl Provider {
             return Err(config_error(&issuer, "has an empty client id"));
         }
         if let Some(uri) = &jwks_uri {
-            fetch::check_url(uri, allow_http, true)
+            check(uri, true)
                 .map_err(|reason| config_error(&issuer, &format!("jwks_uri {reason}")))?;
         }
         let source = KeySource {
             issuer: issuer.clone(),
             jwks_uri: jwks_uri.clone(),
             allow_http,
+            public_only,
             refetch_interval,
             max_key_age,
             static_keys: static_keys.clone(),
@@ -329,8 +394,9 @@ impl Provider {
         if static_keys.is_some() && jwks_uri.is_some() {
             return Err(config_error(&issuer, "has both static keys and a jwks_uri"));
         }
-        let kept = previous
+        let kept = built
             .iter()
+            .chain(previous)
             .find(|p| p.source == source)
             .map(|p| Arc::clone(&p.keys));
         let keys = match (kept, static_keys) {
@@ -345,12 +411,14 @@ impl Provider {
                     issuer: issuer.clone(),
                     jwks_uri,
                     allow_http,
+                    public_only,
                 },
                 refetch_interval,
                 max_key_age,
             )),
         };
         Ok(Provider {
+            account,
             issuer,
             accepted_issuers,
             fetch_timeout,
@@ -376,7 +444,7 @@ mod tests {
     use super::*;
     use crate::clock::ManualClock;
     use crate::oidc::testkit::{
-        NOW, TestKey, b64, config, hs256_with_public_key, http_client, jwk_set, sign_raw,
+        ACCOUNT, NOW, TestKey, b64, config, hs256_with_public_key, http_client, jwk_set, sign_raw,
     };
 
     const ISS: &str = "https://dev.broker.example";
@@ -405,7 +473,7 @@ mod tests {
         fn send<T: Send>(_: &T) {}
         send_sync::<Registry>();
         let r = local(&[TestKey::rsa_a()]);
-        let future = r.verify("x");
+        let future = r.verify("x", ACCOUNT);
         send(&future);
     }
 
@@ -505,7 +573,7 @@ mod tests {
         let key = TestKey::rsa_a();
         let r = local(&[key, TestKey::es256()]);
         let token = key.sign(&claims());
-        let v = r.verify(&token).await.unwrap();
+        let v = r.verify(&token, ACCOUNT).await.unwrap();
         assert_eq!(v.issuer, ISS);
         assert_eq!(v.provider, "dev.broker.example");
         assert_eq!(v.subject, "dev:alice");
@@ -517,7 +585,7 @@ mod tests {
 
         let ec = TestKey::es256().sign(&claims());
         assert_eq!(
-            r.verify(&ec).await.unwrap().algorithm,
+            r.verify(&ec, ACCOUNT).await.unwrap().algorithm,
             jsonwebtoken::Algorithm::ES256
         );
     }
@@ -527,7 +595,10 @@ mod tests {
         let r = local(&[TestKey::rsa_a()]);
         let mut c = claims();
         c["iss"] = json!("https://s3-us-west-2.amazonaws.com/oidc-test");
-        let err = r.verify(&TestKey::rsa_a().sign(&c)).await.unwrap_err();
+        let err = r
+            .verify(&TestKey::rsa_a().sign(&c), ACCOUNT)
+            .await
+            .unwrap_err();
         assert_eq!(
             err.to_string(),
             "No OpenIDConnect provider found in your account for https://s3-us-west-2.amazonaws.com/oidc-test"
@@ -536,17 +607,20 @@ mod tests {
 
         // OIDC Core: exactly the configured issuer, not a spelling differing by a slash...
         c["iss"] = json!(format!("{ISS}/"));
-        let err = r.verify(&TestKey::rsa_a().sign(&c)).await.unwrap_err();
+        let err = r
+            .verify(&TestKey::rsa_a().sign(&c), ACCOUNT)
+            .await
+            .unwrap_err();
         assert!(matches!(err, OidcError::UnknownIssuer { .. }), "{err:?}");
         // ...unless the operator lists that spelling.
         let mut listed = config(ISS);
         listed.static_keys = Some(jwk_set(&[TestKey::rsa_a()]));
         listed.accepted_issuers = vec![format!("{ISS}/")];
         let r = registry(vec![listed]).unwrap();
-        let v = r.verify(&TestKey::rsa_a().sign(&c)).await.unwrap();
+        let v = r.verify(&TestKey::rsa_a().sign(&c), ACCOUNT).await.unwrap();
         assert_eq!(v.issuer, ISS);
         c["iss"] = json!(ISS);
-        assert!(r.verify(&TestKey::rsa_a().sign(&c)).await.is_ok());
+        assert!(r.verify(&TestKey::rsa_a().sign(&c), ACCOUNT).await.is_ok());
     }
 
     /// The subject a token claims is read without verifying it (a forged signature, an
@@ -564,13 +638,16 @@ mod tests {
         c["sub"] = json!("victim");
         c["iss"] = json!(format!("{ISS}/"));
         let forged = format!("{h}.{}.{signature}", b64(&c.to_string()));
-        assert_eq!(r.claimed_subject(&forged), Some((ISS, "victim".to_owned())));
+        assert_eq!(
+            r.claimed_subject(&forged, ACCOUNT),
+            Some((ISS, "victim".to_owned()))
+        );
         c["iss"] = json!("https://elsewhere.example");
-        assert_eq!(r.claimed_subject(&TestKey::rsa_a().sign(&c)), None);
+        assert_eq!(r.claimed_subject(&TestKey::rsa_a().sign(&c), ACCOUNT), None);
         c["iss"] = json!(ISS);
         c["sub"] = json!(42);
-        assert_eq!(r.claimed_subject(&TestKey::rsa_a().sign(&c)), None);
-        assert_eq!(r.claimed_subject("not.a.token"), None);
+        assert_eq!(r.claimed_subject(&TestKey::rsa_a().sign(&c), ACCOUNT), None);
+        assert_eq!(r.claimed_subject("not.a.token", ACCOUNT), None);
     }
 
     #[tokio::test]
@@ -664,7 +741,7 @@ mod tests {
             ),
         ];
         for (name, token, kind, expected) in cases {
-            let err = r.verify(&token).await.unwrap_err();
+            let err = r.verify(&token, ACCOUNT).await.unwrap_err();
             assert!(expected(&err), "{name}: {err:?}");
             assert_eq!(err.kind(), kind, "{name}");
             let message = err.to_string();
@@ -680,7 +757,7 @@ mod tests {
         let key = TestKey::es384();
         let r = local(&[key]);
         let token = sign_raw(key, r#"{"alg":"ES384"}"#, &claims().to_string());
-        let v = r.verify(&token).await.unwrap();
+        let v = r.verify(&token, ACCOUNT).await.unwrap();
         assert_eq!(v.key_id, None);
     }
 
@@ -696,9 +773,9 @@ mod tests {
         let r = Registry::new(vec![c], http_client(), clock.clone()).unwrap();
         let token = TestKey::rsa_a().sign(&claims());
         clock.advance(time::Duration::seconds(300 + 29));
-        assert!(r.verify(&token).await.is_ok());
+        assert!(r.verify(&token, ACCOUNT).await.is_ok());
         clock.advance(time::Duration::seconds(1));
-        let err = r.verify(&token).await.unwrap_err();
+        let err = r.verify(&token, ACCOUNT).await.unwrap_err();
         assert_eq!(err.kind(), OidcErrorKind::Expired);
         assert_eq!(
             err.to_string(),
@@ -722,14 +799,143 @@ mod tests {
         let second = first
             .reconfigured(vec![a_again, b_moved, config("https://new.example")])
             .unwrap();
-        assert!(second.shares_keys_with(&first, a));
-        assert!(!second.shares_keys_with(&first, b));
-        assert!(!second.shares_keys_with(&first, "https://new.example"));
-        assert!(!second.shares_keys_with(&first, "https://gone.example"));
+        assert!(second.shares_keys_with(&first, ACCOUNT, a));
+        assert!(!second.shares_keys_with(&first, ACCOUNT, b));
+        assert!(!second.shares_keys_with(&first, ACCOUNT, "https://new.example"));
+        assert!(!second.shares_keys_with(&first, ACCOUNT, "https://gone.example"));
         // The new registry checks its providers like a first one.
         let mut broken = config(a);
         broken.client_ids.clear();
         assert!(first.reconfigured(vec![broken]).is_err());
+    }
+
+    const OTHER: &str = "444455556666";
+
+    /// `ISS` with static keys, in `account`, accepting `client`.
+    fn in_account(account: &str, client: &str) -> ProviderConfig {
+        let mut c = config(ISS);
+        c.account = account.to_owned();
+        c.client_ids = vec![client.to_owned()];
+        c.static_keys = Some(jwk_set(&[TestKey::rsa_a()]));
+        c
+    }
+
+    fn for_audience(aud: &str) -> String {
+        let mut c = claims();
+        c["aud"] = json!(aud);
+        TestKey::rsa_a().sign(&c)
+    }
+
+    /// As in IAM, each account registers its own provider for an issuer, with its own client
+    /// ids: a token is checked against the provider of the account asked for, and an account
+    /// without one refuses it whatever the others have.
+    #[tokio::test]
+    async fn each_account_has_its_own_provider_of_an_issuer() {
+        let r = registry(vec![
+            in_account(ACCOUNT, "ours"),
+            in_account(OTHER, "theirs"),
+        ])
+        .unwrap();
+        let ours = for_audience("ours");
+        let theirs = for_audience("theirs");
+        let v = r.verify(&ours, ACCOUNT).await.unwrap();
+        assert_eq!((v.account.as_str(), v.audience.as_str()), (ACCOUNT, "ours"));
+        let v = r.verify(&theirs, OTHER).await.unwrap();
+        assert_eq!((v.account.as_str(), v.audience.as_str()), (OTHER, "theirs"));
+        for (token, account) in [(&ours, OTHER), (&theirs, ACCOUNT)] {
+            let err = r.verify(token, account).await.unwrap_err();
+            assert!(matches!(err, OidcError::IncorrectAudience), "{err:?}");
+        }
+        let err = r.verify(&ours, "999988887777").await.unwrap_err();
+        assert!(matches!(err, OidcError::UnknownIssuer { .. }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            format!("No OpenIDConnect provider found in your account for {ISS}")
+        );
+        assert_eq!(
+            r.claimed_subject(&ours, OTHER),
+            Some((ISS, "dev:alice".to_owned()))
+        );
+        assert_eq!(r.claimed_subject(&ours, "999988887777"), None);
+        // One key source, one cache, listed once.
+        assert!(Arc::ptr_eq(
+            &r.provider(ACCOUNT, ISS).unwrap().keys,
+            &r.provider(OTHER, ISS).unwrap().keys
+        ));
+        assert_eq!(r.key_fetches().len(), 1);
+    }
+
+    /// Providers of one issuer share a cache only when their keys come from the same place and
+    /// are refreshed the same way; a reload keeps a shared cache however its accounts change.
+    #[test]
+    fn accounts_share_a_key_cache_per_key_source_and_keep_it_across_reloads() {
+        let remote = |account: &str| {
+            let mut c = config(ISS);
+            c.account = account.to_owned();
+            c
+        };
+        let first = registry(vec![remote(ACCOUNT)]).unwrap();
+        // Another account registers the issuer: it shares the cache the first one had.
+        let second = first
+            .reconfigured(vec![remote(ACCOUNT), remote(OTHER)])
+            .unwrap();
+        assert!(second.shares_keys_with(&first, ACCOUNT, ISS));
+        let same = |r: &Registry| {
+            Arc::ptr_eq(
+                &r.provider(ACCOUNT, ISS).unwrap().keys,
+                &r.provider(OTHER, ISS).unwrap().keys,
+            )
+        };
+        assert!(same(&second));
+        // The first account's provider goes: the other keeps the same cache.
+        let third = second.reconfigured(vec![remote(OTHER)]).unwrap();
+        assert!(third.shares_keys_with(&second, OTHER, ISS));
+        // Another refresh interval, or fetching from the public internet only, is another
+        // source: its own cache.
+        let mut slower = remote(OTHER);
+        slower.refetch_interval = Duration::from_secs(60);
+        let r = registry(vec![remote(ACCOUNT), slower]).unwrap();
+        assert!(!same(&r));
+        let mut public = remote(OTHER);
+        public.public_only = true;
+        let r = registry(vec![remote(ACCOUNT), public]).unwrap();
+        assert!(!same(&r));
+        assert_eq!(r.key_fetches().len(), 2);
+        // One provider per spelling in an account, not across accounts.
+        let mut spelled = remote(OTHER);
+        spelled.accepted_issuers = vec![format!("{ISS}/")];
+        assert!(registry(vec![remote(ACCOUNT), spelled.clone()]).is_ok());
+        let mut twice = remote(OTHER);
+        twice.issuer = format!("{ISS}/");
+        assert!(matches!(
+            registry(vec![spelled, twice]),
+            Err(OidcError::Config { .. })
+        ));
+    }
+
+    /// A provider restricted to the public internet cannot name a host inside the broker's
+    /// network, as its issuer or as its `jwks_uri`.
+    #[test]
+    fn a_public_only_provider_naming_an_internal_host_is_refused() {
+        for (issuer, jwks_uri) in [
+            ("https://127.0.0.1/idp", None),
+            ("https://localhost", None),
+            (
+                "https://idp.example.com",
+                Some("https://169.254.169.254/keys"),
+            ),
+        ] {
+            let mut c = config(issuer);
+            c.public_only = true;
+            c.jwks_uri = jwks_uri.map(str::to_owned);
+            assert!(
+                matches!(registry(vec![c]), Err(OidcError::Config { .. })),
+                "{issuer}"
+            );
+        }
+        let mut c = config("https://idp.example.com");
+        c.public_only = true;
+        assert!(registry(vec![c]).is_ok());
     }
 
     #[test]

@@ -21,7 +21,10 @@ use jsonwebtoken::Algorithm;
 use jsonwebtoken::jwk::JwkSet;
 use serde_json::{Map, Value, json};
 
-use super::ProviderConfig;
+use super::{FetchClients, ProviderConfig};
+
+/// The account [`config`]'s providers belong to.
+pub(crate) const ACCOUNT: &str = "111122223333";
 
 /// The tests' "now" (2023-11-14T22:13:20Z).
 pub(crate) const NOW: i64 = 1_700_000_000;
@@ -89,6 +92,7 @@ pub(crate) fn locate(
 /// A provider config with the defaults the broker uses; no keys configured.
 pub(crate) fn config(issuer: &str) -> ProviderConfig {
     ProviderConfig {
+        account: ACCOUNT.to_owned(),
         issuer: issuer.to_owned(),
         accepted_issuers: Vec::new(),
         client_ids: vec!["sts.amazonaws.com".to_owned()],
@@ -99,12 +103,13 @@ pub(crate) fn config(issuer: &str) -> ProviderConfig {
         max_key_age: Duration::from_secs(3600),
         fetch_timeout: None,
         static_keys: None,
+        public_only: false,
     }
 }
 
-/// A client that never goes through a proxy (the loopback IdP must be reached directly).
-pub(crate) fn http_client() -> reqwest::Client {
-    reqwest::Client::builder().no_proxy().build().unwrap()
+/// Clients that never go through a proxy (the loopback IdP must be reached directly).
+pub(crate) fn http_client() -> FetchClients {
+    FetchClients::new(reqwest::Client::builder().no_proxy().build().unwrap()).unwrap()
 }
 
 enum Pair {

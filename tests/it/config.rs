@@ -215,6 +215,45 @@ jwks_fetch_timeout_seconds = 0
     );
 }
 
+/// One provider per issuer in an account; another account lists its own for the same issuer.
+#[test]
+fn an_issuer_is_one_provider_per_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let provider = |account: &str, issuer: &str, client: &str| {
+        format!(
+            "\n[[oidc_providers]]\naccount = \"{account}\"\nissuer = \"{issuer}\"\nclient_ids = [\"{client}\"]\n"
+        )
+    };
+    let accounts = "[[accounts]]\nid = \"111122223333\"\n\n[[accounts]]\nid = \"444455556666\"\n";
+    let both = format!(
+        "{accounts}{}{}",
+        provider("111122223333", "https://idp.example.com", "ours"),
+        provider("444455556666", "https://idp.example.com", "theirs")
+    );
+    let config = Config::from_toml(&both, "broker.toml", dir.path()).unwrap();
+    assert_eq!(config.oidc_providers.len(), 2);
+    let theirs = config
+        .oidc_provider("444455556666", "https://idp.example.com")
+        .unwrap();
+    assert_eq!(theirs.client_ids, ["theirs"]);
+    assert_eq!(
+        theirs.arn,
+        "arn:aws:iam::444455556666:oidc-provider/idp.example.com"
+    );
+    let twice = format!(
+        "{accounts}{}{}",
+        provider("111122223333", "https://idp.example.com", "ours"),
+        provider("111122223333", "https://idp.example.com:8443/", "again")
+    );
+    let err = Config::from_toml(&twice, "broker.toml", dir.path())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("is configured twice in account 111122223333"),
+        "{err}"
+    );
+}
+
 /// Every bad `[store]` is refused by `check-config` at its line, and no password is shown.
 #[test]
 fn check_config_locates_every_store_problem() {

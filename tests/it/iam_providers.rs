@@ -6,6 +6,7 @@
 
 use aws_sdk_iam::types::Tag;
 use aws_sdk_sts::error::ProvideErrorMetadata as _;
+use sts_broker::revocation::Revocation;
 use time::OffsetDateTime;
 
 use crate::harness::broker::{ACCOUNT, BOB_KEY_ID, BOB_SECRET, PROVIDER_ARN, TestBroker};
@@ -15,8 +16,8 @@ use crate::harness::saml::{AWS_SAML, TestSamlIdp};
 use crate::harness::signer::Signer;
 use crate::iam_policies::{raw, stored};
 use crate::iam_roles::{
-    ADMIN_KEY_ID, ADMIN_SECRET, FOREIGN_KEY_ID, FOREIGN_SECRET, PROPAGATION, assume, ci_trust,
-    config, refused, within,
+    ADMIN_KEY_ID, ADMIN_SECRET, FOREIGN_KEY_ID, FOREIGN_SECRET, PROPAGATION, assume,
+    caller_identity, ci_trust, config, refused, within,
 };
 
 const GITHUB: &str = "https://token.actions.githubusercontent.com";
@@ -789,15 +790,264 @@ async fn every_bad_provider_input_gets_iams_error_and_stores_nothing() {
     assert!(listed.open_id_connect_provider_list().is_empty());
     let listed = foreign.list_saml_providers().send().await.unwrap();
     assert!(listed.saml_provider_list().is_empty());
-    // The other account may not register the same issuer either.
-    let taken = refused(
-        foreign
-            .create_open_id_connect_provider()
-            .url(GITHUB)
-            .client_id_list("a")
+    assert_eq!(unchanged(&broker).await, before);
+}
+
+const THEIR_ACCOUNT: &str = "444455556666";
+
+/// A role of `account` trusting that account's provider of the test IdP, with no condition:
+/// the audience is checked by the provider's client ids alone.
+fn trusting_its_provider(account: &str) -> String {
+    format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Federated":"arn:aws:iam::{account}:oidc-provider/127.0.0.1/idp"}},"Action":"sts:AssumeRoleWithWebIdentity"}}]}}"#
+    )
+}
+
+/// `AssumeRoleWithWebIdentity` into `role` with a token of `sub` for audience `aud`: the
+/// credentials and the provider STS names, or the error code and message.
+async fn exchange(
+    broker: &TestBroker,
+    idp: &TestIdp,
+    role: &str,
+    sub: &str,
+    aud: &str,
+) -> Result<(aws_sdk_sts::types::Credentials, String), (String, String)> {
+    let mut claims = idp.claims(sub);
+    claims["aud"] = serde_json::json!(aud);
+    broker
+        .sts()
+        .assume_role_with_web_identity()
+        .role_arn(role)
+        .role_session_name("per-account")
+        .web_identity_token(idp.token("rsa-1", &claims))
+        .send()
+        .await
+        .map(|o| {
+            (
+                o.credentials().unwrap().clone(),
+                o.provider().unwrap_or_default().to_owned(),
+            )
+        })
+        .map_err(|e| {
+            let e = e.into_service_error();
+            (
+                e.code().unwrap_or_default().to_owned(),
+                e.message().unwrap_or_default().to_owned(),
+            )
+        })
+}
+
+/// As in IAM, every account registers its own provider for an issuer, with its own client
+/// ids: a role trusts its own account's provider only, whichever account registered the issuer
+/// first; one account adding or deleting its provider changes nothing for the other; the IdP
+/// sees one stream of key fetches for both; a subject revoked at one account's provider keeps
+/// its sessions and tokens at the other's.
+#[tokio::test]
+async fn accounts_register_their_own_provider_for_one_issuer() {
+    let idp = TestIdp::start().await;
+    let keys = tempfile::tempdir().unwrap();
+    let broker = replica(&idp, "memory://", keys.path()).await;
+    let ours = broker.iam_as(ADMIN_KEY_ID, ADMIN_SECRET);
+    let theirs = broker.iam_as(FOREIGN_KEY_ID, FOREIGN_SECRET);
+    let their_provider = format!("arn:aws:iam::{THEIR_ACCOUNT}:oidc-provider/127.0.0.1/idp");
+    let our_role = format!("arn:aws:iam::{ACCOUNT}:role/ci-ours");
+    let their_role = format!("arn:aws:iam::{THEIR_ACCOUNT}:role/ci-theirs");
+    let sub = "repo:octo-org/app:ref:refs/heads/main";
+    for (iam, name, account) in [
+        (&ours, "ci-ours", ACCOUNT),
+        (&theirs, "ci-theirs", THEIR_ACCOUNT),
+    ] {
+        iam.create_role()
+            .role_name(name)
+            .assume_role_policy_document(trusting_its_provider(account))
             .send()
-            .await,
+            .await
+            .unwrap();
+    }
+    let no_provider = |r: Result<_, (String, String)>| {
+        let (code, message) = r.err().unwrap();
+        assert_eq!(code, "InvalidIdentityToken", "{message}");
+        assert!(
+            message.starts_with(
+                "No OpenIDConnect provider found in your account for http://127.0.0.1:"
+            ),
+            "{message}"
+        );
+    };
+    let wrong_audience = |r: Result<_, (String, String)>| {
+        let (code, message) = r.err().unwrap();
+        assert_eq!(code, "InvalidIdentityToken", "{message}");
+        assert!(message.contains("audience"), "{message}");
+    };
+
+    // Our account registers the issuer first; theirs has no provider for it yet.
+    let created = ours
+        .create_open_id_connect_provider()
+        .url(&idp.issuer)
+        .client_id_list("our-client")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.open_id_connect_provider_arn(), Some(PROVIDER_ARN));
+    let (_, provider) = exchange(&broker, &idp, &our_role, sub, "our-client")
+        .await
+        .unwrap();
+    assert_eq!(provider, PROVIDER_ARN);
+    no_provider(exchange(&broker, &idp, &their_role, sub, "our-client").await);
+    let fetched = (idp.discovery_hits(), idp.jwks_hits());
+    assert_eq!(fetched, (1, 1));
+
+    // Theirs registers the same issuer with its own client id (not refused as taken).
+    let created = theirs
+        .create_open_id_connect_provider()
+        .url(&idp.issuer)
+        .client_id_list("their-client")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        created.open_id_connect_provider_arn(),
+        Some(their_provider.as_str())
     );
-    assert_eq!(taken.0, "EntityAlreadyExists");
+    let (our_session, provider) = exchange(&broker, &idp, &our_role, sub, "our-client")
+        .await
+        .unwrap();
+    assert_eq!(provider, PROVIDER_ARN);
+    let (their_session, provider) = exchange(&broker, &idp, &their_role, sub, "their-client")
+        .await
+        .unwrap();
+    assert_eq!(provider, their_provider);
+    // Each provider's client ids decide its tokens' audience, both ways.
+    wrong_audience(exchange(&broker, &idp, &their_role, sub, "our-client").await);
+    wrong_audience(exchange(&broker, &idp, &our_role, sub, "their-client").await);
+    // Each account lists its own provider only.
+    for (iam, arn) in [(&ours, PROVIDER_ARN), (&theirs, their_provider.as_str())] {
+        let listed = iam.list_open_id_connect_providers().send().await.unwrap();
+        let arns: Vec<_> = listed
+            .open_id_connect_provider_list()
+            .iter()
+            .filter_map(|p| p.arn())
+            .collect();
+        assert_eq!(arns, [arn]);
+    }
+    // One stream of key fetches for both accounts' providers, kept across the swaps.
+    assert_eq!((idp.discovery_hits(), idp.jwks_hits()), fetched);
+
+    // A subject revoked at their provider: their session and tokens end, ours do not.
+    broker
+        .state
+        .revocations
+        .revoke(
+            Revocation::Subject {
+                provider: their_provider.clone(),
+                subject: sub.to_owned(),
+            },
+            OffsetDateTime::now_utc(),
+        )
+        .await
+        .unwrap();
+    assert!(caller_identity(&broker, &our_session).await.is_ok());
+    assert!(caller_identity(&broker, &their_session).await.is_err());
+    let (code, _) = exchange(&broker, &idp, &their_role, sub, "their-client")
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(code, "AccessDenied");
+    exchange(&broker, &idp, &our_role, sub, "our-client")
+        .await
+        .unwrap();
+
+    // Their provider deleted: ours keeps working, their role has no provider again.
+    theirs
+        .delete_open_id_connect_provider()
+        .open_id_connect_provider_arn(&their_provider)
+        .send()
+        .await
+        .unwrap();
+    exchange(&broker, &idp, &our_role, sub, "our-client")
+        .await
+        .unwrap();
+    no_provider(exchange(&broker, &idp, &their_role, sub, "their-client").await);
+    assert_eq!((idp.discovery_hits(), idp.jwks_hits()), fetched);
+}
+
+/// The client that fetches the keys of providers made through the API (without
+/// `allow_http_api_providers`) connects only to public addresses, checked on the addresses a
+/// name resolves to when connecting: `localhost`, resolved by the system, leads nowhere, and a
+/// real listener there counts no connection. The operator's client does reach it.
+#[tokio::test]
+async fn the_public_only_client_never_connects_to_a_name_resolving_to_loopback() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request).await;
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                .await;
+        }
+    });
+    let operator = reqwest::Client::builder().no_proxy().build().unwrap();
+    let clients = sts_broker::oidc::FetchClients::new(operator.clone()).unwrap();
+    let err = clients
+        .public_only()
+        .get(format!(
+            "http://localhost:{port}/.well-known/openid-configuration"
+        ))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.is_connect(), "{err:?}");
+    assert_eq!(accepted.load(Ordering::SeqCst), 0);
+    operator
+        .get(format!("http://localhost:{port}/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+}
+
+/// Without `allow_http_api_providers`, a provider URL naming the broker's own network is
+/// refused when created (names are checked again at every connection), and nothing is
+/// stored.
+#[tokio::test]
+async fn provider_urls_inside_the_brokers_network_are_refused() {
+    let idp = TestIdp::start().await;
+    let broker = crate::iam_roles::broker(&idp, "memory://", None).await;
+    let iam = broker.iam_as(ADMIN_KEY_ID, ADMIN_SECRET);
+    let before = unchanged(&broker).await;
+    for url in [
+        "https://127.0.0.1:8443/idp",
+        "https://localhost/idp",
+        "https://localhost./idp",
+        "https://metadata.localhost",
+        "https://169.254.169.254/latest/meta-data",
+        "https://[::1]/idp",
+        "https://[::ffff:10.0.0.1]/idp",
+        "https://100.100.100.200",
+        "https://[fd00::2]",
+    ] {
+        let (code, status, message) = refused(
+            iam.create_open_id_connect_provider()
+                .url(url)
+                .client_id_list("sts.amazonaws.com")
+                .send()
+                .await,
+        );
+        assert_eq!(
+            (code.as_str(), status),
+            ("InvalidInput", 400),
+            "{url}: {message}"
+        );
+        assert!(message.contains("non-public address"), "{url}: {message}");
+    }
     assert_eq!(unchanged(&broker).await, before);
 }

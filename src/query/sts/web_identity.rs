@@ -1,8 +1,10 @@
 //! `AssumeRoleWithWebIdentity`: an OIDC token in, temporary credentials for a role out.
 //!
-//! The path: validate parameters (STS API model) → verify the token ([`crate::oidc`]) → the
-//! shared role-session rules ([`role_session::decide`]) for `Federated` = the provider ARN with
-//! the token's claims as condition keys → the token not revoked → mint, record, XML. Nothing is
+//! The path: validate parameters (STS API model) → verify the token ([`crate::oidc`]) with the
+//! provider of its issuer in the role's account (as in IAM, a role trusts only its own
+//! account's providers; accounts register their own provider for an issuer) → the shared
+//! role-session rules ([`role_session::decide`]) for `Federated` = that provider's ARN with the
+//! token's claims as condition keys → the token not revoked → mint, record, XML. Nothing is
 //! stored unless every step succeeded.
 
 use std::collections::BTreeMap;
@@ -90,31 +92,40 @@ pub async fn assume_role_with_web_identity(
     meta: &RequestMeta,
 ) -> Result<String, ApiError> {
     let input = read_input(params)?;
+    let account = role_account(input.role_arn);
     // Throttling (see `broker::throttle`): the role and the subject the token names are only
     // looked at before it is verified (no key fetch, no signature check when either bucket is
     // empty); the subject's token is taken once it verified and the role's once the role
-    // accepted it, so forged or untrusted tokens drain no one else's bucket.
+    // accepted it, so forged or untrusted tokens drain no one else's bucket. A subject's
+    // bucket is its provider's (by ARN, as for SAML): one account's callers never use up
+    // another's.
     state.throttle.peek_role(input.role_arn).await?;
     if state.throttle.limit(Scope::Subject).is_some()
-        && let Some((provider, subject)) = state.oidc.claimed_subject(input.token)
+        && let Some((issuer, subject)) = state.oidc.claimed_subject(input.token, account)
+        && let Some(provider) = state.config.oidc_provider(account, issuer)
     {
-        state.throttle.peek_subject(provider, &subject).await?;
+        state.throttle.peek_subject(&provider.arn, &subject).await?;
     }
-    let token = state.oidc.verify(input.token).await.map_err(|e| {
+    // The role's account's provider of the token's issuer, or none: then no key is fetched
+    // and no signature checked.
+    let token = state.oidc.verify(input.token, account).await.map_err(|e| {
         tracing::info!(request_id = %meta.request_id, error = %e, "web identity token refused");
         ApiError::from(e)
     })?;
     crate::audit::note(|n| n.subject = Some(crate::audit::bounded(&token.subject)));
+    let provider = state
+        .config
+        .oidc_provider(&token.account, &token.issuer)
+        .ok_or_else(|| {
+            ApiError::invalid_identity_token(format!(
+                "No OpenIDConnect provider found in your account for {}",
+                token.issuer
+            ))
+        })?;
     state
         .throttle
-        .take_subject(&token.issuer, &token.subject)
+        .take_subject(&provider.arn, &token.subject)
         .await?;
-    let provider = state.config.oidc_provider(&token.issuer).ok_or_else(|| {
-        ApiError::invalid_identity_token(format!(
-            "No OpenIDConnect provider found in your account for {}",
-            token.issuer
-        ))
-    })?;
     crate::audit::note(|n| n.principal = Some(provider.arn.clone()));
     let issued_at = token_lifetime_ok(provider, &token)?;
     let tags = session_tags(&token)?;
@@ -224,6 +235,12 @@ pub async fn assume_role_with_web_identity(
         &result,
         &meta.request_id,
     ))
+}
+
+/// The account of the role asked for, where the token's provider is looked up; empty (no
+/// account has providers there) when `role_arn` is not an ARN.
+fn role_account(role_arn: &str) -> &str {
+    crate::policy::Arn::parse(role_arn).map_or("", |arn| arn.account)
 }
 
 /// The condition keys the token contributes: every claim under the provider's prefix, the
