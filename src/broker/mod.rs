@@ -121,7 +121,11 @@ impl Broker {
         // Every live revocation is loaded before the first request; with Redis a subscriber
         // keeps the cache current from then on. Roles and users gone from the configuration
         // since a replica last saw them have their sessions revoked before serving.
-        let revocations = Revocations::new(store.clone(), clock.clone(), Principals::of(&config));
+        let revocations = Revocations::new(
+            store.clone(),
+            clock.clone(),
+            Principals::held(&config, &layer),
+        );
         revocations.set_session_keys(keys.clone());
         revocations.start().await?;
         revocations.reconcile(clock.now()).await?;
@@ -188,7 +192,8 @@ fn oidc_providers(
             client_ids: p.client_ids.clone(),
             jwks_uri: p.jwks_uri.clone(),
             allow_http: p.allow_http,
-            public_only: p.origin == Origin::Api && !config.server.allow_http_api_providers,
+            public_only: p.public_only
+                || (p.origin == Origin::Api && !config.server.allow_http_api_providers),
             leeway: p.leeway,
             refetch_interval: p.refetch_interval,
             max_key_age: p.max_key_age,

@@ -380,7 +380,7 @@ impl Broker {
         // end, so that one served again later does not bring them back.
         revoked.extend(
             self.revocations
-                .reconfigure(Principals::of(&config), now)
+                .reconfigure(Principals::held(&config, &layer), now)
                 .await?,
         );
         let reloaded = Reloaded {

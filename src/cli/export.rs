@@ -105,6 +105,9 @@ fn render_account(account: &str, doc: &AccountDocument, folder: &Path, out: &mut
         field(&mut out.toml, "account", account);
         field(&mut out.toml, "issuer", &p.url);
         list(&mut out.toml, "client_ids", &p.client_ids);
+        // Whoever created it through the API chose its URL: it keeps fetching keys only from
+        // public addresses once the operator's file holds it.
+        let _ = writeln!(out.toml, "public_only = true");
         out.toml.push('\n');
         if !p.thumbprints.is_empty() {
             out.left_out.push(format!(

@@ -53,6 +53,7 @@ impl OidcProvider {
             max_key_age: Duration::from_secs(file::default_key_age()),
             max_token_lifetime: Duration::from_secs(file::default_max_token_lifetime()),
             fetch_timeout: Duration::from_secs(file::default_fetch_timeout()),
+            public_only: !allow_http,
             origin: Origin::Api,
             created: at(stored.created),
         }

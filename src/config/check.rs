@@ -515,6 +515,7 @@ impl Checker<'_> {
                 max_key_age: Duration::from_secs(p.jwks_max_age_seconds),
                 max_token_lifetime: Duration::from_secs(p.max_token_lifetime_seconds),
                 fetch_timeout: Duration::from_secs(p.jwks_fetch_timeout_seconds),
+                public_only: p.public_only,
                 origin: Origin::File(self.name.to_owned()),
                 created: time::OffsetDateTime::now_utc(),
             });

@@ -179,6 +179,10 @@ pub struct OidcProviderEntry {
     /// Bound on one key fetch (discovery and JWKS together), 1 to 30 seconds.
     #[serde(default = "default_fetch_timeout")]
     pub jwks_fetch_timeout_seconds: u64,
+    /// Fetch keys only from public addresses, as for providers created through IAM's API (an
+    /// exported one keeps it).
+    #[serde(default)]
+    pub public_only: bool,
 }
 
 pub(super) fn default_max_token_lifetime() -> u64 {

@@ -134,6 +134,9 @@ pub struct OidcProvider {
     pub max_token_lifetime: Duration,
     /// Bound on one key fetch (discovery and JWKS together).
     pub fetch_timeout: Duration,
+    /// Keys only from public addresses (the file's `public_only`); providers created through
+    /// IAM's API always are, unless `[server] allow_http_api_providers`.
+    pub public_only: bool,
     /// The file, or IAM's API ([`api_providers`]).
     pub origin: Origin,
     /// When the file was read, or when it was created through the API.

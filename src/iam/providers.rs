@@ -57,6 +57,10 @@ pub struct StoredSamlProvider {
     pub name: String,
     /// The IdP's metadata XML as given.
     pub metadata: String,
+    /// The metadata root's `validUntil` as IAM shows it, read once when the metadata is given
+    /// (listing providers parses nothing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<String>,
     #[serde(default)]
     pub tags: Vec<Tag>,
     /// Unix seconds.
@@ -115,6 +119,7 @@ pub enum ProviderChange {
     UpdateSaml {
         name: String,
         metadata: String,
+        valid_until: Option<String>,
     },
     DeleteSaml {
         name: String,
@@ -282,7 +287,14 @@ pub fn apply(
                 .filter(|p| p.name == *name)
                 .ok_or_else(|| no_such_saml(&arn))?;
             match change {
-                ProviderChange::UpdateSaml { metadata, .. } => p.metadata.clone_from(metadata),
+                ProviderChange::UpdateSaml {
+                    metadata,
+                    valid_until,
+                    ..
+                } => {
+                    p.metadata.clone_from(metadata);
+                    p.valid_until.clone_from(valid_until);
+                }
                 ProviderChange::TagSaml { tags, .. } => add_tags(&mut p.tags, tags)?,
                 ProviderChange::UntagSaml { keys, .. } => {
                     remove_tags(&mut p.tags, keys);
@@ -321,6 +333,15 @@ fn length(param: &str, value: &str, min: usize, max: usize) -> Result<(), IamApi
 /// Returns it without a trailing `/`.
 pub fn check_url(url: &str, allow_http: bool) -> Result<&str, IamApiError> {
     length("url", url, 1, MAX_URL)?;
+    // What URL parsers drop or rewrite (tabs, line ends, spaces, controls, non-ASCII) would
+    // make the stored text, its ARN and its condition keys differ from the URL fetched, and
+    // could forge log lines: printable ASCII only, as issuers are.
+    if !url.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(IamApiError::InvalidInput(
+            "Url is not valid: it must be printable ASCII, without spaces or control characters."
+                .to_owned(),
+        ));
+    }
     let checked = if allow_http {
         crate::oidc::check_provider_url(url, true, false)
     } else {
@@ -506,6 +527,7 @@ mod tests {
         let saml = StoredSamlProvider {
             name: "Corp-ADFS".into(),
             metadata: String::new(),
+            valid_until: None,
             tags: Vec::new(),
             created: 0,
         };
@@ -564,6 +586,7 @@ mod tests {
         let p = StoredSamlProvider {
             name: "Partner".into(),
             metadata: "<md/>".into(),
+            valid_until: None,
             tags: Vec::new(),
             created: 1,
         };
@@ -578,6 +601,7 @@ mod tests {
             ProviderChange::UpdateSaml {
                 name: "Partner".into(),
                 metadata: "<md2/>".into(),
+                valid_until: Some("2030-01-01T00:00:00Z".into()),
             },
         );
         let doc = applied(
@@ -591,6 +615,10 @@ mod tests {
             },
         );
         assert_eq!(doc.saml_providers["partner"].metadata, "<md2/>");
+        assert_eq!(
+            doc.saml_providers["partner"].valid_until.as_deref(),
+            Some("2030-01-01T00:00:00Z")
+        );
         assert_eq!(doc.saml_providers["partner"].tags.len(), 1);
         // The ARN names it as created.
         let other_case = apply(
@@ -598,6 +626,7 @@ mod tests {
             &ProviderChange::UpdateSaml {
                 name: "partner".into(),
                 metadata: "x".into(),
+                valid_until: None,
             },
             &file(),
         );
@@ -652,6 +681,12 @@ mod tests {
             "https://idp.example.com?x=1",
             "https://idp.example.com#f",
             "idp.example.com",
+            "https://idp.exa\tmple.com",
+            "https://idp.example.com/\u{1b}[2J",
+            " https://idp.example.com",
+            "https://idp.example.com/a b",
+            "https://idp.example.com\r\nx",
+            "https://idp.exämple.com",
         ] {
             assert!(
                 matches!(check_url(bad, false), Err(IamApiError::InvalidInput(_))),

@@ -220,9 +220,23 @@ pub struct Principals {
     /// Identity provider ARN → seconds a proof issued before a cut can still be presented
     /// after it (OIDC: `max_token_lifetime_seconds` + leeway; SAML: 7 days + leeway).
     pub providers: HashMap<String, i64>,
+    /// Accounts whose IAM API entities this replica cannot read now (their stored document is
+    /// damaged or of a newer format): their roles and users are not served, but neither are
+    /// they removed, so that their sessions come back with the document rather than end.
+    pub held_accounts: HashSet<String>,
 }
 
 impl Principals {
+    /// Whether `arn` (a role's or user's) is of an account held as unreadable: not to be
+    /// revoked as removed.
+    fn holds(&self, arn: &str) -> bool {
+        !self.held_accounts.is_empty()
+            && arn
+                .split(':')
+                .nth(4)
+                .is_some_and(|account| self.held_accounts.contains(account))
+    }
+
     /// The roles, users and identity providers of `config`.
     pub fn of(config: &Config) -> Principals {
         let mut out = Principals::of_iam(&config.iam);
@@ -240,6 +254,19 @@ impl Principals {
         out
     }
 
+    /// [`Principals::of`] `config`, holding the accounts whose document in `layer` (the IAM
+    /// API's, merged into `config`) this replica cannot use.
+    pub fn held(config: &Config, layer: &crate::iam::api::Layer) -> Principals {
+        let mut out = Principals::of(config);
+        out.held_accounts = layer
+            .accounts
+            .iter()
+            .filter(|(_, stored)| stored.document.is_unusable())
+            .map(|(account, _)| account.clone())
+            .collect();
+        out
+    }
+
     /// The roles and users of `iam`, no identity provider.
     pub fn of_iam(iam: &Iam) -> Principals {
         Principals {
@@ -249,6 +276,7 @@ impl Principals {
                 .collect(),
             users: iam.users().map(|u| u.arn.clone()).collect(),
             providers: HashMap::new(),
+            held_accounts: HashSet::new(),
         }
     }
 }
@@ -486,7 +514,7 @@ impl Revocations {
                 RegisteredKind::Role => p.roles.contains_key(&known.arn),
                 RegisteredKind::User => p.users.contains(&known.arn),
             };
-            if !configured {
+            if !configured && !p.holds(&known.arn) {
                 gone.push(removal(&known, now, now));
             }
         }
@@ -514,12 +542,12 @@ impl Revocations {
         let roles = previous
             .roles
             .iter()
-            .filter(|(arn, _)| !next.roles.contains_key(*arn))
+            .filter(|(arn, _)| !next.roles.contains_key(*arn) && !next.holds(arn))
             .map(|(arn, max)| role_registered(arn, *max));
         let users = previous
             .users
             .iter()
-            .filter(|arn| !next.users.contains(*arn))
+            .filter(|arn| !next.users.contains(*arn) && !next.holds(arn))
             .map(|arn| user_registered(arn, self.shared.longest));
         let gone = roles.chain(users).map(|r| removal(&r, now, now)).collect();
         // Only the new ones: a change through IAM's API swaps the configuration, and writing

@@ -234,7 +234,10 @@ fn view(config: &Config) -> BTreeMap<String, String> {
     {
         out.insert(
             p.arn.clone(),
-            format!("issuer={} clients={:?}", p.issuer, p.client_ids),
+            format!(
+                "issuer={} clients={:?} public_only={}",
+                p.issuer, p.client_ids, p.public_only
+            ),
         );
     }
     for p in config

@@ -551,15 +551,20 @@ pub async fn list_oidc_tags(
     Err(domain::no_such_oidc(arn).into())
 }
 
-/// `work` on a blocking thread: parsing SAML metadata (up to the body limit each, every
-/// provider's for a list) must not hold up the requests sharing this worker thread.
-async fn off_runtime<T: Send + 'static>(
-    work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(work).await.map_err(|e| {
+/// `document` checked as SAML metadata ([`domain::check_metadata`]) and its root's
+/// `validUntil`, on a blocking thread: parsing up to the body limit must not hold up the
+/// requests sharing this worker thread.
+async fn checked_metadata(document: &str) -> Result<Option<String>, ApiError> {
+    let document = document.to_owned();
+    let checked = tokio::task::spawn_blocking(move || {
+        domain::check_metadata(&document).map(|()| valid_until(&document))
+    })
+    .await
+    .map_err(|e| {
         tracing::error!(error = %e, "parsing SAML metadata stopped");
         ApiError::internal()
-    })
+    })?;
+    Ok(checked?)
 }
 
 /// The `validUntil` of a metadata document's root, as IAM shows it.
@@ -592,11 +597,11 @@ pub async fn create_saml(
         &tags,
         None,
     )?;
-    let checked = document.to_owned();
-    off_runtime(move || domain::check_metadata(&checked)).await??;
+    let valid_until = checked_metadata(document).await?;
     let provider = StoredSamlProvider {
         name: name.to_owned(),
         metadata: document.to_owned(),
+        valid_until,
         tags: tags.clone(),
         created: state.clock.now().unix_timestamp(),
     };
@@ -625,16 +630,10 @@ pub async fn get_saml(
         .and_then(|d| d.saml_providers.get(&name.to_ascii_lowercase()))
         .filter(|p| p.name == name);
     if let Some(p) = stored {
-        let metadata = p.metadata.clone();
-        let (metadata, until) = off_runtime(move || {
-            let until = valid_until(&metadata);
-            (metadata, until)
-        })
-        .await?;
         return Ok(GetSamlResult {
-            metadata: Some(metadata),
+            metadata: Some(p.metadata.clone()),
             create_date: unix_date(p.created),
-            valid_until: until,
+            valid_until: p.valid_until.clone(),
             tags: some_tags(&p.tags),
         });
     }
@@ -672,29 +671,11 @@ pub async fn list_saml(
         })
         .collect();
     if let Some(d) = document(state, &caller.account) {
-        let stored: Vec<(String, String, i64)> = d
-            .saml_providers
-            .values()
-            .map(|p| {
-                (
-                    saml_arn(&caller.account, &p.name),
-                    p.metadata.clone(),
-                    p.created,
-                )
-            })
-            .collect();
-        let entries = off_runtime(move || {
-            stored
-                .into_iter()
-                .map(|(arn, metadata, created)| SamlListEntry {
-                    arn,
-                    valid_until: valid_until(&metadata),
-                    create_date: unix_date(created),
-                })
-                .collect::<Vec<_>>()
-        })
-        .await?;
-        out.extend(entries);
+        out.extend(d.saml_providers.values().map(|p| SamlListEntry {
+            arn: saml_arn(&caller.account, &p.name),
+            valid_until: p.valid_until.clone(),
+            create_date: unix_date(p.created),
+        }));
     }
     out.sort_by(|a, b| a.arn.cmp(&b.arn));
     Ok(ListSamlResult {
@@ -712,11 +693,11 @@ pub async fn update_saml(
     provider_arn(params, "SAMLProviderArn", "saml-provider")?;
     let document = required(params, "SAMLMetadataDocument")?;
     let (arn, name) = saml_target(state, params, meta, &caller, "UpdateSAMLProvider")?;
-    let checked = document.to_owned();
-    off_runtime(move || domain::check_metadata(&checked)).await??;
+    let valid_until = checked_metadata(document).await?;
     let change = ProviderChange::UpdateSaml {
         name: name.to_owned(),
         metadata: document.to_owned(),
+        valid_until,
     };
     iam_api::change_provider(state, &caller.account, &change).await?;
     Ok(SamlArnResult {
