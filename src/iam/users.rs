@@ -399,6 +399,11 @@ pub fn apply(
                     "Cannot delete entity, must remove users from group first.".to_owned(),
                 ));
             }
+            if super::mfa::enabled_for(&next, &user.user_id) {
+                return Err(IamApiError::DeleteConflict(
+                    "Cannot delete entity, must deactivate MFA devices first.".to_owned(),
+                ));
+            }
             next.users.remove(&name.to_ascii_lowercase());
             return Ok((next, ()));
         }
