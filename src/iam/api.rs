@@ -2124,6 +2124,20 @@ mod tests {
         let mut with_user = doc.clone();
         with_user.alias = Some("my-co".into());
         assert_eq!(with_user.with_needed_format().format, Format(2));
+        // Virtual MFA devices: format 3 (a build of format 2 would drop them).
+        let mut with_device = doc.clone();
+        with_device.mfa_devices.insert(
+            "d".into(),
+            super::super::mfa::StoredMfaDevice {
+                name: "d".into(),
+                path: "/".into(),
+                seed: "sb1:k1:sealed".into(),
+                enabled: None,
+                tags: Vec::new(),
+                created: 0,
+            },
+        );
+        assert_eq!(with_device.with_needed_format().format, Format(3));
         // Written before the format was recorded: format 1, read whole.
         json.as_object_mut().unwrap().remove("format");
         let old = AccountDocument::decode(json.to_string().as_bytes());

@@ -822,5 +822,28 @@ mod tests {
         // Merged again: the API's are dropped first, not doubled.
         file_only(&mut iam);
         assert_eq!(iam.mfa_devices().count(), 0);
+        // A drift is served as recorded (codes are checked at the device's time); one out of
+        // range is not served at all.
+        let drifted = |steps: i64| {
+            let mut d = doc.clone();
+            if let Some(e) = d.mfa_devices.get_mut("on").and_then(|x| x.enabled.as_mut()) {
+                e.drift_steps = steps;
+            }
+            d
+        };
+        let mut skipped = Vec::new();
+        merge_into(&mut iam, ACCOUNT, &drifted(-3), &mut skipped);
+        let now = OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
+        let served = iam.mfa_device(&serial_of("on")).unwrap();
+        assert_eq!(served.device_time(now), now - time::Duration::seconds(90));
+        file_only(&mut iam);
+        let mut skipped = Vec::new();
+        merge_into(&mut iam, ACCOUNT, &drifted(11), &mut skipped);
+        assert!(iam.mfa_device(&serial_of("on")).is_none());
+        assert!(
+            skipped.iter().any(
+                |s| matches!(s, Skipped::MfaDevice { problem, .. } if problem.contains("drift"))
+            )
+        );
     }
 }

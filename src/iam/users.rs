@@ -151,7 +151,7 @@ impl FileUsers {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UserChange {
     CreateUser(StoredUser),
-    /// Refused while it has policies or groups.
+    /// Refused while it has policies or groups, or an MFA device enabled.
     DeleteUser {
         name: String,
     },

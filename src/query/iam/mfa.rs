@@ -137,7 +137,7 @@ fn document<'a>(state: &'a Broker, caller: &Calling) -> Option<&'a AccountDocume
         .accounts
         .get(&caller.account)
         .map(|r| &r.document)
-        .filter(|d| !d.is_newer())
+        .filter(|d| !d.is_unusable())
 }
 
 /// A serial of the caller's account, else `NoSuchEntity`: another account's devices are not

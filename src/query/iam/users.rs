@@ -539,7 +539,7 @@ pub async fn update_user(
     .into())
 }
 
-/// `DeleteUser`: refused while it has policies or groups.
+/// `DeleteUser`: refused while it has policies or groups, or an MFA device enabled.
 pub async fn delete_user(
     state: &Broker,
     params: &Params,
@@ -1197,7 +1197,7 @@ pub async fn get_account_summary(
         .iam_layer
         .accounts
         .get(&caller.account)
-        .filter(|r| !r.document.is_newer())
+        .filter(|r| !r.document.is_unusable())
         .map_or(0, |r| r.document.mfa_devices.len());
     let entries = vec![
         entry("Users", iam.users().filter(|u| mine(&u.account)).count()),
