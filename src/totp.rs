@@ -16,6 +16,9 @@ pub const STEP_SECONDS: u64 = 30;
 pub const DIGITS: u32 = 6;
 /// Steps either side of the current one that are still accepted (clock drift, typing time).
 pub const ALLOWED_DRIFT_STEPS: u64 = 1;
+/// Steps either side of the current one searched for two consecutive codes when a device is
+/// enabled or resynchronized ([`find_consecutive`]): five minutes of clock drift.
+pub const RESYNC_WINDOW_STEPS: u64 = 10;
 
 /// Why a code was not accepted or a seed not read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -120,6 +123,39 @@ pub fn check(seed: &Seed, code: &str, now: OffsetDateTime) -> Result<u64, TotpEr
     matched.ok_or(TotpError::Mismatch)
 }
 
+/// Finds two consecutive codes, `first` then `second`, within [`RESYNC_WINDOW_STEPS`] of the
+/// step of `now`: returns the step `second` matched (what the device showed last). Every
+/// candidate pair is compared in constant time, and all of them are compared; of several
+/// matches, the one nearest to `now` wins.
+pub fn find_consecutive(
+    seed: &Seed,
+    first: &str,
+    second: &str,
+    now: OffsetDateTime,
+) -> Result<u64, TotpError> {
+    let digits = |c: &str| c.len() == DIGITS as usize && c.bytes().all(|b| b.is_ascii_digit());
+    if !digits(first) || !digits(second) {
+        return Err(TotpError::Malformed);
+    }
+    let current = step(now);
+    let low = current.saturating_sub(RESYNC_WINDOW_STEPS);
+    let high = current + RESYNC_WINDOW_STEPS;
+    let mut matched: Option<u64> = None;
+    let mut previous = hotp(seed, low, DIGITS);
+    for candidate in low + 1..=high {
+        let this = hotp(seed, candidate, DIGITS);
+        let pair =
+            previous.as_bytes().ct_eq(first.as_bytes()) & this.as_bytes().ct_eq(second.as_bytes());
+        if bool::from(pair)
+            && matched.is_none_or(|m| candidate.abs_diff(current) < m.abs_diff(current))
+        {
+            matched = Some(candidate);
+        }
+        previous = this;
+    }
+    matched.ok_or(TotpError::Mismatch)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,5 +233,50 @@ mod tests {
         assert_eq!(check(&seed, "12345", now), Err(TotpError::Malformed));
         assert_eq!(check(&seed, "12345a", now), Err(TotpError::Malformed));
         assert_eq!(check(&seed, "1234567", now), Err(TotpError::Malformed));
+    }
+
+    #[test]
+    fn consecutive_codes_are_found_within_the_wider_window_only() {
+        let seed = Seed::from_base32("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP").unwrap();
+        let now = at(1_700_000_015);
+        let current = step(now);
+        let pair = |second_step: u64| {
+            (
+                hotp(&seed, second_step - 1, DIGITS),
+                hotp(&seed, second_step, DIGITS),
+            )
+        };
+        // The device in step, five minutes behind, five minutes ahead.
+        for s in [
+            current,
+            current - RESYNC_WINDOW_STEPS + 1,
+            current + RESYNC_WINDOW_STEPS,
+        ] {
+            let (a, b) = pair(s);
+            assert_eq!(find_consecutive(&seed, &a, &b, now), Ok(s));
+        }
+        // One step further out, or the codes in the wrong order, or twice the same: refused.
+        let (a, b) = pair(current + RESYNC_WINDOW_STEPS + 1);
+        assert_eq!(
+            find_consecutive(&seed, &a, &b, now),
+            Err(TotpError::Mismatch)
+        );
+        let (a, b) = pair(current);
+        assert_eq!(
+            find_consecutive(&seed, &b, &a, now),
+            Err(TotpError::Mismatch)
+        );
+        assert_eq!(
+            find_consecutive(&seed, &b, &b, now),
+            Err(TotpError::Mismatch)
+        );
+        assert_eq!(
+            find_consecutive(&seed, "12345", &b, now),
+            Err(TotpError::Malformed)
+        );
+        assert_eq!(
+            find_consecutive(&seed, &a, "12345a", now),
+            Err(TotpError::Malformed)
+        );
     }
 }

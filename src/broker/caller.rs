@@ -345,6 +345,24 @@ pub fn mfa_failed() -> ApiError {
     ApiError::access_denied("MultiFactorAuthentication failed with invalid MFA one time pass code.")
 }
 
+/// What counts a device's wrong codes in the store.
+fn failures_key(serial: &str) -> String {
+    format!("mfa:{serial}")
+}
+
+/// What marks a device's code of time step `step` used in the store.
+fn used_key(serial: &str, step: u64) -> String {
+    format!("mfa:{serial}:{step}")
+}
+
+/// How long a used code stays marked: as long as any drift a device may have
+/// ([`totp::RESYNC_WINDOW_STEPS`] either way, and it may be changed by a resync) could still
+/// accept its step, one step either side.
+fn replay_window() -> std::time::Duration {
+    let steps = 2 * (totp::RESYNC_WINDOW_STEPS + totp::ALLOWED_DRIFT_STEPS) + 1;
+    std::time::Duration::from_secs(totp::STEP_SECONDS * steps)
+}
+
 /// The user's own virtual MFA device must accept the code now (one step either side).
 pub async fn check_mfa(
     state: &Broker,
@@ -369,7 +387,7 @@ pub async fn check_mfa(
     // attempt back. Without an
     // attempt left the device accepts no code until the window ends; the answer looks the same
     // as for a wrong code.
-    let failures_key = format!("mfa:{serial}");
+    let failures_key = failures_key(serial);
     if state
         .store
         .take_attempt(&failures_key, MFA_MAX_FAILURES, MFA_LOCKOUT)
@@ -386,15 +404,15 @@ pub async fn check_mfa(
         tracing::error!(serial, error = %e, "an MFA device's seed could not be opened");
         mfa_failed()
     })?;
-    let Ok(step) = totp::check(&seed, code, now) else {
+    // Checked at the time the device's clock shows (its drift, as enabling or resynchronizing
+    // it found it).
+    let Ok(step) = totp::check(&seed, code, device.device_time(now)) else {
         return Err(mfa_failed());
     };
     // A code is good once: remember its step for as long as it could still be accepted.
-    let window =
-        std::time::Duration::from_secs(totp::STEP_SECONDS * (2 * totp::ALLOWED_DRIFT_STEPS + 1));
     let fresh = state
         .store
-        .use_once(&format!("mfa:{serial}:{step}"), window)
+        .use_once(&used_key(serial, step), replay_window())
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "store refused the MFA replay guard");
@@ -409,6 +427,67 @@ pub async fn check_mfa(
         tracing::warn!(error = %e, "store did not take back a good MFA attempt");
     }
     Ok(now.unix_timestamp())
+}
+
+/// Two consecutive codes `first` and `second` of the device `serial` whose seed is `secret`,
+/// given to enable or resynchronize it: found within [`totp::RESYNC_WINDOW_STEPS`] of `now`
+/// ([`totp::find_consecutive`]); returns the device's drift, in steps, to record (0 when the
+/// codes are where [`check_mfa`] accepts them anyway). Guessing is bounded by the same attempts
+/// as [`check_mfa`]'s, and both codes are marked used with its replay guard, so neither can
+/// also be used to assume a role. Anything else is `InvalidAuthenticationCode`.
+pub async fn check_mfa_pair(
+    state: &Broker,
+    serial: &str,
+    secret: &crate::iam::HeldSecret,
+    (first, second): (&str, &str),
+    now: time::OffsetDateTime,
+) -> Result<i64, ApiError> {
+    let store_down = |e: StoreError| {
+        tracing::error!(error = %e, "store refused the MFA guard");
+        ApiError::service_unavailable()
+    };
+    let failures_key = failures_key(serial);
+    if state
+        .store
+        .take_attempt(&failures_key, MFA_MAX_FAILURES, MFA_LOCKOUT)
+        .await
+        .map_err(store_down)?
+        .is_none()
+    {
+        tracing::warn!(serial, "MFA device locked after repeated wrong codes");
+        crate::audit::note(|n| n.refusal = Some("mfaDeviceLocked"));
+        return Err(ApiError::invalid_authentication_code());
+    }
+    load_sealing_key(state, secret).await;
+    let seed = secret
+        .open(&state.keys.ring())
+        .map_err(|_| totp::TotpError::BadSeed)
+        .and_then(|s| totp::Seed::from_base32(s.expose()))
+        .map_err(|e| {
+            tracing::error!(serial, error = %e, "an MFA device's seed could not be opened");
+            ApiError::invalid_authentication_code()
+        })?;
+    let Ok(second_step) = totp::find_consecutive(&seed, first, second, now) else {
+        return Err(ApiError::invalid_authentication_code());
+    };
+    for step in [second_step.saturating_sub(1), second_step] {
+        let fresh = state
+            .store
+            .use_once(&used_key(serial, step), replay_window())
+            .await
+            .map_err(store_down)?;
+        if !fresh {
+            // A code used already: a failed attempt, as in check_mfa.
+            return Err(ApiError::invalid_authentication_code());
+        }
+    }
+    if let Err(e) = state.store.give_back_attempt(&failures_key).await {
+        tracing::warn!(error = %e, "store did not take back a good MFA attempt");
+    }
+    let drift = i64::try_from(second_step).unwrap_or(i64::MAX)
+        - i64::try_from(totp::step(now)).unwrap_or(i64::MAX);
+    let in_step = drift.unsigned_abs() <= totp::ALLOWED_DRIFT_STEPS;
+    Ok(if in_step { 0 } else { drift })
 }
 
 #[cfg(test)]

@@ -78,6 +78,7 @@ pub enum ErrorCode {
     DeleteConflict,
     ConcurrentModification,
     UnmodifiableEntity,
+    InvalidAuthenticationCode,
     // Too many requests (`[rate_limits]`).
     Throttling,
     // The service's own state.
@@ -126,6 +127,7 @@ impl ErrorCode {
             ErrorCode::DeleteConflict => "DeleteConflict",
             ErrorCode::ConcurrentModification => "ConcurrentModification",
             ErrorCode::UnmodifiableEntity => "UnmodifiableEntity",
+            ErrorCode::InvalidAuthenticationCode => "InvalidAuthenticationCode",
             ErrorCode::Throttling => "Throttling",
             ErrorCode::ServiceUnavailable => "ServiceUnavailable",
             ErrorCode::InternalFailure => "InternalFailure",
@@ -166,6 +168,7 @@ impl ErrorCode {
             | ErrorCode::InvalidClientTokenId
             | ErrorCode::ExpiredToken
             | ErrorCode::AccessDenied
+            | ErrorCode::InvalidAuthenticationCode
             | ErrorCode::IdpRejectedClaim => StatusCode::FORBIDDEN,
             ErrorCode::NotFound | ErrorCode::NoSuchEntity => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -216,6 +219,7 @@ impl ErrorCode {
             | ErrorCode::DeleteConflict
             | ErrorCode::ConcurrentModification
             | ErrorCode::UnmodifiableEntity
+            | ErrorCode::InvalidAuthenticationCode
             | ErrorCode::Throttling => Fault::Sender,
         }
     }
@@ -262,7 +266,8 @@ impl ErrorCode {
             | ErrorCode::LimitExceeded
             | ErrorCode::DeleteConflict
             | ErrorCode::ConcurrentModification
-            | ErrorCode::UnmodifiableEntity => false,
+            | ErrorCode::UnmodifiableEntity
+            | ErrorCode::InvalidAuthenticationCode => false,
         }
     }
 
@@ -277,7 +282,8 @@ impl ErrorCode {
             | ErrorCode::AccessDenied
             | ErrorCode::InvalidIdentityToken
             | ErrorCode::ExpiredTokenException
-            | ErrorCode::IdpRejectedClaim => true,
+            | ErrorCode::IdpRejectedClaim
+            | ErrorCode::InvalidAuthenticationCode => true,
             ErrorCode::ValidationError
             | ErrorCode::MissingParameter
             | ErrorCode::MissingAction
@@ -518,6 +524,15 @@ impl ApiError {
     /// IAM's `NoSuchEntity` (404).
     pub fn no_such_entity(message: impl Into<String>) -> ApiError {
         ApiError::new(ErrorCode::NoSuchEntity, message)
+    }
+
+    /// IAM's `InvalidAuthenticationCode` (403): the codes given to enable or resynchronize an
+    /// MFA device are not two consecutive codes of it.
+    pub fn invalid_authentication_code() -> ApiError {
+        ApiError::new(
+            ErrorCode::InvalidAuthenticationCode,
+            "Authentication code for device is not valid.",
+        )
     }
 
     /// IAM's `ConcurrentModification` (409): the entity changed under the call too often.

@@ -173,6 +173,11 @@ pub fn merge(base: &Config, layer: &Layer, previous: Option<(&Config, &Layer)>) 
                 problem,
                 "a user or group created through the IAM API is not served"
             ),
+            api::Skipped::MfaDevice { serial, problem } => tracing::warn!(
+                serial = %serial,
+                problem,
+                "a virtual MFA device enabled through the IAM API is not served: it accepts no code"
+            ),
             api::Skipped::Unparsable { role, problem } => tracing::error!(
                 role = %role,
                 problem,
@@ -340,6 +345,25 @@ pub async fn change_user_expecting(
         state,
         account,
         |doc, roles| crate::iam::users::apply_expecting(doc, change, expected, roles, &file),
+        |_| None,
+    )
+    .await
+}
+
+/// Applies a change to `account`'s virtual MFA devices ([`crate::iam::mfa::apply`]): enabling
+/// names the user and the sealed seed it was decided on, and is refused if either changed. What
+/// it changes reaches `AssumeRole` and `GetSessionToken` at the same swap: a device deactivated
+/// or deleted accepts no code from then on.
+pub async fn change_mfa(
+    state: &Broker,
+    account: &str,
+    change: &crate::iam::mfa::MfaChange,
+) -> Result<(), ApiError> {
+    let file = crate::iam::mfa::FileMfa::of(&state.config.iam, account, &state.config.source);
+    compare_and_set(
+        state,
+        account,
+        |doc, _| crate::iam::mfa::apply(doc, change, &file),
         |_| None,
     )
     .await
@@ -655,7 +679,7 @@ trust_policy = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Pri
         let mut doc = AccountDocument::default();
         doc.roles.insert("newer".into(), role("newer"));
         let mut json = serde_json::to_value(&doc).unwrap();
-        json["format"] = 3.into();
+        json["format"] = (api::FORMAT + 1).into();
         json["users"] = serde_json::json!({"alice": {}});
         let bytes = serde_json::to_vec(&json).unwrap();
         state

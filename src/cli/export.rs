@@ -3,8 +3,9 @@
 //! each policy document and SAML metadata as its own file under a folder, and prints the
 //! `[[policies]]`, `[[roles]]`, `[[oidc_providers]]`, `[[saml_providers]]`, `[[groups]]` and
 //! `[[users]]` entries naming them. What the file cannot hold (older policy versions, tags of
-//! policies and providers, thumbprints, the account alias, and every secret) is listed, never
-//! written: secrets stay sealed in the store.
+//! policies and providers, thumbprints, the account alias, and every secret: virtual MFA
+//! devices, whose seeds cannot be read back) is listed, never written: secrets stay sealed in
+//! the store.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -159,6 +160,17 @@ fn render_account(account: &str, doc: &AccountDocument, folder: &Path, out: &mut
         }
         tags(&mut out.toml, &u.tags);
         out.toml.push('\n');
+    }
+    for d in doc.mfa_devices.values() {
+        let whose = d.enabled.as_ref().map_or_else(
+            || "not enabled".to_owned(),
+            |e| format!("enabled for {}", e.user),
+        );
+        out.left_out.push(format!(
+            "virtual MFA device {} ({whose}): its seed stays sealed in the store, and an \
+             [[mfa_devices]] entry needs it (enrol a new device from the file instead)",
+            d.serial(account)
+        ));
     }
 }
 
@@ -396,6 +408,31 @@ mod tests {
         assert_eq!(out.files.len(), 2);
         assert!(
             out.left_out[0].contains("inline policy \"..\""),
+            "{:?}",
+            out.left_out
+        );
+    }
+
+    #[test]
+    fn virtual_mfa_devices_are_listed_never_written() {
+        let mut doc = AccountDocument::default();
+        doc.mfa_devices.insert(
+            "phone".to_owned(),
+            crate::iam::mfa::StoredMfaDevice {
+                name: "phone".to_owned(),
+                path: "/".to_owned(),
+                seed: "sb1:k1:sealed".to_owned(),
+                enabled: None,
+                tags: Vec::new(),
+                created: 0,
+            },
+        );
+        let out = render(&layer(doc), Path::new("x"));
+        assert!(out.toml.is_empty() && out.files.is_empty());
+        assert_eq!(out.left_out.len(), 1);
+        assert!(
+            out.left_out[0].contains("arn:aws:iam::111122223333:mfa/phone")
+                && !out.left_out[0].contains("sb1:"),
             "{:?}",
             out.left_out
         );

@@ -21,7 +21,7 @@ pub const MAX_ACCESS_KEYS_PER_USER: usize = 2;
 /// IAM's limit of groups a user belongs to.
 pub const MAX_GROUPS_PER_USER: usize = 10;
 /// IAM's limit of MFA devices per user.
-pub const MAX_MFA_DEVICES_PER_USER: usize = 8;
+pub const MAX_MFA_DEVICES_PER_USER: usize = iam::mfa::MAX_DEVICES_PER_USER;
 
 impl Checker<'_> {
     /// Groups, then users (who name groups), then MFA devices (which name users).
@@ -291,6 +291,9 @@ impl Checker<'_> {
             serial: m.serial.clone(),
             user_arn: user?.arn.clone(),
             secret: HeldSecret::File(secret?),
+            drift_steps: 0,
+            origin: iam::Origin::File(self.name.to_owned()),
+            enabled: OffsetDateTime::now_utc(),
         })
     }
 

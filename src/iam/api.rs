@@ -191,7 +191,7 @@ impl StoredPolicy {
 /// The format of the account documents this build writes and understands. A document of a
 /// later format was written by a newer build (it may hold what this one would drop): it is
 /// neither served nor changed here ([`AccountDocument::decode`]).
-pub const FORMAT: u32 = 2;
+pub const FORMAT: u32 = 3;
 
 /// An account document's format: [`FORMAT`] for a new one; 1 when absent (documents written
 /// before it was recorded).
@@ -242,6 +242,9 @@ pub struct AccountDocument {
     /// overwritten, like a newer format's ([`Self::is_unusable`]).
     #[serde(skip)]
     pub unreadable: bool,
+    /// Virtual MFA devices by name in lowercase ([`super::mfa`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub mfa_devices: BTreeMap<String, super::mfa::StoredMfaDevice>,
 }
 
 impl AccountDocument {
@@ -289,12 +292,17 @@ impl AccountDocument {
         self.format > Format(FORMAT)
     }
 
-    /// The document with the oldest format that holds all it has: 2 once it has users,
-    /// groups or an alias (a build of format 1 would drop them when writing it back), else 1
-    /// (such builds still serve and change it).
+    /// The document with the oldest format that holds all it has: 3 once it has virtual MFA
+    /// devices, else 2 once it has users, groups or an alias (a build of an older format would
+    /// drop them when writing it back), else 1 (such builds still serve and change it).
     pub fn with_needed_format(mut self) -> AccountDocument {
         let needs_two = !self.users.is_empty() || !self.groups.is_empty() || self.alias.is_some();
-        self.format = Format(if needs_two { 2 } else { 1 });
+        let needs_three = !self.mfa_devices.is_empty();
+        self.format = Format(match (needs_three, needs_two) {
+            (true, _) => 3,
+            (false, true) => 2,
+            (false, false) => 1,
+        });
         self
     }
 
@@ -1291,6 +1299,9 @@ pub enum Skipped {
     /// longer parses, an attached policy, boundary or group that is gone): it is left out
     /// rather than served with other permissions.
     Principal { entity: String, problem: String },
+    /// A virtual MFA device enabled through the API cannot be served (its user is gone or is
+    /// another user now): it accepts no code.
+    MfaDevice { serial: String, problem: String },
 }
 
 /// The file's entities of `base` (API-made ones it holds are dropped) with `layer` over them.
@@ -1300,6 +1311,7 @@ pub fn merged(base: &Iam, layer: &Layer, previous: Option<(&Iam, &Layer)>) -> (I
     let mut iam = base.clone();
     iam.retain_roles(|r| r.about.origin != Origin::Api);
     super::users::file_only(&mut iam);
+    super::mfa::file_only(&mut iam);
     let api_policies: Vec<String> = iam
         .managed_policies
         .values()
@@ -1338,6 +1350,7 @@ pub fn merged(base: &Iam, layer: &Layer, previous: Option<(&Iam, &Layer)>) -> (I
                 || !document.policies.is_empty()
                 || !document.users.is_empty()
                 || !document.groups.is_empty()
+                || !document.mfa_devices.is_empty()
             {
                 skipped.push(Skipped::UnknownAccount(account.clone()));
             }
@@ -1385,6 +1398,7 @@ pub fn merged(base: &Iam, layer: &Layer, previous: Option<(&Iam, &Layer)>) -> (I
             }
         }
         super::users::merge_into(&mut iam, account, document, &mut skipped);
+        super::mfa::merge_into(&mut iam, account, document, &mut skipped);
     }
     (iam, skipped)
 }
@@ -2110,12 +2124,26 @@ mod tests {
         let mut with_user = doc.clone();
         with_user.alias = Some("my-co".into());
         assert_eq!(with_user.with_needed_format().format, Format(2));
+        // Virtual MFA devices: format 3 (a build of format 2 would drop them).
+        let mut with_device = doc.clone();
+        with_device.mfa_devices.insert(
+            "d".into(),
+            super::super::mfa::StoredMfaDevice {
+                name: "d".into(),
+                path: "/".into(),
+                seed: "sb1:k1:sealed".into(),
+                enabled: None,
+                tags: Vec::new(),
+                created: 0,
+            },
+        );
+        assert_eq!(with_device.with_needed_format().format, Format(3));
         // Written before the format was recorded: format 1, read whole.
         json.as_object_mut().unwrap().remove("format");
         let old = AccountDocument::decode(json.to_string().as_bytes());
         assert_eq!((old.format, old.roles.len()), (Format(1), 1));
-        // Format 3, readable or not by this build: nothing but its format.
-        json["format"] = 3.into();
+        // Format 4, readable or not by this build: nothing but its format.
+        json["format"] = 4.into();
         let readable = AccountDocument::decode(json.to_string().as_bytes());
         json["roles"] = "a shape this build does not know".into();
         let unreadable = AccountDocument::decode(json.to_string().as_bytes());
@@ -2146,7 +2174,7 @@ mod tests {
                 Revisioned {
                     revision: 1,
                     document: AccountDocument {
-                        format: Format(3),
+                        format: Format(4),
                         ..doc
                     },
                 },
@@ -2159,7 +2187,7 @@ mod tests {
             skipped,
             [Skipped::NewerFormat {
                 account: ACCOUNT.to_owned(),
-                format: 3
+                format: 4
             }]
         );
     }

@@ -6,9 +6,11 @@
 //! (`arn:aws:iam::ACCOUNT:role/PATH/NAME`), role ids are `AROA` + 17 characters.
 //!
 //! Roles may also come from IAM's management API ([`api`]): stored per account, merged over
-//! the file's, told apart by [`Origin`].
+//! the file's, told apart by [`Origin`]; so may users and groups ([`users`]) and virtual MFA
+//! devices ([`mfa`]).
 
 pub mod api;
+pub mod mfa;
 pub mod providers;
 mod user;
 
@@ -220,6 +222,11 @@ impl Iam {
 
     pub fn add_mfa_device(&mut self, device: MfaDevice) {
         self.mfa_devices.insert(device.serial.clone(), device);
+    }
+
+    /// Keeps only the MFA devices `keep` accepts.
+    pub fn retain_mfa_devices(&mut self, mut keep: impl FnMut(&MfaDevice) -> bool) {
+        self.mfa_devices.retain(|_, d| keep(d));
     }
 
     /// The MFA device with this serial number (ARN).

@@ -89,17 +89,35 @@ pub fn user_identity<'a>(
     out
 }
 
-/// A virtual (TOTP) MFA device.
+/// A virtual (TOTP) MFA device, enabled for a user.
 #[derive(Debug, Clone)]
 pub struct MfaDevice {
-    /// `arn:aws:iam::ACCOUNT:mfa/NAME`, what callers send as `SerialNumber`.
+    /// `arn:aws:iam::ACCOUNT:mfa/PATH/NAME`, what callers send as `SerialNumber`.
     pub serial: String,
     pub user_arn: String,
     /// The base32 seed.
     pub secret: HeldSecret,
+    /// Steps of [`crate::totp::STEP_SECONDS`] the device's clock is ahead of the broker's
+    /// (behind when negative), as `EnableMFADevice` or `ResyncMFADevice` found it; 0 for the
+    /// file's devices.
+    pub drift_steps: i64,
+    /// Where it is defined.
+    pub origin: super::Origin,
+    /// When it was enabled (a file device: when this replica read its file).
+    pub enabled: OffsetDateTime,
 }
 
 impl MfaDevice {
+    /// The time the device's clock shows when the broker's shows `now`: its codes are checked
+    /// at that time.
+    pub fn device_time(&self, now: OffsetDateTime) -> OffsetDateTime {
+        let seconds = self
+            .drift_steps
+            .saturating_mul(crate::totp::STEP_SECONDS as i64);
+        now.checked_add(time::Duration::seconds(seconds))
+            .unwrap_or(now)
+    }
+
     /// The decoded seed, the secret opened with `keys` (a file seed was checked when the
     /// configuration was loaded).
     pub fn seed(&self, keys: &KeyRing) -> Result<Seed, TotpError> {

@@ -151,7 +151,7 @@ impl FileUsers {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UserChange {
     CreateUser(StoredUser),
-    /// Refused while it has policies or groups.
+    /// Refused while it has policies or groups, or an MFA device enabled.
     DeleteUser {
         name: String,
     },
@@ -397,6 +397,11 @@ pub fn apply(
             if !user.groups.is_empty() {
                 return Err(IamApiError::DeleteConflict(
                     "Cannot delete entity, must remove users from group first.".to_owned(),
+                ));
+            }
+            if super::mfa::enabled_for(&next, &user.user_id) {
+                return Err(IamApiError::DeleteConflict(
+                    "Cannot delete entity, must deactivate MFA devices first.".to_owned(),
                 ));
             }
             next.users.remove(&name.to_ascii_lowercase());

@@ -23,6 +23,7 @@ mod front_door;
 mod fuzz_regressions;
 mod harness;
 mod iam_export;
+mod iam_mfa;
 mod iam_policies;
 mod iam_providers;
 mod iam_roles;

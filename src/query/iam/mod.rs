@@ -1,10 +1,11 @@
 //! IAM's Query API (version 2010-05-08) on the broker's endpoint: the actions that explain
 //! and simulate decisions, `SimulateCustomPolicy` and `SimulatePrincipalPolicy`
-//! ([`simulate`]), the management of roles ([`roles`]), of customer-managed policies ([`policies`]) and of identity providers ([`providers`]), of users, groups and the account alias ([`users`]). Requests reach it through [`crate::query::dispatch`] when `Version` is IAM's;
+//! ([`simulate`]), the management of roles ([`roles`]), of customer-managed policies ([`policies`]) and of identity providers ([`providers`]), of users, groups and the account alias ([`users`]), of virtual MFA devices ([`mfa`]). Requests reach it through [`crate::query::dispatch`] when `Version` is IAM's;
 //! answers use IAM's XML namespace, with STS's envelope and error shape (both are AWS Query
 //! APIs). Every action here is an admin action ([`crate::broker::admin`]): signed for `iam` by a caller
 //! whose policies allow it.
 
+pub mod mfa;
 pub mod policies;
 pub mod providers;
 pub mod roles;
@@ -113,6 +114,13 @@ pub enum Action {
     DeleteAccountAlias,
     ListAccountAliases,
     GetAccountSummary,
+    CreateVirtualMFADevice,
+    EnableMFADevice,
+    DeactivateMFADevice,
+    ResyncMFADevice,
+    ListMFADevices,
+    ListVirtualMFADevices,
+    DeleteVirtualMFADevice,
 }
 
 impl Action {
@@ -212,6 +220,13 @@ impl Action {
             "DeleteAccountAlias" => Some(Action::DeleteAccountAlias),
             "ListAccountAliases" => Some(Action::ListAccountAliases),
             "GetAccountSummary" => Some(Action::GetAccountSummary),
+            "CreateVirtualMFADevice" => Some(Action::CreateVirtualMFADevice),
+            "EnableMFADevice" => Some(Action::EnableMFADevice),
+            "DeactivateMFADevice" => Some(Action::DeactivateMFADevice),
+            "ResyncMFADevice" => Some(Action::ResyncMFADevice),
+            "ListMFADevices" => Some(Action::ListMFADevices),
+            "ListVirtualMFADevices" => Some(Action::ListVirtualMFADevices),
+            "DeleteVirtualMFADevice" => Some(Action::DeleteVirtualMFADevice),
             _ => None,
         }
     }
@@ -310,6 +325,13 @@ impl Action {
             Action::DeleteAccountAlias => "DeleteAccountAlias",
             Action::ListAccountAliases => "ListAccountAliases",
             Action::GetAccountSummary => "GetAccountSummary",
+            Action::CreateVirtualMFADevice => "CreateVirtualMFADevice",
+            Action::EnableMFADevice => "EnableMFADevice",
+            Action::DeactivateMFADevice => "DeactivateMFADevice",
+            Action::ResyncMFADevice => "ResyncMFADevice",
+            Action::ListMFADevices => "ListMFADevices",
+            Action::ListVirtualMFADevices => "ListVirtualMFADevices",
+            Action::DeleteVirtualMFADevice => "DeleteVirtualMFADevice",
         }
     }
 
@@ -409,6 +431,13 @@ impl Action {
             Action::DeleteAccountAlias => "DeleteAccountAliasResponse",
             Action::ListAccountAliases => "ListAccountAliasesResponse",
             Action::GetAccountSummary => "GetAccountSummaryResponse",
+            Action::CreateVirtualMFADevice => "CreateVirtualMFADeviceResponse",
+            Action::EnableMFADevice => "EnableMFADeviceResponse",
+            Action::DeactivateMFADevice => "DeactivateMFADeviceResponse",
+            Action::ResyncMFADevice => "ResyncMFADeviceResponse",
+            Action::ListMFADevices => "ListMFADevicesResponse",
+            Action::ListVirtualMFADevices => "ListVirtualMFADevicesResponse",
+            Action::DeleteVirtualMFADevice => "DeleteVirtualMFADeviceResponse",
         }
     }
 
@@ -508,6 +537,13 @@ impl Action {
             Action::DeleteAccountAlias => "DeleteAccountAliasResult",
             Action::ListAccountAliases => "ListAccountAliasesResult",
             Action::GetAccountSummary => "GetAccountSummaryResult",
+            Action::CreateVirtualMFADevice => "CreateVirtualMFADeviceResult",
+            Action::EnableMFADevice => "EnableMFADeviceResult",
+            Action::DeactivateMFADevice => "DeactivateMFADeviceResult",
+            Action::ResyncMFADevice => "ResyncMFADeviceResult",
+            Action::ListMFADevices => "ListMFADevicesResult",
+            Action::ListVirtualMFADevices => "ListVirtualMFADevicesResult",
+            Action::DeleteVirtualMFADevice => "DeleteVirtualMFADeviceResult",
         }
     }
 }
@@ -866,6 +902,35 @@ pub async fn dispatch(
         Some(a @ Action::GetAccountSummary) => success(
             a,
             &users::get_account_summary(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::CreateVirtualMFADevice) => success(
+            a,
+            &mfa::create_virtual_mfa_device(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::EnableMFADevice) => {
+            success(a, &mfa::enable_mfa_device(state, params, meta).await?, meta)
+        }
+        Some(a @ Action::DeactivateMFADevice) => success(
+            a,
+            &mfa::deactivate_mfa_device(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::ResyncMFADevice) => {
+            success(a, &mfa::resync_mfa_device(state, params, meta).await?, meta)
+        }
+        Some(a @ Action::ListMFADevices) => {
+            success(a, &mfa::list_mfa_devices(state, params, meta).await?, meta)
+        }
+        Some(a @ Action::ListVirtualMFADevices) => success(
+            a,
+            &mfa::list_virtual_mfa_devices(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::DeleteVirtualMFADevice) => success(
+            a,
+            &mfa::delete_virtual_mfa_device(state, params, meta).await?,
             meta,
         ),
         None => Err(ApiError::invalid_action(action, VERSION)),

@@ -165,7 +165,7 @@ pub struct UserXml {
 }
 
 impl UserXml {
-    fn of(user: &User, full: bool) -> UserXml {
+    pub(super) fn of(user: &User, full: bool) -> UserXml {
         let tags: Vec<TagXml> = user
             .tags
             .iter()
@@ -539,7 +539,7 @@ pub async fn update_user(
     .into())
 }
 
-/// `DeleteUser`: refused while it has policies or groups.
+/// `DeleteUser`: refused while it has policies or groups, or an MFA device enabled.
 pub async fn delete_user(
     state: &Broker,
     params: &Params,
@@ -1184,6 +1184,21 @@ pub async fn get_account_summary(
     let iam = &state.config.iam;
     let mine = |account: &str| account == caller.account;
     let entry = |key: &'static str, value: usize| SummaryEntry { key, value };
+    // Virtual MFA devices: the file's (all enabled) and the API's, enabled or not.
+    let own_device = |serial: &str| {
+        crate::iam::mfa::split_serial(serial).is_some_and(|(a, _)| a == caller.account)
+    };
+    let in_use = iam.mfa_devices().filter(|d| own_device(&d.serial)).count();
+    let file_devices = iam
+        .mfa_devices()
+        .filter(|d| d.origin != crate::iam::Origin::Api && own_device(&d.serial))
+        .count();
+    let api_devices = state
+        .iam_layer
+        .accounts
+        .get(&caller.account)
+        .filter(|r| !r.document.is_unusable())
+        .map_or(0, |r| r.document.mfa_devices.len());
     let entries = vec![
         entry("Users", iam.users().filter(|u| mine(&u.account)).count()),
         entry("UsersQuota", users::MAX_USERS_PER_ACCOUNT),
@@ -1222,15 +1237,8 @@ pub async fn get_account_summary(
             "AccessKeysPerUserQuota",
             crate::config::MAX_ACCESS_KEYS_PER_USER,
         ),
-        entry(
-            "MFADevices",
-            iam.mfa_devices()
-                .filter(|d| {
-                    d.serial
-                        .starts_with(&format!("arn:aws:iam::{}:", caller.account))
-                })
-                .count(),
-        ),
+        entry("MFADevices", file_devices + api_devices),
+        entry("MFADevicesInUse", in_use),
         entry("AccountMFAEnabled", 0),
     ];
     Ok(GetAccountSummaryResult {
