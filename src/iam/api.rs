@@ -191,7 +191,7 @@ impl StoredPolicy {
 /// The format of the account documents this build writes and understands. A document of a
 /// later format was written by a newer build (it may hold what this one would drop): it is
 /// neither served nor changed here ([`AccountDocument::decode`]).
-pub const FORMAT: u32 = 2;
+pub const FORMAT: u32 = 3;
 
 /// An account document's format: [`FORMAT`] for a new one; 1 when absent (documents written
 /// before it was recorded).
@@ -289,12 +289,20 @@ impl AccountDocument {
         self.format > Format(FORMAT)
     }
 
-    /// The document with the oldest format that holds all it has: 2 once it has users,
-    /// groups or an alias (a build of format 1 would drop them when writing it back), else 1
-    /// (such builds still serve and change it).
+    /// The document with the oldest format that holds all it has: 3 once a user has access
+    /// keys (a build of format 2 would drop them when writing it back), 2 once it has users,
+    /// groups or an alias (a build of format 1 would drop those), else 1 (such builds still
+    /// serve and change it).
     pub fn with_needed_format(mut self) -> AccountDocument {
+        let needs_three = self.users.values().any(|u| !u.access_keys.is_empty());
         let needs_two = !self.users.is_empty() || !self.groups.is_empty() || self.alias.is_some();
-        self.format = Format(if needs_two { 2 } else { 1 });
+        self.format = Format(if needs_three {
+            3
+        } else if needs_two {
+            2
+        } else {
+            1
+        });
         self
     }
 
@@ -1291,6 +1299,9 @@ pub enum Skipped {
     /// longer parses, an attached policy, boundary or group that is gone): it is left out
     /// rather than served with other permissions.
     Principal { entity: String, problem: String },
+    /// An access key stored through the API whose id is stored more than once or configured
+    /// in the file: its user is served without it.
+    AccessKey { access_key_id: String, user: String },
 }
 
 /// The file's entities of `base` (API-made ones it holds are dropped) with `layer` over them.
@@ -1320,6 +1331,7 @@ pub fn merged(base: &Iam, layer: &Layer, previous: Option<(&Iam, &Layer)>) -> (I
         .map(|p| (p.account.clone(), p.name.to_ascii_lowercase()))
         .collect();
     let mut skipped = Vec::new();
+    let duplicate_keys = super::access_keys::duplicates(layer);
     for (account, revisioned) in &layer.accounts {
         let document = &revisioned.document;
         if document.unreadable {
@@ -1384,7 +1396,7 @@ pub fn merged(base: &Iam, layer: &Layer, previous: Option<(&Iam, &Layer)>) -> (I
                 },
             }
         }
-        super::users::merge_into(&mut iam, account, document, &mut skipped);
+        super::users::merge_into(&mut iam, account, document, &duplicate_keys, &mut skipped);
     }
     (iam, skipped)
 }
@@ -2114,8 +2126,8 @@ mod tests {
         json.as_object_mut().unwrap().remove("format");
         let old = AccountDocument::decode(json.to_string().as_bytes());
         assert_eq!((old.format, old.roles.len()), (Format(1), 1));
-        // Format 3, readable or not by this build: nothing but its format.
-        json["format"] = 3.into();
+        // Format 4, readable or not by this build: nothing but its format.
+        json["format"] = 4.into();
         let readable = AccountDocument::decode(json.to_string().as_bytes());
         json["roles"] = "a shape this build does not know".into();
         let unreadable = AccountDocument::decode(json.to_string().as_bytes());
@@ -2146,7 +2158,7 @@ mod tests {
                 Revisioned {
                     revision: 1,
                     document: AccountDocument {
-                        format: Format(3),
+                        format: Format(4),
                         ..doc
                     },
                 },
@@ -2159,7 +2171,7 @@ mod tests {
             skipped,
             [Skipped::NewerFormat {
                 account: ACCOUNT.to_owned(),
-                format: 3
+                format: 4
             }]
         );
     }

@@ -8,6 +8,7 @@
 //! Roles may also come from IAM's management API ([`api`]): stored per account, merged over
 //! the file's, told apart by [`Origin`].
 
+pub mod access_keys;
 pub mod api;
 pub mod providers;
 mod user;

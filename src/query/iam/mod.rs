@@ -1,10 +1,11 @@
 //! IAM's Query API (version 2010-05-08) on the broker's endpoint: the actions that explain
 //! and simulate decisions, `SimulateCustomPolicy` and `SimulatePrincipalPolicy`
-//! ([`simulate`]), the management of roles ([`roles`]), of customer-managed policies ([`policies`]) and of identity providers ([`providers`]), of users, groups and the account alias ([`users`]). Requests reach it through [`crate::query::dispatch`] when `Version` is IAM's;
+//! ([`simulate`]), the management of roles ([`roles`]), of customer-managed policies ([`policies`]) and of identity providers ([`providers`]), of users, groups and the account alias ([`users`]), of access keys ([`access_keys`]). Requests reach it through [`crate::query::dispatch`] when `Version` is IAM's;
 //! answers use IAM's XML namespace, with STS's envelope and error shape (both are AWS Query
 //! APIs). Every action here is an admin action ([`crate::broker::admin`]): signed for `iam` by a caller
 //! whose policies allow it.
 
+pub mod access_keys;
 pub mod policies;
 pub mod providers;
 pub mod roles;
@@ -113,6 +114,11 @@ pub enum Action {
     DeleteAccountAlias,
     ListAccountAliases,
     GetAccountSummary,
+    CreateAccessKey,
+    ListAccessKeys,
+    UpdateAccessKey,
+    DeleteAccessKey,
+    GetAccessKeyLastUsed,
 }
 
 impl Action {
@@ -212,6 +218,11 @@ impl Action {
             "DeleteAccountAlias" => Some(Action::DeleteAccountAlias),
             "ListAccountAliases" => Some(Action::ListAccountAliases),
             "GetAccountSummary" => Some(Action::GetAccountSummary),
+            "CreateAccessKey" => Some(Action::CreateAccessKey),
+            "ListAccessKeys" => Some(Action::ListAccessKeys),
+            "UpdateAccessKey" => Some(Action::UpdateAccessKey),
+            "DeleteAccessKey" => Some(Action::DeleteAccessKey),
+            "GetAccessKeyLastUsed" => Some(Action::GetAccessKeyLastUsed),
             _ => None,
         }
     }
@@ -310,6 +321,11 @@ impl Action {
             Action::DeleteAccountAlias => "DeleteAccountAlias",
             Action::ListAccountAliases => "ListAccountAliases",
             Action::GetAccountSummary => "GetAccountSummary",
+            Action::CreateAccessKey => "CreateAccessKey",
+            Action::ListAccessKeys => "ListAccessKeys",
+            Action::UpdateAccessKey => "UpdateAccessKey",
+            Action::DeleteAccessKey => "DeleteAccessKey",
+            Action::GetAccessKeyLastUsed => "GetAccessKeyLastUsed",
         }
     }
 
@@ -409,6 +425,11 @@ impl Action {
             Action::DeleteAccountAlias => "DeleteAccountAliasResponse",
             Action::ListAccountAliases => "ListAccountAliasesResponse",
             Action::GetAccountSummary => "GetAccountSummaryResponse",
+            Action::CreateAccessKey => "CreateAccessKeyResponse",
+            Action::ListAccessKeys => "ListAccessKeysResponse",
+            Action::UpdateAccessKey => "UpdateAccessKeyResponse",
+            Action::DeleteAccessKey => "DeleteAccessKeyResponse",
+            Action::GetAccessKeyLastUsed => "GetAccessKeyLastUsedResponse",
         }
     }
 
@@ -508,6 +529,11 @@ impl Action {
             Action::DeleteAccountAlias => "DeleteAccountAliasResult",
             Action::ListAccountAliases => "ListAccountAliasesResult",
             Action::GetAccountSummary => "GetAccountSummaryResult",
+            Action::CreateAccessKey => "CreateAccessKeyResult",
+            Action::ListAccessKeys => "ListAccessKeysResult",
+            Action::UpdateAccessKey => "UpdateAccessKeyResult",
+            Action::DeleteAccessKey => "DeleteAccessKeyResult",
+            Action::GetAccessKeyLastUsed => "GetAccessKeyLastUsedResult",
         }
     }
 }
@@ -866,6 +892,31 @@ pub async fn dispatch(
         Some(a @ Action::GetAccountSummary) => success(
             a,
             &users::get_account_summary(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::CreateAccessKey) => success(
+            a,
+            &access_keys::create_access_key(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::ListAccessKeys) => success(
+            a,
+            &access_keys::list_access_keys(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::UpdateAccessKey) => success(
+            a,
+            &access_keys::update_access_key(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::DeleteAccessKey) => success(
+            a,
+            &access_keys::delete_access_key(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::GetAccessKeyLastUsed) => success(
+            a,
+            &access_keys::get_access_key_last_used(state, params, meta).await?,
             meta,
         ),
         None => Err(ApiError::invalid_action(action, VERSION)),
