@@ -109,6 +109,7 @@ fn state(dir: &std::path::Path) -> Broker {
         throttle: Arc::new(throttle),
         iam_layer: Default::default(),
         iam_sync: Default::default(),
+        key_use: Default::default(),
     }
 }
 

@@ -85,6 +85,7 @@ fn bench(c: &mut Criterion) {
         throttle: Arc::new(throttle),
         iam_layer: Default::default(),
         iam_sync: Default::default(),
+        key_use: Default::default(),
     };
     let body = form_urlencoded::Serializer::new(String::new())
         .append_pair("Action", "AssumeRoleWithWebIdentity")

@@ -18,7 +18,7 @@ use crate::iam::User;
 use crate::secret::SecretAccessKey;
 use crate::session::credentials;
 use crate::session::credentials::CredentialError;
-use crate::session::{SessionPrincipal, SessionRecord};
+use crate::session::{LongTermKey, SessionPrincipal, SessionRecord};
 use crate::sigv4::{self, Payload, SignedRequest, SigningKey};
 use crate::store::StoreError;
 use crate::totp;
@@ -213,6 +213,13 @@ pub async fn authenticate_request(
             })?;
             Ok(SecretAccessKey::new(secret.expose().to_owned()))
         })?;
+        // Its last use, for GetAccessKeyLastUsed: noted here, written once a second.
+        state.key_use.record(
+            access_key_id,
+            unix_now,
+            &parsed.credential.service,
+            &parsed.credential.region,
+        );
         if let Some(cached) = state.auth_cache.get(access_key_id, unix_now) {
             return Ok(cached);
         }
@@ -291,7 +298,7 @@ pub async fn authenticate_request(
         return Err(ApiError::invalid_client_token_id());
     };
     // The session's principal must still be configured (a removed role or user ends its
-    // sessions), and a role must be the same one (its id), not one re-created under its name.
+    // sessions), and the same one (its id), not one re-created under its name.
     let live = match &record.principal {
         SessionPrincipal::Role {
             role_arn, role_id, ..
@@ -300,7 +307,11 @@ pub async fn authenticate_request(
             .iam
             .role(role_arn)
             .is_some_and(|r| &r.role_id == role_id),
-        SessionPrincipal::User { user_arn, .. } => state.config.iam.user(user_arn).is_some(),
+        SessionPrincipal::User { user_arn, user_id } => state
+            .config
+            .iam
+            .user(user_arn)
+            .is_some_and(|u| &u.user_id == user_id),
     };
     if !live {
         return Err(ApiError::invalid_client_token_id());
@@ -324,6 +335,22 @@ pub async fn authenticate_request(
             .insert(access_key_id, authenticated.clone(), unix_now);
     }
     Ok(authenticated)
+}
+
+/// The long-term access key a user signed with, as the sessions it creates remember it (its
+/// id and generation: deactivating or deleting the key revokes them); none for a session.
+pub fn long_term_key(state: &Broker, authenticated: &Authenticated) -> Option<LongTermKey> {
+    match authenticated.caller() {
+        Caller::User(_) => state
+            .config
+            .iam
+            .user_by_access_key(authenticated.access_key_id())
+            .map(|(_, key)| LongTermKey {
+                id: key.id.clone(),
+                generation: key.generation,
+            }),
+        Caller::Session(_) => None,
+    }
 }
 
 /// Wrong MFA codes accepted per device within [`MFA_LOCKOUT`] before it refuses every code.

@@ -656,6 +656,7 @@ impl From<Revoked> for ApiError {
             | Revoked::Subject
             | Revoked::Role
             | Revoked::User
+            | Revoked::AccessKey
             | Revoked::Proof => ApiError::invalid_client_token_id(),
             Revoked::Unconfirmed => ApiError::service_unavailable(),
         }

@@ -178,6 +178,15 @@ pub fn merge(base: &Config, layer: &Layer, previous: Option<(&Config, &Layer)>) 
                 problem,
                 "a virtual MFA device enabled through the IAM API is not served: it accepts no code"
             ),
+            api::Skipped::AccessKey {
+                access_key_id,
+                user,
+            } => tracing::error!(
+                access_key_id,
+                user = %user,
+                "an access key created through the IAM API is not served: another stored or \
+                 configured key has the same id"
+            ),
             api::Skipped::Unparsable { role, problem } => tracing::error!(
                 role = %role,
                 problem,
@@ -226,7 +235,7 @@ pub async fn change_expecting(
         RoleChange::Delete { name } => current
             .roles
             .get(&name.to_ascii_lowercase())
-            .map(|gone| crate::iam::role_arn(account, &gone.path, &gone.name)),
+            .map(|gone| Ends::Role(crate::iam::role_arn(account, &gone.path, &gone.name))),
         _ => None,
     };
     compare_and_set(
@@ -334,18 +343,54 @@ pub async fn change_user(
 /// Applies a change to a user or group that must still be the `expected` one the call was
 /// authorized on ([`crate::iam::users::apply_expecting`]), as [`change_expecting`] does for
 /// roles. What it changes reaches decisions (and `SimulatePrincipalPolicy`) at the same swap.
+/// Once stored, a deleted user's sessions, and the sessions made with a key deactivated or
+/// deleted, are revoked here as of the change ([`revoke_ended`]).
 pub async fn change_user_expecting(
     state: &Broker,
     account: &str,
     change: &crate::iam::users::UserChange,
     expected: &api::Expected,
 ) -> Result<(), ApiError> {
+    use crate::iam::access_keys::AccessKeyStatus;
+    use crate::iam::users::UserChange;
     let file = file_users(state, account);
+    let revokes = |current: &AccountDocument| {
+        let stored_key = |user: &str, id: &str| {
+            current
+                .users
+                .get(&user.to_ascii_lowercase())
+                .and_then(|u| u.access_keys.iter().find(|k| k.id == id))
+        };
+        match change {
+            UserChange::DeleteUser { name } => current
+                .users
+                .get(&name.to_ascii_lowercase())
+                .map(|gone| Ends::User(crate::iam::user_arn(account, &gone.path, &gone.name))),
+            // The generations used so far: one made active again later makes new sessions.
+            UserChange::UpdateAccessKey {
+                user,
+                id,
+                status: AccessKeyStatus::Inactive,
+            } => stored_key(user, id)
+                .filter(|k| k.status == AccessKeyStatus::Active)
+                .map(|k| Ends::AccessKey {
+                    id: k.id.clone(),
+                    generation_up_to: i64::from(k.generation),
+                }),
+            UserChange::DeleteAccessKey { user, id } => {
+                stored_key(user, id).map(|k| Ends::AccessKey {
+                    id: k.id.clone(),
+                    generation_up_to: i64::MAX,
+                })
+            }
+            _ => None,
+        }
+    };
     compare_and_set(
         state,
         account,
         |doc, roles| crate::iam::users::apply_expecting(doc, change, expected, roles, &file),
-        |_| None,
+        revokes,
     )
     .await
 }
@@ -375,16 +420,28 @@ fn file_users(state: &Broker, account: &str) -> crate::iam::users::FileUsers {
     crate::iam::users::FileUsers::of(&state.config.iam, account, &state.config.source)
 }
 
+/// What a stored change ends: the sessions revoked once it is stored ([`revoke_ended`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Ends {
+    /// A deleted role's, by ARN.
+    Role(String),
+    /// A deleted user's, by ARN.
+    User(String),
+    /// Those made with a long-term access key at a generation up to this one (deactivated:
+    /// its current one; deleted: all).
+    AccessKey { id: String, generation_up_to: i64 },
+}
+
 /// Read, `apply`, compare-and-set (nothing is written when `apply` changes nothing); a write
 /// that lost a race is tried again from a fresh read,
-/// [`ATTEMPTS`] times in all, then refused with `ConcurrentModification`. `revokes` names the
-/// role whose sessions end with the change: revoked as of now once the change is stored
-/// ([`revoke_deleted`]).
+/// [`ATTEMPTS`] times in all, then refused with `ConcurrentModification`. `revokes` names
+/// what the change ends (read from the document it changes): revoked as of now once the
+/// change is stored ([`revoke_ended`]).
 async fn compare_and_set<T>(
     state: &Broker,
     account: &str,
     apply: impl Fn(&AccountDocument, &FileRoles) -> Result<(AccountDocument, T), IamApiError>,
-    revokes: impl Fn(&AccountDocument) -> Option<String>,
+    revokes: impl Fn(&AccountDocument) -> Option<Ends>,
 ) -> Result<T, ApiError> {
     let file = FileRoles::of(&state.config.iam, account);
     for _ in 0..ATTEMPTS {
@@ -423,8 +480,8 @@ async fn compare_and_set<T>(
             .iam_replace(account, current.revision, bytes)
             .await?
         {
-            if let Some(arn) = revokes(&current.document) {
-                revoke_deleted(state, &arn).await;
+            if let Some(ends) = revokes(&current.document) {
+                revoke_ended(state, &ends).await;
             }
             state.iam_sync.serve_at_least(version).await;
             return Ok(out);
@@ -433,23 +490,46 @@ async fn compare_and_set<T>(
     Err(ApiError::concurrent_modification())
 }
 
-/// Ends the sessions of a role whose deletion is stored, as of now: only once stored, so that a
-/// refused or failed deletion ends none. Tried [`ATTEMPTS`] times; if every try fails, each
-/// replica's swap revokes it when the role stops being served there
-/// ([`super::reload`]), and its own sessions are refused from then on by its unique id.
-async fn revoke_deleted(state: &Broker, arn: &str) {
+/// Ends the sessions a stored change ends, as of now: only once stored, so that a refused or
+/// failed change ends none. Tried [`ATTEMPTS`] times; if every try fails, each replica's swap
+/// revokes a deleted role's or user's when it stops serving it ([`super::reload`]), and their
+/// own sessions are refused from then on by their unique id; a key's sessions are then left to
+/// expire (logged as an error).
+async fn revoke_ended(state: &Broker, ends: &Ends) {
     for attempt in 1..=ATTEMPTS {
-        match state
-            .revocations
-            .revoke_removed_role(arn, state.clock.now())
-            .await
-        {
+        let now = state.clock.now();
+        let revoked = match ends {
+            Ends::Role(arn) => state.revocations.revoke_removed_role(arn, now).await,
+            Ends::User(arn) => state.revocations.revoke_removed_user(arn, now).await,
+            Ends::AccessKey {
+                id,
+                generation_up_to,
+            } => {
+                state
+                    .revocations
+                    .revoke_access_key(id, *generation_up_to, now)
+                    .await
+            }
+        };
+        match revoked {
             Ok(_) => return,
-            Err(e) if attempt == ATTEMPTS => tracing::error!(
-                role = %arn,
-                error = %e,
-                "a deleted role's sessions could not be revoked here; each replica revokes them as it stops serving the role"
-            ),
+            Err(e) if attempt == ATTEMPTS => match ends {
+                Ends::Role(arn) => tracing::error!(
+                    role = %arn,
+                    error = %e,
+                    "a deleted role's sessions could not be revoked here; each replica revokes them as it stops serving the role"
+                ),
+                Ends::User(arn) => tracing::error!(
+                    user = %arn,
+                    error = %e,
+                    "a deleted user's sessions could not be revoked here; each replica revokes them as it stops serving the user"
+                ),
+                Ends::AccessKey { id, .. } => tracing::error!(
+                    access_key_id = %id,
+                    error = %e,
+                    "the sessions made with a deactivated or deleted access key could not be revoked; revoke its user's sessions (POST /admin/revoke) to end them"
+                ),
+            },
             Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
         }
     }

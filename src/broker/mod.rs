@@ -12,6 +12,7 @@ pub mod caller;
 pub mod denial;
 pub mod error;
 pub mod iam_api;
+pub mod key_use;
 pub mod permissions;
 pub mod reload;
 pub mod request;
@@ -104,6 +105,9 @@ pub struct Broker {
     pub iam_layer: Arc<crate::iam::api::Layer>,
     /// Shared by every broker of this process: applies stored IAM changes (see [`iam_api`]).
     pub iam_sync: Arc<iam_api::IamSync>,
+    /// Shared by every broker of this process: access keys' last uses not yet written (see
+    /// [`key_use`]).
+    pub key_use: Arc<key_use::KeyUse>,
 }
 
 impl Broker {
@@ -152,6 +156,8 @@ impl Broker {
             store.clone(),
             clock.clone(),
         ));
+        let key_use = Arc::new(key_use::KeyUse::default());
+        key_use::start(&key_use, store.clone());
         Ok(Broker {
             config,
             oidc,
@@ -168,6 +174,7 @@ impl Broker {
             throttle,
             iam_sync: Arc::new(iam_api::IamSync::new(layer.version)),
             iam_layer: Arc::new(layer),
+            key_use,
         })
     }
 }

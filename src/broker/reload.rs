@@ -406,6 +406,7 @@ impl Broker {
             throttle,
             iam_layer: layer,
             iam_sync: self.iam_sync.clone(),
+            key_use: self.key_use.clone(),
         };
         Ok((next, reloaded))
     }

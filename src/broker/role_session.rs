@@ -387,6 +387,7 @@ pub fn check_proof(
                 | Revoked::Subject
                 | Revoked::Role
                 | Revoked::User
+                | Revoked::AccessKey
                 | Revoked::Proof => ApiError::access_denied(format!(
                     "Not authorized to perform {action}: the identity proof or its subject has been revoked"
                 )),

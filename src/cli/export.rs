@@ -160,6 +160,16 @@ fn render_account(account: &str, doc: &AccountDocument, folder: &Path, out: &mut
         }
         tags(&mut out.toml, &u.tags);
         out.toml.push('\n');
+        for k in &u.access_keys {
+            out.left_out.push(format!(
+                "user {} of account {account}: access key {} ({}): its secret stays sealed in \
+                 the store; a file user of this name hides the stored one and its keys, so give \
+                 it keys of its own (access_keys with secret_file) before moving it",
+                u.name,
+                k.id,
+                k.status.as_str()
+            ));
+        }
     }
     for d in doc.mfa_devices.values() {
         let whose = d.enabled.as_ref().map_or_else(
@@ -433,6 +443,30 @@ mod tests {
         assert!(
             out.left_out[0].contains("arn:aws:iam::111122223333:mfa/phone")
                 && !out.left_out[0].contains("sb1:"),
+            "{:?}",
+            out.left_out
+        );
+    }
+
+    #[test]
+    fn access_keys_are_listed_never_their_sealed_secret() {
+        use crate::iam::access_keys::{AccessKeyStatus, StoredAccessKey};
+        let mut doc = AccountDocument::default();
+        let mut user = crate::iam::users::StoredUser::new("ci", "/", "AIDAEXAMPLE".into(), 0);
+        user.access_keys.push(StoredAccessKey {
+            id: "AKIAAAAAAAAAAAAAAAA2".into(),
+            sealed: "sb1:k1:SEALED".into(),
+            status: AccessKeyStatus::Inactive,
+            created: 0,
+            generation: 0,
+        });
+        doc.users.insert("ci".into(), user);
+        let out = render(&layer(doc), Path::new("x"));
+        assert!(!out.toml.contains("access_keys") && !out.toml.contains("SEALED"));
+        assert!(out.files.iter().all(|(_, text)| !text.contains("SEALED")));
+        assert_eq!(out.left_out.len(), 1);
+        assert!(
+            out.left_out[0].contains("AKIAAAAAAAAAAAAAAAA2 (Inactive)"),
             "{:?}",
             out.left_out
         );

@@ -97,6 +97,17 @@ fn describe(e: &Entry) -> String {
             "user {user_arn}: sessions issued up to {}",
             rfc3339(*issued_up_to)
         ),
+        Rule::AccessKey {
+            access_key_id,
+            generation_up_to,
+        } => format!(
+            "access key {access_key_id}: sessions made with it{}",
+            if *generation_up_to == i64::MAX {
+                String::new()
+            } else {
+                format!(" while active, up to its activation {generation_up_to}")
+            }
+        ),
         Rule::WebIdentityToken { sha256 } => format!(
             "the web identity token of that session and every session issued for it (sha256 {}...)",
             sha256.get(..12).unwrap_or(sha256)

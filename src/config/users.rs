@@ -200,6 +200,7 @@ impl Checker<'_> {
                     secret: HeldSecret::File(secret),
                     active: k.status == KeyStatus::Active,
                     created,
+                    generation: 0,
                 });
             }
         }

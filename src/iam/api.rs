@@ -292,16 +292,20 @@ impl AccountDocument {
         self.format > Format(FORMAT)
     }
 
-    /// The document with the oldest format that holds all it has: 3 once it has virtual MFA
-    /// devices, else 2 once it has users, groups or an alias (a build of an older format would
-    /// drop them when writing it back), else 1 (such builds still serve and change it).
+    /// The document with the oldest format that holds all it has: 3 once a user has access
+    /// keys or it has virtual MFA devices (a build of format 2 would drop them when writing it
+    /// back), 2 once it has users, groups or an alias (a build of format 1 would drop those),
+    /// else 1 (such builds still serve and change it).
     pub fn with_needed_format(mut self) -> AccountDocument {
+        let needs_three = self.users.values().any(|u| !u.access_keys.is_empty());
         let needs_two = !self.users.is_empty() || !self.groups.is_empty() || self.alias.is_some();
-        let needs_three = !self.mfa_devices.is_empty();
-        self.format = Format(match (needs_three, needs_two) {
-            (true, _) => 3,
-            (false, true) => 2,
-            (false, false) => 1,
+        let needs_three = needs_three || !self.mfa_devices.is_empty();
+        self.format = Format(if needs_three {
+            3
+        } else if needs_two {
+            2
+        } else {
+            1
         });
         self
     }
@@ -1302,6 +1306,9 @@ pub enum Skipped {
     /// A virtual MFA device enabled through the API cannot be served (its user is gone or is
     /// another user now): it accepts no code.
     MfaDevice { serial: String, problem: String },
+    /// An access key stored through the API whose id is stored more than once or configured
+    /// in the file: its user is served without it.
+    AccessKey { access_key_id: String, user: String },
 }
 
 /// The file's entities of `base` (API-made ones it holds are dropped) with `layer` over them.
@@ -1332,6 +1339,7 @@ pub fn merged(base: &Iam, layer: &Layer, previous: Option<(&Iam, &Layer)>) -> (I
         .map(|p| (p.account.clone(), p.name.to_ascii_lowercase()))
         .collect();
     let mut skipped = Vec::new();
+    let duplicate_keys = super::access_keys::duplicates(layer);
     for (account, revisioned) in &layer.accounts {
         let document = &revisioned.document;
         if document.unreadable {
@@ -1397,7 +1405,7 @@ pub fn merged(base: &Iam, layer: &Layer, previous: Option<(&Iam, &Layer)>) -> (I
                 },
             }
         }
-        super::users::merge_into(&mut iam, account, document, &mut skipped);
+        super::users::merge_into(&mut iam, account, document, &duplicate_keys, &mut skipped);
         super::mfa::merge_into(&mut iam, account, document, &mut skipped);
     }
     (iam, skipped)

@@ -9,6 +9,7 @@
 //! the file's, told apart by [`Origin`]; so may users and groups ([`users`]) and virtual MFA
 //! devices ([`mfa`]).
 
+pub mod access_keys;
 pub mod api;
 pub mod mfa;
 pub mod providers;

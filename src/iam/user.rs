@@ -58,6 +58,10 @@ pub struct AccessKey {
     /// `Inactive` keys are refused like unknown ones.
     pub active: bool,
     pub created: Option<OffsetDateTime>,
+    /// Times it was made active again (API keys; 0 for the file's): sessions created with it
+    /// carry it, so that revoking a deactivated key's sessions spares those of its next
+    /// activation.
+    pub generation: u32,
 }
 
 /// A group: policies shared by its members. Groups do not nest.

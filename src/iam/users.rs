@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::access_keys::{self, AccessKeyStatus, StoredAccessKey};
 use super::api::{
     AccountDocument, Expected, FileRoles, IamApiError, Skipped, Tag, add_tags, bounded, constraint,
     no_such_policy, remove_tags,
@@ -55,6 +56,9 @@ pub struct StoredUser {
     pub tags: Vec<Tag>,
     /// Unix seconds.
     pub created: i64,
+    /// Its access keys, oldest first ([`super::access_keys`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub access_keys: Vec<StoredAccessKey>,
 }
 
 /// A group created through the API, as stored.
@@ -84,6 +88,7 @@ impl StoredUser {
             groups: Vec::new(),
             tags: Vec::new(),
             created,
+            access_keys: Vec::new(),
         }
     }
 }
@@ -151,9 +156,23 @@ impl FileUsers {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UserChange {
     CreateUser(StoredUser),
-    /// Refused while it has policies or groups, or an MFA device enabled.
+    /// Refused while it has access keys, policies or groups, or an MFA device enabled.
     DeleteUser {
         name: String,
+    },
+    /// At most two per user; the secret comes sealed.
+    CreateAccessKey {
+        user: String,
+        key: StoredAccessKey,
+    },
+    UpdateAccessKey {
+        user: String,
+        id: String,
+        status: AccessKeyStatus,
+    },
+    DeleteAccessKey {
+        user: String,
+        id: String,
     },
     PutUserPolicy {
         user: String,
@@ -244,7 +263,10 @@ impl UserChange {
             | UserChange::PutUserBoundary { user, .. }
             | UserChange::DeleteUserBoundary { user }
             | UserChange::TagUser { user, .. }
-            | UserChange::UntagUser { user, .. } => Target::User(user),
+            | UserChange::UntagUser { user, .. }
+            | UserChange::CreateAccessKey { user, .. }
+            | UserChange::UpdateAccessKey { user, .. }
+            | UserChange::DeleteAccessKey { user, .. } => Target::User(user),
             UserChange::AddUserToGroup { group, .. }
             | UserChange::RemoveUserFromGroup { group, .. } => Target::Group(group),
             UserChange::CreateGroup(g) => Target::Group(&g.name),
@@ -384,6 +406,11 @@ pub fn apply(
                 .users
                 .get(&name.to_ascii_lowercase())
                 .ok_or_else(|| no_such_user(name))?;
+            if !user.access_keys.is_empty() {
+                return Err(IamApiError::DeleteConflict(
+                    "Cannot delete entity, must delete access keys first.".to_owned(),
+                ));
+            }
             if !user.inline_policies.is_empty() {
                 return Err(IamApiError::DeleteConflict(
                     "Cannot delete entity, must delete policies first.".to_owned(),
@@ -559,6 +586,17 @@ pub fn apply(
         UserChange::TagUser { user, tags } => add_tags(&mut user_mut(&mut next, user)?.tags, tags)?,
         UserChange::UntagUser { user, keys } => {
             remove_tags(&mut user_mut(&mut next, user)?.tags, keys);
+        }
+        UserChange::CreateAccessKey { user, key } => {
+            let mut stored = user_mut(&mut next, user)?.clone();
+            access_keys::create(&next, &mut stored, key)?;
+            *user_mut(&mut next, user)? = stored;
+        }
+        UserChange::UpdateAccessKey { user, id, status } => {
+            access_keys::update(user_mut(&mut next, user)?, id, *status)?;
+        }
+        UserChange::DeleteAccessKey { user, id } => {
+            access_keys::delete(user_mut(&mut next, user)?, id)?;
         }
         UserChange::PutGroupPolicy {
             group,
@@ -811,7 +849,7 @@ impl StoredUser {
                 .iter()
                 .map(|t| (t.key.clone(), t.value.clone()))
                 .collect(),
-            access_keys: Vec::new(),
+            access_keys: access_keys::served(account, self),
             about: about(
                 self.created,
                 &self.inline_policies,
@@ -834,8 +872,16 @@ pub fn file_only(iam: &mut Iam) {
 }
 
 /// Merges one account's stored users, groups and alias into `iam` (whose managed policies are
-/// already merged). Groups first (users name them); a name the file defines is shadowed.
-pub fn merge_into(iam: &mut Iam, account: &str, doc: &AccountDocument, skipped: &mut Vec<Skipped>) {
+/// already merged). Groups first (users name them); a name the file defines is shadowed. A
+/// stored access key whose id is in `duplicate_keys` (stored more than once) or already served
+/// (the file's) is left out, its user served without it.
+pub fn merge_into(
+    iam: &mut Iam,
+    account: &str,
+    doc: &AccountDocument,
+    duplicate_keys: &HashSet<String>,
+    skipped: &mut Vec<Skipped>,
+) {
     if let Some(a) = iam.accounts.get_mut(account)
         && a.alias.is_none()
     {
@@ -868,7 +914,19 @@ pub fn merge_into(iam: &mut Iam, account: &str, doc: &AccountDocument, skipped: 
         }
         let groups = |name: &str| iam.group_named(account, name).cloned();
         match stored.to_user(account, &iam.policies, &groups) {
-            Ok(u) => iam.add_user(u),
+            Ok(mut u) => {
+                u.access_keys.retain(|k| {
+                    let taken = duplicate_keys.contains(&k.id) || iam.has_access_key(&k.id);
+                    if taken {
+                        skipped.push(Skipped::AccessKey {
+                            access_key_id: k.id.clone(),
+                            user: u.arn.clone(),
+                        });
+                    }
+                    !taken
+                });
+                iam.add_user(u);
+            }
             Err(s) => skipped.push(s),
         }
     }
@@ -1231,6 +1289,202 @@ mod tests {
         ));
     }
 
+    fn key(id: &str) -> StoredAccessKey {
+        StoredAccessKey {
+            id: id.to_owned(),
+            sealed: "sb1:k1:AAAA".to_owned(),
+            status: AccessKeyStatus::Active,
+            created: 1,
+            generation: 0,
+        }
+    }
+
+    #[test]
+    fn access_keys_are_the_api_users_and_hold_the_user() {
+        let doc = applied(
+            &AccountDocument::default(),
+            UserChange::CreateUser(user("u")),
+        );
+        let create = |user: &str, id: &str| UserChange::CreateAccessKey {
+            user: user.into(),
+            key: key(id),
+        };
+        let doc = applied(&doc, create("U", "AKIAAAAAAAAAAAAAAAA2"));
+        assert_eq!(doc.users["u"].access_keys.len(), 1);
+        assert_eq!(doc.clone().with_needed_format().format.0, 3);
+        // A file user's keys are the file's; an unknown user has none; two per user.
+        assert!(matches!(
+            refused(&doc, create("alice", "AKIAAAAAAAAAAAAAAAA3")),
+            IamApiError::Unmodifiable(m) if m.contains("broker.toml")
+        ));
+        assert!(matches!(
+            refused(&doc, create("nobody", "AKIAAAAAAAAAAAAAAAA3")),
+            IamApiError::NoSuchEntity(_)
+        ));
+        assert!(matches!(
+            refused(&doc, create("u", "AKIAAAAAAAAAAAAAAAA2")),
+            IamApiError::AlreadyExists(_)
+        ));
+        let doc = applied(&doc, create("u", "AKIAAAAAAAAAAAAAAAA3"));
+        assert!(matches!(
+            refused(&doc, create("u", "AKIAAAAAAAAAAAAAAAA4")),
+            IamApiError::LimitExceeded(_)
+        ));
+        assert!(matches!(
+            refused(&doc, UserChange::DeleteUser { name: "u".into() }),
+            IamApiError::DeleteConflict(m) if m.contains("access keys")
+        ));
+        let doc = applied(
+            &doc,
+            UserChange::UpdateAccessKey {
+                user: "u".into(),
+                id: "AKIAAAAAAAAAAAAAAAA2".into(),
+                status: AccessKeyStatus::Inactive,
+            },
+        );
+        assert_eq!(
+            doc.users["u"].access_keys[0].status,
+            AccessKeyStatus::Inactive
+        );
+        assert!(matches!(
+            refused(
+                &doc,
+                UserChange::DeleteAccessKey {
+                    user: "alice".into(),
+                    id: "AKIAAAAAAAAAAAAAAAA2".into()
+                }
+            ),
+            IamApiError::Unmodifiable(_)
+        ));
+        let mut doc = doc;
+        for id in ["AKIAAAAAAAAAAAAAAAA2", "AKIAAAAAAAAAAAAAAAA3"] {
+            doc = applied(
+                &doc,
+                UserChange::DeleteAccessKey {
+                    user: "u".into(),
+                    id: id.into(),
+                },
+            );
+        }
+        assert_eq!(doc.clone().with_needed_format().format.0, 2);
+        let doc = applied(&doc, UserChange::DeleteUser { name: "u".into() });
+        assert!(doc.users.is_empty());
+    }
+
+    #[test]
+    fn stored_keys_are_served_sealed_and_a_duplicated_id_for_no_stored_key() {
+        let mut iam = Iam::default();
+        iam.accounts.insert(
+            ACCOUNT.into(),
+            super::super::Account {
+                id: ACCOUNT.into(),
+                alias: None,
+                api_alias: None,
+            },
+        );
+        let mut doc = AccountDocument::default();
+        let mut u = user("u");
+        u.access_keys.push(key("AKIAAAAAAAAAAAAAAAA2"));
+        u.access_keys.push(key("AKIAAAAAAAAAAAAAAAA3"));
+        doc.users.insert("u".into(), u);
+        let duplicated: HashSet<String> = ["AKIAAAAAAAAAAAAAAAA3".to_owned()].into();
+        let mut skipped = Vec::new();
+        merge_into(&mut iam, ACCOUNT, &doc, &duplicated, &mut skipped);
+        let (user, key) = iam.user_by_access_key("AKIAAAAAAAAAAAAAAAA2").unwrap();
+        assert_eq!(user.name, "u");
+        assert!(matches!(
+            &key.secret,
+            super::super::HeldSecret::Sealed { context, .. }
+                if *context == super::super::access_key_context(ACCOUNT, "AKIAAAAAAAAAAAAAAAA2")
+        ));
+        assert!(iam.user_by_access_key("AKIAAAAAAAAAAAAAAAA3").is_none());
+        assert_eq!(user.access_keys.len(), 1);
+        assert_eq!(
+            skipped,
+            [Skipped::AccessKey {
+                access_key_id: "AKIAAAAAAAAAAAAAAAA3".into(),
+                user: user_arn(ACCOUNT, "/", "u"),
+            }]
+        );
+    }
+
+    #[test]
+    fn a_key_stored_twice_in_any_accounts_or_also_in_the_file_is_served_for_no_stored_user() {
+        use super::super::api::{Layer, Revisioned, merged};
+        let other = "444455556666";
+        let mut file = Iam::default();
+        for a in [ACCOUNT, other] {
+            file.accounts.insert(
+                a.into(),
+                super::super::Account {
+                    id: a.into(),
+                    alias: None,
+                    api_alias: None,
+                },
+            );
+        }
+        let file_key = "AKIAFILEFILEFILEFIL2";
+        let mut alice = User {
+            account: ACCOUNT.into(),
+            name: "alice".into(),
+            path: "/".into(),
+            arn: user_arn(ACCOUNT, "/", "alice"),
+            user_id: "AIDAALICE".into(),
+            groups: Vec::new(),
+            identity_policies: Vec::new(),
+            permissions_boundary: None,
+            tags: BTreeMap::new(),
+            access_keys: Vec::new(),
+            about: about(0, &BTreeMap::new(), &[], None),
+        };
+        alice.about.origin = Origin::File("broker.toml".into());
+        alice.access_keys.push(super::super::AccessKey {
+            id: file_key.into(),
+            secret: super::super::HeldSecret::File(crate::secret::Secret::new("s".into())),
+            active: true,
+            created: None,
+            generation: 0,
+        });
+        file.add_user(alice);
+        let with_keys = |name: &str, ids: &[&str]| {
+            let mut u = user(name);
+            u.access_keys = ids.iter().map(|i| key(i)).collect();
+            let mut doc = AccountDocument::default();
+            doc.users.insert(name.into(), u);
+            Revisioned {
+                revision: 1,
+                document: doc,
+            }
+        };
+        let planted = "AKIAPLANTEDPLANTED22";
+        let layer = Layer {
+            version: 1,
+            accounts: [
+                (
+                    ACCOUNT.to_owned(),
+                    with_keys("victim", &[planted, "AKIAVICTIMVICTIMVI2"]),
+                ),
+                (other.to_owned(), with_keys("mallory", &[planted, file_key])),
+            ]
+            .into(),
+        };
+        let (iam, skipped) = merged(&file, &layer, None);
+        assert!(iam.user_by_access_key(planted).is_none());
+        assert_eq!(
+            iam.user_by_access_key(file_key).unwrap().0.name,
+            "alice",
+            "the file's key stays the file user's"
+        );
+        assert_eq!(
+            iam.user_by_access_key("AKIAVICTIMVICTIMVI2")
+                .unwrap()
+                .0
+                .name,
+            "victim"
+        );
+        assert_eq!(skipped.len(), 3, "{skipped:?}");
+    }
+
     #[test]
     fn an_api_user_is_composed_as_a_file_user_is() {
         let mut iam = Iam::default();
@@ -1257,7 +1511,7 @@ mod tests {
         doc.users.insert("u".into(), u);
         doc.alias = Some("my-co".into());
         let mut skipped = Vec::new();
-        merge_into(&mut iam, ACCOUNT, &doc, &mut skipped);
+        merge_into(&mut iam, ACCOUNT, &doc, &HashSet::new(), &mut skipped);
         assert!(skipped.is_empty(), "{skipped:?}");
         let user = iam.user_named(ACCOUNT, "U").unwrap();
         let names: Vec<&str> = user.identity_policies.iter().map(|p| &*p.name).collect();
@@ -1272,7 +1526,7 @@ mod tests {
         let mut iam2 = iam.clone();
         file_only(&mut iam2);
         let mut skipped = Vec::new();
-        merge_into(&mut iam2, ACCOUNT, &doc2, &mut skipped);
+        merge_into(&mut iam2, ACCOUNT, &doc2, &HashSet::new(), &mut skipped);
         assert!(iam2.user_named(ACCOUNT, "u").is_none());
         assert_eq!(skipped.len(), 1);
     }

@@ -17,6 +17,9 @@ pub enum Revoked {
     Role,
     #[error("the session's IAM user was revoked")]
     User,
+    /// The long-term access key the session was created with was deactivated or deleted.
+    #[error("the session's access key was deactivated or deleted")]
+    AccessKey,
     /// The web identity token or SAML assertion (the session's identity proof) was revoked.
     #[error("the identity token or assertion was revoked")]
     Proof,
@@ -55,6 +58,8 @@ pub struct SessionFacts<'a> {
     pub proof_sha256: Option<&'a str>,
     /// When that proof was issued (`iat`, `IssueInstant`).
     pub proof_issued_at: Option<i64>,
+    /// The long-term access key it was created with, and that key's generation then.
+    pub long_term_key: Option<(&'a str, i64)>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -67,6 +72,9 @@ pub struct Index {
     roles: HashMap<String, Cut>,
     /// User ARN → cut-off.
     users: HashMap<String, Cut>,
+    /// Long-term access key id → cut-off on the key's generation (not a time): sessions
+    /// created at a generation up to it are revoked.
+    keys: HashMap<String, Cut>,
     /// Hex SHA-256 of a web identity token or SAML assertion → until when it is kept.
     tokens: HashMap<String, i64>,
 }
@@ -120,6 +128,19 @@ impl Index {
                     .and_modify(|c| c.merge(cut))
                     .or_insert(cut);
             }
+            Rule::AccessKey {
+                access_key_id,
+                generation_up_to,
+            } => {
+                let cut = Cut {
+                    issued_up_to: *generation_up_to,
+                    expires_at: entry.expires_at,
+                };
+                self.keys
+                    .entry(access_key_id.clone())
+                    .and_modify(|c| c.merge(cut))
+                    .or_insert(cut);
+            }
             Rule::WebIdentityToken { sha256 } | Rule::SamlAssertion { sha256 } => {
                 let until = self.tokens.entry(sha256.clone()).or_default();
                 *until = (*until).max(entry.expires_at);
@@ -133,6 +154,7 @@ impl Index {
         self.tokens.retain(|_, until| *until > now);
         self.roles.retain(|_, cut| cut.expires_at > now);
         self.users.retain(|_, cut| cut.expires_at > now);
+        self.keys.retain(|_, cut| cut.expires_at > now);
         for subjects in self.subjects.values_mut() {
             subjects.retain(|_, cut| cut.expires_at > now);
         }
@@ -144,6 +166,7 @@ impl Index {
             && self.subjects.is_empty()
             && self.roles.is_empty()
             && self.users.is_empty()
+            && self.keys.is_empty()
             && self.tokens.is_empty()
     }
 
@@ -153,6 +176,7 @@ impl Index {
             + self.tokens.len()
             + self.roles.len()
             + self.users.len()
+            + self.keys.len()
             + self.subjects.values().map(HashMap::len).sum::<usize>()
     }
 
@@ -178,6 +202,14 @@ impl Index {
             && covers(self.users.get(user))
         {
             return Err(Revoked::User);
+        }
+        if let Some((key, generation)) = s.long_term_key
+            && self
+                .keys
+                .get(key)
+                .is_some_and(|c| generation <= c.issued_up_to)
+        {
+            return Err(Revoked::AccessKey);
         }
         if let (Some(provider), Some(subject)) = (s.provider, s.subject) {
             let issued = s
@@ -244,6 +276,7 @@ mod tests {
             issued_at,
             proof_sha256: None,
             proof_issued_at: None,
+            long_term_key: None,
         }
     }
 
@@ -371,6 +404,47 @@ mod tests {
                 })
             );
         }
+    }
+
+    #[test]
+    fn a_key_rule_revokes_the_generations_up_to_its_cut_only() {
+        let mut index = Index::default();
+        index.apply(&entry(
+            Rule::AccessKey {
+                access_key_id: "AKIA1".into(),
+                generation_up_to: 0,
+            },
+            1000,
+        ));
+        let made_with = |key: &'static str, generation: i64| SessionFacts {
+            long_term_key: Some((key, generation)),
+            ..session("ASIA5", "r", "s", 900)
+        };
+        assert_eq!(index.check(&made_with("AKIA1", 0)), Err(Revoked::AccessKey));
+        // Made active again: the next generation's sessions work; another key's too.
+        assert_eq!(index.check(&made_with("AKIA1", 1)), Ok(()));
+        assert_eq!(index.check(&made_with("AKIA2", 0)), Ok(()));
+        // Deactivated again later: the later cut wins whatever the order.
+        index.apply(&entry(
+            Rule::AccessKey {
+                access_key_id: "AKIA1".into(),
+                generation_up_to: 1,
+            },
+            2000,
+        ));
+        index.apply(&entry(
+            Rule::AccessKey {
+                access_key_id: "AKIA1".into(),
+                generation_up_to: 0,
+            },
+            1000,
+        ));
+        assert_eq!(index.check(&made_with("AKIA1", 1)), Err(Revoked::AccessKey));
+        assert_eq!(index.check(&made_with("AKIA1", 2)), Ok(()));
+        index.prune(1500);
+        assert_eq!(index.len(), 1);
+        index.prune(2000);
+        assert!(index.is_empty());
     }
 
     #[test]

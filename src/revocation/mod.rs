@@ -113,6 +113,13 @@ pub enum Rule {
         user_arn: String,
         issued_up_to: i64,
     },
+    /// Every session created with the long-term access key of this id at a generation up to
+    /// this one (and those chained from them): the key was deactivated (a later activation
+    /// is a later generation) or deleted.
+    AccessKey {
+        access_key_id: String,
+        generation_up_to: i64,
+    },
     /// The token cannot be exchanged again, and sessions issued for it are refused.
     WebIdentityToken {
         /// Lowercase hex SHA-256 of the token.
@@ -563,6 +570,45 @@ impl Revocations {
         reconciled
     }
 
+    /// Ends every session created with the long-term access key `access_key_id` at a
+    /// generation up to `generation_up_to`, and those chained from them: for a key deactivated
+    /// or deleted through IAM's API, by the replica that changes it once the change is stored.
+    /// Kept as long as the longest session a user's key can create.
+    pub async fn revoke_access_key(
+        &self,
+        access_key_id: &str,
+        generation_up_to: i64,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Entry>, RevocationError> {
+        let now = now.unix_timestamp();
+        let longest = LONGEST_USER_SESSION.max(self.shared.longest);
+        let entry = Entry {
+            rule: Rule::AccessKey {
+                access_key_id: access_key_id.to_owned(),
+                generation_up_to,
+            },
+            revoked_at: now,
+            expires_at: now
+                .saturating_add(i64::from(longest))
+                .max(now.saturating_add(DESCENDANT_COVER)),
+        };
+        self.store_and_publish(vec![entry], now).await
+    }
+
+    /// Ends every session of the user `user_arn` issued up to `now` (and those chained from
+    /// them), whether or not the configuration in force names it: for a user deleted through
+    /// IAM's API, by the replica that deletes it once the deletion is stored.
+    pub async fn revoke_removed_user(
+        &self,
+        user_arn: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Entry>, RevocationError> {
+        let now = now.unix_timestamp();
+        let known = user_registered(user_arn, self.shared.longest);
+        self.store_and_publish(vec![removal(&known, now, now)], now)
+            .await
+    }
+
     /// Ends every session of `role_arn` issued up to `now` (and those chained from them),
     /// whether or not the configuration in force names it: for a role deleted through IAM's
     /// API, revoked by the replica that deletes it once the deletion is stored.
@@ -734,6 +780,11 @@ impl Revocations {
             issued_at: record.issued_at,
             proof_sha256: record.lineage.proof_sha256(),
             proof_issued_at: record.lineage.identity_issued_at,
+            long_term_key: record
+                .lineage
+                .long_term_key
+                .as_ref()
+                .map(|k| (k.id.as_str(), i64::from(k.generation))),
         })?;
         for a in &record.lineage.ancestors {
             index.check(&SessionFacts {
@@ -745,6 +796,10 @@ impl Revocations {
                 issued_at: a.issued_at,
                 proof_sha256: a.proof_sha256.as_deref(),
                 proof_issued_at: a.identity_issued_at,
+                long_term_key: a
+                    .long_term_key
+                    .as_ref()
+                    .map(|k| (k.id.as_str(), i64::from(k.generation))),
             })?;
         }
         Ok(())

@@ -284,6 +284,44 @@ async fn a_user_revocation_covers_its_sessions_what_its_keys_created_and_their_c
 }
 
 #[tokio::test]
+async fn a_key_revocation_covers_what_the_key_created_up_to_its_generation_and_their_chains() {
+    use crate::session::LongTermKey;
+    const KEY: &str = "AKIAKEYKEYKEYKEYKEY2";
+    let store = Store::open("memory://").await.unwrap();
+    let r = revocations(&store);
+    let with_key = |akid: &str, generation: u32| {
+        let mut s = user_session(akid, NOW - 100);
+        s.lineage.long_term_key = Some(LongTermKey {
+            id: KEY.into(),
+            generation,
+        });
+        s
+    };
+    let gst = with_key(AKID, 0);
+    let mut chained = record("ASIACCCCCCCCCCCCCCCC", NOW - 80, 3600);
+    chained.lineage = Lineage::chained_from(&gst).unwrap();
+    let reactivated = with_key("ASIABBBBBBBBBBBBBBBB", 1);
+    let other_key = user_session("ASIADDDDDDDDDDDDDDDD", NOW - 100);
+    let entries = r.revoke_access_key(KEY, 0, at(NOW)).await.unwrap();
+    assert_eq!(
+        entries[0].expires_at,
+        NOW + i64::from(LONGEST_USER_SESSION),
+        "a 36 hour GetSessionToken session"
+    );
+    assert_eq!(store.entries(NAMESPACE).await.unwrap().len(), 1);
+    for s in [&gst, &chained] {
+        assert_eq!(r.check(s), Err(Revoked::AccessKey), "{}", s.access_key_id);
+    }
+    // A session of the key's next activation, or of the user's other key, stays.
+    assert_eq!(r.check(&reactivated), Ok(()));
+    assert_eq!(r.check(&other_key), Ok(()));
+    // Another replica reads the rule back from the store.
+    let again = revocations(&store);
+    again.start().await.unwrap();
+    assert_eq!(again.check(&chained), Err(Revoked::AccessKey));
+}
+
+#[tokio::test]
 async fn targets_the_configuration_does_not_name_are_refused_and_store_nothing() {
     let store = Store::open("memory://").await.unwrap();
     let r = revocations(&store);

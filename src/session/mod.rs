@@ -145,9 +145,27 @@ pub struct Lineage {
     /// it), or the user a chain of sessions started from: a user revocation covers it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_arn: Option<String>,
+    /// The IAM user's long-term access key that created the session (`GetSessionToken`,
+    /// `AssumeRole` signed with it), or that the chain of sessions started from: deactivating
+    /// or deleting the key revokes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub long_term_key: Option<LongTermKey>,
     /// The sessions this one was chained from, the first one first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ancestors: Vec<Ancestor>,
+}
+
+/// A long-term access key (`AKIA...`) as a session remembers it: its id and the generation
+/// (times it was made active again) it had when the session was created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LongTermKey {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub generation: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// A web identity token, by its SHA-256 digest, and the last second it can be presented.
@@ -217,6 +235,9 @@ pub struct Ancestor {
     pub proof_sha256: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity_issued_at: Option<i64>,
+    /// The long-term access key the ancestor was created with, directly or through its chain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub long_term_key: Option<LongTermKey>,
 }
 
 impl Lineage {
@@ -236,12 +257,14 @@ impl Lineage {
             user_arn: parent.user_arn().map(str::to_owned),
             proof_sha256: parent.lineage.proof_sha256().map(str::to_owned),
             identity_issued_at: parent.lineage.identity_issued_at,
+            long_term_key: parent.lineage.long_term_key.clone(),
         });
         Some(Lineage {
             web_identity_token: None,
             saml_assertion: None,
             identity_issued_at: None,
             user_arn: parent.user_arn().map(str::to_owned),
+            long_term_key: parent.lineage.long_term_key.clone(),
             ancestors,
         })
     }

@@ -24,10 +24,12 @@ pub enum Operation {
     IamVersion,
     IamRead,
     IamWrite,
+    KeyUseRead,
+    KeyUseWrite,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 15] = [
+    pub const ALL: [Operation; 17] = [
         Operation::PutSession,
         Operation::GetSession,
         Operation::UseOnce,
@@ -43,6 +45,8 @@ impl Operation {
         Operation::IamVersion,
         Operation::IamRead,
         Operation::IamWrite,
+        Operation::KeyUseRead,
+        Operation::KeyUseWrite,
     ];
 
     pub fn name(self) -> &'static str {
@@ -62,6 +66,8 @@ impl Operation {
             Operation::IamVersion => "iam_version",
             Operation::IamRead => "iam_read",
             Operation::IamWrite => "iam_write",
+            Operation::KeyUseRead => "key_use_read",
+            Operation::KeyUseWrite => "key_use_write",
         }
     }
 
@@ -82,6 +88,8 @@ impl Operation {
             Operation::IamVersion => 12,
             Operation::IamRead => 13,
             Operation::IamWrite => 14,
+            Operation::KeyUseRead => 15,
+            Operation::KeyUseWrite => 16,
         }
     }
 }

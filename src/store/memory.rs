@@ -51,6 +51,8 @@ pub struct MemoryStore {
     pub(super) errors: Arc<super::errors::Errors>,
     /// IAM's per-account documents (see `super::documents`).
     pub(super) documents: Arc<Mutex<super::documents::MemoryDocuments>>,
+    /// Access keys' last uses by id (see `super::key_use`).
+    pub(super) key_uses: Arc<Mutex<HashMap<String, super::LastUse>>>,
 }
 
 impl MemoryStore {

@@ -8,10 +8,11 @@
 //! buckets ([`Store::rate_check`]), and carries events between replicas: Redis pub/sub, or
 //! nothing at all for the embedded store, whose one process needs no messages. IAM's
 //! management API keeps one document per account, changed by compare-and-set
-//! ([`documents`]).
+//! ([`documents`]), and when each access key was last used ([`key_use`]).
 
 mod documents;
 mod errors;
+mod key_use;
 mod memory;
 mod redis;
 
@@ -20,6 +21,7 @@ use std::time::Duration;
 
 pub use documents::StoredDocument;
 pub use errors::Operation;
+pub use key_use::{KEY_LAST_USED, LastUse};
 pub use memory::MemoryStore;
 pub use redis::{Received, RedisStore, Subscription};
 

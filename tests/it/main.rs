@@ -22,6 +22,7 @@ mod ext_authz;
 mod front_door;
 mod fuzz_regressions;
 mod harness;
+mod iam_access_keys;
 mod iam_export;
 mod iam_mfa;
 mod iam_policies;

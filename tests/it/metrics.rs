@@ -503,7 +503,7 @@ async fn store_failures_are_counted_per_operation() {
     assume().await.unwrap();
     let before = scrape().await;
     let errors = series(&before, "sts_broker_store_errors_total");
-    assert_eq!(errors.len(), 15);
+    assert_eq!(errors.len(), sts_broker::store::Operation::ALL.len());
     assert!(errors.values().all(|n| *n == 0.0), "{errors:?}");
 
     drop(redis);

@@ -3,7 +3,8 @@
 //! each scenario one function run on every topology: credentials minted on one replica work on
 //! the other, a revocation made on one is refused on the other (and loaded by a replica started
 //! later), a SAML assertion and an MFA code are used once across replicas, a role stored
-//! through IAM's API on one is served by the other. Then failovers under
+//! through IAM's API on one is served by the other, an access key's last use on one is read on
+//! the other. Then failovers under
 //! a stream of AssumeRoleWithWebIdentity calls: only 200 and 503 `ServiceUnavailable`, and 200
 //! again afterwards without a restart. And TLS that does not verify stops the broker.
 
@@ -213,6 +214,32 @@ async fn an_iam_role_stored_on_a_is_assumed_on_b(r: &Replicas) {
     }
 }
 
+/// An access key used on B is last used as A reads it within B's next write (the topology
+/// runs the last-use script on its one key), and forgetting it (`HDEL`) is allowed.
+async fn a_key_used_on_b_is_last_used_on_a(r: &Replicas) {
+    let since = time::OffsetDateTime::now_utc().unix_timestamp();
+    r.b.sts_as(ALICE_KEY_ID, ALICE_SECRET, None)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        if let Some(used) = r.a.state.store.key_use(ALICE_KEY_ID).await.unwrap()
+            && used.at >= since
+        {
+            assert_eq!(
+                (used.service.as_str(), used.region.as_str()),
+                ("sts", "us-east-1")
+            );
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(3), "not written");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    r.a.state.store.forget_key_use(ALICE_KEY_ID).await.unwrap();
+}
+
 async fn every_scenario(store: String) {
     let r = Replicas::start(store).await;
     minted_on_a_works_on_b(&r).await;
@@ -220,6 +247,7 @@ async fn every_scenario(store: String) {
     saml_replay_is_refused_across_replicas(&r).await;
     mfa_code_is_used_once_across_replicas(&r).await;
     an_iam_role_stored_on_a_is_assumed_on_b(&r).await;
+    a_key_used_on_b_is_last_used_on_a(&r).await;
 }
 
 /// What a stream of AssumeRoleWithWebIdentity calls on both replicas got, while `disturb`

@@ -1,10 +1,11 @@
 //! IAM's Query API (version 2010-05-08) on the broker's endpoint: the actions that explain
 //! and simulate decisions, `SimulateCustomPolicy` and `SimulatePrincipalPolicy`
-//! ([`simulate`]), the management of roles ([`roles`]), of customer-managed policies ([`policies`]) and of identity providers ([`providers`]), of users, groups and the account alias ([`users`]), of virtual MFA devices ([`mfa`]). Requests reach it through [`crate::query::dispatch`] when `Version` is IAM's;
+//! ([`simulate`]), the management of roles ([`roles`]), of customer-managed policies ([`policies`]) and of identity providers ([`providers`]), of users, groups and the account alias ([`users`]), of access keys ([`access_keys`]), of virtual MFA devices ([`mfa`]). Requests reach it through [`crate::query::dispatch`] when `Version` is IAM's;
 //! answers use IAM's XML namespace, with STS's envelope and error shape (both are AWS Query
 //! APIs). Every action here is an admin action ([`crate::broker::admin`]): signed for `iam` by a caller
 //! whose policies allow it.
 
+pub mod access_keys;
 pub mod mfa;
 pub mod policies;
 pub mod providers;
@@ -121,6 +122,11 @@ pub enum Action {
     ListMFADevices,
     ListVirtualMFADevices,
     DeleteVirtualMFADevice,
+    CreateAccessKey,
+    ListAccessKeys,
+    UpdateAccessKey,
+    DeleteAccessKey,
+    GetAccessKeyLastUsed,
 }
 
 impl Action {
@@ -227,6 +233,11 @@ impl Action {
             "ListMFADevices" => Some(Action::ListMFADevices),
             "ListVirtualMFADevices" => Some(Action::ListVirtualMFADevices),
             "DeleteVirtualMFADevice" => Some(Action::DeleteVirtualMFADevice),
+            "CreateAccessKey" => Some(Action::CreateAccessKey),
+            "ListAccessKeys" => Some(Action::ListAccessKeys),
+            "UpdateAccessKey" => Some(Action::UpdateAccessKey),
+            "DeleteAccessKey" => Some(Action::DeleteAccessKey),
+            "GetAccessKeyLastUsed" => Some(Action::GetAccessKeyLastUsed),
             _ => None,
         }
     }
@@ -332,6 +343,11 @@ impl Action {
             Action::ListMFADevices => "ListMFADevices",
             Action::ListVirtualMFADevices => "ListVirtualMFADevices",
             Action::DeleteVirtualMFADevice => "DeleteVirtualMFADevice",
+            Action::CreateAccessKey => "CreateAccessKey",
+            Action::ListAccessKeys => "ListAccessKeys",
+            Action::UpdateAccessKey => "UpdateAccessKey",
+            Action::DeleteAccessKey => "DeleteAccessKey",
+            Action::GetAccessKeyLastUsed => "GetAccessKeyLastUsed",
         }
     }
 
@@ -438,6 +454,11 @@ impl Action {
             Action::ListMFADevices => "ListMFADevicesResponse",
             Action::ListVirtualMFADevices => "ListVirtualMFADevicesResponse",
             Action::DeleteVirtualMFADevice => "DeleteVirtualMFADeviceResponse",
+            Action::CreateAccessKey => "CreateAccessKeyResponse",
+            Action::ListAccessKeys => "ListAccessKeysResponse",
+            Action::UpdateAccessKey => "UpdateAccessKeyResponse",
+            Action::DeleteAccessKey => "DeleteAccessKeyResponse",
+            Action::GetAccessKeyLastUsed => "GetAccessKeyLastUsedResponse",
         }
     }
 
@@ -544,6 +565,11 @@ impl Action {
             Action::ListMFADevices => "ListMFADevicesResult",
             Action::ListVirtualMFADevices => "ListVirtualMFADevicesResult",
             Action::DeleteVirtualMFADevice => "DeleteVirtualMFADeviceResult",
+            Action::CreateAccessKey => "CreateAccessKeyResult",
+            Action::ListAccessKeys => "ListAccessKeysResult",
+            Action::UpdateAccessKey => "UpdateAccessKeyResult",
+            Action::DeleteAccessKey => "DeleteAccessKeyResult",
+            Action::GetAccessKeyLastUsed => "GetAccessKeyLastUsedResult",
         }
     }
 }
@@ -931,6 +957,31 @@ pub async fn dispatch(
         Some(a @ Action::DeleteVirtualMFADevice) => success(
             a,
             &mfa::delete_virtual_mfa_device(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::CreateAccessKey) => success(
+            a,
+            &access_keys::create_access_key(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::ListAccessKeys) => success(
+            a,
+            &access_keys::list_access_keys(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::UpdateAccessKey) => success(
+            a,
+            &access_keys::update_access_key(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::DeleteAccessKey) => success(
+            a,
+            &access_keys::delete_access_key(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::GetAccessKeyLastUsed) => success(
+            a,
+            &access_keys::get_access_key_last_used(state, params, meta).await?,
             meta,
         ),
         None => Err(ApiError::invalid_action(action, VERSION)),

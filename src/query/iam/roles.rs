@@ -56,6 +56,11 @@ pub(super) async fn calling(state: &Broker, meta: &RequestMeta) -> Result<Callin
 }
 
 impl Calling {
+    /// The caller's ARN (what a denial names).
+    pub(super) fn arn(&self) -> &str {
+        self.permissions.arn()
+    }
+
     /// `iam:<action>` on `resource`, or `AccessDenied`.
     pub(super) fn allow(
         &self,

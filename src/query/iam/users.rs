@@ -27,7 +27,7 @@ use crate::policy::{ContextValue, PolicyType};
 use crate::query::Params;
 
 /// A user name parameter: 1–64 of `[\w+=,.@-]`.
-fn user_name<'a>(params: &'a Params, param: &str) -> Result<&'a str, ApiError> {
+pub(super) fn user_name<'a>(params: &'a Params, param: &str) -> Result<&'a str, ApiError> {
     let name = required(params, param)?;
     api::check_name(&crate::query::params::lower_first(param), name, 64)?;
     Ok(name)
@@ -41,7 +41,7 @@ fn group_name(params: &Params) -> Result<&str, ApiError> {
 }
 
 impl Calling {
-    fn user<'a>(&self, state: &'a Broker, name: &str) -> Option<&'a Arc<User>> {
+    pub(super) fn user<'a>(&self, state: &'a Broker, name: &str) -> Option<&'a Arc<User>> {
         state.config.iam.user_named(&self.account, name)
     }
 
@@ -51,7 +51,7 @@ impl Calling {
 
     /// `iam:<action>` on user `name` (its ARN, or at path `/` when absent; a denial names it
     /// at path `/`).
-    fn allow_user(
+    pub(super) fn allow_user(
         &self,
         state: &Broker,
         meta: &RequestMeta,
@@ -109,7 +109,7 @@ impl Calling {
     /// As the role actions' target: authorizes `action` changing user `name` with the condition keys `extra`, and
     /// its current boundary as `iam:PermissionsBoundary` when `boundary`; returns what the
     /// change must still find stored.
-    fn user_target(
+    pub(super) fn user_target(
         &self,
         state: &Broker,
         meta: &RequestMeta,

@@ -16,7 +16,7 @@ use crate::broker::ApiError;
 use crate::broker::Broker;
 use crate::broker::RequestMeta;
 use crate::broker::auth_cache::Authenticated;
-use crate::broker::caller::{Caller, authenticate_for, check_mfa, mfa_failed};
+use crate::broker::caller::{Caller, authenticate_for, check_mfa, long_term_key, mfa_failed};
 use crate::broker::permissions::Permissions;
 use crate::broker::role_session::{self, NewSession, RoleAsk};
 use crate::query::Params;
@@ -126,7 +126,8 @@ pub async fn assume_role(
     let authenticated = authenticate_for(state, meta, "sts").await?;
     let caller = authenticated.caller();
     // The new session descends from a calling session: revoking any session of the chain
-    // revokes it too; one created with a user's long-term key is covered by revoking the user.
+    // revokes it too; one created with a user's long-term key is covered by revoking the user
+    // or deactivating the key.
     let lineage = match caller {
         Caller::Session(record) => Lineage::chained_from(record).ok_or_else(|| {
             ApiError::access_denied(format!(
@@ -135,6 +136,7 @@ pub async fn assume_role(
         })?,
         Caller::User(user) => Lineage {
             user_arn: Some(user.arn.clone()),
+            long_term_key: long_term_key(state, &authenticated),
             ..Lineage::default()
         },
     };

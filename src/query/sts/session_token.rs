@@ -3,6 +3,7 @@
 //! code was given. Role sessions cannot call it, as in AWS.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -10,7 +11,7 @@ use super::Action;
 use crate::broker::ApiError;
 use crate::broker::Broker;
 use crate::broker::RequestMeta;
-use crate::broker::caller::{Caller, authenticate, check_mfa};
+use crate::broker::caller::{Caller, authenticate_for, check_mfa, long_term_key};
 use crate::broker::role_session::{self, NewSession};
 use crate::query::Params;
 use crate::query::validate::Violations;
@@ -41,8 +42,9 @@ pub async fn get_session_token(
     let mfa = mfa_params(params, &mut v);
     v.finish()?;
     let mfa = mfa?;
-    let user = match authenticate(state, meta).await? {
-        Caller::User(user) => user,
+    let authenticated = authenticate_for(state, meta, "sts").await?;
+    let user = match authenticated.caller() {
+        Caller::User(user) => Arc::clone(user),
         Caller::Session(_) => {
             return Err(ApiError::access_denied(
                 "Cannot call GetSessionToken with session credentials",
@@ -78,7 +80,11 @@ pub async fn get_session_token(
             transitive_tag_keys: Vec::new(),
             mfa_authenticated_at: mfa_at,
             chained: false,
-            lineage: Lineage::default(),
+            // Deactivating or deleting the key it was made with ends it.
+            lineage: Lineage {
+                long_term_key: long_term_key(state, &authenticated),
+                ..Lineage::default()
+            },
         },
     )
     .await?;

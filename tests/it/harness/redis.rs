@@ -108,11 +108,15 @@ impl RedisServer {
     }
 
     /// Every key in the database except the registry of configured roles and users (and its
-    /// index), which each broker writes at start (see [`RedisServer::all_keys`]).
+    /// index), which each broker writes at start, and the access keys' last uses, which a
+    /// broker writes up to a second after a request signed with a long-term key (see
+    /// [`RedisServer::all_keys`]).
     pub async fn keys(&self) -> Vec<String> {
         let mut keys = self.all_keys().await;
         keys.retain(|k| {
-            !k.starts_with("sts-broker:principals:") && k != "sts-broker:index:principals"
+            !k.starts_with("sts-broker:principals:")
+                && k != "sts-broker:index:principals"
+                && k != sts_broker::store::KEY_LAST_USED
         });
         keys
     }
