@@ -1,4 +1,6 @@
-//! When each long-term access key was last used (IAM's `GetAccessKeyLastUsed`), recorded
+//! When each long-term access key was last used (IAM's `GetAccessKeyLastUsed`), and each role
+//! (`RoleLastUsed` in `GetRole`, by the role's unique `AROA…` id, noted when a session of it is
+//! issued; the ids of keys and roles never collide), recorded
 //! without a store write per request: every request verified with a key notes the date and the
 //! service and region its signature was scoped to here, in memory ([`KeyUse::record`]), and a
 //! task writes what was noted to the store at most once every [`FLUSH_EVERY`], as one write for

@@ -507,6 +507,16 @@ pub async fn issue(
             ApiError::service_unavailable()
         })?;
     state.stats.session_issued(record.origin, &record.account);
+    // The role's last use, for GetRole's RoleLastUsed: noted here by its unique id (a role made
+    // again has another), written once a second with the access keys' uses.
+    if let SessionPrincipal::Role { role_id, .. } = &record.principal {
+        state.key_use.record(
+            role_id,
+            record.issued_at,
+            "sts",
+            &state.config.server.region,
+        );
+    }
     crate::audit::note(|n| {
         n.access_key_id = Some(record.access_key_id.clone());
         n.subject.clone_from(&record.subject);

@@ -307,13 +307,19 @@ async fn every_role_action_on_the_embedded_store() {
     assert_eq!(role.arn(), arn);
     assert_eq!(role.description(), Some("runs the app"));
     assert_eq!(role.tags().len(), 1);
-    assert!(role.role_last_used().is_some());
+    // Assumed just now: GetRole says when and where (the broker's region).
+    let used = role.role_last_used().unwrap();
+    let used_at = used.last_used_date().unwrap().secs();
+    assert!((time::OffsetDateTime::now_utc().unix_timestamp() - used_at).abs() < 60);
+    assert_eq!(used.region(), Some("us-east-1"));
     let created_at = role.create_date().secs();
     assert!((time::OffsetDateTime::now_utc().unix_timestamp() - created_at).abs() < 60);
 
-    // A file role is shown, read-only.
+    // A file role is shown, read-only; never assumed, its last use is empty.
     let deploy = iam.get_role().role_name("deploy").send().await.unwrap();
     assert_eq!(deploy.role().unwrap().path(), "/ci/");
+    let never = deploy.role().unwrap().role_last_used().unwrap();
+    assert!(never.last_used_date().is_none() && never.region().is_none());
     let listed = iam
         .list_role_policies()
         .role_name("deploy")

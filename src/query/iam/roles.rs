@@ -263,13 +263,32 @@ pub struct RoleXml {
     pub permissions_boundary: Option<BoundaryXml>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tags: Option<Members<TagXml>>,
-    /// Not tracked yet: always empty.
+    /// When a session of it was last issued, and in which region (`GetRole` only; empty when
+    /// never, as IAM answers).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role_last_used: Option<RoleLastUsedXml>,
 }
 
-#[derive(Debug, Serialize)]
-pub struct RoleLastUsedXml {}
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RoleLastUsedXml {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_used_date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+}
+
+impl RoleLastUsedXml {
+    fn of(used: Option<crate::store::LastUse>) -> RoleLastUsedXml {
+        used.map_or_else(RoleLastUsedXml::default, |u| RoleLastUsedXml {
+            last_used_date: Some(date(
+                time::OffsetDateTime::from_unix_timestamp(u.at)
+                    .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
+            )),
+            region: Some(u.region),
+        })
+    }
+}
 
 /// `PermissionsBoundary` as IAM writes it.
 #[derive(Debug, Serialize)]
@@ -314,7 +333,7 @@ impl RoleXml {
             max_session_duration: role.max_session_duration,
             permissions_boundary: BoundaryXml::of(role.about.permissions_boundary.as_ref()),
             tags: (full && !tags.is_empty()).then(|| tags.into()),
-            role_last_used: full.then_some(RoleLastUsedXml {}),
+            role_last_used: full.then(RoleLastUsedXml::default),
         }
     }
 
@@ -342,7 +361,7 @@ impl RoleXml {
             max_session_duration: role.max_session_duration,
             permissions_boundary: BoundaryXml::of(role.permissions_boundary.as_ref()),
             tags: (!tags.is_empty()).then(|| tags.into()),
-            role_last_used: Some(RoleLastUsedXml {}),
+            role_last_used: Some(RoleLastUsedXml::default()),
         }
     }
 }
@@ -591,9 +610,19 @@ pub async fn get_role(
     let caller = calling(state, meta).await?;
     let name = role_name(params)?;
     let role = caller.existing(state, meta, "GetRole", name)?;
-    Ok(RoleResult {
-        role: RoleXml::of(role, true),
-    })
+    let mut xml = RoleXml::of(role, true);
+    // Its last use is the store's: while the store cannot be read, GetRole still answers (the
+    // role as served), with the last use left empty.
+    let used = state
+        .key_use
+        .newest(&state.store, &role.role_id)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "a role's last use could not be read; shown empty");
+            None
+        });
+    xml.role_last_used = Some(RoleLastUsedXml::of(used));
+    Ok(RoleResult { role: xml })
 }
 
 /// `ListRoles` (`PathPrefix`, paged), the caller's account only.
@@ -721,7 +750,17 @@ pub async fn delete_role(
     let change = RoleChange::Delete {
         name: name.to_owned(),
     };
+    let role_id = state
+        .config
+        .iam
+        .role_named(&caller.account, name)
+        .map(|r| r.role_id.clone());
     iam_api::change_expecting(state, &caller.account, &change, &expected).await?;
+    if let Some(id) = role_id
+        && let Err(e) = state.store.forget_key_use(&id).await
+    {
+        tracing::warn!(role_id = %id, error = %e, "a deleted role's last use stays in the store");
+    }
     Ok(Nothing {})
 }
 
