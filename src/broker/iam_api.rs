@@ -432,6 +432,27 @@ enum Ends {
     AccessKey { id: String, generation_up_to: i64 },
 }
 
+/// Applies `reseal`, which changes only the document's sealed secrets and says how many, to
+/// `account`'s document ([`super::sealing::reseal_rotated`]): compare-and-set, nothing written
+/// when it changes none.
+pub async fn change_sealed(
+    state: &Broker,
+    account: &str,
+    reseal: impl Fn(&mut AccountDocument) -> usize,
+) -> Result<usize, ApiError> {
+    compare_and_set(
+        state,
+        account,
+        |doc, _| {
+            let mut next = doc.clone();
+            let moved = reseal(&mut next);
+            Ok((next, moved))
+        },
+        |_| None,
+    )
+    .await
+}
+
 /// Read, `apply`, compare-and-set (nothing is written when `apply` changes nothing); a write
 /// that lost a race is tried again from a fresh read,
 /// [`ATTEMPTS`] times in all, then refused with `ConcurrentModification`. `revokes` names

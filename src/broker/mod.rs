@@ -18,6 +18,7 @@ pub mod reload;
 pub mod request;
 pub mod role_session;
 pub mod saml;
+pub mod sealing;
 pub mod stats;
 pub mod throttle;
 

@@ -240,11 +240,19 @@ impl Live {
 /// once until it reads again).
 async fn apply_iam_changes(live: Weak<Live>, sync: Arc<IamSync>) {
     let mut failing = false;
+    let mut resealed_at = tokio::time::Instant::now();
     loop {
         sync.woken_or(iam_api::POLL).await;
         let Some(live) = live.upgrade() else {
             return;
         };
+        // After `keys rotate`, once the new key signs: the stored secrets move to it.
+        if resealed_at.elapsed() >= super::sealing::RESEAL_EVERY {
+            resealed_at = tokio::time::Instant::now();
+            if let Err(e) = super::sealing::reseal_rotated(&live.current()).await {
+                tracing::warn!(error = %e, "stored secrets could not be sealed again under the new session key; tried again later");
+            }
+        }
         match live.sync_iam().await {
             Ok(_) if failing => {
                 failing = false;

@@ -287,6 +287,33 @@ impl AccountDocument {
         }
     }
 
+    /// Every secret it holds sealed (access keys' secrets, virtual MFA devices' seeds), with
+    /// what each is bound to ([`super::access_key_context`], [`super::mfa_context`]): for
+    /// sealing them again under a new session key.
+    pub fn sealed_secrets_mut(&mut self, account: &str) -> Vec<(&mut String, String)> {
+        let mut out = Vec::new();
+        for user in self.users.values_mut() {
+            for key in &mut user.access_keys {
+                let context = super::access_key_context(account, &key.id);
+                out.push((&mut key.sealed, context));
+            }
+        }
+        for device in self.mfa_devices.values_mut() {
+            let context = super::mfa_context(&device.serial(account));
+            out.push((&mut device.seed, context));
+        }
+        out
+    }
+
+    /// The sealed texts of [`Self::sealed_secrets_mut`], read only.
+    pub fn sealed_texts(&self) -> impl Iterator<Item = &str> {
+        let keys = self
+            .users
+            .values()
+            .flat_map(|u| u.access_keys.iter().map(|k| k.sealed.as_str()));
+        keys.chain(self.mfa_devices.values().map(|d| d.seed.as_str()))
+    }
+
     /// Whether a newer build wrote it.
     pub fn is_newer(&self) -> bool {
         self.format > Format(FORMAT)
@@ -2197,6 +2224,54 @@ mod tests {
                 account: ACCOUNT.to_owned(),
                 format: 4
             }]
+        );
+    }
+
+    #[test]
+    fn every_sealed_secret_is_found_with_what_it_is_bound_to() {
+        let mut doc = AccountDocument::default();
+        let mut user = super::super::users::StoredUser::new("ci", "/", "AIDAX".into(), 0);
+        user.access_keys
+            .push(super::super::access_keys::StoredAccessKey {
+                id: "AKIAAAAAAAAAAAAAAAA2".into(),
+                sealed: "sb1:k:one".into(),
+                status: super::super::access_keys::AccessKeyStatus::Active,
+                created: 0,
+                generation: 0,
+            });
+        doc.users.insert("ci".into(), user);
+        doc.mfa_devices.insert(
+            "phone".into(),
+            super::super::mfa::StoredMfaDevice {
+                name: "phone".into(),
+                path: "/".into(),
+                seed: "sb1:k:two".into(),
+                enabled: None,
+                tags: Vec::new(),
+                created: 0,
+            },
+        );
+        assert_eq!(
+            doc.sealed_texts().collect::<Vec<_>>(),
+            ["sb1:k:one", "sb1:k:two"]
+        );
+        let found: Vec<(String, String)> = doc
+            .sealed_secrets_mut(ACCOUNT)
+            .into_iter()
+            .map(|(t, c)| (t.clone(), c))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (
+                    "sb1:k:one".to_owned(),
+                    format!("access-key:{ACCOUNT}:AKIAAAAAAAAAAAAAAAA2")
+                ),
+                (
+                    "sb1:k:two".to_owned(),
+                    format!("mfa:arn:aws:iam::{ACCOUNT}:mfa/phone")
+                ),
+            ]
         );
     }
 

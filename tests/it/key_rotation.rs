@@ -179,3 +179,95 @@ async fn no_signing_key_is_service_unavailable() {
         .unwrap();
     assert_eq!(ready.status(), 503);
 }
+
+/// The stored document of account 111122223333, as Redis holds it.
+async fn stored_document(redis: &RedisServer) -> String {
+    let client = ::redis::Client::open(redis.url()).unwrap();
+    let mut c = client.get_multiplexed_async_connection().await.unwrap();
+    ::redis::cmd("HGET")
+        .arg("sts-broker:{iam}:account:111122223333")
+        .arg("doc")
+        .query_async::<Option<String>>(&mut c)
+        .await
+        .unwrap()
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn secrets_stored_through_iam_move_to_the_new_key_and_outlive_the_old_one() {
+    use crate::iam_roles::{ADMIN_KEY_ID, ADMIN_SECRET, broker};
+    let redis = RedisServer::start().await;
+    let idp = TestIdp::start().await;
+    let keys = tempfile::tempdir().unwrap();
+    let a = broker(&idp, &redis.url(), Some(keys.path())).await;
+    let b = broker(&idp, &redis.url(), Some(keys.path())).await;
+    let old_key: Vec<String> = a.state.keys.ids().collect();
+    let old_key = old_key[0].clone();
+    let iam = a.iam_as(ADMIN_KEY_ID, ADMIN_SECRET);
+    iam.create_user()
+        .user_name("rotating")
+        .send()
+        .await
+        .unwrap();
+    let created = iam
+        .create_access_key()
+        .user_name("rotating")
+        .send()
+        .await
+        .unwrap();
+    let key = created.access_key().unwrap();
+    let (id, secret) = (key.access_key_id(), key.secret_access_key());
+    assert!(
+        stored_document(&redis)
+            .await
+            .contains(&format!("sb1:{old_key}:"))
+    );
+    let whoami = |broker: &TestBroker| {
+        let sts = broker.sts_as(id, secret, None);
+        async move {
+            sts.get_caller_identity()
+                .send()
+                .await
+                .map(|o| o.arn().unwrap().to_owned())
+        }
+    };
+    crate::iam_roles::within(Duration::from_secs(5), || async {
+        whoami(&b).await.is_ok()
+    })
+    .await;
+
+    // A new key signing at once: within a few seconds a replica seals the secret again under
+    // it (one write, whichever replica wins), and nothing is left under the old one.
+    let out = keys_command(&["rotate", "--grace-seconds", "0"], keys.path());
+    assert!(out.status.success(), "{out:?}");
+    let new_key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    wait_for_keys(&a, Some(&new_key), None).await;
+    wait_for_keys(&b, Some(&new_key), None).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let doc = stored_document(&redis).await;
+        if doc.contains(&format!("sb1:{new_key}:")) {
+            assert!(!doc.contains(&format!("sb1:{old_key}:")), "{doc}");
+            assert!(!doc.contains(secret));
+            break;
+        }
+        assert!(Instant::now() < deadline, "not sealed again: {doc}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // The old key retired: the access key still signs, on both replicas.
+    let out = keys_command(&["retire", "--id", &old_key, "--force"], keys.path());
+    assert!(out.status.success(), "{out:?}");
+    wait_for_keys(&a, None, Some(&old_key)).await;
+    wait_for_keys(&b, None, Some(&old_key)).await;
+    for broker in [&a, &b] {
+        crate::iam_roles::within(Duration::from_secs(5), || async {
+            whoami(broker).await.is_ok()
+        })
+        .await;
+        assert_eq!(
+            whoami(broker).await.unwrap(),
+            "arn:aws:iam::111122223333:user/rotating"
+        );
+    }
+}

@@ -142,23 +142,11 @@ pub async fn create_access_key(
         .ok_or_else(ApiError::internal)?;
     let secret = access_keys::new_secret().ok_or_else(ApiError::internal)?;
     let now = state.clock.now();
-    let sealed = {
-        let ring = state.keys.ring();
-        let key = ring
-            .signing(now)
-            .ok_or_else(ApiError::service_unavailable)?;
-        let nonce = random_nonce().ok_or_else(ApiError::internal)?;
-        crate::session::sealed::seal(
-            secret.expose().as_bytes(),
-            &access_key_context(&caller.account, &id),
-            key,
-            nonce,
-        )
-        .map_err(|e| {
-            tracing::error!(error = %e, "a new access key's secret could not be sealed");
-            ApiError::internal()
-        })?
-    };
+    let sealed = crate::broker::sealing::seal(
+        state,
+        secret.expose().as_bytes(),
+        &access_key_context(&caller.account, &id),
+    )?;
     let created = now.unix_timestamp();
     let key = StoredAccessKey {
         id: id.clone(),
@@ -187,14 +175,6 @@ pub async fn create_access_key(
             create_date: date(now),
         },
     })
-}
-
-/// 12 bytes from the system's CSPRNG: a nonce used once under the sealing key.
-fn random_nonce() -> Option<[u8; 12]> {
-    use ring::rand::SecureRandom as _;
-    let mut nonce = [0u8; 12];
-    ring::rand::SystemRandom::new().fill(&mut nonce).ok()?;
-    Some(nonce)
 }
 
 /// `ListAccessKeys` (paged): the user's keys, the file's users' too, never a secret.

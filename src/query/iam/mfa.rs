@@ -234,19 +234,7 @@ pub async fn create_virtual_mfa_device(
     )?;
     let now = state.clock.now();
     let seed = new_seed()?;
-    let key = state.keys.signing(now).ok_or_else(|| {
-        tracing::error!("no session key signs now: a virtual MFA device's seed cannot be sealed");
-        ApiError::service_unavailable()
-    })?;
-    let mut nonce = [0u8; 12];
-    ring::rand::SystemRandom::new()
-        .fill(&mut nonce)
-        .map_err(|_| ApiError::internal())?;
-    let sealed = crate::session::sealed::seal(seed.as_bytes(), &mfa_context(&serial), &key, nonce)
-        .map_err(|e| {
-            tracing::error!(error = %e, "a virtual MFA device's seed could not be sealed");
-            ApiError::internal()
-        })?;
+    let sealed = crate::broker::sealing::seal(state, seed.as_bytes(), &mfa_context(&serial))?;
     let stored = StoredMfaDevice {
         name: name.to_owned(),
         path: path.to_owned(),
