@@ -186,6 +186,18 @@ impl TokenDigest {
         TokenDigest::of(signed, usable_until)
     }
 
+    /// [`TokenDigest::of_jws`] as presented to `provider` (its ARN, which names its account):
+    /// since accounts register providers of one issuer each, one token can be exchanged in
+    /// several accounts, and revoking it in one must not refuse it in the others.
+    pub fn of_jws_at(provider: &str, token: &str, usable_until: i64) -> TokenDigest {
+        let signed = token.rsplit_once('.').map_or(token, |(signed, _)| signed);
+        let mut scoped = String::with_capacity(provider.len() + 1 + signed.len());
+        scoped.push_str(provider);
+        scoped.push('\n');
+        scoped.push_str(signed);
+        TokenDigest::of(&scoped, usable_until)
+    }
+
     /// The digest of `token`, usable until `usable_until`.
     pub fn of(token: &str, usable_until: i64) -> TokenDigest {
         TokenDigest {

@@ -933,6 +933,47 @@ async fn accounts_register_their_own_provider_for_one_issuer() {
     // One stream of key fetches for both accounts' providers, kept across the swaps.
     assert_eq!((idp.discovery_hits(), idp.jwks_hits()), fetched);
 
+    // One token for both accounts' audiences, exchanged in both: the session it made in their
+    // account revoked (which also refuses the token again there), ours and the token at our
+    // provider keep working.
+    let mut claims = idp.claims("repo:octo-org/shared:ref:refs/heads/main");
+    claims["aud"] = serde_json::json!(["our-client", "their-client"]);
+    let shared = idp.token("rsa-1", &claims);
+    let with_shared = |role: String| {
+        let sts = broker.sts();
+        let token = shared.clone();
+        async move {
+            sts.assume_role_with_web_identity()
+                .role_arn(role)
+                .role_session_name("shared")
+                .web_identity_token(token)
+                .send()
+                .await
+                .map(|o| o.credentials().unwrap().clone())
+                .map_err(|e| e.into_service_error().code().unwrap_or_default().to_owned())
+        }
+    };
+    let ours_shared = with_shared(our_role.clone()).await.unwrap();
+    let theirs_shared = with_shared(their_role.clone()).await.unwrap();
+    broker
+        .state
+        .revocations
+        .revoke(
+            Revocation::Session {
+                access_key_id: theirs_shared.access_key_id().to_owned(),
+            },
+            OffsetDateTime::now_utc(),
+        )
+        .await
+        .unwrap();
+    assert!(caller_identity(&broker, &theirs_shared).await.is_err());
+    assert_eq!(
+        with_shared(their_role.clone()).await.unwrap_err(),
+        "AccessDenied"
+    );
+    assert!(caller_identity(&broker, &ours_shared).await.is_ok());
+    with_shared(our_role.clone()).await.unwrap();
+
     // A subject revoked at their provider: their session and tokens end, ours do not.
     broker
         .state

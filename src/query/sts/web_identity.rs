@@ -178,17 +178,22 @@ pub async fn assume_role_with_web_identity(
 
     // Refresh after revocation: the same token again after its session was revoked, or any
     // token issued (`iat`) before its subject was revoked, is refused.
+    // A token is revoked at the provider it was presented to (the digest holds its ARN);
+    // rules stored before digests did are still honoured, by the token's digest alone.
     let usable_until = (token.expires_at + provider.leeway).unix_timestamp();
-    let digest = TokenDigest::of_jws(input.token, usable_until);
-    role_session::check_proof(
-        state,
-        meta,
-        ACTION,
-        &provider.arn,
-        &token.subject,
-        issued_at,
-        &digest,
-    )?;
+    let digest = TokenDigest::of_jws_at(&provider.arn, input.token, usable_until);
+    let unscoped = TokenDigest::of_jws(input.token, usable_until);
+    for proof in [&digest, &unscoped] {
+        role_session::check_proof(
+            state,
+            meta,
+            ACTION,
+            &provider.arn,
+            &token.subject,
+            issued_at,
+            proof,
+        )?;
+    }
 
     let issued = role_session::issue(
         state,
