@@ -367,16 +367,16 @@ pub async fn change_user_expecting(
                 .get(&name.to_ascii_lowercase())
                 .map(|gone| Ends::User(crate::iam::user_arn(account, &gone.path, &gone.name))),
             // The generations used so far: one made active again later makes new sessions.
+            // Written again when the key is inactive already (the same rule, stored once), so
+            // that repeating the call ends them if the first revocation failed.
             UserChange::UpdateAccessKey {
                 user,
                 id,
                 status: AccessKeyStatus::Inactive,
-            } => stored_key(user, id)
-                .filter(|k| k.status == AccessKeyStatus::Active)
-                .map(|k| Ends::AccessKey {
-                    id: k.id.clone(),
-                    generation_up_to: i64::from(k.generation),
-                }),
+            } => stored_key(user, id).map(|k| Ends::AccessKey {
+                id: k.id.clone(),
+                generation_up_to: i64::from(k.generation),
+            }),
             UserChange::DeleteAccessKey { user, id } => {
                 stored_key(user, id).map(|k| Ends::AccessKey {
                     id: k.id.clone(),
@@ -440,7 +440,7 @@ pub async fn change_sealed(
     account: &str,
     reseal: impl Fn(&mut AccountDocument) -> usize,
 ) -> Result<usize, ApiError> {
-    compare_and_set(
+    write_document(
         state,
         account,
         |doc, _| {
@@ -449,6 +449,7 @@ pub async fn change_sealed(
             Ok((next, moved))
         },
         |_| None,
+        false,
     )
     .await
 }
@@ -463,6 +464,19 @@ async fn compare_and_set<T>(
     account: &str,
     apply: impl Fn(&AccountDocument, &FileRoles) -> Result<(AccountDocument, T), IamApiError>,
     revokes: impl Fn(&AccountDocument) -> Option<Ends>,
+) -> Result<T, ApiError> {
+    write_document(state, account, apply, revokes, true).await
+}
+
+/// [`compare_and_set`]; `serve` says whether to wait until this replica serves what was read
+/// or written (a caller's change must be served before it is answered; the background
+/// re-sealing must not wait on the task that swaps changes in).
+async fn write_document<T>(
+    state: &Broker,
+    account: &str,
+    apply: impl Fn(&AccountDocument, &FileRoles) -> Result<(AccountDocument, T), IamApiError>,
+    revokes: impl Fn(&AccountDocument) -> Option<Ends>,
+    serve: bool,
 ) -> Result<T, ApiError> {
     let file = FileRoles::of(&state.config.iam, account);
     for _ in 0..ATTEMPTS {
@@ -487,8 +501,14 @@ async fn compare_and_set<T>(
         let (next, out) = apply(&current.document, &file)?;
         if next == current.document {
             // Nothing changes (attached already, the default already...): no write, no new
-            // version for every replica to swap in.
-            state.iam_sync.serve_at_least(read_at).await;
+            // version for every replica to swap in. What it ends is ended again (revoking is
+            // idempotent): a repeated call completes a revocation that failed before.
+            if let Some(ends) = revokes(&current.document) {
+                revoke_ended(state, &ends).await;
+            }
+            if serve {
+                state.iam_sync.serve_at_least(read_at).await;
+            }
             return Ok(out);
         }
         let next = next.with_needed_format();
@@ -504,7 +524,9 @@ async fn compare_and_set<T>(
             if let Some(ends) = revokes(&current.document) {
                 revoke_ended(state, &ends).await;
             }
-            state.iam_sync.serve_at_least(version).await;
+            if serve {
+                state.iam_sync.serve_at_least(version).await;
+            }
             return Ok(out);
         }
     }

@@ -107,6 +107,7 @@ impl Live {
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             sync.started();
             runtime.spawn(apply_iam_changes(Arc::downgrade(&live), sync));
+            runtime.spawn(reseal_rotated_secrets(Arc::downgrade(&live)));
         }
         live
     }
@@ -235,24 +236,31 @@ impl Live {
     }
 }
 
+/// The task [`Live::new`] starts beside [`apply_iam_changes`] (never holding it up): every
+/// [`super::sealing::RESEAL_EVERY`], after `keys rotate` once the new key signs, the stored
+/// secrets move to it; until the `Live` is gone.
+async fn reseal_rotated_secrets(live: Weak<Live>) {
+    loop {
+        tokio::time::sleep(super::sealing::RESEAL_EVERY).await;
+        let Some(live) = live.upgrade() else {
+            return;
+        };
+        if let Err(e) = super::sealing::reseal_rotated(&live.current()).await {
+            tracing::warn!(error = %e, "stored secrets could not be sealed again under the new session key; tried again later");
+        }
+    }
+}
+
 /// The task [`Live::new`] starts: applies stored IAM changes until the `Live` is gone. A store
 /// that cannot be read keeps the layer served (the failure is counted by the store and logged
 /// once until it reads again).
 async fn apply_iam_changes(live: Weak<Live>, sync: Arc<IamSync>) {
     let mut failing = false;
-    let mut resealed_at = tokio::time::Instant::now();
     loop {
         sync.woken_or(iam_api::POLL).await;
         let Some(live) = live.upgrade() else {
             return;
         };
-        // After `keys rotate`, once the new key signs: the stored secrets move to it.
-        if resealed_at.elapsed() >= super::sealing::RESEAL_EVERY {
-            resealed_at = tokio::time::Instant::now();
-            if let Err(e) = super::sealing::reseal_rotated(&live.current()).await {
-                tracing::warn!(error = %e, "stored secrets could not be sealed again under the new session key; tried again later");
-            }
-        }
         match live.sync_iam().await {
             Ok(_) if failing => {
                 failing = false;

@@ -48,8 +48,9 @@ impl AccessKeyStatus {
     }
 }
 
-/// An access key created through the API, as stored: never its secret in clear.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// An access key created through the API, as stored: never its secret in clear (and its
+/// sealed text is not printed either).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredAccessKey {
     /// `AKIA` + 16 random base32 characters.
     pub id: String,
@@ -61,6 +62,18 @@ pub struct StoredAccessKey {
     /// Times it was made active again after being deactivated.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub generation: u32,
+}
+
+impl std::fmt::Debug for StoredAccessKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredAccessKey")
+            .field("id", &self.id)
+            .field("sealed", &"<redacted>")
+            .field("status", &self.status)
+            .field("created", &self.created)
+            .field("generation", &self.generation)
+            .finish()
+    }
 }
 
 fn is_zero(n: &u32) -> bool {

@@ -132,7 +132,7 @@ impl MfaDevice {
 
 /// A secret the broker must read back: from the configuration's files, or created through the
 /// IAM API and kept in the store sealed under a session key ([`crate::session::sealed`]).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum HeldSecret {
     File(Secret),
     Sealed {
@@ -141,6 +141,19 @@ pub enum HeldSecret {
         /// What it is bound to ([`access_key_context`], [`mfa_context`]).
         context: String,
     },
+}
+
+impl std::fmt::Debug for HeldSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HeldSecret::File(_) => f.write_str("HeldSecret::File(<redacted>)"),
+            HeldSecret::Sealed { context, .. } => f
+                .debug_struct("HeldSecret::Sealed")
+                .field("sealed", &"<redacted>")
+                .field("context", context)
+                .finish(),
+        }
+    }
 }
 
 impl HeldSecret {

@@ -588,8 +588,11 @@ impl Revocations {
                 generation_up_to,
             },
             revoked_at: now,
+            // A minute beyond the longest session: a replica a little behind (its swap, its
+            // clock) may still issue one with the key as the rule is stored.
             expires_at: now
                 .saturating_add(i64::from(longest))
+                .saturating_add(60)
                 .max(now.saturating_add(DESCENDANT_COVER)),
         };
         self.store_and_publish(vec![entry], now).await

@@ -302,6 +302,33 @@ async fn get_user_without_a_name_is_the_calling_user_and_a_role_session_is_told_
         message,
         "Must specify userName when calling with non-User credentials"
     );
+
+    // The admin's own GetSessionToken session, made without MFA: no IAM call at all (a leaked
+    // session must not make itself a long-term key), as in AWS.
+    let s = broker
+        .sts_as(ADMIN_KEY_ID, ADMIN_SECRET, None)
+        .get_session_token()
+        .send()
+        .await
+        .unwrap();
+    let c = s.credentials().unwrap();
+    let session = iam_client(
+        &broker.endpoint,
+        aws_sdk_iam::config::Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token().to_owned()),
+            None,
+            "test",
+        ),
+    );
+    let version = broker.state.store.iam_version().await.unwrap();
+    let (code, status, message) = refused(session.get_user().send().await);
+    assert_eq!((code.as_str(), status), ("AccessDenied", 403), "{message}");
+    assert!(message.contains("without MFA"), "{message}");
+    let (code, _, _) = refused(session.create_access_key().send().await);
+    assert_eq!(code, "AccessDenied");
+    assert_eq!(broker.state.store.iam_version().await.unwrap(), version);
 }
 
 #[tokio::test]
