@@ -368,6 +368,53 @@ async fn load_sealing_key(state: &Broker, held: &crate::iam::HeldSecret) {
     }
 }
 
+/// Guessing is bounded: a code is evaluated only with one of [`MFA_MAX_FAILURES`] attempts
+/// taken from the store first, check and count in one atomic step, so concurrent requests on
+/// every replica together get no more; a right code used for the first time gives its attempt
+/// back. Without an attempt left the device accepts no code until the window ends, and the
+/// answer (`refused`) looks the same as for a wrong code.
+async fn take_mfa_attempt(
+    state: &Broker,
+    serial: &str,
+    refused: fn() -> ApiError,
+) -> Result<(), ApiError> {
+    let taken = state
+        .store
+        .take_attempt(&failures_key(serial), MFA_MAX_FAILURES, MFA_LOCKOUT)
+        .await
+        .map_err(|e: StoreError| {
+            tracing::error!(error = %e, "store refused the MFA guard");
+            ApiError::service_unavailable()
+        })?;
+    if taken.is_none() {
+        tracing::warn!(serial, "MFA device locked after repeated wrong codes");
+        crate::audit::note(|n| n.refusal = Some("mfaDeviceLocked"));
+        return Err(refused());
+    }
+    Ok(())
+}
+
+/// Marks the code of `step` used; whether this was its first use (the replay guard, on every
+/// replica, for as long as the code could still be accepted).
+async fn used_first(state: &Broker, serial: &str, step: u64) -> Result<bool, ApiError> {
+    state
+        .store
+        .use_once(&used_key(serial, step), replay_window())
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "store refused the MFA replay guard");
+            ApiError::service_unavailable()
+        })
+}
+
+/// A right code used for the first time gives its attempt back; if the store does not take it,
+/// it stays counted (the device locks one code earlier, never later).
+async fn give_back_attempt(state: &Broker, serial: &str) {
+    if let Err(e) = state.store.give_back_attempt(&failures_key(serial)).await {
+        tracing::warn!(error = %e, "store did not take back a good MFA attempt");
+    }
+}
+
 pub fn mfa_failed() -> ApiError {
     ApiError::access_denied("MultiFactorAuthentication failed with invalid MFA one time pass code.")
 }
@@ -404,28 +451,7 @@ pub async fn check_mfa(
         .mfa_device(serial)
         .filter(|d| d.user_arn == user.arn)
         .ok_or_else(mfa_failed)?;
-    let store_down = |e: StoreError| {
-        tracing::error!(error = %e, "store refused the MFA guard");
-        ApiError::service_unavailable()
-    };
-    // Guessing is bounded: a code is evaluated only with one of MFA_MAX_FAILURES attempts
-    // taken from the store first, check and count in one atomic step, so concurrent requests
-    // on every replica together get no more; a right code used for the first time gives its
-    // attempt back. Without an
-    // attempt left the device accepts no code until the window ends; the answer looks the same
-    // as for a wrong code.
-    let failures_key = failures_key(serial);
-    if state
-        .store
-        .take_attempt(&failures_key, MFA_MAX_FAILURES, MFA_LOCKOUT)
-        .await
-        .map_err(store_down)?
-        .is_none()
-    {
-        tracing::warn!(serial, "MFA device locked after repeated wrong codes");
-        crate::audit::note(|n| n.refusal = Some("mfaDeviceLocked"));
-        return Err(mfa_failed());
-    }
+    take_mfa_attempt(state, serial, mfa_failed).await?;
     load_sealing_key(state, &device.secret).await;
     let seed = device.seed(&state.keys.ring()).map_err(|e| {
         tracing::error!(serial, error = %e, "an MFA device's seed could not be opened");
@@ -437,22 +463,11 @@ pub async fn check_mfa(
         return Err(mfa_failed());
     };
     // A code is good once: remember its step for as long as it could still be accepted.
-    let fresh = state
-        .store
-        .use_once(&used_key(serial, step), replay_window())
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "store refused the MFA replay guard");
-            ApiError::service_unavailable()
-        })?;
-    if !fresh {
+    if !used_first(state, serial, step).await? {
         // A replayed code is a failed attempt: its attempt stays counted.
         return Err(mfa_failed());
     }
-    if let Err(e) = state.store.give_back_attempt(&failures_key).await {
-        // The attempt stays counted: the device locks one code earlier, never later.
-        tracing::warn!(error = %e, "store did not take back a good MFA attempt");
-    }
+    give_back_attempt(state, serial).await;
     Ok(now.unix_timestamp())
 }
 
@@ -469,22 +484,7 @@ pub async fn check_mfa_pair(
     (first, second): (&str, &str),
     now: time::OffsetDateTime,
 ) -> Result<i64, ApiError> {
-    let store_down = |e: StoreError| {
-        tracing::error!(error = %e, "store refused the MFA guard");
-        ApiError::service_unavailable()
-    };
-    let failures_key = failures_key(serial);
-    if state
-        .store
-        .take_attempt(&failures_key, MFA_MAX_FAILURES, MFA_LOCKOUT)
-        .await
-        .map_err(store_down)?
-        .is_none()
-    {
-        tracing::warn!(serial, "MFA device locked after repeated wrong codes");
-        crate::audit::note(|n| n.refusal = Some("mfaDeviceLocked"));
-        return Err(ApiError::invalid_authentication_code());
-    }
+    take_mfa_attempt(state, serial, ApiError::invalid_authentication_code).await?;
     load_sealing_key(state, secret).await;
     let seed = secret
         .open(&state.keys.ring())
@@ -498,19 +498,12 @@ pub async fn check_mfa_pair(
         return Err(ApiError::invalid_authentication_code());
     };
     for step in [second_step.saturating_sub(1), second_step] {
-        let fresh = state
-            .store
-            .use_once(&used_key(serial, step), replay_window())
-            .await
-            .map_err(store_down)?;
-        if !fresh {
+        if !used_first(state, serial, step).await? {
             // A code used already: a failed attempt, as in check_mfa.
             return Err(ApiError::invalid_authentication_code());
         }
     }
-    if let Err(e) = state.store.give_back_attempt(&failures_key).await {
-        tracing::warn!(error = %e, "store did not take back a good MFA attempt");
-    }
+    give_back_attempt(state, serial).await;
     let drift = i64::try_from(second_step).unwrap_or(i64::MAX)
         - i64::try_from(totp::step(now)).unwrap_or(i64::MAX);
     let in_step = drift.unsigned_abs() <= totp::ALLOWED_DRIFT_STEPS;

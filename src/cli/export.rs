@@ -14,7 +14,6 @@ use super::Output;
 use crate::broker::iam_api;
 use crate::config::Config;
 use crate::iam::api::{AccountDocument, Layer, Tag};
-use crate::store::Store;
 
 /// What [`render`] makes of a layer: the entries, the files they name, and what was left out.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -263,21 +262,10 @@ fn tags(toml: &mut String, tags: &[Tag]) {
 /// (which must not hold them already: nothing is overwritten), entries on standard output,
 /// what was left out on standard error.
 pub async fn export(config: &Config, dir: &Path) -> Output {
-    let fail = |message: String| Output {
-        stdout: String::new(),
-        stderr: format!("error: {message}\n"),
-        status: 1,
-    };
-    if config.store.is_memory() {
-        return fail(format!(
-            "{} uses the embedded memory:// store, which only its own process sees: there is \
-             nothing stored to export (use a redis:// store)",
-            config.source
-        ));
-    }
-    let store = match Store::connect(&config.store).await {
+    let fail = |message: String| Output::failed(&message);
+    let store = match super::shared_store(config, "there is nothing stored to export").await {
         Ok(s) => s,
-        Err(e) => return fail(format!("store: {e}")),
+        Err(out) => return out,
     };
     let layer = match iam_api::read_layer(&store, &iam_api::accounts(config)).await {
         Ok(l) => l,

@@ -13,3 +13,33 @@ pub struct Output {
     pub stderr: String,
     pub status: i32,
 }
+
+impl Output {
+    /// A failure: `message` on standard error, status 1.
+    pub fn failed(message: &str) -> Output {
+        Output {
+            stdout: String::new(),
+            stderr: format!("error: {message}\n"),
+            status: 1,
+        }
+    }
+}
+
+/// The shared store `config` names, for a command that reaches the running brokers through it;
+/// the embedded `memory://` store is refused (only its own process sees it), saying `why` it
+/// would be useless here.
+pub async fn shared_store(
+    config: &crate::config::Config,
+    why: &str,
+) -> Result<crate::store::Store, Output> {
+    if config.store.is_memory() {
+        return Err(Output::failed(&format!(
+            "{} uses the embedded memory:// store, which only its own process sees: {why} \
+             (use a redis:// store)",
+            config.source
+        )));
+    }
+    crate::store::Store::connect(&config.store)
+        .await
+        .map_err(|e| Output::failed(&format!("store: {e}")))
+}

@@ -12,7 +12,6 @@ use crate::clock::SystemClock;
 use crate::config::Config;
 use crate::keys::SessionKeys;
 use crate::revocation::{Entry, Principals, Revocation, Revocations, RevokeOutcome, Rule};
-use crate::store::Store;
 
 /// `--before`: an RFC 3339 time, as unix seconds.
 pub fn parse_before(text: &str) -> Result<i64, String> {
@@ -23,21 +22,15 @@ pub fn parse_before(text: &str) -> Result<i64, String> {
 
 /// Revokes `what` as of `now` in the store `config` names.
 pub async fn revoke(config: &Config, what: Revocation, now: OffsetDateTime) -> Output {
-    let fail = |message: String| Output {
-        stdout: String::new(),
-        stderr: format!("error: {message}\n"),
-        status: 1,
-    };
-    if config.store.is_memory() {
-        return fail(format!(
-            "{} uses the embedded memory:// store, which only its own process sees: a \
-             revocation made here would reach no running broker (use a redis:// store)",
-            config.source
-        ));
-    }
-    let store = match Store::connect(&config.store).await {
+    let fail = |message: String| Output::failed(&message);
+    let store = match super::shared_store(
+        config,
+        "a revocation made here would reach no running broker",
+    )
+    .await
+    {
         Ok(s) => s,
-        Err(e) => return fail(format!("store: {e}")),
+        Err(out) => return out,
     };
     let revocations = Revocations::new(store, Arc::new(SystemClock), Principals::of(config));
     // Revoking a session reads its stored record, which verifies only under the keys.
