@@ -432,7 +432,7 @@ async fn readme_tour_runs_as_written() {
 #[tokio::test]
 async fn readme_iam_walkthrough_runs_as_written() {
     let (blocks, outcomes, guard) = run_section(IAM_HEADING).await;
-    let (mut created, mut assumed) = (0, 0);
+    let (mut created, mut assumed, mut keyed) = (0, 0, 0);
     for (block, outcome) in blocks.iter().zip(&outcomes) {
         let code = &block.code;
         // Every step succeeds, and prints what the README shows.
@@ -443,6 +443,15 @@ async fn readme_iam_walkthrough_runs_as_written() {
             // create-role's JSON: the new role, with a fresh AROA id.
             assert!(outcome.stdout.contains("\"RoleId\": \"AROA"), "{outcome}");
         }
+        if code.contains("aws iam create-access-key") {
+            // The key signs its user's own call: the last line is the user, not the admin.
+            keyed += 1;
+            assert_eq!(
+                outcome.stdout.lines().last(),
+                Some("arn:aws:iam::000000000000:user/ci-bot"),
+                "{outcome}"
+            );
+        }
         if code.contains("--sub ci:build-42") {
             assumed += 1;
             assert_eq!(
@@ -451,7 +460,7 @@ async fn readme_iam_walkthrough_runs_as_written() {
             );
         }
     }
-    assert_eq!((created, assumed), (1, 1));
+    assert_eq!((created, assumed, keyed), (1, 1, 1));
     drop(guard);
 }
 
