@@ -421,10 +421,20 @@ pub fn apply(
                 .mfa_devices
                 .get(&key)
                 .ok_or_else(|| no_such_device(serial))?;
-            if device.enabled.is_some() {
-                return Err(IamApiError::DeleteConflict(
-                    "MFA Device is still in use: deactivate it first.".to_owned(),
-                ));
+            // Enabled for a user that still exists: deactivate it first, as IAM says. A device
+            // whose user is gone (a file user removed from the file) may go: it is served for
+            // no one, and must not wait for a user of that name to come back.
+            if let Some(e) = &device.enabled {
+                let user_key = e.user.to_ascii_lowercase();
+                let current_id = file
+                    .users
+                    .get(&user_key)
+                    .or_else(|| next.users.get(&user_key).map(|u| &u.user_id));
+                if current_id == Some(&e.user_id) {
+                    return Err(IamApiError::DeleteConflict(
+                        "MFA Device is still in use: deactivate it first.".to_owned(),
+                    ));
+                }
             }
             next.mfa_devices.remove(&key);
             return Ok((next, ()));
@@ -573,6 +583,33 @@ mod tests {
         let mut doc = AccountDocument::default();
         doc.users.insert("bob".into(), bob);
         (doc, "AIDABOB".to_owned())
+    }
+
+    #[test]
+    fn a_device_whose_file_user_is_gone_may_be_deleted() {
+        let doc = applied(
+            &AccountDocument::default(),
+            MfaChange::Create(device("tab")),
+        );
+        let doc = applied(&doc, enable("tab", "alice", "AIDAFILEALICE"));
+        let delete = || MfaChange::Delete {
+            serial: serial_of("tab"),
+        };
+        // Alice is in the file: deactivate first.
+        assert!(matches!(
+            refused(&doc, delete()),
+            IamApiError::DeleteConflict(_)
+        ));
+        // Alice removed from the file: the device serves no one and may go, so that a user of
+        // her name added later does not get it.
+        let mut gone = file();
+        gone.users.clear();
+        let (next, ()) = apply(&doc, &delete(), &gone).unwrap();
+        assert!(next.mfa_devices.is_empty());
+        // Another alice (another id) in the file: the device is not hers either.
+        gone.users
+            .insert("alice".to_owned(), "AIDAANOTHERALICE".to_owned());
+        assert!(apply(&doc, &delete(), &gone).is_ok());
     }
 
     #[test]
