@@ -35,6 +35,7 @@ mod layers;
 mod metrics;
 mod policy_conditions;
 mod policy_core_engine;
+mod policy_findings;
 mod policy_moto;
 mod properties;
 mod query_api;
