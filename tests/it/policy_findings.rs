@@ -161,9 +161,11 @@ fn iam_simulate_documents_are_errors_only_when_refused_or_applying_to_no_one() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
-/// Risky documents: the type they are validated as, and each expected finding as
-/// `(issue code, line, column)` of the node it points at.
-const RISKY: &[(&str, PolicyType, &str, &[(&str, usize, usize)])] = &[
+/// An expected finding: its issue code, and the line and column of the node it points at.
+type Expected = (&'static str, usize, usize);
+
+/// Risky documents: a name, the type they are validated as, the text, the findings.
+const RISKY: &[(&str, PolicyType, &str, &[Expected])] = &[
     (
         "a bucket open to everyone",
         PolicyType::Resource,
