@@ -10,7 +10,7 @@ use super::principal::PrincipalType;
 
 /// OIDC issuers shared by many tenants: a trust policy on them must pin `sub`, or any
 /// repository, project or pipeline on the platform can assume the role.
-pub(crate) const SHARED_ISSUERS: [&str; 4] = [
+const SHARED_ISSUERS: [&str; 4] = [
     "token.actions.githubusercontent.com",
     "gitlab.com",
     "app.terraform.io",
@@ -99,7 +99,7 @@ pub fn lint(policy: &Policy, policy_type: PolicyType) -> Vec<Warning> {
         }
         let trust_like = matches!(policy_type, PolicyType::Resource | PolicyType::Trust);
         if trust_like && statement.effect == Effect::Allow && allows_web_identity(statement) {
-            for issuer in shared_issuers_trusted(statement) {
+            for (issuer, provider) in shared_issuers_trusted(statement) {
                 if !pins_subject(statement, issuer) {
                     let (issue, claims) = if issuer == GITHUB {
                         let claims = format!(
@@ -120,6 +120,7 @@ pub fn lint(policy: &Policy, policy_type: PolicyType) -> Vec<Warning> {
                         vec![
                             PathStep::Key("Principal".to_owned()),
                             PathStep::Key("Federated".to_owned()),
+                            PathStep::Text(provider.to_owned()),
                         ],
                     );
                 }
@@ -129,17 +130,21 @@ pub fn lint(policy: &Policy, policy_type: PolicyType) -> Vec<Warning> {
     out
 }
 
-fn shared_issuers_trusted(statement: &Statement) -> Vec<&'static str> {
+/// The shared issuers the statement trusts, each with the `Federated` entry naming it.
+fn shared_issuers_trusted(statement: &Statement) -> Vec<(&'static str, &str)> {
     let Some(Clause::Is(set)) = &statement.principal else {
         return Vec::new();
     };
     SHARED_ISSUERS
         .into_iter()
-        .filter(|issuer| {
-            set.entries.iter().any(|(kind, value)| {
-                *kind == PrincipalType::Federated
-                    && (value == issuer || value.ends_with(&format!(":oidc-provider/{issuer}")))
-            })
+        .filter_map(|issuer| {
+            set.entries
+                .iter()
+                .find(|(kind, value)| {
+                    *kind == PrincipalType::Federated
+                        && (value == issuer || value.ends_with(&format!(":oidc-provider/{issuer}")))
+                })
+                .map(|(_, value)| (issuer, value.as_str()))
         })
         .collect()
 }

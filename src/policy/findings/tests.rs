@@ -258,6 +258,20 @@ fn shared_issuers_need_a_subject() {
         let findings = validate_policy(&pinned, PolicyType::Resource);
         assert!(findings.is_empty(), "{pinned}: {findings:#?}");
     }
+    // Among several providers, at the shared one.
+    let several = text
+        .replace(
+            r#"{"Federated": "arn"#,
+            r#"{"Federated": ["arn:aws:iam::111122223333:saml-provider/corp", "arn"#,
+        )
+        .replace(
+            r#"githubusercontent.com"},"#,
+            r#"githubusercontent.com"]},"#,
+        );
+    let findings = validate_policy(&several, PolicyType::Trust);
+    let f = only(&findings, "MISSING_GITHUB_REPO_CONDITION_KEY");
+    assert_eq!(f.locations[0].path.last(), Some(&PathElement::Index(1)));
+    assert!(covered(&several, f)[0].starts_with("\"arn:aws:iam::111122223333:oidc-provider/"));
     let gitlab = text.replace("token.actions.githubusercontent.com", "gitlab.com");
     let f = &validate_policy(&gitlab, PolicyType::Resource)[0];
     assert_eq!(f.issue_code, "MISSING_SUB_CONDITION_KEY_FOR_SHARED_ISSUER");
