@@ -212,6 +212,27 @@ fn lint_warnings_are_placed() {
             .starts_with("StringEquals compares \"blue*\" literally")
     );
     assert_eq!(covered(text, &findings[1]), ["\"s3:DeleteBucket\""]);
+
+    let text = r#"{"Version": "2012-10-17", "Statement": [
+  {"Effect": "Allow", "Principal": {"AWS": "111122223333"}, "Action": "s3:*", "NotResource": ["arn:aws:s3:::b/private/*"]},
+  {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}]}"#;
+    let findings = validate_policy(text, PolicyType::Resource);
+    assert_eq!(
+        codes(&findings),
+        [
+            ("ALLOW_WITH_NOT_RESOURCE", FindingType::Warning),
+            ("MISSING_PRINCIPAL", FindingType::Error)
+        ]
+    );
+    assert_eq!(
+        covered(text, &findings[0]),
+        ["[\"arn:aws:s3:::b/private/*\"]"]
+    );
+    assert_eq!(
+        findings[1].locations[0].path,
+        [value("Statement"), PathElement::Index(1)]
+    );
+    assert_eq!(findings[1].locations[0].span.start.line, 3);
 }
 
 /// Trust policies (a resource policy allowing `sts:AssumeRoleWithWebIdentity`) on shared
