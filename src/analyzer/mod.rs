@@ -113,7 +113,7 @@ pub async fn validate_policy(state: &Broker, meta: &RequestMeta) -> Result<Respo
         None => 0,
     };
     let document = input.policy_document;
-    // Up to a few milliseconds of work on a large document: off the runtime's workers.
+    // Tens of milliseconds of work on the largest documents: off the runtime's workers.
     let findings =
         tokio::task::spawn_blocking(move || policy::validate_policy(&document, policy_type))
             .await
