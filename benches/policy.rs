@@ -5,6 +5,9 @@
 //! - `identity_boundary_session_50`: 50 statements across identity policies, a permissions
 //!   boundary and a session policy, with the allowing statements last.
 //! - `parse_trust_policy`: compiling the trust policy, for scale (done once per config load).
+//! - `validate_trust_policy`: `ValidatePolicy`'s findings for that trust policy.
+//! - `validate_largest_policy`: the findings for a 2,200-statement identity policy near the
+//!   largest document accepted, whose statement pairs exhaust the redundancy check's budget.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -13,7 +16,7 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 use sts_broker::policy::{
     Context, ContextValue, NamedPolicy, PolicySet, PolicyType, Principal, Request, Resource,
-    decide, parse,
+    decide, parse, validate_policy,
 };
 
 const PROVIDER: &str =
@@ -142,6 +145,22 @@ fn bench(c: &mut Criterion) {
 
     c.bench_function("parse_trust_policy", |b| {
         b.iter(|| black_box(parse(black_box(&text), PolicyType::Trust).unwrap()))
+    });
+
+    c.bench_function("validate_trust_policy", |b| {
+        b.iter(|| black_box(validate_policy(black_box(&text), PolicyType::Trust)))
+    });
+
+    let statements: Vec<String> = (0..2200)
+        .map(|i| format!(r#"{{"Effect":"Allow","Action":"s3:Get{i}x","Resource":"*"}}"#))
+        .collect();
+    let largest = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{}]}}"#,
+        statements.join(",")
+    );
+    assert!(validate_policy(&largest, PolicyType::Identity).is_empty());
+    c.bench_function("validate_largest_policy", |b| {
+        b.iter(|| black_box(validate_policy(black_box(&largest), PolicyType::Identity)))
     });
 }
 

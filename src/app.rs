@@ -2,6 +2,7 @@
 //!
 //! Routes: `/` (the STS Query API, GET and POST), `POST /authorize` (the authorize API),
 //! `POST /admin/revoke` and `POST /admin/reload` (the admin API, [`crate::admin_api`]),
+//! `POST /policy/validation` (Access Analyzer's `ValidatePolicy`, [`crate::analyzer`]),
 //! `/healthz` (process up), `/readyz` (store reachable, keys loaded) and, only when the
 //! configuration enables it, the dev issuer's discovery document and JWKS. Each request takes
 //! the broker's configuration once, at its start ([`Live::current`]), and keeps it to its end.
@@ -29,6 +30,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::admin_api;
+use crate::analyzer;
 use crate::audit::{self, AuditEvent};
 use crate::authz;
 use crate::broker::error::ErrorCode;
@@ -45,6 +47,7 @@ pub const UNKNOWN_ACTION: &str = "unknown";
 const AUTHORIZE_ACTION: &str = "Authorize";
 const ADMIN_REVOKE_ACTION: &str = "AdminRevoke";
 const ADMIN_RELOAD_ACTION: &str = "AdminReload";
+const VALIDATE_POLICY_ACTION: &str = "ValidatePolicy";
 const HEALTHZ_ACTION: &str = "healthz";
 const READYZ_ACTION: &str = "readyz";
 const DEV_ISSUER_ACTION: &str = "dev_issuer";
@@ -61,6 +64,7 @@ pub fn router(live: Arc<Live>) -> Router {
         .route(authz::api::PATH, post(authorize_json))
         .route(admin_api::REVOKE_PATH, post(admin_revoke))
         .route(admin_api::RELOAD_PATH, post(admin_reload))
+        .route(analyzer::PATH, post(validate_policy))
         .route(
             "/healthz",
             get(|| async { answered("ok\n".into_response(), HEALTHZ_ACTION, None) }),
@@ -154,6 +158,7 @@ async fn request_id_and_errors(
     req.extensions_mut().insert(RequestId(id.clone()));
     let json_api =
         req.uri().path() == authz::api::PATH || req.uri().path().starts_with(admin_api::PREFIX);
+    let analyzer_api = req.uri().path() == analyzer::PATH;
     let mut response = next.run(req).await;
     let handled = response.extensions().get::<Answered>().copied();
     let mut replaced = None;
@@ -174,7 +179,9 @@ async fn request_id_and_errors(
         };
         if let Some(e) = replacement {
             replaced = Some(e.code);
-            response = if json_api {
+            response = if analyzer_api {
+                analyzer::error_response(&e, &id)
+            } else if json_api {
                 authz::api::error_response(&e, &id)
             } else {
                 error_response(&e, &id)
@@ -431,6 +438,44 @@ fn admin_answer(
     }
 }
 
+/// `POST /policy/validation` (see [`analyzer`]): one audit line per call, a body that cannot
+/// be read included.
+async fn validate_policy(State(live): State<Arc<Live>>, req: Request) -> Response {
+    let state = live.current();
+    let id = request_id(&req);
+    let max = analyzer::MAX_BODY.min(state.config.server.max_body_bytes);
+    let mut meta = request_meta(&req, &id);
+    let (result, mut notes) = match to_bytes(req.into_body(), max).await {
+        Ok(body) => {
+            meta.raw.body = body;
+            state
+                .audit
+                .collect(Box::pin(analyzer::validate_policy(&state, &meta)))
+                .await
+        }
+        Err(e) => {
+            let notes = audit::Notes {
+                action: Some(analyzer::ACTION.to_owned()),
+                ..audit::Notes::default()
+            };
+            (Err(body_error(&e, max)), notes)
+        }
+    };
+    notes.source_ip = meta.source_ip;
+    record(&state, &id, &result, notes);
+    match result {
+        Ok(response) => answered(response, VALIDATE_POLICY_ACTION, None),
+        Err(e) => {
+            tracing::debug!(request_id = %id, code = e.code.as_str(), message = %e.message, "ValidatePolicy refused");
+            answered(
+                analyzer::error_response(&e, &id),
+                VALIDATE_POLICY_ACTION,
+                Some(e.code),
+            )
+        }
+    }
+}
+
 /// What the transport knows of a request, its body not yet read.
 fn request_meta(req: &Request, id: &str) -> RequestMeta {
     let raw = RawRequest {
@@ -608,7 +653,8 @@ mod tests {
     use tower::ServiceExt as _;
 
     /// A handler that panics is answered like any error: AWS's XML with the request's id in
-    /// the body and the header (on the JSON APIs, JSON with the id).
+    /// the body and the header (on the JSON APIs, JSON with the id; on Access Analyzer's,
+    /// its error type too).
     #[tokio::test]
     async fn a_panicking_handler_answers_internal_failure_with_the_request_id() {
         async fn boom() -> Response {
@@ -618,12 +664,17 @@ mod tests {
         let app = common_layers(
             Router::new()
                 .route("/", get(boom))
-                .route(authz::api::PATH, post(boom)),
+                .route(authz::api::PATH, post(boom))
+                .route(analyzer::PATH, post(boom)),
             1024,
             Duration::from_secs(5),
             stats.clone(),
         );
-        for (method, path, json) in [("GET", "/", false), ("POST", authz::api::PATH, true)] {
+        for (method, path) in [
+            ("GET", "/"),
+            ("POST", authz::api::PATH),
+            ("POST", analyzer::PATH),
+        ] {
             let req = Request::builder()
                 .method(method)
                 .uri(path)
@@ -636,9 +687,15 @@ mod tests {
                 .unwrap()
                 .to_owned();
             assert!(!id.is_empty());
+            let error_type = response.headers().get("x-amzn-errortype").cloned();
             let body = to_bytes(response.into_body(), 4096).await.unwrap();
             let body = String::from_utf8(body.to_vec()).unwrap();
-            if json {
+            if path == analyzer::PATH {
+                assert_eq!(error_type.unwrap(), "InternalServerException");
+                let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+                assert_eq!(v["requestId"], id.as_str());
+                assert!(v["message"].is_string(), "{v}");
+            } else if path == authz::api::PATH {
                 let v: serde_json::Value = serde_json::from_str(&body).unwrap();
                 assert_eq!(v["error"]["code"], "InternalFailure");
                 assert_eq!(v["request_id"], id.as_str());
@@ -655,7 +712,7 @@ mod tests {
         assert_eq!(counts.len(), 1, "{counts:?}");
         assert_eq!(counts[0].action, UNKNOWN_ACTION);
         assert_eq!(counts[0].outcome, Some(ErrorCode::InternalFailure));
-        assert_eq!(counts[0].count, 2);
+        assert_eq!(counts[0].count, 3);
     }
 
     #[test]
@@ -686,5 +743,6 @@ mod future_size {
     fn the_query_and_authorize_handlers_futures_are_small() {
         assert!(future_size(&super::sts_query) < 2048);
         assert!(future_size(&super::authorize_json) < 2048);
+        assert!(future_size(&super::validate_policy) < 2048);
     }
 }

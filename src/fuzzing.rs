@@ -178,9 +178,10 @@ const POLICY_TYPES: [PolicyType; 8] = [
     PolicyType::Endpoint,
 ];
 
-/// `policy`: the first byte picks the policy type, the rest is the document. A document that
-/// parses must lint, parse again from its minified JSON to the same compiled policy, and decide
-/// a fixed set of requests identically in both forms.
+/// `policy`: the first byte picks the policy type, the rest is the document. Any document gets
+/// `ValidatePolicy` findings placed inside it, exactly one `ERROR` when it does not parse. A
+/// document that parses must lint, parse again from its minified JSON to the same compiled
+/// policy, and decide a fixed set of requests identically in both forms.
 pub fn policy(data: &[u8]) -> Outcome {
     let Some((first, rest)) = cut(data).split_first() else {
         return Ok(());
@@ -189,7 +190,23 @@ pub fn policy(data: &[u8]) -> Outcome {
     let Ok(text) = std::str::from_utf8(rest) else {
         return Ok(());
     };
+    let findings = policy::validate_policy(text, policy_type);
+    let chars = text.chars().count();
+    let outside = findings
+        .iter()
+        .flat_map(|f| &f.locations)
+        .any(|l| l.span.start.offset > l.span.end.offset || l.span.end.offset > chars);
+    if outside {
+        return Err("a finding's span lies outside the document".to_owned());
+    }
     let Ok(parsed) = policy::parse(text, policy_type) else {
+        let errors = findings
+            .iter()
+            .filter(|f| f.finding_type == policy::FindingType::Error)
+            .count();
+        if errors != 1 {
+            return Err(format!("a refused document has {errors} ERROR findings"));
+        }
         return Ok(());
     };
     let _ = policy::lint(&parsed, policy_type);

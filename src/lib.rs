@@ -12,6 +12,7 @@
 //! - on top: [`app`] (HTTP), [`cli`] and the binary.
 
 pub mod admin_api;
+pub mod analyzer;
 pub mod app;
 pub mod audit;
 pub mod authz;

@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use super::issue::Issue;
+
 /// The AWS error code for every invalid policy.
 pub const MALFORMED_POLICY_DOCUMENT: &str = "MalformedPolicyDocument";
 
@@ -24,6 +26,8 @@ pub mod aws_message {
 /// Why a policy document was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct PolicyError {
+    /// Which check failed, as Access Analyzer's issue code names it.
+    pub issue: Issue,
     /// IAM's message for this class of error.
     pub aws_message: String,
     /// What exactly is wrong, in our words.
@@ -33,16 +37,22 @@ pub struct PolicyError {
 }
 
 impl PolicyError {
-    pub fn new(aws_message: &str, detail: impl Into<String>, path: impl Into<String>) -> Self {
+    pub fn new(
+        issue: Issue,
+        aws_message: &str,
+        detail: impl Into<String>,
+        path: impl Into<String>,
+    ) -> Self {
         PolicyError {
+            issue,
             aws_message: aws_message.to_owned(),
             detail: detail.into(),
             path: path.into(),
         }
     }
 
-    pub(crate) fn syntax(detail: impl Into<String>, path: impl Into<String>) -> Self {
-        PolicyError::new(aws_message::SYNTAX, detail, path)
+    pub(crate) fn syntax(issue: Issue, detail: impl Into<String>, path: impl Into<String>) -> Self {
+        PolicyError::new(issue, aws_message::SYNTAX, detail, path)
     }
 
     /// Always `MalformedPolicyDocument`.
@@ -69,10 +79,27 @@ impl fmt::Display for PolicyError {
 pub struct Warning {
     /// Stable identifier, e.g. `wildcard-in-string-equals`.
     pub code: &'static str,
+    /// The same finding as Access Analyzer's issue code names it.
+    pub issue: Issue,
     pub message: String,
     /// Statement index (0-based), when the warning belongs to one.
     pub statement: Option<usize>,
     pub sid: Option<String>,
+    /// Where in the statement (or, without one, the document) the finding points, as far as
+    /// the compiled policy knows: keys as written or as IAM spells them (operators), indexes.
+    pub at: Vec<PathStep>,
+}
+
+/// One step into a JSON document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathStep {
+    /// The value of an object's key.
+    Key(String),
+    /// An array's item.
+    Index(usize),
+    /// The item of an array that is this string, or the value itself when it is this string
+    /// (compiled lists skip `null` items, so their indexes may not be the document's).
+    Text(String),
 }
 
 impl fmt::Display for Warning {

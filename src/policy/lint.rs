@@ -4,7 +4,8 @@
 use super::PolicyType;
 use super::condition::{BaseOp, Family};
 use super::document::{Clause, Effect, Policy, Statement};
-use super::error::Warning;
+use super::error::{PathStep, Warning};
+use super::issue::Issue;
 use super::principal::PrincipalType;
 
 /// OIDC issuers shared by many tenants: a trust policy on them must pin `sub`, or any
@@ -16,16 +17,21 @@ const SHARED_ISSUERS: [&str; 4] = [
     "oidc.circleci.com",
 ];
 
+/// GitHub's issuer, whose repository claims may pin a role instead of `sub`.
+const GITHUB: &str = "token.actions.githubusercontent.com";
+
 /// Findings for `policy` used as `policy_type`.
 pub fn lint(policy: &Policy, policy_type: PolicyType) -> Vec<Warning> {
     let mut out = Vec::new();
     for statement in &policy.statements {
-        let mut warn = |code: &'static str, message: String| {
+        let mut warn = |code: &'static str, issue: Issue, message: String, at: Vec<PathStep>| {
             out.push(Warning {
                 code,
+                issue,
                 message,
                 statement: Some(statement.index),
                 sid: statement.sid.clone(),
+                at,
             })
         };
         for c in &statement.conditions {
@@ -33,13 +39,21 @@ pub fn lint(policy: &Policy, policy_type: PolicyType) -> Vec<Warning> {
                 c.operator.base.family(),
                 Family::String | Family::StringIgnoreCase
             );
-            if let Some(v) = c
+            if let Some((i, v)) = c
                 .raw_values
                 .iter()
-                .find(|v| equals && v.contains(['*', '?']))
+                .enumerate()
+                .find(|(_, v)| equals && v.contains(['*', '?']))
             {
+                let at = vec![
+                    PathStep::Key("Condition".to_owned()),
+                    PathStep::Key(c.operator.to_string()),
+                    PathStep::Key(c.key.clone()),
+                    PathStep::Index(i),
+                ];
                 warn(
                     "wildcard-in-string-equals",
+                    Issue::WildcardWithoutLikeOperator,
                     format!(
                         "{} compares \"{v}\" literally for {}; the wildcard never matches. Did you mean {}?",
                         c.operator,
@@ -50,6 +64,7 @@ pub fn lint(policy: &Policy, policy_type: PolicyType) -> Vec<Warning> {
                             "StringLike"
                         }
                     ),
+                    at,
                 );
             }
         }
@@ -57,14 +72,18 @@ pub fn lint(policy: &Policy, policy_type: PolicyType) -> Vec<Warning> {
             if let Some(Clause::Not(_)) = &statement.action {
                 warn(
                     "allow-with-not-action",
+                    Issue::AllowWithNotAction,
                     "Allow with NotAction grants every action not listed, including ones added to AWS later"
                         .to_owned(),
+                    vec![PathStep::Key("NotAction".to_owned())],
                 );
             }
             if let Some(Clause::Not(_)) = &statement.resource {
                 warn(
                     "allow-with-not-resource",
+                    Issue::AllowWithNotResource,
                     "Allow with NotResource grants access to every resource not listed".to_owned(),
+                    vec![PathStep::Key("NotResource".to_owned())],
                 );
             }
         }
@@ -73,18 +92,36 @@ pub fn lint(policy: &Policy, policy_type: PolicyType) -> Vec<Warning> {
         {
             warn(
                 "no-principal",
+                Issue::MissingPrincipal,
                 "the statement has no Principal, so it applies to no one".to_owned(),
+                Vec::new(),
             );
         }
-        if policy_type == PolicyType::Trust && statement.effect == Effect::Allow {
-            for issuer in shared_issuers_trusted(statement) {
+        let trust_like = matches!(policy_type, PolicyType::Resource | PolicyType::Trust);
+        if trust_like && statement.effect == Effect::Allow && allows_web_identity(statement) {
+            for (issuer, provider) in shared_issuers_trusted(statement) {
                 if !pins_subject(statement, issuer) {
+                    let (issue, claims) = if issuer == GITHUB {
+                        let claims = format!(
+                            "{issuer}:sub, {issuer}:repository or {issuer}:repository_owner"
+                        );
+                        (Issue::MissingGithubRepoConditionKey, claims)
+                    } else {
+                        let claims = format!("{issuer}:sub");
+                        (Issue::MissingSubConditionKeyForSharedIssuer, claims)
+                    };
                     warn(
                         "shared-issuer-without-sub",
+                        issue,
                         format!(
-                            "the role trusts {issuer} with no condition on {issuer}:sub, so any \
+                            "the role trusts {issuer} with no condition on {claims}, so any \
                              repository or project on that platform can assume it"
                         ),
+                        vec![
+                            PathStep::Key("Principal".to_owned()),
+                            PathStep::Key("Federated".to_owned()),
+                            PathStep::Text(provider.to_owned()),
+                        ],
                     );
                 }
             }
@@ -93,26 +130,45 @@ pub fn lint(policy: &Policy, policy_type: PolicyType) -> Vec<Warning> {
     out
 }
 
-fn shared_issuers_trusted(statement: &Statement) -> Vec<&'static str> {
+/// The shared issuers the statement trusts, each with the `Federated` entry naming it.
+fn shared_issuers_trusted(statement: &Statement) -> Vec<(&'static str, &str)> {
     let Some(Clause::Is(set)) = &statement.principal else {
         return Vec::new();
     };
     SHARED_ISSUERS
         .into_iter()
-        .filter(|issuer| {
-            set.entries.iter().any(|(kind, value)| {
-                *kind == PrincipalType::Federated
-                    && (value == issuer || value.ends_with(&format!(":oidc-provider/{issuer}")))
-            })
+        .filter_map(|issuer| {
+            set.entries
+                .iter()
+                .find(|(kind, value)| {
+                    *kind == PrincipalType::Federated
+                        && (value == issuer || value.ends_with(&format!(":oidc-provider/{issuer}")))
+                })
+                .map(|(_, value)| (issuer, value.as_str()))
         })
         .collect()
 }
 
-/// A positive condition on `ISSUER:sub` whose values are not just `*`.
+/// Whether the statement's actions include `sts:AssumeRoleWithWebIdentity`.
+fn allows_web_identity(statement: &Statement) -> bool {
+    const ACTION: &str = "sts:assumerolewithwebidentity";
+    match &statement.action {
+        Some(Clause::Is(patterns)) => patterns.iter().any(|p| p.matches(ACTION)),
+        Some(Clause::Not(patterns)) => !patterns.iter().any(|p| p.matches(ACTION)),
+        None => false,
+    }
+}
+
+/// A positive condition on `ISSUER:sub` (for GitHub also on its `repository` or
+/// `repository_owner` claim) whose values are not just `*`.
 fn pins_subject(statement: &Statement, issuer: &str) -> bool {
-    let key = format!("{issuer}:sub");
+    let mut keys = vec![format!("{issuer}:sub")];
+    if issuer == GITHUB {
+        keys.push(format!("{issuer}:repository"));
+        keys.push(format!("{issuer}:repository_owner"));
+    }
     statement.conditions.iter().any(|c| {
-        c.key_lower() == key
+        keys.iter().any(|k| c.key_lower() == k)
             && !c.operator.base.is_negated()
             && c.operator.base != BaseOp::Null
             && !c.operator.if_exists

@@ -1,7 +1,8 @@
 //! The IAM policy engine: parse and validate AWS IAM JSON policies, compile them once, and decide
 //! requests across policy types with AWS's evaluation logic, explaining every decision.
 //!
-//! Pure: no I/O, no clock, no async. Everything the engine knows about a request arrives in a
+//! `validate_policy` is Access Analyzer's `ValidatePolicy`: findings with their places in the
+//! text. Pure: no I/O, no clock, no async. Everything the engine knows about a request arrives in a
 //! [`Request`]. Follows the IAM JSON policy reference and "Policy evaluation logic" of the IAM
 //! User Guide.
 
@@ -14,13 +15,16 @@ mod document;
 mod error;
 mod evaluate;
 mod explain;
+mod findings;
 mod glob;
+mod issue;
 mod json;
 mod lint;
 mod parse;
 mod principal;
 mod service_rules;
 pub mod simulate;
+mod spanned;
 mod validate;
 mod variables;
 
@@ -29,12 +33,15 @@ pub use context::{Context, ContextValue, Request, Resource};
 pub use decide::{Decision, Evaluation, NamedPolicy, PolicySet, decide};
 pub use discovery::{Discovery, DiscoveryError, KeyKnowledge};
 pub use document::{ActionPattern, Clause, Effect, Policy, ResourcePattern, Statement, Version};
-pub use error::{MALFORMED_POLICY_DOCUMENT, PolicyError, Warning, aws_message};
+pub use error::{MALFORMED_POLICY_DOCUMENT, PathStep, PolicyError, Warning, aws_message};
 pub use evaluate::{StatementHit, StatementOutcome};
 pub use explain::{Explanation, NearMiss, StatementRef, caller_safe_reason};
+pub use findings::{Finding, Location, PathElement, Span, validate_policy};
+pub use issue::{FindingType, Issue};
 pub use lint::lint;
 pub use parse::{MAX_POLICY_BYTES, parse};
 pub use principal::{AwsKind, AwsPrincipal, Principal, PrincipalSet, PrincipalType};
+pub use spanned::Position;
 
 /// Which role a policy plays. Decides both the validation rules and how it takes part in a decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -6,6 +6,7 @@ use super::PolicyType;
 use super::condition::{Condition, Operator};
 use super::document::{ActionPattern, Clause, Effect, Policy, ResourcePattern, Statement, Version};
 use super::error::{PolicyError, aws_message};
+use super::issue::Issue;
 use super::json::Json;
 use super::principal::{PrincipalSet, PrincipalType};
 use super::validate;
@@ -29,6 +30,7 @@ const STATEMENT_KEYS: [&str; 9] = [
 pub fn parse(text: &str, policy_type: PolicyType) -> Result<Policy, PolicyError> {
     if text.len() > MAX_POLICY_BYTES {
         return Err(PolicyError::new(
+            Issue::PolicySizeExceedsMaximum,
             aws_message::TOO_LARGE,
             format!(
                 "the document is {} bytes; at most {MAX_POLICY_BYTES} are accepted",
@@ -37,8 +39,9 @@ pub fn parse(text: &str, policy_type: PolicyType) -> Result<Policy, PolicyError>
             "",
         ));
     }
-    let json =
-        Json::parse(text).map_err(|e| PolicyError::syntax(format!("invalid JSON: {e}"), ""))?;
+    let json = Json::parse(text).map_err(|e| {
+        PolicyError::syntax(Issue::JsonSyntaxError, format!("invalid JSON: {e}"), "")
+    })?;
     let policy = compile(&json)?;
     validate::check(&json, &policy, policy_type)?;
     Ok(policy)
@@ -47,6 +50,7 @@ pub fn parse(text: &str, policy_type: PolicyType) -> Result<Policy, PolicyError>
 fn compile(json: &Json) -> Result<Policy, PolicyError> {
     let Json::Object(entries) = json else {
         return Err(PolicyError::syntax(
+            Issue::DataTypeMismatch,
             format!("a policy must be a JSON object, not {}", json.type_name()),
             "",
         ));
@@ -62,6 +66,7 @@ fn compile(json: &Json) -> Result<Policy, PolicyError> {
                     Json::String(v) if v == "2008-10-17" => Version::V2008_10_17,
                     other => {
                         return Err(PolicyError::syntax(
+                            Issue::InvalidVersion,
                             format!(
                                 "Version must be \"2012-10-17\" or \"2008-10-17\", not {}",
                                 describe(other)
@@ -75,6 +80,7 @@ fn compile(json: &Json) -> Result<Policy, PolicyError> {
                 Json::String(s) => id = Some(s.clone()),
                 other => {
                     return Err(PolicyError::syntax(
+                        Issue::DataTypeMismatch,
                         format!("Id must be a string, not {}", other.type_name()),
                         "Id",
                     ));
@@ -83,6 +89,7 @@ fn compile(json: &Json) -> Result<Policy, PolicyError> {
             "Statement" => statements = Some(value),
             other => {
                 return Err(PolicyError::syntax(
+                    Issue::InvalidPolicyElement,
                     format!("unknown element \"{other}\" (a policy has Version, Id and Statement)"),
                     other,
                 ));
@@ -92,7 +99,11 @@ fn compile(json: &Json) -> Result<Policy, PolicyError> {
     let substitute = version == Some(Version::V2012_10_17);
     let statements = match statements {
         None => {
-            return Err(PolicyError::syntax("the policy has no Statement", ""));
+            return Err(PolicyError::syntax(
+                Issue::MissingStatement,
+                "the policy has no Statement",
+                "",
+            ));
         }
         Some(object @ Json::Object(_)) => vec![statement(object, 0, "Statement", substitute)?],
         Some(Json::Array(items)) => items
@@ -102,6 +113,7 @@ fn compile(json: &Json) -> Result<Policy, PolicyError> {
             .collect::<Result<_, _>>()?,
         Some(other) => {
             return Err(PolicyError::syntax(
+                Issue::DataTypeMismatch,
                 format!(
                     "Statement must be an object or a list of objects, not {}",
                     other.type_name()
@@ -126,6 +138,7 @@ fn statement(
 ) -> Result<Statement, PolicyError> {
     let Json::Object(entries) = json else {
         return Err(PolicyError::syntax(
+            Issue::DataTypeMismatch,
             format!("a statement must be an object, not {}", json.type_name()),
             path,
         ));
@@ -136,6 +149,7 @@ fn statement(
         .find(|(k, _)| !STATEMENT_KEYS.contains(&k.as_str()))
     {
         return Err(PolicyError::syntax(
+            Issue::InvalidPolicyElement,
             format!(
                 "unknown element \"{key}\" (a statement has Sid, Effect, Principal, NotPrincipal, \
                  Action, NotAction, Resource, NotResource and Condition)"
@@ -150,6 +164,7 @@ fn statement(
     ] {
         if get(a).is_some() && get(b).is_some() {
             return Err(PolicyError::syntax(
+                Issue::UnsupportedElementCombination,
                 format!("a statement cannot have both {a} and {b}"),
                 path,
             ));
@@ -160,17 +175,25 @@ fn statement(
         Some(Json::String(s)) => Some(s.clone()),
         Some(other) => {
             return Err(PolicyError::syntax(
+                Issue::DataTypeMismatch,
                 format!("Sid must be a string, not {}", other.type_name()),
                 format!("{path}.Sid"),
             ));
         }
     };
     let effect = match get("Effect") {
-        None => return Err(PolicyError::syntax("the statement has no Effect", path)),
+        None => {
+            return Err(PolicyError::syntax(
+                Issue::MissingEffect,
+                "the statement has no Effect",
+                path,
+            ));
+        }
         Some(Json::String(e)) if e.eq_ignore_ascii_case("allow") => Effect::Allow,
         Some(Json::String(e)) if e.eq_ignore_ascii_case("deny") => Effect::Deny,
         Some(other) => {
             return Err(PolicyError::syntax(
+                Issue::InvalidEffect,
                 format!(
                     "Effect must be \"Allow\" or \"Deny\", not {}",
                     describe(other)
@@ -239,6 +262,7 @@ fn strings(json: &Json, allow_null: bool, path: &str) -> Result<Vec<String>, Pol
                     Json::Null if allow_null => {}
                     other => {
                         return Err(PolicyError::syntax(
+                            Issue::DataTypeMismatch,
                             format!("list items must be strings, not {}", other.type_name()),
                             format!("{path}[{i}]"),
                         ));
@@ -248,6 +272,7 @@ fn strings(json: &Json, allow_null: bool, path: &str) -> Result<Vec<String>, Pol
             Ok(out)
         }
         other => Err(PolicyError::syntax(
+            Issue::DataTypeMismatch,
             format!(
                 "must be a string or a list of strings, not {}",
                 other.type_name()
@@ -276,6 +301,7 @@ fn principal_set(json: &Json, path: &str) -> Result<PrincipalSet, PolicyError> {
             for (key, value) in entries {
                 let Some(kind) = PrincipalType::from_name(key) else {
                     return Err(PolicyError::syntax(
+                        Issue::InvalidPrincipalKey,
                         format!(
                             "unknown principal type \"{key}\" (expected AWS, Federated, Service or CanonicalUser)"
                         ),
@@ -293,6 +319,7 @@ fn principal_set(json: &Json, path: &str) -> Result<PrincipalSet, PolicyError> {
             Ok(set)
         }
         other => Err(PolicyError::syntax(
+            Issue::InvalidPrincipalFormat,
             format!(
                 "Principal must be \"*\", an ARN or an object such as {{\"AWS\": ...}}, not {}",
                 describe(other)
@@ -305,6 +332,7 @@ fn principal_set(json: &Json, path: &str) -> Result<PrincipalSet, PolicyError> {
 fn conditions(json: &Json, path: &str, substitute: bool) -> Result<Vec<Condition>, PolicyError> {
     let Json::Object(blocks) = json else {
         return Err(PolicyError::syntax(
+            Issue::DataTypeMismatch,
             format!("Condition must be an object, not {}", json.type_name()),
             path,
         ));
@@ -314,6 +342,7 @@ fn conditions(json: &Json, path: &str, substitute: bool) -> Result<Vec<Condition
         let op_path = format!("{path}.{op_name}");
         let Json::Object(keys) = block else {
             return Err(PolicyError::syntax(
+                Issue::DataTypeMismatch,
                 format!(
                     "the value of condition operator {op_name} must be an object of condition keys, not {}",
                     block.type_name()
@@ -327,6 +356,7 @@ fn conditions(json: &Json, path: &str, substitute: bool) -> Result<Vec<Condition
                 continue;
             }
             return Err(PolicyError::syntax(
+                Issue::InvalidConditionOperator,
                 format!("unknown condition operator \"{op_name}\""),
                 op_path,
             ));
@@ -345,6 +375,7 @@ fn condition_values(json: &Json, path: &str) -> Result<Vec<String>, PolicyError>
     let scalar = |j: &Json, p: &str| {
         j.as_scalar_text().ok_or_else(|| {
             PolicyError::syntax(
+                Issue::DataTypeMismatch,
                 format!(
                     "condition values must be strings, numbers or booleans, not {}",
                     j.type_name()

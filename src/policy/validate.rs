@@ -11,6 +11,7 @@ use super::PolicyType;
 use super::condition::{Family, Operator};
 use super::document::{Policy, Version};
 use super::error::{PolicyError, aws_message as msg};
+use super::issue::Issue;
 use super::json::Json;
 
 /// AWS's text for a principal in a policy that cannot have one (moto words it differently).
@@ -40,8 +41,13 @@ impl<'j> Raw<'j> {
     }
 }
 
-fn fail<T>(message: &str, detail: String, path: impl Into<String>) -> Result<T, PolicyError> {
-    Err(PolicyError::new(message, detail, path))
+fn fail<T>(
+    issue: Issue,
+    message: &str,
+    detail: String,
+    path: impl Into<String>,
+) -> Result<T, PolicyError> {
+    Err(PolicyError::new(issue, message, detail, path))
 }
 
 /// Identity, boundary and session policies: IAM's identity rules, Version included.
@@ -74,7 +80,7 @@ pub(crate) fn check(
     }
     let deferred = legacy(&statements)?;
     unique_sids(&statements)?;
-    present(&statements, "Action", msg::NO_ACTIONS)?;
+    present(&statements, "Action", Issue::MissingAction, msg::NO_ACTIONS)?;
     if let Some(err) = deferred {
         return Err(err);
     }
@@ -86,7 +92,12 @@ pub(crate) fn check(
         }
     }
     if no_principal {
-        present(&statements, "Resource", msg::NO_RESOURCES)?;
+        present(
+            &statements,
+            "Resource",
+            Issue::MissingResource,
+            msg::NO_RESOURCES,
+        )?;
     }
     Ok(())
 }
@@ -95,13 +106,21 @@ pub(crate) fn check(
 /// the kinds IAM stores refuse it (for other services' kinds it is a policy allowing nothing).
 fn statements(json: &Json, policy_type: PolicyType) -> Result<Vec<Raw<'_>>, PolicyError> {
     let Json::Object(top) = json else {
-        return Err(PolicyError::syntax("a policy must be a JSON object", ""));
+        return Err(PolicyError::syntax(
+            Issue::DataTypeMismatch,
+            "a policy must be a JSON object",
+            "",
+        ));
     };
     match top.iter().find(|(k, _)| k == "Statement").map(|(_, v)| v) {
         Some(Json::Array(items)) if items.is_empty() => {
             if identity_style(policy_type) || policy_type == PolicyType::Trust {
                 let detail = "the Statement list is empty; a policy needs a statement";
-                return Err(PolicyError::syntax(detail, "Statement"));
+                return Err(PolicyError::syntax(
+                    Issue::MissingStatement,
+                    detail,
+                    "Statement",
+                ));
             }
             Ok(Vec::new())
         }
@@ -111,7 +130,11 @@ fn statements(json: &Json, policy_type: PolicyType) -> Result<Vec<Raw<'_>>, Poli
             .map(|(i, item)| statement(format!("Statement[{i}]"), item))
             .collect(),
         Some(other) => Ok(vec![statement("Statement".to_owned(), other)?]),
-        None => Err(PolicyError::syntax("the policy has no Statement", "")),
+        None => Err(PolicyError::syntax(
+            Issue::MissingStatement,
+            "the policy has no Statement",
+            "",
+        )),
     }
 }
 
@@ -120,7 +143,7 @@ fn statement(path: String, json: &Json) -> Result<Raw<'_>, PolicyError> {
         Json::Object(fields) => Ok(Raw { path, fields }),
         other => {
             let detail = format!("a statement must be an object, not {}", other.type_name());
-            Err(PolicyError::syntax(detail, path))
+            Err(PolicyError::syntax(Issue::DataTypeMismatch, detail, path))
         }
     }
 }
@@ -134,14 +157,24 @@ fn principals(statements: &[Raw], t: PolicyType, forbidden: bool) -> Result<(), 
         match key {
             None if t == PolicyType::Trust => {
                 let detail = "a trust policy statement must name a Principal".to_owned();
-                return fail(msg::SYNTAX, detail, st.path.clone());
+                return fail(
+                    Issue::MissingPrincipal,
+                    msg::SYNTAX,
+                    detail,
+                    st.path.clone(),
+                );
             }
             Some(key) if forbidden => {
                 let detail = format!(
                     "{} policies cannot have a {key}; only resource-based and trust policies do",
                     t.name()
                 );
-                return fail(NO_PRINCIPAL, detail, st.at(key));
+                let issue = if t == PolicyType::Scp {
+                    Issue::ScpSyntaxErrorPrincipal
+                } else {
+                    Issue::UnsupportedPrincipal
+                };
+                return fail(issue, NO_PRINCIPAL, detail, st.at(key));
             }
             _ => {}
         }
@@ -157,14 +190,14 @@ fn version(policy: &Policy, t: PolicyType) -> Result<(), PolicyError> {
         (false, _) if t == PolicyType::Session => Ok(()),
         (false, _) => {
             let detail = format!("no Version; {name} policies need \"Version\": \"2012-10-17\"");
-            fail(msg::VERSION, detail, "")
+            fail(Issue::MissingVersion, msg::VERSION, detail, "")
         }
         (true, v) => {
             let detail = format!(
                 "Version is \"{}\"; {name} policies need \"2012-10-17\"",
                 v.as_str()
             );
-            fail(msg::VERSION, detail, "Version")
+            fail(Issue::InvalidVersion, msg::VERSION, detail, "Version")
         }
     }
 }
@@ -179,7 +212,7 @@ fn legacy(statements: &[Raw]) -> Result<Option<PolicyError>, PolicyError> {
             && e != "Deny"
         {
             let detail = format!("Effect must be exactly \"Allow\" or \"Deny\" (found \"{e}\")");
-            return fail(msg::LEGACY, detail, st.at("Effect"));
+            return fail(Issue::InvalidEffect, msg::LEGACY, detail, st.at("Effect"));
         }
         dates(st)?;
     }
@@ -190,8 +223,8 @@ fn legacy(statements: &[Raw]) -> Result<Option<PolicyError>, PolicyError> {
             let mut resources = strings_of(st, key);
             resources.sort_by(|a, b| b.0.cmp(a.0)); // IAM checks a list in descending order.
             for (resource, path) in resources {
-                if let Some((message, detail)) = resource_format(resource) {
-                    deferred = Some(PolicyError::new(&message, detail, path));
+                if let Some((issue, message, detail)) = resource_format(resource) {
+                    deferred = Some(PolicyError::new(issue, &message, detail, path));
                 }
             }
             if deferred.is_none() {
@@ -239,7 +272,7 @@ fn date(value: &Json, path: String) -> Result<(), PolicyError> {
                 "a date must be a string or a number, not {}",
                 other.type_name()
             );
-            return fail(msg::LEGACY, detail, path);
+            return fail(Issue::TypeMismatchDate, msg::LEGACY, detail, path);
         }
     };
     if date_value(&text) {
@@ -247,7 +280,7 @@ fn date(value: &Json, path: String) -> Result<(), PolicyError> {
     }
     let detail =
         format!("\"{text}\" is not an ISO 8601 date (2024-01-31T12:00:00Z) or epoch seconds");
-    fail(msg::LEGACY, detail, path)
+    fail(Issue::TypeMismatchDate, msg::LEGACY, detail, path)
 }
 
 /// IAM's legacy date reading: ISO 8601 when there is a `T` or a `-`, else epoch seconds.
@@ -320,30 +353,42 @@ fn legacy_resource(value: &Json, path: &str) -> Result<(), PolicyError> {
     let why = |r: &str, what: &str| format!("resource \"{r}\" has {what}");
     const SHORT: &str = "an empty field but fewer than six fields";
     match value {
-        Json::String(r) if short(r) => fail(msg::LEGACY, why(r, SHORT), path),
-        Json::String(r) if r != "*" && r.split(':').nth(2).is_none_or(str::is_empty) => {
-            fail(msg::LEGACY, why(r, "an empty service field"), path)
+        Json::String(r) if short(r) => {
+            fail(Issue::MissingArnField, msg::LEGACY, why(r, SHORT), path)
         }
+        Json::String(r) if r != "*" && r.split(':').nth(2).is_none_or(str::is_empty) => fail(
+            Issue::MissingArnField,
+            msg::LEGACY,
+            why(r, "an empty service field"),
+            path,
+        ),
         Json::Array(items) => match items.iter().enumerate().find_map(|(i, item)| match item {
             Json::String(r) if short(r) => Some((i, r)),
             _ => None,
         }) {
-            Some((i, r)) => fail(msg::LEGACY, why(r, SHORT), format!("{path}[{i}]")),
+            Some((i, r)) => fail(
+                Issue::MissingArnField,
+                msg::LEGACY,
+                why(r, SHORT),
+                format!("{path}[{i}]"),
+            ),
             None => Ok(()),
         },
         _ => Ok(()),
     }
 }
 
-/// The resource-format error for one resource, as IAM's message and our detail, if any.
+/// The resource-format error for one resource, as its issue, IAM's message and our detail, if
+/// any.
 /// `arn:aws:iam::ACCOUNT:root` is a valid IAM resource, as on AWS (not to moto).
-fn resource_format(r: &str) -> Option<(String, String)> {
+fn resource_format(r: &str) -> Option<(Issue, String, String)> {
     if r == "*" {
         return None;
     }
     let Some((_, rest)) = r.split_once(':') else {
         let detail = format!("\"{r}\" is not an ARN (arn:partition:service:region:account:id)");
         return Some((
+            Issue::InvalidArnPrefix,
             format!("Resource {r} must be in ARN format or \"*\"."),
             detail,
         ));
@@ -368,13 +413,14 @@ fn resource_format(r: &str) -> Option<(String, String)> {
         );
         let message = format!("Partition \"{partition}\" is not valid for resource \"{arn}\".");
         return Some((
+            Issue::InvalidPartition,
             message,
             format!("\"{partition}\" is not one of {PARTITIONS}"),
         ));
     }
     let Some(rest) = rest else {
         let detail = format!("\"{r}\" has no service after its partition");
-        return Some((RESOURCE_VENDOR.to_owned(), detail));
+        return Some((Issue::MissingArnField, RESOURCE_VENDOR.to_owned(), detail));
     };
     let (service, after_service) = rest.split_once(':').unwrap_or((rest, ""));
     let resource_id = after_service.splitn(3, ':').nth(2).unwrap_or("");
@@ -382,6 +428,7 @@ fn resource_format(r: &str) -> Option<(String, String)> {
     if service == "iam" && regional {
         let message = format!("IAM resource {r} cannot contain region information.");
         return Some((
+            Issue::ArnRegionNotAllowed,
             message,
             format!("\"{r}\" names a region, but IAM is global"),
         ));
@@ -389,12 +436,12 @@ fn resource_format(r: &str) -> Option<(String, String)> {
     if service == "s3" && regional && !resource_id.starts_with("accesspoint/") {
         let message = format!("Resource {r} can not contain region information.");
         let detail = format!("\"{r}\" names a region; of S3 ARNs only access points have one");
-        return Some((message, detail));
+        return Some((Issue::ArnRegionNotAllowed, message, detail));
     }
     let known = |id: &str| id == "root" || IAM_PREFIXES.split(' ').any(|p| id.starts_with(p));
     if service == "iam" && !known(resource_id) {
         let detail = format!("\"{resource_id}\" in \"{r}\" is not root or an IAM resource path");
-        return Some((IAM_PATH.to_owned(), detail));
+        return Some((Issue::InvalidArnResource, IAM_PATH.to_owned(), detail));
     }
     None
 }
@@ -408,29 +455,35 @@ fn unique_sids(statements: &[Raw]) -> Result<(), PolicyError> {
         };
         if let Some(first) = seen.insert(sid, &st.path).filter(|_| !sid.is_empty()) {
             let detail = format!("Sid \"{sid}\" is used by {first} and {}", st.path);
-            return fail(msg::DUPLICATE_SID, detail, st.at("Sid"));
+            return fail(
+                Issue::UniqueSidsRequired,
+                msg::DUPLICATE_SID,
+                detail,
+                st.at("Sid"),
+            );
         }
     }
     Ok(())
 }
 
 /// Every statement has `is` or `Not{is}`, and a list form is not empty.
-fn present(statements: &[Raw], is: &str, message: &str) -> Result<(), PolicyError> {
+fn present(statements: &[Raw], is: &str, issue: Issue, message: &str) -> Result<(), PolicyError> {
     let not = &format!("Not{is}");
     for st in statements {
         match (st.get(is), st.get(not)) {
             (None, None) => {
                 return fail(
+                    issue,
                     message,
                     format!("the statement has no {is} or {not}"),
                     st.path.clone(),
                 );
             }
             (Some(Json::Array(a)), _) if a.is_empty() => {
-                return fail(message, format!("{is} is empty"), st.at(is));
+                return fail(issue, message, format!("{is} is empty"), st.at(is));
             }
             (None, Some(Json::Array(a))) if a.is_empty() => {
-                return fail(message, format!("{not} is empty"), st.at(not));
+                return fail(issue, message, format!("{not} is empty"), st.at(not));
             }
             _ => {}
         }
@@ -461,19 +514,20 @@ fn action_prefix(action: &str, path: &str) -> Result<(), PolicyError> {
     let vendor = parts.first().copied().unwrap_or("");
     if parts.len() == 1 && vendor != "*" {
         let detail = format!("action \"{action}\" has no service prefix (as in \"s3:GetObject\")");
-        return fail(msg::NO_VENDOR, detail, path);
+        return fail(Issue::InvalidAction, msg::NO_VENDOR, detail, path);
     }
     if parts.len() > 2 {
         let detail = format!(
             "action \"{action}\" has {} colons, not one",
             parts.len() - 1
         );
-        return fail(msg::ONE_COLON, detail, path);
+        return fail(Issue::InvalidAction, msg::ONE_COLON, detail, path);
     }
     let vendor_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '.';
     if vendor != "*" && !vendor.chars().all(vendor_char) {
         let detail = format!("service prefix \"{vendor}\" may hold only letters, digits, - and .");
-        return fail(&format!("Vendor {vendor} is not valid"), detail, path);
+        let message = format!("Vendor {vendor} is not valid");
+        return fail(Issue::InvalidServiceInAction, &message, detail, path);
     }
     Ok(())
 }
@@ -662,7 +716,7 @@ mod tests {
             ("arn:aws:iam::123456789012:thing/x", IAM_PATH),
         ];
         for (r, message) in cases {
-            assert_eq!(resource_format(r).unwrap().0, message, "{r}");
+            assert_eq!(resource_format(r).unwrap().1, message, "{r}");
         }
         let ok = [
             "*",

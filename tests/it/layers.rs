@@ -17,7 +17,10 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("domain", &["iam", "config"]),
     ("infrastructure", &["store", "keys", "revocation", "audit"]),
     ("core", &["broker"]),
-    ("front doors", &["query", "authz", "admin_api", "metrics"]),
+    (
+        "front doors",
+        &["query", "authz", "admin_api", "analyzer", "metrics"],
+    ),
     ("on top", &["app", "cli", "fuzzing"]),
 ];
 

@@ -9,6 +9,7 @@
 
 mod admin;
 mod admin_revoke;
+mod analyzer;
 mod assume_role;
 mod audit;
 mod authorization_message;
@@ -37,6 +38,7 @@ mod layers;
 mod metrics;
 mod policy_conditions;
 mod policy_core_engine;
+mod policy_findings;
 mod policy_moto;
 mod properties;
 mod query_api;
