@@ -298,7 +298,9 @@ fn wire(code: ErrorCode) -> (&'static str, StatusCode, Option<&'static str>) {
         ErrorCode::XAmzContentSha256Mismatch => ("XAmzContentSHA256Mismatch", status, None),
         ErrorCode::InvalidClientTokenId => ("UnrecognizedClientException", status, None),
         ErrorCode::ExpiredToken => ("ExpiredTokenException", status, None),
-        ErrorCode::AccessDenied => ("AccessDeniedException", status, None),
+        ErrorCode::AccessDenied | ErrorCode::InvalidAuthenticationCode => {
+            ("AccessDeniedException", StatusCode::FORBIDDEN, None)
+        }
         ErrorCode::NoSuchEntity => ("ResourceNotFoundException", status, None),
         ErrorCode::EntityAlreadyExists
         | ErrorCode::LimitExceeded
