@@ -327,8 +327,13 @@ struct ErrorBody<'a> {
 /// is asked to come back.
 pub fn error_response(e: &ApiError, request_id: &str) -> Response {
     let (name, status, reason) = wire(e.code);
+    // The shared 405 speaks of the Query API's methods.
+    let message = match e.code {
+        ErrorCode::MethodNotAllowed => "ValidatePolicy is served with POST",
+        _ => &e.message,
+    };
     let body = ErrorBody {
-        message: &e.message,
+        message,
         reason,
         request_id,
     };
@@ -438,8 +443,8 @@ mod tests {
         assert!(token(123_456, &a).len() < MAX_TOKEN);
     }
 
-    #[test]
-    fn errors_are_access_analyzers() {
+    #[tokio::test]
+    async fn errors_are_access_analyzers() {
         let cases = [
             (
                 ApiError::validation("x"),
@@ -491,5 +496,16 @@ mod tests {
             let response = error_response(&e, "rid");
             assert_eq!(response.headers()["x-amzn-errortype"], name);
         }
+        let response = error_response(&ApiError::method_not_allowed(), "rid");
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"message": "ValidatePolicy is served with POST",
+                "reason": "notSupported", "requestId": "rid"})
+        );
     }
 }

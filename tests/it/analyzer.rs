@@ -425,6 +425,15 @@ async fn refused_callers_and_inputs_get_access_analyzers_errors() {
         (413, "RequestEntityTooLargeException")
     );
 
+    // Another method.
+    let response = http.get(&url).send().await.unwrap();
+    assert_eq!(response.status(), 405);
+    assert_eq!(
+        response.headers()["x-amzn-errortype"],
+        "ValidationException"
+    );
+    assert!(response.headers().contains_key("x-amzn-requestid"));
+
     // One audit line per call that reached the front door, allowed or not.
     broker.state.audit.flush().await;
     let text = std::fs::read_to_string(broker.dir.path().join("audit.log")).unwrap();
