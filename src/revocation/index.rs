@@ -161,6 +161,11 @@ impl Index {
         self.subjects.retain(|_, subjects| !subjects.is_empty());
     }
 
+    /// Whether it holds a rule for a web identity token or SAML assertion by digest.
+    pub fn has_proof_rules(&self) -> bool {
+        !self.tokens.is_empty()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.sessions.is_empty()
             && self.subjects.is_empty()
@@ -331,6 +336,7 @@ mod tests {
     #[test]
     fn tokens_are_refused_by_digest_or_when_issued_before_their_subject_was_revoked() {
         let mut index = Index::default();
+        assert!(!index.has_proof_rules());
         index.apply(&entry(
             Rule::WebIdentityToken {
                 sha256: "abc".into(),
@@ -345,6 +351,7 @@ mod tests {
             },
             1000,
         ));
+        assert!(index.has_proof_rules());
         assert_eq!(
             index.check_proof("p", "bob", 500, "abc"),
             Err(Revoked::Proof)

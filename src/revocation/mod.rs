@@ -825,6 +825,12 @@ impl Revocations {
             .check_proof(provider, subject, issued_at, proof_sha256)
     }
 
+    /// Whether this replica's cache holds a rule for an identity proof by digest (none is the
+    /// common case: a check by another digest can be skipped).
+    pub fn has_proof_rules(&self) -> bool {
+        self.shared.index.load().has_proof_rules()
+    }
+
     /// Rules held in this replica's cache.
     pub fn len(&self) -> usize {
         self.shared.index.load().len()

@@ -182,8 +182,18 @@ pub async fn assume_role_with_web_identity(
     // rules stored before digests did are still honoured, by the token's digest alone.
     let usable_until = (token.expires_at + provider.leeway).unix_timestamp();
     let digest = TokenDigest::of_jws_at(&provider.arn, input.token, usable_until);
-    let unscoped = TokenDigest::of_jws(input.token, usable_until);
-    for proof in [&digest, &unscoped] {
+    role_session::check_proof(
+        state,
+        meta,
+        ACTION,
+        &provider.arn,
+        &token.subject,
+        issued_at,
+        &digest,
+    )?;
+    // The second digest costs a hash of the token: only when some proof rule is held at all.
+    if state.revocations.has_proof_rules() {
+        let unscoped = TokenDigest::of_jws(input.token, usable_until);
         role_session::check_proof(
             state,
             meta,
@@ -191,7 +201,7 @@ pub async fn assume_role_with_web_identity(
             &provider.arn,
             &token.subject,
             issued_at,
-            proof,
+            &unscoped,
         )?;
     }
 
