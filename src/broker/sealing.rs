@@ -29,16 +29,21 @@ pub fn seal(state: &Broker, secret: &[u8], context: &str) -> Result<String, ApiE
     })
 }
 
-fn seal_with(
-    key: &SessionKey,
-    secret: &[u8],
-    context: &str,
-) -> Result<String, sealed::SealedError> {
+/// Why a secret could not be sealed (for the log: it names no secret).
+#[derive(Debug, thiserror::Error)]
+enum SealFailure {
+    #[error("the system's random number generator failed")]
+    NoRandomness,
+    #[error(transparent)]
+    Sealed(#[from] sealed::SealedError),
+}
+
+fn seal_with(key: &SessionKey, secret: &[u8], context: &str) -> Result<String, SealFailure> {
     let mut nonce = [0u8; 12];
     SystemRandom::new()
         .fill(&mut nonce)
-        .map_err(|_| sealed::SealedError::TooLong)?;
-    sealed::seal(secret, context, key, nonce)
+        .map_err(|_| SealFailure::NoRandomness)?;
+    Ok(sealed::seal(secret, context, key, nonce)?)
 }
 
 /// Whether `text` is sealed under a key this replica has and that signed before `signer`
