@@ -191,11 +191,14 @@ impl TokenDigest {
     /// several accounts, and revoking it in one must not refuse it in the others.
     pub fn of_jws_at(provider: &str, token: &str, usable_until: i64) -> TokenDigest {
         let signed = token.rsplit_once('.').map_or(token, |(signed, _)| signed);
-        let mut scoped = String::with_capacity(provider.len() + 1 + signed.len());
-        scoped.push_str(provider);
-        scoped.push('\n');
-        scoped.push_str(signed);
-        TokenDigest::of(&scoped, usable_until)
+        let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
+        for part in [provider, "\n", signed] {
+            digest.update(part.as_bytes());
+        }
+        TokenDigest {
+            sha256: hex::encode(digest.finish().as_ref()),
+            usable_until,
+        }
     }
 
     /// The digest of `token`, usable until `usable_until`.
@@ -295,5 +298,23 @@ impl SessionRecord {
     /// Seconds the record should live in the store: exactly the session's lifetime from `now`.
     pub fn ttl_from(&self, now: i64) -> u64 {
         u64::try_from(self.expires_at - now).unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tokens_digest_at_a_provider_covers_the_provider_and_the_signed_part_only() {
+        let at = |provider: &str, token: &str| TokenDigest::of_jws_at(provider, token, 9).sha256;
+        let a = "arn:aws:iam::111122223333:oidc-provider/idp";
+        assert_eq!(at(a, "h.p.sig"), sha256_hex(&format!("{a}\nh.p")));
+        assert_eq!(at(a, "h.p.sig"), at(a, "h.p.other-spelling"));
+        assert_ne!(
+            at(a, "h.p.sig"),
+            at("arn:aws:iam::444455556666:oidc-provider/idp", "h.p.sig")
+        );
+        assert_ne!(at(a, "h.p.sig"), TokenDigest::of_jws("h.p.sig", 9).sha256);
     }
 }
