@@ -2,23 +2,11 @@
 //! make a policy invalid; `sts-broker policy lint` prints them and `check-config` reports them.
 
 use super::PolicyType;
-use super::condition::{BaseOp, Family};
-use super::document::{Clause, Effect, Policy, Statement};
+use super::condition::Family;
+use super::document::{Clause, Effect, Policy};
 use super::error::{PathStep, Warning};
 use super::issue::Issue;
-use super::principal::PrincipalType;
-
-/// OIDC issuers shared by many tenants: a trust policy on them must pin `sub`, or any
-/// repository, project or pipeline on the platform can assume the role.
-const SHARED_ISSUERS: [&str; 4] = [
-    "token.actions.githubusercontent.com",
-    "gitlab.com",
-    "app.terraform.io",
-    "oidc.circleci.com",
-];
-
-/// GitHub's issuer, whose repository claims may pin a role instead of `sub`.
-const GITHUB: &str = "token.actions.githubusercontent.com";
+use super::trust::{self, PublicIdps};
 
 /// Findings for `policy` used as `policy_type`.
 pub fn lint(policy: &Policy, policy_type: PolicyType) -> Vec<Warning> {
@@ -98,29 +86,29 @@ pub fn lint(policy: &Policy, policy_type: PolicyType) -> Vec<Warning> {
             );
         }
         let trust_like = matches!(policy_type, PolicyType::Resource | PolicyType::Trust);
-        if trust_like && statement.effect == Effect::Allow && allows_web_identity(statement) {
-            for (issuer, provider) in shared_issuers_trusted(statement) {
-                if !pins_subject(statement, issuer) {
-                    let (issue, claims) = if issuer == GITHUB {
-                        let claims = format!(
-                            "{issuer}:sub, {issuer}:repository or {issuer}:repository_owner"
-                        );
-                        (Issue::MissingGithubRepoConditionKey, claims)
+        if trust_like && statement.effect == Effect::Allow && trust::allows_web_identity(statement)
+        {
+            // The public providers, and what pins a subject, are trust.rs's: `sts-broker
+            // analyze external` reports the same trusts.
+            for (entry, path, rules) in trust::public_providers(statement, &PublicIdps::default()) {
+                if !trust::pins_subject(statement, path, rules) {
+                    let issue = if rules.is_github() {
+                        Issue::MissingGithubRepoConditionKey
                     } else {
-                        let claims = format!("{issuer}:sub");
-                        (Issue::MissingSubConditionKeyForSharedIssuer, claims)
+                        Issue::MissingSubConditionKeyForSharedIssuer
                     };
                     warn(
                         "shared-issuer-without-sub",
                         issue,
                         format!(
-                            "the role trusts {issuer} with no condition on {claims}, so any \
-                             repository or project on that platform can assume it"
+                            "the role trusts {path} with no condition on {}, so any \
+                             repository or project on that platform can assume it",
+                            rules.named_keys(path)
                         ),
                         vec![
                             PathStep::Key("Principal".to_owned()),
                             PathStep::Key("Federated".to_owned()),
-                            PathStep::Text(provider.to_owned()),
+                            PathStep::Text(entry.to_owned()),
                         ],
                     );
                 }
@@ -128,52 +116,6 @@ pub fn lint(policy: &Policy, policy_type: PolicyType) -> Vec<Warning> {
         }
     }
     out
-}
-
-/// The shared issuers the statement trusts, each with the `Federated` entry naming it.
-fn shared_issuers_trusted(statement: &Statement) -> Vec<(&'static str, &str)> {
-    let Some(Clause::Is(set)) = &statement.principal else {
-        return Vec::new();
-    };
-    SHARED_ISSUERS
-        .into_iter()
-        .filter_map(|issuer| {
-            set.entries
-                .iter()
-                .find(|(kind, value)| {
-                    *kind == PrincipalType::Federated
-                        && (value == issuer || value.ends_with(&format!(":oidc-provider/{issuer}")))
-                })
-                .map(|(_, value)| (issuer, value.as_str()))
-        })
-        .collect()
-}
-
-/// Whether the statement's actions include `sts:AssumeRoleWithWebIdentity`.
-fn allows_web_identity(statement: &Statement) -> bool {
-    const ACTION: &str = "sts:assumerolewithwebidentity";
-    match &statement.action {
-        Some(Clause::Is(patterns)) => patterns.iter().any(|p| p.matches(ACTION)),
-        Some(Clause::Not(patterns)) => !patterns.iter().any(|p| p.matches(ACTION)),
-        None => false,
-    }
-}
-
-/// A positive condition on `ISSUER:sub` (for GitHub also on its `repository` or
-/// `repository_owner` claim) whose values are not just `*`.
-fn pins_subject(statement: &Statement, issuer: &str) -> bool {
-    let mut keys = vec![format!("{issuer}:sub")];
-    if issuer == GITHUB {
-        keys.push(format!("{issuer}:repository"));
-        keys.push(format!("{issuer}:repository_owner"));
-    }
-    statement.conditions.iter().any(|c| {
-        keys.iter().any(|k| c.key_lower() == k)
-            && !c.operator.base.is_negated()
-            && c.operator.base != BaseOp::Null
-            && !c.operator.if_exists
-            && c.raw_values.iter().all(|v| !v.trim_matches('*').is_empty())
-    })
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ mod principal;
 mod service_rules;
 pub mod simulate;
 mod spanned;
+pub mod trust;
 mod validate;
 mod variables;
 
