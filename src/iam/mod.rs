@@ -10,6 +10,7 @@
 //! devices ([`mfa`]).
 
 pub mod access_keys;
+pub mod analysis;
 pub mod api;
 pub mod mfa;
 pub mod providers;

@@ -1,0 +1,222 @@
+//! Access Analyzer's two reviews over the IAM entities served (the file's and the API's,
+//! merged): external access ([`external`]: roles whose trust policy lets in principals outside
+//! a zone of trust or any subject of a public identity provider, by
+//! [`crate::policy::trust::external_access`]) and unused access ([`unused`]: roles not assumed,
+//! access keys not used and users without MFA, from the last uses the brokers recorded).
+//!
+//! Pure: the entities, the last uses (unix seconds by role or access key id) and `now` are
+//! arguments; reading them is the caller's.
+
+use std::collections::HashMap;
+
+use time::{Duration, OffsetDateTime};
+
+use super::{Iam, Origin};
+use crate::policy::trust::{ExternalAccess, PublicIdps, ZoneOfTrust, external_access};
+
+/// One external-access finding of a role.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoleAccess {
+    pub role_arn: String,
+    pub account: String,
+    pub origin: Origin,
+    pub access: ExternalAccess,
+    /// The granting statement's `Sid`, when it has one.
+    pub sid: Option<String>,
+    /// The granting statement as written in the trust policy (`Null` if it cannot be read back).
+    pub statement: serde_json::Value,
+}
+
+/// Every external-access finding of every role `iam` serves, ordered by role ARN.
+pub fn external(iam: &Iam, zone: &ZoneOfTrust, idps: &PublicIdps) -> Vec<RoleAccess> {
+    let mut roles: Vec<_> = iam.roles().collect();
+    roles.sort_by(|a, b| a.arn.cmp(&b.arn));
+    let mut out = Vec::new();
+    for role in roles {
+        let policy = &role.trust_policy.policy;
+        for access in external_access(policy, &role.arn, zone, idps) {
+            let sid = policy
+                .statements
+                .iter()
+                .find(|s| s.index == access.statement)
+                .and_then(|s| s.sid.clone());
+            out.push(RoleAccess {
+                role_arn: role.arn.clone(),
+                account: role.account.clone(),
+                origin: role.about.origin.clone(),
+                statement: statement_json(&role.about.trust_document, access.statement),
+                sid,
+                access,
+            });
+        }
+    }
+    out
+}
+
+/// Statement `index` of a policy document as written (`Statement` may be one object).
+pub fn statement_json(document: &str, index: usize) -> serde_json::Value {
+    let Ok(serde_json::Value::Object(mut doc)) = serde_json::from_str(document) else {
+        return serde_json::Value::Null;
+    };
+    let statements = doc
+        .iter_mut()
+        .find(|(k, _)| k.as_str() == "Statement")
+        .map(|(_, v)| v.take());
+    match statements {
+        Some(serde_json::Value::Array(mut all)) if index < all.len() => all.swap_remove(index),
+        Some(one @ serde_json::Value::Object(_)) if index == 0 => one,
+        _ => serde_json::Value::Null,
+    }
+}
+
+/// What an unused-access finding is about. Each kind is one review of the entities; a kind
+/// added later (passwords not used) is one more variant and one more pass in [`unused`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum UnusedKind {
+    /// A role no session was issued for within the window.
+    RoleNotAssumed,
+    /// An active access key that verified no request within the window.
+    AccessKeyNotUsed,
+    /// A user with no enabled MFA device (from the file or the API).
+    UserWithoutMfa,
+}
+
+impl UnusedKind {
+    pub fn code(self) -> &'static str {
+        match self {
+            UnusedKind::RoleNotAssumed => "role_not_assumed",
+            UnusedKind::AccessKeyNotUsed => "access_key_not_used",
+            UnusedKind::UserWithoutMfa => "user_without_mfa",
+        }
+    }
+}
+
+/// One unused-access finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unused {
+    pub kind: UnusedKind,
+    /// The role's or user's ARN.
+    pub arn: String,
+    pub account: String,
+    pub origin: Origin,
+    /// The access key, for [`UnusedKind::AccessKeyNotUsed`].
+    pub access_key_id: Option<String>,
+    /// When it was created, where that is known (the API's entities, file keys that state it).
+    pub created: Option<OffsetDateTime>,
+    /// The last use recorded, if any.
+    pub last_used: Option<OffsetDateTime>,
+    pub reason: String,
+}
+
+/// The ids whose last use [`unused`] reads: every role's unique id and every active access
+/// key's id.
+pub fn last_use_ids(iam: &Iam) -> Vec<String> {
+    let roles = iam.roles().map(|r| r.role_id.clone());
+    let keys = iam.users().flat_map(|u| {
+        u.access_keys
+            .iter()
+            .filter(|k| k.active)
+            .map(|k| k.id.clone())
+    });
+    roles.chain(keys).collect()
+}
+
+/// Whether something created at `created` and last used at `last_used` is unused in the
+/// `window` before `now`, and why. Something created inside the window is not unused yet;
+/// something whose creation is not known and never used is (it was not used since records
+/// began).
+fn idle(
+    created: Option<OffsetDateTime>,
+    last_used: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+    window: Duration,
+    verb: &str,
+) -> Option<String> {
+    let since = now - window;
+    let days = window.whole_days();
+    match (last_used, created) {
+        (Some(used), _) if used >= since => None,
+        (Some(used), _) => Some(format!(
+            "last {verb} {} days ago, before the {days}-day window",
+            (now - used).whole_days()
+        )),
+        (None, Some(c)) if c >= since => None,
+        (None, Some(c)) => Some(format!(
+            "never {verb}, and created {} days ago, before the {days}-day window",
+            (now - c).whole_days()
+        )),
+        (None, None) => Some(format!(
+            "never {verb} since the brokers began recording last uses (its creation time is \
+             not known: it is defined in the configuration file)"
+        )),
+    }
+}
+
+/// Every unused-access finding for `iam` as of `now`, with `window` the period looked back on
+/// and `last_used` the recorded last uses (unix seconds) by role or access key id. Ordered by
+/// kind, then ARN, then key id.
+pub fn unused(
+    iam: &Iam,
+    last_used: &HashMap<String, i64>,
+    now: OffsetDateTime,
+    window: Duration,
+) -> Vec<Unused> {
+    let used = |id: &str| {
+        last_used
+            .get(id)
+            .and_then(|at| OffsetDateTime::from_unix_timestamp(*at).ok())
+    };
+    let mut out = Vec::new();
+    for role in iam.roles() {
+        // A file role's `created` is when this process read the file, not its creation.
+        let created = (role.about.origin == Origin::Api).then_some(role.about.created);
+        let last = used(&role.role_id);
+        if let Some(reason) = idle(created, last, now, window, "assumed") {
+            out.push(Unused {
+                kind: UnusedKind::RoleNotAssumed,
+                arn: role.arn.clone(),
+                account: role.account.clone(),
+                origin: role.about.origin.clone(),
+                access_key_id: None,
+                created,
+                last_used: last,
+                reason,
+            });
+        }
+    }
+    for user in iam.users() {
+        for key in user.access_keys.iter().filter(|k| k.active) {
+            let last = used(&key.id);
+            if let Some(reason) = idle(key.created, last, now, window, "used") {
+                out.push(Unused {
+                    kind: UnusedKind::AccessKeyNotUsed,
+                    arn: user.arn.clone(),
+                    account: user.account.clone(),
+                    origin: user.about.origin.clone(),
+                    access_key_id: Some(key.id.clone()),
+                    created: key.created,
+                    last_used: last,
+                    reason: format!("active access key {}", reason),
+                });
+            }
+        }
+        if !iam.mfa_devices().any(|d| d.user_arn == user.arn) {
+            out.push(Unused {
+                kind: UnusedKind::UserWithoutMfa,
+                arn: user.arn.clone(),
+                account: user.account.clone(),
+                origin: user.about.origin.clone(),
+                access_key_id: None,
+                created: (user.about.origin == Origin::Api).then_some(user.about.created),
+                last_used: None,
+                reason: "no MFA device is enabled for the user (in the file or through the API)"
+                    .to_owned(),
+            });
+        }
+    }
+    out.sort_by(|a, b| (a.kind, &a.arn, &a.access_key_id).cmp(&(b.kind, &b.arn, &b.access_key_id)));
+    out
+}
+
+#[cfg(test)]
+mod tests;
