@@ -84,12 +84,48 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         dir: PathBuf,
     },
+    /// Review roles, users and access keys as Access Analyzer does (the file's and the IAM
+    /// API's): one JSON object per finding.
+    Analyze {
+        #[arg(long, value_name = "FILE", global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        what: AnalyzeCommand,
+    },
     /// Revoke sessions on every replica sharing the configured (Redis) store.
     Revoke {
         #[arg(long, value_name = "FILE", global = true)]
         config: Option<PathBuf>,
         #[command(subcommand)]
         what: RevokeCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AnalyzeCommand {
+    /// Roles whose trust policy lets in a principal outside the zone of trust, or any subject
+    /// of a public identity provider (GitHub Actions, GitLab, Google...).
+    External {
+        /// Accounts (ids or configured aliases) and organizations (o-...) whose principals are
+        /// not external; repeatable. Default: the configured accounts.
+        #[arg(long = "zone-of-trust", value_name = "ACCOUNT", num_args = 1..)]
+        zone_of_trust: Vec<String>,
+        /// Another OIDC issuer (host and path) to treat as a public identity provider.
+        #[arg(long = "public-idp", value_name = "ISSUER")]
+        public_idps: Vec<String>,
+        /// Exit with status 3 when anything is found.
+        #[arg(long)]
+        fail_on_findings: bool,
+    },
+    /// Roles not assumed and access keys not used within the window, and users without MFA,
+    /// from the last uses the brokers recorded in the shared store.
+    Unused {
+        /// The window looked back on, in days.
+        #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=i64::from(cli::analyze::MAX_DAYS)))]
+        days: u32,
+        /// Exit with status 3 when anything is found.
+        #[arg(long)]
+        fail_on_findings: bool,
     },
 }
 
@@ -276,6 +312,43 @@ fn run(cli: Cli) -> anyhow::Result<Output> {
                 .enable_all()
                 .build()?;
             Ok(runtime.block_on(cli::export::export(&config, &dir)))
+        }
+        Command::Analyze { config, what } => {
+            let config = load_config(config.as_deref())?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            Ok(runtime.block_on(async {
+                match what {
+                    AnalyzeCommand::External {
+                        zone_of_trust,
+                        public_idps,
+                        fail_on_findings,
+                    } => {
+                        cli::analyze::external(
+                            &config,
+                            &cli::analyze::ExternalRequest {
+                                zone_of_trust,
+                                public_idps,
+                                fail_on_findings,
+                            },
+                        )
+                        .await
+                    }
+                    AnalyzeCommand::Unused {
+                        days,
+                        fail_on_findings,
+                    } => {
+                        cli::analyze::unused(
+                            &config,
+                            days,
+                            time::OffsetDateTime::now_utc(),
+                            fail_on_findings,
+                        )
+                        .await
+                    }
+                }
+            }))
         }
         Command::Revoke { config, what } => {
             let config = load_config(config.as_deref())?;

@@ -1,6 +1,7 @@
 //! Command implementations behind the `sts-broker` binary. Each takes its inputs as values and
 //! returns what to print and the exit status, so tests can drive them without a process.
 
+pub mod analyze;
 pub mod broker;
 pub mod export;
 pub mod policy;
