@@ -9,6 +9,7 @@
 
 mod admin;
 mod admin_revoke;
+mod analyze;
 mod analyzer;
 mod assume_role;
 mod audit;
