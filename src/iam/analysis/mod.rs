@@ -7,7 +7,7 @@
 //! Pure: the entities, the last uses (unix seconds by role or access key id) and `now` are
 //! arguments; reading them is the caller's.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use time::{Duration, OffsetDateTime};
 
@@ -166,6 +166,7 @@ pub fn unused(
             .get(id)
             .and_then(|at| OffsetDateTime::from_unix_timestamp(*at).ok())
     };
+    let with_mfa: HashSet<&str> = iam.mfa_devices().map(|d| d.user_arn.as_str()).collect();
     let mut out = Vec::new();
     for role in iam.roles() {
         // A file role's `created` is when this process read the file, not its creation.
@@ -200,7 +201,7 @@ pub fn unused(
                 });
             }
         }
-        if !iam.mfa_devices().any(|d| d.user_arn == user.arn) {
+        if !with_mfa.contains(user.arn.as_str()) {
             out.push(Unused {
                 kind: UnusedKind::UserWithoutMfa,
                 arn: user.arn.clone(),

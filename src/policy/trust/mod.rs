@@ -471,7 +471,7 @@ pub fn external_access(
             let others: Vec<String> = st
                 .conditions
                 .iter()
-                .filter(|c| !is_zone_key(c.key_lower()))
+                .filter(|c| !(is_zone_key(c.key_lower()) && restricts(c)))
                 .map(|c| format!("{} {}", c.operator, c.key))
                 .collect();
             if !others.is_empty() {
@@ -629,7 +629,8 @@ fn denies(
                         *kind == PrincipalType::Aws
                             && account_of(value).is_some_and(|a| a != *account)
                     }),
-                    Who::Unrecognized(entry) => set.entries.iter().all(|(_, value)| value != entry),
+                    // It may be one of the listed principals under another name.
+                    Who::Unrecognized(_) => false,
                     Who::Provider(entry) => set.entries.iter().all(|(_, value)| value != entry),
                 }
         }

@@ -199,6 +199,44 @@ fn reasons_name_conditions_not_taken_as_limits() {
         "{}",
         outside[0].reason
     );
+    // A condition on a zone key that does not restrict is named as well.
+    let if_exists = found_with(
+        r#"{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole","Condition":{"StringEqualsIfExists":{"aws:PrincipalAccount":"111122223333"}}}"#,
+        &PublicIdps::default(),
+    );
+    assert!(
+        if_exists[0]
+            .reason
+            .contains("StringEqualsIfExists aws:PrincipalAccount"),
+        "{}",
+        if_exists[0].reason
+    );
+}
+
+#[test]
+fn an_unrecognized_principal_is_cancelled_only_by_naming_it() {
+    let allow = aws("AROAUNKNOWNID", "");
+    for (deny, cancelled) in [
+        (
+            r#"{"Effect":"Deny","Principal":{"AWS":"AROAUNKNOWNID"},"Action":"sts:AssumeRole"}"#,
+            true,
+        ),
+        (
+            r#"{"Effect":"Deny","Principal":"*","Action":"sts:AssumeRole"}"#,
+            true,
+        ),
+        // It may be the listed role under another name.
+        (
+            r#"{"Effect":"Deny","NotPrincipal":{"AWS":"arn:aws:iam::111122223333:role/x"},"Action":"sts:AssumeRole"}"#,
+            false,
+        ),
+    ] {
+        assert_eq!(
+            found(&format!("[{allow},{deny}]")).is_empty(),
+            cancelled,
+            "{deny}"
+        );
+    }
 }
 
 #[test]
