@@ -477,7 +477,9 @@ pub enum PasswordState {
     Valid,
     /// Older than the policy's `max_age_days`; with `hard_expiry` the user cannot set a new
     /// one: an administrator must (`UpdateLoginProfile`).
-    Expired { hard: bool },
+    Expired {
+        hard: bool,
+    },
     /// An administrator asked for a new one (`PasswordResetRequired`): the user must set it
     /// before anything else.
     ResetRequired,
@@ -672,7 +674,10 @@ pub fn apply(
     if current_id != user_id {
         return Err(changed_under());
     }
-    let existing = next.login_profiles.get(&key).filter(|p| &p.user_id == user_id);
+    let existing = next
+        .login_profiles
+        .get(&key)
+        .filter(|p| &p.user_id == user_id);
     match change {
         PasswordChange::SetPolicy(_) | PasswordChange::DeletePolicy => {}
         PasswordChange::Create {
@@ -801,7 +806,11 @@ mod tests {
     #[test]
     fn hashes_are_argon2id_phc_strings_that_verify_only_their_password() {
         let h = hash_password(&secret("correct horse"), &SALT, CHEAP).unwrap();
-        assert!(h.as_str().starts_with("$argon2id$v=19$m=64,t=1,p=1$"), "{}", h.as_str());
+        assert!(
+            h.as_str().starts_with("$argon2id$v=19$m=64,t=1,p=1$"),
+            "{}",
+            h.as_str()
+        );
         assert!(!h.as_str().contains("correct horse"));
         assert!(verify_hash(&h, &secret("correct horse")));
         assert!(!verify_hash(&h, &secret("correct horsf")));
@@ -819,7 +828,10 @@ mod tests {
         assert!(!verify_hash(&as_argon2i, &secret("pw")));
         let huge = PasswordHash(h.as_str().replacen("m=64", "m=4194304", 1));
         assert!(!verify_hash(&huge, &secret("pw")));
-        assert!(!verify_hash(&PasswordHash("plain".to_owned()), &secret("plain")));
+        assert!(!verify_hash(
+            &PasswordHash("plain".to_owned()),
+            &secret("plain")
+        ));
     }
 
     #[test]
@@ -838,7 +850,10 @@ mod tests {
         assert_eq!(again.params(), Some(stronger));
         assert!(verify_hash(&again, &secret("pw")));
         // At the current costs already: nothing to store.
-        assert_eq!(rehash_if_weaker(&again, &secret("pw"), &SALT, stronger), None);
+        assert_eq!(
+            rehash_if_weaker(&again, &secret("pw"), &SALT, stronger),
+            None
+        );
         assert_eq!(rehash_if_weaker(&again, &secret("pw"), &SALT, CHEAP), None);
     }
 
@@ -868,14 +883,8 @@ mod tests {
         assert!(!message.contains("short"));
         assert!(rules_broken(Some(&strict()), "Abcdefgh1234!x").is_empty());
         // IAM's default policy without one: 8 characters, three kinds.
-        assert_eq!(
-            rules_broken(None, "abcdefgh"),
-            vec![Rule::ThreeKinds]
-        );
-        assert_eq!(
-            rules_broken(None, "Ab1"),
-            vec![Rule::MinimumLength(8)]
-        );
+        assert_eq!(rules_broken(None, "abcdefgh"), vec![Rule::ThreeKinds]);
+        assert_eq!(rules_broken(None, "Ab1"), vec![Rule::MinimumLength(8)]);
         assert!(rules_broken(None, "Abcdefg1").is_empty());
     }
 
@@ -890,13 +899,23 @@ mod tests {
         let problems = input.checked().unwrap_err();
         assert_eq!(
             problems.iter().map(|(p, _)| *p).collect::<Vec<_>>(),
-            ["minimumPasswordLength", "maxPasswordAge", "passwordReusePrevention"]
+            [
+                "minimumPasswordLength",
+                "maxPasswordAge",
+                "passwordReusePrevention"
+            ]
         );
         let e = input.to_policy().unwrap_err().to_string();
-        assert!(e.starts_with("3 validation errors detected: Value '5' at 'minimumPasswordLength'"), "{e}");
+        assert!(
+            e.starts_with("3 validation errors detected: Value '5' at 'minimumPasswordLength'"),
+            "{e}"
+        );
         let defaults = PolicyInput::default().checked().unwrap();
         assert_eq!(defaults.minimum_length, 6);
-        assert_eq!((defaults.max_age_days, defaults.reuse_prevention), (None, None));
+        assert_eq!(
+            (defaults.max_age_days, defaults.reuse_prevention),
+            (None, None)
+        );
         for (min, age, reuse) in [(6, 1, 1), (128, 1095, 24)] {
             let ok = PolicyInput {
                 minimum_length: Some(min),
@@ -913,8 +932,13 @@ mod tests {
         assert!(check_password_param("password", "a").is_ok());
         assert!(check_password_param("password", "tab\there ÿ").is_ok());
         let long = "x".repeat(129);
-        let e = check_password_param("password", &long).unwrap_err().to_string();
-        assert!(e.contains("less than or equal to 128") && !e.contains("xxx"), "{e}");
+        let e = check_password_param("password", &long)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("less than or equal to 128") && !e.contains("xxx"),
+            "{e}"
+        );
         assert!(check_password_param("password", "").is_err());
         let e = check_password_param("password", "snowman☃")
             .unwrap_err()
@@ -930,9 +954,15 @@ mod tests {
         let mut policy = strict();
         let due = start + time::Duration::days(90);
         assert_eq!(password_next_rotation(&p, Some(&policy)), Some(due));
-        assert_eq!(password_state(&p, Some(&policy), start), PasswordState::Valid);
+        assert_eq!(
+            password_state(&p, Some(&policy), start),
+            PasswordState::Valid
+        );
         let just_before = due - time::Duration::seconds(1);
-        assert_eq!(password_state(&p, Some(&policy), just_before), PasswordState::Valid);
+        assert_eq!(
+            password_state(&p, Some(&policy), just_before),
+            PasswordState::Valid
+        );
         assert_eq!(
             password_state(&p, Some(&policy), due),
             PasswordState::Expired { hard: false }
@@ -950,7 +980,10 @@ mod tests {
         assert_eq!(password_state(&p, None, far), PasswordState::Valid);
         let mut reset = p.clone();
         reset.reset_required = true;
-        assert_eq!(password_state(&reset, None, far), PasswordState::ResetRequired);
+        assert_eq!(
+            password_state(&reset, None, far),
+            PasswordState::ResetRequired
+        );
     }
 
     fn doc_with_user() -> (AccountDocument, FileLogins) {
@@ -967,7 +1000,13 @@ mod tests {
         (doc, file)
     }
 
-    fn set(doc: &AccountDocument, file: &FileLogins, password: &str, keep: usize, at: i64) -> AccountDocument {
+    fn set(
+        doc: &AccountDocument,
+        file: &FileLogins,
+        password: &str,
+        keep: usize,
+        at: i64,
+    ) -> AccountDocument {
         let replaces = doc.login_profiles.get("alice").map(|p| p.hash.clone());
         let new = NewPassword {
             hash: hash_password(&secret(password), &SALT, CHEAP).unwrap(),
@@ -1029,7 +1068,10 @@ mod tests {
             reset_required: false,
             at: 2,
         };
-        assert!(matches!(apply(&doc, &again, &file), Err(IamApiError::AlreadyExists(_))));
+        assert!(matches!(
+            apply(&doc, &again, &file),
+            Err(IamApiError::AlreadyExists(_))
+        ));
         // Another user of that name: refused.
         let stale = PasswordChange::Delete {
             user: "alice".to_owned(),
@@ -1069,7 +1111,10 @@ mod tests {
             user: "bob".to_owned(),
             user_id: "AIDABOB".to_owned(),
         };
-        assert!(matches!(apply(&doc, &nobody, &file), Err(IamApiError::NoSuchEntity(_))));
+        assert!(matches!(
+            apply(&doc, &nobody, &file),
+            Err(IamApiError::NoSuchEntity(_))
+        ));
     }
 
     #[test]
