@@ -92,18 +92,20 @@ pub async fn hash(state: &Broker, password: Secret) -> Result<PasswordHash, ApiE
     })
 }
 
-/// Whether `candidate` is `profile`'s password, verified off the runtime; when it is and its
-/// hash has lower costs than [`CURRENT_PARAMS`], the hash made again at them (to store).
+/// Whether `candidate` is `profile`'s password, verified off the runtime; with `rehash`, when
+/// it is and its hash has lower costs than [`CURRENT_PARAMS`], the hash made again at them (to
+/// store as a [`passwords::PasswordChange::Rehash`]).
 pub async fn verify(
     state: &Broker,
     profile: &StoredLoginProfile,
     candidate: Secret,
+    rehash: bool,
 ) -> Result<(bool, Option<PasswordHash>), ApiError> {
     let salt = salt()?;
     let hash = profile.hash.clone();
     off_runtime(&state.password_slots, move || {
         let ok = passwords::verify_hash(&hash, &candidate);
-        let again = ok
+        let again = (ok && rehash)
             .then(|| passwords::rehash_if_weaker(&hash, &candidate, &salt, CURRENT_PARAMS))
             .flatten();
         (ok, again)
