@@ -308,7 +308,7 @@ async fn weak_passwords_are_refused_naming_every_rule_broken() {
         .unwrap();
     let profile = profile.login_profile().unwrap();
     assert_eq!(profile.user_name(), "dave");
-    assert_eq!(profile.password_reset_required(), true);
+    assert!(profile.password_reset_required());
     let (code, status, _) = refused(
         iam.create_login_profile()
             .user_name("dave")
@@ -342,10 +342,7 @@ async fn weak_passwords_are_refused_naming_every_rule_broken() {
         .await
         .unwrap();
     let profile = own.get_login_profile().send().await.unwrap();
-    assert_eq!(
-        profile.login_profile().unwrap().password_reset_required(),
-        false
-    );
+    assert!(!profile.login_profile().unwrap().password_reset_required());
     // An administrator may ask for a reset again.
     iam.update_login_profile()
         .user_name("dave")
@@ -359,10 +356,7 @@ async fn weak_passwords_are_refused_naming_every_rule_broken() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        profile.login_profile().unwrap().password_reset_required(),
-        true
-    );
+    assert!(profile.login_profile().unwrap().password_reset_required());
 }
 
 #[tokio::test]
