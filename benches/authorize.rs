@@ -105,6 +105,7 @@ fn state(dir: &std::path::Path) -> Broker {
         audit: Default::default(),
         revocations,
         saml_slots: Default::default(),
+        password_slots: Default::default(),
         stats: Default::default(),
         throttle: Arc::new(throttle),
         iam_layer: Default::default(),

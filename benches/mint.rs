@@ -81,6 +81,7 @@ fn bench(c: &mut Criterion) {
         audit: Default::default(),
         revocations,
         saml_slots: Default::default(),
+        password_slots: Default::default(),
         stats: Default::default(),
         throttle: Arc::new(throttle),
         iam_layer: Default::default(),

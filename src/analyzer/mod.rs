@@ -286,7 +286,9 @@ fn wire(code: ErrorCode) -> (&'static str, StatusCode, Option<&'static str>) {
         | ErrorCode::IdpRejectedClaim
         | ErrorCode::PackedPolicyTooLarge
         | ErrorCode::InvalidAuthorizationMessageException
-        | ErrorCode::UnmodifiableEntity => (VALIDATION, StatusCode::BAD_REQUEST, Some("other")),
+        | ErrorCode::UnmodifiableEntity
+        | ErrorCode::PasswordPolicyViolation
+        | ErrorCode::InvalidUserType => (VALIDATION, StatusCode::BAD_REQUEST, Some("other")),
         ErrorCode::RequestEntityTooLarge => ("RequestEntityTooLargeException", status, None),
         ErrorCode::MissingAuthenticationToken => {
             ("MissingAuthenticationTokenException", status, None)

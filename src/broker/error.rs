@@ -79,6 +79,8 @@ pub enum ErrorCode {
     ConcurrentModification,
     UnmodifiableEntity,
     InvalidAuthenticationCode,
+    PasswordPolicyViolation,
+    InvalidUserType,
     // Too many requests (`[rate_limits]`).
     Throttling,
     // The service's own state.
@@ -128,6 +130,8 @@ impl ErrorCode {
             ErrorCode::ConcurrentModification => "ConcurrentModification",
             ErrorCode::UnmodifiableEntity => "UnmodifiableEntity",
             ErrorCode::InvalidAuthenticationCode => "InvalidAuthenticationCode",
+            ErrorCode::PasswordPolicyViolation => "PasswordPolicyViolation",
+            ErrorCode::InvalidUserType => "InvalidUserType",
             ErrorCode::Throttling => "Throttling",
             ErrorCode::ServiceUnavailable => "ServiceUnavailable",
             ErrorCode::InternalFailure => "InternalFailure",
@@ -158,6 +162,8 @@ impl ErrorCode {
             | ErrorCode::InvalidAuthorizationMessageException
             | ErrorCode::InvalidInput
             | ErrorCode::UnmodifiableEntity
+            | ErrorCode::PasswordPolicyViolation
+            | ErrorCode::InvalidUserType
             | ErrorCode::Throttling => StatusCode::BAD_REQUEST,
             ErrorCode::EntityAlreadyExists
             | ErrorCode::LimitExceeded
@@ -220,6 +226,8 @@ impl ErrorCode {
             | ErrorCode::ConcurrentModification
             | ErrorCode::UnmodifiableEntity
             | ErrorCode::InvalidAuthenticationCode
+            | ErrorCode::PasswordPolicyViolation
+            | ErrorCode::InvalidUserType
             | ErrorCode::Throttling => Fault::Sender,
         }
     }
@@ -267,7 +275,9 @@ impl ErrorCode {
             | ErrorCode::DeleteConflict
             | ErrorCode::ConcurrentModification
             | ErrorCode::UnmodifiableEntity
-            | ErrorCode::InvalidAuthenticationCode => false,
+            | ErrorCode::InvalidAuthenticationCode
+            | ErrorCode::PasswordPolicyViolation
+            | ErrorCode::InvalidUserType => false,
         }
     }
 
@@ -310,6 +320,8 @@ impl ErrorCode {
             | ErrorCode::DeleteConflict
             | ErrorCode::ConcurrentModification
             | ErrorCode::UnmodifiableEntity
+            | ErrorCode::PasswordPolicyViolation
+            | ErrorCode::InvalidUserType
             | ErrorCode::Throttling
             | ErrorCode::ServiceUnavailable
             | ErrorCode::InternalFailure
@@ -705,6 +717,8 @@ impl From<IamApiError> for ApiError {
             IamApiError::Unmodifiable(_) => ErrorCode::UnmodifiableEntity,
             IamApiError::MalformedPolicy(_) => ErrorCode::MalformedPolicyDocument,
             IamApiError::ConcurrentModification(_) => ErrorCode::ConcurrentModification,
+            IamApiError::PasswordPolicyViolation(_) => ErrorCode::PasswordPolicyViolation,
+            IamApiError::InvalidUserType(_) => ErrorCode::InvalidUserType,
         };
         ApiError::new(code, e.to_string())
     }

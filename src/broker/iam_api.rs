@@ -414,6 +414,26 @@ pub async fn change_mfa(
     .await
 }
 
+/// Applies a change to `account`'s password policy or login profiles
+/// ([`crate::iam::passwords::apply`]): one that sets a password names the hash it was checked
+/// against, and is refused if the stored one changed since. What it changes is on every
+/// replica at its next swap.
+pub async fn change_passwords(
+    state: &Broker,
+    account: &str,
+    change: &crate::iam::passwords::PasswordChange,
+) -> Result<(), ApiError> {
+    let file =
+        crate::iam::passwords::FileLogins::of(&state.config.iam, account, &state.config.source);
+    compare_and_set(
+        state,
+        account,
+        |doc, _| crate::iam::passwords::apply(doc, change, &file),
+        |_| None,
+    )
+    .await
+}
+
 /// The file's users, groups and alias of `account`, and every other account's alias, as this
 /// replica serves them.
 fn file_users(state: &Broker, account: &str) -> crate::iam::users::FileUsers {

@@ -13,6 +13,7 @@ pub mod denial;
 pub mod error;
 pub mod iam_api;
 pub mod key_use;
+pub mod passwords;
 pub mod permissions;
 pub mod reload;
 pub mod request;
@@ -97,6 +98,9 @@ pub struct Broker {
     pub revocations: Revocations,
     /// How many SAML verifications may run at once (see [`VerifySlots`]).
     pub saml_slots: VerifySlots,
+    /// How many password hashes and verifications may run at once (see
+    /// [`passwords::PasswordSlots`]).
+    pub password_slots: passwords::PasswordSlots,
     /// Requests, sessions and reloads counted for operators (see [`stats`]).
     pub stats: Arc<stats::Stats>,
     /// `[rate_limits]`: the token buckets and what they refused (see [`throttle`]).
@@ -171,6 +175,7 @@ impl Broker {
             audit,
             revocations,
             saml_slots: VerifySlots::default(),
+            password_slots: passwords::PasswordSlots::default(),
             stats: Arc::default(),
             throttle,
             iam_sync: Arc::new(iam_api::IamSync::new(layer.version)),

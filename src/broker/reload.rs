@@ -418,6 +418,7 @@ impl Broker {
             audit: self.audit.clone(),
             revocations: self.revocations.clone(),
             saml_slots: self.saml_slots.clone(),
+            password_slots: self.password_slots.clone(),
             stats: self.stats.clone(),
             throttle,
             iam_layer: layer,

@@ -170,6 +170,21 @@ fn render_account(account: &str, doc: &AccountDocument, folder: &Path, out: &mut
             ));
         }
     }
+    for p in doc.login_profiles.values() {
+        out.left_out.push(format!(
+            "login profile of user {} of account {account}: only its password's hash is \
+             stored and the file holds no passwords (set it again through the API after the \
+             move)",
+            p.user
+        ));
+    }
+    if let Some(p) = &doc.password_policy {
+        out.left_out.push(format!(
+            "password policy of account {account}: set through the API; to move it, add to \
+             its [[accounts]] entry: {}",
+            password_policy_toml(p)
+        ));
+    }
     for d in doc.mfa_devices.values() {
         let whose = d.enabled.as_ref().map_or_else(
             || "not enabled".to_owned(),
@@ -181,6 +196,29 @@ fn render_account(account: &str, doc: &AccountDocument, folder: &Path, out: &mut
             d.serial(account)
         ));
     }
+}
+
+/// A password policy as an `[[accounts]]` entry's `password_policy` inline table.
+fn password_policy_toml(p: &crate::iam::passwords::PasswordPolicy) -> String {
+    let mut fields = vec![
+        format!("minimum_length = {}", p.minimum_length),
+        format!("require_symbols = {}", p.require_symbols),
+        format!("require_numbers = {}", p.require_numbers),
+        format!("require_uppercase = {}", p.require_uppercase),
+        format!("require_lowercase = {}", p.require_lowercase),
+    ];
+    if let Some(days) = p.max_age_days {
+        fields.push(format!("max_age_days = {days}"));
+    }
+    if let Some(n) = p.reuse_prevention {
+        fields.push(format!("reuse_prevention = {n}"));
+    }
+    fields.push(format!("hard_expiry = {}", p.hard_expiry));
+    fields.push(format!(
+        "allow_users_to_change = {}",
+        p.allow_users_to_change
+    ));
+    format!("password_policy = {{ {} }}", fields.join(", "))
 }
 
 /// One file per inline policy, named after the policy (the file's name is the name IAM's API
@@ -434,6 +472,52 @@ mod tests {
             "{:?}",
             out.left_out
         );
+    }
+
+    #[test]
+    fn login_profiles_and_the_password_policy_are_listed_never_a_hash() {
+        use crate::iam::passwords::{PasswordHash, PolicyInput, StoredLoginProfile};
+        let mut doc = AccountDocument::default();
+        doc.login_profiles.insert(
+            "ann".to_owned(),
+            StoredLoginProfile {
+                user: "ann".to_owned(),
+                user_id: "AIDAANN".to_owned(),
+                hash: PasswordHash::from_stored(
+                    "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+                ),
+                previous: Vec::new(),
+                created: 0,
+                password_last_changed: 0,
+                reset_required: false,
+            },
+        );
+        doc.password_policy = Some(
+            PolicyInput {
+                minimum_length: Some(14),
+                max_age_days: Some(90),
+                ..PolicyInput::default()
+            }
+            .checked()
+            .unwrap(),
+        );
+        let out = render(&layer(doc), Path::new("x"));
+        assert!(out.toml.is_empty() && out.files.is_empty());
+        assert_eq!(out.left_out.len(), 2, "{:?}", out.left_out);
+        assert!(out.left_out[0].contains("login profile of user ann"));
+        assert!(
+            out.left_out[1].contains("password_policy = { minimum_length = 14,")
+                && out.left_out[1].contains("max_age_days = 90"),
+            "{:?}",
+            out.left_out
+        );
+        let snippet = out.left_out[1].split_once("entry: ").unwrap().1;
+        let parsed: toml::Table = toml::from_str(snippet).unwrap();
+        assert_eq!(
+            parsed["password_policy"]["minimum_length"].as_integer(),
+            Some(14)
+        );
+        assert!(out.left_out.iter().all(|l| !l.contains("argon2")));
     }
 
     #[test]

@@ -4,8 +4,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::file::ConfigFile;
+use super::file::{ConfigFile, PasswordPolicyEntry};
 use super::*;
+use crate::iam::passwords::PolicyInput;
 
 pub(super) fn line_at(text: &str, offset: usize) -> usize {
     text.as_bytes()[..offset.min(text.len())]
@@ -105,6 +106,60 @@ impl Checker<'_> {
         }
     }
 
+    /// An account's `password_policy`: every value out of IAM's range is reported at the
+    /// line that sets the policy (else the entry's).
+    fn check_password_policy(
+        &mut self,
+        iam: &mut Iam,
+        account: &str,
+        p: &PasswordPolicyEntry,
+        entry: Option<usize>,
+    ) {
+        let input = PolicyInput {
+            minimum_length: p.minimum_length,
+            require_symbols: p.require_symbols,
+            require_numbers: p.require_numbers,
+            require_uppercase: p.require_uppercase,
+            require_lowercase: p.require_lowercase,
+            allow_users_to_change: p.allow_users_to_change,
+            max_age_days: p.max_age_days,
+            reuse_prevention: p.reuse_prevention,
+            hard_expiry: p.hard_expiry,
+        };
+        match input.checked() {
+            Ok(policy) => {
+                iam.password_policies.insert(account.to_owned(), policy);
+            }
+            Err(problems) => {
+                let line = entry.and_then(|start| {
+                    self.text
+                        .lines()
+                        .enumerate()
+                        .skip(start)
+                        .take_while(|(_, l)| !l.trim_start().starts_with('['))
+                        .find(|(_, l)| l.trim_start().starts_with("password_policy"))
+                        .map(|(n, _)| n + 1)
+                });
+                for (param, problem) in problems {
+                    let key = match param {
+                        "minimumPasswordLength" => "minimum_length",
+                        "maxPasswordAge" => "max_age_days",
+                        _ => "reuse_prevention",
+                    };
+                    let bound = problem
+                        .split_once("Member must ")
+                        .map_or(problem.as_str(), |(_, b)| b);
+                    self.issue(
+                        line.or(entry),
+                        format!(
+                            "password_policy of account {account}: {key} must {bound} (IAM's limits)"
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
     pub(super) fn check(&mut self, raw: ConfigFile) -> Config {
         let mut iam = Iam::default();
         for (i, a) in raw.accounts.iter().enumerate() {
@@ -122,6 +177,9 @@ impl Checker<'_> {
                     api_alias: None,
                 },
             );
+            if let Some(p) = &a.password_policy {
+                self.check_password_policy(&mut iam, &a.id, p, line);
+            }
         }
 
         let oidc_providers = self.check_providers(&raw, &iam);

@@ -149,6 +149,34 @@ pub struct AccountEntry {
     pub id: String,
     #[serde(default)]
     pub alias: Option<String>,
+    /// The account's password policy (read-only through IAM's API).
+    #[serde(default)]
+    pub password_policy: Option<PasswordPolicyEntry>,
+}
+
+/// `password_policy = { ... }` of an `[[accounts]]` entry: IAM's password policy, each value
+/// optional with IAM's default (bounds checked in `check.rs`).
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordPolicyEntry {
+    /// 6 to 128; 6 when absent.
+    pub minimum_length: Option<i64>,
+    #[serde(default)]
+    pub require_symbols: bool,
+    #[serde(default)]
+    pub require_numbers: bool,
+    #[serde(default)]
+    pub require_uppercase: bool,
+    #[serde(default)]
+    pub require_lowercase: bool,
+    /// 1 to 1095 days; passwords never expire when absent.
+    pub max_age_days: Option<i64>,
+    /// 1 to 24 of the last passwords; none when absent.
+    pub reuse_prevention: Option<i64>,
+    #[serde(default)]
+    pub hard_expiry: bool,
+    #[serde(default)]
+    pub allow_users_to_change: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

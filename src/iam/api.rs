@@ -82,6 +82,13 @@ pub enum IamApiError {
     /// authorized on ([`apply_expecting`]).
     #[error("{0}")]
     ConcurrentModification(String),
+    /// `PasswordPolicyViolation`: a password breaks the account's password policy
+    /// ([`super::passwords`]).
+    #[error("{0}")]
+    PasswordPolicyViolation(String),
+    /// `InvalidUserType`: the call needs an IAM user's credentials (`ChangePassword`).
+    #[error("{0}")]
+    InvalidUserType(String),
 }
 
 /// A tag as IAM keeps it.
@@ -191,7 +198,7 @@ impl StoredPolicy {
 /// The format of the account documents this build writes and understands. A document of a
 /// later format was written by a newer build (it may hold what this one would drop): it is
 /// neither served nor changed here ([`AccountDocument::decode`]).
-pub const FORMAT: u32 = 3;
+pub const FORMAT: u32 = 4;
 
 /// An account document's format: [`FORMAT`] for a new one; 1 when absent (documents written
 /// before it was recorded).
@@ -245,6 +252,14 @@ pub struct AccountDocument {
     /// Virtual MFA devices by name in lowercase ([`super::mfa`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub mfa_devices: BTreeMap<String, super::mfa::StoredMfaDevice>,
+    /// The password policy set through the API ([`super::passwords`]; the file's, when it
+    /// sets one, is served instead).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_policy: Option<super::passwords::PasswordPolicy>,
+    /// Users' login profiles (password hashes only) by user name in lowercase
+    /// ([`super::passwords`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub login_profiles: BTreeMap<String, super::passwords::StoredLoginProfile>,
 }
 
 impl AccountDocument {
@@ -319,15 +334,19 @@ impl AccountDocument {
         self.format > Format(FORMAT)
     }
 
-    /// The document with the oldest format that holds all it has: 3 once a user has access
-    /// keys or it has virtual MFA devices (a build of format 2 would drop them when writing it
-    /// back), 2 once it has users, groups or an alias (a build of format 1 would drop those),
-    /// else 1 (such builds still serve and change it).
+    /// The document with the oldest format that holds all it has: 4 once it has a password
+    /// policy or login profiles (a build of format 3 would drop them when writing it back), 3
+    /// once a user has access keys or it has virtual MFA devices (a build of format 2 would
+    /// drop them), 2 once it has users, groups or an alias (a build of format 1 would drop
+    /// those), else 1 (such builds still serve and change it).
     pub fn with_needed_format(mut self) -> AccountDocument {
+        let needs_four = self.password_policy.is_some() || !self.login_profiles.is_empty();
         let needs_three = self.users.values().any(|u| !u.access_keys.is_empty());
         let needs_two = !self.users.is_empty() || !self.groups.is_empty() || self.alias.is_some();
         let needs_three = needs_three || !self.mfa_devices.is_empty();
-        self.format = Format(if needs_three {
+        self.format = Format(if needs_four {
+            4
+        } else if needs_three {
             3
         } else if needs_two {
             2
@@ -2172,13 +2191,21 @@ mod tests {
                 created: 0,
             },
         );
-        assert_eq!(with_device.with_needed_format().format, Format(3));
+        assert_eq!(with_device.clone().with_needed_format().format, Format(3));
+        // A password policy or login profiles: format 4 (a build of format 3 would drop them).
+        let mut with_policy = with_device;
+        with_policy.password_policy = Some(
+            super::super::passwords::PolicyInput::default()
+                .checked()
+                .unwrap(),
+        );
+        assert_eq!(with_policy.with_needed_format().format, Format(4));
         // Written before the format was recorded: format 1, read whole.
         json.as_object_mut().unwrap().remove("format");
         let old = AccountDocument::decode(json.to_string().as_bytes());
         assert_eq!((old.format, old.roles.len()), (Format(1), 1));
-        // Format 4, readable or not by this build: nothing but its format.
-        json["format"] = 4.into();
+        // Format 5, readable or not by this build: nothing but its format.
+        json["format"] = 5.into();
         let readable = AccountDocument::decode(json.to_string().as_bytes());
         json["roles"] = "a shape this build does not know".into();
         let unreadable = AccountDocument::decode(json.to_string().as_bytes());
@@ -2209,7 +2236,7 @@ mod tests {
                 Revisioned {
                     revision: 1,
                     document: AccountDocument {
-                        format: Format(4),
+                        format: Format(5),
                         ..doc
                     },
                 },
@@ -2222,7 +2249,7 @@ mod tests {
             skipped,
             [Skipped::NewerFormat {
                 account: ACCOUNT.to_owned(),
-                format: 4
+                format: 5
             }]
         );
     }

@@ -13,6 +13,7 @@ pub mod access_keys;
 pub mod analysis;
 pub mod api;
 pub mod mfa;
+pub mod passwords;
 pub mod providers;
 mod user;
 
@@ -138,6 +139,9 @@ pub struct Iam {
     /// Access key id to the ARN of the user holding it.
     access_keys: HashMap<String, String>,
     mfa_devices: HashMap<String, MfaDevice>,
+    /// The password policies the configuration file sets, by account id (read-only through
+    /// the API; [`passwords`]).
+    pub password_policies: BTreeMap<String, passwords::PasswordPolicy>,
 }
 
 impl Iam {

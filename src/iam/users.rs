@@ -431,6 +431,11 @@ pub fn apply(
                     "Cannot delete entity, must deactivate MFA devices first.".to_owned(),
                 ));
             }
+            if super::passwords::has_profile(&next, &user.user_id) {
+                return Err(IamApiError::DeleteConflict(
+                    "Cannot delete entity, must delete login profile first.".to_owned(),
+                ));
+            }
             next.users.remove(&name.to_ascii_lowercase());
             return Ok((next, ()));
         }

@@ -96,7 +96,7 @@ print(json.dumps(out))
 "#;
 
 /// A command with none of the machine's AWS settings.
-fn isolated(program: &str) -> Command {
+pub(crate) fn isolated(program: &str) -> Command {
     let mut command = Command::new(program);
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("AWS_") && key != "AWS_CA_BUNDLE" {
@@ -117,7 +117,7 @@ fn isolated(program: &str) -> Command {
 
 /// Runs `command` with `stdin` off the runtime (the broker serves on it meanwhile), within a
 /// bound that only stops a hang; its stdout.
-async fn run(mut command: Command, stdin: String) -> String {
+pub(crate) async fn run(mut command: Command, stdin: String) -> String {
     let done = tokio::task::spawn_blocking(move || {
         let mut child = command
             .spawn()

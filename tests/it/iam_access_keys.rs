@@ -827,7 +827,7 @@ async fn many_signed_requests_write_the_last_use_a_bounded_number_of_times() {
 }
 
 /// Every value of every key in `redis`, as bytes.
-async fn all_values(redis: &RedisServer) -> Vec<Vec<u8>> {
+pub(crate) async fn all_values(redis: &RedisServer) -> Vec<Vec<u8>> {
     let client = ::redis::Client::open(redis.url()).unwrap();
     let mut c = client.get_multiplexed_async_connection().await.unwrap();
     let mut out = Vec::new();

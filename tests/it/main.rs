@@ -27,6 +27,7 @@ mod harness;
 mod iam_access_keys;
 mod iam_export;
 mod iam_mfa;
+mod iam_passwords;
 mod iam_policies;
 mod iam_providers;
 mod iam_roles;

@@ -1,12 +1,13 @@
 //! IAM's Query API (version 2010-05-08) on the broker's endpoint: the actions that explain
 //! and simulate decisions, `SimulateCustomPolicy` and `SimulatePrincipalPolicy`
-//! ([`simulate`]), the management of roles ([`roles`]), of customer-managed policies ([`policies`]) and of identity providers ([`providers`]), of users, groups and the account alias ([`users`]), of access keys ([`access_keys`]), of virtual MFA devices ([`mfa`]). Requests reach it through [`crate::query::dispatch`] when `Version` is IAM's;
+//! ([`simulate`]), the management of roles ([`roles`]), of customer-managed policies ([`policies`]) and of identity providers ([`providers`]), of users, groups and the account alias ([`users`]), of access keys ([`access_keys`]), of virtual MFA devices ([`mfa`]), of the password policy and login profiles ([`passwords`]). Requests reach it through [`crate::query::dispatch`] when `Version` is IAM's;
 //! answers use IAM's XML namespace, with STS's envelope and error shape (both are AWS Query
 //! APIs). Every action here is an admin action ([`crate::broker::admin`]): signed for `iam` by a caller
 //! whose policies allow it.
 
 pub mod access_keys;
 pub mod mfa;
+pub mod passwords;
 pub mod policies;
 pub mod providers;
 pub mod roles;
@@ -127,6 +128,14 @@ pub enum Action {
     UpdateAccessKey,
     DeleteAccessKey,
     GetAccessKeyLastUsed,
+    UpdateAccountPasswordPolicy,
+    GetAccountPasswordPolicy,
+    DeleteAccountPasswordPolicy,
+    CreateLoginProfile,
+    GetLoginProfile,
+    UpdateLoginProfile,
+    DeleteLoginProfile,
+    ChangePassword,
 }
 
 impl Action {
@@ -238,6 +247,14 @@ impl Action {
             "UpdateAccessKey" => Some(Action::UpdateAccessKey),
             "DeleteAccessKey" => Some(Action::DeleteAccessKey),
             "GetAccessKeyLastUsed" => Some(Action::GetAccessKeyLastUsed),
+            "UpdateAccountPasswordPolicy" => Some(Action::UpdateAccountPasswordPolicy),
+            "GetAccountPasswordPolicy" => Some(Action::GetAccountPasswordPolicy),
+            "DeleteAccountPasswordPolicy" => Some(Action::DeleteAccountPasswordPolicy),
+            "CreateLoginProfile" => Some(Action::CreateLoginProfile),
+            "GetLoginProfile" => Some(Action::GetLoginProfile),
+            "UpdateLoginProfile" => Some(Action::UpdateLoginProfile),
+            "DeleteLoginProfile" => Some(Action::DeleteLoginProfile),
+            "ChangePassword" => Some(Action::ChangePassword),
             _ => None,
         }
     }
@@ -348,6 +365,14 @@ impl Action {
             Action::UpdateAccessKey => "UpdateAccessKey",
             Action::DeleteAccessKey => "DeleteAccessKey",
             Action::GetAccessKeyLastUsed => "GetAccessKeyLastUsed",
+            Action::UpdateAccountPasswordPolicy => "UpdateAccountPasswordPolicy",
+            Action::GetAccountPasswordPolicy => "GetAccountPasswordPolicy",
+            Action::DeleteAccountPasswordPolicy => "DeleteAccountPasswordPolicy",
+            Action::CreateLoginProfile => "CreateLoginProfile",
+            Action::GetLoginProfile => "GetLoginProfile",
+            Action::UpdateLoginProfile => "UpdateLoginProfile",
+            Action::DeleteLoginProfile => "DeleteLoginProfile",
+            Action::ChangePassword => "ChangePassword",
         }
     }
 
@@ -459,6 +484,14 @@ impl Action {
             Action::UpdateAccessKey => "UpdateAccessKeyResponse",
             Action::DeleteAccessKey => "DeleteAccessKeyResponse",
             Action::GetAccessKeyLastUsed => "GetAccessKeyLastUsedResponse",
+            Action::UpdateAccountPasswordPolicy => "UpdateAccountPasswordPolicyResponse",
+            Action::GetAccountPasswordPolicy => "GetAccountPasswordPolicyResponse",
+            Action::DeleteAccountPasswordPolicy => "DeleteAccountPasswordPolicyResponse",
+            Action::CreateLoginProfile => "CreateLoginProfileResponse",
+            Action::GetLoginProfile => "GetLoginProfileResponse",
+            Action::UpdateLoginProfile => "UpdateLoginProfileResponse",
+            Action::DeleteLoginProfile => "DeleteLoginProfileResponse",
+            Action::ChangePassword => "ChangePasswordResponse",
         }
     }
 
@@ -570,6 +603,14 @@ impl Action {
             Action::UpdateAccessKey => "UpdateAccessKeyResult",
             Action::DeleteAccessKey => "DeleteAccessKeyResult",
             Action::GetAccessKeyLastUsed => "GetAccessKeyLastUsedResult",
+            Action::UpdateAccountPasswordPolicy => "UpdateAccountPasswordPolicyResult",
+            Action::GetAccountPasswordPolicy => "GetAccountPasswordPolicyResult",
+            Action::DeleteAccountPasswordPolicy => "DeleteAccountPasswordPolicyResult",
+            Action::CreateLoginProfile => "CreateLoginProfileResult",
+            Action::GetLoginProfile => "GetLoginProfileResult",
+            Action::UpdateLoginProfile => "UpdateLoginProfileResult",
+            Action::DeleteLoginProfile => "DeleteLoginProfileResult",
+            Action::ChangePassword => "ChangePasswordResult",
         }
     }
 }
@@ -982,6 +1023,46 @@ pub async fn dispatch(
         Some(a @ Action::GetAccessKeyLastUsed) => success(
             a,
             &access_keys::get_access_key_last_used(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::UpdateAccountPasswordPolicy) => success(
+            a,
+            &passwords::update_account_password_policy(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::GetAccountPasswordPolicy) => success(
+            a,
+            &passwords::get_account_password_policy(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::DeleteAccountPasswordPolicy) => success(
+            a,
+            &passwords::delete_account_password_policy(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::CreateLoginProfile) => success(
+            a,
+            &passwords::create_login_profile(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::GetLoginProfile) => success(
+            a,
+            &passwords::get_login_profile(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::UpdateLoginProfile) => success(
+            a,
+            &passwords::update_login_profile(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::DeleteLoginProfile) => success(
+            a,
+            &passwords::delete_login_profile(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::ChangePassword) => success(
+            a,
+            &passwords::change_password(state, params, meta).await?,
             meta,
         ),
         None => Err(ApiError::invalid_action(action, VERSION)),

@@ -1,0 +1,132 @@
+//! Hashing and verifying passwords without stalling the runtime: Argon2id is CPU- and
+//! memory-heavy by design, so every hash and verification runs on tokio's blocking pool, at
+//! most as many at once as [`PasswordSlots`] allows. A request that finds every slot taken
+//! waits a little, then is answered `ServiceUnavailable` with `Retry-After`: bulk or hostile
+//! callers can neither exhaust the blocking pool nor hold memory without bound. Passwords
+//! travel as [`Secret`]s (wiped when dropped) and are never logged.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ring::rand::SecureRandom as _;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use super::{ApiError, Broker};
+use crate::iam::passwords::{self, CURRENT_PARAMS, PasswordHash, SALT_BYTES, StoredLoginProfile};
+use crate::secret::Secret;
+
+/// How long a request waits for a free slot before it is answered 503.
+const SLOT_WAIT: Duration = Duration::from_secs(2);
+/// Seconds a client is asked to wait when every slot stays taken.
+const BUSY_RETRY_AFTER_SECONDS: u32 = 1;
+
+/// How many password hashes or verifications may run at once: one per core the process may
+/// use, at most 4 (each holds [`CURRENT_PARAMS`]' memory while it runs). A slot is held until
+/// its blocking task ends, even when the request that started it has gone away.
+#[derive(Debug, Clone)]
+pub struct PasswordSlots(Arc<Semaphore>);
+
+impl PasswordSlots {
+    /// `n` slots (at least one).
+    pub fn new(n: usize) -> PasswordSlots {
+        PasswordSlots(Arc::new(Semaphore::new(n.max(1))))
+    }
+
+    async fn take(&self) -> Result<OwnedSemaphorePermit, ApiError> {
+        match tokio::time::timeout(SLOT_WAIT, Arc::clone(&self.0).acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            Ok(Err(_)) => Err(ApiError::internal()),
+            Err(_) => Err(ApiError::busy(BUSY_RETRY_AFTER_SECONDS)),
+        }
+    }
+
+    /// Slots free now.
+    pub fn available(&self) -> usize {
+        self.0.available_permits()
+    }
+}
+
+impl Default for PasswordSlots {
+    fn default() -> PasswordSlots {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        PasswordSlots::new(cores.min(4))
+    }
+}
+
+/// Runs `work` on the blocking pool in one of `slots`.
+async fn off_runtime<T: Send + 'static>(
+    slots: &PasswordSlots,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    let slot = slots.take().await?;
+    tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        work()
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "a password hash or verification did not finish");
+        ApiError::internal()
+    })
+}
+
+/// A fresh salt from the system's CSPRNG.
+fn salt() -> Result<[u8; SALT_BYTES], ApiError> {
+    let mut salt = [0u8; SALT_BYTES];
+    ring::rand::SystemRandom::new()
+        .fill(&mut salt)
+        .map_err(|_| ApiError::internal())?;
+    Ok(salt)
+}
+
+/// The Argon2id hash of `password` at [`CURRENT_PARAMS`], with a fresh salt.
+pub async fn hash(state: &Broker, password: Secret) -> Result<PasswordHash, ApiError> {
+    let salt = salt()?;
+    off_runtime(&state.password_slots, move || {
+        passwords::hash_password(&password, &salt, CURRENT_PARAMS)
+    })
+    .await?
+    .map_err(|e| {
+        tracing::error!(error = %e, "a password could not be hashed");
+        ApiError::internal()
+    })
+}
+
+/// Whether `candidate` is `profile`'s password, verified off the runtime; with `rehash`, when
+/// it is and its hash has lower costs than [`CURRENT_PARAMS`], the hash made again at them (to
+/// store as a [`passwords::PasswordChange::Rehash`]).
+pub async fn verify(
+    state: &Broker,
+    profile: &StoredLoginProfile,
+    candidate: Secret,
+    rehash: bool,
+) -> Result<(bool, Option<PasswordHash>), ApiError> {
+    let salt = salt()?;
+    let hash = profile.hash.clone();
+    off_runtime(&state.password_slots, move || {
+        let ok = passwords::verify_hash(&hash, &candidate);
+        let again = (ok && rehash)
+            .then(|| passwords::rehash_if_weaker(&hash, &candidate, &salt, CURRENT_PARAMS))
+            .flatten();
+        (ok, again)
+    })
+    .await
+}
+
+/// Whether `candidate` is one of the last `n` passwords of `profile`, checked off the runtime
+/// in one slot (every kept hash is tried).
+pub async fn reused(
+    state: &Broker,
+    profile: &StoredLoginProfile,
+    candidate: Secret,
+    n: u32,
+) -> Result<bool, ApiError> {
+    if n == 0 {
+        return Ok(false);
+    }
+    let profile = profile.clone();
+    off_runtime(&state.password_slots, move || {
+        passwords::reused(&profile, &candidate, n)
+    })
+    .await
+}
