@@ -84,12 +84,29 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         dir: PathBuf,
     },
+    /// Reports read from the configured (Redis) store.
+    Report {
+        #[arg(long, value_name = "FILE", global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        what: ReportCommand,
+    },
     /// Revoke sessions on every replica sharing the configured (Redis) store.
     Revoke {
         #[arg(long, value_name = "FILE", global = true)]
         config: Option<PathBuf>,
         #[command(subcommand)]
         what: RevokeCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ReportCommand {
+    /// IAM's credential report (CSV) of every configured account, or of --account.
+    Credentials {
+        /// One account's report only.
+        #[arg(long, value_name = "ID")]
+        account: Option<String>,
     },
 }
 
@@ -276,6 +293,21 @@ fn run(cli: Cli) -> anyhow::Result<Output> {
                 .enable_all()
                 .build()?;
             Ok(runtime.block_on(cli::export::export(&config, &dir)))
+        }
+        Command::Report { config, what } => {
+            let config = load_config(config.as_deref())?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            match what {
+                ReportCommand::Credentials { account } => {
+                    Ok(runtime.block_on(cli::report::credentials(
+                        &config,
+                        account.as_deref(),
+                        time::OffsetDateTime::now_utc(),
+                    )))
+                }
+            }
         }
         Command::Revoke { config, what } => {
             let config = load_config(config.as_deref())?;

@@ -79,6 +79,9 @@ pub enum ErrorCode {
     ConcurrentModification,
     UnmodifiableEntity,
     InvalidAuthenticationCode,
+    // IAM's credential report.
+    ReportNotPresent,
+    ReportExpired,
     // Too many requests (`[rate_limits]`).
     Throttling,
     // The service's own state.
@@ -128,6 +131,8 @@ impl ErrorCode {
             ErrorCode::ConcurrentModification => "ConcurrentModification",
             ErrorCode::UnmodifiableEntity => "UnmodifiableEntity",
             ErrorCode::InvalidAuthenticationCode => "InvalidAuthenticationCode",
+            ErrorCode::ReportNotPresent => "ReportNotPresent",
+            ErrorCode::ReportExpired => "ReportExpired",
             ErrorCode::Throttling => "Throttling",
             ErrorCode::ServiceUnavailable => "ServiceUnavailable",
             ErrorCode::InternalFailure => "InternalFailure",
@@ -171,6 +176,7 @@ impl ErrorCode {
             | ErrorCode::InvalidAuthenticationCode
             | ErrorCode::IdpRejectedClaim => StatusCode::FORBIDDEN,
             ErrorCode::NotFound | ErrorCode::NoSuchEntity => StatusCode::NOT_FOUND,
+            ErrorCode::ReportNotPresent | ErrorCode::ReportExpired => StatusCode::GONE,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ErrorCode::RequestEntityTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -220,6 +226,8 @@ impl ErrorCode {
             | ErrorCode::ConcurrentModification
             | ErrorCode::UnmodifiableEntity
             | ErrorCode::InvalidAuthenticationCode
+            | ErrorCode::ReportNotPresent
+            | ErrorCode::ReportExpired
             | ErrorCode::Throttling => Fault::Sender,
         }
     }
@@ -267,7 +275,9 @@ impl ErrorCode {
             | ErrorCode::DeleteConflict
             | ErrorCode::ConcurrentModification
             | ErrorCode::UnmodifiableEntity
-            | ErrorCode::InvalidAuthenticationCode => false,
+            | ErrorCode::InvalidAuthenticationCode
+            | ErrorCode::ReportNotPresent
+            | ErrorCode::ReportExpired => false,
         }
     }
 
@@ -310,6 +320,8 @@ impl ErrorCode {
             | ErrorCode::DeleteConflict
             | ErrorCode::ConcurrentModification
             | ErrorCode::UnmodifiableEntity
+            | ErrorCode::ReportNotPresent
+            | ErrorCode::ReportExpired
             | ErrorCode::Throttling
             | ErrorCode::ServiceUnavailable
             | ErrorCode::InternalFailure
@@ -532,6 +544,24 @@ impl ApiError {
         ApiError::new(
             ErrorCode::InvalidAuthenticationCode,
             "Authentication code for device is not valid.",
+        )
+    }
+
+    /// IAM's `ReportNotPresent` (410): no credential report was generated for the account.
+    pub fn report_not_present() -> ApiError {
+        ApiError::new(
+            ErrorCode::ReportNotPresent,
+            "The request was rejected because the credential report does not exist. To \
+             generate a credential report, use GenerateCredentialReport.",
+        )
+    }
+
+    /// IAM's `ReportExpired` (410): the account's credential report is older than 4 hours.
+    pub fn report_expired() -> ApiError {
+        ApiError::new(
+            ErrorCode::ReportExpired,
+            "The request was rejected because the most recent credential report has expired. \
+             To generate a new credential report, use GenerateCredentialReport.",
         )
     }
 

@@ -4,6 +4,7 @@
 pub mod broker;
 pub mod export;
 pub mod policy;
+pub mod report;
 pub mod revoke;
 
 /// What a command wants printed, and how the process should exit.

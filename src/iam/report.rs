@@ -8,7 +8,8 @@
 //! Values as IAM writes them: `true`/`false`, times in ISO 8601 with an offset
 //! (`2026-01-02T03:04:05+00:00`), `N/A` for what does not apply (no key, a key never used),
 //! `no_information` for a password never used, `not_supported` for the root's password fields
-//! IAM does not report. Signing certificates are not supported: `cert_*` are `false`/`N/A`.
+//! IAM does not report. Users from the file (and root) have no creation time of their own:
+//! `N/A`. Signing certificates are not supported: `cert_*` are `false`/`N/A`.
 
 use std::collections::HashMap;
 
@@ -16,7 +17,7 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 
 use super::root::{ROOT_NAME, Root};
-use super::{AccessKey, Iam, User};
+use super::{AccessKey, Iam, Origin, User};
 
 /// The report's columns, in IAM's order.
 pub const COLUMNS: [&str; 22] = [
@@ -132,7 +133,7 @@ pub fn account_rows(
         rows.push(row(
             &user.name,
             &user.arn,
-            user.about.created,
+            created(user),
             password_columns(user, now),
             mfa,
             &user.access_keys,
@@ -148,7 +149,7 @@ fn root_row(iam: &Iam, account: &str, last_used: &HashMap<String, LastUsed>) -> 
         Some(root) => row(
             ROOT_NAME,
             &arn,
-            root.user.about.created,
+            None,
             root_password_columns(root),
             root.has_mfa(),
             &root.user.access_keys,
@@ -178,16 +179,26 @@ fn row_of(name: &str, arn: &str, created: String) -> Row {
     r
 }
 
+/// When an API user was created; a file user (or root) has no creation time of its own (what
+/// `GetUser` shows for it is when the replica read its file), so the report says `N/A`.
+fn created(user: &User) -> Option<OffsetDateTime> {
+    match user.about.origin {
+        Origin::Api => Some(user.about.created),
+        Origin::File(_) => None,
+    }
+}
+
 fn row(
     name: &str,
     arn: &str,
-    created: OffsetDateTime,
+    created: Option<OffsetDateTime>,
     password: PasswordColumns,
     mfa: bool,
     keys: &[AccessKey],
     last_used: &HashMap<String, LastUsed>,
 ) -> Row {
-    let mut r = row_of(name, arn, report_time(created));
+    let created = created.map_or_else(|| NOT_APPLICABLE.to_owned(), report_time);
+    let mut r = row_of(name, arn, created);
     r[3] = password.enabled;
     r[4] = password.last_used;
     r[5] = password.last_changed;
@@ -228,7 +239,7 @@ pub fn csv_text(rows: &[Row]) -> Result<String, csv::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::iam::{HeldSecret, Origin, PrincipalAbout};
+    use crate::iam::{HeldSecret, PrincipalAbout};
     use crate::secret::Secret;
     use time::macros::datetime;
 

@@ -1,6 +1,6 @@
 //! IAM's Query API (version 2010-05-08) on the broker's endpoint: the actions that explain
 //! and simulate decisions, `SimulateCustomPolicy` and `SimulatePrincipalPolicy`
-//! ([`simulate`]), the management of roles ([`roles`]), of customer-managed policies ([`policies`]) and of identity providers ([`providers`]), of users, groups and the account alias ([`users`]), of access keys ([`access_keys`]), of virtual MFA devices ([`mfa`]). Requests reach it through [`crate::query::dispatch`] when `Version` is IAM's;
+//! ([`simulate`]), the management of roles ([`roles`]), of customer-managed policies ([`policies`]) and of identity providers ([`providers`]), of users, groups and the account alias ([`users`]), of access keys ([`access_keys`]), of virtual MFA devices ([`mfa`]), and the credential report ([`report`]). Requests reach it through [`crate::query::dispatch`] when `Version` is IAM's;
 //! answers use IAM's XML namespace, with STS's envelope and error shape (both are AWS Query
 //! APIs). Every action here is an admin action ([`crate::broker::admin`]): signed for `iam` by a caller
 //! whose policies allow it.
@@ -9,6 +9,7 @@ pub mod access_keys;
 pub mod mfa;
 pub mod policies;
 pub mod providers;
+pub mod report;
 pub mod roles;
 pub mod simulate;
 pub mod users;
@@ -127,6 +128,8 @@ pub enum Action {
     UpdateAccessKey,
     DeleteAccessKey,
     GetAccessKeyLastUsed,
+    GenerateCredentialReport,
+    GetCredentialReport,
 }
 
 impl Action {
@@ -238,6 +241,8 @@ impl Action {
             "UpdateAccessKey" => Some(Action::UpdateAccessKey),
             "DeleteAccessKey" => Some(Action::DeleteAccessKey),
             "GetAccessKeyLastUsed" => Some(Action::GetAccessKeyLastUsed),
+            "GenerateCredentialReport" => Some(Action::GenerateCredentialReport),
+            "GetCredentialReport" => Some(Action::GetCredentialReport),
             _ => None,
         }
     }
@@ -348,6 +353,8 @@ impl Action {
             Action::UpdateAccessKey => "UpdateAccessKey",
             Action::DeleteAccessKey => "DeleteAccessKey",
             Action::GetAccessKeyLastUsed => "GetAccessKeyLastUsed",
+            Action::GenerateCredentialReport => "GenerateCredentialReport",
+            Action::GetCredentialReport => "GetCredentialReport",
         }
     }
 
@@ -459,6 +466,8 @@ impl Action {
             Action::UpdateAccessKey => "UpdateAccessKeyResponse",
             Action::DeleteAccessKey => "DeleteAccessKeyResponse",
             Action::GetAccessKeyLastUsed => "GetAccessKeyLastUsedResponse",
+            Action::GenerateCredentialReport => "GenerateCredentialReportResponse",
+            Action::GetCredentialReport => "GetCredentialReportResponse",
         }
     }
 
@@ -570,6 +579,8 @@ impl Action {
             Action::UpdateAccessKey => "UpdateAccessKeyResult",
             Action::DeleteAccessKey => "DeleteAccessKeyResult",
             Action::GetAccessKeyLastUsed => "GetAccessKeyLastUsedResult",
+            Action::GenerateCredentialReport => "GenerateCredentialReportResult",
+            Action::GetCredentialReport => "GetCredentialReportResult",
         }
     }
 }
@@ -982,6 +993,16 @@ pub async fn dispatch(
         Some(a @ Action::GetAccessKeyLastUsed) => success(
             a,
             &access_keys::get_access_key_last_used(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::GenerateCredentialReport) => success(
+            a,
+            &report::generate_credential_report(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::GetCredentialReport) => success(
+            a,
+            &report::get_credential_report(state, params, meta).await?,
             meta,
         ),
         None => Err(ApiError::invalid_action(action, VERSION)),
