@@ -290,7 +290,7 @@ mod tests {
                 key("AKIAAAAAAAAAAAAAAAA3", false, None),
             ],
         ));
-        iam.add_user(crate::iam::User {
+        iam.add_user(User {
             account: "444455556666".into(),
             ..user("other", Vec::new())
         });
