@@ -303,7 +303,9 @@ fn wire(code: ErrorCode) -> (&'static str, StatusCode, Option<&'static str>) {
         ErrorCode::AccessDenied | ErrorCode::InvalidAuthenticationCode => {
             ("AccessDeniedException", StatusCode::FORBIDDEN, None)
         }
-        ErrorCode::NoSuchEntity => ("ResourceNotFoundException", status, None),
+        ErrorCode::NoSuchEntity | ErrorCode::ReportNotPresent | ErrorCode::ReportExpired => {
+            ("ResourceNotFoundException", StatusCode::NOT_FOUND, None)
+        }
         ErrorCode::EntityAlreadyExists
         | ErrorCode::LimitExceeded
         | ErrorCode::DeleteConflict

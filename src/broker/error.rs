@@ -81,6 +81,9 @@ pub enum ErrorCode {
     InvalidAuthenticationCode,
     PasswordPolicyViolation,
     InvalidUserType,
+    // IAM's credential report.
+    ReportNotPresent,
+    ReportExpired,
     // Too many requests (`[rate_limits]`).
     Throttling,
     // The service's own state.
@@ -132,6 +135,8 @@ impl ErrorCode {
             ErrorCode::InvalidAuthenticationCode => "InvalidAuthenticationCode",
             ErrorCode::PasswordPolicyViolation => "PasswordPolicyViolation",
             ErrorCode::InvalidUserType => "InvalidUserType",
+            ErrorCode::ReportNotPresent => "ReportNotPresent",
+            ErrorCode::ReportExpired => "ReportExpired",
             ErrorCode::Throttling => "Throttling",
             ErrorCode::ServiceUnavailable => "ServiceUnavailable",
             ErrorCode::InternalFailure => "InternalFailure",
@@ -177,6 +182,7 @@ impl ErrorCode {
             | ErrorCode::InvalidAuthenticationCode
             | ErrorCode::IdpRejectedClaim => StatusCode::FORBIDDEN,
             ErrorCode::NotFound | ErrorCode::NoSuchEntity => StatusCode::NOT_FOUND,
+            ErrorCode::ReportNotPresent | ErrorCode::ReportExpired => StatusCode::GONE,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ErrorCode::RequestEntityTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -228,6 +234,8 @@ impl ErrorCode {
             | ErrorCode::InvalidAuthenticationCode
             | ErrorCode::PasswordPolicyViolation
             | ErrorCode::InvalidUserType
+            | ErrorCode::ReportNotPresent
+            | ErrorCode::ReportExpired
             | ErrorCode::Throttling => Fault::Sender,
         }
     }
@@ -277,7 +285,9 @@ impl ErrorCode {
             | ErrorCode::UnmodifiableEntity
             | ErrorCode::InvalidAuthenticationCode
             | ErrorCode::PasswordPolicyViolation
-            | ErrorCode::InvalidUserType => false,
+            | ErrorCode::InvalidUserType
+            | ErrorCode::ReportNotPresent
+            | ErrorCode::ReportExpired => false,
         }
     }
 
@@ -322,6 +332,8 @@ impl ErrorCode {
             | ErrorCode::UnmodifiableEntity
             | ErrorCode::PasswordPolicyViolation
             | ErrorCode::InvalidUserType
+            | ErrorCode::ReportNotPresent
+            | ErrorCode::ReportExpired
             | ErrorCode::Throttling
             | ErrorCode::ServiceUnavailable
             | ErrorCode::InternalFailure
@@ -544,6 +556,24 @@ impl ApiError {
         ApiError::new(
             ErrorCode::InvalidAuthenticationCode,
             "Authentication code for device is not valid.",
+        )
+    }
+
+    /// IAM's `ReportNotPresent` (410): no credential report was generated for the account.
+    pub fn report_not_present() -> ApiError {
+        ApiError::new(
+            ErrorCode::ReportNotPresent,
+            "The request was rejected because the credential report does not exist. To \
+             generate a credential report, use GenerateCredentialReport.",
+        )
+    }
+
+    /// IAM's `ReportExpired` (410): the account's credential report is older than 4 hours.
+    pub fn report_expired() -> ApiError {
+        ApiError::new(
+            ErrorCode::ReportExpired,
+            "The request was rejected because the most recent credential report has expired. \
+             To generate a new credential report, use GenerateCredentialReport.",
         )
     }
 

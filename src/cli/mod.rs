@@ -5,6 +5,7 @@ pub mod analyze;
 pub mod broker;
 pub mod export;
 pub mod policy;
+pub mod report;
 pub mod revoke;
 
 /// What a command wants printed, and how the process should exit.

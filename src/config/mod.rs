@@ -6,8 +6,10 @@
 pub mod api_providers;
 mod check;
 pub mod file;
+pub mod hygiene;
 mod locate;
 mod rate_limits;
+mod root;
 mod saml;
 mod store;
 mod users;
@@ -62,6 +64,8 @@ pub struct Config {
     pub metrics_listen: Option<std::net::SocketAddr>,
     /// Throttling (`[rate_limits]`); none configured: no limits.
     pub rate_limits: RateLimits,
+    /// What `check-config` warns about (`[hygiene]`, see [`hygiene::warnings`]).
+    pub hygiene: hygiene::Hygiene,
 }
 
 /// The checked `[ext_authz]` section.
