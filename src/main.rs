@@ -342,13 +342,15 @@ fn run(cli: Cli) -> anyhow::Result<Output> {
                         public_idps,
                         fail_on_findings,
                     } => {
-                        cli::analyze::external(
+                        // Findings go out as they are made: a trust policy can hold thousands.
+                        cli::analyze::external_to(
                             &config,
                             &cli::analyze::ExternalRequest {
                                 zone_of_trust,
                                 public_idps,
                                 fail_on_findings,
                             },
+                            &mut std::io::stdout().lock(),
                         )
                         .await
                     }

@@ -108,6 +108,11 @@ impl ResourcePattern {
         }
     }
 
+    /// Whether the pattern holds a policy variable, so what it matches depends on the request.
+    pub fn is_dynamic(&self) -> bool {
+        matches!(self.compiled, ResourceMatcher::Dynamic(_))
+    }
+
     pub fn matches(
         &self,
         resource: &str,

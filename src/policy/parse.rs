@@ -289,10 +289,13 @@ fn principal_set(json: &Json, path: &str) -> Result<PrincipalSet, PolicyError> {
             entries: Vec::new(),
         }),
         // A bare ARN or account id reads as `{"AWS": ...}`.
-        Json::String(s) => Ok(PrincipalSet {
-            everyone: false,
-            entries: vec![(PrincipalType::Aws, s.trim().to_owned())],
-        }),
+        Json::String(s) => {
+            principal_value(None, s, path)?;
+            Ok(PrincipalSet {
+                everyone: false,
+                entries: vec![(PrincipalType::Aws, s.clone())],
+            })
+        }
         Json::Object(entries) => {
             let mut set = PrincipalSet {
                 everyone: false,
@@ -308,8 +311,9 @@ fn principal_set(json: &Json, path: &str) -> Result<PrincipalSet, PolicyError> {
                         format!("{path}.{key}"),
                     ));
                 };
-                for v in strings(value, false, &format!("{path}.{key}"))? {
-                    let v = v.trim().to_owned();
+                let key_path = format!("{path}.{key}");
+                for v in strings(value, false, &key_path)? {
+                    principal_value(Some(key), &v, &key_path)?;
                     if kind == PrincipalType::Aws && v == "*" {
                         set.everyone = true;
                     }
@@ -327,6 +331,29 @@ fn principal_set(json: &Json, path: &str) -> Result<PrincipalSet, PolicyError> {
             path,
         )),
     }
+}
+
+/// A principal is compared as written, so one with white space around it is refused rather
+/// than trimmed: `" *"` must not read as `"*"` in one place (the engine's wildcard) and as
+/// something else in another. IAM refuses it as an invalid principal too.
+fn principal_value(kind: Option<&str>, value: &str, path: &str) -> Result<(), PolicyError> {
+    if value.trim() == value {
+        return Ok(());
+    }
+    let written = format!("\"{}\"", value.escape_debug());
+    let named = match kind {
+        Some(kind) => format!("\"{kind}\":{written}"),
+        None => written.clone(),
+    };
+    Err(PolicyError::new(
+        Issue::InvalidPrincipalFormat,
+        &format!("Invalid principal in policy: {named}"),
+        format!(
+            "the principal {written} begins or ends with white space; write it without (\"*\" \
+             for everyone, or an account id or ARN)"
+        ),
+        path,
+    ))
 }
 
 fn conditions(json: &Json, path: &str, substitute: bool) -> Result<Vec<Condition>, PolicyError> {
@@ -535,6 +562,60 @@ mod tests {
             assert_eq!(e.code(), "MalformedPolicyDocument");
             assert!(e.detail.contains(detail), "{text}: {}", e.detail);
             assert_eq!(e.path, *path, "{text}");
+        }
+    }
+
+    #[test]
+    fn principals_with_white_space_are_refused_not_trimmed() {
+        for (principal, named, path) in [
+            (r#"" *""#, r#"" *""#, "Statement.Principal"),
+            ("\"*\\t\"", r#""*\t""#, "Statement.Principal"),
+            (
+                r#"{"AWS":" *"}"#,
+                r#""AWS":" *""#,
+                "Statement.Principal.AWS",
+            ),
+            (
+                r#"{"AWS":["111122223333","arn:aws:iam::999988887777:root "]}"#,
+                r#""AWS":"arn:aws:iam::999988887777:root ""#,
+                "Statement.Principal.AWS",
+            ),
+            (
+                r#"{"Federated":" accounts.google.com"}"#,
+                r#""Federated":" accounts.google.com""#,
+                "Statement.Principal.Federated",
+            ),
+        ] {
+            for element in ["Principal", "NotPrincipal"] {
+                let text = doc(&format!(
+                    r#"{{"Effect":"Deny","{element}":{principal},"Action":"sts:AssumeRole"}}"#
+                ));
+                let e = parse(&text, PolicyType::Trust).unwrap_err();
+                assert_eq!(e.issue, Issue::InvalidPrincipalFormat, "{text}");
+                assert_eq!(e.code(), "MalformedPolicyDocument");
+                assert_eq!(
+                    e.aws_message,
+                    format!("Invalid principal in policy: {named}"),
+                    "{text}"
+                );
+                assert!(e.detail.contains("white space"), "{}", e.detail);
+                assert_eq!(e.path, path, "{text}");
+            }
+        }
+        // Exactly "*" is everyone, in either form.
+        for principal in [r#""*""#, r#"{"AWS":"*"}"#] {
+            let text = doc(&format!(
+                r#"{{"Effect":"Allow","Principal":{principal},"Action":"sts:AssumeRole"}}"#
+            ));
+            let p = parse(&text, PolicyType::Trust).unwrap();
+            assert!(
+                p.statements[0]
+                    .principal
+                    .as_ref()
+                    .unwrap()
+                    .inner()
+                    .is_everyone()
+            );
         }
     }
 

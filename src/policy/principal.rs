@@ -193,9 +193,19 @@ pub struct PrincipalSet {
 }
 
 impl PrincipalSet {
+    /// Whether the set names every caller: `"*"`, or an `AWS` entry of `"*"` (which
+    /// [`entry_match`] takes as a wildcard for callers of every kind, web identities included).
+    pub fn is_everyone(&self) -> bool {
+        self.everyone
+            || self
+                .entries
+                .iter()
+                .any(|(kind, value)| *kind == PrincipalType::Aws && value == "*")
+    }
+
     /// The strongest way any entry names the caller.
     pub fn classify(&self, caller: &Principal) -> Option<PrincipalMatch> {
-        if self.everyone {
+        if self.is_everyone() {
             return Some(PrincipalMatch::Wildcard);
         }
         self.entries
@@ -208,7 +218,7 @@ impl PrincipalSet {
     /// own ARN, or for a role session its role). An account entry excludes only the account's
     /// root: IAM documents that a `Deny` with `NotPrincipal` must list the caller's own ARN.
     pub fn excludes(&self, caller: &Principal) -> bool {
-        if self.everyone {
+        if self.is_everyone() {
             return true;
         }
         self.entries
@@ -260,7 +270,7 @@ fn entry_match(kind: PrincipalType, value: &str, caller: &Principal) -> Option<P
 }
 
 /// Whether an AWS principal entry is an account (id or root ARN) equal to `account`.
-fn names_account(value: &str, account: &str) -> bool {
+pub(crate) fn names_account(value: &str, account: &str) -> bool {
     if is_account_id(value) {
         return value == account;
     }

@@ -258,6 +258,149 @@ alias = "prod"
         stderr.contains("only the configuration file's entities"),
         "{stderr}"
     );
+    // The API's roles of the embedded store cannot be seen: not analyzed, and for CI a failure.
+    let unseen = lines(&String::from_utf8_lossy(&ok.stdout));
+    assert_eq!(unseen.len(), 1, "{unseen:?}");
+    assert_eq!(unseen[0]["finding"], "not_analyzed");
+    assert_eq!(unseen[0]["account"], "111122223333");
+    let failing = run(&[
+        "analyze",
+        "external",
+        "--config",
+        config,
+        "--fail-on-findings",
+    ]);
+    assert_eq!(
+        failing.status.code(),
+        Some(analyze::FINDINGS_STATUS),
+        "{}",
+        String::from_utf8_lossy(&failing.stderr)
+    );
+}
+
+#[tokio::test]
+async fn an_account_whose_api_document_cannot_be_read_is_not_analyzed() {
+    let idp = TestIdp::start().await;
+    let redis = RedisServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broker.toml");
+    std::fs::write(&path, standard_config(dir.path(), &idp, &redis.url(), 0)).unwrap();
+    let config = path.to_str().unwrap();
+    let clean = run(&[
+        "analyze",
+        "external",
+        "--config",
+        config,
+        "--fail-on-findings",
+    ]);
+    assert_eq!(
+        clean.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&clean.stderr)
+    );
+    assert!(clean.stdout.is_empty());
+
+    // A damaged document: no broker serves its roles until it is repaired, and none is reviewed.
+    let loaded = sts_broker::config::Config::load(&path).unwrap();
+    let store = sts_broker::store::Store::connect(&loaded.store)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .iam_replace(ACCOUNT, 0, b"{damaged".to_vec())
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let out = run(&[
+        "analyze",
+        "external",
+        "--config",
+        config,
+        "--fail-on-findings",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(analyze::FINDINGS_STATUS),
+        "{stderr}"
+    );
+    let found = lines(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["finding"], "not_analyzed");
+    assert_eq!(found[0]["account"], ACCOUNT);
+    assert!(
+        found[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("does not decode"),
+        "{}",
+        found[0]
+    );
+    assert!(
+        stderr.contains("of 1 account were not analyzed (111122223333)"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn a_principal_with_white_space_around_it_is_refused_by_the_api_and_the_file() {
+    let idp = TestIdp::start().await;
+    let redis = RedisServer::start().await;
+    let b = crate::iam_roles::broker(&idp, &redis.url(), None).await;
+    let iam = b.iam_as(ADMIN_KEY_ID, ADMIN_SECRET);
+    for principal in [r#"" *""#, r#""*\t""#, r#"{"AWS":" *"}"#] {
+        let trust = format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{principal},"Action":"sts:AssumeRoleWithWebIdentity"}}]}}"#
+        );
+        let e = iam
+            .create_role()
+            .role_name("spaced")
+            .assume_role_policy_document(&trust)
+            .send()
+            .await
+            .unwrap_err()
+            .into_service_error();
+        assert_eq!(
+            e.meta().code(),
+            Some("MalformedPolicyDocument"),
+            "{principal}"
+        );
+        assert!(
+            e.meta()
+                .message()
+                .unwrap_or_default()
+                .starts_with("Invalid principal in policy"),
+            "{principal}: {:?}",
+            e.meta().message()
+        );
+        let gone = iam
+            .get_role()
+            .role_name("spaced")
+            .send()
+            .await
+            .unwrap_err()
+            .into_service_error();
+        assert!(gone.is_no_such_entity_exception(), "{principal}: {gone:?}");
+
+        // The file's role is refused when the configuration is read.
+        let dir = tempfile::tempdir().unwrap();
+        let mut toml = standard_config(dir.path(), &idp, "memory://", 0);
+        std::fs::write(dir.path().join("spaced.json"), &trust).unwrap();
+        toml.push_str(&format!(
+            "\n[[roles]]\naccount = \"{ACCOUNT}\"\nname = \"spaced\"\ntrust_policy_file = \"spaced.json\"\n"
+        ));
+        let path = dir.path().join("broker.toml");
+        std::fs::write(&path, toml).unwrap();
+        let e = sts_broker::config::Config::load(&path)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("Invalid principal in policy"),
+            "{principal}: {e}"
+        );
+    }
 }
 
 #[tokio::test]

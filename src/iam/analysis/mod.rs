@@ -8,6 +8,7 @@
 //! arguments; reading them is the caller's.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use time::{Duration, OffsetDateTime};
 
@@ -23,18 +24,25 @@ pub struct RoleAccess {
     pub access: ExternalAccess,
     /// The granting statement's `Sid`, when it has one.
     pub sid: Option<String>,
-    /// The granting statement as written in the trust policy (`Null` if it cannot be read back).
-    pub statement: serde_json::Value,
+    /// The granting statement as written in the trust policy (`Null` if it cannot be read
+    /// back), shared by the findings of one statement.
+    pub statement: Arc<serde_json::Value>,
 }
 
-/// Every external-access finding of every role `iam` serves, ordered by role ARN.
+/// Every external-access finding of every role `iam` serves, ordered by role ARN. A role's
+/// trust document is read back once, whatever the number of its findings.
 pub fn external(iam: &Iam, zone: &ZoneOfTrust, idps: &PublicIdps) -> Vec<RoleAccess> {
     let mut roles: Vec<_> = iam.roles().collect();
     roles.sort_by(|a, b| a.arn.cmp(&b.arn));
     let mut out = Vec::new();
     for role in roles {
         let policy = &role.trust_policy.policy;
-        for access in external_access(policy, &role.arn, zone, idps) {
+        let found = external_access(policy, &role.arn, zone, idps);
+        if found.is_empty() {
+            continue;
+        }
+        let statements = statements_json(&role.about.trust_document);
+        for access in found {
             let sid = policy
                 .statements
                 .iter()
@@ -44,7 +52,10 @@ pub fn external(iam: &Iam, zone: &ZoneOfTrust, idps: &PublicIdps) -> Vec<RoleAcc
                 role_arn: role.arn.clone(),
                 account: role.account.clone(),
                 origin: role.about.origin.clone(),
-                statement: statement_json(&role.about.trust_document, access.statement),
+                statement: statements
+                    .get(access.statement)
+                    .cloned()
+                    .unwrap_or_else(|| Arc::new(serde_json::Value::Null)),
                 sid,
                 access,
             });
@@ -53,19 +64,20 @@ pub fn external(iam: &Iam, zone: &ZoneOfTrust, idps: &PublicIdps) -> Vec<RoleAcc
     out
 }
 
-/// Statement `index` of a policy document as written (`Statement` may be one object).
-pub fn statement_json(document: &str, index: usize) -> serde_json::Value {
+/// The statements of a policy document as written (`Statement` may be one object), in order;
+/// none when it cannot be read back.
+pub fn statements_json(document: &str) -> Vec<Arc<serde_json::Value>> {
     let Ok(serde_json::Value::Object(mut doc)) = serde_json::from_str(document) else {
-        return serde_json::Value::Null;
+        return Vec::new();
     };
     let statements = doc
         .iter_mut()
         .find(|(k, _)| k.as_str() == "Statement")
         .map(|(_, v)| v.take());
     match statements {
-        Some(serde_json::Value::Array(mut all)) if index < all.len() => all.swap_remove(index),
-        Some(one @ serde_json::Value::Object(_)) if index == 0 => one,
-        _ => serde_json::Value::Null,
+        Some(serde_json::Value::Array(all)) => all.into_iter().map(Arc::new).collect(),
+        Some(one @ serde_json::Value::Object(_)) => vec![Arc::new(one)],
+        _ => Vec::new(),
     }
 }
 

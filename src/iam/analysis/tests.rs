@@ -218,10 +218,35 @@ fn external_findings_carry_their_statement_as_written() {
 #[test]
 fn statements_are_read_back_from_the_document() {
     let one = r#"{"Statement":{"Effect":"Allow"}}"#;
-    assert_eq!(statement_json(one, 0)["Effect"], "Allow");
-    assert!(statement_json(one, 1).is_null());
-    assert!(statement_json("not json", 0).is_null());
+    let read = statements_json(one);
+    assert_eq!(read.len(), 1);
+    assert_eq!(read[0]["Effect"], "Allow");
+    assert!(statements_json("not json").is_empty());
+    assert!(statements_json(r#"{"Statement":"x"}"#).is_empty());
     let two = r#"{"Statement":[{"Sid":"a"},{"Sid":"b"}]}"#;
-    assert_eq!(statement_json(two, 1)["Sid"], "b");
-    assert!(statement_json(two, 2).is_null());
+    let read = statements_json(two);
+    assert_eq!(read.len(), 2);
+    assert_eq!(read[1]["Sid"], "b");
+}
+
+#[test]
+fn findings_of_one_statement_share_its_document() {
+    let mut iam = Iam::default();
+    let entries: Vec<String> = (0..40).map(|i| format!(r#""9999888877{i:02}""#)).collect();
+    let trust = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":[{}]}},"Action":"sts:AssumeRole"}}]}}"#,
+        entries.join(",")
+    );
+    iam.add_role(role("wide", Origin::Api, now(), &trust));
+    let zone = ZoneOfTrust {
+        accounts: [ACCOUNT.to_owned()].into(),
+        organizations: Default::default(),
+    };
+    let got = external(&iam, &zone, &PublicIdps::default());
+    assert_eq!(got.len(), 40);
+    assert!(
+        got.iter()
+            .all(|f| Arc::ptr_eq(&f.statement, &got[0].statement))
+    );
+    assert_eq!(got[39].statement["Principal"]["AWS"][39], "999988887739");
 }

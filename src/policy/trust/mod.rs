@@ -11,14 +11,14 @@
 //! named in the finding's reason. Also holds the public identity providers and the test of a
 //! pinned subject that [`super::lint`] uses for `ValidatePolicy`. Pure.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::fmt::Write as _;
 
 use super::arn::{Arn, is_account_id};
 use super::condition::{BaseOp, Condition, Family, SetQualifier};
 use super::context::Context;
 use super::document::{Clause, Effect, Policy, Statement};
-use super::principal::{PrincipalSet, PrincipalType};
+use super::principal::{PrincipalSet, PrincipalType, names_account};
 
 /// How a claim's condition values must pin it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +39,10 @@ pub struct IdpRules {
     pub claims: &'static [(&'static str, Pin)],
     /// The claims a message names when none pins the subject.
     pub named: &'static [&'static str],
+    /// When not empty, a `sub` value pins only if its first segment (the text before its
+    /// first `:`) is one of these: the claims that name the owner, where a tenant can choose
+    /// which claims its `sub` is made of.
+    pub sub_owner_keys: &'static [&'static str],
 }
 
 impl IdpRules {
@@ -63,7 +67,11 @@ impl IdpRules {
 /// `project_path:group/...`, Terraform Cloud's `organization:org:...`): the kind and the owner.
 const OWNER_SUB: Pin = Pin::Segments(2);
 
-/// GitHub Actions: `sub` is `repo:OWNER/REPO:...` (or a customized template of claims).
+/// GitHub Actions: `sub` is `repo:OWNER/REPO:...`, or a template of claims each organization
+/// or repository chooses (`include_claim_keys`): `environment:production` or
+/// `job_workflow_ref:myorg/...` can be any tenant's, so a `sub` pins only when it begins with
+/// a claim naming the owner. `job_workflow_ref` names the reusable workflow, not the repository
+/// calling it (any repository may call a public one), so it pins nothing.
 static GITHUB: IdpRules = IdpRules {
     claims: &[
         ("sub", OWNER_SUB),
@@ -71,9 +79,15 @@ static GITHUB: IdpRules = IdpRules {
         ("repository_owner", Pin::Exact),
         ("repository_owner_id", Pin::Exact),
         ("repository_id", Pin::Exact),
-        ("job_workflow_ref", Pin::Segments(1)),
     ],
     named: &["sub", "repository", "repository_owner"],
+    sub_owner_keys: &[
+        "repo",
+        "repository",
+        "repository_owner",
+        "repository_owner_id",
+        "repository_id",
+    ],
 };
 /// GitLab: `sub` is `project_path:GROUP/PROJECT:ref_type:...`.
 static GITLAB: IdpRules = IdpRules {
@@ -85,6 +99,7 @@ static GITLAB: IdpRules = IdpRules {
         ("project_id", Pin::Exact),
     ],
     named: &["sub", "project_path", "namespace_path"],
+    sub_owner_keys: &[],
 };
 /// Terraform Cloud: `sub` is `organization:ORG:project:...`.
 static TERRAFORM: IdpRules = IdpRules {
@@ -94,42 +109,64 @@ static TERRAFORM: IdpRules = IdpRules {
         ("terraform_organization_id", Pin::Exact),
     ],
     named: &["sub", "terraform_organization_name"],
+    sub_owner_keys: &[],
 };
 /// CircleCI: `sub` is `org/ORG_ID/project/...` (the issuer names the organization too, but a
 /// bare host trusts every organization's).
 static CIRCLECI: IdpRules = IdpRules {
     claims: &[("sub", OWNER_SUB)],
     named: &["sub"],
+    sub_owner_keys: &[],
 };
-/// Providers whose `sub` is one opaque id (Google's user id; Bitbucket's
-/// `{REPOSITORY_UUID}:{STEP_UUID}`, pinned by its repository part), and any provider an
-/// operator names as public.
-static OPAQUE_SUB: IdpRules = IdpRules {
+/// Buildkite: `sub` is `organization:ORG:pipeline:PIPELINE:...`.
+static BUILDKITE: IdpRules = IdpRules {
+    claims: &[("sub", OWNER_SUB), ("organization_slug", Pin::Exact)],
+    named: &["sub", "organization_slug"],
+    sub_owner_keys: &["organization"],
+};
+/// Bitbucket: `sub` is `{REPOSITORY_UUID}:{STEP_UUID}`, pinned by its repository part.
+static BITBUCKET: IdpRules = IdpRules {
     claims: &[("sub", Pin::Segments(1))],
     named: &["sub"],
+    sub_owner_keys: &[],
 };
 static GOOGLE: IdpRules = IdpRules {
     claims: &[("sub", Pin::Exact), ("email", Pin::Exact)],
     named: &["sub", "email"],
+    sub_owner_keys: &[],
+};
+/// An issuer an operator names as public (a GitHub Enterprise Server, a self-hosted GitLab, a
+/// Buildkite-like service): its `sub` format is not known, so a pattern pins only when it holds
+/// two complete segments (`repo:myorg/*`, `project_path:group/*`, `organization:acme:*`), never
+/// one (`repo:*`, `organization:*`).
+static ADDED: IdpRules = IdpRules {
+    claims: &[("sub", OWNER_SUB)],
+    named: &["sub"],
+    sub_owner_keys: &[],
 };
 
 /// OIDC issuers shared by many tenants (host and path, as the provider's ARN names them): a
 /// trust on one of them (or on a path under it, such as a GitHub Enterprise's issuer) must pin
 /// the subject, or any repository, project or account on that platform can assume the role.
-pub static PUBLIC_IDPS: [(&str, &IdpRules); 6] = [
+pub static PUBLIC_IDPS: [(&str, &IdpRules); 7] = [
     ("token.actions.githubusercontent.com", &GITHUB),
     ("gitlab.com", &GITLAB),
     ("accounts.google.com", &GOOGLE),
     ("app.terraform.io", &TERRAFORM),
     ("oidc.circleci.com", &CIRCLECI),
-    ("api.bitbucket.org", &OPAQUE_SUB),
+    ("api.bitbucket.org", &BITBUCKET),
+    ("agent.buildkite.com", &BUILDKITE),
 ];
 
-/// The public identity providers an analysis knows: [`PUBLIC_IDPS`] and the issuers an
-/// operator adds (checked as providers with an opaque `sub`).
+/// The public identity providers an analysis knows: [`PUBLIC_IDPS`], the issuers an operator
+/// adds (with the two-segment rule of [`ADDED`]), and which issuers each configured provider
+/// accepts tokens of.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PublicIdps {
     extra: Vec<String>,
+    /// Configured providers: their ARN, and the issuers (host and path) whose tokens they
+    /// accept (their own and their `accepted_issuers`).
+    providers: Vec<(String, Vec<String>)>,
 }
 
 impl PublicIdps {
@@ -144,7 +181,32 @@ impl PublicIdps {
                     e.trim_end_matches('/').to_ascii_lowercase()
                 })
                 .collect(),
+            providers: Vec::new(),
         }
+    }
+
+    /// Notes that the provider `arn` accepts tokens of `issuers` (URLs, or host and path): a
+    /// provider is as public as the most public issuer it accepts, whatever its ARN says.
+    /// Each is compared by host and path (scheme, port and a final `/` dropped).
+    pub fn with_provider(mut self, arn: &str, issuers: impl IntoIterator<Item = String>) -> Self {
+        let issuers = issuers
+            .into_iter()
+            .map(|i| {
+                let rest = i
+                    .strip_prefix("https://")
+                    .or_else(|| i.strip_prefix("http://"))
+                    .unwrap_or(&i)
+                    .trim_end_matches('/');
+                let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+                let host = match host.rsplit_once(':') {
+                    Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+                    _ => host,
+                };
+                format!("{host}{path}")
+            })
+            .collect();
+        self.providers.push((arn.to_owned(), issuers));
+        self
     }
 
     /// The rules of the public provider a provider path (`HOST/PATH`) belongs to.
@@ -152,10 +214,27 @@ impl PublicIdps {
         if let Some((_, rules)) = PUBLIC_IDPS.iter().find(|(i, _)| under(path, i)) {
             return Some(rules);
         }
-        self.extra
+        self.extra.iter().any(|i| under(path, i)).then_some(&ADDED)
+    }
+
+    /// The public issuers whose tokens the `Federated` entry `entry` (of provider path `path`)
+    /// lets in, each with its rules: the path's own, then, for a configured provider, each
+    /// other issuer it accepts (one entry per set of rules).
+    pub fn accepted<'a>(&'a self, entry: &str, path: &'a str) -> Vec<(&'a str, &'static IdpRules)> {
+        let configured = self
+            .providers
             .iter()
-            .any(|i| under(path, i))
-            .then_some(&OPAQUE_SUB)
+            .filter(|(arn, _)| arn == entry)
+            .flat_map(|(_, issuers)| issuers.iter().map(String::as_str));
+        let mut out: Vec<(&str, &'static IdpRules)> = Vec::new();
+        for issuer in std::iter::once(path).chain(configured) {
+            if let Some(rules) = self.find(issuer)
+                && !out.iter().any(|(_, r)| std::ptr::eq(*r, rules))
+            {
+                out.push((issuer, rules));
+            }
+        }
+        out
     }
 }
 
@@ -220,12 +299,19 @@ pub fn pins_subject(statement: &Statement, path: &str, rules: &IdpRules) -> bool
         let Some((_, pin)) = rules.claims.iter().find(|(name, _)| *name == claim) else {
             return false;
         };
+        let owner_keys = if claim == "sub" {
+            rules.sub_owner_keys
+        } else {
+            &[]
+        };
         restricts(c)
             && matches!(
                 c.operator.base.family(),
                 Family::String | Family::StringIgnoreCase | Family::StringLike
             )
-            && c.raw_values.iter().all(|v| value_pins(c, v, *pin))
+            && c.raw_values
+                .iter()
+                .all(|v| value_pins(c, v, *pin, owner_keys))
     })
 }
 
@@ -254,8 +340,17 @@ fn literal_prefix<'v>(c: &Condition, value: &'v str) -> (&'v str, bool) {
     }
 }
 
-fn value_pins(c: &Condition, value: &str, pin: Pin) -> bool {
+/// Whether a value pins the claim: by `pin`, and when `owner_keys` is not empty, beginning with
+/// one of them written out (`repo:...`, not `environment:...` or `re*:...`).
+fn value_pins(c: &Condition, value: &str, pin: Pin, owner_keys: &[&str]) -> bool {
     let (prefix, exact) = literal_prefix(c, value);
+    if !owner_keys.is_empty()
+        && !prefix
+            .split_once(':')
+            .is_some_and(|(key, _)| owner_keys.iter().any(|k| k.eq_ignore_ascii_case(key)))
+    {
+        return false;
+    }
     if exact {
         return true;
     }
@@ -344,7 +439,8 @@ enum Who<'a> {
 }
 
 /// Every way `policy`, the trust policy of the role `role_arn`, lets a principal outside `zone`
-/// (or any subject of a public provider) assume the role.
+/// (or any subject of a public provider) assume the role: one finding per statement, kind and
+/// principal, however often the statement lists it.
 pub fn external_access(
     policy: &Policy,
     role_arn: &str,
@@ -371,7 +467,9 @@ pub fn external_access(
         }
         let mut found: Vec<(ExternalKind, String, Who<'_>, Vec<&str>, String)> = Vec::new();
         match &st.principal {
-            Some(Clause::Is(set)) if set.everyone => found.push((
+            // `"*"`, or an `AWS` entry of `"*"`: the engine lets every caller in, web
+            // identities of any provider included.
+            Some(Clause::Is(set)) if set.is_everyone() => found.push((
                 ExternalKind::AnyPrincipal,
                 "*".to_owned(),
                 Who::Anyone,
@@ -422,21 +520,34 @@ pub fn external_access(
                             let other_account = Arn::parse(value).is_some_and(|a| {
                                 !a.account.is_empty() && a.account != role_account
                             });
-                            let Some(rules) = idps.find(path).filter(|_| !other_account) else {
-                                continue;
-                            };
-                            if pins_subject(st, path, rules) {
+                            if other_account {
                                 continue;
                             }
+                            // Every public issuer the provider takes tokens of must be pinned
+                            // (the condition keys are the provider's path's).
+                            let Some((issuer, rules)) = idps
+                                .accepted(value, path)
+                                .into_iter()
+                                .find(|(_, rules)| !pins_subject(st, path, rules))
+                            else {
+                                continue;
+                            };
+                            let public = if issuer == path {
+                                format!("{path} is a public identity provider")
+                            } else {
+                                format!(
+                                    "{path} accepts the tokens of {issuer}, a public identity \
+                                     provider,"
+                                )
+                            };
                             found.push((
                                 ExternalKind::PublicIdpAnySubject,
                                 value.clone(),
                                 Who::Provider(value),
                                 vec![WEB_IDENTITY],
                                 format!(
-                                    "{path} is a public identity provider and no condition on \
-                                     {} pins an owner, so any of its users, repositories or \
-                                     projects can assume the role",
+                                    "{public} and no condition on {} pins an owner, so any of \
+                                     its users, repositories or projects can assume the role",
                                     rules.named_keys(path)
                                 ),
                             ));
@@ -457,7 +568,11 @@ pub fn external_access(
             )),
             None => {}
         }
+        let mut seen = HashSet::new();
         for (kind, principal, who, actions, mut reason) in found {
+            if !seen.insert((kind, principal.clone())) {
+                continue;
+            }
             let mut conditioned_denies = Vec::new();
             if policy.statements.iter().any(|d| {
                 d.effect == Effect::Deny
@@ -501,7 +616,7 @@ pub fn external_access(
 
 /// The entries of a `NotPrincipal`, for a message.
 fn listed(set: &PrincipalSet) -> String {
-    if set.everyone {
+    if set.is_everyone() {
         return "everyone (\"*\")".to_owned();
     }
     set.entries
@@ -567,8 +682,14 @@ fn zone_limit(conditions: &[Condition], zone: &ZoneOfTrust) -> Limit {
     }
 }
 
-/// Whether every caller a condition value (of a zone key) matches is in the zone.
+/// Whether every caller a condition value (of a zone key) matches is in the zone. Only a value
+/// without a policy variable proves it: a variable the request cannot resolve makes the
+/// comparison fail (a negated operator as much as a positive one), and the caller may choose
+/// what one resolves to.
 fn value_in_zone(c: &Condition, value: &str, zone: &ZoneOfTrust) -> bool {
+    if value.contains("${") {
+        return false;
+    }
     let (literal, exact) = literal_prefix(c, value);
     let string = matches!(
         c.operator.base.family(),
@@ -605,21 +726,21 @@ fn denies(
         return false;
     }
     let principal = match &d.principal {
-        Some(Clause::Is(set)) if set.everyone => true,
+        Some(Clause::Is(set)) if set.is_everyone() => true,
         Some(Clause::Is(set)) => set.entries.iter().any(|(kind, value)| match who {
             Who::Anyone => false,
+            // The entry itself, or the whole account as the engine names one (an account id
+            // or `arn:PARTITION:iam::ACCOUNT:root`, not an STS ARN or `...:x:root`).
             Who::Account { entry, account } => {
-                *kind == PrincipalType::Aws
-                    && (value == entry
-                        || ((is_account_id(value) || value.ends_with(":root"))
-                            && account_of(value) == Some(account)))
+                *kind == PrincipalType::Aws && (value == entry || names_account(value, account))
             }
             Who::Unrecognized(entry) => *kind == PrincipalType::Aws && value == entry,
             Who::Provider(entry) => *kind == PrincipalType::Federated && value == entry,
         }),
-        // Everyone except those listed, who escape only by being named themselves.
+        // Everyone except those listed, who escape only by being named themselves (an `AWS`
+        // entry of `"*"` names, and so excludes, every caller).
         Some(Clause::Not(set)) => {
-            !set.everyone
+            !set.is_everyone()
                 && match who {
                     Who::Anyone => set.entries.iter().all(|(kind, value)| {
                         *kind == PrincipalType::Aws
@@ -647,6 +768,8 @@ fn denies(
 }
 
 /// Whether the `Deny` statement applies to the role (no `Resource`, or one matching its ARN).
+/// A pattern with a policy variable proves nothing: the request supplies its value (a session
+/// name, a tag), so the caller may choose one that does not match.
 fn on_role(d: &Statement, role_arn: &str) -> bool {
     let arn = Arn::parse(role_arn);
     let ctx = Context::default();
@@ -654,7 +777,7 @@ fn on_role(d: &Statement, role_arn: &str) -> bool {
         None => true,
         Some(Clause::Is(patterns)) => patterns
             .iter()
-            .any(|p| p.matches(role_arn, arn.as_ref(), &ctx)),
+            .any(|p| !p.is_dynamic() && p.matches(role_arn, arn.as_ref(), &ctx)),
         Some(Clause::Not(_)) => false,
     }
 }

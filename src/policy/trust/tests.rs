@@ -551,3 +551,323 @@ fn pin_rules() {
     );
     assert!(idps.find("gitlab.co").is_none());
 }
+
+/// A policy of these statements whose principal sets say "everyone" only through an `AWS`
+/// entry of `"*"`, not through their flag (the engine takes the entry as a wildcard anyway).
+fn with_star_entries(statements: &str) -> Policy {
+    let text = format!(r#"{{"Version":"2012-10-17","Statement":{statements}}}"#);
+    let mut policy = parse(&text, PolicyType::Trust).unwrap();
+    for st in &mut policy.statements {
+        if let Some(Clause::Is(set) | Clause::Not(set)) = &mut st.principal {
+            set.everyone = false;
+        }
+    }
+    policy
+}
+
+#[test]
+fn an_aws_star_entry_is_everyone_for_allow_and_for_not_principal() {
+    let engine_wildcard = |policy: &Policy, i: usize| {
+        let caller = crate::policy::principal::Principal::parse(GITHUB_PROVIDER).unwrap();
+        policy.statements[i]
+            .principal
+            .as_ref()
+            .unwrap()
+            .inner()
+            .classify(&caller)
+            .is_some()
+    };
+    // Web identities of any provider are let in.
+    let web = with_star_entries(
+        r#"{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRoleWithWebIdentity"}"#,
+    );
+    assert!(engine_wildcard(&web, 0));
+    let got = external_access(&web, ROLE, &zone(), &PublicIdps::default());
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].kind, ExternalKind::AnyPrincipal);
+    // A Deny with NotPrincipal of "*" excludes every caller, so it denies no one.
+    let not_star = with_star_entries(&format!(
+        r#"[{},{{"Effect":"Deny","NotPrincipal":{{"AWS":"*"}},"Action":"sts:AssumeRoleWithWebIdentity"}}]"#,
+        github("")
+    ));
+    assert!(engine_wildcard(&not_star, 1));
+    let got = external_access(&not_star, ROLE, &zone(), &PublicIdps::default());
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].kind, ExternalKind::PublicIdpAnySubject);
+    // And parsed as written: the same through the flag.
+    assert_eq!(
+        found(&format!(
+            r#"[{},{{"Effect":"Deny","NotPrincipal":{{"AWS":"*"}},"Action":"sts:AssumeRoleWithWebIdentity"}}]"#,
+            github("")
+        ))
+        .len(),
+        1
+    );
+}
+
+#[test]
+fn white_space_around_a_star_is_refused_before_any_analysis() {
+    for principal in [r#"" *""#, "\"*\\t\"", r#"{"AWS":" *"}"#] {
+        let text = format!(
+            r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Allow","Principal":{principal},"Action":"sts:AssumeRoleWithWebIdentity"}}}}"#
+        );
+        let e = parse(&text, PolicyType::Trust).unwrap_err();
+        assert!(
+            e.aws_message.starts_with("Invalid principal in policy"),
+            "{principal}: {e}"
+        );
+    }
+}
+
+#[test]
+fn only_the_accounts_the_engine_names_are_denied_as_a_whole() {
+    let allow = aws("999988887777", "");
+    for (deny, cancelled) in [
+        ("999988887777", true),
+        ("arn:aws:iam::999988887777:root", true),
+        // Not how the engine names an account: they deny no one of it.
+        ("arn:aws:sts::999988887777:root", false),
+        ("arn:aws:iam::999988887777:x:root", false),
+        ("arn:aws:iam::999988887777:user/root", false),
+    ] {
+        let policy = format!(
+            r#"[{allow},{{"Effect":"Deny","Principal":{{"AWS":"{deny}"}},"Action":"sts:AssumeRole"}}]"#
+        );
+        assert_eq!(found(&policy).is_empty(), cancelled, "{deny}");
+    }
+}
+
+#[test]
+fn a_deny_whose_resource_holds_a_policy_variable_proves_nothing() {
+    let allow = aws("999988887777", "");
+    for (resource, cancelled) in [
+        ("arn:aws:iam::111122223333:role/app", true),
+        // The caller chooses the session name (the default applies only without one).
+        (
+            "arn:aws:iam::111122223333:role/${sts:RoleSessionName, 'app'}",
+            false,
+        ),
+        (
+            "arn:aws:iam::111122223333:role/${aws:PrincipalTag/team, 'app'}",
+            false,
+        ),
+        ("arn:aws:iam::111122223333:role/${*}", false),
+    ] {
+        let policy = format!(
+            r#"[{allow},{{"Effect":"Deny","Principal":"*","Action":"sts:AssumeRole","Resource":"{resource}"}}]"#
+        );
+        assert_eq!(found(&policy).is_empty(), cancelled, "{resource}");
+    }
+}
+
+#[test]
+fn zone_conditions_with_policy_variables_prove_nothing() {
+    // A Deny: a role has no aws:username, so the negated comparison fails and denies nothing.
+    let allow = aws("999988887777", "");
+    for (value, cancelled) in [
+        ("arn:aws:iam::111122223333:*", true),
+        ("arn:aws:iam::111122223333:${aws:username}", false),
+        ("arn:aws:iam::111122223333:user/${aws:username}", false),
+    ] {
+        let policy = format!(
+            r#"[{allow},{{"Effect":"Deny","Principal":"*","Action":"sts:AssumeRole","Condition":{{"StringNotLike":{{"aws:PrincipalArn":"{value}"}}}}}}]"#
+        );
+        assert_eq!(found(&policy).is_empty(), cancelled, "{value}");
+    }
+    // An Allow's own conditions: literal values only.
+    for (condition, limited) in [
+        (
+            r#""ArnLike":{"aws:PrincipalArn":"arn:aws:iam::111122223333:role/*"}"#,
+            true,
+        ),
+        (
+            r#""ArnLike":{"aws:PrincipalArn":"arn:aws:iam::111122223333:role/${aws:username}"}"#,
+            false,
+        ),
+        (
+            r#""StringEquals":{"aws:PrincipalAccount":"${aws:PrincipalTag/account}"}"#,
+            false,
+        ),
+    ] {
+        let st = format!(
+            r#"{{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole","Condition":{{{condition}}}}}"#
+        );
+        assert_eq!(found(&st).is_empty(), limited, "{condition}");
+    }
+}
+
+#[test]
+fn github_pins_need_an_owner_claim() {
+    // (StringLike without a wildcard compares exactly.)
+    for (condition, pinned) in [
+        // The reusable workflow, not the repository calling it.
+        (
+            r#","StringLike":{"token.actions.githubusercontent.com:job_workflow_ref":"myorg/*"}"#,
+            false,
+        ),
+        (
+            r#","StringLike":{"token.actions.githubusercontent.com:job_workflow_ref":"myorg/wf/.github/workflows/deploy.yml@refs/heads/main"}"#,
+            false,
+        ),
+        // Customized sub templates any tenant can reproduce.
+        (
+            r#","StringLike":{"token.actions.githubusercontent.com:sub":"environment:production"}"#,
+            false,
+        ),
+        (
+            r#","StringLike":{"token.actions.githubusercontent.com:sub":"workflow:deploy:*"}"#,
+            false,
+        ),
+        (
+            r#","StringLike":{"token.actions.githubusercontent.com:sub":"job_workflow_ref:myorg/*"}"#,
+            false,
+        ),
+        (
+            r#","StringLike":{"token.actions.githubusercontent.com:sub":["repo:myorg/*","environment:prod:*"]}"#,
+            false,
+        ),
+        (
+            r#","StringLike":{"token.actions.githubusercontent.com:sub":"re*:myorg/*"}"#,
+            false,
+        ),
+        // Owner-bearing first claims.
+        (
+            r#","StringLike":{"token.actions.githubusercontent.com:sub":"repository_id:123"}"#,
+            true,
+        ),
+        (
+            r#","StringLike":{"token.actions.githubusercontent.com:sub":"repository_owner:myorg:*"}"#,
+            true,
+        ),
+        (
+            r#","StringLike":{"token.actions.githubusercontent.com:sub":"repository:myorg/*"}"#,
+            true,
+        ),
+        // job_workflow_ref beside an owner claim: the owner claim pins.
+        (
+            r#","StringLike":{"token.actions.githubusercontent.com:job_workflow_ref":"myorg/*","token.actions.githubusercontent.com:repository_owner":"myorg"}"#,
+            true,
+        ),
+    ] {
+        assert_eq!(found(&github(condition)).is_empty(), pinned, "{condition}");
+    }
+}
+
+#[test]
+fn added_issuers_and_buildkite_need_two_segments() {
+    let trust = |path: &str, sub: &str| {
+        let condition = if sub.is_empty() {
+            String::new()
+        } else {
+            format!(r#","Condition":{{"StringLike":{{"{path}:sub":"{sub}"}}}}"#)
+        };
+        format!(
+            r#"{{"Effect":"Allow","Principal":{{"Federated":"arn:aws:iam::111122223333:oidc-provider/{path}"}},"Action":"sts:AssumeRoleWithWebIdentity"{condition}}}"#
+        )
+    };
+    let idps = PublicIdps::with(["https://ci.example.com".to_owned()]);
+    for (sub, pinned) in [
+        ("", false),
+        ("organization:*", false),
+        ("project_path:*", false),
+        ("repo:*", false),
+        ("repo:myorg*", false),
+        ("repo:myorg/*", true),
+        ("organization:acme:*", true),
+        ("project_path:group/app:ref_type:branch:ref:main", true),
+    ] {
+        assert_eq!(
+            found_with(&trust("ci.example.com", sub), &idps).is_empty(),
+            pinned,
+            "{sub}"
+        );
+    }
+    for (sub, pinned) in [
+        ("", false),
+        ("organization:*", false),
+        ("pipeline:deploy:*", false),
+        ("organization:acme:pipeline:*", true),
+        (
+            "organization:acme:pipeline:deploy:ref:refs/heads/main",
+            true,
+        ),
+    ] {
+        assert_eq!(
+            found(&trust("agent.buildkite.com", sub)).is_empty(),
+            pinned,
+            "{sub}"
+        );
+    }
+    let slug = r#"{"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::111122223333:oidc-provider/agent.buildkite.com"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"agent.buildkite.com:organization_slug":"acme"}}}"#;
+    assert!(found(slug).is_empty());
+}
+
+#[test]
+fn a_provider_accepting_a_public_issuer_is_public() {
+    let arn = "arn:aws:iam::111122223333:oidc-provider/ci.internal.example";
+    let trust = |condition: &str| {
+        format!(
+            r#"{{"Effect":"Allow","Principal":{{"Federated":"{arn}"}},"Action":"sts:AssumeRoleWithWebIdentity"{condition}}}"#
+        )
+    };
+    let private = PublicIdps::default().with_provider(
+        arn,
+        [
+            "https://ci.internal.example".to_owned(),
+            "https://other.internal.example/".to_owned(),
+        ],
+    );
+    assert!(found_with(&trust(""), &private).is_empty());
+    let idps = PublicIdps::default().with_provider(
+        arn,
+        [
+            "https://ci.internal.example".to_owned(),
+            "https://token.actions.githubusercontent.com:443/".to_owned(),
+        ],
+    );
+    let got = found_with(&trust(""), &idps);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].kind, ExternalKind::PublicIdpAnySubject);
+    assert!(
+        got[0]
+            .reason
+            .contains("accepts the tokens of token.actions.githubusercontent.com"),
+        "{}",
+        got[0].reason
+    );
+    assert!(
+        got[0].reason.contains("ci.internal.example:sub"),
+        "{}",
+        got[0].reason
+    );
+    // Pinned through the provider's own condition keys, by GitHub's rules.
+    for (sub, pinned) in [
+        ("repo:*", false),
+        ("environment:prod", false),
+        ("repo:myorg/*", true),
+    ] {
+        let st = trust(&format!(
+            r#","Condition":{{"StringLike":{{"ci.internal.example:sub":"{sub}"}}}}"#
+        ));
+        assert_eq!(found_with(&st, &idps).is_empty(), pinned, "{sub}");
+    }
+    // Another provider's ARN is not this one.
+    let other = trust("").replace("ci.internal.example", "ci2.internal.example");
+    assert!(found_with(&other, &idps).is_empty());
+}
+
+#[test]
+fn a_principal_listed_again_is_one_finding() {
+    let many = format!(
+        r#"{{"Effect":"Allow","Principal":{{"AWS":[{}]}},"Action":"sts:AssumeRole"}}"#,
+        vec![r#""999988887777""#; 50].join(",")
+    );
+    assert_eq!(
+        found(&many),
+        [("external_account", "999988887777".to_owned(), 0)]
+    );
+    let providers = format!(
+        r#"{{"Effect":"Allow","Principal":{{"Federated":["{GITHUB_PROVIDER}","{GITHUB_PROVIDER}"]}},"Action":"sts:AssumeRoleWithWebIdentity"}}"#
+    );
+    assert_eq!(found(&providers).len(), 1);
+}
