@@ -49,6 +49,15 @@ async fn served(config: &Config, store: Option<&Store>, notes: &mut String) -> R
         );
         return Ok(config.iam.clone());
     };
+    Ok(served_with_layer(config, store, notes).await?.0)
+}
+
+/// [`served`] from a shared store, with the API's layer it merged (its login profiles).
+async fn served_with_layer(
+    config: &Config,
+    store: &Store,
+    notes: &mut String,
+) -> Result<(Iam, api::Layer), Output> {
     let layer = iam_api::read_layer(store, &iam_api::accounts(config))
         .await
         .map_err(|e| Output::failed(&format!("store: {e}")))?;
@@ -56,7 +65,7 @@ async fn served(config: &Config, store: Option<&Store>, notes: &mut String) -> R
     for s in skipped {
         let _ = writeln!(notes, "note: not analyzed (not served): {s:?}");
     }
-    Ok(iam)
+    Ok((iam, layer))
 }
 
 /// The zone of trust `--zone-of-trust` names (or the configured accounts): each value an
@@ -230,9 +239,9 @@ fn unused_line(u: &Unused) -> String {
     line.to_string()
 }
 
-/// Roles not assumed, active access keys not used in the `days` before `now`, and users
-/// without MFA: one JSON object per finding. Needs the shared store the brokers record last
-/// uses in.
+/// Roles not assumed, active access keys and passwords not used in the `days` before `now`,
+/// and users without MFA: one JSON object per finding. Needs the shared store the brokers
+/// record last uses in.
 pub async fn unused(
     config: &Config,
     days: u32,
@@ -252,21 +261,22 @@ pub async fn unused(
         Err(out) => return out,
     };
     let mut notes = String::new();
-    let iam = match served(config, Some(&store), &mut notes).await {
-        Ok(iam) => iam,
+    let (iam, layer) = match served_with_layer(config, &store, &mut notes).await {
+        Ok(served) => served,
         Err(out) => return out,
     };
-    let mut last_used = HashMap::new();
-    for id in analysis::last_use_ids(&iam) {
-        match store.key_use(&id).await {
-            Ok(Some(u)) => {
-                last_used.insert(id, u.at);
-            }
-            Ok(None) => {}
-            Err(e) => return Output::failed(&format!("store: {e}")),
-        }
-    }
-    let found = analysis::unused(&iam, &last_used, now, Duration::days(i64::from(days)));
+    let profiles = analysis::login_profiles(&iam, &layer);
+    let ids = analysis::last_use_ids(&iam, &profiles);
+    let last_used: HashMap<String, i64> = match store.key_uses(&ids).await {
+        Ok(uses) => ids
+            .into_iter()
+            .zip(uses)
+            .filter_map(|(id, u)| Some((id, u?.at)))
+            .collect(),
+        Err(e) => return Output::failed(&format!("store: {e}")),
+    };
+    let window = Duration::days(i64::from(days));
+    let found = analysis::unused(&iam, &profiles, &last_used, now, window);
     let mut stdout = String::new();
     for u in &found {
         stdout.push_str(&unused_line(u));
