@@ -376,11 +376,7 @@ fn run(cli: Cli) -> anyhow::Result<Output> {
                 .build()?;
             match what {
                 ReportCommand::Credentials { account } => {
-                    Ok(runtime.block_on(cli::report::credentials(
-                        &config,
-                        account.as_deref(),
-                        time::OffsetDateTime::now_utc(),
-                    )))
+                    Ok(runtime.block_on(cli::report::credentials(&config, account.as_deref())))
                 }
             }
         }

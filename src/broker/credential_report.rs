@@ -1,8 +1,9 @@
 //! IAM's credential report kept in the store: one entry per account
 //! (`sts-broker:credential-report:<account>`), the CSV and when it was generated, readable by
 //! every replica, so `GetCredentialReport` on one replica answers what `GenerateCredentialReport`
-//! made on another. The rows come from [`crate::iam::report`]; the access keys' last uses from
-//! [`KeyUse::newest`] (the store's, or this replica's when newer). The report holds no secret.
+//! made on another. The rows come from [`crate::iam::report`]; the last uses of access keys and
+//! passwords from [`KeyUse::newest_of`] (the store's, or this replica's when newer). The report
+//! holds no secret.
 //!
 //! As IAM: a report is generated when none younger than [`FRESH`] exists (`STARTED`), else the
 //! existing one stands (`COMPLETE`); one older than [`FRESH`] is `ReportExpired`, none at all
@@ -17,6 +18,7 @@ use time::OffsetDateTime;
 use super::key_use::KeyUse;
 use super::{ApiError, Broker};
 use crate::iam::Iam;
+use crate::iam::api::{AccountDocument, Layer};
 use crate::iam::report::{self, LastUsed};
 use crate::store::Store;
 
@@ -56,40 +58,47 @@ pub enum Generation {
     Complete,
 }
 
-/// The report of `account` as of `now`: its CSV text (header, root row, users by name). The
-/// one piece both the API and `sts-broker report credentials` use.
+/// The report of `account`: its CSV text (header, root row, users by name) from the entities
+/// served, the account's stored document `doc` (login profiles, the API's password policy) and
+/// the last uses of its access keys, users' passwords and root's password, read in one batch.
+/// The one piece both the API and `sts-broker report credentials` use.
 pub async fn csv_for(
     iam: &Iam,
+    doc: Option<&AccountDocument>,
     key_use: &KeyUse,
     store: &Store,
     account: &str,
-    now: OffsetDateTime,
 ) -> Result<String, ApiError> {
+    let ids = report::last_use_ids(iam, account);
     let mut last_used = HashMap::new();
-    let root = iam.root(account).map(|r| &r.user);
-    let users = iam.users().filter(|u| u.account == account).chain(root);
-    for user in users {
-        for key in &user.access_keys {
-            if let Some(u) = key_use.newest(store, &key.id).await? {
-                let Ok(at) = OffsetDateTime::from_unix_timestamp(u.at) else {
-                    continue;
-                };
-                last_used.insert(
-                    key.id.clone(),
-                    LastUsed {
-                        at,
-                        region: u.region,
-                        service: u.service,
-                    },
-                );
-            }
-        }
+    for (id, u) in key_use.newest_of(store, &ids).await? {
+        let Ok(at) = OffsetDateTime::from_unix_timestamp(u.at) else {
+            continue;
+        };
+        last_used.insert(
+            id,
+            LastUsed {
+                at,
+                region: u.region,
+                service: u.service,
+            },
+        );
     }
-    let rows = report::account_rows(iam, account, &last_used, now);
+    let rows = report::account_rows(iam, account, doc, &last_used);
     report::csv_text(&rows).map_err(|e| {
         tracing::error!(account, error = %e, "the credential report could not be written");
         ApiError::internal()
     })
+}
+
+/// The stored document of `account` in `layer`, when it is served (one that does not decode
+/// serves nothing, its login profiles included).
+pub fn served_document<'a>(layer: &'a Layer, account: &str) -> Option<&'a AccountDocument> {
+    layer
+        .accounts
+        .get(account)
+        .map(|r| &r.document)
+        .filter(|d| !d.is_unusable())
 }
 
 /// The stored report of `account`, fresh or not.
@@ -119,10 +128,10 @@ pub async fn generate(state: &Broker, account: &str) -> Result<Generation, ApiEr
     }
     let csv = csv_for(
         &state.config.iam,
+        served_document(&state.iam_layer, account),
         &state.key_use,
         &state.store,
         account,
-        now,
     )
     .await?;
     let report = StoredReport {

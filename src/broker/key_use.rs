@@ -76,6 +76,33 @@ impl KeyUse {
         })
     }
 
+    /// The last uses of `ids` that have one, by id: [`KeyUse::newest`] for many ids at once,
+    /// with one store read per batch ([`Store::key_uses`]).
+    pub async fn newest_of(
+        &self,
+        store: &Store,
+        ids: &[String],
+    ) -> Result<HashMap<String, LastUse>, StoreError> {
+        let stored = store.key_uses(ids).await?;
+        let pending = lock(&self.pending).clone();
+        let writing = lock(&self.writing).clone();
+        let mut out = HashMap::new();
+        for (id, stored) in ids.iter().zip(stored) {
+            let here = [&pending, &writing]
+                .into_iter()
+                .filter_map(|m| m.get(id).cloned())
+                .max_by_key(|u| u.at);
+            let newest = match here {
+                Some(u) => Some(u.newest(stored)),
+                None => stored,
+            };
+            if let Some(u) = newest {
+                out.insert(id.clone(), u);
+            }
+        }
+        Ok(out)
+    }
+
     /// Writes what was noted since the last write, in one store write (none when nothing was
     /// noted). On failure what was taken is noted again, for the next write.
     pub async fn flush(&self, store: &Store) -> Result<(), StoreError> {
@@ -189,5 +216,22 @@ mod tests {
                 .at,
             109
         );
+    }
+
+    /// Many ids at once: the store's uses, or this replica's when newer; ids never used are
+    /// left out.
+    #[tokio::test]
+    async fn many_last_uses_are_the_newest_of_store_and_replica() {
+        let store = Store::open("memory://").await.unwrap();
+        let uses = KeyUse::default();
+        uses.record("AIDASTORED", 10, "signin", "us-east-1");
+        uses.flush(&store).await.unwrap();
+        uses.record("AIDASTORED", 5, "signin", "eu-west-1");
+        uses.record("AKIAAAAAAAAAAAAAAAA2", 20, "sts", "us-east-1");
+        let ids = ["AIDASTORED", "AKIAAAAAAAAAAAAAAAA2", "AIDANEVER"].map(str::to_owned);
+        let got = uses.newest_of(&store, &ids).await.unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got["AIDASTORED"].at, 10, "the store's is newer");
+        assert_eq!(got["AKIAAAAAAAAAAAAAAAA2"].at, 20, "only this replica's");
     }
 }

@@ -76,11 +76,21 @@ async fn served(
             .collect();
         return Ok((config.iam.clone(), unseen));
     };
+    let (iam, unseen, _) = served_with_layer(config, store, notes).await?;
+    Ok((iam, unseen))
+}
+
+/// [`served`] from a shared store, with the API's layer it merged (its login profiles).
+async fn served_with_layer(
+    config: &Config,
+    store: &Store,
+    notes: &mut String,
+) -> Result<(Iam, Vec<NotAnalyzed>, api::Layer), Output> {
     let layer = iam_api::read_layer(store, &iam_api::accounts(config))
         .await
         .map_err(|e| Output::failed(&format!("store: {e}")))?;
     let (iam, skipped) = api::merged(&config.iam, &layer, None);
-    Ok((iam, not_analyzed(skipped, notes)))
+    Ok((iam, not_analyzed(skipped, notes), layer))
 }
 
 /// The accounts of `skipped` whose API entities are served (or may be once repaired) but
@@ -360,9 +370,9 @@ fn unused_line(u: &Unused) -> String {
     line.to_string()
 }
 
-/// Roles not assumed, active access keys not used in the `days` before `now`, and users
-/// without MFA: one JSON object per finding. Needs the shared store the brokers record last
-/// uses in.
+/// Roles not assumed, active access keys and passwords not used in the `days` before `now`,
+/// and users without MFA: one JSON object per finding. Needs the shared store the brokers
+/// record last uses in.
 pub async fn unused(
     config: &Config,
     days: u32,
@@ -382,21 +392,22 @@ pub async fn unused(
         Err(out) => return out,
     };
     let mut notes = String::new();
-    let (iam, unseen) = match served(config, Some(&store), &mut notes).await {
+    let (iam, unseen, layer) = match served_with_layer(config, &store, &mut notes).await {
         Ok(served) => served,
         Err(out) => return out,
     };
-    let mut last_used = HashMap::new();
-    for id in analysis::last_use_ids(&iam) {
-        match store.key_use(&id).await {
-            Ok(Some(u)) => {
-                last_used.insert(id, u.at);
-            }
-            Ok(None) => {}
-            Err(e) => return Output::failed(&format!("store: {e}")),
-        }
-    }
-    let found = analysis::unused(&iam, &last_used, now, Duration::days(i64::from(days)));
+    let profiles = analysis::login_profiles(&iam, &layer);
+    let ids = analysis::last_use_ids(&iam, &profiles);
+    let last_used: HashMap<String, i64> = match store.key_uses(&ids).await {
+        Ok(uses) => ids
+            .into_iter()
+            .zip(uses)
+            .filter_map(|(id, u)| Some((id, u?.at)))
+            .collect(),
+        Err(e) => return Output::failed(&format!("store: {e}")),
+    };
+    let window = Duration::days(i64::from(days));
+    let found = analysis::unused(&iam, &profiles, &last_used, now, window);
     let mut stdout = Vec::new();
     if let Err(out) = write_lines(&mut stdout, &unseen, not_analyzed_line)
         .and_then(|()| write_lines(&mut stdout, &found, unused_line))

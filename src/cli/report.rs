@@ -1,8 +1,9 @@
 //! `report credentials`: IAM's credential report of every configured account (or one), the
 //! same CSV `GetCredentialReport` encodes, built by the same code
 //! ([`crate::broker::credential_report::csv_for`]) over the file's entities merged with those
-//! stored through IAM's API, with the access keys' last uses from the store. One CSV per
-//! account, each with its header, separated by an empty line; nothing is stored.
+//! stored through IAM's API, with the login profiles and the last uses of access keys and
+//! passwords from the store. One CSV per account, each with its header, separated by an empty
+//! line; nothing is stored.
 
 use super::Output;
 use crate::broker::credential_report;
@@ -10,12 +11,8 @@ use crate::broker::iam_api;
 use crate::broker::key_use::KeyUse;
 use crate::config::Config;
 
-/// Prints the report of `account` (every configured account when `None`) as of `now`.
-pub async fn credentials(
-    config: &Config,
-    account: Option<&str>,
-    now: time::OffsetDateTime,
-) -> Output {
+/// Prints the report of `account` (every configured account when `None`).
+pub async fn credentials(config: &Config, account: Option<&str>) -> Output {
     let accounts: Vec<String> = match account {
         Some(a) if config.iam.accounts.contains_key(a) => vec![a.to_owned()],
         Some(a) => {
@@ -39,7 +36,8 @@ pub async fn credentials(
     let no_uses_here = KeyUse::default();
     let mut stdout = String::new();
     for (i, account) in accounts.iter().enumerate() {
-        let csv = match credential_report::csv_for(&served.iam, &no_uses_here, &store, account, now)
+        let doc = credential_report::served_document(&layer, account);
+        let csv = match credential_report::csv_for(&served.iam, doc, &no_uses_here, &store, account)
             .await
         {
             Ok(csv) => csv,

@@ -1,9 +1,17 @@
 //! Credential hygiene as IAM's best practices teach it, checked on the configuration file:
 //! what `check-config` warns about (exit status 0) without refusing the file. One function per
-//! rule, listed in [`warnings`]: root access keys, active access keys older than
-//! `[hygiene] max_key_age_days`, and users keeping two active keys longer than
-//! `second_key_grace_days` (a rotation left unfinished). A file key without `created` has no
-//! known age and is not aged. Each warning names the entity and its line in the file.
+//! rule, listed in [`warnings`]: root access keys, a root with a password and no MFA, active
+//! access keys older than `[hygiene] max_key_age_days`, and users keeping two active keys
+//! longer than `second_key_grace_days` (a rotation left unfinished). A file key without
+//! `created` has no known age and is not aged. Each warning names the entity and its line in
+//! the file.
+//!
+//! Users with a password but no MFA: the file gives no IAM user a password (a login profile is
+//! made through IAM's API, for a file user or an API one, and kept in the store, which
+//! `check-config` does not read), so the one password the file knows is the root's. Users'
+//! login profiles without MFA show in the credential report (`password_enabled`,
+//! `mfa_active`) and in `analyze unused` (`user_without_mfa`, whose reason says the user can
+//! sign in with a password).
 
 use std::collections::HashMap;
 
@@ -18,7 +26,8 @@ use crate::iam::{AccessKey, User};
 pub struct Hygiene {
     pub max_key_age_days: u32,
     pub second_key_grace_days: u32,
-    /// The line of each file user and root (by ARN) and access key (by id).
+    /// The line of each file user and root (by ARN), access key (by id) and root password (by
+    /// [`password_line`]).
     lines: HashMap<String, usize>,
 }
 
@@ -44,6 +53,10 @@ impl Checker<'_> {
         for (i, a) in raw.accounts.iter().enumerate() {
             if let Some(root) = &a.root {
                 let arn = crate::iam::root::root_arn(&a.id);
+                let entry = self.entry_line("accounts", i);
+                if let Some(at) = self.line_after(entry, "password_file") {
+                    lines.insert(password_line(&arn), at);
+                }
                 holders.push((arn, self.entry_line("accounts", i), &root.access_keys));
             }
         }
@@ -65,10 +78,16 @@ impl Checker<'_> {
     }
 }
 
+/// What [`Hygiene`]'s lines hold a root's `password_file` line under.
+fn password_line(root_arn: &str) -> String {
+    format!("{root_arn} password_file")
+}
+
 /// Every hygiene warning about `config` as of `now`, in the file's order. Add a rule here.
 pub fn warnings(config: &Config, now: OffsetDateTime) -> Vec<Issue> {
     let mut out = Vec::new();
     root_access_keys(config, &mut out);
+    root_password_without_mfa(config, &mut out);
     old_access_keys(config, now, &mut out);
     second_active_keys(config, now, &mut out);
     out.sort_by_key(|i| i.line);
@@ -114,6 +133,24 @@ fn root_access_keys(config: &Config, out: &mut Vec<Issue>) {
                     root.account,
                     key.id,
                     if key.active { "Active" } else { "Inactive" }
+                ),
+                out,
+            );
+        }
+    }
+}
+
+/// A root password without an MFA device: IAM's guidance is MFA on the root user.
+fn root_password_without_mfa(config: &Config, out: &mut Vec<Issue>) {
+    for root in config.iam.roots() {
+        if root.has_password() && !root.has_mfa() {
+            warn(
+                config,
+                &password_line(&root.user.arn),
+                format!(
+                    "root of account {} has a password (password_file) and no MFA device: set \
+                     mfa_secret_env so signing in as root needs a code too",
+                    root.account
                 ),
                 out,
             );
@@ -239,6 +276,31 @@ access_keys = [
                 .iter()
                 .all(|i| i.message.starts_with("root of account"))
         );
+    }
+
+    #[test]
+    fn a_root_password_without_mfa_is_warned_about_on_its_line() {
+        const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc";
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("root.hash"), HASH).unwrap();
+        let env = |v: &str| (v == "SEED").then(|| "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP".to_owned());
+        let text = "[[accounts]]\nid = \"111122223333\"\nroot = { password_file = \"root.hash\" }\n\n\
+                    [[accounts]]\nid = \"444455556666\"\nroot = { password_file = \"root.hash\", \
+                    mfa_secret_env = \"SEED\" }\n\n[[accounts]]\nid = \"777788889999\"\n\
+                    root = { mfa_secret_env = \"SEED\" }\n";
+        let config = Config::from_toml_with_env(text, "c.toml", dir.path(), &env).unwrap();
+        let shown: Vec<String> = warnings(&config, datetime!(2026-03-05 00:00 UTC))
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(shown.len(), 1, "{shown:#?}");
+        assert!(
+            shown[0].starts_with(
+                "c.toml:3: root of account 111122223333 has a password (password_file) and no MFA device"
+            ),
+            "{shown:#?}"
+        );
+        assert!(!shown[0].contains(HASH));
     }
 
     #[test]

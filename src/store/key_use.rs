@@ -13,6 +13,8 @@ use super::{Operation, Store, StoreError};
 
 /// The hash of every key's last use.
 pub const KEY_LAST_USED: &str = "sts-broker:{iam}:key-last-used";
+/// Ids read by one `HMGET` of [`Store::key_uses`].
+const READ_BATCH: usize = 1000;
 
 /// One use of an access key: when (unix seconds), and the service and region its signature was
 /// scoped to.
@@ -90,6 +92,50 @@ impl Store {
         self.errors().count(Operation::KeyUseRead, result)
     }
 
+    /// The last uses stored for `ids`, in their order: one `HMGET` per [`READ_BATCH`] ids, not
+    /// one read per id (the credential report and `analyze unused` read every id they show).
+    /// A value that does not decode is an error, as in [`Store::key_use`].
+    pub async fn key_uses(&self, ids: &[String]) -> Result<Vec<Option<LastUse>>, StoreError> {
+        let result = match self {
+            Store::Memory(m) => {
+                let stored = m.key_uses_lock();
+                Ok(ids.iter().map(|id| stored.get(id).cloned()).collect())
+            }
+            Store::Redis(r) => {
+                let mut out = Vec::with_capacity(ids.len());
+                let mut failed = None;
+                for chunk in ids.chunks(READ_BATCH) {
+                    let mut cmd = redis::cmd("HMGET");
+                    cmd.arg(KEY_LAST_USED).arg(chunk);
+                    let read = r
+                        .query::<Vec<Option<Vec<u8>>>>(&cmd)
+                        .await
+                        .and_then(|values| {
+                            values
+                                .into_iter()
+                                .map(|v| match v {
+                                    Some(b) => Ok(Some(serde_json::from_slice(&b)?)),
+                                    None => Ok(None),
+                                })
+                                .collect::<Result<Vec<_>, StoreError>>()
+                        });
+                    match read {
+                        Ok(values) => out.extend(values),
+                        Err(e) => {
+                            failed = Some(e);
+                            break;
+                        }
+                    }
+                }
+                match failed {
+                    Some(e) => Err(e),
+                    None => Ok(out),
+                }
+            }
+        };
+        self.errors().count(Operation::KeyUseRead, result)
+    }
+
     /// Forgets the last use of access key `id` (the key was deleted).
     pub async fn forget_key_use(&self, id: &str) -> Result<(), StoreError> {
         let result = match self {
@@ -149,6 +195,26 @@ mod tests {
         assert_eq!(store.key_use(&key).await.unwrap().unwrap().at, 300);
         store.forget_key_use(&key).await.unwrap();
         assert_eq!(store.key_use(&key).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn many_uses_are_read_at_once_in_the_order_asked() {
+        let store = Store::open("memory://").await.unwrap();
+        let ids: Vec<String> = ["AKIAAAAAAAAAAAAAAAA2", "AIDAUSER", "111122223333"]
+            .map(str::to_owned)
+            .into();
+        store
+            .record_key_uses(&[
+                (ids[0].clone(), at(1, "eu-west-1")),
+                (ids[2].clone(), at(3, "us-east-1")),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(
+            store.key_uses(&ids).await.unwrap(),
+            vec![Some(at(1, "eu-west-1")), None, Some(at(3, "us-east-1"))]
+        );
+        assert_eq!(store.key_uses(&[]).await.unwrap(), Vec::new());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `sts-broker analyze external` and `analyze unused`: the real binary on a configuration over a
-//! real Redis, and the command in-process against brokers whose roles, users, keys and MFA
-//! devices were made through the real `aws-sdk-iam` client and used through `aws-sdk-sts`.
+//! real Redis, and the command in-process against brokers whose roles, users, keys, MFA
+//! devices and login profiles were made through the real `aws-sdk-iam` client and used through
+//! `aws-sdk-sts`.
 //! Time moves by passing the analysis a later `now`: no sleeps.
 
 use std::process::{Command, Output};
@@ -9,6 +10,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use sts_broker::cli::analyze::{self, ExternalRequest};
 use sts_broker::clock::{Clock, ManualClock};
+use sts_broker::store::LastUse;
 use sts_broker::totp::{STEP_SECONDS, Seed, code_at};
 use time::{Duration, OffsetDateTime};
 
@@ -540,6 +542,25 @@ async fn unused_roles_keys_and_users_without_mfa() {
         .send()
         .await
         .unwrap();
+    // Passwords: no-mfa's is never used; with-mfa's is (a sign-in recorded below).
+    for user in ["no-mfa", "with-mfa"] {
+        iam.create_login_profile()
+            .user_name(user)
+            .password("correct-Horse-7!")
+            .send()
+            .await
+            .unwrap();
+    }
+    let with_mfa_id = iam
+        .get_user()
+        .user_name("with-mfa")
+        .send()
+        .await
+        .unwrap()
+        .user()
+        .unwrap()
+        .user_id()
+        .to_owned();
 
     // Used: the deploy role (a real web identity exchange) and alice's key (a signed call).
     crate::iam_roles::assume(&b, &idp, DEPLOY_ROLE)
@@ -592,6 +613,22 @@ async fn unused_roles_keys_and_users_without_mfa() {
     assert!(!has(&found, "user_without_mfa", &user("with-mfa"), None));
     assert!(has(&found, "user_without_mfa", BOB_ARN, None));
     assert!(has(&found, "user_without_mfa", &user("no-mfa"), None));
+    // Passwords set inside the window: not unused yet.
+    assert!(
+        !found.iter().any(|(f, _, _)| f == "password_not_used"),
+        "{found:#?}"
+    );
+    let no_mfa = lines(&out.stdout)
+        .into_iter()
+        .find(|f| f["finding"] == "user_without_mfa" && f["arn"] == user("no-mfa"))
+        .unwrap();
+    assert!(
+        no_mfa["reason"]
+            .as_str()
+            .unwrap()
+            .contains("can sign in with a password"),
+        "{no_mfa}"
+    );
     let prod = lines(&out.stdout)
         .into_iter()
         .find(|f| f["arn"] == PROD_ROLE)
@@ -602,8 +639,21 @@ async fn unused_roles_keys_and_users_without_mfa() {
         "{prod}"
     );
 
-    // A hundred days on, what was used or made today is unused too.
+    // A hundred days on, what was used or made today is unused too. with-mfa signed in the
+    // day before: recorded as sign-in records it, a last use keyed by the user's id written
+    // through the store call the replicas' recorder makes (recording at sign-in is tested
+    // with the sign-in endpoint).
     let later = now + Duration::days(100);
+    let sign_in = LastUse {
+        at: (later - Duration::days(1)).unix_timestamp(),
+        service: "signin".into(),
+        region: "us-east-1".into(),
+    };
+    b.state
+        .store
+        .record_key_uses(&[(with_mfa_id, sign_in)])
+        .await
+        .unwrap();
     let out = analyze::unused(&b.state.config, 90, later, true).await;
     assert_eq!(out.status, analyze::FINDINGS_STATUS, "{}", out.stderr);
     let found = unused_findings(&out.stdout);
@@ -624,6 +674,27 @@ async fn unused_roles_keys_and_users_without_mfa() {
         &user("no-mfa"),
         Some(&api_key)
     ));
+    assert!(
+        has(&found, "password_not_used", &user("no-mfa"), None),
+        "{found:#?}"
+    );
+    assert!(
+        !has(&found, "password_not_used", &user("with-mfa"), None),
+        "{found:#?}"
+    );
+    let password = lines(&out.stdout)
+        .into_iter()
+        .find(|f| f["finding"] == "password_not_used")
+        .unwrap();
+    assert_eq!(password["origin"], "api");
+    assert!(password["last_used"].is_null() && password["created"].is_string());
+    assert!(
+        password["reason"]
+            .as_str()
+            .unwrap()
+            .contains("never used to sign in, and created 100 days ago"),
+        "{password}"
+    );
     let deploy = lines(&out.stdout)
         .into_iter()
         .find(|f| f["arn"] == DEPLOY_ROLE)

@@ -2,7 +2,8 @@
 //! clients, on two replicas sharing a real Redis and one manual clock (the SDK clients sign
 //! with it too): `ReportNotPresent` before any report, `STARTED` then `COMPLETE`, a report made
 //! on one replica read on the other, parsed with the `csv` crate against IAM's exact columns
-//! for users in every state this broker has, the same CSV printed by `sts-broker report
+//! for users in every state this broker has (passwords never used and used, with the password
+//! policy's next rotation), the same CSV printed by `sts-broker report
 //! credentials`, `ReportExpired` 4 hours later; a root access key signing as the account's
 //! root, allowed in its account and refused in another; `check-config`'s hygiene warnings and
 //! its refusal of a bad root; the startup warning about root access keys.
@@ -15,6 +16,7 @@ use aws_sdk_sts::config::retry::RetryConfig;
 use sts_broker::clock::{Clock, ManualClock};
 use sts_broker::config::Config;
 use sts_broker::iam::report::COLUMNS;
+use sts_broker::store::LastUse;
 
 use crate::harness::broker::{TestBroker, store_toml};
 use crate::harness::redis::RedisServer;
@@ -238,6 +240,55 @@ async fn the_report_lists_every_credential_state_on_every_replica_and_expires() 
     let users = root_iam.list_users().send().await.unwrap();
     assert_eq!(users.users().len(), 5, "{users:?}");
 
+    // Passwords: a policy with a maximum age, a file user (carol) and an API user (pwnever)
+    // with a login profile; carol and the root have signed in, pwnever never has.
+    admin_a
+        .update_account_password_policy()
+        .minimum_password_length(12)
+        .max_password_age(90)
+        .send()
+        .await
+        .unwrap();
+    admin_a
+        .create_user()
+        .user_name("pwnever")
+        .send()
+        .await
+        .unwrap();
+    for user in ["carol", "pwnever"] {
+        admin_a
+            .create_login_profile()
+            .user_name(user)
+            .password("correct-Horse-7!")
+            .send()
+            .await
+            .unwrap();
+    }
+    let carol_id = admin_a
+        .get_user()
+        .user_name("carol")
+        .send()
+        .await
+        .unwrap()
+        .user()
+        .unwrap()
+        .user_id()
+        .to_owned();
+    // A sign-in is recorded as a last use keyed by the user's id (the root's by the account
+    // id), written through the same store call the replicas' recorder makes; recording it at
+    // sign-in is the sign-in endpoint's, tested with it.
+    let signed_in = t0 - time::Duration::hours(1);
+    let sign_in = || LastUse {
+        at: signed_in.unix_timestamp(),
+        service: "signin".into(),
+        region: "us-east-1".into(),
+    };
+    a.state
+        .store
+        .record_key_uses(&[(carol_id, sign_in()), (ACCOUNT.to_owned(), sign_in())])
+        .await
+        .unwrap();
+
     // Every use noted so far is written (what the replicas' task does once a second).
     for r in [&a, &b] {
         r.state.key_use.flush(&r.state.store).await.unwrap();
@@ -256,15 +307,17 @@ async fn the_report_lists_every_credential_state_on_every_replica_and_expires() 
     let content = got.content().unwrap().as_ref().to_vec();
     let text = String::from_utf8(content).unwrap();
     let t = iso(t0);
+    let used = iso(signed_in);
+    let rotation = iso(t0 + time::Duration::days(90));
     let expected: Vec<String> = vec![
         format!(
-            "<root_account>,arn:aws:iam::{ACCOUNT}:root,N/A,not_supported,no_information,not_supported,not_supported,false,true,2026-03-01T00:00:00+00:00,{t},us-east-1,iam,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A"
+            "<root_account>,arn:aws:iam::{ACCOUNT}:root,N/A,not_supported,{used},not_supported,not_supported,false,true,2026-03-01T00:00:00+00:00,{t},us-east-1,iam,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A"
         ),
         format!(
             "admin,arn:aws:iam::{ACCOUNT}:user/admin,N/A,false,N/A,N/A,N/A,false,true,2026-01-01T00:00:00+00:00,{t},us-east-1,iam,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A"
         ),
         format!(
-            "carol,arn:aws:iam::{ACCOUNT}:user/carol,N/A,false,N/A,N/A,N/A,true,false,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A"
+            "carol,arn:aws:iam::{ACCOUNT}:user/carol,N/A,true,{used},{t},{rotation},true,false,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A"
         ),
         format!(
             "dave,arn:aws:iam::{ACCOUNT}:user/dave,N/A,false,N/A,N/A,N/A,false,true,2026-02-01T00:00:00+00:00,{t},us-east-1,iam,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A"
@@ -274,6 +327,9 @@ async fn the_report_lists_every_credential_state_on_every_replica_and_expires() 
         ),
         format!(
             "nokeys,arn:aws:iam::{ACCOUNT}:user/nokeys,{t},false,N/A,N/A,N/A,false,false,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A"
+        ),
+        format!(
+            "pwnever,arn:aws:iam::{ACCOUNT}:user/pwnever,{t},true,no_information,{t},{rotation},false,false,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A"
         ),
     ];
     let rows: Vec<String> = parsed(&text).iter().map(|r| r.join(",")).collect();
@@ -297,12 +353,12 @@ async fn the_report_lists_every_credential_state_on_every_replica_and_expires() 
     assert_eq!(printed_rows, expected);
     // Every account, each with its header.
     let config = Config::load(&a.dir.path().join("broker.toml")).unwrap();
-    let all = sts_broker::cli::report::credentials(&config, None, t0).await;
+    let all = sts_broker::cli::report::credentials(&config, None).await;
     assert_eq!(all.status, 0, "{}", all.stderr);
     let (first, second) = all.stdout.split_once("\n\n").unwrap();
     assert_eq!(format!("{first}\n"), text);
     assert_eq!(parsed(second)[1][0], "foreign-admin");
-    let unknown = sts_broker::cli::report::credentials(&config, Some("999999999999"), t0).await;
+    let unknown = sts_broker::cli::report::credentials(&config, Some("999999999999")).await;
     assert_eq!(unknown.status, 1);
 
     // Four hours on, the report has expired; generating again starts a new one. (New
@@ -379,11 +435,11 @@ async fn a_root_access_key_is_allowed_in_its_account_only() {
     assert!(!text.contains("made-by-root"));
 }
 
-/// A configuration for `check-config` with a root key, an old key and a rotation left
-/// unfinished.
+/// A configuration for `check-config` with a root key, a root password without MFA, an old
+/// key and a rotation left unfinished.
 const HYGIENE: &str = r#"[[accounts]]
 id = "111122223333"
-root = { access_keys = [{ id = "AKIAREPORTROOTAAAAAA", secret_file = "s" }] }
+root = { password_file = "root.hash", access_keys = [{ id = "AKIAREPORTROOTAAAAAA", secret_file = "s" }] }
 
 [hygiene]
 max_key_age_days = 30
@@ -406,6 +462,7 @@ access_keys = [
 fn check_config_warns_about_each_hygiene_rule_and_exits_0() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("s"), ROOT_SECRET).unwrap();
+    std::fs::write(dir.path().join("root.hash"), ROOT_HASH).unwrap();
     let path = dir.path().join("broker.toml");
     std::fs::write(&path, HYGIENE).unwrap();
     let now = time::macros::datetime!(2026-04-01 00:00 UTC);
@@ -417,19 +474,26 @@ fn check_config_warns_about_each_hygiene_rule_and_exits_0() {
         .lines()
         .filter(|l| l.contains("warning:"))
         .collect();
-    assert_eq!(warnings.len(), 4, "{}", out.stdout);
+    assert_eq!(warnings.len(), 5, "{}", out.stdout);
     assert!(
         warnings[0].starts_with(&format!(
             "{file}:3: warning: root of account 111122223333 has access key AKIAREPORTROOTAAAAAA"
         )),
         "{warnings:#?}"
     );
+    assert!(
+        warnings[1].starts_with(&format!(
+            "{file}:3: warning: root of account 111122223333 has a password (password_file) and no MFA device"
+        )),
+        "{warnings:#?}"
+    );
+    let warnings = &warnings[1..];
     assert!(warnings[1].starts_with(&format!("{file}:11: warning: access key AKIAREPORTOLDAAAAAAA of user arn:aws:iam::111122223333:user/old is 90 days old")), "{warnings:#?}");
     // rotating's keys are 31 and 22 days old: the first is past 30 days, and the two have
     // been active together for 22 days (more than the default 14).
     assert!(warnings[2].starts_with(&format!("{file}:17: warning: access key AKIAREPORTROTATEAAAA of user arn:aws:iam::111122223333:user/rotating is 31 days old")), "{warnings:#?}");
     assert!(warnings[3].starts_with(&format!("{file}:18: warning: user arn:aws:iam::111122223333:user/rotating has had two active access keys")), "{warnings:#?}");
-    assert!(!out.stdout.contains(ROOT_SECRET));
+    assert!(!out.stdout.contains(ROOT_SECRET) && !out.stdout.contains(ROOT_HASH));
 }
 
 #[test]

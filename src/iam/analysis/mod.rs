@@ -2,16 +2,20 @@
 //! merged): external access ([`external`]: roles whose trust policy lets in principals outside
 //! a zone of trust or any subject of a public identity provider, by
 //! [`crate::policy::trust::external_access`]) and unused access ([`unused`]: roles not assumed,
-//! access keys not used and users without MFA, from the last uses the brokers recorded).
+//! access keys and passwords not used, and users without MFA, from the last uses the brokers
+//! recorded).
 //!
-//! Pure: the entities, the last uses (unix seconds by role or access key id) and `now` are
-//! arguments; reading them is the caller's.
+//! Pure: the entities, the users' login profiles ([`login_profiles`]), the last uses (unix
+//! seconds by role, access key or user id) and `now` are arguments; reading them is the
+//! caller's.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use time::{Duration, OffsetDateTime};
 
+use super::api::Layer;
+use super::passwords::profile_of;
 use super::{Iam, Origin};
 use crate::policy::trust::{ExternalAccess, PublicIdps, ZoneOfTrust, external_access};
 
@@ -81,14 +85,16 @@ pub fn statements_json(document: &str) -> Vec<Arc<serde_json::Value>> {
     }
 }
 
-/// What an unused-access finding is about. Each kind is one review of the entities; a kind
-/// added later (passwords not used) is one more variant and one more pass in [`unused`].
+/// What an unused-access finding is about. Each kind is one review of the entities (one pass
+/// in [`unused`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum UnusedKind {
     /// A role no session was issued for within the window.
     RoleNotAssumed,
     /// An active access key that verified no request within the window.
     AccessKeyNotUsed,
+    /// A user's password (login profile) used to sign in to no session within the window.
+    PasswordNotUsed,
     /// A user with no enabled MFA device (from the file or the API).
     UserWithoutMfa,
 }
@@ -98,6 +104,7 @@ impl UnusedKind {
         match self {
             UnusedKind::RoleNotAssumed => "role_not_assumed",
             UnusedKind::AccessKeyNotUsed => "access_key_not_used",
+            UnusedKind::PasswordNotUsed => "password_not_used",
             UnusedKind::UserWithoutMfa => "user_without_mfa",
         }
     }
@@ -113,16 +120,41 @@ pub struct Unused {
     pub origin: Origin,
     /// The access key, for [`UnusedKind::AccessKeyNotUsed`].
     pub access_key_id: Option<String>,
-    /// When it was created, where that is known (the API's entities, file keys that state it).
+    /// When it was created, where that is known (the API's entities, file keys that state it,
+    /// login profiles).
     pub created: Option<OffsetDateTime>,
     /// The last use recorded, if any.
     pub last_used: Option<OffsetDateTime>,
     pub reason: String,
 }
 
-/// The ids whose last use [`unused`] reads: every role's unique id and every active access
-/// key's id.
-pub fn last_use_ids(iam: &Iam) -> Vec<String> {
+/// The users of `iam` with a login profile in `layer` (the file's users and the API's; a
+/// profile of an earlier user of the same name is not theirs): when it was created, by user
+/// id. A document that does not decode serves no profile.
+pub fn login_profiles(iam: &Iam, layer: &Layer) -> HashMap<String, OffsetDateTime> {
+    let mut out = HashMap::new();
+    for user in iam.users() {
+        let Some(doc) = layer
+            .accounts
+            .get(&user.account)
+            .map(|r| &r.document)
+            .filter(|d| !d.is_unusable())
+        else {
+            continue;
+        };
+        if let Some(p) = profile_of(doc, &user.name, &user.user_id) {
+            let created = OffsetDateTime::from_unix_timestamp(p.created)
+                .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+            out.insert(user.user_id.clone(), created);
+        }
+    }
+    out
+}
+
+/// The ids whose last use [`unused`] reads: every role's unique id, every active access key's
+/// id, and the id of every user with a login profile in `profiles` (sign-ins are recorded by
+/// the user's id).
+pub fn last_use_ids(iam: &Iam, profiles: &HashMap<String, OffsetDateTime>) -> Vec<String> {
     let roles = iam.roles().map(|r| r.role_id.clone());
     let keys = iam.users().flat_map(|u| {
         u.access_keys
@@ -130,7 +162,11 @@ pub fn last_use_ids(iam: &Iam) -> Vec<String> {
             .filter(|k| k.active)
             .map(|k| k.id.clone())
     });
-    roles.chain(keys).collect()
+    let users = iam
+        .users()
+        .filter(|u| profiles.contains_key(&u.user_id))
+        .map(|u| u.user_id.clone());
+    roles.chain(keys).chain(users).collect()
 }
 
 /// Whether something created at `created` and last used at `last_used` is unused in the
@@ -164,11 +200,12 @@ fn idle(
     }
 }
 
-/// Every unused-access finding for `iam` as of `now`, with `window` the period looked back on
-/// and `last_used` the recorded last uses (unix seconds) by role or access key id. Ordered by
-/// kind, then ARN, then key id.
+/// Every unused-access finding for `iam` as of `now`, with `window` the period looked back on,
+/// `profiles` the users' login profiles ([`login_profiles`]) and `last_used` the recorded last
+/// uses (unix seconds) by role, access key or user id. Ordered by kind, then ARN, then key id.
 pub fn unused(
     iam: &Iam,
+    profiles: &HashMap<String, OffsetDateTime>,
     last_used: &HashMap<String, i64>,
     now: OffsetDateTime,
     window: Duration,
@@ -213,7 +250,29 @@ pub fn unused(
                 });
             }
         }
+        let profile = profiles.get(&user.user_id).copied();
+        if let Some(created) = profile {
+            let last = used(&user.user_id);
+            if let Some(reason) = idle(Some(created), last, now, window, "used to sign in") {
+                out.push(Unused {
+                    kind: UnusedKind::PasswordNotUsed,
+                    arn: user.arn.clone(),
+                    account: user.account.clone(),
+                    origin: user.about.origin.clone(),
+                    access_key_id: None,
+                    created: Some(created),
+                    last_used: last,
+                    reason: format!("password (login profile) {reason}"),
+                });
+            }
+        }
         if !with_mfa.contains(user.arn.as_str()) {
+            let reason = if profile.is_some() {
+                "no MFA device is enabled for the user (in the file or through the API), who \
+                 can sign in with a password"
+            } else {
+                "no MFA device is enabled for the user (in the file or through the API)"
+            };
             out.push(Unused {
                 kind: UnusedKind::UserWithoutMfa,
                 arn: user.arn.clone(),
@@ -222,8 +281,7 @@ pub fn unused(
                 access_key_id: None,
                 created: (user.about.origin == Origin::Api).then_some(user.about.created),
                 last_used: None,
-                reason: "no MFA device is enabled for the user (in the file or through the API)"
-                    .to_owned(),
+                reason: reason.to_owned(),
             });
         }
     }

@@ -1,6 +1,8 @@
 use std::collections::BTreeMap;
 
 use super::*;
+use crate::iam::api::{AccountDocument, Revisioned};
+use crate::iam::passwords::{PasswordHash, StoredLoginProfile};
 use crate::iam::{AccessKey, HeldSecret, MfaDevice, PrincipalAbout, Role, RoleAbout, User};
 use crate::policy::{NamedPolicy, PolicyType, parse};
 use crate::secret::Secret;
@@ -93,7 +95,7 @@ fn roles_not_assumed_in_the_window() {
     .into_iter()
     .map(|(k, t)| (k.to_owned(), t.unix_timestamp()))
     .collect();
-    let got = unused(&iam, &uses, now(), Duration::days(90));
+    let got = unused(&iam, &HashMap::new(), &uses, now(), Duration::days(90));
     let names: Vec<(&str, &str)> = got
         .iter()
         .map(|u| (u.kind.code(), u.arn.rsplit('/').next().unwrap()))
@@ -117,7 +119,7 @@ fn roles_not_assumed_in_the_window() {
     assert_eq!(got[2].last_used, Some(days_ago(120)));
     assert!(got[2].reason.contains("last assumed 120 days ago"));
     assert_eq!(
-        last_use_ids(&iam).len(),
+        last_use_ids(&iam, &HashMap::new()).len(),
         6,
         "every role's id is read, whatever its age"
     );
@@ -155,7 +157,7 @@ fn access_keys_not_used_and_users_without_mfa() {
         .into_iter()
         .map(|(k, t)| (k.to_owned(), t.unix_timestamp()))
         .collect();
-    let got = unused(&iam, &uses, now(), Duration::days(90));
+    let got = unused(&iam, &HashMap::new(), &uses, now(), Duration::days(90));
     let found: Vec<(&str, &str, Option<&str>)> = got
         .iter()
         .map(|u| {
@@ -182,7 +184,7 @@ fn access_keys_not_used_and_users_without_mfa() {
         "{}",
         got[0].reason
     );
-    let mut ids = last_use_ids(&iam);
+    let mut ids = last_use_ids(&iam, &HashMap::new());
     ids.sort();
     assert_eq!(
         ids,
@@ -249,4 +251,106 @@ fn findings_of_one_statement_share_its_document() {
             .all(|f| Arc::ptr_eq(&f.statement, &got[0].statement))
     );
     assert_eq!(got[39].statement["Principal"]["AWS"][39], "999988887739");
+}
+
+fn login_profile(user: &User, created: OffsetDateTime) -> StoredLoginProfile {
+    StoredLoginProfile {
+        user: user.name.clone(),
+        user_id: user.user_id.clone(),
+        hash: PasswordHash::from_stored("$argon2id$v=19$m=19456,t=2,p=1$x$y".into()),
+        previous: Vec::new(),
+        created: created.unix_timestamp(),
+        password_last_changed: created.unix_timestamp(),
+        reset_required: false,
+    }
+}
+
+#[test]
+fn passwords_not_used_in_the_window() {
+    let mut iam = Iam::default();
+    let file = Origin::File("broker.toml".into());
+    let mut doc = AccountDocument::default();
+    for (name, origin, created) in [
+        ("never-old", file.clone(), Some(days_ago(100))),
+        ("never-new", Origin::Api, Some(days_ago(10))),
+        ("stale", Origin::Api, Some(days_ago(300))),
+        ("recent", file, Some(days_ago(300))),
+        ("no-password", Origin::Api, None),
+    ] {
+        let u = user(name, origin, Vec::new());
+        if let Some(created) = created {
+            doc.login_profiles
+                .insert(name.to_owned(), login_profile(&u, created));
+        }
+        iam.add_user(u);
+    }
+    // A profile left by an earlier user of the same name is not this one's.
+    let mut earlier = login_profile(&user("reused", Origin::Api, Vec::new()), days_ago(300));
+    earlier.user_id = "AIDAEARLIER".into();
+    doc.login_profiles.insert("reused".into(), earlier);
+    iam.add_user(user("reused", Origin::Api, Vec::new()));
+    let layer = Layer {
+        version: 1,
+        accounts: [(
+            ACCOUNT.to_owned(),
+            Revisioned {
+                revision: 1,
+                document: doc,
+            },
+        )]
+        .into(),
+    };
+    let profiles = login_profiles(&iam, &layer);
+    assert_eq!(profiles.len(), 4, "{profiles:?}");
+    assert_eq!(profiles["AIDAnever-old"], days_ago(100));
+
+    let uses: HashMap<String, i64> = [("AIDAstale", days_ago(120)), ("AIDArecent", days_ago(5))]
+        .into_iter()
+        .map(|(k, t)| (k.to_owned(), t.unix_timestamp()))
+        .collect();
+    let mut ids = last_use_ids(&iam, &profiles);
+    ids.sort();
+    assert_eq!(
+        ids,
+        ["AIDAnever-new", "AIDAnever-old", "AIDArecent", "AIDAstale"]
+    );
+    let got = unused(&iam, &profiles, &uses, now(), Duration::days(90));
+    let passwords: Vec<&Unused> = got
+        .iter()
+        .filter(|u| u.kind == UnusedKind::PasswordNotUsed)
+        .collect();
+    let names: Vec<&str> = passwords
+        .iter()
+        .map(|u| u.arn.rsplit('/').next().unwrap())
+        .collect();
+    assert_eq!(names, ["never-old", "stale"]);
+    assert_eq!(passwords[0].kind.code(), "password_not_used");
+    assert_eq!(passwords[0].created, Some(days_ago(100)));
+    assert_eq!(passwords[0].last_used, None);
+    assert!(
+        passwords[0].reason.starts_with(
+            "password (login profile) never used to sign in, and created 100 days ago"
+        ),
+        "{}",
+        passwords[0].reason
+    );
+    assert_eq!(passwords[1].last_used, Some(days_ago(120)));
+    assert!(
+        passwords[1]
+            .reason
+            .contains("last used to sign in 120 days ago"),
+        "{}",
+        passwords[1].reason
+    );
+    // Without MFA, a user who can sign in with a password is told apart.
+    let mfa = |name: &str| {
+        got.iter()
+            .find(|u| u.kind == UnusedKind::UserWithoutMfa && u.arn.ends_with(&format!("/{name}")))
+            .unwrap()
+            .reason
+            .clone()
+    };
+    assert!(mfa("recent").contains("can sign in with a password"));
+    assert!(!mfa("no-password").contains("password"));
+    assert!(!mfa("reused").contains("password"));
 }
