@@ -3,11 +3,12 @@
 //! when the configuration lists them (and then reported loudly).
 //!
 //! A root access key signs as `arn:aws:iam::ACCOUNT:root` with the account id as its user id,
-//! as in AWS. Root is not subject to identity policies: its one identity policy allows every
-//! action, which the policy engine confines to its own account (a resource of another account
-//! needs that account's resource policy too, as across accounts in AWS). Signing in with the
-//! password is not done here; [`Iam::root_sign_in`](super::Iam::root_sign_in) gives what it
-//! needs.
+//! as in AWS. Root is not subject to identity policies: its one identity policy
+//! ([`root_policy`]) allows every action on the resources of its own account, and nothing on a
+//! resource that names no account (`*`, an S3 ARN), which the engine would otherwise take for
+//! the caller's own, except the account-level actions of IAM, STS and Access Analyzer (they act
+//! on the caller's account). Signing in with the password is not done here;
+//! [`Iam::root_sign_in`](super::Iam::root_sign_in) gives what it needs.
 
 use std::sync::Arc;
 
@@ -89,12 +90,41 @@ pub fn is_root_arn(arn: &str) -> bool {
     root_account(arn).is_some()
 }
 
-/// Root's identity policy: every action on every resource. The engine still refuses resources
-/// of another account unless their own policy grants them.
+/// The services whose actions on `*` act on the caller's own account (IAM's account-level
+/// actions such as `ListUsers` or `GenerateCredentialReport`, `sts:DecodeAuthorizationMessage`,
+/// which refuses another account's message, and `access-analyzer:ValidatePolicy`): root may call
+/// them without naming a resource.
+pub const ACCOUNT_LEVEL_ACTIONS: [&str; 3] = ["iam:*", "sts:*", "access-analyzer:*"];
+
+/// Root's identity policy: every action on a resource whose ARN names its account; and the
+/// [`ACCOUNT_LEVEL_ACTIONS`] on any resource (the engine refuses another account's unless its
+/// own policy grants them too, as across accounts in AWS). Nothing else on a resource that
+/// names no account: no `broker:` administration of the whole broker (`broker:ReloadConfig`,
+/// `broker:Authorize` about a resource of no account), and no resource server's request on such
+/// a resource (an S3 object): those stay with the principals explicitly granted them.
 pub fn root_policy(account: &str) -> Option<NamedPolicy> {
-    let document =
-        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
-    let parsed = policy::parse(document, PolicyType::Identity).ok()?;
+    if !policy::is_account_id(account) {
+        return None;
+    }
+    let document = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "OwnAccount",
+                "Effect": "Allow",
+                "Action": "*",
+                "Resource": format!("arn:*:*:*:{account}:*"),
+            },
+            {
+                "Sid": "AccountLevelActions",
+                "Effect": "Allow",
+                "Action": ACCOUNT_LEVEL_ACTIONS,
+                "Resource": "*",
+            },
+        ],
+    })
+    .to_string();
+    let parsed = policy::parse(&document, PolicyType::Identity).ok()?;
     Some(NamedPolicy::new(
         format!(
             "{} (root user: not subject to identity policies)",
@@ -154,5 +184,66 @@ mod tests {
         assert!(!is_root_arn("arn:aws:iam::111122223333:user/root"));
         assert!(!is_root_arn("arn:aws:iam::1111:root"));
         assert!(root_policy("111122223333").is_some());
+        assert!(root_policy("1111:*").is_none());
+    }
+
+    /// What root may do: anything on its account's resources and the account-level actions;
+    /// not the broker's administration nor a resource that names no account.
+    #[test]
+    fn root_is_confined_to_its_account() {
+        use crate::policy::{Context, PolicySet, Principal, Request, Resource, decide};
+        const ACCOUNT: &str = "111122223333";
+        let policy = root_policy(ACCOUNT).unwrap();
+        let identity = [policy];
+        let principal = Principal::parse(&root_arn(ACCOUNT)).unwrap();
+        let allowed = |action: &str, resource: &str| {
+            // As the broker asks for root: `*` literally (`Permissions::request`).
+            let request = Request::new(
+                principal.clone(),
+                action,
+                Resource::new(resource),
+                Context::new(),
+            )
+            .with_wildcard_only_action(resource == "*");
+            let set = PolicySet {
+                identity: &identity,
+                ..PolicySet::default()
+            };
+            decide(&request, &set).decision.is_allowed()
+        };
+        for (action, resource) in [
+            ("iam:CreateUser", "arn:aws:iam::111122223333:user/x"),
+            ("iam:ListUsers", "*"),
+            ("iam:GenerateCredentialReport", "*"),
+            ("sts:DecodeAuthorizationMessage", "*"),
+            ("access-analyzer:ValidatePolicy", "*"),
+            ("broker:RevokeUser", "arn:aws:iam::111122223333:user/x"),
+            (
+                "broker:Authorize",
+                "arn:aws:dynamodb:us-east-1:111122223333:table/t",
+            ),
+            (
+                "dynamodb:GetItem",
+                "arn:aws:dynamodb:us-east-1:111122223333:table/t",
+            ),
+        ] {
+            assert!(allowed(action, resource), "{action} on {resource}");
+        }
+        for (action, resource) in [
+            ("broker:ReloadConfig", "*"),
+            ("broker:Authorize", "*"),
+            ("broker:Authorize", "arn:aws:s3:::bucket/key"),
+            ("broker:ExplainAuthorization", "arn:aws:s3:::bucket/key"),
+            ("s3:GetObject", "arn:aws:s3:::bucket/key"),
+            ("s3:ListAllMyBuckets", "*"),
+            ("iam:CreateUser", "arn:aws:iam::444455556666:user/x"),
+            ("broker:RevokeUser", "arn:aws:iam::444455556666:user/x"),
+            (
+                "dynamodb:GetItem",
+                "arn:aws:dynamodb:us-east-1:444455556666:table/t",
+            ),
+        ] {
+            assert!(!allowed(action, resource), "{action} on {resource}");
+        }
     }
 }
