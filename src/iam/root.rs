@@ -12,6 +12,7 @@
 
 use std::sync::Arc;
 
+use super::passwords::{CURRENT_PARAMS, HashParams, MAX_VERIFY_PARAMS, hash_params};
 use super::{HeldSecret, User};
 use crate::policy::{self, NamedPolicy, PolicyType};
 use crate::secret::Secret;
@@ -134,20 +135,39 @@ pub fn root_policy(account: &str) -> Option<NamedPolicy> {
     ))
 }
 
-/// Why `text` is not an Argon2id password hash in PHC form (`$argon2id$v=19$m=..,t=..,p=..$SALT$HASH`
-/// with parameters Argon2 accepts), or `None` when it is one. Never quotes `text`.
-pub fn password_hash_problem(text: &str) -> Option<&'static str> {
+/// Why `text` is not a password hash the broker can verify and accept (`None` when it is one):
+/// an Argon2id PHC string of version 19 (`$argon2id$v=19$m=..,t=..,p=..$SALT$HASH`), with a salt
+/// and a hash, costs at least [`CURRENT_PARAMS`] (what the broker hashes new passwords with)
+/// and at most [`MAX_VERIFY_PARAMS`] (what it verifies at all). Never quotes `text`.
+pub fn password_hash_problem(text: &str) -> Option<String> {
     let Ok(parsed) = argon2::PasswordHash::new(text) else {
-        return Some("is not a PHC password hash string");
+        return Some("is not a PHC password hash string".to_owned());
     };
     if parsed.algorithm != argon2::ARGON2ID_IDENT {
-        return Some("is not an Argon2id hash ($argon2id$...)");
-    }
-    if argon2::Params::try_from(&parsed).is_err() {
-        return Some("holds Argon2 parameters out of range");
+        return Some("is not an Argon2id hash ($argon2id$...)".to_owned());
     }
     if parsed.salt.is_none() || parsed.hash.is_none() {
-        return Some("has no salt or no hash");
+        return Some("has no salt or no hash".to_owned());
+    }
+    if parsed.version != Some(0x13) {
+        return Some("is not of Argon2 version 19 ($argon2id$v=19$...)".to_owned());
+    }
+    let Some(params) = hash_params(text) else {
+        return Some("holds Argon2 parameters out of range".to_owned());
+    };
+    let shown =
+        |p: HashParams| format!("m={},t={},p={}", p.memory_kib, p.iterations, p.parallelism);
+    if !params.at_least(CURRENT_PARAMS) {
+        return Some(format!(
+            "has costs below {} (too cheap against guessing): hash the password again",
+            shown(CURRENT_PARAMS)
+        ));
+    }
+    if !MAX_VERIFY_PARAMS.at_least(params) {
+        return Some(format!(
+            "has costs above {} (the broker would refuse to verify it)",
+            shown(MAX_VERIFY_PARAMS)
+        ));
     }
     None
 }
@@ -172,6 +192,37 @@ mod tests {
         assert!(password_hash_problem("$2b$12$abcdefghijklmnopqrstuv").is_some());
         assert!(password_hash_problem(&HASH.replace("m=19456", "m=1")).is_some());
         assert!(password_hash_problem("$argon2id$v=19$m=19456,t=2,p=1").is_some());
+    }
+
+    /// Hashes the broker could never verify, or too cheap to resist guessing, are refused; the
+    /// costs are compared with `passwords`' own bounds.
+    #[test]
+    fn a_root_hash_is_one_the_broker_verifies_at_costs_it_would_use() {
+        let salt_hash = "c29tZXNhbHRzb21lc2FsdA$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc";
+        let with = |version_and_params: &str| format!("$argon2id${version_and_params}${salt_hash}");
+        for (text, problem) in [
+            (with("v=19$m=8,t=1,p=1"), "costs below m=19456,t=2,p=1"),
+            (with("v=19$m=19456,t=1,p=1"), "costs below"),
+            (with("v=16$m=19456,t=2,p=1"), "version 19"),
+            (with("m=19456,t=2,p=1"), "version 19"),
+            (
+                with("v=19$m=4194304,t=2,p=1"),
+                "costs above m=262144,t=16,p=4",
+            ),
+            (with("v=19$m=19456,t=17,p=1"), "costs above"),
+            (with("v=19$m=19456,t=2,p=5"), "costs above"),
+        ] {
+            let found = password_hash_problem(&text).unwrap_or_default();
+            assert!(found.contains(problem), "{text}: {found}");
+            assert!(!found.contains(salt_hash), "{found}");
+        }
+        for text in [
+            with("v=19$m=19456,t=2,p=1"),
+            with("v=19$m=65536,t=3,p=4"),
+            with("v=19$m=262144,t=16,p=4"),
+        ] {
+            assert_eq!(password_hash_problem(&text), None, "{text}");
+        }
     }
 
     #[test]
