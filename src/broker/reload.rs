@@ -339,6 +339,7 @@ impl Broker {
     /// revocations, SAML slots and counters are shared. Last, the revocation registry is
     /// reconciled with the new roles and users as at start: a failure there changes nothing.
     pub async fn reconfigured(&self, config: Config) -> Result<(Broker, Reloaded), StartError> {
+        super::warn_root_access_keys(&config.iam);
         // The API layer served now, over the new file (its roles shared, not parsed again).
         let layer = Arc::clone(&self.iam_layer);
         let config = merged_off_runtime(config, &layer, &self.config, &layer).await?;
