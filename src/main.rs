@@ -452,17 +452,6 @@ fn serve(config: Config, reload: Loader) -> anyhow::Result<()> {
                  accepts. Never run this configuration outside development."
             );
         }
-        for root in config.iam.roots() {
-            for key in &root.user.access_keys {
-                tracing::warn!(
-                    account = %root.account,
-                    access_key_id = %key.id,
-                    active = key.active,
-                    "ROOT ACCESS KEY CONFIGURED: it signs as the account's root user, which no \
-                     policy limits in its account. Delete it and use an IAM user or role."
-                );
-            }
-        }
         let source = config.source.clone();
         let live = Live::new(
             Broker::build(config, Arc::new(SystemClock)).await?,

@@ -116,9 +116,27 @@ pub struct Broker {
     pub key_use: Arc<key_use::KeyUse>,
 }
 
+/// Logs a `WARN` line for every root access key `iam` holds (with its id, never its secret):
+/// at start ([`Broker::build`]) and at every configuration reload
+/// ([`Broker::reconfigured`]), so that a root key a reload adds is reported too.
+pub fn warn_root_access_keys(iam: &crate::iam::Iam) {
+    for root in iam.roots() {
+        for key in &root.user.access_keys {
+            tracing::warn!(
+                account = %root.account,
+                access_key_id = %key.id,
+                active = key.active,
+                "ROOT ACCESS KEY CONFIGURED: it signs as the account's root user, which no \
+                 policy limits in its account. Delete it and use an IAM user or role."
+            );
+        }
+    }
+}
+
 impl Broker {
     /// Opens the store, loads (or creates) keys and prepares the identity providers.
     pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Broker, StartError> {
+        warn_root_access_keys(&config.iam);
         oidc::install_crypto_provider();
         let keys = SessionKeys::load_or_generate(&config.keys_dir)?;
         // Replicas share the folder: pick up rotated and retired keys without a restart.

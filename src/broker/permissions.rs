@@ -223,6 +223,11 @@ impl Permissions {
 
     /// The request `action` on `resource` by this caller: `context` (request keys such as
     /// `aws:SourceIp`, service keys) with the caller's keys added over it.
+    ///
+    /// For an account's root user, a resource of `*` (an action that names no resource) is
+    /// taken literally, not as "some resource": root's policy ([`crate::iam::root::root_policy`])
+    /// grants the resources of its account, and `*` is none of them, so only its statement on
+    /// `*` itself (the account-level actions) applies there.
     pub fn request(
         &self,
         action: &str,
@@ -231,7 +236,10 @@ impl Permissions {
         now: time::OffsetDateTime,
     ) -> Request {
         self.add_principal_keys(&mut context, now);
+        let root = matches!(&self.principal, Principal::Aws(p) if p.kind == AwsKind::Root);
+        let literal = root && resource.name() == "*";
         Request::new(self.principal.clone(), action, resource, context)
+            .with_wildcard_only_action(literal)
     }
 
     /// Decides `request` with IAM's logic: explicit deny wins; within the caller's account the

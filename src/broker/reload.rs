@@ -22,8 +22,8 @@ use super::caller::SigningKeyCache;
 use super::iam_api::{self, IamSync};
 use super::{Broker, StartError, oidc_providers};
 use crate::config::{Config, ConfigError};
-use crate::iam::Origin;
 use crate::iam::api::Layer;
+use crate::iam::{HeldSecret, Iam, Origin};
 use crate::revocation::Principals;
 
 /// Reads the configuration again: [`Config::load`] of the file `serve` was started with. Runs
@@ -339,6 +339,7 @@ impl Broker {
     /// revocations, SAML slots and counters are shared. Last, the revocation registry is
     /// reconciled with the new roles and users as at start: a failure there changes nothing.
     pub async fn reconfigured(&self, config: Config) -> Result<(Broker, Reloaded), StartError> {
+        super::warn_root_access_keys(&config.iam);
         // The API layer served now, over the new file (its roles shared, not parsed again).
         let layer = Arc::clone(&self.iam_layer);
         let config = merged_off_runtime(config, &layer, &self.config, &layer).await?;
@@ -391,6 +392,12 @@ impl Broker {
                 );
             }
         }
+        // The file's access keys (users' and roots') that were active and are not now
+        // (removed, made inactive, moved to another user): the sessions made with them end, as
+        // a key deactivated through IAM's API ends its own ([`super::iam_api`]).
+        for gone in file_keys_gone(&self.config.iam, &config.iam) {
+            revoked.extend(self.revocations.revoke_file_key(gone, now).await?);
+        }
         // Roles no longer served at all, API roles too (deleted, hidden by a file role at
         // another path, their account gone, a policy that no longer parses): their sessions
         // end, so that one served again later does not bring them back.
@@ -427,6 +434,23 @@ impl Broker {
         };
         Ok((next, reloaded))
     }
+}
+
+/// The ids of the configuration file's access keys active in `before` that `after` does not
+/// serve as an active key of the same user (by ARN and id). A key created through IAM's API is
+/// not one: the change that deactivates or deletes it revokes its sessions.
+fn file_keys_gone<'a>(before: &'a Iam, after: &Iam) -> Vec<&'a str> {
+    let users = before.users().chain(before.roots().map(|r| &r.user));
+    users
+        .flat_map(|user| user.access_keys.iter().map(move |key| (user, key)))
+        .filter(|(_, key)| key.active && matches!(key.secret, HeldSecret::File(_)))
+        .filter(|(user, key)| {
+            !after.user_by_access_key(&key.id).is_some_and(|(now, k)| {
+                k.active && now.arn == user.arn && now.user_id == user.user_id
+            })
+        })
+        .map(|(_, key)| key.id.as_str())
+        .collect()
 }
 
 #[cfg(test)]

@@ -93,12 +93,13 @@ fn describe(e: &Entry) -> String {
         Rule::AccessKey {
             access_key_id,
             generation_up_to,
+            issued_up_to,
         } => format!(
             "access key {access_key_id}: sessions made with it{}",
-            if *generation_up_to == i64::MAX {
-                String::new()
-            } else {
-                format!(" while active, up to its activation {generation_up_to}")
+            match issued_up_to {
+                Some(t) => format!(" up to {}", rfc3339(*t)),
+                None if *generation_up_to == i64::MAX => String::new(),
+                None => format!(" while active, up to its activation {generation_up_to}"),
             }
         ),
         Rule::WebIdentityToken { sha256 } => format!(

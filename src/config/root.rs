@@ -1,7 +1,8 @@
 //! `[[accounts]] root = { ... }` checked into an [`iam::root::Root`]: the password file must
-//! hold an Argon2id PHC hash, the MFA seed comes from an environment variable and must be
-//! base32 (as `[[mfa_devices]]` seeds), root access keys are read as users' are. A problem
-//! names the account, the file or variable and the line, never a value read.
+//! hold an Argon2id PHC hash the broker verifies, at costs no lower than it would use, the MFA
+//! seed comes from an environment variable and must be base32 (as `[[mfa_devices]]` seeds),
+//! root access keys are read as users' are. A problem names the account, the file or variable
+//! and the line, never a value read.
 
 use std::collections::HashSet;
 use std::io::Read as _;
@@ -190,6 +191,24 @@ mod tests {
                 "$argon2i$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc",
                 "root.hash",
                 "is not an Argon2id hash",
+            ),
+            (
+                r#"{ password_file = "root.hash" }"#,
+                "$argon2id$v=19$m=8,t=1,p=1$c29tZXNhbHRzb21lc2FsdA$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc",
+                "root.hash",
+                "has costs below",
+            ),
+            (
+                r#"{ password_file = "root.hash" }"#,
+                "$argon2id$v=16$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc",
+                "root.hash",
+                "version 19",
+            ),
+            (
+                r#"{ password_file = "root.hash" }"#,
+                "$argon2id$v=19$m=4194304,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc",
+                "root.hash",
+                "would refuse to verify",
             ),
             (
                 r#"{ password_file = "missing.hash" }"#,

@@ -308,17 +308,23 @@ impl PasswordHash {
 
     /// Its Argon2id parameters, when it is an Argon2id hash of version 0x13.
     pub fn params(&self) -> Option<HashParams> {
-        let phc = Phc::new(&self.0).ok()?;
-        if phc.algorithm.as_str() != "argon2id" || phc.version != Some(0x13) {
-            return None;
-        }
-        let params = Params::try_from(&phc).ok()?;
-        Some(HashParams {
-            memory_kib: params.m_cost(),
-            iterations: params.t_cost(),
-            parallelism: params.p_cost(),
-        })
+        hash_params(&self.0)
     }
+}
+
+/// The Argon2id parameters of the PHC string `text`, when it is an Argon2id hash of version
+/// 0x13 (`v=19`, the only one [`verify_hash`] verifies) with parameters Argon2 accepts.
+pub fn hash_params(text: &str) -> Option<HashParams> {
+    let phc = Phc::new(text).ok()?;
+    if phc.algorithm.as_str() != "argon2id" || phc.version != Some(0x13) {
+        return None;
+    }
+    let params = Params::try_from(&phc).ok()?;
+    Some(HashParams {
+        memory_kib: params.m_cost(),
+        iterations: params.t_cost(),
+        parallelism: params.p_cost(),
+    })
 }
 
 /// Argon2id's costs.

@@ -75,6 +75,9 @@ pub struct Index {
     /// Long-term access key id → cut-off on the key's generation (not a time): sessions
     /// created at a generation up to it are revoked.
     keys: HashMap<String, Cut>,
+    /// Long-term access key id → cut-off on the issue time of the sessions created with it
+    /// (the configuration file's keys, whose generation never moves).
+    key_times: HashMap<String, Cut>,
     /// Hex SHA-256 of a web identity token or SAML assertion → until when it is kept.
     tokens: HashMap<String, i64>,
 }
@@ -131,13 +134,17 @@ impl Index {
             Rule::AccessKey {
                 access_key_id,
                 generation_up_to,
+                issued_up_to,
             } => {
+                let (cuts, up_to) = match issued_up_to {
+                    Some(t) => (&mut self.key_times, *t),
+                    None => (&mut self.keys, *generation_up_to),
+                };
                 let cut = Cut {
-                    issued_up_to: *generation_up_to,
+                    issued_up_to: up_to,
                     expires_at: entry.expires_at,
                 };
-                self.keys
-                    .entry(access_key_id.clone())
+                cuts.entry(access_key_id.clone())
                     .and_modify(|c| c.merge(cut))
                     .or_insert(cut);
             }
@@ -155,6 +162,7 @@ impl Index {
         self.roles.retain(|_, cut| cut.expires_at > now);
         self.users.retain(|_, cut| cut.expires_at > now);
         self.keys.retain(|_, cut| cut.expires_at > now);
+        self.key_times.retain(|_, cut| cut.expires_at > now);
         for subjects in self.subjects.values_mut() {
             subjects.retain(|_, cut| cut.expires_at > now);
         }
@@ -172,6 +180,7 @@ impl Index {
             && self.roles.is_empty()
             && self.users.is_empty()
             && self.keys.is_empty()
+            && self.key_times.is_empty()
             && self.tokens.is_empty()
     }
 
@@ -182,6 +191,7 @@ impl Index {
             + self.roles.len()
             + self.users.len()
             + self.keys.len()
+            + self.key_times.len()
             + self.subjects.values().map(HashMap::len).sum::<usize>()
     }
 
@@ -213,6 +223,11 @@ impl Index {
                 .keys
                 .get(key)
                 .is_some_and(|c| generation <= c.issued_up_to)
+        {
+            return Err(Revoked::AccessKey);
+        }
+        if let Some((key, _)) = s.long_term_key
+            && covers(self.key_times.get(key))
         {
             return Err(Revoked::AccessKey);
         }
@@ -420,6 +435,7 @@ mod tests {
             Rule::AccessKey {
                 access_key_id: "AKIA1".into(),
                 generation_up_to: 0,
+                issued_up_to: None,
             },
             1000,
         ));
@@ -436,6 +452,7 @@ mod tests {
             Rule::AccessKey {
                 access_key_id: "AKIA1".into(),
                 generation_up_to: 1,
+                issued_up_to: None,
             },
             2000,
         ));
@@ -443,6 +460,7 @@ mod tests {
             Rule::AccessKey {
                 access_key_id: "AKIA1".into(),
                 generation_up_to: 0,
+                issued_up_to: None,
             },
             1000,
         ));
@@ -452,6 +470,60 @@ mod tests {
         assert_eq!(index.len(), 1);
         index.prune(2000);
         assert!(index.is_empty());
+    }
+
+    #[test]
+    fn a_file_key_rule_revokes_the_sessions_issued_up_to_its_cut_only() {
+        let mut index = Index::default();
+        index.apply(&entry(
+            Rule::AccessKey {
+                access_key_id: "AKIA1".into(),
+                generation_up_to: i64::MAX,
+                issued_up_to: Some(1000),
+            },
+            5000,
+        ));
+        let made_with = |key: &'static str, issued_at: i64| SessionFacts {
+            long_term_key: Some((key, 0)),
+            ..session("ASIA5", "r", "s", issued_at)
+        };
+        assert_eq!(
+            index.check(&made_with("AKIA1", 1000)),
+            Err(Revoked::AccessKey)
+        );
+        // Listed again later: its new sessions work; another key's always did.
+        assert_eq!(index.check(&made_with("AKIA1", 1001)), Ok(()));
+        assert_eq!(index.check(&made_with("AKIA2", 900)), Ok(()));
+        assert_eq!(index.len(), 1);
+        index.prune(5000);
+        assert!(index.is_empty());
+    }
+
+    #[test]
+    fn a_file_key_rule_reads_as_before_without_its_time() {
+        // What a build without `issued_up_to` wrote reads as a generation rule, and a rule
+        // with it is written so that such a build ends every session of the key.
+        let old = r#"{"kind":"AccessKey","access_key_id":"AKIA1","generation_up_to":3}"#;
+        let rule: Rule = serde_json::from_str(old).unwrap();
+        assert_eq!(
+            rule,
+            Rule::AccessKey {
+                access_key_id: "AKIA1".into(),
+                generation_up_to: 3,
+                issued_up_to: None,
+            }
+        );
+        assert_eq!(serde_json::to_string(&rule).unwrap(), old);
+        let new = Rule::AccessKey {
+            access_key_id: "AKIA1".into(),
+            generation_up_to: i64::MAX,
+            issued_up_to: Some(1000),
+        };
+        let text = serde_json::to_string(&new).unwrap();
+        assert!(
+            text.contains(&format!("\"generation_up_to\":{}", i64::MAX)),
+            "{text}"
+        );
     }
 
     #[test]

@@ -115,10 +115,15 @@ pub enum Rule {
     },
     /// Every session created with the long-term access key of this id at a generation up to
     /// this one (and those chained from them): the key was deactivated (a later activation
-    /// is a later generation) or deleted.
+    /// is a later generation) or deleted. With `issued_up_to`, instead every session created
+    /// with it up to that time, whatever the generation: for a key of the configuration file,
+    /// whose generation never moves (`generation_up_to` is then `i64::MAX`, so that a build
+    /// that does not read `issued_up_to` ends them all rather than none).
     AccessKey {
         access_key_id: String,
         generation_up_to: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        issued_up_to: Option<i64>,
     },
     /// The token cannot be exchanged again, and sessions issued for it are refused.
     WebIdentityToken {
@@ -274,14 +279,19 @@ impl Principals {
         out
     }
 
-    /// The roles and users of `iam`, no identity provider.
+    /// The roles and users of `iam` (the accounts' root users among them), no identity provider.
     pub fn of_iam(iam: &Iam) -> Principals {
         Principals {
             roles: iam
                 .roles()
                 .map(|r| (r.arn.clone(), r.max_session_duration))
                 .collect(),
-            users: iam.users().map(|u| u.arn.clone()).collect(),
+            // Accounts' root users too: their keys make GetSessionToken sessions as users'.
+            users: iam
+                .users()
+                .chain(iam.roots().map(|r| &r.user))
+                .map(|u| u.arn.clone())
+                .collect(),
             providers: HashMap::new(),
             held_accounts: HashSet::new(),
         }
@@ -581,12 +591,39 @@ impl Revocations {
         now: OffsetDateTime,
     ) -> Result<Vec<Entry>, RevocationError> {
         let now = now.unix_timestamp();
+        let rule = Rule::AccessKey {
+            access_key_id: access_key_id.to_owned(),
+            generation_up_to,
+            issued_up_to: None,
+        };
+        self.store_and_publish(vec![self.key_entry(rule, now)], now)
+            .await
+    }
+
+    /// Ends every session created up to `now` with the configuration file's access key
+    /// `access_key_id` (a user's or a root's), and those chained from them: for a key a reload
+    /// removed or made inactive. A file key's generation never moves, so the cut is by issue
+    /// time: the key listed (or made active) again later makes sessions that work.
+    pub async fn revoke_file_key(
+        &self,
+        access_key_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Entry>, RevocationError> {
+        let now = now.unix_timestamp();
+        let rule = Rule::AccessKey {
+            access_key_id: access_key_id.to_owned(),
+            generation_up_to: i64::MAX,
+            issued_up_to: Some(now),
+        };
+        self.store_and_publish(vec![self.key_entry(rule, now)], now)
+            .await
+    }
+
+    /// A rule on a long-term key, kept as long as the longest session a user's key can create.
+    fn key_entry(&self, rule: Rule, now: i64) -> Entry {
         let longest = LONGEST_USER_SESSION.max(self.shared.longest);
-        let entry = Entry {
-            rule: Rule::AccessKey {
-                access_key_id: access_key_id.to_owned(),
-                generation_up_to,
-            },
+        Entry {
+            rule,
             revoked_at: now,
             // A minute beyond the longest session: a replica a little behind (its swap, its
             // clock) may still issue one with the key as the rule is stored.
@@ -594,8 +631,7 @@ impl Revocations {
                 .saturating_add(i64::from(longest))
                 .saturating_add(60)
                 .max(now.saturating_add(DESCENDANT_COVER)),
-        };
-        self.store_and_publish(vec![entry], now).await
+        }
     }
 
     /// Ends every session of the user `user_arn` issued up to `now` (and those chained from

@@ -530,3 +530,14 @@ fn chains_are_bounded() {
     assert_eq!(r.lineage.ancestors.len(), crate::session::MAX_CHAIN_DEPTH);
     assert!(Lineage::chained_from(&r).is_none());
 }
+
+#[test]
+fn an_accounts_root_user_is_a_user_revocations_name() {
+    let text = "[[accounts]]\nid = \"111122223333\"\nroot = { access_keys = [{ id = \"AKIAROOTROOTROOTROOT\", secret_env = \"ROOT_SECRET\" }] }\n\n[[accounts]]\nid = \"444455556666\"\n";
+    let env = |var: &str| (var == "ROOT_SECRET").then(|| "rootSecret/EXAMPLE".to_owned());
+    let config =
+        Config::from_toml_with_env(text, "c.toml", std::path::Path::new("."), &env).unwrap();
+    let p = Principals::of(&config);
+    assert!(p.users.contains("arn:aws:iam::111122223333:root"));
+    assert!(!p.users.contains("arn:aws:iam::444455556666:root"));
+}

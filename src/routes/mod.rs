@@ -206,10 +206,12 @@ pub fn resolve(
     Ok(find(routes, method, &checked))
 }
 
-/// A service name as credential scopes carry it: lower-case letters, digits and `-`.
+/// A service name as credential scopes carry it: lower-case letters, digits and `-`, not first
+/// (what `sigv4` reads in a scope).
 pub fn is_service_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
+        && !s.starts_with('-')
         && s.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }

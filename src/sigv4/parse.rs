@@ -23,6 +23,12 @@ pub const MAX_SIGNED_HEADERS: usize = 128;
 pub const MAX_HEADER_NAME_LEN: usize = 256;
 /// Most query parameters a signed request may carry.
 pub const MAX_QUERY_PARAMS: usize = 1024;
+/// Longest region in a credential scope (AWS's are at most 20 characters, e.g.
+/// `ap-southeast-5`, `us-gov-west-1`).
+pub const MAX_REGION_LEN: usize = 32;
+/// Longest service in a credential scope (signing names such as `execute-api`,
+/// `route53-recovery-control-config`).
+pub const MAX_SERVICE_LEN: usize = 64;
 
 /// Reads the signature's claims from a request: the `Authorization` header
 /// (`AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...` with `X-Amz-Date`) or the
@@ -259,12 +265,34 @@ fn parse_credential(value: &str) -> Result<Credential, SigV4Error> {
             shorten(date)
         )));
     }
+    // Both are recorded (an access key's last use) and shown (the credential report, a CSV
+    // read by spreadsheets), so only names shaped as AWS's are read; neither is echoed.
+    if !is_scope_name(region, MAX_REGION_LEN) {
+        return Err(SigV4Error::Malformed(
+            "Credential should be scoped to a valid region.".to_owned(),
+        ));
+    }
+    if !is_scope_name(service, MAX_SERVICE_LEN) {
+        return Err(SigV4Error::Malformed(
+            "Credential should be scoped to a valid service.".to_owned(),
+        ));
+    }
     Ok(Credential {
         access_key_id: (*akid).to_owned(),
         date: (*date).to_owned(),
         region: (*region).to_owned(),
         service: (*service).to_owned(),
     })
+}
+
+/// Whether `name` is a region or service name as AWS writes them: 1 to `max` lowercase
+/// letters, digits and hyphens, not starting with a hyphen.
+fn is_scope_name(name: &str, max: usize) -> bool {
+    (1..=max).contains(&name.len())
+        && !name.starts_with('-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 fn parse_signed_headers(value: &str) -> Result<Vec<String>, SigV4Error> {
@@ -429,6 +457,51 @@ mod tests {
 
     /// Headers, query, expected AWS code.
     type Case<'a> = (Vec<(String, String)>, &'a str, &'a str);
+
+    #[test]
+    fn scopes_name_a_region_and_a_service_as_aws_writes_them() {
+        let with = |region: &str, service: &str| {
+            let cred = format!("Credential=AKID/20150830/{region}/{service}/aws4_request");
+            parse_with(
+                &headers(&[
+                    ("X-Amz-Date", "20150830T123600Z"),
+                    (
+                        "Authorization",
+                        &auth(&format!("{cred}, SignedHeaders=host, Signature={SIG}")),
+                    ),
+                ]),
+                "",
+            )
+        };
+        for (region, service) in [
+            ("us-east-1", "sts"),
+            ("us-gov-west-1", "execute-api"),
+            ("x", "s3"),
+            (&"a".repeat(MAX_REGION_LEN), &"b".repeat(MAX_SERVICE_LEN)),
+        ] {
+            assert!(with(region, service).is_ok(), "{region} {service}");
+        }
+        for (region, service, what) in [
+            ("=1+1", "sts", "region"),
+            ("=HYPERLINK(\"x\")", "sts", "region"),
+            ("US-EAST-1", "sts", "region"),
+            ("-us-east-1", "sts", "region"),
+            ("us east 1", "sts", "region"),
+            ("us-east-1\t", "sts", "region"),
+            (&"a".repeat(MAX_REGION_LEN + 1), "sts", "region"),
+            ("us-east-1", "@sts", "service"),
+            ("us-east-1", "-sts", "service"),
+            ("us-east-1", "STS", "service"),
+            ("us-east-1", &"b".repeat(MAX_SERVICE_LEN + 1), "service"),
+        ] {
+            let err = with(region, service).unwrap_err();
+            assert_eq!(
+                err,
+                SigV4Error::Malformed(format!("Credential should be scoped to a valid {what}.")),
+                "{region} {service}"
+            );
+        }
+    }
 
     #[test]
     fn refuses_what_it_cannot_read() {

@@ -214,3 +214,88 @@ async fn role_sessions_are_judged_by_their_policies() {
     }
     assert!(broker.state.auth_cache.get(c.access_key_id(), 0).is_some());
 }
+
+/// A JSON POST to `path` signed by `signer` for `sts`: status and JSON.
+async fn post_json(
+    broker: &TestBroker,
+    path: &str,
+    signer: &Signer,
+    body: &serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let url = format!("{}{path}", broker.endpoint);
+    let body = body.to_string();
+    let content_type = ("content-type", "application/json");
+    let mut request = broker
+        .http()
+        .post(&url)
+        .header(content_type.0, content_type.1)
+        .body(body.clone());
+    for (n, v) in signer.sign("sts", "POST", &url, &[content_type], body.as_bytes()) {
+        request = request.header(n, v);
+    }
+    let r = request.send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap())
+}
+
+/// An account's root user is confined to its account: it may do anything on a resource whose
+/// ARN names its account and IAM's account-level actions, but not administer the broker
+/// (`POST /admin/reload`: `broker:ReloadConfig` on `*`), not ask the authorize API about a
+/// resource that names no account, and a request it signs on such a resource (an S3 object) is
+/// not allowed. Operators explicitly granted these keep them.
+#[tokio::test]
+async fn a_root_user_is_confined_to_its_account() {
+    use crate::revocation::{ROOT_KEY, ROOT_SECRET, root_config};
+    let dir = tempfile::tempdir().unwrap();
+    let toml = root_config(dir.path(), Some("Active"), Some("Active"));
+    let broker = TestBroker::reloadable(dir, &toml).await;
+    let root = Signer::new(ROOT_KEY, ROOT_SECRET, None);
+    let ops = Signer::new(
+        "AKIAOPSREVOKEAAAAAAA",
+        "opsRevokeSecretAccessKey/EXAMPLE+012345",
+        None,
+    );
+
+    let (status, v) = post_json(&broker, "/admin/reload", &root, &serde_json::json!({})).await;
+    assert_eq!(status, 403, "{v}");
+    assert_eq!(v["error"]["code"], "AccessDenied", "{v}");
+    let (status, v) = post_json(&broker, "/admin/reload", &ops, &serde_json::json!({})).await;
+    assert_eq!(status, 200, "{v}");
+
+    // A request the root signs, as a resource server forwards it.
+    let forwarded = |service: &str, resource: &str, action: &str| {
+        let url = "https://objects.example.com/bucket/key";
+        let mut headers = vec![("host".to_owned(), "objects.example.com".to_owned())];
+        headers.extend(root.sign(service, "GET", url, &[], b""));
+        serde_json::json!({
+            "request": {"method": "GET", "path": "/bucket/key", "headers": headers},
+            "action": action,
+            "resource": resource,
+        })
+    };
+    let object = forwarded("s3", "arn:aws:s3:::bucket/key", "s3:GetObject");
+    let (status, v) = post_json(&broker, "/authorize", &root, &object).await;
+    assert_eq!(status, 403, "{v}");
+    for (question, allowed) in [
+        (object, false),
+        (forwarded("s3", "*", "s3:ListAllMyBuckets"), false),
+        (
+            forwarded(
+                "dynamodb",
+                "arn:aws:dynamodb:us-east-1:111122223333:table/t",
+                "dynamodb:GetItem",
+            ),
+            true,
+        ),
+    ] {
+        let (status, v) = post_json(&broker, "/authorize", &ops, &question).await;
+        assert_eq!(status, 200, "{v}");
+        assert_eq!(v["authenticated"], true, "{v}");
+        assert_eq!(v["allowed"], allowed, "{question}: {v}");
+    }
+
+    // Its own account's IAM, resource `*` included.
+    let iam = broker.iam_as(ROOT_KEY, ROOT_SECRET);
+    iam.list_users().send().await.unwrap();
+    iam.generate_credential_report().send().await.unwrap();
+}

@@ -650,3 +650,33 @@ async fn session_policies_are_bounded_checked_after_the_signature_and_stored_min
     .await;
     assert_eq!(code, "MalformedPolicyDocument");
 }
+
+/// No role is assumed by an account's root user: not with its access key, nor with the
+/// session its key made (`GetSessionToken`), in its own account or another, even by a role
+/// whose trust names the account's root.
+#[tokio::test]
+async fn the_root_user_assumes_no_role_even_through_its_session() {
+    use crate::revocation::{
+        ROOT_KEY, ROOT_SECRET, ROOT_TRUSTING_ROLES, root_config, user_session,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let toml = root_config(dir.path(), Some("Active"), Some("Active"));
+    let broker = TestBroker::from_toml(dir, &toml).await;
+    let (session, _) = user_session(&broker, ROOT_KEY, ROOT_SECRET, None).await;
+    for role in ROOT_TRUSTING_ROLES {
+        for sts in [
+            long_term(&broker, ROOT_KEY, ROOT_SECRET),
+            client(&broker, &session),
+        ] {
+            let (code, status, message) = crate::iam_roles::refused(
+                sts.assume_role()
+                    .role_arn(role)
+                    .role_session_name("root")
+                    .send()
+                    .await,
+            );
+            assert_eq!((code.as_str(), status), ("AccessDenied", 403), "{role}");
+            assert_eq!(message, "Roles may not be assumed by root accounts.");
+        }
+    }
+}

@@ -461,3 +461,54 @@ async fn a_role_removed_by_reload_ends_its_sessions_and_adding_it_back_does_not_
     broker.caller(&deploy).await.unwrap();
     stop(broker.server);
 }
+
+/// A root access key a reload adds is reported as one configured at start is: one `WARN` line
+/// `ROOT ACCESS KEY CONFIGURED` naming the key, never its secret.
+#[tokio::test]
+async fn a_root_access_key_added_by_a_reload_is_warned_about() {
+    const ROOT_KEY: &str = "AKIARELOADROOTAAAAAA";
+    const ROOT_SECRET: &str = "reloadRootSecretAccessKey/EXAMPLE+012345";
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("root.secret"), ROOT_SECRET).unwrap();
+    let path = dir.path().join("broker.toml");
+    let base = "[server]\nlisten = \"127.0.0.1:0\"\n\n[keys]\ndir = \"keys\"\n\n[[accounts]]\nid = \"111122223333\"\n";
+    std::fs::write(&path, base).unwrap();
+    let server = crate::serve::serve(path.to_str().unwrap());
+    wait_ready(&server.endpoint).await;
+    let root = sts_client(
+        &server.endpoint,
+        Some(Credentials::new(ROOT_KEY, ROOT_SECRET, None, None, "test")),
+    );
+    assert!(root.get_caller_identity().send().await.is_err());
+
+    std::fs::write(
+        &path,
+        format!(
+            "{base}root = {{ access_keys = [{{ id = \"{ROOT_KEY}\", secret_file = \"root.secret\" }}] }}\n"
+        ),
+    )
+    .unwrap();
+    let status = Command::new("kill")
+        .args(["-HUP", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // The reload is applied once the key signs; a hang guard only.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while root.get_caller_identity().send().await.is_err() {
+        assert!(Instant::now() < deadline, "the reload never applied");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let log = stop(server);
+    let warnings: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("ROOT ACCESS KEY CONFIGURED"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{log}");
+    assert!(
+        warnings[0].contains("WARN") && warnings[0].contains(ROOT_KEY),
+        "{}",
+        warnings[0]
+    );
+    assert!(!log.contains(ROOT_SECRET), "a secret reached the log");
+}

@@ -782,3 +782,196 @@ async fn revocations_written_before_the_index_still_apply_after_an_upgrade() {
         .unwrap();
     assert_eq!(listed.len(), unlisted);
 }
+
+pub const ROOT_KEY: &str = "AKIAROOTREVOKEAAAAAA";
+pub const ROOT_SECRET: &str = "rootRevokeSecretAccessKey/EXAMPLE+01234";
+const DAVE_KEY: &str = "AKIADAVEREVOKEAAAAAA";
+const DAVE_SECRET: &str = "daveRevokeSecretAccessKey/EXAMPLE+01234";
+const ROOT_OPS_KEY: &str = "AKIAOPSREVOKEAAAAAAA";
+const ROOT_OPS_SECRET: &str = "opsRevokeSecretAccessKey/EXAMPLE+012345";
+const ROOT_ARN: &str = "arn:aws:iam::111122223333:root";
+
+/// A configuration of account 111122223333 (and 444455556666, with no root) written to `dir`:
+/// its root with one access key of status `root_key` (no root at all when `None`), dave with a
+/// key of status `dave_key` (none when `None`), ops allowed `broker:*`, and a role in each
+/// account trusting the first account's root (`ROOT_TRUSTING_ROLES`).
+pub fn root_config(
+    dir: &std::path::Path,
+    root_key: Option<&str>,
+    dave_key: Option<&str>,
+) -> String {
+    for (file, text) in [
+        ("root.secret", ROOT_SECRET),
+        ("dave.secret", DAVE_SECRET),
+        ("ops.secret", ROOT_OPS_SECRET),
+        (
+            "ops.json",
+            r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "broker:*", "Resource": "*"}]}"#,
+        ),
+    ] {
+        std::fs::write(dir.join(file), text).unwrap();
+    }
+    let root = root_key.map_or_else(String::new, |status| {
+        format!(
+            "root = {{ access_keys = [{{ id = \"{ROOT_KEY}\", secret_file = \"root.secret\", status = \"{status}\" }}] }}\n"
+        )
+    });
+    let dave = dave_key.map_or_else(String::new, |status| {
+        format!("{{ id = \"{DAVE_KEY}\", secret_file = \"dave.secret\", status = \"{status}\" }}")
+    });
+    format!(
+        r#"[server]
+listen = "127.0.0.1:0"
+
+[store]
+url = "memory://"
+
+[keys]
+dir = "keys"
+
+[[accounts]]
+id = "111122223333"
+{root}
+[[accounts]]
+id = "444455556666"
+
+[[users]]
+account = "111122223333"
+name = "dave"
+access_keys = [{dave}]
+
+[[users]]
+account = "111122223333"
+name = "ops"
+policy_files = ["ops.json"]
+access_keys = [{{ id = "{ROOT_OPS_KEY}", secret_file = "ops.secret" }}]
+
+[[roles]]
+account = "111122223333"
+name = "trusts-root"
+trust_policy = '{trust}'
+
+[[roles]]
+account = "444455556666"
+name = "trusts-root"
+trust_policy = '{trust}'
+"#,
+        trust = r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "sts:AssumeRole"}]}"#,
+    )
+}
+
+/// The roles of [`root_config`]: one in the root's account, one in another, both trusting the
+/// root's account.
+pub const ROOT_TRUSTING_ROLES: [&str; 2] = [
+    "arn:aws:iam::111122223333:role/trusts-root",
+    "arn:aws:iam::444455556666:role/trusts-root",
+];
+
+/// `GetSessionToken` with a long-term key, asking for `seconds` when given.
+pub async fn user_session(
+    broker: &TestBroker,
+    key: &str,
+    secret: &str,
+    seconds: Option<i32>,
+) -> (Creds, i64) {
+    let out = broker
+        .sts_as(key, secret, None)
+        .get_session_token()
+        .set_duration_seconds(seconds)
+        .send()
+        .await
+        .unwrap();
+    let c = out.credentials().unwrap();
+    (
+        (
+            c.access_key_id().to_owned(),
+            c.secret_access_key().to_owned(),
+            c.session_token().to_owned(),
+        ),
+        c.expiration().secs(),
+    )
+}
+
+/// Rewrites the reloadable `broker`'s file and reloads it.
+async fn reload_with(broker: &TestBroker, root_key: Option<&str>, dave_key: Option<&str>) {
+    let toml = root_config(broker.dir.path(), root_key, dave_key);
+    std::fs::write(broker.dir.path().join("broker.toml"), toml).unwrap();
+    broker.live.reload("test").await.unwrap();
+}
+
+/// A root key's `GetSessionToken` sessions last an hour at most; an operator revokes them as
+/// a user's (`POST /admin/revoke` kind `User` on `arn:aws:iam::ACCOUNT:root`); a reload that
+/// removes a file key or makes it inactive (the root's or a user's) ends the sessions made with
+/// it, while the key listed again later makes sessions that work; and a root removed and added
+/// back does not revive its sessions.
+#[tokio::test]
+async fn a_root_keys_sessions_are_revocable_and_end_with_the_key() {
+    let clock = now_clock();
+    let dir = tempfile::tempdir().unwrap();
+    let toml = root_config(dir.path(), Some("Active"), Some("Active"));
+    let broker = TestBroker::reloadable_with_clock(dir, &toml, clock.clone()).await;
+    clock.advance(time::Duration::seconds(2));
+
+    // An hour at most, whatever is asked (AWS's rule for root), and an hour by default.
+    let now = clock.now().unix_timestamp();
+    let (root, expires) = user_session(&broker, ROOT_KEY, ROOT_SECRET, Some(129_600)).await;
+    assert_eq!(expires, now + 3600);
+    let (_, expires) = user_session(&broker, ROOT_KEY, ROOT_SECRET, None).await;
+    assert_eq!(expires, now + 3600);
+    let (_, expires) = user_session(&broker, ROOT_KEY, ROOT_SECRET, Some(900)).await;
+    assert_eq!(expires, now + 900);
+    // A user's may last 36 hours.
+    let (_, expires) = user_session(&broker, DAVE_KEY, DAVE_SECRET, Some(129_600)).await;
+    assert_eq!(expires, now + 129_600);
+    probe(&broker, &root).await.unwrap();
+
+    // Revoked by an operator as a user is.
+    let url = format!("{}/admin/revoke", broker.endpoint);
+    let body = json!({"kind": "User", "user_arn": ROOT_ARN}).to_string();
+    let content_type = ("content-type", "application/json");
+    let mut request = broker
+        .http()
+        .post(&url)
+        .header(content_type.0, content_type.1)
+        .body(body.clone());
+    let ops = crate::harness::signer::Signer::new(ROOT_OPS_KEY, ROOT_OPS_SECRET, None);
+    for (n, v) in ops.sign("sts", "POST", &url, &[content_type], body.as_bytes()) {
+        request = request.header(n, v);
+    }
+    let answer = request.send().await.unwrap();
+    let status = answer.status().as_u16();
+    assert_eq!(status, 200, "{}", answer.text().await.unwrap());
+    let refused = Err(("InvalidClientTokenId".to_owned(), 403));
+    assert_eq!(probe(&broker, &root).await, refused);
+
+    // The root's key made inactive and dave's removed from the file: their sessions end.
+    clock.advance(time::Duration::seconds(2));
+    let (root, _) = user_session(&broker, ROOT_KEY, ROOT_SECRET, None).await;
+    let (dave, _) = user_session(&broker, DAVE_KEY, DAVE_SECRET, None).await;
+    probe(&broker, &root).await.unwrap();
+    probe(&broker, &dave).await.unwrap();
+    reload_with(&broker, Some("Inactive"), None).await;
+    assert_eq!(probe(&broker, &root).await, refused);
+    assert_eq!(probe(&broker, &dave).await, refused);
+
+    // Listed and active again: the old sessions stay refused, new ones work (a file key's generation
+    // never moves; the cut is by issue time).
+    reload_with(&broker, Some("Active"), Some("Active")).await;
+    clock.advance(time::Duration::seconds(2));
+    assert_eq!(probe(&broker, &root).await, refused);
+    assert_eq!(probe(&broker, &dave).await, refused);
+    let (root, _) = user_session(&broker, ROOT_KEY, ROOT_SECRET, None).await;
+    let (dave, _) = user_session(&broker, DAVE_KEY, DAVE_SECRET, None).await;
+    probe(&broker, &root).await.unwrap();
+    probe(&broker, &dave).await.unwrap();
+
+    // The whole root removed, then added back: its session is not revived.
+    reload_with(&broker, None, Some("Active")).await;
+    assert_eq!(probe(&broker, &root).await, refused);
+    reload_with(&broker, Some("Active"), Some("Active")).await;
+    assert_eq!(probe(&broker, &root).await, refused);
+    probe(&broker, &dave).await.unwrap();
+    clock.advance(time::Duration::seconds(2));
+    let (root, _) = user_session(&broker, ROOT_KEY, ROOT_SECRET, None).await;
+    probe(&broker, &root).await.unwrap();
+}

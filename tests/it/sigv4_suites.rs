@@ -423,3 +423,70 @@ fn tweak_changes_one_character() {
     assert_eq!(tweak("zZ"), "zA");
     assert_eq!(tweak(""), "a");
 }
+
+/// A credential scope's region is recorded as the key's last use and shown in the credential
+/// report (a CSV spreadsheets read): one that is not a region name, such as the formula
+/// `=1+1`, is refused before anything is recorded. Signed by the SDK's own signer (the SDK's
+/// client refuses such a region before sending).
+#[tokio::test]
+async fn a_scope_region_that_is_no_region_name_is_refused_and_not_recorded() {
+    use crate::harness::broker::TestBroker;
+    use crate::harness::signer::Signer;
+    use crate::revocation::{ROOT_KEY, ROOT_SECRET, root_config};
+
+    const DAVE_KEY: &str = "AKIADAVEREVOKEAAAAAA";
+    const DAVE_SECRET: &str = "daveRevokeSecretAccessKey/EXAMPLE+01234";
+    let dir = tempfile::tempdir().unwrap();
+    let toml = root_config(dir.path(), Some("Active"), Some("Active"));
+    let broker = TestBroker::from_toml(dir, &toml).await;
+    // GetCallerIdentity signed by dave for `service` in `region`: status and body.
+    let call = |service: &'static str, region: &'static str| {
+        let url = format!("{}/", broker.endpoint);
+        let body = "Action=GetCallerIdentity&Version=2011-06-15";
+        let content_type = ("content-type", "application/x-www-form-urlencoded");
+        let signer = Signer::new(DAVE_KEY, DAVE_SECRET, None).in_region(region);
+        let mut request = broker
+            .http()
+            .post(&url)
+            .header(content_type.0, content_type.1)
+            .body(body);
+        for (n, v) in signer.sign(service, "POST", &url, &[content_type], body.as_bytes()) {
+            request = request.header(n, v);
+        }
+        async move {
+            let r = request.send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let last_used = || async {
+        let out = broker
+            .iam_as(ROOT_KEY, ROOT_SECRET)
+            .get_access_key_last_used()
+            .access_key_id(DAVE_KEY)
+            .send()
+            .await
+            .unwrap();
+        out.access_key_last_used().unwrap().region().to_owned()
+    };
+
+    for (service, region, what) in [
+        ("sts", "=1+1", "region"),
+        ("sts", "US-EAST-1", "region"),
+        ("sts", "-1", "region"),
+        ("sts", "@SUM(1+1)", "region"),
+        ("=1+1", "us-east-1", "service"),
+    ] {
+        let (status, body) = call(service, region).await;
+        assert_eq!(status, 400, "{region}: {body}");
+        assert!(body.contains("<Code>IncompleteSignature</Code>"), "{body}");
+        assert!(
+            body.contains(&format!("Credential should be scoped to a valid {what}.")),
+            "{body}"
+        );
+        assert!(!body.contains("1+1"), "{body}");
+    }
+    assert_eq!(last_used().await, "N/A");
+    let (status, body) = call("sts", "eu-west-3").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(last_used().await, "eu-west-3");
+}

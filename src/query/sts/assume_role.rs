@@ -125,6 +125,18 @@ pub async fn assume_role(
     state.throttle.peek_role(input.role_arn).await?;
     let authenticated = authenticate_for(state, meta, "sts").await?;
     let caller = authenticated.caller();
+    // As in AWS, the root user cannot assume a role: not with its key, nor with a session its
+    // key made (GetSessionToken).
+    let root = match caller {
+        Caller::Session(record) => record.user_arn(),
+        Caller::User(user) => Some(user.arn.as_str()),
+    }
+    .is_some_and(crate::iam::root::is_root_arn);
+    if root {
+        return Err(ApiError::access_denied(
+            "Roles may not be assumed by root accounts.",
+        ));
+    }
     // The new session descends from a calling session: revoking any session of the chain
     // revokes it too; one created with a user's long-term key is covered by revoking the user
     // or deactivating the key.
@@ -134,12 +146,6 @@ pub async fn assume_role(
                 "Role chains are limited to {MAX_CHAIN_DEPTH} sessions"
             ))
         })?,
-        // As in AWS, the root user cannot assume a role.
-        Caller::User(user) if crate::iam::root::is_root_arn(&user.arn) => {
-            return Err(ApiError::access_denied(
-                "Roles may not be assumed by root accounts.",
-            ));
-        }
         Caller::User(user) => Lineage {
             user_arn: Some(user.arn.clone()),
             long_term_key: long_term_key(state, &authenticated),

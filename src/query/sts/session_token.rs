@@ -1,6 +1,7 @@
 //! `GetSessionToken`: an IAM user exchanges its long-term key (and optionally an MFA code) for
 //! temporary credentials that act as the user, with `aws:MultiFactorAuthPresent` set when a
-//! code was given. Role sessions cannot call it, as in AWS.
+//! code was given. Role sessions cannot call it, as in AWS. An account's root user may, for an
+//! hour at most.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -22,6 +23,8 @@ use crate::session::{Lineage, Origin, SessionPrincipal};
 /// Longest GetSessionToken session (36 hours), and the default (12 hours).
 pub const MAX_SECONDS: u32 = 129_600;
 pub const DEFAULT_SECONDS: u32 = 43_200;
+/// Longest, and default, session of an account's root user (1 hour).
+pub const ROOT_MAX_SECONDS: u32 = 3600;
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -51,6 +54,13 @@ pub async fn get_session_token(
             ));
         }
     };
+    // As AWS documents it: a root's session lasts at most an hour, and a longer one asked
+    // for is that hour (not refused).
+    let duration = if crate::iam::root::is_root_arn(&user.arn) {
+        duration.map_or(ROOT_MAX_SECONDS, |d| d.min(ROOT_MAX_SECONDS))
+    } else {
+        duration.unwrap_or(DEFAULT_SECONDS)
+    };
     let now = role_session::now(&*state.clock);
     let mfa_at = match mfa {
         Some((serial, code)) => Some(check_mfa(state, &user, serial, code, now).await?),
@@ -65,7 +75,7 @@ pub async fn get_session_token(
                 user_id: user.user_id.clone(),
             },
             account: &user.account,
-            duration: duration.unwrap_or(DEFAULT_SECONDS),
+            duration,
             max_duration: MAX_SECONDS,
             now,
             origin: Origin::GetSessionToken,

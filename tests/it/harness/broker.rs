@@ -412,10 +412,19 @@ impl TestBroker {
     /// The broker on `toml`, written to `broker.toml` in `dir`, which `live.reload` reads
     /// again (rewrite the file first).
     pub async fn reloadable(dir: tempfile::TempDir, toml: &str) -> TestBroker {
+        TestBroker::reloadable_with_clock(dir, toml, Arc::new(SystemClock)).await
+    }
+
+    /// [`TestBroker::reloadable`] with a clock the test moves.
+    pub async fn reloadable_with_clock(
+        dir: tempfile::TempDir,
+        toml: &str,
+        clock: Arc<dyn Clock>,
+    ) -> TestBroker {
         let path = dir.path().join("broker.toml");
         std::fs::write(&path, toml).unwrap();
         let config = Config::load(&path).unwrap();
-        let broker = Broker::build(config, Arc::new(SystemClock)).await.unwrap();
+        let broker = Broker::build(config, clock).await.unwrap();
         let live = Live::new(broker, Some(Box::new(move || Config::load(&path))));
         TestBroker::serving(dir, live).await
     }

@@ -14,6 +14,8 @@ pub struct Signer {
     pub access_key_id: String,
     pub secret: String,
     pub token: Option<String>,
+    /// The credential scope's region: `us-east-1` unless [`Signer::in_region`] says otherwise.
+    pub region: String,
 }
 
 impl Signer {
@@ -22,11 +24,18 @@ impl Signer {
             access_key_id: access_key_id.to_owned(),
             secret: secret.to_owned(),
             token: token.map(str::to_owned),
+            region: "us-east-1".to_owned(),
         }
     }
 
+    /// The same signer scoping its signatures to `region` (any text, as a hostile client may).
+    pub fn in_region(mut self, region: &str) -> Signer {
+        self.region = region.to_owned();
+        self
+    }
+
     /// The headers SigV4 adds (`authorization`, `x-amz-date`, the token...) for `method` on
-    /// `url` with `headers` and `body`, signed for `service` in `us-east-1` at `time`.
+    /// `url` with `headers` and `body`, signed for `service` in its region at `time`.
     /// `declare_payload` also signs `x-amz-content-sha256`, as S3 clients do.
     #[allow(clippy::too_many_arguments)]
     pub fn sign_at(
@@ -53,7 +62,7 @@ impl Signer {
         }
         let params = v4::SigningParams::builder()
             .identity(&identity)
-            .region("us-east-1")
+            .region(self.region.as_str())
             .name(service)
             .time(time)
             .settings(settings)
