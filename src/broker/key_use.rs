@@ -1,6 +1,9 @@
-//! When each long-term access key was last used (IAM's `GetAccessKeyLastUsed`), and each role
+//! When each long-term access key was last used (IAM's `GetAccessKeyLastUsed`), each role
 //! (`RoleLastUsed` in `GetRole`, by the role's unique `AROA…` id, noted when a session of it is
-//! issued; the ids of keys and roles never collide), recorded
+//! issued) and each user's password (`PasswordLastUsed` in `GetUser` and `ListUsers`, by the
+//! user's unique `AIDA…` id with service `signin`, noted at each successful `POST /signin`;
+//! read it with [`KeyUse::newest`]`(store, user_id)`). The ids of keys, roles and users never
+//! collide, so one record serves all three. Recorded
 //! without a store write per request: every request verified with a key notes the date and the
 //! service and region its signature was scoped to here, in memory ([`KeyUse::record`]), and a
 //! task writes what was noted to the store at most once every [`FLUSH_EVERY`], as one write for
@@ -74,6 +77,33 @@ impl KeyUse {
             Some(u) => Some(u.newest(stored)),
             None => stored,
         })
+    }
+
+    /// The last uses of `ids`, in their order: the store's (one read), or this replica's when
+    /// newer.
+    pub async fn newest_of(
+        &self,
+        store: &Store,
+        ids: &[&str],
+    ) -> Result<Vec<Option<LastUse>>, StoreError> {
+        let stored = store.key_uses(ids).await?;
+        let pending = lock(&self.pending);
+        let writing = lock(&self.writing);
+        Ok(ids
+            .iter()
+            .zip(stored)
+            .map(|(id, stored)| {
+                let here = [pending.get(*id), writing.get(*id)]
+                    .into_iter()
+                    .flatten()
+                    .max_by_key(|u| u.at)
+                    .cloned();
+                match here {
+                    Some(u) => Some(u.newest(stored)),
+                    None => stored,
+                }
+            })
+            .collect())
     }
 
     /// Writes what was noted since the last write, in one store write (none when nothing was

@@ -90,6 +90,35 @@ impl Store {
         self.errors().count(Operation::KeyUseRead, result)
     }
 
+    /// The last uses stored for `ids`, in their order, in one read (`HMGET`).
+    pub async fn key_uses(&self, ids: &[&str]) -> Result<Vec<Option<LastUse>>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let result = match self {
+            Store::Memory(m) => {
+                let stored = m.key_uses_lock();
+                Ok(ids.iter().map(|id| stored.get(*id).cloned()).collect())
+            }
+            Store::Redis(r) => {
+                let mut cmd = redis::cmd("HMGET");
+                cmd.arg(KEY_LAST_USED);
+                for id in ids {
+                    cmd.arg(*id);
+                }
+                r.query::<Vec<Option<Vec<u8>>>>(&cmd).await.and_then(|all| {
+                    all.into_iter()
+                        .map(|bytes| match bytes {
+                            Some(b) => Ok(Some(serde_json::from_slice(&b)?)),
+                            None => Ok(None),
+                        })
+                        .collect()
+                })
+            }
+        };
+        self.errors().count(Operation::KeyUseRead, result)
+    }
+
     /// Forgets the last use of access key `id` (the key was deleted).
     pub async fn forget_key_use(&self, id: &str) -> Result<(), StoreError> {
         let result = match self {
