@@ -81,6 +81,11 @@ pub enum ErrorCode {
     InvalidAuthenticationCode,
     PasswordPolicyViolation,
     InvalidUserType,
+    // Signing in with a password (`POST /signin`).
+    InvalidCredentials,
+    MfaRequired,
+    PasswordResetRequired,
+    PasswordExpired,
     // Too many requests (`[rate_limits]`).
     Throttling,
     // The service's own state.
@@ -132,6 +137,10 @@ impl ErrorCode {
             ErrorCode::InvalidAuthenticationCode => "InvalidAuthenticationCode",
             ErrorCode::PasswordPolicyViolation => "PasswordPolicyViolation",
             ErrorCode::InvalidUserType => "InvalidUserType",
+            ErrorCode::InvalidCredentials => "InvalidCredentials",
+            ErrorCode::MfaRequired => "MfaRequired",
+            ErrorCode::PasswordResetRequired => "PasswordResetRequired",
+            ErrorCode::PasswordExpired => "PasswordExpired",
             ErrorCode::Throttling => "Throttling",
             ErrorCode::ServiceUnavailable => "ServiceUnavailable",
             ErrorCode::InternalFailure => "InternalFailure",
@@ -176,6 +185,8 @@ impl ErrorCode {
             | ErrorCode::AccessDenied
             | ErrorCode::InvalidAuthenticationCode
             | ErrorCode::IdpRejectedClaim => StatusCode::FORBIDDEN,
+            ErrorCode::InvalidCredentials | ErrorCode::MfaRequired => StatusCode::UNAUTHORIZED,
+            ErrorCode::PasswordResetRequired | ErrorCode::PasswordExpired => StatusCode::FORBIDDEN,
             ErrorCode::NotFound | ErrorCode::NoSuchEntity => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
@@ -228,6 +239,10 @@ impl ErrorCode {
             | ErrorCode::InvalidAuthenticationCode
             | ErrorCode::PasswordPolicyViolation
             | ErrorCode::InvalidUserType
+            | ErrorCode::InvalidCredentials
+            | ErrorCode::MfaRequired
+            | ErrorCode::PasswordResetRequired
+            | ErrorCode::PasswordExpired
             | ErrorCode::Throttling => Fault::Sender,
         }
     }
@@ -277,7 +292,11 @@ impl ErrorCode {
             | ErrorCode::UnmodifiableEntity
             | ErrorCode::InvalidAuthenticationCode
             | ErrorCode::PasswordPolicyViolation
-            | ErrorCode::InvalidUserType => false,
+            | ErrorCode::InvalidUserType
+            | ErrorCode::InvalidCredentials
+            | ErrorCode::MfaRequired
+            | ErrorCode::PasswordResetRequired
+            | ErrorCode::PasswordExpired => false,
         }
     }
 
@@ -293,7 +312,11 @@ impl ErrorCode {
             | ErrorCode::InvalidIdentityToken
             | ErrorCode::ExpiredTokenException
             | ErrorCode::IdpRejectedClaim
-            | ErrorCode::InvalidAuthenticationCode => true,
+            | ErrorCode::InvalidAuthenticationCode
+            | ErrorCode::InvalidCredentials
+            | ErrorCode::MfaRequired
+            | ErrorCode::PasswordResetRequired
+            | ErrorCode::PasswordExpired => true,
             ErrorCode::ValidationError
             | ErrorCode::MissingParameter
             | ErrorCode::MissingAction
