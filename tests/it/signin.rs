@@ -751,3 +751,206 @@ async fn lockout_settings_are_checked() {
     assert_eq!(config.signin.max_failures, 10);
     assert_eq!(config.signin.lockout, Duration::from_secs(3600));
 }
+
+const BIN: &str = env!("CARGO_BIN_EXE_sts-broker");
+
+/// `sts-broker login ARGS` with `stdin` piped (not a terminal: one line per prompt), off the
+/// runtime; its exit status, stdout and stderr.
+async fn login(args: Vec<String>, stdin: String) -> (bool, String, String) {
+    let done = tokio::task::spawn_blocking(move || {
+        let mut child = std::process::Command::new(BIN)
+            .arg("login")
+            .args(&args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), stdin.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    });
+    let out = tokio::time::timeout(Duration::from_secs(60), done)
+        .await
+        .expect("login hung")
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn the_login_command_signs_in_for_the_aws_cli_and_no_password_is_logged_or_stored() {
+    let idp = TestIdp::start().await;
+    let redis = RedisServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let toml = config(
+        dir.path(),
+        &idp,
+        &redis.url(),
+        "\n[audit]\noutput = \"audit.log\"\n",
+    );
+    let path = dir.path().join("broker.toml");
+    std::fs::write(&path, toml).unwrap();
+    let server = crate::serve::serve(path.to_str().unwrap());
+    let endpoint = server.endpoint.clone();
+    crate::serve::wait_ready(&endpoint).await;
+    let iam = iam_client(
+        &endpoint,
+        Credentials::new(ADMIN_KEY_ID, ADMIN_SECRET, None, None, "test"),
+    );
+    iam.create_login_profile()
+        .user_name("alice")
+        .password(GOOD)
+        .send()
+        .await
+        .unwrap();
+    iam.create_login_profile()
+        .user_name("bob")
+        .password(OTHER)
+        .password_reset_required(true)
+        .send()
+        .await
+        .unwrap();
+    // Served once the broker's next poll swapped them in (its reads show the same state).
+    within(PROPAGATION * 2, || async {
+        let got = iam.get_login_profile().user_name("bob").send().await;
+        got.is_ok()
+    })
+    .await;
+    let args = |user: &str, extra: &[&str]| {
+        let mut a: Vec<String> = ["--endpoint", &endpoint, "--account", ALIAS, "--user", user]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        a.extend(extra.iter().map(|s| (*s).to_owned()));
+        a
+    };
+    let sts_with = |c: &Value| {
+        crate::harness::broker::sts_client(
+            &endpoint,
+            Some(Credentials::new(
+                c["AccessKeyId"].as_str().unwrap(),
+                c["SecretAccessKey"].as_str().unwrap(),
+                Some(c["SessionToken"].as_str().unwrap().to_owned()),
+                None,
+                "test",
+            )),
+        )
+    };
+
+    // Alice: the password, then (asked for) a code; credential_process JSON.
+    let seed = Seed::from_base32(ALICE_MFA_SEED).unwrap();
+    let code = code_at(&seed, OffsetDateTime::now_utc());
+    let (ok, out, err) = login(
+        args(
+            "alice",
+            &["--credential-process", "--duration-seconds", "900"],
+        ),
+        format!("{GOOD}\n{code}\n"),
+    )
+    .await;
+    assert!(ok, "{err}");
+    let process: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(process["Version"], 1);
+    assert!(
+        process["AccessKeyId"].as_str().unwrap().starts_with("ASIA"),
+        "{process}"
+    );
+    OffsetDateTime::parse(
+        process["Expiration"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    let me = sts_with(&process)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.arn(), Some(ALICE));
+
+    // Bob must set a new password: asked twice, then signed in; export lines by default.
+    let (ok, out, err) = login(args("bob", &[]), format!("{OTHER}\n{THIRD}\n{THIRD}\n")).await;
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("new password"),
+        "the broker's reason is shown: {err}"
+    );
+    let exported: std::collections::HashMap<&str, &str> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("export "))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k, v.trim_matches('\'')))
+        .collect();
+    let c = json!({
+        "AccessKeyId": exported["AWS_ACCESS_KEY_ID"],
+        "SecretAccessKey": exported["AWS_SECRET_ACCESS_KEY"],
+        "SessionToken": exported["AWS_SESSION_TOKEN"],
+    });
+    let me = sts_with(&c).get_caller_identity().send().await.unwrap();
+    assert_eq!(me.arn(), Some(BOB));
+
+    // Refusals: a clear sentence on stderr, a non-zero exit, nothing on stdout.
+    let (ok, out, err) = login(args("bob", &[]), format!("{WRONG}\n")).await;
+    assert!(!ok && out.is_empty(), "{out}");
+    assert!(
+        err.starts_with("error: sign-in refused: ") && err.contains("(InvalidCredentials;"),
+        "{err}"
+    );
+    let (ok, _, err) = login(args("alice", &[]), format!("{GOOD}\n")).await;
+    assert!(!ok);
+    assert!(
+        err.contains("standard input ended before the MFA code"),
+        "{err}"
+    );
+    let (ok, _, err) = login(
+        ["--endpoint", "ftp://x", "--account", ALIAS, "--user", "bob"]
+            .map(str::to_owned)
+            .to_vec(),
+        String::new(),
+    )
+    .await;
+    assert!(!ok && err.contains("http:// or https://"), "{err}");
+
+    // The AWS CLI with a profile whose credential_process signs bob in from a password file.
+    let password_file = dir.path().join("bob.password");
+    std::fs::write(&password_file, format!("{THIRD}\n")).unwrap();
+    let aws_config = dir.path().join("aws-config");
+    std::fs::write(
+        &aws_config,
+        format!(
+            "[profile signin]\nregion = us-east-1\ncredential_process = {BIN} login \
+             --endpoint {endpoint} --account {ACCOUNT} --user bob --credential-process \
+             --password-file {}\n",
+            password_file.display()
+        ),
+    )
+    .unwrap();
+    let mut aws = crate::analyzer::isolated("aws");
+    aws.args([
+        "sts",
+        "get-caller-identity",
+        "--profile",
+        "signin",
+        "--endpoint-url",
+        &endpoint,
+        "--output",
+        "json",
+    ])
+    .env("AWS_CONFIG_FILE", &aws_config);
+    let out: Value = serde_json::from_str(&crate::analyzer::run(aws, String::new()).await).unwrap();
+    assert_eq!(out["Arn"], BOB);
+
+    // No password in the broker's log, its audit log or the store.
+    let stored = crate::iam_mfa::redis_contents(&redis).await;
+    assert!(stored.contains("$argon2id$"), "the hashes are stored");
+    let log = crate::serve::stop(server);
+    let audit = std::fs::read_to_string(dir.path().join("audit.log")).unwrap();
+    assert!(audit.contains("signin:SignIn"), "{audit}");
+    for password in [GOOD, OTHER, THIRD, WRONG] {
+        for (place, text) in [("log", &log), ("audit log", &audit), ("store", &stored)] {
+            assert!(!text.contains(password), "a password is in the {place}");
+        }
+    }
+}
