@@ -120,6 +120,13 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         password_file: Option<PathBuf>,
     },
+    /// Reports read from the configured (Redis) store.
+    Report {
+        #[arg(long, value_name = "FILE", global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        what: ReportCommand,
+    },
     /// Revoke sessions on every replica sharing the configured (Redis) store.
     Revoke {
         #[arg(long, value_name = "FILE", global = true)]
@@ -154,6 +161,16 @@ enum AnalyzeCommand {
         /// Exit with status 3 when anything is found.
         #[arg(long)]
         fail_on_findings: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ReportCommand {
+    /// IAM's credential report (CSV) of every configured account, or of --account.
+    Credentials {
+        /// One account's report only.
+        #[arg(long, value_name = "ID")]
+        account: Option<String>,
     },
 }
 
@@ -378,6 +395,21 @@ fn run(cli: Cli) -> anyhow::Result<Output> {
                 }
             }))
         }
+        Command::Report { config, what } => {
+            let config = load_config(config.as_deref())?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            match what {
+                ReportCommand::Credentials { account } => {
+                    Ok(runtime.block_on(cli::report::credentials(
+                        &config,
+                        account.as_deref(),
+                        time::OffsetDateTime::now_utc(),
+                    )))
+                }
+            }
+        }
         Command::Revoke { config, what } => {
             let config = load_config(config.as_deref())?;
             let what = match what {
@@ -476,6 +508,17 @@ fn serve(config: Config, reload: Loader) -> anyhow::Result<()> {
                 "DEV ISSUER ENABLED: `sts-broker dev-token` mints identity tokens this broker \
                  accepts. Never run this configuration outside development."
             );
+        }
+        for root in config.iam.roots() {
+            for key in &root.user.access_keys {
+                tracing::warn!(
+                    account = %root.account,
+                    access_key_id = %key.id,
+                    active = key.active,
+                    "ROOT ACCESS KEY CONFIGURED: it signs as the account's root user, which no \
+                     policy limits in its account. Delete it and use an IAM user or role."
+                );
+            }
         }
         let source = config.source.clone();
         let live = Live::new(

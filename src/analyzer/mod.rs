@@ -306,7 +306,9 @@ fn wire(code: ErrorCode) -> (&'static str, StatusCode, Option<&'static str>) {
         | ErrorCode::MfaRequired
         | ErrorCode::PasswordResetRequired
         | ErrorCode::PasswordExpired => ("AccessDeniedException", StatusCode::FORBIDDEN, None),
-        ErrorCode::NoSuchEntity => ("ResourceNotFoundException", status, None),
+        ErrorCode::NoSuchEntity | ErrorCode::ReportNotPresent | ErrorCode::ReportExpired => {
+            ("ResourceNotFoundException", StatusCode::NOT_FOUND, None)
+        }
         ErrorCode::EntityAlreadyExists
         | ErrorCode::LimitExceeded
         | ErrorCode::DeleteConflict

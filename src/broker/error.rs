@@ -86,6 +86,9 @@ pub enum ErrorCode {
     MfaRequired,
     PasswordResetRequired,
     PasswordExpired,
+    // IAM's credential report.
+    ReportNotPresent,
+    ReportExpired,
     // Too many requests (`[rate_limits]`).
     Throttling,
     // The service's own state.
@@ -141,6 +144,8 @@ impl ErrorCode {
             ErrorCode::MfaRequired => "MfaRequired",
             ErrorCode::PasswordResetRequired => "PasswordResetRequired",
             ErrorCode::PasswordExpired => "PasswordExpired",
+            ErrorCode::ReportNotPresent => "ReportNotPresent",
+            ErrorCode::ReportExpired => "ReportExpired",
             ErrorCode::Throttling => "Throttling",
             ErrorCode::ServiceUnavailable => "ServiceUnavailable",
             ErrorCode::InternalFailure => "InternalFailure",
@@ -188,6 +193,7 @@ impl ErrorCode {
             ErrorCode::InvalidCredentials | ErrorCode::MfaRequired => StatusCode::UNAUTHORIZED,
             ErrorCode::PasswordResetRequired | ErrorCode::PasswordExpired => StatusCode::FORBIDDEN,
             ErrorCode::NotFound | ErrorCode::NoSuchEntity => StatusCode::NOT_FOUND,
+            ErrorCode::ReportNotPresent | ErrorCode::ReportExpired => StatusCode::GONE,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ErrorCode::RequestEntityTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -243,6 +249,8 @@ impl ErrorCode {
             | ErrorCode::MfaRequired
             | ErrorCode::PasswordResetRequired
             | ErrorCode::PasswordExpired
+            | ErrorCode::ReportNotPresent
+            | ErrorCode::ReportExpired
             | ErrorCode::Throttling => Fault::Sender,
         }
     }
@@ -296,7 +304,9 @@ impl ErrorCode {
             | ErrorCode::InvalidCredentials
             | ErrorCode::MfaRequired
             | ErrorCode::PasswordResetRequired
-            | ErrorCode::PasswordExpired => false,
+            | ErrorCode::PasswordExpired
+            | ErrorCode::ReportNotPresent
+            | ErrorCode::ReportExpired => false,
         }
     }
 
@@ -345,6 +355,8 @@ impl ErrorCode {
             | ErrorCode::UnmodifiableEntity
             | ErrorCode::PasswordPolicyViolation
             | ErrorCode::InvalidUserType
+            | ErrorCode::ReportNotPresent
+            | ErrorCode::ReportExpired
             | ErrorCode::Throttling
             | ErrorCode::ServiceUnavailable
             | ErrorCode::InternalFailure
@@ -567,6 +579,24 @@ impl ApiError {
         ApiError::new(
             ErrorCode::InvalidAuthenticationCode,
             "Authentication code for device is not valid.",
+        )
+    }
+
+    /// IAM's `ReportNotPresent` (410): no credential report was generated for the account.
+    pub fn report_not_present() -> ApiError {
+        ApiError::new(
+            ErrorCode::ReportNotPresent,
+            "The request was rejected because the credential report does not exist. To \
+             generate a credential report, use GenerateCredentialReport.",
+        )
+    }
+
+    /// IAM's `ReportExpired` (410): the account's credential report is older than 4 hours.
+    pub fn report_expired() -> ApiError {
+        ApiError::new(
+            ErrorCode::ReportExpired,
+            "The request was rejected because the most recent credential report has expired. \
+             To generate a new credential report, use GenerateCredentialReport.",
         )
     }
 

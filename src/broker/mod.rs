@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod auth_cache;
 pub mod caller;
+pub mod credential_report;
 pub mod denial;
 pub mod error;
 pub mod iam_api;

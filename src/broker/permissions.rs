@@ -59,18 +59,23 @@ impl Permissions {
     }
 
     /// An IAM user signing with a long-term key; `mfa_at` when it proved a code in this call.
+    /// An account's root user ([`crate::iam::root`]) is one too: principal type `Account`, no
+    /// `aws:username`, as in AWS.
     pub fn for_user(user: &User, mfa_at: Option<i64>) -> Permissions {
+        let root = crate::iam::root::is_root_arn(&user.arn);
         let mut context = Context::new();
         context.insert("aws:PrincipalArn", user.arn.as_str());
         context.insert("aws:PrincipalAccount", user.account.as_str());
-        context.insert("aws:PrincipalType", "User");
+        context.insert("aws:PrincipalType", if root { "Account" } else { "User" });
         context.insert("aws:userid", user.user_id.as_str());
-        context.insert("aws:username", user.name.as_str());
+        if !root {
+            context.insert("aws:username", user.name.as_str());
+        }
         Permissions {
             principal: Principal::Aws(AwsPrincipal {
                 arn: user.arn.clone(),
                 account: user.account.clone(),
-                kind: AwsKind::User,
+                kind: if root { AwsKind::Root } else { AwsKind::User },
                 role_arn: None,
             }),
             identity: user.identity_policies.clone(),

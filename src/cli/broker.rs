@@ -10,7 +10,16 @@ use crate::config::Config;
 use crate::keys::{self, DevIssuerKey};
 
 /// `check-config`: every problem with its file and line; exit status 1 if there is any.
+/// Warnings (trust policy lints, the dev issuer, credential hygiene as of now) leave it 0.
 pub fn check_config(config: Result<Config, crate::config::ConfigError>) -> Output {
+    check_config_at(config, time::OffsetDateTime::now_utc())
+}
+
+/// [`check_config`] with credential hygiene judged as of `now`.
+pub fn check_config_at(
+    config: Result<Config, crate::config::ConfigError>,
+    now: time::OffsetDateTime,
+) -> Output {
     match config {
         Ok(c) => {
             let roles = c.iam.roles().count();
@@ -39,6 +48,14 @@ pub fn check_config(config: Result<Config, crate::config::ConfigError>) -> Outpu
                 warnings.push_str(
                     "warning: the dev issuer is enabled: anyone who can read the keys folder can mint tokens\n",
                 );
+            }
+            for w in crate::config::hygiene::warnings(&c, now) {
+                match w.line {
+                    Some(line) => {
+                        warnings.push_str(&format!("{}:{line}: warning: {}\n", w.file, w.message))
+                    }
+                    None => warnings.push_str(&format!("{}: warning: {}\n", w.file, w.message)),
+                }
             }
             stdout.push_str(&warnings);
             Output {

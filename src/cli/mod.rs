@@ -6,6 +6,7 @@ pub mod broker;
 pub mod export;
 pub mod login;
 pub mod policy;
+pub mod report;
 pub mod revoke;
 
 /// What a command wants printed, and how the process should exit.

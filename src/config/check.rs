@@ -307,6 +307,7 @@ impl Checker<'_> {
             .metrics
             .as_ref()
             .and_then(|m| self.metrics(m, &raw.server.listen));
+        let hygiene = self.hygiene(&raw);
         Config {
             source: self.name.to_owned(),
             server: raw.server,
@@ -327,6 +328,7 @@ impl Checker<'_> {
             metrics_listen,
             rate_limits: self.rate_limits(raw.rate_limits.as_ref()),
             signin: self.signin(raw.signin.as_ref()),
+            hygiene,
         }
     }
 

@@ -43,6 +43,9 @@ pub struct ConfigFile {
     pub rate_limits: Option<RateLimitsSection>,
     /// Signing in with a password: the lockout (defaults when absent).
     pub signin: Option<SignInSection>,
+    /// What `check-config` warns about in the credentials configured.
+    #[serde(default)]
+    pub hygiene: HygieneSection,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -154,6 +157,9 @@ pub struct AccountEntry {
     /// The account's password policy (read-only through IAM's API).
     #[serde(default)]
     pub password_policy: Option<PasswordPolicyEntry>,
+    /// The account's root user (none when absent).
+    #[serde(default)]
+    pub root: Option<RootEntry>,
 }
 
 /// `password_policy = { ... }` of an `[[accounts]]` entry: IAM's password policy, each value
@@ -179,6 +185,53 @@ pub struct PasswordPolicyEntry {
     pub hard_expiry: bool,
     #[serde(default)]
     pub allow_users_to_change: bool,
+}
+
+/// `root = { ... }` of an `[[accounts]]` entry: the root user's password (an Argon2id PHC hash
+/// in a file), its MFA seed (base32, from an environment variable), and access keys only when
+/// listed here. Secrets are never written in the configuration itself.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RootEntry {
+    /// A file holding the password's `$argon2id$...` hash (relative to the configuration).
+    #[serde(default)]
+    pub password_file: Option<String>,
+    /// An environment variable holding the root's virtual MFA seed (base32).
+    #[serde(default)]
+    pub mfa_secret_env: Option<String>,
+    /// Root access keys: reported loudly (check-config, the log, the credential report).
+    #[serde(default)]
+    pub access_keys: Vec<AccessKeyEntry>,
+}
+
+/// `[hygiene]`: the limits `check-config` warns past.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HygieneSection {
+    /// An active access key created longer ago than this is reported (IAM's guidance: rotate).
+    #[serde(default = "default_max_key_age_days")]
+    pub max_key_age_days: u32,
+    /// Two active keys of one user, the newer older than this, are reported (a rotation left
+    /// unfinished).
+    #[serde(default = "default_second_key_grace_days")]
+    pub second_key_grace_days: u32,
+}
+
+impl Default for HygieneSection {
+    fn default() -> Self {
+        HygieneSection {
+            max_key_age_days: default_max_key_age_days(),
+            second_key_grace_days: default_second_key_grace_days(),
+        }
+    }
+}
+
+fn default_max_key_age_days() -> u32 {
+    90
+}
+
+fn default_second_key_grace_days() -> u32 {
+    14
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -6,8 +6,10 @@
 pub mod api_providers;
 mod check;
 pub mod file;
+pub mod hygiene;
 mod locate;
 mod rate_limits;
+mod root;
 mod saml;
 mod signin;
 mod store;
@@ -66,6 +68,8 @@ pub struct Config {
     pub rate_limits: RateLimits,
     /// Signing in with a password (`[signin]`): the lockout.
     pub signin: SignIn,
+    /// What `check-config` warns about (`[hygiene]`, see [`hygiene::warnings`]).
+    pub hygiene: hygiene::Hygiene,
 }
 
 /// The checked `[ext_authz]` section.

@@ -10,7 +10,7 @@ use time::format_description::well_known::Rfc3339;
 use zeroize::Zeroizing;
 
 use super::Checker;
-use super::file::{ConfigFile, GroupEntry, KeyStatus, MfaDeviceEntry, UserEntry};
+use super::file::{AccessKeyEntry, ConfigFile, GroupEntry, KeyStatus, MfaDeviceEntry, UserEntry};
 use crate::iam::{self, AccessKey, Group, HeldSecret, Iam, MfaDevice, User};
 use crate::policy::{NamedPolicy, PolicyType};
 use crate::secret::Secret;
@@ -55,6 +55,7 @@ impl Checker<'_> {
                 iam.add_mfa_device(device);
             }
         }
+        self.check_roots(raw, iam, &mut key_ids);
     }
 
     fn check_group(&mut self, g: &GroupEntry, iam: &Iam, line: Option<usize>) -> Option<Group> {
@@ -153,8 +154,40 @@ impl Checker<'_> {
                 format!("user {arn} has more than {MAX_ACCESS_KEYS_PER_USER} access keys"),
             );
         }
+        let access_keys = self.access_keys(&u.access_keys, line, key_ids);
+        if self.issues.len() > before {
+            return None;
+        }
+        Some(User {
+            account: u.account.clone(),
+            name: u.name.clone(),
+            path: u.path.clone(),
+            user_id: iam::stable_id("AIDA", &format!("{}/{}", u.account, u.name)),
+            arn,
+            groups: u.groups.clone(),
+            identity_policies: identity,
+            permissions_boundary: boundary,
+            tags: u.tags.clone(),
+            access_keys,
+            about: self.about(
+                inline_documents,
+                u.managed_policies.clone(),
+                u.permissions_boundary.clone(),
+            ),
+        })
+    }
+
+    /// Access keys as configured (a user's or a root's): ids well formed and unique across the
+    /// file (`key_ids`), creation times RFC 3339, secrets read from their variable or file;
+    /// each problem on the key's line (found from `line`, its entry's).
+    pub(super) fn access_keys(
+        &mut self,
+        keys: &[AccessKeyEntry],
+        line: Option<usize>,
+        key_ids: &mut HashSet<String>,
+    ) -> Vec<AccessKey> {
         let mut access_keys = Vec::new();
-        for k in &u.access_keys {
+        for k in keys {
             let key_line = self.line_after(line, &format!("\"{}\"", k.id));
             if !iam::is_access_key_id(&k.id) {
                 self.issue(
@@ -204,26 +237,7 @@ impl Checker<'_> {
                 });
             }
         }
-        if self.issues.len() > before {
-            return None;
-        }
-        Some(User {
-            account: u.account.clone(),
-            name: u.name.clone(),
-            path: u.path.clone(),
-            user_id: iam::stable_id("AIDA", &format!("{}/{}", u.account, u.name)),
-            arn,
-            groups: u.groups.clone(),
-            identity_policies: identity,
-            permissions_boundary: boundary,
-            tags: u.tags.clone(),
-            access_keys,
-            about: self.about(
-                inline_documents,
-                u.managed_policies.clone(),
-                u.permissions_boundary.clone(),
-            ),
-        })
+        access_keys
     }
 
     fn check_mfa_device(
@@ -434,7 +448,7 @@ impl Checker<'_> {
     }
 
     /// The first line at or after `from` containing `needle`, else `from`.
-    fn line_after(&self, from: Option<usize>, needle: &str) -> Option<usize> {
+    pub(super) fn line_after(&self, from: Option<usize>, needle: &str) -> Option<usize> {
         let start = from?;
         self.text
             .lines()

@@ -15,6 +15,8 @@ pub mod api;
 pub mod mfa;
 pub mod passwords;
 pub mod providers;
+pub mod report;
+pub mod root;
 mod user;
 
 pub mod users;
@@ -142,6 +144,8 @@ pub struct Iam {
     /// The password policies the configuration file sets, by account id (read-only through
     /// the API; [`passwords`]).
     pub password_policies: BTreeMap<String, passwords::PasswordPolicy>,
+    /// Root users, by account ([`root`]).
+    roots: HashMap<String, Arc<root::Root>>,
 }
 
 impl Iam {
@@ -184,11 +188,35 @@ impl Iam {
         self.users.insert(user.arn.clone(), Arc::new(user));
     }
 
-    /// Keeps only the users `keep` accepts (and their access keys).
+    /// Keeps only the users `keep` accepts (and their access keys; root users are kept).
     pub fn retain_users(&mut self, mut keep: impl FnMut(&User) -> bool) {
         self.users.retain(|_, u| keep(u));
         let users = &self.users;
-        self.access_keys.retain(|_, arn| users.contains_key(arn));
+        self.access_keys
+            .retain(|_, arn| users.contains_key(arn) || root::is_root_arn(arn));
+    }
+
+    /// Adds an account's root user and indexes its access keys.
+    pub fn add_root(&mut self, root: root::Root) {
+        for key in &root.user.access_keys {
+            self.access_keys
+                .insert(key.id.clone(), root.user.arn.clone());
+        }
+        self.roots.insert(root.account.clone(), Arc::new(root));
+    }
+
+    /// The root user of `account`, when configured.
+    pub fn root(&self, account: &str) -> Option<&Arc<root::Root>> {
+        self.roots.get(account)
+    }
+
+    pub fn roots(&self) -> impl Iterator<Item = &Arc<root::Root>> {
+        self.roots.values()
+    }
+
+    /// What signing in as the root of `account` checks: its password's hash and MFA seed.
+    pub fn root_sign_in(&self, account: &str) -> Option<root::RootSignIn<'_>> {
+        self.roots.get(account).map(|r| r.sign_in())
     }
 
     /// The user of `account` named `name`, whatever its path, names compared without case.
@@ -205,9 +233,13 @@ impl Iam {
             .find(|g| g.account == account && g.name.eq_ignore_ascii_case(name))
     }
 
-    /// The user an ARN names, exactly as configured.
+    /// The user an ARN names, exactly as configured; an account's root user as a caller
+    /// (`arn:aws:iam::ACCOUNT:root`) too. [`Self::users`] lists IAM users only.
     pub fn user(&self, arn: &str) -> Option<&Arc<User>> {
-        self.users.get(arn)
+        match self.users.get(arn) {
+            Some(user) => Some(user),
+            None => self.roots.get(root::root_account(arn)?).map(|r| &r.user),
+        }
     }
 
     pub fn users(&self) -> impl Iterator<Item = &Arc<User>> {
@@ -216,7 +248,7 @@ impl Iam {
 
     /// The user holding access key `id`, and the key, active or not.
     pub fn user_by_access_key(&self, id: &str) -> Option<(&Arc<User>, &AccessKey)> {
-        let user = self.users.get(self.access_keys.get(id)?)?;
+        let user = self.user(self.access_keys.get(id)?)?;
         let key = user.access_keys.iter().find(|k| k.id == id)?;
         Some((user, key))
     }

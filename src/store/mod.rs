@@ -281,6 +281,20 @@ impl Store {
         self.errors().count(Operation::Entries, result)
     }
 
+    /// The entry `id` of `namespace`, while it lives (counted with [`Operation::Entries`]).
+    pub async fn get_entry(
+        &self,
+        namespace: &str,
+        id: &str,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let key = entry_key(namespace, id);
+        let result = match self {
+            Store::Memory(m) => Ok(m.get(&key)),
+            Store::Redis(r) => r.get(&key).await,
+        };
+        self.errors().count(Operation::Entries, result)
+    }
+
     /// Seconds the entry `id` of `namespace` has left; `None` when absent.
     pub async fn entry_ttl(&self, namespace: &str, id: &str) -> Result<Option<u64>, StoreError> {
         let key = entry_key(namespace, id);

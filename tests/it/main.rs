@@ -18,6 +18,7 @@ mod authorize;
 mod caller_identity;
 mod cli;
 mod config;
+mod credential_report;
 mod deploy;
 mod docs_tour;
 mod ext_authz;

@@ -1,6 +1,6 @@
 //! IAM's Query API (version 2010-05-08) on the broker's endpoint: the actions that explain
 //! and simulate decisions, `SimulateCustomPolicy` and `SimulatePrincipalPolicy`
-//! ([`simulate`]), the management of roles ([`roles`]), of customer-managed policies ([`policies`]) and of identity providers ([`providers`]), of users, groups and the account alias ([`users`]), of access keys ([`access_keys`]), of virtual MFA devices ([`mfa`]), of the password policy and login profiles ([`passwords`]). Requests reach it through [`crate::query::dispatch`] when `Version` is IAM's;
+//! ([`simulate`]), the management of roles ([`roles`]), of customer-managed policies ([`policies`]) and of identity providers ([`providers`]), of users, groups and the account alias ([`users`]), of access keys ([`access_keys`]), of virtual MFA devices ([`mfa`]), of the password policy and login profiles ([`passwords`]), and the credential report ([`report`]). Requests reach it through [`crate::query::dispatch`] when `Version` is IAM's;
 //! answers use IAM's XML namespace, with STS's envelope and error shape (both are AWS Query
 //! APIs). Every action here is an admin action ([`crate::broker::admin`]): signed for `iam` by a caller
 //! whose policies allow it.
@@ -10,6 +10,7 @@ pub mod mfa;
 pub mod passwords;
 pub mod policies;
 pub mod providers;
+pub mod report;
 pub mod roles;
 pub mod simulate;
 pub mod users;
@@ -136,6 +137,8 @@ pub enum Action {
     UpdateLoginProfile,
     DeleteLoginProfile,
     ChangePassword,
+    GenerateCredentialReport,
+    GetCredentialReport,
 }
 
 impl Action {
@@ -255,6 +258,8 @@ impl Action {
             "UpdateLoginProfile" => Some(Action::UpdateLoginProfile),
             "DeleteLoginProfile" => Some(Action::DeleteLoginProfile),
             "ChangePassword" => Some(Action::ChangePassword),
+            "GenerateCredentialReport" => Some(Action::GenerateCredentialReport),
+            "GetCredentialReport" => Some(Action::GetCredentialReport),
             _ => None,
         }
     }
@@ -373,6 +378,8 @@ impl Action {
             Action::UpdateLoginProfile => "UpdateLoginProfile",
             Action::DeleteLoginProfile => "DeleteLoginProfile",
             Action::ChangePassword => "ChangePassword",
+            Action::GenerateCredentialReport => "GenerateCredentialReport",
+            Action::GetCredentialReport => "GetCredentialReport",
         }
     }
 
@@ -492,6 +499,8 @@ impl Action {
             Action::UpdateLoginProfile => "UpdateLoginProfileResponse",
             Action::DeleteLoginProfile => "DeleteLoginProfileResponse",
             Action::ChangePassword => "ChangePasswordResponse",
+            Action::GenerateCredentialReport => "GenerateCredentialReportResponse",
+            Action::GetCredentialReport => "GetCredentialReportResponse",
         }
     }
 
@@ -611,6 +620,8 @@ impl Action {
             Action::UpdateLoginProfile => "UpdateLoginProfileResult",
             Action::DeleteLoginProfile => "DeleteLoginProfileResult",
             Action::ChangePassword => "ChangePasswordResult",
+            Action::GenerateCredentialReport => "GenerateCredentialReportResult",
+            Action::GetCredentialReport => "GetCredentialReportResult",
         }
     }
 }
@@ -1063,6 +1074,16 @@ pub async fn dispatch(
         Some(a @ Action::ChangePassword) => success(
             a,
             &passwords::change_password(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::GenerateCredentialReport) => success(
+            a,
+            &report::generate_credential_report(state, params, meta).await?,
+            meta,
+        ),
+        Some(a @ Action::GetCredentialReport) => success(
+            a,
+            &report::get_credential_report(state, params, meta).await?,
             meta,
         ),
         None => Err(ApiError::invalid_action(action, VERSION)),

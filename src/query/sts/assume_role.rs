@@ -134,6 +134,12 @@ pub async fn assume_role(
                 "Role chains are limited to {MAX_CHAIN_DEPTH} sessions"
             ))
         })?,
+        // As in AWS, the root user cannot assume a role.
+        Caller::User(user) if crate::iam::root::is_root_arn(&user.arn) => {
+            return Err(ApiError::access_denied(
+                "Roles may not be assumed by root accounts.",
+            ));
+        }
         Caller::User(user) => Lineage {
             user_arn: Some(user.arn.clone()),
             long_term_key: long_term_key(state, &authenticated),
