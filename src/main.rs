@@ -104,8 +104,17 @@ enum Command {
         /// The account's id or alias.
         #[arg(long, value_name = "ALIAS_OR_ID")]
         account: String,
-        #[arg(long, value_name = "NAME")]
-        user: String,
+        /// The IAM user's name.
+        #[arg(
+            long,
+            value_name = "NAME",
+            required_unless_present = "root",
+            conflicts_with = "root"
+        )]
+        user: Option<String>,
+        /// Sign in as the account's root user (`[[accounts]] root`).
+        #[arg(long)]
+        root: bool,
         /// Print the JSON an AWS profile's `credential_process` expects.
         #[arg(long)]
         credential_process: bool,
@@ -439,6 +448,7 @@ fn run(cli: Cli) -> anyhow::Result<Output> {
             endpoint,
             account,
             user,
+            root,
             credential_process,
             duration_seconds,
             mfa_serial,
@@ -452,6 +462,7 @@ fn run(cli: Cli) -> anyhow::Result<Output> {
                 endpoint,
                 account,
                 user,
+                root,
                 credential_process,
                 duration_seconds,
                 mfa_serial,

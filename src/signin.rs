@@ -32,13 +32,14 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use crate::broker::caller::check_mfa;
+use crate::broker::caller::{check_mfa, check_root_mfa};
 use crate::broker::error::ErrorCode;
 use crate::broker::role_session::{self, NewSession};
 use crate::broker::{ApiError, Broker, RequestMeta, iam_api, lockout, passwords as hashing};
 use crate::iam::passwords::{
     self, PasswordChange, PasswordHash, PasswordState, StoredLoginProfile,
 };
+use crate::iam::root::{ROOT_NAME, Root};
 use crate::iam::{MfaDevice, User};
 use crate::secret::Secret;
 use crate::session::{Lineage, Origin, SessionPrincipal};
@@ -67,7 +68,11 @@ const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$alO2tFu6Y6Byt+GwpiETew$
 #[serde(deny_unknown_fields)]
 struct Input {
     account: String,
-    user: String,
+    #[serde(default)]
+    user: Option<String>,
+    /// Sign in as the account's root user (`[[accounts]] root`) rather than an IAM user.
+    #[serde(default)]
+    root: bool,
     password: String,
     #[serde(default)]
     mfa_code: Option<String>,
@@ -83,7 +88,8 @@ struct Input {
 struct Ask {
     /// Lowercase: an id or an alias.
     account: String,
-    user: String,
+    /// An IAM user's name; none for the account's root user.
+    user: Option<String>,
     password: Secret,
     mfa: Option<(Option<String>, String)>,
     new_password: Option<Secret>,
@@ -170,11 +176,21 @@ fn ask(meta: &RequestMeta) -> Result<Ask, ApiError> {
             "account must be an account id (12 digits) or an account alias",
         ));
     }
-    if !crate::iam::is_valid_name(&input.user, 64) {
-        return Err(ApiError::validation(
-            "user must be an IAM user name: 1 to 64 characters of letters, digits and +=,.@_-",
-        ));
-    }
+    let user = match (input.user, input.root) {
+        (Some(_), true) | (None, false) => {
+            return Err(ApiError::validation(
+                "give user (an IAM user's name) or root = true (the account's root user)",
+            ));
+        }
+        (None, true) => None,
+        (Some(user), false) if crate::iam::is_valid_name(&user, 64) => Some(user),
+        (Some(_), false) => {
+            return Err(ApiError::validation(
+                "user must be an IAM user name: 1 to 64 characters of letters, digits and \
+                 +=,.@_-",
+            ));
+        }
+    };
     passwords::check_password_param("password", &input.password)?;
     let password = Secret::new(input.password);
     let new_password = match input.new_password {
@@ -211,7 +227,7 @@ fn ask(meta: &RequestMeta) -> Result<Ask, ApiError> {
     }
     Ok(Ask {
         account,
-        user: input.user,
+        user,
         password,
         mfa,
         new_password,
@@ -257,7 +273,51 @@ fn devices_of<'a>(state: &'a Broker, user: &User) -> Vec<&'a MfaDevice> {
 /// Who the request names, when they exist and may sign in with a password.
 struct Found {
     user: Arc<User>,
+    /// The password's hash (for the root, its `password_file`'s).
     profile: StoredLoginProfile,
+    /// The account's root user (its MFA seed, if any), or none for an IAM user.
+    root: Option<Arc<Root>>,
+}
+
+/// A login profile standing for a password hash that is not an IAM user's profile (the
+/// dummy's, the root's): never stored, never expiring.
+fn bare_profile(hash: PasswordHash) -> StoredLoginProfile {
+    StoredLoginProfile {
+        hash,
+        user: String::new(),
+        user_id: String::new(),
+        previous: Vec::new(),
+        created: 0,
+        password_last_changed: 0,
+        reset_required: false,
+    }
+}
+
+/// The IAM user `name` of `account` with its login profile, or the account's root user with
+/// its password, when the request names one that may sign in with a password.
+fn find(state: &Broker, account: &str, name: Option<&str>) -> Option<Found> {
+    match name {
+        Some(name) => {
+            let user = state.config.iam.user_named(account, name)?;
+            crate::audit::note(|n| n.principal = Some(user.arn.clone()));
+            let profile = profile_of(state, user)?;
+            Some(Found {
+                user: Arc::clone(user),
+                profile,
+                root: None,
+            })
+        }
+        None => {
+            let root = state.config.iam.root(account)?;
+            crate::audit::note(|n| n.principal = Some(root.user.arn.clone()));
+            let hash = root.sign_in().password_hash?.expose().to_owned();
+            Some(Found {
+                user: Arc::clone(&root.user),
+                profile: bare_profile(PasswordHash::from_stored(hash)),
+                root: Some(Arc::clone(root)),
+            })
+        }
+    }
 }
 
 /// Answers one sign-in whose body is `meta.raw.body`: throttled by source address first.
@@ -266,45 +326,44 @@ pub async fn sign_in(state: &Arc<Broker>, meta: &RequestMeta) -> Result<Response
     state.throttle.source_ip(meta.source_ip).await?;
     let ask = ask(meta)?;
     let account = account_id(state, &ask.account);
-    let found = account.as_deref().and_then(|a| {
-        let user = state.config.iam.user_named(a, &ask.user)?;
-        crate::audit::note(|n| n.principal = Some(user.arn.clone()));
-        let profile = profile_of(state, user)?;
-        Some(Found {
-            user: Arc::clone(user),
-            profile,
-        })
-    });
+    let found = account
+        .as_deref()
+        .and_then(|a| find(state, a, ask.user.as_deref()));
     // Counted under the account's id when it exists (its id and alias are one name), else as
     // given, so an unknown name locks after as many tries as a real one.
-    let name = lockout::name(account.as_deref().unwrap_or(&ask.account), &ask.user);
+    let name = lockout::name(
+        account.as_deref().unwrap_or(&ask.account),
+        ask.user.as_deref().unwrap_or(ROOT_NAME),
+    );
     if lockout::is_locked(state, &name).await? {
         crate::audit::note(|n| n.refusal = Some("signInLocked"));
         return Err(invalid_credentials());
     }
-    let Some(Found { user, profile }) = found else {
+    let Some(Found {
+        user,
+        profile,
+        root,
+    }) = found
+    else {
         // The cost of a wrong password, whatever was wrong.
-        let dummy = StoredLoginProfile {
-            hash: PasswordHash::from_stored(DUMMY_HASH.to_owned()),
-            user: String::new(),
-            user_id: String::new(),
-            previous: Vec::new(),
-            created: 0,
-            password_last_changed: 0,
-            reset_required: false,
-        };
+        let dummy = bare_profile(PasswordHash::from_stored(DUMMY_HASH.to_owned()));
         let _ = hashing::verify(state, &dummy, ask.password, false).await?;
         lockout::failed(state, &name).await?;
         crate::audit::note(|n| n.refusal = Some("unknownUserOrNoLoginProfile"));
         return Err(invalid_credentials());
     };
-    let (verified, stronger) = hashing::verify(state, &profile, ask.password.clone(), true).await?;
+    // The root's hash is the configuration file's: never stored again from here.
+    let (verified, stronger) =
+        hashing::verify(state, &profile, ask.password.clone(), root.is_none()).await?;
     if !verified {
         lockout::failed(state, &name).await?;
         crate::audit::note(|n| n.refusal = Some("wrongPassword"));
         return Err(invalid_credentials());
     }
     // The password is right: from here on, answers may say what is missing.
+    if let Some(root) = &root {
+        return root_session(state, meta, &ask, &name, &user, root).await;
+    }
     let devices = devices_of(state, &user);
     let device = match (&ask.mfa, devices.as_slice()) {
         (_, []) => None,
@@ -400,7 +459,24 @@ pub async fn sign_in(state: &Arc<Broker>, meta: &RequestMeta) -> Result<Response
         }
         None => false,
     };
-    let issued = role_session::issue(
+    let issued = session(state, meta, &user, ask.duration, now, mfa_at).await?;
+    signed_in(state, &name, &user, now).await;
+    if let Some(hash) = stronger.filter(|_| !changed) {
+        rehash_later(state, &user, profile.hash, hash);
+    }
+    Ok(answer(&issued, &user, mfa_at.is_some(), changed))
+}
+
+/// The session of `user`: principal the user, `Origin::SignIn`, MFA as verified.
+async fn session(
+    state: &Broker,
+    meta: &RequestMeta,
+    user: &User,
+    duration: u32,
+    now: time::OffsetDateTime,
+    mfa_at: Option<i64>,
+) -> Result<role_session::Issued, ApiError> {
+    role_session::issue(
         state,
         meta,
         NewSession {
@@ -409,7 +485,7 @@ pub async fn sign_in(state: &Arc<Broker>, meta: &RequestMeta) -> Result<Response
                 user_id: user.user_id.clone(),
             },
             account: &user.account,
-            duration: ask.duration,
+            duration,
             max_duration: MAX_SECONDS,
             now,
             origin: Origin::SignIn,
@@ -427,18 +503,23 @@ pub async fn sign_in(state: &Arc<Broker>, meta: &RequestMeta) -> Result<Response
             lineage: Lineage::default(),
         },
     )
-    .await?;
-    lockout::succeeded(state, &name).await;
-    // The password's last use (GetUser's PasswordLastUsed): by the user's unique id.
+    .await
+}
+
+/// After the session: the failure count cleared and the password's last use noted (by the
+/// user's unique id; the root's is its account id).
+async fn signed_in(state: &Broker, name: &str, user: &User, now: time::OffsetDateTime) {
+    lockout::succeeded(state, name).await;
     state.key_use.record(
         &user.user_id,
         now.unix_timestamp(),
         LAST_USED_SERVICE,
         &state.config.server.region,
     );
-    if let Some(hash) = stronger.filter(|_| !changed) {
-        rehash_later(state, &user, profile.hash, hash);
-    }
+}
+
+/// The answer's body.
+fn answer(issued: &role_session::Issued, user: &User, mfa: bool, changed: bool) -> Response {
     let c = &issued.credentials;
     let body = Output {
         credentials: CredentialsJson {
@@ -452,10 +533,46 @@ pub async fn sign_in(state: &Arc<Broker>, meta: &RequestMeta) -> Result<Response
             user_id: &user.user_id,
             account: &user.account,
         },
-        mfa_authenticated: mfa_at.is_some(),
+        mfa_authenticated: mfa,
         password_changed: changed,
     };
-    Ok((StatusCode::OK, axum::Json(body)).into_response())
+    (StatusCode::OK, axum::Json(body)).into_response()
+}
+
+/// The account's root user, its password verified: its MFA code when it has a device, then
+/// its session. Its password is the configuration file's: it never expires here and is never
+/// changed here.
+async fn root_session(
+    state: &Broker,
+    meta: &RequestMeta,
+    ask: &Ask,
+    name: &str,
+    user: &User,
+    root: &Root,
+) -> Result<Response, ApiError> {
+    let seed = root.sign_in().mfa_seed;
+    if seed.is_some() && ask.mfa.is_none() {
+        return Err(ApiError::new(
+            ErrorCode::MfaRequired,
+            "The root user has an MFA device: give a code of it (mfa_code).",
+        ));
+    }
+    if ask.new_password.is_some() {
+        return Err(ApiError::access_denied(
+            "The root user's password is set in the configuration file ([[accounts]] root \
+             password_file): change it there.",
+        ));
+    }
+    let now = role_session::now(&*state.clock);
+    let mfa_at = match (seed, &ask.mfa) {
+        (Some(seed), Some((_, code))) => {
+            Some(check_root_mfa(state, &user.account, seed, code, now).await?)
+        }
+        _ => None,
+    };
+    let issued = session(state, meta, user, ask.duration, now, mfa_at).await?;
+    signed_in(state, name, user, now).await;
+    Ok(answer(&issued, user, mfa_at.is_some(), false))
 }
 
 /// Stores `hash` (the verified password made again at today's costs) in place of `replaces`,

@@ -27,7 +27,10 @@ pub struct LoginRequest {
     pub endpoint: String,
     /// An account id or alias.
     pub account: String,
-    pub user: String,
+    /// An IAM user's name; none with `root`.
+    pub user: Option<String>,
+    /// Sign in as the account's root user.
+    pub root: bool,
     /// Print `credential_process`'s JSON rather than `export` lines.
     pub credential_process: bool,
     pub duration_seconds: Option<u32>,
@@ -52,7 +55,10 @@ pub enum Ask<'a> {
 #[derive(Serialize)]
 struct Body<'a> {
     account: &'a str,
-    user: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<&'a str>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    root: bool,
     password: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     mfa_code: Option<&'a str>,
@@ -154,7 +160,8 @@ pub async fn login(
     for _ in 0..MAX_CALLS {
         let body = Body {
             account: &request.account,
-            user: &request.user,
+            user: request.user.as_deref(),
+            root: request.root,
             password: password.expose(),
             mfa_code: code.as_ref().map(Secret::expose),
             mfa_serial: code.as_ref().and(request.mfa_serial.as_deref()),

@@ -281,7 +281,12 @@ impl Principals {
                 .roles()
                 .map(|r| (r.arn.clone(), r.max_session_duration))
                 .collect(),
-            users: iam.users().map(|u| u.arn.clone()).collect(),
+            // Accounts' root users too: they sign in with a password (`POST /signin`).
+            users: iam
+                .users()
+                .chain(iam.roots().map(|r| &r.user))
+                .map(|u| u.arn.clone())
+                .collect(),
             providers: HashMap::new(),
             held_accounts: HashSet::new(),
         }

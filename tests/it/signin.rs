@@ -954,3 +954,84 @@ async fn the_login_command_signs_in_for_the_aws_cli_and_no_password_is_logged_or
         }
     }
 }
+
+#[tokio::test]
+async fn the_accounts_root_signs_in_with_its_configured_password_and_mfa() {
+    const SEED_VAR: &str = "STS_BROKER_TEST_SIGNIN_ROOT_SEED";
+    const ROOT_SEED: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+    const ROOT_PASSWORD: &str = "Root-Horse-99-Vault!";
+    let idp = TestIdp::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let hash = sts_broker::iam::passwords::hash_password(
+        &sts_broker::secret::Secret::new(ROOT_PASSWORD.to_owned()),
+        b"root-salt-16byte",
+        sts_broker::iam::passwords::CURRENT_PARAMS,
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("root.hash"), hash.as_str()).unwrap();
+    let toml = config(dir.path(), &idp, "memory://", "").replacen(
+        &format!("alias = \"{ALIAS}\"\n"),
+        &format!(
+            "alias = \"{ALIAS}\"\nroot = {{ password_file = \"root.hash\", mfa_secret_env = \"{SEED_VAR}\" }}\n"
+        ),
+        1,
+    );
+    let path = dir.path().join("broker.toml");
+    std::fs::write(&path, toml).unwrap();
+    let server = crate::serve::serve_with_env(path.to_str().unwrap(), &[(SEED_VAR, ROOT_SEED)]);
+    let endpoint = server.endpoint.clone();
+    crate::serve::wait_ready(&endpoint).await;
+    let root = |password: &str| json!({"account": ALIAS, "root": true, "password": password});
+
+    let (status, v) = sign_in(&endpoint, &root(ROOT_PASSWORD)).await;
+    assert_eq!((status, error(&v).0), (401, "MfaRequired"), "{v}");
+    let (status, v) = sign_in(&endpoint, &root(WRONG)).await;
+    assert_eq!((status, error(&v).0), (401, "InvalidCredentials"), "{v}");
+    // A user and the root at once, or neither: bad input.
+    let mut both = root(ROOT_PASSWORD);
+    both["user"] = json!("alice");
+    let (status, v) = sign_in(&endpoint, &both).await;
+    assert_eq!((status, error(&v).0), (400, "ValidationError"), "{v}");
+    // The root of an account without one configured: the one refusal.
+    let (status, v) = sign_in(
+        &endpoint,
+        &json!({"account": "444455556666", "root": true, "password": ROOT_PASSWORD}),
+    )
+    .await;
+    assert_eq!((status, error(&v).0), (401, "InvalidCredentials"), "{v}");
+
+    // `login --root`: the password, then the code of the root's device.
+    let seed = Seed::from_base32(ROOT_SEED).unwrap();
+    let code = code_at(&seed, OffsetDateTime::now_utc());
+    let (ok, out, err) = login(
+        [
+            "--endpoint",
+            &endpoint,
+            "--account",
+            ALIAS,
+            "--root",
+            "--credential-process",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+        format!("{ROOT_PASSWORD}\n{code}\n"),
+    )
+    .await;
+    assert!(ok, "{err}");
+    let c: Value = serde_json::from_str(&out).unwrap();
+    let sts = crate::harness::broker::sts_client(
+        &endpoint,
+        Some(Credentials::new(
+            c["AccessKeyId"].as_str().unwrap(),
+            c["SecretAccessKey"].as_str().unwrap(),
+            Some(c["SessionToken"].as_str().unwrap().to_owned()),
+            None,
+            "test",
+        )),
+    );
+    let me = sts.get_caller_identity().send().await.unwrap();
+    assert_eq!(me.arn(), Some("arn:aws:iam::111122223333:root"));
+    assert_eq!(me.user_id(), Some(ACCOUNT));
+    let log = crate::serve::stop(server);
+    assert!(!log.contains(ROOT_PASSWORD) && !log.contains(ROOT_SEED));
+}
