@@ -3,6 +3,7 @@
 //! Routes: `/` (the STS Query API, GET and POST), `POST /authorize` (the authorize API),
 //! `POST /admin/revoke` and `POST /admin/reload` (the admin API, [`crate::admin_api`]),
 //! `POST /policy/validation` (Access Analyzer's `ValidatePolicy`, [`crate::analyzer`]),
+//! `POST /signin` (a password exchanged for credentials, [`crate::signin`]),
 //! `/healthz` (process up), `/readyz` (store reachable, keys loaded) and, only when the
 //! configuration enables it, the dev issuer's discovery document and JWKS. Each request takes
 //! the broker's configuration once, at its start ([`Live::current`]), and keeps it to its end.
@@ -39,6 +40,7 @@ use crate::broker::request::REQUEST_ID_HEADER;
 use crate::broker::stats::{self, Outcome, Stats};
 use crate::broker::{ApiError, Broker, RawRequest, RequestMeta};
 use crate::query::{self, Params, xml};
+use crate::signin;
 
 /// The action of a request that names none this broker serves (an unknown or missing Query API
 /// `Action`, an unknown path, a request cut short before its action was read).
@@ -48,6 +50,7 @@ const AUTHORIZE_ACTION: &str = "Authorize";
 const ADMIN_REVOKE_ACTION: &str = "AdminRevoke";
 const ADMIN_RELOAD_ACTION: &str = "AdminReload";
 const VALIDATE_POLICY_ACTION: &str = "ValidatePolicy";
+const SIGN_IN_ACTION: &str = "SignIn";
 const HEALTHZ_ACTION: &str = "healthz";
 const READYZ_ACTION: &str = "readyz";
 const DEV_ISSUER_ACTION: &str = "dev_issuer";
@@ -65,6 +68,7 @@ pub fn router(live: Arc<Live>) -> Router {
         .route(admin_api::REVOKE_PATH, post(admin_revoke))
         .route(admin_api::RELOAD_PATH, post(admin_reload))
         .route(analyzer::PATH, post(validate_policy))
+        .route(signin::PATH, post(sign_in))
         .route(
             "/healthz",
             get(|| async { answered("ok\n".into_response(), HEALTHZ_ACTION, None) }),
@@ -156,8 +160,9 @@ async fn request_id_and_errors(
     let started = Instant::now();
     let id = uuid::Uuid::new_v4().to_string();
     req.extensions_mut().insert(RequestId(id.clone()));
-    let json_api =
-        req.uri().path() == authz::api::PATH || req.uri().path().starts_with(admin_api::PREFIX);
+    let json_api = req.uri().path() == authz::api::PATH
+        || req.uri().path() == signin::PATH
+        || req.uri().path().starts_with(admin_api::PREFIX);
     let analyzer_api = req.uri().path() == analyzer::PATH;
     let mut response = next.run(req).await;
     let handled = response.extensions().get::<Answered>().copied();
@@ -472,6 +477,40 @@ async fn validate_policy(State(live): State<Arc<Live>>, req: Request) -> Respons
                 VALIDATE_POLICY_ACTION,
                 Some(e.code),
             )
+        }
+    }
+}
+
+/// `POST /signin` (see [`signin`]): one audit line per call, a body that cannot be read
+/// included; JSON errors with the request id.
+async fn sign_in(State(live): State<Arc<Live>>, req: Request) -> Response {
+    let state = live.current();
+    let id = request_id(&req);
+    let max = signin::MAX_BODY.min(state.config.server.max_body_bytes);
+    let mut meta = request_meta(&req, &id);
+    let (result, mut notes) = match to_bytes(req.into_body(), max).await {
+        Ok(body) => {
+            meta.raw.body = body;
+            state
+                .audit
+                .collect(Box::pin(signin::sign_in(&state, &meta)))
+                .await
+        }
+        Err(e) => {
+            let notes = audit::Notes {
+                action: Some(signin::ACTION.to_owned()),
+                ..audit::Notes::default()
+            };
+            (Err(body_error(&e, max)), notes)
+        }
+    };
+    notes.source_ip = meta.source_ip;
+    record(&state, &id, &result, notes);
+    match result {
+        Ok(response) => answered(response, SIGN_IN_ACTION, None),
+        Err(e) => {
+            tracing::debug!(request_id = %id, code = e.code.as_str(), "sign-in refused");
+            json_error(&e, &id, SIGN_IN_ACTION)
         }
     }
 }

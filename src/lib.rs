@@ -35,6 +35,7 @@ pub mod routes;
 pub mod saml;
 pub mod secret;
 pub mod session;
+pub mod signin;
 pub mod sigv4;
 pub mod store;
 pub mod totp;

@@ -18,6 +18,7 @@ use sts_broker::clock::SystemClock;
 use sts_broker::config::{Config, LogFormat};
 use sts_broker::policy::PolicyType;
 use sts_broker::revocation::Revocation;
+use sts_broker::secret::Secret;
 
 // glibc's allocator spends a fifth of the service's CPU under load (contention between worker
 // threads); mimalloc's per-thread heaps avoid it.
@@ -91,6 +92,42 @@ enum Command {
         config: Option<PathBuf>,
         #[command(subcommand)]
         what: AnalyzeCommand,
+    },
+    /// Sign an IAM user in with its password (and MFA code) at a broker and print temporary
+    /// credentials: shell `export` lines, or `credential_process` JSON. Prompts without echo
+    /// on a terminal; otherwise reads one line of standard input per prompt (the password,
+    /// then the MFA code, then the new password twice when one is required).
+    Login {
+        /// The broker's URL, e.g. https://sts.example.com.
+        #[arg(long, value_name = "URL")]
+        endpoint: String,
+        /// The account's id or alias.
+        #[arg(long, value_name = "ALIAS_OR_ID")]
+        account: String,
+        /// The IAM user's name.
+        #[arg(
+            long,
+            value_name = "NAME",
+            required_unless_present = "root",
+            conflicts_with = "root"
+        )]
+        user: Option<String>,
+        /// Sign in as the account's root user (`[[accounts]] root`).
+        #[arg(long)]
+        root: bool,
+        /// Print the JSON an AWS profile's `credential_process` expects.
+        #[arg(long)]
+        credential_process: bool,
+        /// The session's lifetime (900 to 129600; default 43200).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(900..=129_600))]
+        duration_seconds: Option<u32>,
+        /// The MFA device the code is from, for a user with more than one.
+        #[arg(long, value_name = "ARN")]
+        mfa_serial: Option<String>,
+        /// Read the password from the first line of this file rather than prompting (keep it
+        /// readable by you alone).
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<PathBuf>,
     },
     /// Reports read from the configured (Redis) store.
     Report {
@@ -405,6 +442,35 @@ fn run(cli: Cli) -> anyhow::Result<Output> {
                 time::OffsetDateTime::now_utc(),
             )))
         }
+        Command::Login {
+            endpoint,
+            account,
+            user,
+            root,
+            credential_process,
+            duration_seconds,
+            mfa_serial,
+            password_file,
+        } => {
+            let password = match password_file {
+                Some(path) => Some(read_password_file(&path)?),
+                None => None,
+            };
+            let request = cli::login::LoginRequest {
+                endpoint,
+                account,
+                user,
+                root,
+                credential_process,
+                duration_seconds,
+                mfa_serial,
+                password,
+            };
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            Ok(runtime.block_on(cli::login::login(&request, &mut prompt)))
+        }
         Command::Policy { command } => match command {
             PolicyCommand::Simulate { cli_input_json } => {
                 let text = read_input(&cli_input_json)?;
@@ -515,6 +581,46 @@ fn serve(config: Config, reload: Loader) -> anyhow::Result<()> {
         app::serve(listener, live, app::shutdown_signal()).await?;
         Ok(())
     })
+}
+
+/// Asks for a password or code: on a terminal without echo (the prompt on the terminal),
+/// else one line of standard input (its line ending removed).
+fn prompt(ask: cli::login::Ask<'_>) -> Result<Secret, String> {
+    use std::io::{BufRead as _, IsTerminal as _};
+    let (label, what) = match ask {
+        cli::login::Ask::Password => ("Password: ", "the password"),
+        cli::login::Ask::MfaCode => ("MFA code: ", "the MFA code"),
+        cli::login::Ask::NewPassword { why } => {
+            eprintln!("{why}");
+            ("New password: ", "the new password")
+        }
+        cli::login::Ask::NewPasswordAgain => ("New password again: ", "the new password again"),
+    };
+    if std::io::stdin().is_terminal() {
+        return rpassword::prompt_password(label)
+            .map(Secret::new)
+            .map_err(|e| format!("cannot read {what} from the terminal: {e}"));
+    }
+    let mut line = String::new();
+    let n = std::io::stdin()
+        .lock()
+        .take(1024)
+        .read_line(&mut line)
+        .map_err(|e| format!("cannot read {what} from standard input: {e}"))?;
+    if n == 0 {
+        return Err(format!("standard input ended before {what} was read"));
+    }
+    let trimmed = line.trim_end_matches(['\n', '\r']).len();
+    line.truncate(trimmed);
+    Ok(Secret::new(line))
+}
+
+/// The first line of a password file.
+fn read_password_file(path: &std::path::Path) -> anyhow::Result<Secret> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the password file {}", path.display()))?;
+    let line = text.lines().next().unwrap_or_default().to_owned();
+    Ok(Secret::new(line))
 }
 
 /// Reads `-` (stdin), `file://PATH` or `PATH`, refusing anything larger than a policy could be.

@@ -300,9 +300,12 @@ fn wire(code: ErrorCode) -> (&'static str, StatusCode, Option<&'static str>) {
         ErrorCode::XAmzContentSha256Mismatch => ("XAmzContentSHA256Mismatch", status, None),
         ErrorCode::InvalidClientTokenId => ("UnrecognizedClientException", status, None),
         ErrorCode::ExpiredToken => ("ExpiredTokenException", status, None),
-        ErrorCode::AccessDenied | ErrorCode::InvalidAuthenticationCode => {
-            ("AccessDeniedException", StatusCode::FORBIDDEN, None)
-        }
+        ErrorCode::AccessDenied
+        | ErrorCode::InvalidAuthenticationCode
+        | ErrorCode::InvalidCredentials
+        | ErrorCode::MfaRequired
+        | ErrorCode::PasswordResetRequired
+        | ErrorCode::PasswordExpired => ("AccessDeniedException", StatusCode::FORBIDDEN, None),
         ErrorCode::NoSuchEntity | ErrorCode::ReportNotPresent | ErrorCode::ReportExpired => {
             ("ResourceNotFoundException", StatusCode::NOT_FOUND, None)
         }

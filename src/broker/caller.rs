@@ -471,6 +471,40 @@ pub async fn check_mfa(
     Ok(now.unix_timestamp())
 }
 
+/// The serial an account root's MFA device is guarded under (AWS's name for it).
+pub fn root_mfa_serial(account: &str) -> String {
+    format!("arn:aws:iam::{account}:mfa/root-account-mfa-device")
+}
+
+/// A code of an account root's MFA device (`[[accounts]] root.mfa_secret_env`, no drift),
+/// checked with [`check_mfa`]'s guards (attempts, single use) under [`root_mfa_serial`].
+pub async fn check_root_mfa(
+    state: &Broker,
+    account: &str,
+    secret: &crate::iam::HeldSecret,
+    code: &str,
+    now: time::OffsetDateTime,
+) -> Result<i64, ApiError> {
+    let serial = root_mfa_serial(account);
+    take_mfa_attempt(state, &serial, mfa_failed).await?;
+    let seed = secret
+        .open(&state.keys.ring())
+        .map_err(|_| totp::TotpError::BadSeed)
+        .and_then(|s| totp::Seed::from_base32(s.expose()))
+        .map_err(|e| {
+            tracing::error!(account, error = %e, "a root's MFA seed could not be read");
+            mfa_failed()
+        })?;
+    let Ok(step) = totp::check(&seed, code, now) else {
+        return Err(mfa_failed());
+    };
+    if !used_first(state, &serial, step).await? {
+        return Err(mfa_failed());
+    }
+    give_back_attempt(state, &serial).await;
+    Ok(now.unix_timestamp())
+}
+
 /// Two consecutive codes `first` and `second` of the device `serial` whose seed is `secret`,
 /// given to enable or resynchronize it: found within [`totp::RESYNC_WINDOW_STEPS`] of `now`
 /// ([`totp::find_consecutive`]); returns the device's drift, in steps, to record (0 when the

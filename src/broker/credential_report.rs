@@ -71,7 +71,11 @@ pub async fn csv_for(
 ) -> Result<String, ApiError> {
     let ids = report::last_use_ids(iam, account);
     let mut last_used = HashMap::new();
-    for (id, u) in key_use.newest_of(store, &ids).await? {
+    let uses = key_use.newest_of(store, &ids).await?;
+    for (id, u) in ids.into_iter().zip(uses) {
+        let Some(u) = u else {
+            continue;
+        };
         let Ok(at) = OffsetDateTime::from_unix_timestamp(u.at) else {
             continue;
         };

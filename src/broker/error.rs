@@ -81,6 +81,11 @@ pub enum ErrorCode {
     InvalidAuthenticationCode,
     PasswordPolicyViolation,
     InvalidUserType,
+    // Signing in with a password (`POST /signin`).
+    InvalidCredentials,
+    MfaRequired,
+    PasswordResetRequired,
+    PasswordExpired,
     // IAM's credential report.
     ReportNotPresent,
     ReportExpired,
@@ -135,6 +140,10 @@ impl ErrorCode {
             ErrorCode::InvalidAuthenticationCode => "InvalidAuthenticationCode",
             ErrorCode::PasswordPolicyViolation => "PasswordPolicyViolation",
             ErrorCode::InvalidUserType => "InvalidUserType",
+            ErrorCode::InvalidCredentials => "InvalidCredentials",
+            ErrorCode::MfaRequired => "MfaRequired",
+            ErrorCode::PasswordResetRequired => "PasswordResetRequired",
+            ErrorCode::PasswordExpired => "PasswordExpired",
             ErrorCode::ReportNotPresent => "ReportNotPresent",
             ErrorCode::ReportExpired => "ReportExpired",
             ErrorCode::Throttling => "Throttling",
@@ -181,6 +190,8 @@ impl ErrorCode {
             | ErrorCode::AccessDenied
             | ErrorCode::InvalidAuthenticationCode
             | ErrorCode::IdpRejectedClaim => StatusCode::FORBIDDEN,
+            ErrorCode::InvalidCredentials | ErrorCode::MfaRequired => StatusCode::UNAUTHORIZED,
+            ErrorCode::PasswordResetRequired | ErrorCode::PasswordExpired => StatusCode::FORBIDDEN,
             ErrorCode::NotFound | ErrorCode::NoSuchEntity => StatusCode::NOT_FOUND,
             ErrorCode::ReportNotPresent | ErrorCode::ReportExpired => StatusCode::GONE,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -234,6 +245,10 @@ impl ErrorCode {
             | ErrorCode::InvalidAuthenticationCode
             | ErrorCode::PasswordPolicyViolation
             | ErrorCode::InvalidUserType
+            | ErrorCode::InvalidCredentials
+            | ErrorCode::MfaRequired
+            | ErrorCode::PasswordResetRequired
+            | ErrorCode::PasswordExpired
             | ErrorCode::ReportNotPresent
             | ErrorCode::ReportExpired
             | ErrorCode::Throttling => Fault::Sender,
@@ -286,6 +301,10 @@ impl ErrorCode {
             | ErrorCode::InvalidAuthenticationCode
             | ErrorCode::PasswordPolicyViolation
             | ErrorCode::InvalidUserType
+            | ErrorCode::InvalidCredentials
+            | ErrorCode::MfaRequired
+            | ErrorCode::PasswordResetRequired
+            | ErrorCode::PasswordExpired
             | ErrorCode::ReportNotPresent
             | ErrorCode::ReportExpired => false,
         }
@@ -303,7 +322,11 @@ impl ErrorCode {
             | ErrorCode::InvalidIdentityToken
             | ErrorCode::ExpiredTokenException
             | ErrorCode::IdpRejectedClaim
-            | ErrorCode::InvalidAuthenticationCode => true,
+            | ErrorCode::InvalidAuthenticationCode
+            | ErrorCode::InvalidCredentials
+            | ErrorCode::MfaRequired
+            | ErrorCode::PasswordResetRequired
+            | ErrorCode::PasswordExpired => true,
             ErrorCode::ValidationError
             | ErrorCode::MissingParameter
             | ErrorCode::MissingAction

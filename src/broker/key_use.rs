@@ -1,6 +1,9 @@
-//! When each long-term access key was last used (IAM's `GetAccessKeyLastUsed`), and each role
+//! When each long-term access key was last used (IAM's `GetAccessKeyLastUsed`), each role
 //! (`RoleLastUsed` in `GetRole`, by the role's unique `AROA…` id, noted when a session of it is
-//! issued; the ids of keys and roles never collide), recorded
+//! issued) and each user's password (`PasswordLastUsed` in `GetUser` and `ListUsers`, by the
+//! user's unique `AIDA…` id with service `signin`, noted at each successful `POST /signin`;
+//! read it with [`KeyUse::newest`]`(store, user_id)`). The ids of keys, roles and users never
+//! collide, so one record serves all three. Recorded
 //! without a store write per request: every request verified with a key notes the date and the
 //! service and region its signature was scoped to here, in memory ([`KeyUse::record`]), and a
 //! task writes what was noted to the store at most once every [`FLUSH_EVERY`], as one write for
@@ -76,31 +79,31 @@ impl KeyUse {
         })
     }
 
-    /// The last uses of `ids` that have one, by id: [`KeyUse::newest`] for many ids at once,
-    /// with one store read per batch ([`Store::key_uses`]).
-    pub async fn newest_of(
+    /// The last uses of `ids`, in their order: the store's (one read), or this replica's when
+    /// newer.
+    pub async fn newest_of<S: AsRef<str>>(
         &self,
         store: &Store,
-        ids: &[String],
-    ) -> Result<HashMap<String, LastUse>, StoreError> {
+        ids: &[S],
+    ) -> Result<Vec<Option<LastUse>>, StoreError> {
         let stored = store.key_uses(ids).await?;
-        let pending = lock(&self.pending).clone();
-        let writing = lock(&self.writing).clone();
-        let mut out = HashMap::new();
-        for (id, stored) in ids.iter().zip(stored) {
-            let here = [&pending, &writing]
-                .into_iter()
-                .filter_map(|m| m.get(id).cloned())
-                .max_by_key(|u| u.at);
-            let newest = match here {
-                Some(u) => Some(u.newest(stored)),
-                None => stored,
-            };
-            if let Some(u) = newest {
-                out.insert(id.clone(), u);
-            }
-        }
-        Ok(out)
+        let pending = lock(&self.pending);
+        let writing = lock(&self.writing);
+        Ok(ids
+            .iter()
+            .zip(stored)
+            .map(|(id, stored)| {
+                let here = [pending.get(id.as_ref()), writing.get(id.as_ref())]
+                    .into_iter()
+                    .flatten()
+                    .max_by_key(|u| u.at)
+                    .cloned();
+                match here {
+                    Some(u) => Some(u.newest(stored)),
+                    None => stored,
+                }
+            })
+            .collect())
     }
 
     /// Writes what was noted since the last write, in one store write (none when nothing was
@@ -218,8 +221,8 @@ mod tests {
         );
     }
 
-    /// Many ids at once: the store's uses, or this replica's when newer; ids never used are
-    /// left out.
+    /// Many ids at once: the store's uses, or this replica's when newer; `None` for ids never
+    /// used.
     #[tokio::test]
     async fn many_last_uses_are_the_newest_of_store_and_replica() {
         let store = Store::open("memory://").await.unwrap();
@@ -230,8 +233,7 @@ mod tests {
         uses.record("AKIAAAAAAAAAAAAAAAA2", 20, "sts", "us-east-1");
         let ids = ["AIDASTORED", "AKIAAAAAAAAAAAAAAAA2", "AIDANEVER"].map(str::to_owned);
         let got = uses.newest_of(&store, &ids).await.unwrap();
-        assert_eq!(got.len(), 2);
-        assert_eq!(got["AIDASTORED"].at, 10, "the store's is newer");
-        assert_eq!(got["AKIAAAAAAAAAAAAAAAA2"].at, 20, "only this replica's");
+        let at: Vec<Option<i64>> = got.iter().map(|u| u.as_ref().map(|u| u.at)).collect();
+        assert_eq!(at, [Some(10), Some(20), None], "the store's is newer; only this replica's; never");
     }
 }

@@ -14,6 +14,7 @@ pub mod denial;
 pub mod error;
 pub mod iam_api;
 pub mod key_use;
+pub mod lockout;
 pub mod passwords;
 pub mod permissions;
 pub mod reload;

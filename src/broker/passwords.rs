@@ -12,7 +12,10 @@ use ring::rand::SecureRandom as _;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::{ApiError, Broker};
-use crate::iam::passwords::{self, CURRENT_PARAMS, PasswordHash, SALT_BYTES, StoredLoginProfile};
+use crate::iam::passwords::{
+    self, CURRENT_PARAMS, NewPassword, PasswordHash, PasswordPolicy, Rule, SALT_BYTES,
+    StoredLoginProfile,
+};
 use crate::secret::Secret;
 
 /// How long a request waits for a free slot before it is answered 503.
@@ -129,4 +132,25 @@ pub async fn reused(
         passwords::reused(&profile, &candidate, n)
     })
     .await
+}
+
+/// A new password for an existing profile (`UpdateLoginProfile`, `ChangePassword`, a sign-in
+/// that must set one): not one of the policy's last `reuse_prevention` passwords (checked off
+/// the runtime), then hashed; with the hash it replaces and the history to keep. The policy's
+/// other rules are the caller's to check first.
+pub async fn replacing(
+    state: &Broker,
+    profile: &StoredLoginProfile,
+    policy: Option<&PasswordPolicy>,
+    new: Secret,
+) -> Result<NewPassword, ApiError> {
+    let n = policy.and_then(|p| p.reuse_prevention).unwrap_or(0);
+    if reused(state, profile, new.clone(), n).await? {
+        return Err(passwords::violation(&[Rule::Reused(n)]).into());
+    }
+    Ok(NewPassword {
+        hash: hash(state, new).await?,
+        replaces: Some(profile.hash.clone()),
+        keep_previous: usize::try_from(n.saturating_sub(1)).unwrap_or(0),
+    })
 }

@@ -34,11 +34,12 @@ pub fn outcome_label(outcome: Outcome) -> &'static str {
 }
 
 /// The actions that issue sessions, in the order of [`Stats`]' per-account counters.
-pub const ISSUING_ACTIONS: [Origin; 4] = [
+pub const ISSUING_ACTIONS: [Origin; 5] = [
     Origin::AssumeRole,
     Origin::AssumeRoleWithWebIdentity,
     Origin::AssumeRoleWithSAML,
     Origin::GetSessionToken,
+    Origin::SignIn,
 ];
 
 /// The action name of a session's origin.
@@ -48,6 +49,7 @@ pub fn origin_name(origin: Origin) -> &'static str {
         Origin::AssumeRoleWithWebIdentity => "AssumeRoleWithWebIdentity",
         Origin::AssumeRoleWithSAML => "AssumeRoleWithSAML",
         Origin::GetSessionToken => "GetSessionToken",
+        Origin::SignIn => "SignIn",
     }
 }
 
@@ -57,6 +59,7 @@ fn origin_index(origin: Origin) -> usize {
         Origin::AssumeRoleWithWebIdentity => 1,
         Origin::AssumeRoleWithSAML => 2,
         Origin::GetSessionToken => 3,
+        Origin::SignIn => 4,
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod analyze;
 pub mod broker;
 pub mod export;
+pub mod login;
 pub mod policy;
 pub mod report;
 pub mod revoke;

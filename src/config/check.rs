@@ -327,6 +327,7 @@ impl Checker<'_> {
             log_format: raw.log.format,
             metrics_listen,
             rate_limits: self.rate_limits(raw.rate_limits.as_ref()),
+            signin: self.signin(raw.signin.as_ref()),
             hygiene,
         }
     }

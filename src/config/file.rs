@@ -41,6 +41,8 @@ pub struct ConfigFile {
     pub metrics: Option<MetricsSection>,
     /// Throttling; no limits when absent.
     pub rate_limits: Option<RateLimitsSection>,
+    /// Signing in with a password: the lockout (defaults when absent).
+    pub signin: Option<SignInSection>,
     /// What `check-config` warns about in the credentials configured.
     #[serde(default)]
     pub hygiene: HygieneSection,
@@ -560,6 +562,15 @@ pub struct RateLimitsSection {
     /// Buckets shared by every replica through the store, rather than one set per replica.
     #[serde(default)]
     pub shared: bool,
+}
+
+/// `[signin]`: failed sign-ins that lock a user, and for how long (see `config/signin.rs`).
+/// Read as signed integers so that a negative value gets its own message.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignInSection {
+    pub max_failures: Option<i64>,
+    pub lockout_seconds: Option<i64>,
 }
 
 /// `{ rate = 100, burst = 200 }`: tokens per second and bucket size. Read as written (a float

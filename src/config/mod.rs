@@ -11,12 +11,14 @@ mod locate;
 mod rate_limits;
 mod root;
 mod saml;
+mod signin;
 mod store;
 mod users;
 
 pub use file::LogFormat;
 pub use rate_limits::RateLimits;
 pub use saml::SamlProvider;
+pub use signin::SignIn;
 pub use store::{StoreSettings, Topology};
 pub use users::{MAX_ACCESS_KEYS_PER_USER, MAX_GROUPS_PER_USER, MAX_MFA_DEVICES_PER_USER};
 
@@ -64,6 +66,8 @@ pub struct Config {
     pub metrics_listen: Option<std::net::SocketAddr>,
     /// Throttling (`[rate_limits]`); none configured: no limits.
     pub rate_limits: RateLimits,
+    /// Signing in with a password (`[signin]`): the lockout.
+    pub signin: SignIn,
     /// What `check-config` warns about (`[hygiene]`, see [`hygiene::warnings`]).
     pub hygiene: hygiene::Hygiene,
 }

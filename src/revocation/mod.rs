@@ -286,7 +286,8 @@ impl Principals {
                 .roles()
                 .map(|r| (r.arn.clone(), r.max_session_duration))
                 .collect(),
-            // Accounts' root users too: their keys make GetSessionToken sessions as users'.
+            // Accounts' root users too: their keys make GetSessionToken sessions as users', and
+            // they sign in with a password (`POST /signin`).
             users: iam
                 .users()
                 .chain(iam.roots().map(|r| &r.user))

@@ -18,6 +18,9 @@ pub enum Origin {
     AssumeRole,
     GetSessionToken,
     AssumeRoleWithSAML,
+    /// An IAM user's password (and MFA code) exchanged at `POST /signin`: acts as the user,
+    /// as a `GetSessionToken` session does.
+    SignIn,
 }
 
 /// Whose session it is: a role's (the AssumeRole* actions) or an IAM user's (GetSessionToken).

@@ -95,18 +95,27 @@ impl Store {
     /// The last uses stored for `ids`, in their order: one `HMGET` per [`READ_BATCH`] ids, not
     /// one read per id (the credential report and `analyze unused` read every id they show).
     /// A value that does not decode is an error, as in [`Store::key_use`].
-    pub async fn key_uses(&self, ids: &[String]) -> Result<Vec<Option<LastUse>>, StoreError> {
+    pub async fn key_uses<S: AsRef<str>>(
+        &self,
+        ids: &[S],
+    ) -> Result<Vec<Option<LastUse>>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
         let result = match self {
             Store::Memory(m) => {
                 let stored = m.key_uses_lock();
-                Ok(ids.iter().map(|id| stored.get(id).cloned()).collect())
+                Ok(ids.iter().map(|id| stored.get(id.as_ref()).cloned()).collect())
             }
             Store::Redis(r) => {
                 let mut out = Vec::with_capacity(ids.len());
                 let mut failed = None;
                 for chunk in ids.chunks(READ_BATCH) {
                     let mut cmd = redis::cmd("HMGET");
-                    cmd.arg(KEY_LAST_USED).arg(chunk);
+                    cmd.arg(KEY_LAST_USED);
+                    for id in chunk {
+                        cmd.arg(id.as_ref());
+                    }
                     let read = r
                         .query::<Vec<Option<Vec<u8>>>>(&cmd)
                         .await

@@ -130,6 +130,56 @@ impl MemoryStore {
         }
     }
 
+    /// One failed sign-in for `key` at `now` (unix seconds of the broker's clock): the
+    /// arithmetic of `super::lockout`'s script under one lock. Returns the time the name is
+    /// locked until, 0 when it is not.
+    pub(super) fn sign_in_failed(
+        &self,
+        key: String,
+        limit: u64,
+        window: i64,
+        now: i64,
+        ttl: Duration,
+    ) -> i64 {
+        let at = Instant::now();
+        let mut map = self.lock();
+        let (mut n, mut since, mut until) = match map.entries.get(&key) {
+            Some((bytes, expires)) if *expires > at => read_lockout(bytes),
+            _ => (0, now, 0),
+        };
+        if until > now {
+            return until;
+        }
+        if now >= since.saturating_add(window) {
+            n = 0;
+            since = now;
+        }
+        n += 1;
+        if n >= limit {
+            until = now.saturating_add(window);
+            n = 0;
+            since = now;
+        } else {
+            until = 0;
+        }
+        let mut value = Vec::with_capacity(24);
+        value.extend_from_slice(&n.to_le_bytes());
+        value.extend_from_slice(&since.to_le_bytes());
+        value.extend_from_slice(&until.to_le_bytes());
+        map.insert(key, value, at + ttl, at);
+        until
+    }
+
+    /// When the name of `key` is locked until (unix seconds), 0 when it is not recorded.
+    pub(super) fn sign_in_locked_until(&self, key: &str) -> i64 {
+        self.get(key).map_or(0, |b| read_lockout(&b).2)
+    }
+
+    /// Forgets `key`.
+    pub(super) fn remove(&self, key: &str) {
+        self.lock().entries.remove(key);
+    }
+
     /// The counter at `key`, 0 when absent or expired.
     #[cfg(test)]
     fn counter(&self, key: &str) -> u64 {
@@ -182,6 +232,20 @@ impl MemoryStore {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// A sign-in failure record: failures in the window, the window's start, locked until.
+fn read_lockout(bytes: &[u8]) -> (u64, i64, i64) {
+    let field = |i: usize| {
+        bytes
+            .get(i * 8..i * 8 + 8)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+    };
+    (
+        field(0).map_or(0, u64::from_le_bytes),
+        field(1).map_or(0, i64::from_le_bytes),
+        field(2).map_or(0, i64::from_le_bytes),
+    )
 }
 
 fn read_counter(bytes: &[u8]) -> u64 {

@@ -8,11 +8,13 @@
 //! buckets ([`Store::rate_check`]), and carries events between replicas: Redis pub/sub, or
 //! nothing at all for the embedded store, whose one process needs no messages. IAM's
 //! management API keeps one document per account, changed by compare-and-set
-//! ([`documents`]), and when each access key was last used ([`key_use`]).
+//! ([`documents`]), when each access key was last used ([`key_use`]), and failed sign-ins
+//! ([`lockout`]).
 
 mod documents;
 mod errors;
 mod key_use;
+mod lockout;
 mod memory;
 mod redis;
 

@@ -68,7 +68,7 @@ async fn replica(
 }
 
 /// Every value in the Redis database as text (strings, hashes, sets, lists, sorted sets).
-async fn redis_contents(redis: &RedisServer) -> String {
+pub(crate) async fn redis_contents(redis: &RedisServer) -> String {
     let client = ::redis::Client::open(redis.url()).unwrap();
     let mut c = client.get_multiplexed_async_connection().await.unwrap();
     let mut out = String::new();

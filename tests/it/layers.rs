@@ -19,7 +19,14 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("core", &["broker"]),
     (
         "front doors",
-        &["query", "authz", "admin_api", "analyzer", "metrics"],
+        &[
+            "query",
+            "authz",
+            "admin_api",
+            "analyzer",
+            "metrics",
+            "signin",
+        ],
     ),
     ("on top", &["app", "cli", "fuzzing"]),
 ];

@@ -52,6 +52,7 @@ mod saml;
 mod saml_conformance;
 mod serve;
 mod shared_state;
+mod signin;
 mod sigv4_suites;
 mod store_faults;
 mod support;

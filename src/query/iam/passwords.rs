@@ -10,18 +10,19 @@
 //! shapes, authorization, the policy's rules, then the costly checks (the old password, reuse)
 //! off the runtime ([`crate::broker::passwords`]), then the change
 //! ([`iam_api::change_passwords`]). A password is never logged, echoed or stored: only its
-//! Argon2id hash is.
+//! Argon2id hash is. Wrong old passwords given to `ChangePassword` count toward the user's
+//! sign-in lockout ([`lockout`]).
 
 use std::sync::Arc;
 
 use serde::Serialize;
 
 use super::roles::{Calling, Nothing, calling, date, required};
-use crate::broker::{ApiError, Broker, RequestMeta, iam_api, passwords as hashing};
+use crate::broker::{ApiError, Broker, RequestMeta, iam_api, lockout, passwords as hashing};
 use crate::iam::User;
 use crate::iam::api::{AccountDocument, IamApiError};
 use crate::iam::passwords::{
-    self, NewPassword, PasswordChange, PasswordPolicy, PasswordState, PolicyInput, Rule,
+    self, NewPassword, PasswordChange, PasswordPolicy, PasswordState, PolicyInput,
     StoredLoginProfile,
 };
 use crate::query::Params;
@@ -192,30 +193,6 @@ fn follows_rules(policy: Option<&PasswordPolicy>, password: &Secret) -> Result<(
     }
 }
 
-/// The policy's reuse prevention (0: none).
-fn reuse_prevention(policy: Option<&PasswordPolicy>) -> u32 {
-    policy.and_then(|p| p.reuse_prevention).unwrap_or(0)
-}
-
-/// A new password for an existing profile: not one of the policy's last passwords (checked
-/// off the runtime), then hashed; with the hash it replaces and the history to keep.
-async fn replacing(
-    state: &Broker,
-    profile: &StoredLoginProfile,
-    policy: Option<&PasswordPolicy>,
-    new: Secret,
-) -> Result<NewPassword, ApiError> {
-    let n = reuse_prevention(policy);
-    if hashing::reused(state, profile, new.clone(), n).await? {
-        return Err(passwords::violation(&[Rule::Reused(n)]).into());
-    }
-    Ok(NewPassword {
-        hash: hashing::hash(state, new).await?,
-        replaces: Some(profile.hash.clone()),
-        keep_previous: usize::try_from(n.saturating_sub(1)).unwrap_or(0),
-    })
-}
-
 /// `UpdateAccountPasswordPolicy`: replaces the whole policy (what is not given takes IAM's
 /// default). Refused when the configuration file sets the account's policy.
 pub async fn update_account_password_policy(
@@ -364,7 +341,7 @@ pub async fn update_login_profile(
     let password = match new {
         Some(new) => {
             follows_rules(policy.as_ref(), &new)?;
-            Some(replacing(state, &profile, policy.as_ref(), new).await?)
+            Some(hashing::replacing(state, &profile, policy.as_ref(), new).await?)
         }
         None => None,
     };
@@ -438,11 +415,22 @@ pub async fn change_password(
         ));
     }
     follows_rules(policy.as_ref(), &new)?;
+    // Wrong old passwords count toward the user's sign-in lockout, and a locked user's old
+    // password is not verified at all (the caller holds the user's credentials: told why).
+    let name = lockout::name(&user.account, &user.name);
+    if lockout::is_locked(state, &name).await? {
+        crate::audit::note(|n| n.refusal = Some("signInLocked"));
+        return Err(ApiError::access_denied(
+            "Too many wrong passwords were given for this user: its password cannot be \
+             verified until the lockout ends ([signin] lockout_seconds).",
+        ));
+    }
     let (verified, _) = hashing::verify(state, &profile, old, false).await?;
     if !verified {
+        lockout::failed(state, &name).await?;
         return Err(ApiError::access_denied("The old password is incorrect."));
     }
-    let password = replacing(state, &profile, policy.as_ref(), new).await?;
+    let password = hashing::replacing(state, &profile, policy.as_ref(), new).await?;
     let change = PasswordChange::Update {
         user: user.name.clone(),
         user_id: user.user_id.clone(),
@@ -451,5 +439,6 @@ pub async fn change_password(
         at: now.unix_timestamp(),
     };
     iam_api::change_passwords(state, &caller.account, &change).await?;
+    lockout::succeeded(state, &name).await;
     Ok(Nothing {})
 }

@@ -38,15 +38,24 @@ pub(super) struct Calling {
 pub(super) async fn calling(state: &Broker, meta: &RequestMeta) -> Result<Calling, ApiError> {
     let authenticated = authenticate_for(state, meta, "iam").await?;
     // As in AWS, a user's GetSessionToken session calls IAM only when it was made with MFA:
-    // a leaked session must not mint itself long-term keys or enrol an MFA device.
+    // a leaked session must not mint itself long-term keys or enrol an MFA device. A session
+    // signed in with a password alone is held to the same rule.
     if let Caller::Session(record) = authenticated.caller()
-        && record.origin == crate::session::Origin::GetSessionToken
         && record.mfa_authenticated_at.is_none()
     {
-        return Err(ApiError::access_denied(
-            "Cannot call IAM with credentials from GetSessionToken made without MFA \
-             authentication.",
-        ));
+        let made_by = match record.origin {
+            crate::session::Origin::GetSessionToken => Some("GetSessionToken"),
+            crate::session::Origin::SignIn => Some("a password sign-in"),
+            crate::session::Origin::AssumeRole
+            | crate::session::Origin::AssumeRoleWithWebIdentity
+            | crate::session::Origin::AssumeRoleWithSAML => None,
+        };
+        if let Some(made_by) = made_by {
+            return Err(ApiError::access_denied(format!(
+                "Cannot call IAM with credentials from {made_by} made without MFA \
+                 authentication."
+            )));
+        }
     }
     let permissions = authenticated.permissions(&state.config.iam)?;
     let (account, user) = match authenticated.caller() {

@@ -158,6 +158,10 @@ pub struct UserXml {
     pub user_id: String,
     pub arn: String,
     pub create_date: String,
+    /// The last successful sign-in with the user's password (`POST /signin`), when one was
+    /// recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password_last_used: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub permissions_boundary: Option<BoundaryXml>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -180,6 +184,7 @@ impl UserXml {
             user_id: user.user_id.clone(),
             arn: user.arn.clone(),
             create_date: date(user.about.created),
+            password_last_used: None,
             permissions_boundary: BoundaryXml::of(user.about.permissions_boundary.as_ref()),
             tags: (full && !tags.is_empty()).then(|| tags.into()),
         }
@@ -203,6 +208,7 @@ impl UserXml {
                 time::OffsetDateTime::from_unix_timestamp(user.created)
                     .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
             ),
+            password_last_used: None,
             permissions_boundary: BoundaryXml::of(user.permissions_boundary.as_ref()),
             tags: (!tags.is_empty()).then(|| tags.into()),
         }
@@ -484,9 +490,31 @@ pub async fn get_user(
             })?
         }
     };
-    Ok(UserResult {
-        user: UserXml::of(user, true),
-    })
+    let mut xml = UserXml::of(user, true);
+    xml.password_last_used = password_last_used(state, &[user.user_id.as_str()])
+        .await
+        .pop()
+        .flatten();
+    Ok(UserResult { user: xml })
+}
+
+/// When each user of `ids` last signed in with its password, as IAM's dates: what
+/// [`crate::signin`] noted by the user's id. While the store cannot be read the users are
+/// still answered, their last use left out.
+async fn password_last_used(state: &Broker, ids: &[&str]) -> Vec<Option<String>> {
+    match state.key_use.newest_of(&state.store, ids).await {
+        Ok(uses) => uses
+            .into_iter()
+            .map(|u| {
+                u.and_then(|u| time::OffsetDateTime::from_unix_timestamp(u.at).ok())
+                    .map(date)
+            })
+            .collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "users' password last uses could not be read; left out");
+            vec![None; ids.len()]
+        }
+    }
 }
 
 /// `ListUsers` (`PathPrefix`, paged), the caller's account only.
@@ -507,7 +535,12 @@ pub async fn list_users(
         .filter(|u| u.account == caller.account && u.path.starts_with(prefix))
         .map(|u| (u.arn.clone(), UserXml::of(u, false)))
         .collect();
-    let (found, marker) = page(found, &paging);
+    let (mut found, marker) = page(found, &paging);
+    let ids: Vec<&str> = found.iter().map(|u| u.user_id.as_str()).collect();
+    let used = password_last_used(state, &ids).await;
+    for (u, used) in found.iter_mut().zip(used) {
+        u.password_last_used = used;
+    }
     Ok(ListUsersResult {
         users: found.into(),
         is_truncated: marker.is_some(),
