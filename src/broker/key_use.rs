@@ -234,6 +234,10 @@ mod tests {
         let ids = ["AIDASTORED", "AKIAAAAAAAAAAAAAAAA2", "AIDANEVER"].map(str::to_owned);
         let got = uses.newest_of(&store, &ids).await.unwrap();
         let at: Vec<Option<i64>> = got.iter().map(|u| u.as_ref().map(|u| u.at)).collect();
-        assert_eq!(at, [Some(10), Some(20), None], "the store's is newer; only this replica's; never");
+        assert_eq!(
+            at,
+            [Some(10), Some(20), None],
+            "the store's is newer; only this replica's; never"
+        );
     }
 }

@@ -105,7 +105,10 @@ impl Store {
         let result = match self {
             Store::Memory(m) => {
                 let stored = m.key_uses_lock();
-                Ok(ids.iter().map(|id| stored.get(id.as_ref()).cloned()).collect())
+                Ok(ids
+                    .iter()
+                    .map(|id| stored.get(id.as_ref()).cloned())
+                    .collect())
             }
             Store::Redis(r) => {
                 let mut out = Vec::with_capacity(ids.len());
@@ -223,7 +226,7 @@ mod tests {
             store.key_uses(&ids).await.unwrap(),
             vec![Some(at(1, "eu-west-1")), None, Some(at(3, "us-east-1"))]
         );
-        assert_eq!(store.key_uses(&[]).await.unwrap(), Vec::new());
+        assert_eq!(store.key_uses::<&str>(&[]).await.unwrap(), Vec::new());
     }
 
     #[test]
