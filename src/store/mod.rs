@@ -15,6 +15,7 @@ mod documents;
 mod errors;
 mod key_use;
 mod lockout;
+pub use lockout::Attempt;
 mod memory;
 mod redis;
 

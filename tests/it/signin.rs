@@ -717,6 +717,28 @@ async fn wrong_passwords_lock_a_user_on_every_replica_until_the_window_passes() 
     within(PROPAGATION, || async { changed_at(&a, "frank") != before }).await;
     let (status, v) = sign_in(&a.endpoint, &body(ALIAS, "frank", OTHER)).await;
     assert_eq!(status, 200, "{v}");
+
+    // Guesses sent at once on both replicas cannot outrun the count: an attempt is taken
+    // before its password is verified, so exactly the limit (3) are verified, the rest refused
+    // as locked without any.
+    let b_audit = b.dir.path().join("audit.log");
+    let (seen_a, seen_b) = (audit_reasons(&a_audit).len(), audit_reasons(&b_audit).len());
+    let guesses = (0..12).map(|i| {
+        let endpoint = if i % 2 == 0 { &a.endpoint } else { &b.endpoint };
+        let guess = body(ALIAS, "frank", &format!("{WRONG}{i}"));
+        async move { sign_in(endpoint, &guess).await.0 }
+    });
+    let statuses = futures_util::future::join_all(guesses).await;
+    assert!(statuses.iter().all(|s| *s == 401), "{statuses:?}");
+    let burst = || {
+        let mut all = audit_reasons(&a_audit).split_off(seen_a);
+        all.extend(audit_reasons(&b_audit).split_off(seen_b));
+        all
+    };
+    within(PROPAGATION, || async { burst().len() == 12 }).await;
+    let verified = burst().iter().filter(|r| *r == "wrongPassword").count();
+    let locked = burst().iter().filter(|r| *r == "signInLocked").count();
+    assert_eq!((verified, locked), (3, 9), "{:?}", burst());
 }
 
 #[tokio::test]
@@ -1019,6 +1041,16 @@ async fn the_accounts_root_signs_in_with_its_configured_password_and_mfa() {
     .await;
     assert!(ok, "{err}");
     let c: Value = serde_json::from_str(&out).unwrap();
+    // The root's session lasts an hour at most (the default 12 hours asked for).
+    let expires = OffsetDateTime::parse(
+        c["Expiration"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    assert!(
+        expires <= OffsetDateTime::now_utc() + time::Duration::seconds(3600),
+        "{expires}"
+    );
     let sts = crate::harness::broker::sts_client(
         &endpoint,
         Some(Credentials::new(

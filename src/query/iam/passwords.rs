@@ -418,7 +418,7 @@ pub async fn change_password(
     // Wrong old passwords count toward the user's sign-in lockout, and a locked user's old
     // password is not verified at all (the caller holds the user's credentials: told why).
     let name = lockout::name(&user.account, &user.name);
-    if lockout::is_locked(state, &name).await? {
+    if !lockout::take_attempt(state, &name).await? {
         crate::audit::note(|n| n.refusal = Some("signInLocked"));
         return Err(ApiError::access_denied(
             "Too many wrong passwords were given for this user: its password cannot be \
@@ -427,9 +427,9 @@ pub async fn change_password(
     }
     let (verified, _) = hashing::verify(state, &profile, old, false).await?;
     if !verified {
-        lockout::failed(state, &name).await?;
         return Err(ApiError::access_denied("The old password is incorrect."));
     }
+    lockout::succeeded(state, &name).await;
     let password = hashing::replacing(state, &profile, policy.as_ref(), new).await?;
     let change = PasswordChange::Update {
         user: user.name.clone(),
@@ -439,6 +439,5 @@ pub async fn change_password(
         at: now.unix_timestamp(),
     };
     iam_api::change_passwords(state, &caller.account, &change).await?;
-    lockout::succeeded(state, &name).await;
     Ok(Nothing {})
 }

@@ -24,7 +24,7 @@ use crate::session::{Lineage, Origin, SessionPrincipal};
 pub const MAX_SECONDS: u32 = 129_600;
 pub const DEFAULT_SECONDS: u32 = 43_200;
 /// Longest, and default, session of an account's root user (1 hour).
-pub const ROOT_MAX_SECONDS: u32 = 3600;
+pub const ROOT_MAX_SECONDS: u32 = crate::iam::root::MAX_SESSION_SECONDS;
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
