@@ -443,27 +443,47 @@ fn admin_answer(
     }
 }
 
+/// The request's meta with its body read (at most `max` bytes), or, when the body cannot be
+/// read, that refusal with the audit notes of `action` (a JSON door audits it too).
+async fn read_json_body(
+    req: Request,
+    id: &str,
+    max: usize,
+    action: &str,
+) -> (
+    RequestMeta,
+    Option<(Result<Response, ApiError>, audit::Notes)>,
+) {
+    let mut meta = request_meta(&req, id);
+    match to_bytes(req.into_body(), max).await {
+        Ok(body) => {
+            meta.raw.body = body;
+            (meta, None)
+        }
+        Err(e) => {
+            let notes = audit::Notes {
+                action: Some(action.to_owned()),
+                ..audit::Notes::default()
+            };
+            (meta, Some((Err(body_error(&e, max)), notes)))
+        }
+    }
+}
+
 /// `POST /policy/validation` (see [`analyzer`]): one audit line per call, a body that cannot
 /// be read included.
 async fn validate_policy(State(live): State<Arc<Live>>, req: Request) -> Response {
     let state = live.current();
     let id = request_id(&req);
     let max = analyzer::MAX_BODY.min(state.config.server.max_body_bytes);
-    let mut meta = request_meta(&req, &id);
-    let (result, mut notes) = match to_bytes(req.into_body(), max).await {
-        Ok(body) => {
-            meta.raw.body = body;
+    let (meta, unread) = read_json_body(req, &id, max, analyzer::ACTION).await;
+    let (result, mut notes) = match unread {
+        Some(refused) => refused,
+        None => {
             state
                 .audit
                 .collect(Box::pin(analyzer::validate_policy(&state, &meta)))
                 .await
-        }
-        Err(e) => {
-            let notes = audit::Notes {
-                action: Some(analyzer::ACTION.to_owned()),
-                ..audit::Notes::default()
-            };
-            (Err(body_error(&e, max)), notes)
         }
     };
     notes.source_ip = meta.source_ip;
@@ -487,21 +507,14 @@ async fn sign_in(State(live): State<Arc<Live>>, req: Request) -> Response {
     let state = live.current();
     let id = request_id(&req);
     let max = signin::MAX_BODY.min(state.config.server.max_body_bytes);
-    let mut meta = request_meta(&req, &id);
-    let (result, mut notes) = match to_bytes(req.into_body(), max).await {
-        Ok(body) => {
-            meta.raw.body = body;
+    let (meta, unread) = read_json_body(req, &id, max, signin::ACTION).await;
+    let (result, mut notes) = match unread {
+        Some(refused) => refused,
+        None => {
             state
                 .audit
                 .collect(Box::pin(signin::sign_in(&state, &meta)))
                 .await
-        }
-        Err(e) => {
-            let notes = audit::Notes {
-                action: Some(signin::ACTION.to_owned()),
-                ..audit::Notes::default()
-            };
-            (Err(body_error(&e, max)), notes)
         }
     };
     notes.source_ip = meta.source_ip;
