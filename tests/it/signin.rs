@@ -722,6 +722,11 @@ async fn wrong_passwords_lock_a_user_on_every_replica_until_the_window_passes() 
     // before its password is verified, so exactly the limit (3) are verified, the rest refused
     // as locked without any.
     let b_audit = b.dir.path().join("audit.log");
+    // The sign-in just made is audited (after its answer) before the lines are counted.
+    within(PROPAGATION, || async {
+        audit_reasons(&a_audit).last().map(String::as_str) == Some("allowed")
+    })
+    .await;
     let (seen_a, seen_b) = (audit_reasons(&a_audit).len(), audit_reasons(&b_audit).len());
     let guesses = (0..12).map(|i| {
         let endpoint = if i % 2 == 0 { &a.endpoint } else { &b.endpoint };
