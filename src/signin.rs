@@ -437,10 +437,7 @@ pub async fn sign_in(state: &Arc<Broker>, meta: &RequestMeta) -> Result<Response
     }
     // The policy's rules before the code, so a refused new password does not spend it.
     if let Some(new) = &ask.new_password {
-        let broken = passwords::rules_broken(policy.as_ref(), new.expose());
-        if !broken.is_empty() {
-            return Err(passwords::violation(&broken).into());
-        }
+        passwords::follows_rules(policy.as_ref(), new.expose())?;
     }
     let mfa_at = match (device, &ask.mfa) {
         (Some(device), Some((_, code))) => {

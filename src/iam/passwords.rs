@@ -249,6 +249,17 @@ pub fn violation(rules: &[Rule]) -> IamApiError {
     ))
 }
 
+/// `password` against `policy`'s rules (IAM's default policy without one): `PasswordPolicyViolation`
+/// naming each rule broken.
+pub fn follows_rules(policy: Option<&PasswordPolicy>, password: &str) -> Result<(), IamApiError> {
+    let broken = rules_broken(policy, password);
+    if broken.is_empty() {
+        Ok(())
+    } else {
+        Err(violation(&broken))
+    }
+}
+
 /// A password parameter (`Password`, `OldPassword`, `NewPassword`): 1–128 characters of
 /// `[\u0009\u000A\u000D\u0020-\u00FF]`, as IAM's model has it. The message never shows it.
 pub fn check_password_param(param: &str, value: &str) -> Result<(), IamApiError> {

@@ -165,25 +165,6 @@ fn allow_user<'a>(
     user.ok_or_else(|| crate::iam::users::no_such_user(name).into())
 }
 
-/// `UserName`, or the calling user when it is absent (a role session must name one, as for
-/// `GetUser`).
-fn user_or_caller(state: &Broker, caller: &Calling, params: &Params) -> Result<String, ApiError> {
-    if params.get("UserName").is_some() {
-        return user_name(params).map(str::to_owned);
-    }
-    caller
-        .user
-        .as_deref()
-        .and_then(|arn| state.config.iam.user(arn))
-        .map(|u| u.name.clone())
-        .ok_or_else(|| {
-            IamApiError::Validation(
-                "Must specify userName when calling with non-User credentials".to_owned(),
-            )
-            .into()
-        })
-}
-
 /// A device defined in the configuration file: read-only here. Checked before the codes so
 /// that none is spent on it.
 fn not_a_file_device(state: &Broker, serial: &str) -> Result<(), ApiError> {
@@ -425,7 +406,7 @@ pub async fn deactivate_mfa_device(
     meta: &RequestMeta,
 ) -> Result<Nothing, ApiError> {
     let caller = calling(state, meta).await?;
-    let name = user_or_caller(state, &caller, params)?;
+    let name = caller.named_or_self(state, params)?;
     let serial = serial_param(params)?;
     let user = allow_user(state, &caller, meta, "DeactivateMFADevice", &name)?;
     own_serial(&caller, serial)?;
@@ -464,7 +445,7 @@ pub async fn list_mfa_devices(
     meta: &RequestMeta,
 ) -> Result<ListMfaDevicesResult, ApiError> {
     let caller = calling(state, meta).await?;
-    let name = user_or_caller(state, &caller, params)?;
+    let name = caller.named_or_self(state, params)?;
     let paging = paging(params)?;
     let user = allow_user(state, &caller, meta, "ListMFADevices", &name)?;
     let found = state

@@ -151,24 +151,6 @@ fn password(params: &Params, name: &str) -> Result<Secret, ApiError> {
     Ok(Secret::new(value.to_owned()))
 }
 
-/// `UserName`, or the calling user when it is absent (a role session must name one).
-fn user_or_caller(state: &Broker, caller: &Calling, params: &Params) -> Result<String, ApiError> {
-    if params.get("UserName").is_some() {
-        return super::users::user_name(params, "UserName").map(str::to_owned);
-    }
-    caller
-        .user
-        .as_deref()
-        .and_then(|arn| state.config.iam.user(arn))
-        .map(|u| u.name.clone())
-        .ok_or_else(|| {
-            IamApiError::Validation(
-                "Must specify userName when calling with non-User credentials".to_owned(),
-            )
-            .into()
-        })
-}
-
 /// Authorizes `iam:<action>` on user `name`, then finds it.
 fn allowed_user<'a>(
     state: &'a Broker,
@@ -181,16 +163,6 @@ fn allowed_user<'a>(
     caller
         .user(state, name)
         .ok_or_else(|| crate::iam::users::no_such_user(name).into())
-}
-
-/// `password` against the policy's rules (IAM's default policy without one).
-fn follows_rules(policy: Option<&PasswordPolicy>, password: &Secret) -> Result<(), ApiError> {
-    let broken = passwords::rules_broken(policy, password.expose());
-    if broken.is_empty() {
-        Ok(())
-    } else {
-        Err(passwords::violation(&broken).into())
-    }
 }
 
 /// `UpdateAccountPasswordPolicy`: replaces the whole policy (what is not given takes IAM's
@@ -254,12 +226,12 @@ pub async fn create_login_profile(
     meta: &RequestMeta,
 ) -> Result<LoginProfileResult, ApiError> {
     let caller = calling(state, meta).await?;
-    let name = user_or_caller(state, &caller, params)?;
+    let name = caller.named_or_self(state, params)?;
     let new = password(params, "Password")?;
     let reset_required = flag(params, "PasswordResetRequired")?;
     let user = allowed_user(state, &caller, meta, "CreateLoginProfile", &name)?;
     let policy = served_policy(state, &caller);
-    follows_rules(policy.as_ref(), &new)?;
+    passwords::follows_rules(policy.as_ref(), new.expose())?;
     if document(state, &caller)
         .and_then(|d| passwords::profile_of(d, &user.name, &user.user_id))
         .is_some()
@@ -310,7 +282,7 @@ pub async fn get_login_profile(
     meta: &RequestMeta,
 ) -> Result<LoginProfileResult, ApiError> {
     let caller = calling(state, meta).await?;
-    let name = user_or_caller(state, &caller, params)?;
+    let name = caller.named_or_self(state, params)?;
     let user = allowed_user(state, &caller, meta, "GetLoginProfile", &name)?;
     let profile = profile(state, &caller, user)?;
     Ok(LoginProfileResult {
@@ -326,7 +298,7 @@ pub async fn update_login_profile(
     meta: &RequestMeta,
 ) -> Result<Nothing, ApiError> {
     let caller = calling(state, meta).await?;
-    let name = user_or_caller(state, &caller, params)?;
+    let name = caller.named_or_self(state, params)?;
     let new = match params.get("Password") {
         Some(_) => Some(password(params, "Password")?),
         None => None,
@@ -340,7 +312,7 @@ pub async fn update_login_profile(
     let policy = served_policy(state, &caller);
     let password = match new {
         Some(new) => {
-            follows_rules(policy.as_ref(), &new)?;
+            passwords::follows_rules(policy.as_ref(), new.expose())?;
             Some(hashing::replacing(state, &profile, policy.as_ref(), new).await?)
         }
         None => None,
@@ -363,7 +335,7 @@ pub async fn delete_login_profile(
     meta: &RequestMeta,
 ) -> Result<Nothing, ApiError> {
     let caller = calling(state, meta).await?;
-    let name = user_or_caller(state, &caller, params)?;
+    let name = caller.named_or_self(state, params)?;
     let user = allowed_user(state, &caller, meta, "DeleteLoginProfile", &name)?;
     let change = PasswordChange::Delete {
         user: user.name.clone(),
@@ -414,7 +386,7 @@ pub async fn change_password(
              administrator must reset it (UpdateLoginProfile).",
         ));
     }
-    follows_rules(policy.as_ref(), &new)?;
+    passwords::follows_rules(policy.as_ref(), new.expose())?;
     // Wrong old passwords count toward the user's sign-in lockout, and a locked user's old
     // password is not verified at all (the caller holds the user's credentials: told why).
     let name = lockout::name(&user.account, &user.name);

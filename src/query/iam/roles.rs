@@ -76,6 +76,28 @@ pub(super) async fn calling(state: &Broker, meta: &RequestMeta) -> Result<Callin
 }
 
 impl Calling {
+    /// `UserName` (1–64 of `[\w+=,.@-]`), or the calling user when it is absent (a role
+    /// session must name one, as for `GetUser`).
+    pub(super) fn named_or_self(
+        &self,
+        state: &Broker,
+        params: &Params,
+    ) -> Result<String, ApiError> {
+        if params.get("UserName").is_some() {
+            return super::users::user_name(params, "UserName").map(str::to_owned);
+        }
+        self.user
+            .as_deref()
+            .and_then(|arn| state.config.iam.user(arn))
+            .map(|u| u.name.clone())
+            .ok_or_else(|| {
+                IamApiError::Validation(
+                    "Must specify userName when calling with non-User credentials".to_owned(),
+                )
+                .into()
+            })
+    }
+
     /// The caller's ARN (what a denial names).
     pub(super) fn arn(&self) -> &str {
         self.permissions.arn()
