@@ -1,7 +1,7 @@
 //! sts-broker: a self-hosted, AWS-STS-compatible identity token broker.
 //!
 //! Layers, each using only those below it (checked by `tests/it/layers.rs`):
-//! - leaves: [`clock`], [`secret`], [`encoding`];
+//! - leaves: [`clock`], [`secret`], [`encoding`], [`random`];
 //! - pure cores: [`policy`], [`sigv4`], [`saml`], [`oidc`], [`session`], [`totp`], [`routes`],
 //!   [`rate`];
 //! - domain: [`iam`], [`config`];
@@ -29,6 +29,7 @@ pub mod metrics;
 pub mod oidc;
 pub mod policy;
 pub mod query;
+pub mod random;
 pub mod rate;
 pub mod revocation;
 pub mod routes;

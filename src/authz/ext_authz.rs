@@ -147,7 +147,7 @@ pub const ACTION: &str = "ExtAuthz";
 async fn check(State(live): State<Arc<Live>>, req: Request) -> Response {
     let started = std::time::Instant::now();
     let state = live.current();
-    let request_id = uuid::Uuid::new_v4().to_string();
+    let request_id = crate::random::request_id();
     let mut response = decide(&state, req, &request_id).await;
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, v);

@@ -9,7 +9,6 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use ring::hmac;
-use ring::rand::{SecureRandom, SystemRandom};
 use serde_json::{Value, json};
 
 use super::error::ApiError;
@@ -100,9 +99,7 @@ pub fn encode(
 ) -> Result<String, MessageError> {
     let key = keys.signing(now).ok_or(MessageError::NoKey)?;
     let mut nonce = [0u8; NONCE_LEN];
-    SystemRandom::new()
-        .fill(&mut nonce)
-        .map_err(|_| MessageError::Random)?;
+    crate::random::fill(&mut nonce).map_err(|_| MessageError::Random)?;
     let head = header(&key.id, &trace_account(trace))?;
     let mut sealed = trace.to_string().into_bytes();
     cipher(&key)?

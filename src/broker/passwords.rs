@@ -8,7 +8,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ring::rand::SecureRandom as _;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::{ApiError, Broker};
@@ -76,9 +75,7 @@ async fn off_runtime<T: Send + 'static>(
 /// A fresh salt from the system's CSPRNG.
 fn salt() -> Result<[u8; SALT_BYTES], ApiError> {
     let mut salt = [0u8; SALT_BYTES];
-    ring::rand::SystemRandom::new()
-        .fill(&mut salt)
-        .map_err(|_| ApiError::internal())?;
+    crate::random::fill(&mut salt).map_err(|_| ApiError::internal())?;
     Ok(salt)
 }
 

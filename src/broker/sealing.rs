@@ -5,8 +5,6 @@
 
 use std::time::Duration;
 
-use ring::rand::{SecureRandom as _, SystemRandom};
-
 use super::Broker;
 use super::error::ApiError;
 use super::iam_api;
@@ -40,9 +38,7 @@ enum SealFailure {
 
 fn seal_with(key: &SessionKey, secret: &[u8], context: &str) -> Result<String, SealFailure> {
     let mut nonce = [0u8; 12];
-    SystemRandom::new()
-        .fill(&mut nonce)
-        .map_err(|_| SealFailure::NoRandomness)?;
+    crate::random::fill(&mut nonce).map_err(|_| SealFailure::NoRandomness)?;
     Ok(sealed::seal(secret, context, key, nonce)?)
 }
 

@@ -82,9 +82,8 @@ fn is_zero(n: &u32) -> bool {
 
 /// A new access key id: `AKIA` + 16 base32 characters from the system's CSPRNG (80 bits).
 pub fn new_access_key_id() -> Option<String> {
-    use ring::rand::SecureRandom as _;
     let mut bytes = [0u8; 10];
-    ring::rand::SystemRandom::new().fill(&mut bytes).ok()?;
+    crate::random::fill(&mut bytes).ok()?;
     let mut id = String::with_capacity(20);
     id.push_str("AKIA");
     id.push_str(crate::encoding::base32(&bytes).get(..16)?);
@@ -94,9 +93,8 @@ pub fn new_access_key_id() -> Option<String> {
 /// A new secret access key: [`SECRET_LENGTH`] characters of AWS's alphabet from the system's
 /// CSPRNG, held in a zeroizing type from the start.
 pub fn new_secret() -> Option<SecretAccessKey> {
-    use ring::rand::SecureRandom as _;
     let mut bytes = zeroize::Zeroizing::new([0u8; SECRET_LENGTH]);
-    ring::rand::SystemRandom::new().fill(&mut *bytes).ok()?;
+    crate::random::fill(&mut *bytes).ok()?;
     let mut secret = zeroize::Zeroizing::new(String::with_capacity(SECRET_LENGTH));
     for b in bytes.iter() {
         secret.push(char::from(SECRET_ALPHABET[usize::from(b & 0x3f)]));

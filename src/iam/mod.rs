@@ -307,9 +307,8 @@ pub fn stable_id(prefix: &str, seed: &str) -> String {
 /// API must take one of these on every creation, as IAM's `AROA`/`AIDA` ids are, so sessions of
 /// an earlier entity of the same name never match it.
 pub fn new_unique_id(prefix: &str) -> Option<String> {
-    use ring::rand::SecureRandom as _;
     let mut bytes = [0u8; 16];
-    ring::rand::SystemRandom::new().fill(&mut bytes).ok()?;
+    crate::random::fill(&mut bytes).ok()?;
     let mut id = String::with_capacity(prefix.len() + 17);
     id.push_str(prefix);
     id.push_str(crate::encoding::base32(&bytes).get(..17)?);

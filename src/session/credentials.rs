@@ -8,7 +8,6 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use ring::hmac;
-use ring::rand::{SecureRandom, SystemRandom};
 use time::OffsetDateTime;
 
 use super::keyring::{KeyRing, SessionKey};
@@ -65,9 +64,8 @@ pub fn mint(
     expires_at: OffsetDateTime,
 ) -> Result<Credentials, CredentialError> {
     let key = keys.signing(issued_at).ok_or(CredentialError::NoKey)?;
-    let rng = SystemRandom::new();
     let mut random = [0u8; 10 + NONCE_LEN];
-    rng.fill(&mut random).map_err(|_| CredentialError::Random)?;
+    crate::random::fill(&mut random).map_err(|_| CredentialError::Random)?;
     let mut access_key_id = String::with_capacity(ACCESS_KEY_ID_LEN);
     access_key_id.push_str("ASIA");
     access_key_id.push_str(&crate::encoding::base32(&random[..10]));

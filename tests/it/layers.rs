@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 /// Top-level modules by layer, lowest first.
 const LAYERS: &[(&str, &[&str])] = &[
-    ("leaves", &["clock", "secret", "encoding"]),
+    ("leaves", &["clock", "secret", "encoding", "random"]),
     (
         "pure cores",
         &[

@@ -15,7 +15,6 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use ring::rand::SecureRandom as _;
 use serde::{Serialize, Serializer};
 use zeroize::Zeroizing;
 
@@ -254,9 +253,7 @@ pub async fn create_virtual_mfa_device(
 /// A new seed: [`SEED_BYTES`] from the system's CSPRNG, as base32 without padding.
 fn new_seed() -> Result<Zeroizing<String>, ApiError> {
     let mut raw = Zeroizing::new([0u8; SEED_BYTES]);
-    ring::rand::SystemRandom::new()
-        .fill(raw.as_mut())
-        .map_err(|_| ApiError::internal())?;
+    crate::random::fill(raw.as_mut()).map_err(|_| ApiError::internal())?;
     Ok(Zeroizing::new(
         data_encoding::BASE32_NOPAD.encode(raw.as_ref()),
     ))
