@@ -17,6 +17,9 @@ pub struct SessionKey {
     /// Seals stored secrets ([`super::sealed`]): an AES-256-GCM key derived from the material
     /// with its own label, so that it is never the token or record key.
     pub(crate) sealing: zeroize::Zeroizing<[u8; 32]>,
+    /// Authenticates stored session records ([`super::record`]): derived from the material
+    /// with its own label once, when the key is loaded.
+    pub(crate) record: ring::hmac::Key,
     /// Unix seconds from which it signs (0: always). It verifies from the start.
     pub activates_at: i64,
 }
@@ -37,10 +40,12 @@ impl SessionKey {
         let hmac = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, material);
         let mut sealing = zeroize::Zeroizing::new([0; 32]);
         sealing.copy_from_slice(ring::hmac::sign(&hmac, super::sealed::KEY_LABEL).as_ref());
+        let record = super::record::record_key(&hmac);
         SessionKey {
             id,
             hmac,
             sealing,
+            record,
             activates_at,
         }
     }

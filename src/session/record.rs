@@ -32,10 +32,18 @@ pub enum RecordError {
 /// The record as stored, authenticated under `key` (the key that signed its token).
 pub fn seal(record: &SessionRecord, key: &SessionKey) -> Result<Vec<u8>, serde_json::Error> {
     let json = serde_json::to_vec(record)?;
-    let tag = hmac::sign(
-        &record_key(key),
-        &message(&record.access_key_id, &key.id, &json),
-    );
+    // The message `message` spells out, fed in parts rather than copied into one buffer.
+    let mut mac = hmac::Context::with_key(&key.record);
+    for part in [
+        record.access_key_id.as_bytes(),
+        &[0],
+        key.id.as_bytes(),
+        &[0],
+        &json,
+    ] {
+        mac.update(part);
+    }
+    let tag = mac.sign();
     let mut out = Vec::with_capacity(FORMAT.len() + key.id.len() + 48 + json.len());
     out.extend_from_slice(FORMAT.as_bytes());
     out.push(b':');
@@ -67,7 +75,7 @@ pub fn open(
     if tag.len() != TAG_LEN {
         return Err(RecordError::Malformed);
     }
-    hmac::verify(&record_key(key), &message(access_key_id, id, json), &tag)
+    hmac::verify(&key.record, &message(access_key_id, id, json), &tag)
         .map_err(|_| RecordError::NotAuthentic)?;
     let mut record: SessionRecord =
         serde_json::from_slice(json).map_err(|_| RecordError::Malformed)?;
@@ -97,8 +105,10 @@ fn split(stored: &[u8]) -> Option<(&str, &str, &[u8])> {
     Some((id, std::str::from_utf8(tag).ok()?, json.get(1..)?))
 }
 
-fn record_key(key: &SessionKey) -> hmac::Key {
-    let derived = hmac::sign(&key.hmac, LABEL);
+/// The key records are authenticated with, derived from a session key's material with its own
+/// label (so it is never the token key).
+pub(super) fn record_key(material: &hmac::Key) -> hmac::Key {
+    let derived = hmac::sign(material, LABEL);
     hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref())
 }
 
@@ -215,7 +225,7 @@ mod tests {
             serde_json::to_vec(&v).unwrap()
         };
         let sealed_full = |json: Vec<u8>| {
-            let tag = hmac::sign(&record_key(key), &message(&r.access_key_id, "a", &json));
+            let tag = hmac::sign(&key.record, &message(&r.access_key_id, "a", &json));
             let mut out =
                 format!("{FORMAT}:a:{}:", URL_SAFE_NO_PAD.encode(tag.as_ref())).into_bytes();
             out.extend_from_slice(&json);
