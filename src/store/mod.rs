@@ -11,6 +11,7 @@
 //! ([`documents`]), when each access key was last used ([`key_use`]), and failed sign-ins
 //! ([`lockout`]).
 
+mod batch;
 mod documents;
 mod errors;
 mod key_use;
@@ -60,6 +61,20 @@ pub enum StoreError {
     NotAuthentic(RecordError),
     #[error("session key {0:?} that signed the session is not loaded")]
     NoSessionKey(String),
+}
+
+impl StoreError {
+    /// The same failure, for each of the writes one batch carried ([`batch`]).
+    fn shared(&self) -> StoreError {
+        match self {
+            StoreError::Redis(e) => StoreError::Redis(e.clone()),
+            StoreError::Timeout(d) => StoreError::Timeout(*d),
+            StoreError::BadUrl(u) => StoreError::BadUrl(u.clone()),
+            StoreError::NoSessionKey(k) => StoreError::NoSessionKey(k.clone()),
+            StoreError::NotAuthentic(e) => StoreError::NotAuthentic(e.clone()),
+            StoreError::Corrupt(_) | StoreError::Closed => StoreError::Closed,
+        }
+    }
 }
 
 /// The configured store.

@@ -20,6 +20,7 @@ use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType}
 use redis::{Client, Cmd, FromRedisValue, IntoConnectionInfo as _, TlsCertificates, TlsMode};
 
 use super::StoreError;
+use super::batch::Writes;
 use crate::config::{StoreSettings, Topology};
 use crate::rate::Limit;
 
@@ -39,11 +40,13 @@ pub struct RedisStore {
     pub(super) refused_records: Arc<AtomicU64>,
     /// Failures per operation.
     pub(super) errors: Arc<super::errors::Errors>,
+    /// Where records are written in batches; none on a cluster (see [`super::batch`]).
+    writes: Option<Writes>,
 }
 
 /// The connection commands go through.
 #[derive(Clone)]
-enum Link {
+pub(super) enum Link {
     Single(ConnectionManager),
     Cluster(ClusterConnection),
     Sentinel(Arc<SentinelLink>),
@@ -62,7 +65,7 @@ enum Subscriber {
 
 /// The master Sentinel names: one multiplexed connection, dropped on any failure so the next
 /// command asks the Sentinels again.
-struct SentinelLink {
+pub(super) struct SentinelLink {
     sentinel: tokio::sync::Mutex<SentinelClient>,
     current: ArcSwapOption<MultiplexedConnection>,
 }
@@ -181,7 +184,12 @@ impl RedisStore {
     }
 
     fn new(link: Link, subscriber: Subscriber) -> RedisStore {
+        let writes = match &link {
+            Link::Cluster(_) => None,
+            Link::Single(_) | Link::Sentinel(_) => Some(Writes::start(link.clone())),
+        };
         RedisStore {
+            writes,
             link,
             subscriber: Arc::new(subscriber),
             refused_records: Arc::new(AtomicU64::new(0)),
@@ -191,22 +199,7 @@ impl RedisStore {
 
     /// `cmd` on the store, within the deadline.
     pub(super) async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
-        match &self.link {
-            Link::Single(c) => Ok(deadline(cmd.query_async(&mut c.clone())).await??),
-            Link::Cluster(c) => {
-                // Boxed: the cluster client's futures nest deep.
-                let mut c = c.clone();
-                Ok(deadline(Box::pin(cmd.query_async(&mut c))).await??)
-            }
-            Link::Sentinel(link) => {
-                let (current, mut c) = Box::pin(link.connection()).await?;
-                let result = deadline(cmd.query_async(&mut c)).await;
-                if !matches!(result, Ok(Ok(_))) {
-                    link.forget(&current);
-                }
-                Ok(result??)
-            }
-        }
+        self.link.query(cmd).await
     }
 
     pub(super) async fn put(
@@ -216,8 +209,13 @@ impl RedisStore {
         ttl: Duration,
     ) -> Result<(), StoreError> {
         let seconds = ttl.as_secs().max(1);
-        self.query::<()>(redis::cmd("SET").arg(key).arg(value).arg("EX").arg(seconds))
-            .await
+        match &self.writes {
+            Some(writes) => writes.set(key.to_owned(), value, seconds).await,
+            None => {
+                self.query::<()>(redis::cmd("SET").arg(key).arg(value).arg("EX").arg(seconds))
+                    .await
+            }
+        }
     }
 
     /// One script, so no other client runs between the check and the count: below `limit`,
@@ -485,6 +483,57 @@ impl RedisStore {
     }
 }
 
+impl Link {
+    /// `request` (one command or a pipeline) on the store, within the deadline.
+    pub(super) async fn query<T: FromRedisValue>(
+        &self,
+        request: &impl Request,
+    ) -> Result<T, StoreError> {
+        match self {
+            Link::Single(c) => Ok(deadline(request.send(&mut c.clone())).await??),
+            Link::Cluster(c) => {
+                // Boxed: the cluster client's futures nest deep.
+                let mut c = c.clone();
+                Ok(deadline(Box::pin(request.send(&mut c))).await??)
+            }
+            Link::Sentinel(link) => {
+                let (current, mut c) = Box::pin(link.connection()).await?;
+                let result = deadline(request.send(&mut c)).await;
+                if !matches!(result, Ok(Ok(_))) {
+                    link.forget(&current);
+                }
+                Ok(result??)
+            }
+        }
+    }
+}
+
+/// What goes to the store in one exchange: a command or a pipeline.
+pub(super) trait Request: Sync {
+    fn send<T: FromRedisValue>(
+        &self,
+        connection: &mut (impl redis::aio::ConnectionLike + Send),
+    ) -> impl Future<Output = redis::RedisResult<T>> + Send;
+}
+
+impl Request for Cmd {
+    fn send<T: FromRedisValue>(
+        &self,
+        connection: &mut (impl redis::aio::ConnectionLike + Send),
+    ) -> impl Future<Output = redis::RedisResult<T>> + Send {
+        self.query_async(connection)
+    }
+}
+
+impl Request for redis::Pipeline {
+    fn send<T: FromRedisValue>(
+        &self,
+        connection: &mut (impl redis::aio::ConnectionLike + Send),
+    ) -> impl Future<Output = redis::RedisResult<T>> + Send {
+        self.query_async(connection)
+    }
+}
+
 impl SentinelLink {
     /// The connection to the master, made (after asking the Sentinels) when there is none.
     async fn connection(
@@ -611,7 +660,7 @@ fn glob_escape(text: &str) -> String {
     out
 }
 
-async fn deadline<T>(f: impl Future<Output = T>) -> Result<T, StoreError> {
+pub(super) async fn deadline<T>(f: impl Future<Output = T>) -> Result<T, StoreError> {
     tokio::time::timeout(COMMAND_TIMEOUT, f)
         .await
         .map_err(|_| StoreError::Timeout(COMMAND_TIMEOUT))
