@@ -152,7 +152,8 @@ fn trust_actions(
 
 /// The common context keys of a request: time, transport and the caller's network identity.
 pub fn request_context(region: &str, meta: &RequestMeta, now: OffsetDateTime) -> Context {
-    let mut context = Context::new();
+    // Room for these and the keys an action adds (a token's claims, tags) without a rehash.
+    let mut context = Context::with_capacity(32);
     context.insert("aws:CurrentTime", crate::encoding::timestamp(now));
     context.insert("aws:EpochTime", now.unix_timestamp().to_string());
     context.insert("aws:SecureTransport", meta.secure_transport.to_string());

@@ -45,7 +45,7 @@ impl ContextValue {
 /// repeat one of them, and a change to one of them copies the shared keys first.
 #[derive(Debug, Clone, Default)]
 pub struct Context {
-    entries: HashMap<Box<str>, ContextValue>,
+    entries: HashMap<Box<str>, ContextValue, foldhash::quality::RandomState>,
     /// Shared keys, none of which is also in `entries`.
     shared: Option<Arc<Context>>,
 }
@@ -61,6 +61,18 @@ impl Eq for Context {}
 impl Context {
     pub fn new() -> Context {
         Context::default()
+    }
+
+    /// An empty context with room for `n` keys: a request's context is built key by key, and
+    /// growing it as it goes costs a rehash each time.
+    pub fn with_capacity(n: usize) -> Context {
+        Context {
+            entries: HashMap::with_capacity_and_hasher(
+                n,
+                foldhash::quality::RandomState::default(),
+            ),
+            shared: None,
+        }
     }
 
     /// Sets a single-valued key (replacing any earlier value).

@@ -271,7 +271,10 @@ fn trust_context(
     let mut context = role_session::request_context(&state.config.server.region, meta, now);
     // Condition keys are case-insensitive, so claims whose names differ only in case would
     // land on one key, and a made-up `SUB` could stand in for `sub`: refuse such tokens.
-    let mut seen = std::collections::HashSet::with_capacity(token.claims.len());
+    let mut seen = std::collections::HashSet::with_capacity_and_hasher(
+        token.claims.len(),
+        foldhash::quality::RandomState::default(),
+    );
     for claim in token.claims.keys() {
         if !seen.insert(claim.to_ascii_lowercase()) {
             return Err(ApiError::invalid_identity_token(format!(
@@ -280,21 +283,26 @@ fn trust_context(
             )));
         }
     }
+    // `{prefix}:{claim}`, the claim's part rewritten for each claim.
+    let mut key = format!("{prefix}:");
+    let stem = key.len();
     for (claim, value) in &token.claims {
         if claim.contains(':') || claim == "aud" || claim == "sub" {
             continue;
         }
-        let key = format!("{prefix}:{claim}");
+        key.truncate(stem);
+        key.push_str(claim);
+        let key = key.as_str();
         match value {
-            Value::String(s) => context.insert(&key, s.as_str()),
-            Value::Number(n) => context.insert(&key, n.to_string()),
-            Value::Bool(b) => context.insert(&key, b.to_string()),
+            Value::String(s) => context.insert(key, s.as_str()),
+            Value::Number(n) => context.insert(key, n.to_string()),
+            Value::Bool(b) => context.insert(key, b.to_string()),
             Value::Array(items) => {
                 for item in items {
                     match item {
-                        Value::String(s) => context.push(&key, s.as_str()),
-                        Value::Number(n) => context.push(&key, n.to_string()),
-                        Value::Bool(b) => context.push(&key, b.to_string()),
+                        Value::String(s) => context.push(key, s.as_str()),
+                        Value::Number(n) => context.push(key, n.to_string()),
+                        Value::Bool(b) => context.push(key, b.to_string()),
                         _ => {}
                     }
                 }
