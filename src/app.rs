@@ -133,6 +133,25 @@ pub async fn serve(
 #[derive(Debug, Clone)]
 struct RequestId(String);
 
+/// The action a request is, noted by its handler as soon as it knows it: should the deadline
+/// end the handler before it answers, the `RequestTimeout` is still logged and counted under
+/// that action (read by [`request_id_and_errors`]).
+#[derive(Debug, Clone, Default)]
+struct ActionSlot(Arc<std::sync::OnceLock<&'static str>>);
+
+impl ActionSlot {
+    fn of(req: &Request) -> ActionSlot {
+        req.extensions()
+            .get::<ActionSlot>()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn note(&self, action: &'static str) {
+        let _ = self.0.set(action);
+    }
+}
+
 /// How a handler answered, for the request's log line and counters: a fixed action name and the
 /// outcome. Set on the response by [`answered`]; read by [`request_id_and_errors`].
 #[derive(Debug, Clone, Copy)]
@@ -158,8 +177,10 @@ async fn request_id_and_errors(
     stats: Arc<Stats>,
 ) -> Response {
     let started = Instant::now();
-    let id = uuid::Uuid::new_v4().to_string();
+    let id = crate::random::request_id();
     req.extensions_mut().insert(RequestId(id.clone()));
+    let slot = ActionSlot::default();
+    req.extensions_mut().insert(slot.clone());
     let json_api = req.uri().path() == authz::api::PATH
         || req.uri().path() == signin::PATH
         || req.uri().path().starts_with(admin_api::PREFIX);
@@ -196,7 +217,10 @@ async fn request_id_and_errors(
     if let Ok(v) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, v);
     }
-    let action = handled.map_or(UNKNOWN_ACTION, |a| a.action);
+    let action = handled.map_or_else(
+        || slot.0.get().copied().unwrap_or(UNKNOWN_ACTION),
+        |a| a.action,
+    );
     let outcome = match (replaced, handled) {
         (Some(code), _) => Some(code),
         (None, Some(a)) => a.outcome,
@@ -279,6 +303,12 @@ fn request_id(req: &Request) -> String {
         .unwrap_or_default()
 }
 
+/// The request id of a route that serves one action, noted as the request's action.
+fn request_id_of(req: &Request, action: &'static str) -> String {
+    ActionSlot::of(req).note(action);
+    request_id(req)
+}
+
 /// `GET /?Action=...` or `POST /` with a form body.
 async fn sts_query(State(live): State<Arc<Live>>, req: Request) -> Response {
     let state = live.current();
@@ -350,7 +380,7 @@ fn record<T>(state: &Broker, id: &str, result: &Result<T, ApiError>, notes: audi
 /// the audit line of each decision; a refused call gets one here.
 async fn authorize_json(State(live): State<Arc<Live>>, req: Request) -> Response {
     let state = live.current();
-    let id = request_id(&req);
+    let id = request_id_of(&req, AUTHORIZE_ACTION);
     let max = state.config.server.max_body_bytes;
     let mut meta = request_meta(&req, &id);
     let body = match to_bytes(req.into_body(), max).await {
@@ -383,7 +413,7 @@ fn json_error(e: &ApiError, id: &str, action: &'static str) -> Response {
 /// `POST /admin/revoke` (see [`admin_api`]): one audit line per call.
 async fn admin_revoke(State(live): State<Arc<Live>>, req: Request) -> Response {
     let state = live.current();
-    let id = request_id(&req);
+    let id = request_id_of(&req, ADMIN_REVOKE_ACTION);
     let meta = match admin_meta(&state, req, &id, ADMIN_REVOKE_ACTION).await {
         Ok(meta) => meta,
         Err(refused) => return refused,
@@ -396,7 +426,7 @@ async fn admin_revoke(State(live): State<Arc<Live>>, req: Request) -> Response {
 /// on the running configuration before any file is read; one audit line per call.
 async fn admin_reload(State(live): State<Arc<Live>>, req: Request) -> Response {
     let state = live.current();
-    let id = request_id(&req);
+    let id = request_id_of(&req, ADMIN_RELOAD_ACTION);
     let meta = match admin_meta(&state, req, &id, ADMIN_RELOAD_ACTION).await {
         Ok(meta) => meta,
         Err(refused) => return refused,
@@ -474,7 +504,7 @@ async fn read_json_body(
 /// be read included.
 async fn validate_policy(State(live): State<Arc<Live>>, req: Request) -> Response {
     let state = live.current();
-    let id = request_id(&req);
+    let id = request_id_of(&req, VALIDATE_POLICY_ACTION);
     let max = analyzer::MAX_BODY.min(state.config.server.max_body_bytes);
     let (meta, unread) = read_json_body(req, &id, max, analyzer::ACTION).await;
     let (result, mut notes) = match unread {
@@ -505,7 +535,7 @@ async fn validate_policy(State(live): State<Arc<Live>>, req: Request) -> Respons
 /// included; JSON errors with the request id.
 async fn sign_in(State(live): State<Arc<Live>>, req: Request) -> Response {
     let state = live.current();
-    let id = request_id(&req);
+    let id = request_id_of(&req, SIGN_IN_ACTION);
     let max = signin::MAX_BODY.min(state.config.server.max_body_bytes);
     let (meta, unread) = read_json_body(req, &id, max, signin::ACTION).await;
     let (result, mut notes) = match unread {
@@ -570,6 +600,7 @@ async fn handle_query(
     action: &mut &'static str,
 ) -> Result<String, ApiError> {
     let mut meta = request_meta(&req, id);
+    let slot = ActionSlot::of(&req);
     audit::note(|n| n.source_ip = meta.source_ip);
     // Before anything else, the body included (see `broker::throttle`).
     state.throttle.source_ip(meta.source_ip).await?;
@@ -598,6 +629,7 @@ async fn handle_query(
     }
     *namespace = query::namespace(&params);
     *action = query::action_name(&params).unwrap_or(UNKNOWN_ACTION);
+    slot.note(*action);
     query::dispatch(state, &params, &meta).await
 }
 

@@ -150,3 +150,46 @@ async fn a_faulty_idp_with_cached_keys_keeps_them_serving() {
         }
     }
 }
+
+/// A provider that hangs longer than the request's deadline: the caller gets `RequestTimeout`
+/// (408), and the request is logged and counted under the action it was, not as `unknown`.
+#[tokio::test]
+async fn a_request_past_its_deadline_is_counted_under_its_action() {
+    let idp = TestIdp::start().await;
+    idp.set_fault(Endpoint::Jwks, Fault::Hang);
+    let dir = tempfile::tempdir().unwrap();
+    let toml = standard_config(dir.path(), &idp, "memory://", 0)
+        .replacen(
+            "jwks_refetch_seconds = 0",
+            "jwks_refetch_seconds = 0\njwks_fetch_timeout_seconds = 30",
+            1,
+        )
+        .replacen("[server]\n", "[server]\nrequest_timeout_seconds = 1\n", 1);
+    assert!(toml.contains("request_timeout_seconds = 1"));
+    let broker = TestBroker::from_toml(dir, &toml).await;
+    let clock = sts_broker::clock::SystemClock;
+    let token = idp.token("rsa-1", &claims(&idp, &clock));
+    let response = broker
+        .http()
+        .post(&broker.endpoint)
+        .form(&[
+            ("Action", "AssumeRoleWithWebIdentity"),
+            ("Version", "2011-06-15"),
+            ("RoleArn", DEPLOY_ROLE),
+            ("RoleSessionName", "ci-run"),
+            ("WebIdentityToken", token.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 408);
+    let body = response.text().await.unwrap();
+    assert!(body.contains("<Code>RequestTimeout</Code>"), "{body}");
+    let counts = broker.state.stats.requests();
+    let timed_out: Vec<_> = counts
+        .iter()
+        .filter(|c| c.outcome.is_some_and(|o| o.as_str() == "RequestTimeout"))
+        .map(|c| (c.action, c.count))
+        .collect();
+    assert_eq!(timed_out, [("AssumeRoleWithWebIdentity", 1)], "{counts:?}");
+}
