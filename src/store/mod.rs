@@ -49,6 +49,13 @@ pub enum StoreError {
     BadUrl(String),
     #[error("redis: {0}")]
     Redis(#[from] ::redis::RedisError),
+    /// Authentication refused at start: `by` whom, and the settings naming the credentials.
+    #[error("{by} refused the broker's credentials ({keys}): {source}")]
+    Refused {
+        by: &'static str,
+        keys: &'static str,
+        source: ::redis::RedisError,
+    },
     #[error("stored record is not readable: {0}")]
     Corrupt(#[from] serde_json::Error),
     #[error("store did not answer within {0:?}")]
