@@ -38,6 +38,7 @@ use crate::broker::error::ErrorCode;
 use crate::broker::reload::Live;
 use crate::broker::request::REQUEST_ID_HEADER;
 use crate::broker::stats::{self, Outcome, Stats};
+use crate::broker::throttle::Scope;
 use crate::broker::{ApiError, Broker, RawRequest, RequestMeta};
 use crate::query::{self, Params, xml};
 use crate::signin;
@@ -376,13 +377,19 @@ fn record<T>(state: &Broker, id: &str, result: &Result<T, ApiError>, notes: audi
     });
 }
 
-/// `POST /authorize`: the authorize API's JSON form (see [`authz::api`]). The handler writes
-/// the audit line of each decision; a refused call gets one here.
+/// `POST /authorize`: the authorize API's JSON form (see [`authz::api`]), throttled by source
+/// address first. The handler writes the audit line of each decision; a refused call gets one
+/// here.
 async fn authorize_json(State(live): State<Arc<Live>>, req: Request) -> Response {
     let state = live.current();
     let id = request_id_of(&req, AUTHORIZE_ACTION);
     let max = state.config.server.max_body_bytes;
     let mut meta = request_meta(&req, &id);
+    if let Err(throttled) =
+        throttle_source_ip(&state, &meta, Some(authz::api::ACTION), AUTHORIZE_ACTION).await
+    {
+        return throttled;
+    }
     let body = match to_bytes(req.into_body(), max).await {
         Ok(b) => b,
         Err(e) => return json_error(&body_error(&e, max), &id, AUTHORIZE_ACTION),
@@ -410,11 +417,40 @@ fn json_error(e: &ApiError, id: &str, action: &'static str) -> Response {
     answered(authz::api::error_response(e, id), action, Some(e.code))
 }
 
+/// `[rate_limits] per_source_ip` on a JSON door whose handler runs once its body is read
+/// (`POST /authorize`, the admin API): a token taken before the body is read and before any
+/// signature is verified (see `broker::throttle`). A refusal is audited, as `audit_action`
+/// when the door knows its action before reading the body, and answered in the door's JSON.
+async fn throttle_source_ip(
+    state: &Broker,
+    meta: &RequestMeta,
+    audit_action: Option<&str>,
+    action: &'static str,
+) -> Result<(), Response> {
+    if state.throttle.limit(Scope::SourceIp).is_none() {
+        return Ok(());
+    }
+    // Boxed: a shared bucket's store call would make the door's future large (see
+    // `future_size`); only requests with the limit configured pay for the box.
+    let (taken, mut notes) = state
+        .audit
+        .collect(Box::pin(state.throttle.source_ip(meta.source_ip)))
+        .await;
+    let Err(e) = taken else {
+        return Ok(());
+    };
+    notes.source_ip = meta.source_ip;
+    notes.action = audit_action.map(str::to_owned);
+    let response = json_error(&e, &meta.request_id, action);
+    record::<()>(state, &meta.request_id, &Err(e), notes);
+    Err(response)
+}
+
 /// `POST /admin/revoke` (see [`admin_api`]): one audit line per call.
 async fn admin_revoke(State(live): State<Arc<Live>>, req: Request) -> Response {
     let state = live.current();
     let id = request_id_of(&req, ADMIN_REVOKE_ACTION);
-    let meta = match admin_meta(&state, req, &id, ADMIN_REVOKE_ACTION).await {
+    let meta = match admin_meta(&state, req, &id, ADMIN_REVOKE_ACTION, None).await {
         Ok(meta) => meta,
         Err(refused) => return refused,
     };
@@ -427,7 +463,15 @@ async fn admin_revoke(State(live): State<Arc<Live>>, req: Request) -> Response {
 async fn admin_reload(State(live): State<Arc<Live>>, req: Request) -> Response {
     let state = live.current();
     let id = request_id_of(&req, ADMIN_RELOAD_ACTION);
-    let meta = match admin_meta(&state, req, &id, ADMIN_RELOAD_ACTION).await {
+    let meta = match admin_meta(
+        &state,
+        req,
+        &id,
+        ADMIN_RELOAD_ACTION,
+        Some(admin_api::RELOAD_CONFIG),
+    )
+    .await
+    {
         Ok(meta) => meta,
         Err(refused) => return refused,
     };
@@ -439,15 +483,18 @@ async fn admin_reload(State(live): State<Arc<Live>>, req: Request) -> Response {
 }
 
 /// An admin call's request, its body read (at most the admin API's limit), or the answer
-/// refusing a body that is too long or cut short.
+/// refusing it: throttled by source address (before the body is read; audited as
+/// `audit_action`), or a body that is too long or cut short.
 async fn admin_meta(
     state: &Broker,
     req: Request,
     id: &str,
     action: &'static str,
+    audit_action: Option<&str>,
 ) -> Result<RequestMeta, Response> {
     let max = admin_api::MAX_BODY.min(state.config.server.max_body_bytes);
     let mut meta = request_meta(&req, id);
+    throttle_source_ip(state, &meta, audit_action, action).await?;
     meta.raw.body = to_bytes(req.into_body(), max)
         .await
         .map_err(|e| json_error(&body_error(&e, max), id, action))?;

@@ -691,6 +691,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotAuthentic(_) => ApiError::invalid_client_token_id(),
             StoreError::BadUrl(_)
             | StoreError::Redis(_)
+            | StoreError::Refused { .. }
             | StoreError::Corrupt(_)
             | StoreError::Timeout(_)
             | StoreError::Closed

@@ -99,7 +99,8 @@ fn default_region() -> String {
 }
 
 /// `[store]`: exactly one of `url`, `cluster_urls` and `sentinel_urls` (none: `memory://`).
-/// The password is never written here: `password_env` or `password_file` names it.
+/// No password is written here: `password_env` or `password_file` names the servers' password,
+/// `sentinel_password_env` or `sentinel_password_file` the Sentinels'.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreSection {
@@ -116,6 +117,11 @@ pub struct StoreSection {
     /// Sentinels watching `sentinel_master`.
     pub sentinel_urls: Option<Vec<String>>,
     pub sentinel_master: Option<String>,
+    /// The Sentinels' own ACL user and password (`sentinel_urls` only), named like `username`
+    /// and `password_env` / `password_file`.
+    pub sentinel_username: Option<String>,
+    pub sentinel_password_env: Option<String>,
+    pub sentinel_password_file: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -19,7 +19,7 @@ pub use file::LogFormat;
 pub use rate_limits::RateLimits;
 pub use saml::SamlProvider;
 pub use signin::SignIn;
-pub use store::{StoreSettings, Topology};
+pub use store::{Credentials, StoreSettings, Topology};
 pub use users::{MAX_ACCESS_KEYS_PER_USER, MAX_GROUPS_PER_USER, MAX_MFA_DEVICES_PER_USER};
 
 use std::fmt;

@@ -1,7 +1,8 @@
 //! `[store]` checked into [`StoreSettings`]: one Redis (`url`, `redis://` or `rediss://`), a
 //! Redis Cluster (`cluster_urls`) or a master found through Sentinel (`sentinel_urls` and
-//! `sentinel_master`), with an optional private CA and ACL user. The password is read from an
-//! environment variable or a file at load time; a URL carrying one is refused.
+//! `sentinel_master`), with an optional private CA and ACL user, and for Sentinels their own
+//! user and password. Passwords are read from an environment variable or a file at load time;
+//! a URL carrying one is refused.
 
 use std::fmt;
 
@@ -35,9 +36,42 @@ pub enum Topology {
     Single(StoreUrl),
     /// The seed nodes of a Redis Cluster.
     Cluster(Vec<StoreUrl>),
-    /// The master named `master` by these Sentinels.
-    Sentinel { urls: Vec<StoreUrl>, master: String },
+    /// The master named `master` by these Sentinels, asked as `auth` (`sentinel_username`,
+    /// `sentinel_password_env` or `sentinel_password_file`; none: without credentials).
+    Sentinel {
+        urls: Vec<StoreUrl>,
+        master: String,
+        auth: Credentials,
+    },
 }
+
+/// An ACL user and its password, each optional: `None` is the default user, or no password.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Credentials {
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+}
+
+/// The keys naming one user and its password in `[store]`.
+struct CredentialKeys {
+    username: &'static str,
+    password_env: &'static str,
+    password_file: &'static str,
+}
+
+/// The Redis servers' user and password.
+const SERVER_KEYS: CredentialKeys = CredentialKeys {
+    username: "username",
+    password_env: "password_env",
+    password_file: "password_file",
+};
+
+/// The Sentinels' own user and password.
+const SENTINEL_KEYS: CredentialKeys = CredentialKeys {
+    username: "sentinel_username",
+    password_env: "sentinel_password_env",
+    password_file: "sentinel_password_file",
+};
 
 impl StoreSettings {
     /// The embedded `memory://` store.
@@ -67,8 +101,12 @@ impl fmt::Display for StoreSettings {
             Topology::Memory => f.write_str("memory://")?,
             Topology::Single(url) => write!(f, "{url}")?,
             Topology::Cluster(urls) => write!(f, "Redis Cluster (seeds {})", list(urls))?,
-            Topology::Sentinel { urls, master } => {
-                write!(f, "Sentinel master {master:?} (sentinels {})", list(urls))?;
+            Topology::Sentinel { urls, master, auth } => {
+                write!(f, "Sentinel master {master:?} (sentinels {}", list(urls))?;
+                if let Some(user) = &auth.username {
+                    write!(f, " as user {user:?}")?;
+                }
+                f.write_str(")")?;
             }
         }
         if let Some(user) = &self.username {
@@ -106,9 +144,26 @@ impl Checker<'_> {
             );
             return StoreSettings::memory();
         }
-        if raw.sentinel_master.is_some() && raw.sentinel_urls.is_none() {
-            let at = self.store_line("sentinel_master");
-            self.issue(at, "[store] sentinel_master needs sentinel_urls".to_owned());
+        if raw.sentinel_urls.is_none() {
+            let sentinel_only = [
+                ("sentinel_master", raw.sentinel_master.is_some()),
+                (SENTINEL_KEYS.username, raw.sentinel_username.is_some()),
+                (
+                    SENTINEL_KEYS.password_env,
+                    raw.sentinel_password_env.is_some(),
+                ),
+                (
+                    SENTINEL_KEYS.password_file,
+                    raw.sentinel_password_file.is_some(),
+                ),
+            ];
+            for (key, _) in sentinel_only.into_iter().filter(|(_, set)| *set) {
+                let at = self.store_line(key);
+                self.issue(
+                    at,
+                    format!("[store] {key} needs sentinel_urls: it is only for Sentinels"),
+                );
+            }
         }
         let topology = if let Some(urls) = &raw.cluster_urls {
             let at = self.store_line("cluster_urls");
@@ -132,7 +187,13 @@ impl Checker<'_> {
                     String::new()
                 }
             };
-            Topology::Sentinel { urls, master }
+            let auth = self.credentials(
+                &SENTINEL_KEYS,
+                raw.sentinel_username.as_deref(),
+                raw.sentinel_password_env.as_deref(),
+                raw.sentinel_password_file.as_deref(),
+            );
+            Topology::Sentinel { urls, master, auth }
         } else {
             match raw.url.as_deref() {
                 None | Some("memory://") => Topology::Memory,
@@ -176,12 +237,14 @@ impl Checker<'_> {
             self.ca_file(file, at)
         });
         let memory = topology == Topology::Memory;
-        let password = self.store_password(raw);
+        let Credentials { username, password } = self.credentials(
+            &SERVER_KEYS,
+            raw.username.as_deref(),
+            raw.password_env.as_deref(),
+            raw.password_file.as_deref(),
+        );
         if memory
-            && (raw.username.is_some()
-                || password.is_some()
-                || raw.password_env.is_some()
-                || raw.password_file.is_some())
+            && (raw.username.is_some() || raw.password_env.is_some() || raw.password_file.is_some())
         {
             let at = self
                 .store_line("username")
@@ -192,20 +255,38 @@ impl Checker<'_> {
                 "[store] username and password are for Redis, not memory://".to_owned(),
             );
         }
-        if let Some(user) = &raw.username
-            && (user.is_empty() || user.chars().any(|c| c.is_whitespace() || c.is_control()))
-        {
-            let at = self.store_line("username");
-            self.issue(
-                at,
-                format!("[store] username {user:?} is empty or holds spaces or control characters"),
-            );
-        }
         StoreSettings {
             topology,
             ca_pem,
-            username: raw.username.clone(),
+            username,
             password,
+        }
+    }
+
+    /// The user and password `keys` name: a user name without spaces or control characters,
+    /// the password read by [`Checker::store_password`].
+    fn credentials(
+        &mut self,
+        keys: &CredentialKeys,
+        username: Option<&str>,
+        password_env: Option<&str>,
+        password_file: Option<&str>,
+    ) -> Credentials {
+        if let Some(user) = username
+            && (user.is_empty() || user.chars().any(|c| c.is_whitespace() || c.is_control()))
+        {
+            let at = self.store_line(keys.username);
+            self.issue(
+                at,
+                format!(
+                    "[store] {} {user:?} is empty or holds spaces or control characters",
+                    keys.username
+                ),
+            );
+        }
+        Credentials {
+            username: username.map(str::to_owned),
+            password: self.store_password(keys, password_env, password_file),
         }
     }
 
@@ -252,11 +333,17 @@ impl Checker<'_> {
         };
         let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
         if authority.contains('@') {
+            let keys = if key == "sentinel_urls" {
+                &SENTINEL_KEYS
+            } else {
+                &SERVER_KEYS
+            };
             self.issue(
                 at,
                 format!(
-                    "[store] {key} {shown:?} carries credentials: name the user with username \
-                     and the password with password_env or password_file"
+                    "[store] {key} {shown:?} carries credentials: name the user with {} and the \
+                     password with {} or {}",
+                    keys.username, keys.password_env, keys.password_file
                 ),
             );
             return None;
@@ -328,40 +415,51 @@ impl Checker<'_> {
         }
     }
 
-    /// The password named by `password_env` or `password_file` (at most one), trimmed.
-    fn store_password(&mut self, raw: &StoreSection) -> Option<Secret> {
-        let (source, value, at) = match (&raw.password_env, &raw.password_file) {
+    /// The password named by `keys.password_env` or `keys.password_file` (at most one),
+    /// trimmed.
+    fn store_password(
+        &mut self,
+        keys: &CredentialKeys,
+        password_env: Option<&str>,
+        password_file: Option<&str>,
+    ) -> Option<Secret> {
+        let CredentialKeys {
+            password_env: env_key,
+            password_file: file_key,
+            ..
+        } = *keys;
+        let (source, value, at) = match (password_env, password_file) {
             (None, None) => return None,
             (Some(_), Some(_)) => {
-                let at = self.key_line("[store]", "password_file");
+                let at = self.store_line(file_key);
                 self.issue(
                     at,
-                    "[store] takes one of password_env and password_file, not both".to_owned(),
+                    format!("[store] takes one of {env_key} and {file_key}, not both"),
                 );
                 return None;
             }
             (Some(var), None) => {
-                let at = self.key_line("[store]", "password_env");
+                let at = self.store_line(env_key);
                 match (self.env)(var).map(Zeroizing::new) {
                     Some(v) => (format!("environment variable {var}"), v, at),
                     None => {
                         self.issue(
                             at,
-                            format!("[store] password_env: environment variable {var} is not set"),
+                            format!("[store] {env_key}: environment variable {var} is not set"),
                         );
                         return None;
                     }
                 }
             }
             (None, Some(file)) => {
-                let at = self.key_line("[store]", "password_file");
+                let at = self.store_line(file_key);
                 let path = self.path(file);
                 match std::fs::read_to_string(&path) {
                     Ok(v) => (path.display().to_string(), Zeroizing::new(v), at),
                     Err(e) => {
                         self.issue(
                             at,
-                            format!("[store] cannot read password_file {}: {e}", path.display()),
+                            format!("[store] cannot read {file_key} {}: {e}", path.display()),
                         );
                         return None;
                     }

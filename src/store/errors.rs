@@ -100,6 +100,7 @@ impl StoreError {
         match self {
             StoreError::BadUrl(_)
             | StoreError::Redis(_)
+            | StoreError::Refused { .. }
             | StoreError::Corrupt(_)
             | StoreError::Timeout(_)
             | StoreError::Closed => true,

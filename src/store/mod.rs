@@ -50,6 +50,13 @@ pub enum StoreError {
     BadUrl(String),
     #[error("redis: {0}")]
     Redis(#[from] ::redis::RedisError),
+    /// Authentication refused at start: `by` whom, and the settings naming the credentials.
+    #[error("{by} refused the broker's credentials ({keys}): {source}")]
+    Refused {
+        by: &'static str,
+        keys: &'static str,
+        source: ::redis::RedisError,
+    },
     #[error("stored record is not readable: {0}")]
     Corrupt(#[from] serde_json::Error),
     #[error("store did not answer within {0:?}")]
@@ -72,6 +79,11 @@ impl StoreError {
             StoreError::BadUrl(u) => StoreError::BadUrl(u.clone()),
             StoreError::NoSessionKey(k) => StoreError::NoSessionKey(k.clone()),
             StoreError::NotAuthentic(e) => StoreError::NotAuthentic(e.clone()),
+            StoreError::Refused { by, keys, source } => StoreError::Refused {
+                by,
+                keys,
+                source: source.clone(),
+            },
             StoreError::Corrupt(_) | StoreError::Closed => StoreError::Closed,
         }
     }

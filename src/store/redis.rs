@@ -1,7 +1,9 @@
 //! The shared store: Redis through a self-reconnecting multiplexed connection — to one server
 //! (`redis://`, `rediss://`), to a Redis Cluster (the `redis` crate's cluster client: slots
 //! discovered, MOVED/ASK and failover followed), or to the master Sentinel names (looked up
-//! again after any failure, so a failover is followed without a restart). Every command has a
+//! again after any failure, so a failover is followed without a restart; the Sentinels are
+//! asked with their own user and password, and a refusal at start names whose it was: the
+//! Sentinels' or the master's). Every command has a
 //! deadline, so a stalled Redis turns into an error rather than a hung request. No command
 //! names keys of two slots: each entry is one key, and scripts touch only their one key, but
 //! for the IAM documents' (`super::documents`), whose keys share the `{iam}` hash tag.
@@ -21,7 +23,7 @@ use redis::{Client, Cmd, FromRedisValue, IntoConnectionInfo as _, TlsCertificate
 
 use super::StoreError;
 use super::batch::Writes;
-use crate::config::{StoreSettings, Topology};
+use crate::config::{Credentials, StoreSettings, Topology};
 use crate::rate::Limit;
 
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
@@ -89,8 +91,8 @@ impl RedisStore {
             Topology::Memory => Err(StoreError::BadUrl("memory://".to_owned())),
             Topology::Single(url) => RedisStore::single(client(url.as_str(), settings)?).await,
             Topology::Cluster(urls) => RedisStore::cluster(urls, settings).await,
-            Topology::Sentinel { urls, master } => {
-                RedisStore::sentinel(urls, master, settings).await
+            Topology::Sentinel { urls, master, auth } => {
+                RedisStore::sentinel(urls, master, auth, settings).await
             }
         }
     }
@@ -144,9 +146,12 @@ impl RedisStore {
         ))
     }
 
+    /// The master the Sentinels at `urls` name `master`: the Sentinels asked as `auth`, the
+    /// master reached with the settings' user, password and CA.
     async fn sentinel(
         urls: &[crate::config::StoreUrl],
         master: &str,
+        auth: &Credentials,
         settings: &StoreSettings,
     ) -> Result<RedisStore, StoreError> {
         let sentinels = urls
@@ -172,11 +177,19 @@ impl RedisStore {
         if let Some(password) = &settings.password {
             builder = builder.set_client_to_redis_password(password.expose());
         }
+        if let Some(user) = &auth.username {
+            builder = builder.set_client_to_sentinel_username(user);
+        }
+        if let Some(password) = &auth.password {
+            builder = builder.set_client_to_sentinel_password(password.expose());
+        }
         let link = Arc::new(SentinelLink {
             sentinel: tokio::sync::Mutex::new(builder.build()?),
             current: ArcSwapOption::empty(),
         });
-        Box::pin(link.connection()).await?;
+        if let Err(e) = Box::pin(link.connection()).await {
+            return Err(Box::pin(whose_refusal(e, urls, auth, settings)).await);
+        }
         Ok(RedisStore::new(
             Link::Sentinel(link.clone()),
             Subscriber::Sentinel(link),
@@ -570,18 +583,79 @@ impl SentinelLink {
     }
 }
 
+/// The first connection through the Sentinels failed with `e`. When that was an
+/// authentication refusal (`NOAUTH`, `WRONGPASS`, `NOPERM`, a failed `AUTH`), it says whose: the
+/// Sentinels', when none of them accepts its credentials for `ROLE`, else the master's.
+async fn whose_refusal(
+    e: StoreError,
+    urls: &[crate::config::StoreUrl],
+    auth: &Credentials,
+    settings: &StoreSettings,
+) -> StoreError {
+    let StoreError::Redis(source) = e else {
+        return e;
+    };
+    if !is_refusal(&source) {
+        return StoreError::Redis(source);
+    }
+    let mut refused = None;
+    for url in urls {
+        let asked = async {
+            let client = client_as(url.as_str(), auth, settings.ca_pem.as_deref())?;
+            let mut c = deadline(client.get_multiplexed_async_connection()).await??;
+            deadline(redis::cmd("ROLE").query_async::<redis::Value>(&mut c)).await??;
+            Ok::<(), StoreError>(())
+        };
+        match asked.await {
+            Ok(()) => {
+                refused = None;
+                break;
+            }
+            Err(StoreError::Redis(e)) if is_refusal(&e) => refused = Some(e),
+            Err(_) => {}
+        }
+    }
+    match refused {
+        Some(source) => StoreError::Refused {
+            by: "the Sentinels",
+            keys: "sentinel_username, sentinel_password_env or sentinel_password_file",
+            source,
+        },
+        None => StoreError::Refused {
+            by: "the master the Sentinels name",
+            keys: "username, password_env or password_file",
+            source,
+        },
+    }
+}
+
+/// Whether Redis refused who the connection is (or what that user may do).
+fn is_refusal(e: &redis::RedisError) -> bool {
+    e.kind() == redis::ErrorKind::AuthenticationFailed
+        || matches!(e.code(), Some("NOAUTH" | "WRONGPASS" | "NOPERM"))
+}
+
 /// A client for one server at `url` with the settings' user, password and CA.
 fn client(url: &str, settings: &StoreSettings) -> Result<Client, StoreError> {
+    let auth = Credentials {
+        username: settings.username.clone(),
+        password: settings.password.clone(),
+    };
+    client_as(url, &auth, settings.ca_pem.as_deref())
+}
+
+/// A client for one server at `url` as `auth`, trusting `ca_pem` (else the system's roots).
+fn client_as(url: &str, auth: &Credentials, ca_pem: Option<&[u8]>) -> Result<Client, StoreError> {
     let info = url.into_connection_info()?;
     let mut redis = info.redis_settings().clone();
-    if let Some(user) = &settings.username {
+    if let Some(user) = &auth.username {
         redis = redis.set_username(user);
     }
-    if let Some(password) = &settings.password {
+    if let Some(password) = &auth.password {
         redis = redis.set_password(password.expose());
     }
     let info = info.set_redis_settings(redis);
-    Ok(match &settings.ca_pem {
+    Ok(match ca_pem {
         Some(pem) => Client::build_with_tls(info, certificates(pem))?,
         None => Client::open(info)?,
     })

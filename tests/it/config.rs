@@ -254,6 +254,9 @@ fn an_issuer_is_one_provider_per_account() {
     );
 }
 
+/// Two `[store]` lines (4 and 5) naming Sentinels and their master.
+const SENTINELS: &str = "sentinel_urls = [\"redis://s1:26379\"]\nsentinel_master = \"main\"";
+
 /// Every bad `[store]` is refused by `check-config` at its line, and no password is shown.
 #[test]
 fn check_config_locates_every_store_problem() {
@@ -358,6 +361,52 @@ fn check_config_locates_every_store_problem() {
             "username and password are for Redis, not memory://".into(),
         ),
         ("url = \"redis://cache:6379/0\"\ninsecure = true".into(), 5, "unknown field `insecure`".into()),
+        // The Sentinels' own credentials: the same rules, and only with sentinel_urls.
+        (
+            format!("{SENTINELS}\nsentinel_username = \"watcher\"\nsentinel_password_env = \"{unset}\""),
+            7,
+            format!("sentinel_password_env: environment variable {unset} is not set"),
+        ),
+        (
+            format!("{SENTINELS}\nsentinel_password_file = \"missing.password\""),
+            6,
+            "cannot read sentinel_password_file".into(),
+        ),
+        (
+            format!("{SENTINELS}\nsentinel_password_file = \"blank.password\""),
+            6,
+            "is empty or holds spaces".into(),
+        ),
+        (
+            format!("{SENTINELS}\nsentinel_password_env = \"{unset}\"\nsentinel_password_file = \"blank.password\""),
+            7,
+            "one of sentinel_password_env and sentinel_password_file, not both".into(),
+        ),
+        (
+            format!("{SENTINELS}\nsentinel_username = \"\""),
+            6,
+            "sentinel_username \"\" is empty or holds spaces".into(),
+        ),
+        (
+            "sentinel_urls = [\"redis://watcher:s3cr3t-in-url@s:26379\"]\nsentinel_master = \"main\"".into(),
+            4,
+            "carries credentials: name the user with sentinel_username and the password with sentinel_password_env or sentinel_password_file".into(),
+        ),
+        (
+            "url = \"redis://cache:6379/0\"\nsentinel_username = \"watcher\"".into(),
+            5,
+            "sentinel_username needs sentinel_urls: it is only for Sentinels".into(),
+        ),
+        (
+            "cluster_urls = [\"redis://a:7000\"]\nsentinel_password_file = \"blank.password\"".into(),
+            5,
+            "sentinel_password_file needs sentinel_urls: it is only for Sentinels".into(),
+        ),
+        (
+            format!("sentinel_password_env = \"{unset}\""),
+            4,
+            "sentinel_password_env needs sentinel_urls: it is only for Sentinels".into(),
+        ),
     ];
     for (store, line, message) in cases {
         let toml = format!("[[accounts]]\nid = \"111122223333\"\n[store]\n{store}\n");
@@ -387,6 +436,11 @@ fn store_settings_load_and_never_show_the_password() {
     let ca = rcgen::generate_simple_self_signed(vec!["cache.internal".to_owned()]).unwrap();
     std::fs::write(dir.path().join("ca.pem"), ca.cert.pem()).unwrap();
     std::fs::write(dir.path().join("redis.password"), "file-password-value\n").unwrap();
+    std::fs::write(
+        dir.path().join("sentinel.password"),
+        "sentinel-password-value\n",
+    )
+    .unwrap();
     let cases = [
         (
             "url = \"rediss://cache.internal:6380/2\"\nca_file = \"ca.pem\"\nusername = \"app\"\npassword_file = \"redis.password\"",
@@ -400,6 +454,14 @@ fn store_settings_load_and_never_show_the_password() {
             "sentinel_urls = [\"redis://s1:26379\", \"redis://s2:26379\"]\nsentinel_master = \"main\"\nusername = \"app\"\npassword_file = \"redis.password\"",
             "store Sentinel master \"main\" (sentinels redis://s1:26379, redis://s2:26379) as user \"app\"",
         ),
+        (
+            "sentinel_urls = [\"redis://s1:26379\"]\nsentinel_master = \"main\"\nsentinel_username = \"watcher\"\nsentinel_password_file = \"sentinel.password\"\nusername = \"app\"\npassword_file = \"redis.password\"",
+            "store Sentinel master \"main\" (sentinels redis://s1:26379 as user \"watcher\") as user \"app\"",
+        ),
+        (
+            "sentinel_urls = [\"redis://s1:26379\"]\nsentinel_master = \"main\"\nsentinel_password_file = \"sentinel.password\"",
+            "store Sentinel master \"main\" (sentinels redis://s1:26379)",
+        ),
         ("", "store memory://"),
     ];
     for (store, shown) in cases {
@@ -408,15 +470,13 @@ fn store_settings_load_and_never_show_the_password() {
         std::fs::write(&path, &toml).unwrap();
         let config = Config::load(&path);
         let debug = format!("{:?}", config.as_ref().map(|c| &c.store));
-        assert!(!debug.contains("file-password-value"), "{debug}");
         let out = check_config(config);
         assert_eq!(out.status, 0, "{store}: {}", out.stderr);
         assert!(out.stdout.contains(shown), "{}", out.stdout);
-        assert!(
-            !out.stdout.contains("file-password-value"),
-            "{}",
-            out.stdout
-        );
+        for secret in ["file-password-value", "sentinel-password-value"] {
+            assert!(!debug.contains(secret), "{debug}");
+            assert!(!out.stdout.contains(secret), "{}", out.stdout);
+        }
     }
 }
 

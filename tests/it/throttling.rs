@@ -1,6 +1,7 @@
 //! Throttling (`[rate_limits]`) against the real server: AWS's `Throttling` answer, which the
 //! AWS SDK retries as throttling; per-address, per-role and per-subject buckets; forged proofs
 //! naming a victim never drain its bucket; a throttled call fetches no keys and writes nothing;
+//! the per-address limit on the authorize and admin APIs too, before any signature is verified;
 //! replicas share buckets through Redis when configured; bad values are located by
 //! `check-config`. Clocks are manual, so no bucket refills while a test runs.
 
@@ -16,11 +17,13 @@ use sts_broker::config::Config;
 use time::OffsetDateTime;
 
 use crate::harness::broker::{
-    ALICE_KEY_ID, ALICE_SECRET, APP_ROLE, DEPLOY_ROLE, TestBroker, standard_config,
+    ALICE_KEY_ID, ALICE_SECRET, APP_ROLE, DEPLOY_ROLE, GATEWAY_KEY_ID, GATEWAY_SECRET, OPS_KEY_ID,
+    OPS_SECRET, TestBroker, standard_config,
 };
 use crate::harness::idp::{TestIdp, TestKey};
 use crate::harness::redis::RedisServer;
 use crate::harness::saml::{TestSamlIdp, b64};
+use crate::harness::signer::Signer;
 
 const MAIN: &str = "repo:octo-org/app:ref:refs/heads/main";
 const DEV: &str = "repo:octo-org/app:ref:refs/heads/dev";
@@ -111,6 +114,80 @@ async fn audit_lines(broker: &TestBroker) -> Vec<serde_json::Value> {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
+}
+
+/// A JSON `POST` to `path`, signed for `sts` by `signer` (unsigned when `None`): status,
+/// request id header and body.
+async fn post_json(
+    broker: &TestBroker,
+    path: &str,
+    signer: Option<&Signer>,
+    body: &serde_json::Value,
+) -> (u16, String, serde_json::Value) {
+    let url = format!("{}{path}", broker.endpoint);
+    let body = body.to_string();
+    let content_type = ("content-type", "application/json");
+    let mut request = broker
+        .http()
+        .post(&url)
+        .header(content_type.0, content_type.1)
+        .body(body.clone());
+    if let Some(s) = signer {
+        for (n, v) in s.sign("sts", "POST", &url, &[content_type], body.as_bytes()) {
+            request = request.header(n, v);
+        }
+    }
+    let r = request.send().await.unwrap();
+    let status = r.status().as_u16();
+    let id = r.headers()["x-amzn-requestid"].to_str().unwrap().to_owned();
+    let text = r.text().await.unwrap();
+    let value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
+    (status, id, value)
+}
+
+/// The broker's metrics as a scrape reads them: `sts_broker_throttled_total` for
+/// `per_source_ip`, and `sts_broker_requests_total` for `action` answered `Throttling`.
+fn throttled_metrics(broker: &TestBroker, action: &str) -> (f64, f64) {
+    let text = sts_broker::metrics::Metrics::new(broker.live.clone())
+        .render()
+        .unwrap();
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap();
+    let value = |metric: &str, labels: &[(&str, &str)]| {
+        scrape
+            .samples
+            .iter()
+            .find(|s| s.metric == metric && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+            .map_or(0.0, |s| match s.value {
+                prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Untyped(v) => v,
+                ref other => panic!("{metric}: {other:?}"),
+            })
+    };
+    (
+        value("sts_broker_throttled_total", &[("limit", "per_source_ip")]),
+        value(
+            "sts_broker_requests_total",
+            &[("action", action), ("outcome", "Throttling")],
+        ),
+    )
+}
+
+/// The JSON doors' `Throttling`: 400, the code and AWS's message, the request id of the header.
+fn assert_json_throttling((status, id, body): &(u16, String, serde_json::Value)) {
+    assert_eq!(*status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "Throttling", "{body}");
+    assert_eq!(body["error"]["message"], "Rate exceeded", "{body}");
+    assert_eq!(body["request_id"], id.as_str(), "{body}");
+}
+
+/// Whether access key `id` verified a signature (its last use, noted in memory at once).
+async fn used(broker: &TestBroker, id: &str) -> bool {
+    broker
+        .state
+        .key_use
+        .newest(&broker.state.store, id)
+        .await
+        .unwrap()
+        .is_some()
 }
 
 fn tag<'a>(xml: &'a str, name: &str) -> Option<&'a str> {
@@ -631,4 +708,141 @@ per_subject = { rate = 1e9, burst = 2000000 }
     assert_eq!((role.interval_us(), role.burst()), (2_000_000, 3));
     assert!(some.rate_limits.shared);
     assert_eq!(some.rate_limits.per_source_ip, None);
+}
+
+/// `POST /authorize` takes a `per_source_ip` token before its body is read: a burst over the
+/// limit is answered the authorize API's JSON `Throttling`, and the calling service's signature
+/// (valid or not) and the forwarded one are never verified — neither key is noted as used, and
+/// the audit line names no caller. Counted by the throttled counter and the requests counter.
+#[tokio::test]
+async fn a_burst_over_per_source_ip_on_authorize_is_throttled_before_any_verification() {
+    let idp = TestIdp::start().await;
+    let clock = clock();
+    let broker = broker_with(
+        &idp,
+        "memory://",
+        "per_source_ip = { rate = 1, burst = 2 }",
+        None,
+        clock.clone(),
+    )
+    .await;
+    let alice = Signer::new(ALICE_KEY_ID, ALICE_SECRET, None);
+    let gateway = Signer::new(GATEWAY_KEY_ID, GATEWAY_SECRET, None);
+    let body = crate::authorize::ask(
+        crate::authorize::forwarded(&alice, "GET", "/app-bucket/a.txt"),
+        "s3:GetObject",
+        "arn:aws:s3:::app-bucket/a.txt",
+    );
+    // The burst, whatever its answers (unsigned: refused).
+    for _ in 0..2 {
+        let (status, _, v) = post_json(&broker, "/authorize", None, &body).await;
+        assert_eq!(
+            (status, &v["error"]["code"]),
+            (403, &serde_json::json!("MissingAuthenticationToken")),
+            "{v}"
+        );
+    }
+    // Over it: a valid call, and one whose signature does not match, both throttled.
+    let valid = post_json(&broker, "/authorize", Some(&gateway), &body).await;
+    assert_json_throttling(&valid);
+    let forged = Signer::new(GATEWAY_KEY_ID, "not-the-gateway-secret", None);
+    assert_json_throttling(&post_json(&broker, "/authorize", Some(&forged), &body).await);
+    assert!(
+        !used(&broker, GATEWAY_KEY_ID).await,
+        "the caller was verified"
+    );
+    assert!(
+        !used(&broker, ALICE_KEY_ID).await,
+        "the forwarded request was verified"
+    );
+    assert_eq!(throttled(&broker, "per_source_ip"), 2);
+    assert_eq!(throttled_metrics(&broker, "Authorize"), (2.0, 2.0));
+    let lines = audit_lines(&broker).await;
+    let refused: Vec<_> = lines
+        .iter()
+        .filter(|l| l["reason"] == "throttledPerSourceIp")
+        .collect();
+    assert_eq!(refused.len(), 2, "{lines:?}");
+    assert!(refused.iter().any(|l| l["request_id"] == valid.1.as_str()));
+    for line in refused {
+        assert_eq!(line["action"], "broker:Authorize", "{line}");
+        assert_eq!(line["source_ip"], "127.0.0.1", "{line}");
+        assert_eq!(line["principal"], serde_json::Value::Null, "{line}");
+        assert_eq!(line["access_key_id"], serde_json::Value::Null, "{line}");
+    }
+
+    // A second later the bucket has a token again: the same call is verified and decided.
+    clock.advance(time::Duration::seconds(1));
+    let (status, _, v) = post_json(&broker, "/authorize", Some(&gateway), &body).await;
+    assert_eq!(
+        (status, &v["allowed"]),
+        (200, &serde_json::json!(true)),
+        "{v}"
+    );
+    assert!(used(&broker, GATEWAY_KEY_ID).await);
+}
+
+/// `POST /admin/revoke` and `POST /admin/reload` take a `per_source_ip` token before their body
+/// is read: over the limit, the operator's valid revocation is answered the admin API's JSON
+/// `Throttling`, verifies no signature and stores nothing; a reload reads nothing. Once the
+/// bucket refills, the same revocation is made.
+#[tokio::test]
+async fn a_burst_over_per_source_ip_on_the_admin_api_is_throttled_before_any_verification() {
+    let idp = TestIdp::start().await;
+    let redis = RedisServer::start().await;
+    let clock = clock();
+    let broker = broker_with(
+        &idp,
+        &redis.url(),
+        "per_source_ip = { rate = 1, burst = 3 }",
+        None,
+        clock.clone(),
+    )
+    .await;
+    // The burst: a session minted (the Query API takes from the same bucket), then unsigned
+    // calls refused.
+    let creds = crate::revocation::exchange(&broker, &crate::revocation::token(&idp, MAIN, None))
+        .await
+        .unwrap();
+    let revocation = serde_json::json!({"kind": "Session", "access_key_id": creds.0});
+    let (status, _, v) = post_json(&broker, "/admin/revoke", None, &revocation).await;
+    assert_eq!(status, 403, "{v}");
+    let (status, _, v) = post_json(&broker, "/admin/reload", None, &serde_json::json!({})).await;
+    assert_eq!(status, 403, "{v}");
+
+    let ops = Signer::new(OPS_KEY_ID, OPS_SECRET, None);
+    let keys = redis.keys().await;
+    let revoke = post_json(&broker, "/admin/revoke", Some(&ops), &revocation).await;
+    assert_json_throttling(&revoke);
+    let reload = post_json(&broker, "/admin/reload", Some(&ops), &serde_json::json!({})).await;
+    assert_json_throttling(&reload);
+    assert!(
+        !used(&broker, OPS_KEY_ID).await,
+        "the operator was verified"
+    );
+    assert_eq!(
+        redis.keys().await,
+        keys,
+        "a throttled call wrote to the store"
+    );
+    assert_eq!(throttled(&broker, "per_source_ip"), 2);
+    assert_eq!(throttled_metrics(&broker, "AdminRevoke"), (2.0, 1.0));
+    assert_eq!(throttled_metrics(&broker, "AdminReload"), (2.0, 1.0));
+    let lines = audit_lines(&broker).await;
+    for ((_, id, _), action) in [(&revoke, ""), (&reload, "broker:ReloadConfig")] {
+        let line = lines
+            .iter()
+            .find(|l| l["request_id"] == id.as_str())
+            .unwrap_or_else(|| panic!("no audit line for {id}: {lines:?}"));
+        assert_eq!(line["reason"], "throttledPerSourceIp", "{line}");
+        assert_eq!(line["action"], action, "{line}");
+        assert_eq!(line["principal"], serde_json::Value::Null, "{line}");
+    }
+
+    // Refilled: the same revocation is verified and made.
+    clock.advance(time::Duration::seconds(1));
+    let (status, _, v) = post_json(&broker, "/admin/revoke", Some(&ops), &revocation).await;
+    assert_eq!(status, 200, "{v}");
+    assert!(used(&broker, OPS_KEY_ID).await);
+    assert_ne!(redis.keys().await, keys);
 }

@@ -1,12 +1,14 @@
 //! Two broker replicas on each real Redis topology the store supports — a TLS server with an
-//! ACL user, a 3-master + 3-replica Redis Cluster, a master + replica behind three Sentinels —
+//! ACL user, a 3-master + 3-replica Redis Cluster, a master + replica (with an ACL user for the
+//! broker) behind three Sentinels that require a password (`requirepass`, or ACL users) —
 //! each scenario one function run on every topology: credentials minted on one replica work on
 //! the other, a revocation made on one is refused on the other (and loaded by a replica started
 //! later), a SAML assertion and an MFA code are used once across replicas, a role stored
 //! through IAM's API on one is served by the other, an access key's last use on one is read on
 //! the other. Then failovers under
 //! a stream of AssumeRoleWithWebIdentity calls: only 200 and 503 `ServiceUnavailable`, and 200
-//! again afterwards without a restart. And TLS that does not verify stops the broker.
+//! again afterwards without a restart. And TLS that does not verify stops the broker, as do
+//! Sentinels refusing the broker's credentials.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -24,7 +26,7 @@ use crate::harness::broker::{
     standard_config,
 };
 use crate::harness::idp::TestIdp;
-use crate::harness::redis_topology::{RedisCluster, RedisSentinel, TlsRedis};
+use crate::harness::redis_topology::{RedisCluster, RedisSentinel, SentinelAuth, TlsRedis};
 use crate::harness::saml::TestSamlIdp;
 use crate::revocation::{exchange, probe, refused_within_a_second, token};
 
@@ -353,7 +355,7 @@ async fn replicas_share_state_on_a_redis_cluster() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_share_state_through_sentinel() {
-    let sentinel = RedisSentinel::start().await;
+    let sentinel = RedisSentinel::start(SentinelAuth::RequirePass).await;
     every_scenario(sentinel.store()).await;
 }
 
@@ -372,7 +374,7 @@ async fn a_cluster_failover_under_load_answers_200_or_503_and_recovers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sentinel_failover_under_load_answers_200_or_503_and_recovers() {
-    let mut sentinel = RedisSentinel::start().await;
+    let mut sentinel = RedisSentinel::start(SentinelAuth::Acl).await;
     let r = Replicas::start(sentinel.store()).await;
     calls_survive(&r, async {
         sentinel.kill_master_and_wait_failover().await;
@@ -510,4 +512,69 @@ async fn the_acl_password_can_come_from_the_environment() {
     crate::serve::wait_ready(&server.endpoint).await;
     let log = crate::serve::stop(server);
     assert!(!log.contains(&redis.password), "{log}");
+}
+
+/// Sentinels that require a password: a wrong one, none, or another user's stops the start
+/// at once with the Sentinels' refusal, naming the settings to fix and never a password; a wrong
+/// password for the master they name is told apart. The right ones start (the failover test).
+#[tokio::test]
+async fn a_wrong_or_missing_sentinel_password_stops_the_start() {
+    let sentinel = RedisSentinel::start(SentinelAuth::Acl).await;
+    let idp = TestIdp::start().await;
+    std::fs::write(
+        sentinel.dir.path().join("wrong.password"),
+        "not-the-password",
+    )
+    .unwrap();
+    let store = sentinel.store();
+    let without_sentinel_credentials = store
+        .lines()
+        .filter(|l| !l.starts_with("sentinel_username") && !l.starts_with("sentinel_password"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let sentinels_refused = "store: the Sentinels refused the broker's credentials \
+                             (sentinel_username, sentinel_password_env or sentinel_password_file)";
+    for (store, refusal, detail) in [
+        (
+            store.replace("sentinel.password", "wrong.password"),
+            sentinels_refused,
+            "Password authentication failed",
+        ),
+        (
+            without_sentinel_credentials,
+            sentinels_refused,
+            "Authentication required",
+        ),
+        (
+            store.replace(
+                "sentinel_username = \"sts-broker\"",
+                "sentinel_username = \"nobody\"",
+            ),
+            sentinels_refused,
+            "Password authentication failed",
+        ),
+        (
+            store.replace("redis.password", "wrong.password"),
+            "store: the master the Sentinels name refused the broker's credentials \
+             (username, password_env or password_file)",
+            "Password authentication failed",
+        ),
+    ] {
+        // Refused, not retried until someone notices: far within this bound.
+        let error = tokio::time::timeout(Duration::from_secs(60), start_error(&idp, &store))
+            .await
+            .expect("the start hung");
+        assert!(
+            error.starts_with(refusal) && error.contains(detail),
+            "{store}\n{error}"
+        );
+        for secret in [
+            "not-the-password",
+            &sentinel.sentinel_password,
+            &sentinel.broker_password,
+            &sentinel.password,
+        ] {
+            assert!(!error.contains(secret), "{error}");
+        }
+    }
 }

@@ -4,7 +4,8 @@
 //! dropped, a random password proving a server is ours before it is used (a server that could
 //! not bind exits and is started again elsewhere), every process killed on drop, and only
 //! bounded polls (no fixed sleeps). Each gives the `[store]` lines a broker needs, with
-//! absolute paths to its password and CA files.
+//! absolute paths to its password and CA files. The Sentinels require a password too
+//! ([`SentinelAuth`]).
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -111,13 +112,24 @@ pub async fn query<T: redis::FromRedisValue>(port: u16, password: &str, cmd: &re
     cmd.query_async(&mut c).await.unwrap()
 }
 
-/// `cmd` on the server at `port`, or `None` when it does not answer.
+/// `cmd` on the server at `port` as the default user (with `password`), or `None` when it does
+/// not answer.
 async fn try_query<T: redis::FromRedisValue>(
     port: u16,
     password: Option<&str>,
     cmd: &redis::Cmd,
 ) -> Option<T> {
     let userinfo = password.map(|p| format!(":{p}@")).unwrap_or_default();
+    try_query_as(port, &userinfo, cmd).await
+}
+
+/// `cmd` on the server at `port` with `userinfo` (`user:password@`, `:password@` or empty),
+/// or `None` when it does not answer.
+async fn try_query_as<T: redis::FromRedisValue>(
+    port: u16,
+    userinfo: &str,
+    cmd: &redis::Cmd,
+) -> Option<T> {
     let client = redis::Client::open(format!("redis://{userinfo}127.0.0.1:{port}/0")).ok()?;
     let connect = tokio::time::timeout(
         Duration::from_secs(2),
@@ -452,23 +464,51 @@ impl RedisCluster {
     }
 }
 
-/// A master and its replica, watched by three Sentinels under [`RedisSentinel::MASTER`].
+/// How the Sentinels of a [`RedisSentinel`] are protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SentinelAuth {
+    /// `requirepass` in sentinel.conf: the default user with a password, which the Sentinels
+    /// also give each other.
+    RequirePass,
+    /// ACL users in sentinel.conf, the default user off: the Sentinels reach each other as
+    /// [`SENTINEL_PEER`] (`sentinel sentinel-user` / `sentinel-pass`), the broker as
+    /// [`BROKER_USER`], allowed only what finding the master takes (`ROLE`,
+    /// `SENTINEL MASTERS`).
+    Acl,
+}
+
+/// The broker's ACL user on the data nodes (limited to the `sts-broker:*` keys and channel)
+/// and, with [`SentinelAuth::Acl`], on the Sentinels.
+pub const BROKER_USER: &str = "sts-broker";
+/// The Sentinels' user for each other (and for this harness) with [`SentinelAuth::Acl`].
+pub const SENTINEL_PEER: &str = "sentinel-peer";
+
+/// A master and its replica, watched by three Sentinels under [`RedisSentinel::MASTER`]. The
+/// data nodes' default user has `password` (replication, the Sentinels and this harness use
+/// it); the broker uses [`BROKER_USER`] with `broker_password`. The Sentinels require
+/// `sentinel_password` as `auth` says.
 pub struct RedisSentinel {
     pub master: Process,
     pub replica: Process,
     pub sentinels: Vec<Process>,
     pub password: String,
-    dir: tempfile::TempDir,
+    pub broker_password: String,
+    pub auth: SentinelAuth,
+    pub sentinel_password: String,
+    pub dir: tempfile::TempDir,
 }
 
 impl RedisSentinel {
     pub const MASTER: &str = "sts-main";
 
-    pub async fn start() -> RedisSentinel {
+    pub async fn start(auth: SentinelAuth) -> RedisSentinel {
         let dir = tempfile::tempdir().unwrap();
         let password = random_password();
+        let broker_password = random_password();
+        let sentinel_password = random_password();
         let data = |replica_of: Option<u16>| {
             let password = password.clone();
+            let broker_password = broker_password.clone();
             move |port: u16| {
                 let mut args = [
                     "--port",
@@ -479,6 +519,15 @@ impl RedisSentinel {
                     &password,
                     "--masterauth",
                     &password,
+                    "--user",
+                    BROKER_USER,
+                    "on",
+                    &format!(">{broker_password}"),
+                    "resetkeys",
+                    "~sts-broker:*",
+                    "resetchannels",
+                    "&sts-broker:*",
+                    "+@all",
                     "--save",
                     "",
                     "--appendonly",
@@ -512,10 +561,22 @@ impl RedisSentinel {
             }
         })
         .await;
+        let protection = match auth {
+            SentinelAuth::RequirePass => format!("requirepass {sentinel_password}\n"),
+            SentinelAuth::Acl => format!(
+                "user default off\n\
+                 user {SENTINEL_PEER} on >{sentinel_password} allchannels +@all\n\
+                 user {BROKER_USER} on >{sentinel_password} -@all +role +sentinel|masters\n\
+                 sentinel sentinel-user {SENTINEL_PEER}\n\
+                 sentinel sentinel-pass {sentinel_password}\n"
+            ),
+        };
+        let admin = sentinel_admin(auth, &sentinel_password);
         let mut sentinels = Vec::new();
         for n in 0..3 {
             let folder = dir.path().to_owned();
             let password = password.clone();
+            let protection = protection.clone();
             let args = move |port: u16| {
                 let conf = folder.join(format!("sentinel-{n}-{port}.conf"));
                 std::fs::write(
@@ -526,7 +587,7 @@ impl RedisSentinel {
                          sentinel auth-pass {m} {password}\n\
                          sentinel down-after-milliseconds {m} 2000\n\
                          sentinel failover-timeout {m} 10000\n\
-                         sentinel parallel-syncs {m} 1\n",
+                         sentinel parallel-syncs {m} 1\n{protection}",
                         dir = folder.display(),
                         m = RedisSentinel::MASTER,
                     ),
@@ -534,8 +595,8 @@ impl RedisSentinel {
                 .unwrap();
                 vec![conf.display().to_string(), "--sentinel".to_owned()]
             };
-            // The proof for a Sentinel (which has no password): it watches our master's port.
-            let process = start_sentinel(args, master_port).await;
+            // The proof for a Sentinel: our password, and it watches our master's port.
+            let process = start_sentinel(args, &admin, master_port).await;
             sentinels.push(process);
         }
         let sentinel = RedisSentinel {
@@ -543,16 +604,20 @@ impl RedisSentinel {
             replica,
             sentinels,
             password,
+            broker_password,
+            auth,
+            sentinel_password,
             dir,
         };
         let ports: Vec<u16> = sentinel.sentinels.iter().map(|s| s.port).collect();
         until("every Sentinel sees the others and the replica", || {
             let ports = ports.clone();
+            let admin = admin.clone();
             async move {
                 for port in ports {
-                    let fields: Option<Vec<String>> = try_query(
+                    let fields: Option<Vec<String>> = try_query_as(
                         port,
-                        None,
+                        &admin,
                         redis::cmd("SENTINEL")
                             .arg("MASTER")
                             .arg(RedisSentinel::MASTER),
@@ -579,29 +644,42 @@ impl RedisSentinel {
         sentinel
     }
 
-    /// `[store]` lines naming the Sentinels and the master, the password in a file.
+    /// `[store]` lines naming the Sentinels (with their user, for [`SentinelAuth::Acl`]) and
+    /// the master, the broker's user on the data nodes, both passwords in files.
     pub fn store(&self) -> String {
-        let password = write(self.dir.path(), "redis.password", &self.password);
+        let password = write(self.dir.path(), "redis.password", &self.broker_password);
+        let sentinel_password = write(
+            self.dir.path(),
+            "sentinel.password",
+            &self.sentinel_password,
+        );
         let urls: Vec<String> = self
             .sentinels
             .iter()
             .map(|s| format!("\"redis://127.0.0.1:{}\"", s.port))
             .collect();
+        let sentinel_user = match self.auth {
+            SentinelAuth::RequirePass => String::new(),
+            SentinelAuth::Acl => format!("sentinel_username = {BROKER_USER:?}\n"),
+        };
         format!(
-            "sentinel_urls = [{}]\nsentinel_master = {:?}\npassword_file = {:?}\n",
+            "sentinel_urls = [{}]\nsentinel_master = {:?}\nusername = {BROKER_USER:?}\n\
+             password_file = {:?}\n{sentinel_user}sentinel_password_file = {:?}\n",
             urls.join(", "),
             RedisSentinel::MASTER,
-            password.display().to_string()
+            password.display().to_string(),
+            sentinel_password.display().to_string(),
         )
     }
 
     /// The master's port as every Sentinel names it, once they agree.
     pub async fn master_port_named(&self) -> Option<u16> {
+        let admin = sentinel_admin(self.auth, &self.sentinel_password);
         let mut named = None;
         for s in &self.sentinels {
-            let addr: Option<(String, String)> = try_query(
+            let addr: Option<(String, String)> = try_query_as(
                 s.port,
-                None,
+                &admin,
                 redis::cmd("SENTINEL")
                     .arg("GET-MASTER-ADDR-BY-NAME")
                     .arg(RedisSentinel::MASTER),
@@ -640,7 +718,19 @@ impl RedisSentinel {
     }
 }
 
-async fn start_sentinel(args: impl Fn(u16) -> Vec<String>, master_port: u16) -> Process {
+/// The userinfo this harness reaches the Sentinels with.
+fn sentinel_admin(auth: SentinelAuth, password: &str) -> String {
+    match auth {
+        SentinelAuth::RequirePass => format!(":{password}@"),
+        SentinelAuth::Acl => format!("{SENTINEL_PEER}:{password}@"),
+    }
+}
+
+async fn start_sentinel(
+    args: impl Fn(u16) -> Vec<String>,
+    admin: &str,
+    master_port: u16,
+) -> Process {
     for _ in 0..20 {
         let port = free_port();
         let mut process = Process {
@@ -649,9 +739,9 @@ async fn start_sentinel(args: impl Fn(u16) -> Vec<String>, master_port: u16) -> 
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline && !process.exited() {
-            let addr: Option<(String, String)> = try_query(
+            let addr: Option<(String, String)> = try_query_as(
                 port,
-                None,
+                admin,
                 redis::cmd("SENTINEL")
                     .arg("GET-MASTER-ADDR-BY-NAME")
                     .arg(RedisSentinel::MASTER),
