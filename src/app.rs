@@ -676,7 +676,7 @@ async fn handle_query(
     }
     *namespace = query::namespace(&params);
     *action = query::action_name(&params).unwrap_or(UNKNOWN_ACTION);
-    slot.note(*action);
+    slot.note(action);
     query::dispatch(state, &params, &meta).await
 }
 

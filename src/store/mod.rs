@@ -78,7 +78,7 @@ impl StoreError {
             StoreError::Timeout(d) => StoreError::Timeout(*d),
             StoreError::BadUrl(u) => StoreError::BadUrl(u.clone()),
             StoreError::NoSessionKey(k) => StoreError::NoSessionKey(k.clone()),
-            StoreError::NotAuthentic(e) => StoreError::NotAuthentic(e.clone()),
+            StoreError::NotAuthentic(e) => StoreError::NotAuthentic(*e),
             StoreError::Refused { by, keys, source } => StoreError::Refused {
                 by,
                 keys,
