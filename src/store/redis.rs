@@ -6,7 +6,8 @@
 //! Sentinels' or the master's). Every command has a
 //! deadline, so a stalled Redis turns into an error rather than a hung request. No command
 //! names keys of two slots: each entry is one key, and scripts touch only their one key, but
-//! for the IAM documents' (`super::documents`), whose keys share the `{iam}` hash tag.
+//! for the IAM documents' (`super::documents`), whose keys share the `{iam}` hash tag. Session
+//! records are written in pipelines ([`super::batch`]), on a cluster one per node.
 //! Subscriptions get a dedicated connection each (pub/sub cannot share the multiplexed one);
 //! on a cluster, to any node, since `PUBLISH` reaches every node.
 
@@ -42,8 +43,8 @@ pub struct RedisStore {
     pub(super) refused_records: Arc<AtomicU64>,
     /// Failures per operation.
     pub(super) errors: Arc<super::errors::Errors>,
-    /// Where records are written in batches; none on a cluster (see [`super::batch`]).
-    writes: Option<Writes>,
+    /// Where records are written, in batches ([`super::batch`]).
+    writes: Writes,
 }
 
 /// The connection commands go through.
@@ -197,10 +198,7 @@ impl RedisStore {
     }
 
     fn new(link: Link, subscriber: Subscriber) -> RedisStore {
-        let writes = match &link {
-            Link::Cluster(_) => None,
-            Link::Single(_) | Link::Sentinel(_) => Some(Writes::start(link.clone())),
-        };
+        let writes = Writes::start(link.clone());
         RedisStore {
             writes,
             link,
@@ -222,13 +220,7 @@ impl RedisStore {
         ttl: Duration,
     ) -> Result<(), StoreError> {
         let seconds = ttl.as_secs().max(1);
-        match &self.writes {
-            Some(writes) => writes.set(key.to_owned(), value, seconds).await,
-            None => {
-                self.query::<()>(redis::cmd("SET").arg(key).arg(value).arg("EX").arg(seconds))
-                    .await
-            }
-        }
+        self.writes.set(key.to_owned(), value, seconds).await
     }
 
     /// One script, so no other client runs between the check and the count: below `limit`,

@@ -2,7 +2,7 @@
 //! ACL user, a 3-master + 3-replica Redis Cluster, a master + replica (with an ACL user for the
 //! broker) behind three Sentinels that require a password (`requirepass`, or ACL users) —
 //! each scenario one function run on every topology: credentials minted on one replica work on
-//! the other, a revocation made on one is refused on the other (and loaded by a replica started
+//! the other (48 minted at once too), a revocation made on one is refused on the other (and loaded by a replica started
 //! later), a SAML assertion and an MFA code are used once across replicas, a role stored
 //! through IAM's API on one is served by the other, an access key's last use on one is read on
 //! the other. Then failovers under
@@ -242,9 +242,24 @@ async fn a_key_used_on_b_is_last_used_on_a(r: &Replicas) {
     r.a.state.store.forget_key_use(ALICE_KEY_ID).await.unwrap();
 }
 
+/// Sessions minted at the same moment (their records written to the store in batches, on a
+/// cluster split by the node serving each key) all work on the other replica.
+async fn sessions_minted_at_once_all_work_on_b(r: &Replicas) {
+    let minted = futures_util::future::join_all(
+        (0..48).map(|_| async { exchange(&r.a, &token(&r.idp, SUB, None)).await.unwrap() }),
+    )
+    .await;
+    let ids: std::collections::BTreeSet<_> = minted.iter().map(|c| &c.0).collect();
+    assert_eq!(ids.len(), minted.len());
+    for creds in &minted {
+        probe(&r.b, creds).await.unwrap();
+    }
+}
+
 async fn every_scenario(store: String) {
     let r = Replicas::start(store).await;
     minted_on_a_works_on_b(&r).await;
+    sessions_minted_at_once_all_work_on_b(&r).await;
     revoked_on_b_is_refused_on_a(&r).await;
     saml_replay_is_refused_across_replicas(&r).await;
     mfa_code_is_used_once_across_replicas(&r).await;
