@@ -5,16 +5,20 @@
 //! trip. Each write still succeeds or fails on its own reply, and its caller waits no longer
 //! than the store's deadline, queueing included.
 //!
-//! On a cluster a pipeline may only hold keys one node serves: the batch is split by node,
-//! after the cluster's own slot table (`CLUSTER SLOTS`, read again every second and after any
-//! failure), and a write the node refuses (its slot moved meanwhile: `MOVED`) is sent again on
-//! its own, which the cluster client routes and redirects as for any command.
+//! On a cluster a pipeline may only hold keys one node serves: writes are put in one lane per
+//! master after the cluster's own slot table (`CLUSTER SLOTS`, read every second by a task of its own), each
+//! lane batching as above, so a master that stalls (failing over) holds up only its own writes,
+//! and once its lane is full they fail at once. A write the node refuses (its slot moved
+//! meanwhile: `MOVED`) is sent again on its own, which the cluster client routes and redirects
+//! as for any command.
 
-use std::time::{Duration, Instant};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::future::join_all;
 use redis::cluster_routing::{Route, SingleNodeRoutingInfo, Slot, SlotAddr};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::StoreError;
 use super::redis::{Link, deadline};
@@ -25,6 +29,8 @@ const MAX_BATCH: usize = 256;
 const QUEUE: usize = 4096;
 /// How long a cluster's slot table is trusted before it is read again.
 const SLOTS_FRESH: Duration = Duration::from_secs(1);
+/// Most lanes (masters) a cluster's writes are spread over; writes for others go on their own.
+const MAX_LANES: usize = 1000;
 /// Slots of a Redis Cluster.
 const SLOTS: u16 = 16384;
 
@@ -86,65 +92,91 @@ impl Writes {
     }
 }
 
+/// Sends the queued writes: on one server or behind Sentinel, one lane; on a cluster, a lane per
+/// master, so that a node that stalls (failing over) holds up only the writes it would serve.
 async fn send_batches(link: Link, mut waiting: mpsc::Receiver<Write>) {
+    if !matches!(link, Link::Cluster(_)) {
+        return lane(link, waiting, false).await;
+    }
+    let (table, slots) = watch::channel(Arc::new(SlotTable::default()));
+    tokio::spawn(read_slots(link.clone(), table));
+    let mut lanes: HashMap<String, mpsc::Sender<Write>> = HashMap::new();
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    let mut slots = SlotTable::default();
     while waiting.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let groups = match &link {
-            Link::Cluster(_) => {
-                slots.refresh(&link).await;
-                slots.by_node(&batch)
+        let table = slots.borrow().clone();
+        for write in batch.drain(..) {
+            let node = table
+                .node(&write.key)
+                .filter(|n| lanes.contains_key(*n) || lanes.len() < MAX_LANES);
+            let Some(node) = node else {
+                // A slot the table does not place: on its own, routed by the cluster client.
+                tokio::spawn(alone(link.clone(), write));
+                continue;
+            };
+            if !lanes.contains_key(node) {
+                let (queue, waiting) = mpsc::channel(QUEUE);
+                tokio::spawn(lane(link.clone(), waiting, true));
+                lanes.insert(node.to_owned(), queue);
             }
-            Link::Single(_) | Link::Sentinel(_) => vec![(0..batch.len()).collect()],
-        };
-        let sent = join_all(groups.iter().map(|group| send(&link, &batch, group))).await;
-        let mut outcomes: Vec<Option<Result<(), StoreError>>> =
-            (0..batch.len()).map(|_| None).collect();
-        for (group, replies) in groups.iter().zip(sent) {
-            for (&i, reply) in group.iter().zip(replies) {
-                outcomes[i] = Some(reply);
+            let Some(queue) = lanes.get(node) else {
+                continue;
+            };
+            // A lane whose node stalls fills up: the writes it would serve fail at once.
+            if let Err(full) = queue.try_send(write) {
+                let write = match full {
+                    mpsc::error::TrySendError::Full(w) | mpsc::error::TrySendError::Closed(w) => w,
+                };
+                let _ = write.done.send(Err(StoreError::Closed));
             }
         }
-        // Refused by the node the table named (or a table not read): each again on its own.
-        let again: Vec<usize> = match &link {
-            Link::Cluster(_) => (0..batch.len())
-                .filter(|&i| !matches!(outcomes[i], Some(Ok(()))))
-                .collect(),
-            Link::Single(_) | Link::Sentinel(_) => Vec::new(),
-        };
-        if !again.is_empty() {
-            slots.forget();
+    }
+}
+
+/// Sends `waiting` in batches, one in flight at a time. On a cluster (`routed`), each batch
+/// goes to the node serving its first key, and a write that node refuses (its slot moved)
+/// goes again on its own.
+async fn lane(link: Link, mut waiting: mpsc::Receiver<Write>, routed: bool) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while waiting.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let mut outcomes = send(&link, &batch, routed).await;
+        if routed {
+            let again: Vec<usize> = (0..batch.len()).filter(|&i| outcomes[i].is_err()).collect();
             let retried = join_all(again.iter().map(|&i| {
                 let (link, command) = (&link, batch[i].command());
                 async move { link.query::<()>(&command).await }
             }))
             .await;
-            for (&i, reply) in again.iter().zip(retried) {
-                outcomes[i] = Some(reply);
+            for (i, reply) in again.into_iter().zip(retried) {
+                outcomes[i] = reply;
             }
         }
         for (write, outcome) in batch.drain(..).zip(outcomes) {
             // A caller that gave up (its deadline passed) is not listening: nothing to do.
-            let _ = write.done.send(outcome.unwrap_or(Err(StoreError::Closed)));
+            let _ = write.done.send(outcome);
         }
     }
 }
 
-/// The writes `group` (indices into `batch`) in one pipeline, and each one's outcome.
-async fn send(link: &Link, batch: &[Write], group: &[usize]) -> Vec<Result<(), StoreError>> {
+/// One write on its own.
+async fn alone(link: Link, write: Write) {
+    let outcome = link.query::<()>(&write.command()).await;
+    let _ = write.done.send(outcome);
+}
+
+/// The batch in one pipeline, and each write's outcome.
+async fn send(link: &Link, batch: &[Write], routed: bool) -> Vec<Result<(), StoreError>> {
     let mut pipe = redis::pipe();
-    for &i in group {
-        pipe.add_command(batch[i].command());
+    for write in batch {
+        pipe.add_command(write.command());
     }
-    let result = match (link, group.first()) {
-        (Link::Cluster(c), Some(&first)) => {
-            // To the node serving the group's first key; the table put the others there too.
-            let route = Route::with_slot(Slot::for_key(&batch[first].key), SlotAddr::Master);
+    let result = match (link, batch.first()) {
+        (Link::Cluster(c), Some(first)) if routed => {
+            let route = Route::with_slot(Slot::for_key(&first.key), SlotAddr::Master);
             let mut c = c.clone();
             deadline(Box::pin(c.route_pipeline(
                 pipe,
                 0,
-                group.len(),
+                batch.len(),
                 SingleNodeRoutingInfo::SpecificNode(route),
             )))
             .await
@@ -152,7 +184,7 @@ async fn send(link: &Link, batch: &[Write], group: &[usize]) -> Vec<Result<(), S
         }
         _ => link.query::<Vec<redis::Value>>(&pipe).await,
     };
-    (0..group.len())
+    (0..batch.len())
         .map(|i| match &result {
             Ok(values) => match values.get(i) {
                 Some(redis::Value::Okay) => Ok(()),
@@ -167,54 +199,40 @@ async fn send(link: &Link, batch: &[Write], group: &[usize]) -> Vec<Result<(), S
         .collect()
 }
 
+/// Reads the cluster's slot table every [`SLOTS_FRESH`] until the writes' task, which reads it,
+/// has ended. A table that cannot be read leaves the last one in place; at first,
+/// an empty one sends every write on its own.
+async fn read_slots(link: Link, table: watch::Sender<Arc<SlotTable>>) {
+    let mut command = redis::cmd("CLUSTER");
+    command.arg("SLOTS");
+    loop {
+        if let Ok(reply) = link.query::<redis::Value>(&command).await {
+            table.send_replace(Arc::new(SlotTable {
+                ranges: ranges(&reply),
+            }));
+        }
+        tokio::select! {
+            () = table.closed() => return,
+            () = tokio::time::sleep(SLOTS_FRESH) => {}
+        }
+    }
+}
+
 /// Which master serves each slot of a cluster, as `CLUSTER SLOTS` last said: ranges of slots
 /// and the address of their master.
 #[derive(Debug, Default)]
 struct SlotTable {
     ranges: Vec<(u16, u16, String)>,
-    read_at: Option<Instant>,
 }
 
 impl SlotTable {
-    /// Reads the table again when it is older than [`SLOTS_FRESH`] or was forgotten. A table
-    /// that cannot be read is empty: every write then goes on its own.
-    async fn refresh(&mut self, link: &Link) {
-        if self.read_at.is_some_and(|at| at.elapsed() < SLOTS_FRESH) {
-            return;
-        }
-        self.read_at = Some(Instant::now());
-        let mut slots = redis::cmd("CLUSTER");
-        slots.arg("SLOTS");
-        self.ranges = match link.query::<redis::Value>(&slots).await {
-            Ok(reply) => ranges(&reply),
-            Err(_) => Vec::new(),
-        };
-    }
-
-    fn forget(&mut self) {
-        self.read_at = None;
-    }
-
-    /// The batch's writes grouped by the master serving their keys; writes whose slot the
-    /// table does not cover each form a group of their own.
-    fn by_node(&self, batch: &[Write]) -> Vec<Vec<usize>> {
-        let mut groups: Vec<(Option<&str>, Vec<usize>)> = Vec::new();
-        for (i, write) in batch.iter().enumerate() {
-            let slot = key_slot(write.key.as_bytes());
-            let node = self
-                .ranges
-                .iter()
-                .find(|(start, end, _)| (*start..=*end).contains(&slot))
-                .map(|(_, _, node)| node.as_str());
-            match groups
-                .iter_mut()
-                .find(|(n, _)| node.is_some() && *n == node)
-            {
-                Some((_, group)) => group.push(i),
-                None => groups.push((node, vec![i])),
-            }
-        }
-        groups.into_iter().map(|(_, group)| group).collect()
+    /// The master serving `key`, if the table places its slot.
+    fn node(&self, key: &str) -> Option<&str> {
+        let slot = key_slot(key.as_bytes());
+        self.ranges
+            .iter()
+            .find(|(start, end, _)| (*start..=*end).contains(&slot))
+            .map(|(_, _, node)| node.as_str())
     }
 }
 
