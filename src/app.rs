@@ -116,18 +116,15 @@ fn common_layers(app: Router, max_body: usize, timeout: Duration, stats: Arc<Sta
         }))
 }
 
-/// Serves until `shutdown` resolves, then finishes in-flight requests.
+/// Serves until `shutdown` resolves, then finishes in-flight requests; connections bounded by
+/// `[server]` as at start ([`crate::listener`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     live: Arc<Live>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router(live).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let limits = crate::listener::Limits::of(&live.current().config.server);
+    crate::listener::serve(listener, router(live), limits, shutdown).await
 }
 
 /// The request id of the current request, set by [`request_id_and_errors`].

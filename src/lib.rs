@@ -5,7 +5,8 @@
 //! - pure cores: [`policy`], [`sigv4`], [`saml`], [`oidc`], [`session`], [`totp`], [`routes`],
 //!   [`rate`];
 //! - domain: [`iam`], [`config`];
-//! - infrastructure: [`store`], [`keys`], [`revocation`], [`audit`];
+//! - infrastructure: [`store`], [`keys`], [`revocation`], [`audit`], [`listener`] (the
+//!   listeners' accept loop);
 //! - the core: [`broker`], the state and services every front door shares;
 //! - front doors: [`query`] (STS's and IAM's Query API), [`authz`] (resource servers),
 //!   [`admin_api`], [`metrics`] (Prometheus);
@@ -25,6 +26,7 @@ pub mod encoding;
 pub mod fuzzing;
 pub mod iam;
 pub mod keys;
+pub mod listener;
 pub mod metrics;
 pub mod oidc;
 pub mod policy;

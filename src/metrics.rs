@@ -26,6 +26,7 @@ use tower_http::timeout::TimeoutLayer;
 use crate::broker::reload::Live;
 use crate::broker::stats::{self, LATENCY_BUCKETS_MICROS, Stats};
 use crate::config;
+use crate::listener::Limits;
 
 /// The path scrapes ask for.
 pub const PATH: &str = "/metrics";
@@ -36,15 +37,18 @@ const SCRAPE_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
+    /// The listener's connection limits: `[server]`'s as at start.
+    limits: Limits,
 }
 
 impl Metrics {
     /// Metrics of the broker `live` serves, read at each scrape (the current configuration's
     /// providers and limits).
     pub fn new(live: Arc<Live>) -> Metrics {
+        let limits = Limits::of(&live.current().config.server);
         let mut registry = Registry::default();
         registry.register_collector(Box::new(BrokerCollector { live }));
-        Metrics { registry }
+        Metrics { registry, limits }
     }
 
     /// The text exposition of every metric now.
@@ -67,15 +71,15 @@ pub fn router(metrics: Arc<Metrics>) -> Router {
         ))
 }
 
-/// Serves the metrics listener until `shutdown` resolves.
+/// Serves the metrics listener until `shutdown` resolves, its connections bounded as the main
+/// listener's.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(metrics))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let limits = metrics.limits;
+    crate::listener::serve(listener, router(metrics), limits, shutdown).await
 }
 
 async fn scrape(State(metrics): State<Arc<Metrics>>) -> Response {

@@ -68,18 +68,14 @@ pub fn router(live: Arc<Live>) -> Router {
 }
 
 /// Serves the `ext_authz` listener until `shutdown` resolves (peer addresses known, for
-/// `trusted_proxies`).
+/// `trusted_proxies`), its connections bounded by `[server]` as at start.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     live: Arc<Live>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router(live).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let limits = crate::listener::Limits::of(&live.current().config.server);
+    crate::listener::serve(listener, router(live), limits, shutdown).await
 }
 
 /// An error answer: the status and `{"error": {"code", "message"}}`.

@@ -294,6 +294,14 @@ pub fn needs_restart(running: &Config, next: &Config) -> Vec<&'static str> {
             "[server] request_timeout_seconds",
             running.server.request_timeout_seconds == next.server.request_timeout_seconds,
         ),
+        (
+            "[server] header_read_timeout_seconds",
+            running.server.header_read_timeout_seconds == next.server.header_read_timeout_seconds,
+        ),
+        (
+            "[server] max_connections",
+            running.server.max_connections == next.server.max_connections,
+        ),
         ("[store]", running.store == next.store),
         ("[keys] dir", running.keys_dir == next.keys_dir),
         ("[dev_issuer]", running.dev_issuer == next.dev_issuer),

@@ -8,6 +8,11 @@ use super::file::{ConfigFile, PasswordPolicyEntry};
 use super::*;
 use crate::iam::passwords::PolicyInput;
 
+/// `[server]`'s `request_timeout_seconds` and `header_read_timeout_seconds`.
+const SERVER_TIMEOUT_SECONDS: std::ops::RangeInclusive<u64> = 1..=3600;
+/// `[server] max_connections`.
+const MAX_CONNECTIONS: std::ops::RangeInclusive<usize> = 1..=1_000_000;
+
 pub(super) fn line_at(text: &str, offset: usize) -> usize {
     text.as_bytes()[..offset.min(text.len())]
         .iter()
@@ -301,6 +306,7 @@ impl Checker<'_> {
                 "[server] max_body_bytes must be between 1 KiB and 16 MiB".to_owned(),
             );
         }
+        self.server_limits(&raw.server);
         let store = self.store(&raw.store);
 
         let metrics_listen = raw
@@ -329,6 +335,43 @@ impl Checker<'_> {
             rate_limits: self.rate_limits(raw.rate_limits.as_ref()),
             signin: self.signin(raw.signin.as_ref()),
             hygiene,
+        }
+    }
+
+    /// `[server]`'s deadlines and connection cap: none may be zero (a zero deadline would
+    /// refuse every request, a zero cap every connection).
+    fn server_limits(&mut self, server: &file::ServerSection) {
+        let seconds = [
+            ("request_timeout_seconds", server.request_timeout_seconds),
+            (
+                "header_read_timeout_seconds",
+                server.header_read_timeout_seconds,
+            ),
+        ];
+        for (key, value) in seconds {
+            if !SERVER_TIMEOUT_SECONDS.contains(&value) {
+                let line = self.key_line("[server]", key);
+                self.issue(
+                    line,
+                    format!(
+                        "[server] {key} must be {} to {} (got {value})",
+                        SERVER_TIMEOUT_SECONDS.start(),
+                        SERVER_TIMEOUT_SECONDS.end()
+                    ),
+                );
+            }
+        }
+        if !MAX_CONNECTIONS.contains(&server.max_connections) {
+            let line = self.key_line("[server]", "max_connections");
+            self.issue(
+                line,
+                format!(
+                    "[server] max_connections must be {} to {} (got {})",
+                    MAX_CONNECTIONS.start(),
+                    MAX_CONNECTIONS.end(),
+                    server.max_connections
+                ),
+            );
         }
     }
 

@@ -59,6 +59,13 @@ pub struct ServerSection {
     /// Whole-request deadline, in seconds.
     #[serde(default = "default_request_timeout")]
     pub request_timeout_seconds: u64,
+    /// Longest a connection may go with no request in progress, in seconds: a new one until
+    /// its first request's headers are complete, a kept-alive one until its next request's.
+    #[serde(default = "default_header_read_timeout")]
+    pub header_read_timeout_seconds: u64,
+    /// Connections open at once on each listener; more wait in the kernel's backlog.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
     /// The region named in responses and accepted in credential scopes.
     #[serde(default = "default_region")]
     pub region: String,
@@ -74,6 +81,8 @@ impl Default for ServerSection {
             listen: default_listen(),
             max_body_bytes: default_max_body_bytes(),
             request_timeout_seconds: default_request_timeout(),
+            header_read_timeout_seconds: default_header_read_timeout(),
+            max_connections: default_max_connections(),
             region: default_region(),
             allow_http_api_providers: false,
         }
@@ -92,6 +101,14 @@ fn default_max_body_bytes() -> usize {
 
 fn default_request_timeout() -> u64 {
     10
+}
+
+fn default_header_read_timeout() -> u64 {
+    10
+}
+
+fn default_max_connections() -> usize {
+    10_000
 }
 
 fn default_region() -> String {

@@ -542,3 +542,74 @@ document = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:
     }
     assert!(!err.contains("policy/team/good"), "{err}");
 }
+
+/// `[server]`'s deadlines and connection cap: defaults, values taken as written, zero and
+/// out-of-range values refused with their file and line, and a reload that changes the
+/// listeners' limits refused (they are bound at start).
+#[test]
+fn server_deadlines_and_connection_cap_are_checked_at_their_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let defaults = Config::from_toml("", "c.toml", dir.path()).unwrap();
+    assert_eq!(defaults.server.request_timeout_seconds, 10);
+    assert_eq!(defaults.server.header_read_timeout_seconds, 10);
+    assert_eq!(defaults.server.max_connections, 10_000);
+    let set = Config::from_toml(
+        "[server]\nheader_read_timeout_seconds = 3\nmax_connections = 2\n",
+        "c.toml",
+        dir.path(),
+    )
+    .unwrap();
+    assert_eq!(set.server.header_read_timeout_seconds, 3);
+    assert_eq!(set.server.max_connections, 2);
+    assert_eq!(
+        sts_broker::broker::reload::needs_restart(&defaults, &set),
+        [
+            "[server] header_read_timeout_seconds",
+            "[server] max_connections"
+        ]
+    );
+
+    let path = dir.path().join("broker.toml");
+    let broker = path.display().to_string();
+    for (server, problems) in [
+        (
+            "request_timeout_seconds = 0\nheader_read_timeout_seconds = 0\nmax_connections = 0\n",
+            [
+                ":3: [server] request_timeout_seconds must be 1 to 3600 (got 0)",
+                ":4: [server] header_read_timeout_seconds must be 1 to 3600 (got 0)",
+                ":5: [server] max_connections must be 1 to 1000000 (got 0)",
+            ],
+        ),
+        (
+            "max_connections = 1000001\nrequest_timeout_seconds = 3601\nheader_read_timeout_seconds = 3601\n",
+            [
+                ":4: [server] request_timeout_seconds must be 1 to 3600 (got 3601)",
+                ":5: [server] header_read_timeout_seconds must be 1 to 3600 (got 3601)",
+                ":3: [server] max_connections must be 1 to 1000000 (got 1000001)",
+            ],
+        ),
+    ] {
+        std::fs::write(
+            &path,
+            format!("[server]\nlisten = \"127.0.0.1:0\"\n{server}[store]\nurl = \"memory://\"\n"),
+        )
+        .unwrap();
+        let out = check_config(Config::load(&path));
+        assert_eq!(out.status, 1);
+        for problem in problems {
+            assert!(
+                out.stderr.contains(&format!("{broker}{problem}")),
+                "{}",
+                out.stderr
+            );
+        }
+    }
+    // Negative: not a number of seconds at all, located by the parser.
+    let e = Config::from_toml(
+        "[server]\nheader_read_timeout_seconds = -1\n",
+        "c.toml",
+        dir.path(),
+    )
+    .unwrap_err();
+    assert_eq!(e.issues[0].line, Some(2), "{e}");
+}

@@ -15,7 +15,10 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     ("domain", &["iam", "config"]),
-    ("infrastructure", &["store", "keys", "revocation", "audit"]),
+    (
+        "infrastructure",
+        &["store", "keys", "revocation", "audit", "listener"],
+    ),
     ("core", &["broker"]),
     (
         "front doors",

@@ -18,6 +18,7 @@ mod authorize;
 mod caller_identity;
 mod cli;
 mod config;
+mod connections;
 mod credential_report;
 mod deploy;
 mod docs_tour;

@@ -1,0 +1,270 @@
+//! The accept loop every listener runs (the main one, `ext_authz`'s, the metrics'), in place of
+//! `axum::serve`, which bounds nothing about a connection. Here:
+//! - at most `max_connections` connections are open at once; while that many are, the loop
+//!   accepts nothing, so further connections wait in the kernel's listen backlog (and, once it
+//!   is full, their SYNs go unanswered) rather than being accepted and dropped;
+//! - a connection on which no request is in progress for `header_read_timeout` is closed: a new
+//!   one whose first request's headers are not complete by then (nothing sent, a request line
+//!   sent a byte at a time, an HTTP/2 preface never finished), a kept-alive one waiting for its
+//!   next request, one still writing an answer its client does not read. HTTP/1 and HTTP/2
+//!   alike; hyper's own HTTP/1 header timeout is set to the same value. A request in progress
+//!   is bounded by the router's deadline (`[server] request_timeout_seconds`), not here;
+//! - accepted sockets get `TCP_NODELAY`, handlers see the peer as `ConnectInfo<SocketAddr>`;
+//! - `shutdown` stops the accepting (the listener is closed), lets requests in progress
+//!   finish, closes idle connections, and returns once every connection has ended;
+//! - an accept error that is the peer's (a connection reset before it was accepted) is
+//!   skipped; any other (no file descriptor left: `EMFILE`, `ENFILE`) is logged and retried
+//!   after a second, never ends the loop.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+use tower::Service as _;
+
+use crate::config::file::ServerSection;
+
+/// How long the loop waits before accepting again after an accept error that is not the
+/// peer's (file descriptors exhausted).
+const ACCEPT_RETRY: Duration = Duration::from_secs(1);
+/// Least time between two "connection limit reached" log lines.
+const FULL_LOG_INTERVAL: Duration = Duration::from_secs(60);
+
+/// What one listener allows its connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest a connection may go with no request in progress.
+    pub header_read_timeout: Duration,
+    /// Connections open at once.
+    pub max_connections: usize,
+}
+
+impl Limits {
+    /// The limits `[server]` sets (every listener of the broker has the same).
+    pub fn of(server: &ServerSection) -> Limits {
+        Limits {
+            header_read_timeout: Duration::from_secs(server.header_read_timeout_seconds),
+            max_connections: server.max_connections,
+        }
+    }
+}
+
+/// Serves `router` on `listener` within `limits` until `shutdown` resolves, then lets the
+/// requests in progress finish and returns once every connection has ended.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    // No HTTP/2 keep-alive pings: an idle connection is closed by the idle deadline below, a
+    // busy one ends with its request's deadline, so a dead peer is found without them.
+    builder.http2().timer(TokioTimer::new());
+    let builder = Arc::new(builder);
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    let mut last_full_log: Option<Instant> = None;
+    loop {
+        let permit = match slots.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                if last_full_log.is_none_or(|at| at.elapsed() >= FULL_LOG_INTERVAL) {
+                    last_full_log = Some(Instant::now());
+                    tracing::warn!(
+                        max_connections = limits.max_connections,
+                        address = ?listener.local_addr().ok(),
+                        "connection limit reached: new connections wait until one closes"
+                    );
+                }
+                tokio::select! {
+                    permit = slots.clone().acquire_owned() => match permit {
+                        Ok(permit) => permit,
+                        Err(_) => break, // never closed
+                    },
+                    () = &mut shutdown => break,
+                }
+            }
+        };
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(e) if is_peer_error(&e) => continue,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot accept a connection; retrying in a second");
+                tokio::select! {
+                    () = tokio::time::sleep(ACCEPT_RETRY) => continue,
+                    () = &mut shutdown => break,
+                }
+            }
+        };
+        let watcher = graceful.watcher();
+        let builder = builder.clone();
+        let router = router.clone();
+        tokio::spawn(async move {
+            let _slot = permit;
+            serve_connection(&builder, stream, peer, router, limits, watcher).await;
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// Serves one connection until it ends, the shutdown has let it finish, or it has gone
+/// `limits.header_read_timeout` with no request in progress.
+async fn serve_connection(
+    builder: &Builder<TokioExecutor>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    router: Router,
+    limits: Limits,
+    watcher: hyper_util::server::graceful::Watcher,
+) {
+    if let Err(e) = stream.set_nodelay(true) {
+        tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+    }
+    let activity = Arc::new(Activity::new());
+    let tracked = activity.clone();
+    let service = tower::service_fn(move |mut req: axum::http::Request<Incoming>| {
+        req.extensions_mut().insert(ConnectInfo(peer));
+        let in_progress = InProgress::start(&tracked);
+        let answer = router.clone().call(req);
+        async move {
+            let response = answer.await;
+            drop(in_progress);
+            response
+        }
+    });
+    let connection =
+        builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+    let mut connection = std::pin::pin!(watcher.watch(connection));
+    let limit = limits.header_read_timeout;
+    let mut check_at = Instant::now() + limit;
+    loop {
+        tokio::select! {
+            result = connection.as_mut() => {
+                if let Err(e) = result {
+                    tracing::trace!(error = %e, "connection ended");
+                }
+                return;
+            }
+            () = tokio::time::sleep_until(check_at) => match activity.idle_deadline(limit) {
+                Some(at) => check_at = at,
+                None => {
+                    tracing::debug!(%peer, "connection closed: no request within the header read timeout");
+                    return;
+                }
+            },
+        }
+    }
+}
+
+/// Whether an accept error is the peer's (skip it) rather than the process's (wait first).
+fn is_peer_error(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::ConnectionRefused
+            | std::io::ErrorKind::ConnectionAborted
+            | std::io::ErrorKind::ConnectionReset
+    )
+}
+
+/// Requests in progress on one connection, and when the last one ended: read by the
+/// connection's idle deadline when its timer fires, so a request costs two atomic updates and
+/// wakes nothing.
+#[derive(Debug)]
+struct Activity {
+    opened: Instant,
+    in_progress: AtomicUsize,
+    /// Milliseconds from `opened` to the end of the last request (0: none yet).
+    last_end_ms: AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity {
+            opened: Instant::now(),
+            in_progress: AtomicUsize::new(0),
+            last_end_ms: AtomicU64::new(0),
+        }
+    }
+
+    /// When the connection is next due to be closed for having no request in progress for
+    /// `limit`, or `None` if it is now.
+    fn idle_deadline(&self, limit: Duration) -> Option<Instant> {
+        let now = Instant::now();
+        if self.in_progress.load(Ordering::Acquire) > 0 {
+            // A request ending later is idle from then on: its deadline is after this one.
+            return Some(now + limit);
+        }
+        let idle_since =
+            self.opened + Duration::from_millis(self.last_end_ms.load(Ordering::Acquire));
+        let due = idle_since + limit;
+        (due > now).then_some(due)
+    }
+}
+
+/// One request in progress on a connection, from its complete headers until its answer is
+/// ready (or it is dropped).
+#[derive(Debug)]
+struct InProgress(Arc<Activity>);
+
+impl InProgress {
+    fn start(activity: &Arc<Activity>) -> InProgress {
+        activity.in_progress.fetch_add(1, Ordering::AcqRel);
+        InProgress(activity.clone())
+    }
+}
+
+impl Drop for InProgress {
+    fn drop(&mut self) {
+        let ms = u64::try_from(self.0.opened.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.0.last_end_ms.fetch_max(ms, Ordering::AcqRel);
+        self.0.in_progress.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_connection_is_due_once_idle_for_the_limit() {
+        let limit = Duration::from_secs(10);
+        let activity = Arc::new(Activity::new());
+        let first = activity.idle_deadline(limit).unwrap();
+        assert!(first <= activity.opened + limit + Duration::from_millis(1));
+        let request = InProgress::start(&activity);
+        // Busy: checked again a whole limit later.
+        assert!(activity.idle_deadline(limit).unwrap() >= first);
+        drop(request);
+        let after = activity.idle_deadline(limit).unwrap();
+        assert!(
+            after >= first,
+            "idle counts from the end of the last request"
+        );
+        // Nothing in progress, and idle long enough: due.
+        assert_eq!(activity.idle_deadline(Duration::ZERO), None);
+    }
+}
