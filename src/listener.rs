@@ -9,15 +9,21 @@
 //!   next request, one still writing an answer its client does not read. HTTP/1 and HTTP/2
 //!   alike; hyper's own HTTP/1 header timeout is set to the same value. A request in progress
 //!   is bounded by the router's deadline (`[server] request_timeout_seconds`), not here;
-//! - accepted sockets get `TCP_NODELAY`, handlers see the peer as `ConnectInfo<SocketAddr>`;
+//! - an HTTP/2 connection carries at most [`HTTP2_STREAMS`] requests at once, so that
+//!   `max_connections` bounds the requests in progress too;
+//! - accepted sockets get `TCP_NODELAY`, handlers see the peer as `ConnectInfo<SocketAddr>`,
+//!   an IPv4 client of a dual-stack listener (`::ffff:a.b.c.d`) as its IPv4 address, so that
+//!   `aws:SourceIp` conditions, trusted proxies and per-address limits naming it apply;
 //! - `shutdown` stops the accepting (the listener is closed), lets requests in progress
 //!   finish, closes idle connections, and returns once every connection has ended;
 //! - an accept error that is the peer's (a connection reset before it was accepted) is
 //!   skipped; any other (no file descriptor left: `EMFILE`, `ENFILE`) is logged and retried
 //!   after a second, never ends the loop.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -28,7 +34,6 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
@@ -41,6 +46,8 @@ use crate::config::file::ServerSection;
 const ACCEPT_RETRY: Duration = Duration::from_secs(1);
 /// Least time between two "connection limit reached" log lines.
 const FULL_LOG_INTERVAL: Duration = Duration::from_secs(60);
+/// Requests in progress at once on one HTTP/2 connection (hyper's default is 200).
+pub const HTTP2_STREAMS: u32 = 32;
 
 /// What one listener allows its connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,7 +83,10 @@ pub async fn serve(
         .header_read_timeout(limits.header_read_timeout);
     // No HTTP/2 keep-alive pings: an idle connection is closed by the idle deadline below, a
     // busy one ends with its request's deadline, so a dead peer is found without them.
-    builder.http2().timer(TokioTimer::new());
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(HTTP2_STREAMS);
     let builder = Arc::new(builder);
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
@@ -145,19 +155,12 @@ async fn serve_connection(
         tracing::debug!(error = %e, "cannot set TCP_NODELAY");
     }
     let activity = Arc::new(Activity::new());
-    let tracked = activity.clone();
-    let service = tower::service_fn(move |mut req: axum::http::Request<Incoming>| {
-        req.extensions_mut().insert(ConnectInfo(peer));
-        let in_progress = InProgress::start(&tracked);
-        let answer = router.clone().call(req);
-        async move {
-            let response = answer.await;
-            drop(in_progress);
-            response
-        }
-    });
-    let connection =
-        builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+    let service = Tracked {
+        router,
+        peer: canonical(peer),
+        activity: activity.clone(),
+    };
+    let connection = builder.serve_connection(TokioIo::new(stream), service);
     let mut connection = std::pin::pin!(watcher.watch(connection));
     let limit = limits.header_read_timeout;
     let mut check_at = Instant::now() + limit;
@@ -177,6 +180,40 @@ async fn serve_connection(
                 }
             },
         }
+    }
+}
+
+/// `peer` with an IPv4-mapped IPv6 address (a dual-stack listener's IPv4 client) as IPv4.
+fn canonical(peer: SocketAddr) -> SocketAddr {
+    SocketAddr::new(peer.ip().to_canonical(), peer.port())
+}
+
+/// The router as one connection's service: each request gets the peer's address and counts as
+/// in progress from the moment hyper has its headers (`call` runs in the connection's own task,
+/// so the idle check never sees a request between its arrival and its start) until its answer
+/// is ready.
+#[derive(Clone)]
+struct Tracked {
+    router: Router,
+    peer: SocketAddr,
+    activity: Arc<Activity>,
+}
+
+impl hyper::service::Service<axum::http::Request<Incoming>> for Tracked {
+    type Response = axum::response::Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn call(&self, mut req: axum::http::Request<Incoming>) -> Self::Future {
+        req.extensions_mut().insert(ConnectInfo(self.peer));
+        let in_progress = InProgress::start(&self.activity);
+        // A router is always ready: no `poll_ready` to wait for.
+        let answer = self.router.clone().call(req);
+        Box::pin(async move {
+            let response = answer.await;
+            drop(in_progress);
+            response
+        })
     }
 }
 
@@ -248,6 +285,14 @@ impl Drop for InProgress {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_ipv4_client_of_a_dual_stack_listener_is_seen_as_ipv4() {
+        let mapped: SocketAddr = "[::ffff:198.51.100.7]:4000".parse().unwrap();
+        assert_eq!(canonical(mapped), "198.51.100.7:4000".parse().unwrap());
+        let v6: SocketAddr = "[2001:db8::1]:4000".parse().unwrap();
+        assert_eq!(canonical(v6), v6);
+    }
 
     #[tokio::test]
     async fn a_connection_is_due_once_idle_for_the_limit() {

@@ -3,25 +3,32 @@
 //! cost one each. One batch is in flight at a time and the writes that arrive meanwhile form
 //! the next: a lone write leaves at once, a busy broker sends what arrived during one round
 //! trip. Each write still succeeds or fails on its own reply, and its caller waits no longer
-//! than the store's deadline, queueing included.
+//! than the store's deadline, queueing included. A write whose caller is no longer waiting (its
+//! deadline passed while it queued) is not sent at all: a caller told "timeout" never has its
+//! value land later, behind a newer one.
 //!
 //! On a cluster a pipeline may only hold keys one node serves: writes are put in one lane per
-//! master after the cluster's own slot table (`CLUSTER SLOTS`, read every second by a task of its own), each
-//! lane batching as above, so a master that stalls (failing over) holds up only its own writes,
-//! and once its lane is full they fail at once. A write the node refuses (its slot moved
-//! meanwhile: `MOVED`) is sent again on its own, which the cluster client routes and redirects
-//! as for any command.
+//! master (by node id) after the cluster's own slot table (`CLUSTER SLOTS`, read every second
+//! by a task of its own), each lane batching as above, so a master that stalls (failing over)
+//! holds up only its own writes, and once its lane is full they fail at once. Lanes of masters
+//! the table no longer lists end. A write the node refuses (its slot moved meanwhile: `MOVED`)
+//! is sent again on its own, which the cluster client routes and redirects as for any command,
+//! if its caller still waits; so is a write whose slot the table does not place, at most
+//! [`ALONE`] at a time.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
 
 use futures_util::future::join_all;
 use redis::cluster_routing::{Route, SingleNodeRoutingInfo, Slot, SlotAddr};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::StoreError;
-use super::redis::{Link, deadline};
+use super::redis::{COMMAND_TIMEOUT, Link, deadline};
 
 /// Most writes in one pipeline (about 1 KiB each).
 const MAX_BATCH: usize = 256;
@@ -33,16 +40,26 @@ const SLOTS_FRESH: Duration = Duration::from_secs(1);
 const MAX_LANES: usize = 1000;
 /// Slots of a Redis Cluster.
 const SLOTS: u16 = 16384;
+/// Writes sent on their own (slot not placed by the table) in flight at once.
+const ALONE: usize = 256;
 
 /// One `SET key value EX seconds` and who waits for its reply.
 struct Write {
     key: String,
     value: Vec<u8>,
     seconds: u64,
+    /// When its caller stops waiting.
+    due: Instant,
     done: oneshot::Sender<Result<(), StoreError>>,
 }
 
 impl Write {
+    /// Whether its caller still waits for the reply: if not, sending it would only let a value
+    /// its caller was told failed land later.
+    fn awaited(&self) -> bool {
+        !self.done.is_closed() && Instant::now() < self.due
+    }
+
     fn command(&self) -> redis::Cmd {
         let mut cmd = redis::cmd("SET");
         cmd.arg(&self.key)
@@ -74,12 +91,14 @@ impl Writes {
         value: Vec<u8>,
         seconds: u64,
     ) -> Result<(), StoreError> {
+        let due = Instant::now() + COMMAND_TIMEOUT;
         deadline(async {
             let (done, reply) = oneshot::channel();
             let write = Write {
                 key,
                 value,
                 seconds,
+                due,
                 done,
             };
             self.queue
@@ -98,35 +117,52 @@ async fn send_batches(link: Link, mut waiting: mpsc::Receiver<Write>) {
     if !matches!(link, Link::Cluster(_)) {
         return lane(link, waiting, false).await;
     }
-    let (table, slots) = watch::channel(Arc::new(SlotTable::default()));
+    let (table, mut slots) = watch::channel(Arc::new(SlotTable::default()));
     tokio::spawn(read_slots(link.clone(), table));
+    let alone_slots = Arc::new(Semaphore::new(ALONE));
     let mut lanes: HashMap<String, mpsc::Sender<Write>> = HashMap::new();
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while waiting.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let table = slots.borrow().clone();
+        let changed = slots.has_changed().unwrap_or(false);
+        let table = slots.borrow_and_update().clone();
+        if changed {
+            // Masters gone from the table (failed over, removed): their lanes send what they
+            // hold and end.
+            lanes.retain(|node, _| table.serves(node));
+        }
         for write in batch.drain(..) {
             let node = table
                 .node(&write.key)
                 .filter(|n| lanes.contains_key(*n) || lanes.len() < MAX_LANES);
             let Some(node) = node else {
-                // A slot the table does not place: on its own, routed by the cluster client.
-                tokio::spawn(alone(link.clone(), write));
+                // A slot the table does not place: on its own, routed by the cluster client,
+                // a bounded number at a time (the queue waits meanwhile).
+                let Ok(slot) = alone_slots.clone().acquire_owned().await else {
+                    return;
+                };
+                let link = link.clone();
+                tokio::spawn(async move {
+                    let _slot = slot;
+                    alone(&link, write).await;
+                });
                 continue;
             };
-            if !lanes.contains_key(node) {
+            let queue = lanes.entry(node.to_owned()).or_insert_with(|| {
                 let (queue, waiting) = mpsc::channel(QUEUE);
                 tokio::spawn(lane(link.clone(), waiting, true));
-                lanes.insert(node.to_owned(), queue);
-            }
-            let Some(queue) = lanes.get(node) else {
-                continue;
-            };
+                queue
+            });
             // A lane whose node stalls fills up: the writes it would serve fail at once.
-            if let Err(full) = queue.try_send(write) {
-                let write = match full {
-                    mpsc::error::TrySendError::Full(w) | mpsc::error::TrySendError::Closed(w) => w,
-                };
-                let _ = write.done.send(Err(StoreError::Closed));
+            match queue.try_send(write) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(write)) => {
+                    let _ = write.done.send(Err(StoreError::Closed));
+                }
+                Err(mpsc::error::TrySendError::Closed(write)) => {
+                    // Its task ended (it cannot, short of a panic): the next write starts another.
+                    lanes.remove(node);
+                    let _ = write.done.send(Err(StoreError::Closed));
+                }
             }
         }
     }
@@ -138,9 +174,15 @@ async fn send_batches(link: Link, mut waiting: mpsc::Receiver<Write>) {
 async fn lane(link: Link, mut waiting: mpsc::Receiver<Write>, routed: bool) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while waiting.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        batch.retain(Write::awaited);
+        if batch.is_empty() {
+            continue;
+        }
         let mut outcomes = send(&link, &batch, routed).await;
         if routed {
-            let again: Vec<usize> = (0..batch.len()).filter(|&i| outcomes[i].is_err()).collect();
+            let again: Vec<usize> = (0..batch.len())
+                .filter(|&i| outcomes[i].is_err() && batch[i].awaited())
+                .collect();
             let retried = join_all(again.iter().map(|&i| {
                 let (link, command) = (&link, batch[i].command());
                 async move { link.query::<()>(&command).await }
@@ -157,15 +199,19 @@ async fn lane(link: Link, mut waiting: mpsc::Receiver<Write>, routed: bool) {
     }
 }
 
-/// One write on its own.
-async fn alone(link: Link, write: Write) {
-    let outcome = link.query::<()>(&write.command()).await;
-    let _ = write.done.send(outcome);
+/// One write on its own, if its caller still waits.
+async fn alone(link: &Link, write: Write) {
+    if write.awaited() {
+        let outcome = link.query::<()>(&write.command()).await;
+        let _ = write.done.send(outcome);
+    }
 }
 
 /// The batch in one pipeline, and each write's outcome.
 async fn send(link: &Link, batch: &[Write], routed: bool) -> Vec<Result<(), StoreError>> {
     let mut pipe = redis::pipe();
+    // Each write's own reply, an error included, rather than one error for the whole batch.
+    pipe.ignore_errors();
     for write in batch {
         pipe.add_command(write.command());
     }
@@ -188,6 +234,7 @@ async fn send(link: &Link, batch: &[Write], routed: bool) -> Vec<Result<(), Stor
         .map(|i| match &result {
             Ok(values) => match values.get(i) {
                 Some(redis::Value::Okay) => Ok(()),
+                Some(redis::Value::ServerError(e)) => Err(StoreError::Redis(e.clone().into())),
                 Some(_) => Err(StoreError::Redis(redis::RedisError::from((
                     redis::ErrorKind::UnexpectedReturnType,
                     "SET did not answer OK",
@@ -200,16 +247,33 @@ async fn send(link: &Link, batch: &[Write], routed: bool) -> Vec<Result<(), Stor
 }
 
 /// Reads the cluster's slot table every [`SLOTS_FRESH`] until the writes' task, which reads it,
-/// has ended. A table that cannot be read leaves the last one in place; at first,
-/// an empty one sends every write on its own.
+/// has ended. A table that cannot be read leaves the last one in place (the cluster client
+/// still routes and redirects each pipeline by its own), and says so once; at first, an empty
+/// one sends every write on its own.
 async fn read_slots(link: Link, table: watch::Sender<Arc<SlotTable>>) {
     let mut command = redis::cmd("CLUSTER");
     command.arg("SLOTS");
+    let mut failing = false;
     loop {
-        if let Ok(reply) = link.query::<redis::Value>(&command).await {
-            table.send_replace(Arc::new(SlotTable {
-                ranges: ranges(&reply),
-            }));
+        match link.query::<redis::Value>(&command).await {
+            Ok(reply) => {
+                let next = SlotTable {
+                    ranges: ranges(&reply),
+                };
+                failing = false;
+                table.send_if_modified(|current| {
+                    let modified = current.ranges != next.ranges;
+                    if modified {
+                        *current = Arc::new(next);
+                    }
+                    modified
+                });
+            }
+            Err(e) if !failing => {
+                failing = true;
+                tracing::warn!(error = %e, "cannot read the cluster's slot table; keeping the last one");
+            }
+            Err(_) => {}
         }
         tokio::select! {
             () = table.closed() => return,
@@ -226,6 +290,11 @@ struct SlotTable {
 }
 
 impl SlotTable {
+    /// Whether `node` serves a slot.
+    fn serves(&self, node: &str) -> bool {
+        self.ranges.iter().any(|(_, _, n)| n == node)
+    }
+
     /// The master serving `key`, if the table places its slot.
     fn node(&self, key: &str) -> Option<&str> {
         let slot = key_slot(key.as_bytes());
@@ -236,8 +305,8 @@ impl SlotTable {
     }
 }
 
-/// `(first slot, last slot, master address)` of each range in a `CLUSTER SLOTS` reply;
-/// anything unexpected is left out.
+/// `(first slot, last slot, master)` of each range in a `CLUSTER SLOTS` reply, the master named
+/// by its node id (or, without one, its address); anything unexpected is left out.
 fn ranges(reply: &redis::Value) -> Vec<(u16, u16, String)> {
     let redis::Value::Array(entries) = reply else {
         return Vec::new();
@@ -256,11 +325,15 @@ fn ranges(reply: &redis::Value) -> Vec<(u16, u16, String)> {
             let Some(redis::Value::Array(master)) = fields.get(2) else {
                 return None;
             };
-            let host = match master.first()? {
-                redis::Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
-                redis::Value::SimpleString(s) => s.clone(),
-                _ => return None,
+            let text = |v: Option<&redis::Value>| match v {
+                Some(redis::Value::BulkString(b)) => Some(String::from_utf8_lossy(b).into_owned()),
+                Some(redis::Value::SimpleString(s)) => Some(s.clone()),
+                _ => None,
             };
+            if let Some(id) = text(master.get(2)).filter(|id| !id.is_empty()) {
+                return Some((start, end, id));
+            }
+            let host = text(master.first())?;
             let Some(redis::Value::Int(port)) = master.get(1) else {
                 return None;
             };
@@ -297,25 +370,37 @@ mod tests {
     #[test]
     fn a_cluster_slots_reply_becomes_ranges() {
         use redis::Value::{Array, BulkString, Int};
-        let node = |port: i64| {
+        let node = |port: i64, id: &str| {
             Array(vec![
                 BulkString(b"127.0.0.1".to_vec()),
                 Int(port),
-                BulkString(b"id".to_vec()),
+                BulkString(id.as_bytes().to_vec()),
             ])
         };
         let reply = Array(vec![
-            Array(vec![Int(0), Int(5460), node(7000), node(7003)]),
-            Array(vec![Int(5461), Int(16383), node(7001)]),
-            Array(vec![Int(1), Int(99999), node(7002)]),
+            Array(vec![Int(0), Int(5460), node(7000, "a1"), node(7003, "d4")]),
+            Array(vec![Int(5461), Int(10000), node(7001, "b2")]),
+            // No id (an older server): named by its address.
+            Array(vec![
+                Int(10001),
+                Int(16383),
+                Array(vec![BulkString(b"127.0.0.1".to_vec()), Int(7002)]),
+            ]),
+            Array(vec![Int(1), Int(99999), node(7002, "c3")]),
             Int(3),
         ]);
+        let table = SlotTable {
+            ranges: ranges(&reply),
+        };
         assert_eq!(
-            ranges(&reply),
+            table.ranges,
             [
-                (0, 5460, "127.0.0.1:7000".to_owned()),
-                (5461, 16383, "127.0.0.1:7001".to_owned())
+                (0, 5460, "a1".to_owned()),
+                (5461, 10000, "b2".to_owned()),
+                (10001, 16383, "127.0.0.1:7002".to_owned())
             ]
         );
+        assert_eq!(table.node("foo"), Some("127.0.0.1:7002"));
+        assert!(table.serves("b2") && !table.serves("d4"));
     }
 }

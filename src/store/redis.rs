@@ -27,7 +27,7 @@ use super::batch::Writes;
 use crate::config::{Credentials, StoreSettings, Topology};
 use crate::rate::Limit;
 
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
+pub(super) const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Entries read per batch when listing a namespace.
 const LIST_BATCH: usize = 1000;

@@ -239,3 +239,50 @@ async fn shutdown_stops_accepting_finishes_requests_in_progress_and_returns() {
         .unwrap()
         .unwrap();
 }
+
+/// On a dual-stack listener (`[::]`), an IPv4 client is seen by handlers as its IPv4 address,
+/// not as `::ffff:a.b.c.d`: what `aws:SourceIp` conditions, `trusted_proxies` and
+/// `per_source_ip` compare against IPv4 networks.
+#[tokio::test]
+async fn an_ipv4_client_of_a_dual_stack_listener_is_seen_as_ipv4() {
+    use axum::extract::ConnectInfo;
+    use std::net::SocketAddr;
+    let socket = socket2::Socket::new(
+        socket2::Domain::IPV6,
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )
+    .unwrap();
+    socket.set_only_v6(false).unwrap();
+    socket
+        .bind(&"[::]:0".parse::<SocketAddr>().unwrap().into())
+        .unwrap();
+    socket.listen(16).unwrap();
+    socket.set_nonblocking(true).unwrap();
+    let listener = tokio::net::TcpListener::from_std(socket.into()).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let router = axum::Router::new().route(
+        "/peer",
+        axum::routing::get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move {
+            peer.ip().to_string()
+        }),
+    );
+    let limits = sts_broker::listener::Limits {
+        header_read_timeout: Duration::from_secs(10),
+        max_connections: 4,
+    };
+    tokio::spawn(sts_broker::listener::serve(
+        listener,
+        router,
+        limits,
+        std::future::pending(),
+    ));
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    stream
+        .write_all(b"GET /peer HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = String::from_utf8(read_until_closed(&mut stream).await).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.ends_with("\r\n\r\n127.0.0.1"), "{answer}");
+}

@@ -136,7 +136,9 @@ impl Values {
             }
             Values::Ips(v) => {
                 let net = (*v.get(index)?)?;
-                let ip: IpAddr = request.trim().parse().ok()?;
+                // An IPv4 client seen through a dual-stack socket (`::ffff:a.b.c.d`) is that
+                // IPv4 address, as a policy naming it means.
+                let ip = request.trim().parse::<IpAddr>().ok()?.to_canonical();
                 Some(net.contains(&ip))
             }
             Values::Arns(v) => {
@@ -297,6 +299,10 @@ mod tests {
         assert_eq!(
             cmp(BaseOp::IpAddress, "192.168.0.0/16", "2001:db8::1"),
             Some(false)
+        );
+        assert_eq!(
+            cmp(BaseOp::IpAddress, "10.0.0.0/8", "::ffff:10.1.2.3"),
+            Some(true)
         );
         assert_eq!(cmp(BaseOp::IpAddress, "123456789012", "10.0.0.1"), None);
         assert_eq!(cmp(BaseOp::IpAddress, "10.0.0.0/8", "not-an-ip"), None);
