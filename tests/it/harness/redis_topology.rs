@@ -425,6 +425,20 @@ impl RedisCluster {
         }
     }
 
+    /// Stops (SIGSTOP) or continues (SIGCONT) the node at `port`: a node that stalls, its
+    /// connections open and unanswered.
+    pub fn signal(&self, port: u16, signal: &str) {
+        for node in &self.nodes {
+            if node.port == port {
+                let status = Command::new("kill")
+                    .args([signal, &node.child.id().to_string()])
+                    .status()
+                    .unwrap();
+                assert!(status.success());
+            }
+        }
+    }
+
     /// The port of a node whose `ROLE` is `role` (`master` or `slave`).
     pub async fn node_with_role(&self, role: &str) -> u16 {
         for node in &self.nodes {
