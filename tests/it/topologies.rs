@@ -412,7 +412,7 @@ async fn a_stalled_cluster_master_holds_up_only_its_own_writes() {
     let stalled = cluster.node_with_role("master").await;
     cluster.signal(stalled, "-STOP");
     let answers = futures_util::future::join_all(
-        (0..24).map(|_| async { exchange(&r.a, &token(&r.idp, SUB, None)).await }),
+        (0..48).map(|_| async { exchange(&r.a, &token(&r.idp, SUB, None)).await }),
     )
     .await;
     cluster.signal(stalled, "-CONT");
@@ -425,13 +425,14 @@ async fn a_stalled_cluster_master_holds_up_only_its_own_writes() {
             }
         }
     }
-    // Two masters of three serve about two keys in three: with writes held up behind the
-    // stalled node, none would be issued (the chance that all 24 keys, each retried by the SDK,
-    // fall on the stopped node is below 1e-11).
-    eprintln!("{} of 24 issued while one master was stopped", issued.len());
+    // The two masters still answering serve about two keys in three: about 32 of 48 are
+    // issued, and fewer than 12 has a chance near 1e-9. With every node's writes held up
+    // behind a batch in flight to the stopped one, one or two were.
+    eprintln!("{} of 48 issued while one master was stopped", issued.len());
     assert!(
-        !issued.is_empty(),
-        "no session issued while one master was stopped"
+        issued.len() >= 12,
+        "{} of 48 sessions issued while one master of three was stopped",
+        issued.len()
     );
     cluster.wait_ok().await;
     for creds in &issued {
