@@ -215,29 +215,6 @@ async fn role_sessions_are_judged_by_their_policies() {
     assert!(broker.state.auth_cache.get(c.access_key_id(), 0).is_some());
 }
 
-/// A JSON POST to `path` signed by `signer` for `sts`: status and JSON.
-async fn post_json(
-    broker: &TestBroker,
-    path: &str,
-    signer: &Signer,
-    body: &serde_json::Value,
-) -> (u16, serde_json::Value) {
-    let url = format!("{}{path}", broker.endpoint);
-    let body = body.to_string();
-    let content_type = ("content-type", "application/json");
-    let mut request = broker
-        .http()
-        .post(&url)
-        .header(content_type.0, content_type.1)
-        .body(body.clone());
-    for (n, v) in signer.sign("sts", "POST", &url, &[content_type], body.as_bytes()) {
-        request = request.header(n, v);
-    }
-    let r = request.send().await.unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap())
-}
-
 /// An account's root user is confined to its account: it may do anything on a resource whose
 /// ARN names its account and IAM's account-level actions, but not administer the broker
 /// (`POST /admin/reload`: `broker:ReloadConfig` on `*`), not ask the authorize API about a
@@ -256,10 +233,14 @@ async fn a_root_user_is_confined_to_its_account() {
         None,
     );
 
-    let (status, v) = post_json(&broker, "/admin/reload", &root, &serde_json::json!({})).await;
+    let (status, _, v) = broker
+        .post_json("/admin/reload", Some(&root), &serde_json::json!({}))
+        .await;
     assert_eq!(status, 403, "{v}");
     assert_eq!(v["error"]["code"], "AccessDenied", "{v}");
-    let (status, v) = post_json(&broker, "/admin/reload", &ops, &serde_json::json!({})).await;
+    let (status, _, v) = broker
+        .post_json("/admin/reload", Some(&ops), &serde_json::json!({}))
+        .await;
     assert_eq!(status, 200, "{v}");
 
     // A request the root signs, as a resource server forwards it.
@@ -274,7 +255,7 @@ async fn a_root_user_is_confined_to_its_account() {
         })
     };
     let object = forwarded("s3", "arn:aws:s3:::bucket/key", "s3:GetObject");
-    let (status, v) = post_json(&broker, "/authorize", &root, &object).await;
+    let (status, _, v) = broker.post_json("/authorize", Some(&root), &object).await;
     assert_eq!(status, 403, "{v}");
     for (question, allowed) in [
         (object, false),
@@ -288,7 +269,7 @@ async fn a_root_user_is_confined_to_its_account() {
             true,
         ),
     ] {
-        let (status, v) = post_json(&broker, "/authorize", &ops, &question).await;
+        let (status, _, v) = broker.post_json("/authorize", Some(&ops), &question).await;
         assert_eq!(status, 200, "{v}");
         assert_eq!(v["authenticated"], true, "{v}");
         assert_eq!(v["allowed"], allowed, "{question}: {v}");

@@ -67,21 +67,31 @@ async fn read_until_closed(stream: &mut TcpStream) -> Vec<u8> {
     seen
 }
 
-/// Sends `GET /healthz` and reads its whole answer (`ok\n`, with a length), leaving the
-/// connection open.
+/// Sends `GET /healthz` and reads its whole answer, leaving the connection open.
 async fn healthz(stream: &mut TcpStream) {
     stream.write_all(HEALTHZ).await.unwrap();
-    let mut answer = Vec::new();
+    healthz_answer(stream).await;
+}
+
+/// Reads a whole `GET /healthz` answer (`ok\n`, with a length): a 200.
+async fn healthz_answer(stream: &mut TcpStream) {
+    let answer = read_until(stream, b"\r\n\r\nok\n").await;
+    assert!(answer.starts_with(b"HTTP/1.1 200"), "{answer:?}");
+}
+
+/// Reads until what was read ends with `end`, the connection still open.
+async fn read_until(stream: &mut TcpStream, end: &[u8]) -> Vec<u8> {
+    let mut seen = Vec::new();
     let mut buf = [0u8; 1024];
-    while !answer.ends_with(b"\r\n\r\nok\n") {
+    while !seen.ends_with(end) {
         let n = tokio::time::timeout(HANG_GUARD, stream.read(&mut buf))
             .await
             .expect("no answer")
             .unwrap();
-        assert!(n > 0, "closed before answering");
-        answer.extend_from_slice(&buf[..n]);
+        assert!(n > 0, "closed before answering: {seen:?}");
+        seen.extend_from_slice(&buf[..n]);
     }
-    assert!(answer.starts_with(b"HTTP/1.1 200"), "{answer:?}");
+    seen
 }
 
 /// A connection that sends nothing, half a request line, half an HTTP/2 preface, or a whole
@@ -160,16 +170,8 @@ async fn connections_over_max_connections_wait_until_one_closes() {
     );
 
     drop(first);
-    let mut answer = Vec::new();
-    while !answer.ends_with(b"\r\n\r\nok\n") {
-        let n = tokio::time::timeout(HANG_GUARD, third.read(&mut buf))
-            .await
-            .expect("the waiting connection was not served once a place was free")
-            .unwrap();
-        assert!(n > 0, "closed before answering");
-        answer.extend_from_slice(&buf[..n]);
-    }
-    assert!(answer.starts_with(b"HTTP/1.1 200"), "{answer:?}");
+    // Served once a place is free (the hang guard bounds the wait).
+    healthz_answer(&mut third).await;
     // The one still held is served as before.
     healthz(&mut second).await;
 }
@@ -204,16 +206,7 @@ async fn shutdown_stops_accepting_finishes_requests_in_progress_and_returns() {
         )
         .await
         .unwrap();
-    let mut continued = Vec::new();
-    let mut buf = [0u8; 256];
-    while !continued.ends_with(b"\r\n\r\n") {
-        let n = tokio::time::timeout(HANG_GUARD, in_progress.read(&mut buf))
-            .await
-            .expect("no 100 Continue")
-            .unwrap();
-        assert!(n > 0, "closed before 100 Continue");
-        continued.extend_from_slice(&buf[..n]);
-    }
+    let continued = read_until(&mut in_progress, b"\r\n\r\n").await;
     assert!(continued.starts_with(b"HTTP/1.1 100"), "{continued:?}");
 
     stop.send(()).unwrap();

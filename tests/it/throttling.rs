@@ -116,35 +116,6 @@ async fn audit_lines(broker: &TestBroker) -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// A JSON `POST` to `path`, signed for `sts` by `signer` (unsigned when `None`): status,
-/// request id header and body.
-async fn post_json(
-    broker: &TestBroker,
-    path: &str,
-    signer: Option<&Signer>,
-    body: &serde_json::Value,
-) -> (u16, String, serde_json::Value) {
-    let url = format!("{}{path}", broker.endpoint);
-    let body = body.to_string();
-    let content_type = ("content-type", "application/json");
-    let mut request = broker
-        .http()
-        .post(&url)
-        .header(content_type.0, content_type.1)
-        .body(body.clone());
-    if let Some(s) = signer {
-        for (n, v) in s.sign("sts", "POST", &url, &[content_type], body.as_bytes()) {
-            request = request.header(n, v);
-        }
-    }
-    let r = request.send().await.unwrap();
-    let status = r.status().as_u16();
-    let id = r.headers()["x-amzn-requestid"].to_str().unwrap().to_owned();
-    let text = r.text().await.unwrap();
-    let value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
-    (status, id, value)
-}
-
 /// The broker's metrics as a scrape reads them: `sts_broker_throttled_total` for
 /// `per_source_ip`, and `sts_broker_requests_total` for `action` answered `Throttling`.
 fn throttled_metrics(broker: &TestBroker, action: &str) -> (f64, f64) {
@@ -735,7 +706,7 @@ async fn a_burst_over_per_source_ip_on_authorize_is_throttled_before_any_verific
     );
     // The burst, whatever its answers (unsigned: refused).
     for _ in 0..2 {
-        let (status, _, v) = post_json(&broker, "/authorize", None, &body).await;
+        let (status, _, v) = broker.post_json("/authorize", None, &body).await;
         assert_eq!(
             (status, &v["error"]["code"]),
             (403, &serde_json::json!("MissingAuthenticationToken")),
@@ -743,10 +714,10 @@ async fn a_burst_over_per_source_ip_on_authorize_is_throttled_before_any_verific
         );
     }
     // Over it: a valid call, and one whose signature does not match, both throttled.
-    let valid = post_json(&broker, "/authorize", Some(&gateway), &body).await;
+    let valid = broker.post_json("/authorize", Some(&gateway), &body).await;
     assert_json_throttling(&valid);
     let forged = Signer::new(GATEWAY_KEY_ID, "not-the-gateway-secret", None);
-    assert_json_throttling(&post_json(&broker, "/authorize", Some(&forged), &body).await);
+    assert_json_throttling(&broker.post_json("/authorize", Some(&forged), &body).await);
     assert!(
         !used(&broker, GATEWAY_KEY_ID).await,
         "the caller was verified"
@@ -773,7 +744,7 @@ async fn a_burst_over_per_source_ip_on_authorize_is_throttled_before_any_verific
 
     // A second later the bucket has a token again: the same call is verified and decided.
     clock.advance(time::Duration::seconds(1));
-    let (status, _, v) = post_json(&broker, "/authorize", Some(&gateway), &body).await;
+    let (status, _, v) = broker.post_json("/authorize", Some(&gateway), &body).await;
     assert_eq!(
         (status, &v["allowed"]),
         (200, &serde_json::json!(true)),
@@ -805,16 +776,22 @@ async fn a_burst_over_per_source_ip_on_the_admin_api_is_throttled_before_any_ver
         .await
         .unwrap();
     let revocation = serde_json::json!({"kind": "Session", "access_key_id": creds.0});
-    let (status, _, v) = post_json(&broker, "/admin/revoke", None, &revocation).await;
+    let (status, _, v) = broker.post_json("/admin/revoke", None, &revocation).await;
     assert_eq!(status, 403, "{v}");
-    let (status, _, v) = post_json(&broker, "/admin/reload", None, &serde_json::json!({})).await;
+    let (status, _, v) = broker
+        .post_json("/admin/reload", None, &serde_json::json!({}))
+        .await;
     assert_eq!(status, 403, "{v}");
 
     let ops = Signer::new(OPS_KEY_ID, OPS_SECRET, None);
     let keys = redis.keys().await;
-    let revoke = post_json(&broker, "/admin/revoke", Some(&ops), &revocation).await;
+    let revoke = broker
+        .post_json("/admin/revoke", Some(&ops), &revocation)
+        .await;
     assert_json_throttling(&revoke);
-    let reload = post_json(&broker, "/admin/reload", Some(&ops), &serde_json::json!({})).await;
+    let reload = broker
+        .post_json("/admin/reload", Some(&ops), &serde_json::json!({}))
+        .await;
     assert_json_throttling(&reload);
     assert!(
         !used(&broker, OPS_KEY_ID).await,
@@ -841,7 +818,9 @@ async fn a_burst_over_per_source_ip_on_the_admin_api_is_throttled_before_any_ver
 
     // Refilled: the same revocation is verified and made.
     clock.advance(time::Duration::seconds(1));
-    let (status, _, v) = post_json(&broker, "/admin/revoke", Some(&ops), &revocation).await;
+    let (status, _, v) = broker
+        .post_json("/admin/revoke", Some(&ops), &revocation)
+        .await;
     assert_eq!(status, 200, "{v}");
     assert!(used(&broker, OPS_KEY_ID).await);
     assert_ne!(redis.keys().await, keys);

@@ -518,6 +518,35 @@ impl TestBroker {
     pub fn http(&self) -> reqwest::Client {
         reqwest::Client::new()
     }
+
+    /// A JSON `POST` to `path`, signed for `sts` by `signer` (unsigned when `None`): status,
+    /// request id header and body.
+    pub async fn post_json(
+        &self,
+        path: &str,
+        signer: Option<&super::signer::Signer>,
+        body: &serde_json::Value,
+    ) -> (u16, String, serde_json::Value) {
+        let url = format!("{}{path}", self.endpoint);
+        let body = body.to_string();
+        let content_type = ("content-type", "application/json");
+        let mut request = self
+            .http()
+            .post(&url)
+            .header(content_type.0, content_type.1)
+            .body(body.clone());
+        if let Some(s) = signer {
+            for (n, v) in s.sign("sts", "POST", &url, &[content_type], body.as_bytes()) {
+                request = request.header(n, v);
+            }
+        }
+        let r = request.send().await.unwrap();
+        let status = r.status().as_u16();
+        let id = r.headers()["x-amzn-requestid"].to_str().unwrap().to_owned();
+        let text = r.text().await.unwrap();
+        let value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
+        (status, id, value)
+    }
 }
 
 /// An IAM client as an application would build one for `endpoint` (the broker serves IAM's
