@@ -56,9 +56,10 @@ const HEALTHZ_ACTION: &str = "healthz";
 const READYZ_ACTION: &str = "readyz";
 const DEV_ISSUER_ACTION: &str = "dev_issuer";
 
-/// The router with every middleware layer. Body limit, deadline and the dev issuer's routes are
-/// those of the configuration at start (a reload does not change them: [`crate::broker::reload`]).
-pub fn router(live: Arc<Live>) -> Router {
+/// The router wrapped in every middleware layer. Body limit, deadline and the dev issuer's
+/// routes are those of the configuration at start (a reload does not change them:
+/// [`crate::broker::reload`]).
+pub fn app(live: Arc<Live>) -> impl crate::listener::App {
     let state = live.current();
     let max_body = state.config.server.max_body_bytes;
     let timeout = Duration::from_secs(state.config.server.request_timeout_seconds);
@@ -84,41 +85,60 @@ pub fn router(live: Arc<Live>) -> Router {
             )
             .route(&format!("{base}/jwks.json"), get(dev_jwks));
     }
-    common_layers(
+    let app = common_layers(
         app.fallback(not_found).with_state(live),
         max_body,
         timeout,
         stats,
-    )
+    );
+    tower::ServiceBuilder::new()
+        .map_request(|req: axum::http::Request<hyper::body::Incoming>| {
+            req.map(axum::body::Body::new)
+        })
+        .service(app)
 }
 
-/// The layers every route of the main listener runs under, outermost first: tracing, the
+/// The layers every request of the main listener runs under, outermost first: tracing, the
 /// request's log line and counters, the request id and AWS-shaped errors, a panic turned into
-/// `InternalFailure`, the deadline, the body limit. Composed into one layer, so that each route
-/// is wrapped (and its service cloned for a request) once rather than once per layer.
-fn common_layers(app: Router, max_body: usize, timeout: Duration, stats: Arc<Stats>) -> Router {
-    app.layer(
-        tower::ServiceBuilder::new()
-            .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-                // The path only (query strings can carry tokens), and at most 64 characters of
-                // it: every request logs a line, and an unauthenticated one must not make it
-                // long.
-                tracing::info_span!(
-                    "http",
-                    method = %req.method(),
-                    path = %crate::encoding::shorten(req.uri().path())
-                )
-            }))
-            .layer(middleware::from_fn(move |req, next| {
-                request_id_and_errors(req, next, max_body, stats.clone())
-            }))
-            .layer(CatchPanicLayer::custom(on_panic))
-            .layer(TimeoutLayer::with_status_code(
-                StatusCode::REQUEST_TIMEOUT,
-                timeout,
-            ))
-            .layer(RequestBodyLimitLayer::new(max_body)),
-    )
+/// `InternalFailure`, the deadline, the body limit. Around the router rather than inside it
+/// (`Router::layer`), so that a request clones none of them: the router's own route is the one
+/// service cloned per request.
+fn common_layers(
+    app: Router,
+    max_body: usize,
+    timeout: Duration,
+    stats: Arc<Stats>,
+) -> impl tower::Service<
+    Request,
+    Response = Response,
+    Error = std::convert::Infallible,
+    Future: Send + 'static,
+> + Clone
++ Send
++ Sync
++ 'static {
+    tower::ServiceBuilder::new()
+        .map_response(IntoResponse::into_response)
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            // The path only (query strings can carry tokens), and at most 64 characters of
+            // it: every request logs a line, and an unauthenticated one must not make it
+            // long.
+            tracing::info_span!(
+                "http",
+                method = %req.method(),
+                path = %crate::encoding::shorten(req.uri().path())
+            )
+        }))
+        .layer(middleware::from_fn(move |req, next| {
+            request_id_and_errors(req, next, max_body, stats.clone())
+        }))
+        .layer(CatchPanicLayer::custom(on_panic))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+        .layer(RequestBodyLimitLayer::new(max_body))
+        .service(app)
 }
 
 /// Serves until `shutdown` resolves, then finishes in-flight requests; connections bounded by
@@ -129,7 +149,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let limits = crate::listener::Limits::of(&live.current().config.server);
-    crate::listener::serve(listener, router(live), limits, shutdown).await
+    crate::listener::serve(listener, app(live), limits, shutdown).await
 }
 
 /// The request id of the current request, set by [`request_id_and_errors`].

@@ -28,7 +28,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -37,7 +36,6 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
-use tower::Service as _;
 
 use crate::config::file::ServerSection;
 
@@ -68,11 +66,38 @@ impl Limits {
     }
 }
 
-/// Serves `router` on `listener` within `limits` until `shutdown` resolves, then lets the
+/// What a listener serves: an axum `Router`, or one wrapped in layers.
+pub trait App:
+    tower::Service<
+        axum::http::Request<Incoming>,
+        Response = axum::response::Response,
+        Error = Infallible,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<S> App for S where
+    S: tower::Service<
+            axum::http::Request<Incoming>,
+            Response = axum::response::Response,
+            Error = Infallible,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + Sync
+        + 'static
+{
+}
+
+/// Serves `app` on `listener` within `limits` until `shutdown` resolves, then lets the
 /// requests in progress finish and returns once every connection has ended.
 pub async fn serve(
     listener: TcpListener,
-    router: Router,
+    app: impl App,
     limits: Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -130,10 +155,10 @@ pub async fn serve(
         };
         let watcher = graceful.watcher();
         let builder = builder.clone();
-        let router = router.clone();
+        let app = app.clone();
         tokio::spawn(async move {
             let _slot = permit;
-            serve_connection(&builder, stream, peer, router, limits, watcher).await;
+            serve_connection(&builder, stream, peer, app, limits, watcher).await;
         });
     }
     drop(listener);
@@ -147,7 +172,7 @@ async fn serve_connection(
     builder: &Builder<TokioExecutor>,
     stream: TcpStream,
     peer: SocketAddr,
-    router: Router,
+    app: impl App,
     limits: Limits,
     watcher: hyper_util::server::graceful::Watcher,
 ) {
@@ -156,7 +181,7 @@ async fn serve_connection(
     }
     let activity = Arc::new(Activity::new());
     let service = Tracked {
-        router,
+        app,
         peer: canonical(peer),
         activity: activity.clone(),
     };
@@ -188,18 +213,18 @@ fn canonical(peer: SocketAddr) -> SocketAddr {
     SocketAddr::new(peer.ip().to_canonical(), peer.port())
 }
 
-/// The router as one connection's service: each request gets the peer's address and counts as
+/// The app as one connection's service: each request gets the peer's address and counts as
 /// in progress from the moment hyper has its headers (`call` runs in the connection's own task,
 /// so the idle check never sees a request between its arrival and its start) until its answer
 /// is ready.
 #[derive(Clone)]
-struct Tracked {
-    router: Router,
+struct Tracked<A> {
+    app: A,
     peer: SocketAddr,
     activity: Arc<Activity>,
 }
 
-impl hyper::service::Service<axum::http::Request<Incoming>> for Tracked {
+impl<A: App> hyper::service::Service<axum::http::Request<Incoming>> for Tracked<A> {
     type Response = axum::response::Response;
     type Error = Infallible;
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
@@ -207,8 +232,7 @@ impl hyper::service::Service<axum::http::Request<Incoming>> for Tracked {
     fn call(&self, mut req: axum::http::Request<Incoming>) -> Self::Future {
         req.extensions_mut().insert(ConnectInfo(self.peer));
         let in_progress = InProgress::start(&self.activity);
-        // A router is always ready: no `poll_ready` to wait for.
-        let answer = self.router.clone().call(req);
+        let answer = tower::ServiceExt::oneshot(self.app.clone(), req);
         Box::pin(async move {
             let response = answer.await;
             drop(in_progress);
