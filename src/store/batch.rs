@@ -147,11 +147,14 @@ async fn send_batches(link: Link, mut waiting: mpsc::Receiver<Write>) {
                 });
                 continue;
             };
-            let queue = lanes.entry(node.to_owned()).or_insert_with(|| {
+            if !lanes.contains_key(node) {
                 let (queue, waiting) = mpsc::channel(QUEUE);
                 tokio::spawn(lane(link.clone(), waiting, true));
-                queue
-            });
+                lanes.insert(node.to_owned(), queue);
+            }
+            let Some(queue) = lanes.get(node) else {
+                continue;
+            };
             // A lane whose node stalls fills up: the writes it would serve fail at once.
             match queue.try_send(write) {
                 Ok(()) => {}
