@@ -9,6 +9,8 @@
 //!   next request, one still writing an answer its client does not read. HTTP/1 and HTTP/2
 //!   alike; hyper's own HTTP/1 header timeout is set to the same value. A request in progress
 //!   is bounded by the router's deadline (`[server] request_timeout_seconds`), not here;
+//! - with `max_connections_per_ip`, an address holding that many connections has any further
+//!   one closed as soon as it is accepted (one host cannot take every place);
 //! - an HTTP/2 connection carries at most [`HTTP2_STREAMS`] requests at once, so that
 //!   `max_connections` bounds the requests in progress too;
 //! - accepted sockets get `TCP_NODELAY`, handlers see the peer as `ConnectInfo<SocketAddr>`,
@@ -20,9 +22,10 @@
 //!   skipped; any other (no file descriptor left: `EMFILE`, `ENFILE`) is logged and retried
 //!   after a second, never ends the loop.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -54,6 +57,8 @@ pub struct Limits {
     pub header_read_timeout: Duration,
     /// Connections open at once.
     pub max_connections: usize,
+    /// Connections one address may hold at once (0: no limit but `max_connections`).
+    pub max_connections_per_ip: usize,
 }
 
 impl Limits {
@@ -62,6 +67,7 @@ impl Limits {
         Limits {
             header_read_timeout: Duration::from_secs(server.header_read_timeout_seconds),
             max_connections: server.max_connections,
+            max_connections_per_ip: server.max_connections_per_ip,
         }
     }
 }
@@ -117,6 +123,8 @@ pub async fn serve(
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     let mut last_full_log: Option<Instant> = None;
+    let addresses = PerAddress::new(limits.max_connections_per_ip);
+    let mut last_address_log: Option<Instant> = None;
     loop {
         let permit = match slots.clone().try_acquire_owned() {
             Ok(permit) => permit,
@@ -153,11 +161,22 @@ pub async fn serve(
                 }
             }
         };
+        let Some(held) = addresses.enter(peer.ip().to_canonical()) else {
+            // Over its address's share: closed now, its place free for others.
+            if last_address_log.is_none_or(|at| at.elapsed() >= FULL_LOG_INTERVAL) {
+                last_address_log = Some(Instant::now());
+                tracing::warn!(
+                    max_connections_per_ip = limits.max_connections_per_ip,
+                    "an address holds max_connections_per_ip connections: further ones are closed"
+                );
+            }
+            continue;
+        };
         let watcher = graceful.watcher();
         let builder = builder.clone();
         let app = app.clone();
         tokio::spawn(async move {
-            let _slot = permit;
+            let _slot = (permit, held);
             serve_connection(&builder, stream, peer, app, limits, watcher).await;
         });
     }
@@ -241,6 +260,55 @@ impl<A: App> hyper::service::Service<axum::http::Request<Incoming>> for Tracked<
     }
 }
 
+/// Connections open per address, when they are limited.
+#[derive(Debug, Clone)]
+struct PerAddress {
+    limit: usize,
+    open: Arc<std::sync::Mutex<HashMap<IpAddr, usize>>>,
+}
+
+impl PerAddress {
+    fn new(limit: usize) -> PerAddress {
+        PerAddress {
+            limit,
+            open: Arc::default(),
+        }
+    }
+
+    /// A place for one more connection from `ip`, or `None` if it holds `limit` already.
+    fn enter(&self, ip: IpAddr) -> Option<AddressPlace> {
+        if self.limit == 0 {
+            return Some(AddressPlace(None));
+        }
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let count = open.entry(ip).or_insert(0);
+        if *count >= self.limit {
+            return None;
+        }
+        *count += 1;
+        Some(AddressPlace(Some((self.clone(), ip))))
+    }
+}
+
+/// One connection's place in its address's count, given back when it ends.
+#[derive(Debug)]
+struct AddressPlace(Option<(PerAddress, IpAddr)>);
+
+impl Drop for AddressPlace {
+    fn drop(&mut self) {
+        let Some((addresses, ip)) = self.0.take() else {
+            return;
+        };
+        let mut open = addresses.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = open.get_mut(&ip) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&ip);
+            }
+        }
+    }
+}
+
 /// Whether an accept error is the peer's (skip it) rather than the process's (wait first).
 fn is_peer_error(e: &std::io::Error) -> bool {
     matches!(
@@ -309,6 +377,28 @@ impl Drop for InProgress {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_address_holds_at_most_its_share_and_gets_places_back() {
+        let addresses = PerAddress::new(2);
+        let (a, b): (IpAddr, IpAddr) = ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap());
+        let first = addresses.enter(a).unwrap();
+        let second = addresses.enter(a).unwrap();
+        assert!(addresses.enter(a).is_none());
+        let other = addresses.enter(b).unwrap();
+        drop(first);
+        let again = addresses.enter(a).unwrap();
+        drop((second, again, other));
+        assert!(
+            addresses.open.lock().unwrap().is_empty(),
+            "no count left behind"
+        );
+        // 0: no limit, nothing counted.
+        let unlimited = PerAddress::new(0);
+        let places: Vec<_> = (0..100).map(|_| unlimited.enter(a).unwrap()).collect();
+        assert_eq!(places.len(), 100);
+        assert!(unlimited.open.lock().unwrap().is_empty());
+    }
 
     #[test]
     fn an_ipv4_client_of_a_dual_stack_listener_is_seen_as_ipv4() {

@@ -302,6 +302,10 @@ pub fn needs_restart(running: &Config, next: &Config) -> Vec<&'static str> {
             "[server] max_connections",
             running.server.max_connections == next.server.max_connections,
         ),
+        (
+            "[server] max_connections_per_ip",
+            running.server.max_connections_per_ip == next.server.max_connections_per_ip,
+        ),
         ("[store]", running.store == next.store),
         ("[keys] dir", running.keys_dir == next.keys_dir),
         ("[dev_issuer]", running.dev_issuer == next.dev_issuer),

@@ -361,6 +361,17 @@ impl Checker<'_> {
                 );
             }
         }
+        if server.max_connections_per_ip > *MAX_CONNECTIONS.end() {
+            let line = self.key_line("[server]", "max_connections_per_ip");
+            self.issue(
+                line,
+                format!(
+                    "[server] max_connections_per_ip must be 0 (no limit) to {} (got {})",
+                    MAX_CONNECTIONS.end(),
+                    server.max_connections_per_ip
+                ),
+            );
+        }
         if !MAX_CONNECTIONS.contains(&server.max_connections) {
             let line = self.key_line("[server]", "max_connections");
             self.issue(

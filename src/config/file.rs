@@ -66,6 +66,11 @@ pub struct ServerSection {
     /// Connections open at once on each listener; more wait in the kernel's backlog.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
+    /// Connections one address may hold at once on each listener (0: no limit but
+    /// `max_connections`); further ones are closed as soon as accepted. For a broker reached
+    /// directly: behind a proxy every connection comes from the proxy's addresses.
+    #[serde(default)]
+    pub max_connections_per_ip: usize,
     /// The region named in responses and accepted in credential scopes.
     #[serde(default = "default_region")]
     pub region: String,
@@ -83,6 +88,7 @@ impl Default for ServerSection {
             request_timeout_seconds: default_request_timeout(),
             header_read_timeout_seconds: default_header_read_timeout(),
             max_connections: default_max_connections(),
+            max_connections_per_ip: 0,
             region: default_region(),
             allow_http_api_providers: false,
         }

@@ -553,19 +553,22 @@ fn server_deadlines_and_connection_cap_are_checked_at_their_line() {
     assert_eq!(defaults.server.request_timeout_seconds, 10);
     assert_eq!(defaults.server.header_read_timeout_seconds, 10);
     assert_eq!(defaults.server.max_connections, 10_000);
+    assert_eq!(defaults.server.max_connections_per_ip, 0);
     let set = Config::from_toml(
-        "[server]\nheader_read_timeout_seconds = 3\nmax_connections = 2\n",
+        "[server]\nheader_read_timeout_seconds = 3\nmax_connections = 2\nmax_connections_per_ip = 1\n",
         "c.toml",
         dir.path(),
     )
     .unwrap();
     assert_eq!(set.server.header_read_timeout_seconds, 3);
     assert_eq!(set.server.max_connections, 2);
+    assert_eq!(set.server.max_connections_per_ip, 1);
     assert_eq!(
         sts_broker::broker::reload::needs_restart(&defaults, &set),
         [
             "[server] header_read_timeout_seconds",
-            "[server] max_connections"
+            "[server] max_connections",
+            "[server] max_connections_per_ip"
         ]
     );
 
@@ -574,19 +577,20 @@ fn server_deadlines_and_connection_cap_are_checked_at_their_line() {
     for (server, problems) in [
         (
             "request_timeout_seconds = 0\nheader_read_timeout_seconds = 0\nmax_connections = 0\n",
-            [
+            &[
                 ":3: [server] request_timeout_seconds must be 1 to 3600 (got 0)",
                 ":4: [server] header_read_timeout_seconds must be 1 to 3600 (got 0)",
                 ":5: [server] max_connections must be 1 to 1000000 (got 0)",
-            ],
+            ][..],
         ),
         (
-            "max_connections = 1000001\nrequest_timeout_seconds = 3601\nheader_read_timeout_seconds = 3601\n",
-            [
+            "max_connections = 1000001\nrequest_timeout_seconds = 3601\nheader_read_timeout_seconds = 3601\nmax_connections_per_ip = 1000001\n",
+            &[
                 ":4: [server] request_timeout_seconds must be 1 to 3600 (got 3601)",
                 ":5: [server] header_read_timeout_seconds must be 1 to 3600 (got 3601)",
                 ":3: [server] max_connections must be 1 to 1000000 (got 1000001)",
-            ],
+                ":6: [server] max_connections_per_ip must be 0 (no limit) to 1000000 (got 1000001)",
+            ][..],
         ),
     ] {
         std::fs::write(

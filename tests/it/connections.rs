@@ -176,6 +176,53 @@ async fn connections_over_max_connections_wait_until_one_closes() {
     healthz(&mut second).await;
 }
 
+/// With `max_connections_per_ip = 2`, an address holding two connections has a third closed at
+/// once (and counted by nothing), another address is served meanwhile, and once one of the two
+/// closes the address gets a place again.
+#[tokio::test]
+async fn an_address_holds_at_most_max_connections_per_ip() {
+    let broker = broker("max_connections_per_ip = 2\nheader_read_timeout_seconds = 600").await;
+    let endpoint: std::net::SocketAddr = address(&broker.endpoint).parse().unwrap();
+    let from = |ip: [u8; 4]| async move {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(std::net::SocketAddr::from((ip, 0))).unwrap();
+        socket.connect(endpoint).await.unwrap()
+    };
+    let mut first = from([127, 0, 0, 1]).await;
+    healthz(&mut first).await;
+    let mut second = from([127, 0, 0, 1]).await;
+    healthz(&mut second).await;
+
+    // The third from the same address: closed without an answer, its request unread.
+    let mut third = from([127, 0, 0, 1]).await;
+    let _ = third.write_all(HEALTHZ).await;
+    let answer = read_until_closed(&mut third).await;
+    assert!(answer.is_empty(), "{answer:?}");
+    // Another address is served.
+    let mut other = from([127, 0, 0, 2]).await;
+    healthz(&mut other).await;
+
+    // One of the two closes (seen by the broker once its connection task ends): a new one from
+    // the address is served again.
+    drop(first);
+    let served = tokio::time::timeout(HANG_GUARD, async {
+        loop {
+            let mut next = from([127, 0, 0, 1]).await;
+            let _ = next.write_all(HEALTHZ).await;
+            let mut buf = [0u8; 1024];
+            if let Ok(n) = next.read(&mut buf).await
+                && buf[..n].starts_with(b"HTTP/1.1 200")
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(served.is_ok(), "the address got no place back");
+    healthz(&mut second).await;
+}
+
 /// Shutdown: the listener stops accepting, a request in progress (its body still arriving)
 /// is answered, a connection that never completes its headers is closed by its timeout, and
 /// `serve` returns.
@@ -263,6 +310,7 @@ async fn an_ipv4_client_of_a_dual_stack_listener_is_seen_as_ipv4() {
     let limits = sts_broker::listener::Limits {
         header_read_timeout: Duration::from_secs(10),
         max_connections: 4,
+        max_connections_per_ip: 0,
     };
     tokio::spawn(sts_broker::listener::serve(
         listener,
