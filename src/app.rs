@@ -108,15 +108,7 @@ fn common_layers(
     max_body: usize,
     timeout: Duration,
     stats: Arc<Stats>,
-) -> impl tower::Service<
-    Request,
-    Response = Response,
-    Error = std::convert::Infallible,
-    Future: Send + 'static,
-> + Clone
-+ Send
-+ Sync
-+ 'static {
+) -> impl crate::listener::App<axum::body::Body> {
     tower::ServiceBuilder::new()
         .map_response(IntoResponse::into_response)
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {

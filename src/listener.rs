@@ -72,10 +72,11 @@ impl Limits {
     }
 }
 
-/// What a listener serves: an axum `Router`, or one wrapped in layers.
-pub trait App:
+/// What a listener serves (requests with `B` bodies: hyper's own, for a listener): an axum
+/// `Router`, or one wrapped in layers.
+pub trait App<B = Incoming>:
     tower::Service<
-        axum::http::Request<Incoming>,
+        axum::http::Request<B>,
         Response = axum::response::Response,
         Error = Infallible,
         Future: Send + 'static,
@@ -86,9 +87,9 @@ pub trait App:
 {
 }
 
-impl<S> App for S where
+impl<B, S> App<B> for S where
     S: tower::Service<
-            axum::http::Request<Incoming>,
+            axum::http::Request<B>,
             Response = axum::response::Response,
             Error = Infallible,
             Future: Send + 'static,
@@ -129,8 +130,7 @@ pub async fn serve(
         let permit = match slots.clone().try_acquire_owned() {
             Ok(permit) => permit,
             Err(_) => {
-                if last_full_log.is_none_or(|at| at.elapsed() >= FULL_LOG_INTERVAL) {
-                    last_full_log = Some(Instant::now());
+                if log_due(&mut last_full_log) {
                     tracing::warn!(
                         max_connections = limits.max_connections,
                         address = ?listener.local_addr().ok(),
@@ -163,8 +163,7 @@ pub async fn serve(
         };
         let Some(held) = addresses.enter(peer.ip().to_canonical()) else {
             // Over its address's share: closed now, its place free for others.
-            if last_address_log.is_none_or(|at| at.elapsed() >= FULL_LOG_INTERVAL) {
-                last_address_log = Some(Instant::now());
+            if log_due(&mut last_address_log) {
                 tracing::warn!(
                     max_connections_per_ip = limits.max_connections_per_ip,
                     "an address holds max_connections_per_ip connections: further ones are closed"
@@ -258,6 +257,16 @@ impl<A: App> hyper::service::Service<axum::http::Request<Incoming>> for Tracked<
             response
         })
     }
+}
+
+/// Whether a limit's log line is due (none in the last [`FULL_LOG_INTERVAL`]); if so, notes it
+/// as said now.
+fn log_due(last: &mut Option<Instant>) -> bool {
+    let due = last.is_none_or(|at| at.elapsed() >= FULL_LOG_INTERVAL);
+    if due {
+        *last = Some(Instant::now());
+    }
+    due
 }
 
 /// Connections open per address, when they are limited.

@@ -115,12 +115,13 @@ fn original(config: &ExtAuthz, req: &Request) -> Option<(String, String)> {
     }
 }
 
-/// The client's address and whether it used TLS, from a trusted proxy only.
+/// The client's address and whether it used TLS, from a trusted proxy only (the peer as the
+/// listener gives it: an IPv4 proxy on a dual-stack socket as IPv4, see [`crate::listener`]).
 fn client_of(config: &ExtAuthz, req: &Request) -> (Option<IpAddr>, Option<bool>) {
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_canonical());
+        .map(|c| c.0.ip());
     let trusted = peer.is_some_and(|ip| config.trusted_proxies.iter().any(|n| n.contains(&ip)));
     if !trusted {
         return (None, None);

@@ -10,8 +10,8 @@ use crate::iam::passwords::PolicyInput;
 
 /// `[server]`'s `request_timeout_seconds` and `header_read_timeout_seconds`.
 const SERVER_TIMEOUT_SECONDS: std::ops::RangeInclusive<u64> = 1..=3600;
-/// `[server] max_connections`.
-const MAX_CONNECTIONS: std::ops::RangeInclusive<usize> = 1..=1_000_000;
+/// `[server] max_connections` (and `max_connections_per_ip`, which may also be 0: no limit).
+const MAX_CONNECTIONS: std::ops::RangeInclusive<u64> = 1..=1_000_000;
 
 pub(super) fn line_at(text: &str, offset: usize) -> usize {
     text.as_bytes()[..offset.min(text.len())]
@@ -338,49 +338,47 @@ impl Checker<'_> {
         }
     }
 
-    /// `[server]`'s deadlines and connection cap: none may be zero (a zero deadline would
-    /// refuse every request, a zero cap every connection).
+    /// `[server]`'s deadlines and connection caps: none may be zero (a zero deadline would
+    /// refuse every request, a zero cap every connection) but `max_connections_per_ip`, where 0
+    /// means no limit.
     fn server_limits(&mut self, server: &file::ServerSection) {
-        let seconds = [
-            ("request_timeout_seconds", server.request_timeout_seconds),
+        let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+        let bounded = [
+            (
+                "request_timeout_seconds",
+                server.request_timeout_seconds,
+                SERVER_TIMEOUT_SECONDS,
+            ),
             (
                 "header_read_timeout_seconds",
                 server.header_read_timeout_seconds,
+                SERVER_TIMEOUT_SECONDS,
+            ),
+            (
+                "max_connections",
+                count(server.max_connections),
+                MAX_CONNECTIONS,
+            ),
+            (
+                "max_connections_per_ip",
+                count(server.max_connections_per_ip),
+                0..=*MAX_CONNECTIONS.end(),
             ),
         ];
-        for (key, value) in seconds {
-            if !SERVER_TIMEOUT_SECONDS.contains(&value) {
-                let line = self.key_line("[server]", key);
-                self.issue(
-                    line,
-                    format!(
-                        "[server] {key} must be {} to {} (got {value})",
-                        SERVER_TIMEOUT_SECONDS.start(),
-                        SERVER_TIMEOUT_SECONDS.end()
-                    ),
-                );
+        for (key, value, range) in bounded {
+            if range.contains(&value) {
+                continue;
             }
-        }
-        if server.max_connections_per_ip > *MAX_CONNECTIONS.end() {
-            let line = self.key_line("[server]", "max_connections_per_ip");
+            let lowest = match range.start() {
+                0 => "0 (no limit)".to_owned(),
+                n => n.to_string(),
+            };
+            let line = self.key_line("[server]", key);
             self.issue(
                 line,
                 format!(
-                    "[server] max_connections_per_ip must be 0 (no limit) to {} (got {})",
-                    MAX_CONNECTIONS.end(),
-                    server.max_connections_per_ip
-                ),
-            );
-        }
-        if !MAX_CONNECTIONS.contains(&server.max_connections) {
-            let line = self.key_line("[server]", "max_connections");
-            self.issue(
-                line,
-                format!(
-                    "[server] max_connections must be {} to {} (got {})",
-                    MAX_CONNECTIONS.start(),
-                    MAX_CONNECTIONS.end(),
-                    server.max_connections
+                    "[server] {key} must be {lowest} to {} (got {value})",
+                    range.end()
                 ),
             );
         }
