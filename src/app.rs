@@ -534,9 +534,11 @@ fn admin_answer(
     }
 }
 
-/// The request's meta with its body read (at most `max` bytes), or, when the body cannot be
-/// read, that refusal with the audit notes of `action` (a JSON door audits it too).
+/// The request's meta with its body read (at most `max` bytes), or the refusal, with the
+/// audit notes of `action` (a JSON door audits it too): `[rate_limits] per_source_ip`, taken
+/// before a byte of the body is read (see `broker::throttle`), or a body that cannot be read.
 async fn read_json_body(
+    state: &Broker,
     req: Request,
     id: &str,
     max: usize,
@@ -546,6 +548,17 @@ async fn read_json_body(
     Option<(Result<Response, ApiError>, audit::Notes)>,
 ) {
     let mut meta = request_meta(&req, id);
+    if state.throttle.limit(Scope::SourceIp).is_some() {
+        // Boxed as in `throttle_source_ip`.
+        let (taken, mut notes) = state
+            .audit
+            .collect(Box::pin(state.throttle.source_ip(meta.source_ip)))
+            .await;
+        if let Err(e) = taken {
+            notes.action = Some(action.to_owned());
+            return (meta, Some((Err(e), notes)));
+        }
+    }
     match to_bytes(req.into_body(), max).await {
         Ok(body) => {
             meta.raw.body = body;
@@ -567,7 +580,7 @@ async fn validate_policy(State(live): State<Arc<Live>>, req: Request) -> Respons
     let state = live.current();
     let id = request_id_of(&req, VALIDATE_POLICY_ACTION);
     let max = analyzer::MAX_BODY.min(state.config.server.max_body_bytes);
-    let (meta, unread) = read_json_body(req, &id, max, analyzer::ACTION).await;
+    let (meta, unread) = read_json_body(&state, req, &id, max, analyzer::ACTION).await;
     let (result, mut notes) = match unread {
         Some(refused) => refused,
         None => {
@@ -598,7 +611,7 @@ async fn sign_in(State(live): State<Arc<Live>>, req: Request) -> Response {
     let state = live.current();
     let id = request_id_of(&req, SIGN_IN_ACTION);
     let max = signin::MAX_BODY.min(state.config.server.max_body_bytes);
-    let (meta, unread) = read_json_body(req, &id, max, signin::ACTION).await;
+    let (meta, unread) = read_json_body(&state, req, &id, max, signin::ACTION).await;
     let (result, mut notes) = match unread {
         Some(refused) => refused,
         None => {

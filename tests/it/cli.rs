@@ -27,10 +27,9 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("sts-broker-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
+/// `text` written to `name` in `dir` (the test's own folder, removed when it ends).
+fn temp_file(dir: &tempfile::TempDir, name: &str, text: &str) -> std::path::PathBuf {
+    let path = dir.path().join(name);
     std::fs::write(&path, text).unwrap();
     path
 }
@@ -80,7 +79,9 @@ fn simulate_evaluates_trust_policies_for_federated_callers() {
 
 #[test]
 fn simulate_explains_which_condition_denied() {
+    let dir = tempfile::tempdir().unwrap();
     let path = temp_file(
+        &dir,
         "deny.json",
         &trust_case("repo:evil/app:ref:refs/heads/main").to_string(),
     );
@@ -223,16 +224,20 @@ fn simulate_reports_an_unreadable_file() {
 
 #[test]
 fn lint_prints_errors_and_warnings_with_their_statement() {
+    let dir = tempfile::tempdir().unwrap();
     let good = temp_file(
+        &dir,
         "good.json",
         r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}}"#,
     );
     let warn = temp_file(
+        &dir,
         "warn.json",
         r#"{"Version":"2012-10-17","Statement":[{"Sid":"A","Effect":"Allow","Action":"s3:GetObject","Resource":"*"},
             {"Sid":"Wild","Effect":"Allow","Action":"s3:GetObject","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalTag/team":"dev*"}}}]}"#,
     );
     let bad = temp_file(
+        &dir,
         "bad.json",
         r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObject","NotAction":"s3:PutObject","Resource":"*"}}"#,
     );

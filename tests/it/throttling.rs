@@ -1,7 +1,8 @@
 //! Throttling (`[rate_limits]`) against the real server: AWS's `Throttling` answer, which the
 //! AWS SDK retries as throttling; per-address, per-role and per-subject buckets; forged proofs
 //! naming a victim never drain its bucket; a throttled call fetches no keys and writes nothing;
-//! the per-address limit on the authorize and admin APIs too, before any signature is verified;
+//! the per-address limit on the authorize, admin, sign-in and policy-validation doors too, before
+//! any signature is verified or body read;
 //! replicas share buckets through Redis when configured; bad values are located by
 //! `check-config`. Clocks are manual, so no bucket refills while a test runs.
 
@@ -824,4 +825,74 @@ async fn a_burst_over_per_source_ip_on_the_admin_api_is_throttled_before_any_ver
     assert_eq!(status, 200, "{v}");
     assert!(used(&broker, OPS_KEY_ID).await);
     assert_ne!(redis.keys().await, keys);
+}
+
+/// `POST /signin` and `POST /policy/validation` take their `per_source_ip` token before a byte
+/// of the body is read: over the limit, a request announcing its body with
+/// `Expect: 100-continue` is answered `Throttling` without the broker ever asking for that body
+/// (no `100 Continue`); once the bucket refills, the same request is asked for its body.
+#[tokio::test]
+async fn sign_in_and_policy_validation_are_throttled_before_their_body_is_read() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let idp = TestIdp::start().await;
+    let clock = clock();
+    let broker = broker_with(
+        &idp,
+        "memory://",
+        "per_source_ip = { rate = 1, burst = 2 }",
+        None,
+        clock.clone(),
+    )
+    .await;
+    // The burst, refused for what the bodies say.
+    for path in ["/signin", "/policy/validation"] {
+        let (status, _, v) = broker.post_json(path, None, &serde_json::json!({})).await;
+        assert_ne!(v["error"]["code"], "Throttling", "{path}: {status} {v}");
+    }
+    // The head of the broker's first answer to a request whose body waits to be asked for.
+    let first_answer = |path: &'static str| {
+        let address = broker.endpoint.strip_prefix("http://").unwrap().to_owned();
+        async move {
+            let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+            let head = format!(
+                "POST {path} HTTP/1.1\r\nHost: broker\r\nExpect: 100-continue\r\n\
+                 Content-Type: application/json\r\nContent-Length: 64\r\n\r\n"
+            );
+            stream.write_all(head.as_bytes()).await.unwrap();
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = tokio::time::timeout(Duration::from_secs(30), stream.read(&mut buf))
+                    .await
+                    .expect("no answer without the body")
+                    .unwrap();
+                assert_ne!(n, 0, "closed: {}", String::from_utf8_lossy(&seen));
+                seen.extend_from_slice(&buf[..n]);
+            }
+            String::from_utf8_lossy(&seen).into_owned()
+        }
+    };
+    for (path, status) in [("/signin", "400"), ("/policy/validation", "429")] {
+        let head = first_answer(path).await;
+        assert!(
+            head.starts_with(&format!("HTTP/1.1 {status} ")),
+            "{path}: {head}"
+        );
+    }
+    assert_eq!(throttled(&broker, "per_source_ip"), 2);
+    let lines = audit_lines(&broker).await;
+    for action in ["signin:SignIn", "access-analyzer:ValidatePolicy"] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l["action"] == action && l["reason"] == "throttledPerSourceIp"),
+            "{action}: {lines:?}"
+        );
+    }
+
+    // Refilled: the broker asks for the body.
+    clock.advance(time::Duration::seconds(1));
+    let head = first_answer("/signin").await;
+    assert!(head.starts_with("HTTP/1.1 100 "), "{head}");
 }
