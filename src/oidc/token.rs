@@ -136,8 +136,20 @@ pub(crate) fn parse(token: &str) -> Result<Jws<'_>, OidcError> {
 }
 
 fn is_base64url(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
+    BASE64URL[usize::from(b)]
 }
+
+/// The base64url alphabet, one lookup per byte (a signature is hundreds of bytes).
+const BASE64URL: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || c == b'-' || c == b'_';
+        b += 1;
+    }
+    table
+};
 
 /// Unpadded base64url → UTF-8 JSON object with unique member names (RFC 7519 §4 lets a parser
 /// either refuse duplicates or keep the last; refusing leaves no room for two parsers to

@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use foldhash::quality::RandomState;
+
 use crate::broker::ApiError;
 use crate::encoding::shorten;
 
@@ -12,7 +14,7 @@ pub const MAX_PARAMS: usize = 256;
 /// Decoded request parameters. `Debug` shows names only: values can be tokens and policies.
 #[derive(Default)]
 pub struct Params {
-    map: HashMap<String, String>,
+    map: HashMap<String, String, RandomState>,
 }
 
 impl std::fmt::Debug for Params {
@@ -26,7 +28,10 @@ impl Params {
     /// signed query carrying an unencoded `+` is refused before it is used
     /// ([`crate::sigv4::parse`]): one signature cannot vouch for two values.
     pub fn parse(raw: &[u8]) -> Result<Params, ApiError> {
-        let mut map = HashMap::new();
+        let mut map = HashMap::with_capacity_and_hasher(
+            memchr::memchr_iter(b'&', raw).count().min(MAX_PARAMS) + 1,
+            RandomState::default(),
+        );
         for (key, value) in pairs(raw) {
             if map.len() == MAX_PARAMS {
                 return Err(ApiError::invalid_parameter(format!(
@@ -46,7 +51,11 @@ impl Params {
     }
 
     /// Adds the parameters of `other`, refusing names present in both (query and body).
-    pub fn merge(&mut self, other: Params) -> Result<(), ApiError> {
+    pub fn merge(&mut self, mut other: Params) -> Result<(), ApiError> {
+        // Into the larger of the two (a POST's query string is usually empty).
+        if other.map.len() > self.map.len() {
+            std::mem::swap(self, &mut other);
+        }
         for (key, value) in other.map {
             if self.map.contains_key(&key) {
                 return Err(ApiError::invalid_parameter(format!(
@@ -110,19 +119,28 @@ impl Params {
 /// The `name=value` pairs of a form, not decoded; empty pairs are skipped and a pair without
 /// `=` has an empty value, as `form_urlencoded::parse` reads them.
 fn pairs(raw: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
-    raw.split(|b| *b == b'&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| match pair.iter().position(|b| *b == b'=') {
-            Some(at) => (&pair[..at], &pair[at + 1..]),
-            None => (pair, &[][..]),
-        })
+    let mut rest = Some(raw);
+    std::iter::from_fn(move || {
+        let all = rest?;
+        let (pair, after) = match memchr::memchr(b'&', all) {
+            Some(at) => (&all[..at], Some(&all[at + 1..])),
+            None => (all, None),
+        };
+        rest = after;
+        Some(pair)
+    })
+    .filter(|pair| !pair.is_empty())
+    .map(|pair| match memchr::memchr(b'=', pair) {
+        Some(at) => (&pair[..at], &pair[at + 1..]),
+        None => (pair, &[][..]),
+    })
 }
 
 /// One name or value of a form, decoded as `form_urlencoded` decodes it (`+` is a space, then
 /// percent-decoding, then UTF-8 with invalid sequences replaced). Most values (tokens, ARNs
 /// without `:`) need none of it and are copied as they are.
 fn decode(component: &[u8]) -> String {
-    if !component.iter().any(|b| matches!(b, b'%' | b'+'))
+    if memchr::memchr2(b'%', b'+', component).is_none()
         && let Ok(text) = std::str::from_utf8(component)
     {
         return text.to_owned();
