@@ -55,6 +55,12 @@ async fn broker_with(
     TestBroker::from_toml_with_clock(dir, &toml, clock).await
 }
 
+/// The in-memory store and a `per_source_ip` bucket of two tokens, refilled once a second.
+async fn two_per_address(idp: &TestIdp, clock: &Arc<ManualClock>) -> TestBroker {
+    let limits = "per_source_ip = { rate = 1, burst = 2 }";
+    broker_with(idp, "memory://", limits, None, clock.clone()).await
+}
+
 /// `AssumeRoleWithWebIdentity` through an SDK client without retries: `Ok` or the error's
 /// code and message.
 async fn web_identity(
@@ -690,14 +696,7 @@ per_subject = { rate = 1e9, burst = 2000000 }
 async fn a_burst_over_per_source_ip_on_authorize_is_throttled_before_any_verification() {
     let idp = TestIdp::start().await;
     let clock = clock();
-    let broker = broker_with(
-        &idp,
-        "memory://",
-        "per_source_ip = { rate = 1, burst = 2 }",
-        None,
-        clock.clone(),
-    )
-    .await;
+    let broker = two_per_address(&idp, &clock).await;
     let alice = Signer::new(ALICE_KEY_ID, ALICE_SECRET, None);
     let gateway = Signer::new(GATEWAY_KEY_ID, GATEWAY_SECRET, None);
     let body = crate::authorize::ask(
@@ -837,14 +836,7 @@ async fn sign_in_and_policy_validation_are_throttled_before_their_body_is_read()
 
     let idp = TestIdp::start().await;
     let clock = clock();
-    let broker = broker_with(
-        &idp,
-        "memory://",
-        "per_source_ip = { rate = 1, burst = 2 }",
-        None,
-        clock.clone(),
-    )
-    .await;
+    let broker = two_per_address(&idp, &clock).await;
     // The burst, refused for what the bodies say.
     for path in ["/signin", "/policy/validation"] {
         let (status, _, v) = broker.post_json(path, None, &serde_json::json!({})).await;
