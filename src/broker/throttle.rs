@@ -3,12 +3,12 @@
 //! limit is answered `Throttling` (400, `Rate exceeded`), which every AWS SDK retries with
 //! backoff. A throttled request costs no signature verification, no IdP fetch, no store write.
 //!
-//! - `per_source_ip`: a token is taken at every door of the main listener before anything is
-//!   verified, first thing (before the body is read) at every door: the Query API,
-//!   `POST /authorize`, `POST /admin/revoke`, `POST /admin/reload`, `POST /signin` and
-//!   `POST /policy/validation`. Each door answers `Throttling` in its own format. Not taken by `/healthz`, `/readyz`, the dev
-//!   issuer's documents, the `ext_authz` listener (its peers are proxies, one address for all
-//!   their clients) or the metrics listener.
+//! - `per_source_ip`: a token is taken at every door of the main listener first thing, before
+//!   the body is read or anything verified: the Query API, `POST /authorize`,
+//!   `POST /admin/revoke`, `POST /admin/reload`, `POST /signin` and `POST /policy/validation`.
+//!   Each door answers `Throttling` in its own format. Not taken by `/healthz`, `/readyz`, the
+//!   dev issuer's documents, the `ext_authz` listener (its peers are proxies, one address for
+//!   all their clients) or the metrics listener.
 //! - `per_role` and `per_subject` (`sub` with its issuer; NameID with its SAML provider) are
 //!   *peeked* before the proof is verified — an empty bucket refuses at no cost. A subject's
 //!   token is *taken* once the proof verified, a role's only once the role accepted the caller
