@@ -18,6 +18,12 @@ use tokio::sync::{mpsc, oneshot};
 
 /// Events waiting for the writer before new ones are dropped.
 pub const CHANNEL_CAPACITY: usize = 8192;
+/// The `reason` of a request a rate limit refused (`throttledPerSourceIp`, ...). Such events
+/// are queued only while more than half the queue is free: a flood of refused requests, which
+/// anyone can send, never crowds out the events of requests that were served.
+pub const THROTTLED_PREFIX: &str = "throttled";
+/// Lines the writer takes from the queue and writes at once.
+const WRITE_BATCH: usize = 256;
 /// Longest text kept in a field taken from a request (role ARN, session name...).
 pub const MAX_FIELD_CHARS: usize = 256;
 
@@ -214,11 +220,20 @@ impl AuditLog {
         }
     }
 
-    /// Queues one event; never waits. A full queue drops the event and counts it.
+    /// Queues one event; never waits. A full queue drops the event and counts it; so does a
+    /// queue at most half free for a rate limit's refusal ([`THROTTLED_PREFIX`]).
     pub fn record(&self, event: &AuditEvent) {
         let Some(tx) = &self.tx else {
             return;
         };
+        let throttled = event
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with(THROTTLED_PREFIX));
+        if throttled && tx.capacity() <= CHANNEL_CAPACITY / 2 {
+            self.count_dropped();
+            return;
+        }
         let mut line = match serde_json::to_string(event) {
             Ok(l) => l,
             Err(e) => {
@@ -228,10 +243,14 @@ impl AuditLog {
         };
         line.push('\n');
         if tx.try_send(Message::Line(line)).is_err() {
-            let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-            if n == 1 || n.is_multiple_of(1000) {
-                tracing::warn!(dropped = n, "audit log queue full: events dropped");
-            }
+            self.count_dropped();
+        }
+    }
+
+    fn count_dropped(&self) {
+        let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+        if n == 1 || n.is_multiple_of(1000) {
+            tracing::warn!(dropped = n, "audit log queue full: events dropped");
         }
     }
 
@@ -323,23 +342,50 @@ async fn write_lines(mut rx: mpsc::Receiver<Message>, sink: Sink, failed: Arc<At
         Sink::Ready(sink) => sink,
         Sink::Pipe(path) => open_pipe(&path).await,
     };
-    while let Some(message) = rx.recv().await {
-        match message {
-            Message::Line(line) => {
-                let written = match sink.write_all(line.as_bytes()).await {
-                    Ok(()) => sink.flush().await,
-                    Err(e) => Err(e),
-                };
-                if let Err(e) = written {
-                    let n = failed.fetch_add(1, Ordering::Relaxed) + 1;
-                    if n == 1 || n.is_multiple_of(1000) {
-                        tracing::warn!(error = %e, failed = n, "audit log write failed");
-                    }
+    // The lines ready in the queue go out in one write and one flush: a write per line (a
+    // file's is a blocking-pool round trip) would fall behind a burst of requests.
+    let mut messages = Vec::with_capacity(WRITE_BATCH);
+    let mut batch = String::new();
+    while rx.recv_many(&mut messages, WRITE_BATCH).await > 0 {
+        let mut lines = 0;
+        for message in messages.drain(..) {
+            match message {
+                Message::Line(line) => {
+                    batch.push_str(&line);
+                    lines += 1;
+                }
+                Message::Flush(done) => {
+                    write_batch(&mut sink, &mut batch, lines, &failed).await;
+                    lines = 0;
+                    let _ = done.send(());
                 }
             }
-            Message::Flush(done) => {
-                let _ = done.send(());
-            }
+        }
+        write_batch(&mut sink, &mut batch, lines, &failed).await;
+    }
+}
+
+/// Writes and flushes `batch` (`lines` lines, none when empty), then empties it; a failure
+/// counts every line of it.
+async fn write_batch(
+    sink: &mut Box<dyn AsyncWrite + Send + Unpin>,
+    batch: &mut String,
+    lines: u64,
+    failed: &AtomicU64,
+) {
+    if batch.is_empty() {
+        return;
+    }
+    let written = match sink.write_all(batch.as_bytes()).await {
+        Ok(()) => sink.flush().await,
+        Err(e) => Err(e),
+    };
+    batch.clear();
+    if let Err(e) = written {
+        let before = failed.fetch_add(lines, Ordering::Relaxed);
+        let n = before + lines;
+        if before == 0 || before / 1000 != n / 1000 {
+            tracing::warn!(error = %e, failed = n, "audit log write failed");
         }
     }
 }
@@ -406,6 +452,60 @@ mod tests {
         ] {
             assert!(lines[0].get(key).is_some(), "{key}");
         }
+    }
+
+    /// With the writer stalled (a named pipe no one reads), rate-limit refusals fill at most
+    /// half the queue; the other half still takes the events of served requests. Once a reader
+    /// comes, every queued line is written, in order.
+    #[tokio::test]
+    async fn refused_floods_leave_half_the_queue_to_other_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let pipe = dir.path().join("audit.pipe");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&pipe)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let log = AuditLog::start(&Output::File(pipe.clone())).unwrap();
+        let event = |id: usize, reason: Option<&str>| AuditEvent {
+            request_id: id.to_string(),
+            reason: reason.map(str::to_owned),
+            ..AuditEvent::default()
+        };
+        for i in 0..CHANNEL_CAPACITY {
+            log.record(&event(i, Some("throttledPerSourceIp")));
+        }
+        assert_eq!(log.dropped(), (CHANNEL_CAPACITY / 2) as u64);
+        for i in 0..CHANNEL_CAPACITY / 2 {
+            log.record(&event(CHANNEL_CAPACITY + i, Some("AccessDenied")));
+        }
+        assert_eq!(log.dropped(), (CHANNEL_CAPACITY / 2) as u64);
+        // Full now: anything more is dropped.
+        log.record(&event(0, None));
+        assert_eq!(log.dropped(), (CHANNEL_CAPACITY / 2 + 1) as u64);
+
+        let reader = tokio::task::spawn_blocking(move || std::fs::read_to_string(pipe).unwrap());
+        log.flush().await;
+        drop(log);
+        let text = reader.await.unwrap();
+        let reasons: Vec<String> = text
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v["reason"].as_str().unwrap().to_owned()
+            })
+            .collect();
+        assert_eq!(reasons.len(), CHANNEL_CAPACITY);
+        assert!(
+            reasons[..CHANNEL_CAPACITY / 2]
+                .iter()
+                .all(|r| r == "throttledPerSourceIp")
+        );
+        assert!(
+            reasons[CHANNEL_CAPACITY / 2..]
+                .iter()
+                .all(|r| r == "AccessDenied")
+        );
     }
 
     #[test]

@@ -251,6 +251,16 @@ mod tests {
         Limit::new(rate, burst)
     }
 
+    #[test]
+    fn every_refusal_is_one_the_audit_log_sheds_first() {
+        for scope in [Scope::SourceIp, Scope::Role, Scope::Subject] {
+            assert!(
+                scope.refusal().starts_with(crate::audit::THROTTLED_PREFIX),
+                "{scope:?}"
+            );
+        }
+    }
+
     #[tokio::test]
     async fn no_limits_refuse_nothing() {
         let (t, _) = throttle(RateLimits::default());
