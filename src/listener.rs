@@ -284,11 +284,13 @@ impl PerAddress {
         }
     }
 
-    /// A place for one more connection from `ip`, or `None` if it holds `limit` already.
+    /// A place for one more connection from `ip`'s client (an IPv6 address's /64, as
+    /// throttling counts it: [`crate::rate::client`]), or `None` if it holds `limit` already.
     fn enter(&self, ip: IpAddr) -> Option<AddressPlace> {
         if self.limit == 0 {
             return Some(AddressPlace(None));
         }
+        let ip = crate::rate::client(ip);
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
         let count = open.entry(ip).or_insert(0);
         if *count >= self.limit {
@@ -402,6 +404,22 @@ mod tests {
             addresses.open.lock().unwrap().is_empty(),
             "no count left behind"
         );
+        // An IPv6 host counts by its /64, whatever addresses in it it uses.
+        let in_one_64: Vec<_> = ["2001:db8:0:1::1", "2001:db8:0:1:a:b:c:d"]
+            .iter()
+            .map(|s| addresses.enter(s.parse().unwrap()).unwrap())
+            .collect();
+        assert!(
+            addresses
+                .enter("2001:db8:0:1::ffff".parse().unwrap())
+                .is_none()
+        );
+        assert!(
+            addresses
+                .enter("2001:db8:0:2::1".parse().unwrap())
+                .is_some()
+        );
+        drop(in_one_64);
         // 0: no limit, nothing counted.
         let unlimited = PerAddress::new(0);
         let places: Vec<_> = (0..100).map(|_| unlimited.enter(a).unwrap()).collect();

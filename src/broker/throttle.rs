@@ -140,7 +140,7 @@ impl Throttle {
             return Ok(());
         };
         let mut key = [0u8; 9];
-        let len = match ip.to_canonical() {
+        let len = match crate::rate::client(ip) {
             IpAddr::V4(v4) => {
                 key[..4].copy_from_slice(&v4.octets());
                 4

@@ -18,6 +18,19 @@ pub const MAX_BURST: u32 = 1_000_000;
 
 const MICROS_PER_SECOND: f64 = 1_000_000.0;
 
+/// The client an address stands for, as limits count clients: an IPv4 address (an
+/// IPv4-mapped IPv6 one included) alone, an IPv6 address by its /64, since one host is
+/// routinely given a whole /64 and could otherwise count as 2^64 clients.
+pub fn client(ip: std::net::IpAddr) -> std::net::IpAddr {
+    match ip.to_canonical() {
+        std::net::IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !(u128::from(u64::MAX));
+            std::net::IpAddr::V6(prefix.into())
+        }
+        v4 => v4,
+    }
+}
+
 /// One limit: a bucket of `burst` tokens refilled every `interval_us` microseconds.
 ///
 /// Within the accepted ranges, `interval_us * burst` is at most 10^15 µs: sums with a
@@ -95,6 +108,19 @@ pub fn check(limit: &Limit, tat: u64, now_us: u64) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clients_are_ipv4_addresses_and_ipv6_64s() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        assert_eq!(client(ip("192.0.2.1")), ip("192.0.2.1"));
+        assert_eq!(client(ip("::ffff:192.0.2.1")), ip("192.0.2.1"));
+        assert_eq!(client(ip("2001:db8:0:1::1")), ip("2001:db8:0:1::"));
+        assert_eq!(
+            client(ip("2001:db8:0:1:ffff:ffff:ffff:ffff")),
+            client(ip("2001:db8:0:1::2"))
+        );
+        assert_ne!(client(ip("2001:db8:0:1::1")), client(ip("2001:db8:0:2::1")));
+    }
 
     const SECOND: u64 = 1_000_000;
     /// An arbitrary present-day time.
