@@ -14,7 +14,7 @@
 //! request id, action, outcome, status, latency) and is counted in the broker's [`Stats`].
 
 use std::any::Any;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -398,12 +398,19 @@ async fn authorize_json(State(live): State<Arc<Live>>, req: Request) -> Response
     let state = live.current();
     let id = request_id_of(&req, AUTHORIZE_ACTION);
     let max = state.config.server.max_body_bytes;
-    let mut meta = request_meta(&req, &id);
-    if let Err(throttled) =
-        throttle_source_ip(&state, &meta, Some(authz::api::ACTION), AUTHORIZE_ACTION).await
+    let source_ip = peer_ip(&req);
+    if let Err(throttled) = throttle_source_ip(
+        &state,
+        source_ip,
+        &id,
+        Some(authz::api::ACTION),
+        AUTHORIZE_ACTION,
+    )
+    .await
     {
         return throttled;
     }
+    let mut meta = request_meta(&req, &id);
     let body = match to_bytes(req.into_body(), max).await {
         Ok(b) => b,
         Err(e) => return json_error(&body_error(&e, max), &id, AUTHORIZE_ACTION),
@@ -437,7 +444,8 @@ fn json_error(e: &ApiError, id: &str, action: &'static str) -> Response {
 /// when the door knows its action before reading the body, and answered in the door's JSON.
 async fn throttle_source_ip(
     state: &Broker,
-    meta: &RequestMeta,
+    source_ip: Option<IpAddr>,
+    id: &str,
     audit_action: Option<&str>,
     action: &'static str,
 ) -> Result<(), Response> {
@@ -448,15 +456,15 @@ async fn throttle_source_ip(
     // `future_size`); only requests with the limit configured pay for the box.
     let (taken, mut notes) = state
         .audit
-        .collect(Box::pin(state.throttle.source_ip(meta.source_ip)))
+        .collect(Box::pin(state.throttle.source_ip(source_ip)))
         .await;
     let Err(e) = taken else {
         return Ok(());
     };
-    notes.source_ip = meta.source_ip;
+    notes.source_ip = source_ip;
     notes.action = audit_action.map(str::to_owned);
-    let response = json_error(&e, &meta.request_id, action);
-    record::<()>(state, &meta.request_id, &Err(e), notes);
+    let response = json_error(&e, id, action);
+    record::<()>(state, id, &Err(e), notes);
     Err(response)
 }
 
@@ -507,8 +515,8 @@ async fn admin_meta(
     audit_action: Option<&str>,
 ) -> Result<RequestMeta, Response> {
     let max = admin_api::MAX_BODY.min(state.config.server.max_body_bytes);
+    throttle_source_ip(state, peer_ip(&req), id, audit_action, action).await?;
     let mut meta = request_meta(&req, id);
-    throttle_source_ip(state, &meta, audit_action, action).await?;
     meta.raw.body = to_bytes(req.into_body(), max)
         .await
         .map_err(|e| json_error(&body_error(&e, max), id, action))?;
@@ -547,18 +555,26 @@ async fn read_json_body(
     RequestMeta,
     Option<(Result<Response, ApiError>, audit::Notes)>,
 ) {
-    let mut meta = request_meta(&req, id);
     if state.throttle.limit(Scope::SourceIp).is_some() {
         // Boxed as in `throttle_source_ip`.
         let (taken, mut notes) = state
             .audit
-            .collect(Box::pin(state.throttle.source_ip(meta.source_ip)))
+            .collect(Box::pin(state.throttle.source_ip(peer_ip(&req))))
             .await;
         if let Err(e) = taken {
             notes.action = Some(action.to_owned());
-            return (meta, Some((Err(e), notes)));
+            // Who and when only: nothing of a refused request is copied.
+            let refused = RequestMeta {
+                request_id: id.to_owned(),
+                source_ip: peer_ip(&req),
+                user_agent: None,
+                secure_transport: false,
+                raw: RawRequest::default(),
+            };
+            return (refused, Some((Err(e), notes)));
         }
     }
+    let mut meta = request_meta(&req, id);
     match to_bytes(req.into_body(), max).await {
         Ok(body) => {
             meta.raw.body = body;
@@ -632,7 +648,15 @@ async fn sign_in(State(live): State<Arc<Live>>, req: Request) -> Response {
     }
 }
 
-/// What the transport knows of a request, its body not yet read.
+/// The address the request came from (as the listener canonicalized it).
+fn peer_ip(req: &Request) -> Option<IpAddr> {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
+/// What the transport knows of a request, its body not yet read: a copy of its method, path,
+/// query and headers, so taken only once the request passed `per_source_ip`.
 fn request_meta(req: &Request, id: &str) -> RequestMeta {
     let raw = RawRequest {
         method: req.method().as_str().to_owned(),
@@ -652,10 +676,7 @@ fn request_meta(req: &Request, id: &str) -> RequestMeta {
     };
     RequestMeta {
         request_id: id.to_owned(),
-        source_ip: req
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip()),
+        source_ip: peer_ip(req),
         user_agent: req
             .headers()
             .get(header::USER_AGENT)
@@ -673,11 +694,12 @@ async fn handle_query(
     namespace: &mut &'static str,
     action: &mut &'static str,
 ) -> Result<String, ApiError> {
+    let source_ip = peer_ip(&req);
+    audit::note(|n| n.source_ip = source_ip);
+    // Before anything else, the body and the request's copy included (see `broker::throttle`).
+    state.throttle.source_ip(source_ip).await?;
     let mut meta = request_meta(&req, id);
     let slot = ActionSlot::of(&req);
-    audit::note(|n| n.source_ip = meta.source_ip);
-    // Before anything else, the body included (see `broker::throttle`).
-    state.throttle.source_ip(meta.source_ip).await?;
     let mut params = Params::parse(req.uri().query().unwrap_or("").as_bytes())?;
     if req.method() == Method::POST {
         let form = req
