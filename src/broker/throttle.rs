@@ -255,7 +255,7 @@ mod tests {
     fn every_refusal_is_one_the_audit_log_sheds_first() {
         for scope in [Scope::SourceIp, Scope::Role, Scope::Subject] {
             assert!(
-                scope.refusal().starts_with(crate::audit::THROTTLED_PREFIX),
+                scope.refusal().starts_with(audit::THROTTLED_PREFIX),
                 "{scope:?}"
             );
         }
