@@ -747,10 +747,8 @@ async fn readyz(State(live): State<Arc<Live>>) -> Response {
             READYZ_ACTION,
             None,
         ),
-        Err(e) => {
-            tracing::warn!(error = %e, "store not reachable");
-            unavailable("store not reachable\n")
-        }
+        // Logged by the store, once per change.
+        Err(_) => unavailable("store not reachable\n"),
     }
 }
 

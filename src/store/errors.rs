@@ -2,7 +2,7 @@
 //! them). Only the store's own failures count (unreachable, too slow, an unreadable answer);
 //! a session record refused as not authentic is counted apart ([`super::Store::refused_records`]).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use super::StoreError;
 
@@ -113,6 +113,8 @@ impl StoreError {
 #[derive(Debug, Default)]
 pub struct Errors {
     by_operation: [AtomicU64; Operation::ALL.len()],
+    /// The last ping failed.
+    unreachable: AtomicBool,
 }
 
 impl Errors {
@@ -131,6 +133,13 @@ impl Errors {
         result
     }
 
+    /// Notes a ping's answer; whether it changed reachability (the first failure after an
+    /// answer, or the first answer after failures), so that each change is logged once however
+    /// often the store is pinged (`/readyz` is not throttled).
+    pub(super) fn reachable(&self, answered: bool) -> bool {
+        self.unreachable.swap(!answered, Ordering::Relaxed) == answered
+    }
+
     pub(super) fn snapshot(&self) -> [(Operation, u64); Operation::ALL.len()] {
         Operation::ALL.map(|op| {
             let count = self
@@ -147,6 +156,16 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+
+    #[test]
+    fn each_change_of_reachability_is_reported_once() {
+        let errors = Errors::default();
+        let seen: Vec<bool> = [true, true, false, false, false, true, true, false]
+            .into_iter()
+            .map(|answered| errors.reachable(answered))
+            .collect();
+        assert_eq!(seen, [false, false, true, false, false, true, false, true]);
+    }
 
     #[test]
     fn only_the_stores_own_failures_count() {

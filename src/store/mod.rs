@@ -359,12 +359,19 @@ impl Store {
         self.errors().count(Operation::Subscribe, result)
     }
 
-    /// Whether the store answers.
+    /// Whether the store answers. A change (no answer after answers, or an answer after none)
+    /// is logged once, however often it is asked.
     pub async fn ping(&self) -> Result<(), StoreError> {
         let result = match self {
             Store::Memory(_) => Ok(()),
             Store::Redis(r) => r.ping().await,
         };
+        if self.errors().reachable(result.is_ok()) {
+            match &result {
+                Ok(()) => tracing::info!("store reachable again"),
+                Err(e) => tracing::warn!(error = %e, "store not reachable"),
+            }
+        }
         self.errors().count(Operation::Ping, result)
     }
 
