@@ -33,22 +33,7 @@ async fn post(
     signer: Option<&Signer>,
     body: &str,
 ) -> (u16, Value) {
-    let url = format!("{}{path}", broker.endpoint);
-    let content_type = ("content-type", "application/json");
-    let mut request = broker
-        .http()
-        .post(&url)
-        .header(content_type.0, content_type.1)
-        .body(body.to_owned());
-    if let Some(s) = signer {
-        for (n, v) in s.sign("sts", "POST", &url, &[content_type], body.as_bytes()) {
-            request = request.header(n, v);
-        }
-    }
-    let r = request.send().await.unwrap();
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    let value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
+    let (status, _, value) = broker.post_text(path, signer, body).await;
     (status, value)
 }
 

@@ -341,19 +341,10 @@ async fn authorize_call(
     service_signer: &Signer,
     body: &Value,
 ) -> (u16, Value) {
-    let url = format!("{}/authorize", broker.endpoint);
-    let body = body.to_string();
-    let ct = ("content-type", "application/json");
-    let mut request = broker
-        .http()
-        .post(&url)
-        .header(ct.0, ct.1)
-        .body(body.clone());
-    for (n, v) in service_signer.sign("sts", "POST", &url, &[ct], body.as_bytes()) {
-        request = request.header(n, v);
-    }
-    let r = request.send().await.unwrap();
-    (r.status().as_u16(), r.json().await.unwrap())
+    let (status, _, value) = broker
+        .post_json("/authorize", Some(service_signer), body)
+        .await;
+    (status, value)
 }
 
 #[tokio::test]

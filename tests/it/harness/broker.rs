@@ -527,8 +527,18 @@ impl TestBroker {
         signer: Option<&super::signer::Signer>,
         body: &serde_json::Value,
     ) -> (u16, String, serde_json::Value) {
+        self.post_text(path, signer, &body.to_string()).await
+    }
+
+    /// [`TestBroker::post_json`] of `body` as it is (JSON or not); the answer must be JSON.
+    pub async fn post_text(
+        &self,
+        path: &str,
+        signer: Option<&super::signer::Signer>,
+        body: &str,
+    ) -> (u16, String, serde_json::Value) {
         let url = format!("{}{path}", self.endpoint);
-        let body = body.to_string();
+        let body = body.to_owned();
         let content_type = ("content-type", "application/json");
         let mut request = self
             .http()
