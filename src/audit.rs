@@ -250,7 +250,10 @@ impl AuditLog {
     fn count_dropped(&self) {
         let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
         if n == 1 || n.is_multiple_of(1000) {
-            tracing::warn!(dropped = n, "audit log queue full: events dropped");
+            tracing::warn!(
+                dropped = n,
+                "audit log queue full (half full, for rate-limit refusals): events dropped"
+            );
         }
     }
 
