@@ -18,6 +18,7 @@ mod key_use;
 mod lockout;
 pub use lockout::Attempt;
 mod memory;
+mod probe;
 mod redis;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -361,18 +362,25 @@ impl Store {
 
     /// Whether the store answers. A change (no answer after answers, or an answer after none)
     /// is logged once, however often it is asked.
+    /// Pings are shared: one at a time, the answer standing for every caller for
+    /// [`probe::FRESH`], so however often `/readyz` is asked, the store is pinged at most a few
+    /// times a second.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        let result = match self {
-            Store::Memory(_) => Ok(()),
-            Store::Redis(r) => r.ping().await,
+        let Store::Redis(r) = self else {
+            return Ok(());
         };
-        if self.errors().reachable(result.is_ok()) {
-            match &result {
-                Ok(()) => tracing::info!("store reachable again"),
-                Err(e) => tracing::warn!(error = %e, "store not reachable"),
-            }
-        }
-        self.errors().count(Operation::Ping, result)
+        r.probe
+            .ask(async || {
+                let result = r.ping().await;
+                if r.errors.reachable(result.is_ok()) {
+                    match &result {
+                        Ok(()) => tracing::info!("store reachable again"),
+                        Err(e) => tracing::warn!(error = %e, "store not reachable"),
+                    }
+                }
+                r.errors.count(Operation::Ping, result)
+            })
+            .await
     }
 
     /// `memory` or `redis`.

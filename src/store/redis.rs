@@ -45,6 +45,8 @@ pub struct RedisStore {
     pub(super) errors: Arc<super::errors::Errors>,
     /// Where records are written, in batches ([`super::batch`]).
     writes: Writes,
+    /// `/readyz`'s pings, shared ([`super::probe`]).
+    pub(super) probe: Arc<super::probe::Probe>,
 }
 
 /// The connection commands go through.
@@ -205,6 +207,7 @@ impl RedisStore {
             subscriber: Arc::new(subscriber),
             refused_records: Arc::new(AtomicU64::new(0)),
             errors: Arc::default(),
+            probe: Arc::default(),
         }
     }
 

@@ -756,21 +756,6 @@ async fn every_bad_input_gets_iams_error_and_stores_nothing() {
     assert_eq!(broker.state.store.iam_version().await.unwrap(), version);
 }
 
-/// `name:calls` of `INFO commandstats` on `redis`.
-async fn command_calls(redis: &RedisServer, name: &str) -> u64 {
-    let client = ::redis::Client::open(redis.url()).unwrap();
-    let mut c = client.get_multiplexed_async_connection().await.unwrap();
-    let info: String = ::redis::cmd("INFO")
-        .arg("commandstats")
-        .query_async(&mut c)
-        .await
-        .unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("cmdstat_{name}:calls=")))
-        .and_then(|rest| rest.split(',').next())
-        .map_or(0, |n| n.parse().unwrap())
-}
-
 #[tokio::test]
 async fn many_signed_requests_write_the_last_use_a_bounded_number_of_times() {
     let idp = TestIdp::start().await;
@@ -791,7 +776,7 @@ async fn many_signed_requests_write_the_last_use_a_bounded_number_of_times() {
     })
     .await;
     let writes_before = (a.state.key_use.writes(), b.state.key_use.writes());
-    let hset_before = command_calls(&redis, "hset").await;
+    let hset_before = redis.command_calls("hset").await;
     let started = Instant::now();
     let started_unix = time::OffsetDateTime::now_utc().unix_timestamp();
     const REQUESTS: u64 = 60;
@@ -811,7 +796,7 @@ async fn many_signed_requests_write_the_last_use_a_bounded_number_of_times() {
     let writes = b.state.key_use.writes() - writes_before.1;
     // A writes too (the administrator's key, used before), one key a write.
     let others = a.state.key_use.writes() - writes_before.0;
-    let hsets = command_calls(&redis, "hset").await - hset_before;
+    let hsets = redis.command_calls("hset").await - hset_before;
     eprintln!(
         "{REQUESTS} signed requests, their last use stored after {elapsed:?}: {writes} writes, \
          {hsets} HSETs in Redis"

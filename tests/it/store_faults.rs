@@ -14,6 +14,7 @@ use tokio::sync::Mutex;
 use crate::harness::broker::{DEPLOY_ROLE, TestBroker};
 use crate::harness::durable_redis::DurableRedis;
 use crate::harness::idp::TestIdp;
+use crate::harness::redis::RedisServer;
 
 /// The store's per-command deadline (`store/redis.rs`); a request makes one store call here.
 const STORE_DEADLINE: Duration = Duration::from_secs(2);
@@ -237,4 +238,33 @@ async fn a_dying_store_gives_only_credentials_it_holds_or_service_unavailable() 
             .unwrap();
         assert!(me.arn().unwrap().contains("assumed-role/deploy/fault-"));
     }
+}
+
+/// `/readyz` is not throttled, so its pings are shared: however many probes arrive, Redis is
+/// pinged at most once per quarter second (`store::probe`), and every probe still answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_probes_at_once_share_their_pings() {
+    const PROBES: usize = 200;
+    let idp = TestIdp::start().await;
+    let redis = RedisServer::start().await;
+    let broker = TestBroker::start(&idp, &redis.url()).await;
+    let http = reqwest::Client::new();
+    let before = redis.command_calls("ping").await;
+    let started = Instant::now();
+    let probes: Vec<_> = (0..PROBES)
+        .map(|_| {
+            let (http, endpoint) = (http.clone(), broker.endpoint.clone());
+            tokio::spawn(async move { readyz(&http, &endpoint).await })
+        })
+        .collect();
+    for probe in probes {
+        assert_eq!(probe.await.unwrap(), 200);
+    }
+    let quarters = started.elapsed().as_millis() / 250;
+    let pings = redis.command_calls("ping").await - before;
+    assert!(
+        pings >= 1 && u128::from(pings) <= quarters + 2,
+        "{PROBES} probes in {:?} pinged Redis {pings} times",
+        started.elapsed()
+    );
 }

@@ -146,6 +146,21 @@ impl RedisServer {
             .unwrap()
     }
 
+    /// How many times Redis has answered `command` (lower case) so far (`INFO commandstats`).
+    pub async fn command_calls(&self, command: &str) -> u64 {
+        let client = ::redis::Client::open(self.url()).unwrap();
+        let mut c = client.get_multiplexed_async_connection().await.unwrap();
+        let info: String = ::redis::cmd("INFO")
+            .arg("commandstats")
+            .query_async(&mut c)
+            .await
+            .unwrap();
+        info.lines()
+            .find_map(|l| l.strip_prefix(&format!("cmdstat_{command}:calls=")))
+            .and_then(|rest| rest.split(',').next())
+            .map_or(0, |n| n.parse().unwrap())
+    }
+
     /// Raw value of a key.
     pub async fn get(&self, key: &str) -> Option<String> {
         let client = ::redis::Client::open(self.url()).unwrap();
