@@ -310,6 +310,33 @@ client_ids = ["sts.amazonaws.com"]
         assert!(file_providers(&config, "444455556666").oidc.is_empty());
     }
 
+    /// A provider's condition-key prefix is read off its ARN: the same as the issuer's host and
+    /// path, for a provider of the file and one of the API alike (ports and a trailing slash
+    /// dropped).
+    #[test]
+    fn a_providers_host_path_is_its_issuers() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::from_toml(CONFIG, "broker.toml", dir.path()).unwrap();
+        let mut merged = config.clone();
+        merge(
+            &mut merged,
+            &layer("444455556666", &["https://idp.example.org:8443/t/x/"]),
+            None,
+        );
+        let hosts: Vec<(&str, String)> = merged
+            .oidc_providers
+            .iter()
+            .map(|p| (p.host_path(), issuer_host_path(&p.issuer)))
+            .collect();
+        assert_eq!(
+            hosts,
+            [
+                ("idp.example.com", "idp.example.com".to_owned()),
+                ("idp.example.org/t/x", "idp.example.org/t/x".to_owned()),
+            ]
+        );
+    }
+
     /// A stored provider whose URL the checks refuse today (a non-public host, `http://`)
     /// is left out unless the development switch is on.
     #[test]

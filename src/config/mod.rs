@@ -151,6 +151,16 @@ pub struct OidcProvider {
     pub created: time::OffsetDateTime,
 }
 
+impl OidcProvider {
+    /// The issuer's host and path ([`issuer_host_path`]): the end of the provider's ARN, which
+    /// is made from it, and the prefix of its condition keys (`HOST/PATH:sub`).
+    pub fn host_path(&self) -> &str {
+        self.arn
+            .split_once(":oidc-provider/")
+            .map_or("", |(_, host_path)| host_path)
+    }
+}
+
 /// One problem in the configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Issue {

@@ -2,6 +2,7 @@
 //! into a bounded map. A parameter given twice is refused rather than silently picking one.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 
 use foldhash::quality::RandomState;
 
@@ -85,13 +86,20 @@ impl Params {
     /// A Query API list: `Name.member.1[.field]`, `Name.member.2[.field]`, ... in index order.
     /// Gaps end the list, as AWS reads it; indexes beyond `max` are refused.
     pub fn list(&self, name: &str, field: Option<&str>, max: usize) -> Result<Vec<&str>, ApiError> {
-        let prefix = format!("{name}.member.");
+        // `{name}.member.{i}[.{field}]`, rewritten after the stem for each index.
+        let mut key = String::with_capacity(name.len() + 16 + field.map_or(0, str::len));
+        key.push_str(name);
+        key.push_str(".member.");
+        let stem = key.len();
         let mut out = Vec::new();
-        for i in 1.. {
-            let key = match field {
-                Some(f) => format!("{prefix}{i}.{f}"),
-                None => format!("{prefix}{i}"),
-            };
+        for i in 1usize.. {
+            key.truncate(stem);
+            // Writing to a `String` does not fail.
+            let _ = write!(key, "{i}");
+            if let Some(f) = field {
+                key.push('.');
+                key.push_str(f);
+            }
             match self.get(&key) {
                 Some(v) if i <= max => out.push(v),
                 Some(_) => {
@@ -145,13 +153,35 @@ fn decode(component: &[u8]) -> String {
     {
         return text.to_owned();
     }
-    let spaced: Vec<u8> = component
-        .iter()
-        .map(|b| if *b == b'+' { b' ' } else { *b })
-        .collect();
-    percent_encoding::percent_decode(&spaced)
-        .decode_utf8_lossy()
-        .into_owned()
+    // Decoded in one pass into one buffer: never longer than the component.
+    let mut out = Vec::with_capacity(component.len());
+    let mut i = 0;
+    while let Some(&b) = component.get(i) {
+        i += 1;
+        match b {
+            b'+' => out.push(b' '),
+            b'%' => match (
+                component.get(i).copied().and_then(hex),
+                component.get(i + 1).copied().and_then(hex),
+            ) {
+                (Some(high), Some(low)) => {
+                    out.push(high << 4 | low);
+                    i += 2;
+                }
+                // Not an escape: kept as it is.
+                _ => out.push(b'%'),
+            },
+            _ => out.push(b),
+        }
+    }
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// The value of one hexadecimal digit.
+fn hex(b: u8) -> Option<u8> {
+    char::from(b)
+        .to_digit(16)
+        .and_then(|d| u8::try_from(d).ok())
 }
 
 /// `RoleSessionName` → `roleSessionName`, the form AWS's validation messages use.

@@ -18,7 +18,7 @@ use crate::broker::Broker;
 use crate::broker::RequestMeta;
 use crate::broker::role_session::{self, NewSession, RoleAsk};
 use crate::broker::throttle::Scope;
-use crate::config::{OidcProvider, issuer_host_path};
+use crate::config::OidcProvider;
 use crate::oidc::VerifiedToken;
 use crate::policy::{Context, Principal};
 use crate::query::Params;
@@ -135,10 +135,10 @@ pub async fn assume_role_with_web_identity(
         .claims
         .get(SOURCE_IDENTITY_CLAIM)
         .and_then(Value::as_str);
-    let host_path = issuer_host_path(&provider.issuer);
+    let host_path = provider.host_path();
     let mut kept = BTreeMap::new();
     for claim in ["sub", "aud", "amr"] {
-        let key = format!("{host_path}:{claim}");
+        let key = [host_path, ":", claim].concat();
         if let Some(values) = context.get(&key) {
             kept.insert(key, values.values().to_vec());
         }
@@ -267,7 +267,7 @@ fn trust_context(
     meta: &RequestMeta,
     now: OffsetDateTime,
 ) -> Result<Context, ApiError> {
-    let prefix = issuer_host_path(&provider.issuer);
+    let prefix = provider.host_path();
     let mut context = role_session::request_context(&state.config.server.region, meta, now);
     // Condition keys are case-insensitive, so claims whose names differ only in case would
     // land on one key, and a made-up `SUB` could stand in for `sub`: refuse such tokens.
@@ -276,7 +276,7 @@ fn trust_context(
         foldhash::quality::RandomState::default(),
     );
     for claim in token.claims.keys() {
-        if !seen.insert(claim.to_ascii_lowercase()) {
+        if !seen.insert(Caseless(claim)) {
             return Err(ApiError::invalid_identity_token(format!(
                 "The token has claims whose names differ only in case ({})",
                 crate::encoding::shorten(claim)
@@ -284,7 +284,9 @@ fn trust_context(
         }
     }
     // `{prefix}:{claim}`, the claim's part rewritten for each claim.
-    let mut key = format!("{prefix}:");
+    let mut key = String::with_capacity(prefix.len() + 32);
+    key.push_str(prefix);
+    key.push(':');
     let stem = key.len();
     for (claim, value) in &token.claims {
         if claim.contains(':') || claim == "aud" || claim == "sub" {
@@ -310,10 +312,34 @@ fn trust_context(
             Value::Null | Value::Object(_) => {}
         }
     }
-    context.insert(&format!("{prefix}:sub"), token.subject.as_str());
-    context.insert(&format!("{prefix}:aud"), token.audience.as_str());
+    for (claim, value) in [("sub", &token.subject), ("aud", &token.audience)] {
+        key.truncate(stem);
+        key.push_str(claim);
+        context.insert(&key, value.as_str());
+    }
     context.insert("aws:FederatedProvider", provider.arn.as_str());
     Ok(context)
+}
+
+/// A claim name compared and hashed without regard to ASCII case, as condition keys are.
+#[derive(Debug, Clone, Copy)]
+struct Caseless<'a>(&'a str);
+
+impl PartialEq for Caseless<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.eq_ignore_ascii_case(other.0)
+    }
+}
+
+impl Eq for Caseless<'_> {}
+
+impl std::hash::Hash for Caseless<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        for b in self.0.bytes() {
+            state.write_u8(b.to_ascii_lowercase());
+        }
+        state.write_u8(0xff);
+    }
 }
 
 /// Session tags the identity provider asserted.
