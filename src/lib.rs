@@ -27,6 +27,7 @@ pub mod fuzzing;
 pub mod iam;
 pub mod keys;
 pub mod listener;
+pub mod logs;
 pub mod metrics;
 pub mod oidc;
 pub mod policy;

@@ -15,7 +15,7 @@ use sts_broker::broker::Broker;
 use sts_broker::broker::reload::{Live, Loader};
 use sts_broker::cli::{self, Output};
 use sts_broker::clock::SystemClock;
-use sts_broker::config::{Config, LogFormat};
+use sts_broker::config::Config;
 use sts_broker::policy::PolicyType;
 use sts_broker::revocation::Revocation;
 use sts_broker::secret::Secret;
@@ -496,16 +496,8 @@ fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
 }
 
 fn serve(config: Config, reload: Loader) -> anyhow::Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match config.log_format {
-        LogFormat::Text => logs.init(),
-        // One JSON object per line, the event's fields at the top level.
-        LogFormat::Json => logs.json().flatten_event(true).with_span_list(false).init(),
-    }
+    // Dropped last, after the runtime: lines logged while shutting down are written too.
+    let _logs = sts_broker::logs::init(config.log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -301,6 +301,12 @@ impl Collector for BrokerCollector {
             "Audit lines the writer could not write.",
             broker.audit.failed(),
         )?;
+        counter(
+            &mut encoder,
+            "sts_broker_log_lines_dropped",
+            "Service log lines dropped because stderr was not read fast enough.",
+            crate::logs::dropped_lines(),
+        )?;
         Ok(())
     }
 }

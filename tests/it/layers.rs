@@ -17,7 +17,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("domain", &["iam", "config"]),
     (
         "infrastructure",
-        &["store", "keys", "revocation", "audit", "listener"],
+        &["store", "keys", "revocation", "audit", "listener", "logs"],
     ),
     ("core", &["broker"]),
     (

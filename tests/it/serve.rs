@@ -33,17 +33,17 @@ const MAIN_LISTENING: &str = "sts-broker listening";
 const METRICS_LISTENING: &str = "metrics listening";
 
 pub(crate) fn serve(config: &str) -> Server {
-    serve_listening(config, false, &[])
+    serve_listening(config, false, &[], None)
 }
 
 /// As [`serve`], also waiting for the metrics listener's address.
 pub(crate) fn serve_with_metrics(config: &str) -> Server {
-    serve_listening(config, true, &[])
+    serve_listening(config, true, &[], None)
 }
 
 /// As [`serve`], with these environment variables set for the broker.
 pub(crate) fn serve_with_env(config: &str, env: &[(&str, &str)]) -> Server {
-    serve_listening(config, false, env)
+    serve_listening(config, false, env, None)
 }
 
 /// A "listening" line's message and address, in either log format.
@@ -67,7 +67,14 @@ fn listening(line: &str) -> Option<(&'static str, String)> {
         .map(|m| (m, address))
 }
 
-fn serve_listening(config: &str, metrics: bool, env: &[(&str, &str)]) -> Server {
+/// `hold`: once the broker has said where it listens, its stderr is not read again until
+/// something is sent on (or the sender of) `hold`.
+fn serve_listening(
+    config: &str,
+    metrics: bool,
+    env: &[(&str, &str)],
+    hold: Option<std::sync::mpsc::Receiver<()>>,
+) -> Server {
     let mut child = Command::new(BIN)
         .args(["serve", "--config", config])
         .envs(env.iter().copied())
@@ -81,10 +88,17 @@ fn serve_listening(config: &str, metrics: bool, env: &[(&str, &str)]) -> Server 
     let (address, found) = std::sync::mpsc::channel();
     let log = std::thread::spawn(move || {
         let mut all = String::new();
+        let mut listening_lines = 0;
         for line in std::io::BufReader::new(stderr).lines() {
             let Ok(line) = line else { break };
             if let Some(listening) = listening(&line) {
                 let _ = address.send(listening);
+                listening_lines += 1;
+                if listening_lines == 1 + usize::from(metrics)
+                    && let Some(hold) = &hold
+                {
+                    let _ = hold.recv();
+                }
             }
             all.push_str(&line);
             all.push('\n');
@@ -494,4 +508,70 @@ trust_policy = '{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "P
         assert!(!log.contains(secret), "a secret reached the log");
     }
     log
+}
+
+/// Whoever reads the broker's stderr may stop reading (a stalled log collector, a full pipe):
+/// requests are still answered, each in good time, and the service log lines that found no
+/// room are dropped and counted in `sts_broker_log_lines_dropped_total`. Once stderr is read
+/// again the broker logs on and exits cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_reader_that_stops_reading_holds_up_no_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = include_str!("../../config/dev.toml")
+        .replace("listen = \"127.0.0.1:4566\"", "listen = \"127.0.0.1:0\"")
+        .replace("dir = \"../keys\"", "dir = \"keys\"")
+        + "\n[metrics]\nlisten = \"127.0.0.1:0\"\n";
+    let config = dir.path().join("dev.toml");
+    std::fs::write(&config, dev).unwrap();
+    let (resume, hold) = std::sync::mpsc::channel();
+    // `RUST_LOG=debug`: several lines per request, far more than a pipe holds.
+    let server = serve_listening(config.to_str().unwrap(), true, &[], Some(hold));
+    let http = reqwest::Client::new();
+    let started = Instant::now();
+    // More requests than the log's queue holds lines (16,384), each logging at least one.
+    let callers: Vec<_> = (0..4)
+        .map(|_| {
+            let (http, endpoint) = (http.clone(), server.endpoint.clone());
+            tokio::spawn(async move {
+                for _ in 0..5000 {
+                    let asked = Instant::now();
+                    let status = http
+                        .get(format!("{endpoint}/healthz"))
+                        .timeout(Duration::from_secs(10))
+                        .send()
+                        .await
+                        .expect("answered with stderr unread")
+                        .status();
+                    assert_eq!(status, 200);
+                    assert!(
+                        asked.elapsed() < Duration::from_secs(2),
+                        "a request took {:?} with stderr unread",
+                        asked.elapsed()
+                    );
+                }
+            })
+        })
+        .collect();
+    for caller in callers {
+        caller.await.unwrap();
+    }
+    let scrape = http
+        .get(format!("{}/metrics", server.metrics.as_ref().unwrap()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let dropped: u64 = scrape
+        .lines()
+        .find_map(|l| l.strip_prefix("sts_broker_log_lines_dropped_total "))
+        .expect("the dropped lines are counted")
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(dropped > 0, "no line dropped in {:?}", started.elapsed());
+    resume.send(()).unwrap();
+    let log = stop(server);
+    assert!(log.contains("request answered"), "{log}");
 }
