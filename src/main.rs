@@ -294,8 +294,13 @@ impl From<TypeArg> for PolicyType {
 fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(out) => {
-            print!("{}", out.stdout);
-            eprint!("{}", out.stderr);
+            // Nothing to say, nothing written: a stderr nobody reads cannot hold up the exit.
+            if !out.stdout.is_empty() {
+                print!("{}", out.stdout);
+            }
+            if !out.stderr.is_empty() {
+                eprint!("{}", out.stderr);
+            }
             ExitCode::from(u8::try_from(out.status).unwrap_or(1))
         }
         Err(e) => {
@@ -497,7 +502,7 @@ fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
 
 fn serve(config: Config, reload: Loader) -> anyhow::Result<()> {
     // Dropped last, after the runtime: lines logged while shutting down are written too.
-    let _logs = sts_broker::logs::init(config.log_format);
+    let _logs = sts_broker::logs::init(config.log_format).context("cannot start the log writer")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
