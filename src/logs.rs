@@ -6,7 +6,7 @@
 //! reader; nothing is ever written anywhere but stderr (stdout may carry the audit log). The
 //! audit log, the record of decisions, has its own writer ([`crate::audit`]).
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::time::{Duration, Instant};
@@ -94,6 +94,7 @@ pub fn init(format: LogFormat) -> std::io::Result<Guard> {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colours())
         .with_writer(Queue(queue.clone()));
     match format {
         LogFormat::Text => logs.init(),
@@ -101,6 +102,12 @@ pub fn init(format: LogFormat) -> std::io::Result<Guard> {
         LogFormat::Json => logs.json().flatten_event(true).with_span_list(false).init(),
     }
     Ok(Guard(queue))
+}
+
+/// Colours for a person at a terminal only: a pipe or a file (a log collector) gets plain text,
+/// as does anyone who sets `NO_COLOR`.
+fn colours() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// The writer thread: the lines that are ready, written together (up to [`BATCH_BYTES`]).

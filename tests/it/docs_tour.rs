@@ -91,7 +91,6 @@ fn start_broker(dir: &Path, config: &Path) -> Broker {
         .arg(config)
         .current_dir(dir)
         .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -102,9 +101,8 @@ fn start_broker(dir: &Path, config: &Path) -> Broker {
     std::thread::spawn(move || {
         for line in std::io::BufReader::new(stderr).lines() {
             let Ok(line) = line else { break };
-            let plain = strip_ansi(&line);
-            if plain.contains("sts-broker listening")
-                && let Some(a) = plain
+            if line.contains("sts-broker listening")
+                && let Some(a) = line
                     .split_whitespace()
                     .find_map(|w| w.strip_prefix("address="))
             {
@@ -125,24 +123,6 @@ fn start_broker(dir: &Path, config: &Path) -> Broker {
         ),
     }
     broker
-}
-
-/// `line` without terminal colour sequences.
-fn strip_ansi(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// Waits until `GET /readyz` answers 200, within a bounded time.
