@@ -113,11 +113,11 @@ fn common_layers(
         .map_response(IntoResponse::into_response)
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             // The path only (query strings can carry tokens), and at most 64 characters of
-            // it: every request logs a line, and an unauthenticated one must not make it
-            // long.
+            // it and of the method: every request logs a line, and an unauthenticated one
+            // must not make it long.
             tracing::info_span!(
                 "http",
-                method = %req.method(),
+                method = %crate::encoding::shorten(req.method().as_str()),
                 path = %crate::encoding::shorten(req.uri().path())
             )
         }))

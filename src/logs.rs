@@ -7,7 +7,7 @@
 //! audit log, the record of decisions, has its own writer ([`crate::audit`]).
 
 use std::io::{IsTerminal, Write};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::time::{Duration, Instant};
 
@@ -15,8 +15,12 @@ use tracing_subscriber::fmt::MakeWriter;
 
 use crate::config::LogFormat;
 
-/// Lines waiting for the writer before further ones are dropped: a few MiB at most.
+/// Lines waiting for the writer before further ones are dropped.
 const QUEUE_LINES: usize = 16_384;
+/// Bytes waiting for the writer before further lines are dropped, whatever their number.
+const QUEUE_BYTES: usize = 8 << 20;
+/// Longest line written: a longer one is cut there (and ends with `...` and its line end).
+const MAX_LINE: usize = 16 << 10;
 /// Longest the process waits at exit for its last lines to be written.
 pub const FLUSH_WAIT: Duration = Duration::from_secs(1);
 /// Bytes written to stderr in one go.
@@ -24,6 +28,8 @@ const BATCH_BYTES: usize = 64 * 1024;
 
 /// Lines dropped since the process started.
 static DROPPED: AtomicU64 = AtomicU64::new(0);
+/// Bytes of the lines queued and not yet written.
+static QUEUED: AtomicUsize = AtomicUsize::new(0);
 
 enum Message {
     Line(Vec<u8>),
@@ -46,9 +52,15 @@ impl<'a> MakeWriter<'a> for Queue {
 impl Write for &Queue {
     /// One call per event (the formatter writes a whole line at once).
     fn write(&mut self, line: &[u8]) -> std::io::Result<usize> {
-        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) =
-            self.0.try_send(Message::Line(line.to_vec()))
+        let kept = capped(line);
+        let size = kept.len();
+        if QUEUED.fetch_add(size, Ordering::Relaxed) + size > QUEUE_BYTES {
+            QUEUED.fetch_sub(size, Ordering::Relaxed);
+            DROPPED.fetch_add(1, Ordering::Relaxed);
+        } else if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) =
+            self.0.try_send(Message::Line(kept))
         {
+            QUEUED.fetch_sub(size, Ordering::Relaxed);
             DROPPED.fetch_add(1, Ordering::Relaxed);
         }
         Ok(line.len())
@@ -57,6 +69,20 @@ impl Write for &Queue {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+/// `line`, or its first [`MAX_LINE`] bytes marked as cut (`...`) and ended as it was.
+fn capped(line: &[u8]) -> Vec<u8> {
+    if line.len() <= MAX_LINE {
+        return line.to_vec();
+    }
+    let mut kept = Vec::with_capacity(MAX_LINE + 4);
+    kept.extend_from_slice(&line[..MAX_LINE]);
+    kept.extend_from_slice(b"...");
+    if line.ends_with(b"\n") {
+        kept.push(b'\n');
+    }
+    kept
 }
 
 /// Writes the queued lines at exit ([`FLUSH_WAIT`] at most).
@@ -96,6 +122,11 @@ pub fn init(format: LogFormat) -> std::io::Result<Guard> {
         .with_env_filter(filter)
         .with_ansi(colours())
         .with_writer(Queue(queue.clone()));
+    // A panic's report goes through the queue too: written straight to a stderr nobody reads,
+    // it would hold the panicking thread (a worker of the runtime) for good.
+    std::panic::set_hook(Box::new(|panic| {
+        tracing::error!(panic = %panic, thread = std::thread::current().name(), "panicked");
+    }));
     match format {
         LogFormat::Text => logs.init(),
         // One JSON object per line, the event's fields at the top level.
@@ -119,6 +150,7 @@ fn write_lines(lines: &Receiver<Message>) {
         while let Some(message) = next {
             match message {
                 Message::Line(line) => {
+                    QUEUED.fetch_sub(line.len(), Ordering::Relaxed);
                     batch.extend_from_slice(&line);
                     if batch.len() >= BATCH_BYTES {
                         write_batch(&mut batch);
@@ -141,15 +173,38 @@ fn write_batch(batch: &mut Vec<u8>) {
     if batch.is_empty() {
         return;
     }
-    // Lines that cannot be written (stderr closed) are lost like dropped ones.
-    if std::io::stderr().lock().write_all(batch).is_err() {
-        let lines = batch.iter().filter(|&&b| b == b'\n').count();
-        DROPPED.fetch_add(lines as u64, Ordering::Relaxed);
+    let mut stderr = std::io::stderr().lock();
+    let mut written = 0;
+    while written < batch.len() {
+        match stderr.write(&batch[written..]) {
+            Ok(0) => break,
+            Ok(n) => written += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
     }
+    // Lines that cannot be written (stderr closed) are lost like dropped ones.
+    let lost = batch[written..].iter().filter(|&&b| b == b'\n').count();
+    DROPPED.fetch_add(lost as u64, Ordering::Relaxed);
     batch.clear();
 }
 
 /// Service log lines dropped because their queue was full or stderr was closed.
 pub fn dropped_lines() -> u64 {
     DROPPED.load(Ordering::Relaxed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_past_the_longest_is_cut_and_still_ends_its_line() {
+        assert_eq!(capped(b"short\n"), b"short\n");
+        let long = [vec![b'x'; MAX_LINE * 3], b"\n".to_vec()].concat();
+        let kept = capped(&long);
+        assert_eq!(kept.len(), MAX_LINE + 4);
+        assert!(kept.ends_with(b"x...\n"));
+        assert!(!capped(&vec![b'x'; MAX_LINE + 1]).ends_with(b"\n"));
+    }
 }

@@ -506,7 +506,7 @@ fn serve(config: Config, reload: Loader) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(async move {
+    let served = runtime.block_on(async move {
         let listen = config.server.listen.clone();
         if let Some(issuer) = &config.dev_issuer {
             tracing::warn!(
@@ -575,9 +575,21 @@ fn serve(config: Config, reload: Loader) -> anyhow::Result<()> {
             });
         }
         drop(state);
+        let audit = live.current().audit.clone();
         app::serve(listener, live, app::shutdown_signal()).await?;
+        // The audit lines of the last requests, unless whoever reads them has stopped.
+        if tokio::time::timeout(sts_broker::logs::FLUSH_WAIT, audit.flush())
+            .await
+            .is_err()
+        {
+            tracing::warn!("audit log not read: its last lines are lost");
+        }
         Ok(())
-    })
+    });
+    // A writer stuck on an output nobody reads (the audit log's stdout or stderr) does not
+    // hold up the exit.
+    runtime.shutdown_timeout(sts_broker::logs::FLUSH_WAIT);
+    served
 }
 
 /// Asks for a password or code: on a terminal without echo (the prompt on the terminal),

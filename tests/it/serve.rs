@@ -497,16 +497,18 @@ trust_policy = '{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "P
 }
 
 /// Whoever reads the broker's stderr may stop reading (a stalled log collector, a full pipe):
-/// requests are still answered, each in good time, and the service log lines that found no
+/// requests are still answered, each in good time; the lines waiting stay small whatever a
+/// request sends (a method as long as a request's head); the service log lines that found no
 /// room are dropped and counted in `sts_broker_log_lines_dropped_total`; stopped while stderr
-/// is still unread, the broker waits at most a second for its last lines and exits 0.
+/// is still unread, with audit lines of its own waiting to be written there, the broker exits 0
+/// within seconds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_log_reader_that_stops_reading_holds_up_no_request() {
     let dir = tempfile::tempdir().unwrap();
     let dev = include_str!("../../config/dev.toml")
         .replace("listen = \"127.0.0.1:4566\"", "listen = \"127.0.0.1:0\"")
         .replace("dir = \"../keys\"", "dir = \"keys\"")
-        + "\n[metrics]\nlisten = \"127.0.0.1:0\"\n";
+        + "\n[metrics]\nlisten = \"127.0.0.1:0\"\n[audit]\noutput = \"stderr\"\n";
     let config = dir.path().join("dev.toml");
     std::fs::write(&config, dev).unwrap();
     let (resume, hold) = std::sync::mpsc::channel();
@@ -514,6 +516,25 @@ async fn a_log_reader_that_stops_reading_holds_up_no_request() {
     let server = serve_listening(config.to_str().unwrap(), true, &[], Some(hold));
     let http = reqwest::Client::new();
     let started = Instant::now();
+    // Requests whose method is 300 KB (hyper reads heads up to about 400 KB): were it logged
+    // whole, the lines waiting would hold hundreds of MB.
+    let long = reqwest::Method::from_bytes("X".repeat(300_000).as_bytes()).unwrap();
+    for _ in 0..400 {
+        let answer = http
+            .request(long.clone(), format!("{}/healthz", server.endpoint))
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .expect("answered with stderr unread");
+        assert!(answer.status().is_client_error(), "{}", answer.status());
+    }
+    let rss = std::fs::read_to_string(format!("/proc/{}/status", server.child.id()))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|kb| kb.trim().trim_end_matches(" kB").parse::<u64>().ok())
+        .unwrap();
+    assert!(rss < 200 * 1024, "{rss} kB resident with stderr unread");
     // More requests than the log's queue holds lines (16,384), each logging at least one.
     let callers: Vec<_> = (0..4)
         .map(|_| {
@@ -557,6 +578,18 @@ async fn a_log_reader_that_stops_reading_holds_up_no_request() {
         .parse()
         .unwrap();
     assert!(dropped > 0, "no line dropped in {:?}", started.elapsed());
+    // Refused calls, each with an audit line for stderr: the audit log's writer is now stuck
+    // on the full pipe too.
+    for _ in 0..20 {
+        let answer = http
+            .post(&server.endpoint)
+            .form(&[("Action", "GetCallerIdentity"), ("Version", "2011-06-15")])
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .expect("answered with stderr unread");
+        assert!(answer.status().is_client_error(), "{}", answer.status());
+    }
     // Stopped with its stderr still unread: it waits a moment for its last lines, then exits 0.
     let mut server = server;
     let stopping = Instant::now();
