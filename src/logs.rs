@@ -1,11 +1,12 @@
 //! The service log: `tracing` events on stderr, as text or JSON (`[log] format`), written by a
 //! thread of its own. No request waits on stderr: should whoever reads it stop (a full pipe, a
 //! stalled log collector), lines wait in a queue bounded in lines and in bytes (each line cut at
-//! [`MAX_LINE`]) and, once it is full, are dropped and counted ([`dropped_lines`]; the metric
+//! 16 KiB) and, once it is full, are dropped and counted ([`dropped_lines`]; the metric
 //! `sts_broker_log_lines_dropped_total`) while requests go on being answered. A panic is
-//! reported through the same queue. At exit the queued lines are written, waiting at most [`FLUSH_WAIT`] for a
-//! reader; nothing is ever written anywhere but stderr (stdout may carry the audit log). The
-//! audit log, the record of decisions, has its own writer ([`crate::audit`]).
+//! reported through the same queue. At exit the queued lines are written, waiting at most
+//! [`FLUSH_WAIT`] for a reader; nothing is ever written anywhere but stderr (stdout may carry
+//! the audit log). The audit log, the record of decisions, has its own writer
+//! ([`crate::audit`]).
 
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
