@@ -362,6 +362,7 @@ impl Store {
 
     /// Whether the store answers. A change (no answer after answers, or an answer after none)
     /// is logged once, however often it is asked.
+    ///
     /// Pings are shared: one at a time, the answer standing for every caller for
     /// [`probe::FRESH`], so however often `/readyz` is asked, the store is pinged at most a few
     /// times a second.
