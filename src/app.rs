@@ -134,14 +134,16 @@ fn common_layers(
 }
 
 /// Serves until `shutdown` resolves, then finishes in-flight requests; connections bounded by
-/// `[server]` as at start ([`crate::listener`]).
+/// `[server]` as at start ([`crate::listener`]) and served on the runtimes `spread` names
+/// ([`crate::workers`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     live: Arc<Live>,
+    spread: crate::workers::Spread,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let limits = crate::listener::Limits::of(&live.current().config.server);
-    crate::listener::serve(listener, app(live), limits, shutdown).await
+    crate::listener::serve(listener, app(live), limits, spread, shutdown).await
 }
 
 /// The request id of the current request, set by [`request_id_and_errors`].

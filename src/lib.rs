@@ -43,3 +43,4 @@ pub mod signin;
 pub mod sigv4;
 pub mod store;
 pub mod totp;
+pub mod workers;

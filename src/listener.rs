@@ -41,6 +41,7 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use crate::config::file::ServerSection;
+use crate::workers::Spread;
 
 /// How long the loop waits before accepting again after an accept error that is not the
 /// peer's (file descriptors exhausted).
@@ -101,11 +102,13 @@ impl<B, S> App<B> for S where
 }
 
 /// Serves `app` on `listener` within `limits` until `shutdown` resolves, then lets the
-/// requests in progress finish and returns once every connection has ended.
+/// requests in progress finish and returns once every connection has ended. Each connection
+/// is served on the runtime `spread` gives it ([`crate::workers`]).
 pub async fn serve(
     listener: TcpListener,
     app: impl App,
     limits: Limits,
+    spread: Spread,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let mut builder = Builder::new(TokioExecutor::new());
@@ -174,10 +177,31 @@ pub async fn serve(
         let watcher = graceful.watcher();
         let builder = builder.clone();
         let app = app.clone();
-        tokio::spawn(async move {
-            let _slot = (permit, held);
-            serve_connection(&builder, stream, peer, app, limits, watcher).await;
-        });
+        let slot = (permit, held);
+        match spread.next() {
+            None => {
+                tokio::spawn(async move {
+                    let _slot = slot;
+                    serve_connection(&builder, stream, peer, app, limits, watcher).await;
+                });
+            }
+            // Registered with this runtime's reactor: moved to the other's.
+            Some(runtime) => match stream.into_std() {
+                Ok(stream) => {
+                    runtime.spawn(async move {
+                        let _slot = slot;
+                        match TcpStream::from_std(stream) {
+                            Ok(stream) => {
+                                serve_connection(&builder, stream, peer, app, limits, watcher)
+                                    .await;
+                            }
+                            Err(e) => tracing::debug!(error = %e, "cannot serve a connection"),
+                        }
+                    });
+                }
+                Err(e) => tracing::debug!(error = %e, "cannot hand a connection over"),
+            },
+        }
     }
     drop(listener);
     graceful.shutdown().await;

@@ -503,9 +503,14 @@ fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
 fn serve(config: Config, reload: Loader) -> anyhow::Result<()> {
     // Dropped last, after the runtime: lines logged while shutting down are written too.
     let _logs = sts_broker::logs::init(config.log_format).context("cannot start the log writer")?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // The main thread's runtime accepts connections, holds the store's connections and runs
+    // the background tasks; it and the workers' serve the connections (see `workers`).
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    let workers = sts_broker::workers::Workers::start(sts_broker::workers::count() - 1)
+        .context("cannot start the worker threads")?;
+    let spread = workers.spread();
     let served = runtime.block_on(async move {
         let listen = config.server.listen.clone();
         if let Some(issuer) = &config.dev_issuer {
@@ -576,7 +581,7 @@ fn serve(config: Config, reload: Loader) -> anyhow::Result<()> {
         }
         drop(state);
         let audit = live.current().audit.clone();
-        app::serve(listener, live, app::shutdown_signal()).await?;
+        app::serve(listener, live, spread, app::shutdown_signal()).await?;
         // The audit lines of the last requests, unless whoever reads them has stopped.
         if tokio::time::timeout(sts_broker::logs::FLUSH_WAIT, audit.flush())
             .await
@@ -588,6 +593,7 @@ fn serve(config: Config, reload: Loader) -> anyhow::Result<()> {
     });
     // A writer stuck on an output nobody reads (the audit log's stdout or stderr) does not
     // hold up the exit.
+    workers.stop(sts_broker::logs::FLUSH_WAIT);
     runtime.shutdown_timeout(sts_broker::logs::FLUSH_WAIT);
     served
 }

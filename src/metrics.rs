@@ -79,7 +79,14 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let limits = metrics.limits;
-    crate::listener::serve(listener, router(metrics), limits, shutdown).await
+    crate::listener::serve(
+        listener,
+        router(metrics),
+        limits,
+        Default::default(),
+        shutdown,
+    )
+    .await
 }
 
 async fn scrape(State(metrics): State<Arc<Metrics>>) -> Response {

@@ -75,7 +75,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let limits = crate::listener::Limits::of(&live.current().config.server);
-    crate::listener::serve(listener, router(live), limits, shutdown).await
+    crate::listener::serve(listener, router(live), limits, Default::default(), shutdown).await
 }
 
 /// An error answer: the status and `{"error": {"code", "message"}}`.

@@ -225,16 +225,23 @@ async fn an_address_holds_at_most_max_connections_per_ip() {
 
 /// Shutdown: the listener stops accepting, a request in progress (its body still arriving)
 /// is answered, a connection that never completes its headers is closed by its timeout, and
-/// `serve` returns.
+/// `serve` returns. The connections are spread over the test's runtime and a worker thread's
+/// (the first to the first, the second to the other), as the binary spreads them.
 #[tokio::test]
 async fn shutdown_stops_accepting_finishes_requests_in_progress_and_returns() {
     let broker = broker("header_read_timeout_seconds = 1").await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(app::serve(listener, broker.live.clone(), async {
-        let _ = stopped.await;
-    }));
+    let workers = sts_broker::workers::Workers::start(1).unwrap();
+    let serving = tokio::spawn(app::serve(
+        listener,
+        broker.live.clone(),
+        workers.spread(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
 
     let mut slow_headers = TcpStream::connect(address).await.unwrap();
     slow_headers.write_all(b"GET /heal").await.unwrap();
@@ -278,6 +285,9 @@ async fn shutdown_stops_accepting_finishes_requests_in_progress_and_returns() {
         .expect("serve did not return after shutdown")
         .unwrap()
         .unwrap();
+    tokio::task::spawn_blocking(move || workers.stop(Duration::from_secs(1)))
+        .await
+        .unwrap();
 }
 
 /// On a dual-stack listener (`[::]`), an IPv4 client is seen by handlers as its IPv4 address,
@@ -316,6 +326,7 @@ async fn an_ipv4_client_of_a_dual_stack_listener_is_seen_as_ipv4() {
         listener,
         router,
         limits,
+        Default::default(),
         std::future::pending(),
     ));
     let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();

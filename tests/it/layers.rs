@@ -17,7 +17,15 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("domain", &["iam", "config"]),
     (
         "infrastructure",
-        &["store", "keys", "revocation", "audit", "listener", "logs"],
+        &[
+            "store",
+            "keys",
+            "revocation",
+            "audit",
+            "listener",
+            "logs",
+            "workers",
+        ],
     ),
     ("core", &["broker"]),
     (

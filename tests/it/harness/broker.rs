@@ -436,7 +436,7 @@ impl TestBroker {
         let (stop, stopped) = oneshot::channel::<()>();
         let serving = live.clone();
         tokio::spawn(async move {
-            app::serve(listener, serving, async {
+            app::serve(listener, serving, Default::default(), async {
                 let _ = stopped.await;
             })
             .await
@@ -466,7 +466,7 @@ impl TestBroker {
         let (stop, stopped) = oneshot::channel::<()>();
         let serving = live.clone();
         tokio::spawn(async move {
-            app::serve(listener, serving, async {
+            app::serve(listener, serving, Default::default(), async {
                 let _ = stopped.await;
             })
             .await
