@@ -548,10 +548,12 @@ fn serve(config: Config, reload: Loader) -> anyhow::Result<()> {
                 "ext_authz listening (trusted by network position)"
             );
             let ext_live = live.clone();
+            let ext_spread = spread.clone();
             tokio::spawn(async move {
                 if let Err(e) = sts_broker::authz::ext_authz::serve(
                     ext_listener,
                     ext_live,
+                    ext_spread,
                     app::shutdown_signal(),
                 )
                 .await

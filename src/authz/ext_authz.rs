@@ -68,14 +68,16 @@ pub fn router(live: Arc<Live>) -> Router {
 }
 
 /// Serves the `ext_authz` listener until `shutdown` resolves (peer addresses known, for
-/// `trusted_proxies`), its connections bounded by `[server]` as at start.
+/// `trusted_proxies`), its connections bounded by `[server]` as at start and served on the
+/// runtimes `spread` names ([`crate::workers`]): proxies ask once per request they pass.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     live: Arc<Live>,
+    spread: crate::workers::Spread,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let limits = crate::listener::Limits::of(&live.current().config.server);
-    crate::listener::serve(listener, router(live), limits, Default::default(), shutdown).await
+    crate::listener::serve(listener, router(live), limits, spread, shutdown).await
 }
 
 /// An error answer: the status and `{"error": {"code", "message"}}`.

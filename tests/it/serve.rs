@@ -618,3 +618,66 @@ async fn a_log_reader_that_stops_reading_holds_up_no_request() {
     let log = server.log.take().unwrap().join().unwrap();
     assert!(log.contains("request answered"), "{log}");
 }
+
+/// Connections are spread over the serving threads (`TOKIO_WORKER_THREADS`, see
+/// `src/workers.rs`): with three, each of the two beside the main one serves requests, as the
+/// CPU time the kernel counts for it shows (`/proc/PID/task/TID/schedstat`), and every request
+/// is answered.
+#[tokio::test]
+async fn connections_are_served_on_every_worker_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = include_str!("../../config/dev.toml")
+        .replace("listen = \"127.0.0.1:4566\"", "listen = \"127.0.0.1:0\"")
+        .replace("dir = \"../keys\"", "dir = \"keys\"");
+    let config = dir.path().join("dev.toml");
+    std::fs::write(&config, dev).unwrap();
+    let server = serve_with_env(config.to_str().unwrap(), &[("TOKIO_WORKER_THREADS", "3")]);
+    wait_ready(&server.endpoint).await;
+    let pid = server.child.id();
+    let before = worker_run_times(pid);
+    let names: Vec<&String> = before.keys().collect();
+    assert_eq!(names, ["sts-worker-1", "sts-worker-2"]);
+    // One connection per client: six of them, two for each thread.
+    let callers: Vec<_> = (0..6)
+        .map(|_| {
+            let endpoint = server.endpoint.clone();
+            tokio::spawn(async move {
+                let http = reqwest::Client::new();
+                for _ in 0..300 {
+                    let answer = http.get(format!("{endpoint}/healthz")).send().await;
+                    assert_eq!(answer.unwrap().status(), 200);
+                }
+            })
+        })
+        .collect();
+    for caller in callers {
+        caller.await.unwrap();
+    }
+    let after = worker_run_times(pid);
+    for (name, ran) in &after {
+        // Idle, a worker's runtime sleeps: it runs no more than a few microseconds.
+        let grew = Duration::from_nanos(ran - before[name]);
+        assert!(
+            grew >= Duration::from_millis(1),
+            "{name} ran {grew:?} while 1,800 requests were served"
+        );
+    }
+    stop(server);
+}
+
+/// The CPU time (ns) each `sts-worker-N` thread of `pid` has run, by thread name.
+fn worker_run_times(pid: u32) -> std::collections::BTreeMap<String, u64> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .filter_map(|task| {
+            let path = task.unwrap().path();
+            let name = std::fs::read_to_string(path.join("comm")).ok()?;
+            let name = name.trim();
+            name.starts_with("sts-worker-").then(|| {
+                let stat = std::fs::read_to_string(path.join("schedstat")).unwrap();
+                let ran = stat.split_whitespace().next().unwrap().parse().unwrap();
+                (name.to_owned(), ran)
+            })
+        })
+        .collect()
+}

@@ -507,9 +507,14 @@ impl TestBroker {
         let addr = listener.local_addr().unwrap();
         let live = self.live.clone();
         tokio::spawn(async move {
-            sts_broker::authz::ext_authz::serve(listener, live, std::future::pending())
-                .await
-                .unwrap();
+            sts_broker::authz::ext_authz::serve(
+                listener,
+                live,
+                Default::default(),
+                std::future::pending(),
+            )
+            .await
+            .unwrap();
         });
         addr
     }
