@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpStream};
@@ -111,7 +111,7 @@ pub async fn serve(
     spread: Spread,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let mut builder = Builder::new(TokioExecutor::new());
+    let mut builder = Builder::new(spread.clone());
     builder
         .http1()
         .timer(TokioTimer::new())
@@ -178,7 +178,7 @@ pub async fn serve(
         let builder = builder.clone();
         let app = app.clone();
         let slot = (permit, held);
-        match spread.next() {
+        match spread.next_connection() {
             None => {
                 tokio::spawn(async move {
                     let _slot = slot;
@@ -211,7 +211,7 @@ pub async fn serve(
 /// Serves one connection until it ends, the shutdown has let it finish, or it has gone
 /// `limits.header_read_timeout` with no request in progress.
 async fn serve_connection(
-    builder: &Builder<TokioExecutor>,
+    builder: &Builder<Spread>,
     stream: TcpStream,
     peer: SocketAddr,
     app: impl App,

@@ -510,7 +510,7 @@ fn serve(config: Config, reload: Loader) -> anyhow::Result<()> {
         .build()?;
     let workers = sts_broker::workers::Workers::start(sts_broker::workers::count() - 1)
         .context("cannot start the worker threads")?;
-    let spread = workers.spread();
+    let spread = workers.spread(runtime.handle().clone());
     let served = runtime.block_on(async move {
         let listen = config.server.listen.clone();
         if let Some(issuer) = &config.dev_issuer {

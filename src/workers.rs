@@ -10,6 +10,7 @@
 //! `BASELINE_BIN=… PAIRS=3 scripts/load` against that runtime: 1.19× the requests per second
 //! at 0.82× the CPU per request.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -67,11 +68,11 @@ impl Workers {
         Ok(Workers { threads })
     }
 
-    /// Where the accept loop sends connections: its own runtime and each of these threads, in
-    /// turn.
-    pub fn spread(&self) -> Spread {
-        let mut targets = vec![None];
-        targets.extend(self.threads.iter().map(|w| Some(w.handle.clone())));
+    /// Where connections go: `home` (the runtime the accept loop runs on) and each of these
+    /// threads, in turn.
+    pub fn spread(&self, home: Handle) -> Spread {
+        let mut targets = vec![home];
+        targets.extend(self.threads.iter().map(|w| w.handle.clone()));
         Spread {
             targets: targets.into(),
             next: Arc::default(),
@@ -90,28 +91,40 @@ impl Workers {
     }
 }
 
-/// Runtimes connections are spread over, in turn (`None`: the accept loop's own). The default
-/// is the accept loop's runtime alone.
-#[derive(Debug, Clone)]
+/// Runtimes work is spread over, in turn, the first being the one the accept loop runs on.
+/// The default has none: everything stays on the caller's runtime.
+#[derive(Debug, Clone, Default)]
 pub struct Spread {
-    targets: Arc<[Option<Handle>]>,
+    targets: Arc<[Handle]>,
     next: Arc<AtomicUsize>,
 }
 
-impl Default for Spread {
-    fn default() -> Spread {
-        Spread {
-            targets: Arc::new([None]),
-            next: Arc::default(),
-        }
+impl Spread {
+    /// The runtime the next connection goes to: `None` for the accept loop's own.
+    pub fn next_connection(&self) -> Option<&Handle> {
+        let n = self.turn()?;
+        (n > 0).then(|| &self.targets[n])
+    }
+
+    /// The next turn's index into `targets`, if there are any.
+    fn turn(&self) -> Option<usize> {
+        (!self.targets.is_empty())
+            .then(|| self.next.fetch_add(1, Ordering::Relaxed) % self.targets.len())
     }
 }
 
-impl Spread {
-    /// The runtime the next connection goes to (`None`: the caller's).
-    pub fn next(&self) -> Option<&Handle> {
-        let n = self.next.fetch_add(1, Ordering::Relaxed) % self.targets.len();
-        self.targets[n].as_ref()
+/// hyper runs each request of an HTTP/2 connection as a task of its own: spread in turn too,
+/// so that one connection carrying many requests at once (a proxy's) uses every thread.
+impl<F> hyper::rt::Executor<F> for Spread
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    fn execute(&self, task: F) {
+        match self.turn() {
+            Some(n) => drop(self.targets[n].spawn(task)),
+            None => drop(tokio::spawn(task)),
+        }
     }
 }
 
@@ -120,12 +133,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn connections_go_to_each_runtime_in_turn_and_the_threads_stop() {
+    fn work_goes_to_each_runtime_in_turn_and_the_threads_stop() {
+        let home = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         let workers = Workers::start(2).unwrap();
-        let spread = workers.spread();
+        let spread = workers.spread(home.handle().clone());
         let threads: Vec<_> = (0..6)
             .map(|_| {
-                spread.next().map(|handle| {
+                spread.next_connection().map(|handle| {
                     let (tx, rx) = std::sync::mpsc::channel();
                     handle.spawn(async move { tx.send(std::thread::current().id()).unwrap() });
                     rx.recv().unwrap()
@@ -138,7 +154,26 @@ mod tests {
         assert_ne!(a, b);
         assert_ne!(a, std::thread::current().id());
         assert_eq!((threads[4], threads[5]), (Some(a), Some(b)));
+        // HTTP/2 requests: on every runtime, the home one included.
+        let ran: Vec<std::thread::ThreadId> = home.block_on(async {
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+            for _ in 0..3 {
+                let tx = tx.clone();
+                hyper::rt::Executor::execute(&spread, async move {
+                    tx.send(std::thread::current().id()).unwrap();
+                });
+            }
+            drop(tx);
+            let mut ran = Vec::new();
+            while let Some(thread) = rx.recv().await {
+                ran.push(thread);
+            }
+            ran
+        });
+        let ran: std::collections::HashSet<_> = ran.into_iter().collect();
+        let all = [a, b, std::thread::current().id()];
+        assert_eq!(ran, all.into_iter().collect());
         workers.stop(Duration::from_secs(1));
-        assert!(Spread::default().next().is_none());
+        assert!(Spread::default().next_connection().is_none());
     }
 }

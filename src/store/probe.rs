@@ -180,8 +180,10 @@ mod tests {
     }
 
     /// The caller pinging goes away (its request cancelled) while others wait for its answer:
-    /// one of them pings instead, and every one is answered.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    /// one of them pings instead, and every one is answered. The clock is paused: a sleep ends
+    /// only once every other task waits, so the waiters are queued behind the stuck ping
+    /// before it is cancelled, however slow the machine.
+    #[tokio::test(start_paused = true)]
     async fn waiters_outlive_a_pinger_that_goes_away() {
         let probe = Arc::new(Probe::new(Duration::from_secs(3600)));
         let pings = Arc::new(AtomicUsize::new(0));
@@ -205,8 +207,10 @@ mod tests {
                 tokio::spawn(async move { ask(&probe, &pings, false).await })
             })
             .collect();
-        // Let them queue behind the stuck ping, then cancel it.
+        // They queue behind the stuck ping (this sleep ends once they all wait), then it is
+        // cancelled.
         tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(pings.load(Ordering::SeqCst), 1, "the waiters did not ping");
         stuck.abort();
         for waiter in waiters {
             assert!(waiter.await.unwrap().is_ok());

@@ -237,7 +237,7 @@ async fn shutdown_stops_accepting_finishes_requests_in_progress_and_returns() {
     let serving = tokio::spawn(app::serve(
         listener,
         broker.live.clone(),
-        workers.spread(),
+        workers.spread(tokio::runtime::Handle::current()),
         async {
             let _ = stopped.await;
         },

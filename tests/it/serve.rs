@@ -653,16 +653,38 @@ async fn connections_are_served_on_every_worker_thread() {
     for caller in callers {
         caller.await.unwrap();
     }
-    let after = worker_run_times(pid);
-    for (name, ran) in &after {
+    assert_every_worker_ran(&before, &worker_run_times(pid), "1,800 HTTP/1.1 requests");
+    // One HTTP/2 connection with many requests at once: they run on every thread too.
+    let before = worker_run_times(pid);
+    let http2 = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    for _ in 0..30 {
+        let answers = (0..30).map(|_| http2.get(format!("{}/healthz", server.endpoint)).send());
+        for answer in futures_util::future::join_all(answers).await {
+            let answer = answer.unwrap();
+            assert_eq!(answer.version(), reqwest::Version::HTTP_2);
+            assert_eq!(answer.status(), 200);
+        }
+    }
+    assert_every_worker_ran(&before, &worker_run_times(pid), "900 HTTP/2 requests");
+    stop(server);
+}
+
+fn assert_every_worker_ran(
+    before: &std::collections::BTreeMap<String, u64>,
+    after: &std::collections::BTreeMap<String, u64>,
+    served: &str,
+) {
+    for (name, ran) in after {
         // Idle, a worker's runtime sleeps: it runs no more than a few microseconds.
         let grew = Duration::from_nanos(ran - before[name]);
         assert!(
             grew >= Duration::from_millis(1),
-            "{name} ran {grew:?} while 1,800 requests were served"
+            "{name} ran {grew:?} while {served} were served"
         );
     }
-    stop(server);
 }
 
 /// The CPU time (ns) each `sts-worker-N` thread of `pid` has run, by thread name.
