@@ -2,8 +2,9 @@
 //! accept loop ([`crate::listener`]) hands each new connection to the next of them in turn
 //! (the accept loop's own runtime among them), which serves it until it closes: a request's
 //! parsing, proof, policy decision and answer run on one thread, never moved between cores
-//! by work stealing. The store's connections and the background tasks live on the main
-//! thread's runtime; a request reaches them through channels, as it would on any runtime.
+//! by work stealing. An HTTP/2 connection's requests, which hyper runs as tasks of their own,
+//! are handed out in turn as well. The store's connections and the background tasks live on
+//! the main thread's runtime; a request reaches them through channels, as on any runtime.
 //!
 //! Why not tokio's work-stealing runtime: under load, tasks woken on one thread and run on
 //! another, with the data they touch, cost about a fifth of the service's CPU. Measured with
