@@ -7,9 +7,9 @@
 //! the main thread's runtime; a request reaches them through channels, as on any runtime.
 //!
 //! Why not tokio's work-stealing runtime: under load, tasks woken on one thread and run on
-//! another, with the data they touch, cost about a fifth of the service's CPU. Measured with
-//! `BASELINE_BIN=… PAIRS=3 scripts/load` against that runtime: 1.19× the requests per second
-//! at 0.82× the CPU per request.
+//! another, with the data they touch, cost a sixth of the service's CPU. Measured with
+//! `BASELINE_BIN=… PAIRS=4 scripts/load` against that runtime: 1.14× the requests per second
+//! at 0.85× the CPU per request (medians of 4 alternated pairs).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -80,12 +80,20 @@ impl Workers {
         }
     }
 
-    /// Ends the threads' runtimes, letting tasks still running there (none once the listener
-    /// has shut down) up to `wait` to finish.
+    /// Ends the threads' runtimes, all at once: each waits at most `wait` for its blocking
+    /// tasks (a writer stuck on an output nobody reads); its other tasks, few once the
+    /// listeners have shut down, are dropped.
     pub fn stop(self, wait: Duration) {
-        for worker in self.threads {
-            let _ = worker.stop.send(wait);
-            if worker.thread.join().is_err() {
+        let threads: Vec<_> = self
+            .threads
+            .into_iter()
+            .map(|worker| {
+                let _ = worker.stop.send(wait);
+                worker.thread
+            })
+            .collect();
+        for thread in threads {
+            if thread.join().is_err() {
                 tracing::error!("a worker thread panicked");
             }
         }
