@@ -504,13 +504,14 @@ fn serve(config: Config, reload: Loader) -> anyhow::Result<()> {
     // Dropped last, after the runtime: lines logged while shutting down are written too.
     let _logs = sts_broker::logs::init(config.log_format).context("cannot start the log writer")?;
     // The main thread's runtime accepts connections, holds the store's connections and runs
-    // the background tasks; it and the workers' serve the connections (see `workers`).
+    // the background tasks; the workers' serve the connections (see `workers`).
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let workers = sts_broker::workers::Workers::start(sts_broker::workers::count() - 1)
-        .context("cannot start the worker threads")?;
-    let spread = workers.spread(runtime.handle().clone());
+    let threads = sts_broker::workers::count().map_err(anyhow::Error::msg)?;
+    let workers =
+        sts_broker::workers::Workers::start(threads).context("cannot start the worker threads")?;
+    let spread = workers.spread();
     let served = runtime.block_on(async move {
         let listen = config.server.listen.clone();
         if let Some(issuer) = &config.dev_issuer {

@@ -24,15 +24,15 @@ thread_local! {
 }
 
 /// A fresh request id: a random (version 4) UUID, as AWS's request ids look. A label, not a
-/// secret, so its bytes may be drawn ahead; never the same bytes twice.
+/// secret, so its bytes may be drawn ahead; the same bytes are never used twice.
 pub fn request_id() -> String {
     let mut bytes = [0u8; 16];
     ID_BYTES.with_borrow_mut(|(used, ahead)| {
         if *used == ahead.len() {
             // Should the generator ever fail, an all-zero UUID still answers the request (and
-            // `fill` failing means minting will refuse anyway).
+            // `fill` failing means minting will refuse anyway); the next id asks it again.
             if fill(ahead).is_err() {
-                ahead.fill(0);
+                return;
             }
             *used = 0;
         }

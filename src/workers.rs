@@ -1,10 +1,11 @@
 //! The threads that serve connections. Each runs a single-threaded tokio runtime, and the
-//! accept loop ([`crate::listener`]) hands each new connection to the next of them in turn
-//! (the accept loop's own runtime among them), which serves it until it closes: a request's
-//! parsing, proof, policy decision and answer run on one thread, never moved between cores
-//! by work stealing. An HTTP/2 connection's requests, which hyper runs as tasks of their own,
-//! are handed out in turn as well. The store's connections and the background tasks live on
-//! the main thread's runtime; a request reaches them through channels, as on any runtime.
+//! accept loop ([`crate::listener`]) hands each new connection to the next of them in turn,
+//! which serves it until it closes: a request's parsing, proof, policy decision and answer run
+//! on one thread, not moved between cores by work stealing. An HTTP/2 connection's requests,
+//! which hyper runs as tasks of their own, are handed out in turn as well. The main thread's
+//! runtime serves no connection: it accepts them and runs the store's connections and the
+//! background tasks, so a slow request never holds up a new connection or the store. A request
+//! reaches the store through channels, as on any runtime.
 //!
 //! Why not tokio's work-stealing runtime: under load, tasks woken on one thread and run on
 //! another, with the data they touch, cost a sixth of the service's CPU. Measured with
@@ -20,17 +21,30 @@ use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 
 /// Threads that serve requests: `TOKIO_WORKER_THREADS` if set (tokio's own variable), else
-/// the cores this process may use.
-pub fn count() -> usize {
-    std::env::var("TOKIO_WORKER_THREADS")
-        .ok()
-        .and_then(|v| v.trim().parse::<usize>().ok())
-        .filter(|&n| n > 0)
-        .or_else(|| std::thread::available_parallelism().ok().map(usize::from))
-        .unwrap_or(1)
+/// the cores this process may use. A value that is not a positive number is refused
+/// (`check-config` cannot see the environment, so the broker says so when it starts).
+pub fn count() -> Result<usize, String> {
+    threads(std::env::var("TOKIO_WORKER_THREADS").ok().as_deref())
 }
 
-/// The threads besides the main one, each running its own runtime until [`Workers::stop`].
+/// [`count`] with the variable's value, if set.
+fn threads(set: Option<&str>) -> Result<usize, String> {
+    match set {
+        Some(v) => match v.trim().parse::<usize>() {
+            Ok(n) if (1..=MAX_THREADS).contains(&n) => Ok(n),
+            _ => Err(format!(
+                "TOKIO_WORKER_THREADS must be a number of threads from 1 to {MAX_THREADS}, not {:?}",
+                crate::encoding::shorten(v)
+            )),
+        },
+        None => Ok(std::thread::available_parallelism().map_or(1, usize::from)),
+    }
+}
+
+/// Most serving threads `TOKIO_WORKER_THREADS` may ask for.
+const MAX_THREADS: usize = 1024;
+
+/// The serving threads, each running its own runtime until [`Workers::stop`].
 #[derive(Debug)]
 pub struct Workers {
     threads: Vec<Worker>,
@@ -44,10 +58,10 @@ struct Worker {
 }
 
 impl Workers {
-    /// Starts `extra` threads (none: every connection is served by the caller's runtime).
-    pub fn start(extra: usize) -> std::io::Result<Workers> {
-        let mut threads = Vec::with_capacity(extra);
-        for n in 0..extra {
+    /// Starts `count` threads (none: every connection is served by the accept loop's runtime).
+    pub fn start(count: usize) -> std::io::Result<Workers> {
+        let mut threads = Vec::with_capacity(count);
+        for n in 0..count {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
@@ -69,20 +83,18 @@ impl Workers {
         Ok(Workers { threads })
     }
 
-    /// Where connections go: `home` (the runtime the accept loop runs on) and each of these
-    /// threads, in turn.
-    pub fn spread(&self, home: Handle) -> Spread {
-        let mut targets = vec![home];
-        targets.extend(self.threads.iter().map(|w| w.handle.clone()));
+    /// Where connections go: to each of these threads in turn.
+    pub fn spread(&self) -> Spread {
         Spread {
-            targets: targets.into(),
+            targets: self.threads.iter().map(|w| w.handle.clone()).collect(),
             next: Arc::default(),
         }
     }
 
-    /// Ends the threads' runtimes, all at once: each waits at most `wait` for its blocking
-    /// tasks (a writer stuck on an output nobody reads); its other tasks, few once the
-    /// listeners have shut down, are dropped.
+    /// Ends the threads' runtimes, all at once: their tasks, few once the listeners have shut
+    /// down, are dropped, and each waits at most `wait` for its blocking tasks (a writer stuck
+    /// on an output nobody reads). A thread still running after that (a task that never
+    /// yields) is left behind rather than waited for.
     pub fn stop(self, wait: Duration) {
         let threads: Vec<_> = self
             .threads
@@ -92,16 +104,25 @@ impl Workers {
                 worker.thread
             })
             .collect();
+        let deadline = std::time::Instant::now() + wait + STOP_MARGIN;
         for thread in threads {
-            if thread.join().is_err() {
+            while !thread.is_finished() && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if !thread.is_finished() {
+                tracing::warn!("a worker thread did not stop: left behind");
+            } else if thread.join().is_err() {
                 tracing::error!("a worker thread panicked");
             }
         }
     }
 }
 
-/// Runtimes work is spread over, in turn, the first being the one the accept loop runs on.
-/// The default has none: everything stays on the caller's runtime.
+/// Time a worker thread is given, beyond its runtime's wait, to end.
+const STOP_MARGIN: Duration = Duration::from_millis(100);
+
+/// Runtimes work is spread over, in turn. The default has none: everything stays on the
+/// caller's runtime.
 #[derive(Debug, Clone, Default)]
 pub struct Spread {
     targets: Arc<[Handle]>,
@@ -109,16 +130,13 @@ pub struct Spread {
 }
 
 impl Spread {
-    /// The runtime the next connection goes to: `None` for the accept loop's own.
+    /// The runtime the next connection goes to (`None`: the caller's).
     pub fn next_connection(&self) -> Option<&Handle> {
-        let n = self.turn()?;
-        (n > 0).then(|| &self.targets[n])
-    }
-
-    /// The next turn's index into `targets`, if there are any.
-    fn turn(&self) -> Option<usize> {
-        (!self.targets.is_empty())
-            .then(|| self.next.fetch_add(1, Ordering::Relaxed) % self.targets.len())
+        if self.targets.is_empty() {
+            return None;
+        }
+        let n = self.next.fetch_add(1, Ordering::Relaxed) % self.targets.len();
+        Some(&self.targets[n])
     }
 }
 
@@ -130,8 +148,8 @@ where
     F::Output: Send + 'static,
 {
     fn execute(&self, task: F) {
-        match self.turn() {
-            Some(n) => drop(self.targets[n].spawn(task)),
+        match self.next_connection() {
+            Some(runtime) => drop(runtime.spawn(task)),
             None => drop(tokio::spawn(task)),
         }
     }
@@ -142,47 +160,67 @@ mod tests {
     use super::*;
 
     #[test]
-    fn work_goes_to_each_runtime_in_turn_and_the_threads_stop() {
-        let home = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
+    fn work_goes_to_each_thread_in_turn_and_the_threads_stop() {
         let workers = Workers::start(2).unwrap();
-        let spread = workers.spread(home.handle().clone());
-        let threads: Vec<_> = (0..6)
-            .map(|_| {
-                spread.next_connection().map(|handle| {
-                    let (tx, rx) = std::sync::mpsc::channel();
-                    handle.spawn(async move { tx.send(std::thread::current().id()).unwrap() });
-                    rx.recv().unwrap()
-                })
-            })
+        let spread = workers.spread();
+        let ran_on = |handle: &Handle| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            handle.spawn(async move { tx.send(std::thread::current().id()).unwrap() });
+            rx.recv().unwrap()
+        };
+        let threads: Vec<_> = (0..4)
+            .map(|_| ran_on(spread.next_connection().unwrap()))
             .collect();
-        assert_eq!(threads[0], None, "the accept loop's runtime has its turn");
-        assert_eq!(threads[3], None);
-        let (a, b) = (threads[1].unwrap(), threads[2].unwrap());
+        let (a, b) = (threads[0], threads[1]);
         assert_ne!(a, b);
         assert_ne!(a, std::thread::current().id());
-        assert_eq!((threads[4], threads[5]), (Some(a), Some(b)));
-        // HTTP/2 requests: on every runtime, the home one included.
-        let ran: Vec<std::thread::ThreadId> = home.block_on(async {
-            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-            for _ in 0..3 {
-                let tx = tx.clone();
-                hyper::rt::Executor::execute(&spread, async move {
-                    tx.send(std::thread::current().id()).unwrap();
-                });
-            }
-            drop(tx);
-            let mut ran = Vec::new();
-            while let Some(thread) = rx.recv().await {
-                ran.push(thread);
-            }
-            ran
-        });
-        let ran: std::collections::HashSet<_> = ran.into_iter().collect();
-        let all = [a, b, std::thread::current().id()];
-        assert_eq!(ran, all.into_iter().collect());
+        assert_eq!((threads[2], threads[3]), (a, b));
+        // HTTP/2 requests: on each thread in turn as well.
+        let (tx, rx) = std::sync::mpsc::channel();
+        for _ in 0..2 {
+            let tx = tx.clone();
+            hyper::rt::Executor::execute(&spread, async move {
+                tx.send(std::thread::current().id()).unwrap();
+            });
+        }
+        let ran: std::collections::HashSet<_> = [rx.recv().unwrap(), rx.recv().unwrap()].into();
+        assert_eq!(ran, [a, b].into());
         workers.stop(Duration::from_secs(1));
         assert!(Spread::default().next_connection().is_none());
+    }
+
+    #[test]
+    fn a_thread_that_never_yields_does_not_hold_up_the_stop() {
+        let workers = Workers::start(1).unwrap();
+        let spread = workers.spread();
+        let (started, running) = std::sync::mpsc::channel();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let spinning = stop.clone();
+        spread.next_connection().unwrap().spawn(async move {
+            started.send(()).unwrap();
+            while !spinning.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        });
+        running.recv().unwrap();
+        let asked = std::time::Instant::now();
+        workers.stop(Duration::from_millis(100));
+        assert!(
+            asked.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            asked.elapsed()
+        );
+        stop.store(true, Ordering::Relaxed);
+    }
+
+    #[test]
+    fn an_unusable_thread_count_is_refused() {
+        assert_eq!(threads(Some("3")), Ok(3));
+        assert_eq!(threads(Some(" 2\n")), Ok(2));
+        for bad in ["0", "many", "1025", "-1", ""] {
+            let refused = threads(Some(bad)).unwrap_err();
+            assert!(refused.contains("TOKIO_WORKER_THREADS"), "{refused}");
+        }
+        assert!(threads(None).unwrap() >= 1);
     }
 }

@@ -225,8 +225,8 @@ async fn an_address_holds_at_most_max_connections_per_ip() {
 
 /// Shutdown: the listener stops accepting, a request in progress (its body still arriving)
 /// is answered, a connection that never completes its headers is closed by its timeout, and
-/// `serve` returns. The connections are spread over the test's runtime and a worker thread's
-/// (the first to the first, the second to the other), as the binary spreads them.
+/// `serve` returns. The connections are served on a worker thread's runtime, as the binary
+/// serves them, not the test's.
 #[tokio::test]
 async fn shutdown_stops_accepting_finishes_requests_in_progress_and_returns() {
     let broker = broker("header_read_timeout_seconds = 1").await;
@@ -237,7 +237,7 @@ async fn shutdown_stops_accepting_finishes_requests_in_progress_and_returns() {
     let serving = tokio::spawn(app::serve(
         listener,
         broker.live.clone(),
-        workers.spread(tokio::runtime::Handle::current()),
+        workers.spread(),
         async {
             let _ = stopped.await;
         },

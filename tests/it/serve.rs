@@ -620,9 +620,8 @@ async fn a_log_reader_that_stops_reading_holds_up_no_request() {
 }
 
 /// Connections are spread over the serving threads (`TOKIO_WORKER_THREADS`, see
-/// `src/workers.rs`): with three, each of the two beside the main one serves requests, as the
-/// CPU time the kernel counts for it shows (`/proc/PID/task/TID/schedstat`), and every request
-/// is answered.
+/// `src/workers.rs`): with two, each serves requests, as the CPU time the kernel counts for it
+/// shows (`/proc/PID/task/TID/schedstat`), and every request is answered.
 #[tokio::test]
 async fn connections_are_served_on_every_worker_thread() {
     let dir = tempfile::tempdir().unwrap();
@@ -631,13 +630,13 @@ async fn connections_are_served_on_every_worker_thread() {
         .replace("dir = \"../keys\"", "dir = \"keys\"");
     let config = dir.path().join("dev.toml");
     std::fs::write(&config, dev).unwrap();
-    let server = serve_with_env(config.to_str().unwrap(), &[("TOKIO_WORKER_THREADS", "3")]);
+    let server = serve_with_env(config.to_str().unwrap(), &[("TOKIO_WORKER_THREADS", "2")]);
     wait_ready(&server.endpoint).await;
     let pid = server.child.id();
     let before = worker_run_times(pid);
     let names: Vec<&String> = before.keys().collect();
     assert_eq!(names, ["sts-worker-1", "sts-worker-2"]);
-    // One connection per client: six of them, two for each thread.
+    // One connection per client: six of them, three for each thread.
     let callers: Vec<_> = (0..6)
         .map(|_| {
             let endpoint = server.endpoint.clone();
@@ -702,4 +701,29 @@ fn worker_run_times(pid: u32) -> std::collections::BTreeMap<String, u64> {
             })
         })
         .collect()
+}
+
+/// A `TOKIO_WORKER_THREADS` that is not a usable number of threads stops the start, saying so,
+/// rather than being ignored.
+#[test]
+fn an_unusable_thread_count_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = include_str!("../../config/dev.toml")
+        .replace("listen = \"127.0.0.1:4566\"", "listen = \"127.0.0.1:0\"")
+        .replace("dir = \"../keys\"", "dir = \"keys\"");
+    let config = dir.path().join("dev.toml");
+    std::fs::write(&config, dev).unwrap();
+    for value in ["0", "lots"] {
+        let out = Command::new(BIN)
+            .args(["serve", "--config", config.to_str().unwrap()])
+            .env("TOKIO_WORKER_THREADS", value)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            said.contains("TOKIO_WORKER_THREADS must be a number of threads from 1 to 1024"),
+            "{said}"
+        );
+    }
 }

@@ -458,11 +458,17 @@ impl RedisCluster {
     /// `CLUSTER FAILOVER` on a replica; returns once it is a master and the cluster is ok.
     /// Redis gives up a manual failover its master does not complete within 5 s (a busy
     /// machine's cluster bus can be that late), so the command is sent again every
-    /// [`FAILOVER_RETRY`] until the replica has taken over.
+    /// [`FAILOVER_RETRY`] until the replica has taken over. The first must be accepted.
     pub async fn failover(&self) -> u16 {
         let replica = self.node_with_role("slave").await;
+        let _: String = query(
+            replica,
+            &self.password,
+            redis::cmd("CLUSTER").arg("FAILOVER"),
+        )
+        .await;
         let password = self.password.clone();
-        let mut asked: Option<Instant> = None;
+        let mut asked = Some(Instant::now());
         until("the replica took over", || {
             let password = password.clone();
             let ask = asked.is_none_or(|at| at.elapsed() >= FAILOVER_RETRY);
