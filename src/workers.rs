@@ -7,10 +7,13 @@
 //! background tasks, so a slow request never holds up a new connection or the store. A request
 //! reaches the store through channels, as on any runtime.
 //!
-//! Why not tokio's work-stealing runtime: under load, tasks woken on one thread and run on
-//! another, with the data they touch, cost a sixth of the service's CPU. Measured with
-//! `BASELINE_BIN=… PAIRS=4 scripts/load` against that runtime: 1.14× the requests per second
-//! at 0.85× the CPU per request (medians of 4 alternated pairs).
+//! Against tokio's work-stealing runtime (`BASELINE_BIN=… PAIRS=3 scripts/load`, medians of 3
+//! alternated pairs): 1.005× the requests per second at 0.96× the CPU per request. What is
+//! left of the cross-thread cost is the store: every session write goes from its request's
+//! thread to the main thread's Redis connection and back. Serving connections on the main
+//! thread too (its requests' writes then stay on one thread) measured 1.14× and 0.85×, but
+//! let one slow request hold up accepting and every store command; a Redis connection per
+//! serving thread would keep both.
 
 use std::future::Future;
 use std::sync::Arc;
