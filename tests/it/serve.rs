@@ -141,6 +141,18 @@ pub(crate) async fn wait_ready(endpoint: &str) -> Vec<u16> {
     }
 }
 
+/// The dev configuration written into `dir` with `extra` appended: listening on a port the
+/// kernel picks, its keys in `dir/keys`.
+fn dev_config(dir: &std::path::Path, extra: &str) -> std::path::PathBuf {
+    let dev = include_str!("../../config/dev.toml")
+        .replace("listen = \"127.0.0.1:4566\"", "listen = \"127.0.0.1:0\"")
+        .replace("dir = \"../keys\"", "dir = \"keys\"")
+        + extra;
+    let config = dir.join("dev.toml");
+    std::fs::write(&config, dev).unwrap();
+    config
+}
+
 /// Sends SIGTERM, checks the broker exits 0, and returns its log (plain text: stderr is a
 /// pipe, not a terminal, so no colour sequence).
 pub(crate) fn stop(mut server: Server) -> String {
@@ -162,11 +174,7 @@ pub(crate) fn stop(mut server: Server) -> String {
 #[tokio::test]
 async fn serve_dev_config_mints_with_a_dev_token_and_exits_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let dev = include_str!("../../config/dev.toml")
-        .replace("listen = \"127.0.0.1:4566\"", "listen = \"127.0.0.1:0\"")
-        .replace("dir = \"../keys\"", "dir = \"keys\"");
-    let config = dir.path().join("dev.toml");
-    std::fs::write(&config, dev).unwrap();
+    let config = dev_config(dir.path(), "");
     let config = config.to_str().unwrap();
 
     let server = serve(config);
@@ -505,12 +513,10 @@ trust_policy = '{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "P
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_log_reader_that_stops_reading_holds_up_no_request() {
     let dir = tempfile::tempdir().unwrap();
-    let dev = include_str!("../../config/dev.toml")
-        .replace("listen = \"127.0.0.1:4566\"", "listen = \"127.0.0.1:0\"")
-        .replace("dir = \"../keys\"", "dir = \"keys\"")
-        + "\n[metrics]\nlisten = \"127.0.0.1:0\"\n[audit]\noutput = \"stderr\"\n";
-    let config = dir.path().join("dev.toml");
-    std::fs::write(&config, dev).unwrap();
+    let config = dev_config(
+        dir.path(),
+        "\n[metrics]\nlisten = \"127.0.0.1:0\"\n[audit]\noutput = \"stderr\"\n",
+    );
     let (resume, hold) = std::sync::mpsc::channel();
     // `RUST_LOG=debug`: several lines per request, far more than a pipe holds.
     let server = serve_listening(config.to_str().unwrap(), true, &[], Some(hold));
@@ -625,11 +631,7 @@ async fn a_log_reader_that_stops_reading_holds_up_no_request() {
 #[tokio::test]
 async fn connections_are_served_on_every_worker_thread() {
     let dir = tempfile::tempdir().unwrap();
-    let dev = include_str!("../../config/dev.toml")
-        .replace("listen = \"127.0.0.1:4566\"", "listen = \"127.0.0.1:0\"")
-        .replace("dir = \"../keys\"", "dir = \"keys\"");
-    let config = dir.path().join("dev.toml");
-    std::fs::write(&config, dev).unwrap();
+    let config = dev_config(dir.path(), "");
     let server = serve_with_env(config.to_str().unwrap(), &[("TOKIO_WORKER_THREADS", "2")]);
     wait_ready(&server.endpoint).await;
     let pid = server.child.id();
@@ -708,11 +710,7 @@ fn worker_run_times(pid: u32) -> std::collections::BTreeMap<String, u64> {
 #[test]
 fn an_unusable_thread_count_stops_the_start() {
     let dir = tempfile::tempdir().unwrap();
-    let dev = include_str!("../../config/dev.toml")
-        .replace("listen = \"127.0.0.1:4566\"", "listen = \"127.0.0.1:0\"")
-        .replace("dir = \"../keys\"", "dir = \"keys\"");
-    let config = dir.path().join("dev.toml");
-    std::fs::write(&config, dev).unwrap();
+    let config = dev_config(dir.path(), "");
     for value in ["0", "lots"] {
         let out = Command::new(BIN)
             .args(["serve", "--config", config.to_str().unwrap()])
