@@ -178,27 +178,20 @@ pub async fn serve(
         let builder = builder.clone();
         let app = app.clone();
         let slot = (permit, held);
-        match spread.next_connection() {
-            None => {
-                tokio::spawn(async move {
-                    let _slot = slot;
-                    serve_connection(&builder, stream, peer, app, limits, watcher).await;
-                });
-            }
+        let serve = async move |stream| {
+            let _slot = slot;
+            serve_connection(&builder, stream, peer, app, limits, watcher).await;
+        };
+        match spread.next_runtime() {
+            None => drop(tokio::spawn(serve(stream))),
             // Registered with this runtime's reactor: moved to the other's.
             Some(runtime) => match stream.into_std() {
-                Ok(stream) => {
-                    runtime.spawn(async move {
-                        let _slot = slot;
-                        match TcpStream::from_std(stream) {
-                            Ok(stream) => {
-                                serve_connection(&builder, stream, peer, app, limits, watcher)
-                                    .await;
-                            }
-                            Err(e) => tracing::debug!(error = %e, "cannot serve a connection"),
-                        }
-                    });
-                }
+                Ok(stream) => drop(runtime.spawn(async move {
+                    match TcpStream::from_std(stream) {
+                        Ok(stream) => serve(stream).await,
+                        Err(e) => tracing::debug!(error = %e, "cannot serve a connection"),
+                    }
+                })),
                 Err(e) => tracing::debug!(error = %e, "cannot hand a connection over"),
             },
         }

@@ -24,7 +24,7 @@ use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 
 /// Threads that serve requests: `TOKIO_WORKER_THREADS` if set (tokio's own variable), else
-/// the cores this process may use. A value that is not a positive number is refused
+/// the cores this process may use. A value that is not a number from 1 to 1024 is refused
 /// (`check-config` cannot see the environment, so the broker says so when it starts).
 pub fn count() -> Result<usize, String> {
     threads(std::env::var("TOKIO_WORKER_THREADS").ok().as_deref())
@@ -134,7 +134,7 @@ pub struct Spread {
 
 impl Spread {
     /// The runtime the next connection goes to (`None`: the caller's).
-    pub fn next_connection(&self) -> Option<&Handle> {
+    pub fn next_runtime(&self) -> Option<&Handle> {
         if self.targets.is_empty() {
             return None;
         }
@@ -151,7 +151,7 @@ where
     F::Output: Send + 'static,
 {
     fn execute(&self, task: F) {
-        match self.next_connection() {
+        match self.next_runtime() {
             Some(runtime) => drop(runtime.spawn(task)),
             None => drop(tokio::spawn(task)),
         }
@@ -172,7 +172,7 @@ mod tests {
             rx.recv().unwrap()
         };
         let threads: Vec<_> = (0..4)
-            .map(|_| ran_on(spread.next_connection().unwrap()))
+            .map(|_| ran_on(spread.next_runtime().unwrap()))
             .collect();
         let (a, b) = (threads[0], threads[1]);
         assert_ne!(a, b);
@@ -189,7 +189,7 @@ mod tests {
         let ran: std::collections::HashSet<_> = [rx.recv().unwrap(), rx.recv().unwrap()].into();
         assert_eq!(ran, [a, b].into());
         workers.stop(Duration::from_secs(1));
-        assert!(Spread::default().next_connection().is_none());
+        assert!(Spread::default().next_runtime().is_none());
     }
 
     #[test]
@@ -199,7 +199,7 @@ mod tests {
         let (started, running) = std::sync::mpsc::channel();
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let spinning = stop.clone();
-        spread.next_connection().unwrap().spawn(async move {
+        spread.next_runtime().unwrap().spawn(async move {
             started.send(()).unwrap();
             while !spinning.load(Ordering::Relaxed) {
                 std::thread::sleep(Duration::from_millis(1));
