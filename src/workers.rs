@@ -3,17 +3,15 @@
 //! which serves it until it closes: a request's parsing, proof, policy decision and answer run
 //! on one thread, not moved between cores by work stealing. An HTTP/2 connection's requests,
 //! which hyper runs as tasks of their own, are handed out in turn as well. The main thread's
-//! runtime serves no connection: it accepts them and runs the store's connections and the
-//! background tasks, so a slow request never holds up a new connection or the store. A request
-//! reaches the store through channels, as on any runtime.
+//! runtime serves no connection: it accepts them and runs the store's shared connection and
+//! the background tasks, so a slow request never holds up a new connection or the store. Each
+//! serving thread writes session records over a Redis connection of its own
+//! ([`crate::store`]'s batches), so a request's write does not leave its thread either.
 //!
 //! Against tokio's work-stealing runtime (`BASELINE_BIN=… PAIRS=3 scripts/load`, medians of 3
-//! alternated pairs): 1.005× the requests per second at 0.96× the CPU per request. What is
-//! left of the cross-thread cost is the store: every session write goes from its request's
-//! thread to the main thread's Redis connection and back. Serving connections on the main
-//! thread too (its requests' writes then stay on one thread) measured 1.14× and 0.85×, but
-//! let one slow request hold up accepting and every store command; a Redis connection per
-//! serving thread would keep both.
+//! alternated pairs): 1.005× the requests per second at 0.96× the CPU per request with every
+//! write crossing to the main thread's connection and back; the connection per thread then
+//! gave 1.14× and 0.88× on top of that.
 
 use std::future::Future;
 use std::sync::Arc;

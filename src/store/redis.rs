@@ -7,8 +7,9 @@
 //! deadline, so a stalled Redis turns into an error rather than a hung request. No command
 //! names keys of two slots: each entry is one key, and scripts touch only their one key, but
 //! for the IAM documents' (`super::documents`), whose keys share the `{iam}` hash tag. Session
-//! records are written in pipelines ([`super::batch`]), on a cluster one per node.
-//! Subscriptions get a dedicated connection each (pub/sub cannot share the multiplexed one);
+//! records are written in pipelines ([`super::batch`]), on a cluster one per node; on one
+//! server or behind Sentinel, each serving thread writes over a connection of its own
+//! ([`Dialer`]). Subscriptions get a dedicated connection each (pub/sub cannot share the multiplexed one);
 //! on a cluster, to any node, since `PUBLISH` reaches every node.
 
 use std::sync::Arc;
@@ -71,8 +72,39 @@ enum Subscriber {
 /// The master Sentinel names: one multiplexed connection, dropped on any failure so the next
 /// command asks the Sentinels again.
 pub(super) struct SentinelLink {
-    sentinel: tokio::sync::Mutex<SentinelClient>,
+    /// Shared by the links of every thread ([`Dialer`]).
+    sentinel: Arc<tokio::sync::Mutex<SentinelClient>>,
     current: ArcSwapOption<MultiplexedConnection>,
+}
+
+/// Makes a link of its own for the thread that asks: its connection is driven by that thread's
+/// runtime, so a write sent and answered there never wakes another thread ([`super::batch`]).
+/// One server and Sentinel only: a cluster's client is shared, as it holds a connection to
+/// every node.
+#[derive(Clone)]
+pub(super) enum Dialer {
+    Single(Box<Client>),
+    Sentinel(Arc<tokio::sync::Mutex<SentinelClient>>),
+}
+
+impl Dialer {
+    /// A new link: to one server, connected now, within the deadline; through the Sentinels, at
+    /// its first command.
+    pub(super) async fn dial(&self) -> Result<Link, StoreError> {
+        match self {
+            Dialer::Single(client) => Ok(Link::Single(manager(client).await?)),
+            Dialer::Sentinel(sentinel) => Ok(Link::Sentinel(SentinelLink::new(sentinel.clone()))),
+        }
+    }
+}
+
+/// A self-reconnecting connection to the one server `client` names, made within the deadline.
+async fn manager(client: &Client) -> Result<ConnectionManager, StoreError> {
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(COMMAND_TIMEOUT))
+        .set_response_timeout(Some(COMMAND_TIMEOUT))
+        .set_number_of_retries(1);
+    Ok(deadline(client.get_connection_manager_with_config(config)).await??)
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -101,13 +133,10 @@ impl RedisStore {
     }
 
     async fn single(client: Client) -> Result<RedisStore, StoreError> {
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(COMMAND_TIMEOUT))
-            .set_response_timeout(Some(COMMAND_TIMEOUT))
-            .set_number_of_retries(1);
-        let connection = deadline(client.get_connection_manager_with_config(config)).await??;
+        let connection = manager(&client).await?;
         Ok(RedisStore::new(
             Link::Single(connection),
+            Some(Dialer::Single(Box::new(client.clone()))),
             Subscriber::Single(Box::new(client)),
         ))
     }
@@ -142,6 +171,7 @@ impl RedisStore {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(RedisStore::new(
             Link::Cluster(connection),
+            None,
             Subscriber::Cluster {
                 nodes,
                 next: AtomicUsize::new(0),
@@ -186,21 +216,20 @@ impl RedisStore {
         if let Some(password) = &auth.password {
             builder = builder.set_client_to_sentinel_password(password.expose());
         }
-        let link = Arc::new(SentinelLink {
-            sentinel: tokio::sync::Mutex::new(builder.build()?),
-            current: ArcSwapOption::empty(),
-        });
+        let sentinel = Arc::new(tokio::sync::Mutex::new(builder.build()?));
+        let link = SentinelLink::new(sentinel.clone());
         if let Err(e) = Box::pin(link.connection()).await {
             return Err(Box::pin(whose_refusal(e, urls, auth, settings)).await);
         }
         Ok(RedisStore::new(
             Link::Sentinel(link.clone()),
+            Some(Dialer::Sentinel(sentinel)),
             Subscriber::Sentinel(link),
         ))
     }
 
-    fn new(link: Link, subscriber: Subscriber) -> RedisStore {
-        let writes = Writes::start(link.clone());
+    fn new(link: Link, dialer: Option<Dialer>, subscriber: Subscriber) -> RedisStore {
+        let writes = Writes::start(link.clone(), dialer);
         RedisStore {
             writes,
             link,
@@ -543,6 +572,13 @@ impl Request for redis::Pipeline {
 }
 
 impl SentinelLink {
+    fn new(sentinel: Arc<tokio::sync::Mutex<SentinelClient>>) -> Arc<SentinelLink> {
+        Arc::new(SentinelLink {
+            sentinel,
+            current: ArcSwapOption::empty(),
+        })
+    }
+
     /// The connection to the master, made (after asking the Sentinels) when there is none.
     async fn connection(
         &self,

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use aws_sdk_sts::config::retry::RetryConfig;
 use aws_sdk_sts::config::{BehaviorVersion, Credentials, Region};
@@ -12,6 +13,7 @@ use sts_broker::broker::Broker;
 use sts_broker::broker::reload::Live;
 use sts_broker::clock::{Clock, SystemClock};
 use sts_broker::config::Config;
+use sts_broker::workers::Workers;
 use tokio::sync::oneshot;
 
 use super::idp::TestIdp;
@@ -63,6 +65,22 @@ pub struct TestBroker {
     pub live: Arc<Live>,
     pub dir: tempfile::TempDir,
     _stop: oneshot::Sender<()>,
+    _threads: ServingThreads,
+}
+
+/// Threads a test broker serves its connections on, as the binary does (each a runtime of its
+/// own, with its own store connection); stopped with the broker.
+struct ServingThreads(Option<Workers>);
+
+/// Serving threads of each test broker: two, as on the machines the suite runs on.
+const SERVING_THREADS: usize = 2;
+
+impl Drop for ServingThreads {
+    fn drop(&mut self) {
+        if let Some(workers) = self.0.take() {
+            workers.stop(Duration::ZERO);
+        }
+    }
 }
 
 /// The body of a `[store]` table for `store`, written for a broker in `dir`: `store` is either
@@ -435,8 +453,10 @@ impl TestBroker {
         let addr: SocketAddr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let serving = live.clone();
+        let threads = Workers::start(SERVING_THREADS).unwrap();
+        let spread = threads.spread();
         tokio::spawn(async move {
-            app::serve(listener, serving, Default::default(), async {
+            app::serve(listener, serving, spread, async {
                 let _ = stopped.await;
             })
             .await
@@ -448,6 +468,7 @@ impl TestBroker {
             live,
             dir,
             _stop: stop,
+            _threads: ServingThreads(Some(threads)),
         }
     }
 
@@ -460,25 +481,7 @@ impl TestBroker {
         let live = std::thread::spawn(move || Live::new(broker, None))
             .join()
             .unwrap();
-        let state = live.current();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr: SocketAddr = listener.local_addr().unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let serving = live.clone();
-        tokio::spawn(async move {
-            app::serve(listener, serving, Default::default(), async {
-                let _ = stopped.await;
-            })
-            .await
-            .unwrap();
-        });
-        TestBroker {
-            endpoint: format!("http://{addr}"),
-            state,
-            live,
-            dir,
-            _stop: stop,
-        }
+        TestBroker::serving(dir, live).await
     }
 
     /// An STS client as an application would build one, pointed at the broker, no retries.

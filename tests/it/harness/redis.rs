@@ -161,6 +161,18 @@ impl RedisServer {
             .map_or(0, |n| n.parse().unwrap())
     }
 
+    /// Connections open to the server, not counting the one that asks.
+    pub async fn clients(&self) -> usize {
+        let client = ::redis::Client::open(self.url()).unwrap();
+        let mut c = client.get_multiplexed_async_connection().await.unwrap();
+        let list: String = ::redis::cmd("CLIENT")
+            .arg("LIST")
+            .query_async(&mut c)
+            .await
+            .unwrap();
+        list.lines().count() - 1
+    }
+
     /// Raw value of a key.
     pub async fn get(&self, key: &str) -> Option<String> {
         let client = ::redis::Client::open(self.url()).unwrap();
