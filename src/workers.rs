@@ -4,9 +4,10 @@
 //! on one thread, not moved between cores by work stealing. An HTTP/2 connection's requests,
 //! which hyper runs as tasks of their own, are handed out in turn as well. The main thread's
 //! runtime serves no connection: it accepts them and runs the store's shared connection and
-//! the background tasks, so a slow request never holds up a new connection or the store. Each
-//! serving thread writes session records over a Redis connection of its own
-//! ([`crate::store`]'s batches), so a request's write does not leave its thread either.
+//! the background tasks, so a slow request never holds up a new connection or the store. On
+//! one Redis server, each serving thread writes session records over a connection of its own
+//! ([`crate::store`]'s batches), so a request's session write does not leave its thread
+//! either ([`is_serving_thread`]).
 //!
 //! Against tokio's work-stealing runtime (`BASELINE_BIN=… PAIRS=3 scripts/load`, medians of 3
 //! alternated pairs): 1.005× the requests per second at 0.96× the CPU per request with every
@@ -71,6 +72,7 @@ impl Workers {
             let thread = std::thread::Builder::new()
                 .name(format!("sts-worker-{}", n + 1))
                 .spawn(move || {
+                    SERVING.set(true);
                     // A current-thread runtime runs its tasks only inside `block_on`.
                     let wait = runtime.block_on(stopped).unwrap_or(Duration::ZERO);
                     runtime.shutdown_timeout(wait);
@@ -117,6 +119,18 @@ impl Workers {
             }
         }
     }
+}
+
+thread_local! {
+    /// Whether this thread is one of [`Workers`]' threads.
+    static SERVING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether the calling thread is a serving thread: it runs its own single-threaded runtime,
+/// and nothing else, until it is stopped. What such a thread keeps for itself (the store's
+/// per-thread connection) is driven by that runtime.
+pub fn is_serving_thread() -> bool {
+    SERVING.get()
 }
 
 /// Time a worker thread is given, beyond its runtime's wait, to end.

@@ -4,8 +4,9 @@
 //! the next: a lone write leaves at once, a busy broker sends what arrived during one round
 //! trip. Each write still succeeds or fails on its own reply, and its caller waits no longer
 //! than the store's deadline, queueing included. A write whose caller is no longer waiting (its
-//! deadline passed while it queued) is not sent at all: a caller told "timeout" never has its
-//! value land later, behind a newer one.
+//! deadline passed while it queued, or while its lane connected) is not sent at all. One sent
+//! just before its caller's deadline may still land after the caller was told "timeout", as
+//! any command can.
 //!
 //! On a cluster a pipeline may only hold keys one node serves: writes are put in one lane per
 //! master (by node id) after the cluster's own slot table (`CLUSTER SLOTS`, read every second
@@ -16,21 +17,21 @@
 //! if its caller still waits; so is a write whose slot the table does not place, at most
 //! [`ALONE`] at a time.
 //!
-//! On one server or behind Sentinel, a thread that runs a runtime of its own (each of the
-//! broker's serving threads, [`crate::workers`]) writes through a lane of its own over a
-//! connection of its own, made at its first write and driven by that thread: a write is
-//! queued, sent, answered and handed back without waking another thread (against one lane on
-//! the main thread: 1.14x the requests per second at 0.88x the CPU per request). At most
-//! [`MAX_OWN_LANES`] threads per store have one; the lanes and their connections end with the
-//! store.
+//! On one server, each of the broker's serving threads ([`crate::workers`]) writes through a
+//! lane of its own over a connection of its own, made at its first write and driven by that
+//! thread: a write is queued, sent, answered and handed back without waking another thread
+//! (against one lane on the main thread: 1.14x the requests per second at 0.88x the CPU per
+//! request). At most [`MAX_OWN_LANES`] threads per store have one; the others, and a lane
+//! that cannot connect (Redis's `maxclients` reached), write through the shared lane. The
+//! lanes and their connections end with the store. Writes of one key made at the same moment
+//! on two threads land in either order, as two replicas' would; a write answered before
+//! another is made still lands first.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
@@ -53,9 +54,12 @@ const MAX_LANES: usize = 1000;
 const SLOTS: u16 = 16384;
 /// Writes sent on their own (slot not placed by the table) in flight at once.
 const ALONE: usize = 256;
-/// Most threads with a lane (and a connection) of their own, per store; writes made on any
-/// other go through the shared one.
+/// Most serving threads with a lane (and a connection) of their own, per store; the writes of
+/// any other go through the shared one.
 const MAX_OWN_LANES: usize = 64;
+/// How long a serving thread's lane that could not connect sends through the shared one before
+/// it tries again.
+const REDIAL: Duration = Duration::from_secs(1);
 
 /// One `SET key value EX seconds` and who waits for its reply.
 struct Write {
@@ -88,7 +92,7 @@ impl Write {
 #[derive(Clone)]
 pub(super) struct Writes {
     queue: mpsc::Sender<Write>,
-    /// The lanes of each thread, where the store allows them.
+    /// The serving threads' own lanes, where the store allows them.
     own: Option<Arc<OwnLanes>>,
 }
 
@@ -98,72 +102,86 @@ impl std::fmt::Debug for Writes {
     }
 }
 
-/// A lane per thread, with a connection of its own: on a thread that runs its own runtime (each
-/// of the broker's serving threads), a write is queued, sent, answered and handed back without
-/// waking another thread. The registry holds each lane's queue; the threads hold only weak
-/// handles, so the lanes and their connections end with the store.
+/// A lane per serving thread ([`crate::workers`]), with a connection of its own driven by that
+/// thread: a write is queued, sent, answered and handed back without waking another thread.
+/// The registry holds each lane's queue; the threads hold only weak handles, so the lanes and
+/// their connections end with the store (or with their thread's runtime).
 struct OwnLanes {
-    /// Tells this store's lanes apart from other stores' on the same thread.
-    id: u64,
     dialer: Dialer,
+    /// Where a lane that cannot connect hands its writes.
+    shared: mpsc::Sender<Write>,
     registry: Mutex<Vec<mpsc::Sender<Write>>>,
 }
 
+/// A serving thread's lane of one store: `None` when the store had [`MAX_OWN_LANES`] already
+/// (its writes go through the shared lane).
+type ThreadLane = (Weak<OwnLanes>, Option<mpsc::WeakSender<Write>>);
+
 thread_local! {
-    /// This thread's lanes, by store.
-    static OWN_LANES: RefCell<Vec<(u64, mpsc::WeakSender<Write>)>> =
-        const { RefCell::new(Vec::new()) };
+    /// This thread's lanes, by store (the weak handle keeps the store's allocation, so its
+    /// address names it for as long as the entry lives).
+    static OWN_LANES: RefCell<Vec<ThreadLane>> = const { RefCell::new(Vec::new()) };
 }
 
 impl Writes {
     /// Starts the task that sends batches through `link`; with a `dialer`, writes made on a
-    /// single-threaded runtime go through a lane of that thread's own instead.
+    /// serving thread go through a lane of that thread's own instead.
     pub(super) fn start(link: Link, dialer: Option<Dialer>) -> Writes {
-        static STORES: AtomicU64 = AtomicU64::new(0);
         let (queue, waiting) = mpsc::channel(QUEUE);
         tokio::spawn(send_batches(link, waiting));
         let own = dialer.map(|dialer| {
             Arc::new(OwnLanes {
-                id: STORES.fetch_add(1, Ordering::Relaxed),
                 dialer,
+                shared: queue.clone(),
                 registry: Mutex::default(),
             })
         });
         Writes { queue, own }
     }
 
-    /// Where a write made here goes: this thread's own lane (started at its first write) when
-    /// the thread runs a runtime of its own, else the shared queue.
+    /// Where a write made here goes: on a serving thread, its own lane (started at its first
+    /// write); anywhere else, or past [`MAX_OWN_LANES`], the shared queue.
     fn queue(&self) -> mpsc::Sender<Write> {
-        let Some(own) = &self.own else {
+        let Some(own) = self
+            .own
+            .as_ref()
+            .filter(|_| crate::workers::is_serving_thread())
+        else {
             return self.queue.clone();
         };
-        let single_threaded = Handle::try_current()
-            .is_ok_and(|runtime| runtime.runtime_flavor() == RuntimeFlavor::CurrentThread);
-        if !single_threaded {
-            return self.queue.clone();
-        }
         OWN_LANES.with_borrow_mut(|lanes| {
-            let found = lanes
+            if let Some((_, lane)) = lanes
                 .iter()
-                .find(|(id, _)| *id == own.id)
-                .and_then(|(_, lane)| lane.upgrade())
-                .filter(|lane| !lane.is_closed());
-            if let Some(lane) = found {
-                return lane;
+                .find(|(store, _)| std::ptr::eq(store.as_ptr(), Arc::as_ptr(own)))
+            {
+                let Some(lane) = lane else {
+                    return self.queue.clone();
+                };
+                if let Some(lane) = lane.upgrade().filter(|lane| !lane.is_closed()) {
+                    return lane;
+                }
             }
-            // None yet, or its runtime is gone (ended with it): a new one. Lanes of stores
-            // that are gone are forgotten meanwhile.
-            lanes.retain(|(id, lane)| *id != own.id && lane.strong_count() > 0);
+            // None yet, or its runtime ended: a new one. Entries of stores that are gone are
+            // forgotten meanwhile.
+            lanes.retain(|(store, _)| {
+                store.strong_count() > 0 && !std::ptr::eq(store.as_ptr(), Arc::as_ptr(own))
+            });
             let mut registry = own.registry.lock().unwrap_or_else(|e| e.into_inner());
             registry.retain(|lane| !lane.is_closed());
             if registry.len() >= MAX_OWN_LANES {
+                lanes.push((Arc::downgrade(own), None));
                 return self.queue.clone();
             }
             let (queue, waiting) = mpsc::channel(QUEUE);
-            tokio::spawn(lane(Via::Dial(own.dialer.clone(), None), waiting, false));
+            let via = Via::Own(OwnLink {
+                dialer: own.dialer.clone(),
+                link: None,
+                shared: own.shared.clone(),
+                dial_after: Instant::now(),
+            });
+            tokio::spawn(lane(via, waiting, false));
             registry.push(queue.clone());
-            lanes.push((own.id, queue.downgrade()));
+            lanes.push((Arc::downgrade(own), Some(queue.downgrade())));
             queue
         })
     }
@@ -255,24 +273,42 @@ async fn send_batches(link: Link, mut waiting: mpsc::Receiver<Write>) {
     }
 }
 
-/// What a lane sends through: a shared link, or one it makes at its first batch (and again at
-/// the next, if making it failed).
+/// What a lane sends through: a shared link, or a connection of its own.
 enum Via {
     Link(Link),
-    Dial(Dialer, Option<Link>),
+    Own(OwnLink),
 }
 
-impl Via {
-    async fn link(&mut self) -> Result<&Link, StoreError> {
-        match self {
-            Via::Link(link) => Ok(link),
-            Via::Dial(dialer, link) => {
-                let made = match link.take() {
-                    Some(made) => made,
-                    None => dialer.dial().await?,
-                };
-                Ok(link.insert(made))
+/// A serving thread's connection, made at its lane's first batch. While it cannot be made,
+/// batches go to the shared lane, and it is tried again after [`REDIAL`].
+struct OwnLink {
+    dialer: Dialer,
+    link: Option<Link>,
+    shared: mpsc::Sender<Write>,
+    dial_after: Instant,
+}
+
+impl OwnLink {
+    async fn link(&mut self) -> Option<&Link> {
+        if self.link.is_none() && Instant::now() >= self.dial_after {
+            match self.dialer.dial().await {
+                Ok(link) => self.link = Some(link),
+                Err(e) => {
+                    tracing::warn!(error = %e, "a serving thread cannot open its store connection; its writes go through the shared one");
+                    self.dial_after = Instant::now() + REDIAL;
+                }
             }
+        }
+        self.link.as_ref()
+    }
+
+    /// `write` to the shared lane; failed at once if that is full.
+    fn hand_over(&self, write: Write) {
+        if let Err(e) = self.shared.try_send(write) {
+            let write = match e {
+                mpsc::error::TrySendError::Full(w) | mpsc::error::TrySendError::Closed(w) => w,
+            };
+            let _ = write.done.send(Err(StoreError::Closed));
         }
     }
 }
@@ -287,15 +323,23 @@ async fn lane(mut via: Via, mut waiting: mpsc::Receiver<Write>, routed: bool) {
         if batch.is_empty() {
             continue;
         }
-        let link = match via.link().await {
-            Ok(link) => link,
-            Err(e) => {
-                for write in batch.drain(..) {
-                    let _ = write.done.send(Err(e.shared()));
+        let link = match &mut via {
+            Via::Link(link) => &*link,
+            Via::Own(own) => match own.link().await {
+                Some(link) => link,
+                None => {
+                    for write in batch.drain(..) {
+                        own.hand_over(write);
+                    }
+                    continue;
                 }
-                continue;
-            }
+            },
         };
+        // Connecting may have taken a while: a write whose caller gave up meanwhile is not sent.
+        batch.retain(Write::awaited);
+        if batch.is_empty() {
+            continue;
+        }
         let mut outcomes = send(link, &batch, routed).await;
         if routed {
             let again: Vec<usize> = (0..batch.len())

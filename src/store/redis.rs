@@ -8,8 +8,8 @@
 //! names keys of two slots: each entry is one key, and scripts touch only their one key, but
 //! for the IAM documents' (`super::documents`), whose keys share the `{iam}` hash tag. Session
 //! records are written in pipelines ([`super::batch`]), on a cluster one per node; on one
-//! server or behind Sentinel, each serving thread writes over a connection of its own
-//! ([`Dialer`]). Subscriptions get a dedicated connection each (pub/sub cannot share the multiplexed one);
+//! server, each serving thread writes over a connection of its own ([`Dialer`]).
+//! Subscriptions get a dedicated connection each (pub/sub cannot share the multiplexed one);
 //! on a cluster, to any node, since `PUBLISH` reaches every node.
 
 use std::sync::Arc;
@@ -72,29 +72,22 @@ enum Subscriber {
 /// The master Sentinel names: one multiplexed connection, dropped on any failure so the next
 /// command asks the Sentinels again.
 pub(super) struct SentinelLink {
-    /// Shared by the links of every thread ([`Dialer`]).
-    sentinel: Arc<tokio::sync::Mutex<SentinelClient>>,
+    sentinel: tokio::sync::Mutex<SentinelClient>,
     current: ArcSwapOption<MultiplexedConnection>,
 }
 
-/// Makes a link of its own for the thread that asks: its connection is driven by that thread's
-/// runtime, so a write sent and answered there never wakes another thread ([`super::batch`]).
-/// One server and Sentinel only: a cluster's client is shared, as it holds a connection to
-/// every node.
+/// Makes, for the serving thread that asks, a connection of its own to the one server the
+/// store uses, driven by that thread's runtime: a write sent and answered there never wakes
+/// another thread ([`super::batch`]). One server only: a cluster's client is shared, as it
+/// holds a connection to every node, and so is the master Sentinel names, so that a failover
+/// is looked up once.
 #[derive(Clone)]
-pub(super) enum Dialer {
-    Single(Box<Client>),
-    Sentinel(Arc<tokio::sync::Mutex<SentinelClient>>),
-}
+pub(super) struct Dialer(Box<Client>);
 
 impl Dialer {
-    /// A new link: to one server, connected now, within the deadline; through the Sentinels, at
-    /// its first command.
+    /// A new link, connected now, within the deadline.
     pub(super) async fn dial(&self) -> Result<Link, StoreError> {
-        match self {
-            Dialer::Single(client) => Ok(Link::Single(manager(client).await?)),
-            Dialer::Sentinel(sentinel) => Ok(Link::Sentinel(SentinelLink::new(sentinel.clone()))),
-        }
+        Ok(Link::Single(manager(&self.0).await?))
     }
 }
 
@@ -136,7 +129,7 @@ impl RedisStore {
         let connection = manager(&client).await?;
         Ok(RedisStore::new(
             Link::Single(connection),
-            Some(Dialer::Single(Box::new(client.clone()))),
+            Some(Dialer(Box::new(client.clone()))),
             Subscriber::Single(Box::new(client)),
         ))
     }
@@ -216,14 +209,16 @@ impl RedisStore {
         if let Some(password) = &auth.password {
             builder = builder.set_client_to_sentinel_password(password.expose());
         }
-        let sentinel = Arc::new(tokio::sync::Mutex::new(builder.build()?));
-        let link = SentinelLink::new(sentinel.clone());
+        let link = Arc::new(SentinelLink {
+            sentinel: tokio::sync::Mutex::new(builder.build()?),
+            current: ArcSwapOption::empty(),
+        });
         if let Err(e) = Box::pin(link.connection()).await {
             return Err(Box::pin(whose_refusal(e, urls, auth, settings)).await);
         }
         Ok(RedisStore::new(
             Link::Sentinel(link.clone()),
-            Some(Dialer::Sentinel(sentinel)),
+            None,
             Subscriber::Sentinel(link),
         ))
     }
@@ -572,13 +567,6 @@ impl Request for redis::Pipeline {
 }
 
 impl SentinelLink {
-    fn new(sentinel: Arc<tokio::sync::Mutex<SentinelClient>>) -> Arc<SentinelLink> {
-        Arc::new(SentinelLink {
-            sentinel,
-            current: ArcSwapOption::empty(),
-        })
-    }
-
     /// The connection to the master, made (after asking the Sentinels) when there is none.
     async fn connection(
         &self,

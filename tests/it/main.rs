@@ -56,6 +56,7 @@ mod shared_state;
 mod signin;
 mod sigv4_suites;
 mod store_faults;
+mod store_lanes;
 mod support;
 mod throttling;
 mod topologies;

@@ -10,7 +10,6 @@ use sts_broker::clock::SystemClock;
 use sts_broker::revocation::{Principals, Revocations};
 use sts_broker::store::Store;
 use sts_broker::totp::{Seed, code_at};
-use sts_broker::workers::Workers;
 
 use crate::harness::broker::{
     ALICE_KEY_ID, ALICE_MFA_SEED, ALICE_MFA_SERIAL, ALICE_SECRET, TestBroker, standard_config,
@@ -306,82 +305,4 @@ async fn a_replayed_mfa_code_counts_as_a_failed_attempt() {
             Some(replays.to_string().as_str())
         );
     }
-}
-
-/// Records written on serving threads (each a runtime of its own) go over a connection of that
-/// thread's own, one per thread however many writes it makes; a runtime of many threads writes
-/// over the store's shared connection; and the threads' connections close when the store goes,
-/// while the threads live on.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_serving_thread_writes_over_a_connection_of_its_own_until_the_store_goes() {
-    let redis = RedisServer::start().await;
-    let unused = redis.clients().await;
-    let store = Store::open(&redis.url()).await.unwrap();
-    let opened = redis.clients().await;
-    assert!(opened > unused);
-    let threads = Workers::start(2).unwrap();
-    let spread = threads.spread();
-    let written: Vec<_> = (0..20)
-        .map(|n| {
-            let store = store.clone();
-            spread.next_runtime().unwrap().spawn(async move {
-                let ttl = Duration::from_secs(60);
-                store
-                    .put_entry("lanes", &format!("{n}"), b"x".to_vec(), ttl)
-                    .await
-            })
-        })
-        .collect();
-    for write in written {
-        write.await.unwrap().unwrap();
-    }
-    assert_eq!(redis.clients().await, opened + 2);
-    assert_eq!(store.entries("lanes").await.unwrap().len(), 20);
-    // Here (many threads): the shared connection.
-    store
-        .put_entry("lanes", "shared", b"x".to_vec(), Duration::from_secs(60))
-        .await
-        .unwrap();
-    assert_eq!(redis.clients().await, opened + 2);
-    assert_eq!(store.entries("lanes").await.unwrap().len(), 21);
-
-    drop(store);
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while redis.clients().await != unused {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the store's connections outlived it: {} open, {unused} before",
-            redis.clients().await
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    threads.stop(Duration::ZERO);
-}
-
-/// However many threads write, a store opens at most 64 connections of their own: the writes of
-/// any thread past that go over the shared connection, and succeed.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn threads_past_sixty_four_share_the_store_s_connection() {
-    let redis = RedisServer::start().await;
-    let store = Store::open(&redis.url()).await.unwrap();
-    let opened = redis.clients().await;
-    let threads = Workers::start(70).unwrap();
-    let spread = threads.spread();
-    let written: Vec<_> = (0..70)
-        .map(|n| {
-            let store = store.clone();
-            spread.next_runtime().unwrap().spawn(async move {
-                let ttl = Duration::from_secs(60);
-                store
-                    .put_entry("many", &format!("{n}"), b"x".to_vec(), ttl)
-                    .await
-            })
-        })
-        .collect();
-    for write in written {
-        write.await.unwrap().unwrap();
-    }
-    assert_eq!(redis.clients().await, opened + 64);
-    assert_eq!(store.entries("many").await.unwrap().len(), 70);
-    threads.stop(Duration::ZERO);
 }

@@ -173,6 +173,19 @@ impl RedisServer {
         list.lines().count() - 1
     }
 
+    /// `CONFIG SET name value`.
+    pub async fn config_set(&self, name: &str, value: &str) {
+        let client = ::redis::Client::open(self.url()).unwrap();
+        let mut c = client.get_multiplexed_async_connection().await.unwrap();
+        ::redis::cmd("CONFIG")
+            .arg("SET")
+            .arg(name)
+            .arg(value)
+            .query_async::<()>(&mut c)
+            .await
+            .unwrap();
+    }
+
     /// Raw value of a key.
     pub async fn get(&self, key: &str) -> Option<String> {
         let client = ::redis::Client::open(self.url()).unwrap();

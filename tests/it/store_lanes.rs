@@ -1,0 +1,133 @@
+//! Session-record writes from the broker's serving threads, against a real Redis: each thread
+//! writes over a connection of its own (at most 64 per store), threads that do not serve and a
+//! thread that cannot connect write over the store's shared connection, and the threads'
+//! connections end with the store.
+
+use std::time::Duration;
+
+use sts_broker::store::Store;
+use sts_broker::workers::Workers;
+
+use crate::harness::redis::RedisServer;
+
+const TTL: Duration = Duration::from_secs(60);
+
+/// Writes the entries `0..n` of `namespace`, each from the next of `threads`, and waits for all.
+async fn write_on(threads: &Workers, store: &Store, namespace: &'static str, n: usize) {
+    let spread = threads.spread();
+    let written: Vec<_> = (0..n)
+        .map(|i| {
+            let store = store.clone();
+            spread.next_runtime().unwrap().spawn(async move {
+                store
+                    .put_entry(namespace, &format!("{i}"), b"x".to_vec(), TTL)
+                    .await
+            })
+        })
+        .collect();
+    for write in written {
+        write.await.unwrap().unwrap();
+    }
+}
+
+/// Records written on serving threads go over a connection of that thread's own, one per
+/// thread however many writes it makes; a runtime of many threads writes over the store's
+/// shared connection; and the threads' connections close when the store goes, while the
+/// threads live on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_serving_thread_writes_over_a_connection_of_its_own_until_the_store_goes() {
+    let redis = RedisServer::start().await;
+    let unused = redis.clients().await;
+    let store = Store::open(&redis.url()).await.unwrap();
+    let opened = redis.clients().await;
+    assert!(opened > unused);
+    let threads = Workers::start(2).unwrap();
+    write_on(&threads, &store, "lanes", 20).await;
+    assert_eq!(redis.clients().await, opened + 2);
+    assert_eq!(store.entries("lanes").await.unwrap().len(), 20);
+    // Here (many threads): the shared connection.
+    store
+        .put_entry("lanes", "shared", b"x".to_vec(), TTL)
+        .await
+        .unwrap();
+    assert_eq!(redis.clients().await, opened + 2);
+    assert_eq!(store.entries("lanes").await.unwrap().len(), 21);
+
+    drop(store);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while redis.clients().await != unused {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the store's connections outlived it: {} open, {unused} before",
+            redis.clients().await
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    threads.stop(Duration::ZERO);
+}
+
+/// However many threads serve, a store opens at most 64 connections of their own: the writes of
+/// any thread past that go over the shared connection, and succeed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn threads_past_sixty_four_share_the_store_s_connection() {
+    let redis = RedisServer::start().await;
+    let store = Store::open(&redis.url()).await.unwrap();
+    let opened = redis.clients().await;
+    let threads = Workers::start(70).unwrap();
+    write_on(&threads, &store, "many", 70).await;
+    assert_eq!(redis.clients().await, opened + 64);
+    // Again: the threads past the cap remember it.
+    write_on(&threads, &store, "again", 70).await;
+    assert_eq!(redis.clients().await, opened + 64);
+    assert_eq!(store.entries("many").await.unwrap().len(), 70);
+    assert_eq!(store.entries("again").await.unwrap().len(), 70);
+    threads.stop(Duration::ZERO);
+}
+
+/// A serving thread that cannot open a connection of its own (Redis's `maxclients` reached)
+/// writes over the store's shared one: every write succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_serving_thread_refused_a_connection_writes_over_the_shared_one() {
+    let redis = RedisServer::start().await;
+    let store = Store::open(&redis.url()).await.unwrap();
+    // The connections open now, besides the one that sets the limit: none more once it closes.
+    let open = redis.clients().await;
+    redis.config_set("maxclients", &open.to_string()).await;
+    let threads = Workers::start(1).unwrap();
+    write_on(&threads, &store, "refused", 5).await;
+    assert_eq!(store.entries("refused").await.unwrap().len(), 5);
+    threads.stop(Duration::ZERO);
+}
+
+/// Threads that are not serving threads (one entering a runtime with `block_on`, a runtime of
+/// one thread made by anyone) write over the shared connection and open none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn threads_that_do_not_serve_open_no_connection() {
+    let redis = RedisServer::start().await;
+    let store = Store::open(&redis.url()).await.unwrap();
+    let opened = redis.clients().await;
+    let runtime = tokio::runtime::Handle::current();
+    let entered: Vec<_> = (0..3)
+        .map(|i| {
+            let (store, runtime) = (store.clone(), runtime.clone());
+            std::thread::spawn(move || {
+                runtime.block_on(store.put_entry("other", &format!("entered{i}"), vec![], TTL))
+            })
+        })
+        .collect();
+    let own_runtime = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(store.put_entry("other", "own", vec![], TTL))
+        })
+    };
+    for thread in entered.into_iter().chain([own_runtime]) {
+        thread.join().unwrap().unwrap();
+    }
+    assert_eq!(store.entries("other").await.unwrap().len(), 4);
+    assert_eq!(redis.clients().await, opened);
+}
