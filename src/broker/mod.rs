@@ -22,6 +22,7 @@ pub mod request;
 pub mod role_session;
 pub mod saml;
 pub mod sealing;
+pub mod slots;
 pub mod stats;
 pub mod throttle;
 
@@ -41,7 +42,7 @@ use crate::revocation::{Principals, Revocations};
 use crate::store::{Store, StoreError};
 use auth_cache::AuthCache;
 use caller::SigningKeyCache;
-use saml::VerifySlots;
+use slots::Slots;
 use throttle::Throttle;
 
 /// How often the keys folder is checked for changes.
@@ -78,7 +79,7 @@ pub struct DevIssuer {
 /// The broker core: the state every front door shares, as of one configuration. Built at start;
 /// a reload builds the next one from it ([`reload`]), with the configuration and what derives
 /// from it (OIDC registry, caches of callers and signing keys, throttle limits) new and the
-/// rest (store, keys, clock, audit log, revocations, SAML slots, counters) shared. A request
+/// rest (store, keys, clock, audit log, revocations, slots of heavy work, counters) shared. A request
 /// takes one at its start ([`reload::Live::current`]) and uses it to the end.
 #[derive(Debug)]
 pub struct Broker {
@@ -98,11 +99,13 @@ pub struct Broker {
     pub audit: Arc<AuditLog>,
     /// Revoked sessions, subjects and roles, kept current across replicas.
     pub revocations: Revocations,
-    /// How many SAML verifications may run at once (see [`VerifySlots`]).
-    pub saml_slots: VerifySlots,
+    /// How many SAML verifications may run at once (see [`saml::slots`]).
+    pub saml_slots: Slots,
     /// How many password hashes and verifications may run at once (see
-    /// [`passwords::PasswordSlots`]).
-    pub password_slots: passwords::PasswordSlots,
+    /// [`passwords::slots`]).
+    pub password_slots: Slots,
+    /// How many IAM policy simulations may run at once (see [`simulation_slots`]).
+    pub simulation_slots: Slots,
     /// Requests, sessions and reloads counted for operators (see [`stats`]).
     pub stats: Arc<stats::Stats>,
     /// `[rate_limits]`: the token buckets and what they refused (see [`throttle`]).
@@ -115,6 +118,14 @@ pub struct Broker {
     /// Shared by every broker of this process: access keys' last uses not yet written (see
     /// [`key_use`]).
     pub key_use: Arc<key_use::KeyUse>,
+}
+
+/// How many IAM policy simulations (`SimulateCustomPolicy`, `SimulatePrincipalPolicy`) may run
+/// at once: one per core the process may use, at most 4. Parsing and evaluating large policies
+/// for many actions and resources takes up to hundreds of milliseconds, which must not hold up
+/// the other requests of a serving thread.
+pub fn simulation_slots() -> Slots {
+    Slots::per_core(4)
 }
 
 /// Logs a `WARN` line for every root access key `iam` holds (with its id, never its secret):
@@ -194,8 +205,9 @@ impl Broker {
             auth_cache: AuthCache::default(),
             audit,
             revocations,
-            saml_slots: VerifySlots::default(),
-            password_slots: passwords::PasswordSlots::default(),
+            saml_slots: saml::slots(),
+            password_slots: passwords::slots(),
+            simulation_slots: simulation_slots(),
             stats: Arc::default(),
             throttle,
             iam_sync: Arc::new(iam_api::IamSync::new(layer.version)),

@@ -1,15 +1,13 @@
 //! Hashing and verifying passwords without stalling the runtime: Argon2id is CPU- and
 //! memory-heavy by design, so every hash and verification runs on tokio's blocking pool, at
-//! most as many at once as [`PasswordSlots`] allows. A request that finds every slot taken
+//! most as many at once as its slots allow ([`slots`]). A request that finds every slot taken
 //! waits a little, then is answered `ServiceUnavailable` with `Retry-After`: bulk or hostile
 //! callers can neither exhaust the blocking pool nor hold memory without bound. Passwords
 //! travel as [`Secret`]s (wiped when dropped) and are never logged.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-
+use super::slots::Slots;
 use super::{ApiError, Broker};
 use crate::iam::passwords::{
     self, CURRENT_PARAMS, NewPassword, PasswordHash, PasswordPolicy, Rule, SALT_BYTES,
@@ -23,50 +21,23 @@ const SLOT_WAIT: Duration = Duration::from_secs(2);
 const BUSY_RETRY_AFTER_SECONDS: u32 = 1;
 
 /// How many password hashes or verifications may run at once: one per core the process may
-/// use, at most 4 (each holds [`CURRENT_PARAMS`]' memory while it runs). A slot is held until
-/// its blocking task ends, even when the request that started it has gone away.
-#[derive(Debug, Clone)]
-pub struct PasswordSlots(Arc<Semaphore>);
-
-impl PasswordSlots {
-    /// `n` slots (at least one).
-    pub fn new(n: usize) -> PasswordSlots {
-        PasswordSlots(Arc::new(Semaphore::new(n.max(1))))
-    }
-
-    async fn take(&self) -> Result<OwnedSemaphorePermit, ApiError> {
-        match tokio::time::timeout(SLOT_WAIT, Arc::clone(&self.0).acquire_owned()).await {
-            Ok(Ok(permit)) => Ok(permit),
-            Ok(Err(_)) => Err(ApiError::internal()),
-            Err(_) => Err(ApiError::busy(BUSY_RETRY_AFTER_SECONDS)),
-        }
-    }
-
-    /// Slots free now.
-    pub fn available(&self) -> usize {
-        self.0.available_permits()
-    }
+/// use, at most 4 (each holds [`CURRENT_PARAMS`]' memory while it runs).
+pub fn slots() -> Slots {
+    Slots::per_core(4)
 }
 
-impl Default for PasswordSlots {
-    fn default() -> PasswordSlots {
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        PasswordSlots::new(cores.min(4))
-    }
-}
-
-/// Runs `work` on the blocking pool in one of `slots`.
+/// Runs `work` on the blocking pool in one of the password slots, waiting for one at most
+/// [`SLOT_WAIT`].
 async fn off_runtime<T: Send + 'static>(
-    slots: &PasswordSlots,
+    state: &Broker,
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ApiError> {
-    let slot = slots.take().await?;
-    tokio::task::spawn_blocking(move || {
-        let _slot = slot;
-        work()
-    })
-    .await
-    .map_err(|e| {
+    let slot = state
+        .password_slots
+        .take_within(SLOT_WAIT)
+        .await
+        .ok_or_else(|| ApiError::busy(BUSY_RETRY_AFTER_SECONDS))?;
+    slot.run(work).await.map_err(|e| {
         tracing::error!(error = %e, "a password hash or verification did not finish");
         ApiError::internal()
     })
@@ -82,7 +53,7 @@ fn salt() -> Result<[u8; SALT_BYTES], ApiError> {
 /// The Argon2id hash of `password` at [`CURRENT_PARAMS`], with a fresh salt.
 pub async fn hash(state: &Broker, password: Secret) -> Result<PasswordHash, ApiError> {
     let salt = salt()?;
-    off_runtime(&state.password_slots, move || {
+    off_runtime(state, move || {
         passwords::hash_password(&password, &salt, CURRENT_PARAMS)
     })
     .await?
@@ -103,7 +74,7 @@ pub async fn verify(
 ) -> Result<(bool, Option<PasswordHash>), ApiError> {
     let salt = salt()?;
     let hash = profile.hash.clone();
-    off_runtime(&state.password_slots, move || {
+    off_runtime(state, move || {
         let ok = passwords::verify_hash(&hash, &candidate);
         let again = (ok && rehash)
             .then(|| passwords::rehash_if_weaker(&hash, &candidate, &salt, CURRENT_PARAMS))
@@ -125,10 +96,7 @@ pub async fn reused(
         return Ok(false);
     }
     let profile = profile.clone();
-    off_runtime(&state.password_slots, move || {
-        passwords::reused(&profile, &candidate, n)
-    })
-    .await
+    off_runtime(state, move || passwords::reused(&profile, &candidate, n)).await
 }
 
 /// A new password for an existing profile (`UpdateLoginProfile`, `ChangePassword`, a sign-in

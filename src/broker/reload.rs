@@ -438,6 +438,7 @@ impl Broker {
             revocations: self.revocations.clone(),
             saml_slots: self.saml_slots.clone(),
             password_slots: self.password_slots.clone(),
+            simulation_slots: self.simulation_slots.clone(),
             stats: self.stats.clone(),
             throttle,
             iam_layer: layer,

@@ -1,45 +1,17 @@
 //! Verifying a SAML response without stalling the runtime: on tokio's blocking pool, at most one
-//! verification per slot.
+//! verification per slot ([`super::slots`]).
 
-use std::sync::Arc;
-
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-
+use super::slots::{Slot, Slots};
 use crate::config::SamlProvider;
 use crate::saml::{self, SamlError, VerifiedAssertion};
 
 /// Seconds a client is asked to wait when every verification slot is busy.
 pub const BUSY_RETRY_AFTER_SECONDS: u32 = 1;
 
-/// How many SAML verifications may run at once: one per core by default. A verification holds
-/// its slot until its blocking task ends, even when the request that started it has already
-/// timed out or gone away, so hostile responses cannot pile up CPU work behind the runtime's
-/// back; a request finding every slot taken is answered `ServiceUnavailable` at once.
-#[derive(Debug, Clone)]
-pub struct VerifySlots(Arc<Semaphore>);
-
-impl VerifySlots {
-    /// `n` slots (at least one).
-    pub fn new(n: usize) -> VerifySlots {
-        VerifySlots(Arc::new(Semaphore::new(n.max(1))))
-    }
-
-    /// A slot if one is free now; `None` when all are taken.
-    pub fn try_take(&self) -> Option<OwnedSemaphorePermit> {
-        Arc::clone(&self.0).try_acquire_owned().ok()
-    }
-
-    /// Slots free now.
-    pub fn available(&self) -> usize {
-        self.0.available_permits()
-    }
-}
-
-impl Default for VerifySlots {
-    /// One slot per core the process may use.
-    fn default() -> VerifySlots {
-        VerifySlots::new(std::thread::available_parallelism().map_or(1, usize::from))
-    }
+/// How many SAML verifications may run at once: one per core the process may use. A request
+/// finding every slot taken is answered `ServiceUnavailable` at once.
+pub fn slots() -> Slots {
+    Slots::per_core(usize::MAX)
 }
 
 /// Why verification gave no assertion.
@@ -57,7 +29,7 @@ pub enum Verify {
 /// workers, whatever a hostile response costs within its bounds; at most as many at once as
 /// `slots` allows.
 pub async fn verify_off_runtime(
-    slots: &VerifySlots,
+    slots: &Slots,
     provider: &SamlProvider,
     assertion: &str,
     now: time::OffsetDateTime,
@@ -65,19 +37,14 @@ pub async fn verify_off_runtime(
     let trust = OwnedTrust::of(provider);
     let assertion = assertion.to_owned();
     let slot = slots.try_take().ok_or(Verify::Busy)?;
-    joined(tokio::task::spawn_blocking(move || {
-        // Held until the work is done, whether or not anyone still waits for it.
-        let _slot = slot;
-        saml::verify(&assertion, &trust.trust(), now)
-    }))
-    .await
+    joined(slot.run(move || saml::verify(&assertion, &trust.trust(), now))).await
 }
 
 /// A response decoded on the blocking pool, with the NameID it *claims* (nothing verified
 /// yet: a key to look at the subject's rate limit, never an identity). It holds its
 /// verification slot until [`verify_claimed`] is done with it, or it is dropped.
 pub struct Claimed {
-    slot: OwnedSemaphorePermit,
+    slot: Slot,
     xml: String,
     pub name_id: Option<String>,
 }
@@ -94,15 +61,21 @@ impl std::fmt::Debug for Claimed {
 /// The first half of [`verify_off_runtime`], for a caller that looks at the subject's rate
 /// limit before paying for signatures: decodes the response and reads the NameID it claims,
 /// on the blocking pool, in a slot that stays taken for [`verify_claimed`].
-pub async fn claim_off_runtime(slots: &VerifySlots, assertion: &str) -> Result<Claimed, Verify> {
+pub async fn claim_off_runtime(slots: &Slots, assertion: &str) -> Result<Claimed, Verify> {
     let assertion = assertion.to_owned();
     let slot = slots.try_take().ok_or(Verify::Busy)?;
-    joined(tokio::task::spawn_blocking(move || {
-        let xml = saml::decode(&assertion)?;
-        let name_id = saml::claimed_name_id(&xml);
-        Ok(Claimed { slot, xml, name_id })
-    }))
-    .await
+    match slot
+        .run_keeping(move || {
+            let xml = saml::decode(&assertion)?;
+            let name_id = saml::claimed_name_id(&xml);
+            Ok((xml, name_id))
+        })
+        .await
+    {
+        Ok((Ok((xml, name_id)), slot)) => Ok(Claimed { slot, xml, name_id }),
+        Ok((Err(e), _)) => Err(Verify::Refused(e)),
+        Err(e) => Err(Verify::Aborted(e)),
+    }
 }
 
 /// The second half: verifies a response [`claim_off_runtime`] read, in the slot it holds.
@@ -113,11 +86,7 @@ pub async fn verify_claimed(
 ) -> Result<VerifiedAssertion, Verify> {
     let trust = OwnedTrust::of(provider);
     let Claimed { slot, xml, .. } = claimed;
-    joined(tokio::task::spawn_blocking(move || {
-        let _slot = slot;
-        saml::verify_decoded(&xml, &trust.trust(), now)
-    }))
-    .await
+    joined(slot.run(move || saml::verify_decoded(&xml, &trust.trust(), now))).await
 }
 
 /// What verification needs of a provider, owned to move onto the blocking pool.
@@ -151,7 +120,9 @@ impl OwnedTrust {
     }
 }
 
-async fn joined<T>(task: tokio::task::JoinHandle<Result<T, SamlError>>) -> Result<T, Verify> {
+async fn joined<T>(
+    task: impl Future<Output = Result<Result<T, SamlError>, tokio::task::JoinError>>,
+) -> Result<T, Verify> {
     match task.await {
         Ok(Ok(done)) => Ok(done),
         Ok(Err(e)) => Err(Verify::Refused(e)),

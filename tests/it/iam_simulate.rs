@@ -442,3 +442,103 @@ async fn simulate_custom_policy_without_a_caller_uses_the_resource_owners_accoun
         [("dynamodb:GetItem", key, "allowed")]
     );
 }
+
+/// Actions, and resources, of [`heavy_simulation`].
+const SIDE: usize = 40;
+
+/// A policy of many conditional statements, simulated for many actions on many resources: a
+/// request that keeps the CPU busy for a long while.
+fn heavy_simulation(
+    iam: &aws_sdk_iam::Client,
+) -> aws_sdk_iam::operation::simulate_custom_policy::builders::SimulateCustomPolicyFluentBuilder {
+    let statements: Vec<String> = (0..200)
+        .map(|n| {
+            format!(
+                r#"{{"Effect":"Allow","Action":["s3:Get*","s3:List*"],"Resource":"arn:aws:s3:::bucket-{n}/*","Condition":{{"StringLike":{{"aws:PrincipalTag/team":"t-{n}*"}},"IpAddress":{{"aws:SourceIp":"10.{n}.0.0/16"}}}}}}"#
+            )
+        })
+        .collect();
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{}]}}"#,
+        statements.join(",")
+    );
+    // One result in the answer: the time is the broker's.
+    let mut call = iam
+        .simulate_custom_policy()
+        .policy_input_list(policy)
+        .max_items(1);
+    for n in 0..SIDE {
+        call = call
+            .action_names(format!("s3:GetObject{n}"))
+            .resource_arns(format!("arn:aws:s3:::bucket-{n}/key"));
+    }
+    call
+}
+
+/// A simulation runs off the thread serving its connection: on a broker with one serving
+/// thread, other requests are answered while a long one runs (holding its slot).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_simulation_does_not_hold_up_its_thread() {
+    let idp = TestIdp::start().await;
+    let broker = TestBroker::start_on_threads(&idp, 1).await;
+    let slots = broker.state.simulation_slots.clone();
+    let free = slots.available();
+    let iam = broker.iam_as(OPS_KEY_ID, OPS_SECRET);
+    let started = std::time::Instant::now();
+    let simulation = tokio::spawn(heavy_simulation(&iam).send());
+    while slots.available() == free {
+        assert!(
+            !simulation.is_finished(),
+            "the simulation ended without a slot"
+        );
+        tokio::task::yield_now().await;
+    }
+    // Each on a new connection, which the one serving thread serves too.
+    for _ in 0..5 {
+        let fresh = reqwest::Client::new();
+        let answer = fresh
+            .get(format!("{}/healthz", broker.endpoint))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+    }
+    assert!(
+        !simulation.is_finished(),
+        "the simulation ended before the other requests"
+    );
+    let out = simulation.await.unwrap().unwrap();
+    eprintln!("simulation took {:?}", started.elapsed());
+    assert_eq!(out.evaluation_results().len(), 1);
+    assert!(out.is_truncated());
+}
+
+/// Simulations run a bounded number at once: with every slot taken, a call waits a little and
+/// is answered `ServiceUnavailable` (503, with `Retry-After`), which AWS SDKs retry; once a
+/// slot is free, it runs.
+#[tokio::test]
+async fn with_every_simulation_slot_taken_a_simulation_is_answered_service_unavailable() {
+    let idp = TestIdp::start().await;
+    let broker = TestBroker::start(&idp, "memory://").await;
+    let slots = broker.state.simulation_slots.clone();
+    let taken: Vec<_> = std::iter::from_fn(|| slots.try_take()).collect();
+    assert!(!taken.is_empty());
+    let iam = broker.iam_as(OPS_KEY_ID, OPS_SECRET);
+    let call = || {
+        iam.simulate_custom_policy()
+            .policy_input_list(ALLOW_S3)
+            .action_names("s3:GetObject")
+            .send()
+    };
+    let busy = call().await.unwrap_err();
+    let raw = busy.raw_response().unwrap();
+    assert_eq!(raw.status().as_u16(), 503);
+    assert_eq!(raw.headers().get("retry-after"), Some("1"));
+    assert_eq!(busy.code(), Some("ServiceUnavailable"));
+    drop(taken);
+    let served = call().await.unwrap();
+    assert_eq!(
+        decisions(served.evaluation_results()),
+        [("s3:GetObject", "*", "allowed")]
+    );
+}

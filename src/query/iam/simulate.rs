@@ -5,6 +5,10 @@
 //! policy is the resource-based policy (parameters, callers, answers: docs/policy-engine.md,
 //! "Simulate over HTTP").
 
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
 use serde::Serialize;
 
 use super::Members;
@@ -200,30 +204,69 @@ pub async fn custom(
     if c.policies.is_empty() {
         return Err(ApiError::missing_parameter("PolicyInputList"));
     }
-    let input = SimulateInput {
-        policy_input_list: c.policies.clone(),
-        permissions_boundary_policy_input_list: c.boundaries.clone(),
-        action_names: c.actions.clone(),
-        resource_arns: c.resources.clone(),
-        resource_policy: c.resource_policy.clone(),
-        resource_owner: c.resource_owner.clone(),
-        caller_arn: c.caller_arn.clone(),
-        context_entries: c.context.clone(),
-        ..SimulateInput::default()
-    };
-    let caller = simulate::caller(&input).map_err(input_error)?;
-    let identity = simulate::load(&c.policies, "PolicyInputList", PolicyType::Identity)
-        .map_err(input_error)?;
-    let context = simulate::context(&c.context).map_err(input_error)?;
-    let caller_of_owner = c.caller_arn.is_none();
-    run(
-        state,
-        &c,
-        (caller, caller_of_owner),
-        identity,
-        context,
-        None,
-    )
+    let trust = trust_policies(state, &c);
+    off_runtime(state, move || {
+        let input = SimulateInput {
+            policy_input_list: c.policies.clone(),
+            permissions_boundary_policy_input_list: c.boundaries.clone(),
+            action_names: c.actions.clone(),
+            resource_arns: c.resources.clone(),
+            resource_policy: c.resource_policy.clone(),
+            resource_owner: c.resource_owner.clone(),
+            caller_arn: c.caller_arn.clone(),
+            context_entries: c.context.clone(),
+            ..SimulateInput::default()
+        };
+        let caller = simulate::caller(&input).map_err(input_error)?;
+        let identity = simulate::load(&c.policies, "PolicyInputList", PolicyType::Identity)
+            .map_err(input_error)?;
+        let context = simulate::context(&c.context).map_err(input_error)?;
+        let caller_of_owner = c.caller_arn.is_none();
+        run(
+            &c,
+            (caller, caller_of_owner),
+            identity,
+            context,
+            None,
+            &trust,
+        )
+    })
+    .await
+}
+
+/// How long a simulation waits for a slot ([`crate::broker::simulation_slots`]) before it is
+/// answered `ServiceUnavailable`.
+const SLOT_WAIT: Duration = Duration::from_secs(2);
+/// Seconds a client is asked to wait when every slot stays taken.
+const BUSY_RETRY_AFTER_SECONDS: u32 = 1;
+
+/// Runs a simulation (parsing its policies included) on the blocking pool, in one of the
+/// broker's simulation slots: a large one must not hold up the other requests of its thread.
+async fn off_runtime(
+    state: &Broker,
+    work: impl FnOnce() -> Result<SimulatePolicyResult, ApiError> + Send + 'static,
+) -> Result<SimulatePolicyResult, ApiError> {
+    let slot = state
+        .simulation_slots
+        .take_within(SLOT_WAIT)
+        .await
+        .ok_or_else(|| ApiError::busy(BUSY_RETRY_AFTER_SECONDS))?;
+    slot.run(work).await.map_err(|e| {
+        tracing::error!(error = %e, "a policy simulation did not finish");
+        ApiError::internal()
+    })?
+}
+
+/// The trust policies of the configured roles among `c`'s resources: they decide trust
+/// actions on those roles when no `ResourcePolicy` is given.
+fn trust_policies(state: &Broker, c: &Common) -> HashMap<String, NamedPolicy> {
+    c.resources
+        .iter()
+        .filter_map(|arn| {
+            let role: &Arc<Role> = state.config.iam.role(arn)?;
+            Some((arn.clone(), role.trust_policy.clone()))
+        })
+        .collect()
 }
 
 /// `SimulatePrincipalPolicy`: a configured user (its own and its groups' policies, its
@@ -280,15 +323,19 @@ pub async fn principal(
         })?,
         None => caller,
     };
-    identity.extend(
-        simulate::load(&c.policies, "PolicyInputList", PolicyType::Identity)
-            .map_err(input_error)?,
-    );
-    // Entries given by the caller override what the broker derived for the principal.
-    for (key, value) in simulate::context(&c.context).map_err(input_error)?.iter() {
-        context.insert_value(key, value.clone());
-    }
-    run(state, &c, (caller, false), identity, context, boundary)
+    let trust = trust_policies(state, &c);
+    off_runtime(state, move || {
+        identity.extend(
+            simulate::load(&c.policies, "PolicyInputList", PolicyType::Identity)
+                .map_err(input_error)?,
+        );
+        // Entries given by the caller override what the broker derived for the principal.
+        for (key, value) in simulate::context(&c.context).map_err(input_error)?.iter() {
+            context.insert_value(key, value.clone());
+        }
+        run(&c, (caller, false), identity, context, boundary, &trust)
+    })
+    .await
 }
 
 /// IAM's wording for an unknown entity.
@@ -309,12 +356,12 @@ fn no_such_entity(arn: &str) -> String {
 /// `caller`: the principal, and whether it stands for the resource owner's account (no
 /// `CallerArn` in `SimulateCustomPolicy`).
 fn run(
-    state: &Broker,
     c: &Common,
     (caller, caller_of_owner): (Principal, bool),
     identity: Vec<NamedPolicy>,
     context: Context,
     attached_boundary: Option<NamedPolicy>,
+    trust_policies: &HashMap<String, NamedPolicy>,
 ) -> Result<SimulatePolicyResult, ApiError> {
     // A boundary given in the request replaces the one attached.
     let boundary = if c.boundaries.is_empty() {
@@ -347,13 +394,7 @@ fn run(
         return Err(ApiError::invalid_input("ResourceOwner is not an account"));
     }
     // The trust policy of the role a resource ARN names, when configured.
-    let trust = |arn: &str| {
-        state
-            .config
-            .iam
-            .role(arn)
-            .map(|r: &std::sync::Arc<Role>| r.trust_policy.clone())
-    };
+    let trust = |arn: &str| trust_policies.get(arn).cloned();
     let simulation = Simulation {
         caller,
         identity: &identity,

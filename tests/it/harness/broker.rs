@@ -392,6 +392,16 @@ impl TestBroker {
         TestBroker::from_toml_with_clock(dir, toml, Arc::new(SystemClock)).await
     }
 
+    /// The broker on the standard configuration for `idp`, in memory, serving its connections
+    /// on `threads` threads.
+    pub async fn start_on_threads(idp: &TestIdp, threads: usize) -> TestBroker {
+        let dir = tempfile::tempdir().unwrap();
+        let toml = standard_config(dir.path(), idp, "memory://", 0);
+        let config = Config::from_toml(&toml, "broker.toml", dir.path()).unwrap();
+        let broker = Broker::build(config, Arc::new(SystemClock)).await.unwrap();
+        TestBroker::serving_on(dir, Live::new(broker, None), threads).await
+    }
+
     /// The standard configuration with a clock the test moves.
     pub async fn start_with_clock(idp: &TestIdp, clock: Arc<dyn Clock>) -> TestBroker {
         let dir = tempfile::tempdir().unwrap();
@@ -448,12 +458,16 @@ impl TestBroker {
     }
 
     async fn serving(dir: tempfile::TempDir, live: Arc<Live>) -> TestBroker {
+        TestBroker::serving_on(dir, live, SERVING_THREADS).await
+    }
+
+    async fn serving_on(dir: tempfile::TempDir, live: Arc<Live>, threads: usize) -> TestBroker {
         let state = live.current();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let serving = live.clone();
-        let threads = Workers::start(SERVING_THREADS).unwrap();
+        let threads = Workers::start(threads).unwrap();
         let spread = threads.spread();
         tokio::spawn(async move {
             app::serve(listener, serving, spread, async {

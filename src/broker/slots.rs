@@ -1,0 +1,104 @@
+//! Work too heavy for a serving thread (xmlsec's SAML checks, Argon2id, IAM policy simulations)
+//! runs on tokio's blocking pool, at most as many at once as its [`Slots`] allow. A slot is
+//! held until its work ends, even when the request that started it has timed out or gone
+//! away, so callers cannot pile up CPU work behind the runtime's back nor exhaust the blocking
+//! pool; a request finding every slot taken is answered `ServiceUnavailable`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinError;
+
+/// A bounded number of places for one kind of heavy work.
+#[derive(Debug, Clone)]
+pub struct Slots(Arc<Semaphore>);
+
+/// One taken place, given back when dropped.
+#[derive(Debug)]
+pub struct Slot {
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Slots {
+    /// `n` slots (at least one).
+    pub fn new(n: usize) -> Slots {
+        Slots(Arc::new(Semaphore::new(n.max(1))))
+    }
+
+    /// One slot per core the process may use, at most `most`.
+    pub fn per_core(most: usize) -> Slots {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        Slots::new(cores.min(most))
+    }
+
+    /// A slot if one is free now.
+    pub fn try_take(&self) -> Option<Slot> {
+        let permit = Arc::clone(&self.0).try_acquire_owned().ok()?;
+        Some(Slot { _permit: permit })
+    }
+
+    /// A slot once one is free, if that is within `wait`.
+    pub async fn take_within(&self, wait: Duration) -> Option<Slot> {
+        match tokio::time::timeout(wait, Arc::clone(&self.0).acquire_owned()).await {
+            Ok(Ok(permit)) => Some(Slot { _permit: permit }),
+            Ok(Err(_)) | Err(_) => None,
+        }
+    }
+
+    /// Slots free now.
+    pub fn available(&self) -> usize {
+        self.0.available_permits()
+    }
+}
+
+impl Slot {
+    /// Runs `work` on the blocking pool, holding this slot until it ends, whether or not
+    /// anyone still waits for it.
+    pub async fn run<T: Send + 'static>(
+        self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, JoinError> {
+        Ok(self.run_keeping(work).await?.0)
+    }
+
+    /// [`Slot::run`], the slot handed back with the outcome, for more work in it later.
+    pub async fn run_keeping<T: Send + 'static>(
+        self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<(T, Slot), JoinError> {
+        tokio::task::spawn_blocking(move || (work(), self)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_slot_is_held_until_its_work_ends_even_when_nobody_waits() {
+        let slots = Slots::new(1);
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let slot = slots.try_take().unwrap();
+        let waiting = tokio::spawn(slot.run(move || released.recv().unwrap()));
+        // The caller goes away; the work goes on and keeps its slot.
+        waiting.abort();
+        let _ = waiting.await;
+        assert_eq!(slots.available(), 0);
+        assert!(slots.try_take().is_none());
+        assert!(slots.take_within(Duration::from_millis(20)).await.is_none());
+        release.send(()).unwrap();
+        let again = slots.take_within(Duration::from_secs(10)).await;
+        assert!(again.is_some());
+        assert_eq!(slots.available(), 0);
+        drop(again);
+        assert_eq!(slots.available(), 1);
+    }
+
+    #[test]
+    fn there_is_always_a_slot() {
+        assert_eq!(Slots::new(0).available(), 1);
+        assert_eq!(Slots::per_core(0).available(), 1);
+        assert!(Slots::per_core(usize::MAX).available() >= 1);
+    }
+}
