@@ -54,20 +54,21 @@ impl Slots {
 
 impl Slot {
     /// Runs `work` on the blocking pool, holding this slot until it ends, whether or not
-    /// anyone still waits for it.
-    pub async fn run<T: Send + 'static>(
+    /// anyone still waits for it. The work starts now, not when the answer is first awaited.
+    pub fn run<T: Send + 'static>(
         self,
         work: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, JoinError> {
-        Ok(self.run_keeping(work).await?.0)
+    ) -> impl Future<Output = Result<T, JoinError>> {
+        let running = self.run_keeping(work);
+        async move { Ok(running.await?.0) }
     }
 
     /// [`Slot::run`], the slot handed back with the outcome, for more work in it later.
-    pub async fn run_keeping<T: Send + 'static>(
+    pub fn run_keeping<T: Send + 'static>(
         self,
         work: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<(T, Slot), JoinError> {
-        tokio::task::spawn_blocking(move || (work(), self)).await
+    ) -> impl Future<Output = Result<(T, Slot), JoinError>> {
+        tokio::task::spawn_blocking(move || (work(), self))
     }
 }
 
