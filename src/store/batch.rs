@@ -21,9 +21,10 @@
 //! lane of its own over a connection of its own, made at its first write and driven by that
 //! thread: a write is queued, sent, answered and handed back without waking another thread
 //! (against one lane on the main thread: 1.14x the requests per second at 0.88x the CPU per
-//! request). At most [`MAX_OWN_LANES`] threads per store have one; the others, and a lane
-//! that cannot connect (Redis's `maxclients` reached), write through the shared lane. The
-//! lanes and their connections end with the store. Writes of one key made at the same moment
+//! request). At most [`MAX_OWN_LANES`] threads per store have one; the others write through
+//! the shared lane, and so does a lane while its connection is being made, cannot be made
+//! (Redis's `maxclients` reached) or has failed, until one is made again (tried every
+//! [`REDIAL`]). The lanes and their connections end with the store. Writes of one key made at the same moment
 //! on two threads land in either order, as two replicas' would; a write answered before
 //! another is made still lands first.
 
@@ -35,6 +36,7 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
+use futures_util::FutureExt as _;
 use futures_util::future::join_all;
 use redis::cluster_routing::{Route, SingleNodeRoutingInfo, Slot, SlotAddr};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -173,12 +175,7 @@ impl Writes {
                 return self.queue.clone();
             }
             let (queue, waiting) = mpsc::channel(QUEUE);
-            let via = Via::Own(OwnLink {
-                dialer: own.dialer.clone(),
-                link: None,
-                shared: own.shared.clone(),
-                dial_after: Instant::now(),
-            });
+            let via = Via::Own(OwnLink::new(own.dialer.clone(), own.shared.clone()));
             tokio::spawn(lane(via, waiting, false));
             registry.push(queue.clone());
             lanes.push((Arc::downgrade(own), Some(queue.downgrade())));
@@ -279,27 +276,72 @@ enum Via {
     Own(OwnLink),
 }
 
-/// A serving thread's connection, made at its lane's first batch. While it cannot be made,
-/// batches go to the shared lane, and it is tried again after [`REDIAL`].
+/// A serving thread's connection, made by a task of its own from the lane's first batch on;
+/// until it is ready, and for [`REDIAL`] after a dial failed or the connection failed as a
+/// whole, batches go to the shared lane.
 struct OwnLink {
     dialer: Dialer,
-    link: Option<Link>,
+    connection: Connection,
     shared: mpsc::Sender<Write>,
     dial_after: Instant,
+    /// Whether the last dial failed (said once, not at every retry).
+    failing: bool,
+}
+
+enum Connection {
+    None,
+    Dialing(tokio::task::JoinHandle<Result<Link, StoreError>>),
+    Ready(Link),
 }
 
 impl OwnLink {
-    async fn link(&mut self) -> Option<&Link> {
-        if self.link.is_none() && Instant::now() >= self.dial_after {
-            match self.dialer.dial().await {
-                Ok(link) => self.link = Some(link),
-                Err(e) => {
-                    tracing::warn!(error = %e, "a serving thread cannot open its store connection; its writes go through the shared one");
-                    self.dial_after = Instant::now() + REDIAL;
-                }
-            }
+    fn new(dialer: Dialer, shared: mpsc::Sender<Write>) -> OwnLink {
+        OwnLink {
+            dialer,
+            connection: Connection::None,
+            shared,
+            dial_after: Instant::now(),
+            failing: false,
         }
-        self.link.as_ref()
+    }
+
+    /// The thread's connection when it is ready; else `None`, a dial started if none runs and
+    /// [`REDIAL`] has passed since the last failure. Never waits: a dial that hangs holds up
+    /// no write.
+    fn link(&mut self) -> Option<&Link> {
+        if let Connection::Dialing(dialing) = &mut self.connection
+            && let Some(made) = dialing.now_or_never()
+        {
+            self.connection = match made.unwrap_or(Err(StoreError::Closed)) {
+                Ok(link) => {
+                    self.failing = false;
+                    Connection::Ready(link)
+                }
+                Err(e) => {
+                    if !self.failing {
+                        tracing::warn!(error = %e, "a serving thread cannot open its store connection; its writes go through the shared one");
+                    }
+                    self.failing = true;
+                    self.dial_after = Instant::now() + REDIAL;
+                    Connection::None
+                }
+            };
+        }
+        if matches!(self.connection, Connection::None) && Instant::now() >= self.dial_after {
+            let dialer = self.dialer.clone();
+            self.connection = Connection::Dialing(tokio::spawn(async move { dialer.dial().await }));
+        }
+        match &self.connection {
+            Connection::Ready(link) => Some(link),
+            Connection::None | Connection::Dialing(_) => None,
+        }
+    }
+
+    /// The connection failed as a whole (no reply at all, not one write's error): batches go
+    /// through the shared lane until a new one is made, [`REDIAL`] from now.
+    fn lost(&mut self) {
+        self.connection = Connection::None;
+        self.dial_after = Instant::now() + REDIAL;
     }
 
     /// `write` to the shared lane; failed at once if that is full.
@@ -325,7 +367,7 @@ async fn lane(mut via: Via, mut waiting: mpsc::Receiver<Write>, routed: bool) {
         }
         let link = match &mut via {
             Via::Link(link) => &*link,
-            Via::Own(own) => match own.link().await {
+            Via::Own(own) => match own.link() {
                 Some(link) => link,
                 None => {
                     for write in batch.drain(..) {
@@ -335,12 +377,7 @@ async fn lane(mut via: Via, mut waiting: mpsc::Receiver<Write>, routed: bool) {
                 }
             },
         };
-        // Connecting may have taken a while: a write whose caller gave up meanwhile is not sent.
-        batch.retain(Write::awaited);
-        if batch.is_empty() {
-            continue;
-        }
-        let mut outcomes = send(link, &batch, routed).await;
+        let (mut outcomes, exchanged) = send(link, &batch, routed).await;
         if routed {
             let again: Vec<usize> = (0..batch.len())
                 .filter(|&i| outcomes[i].is_err() && batch[i].awaited())
@@ -353,6 +390,9 @@ async fn lane(mut via: Via, mut waiting: mpsc::Receiver<Write>, routed: bool) {
             for (i, reply) in again.into_iter().zip(retried) {
                 outcomes[i] = reply;
             }
+        }
+        if !exchanged && let Via::Own(own) = &mut via {
+            own.lost();
         }
         for (write, outcome) in batch.drain(..).zip(outcomes) {
             // A caller that gave up (its deadline passed) is not listening: nothing to do.
@@ -369,8 +409,9 @@ async fn alone(link: &Link, write: Write) {
     }
 }
 
-/// The batch in one pipeline, and each write's outcome.
-async fn send(link: &Link, batch: &[Write], routed: bool) -> Vec<Result<(), StoreError>> {
+/// The batch in one pipeline: each write's outcome, and whether the pipeline was answered at
+/// all (`false`: no reply came, the connection failed or the deadline passed).
+async fn send(link: &Link, batch: &[Write], routed: bool) -> (Vec<Result<(), StoreError>>, bool) {
     let mut pipe = redis::pipe();
     // Each write's own reply, an error included, rather than one error for the whole batch.
     pipe.ignore_errors();
@@ -392,7 +433,7 @@ async fn send(link: &Link, batch: &[Write], routed: bool) -> Vec<Result<(), Stor
         }
         _ => link.query::<Vec<redis::Value>>(&pipe).await,
     };
-    (0..batch.len())
+    let outcomes = (0..batch.len())
         .map(|i| match &result {
             Ok(values) => match values.get(i) {
                 Some(redis::Value::Okay) => Ok(()),
@@ -405,7 +446,8 @@ async fn send(link: &Link, batch: &[Write], routed: bool) -> Vec<Result<(), Stor
             },
             Err(e) => Err(e.shared()),
         })
-        .collect()
+        .collect();
+    (outcomes, result.is_ok())
 }
 
 /// Reads the cluster's slot table every [`SLOTS_FRESH`] until the writes' task, which reads it,

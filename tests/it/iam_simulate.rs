@@ -542,3 +542,38 @@ async fn with_every_simulation_slot_taken_a_simulation_is_answered_service_unava
         [("s3:GetObject", "*", "allowed")]
     );
 }
+
+/// A simulation heavier than the broker runs in one call (actions × resources × bytes of
+/// policy over 2^30) is refused with `InvalidInput` before it takes a slot: a few such calls
+/// cannot hold every slot for long.
+#[tokio::test]
+async fn a_simulation_past_the_work_budget_is_invalid_input() {
+    let idp = TestIdp::start().await;
+    let broker = TestBroker::start(&idp, "memory://").await;
+    let slots = broker.state.simulation_slots.clone();
+    let free = slots.available();
+    let iam = broker.iam_as(OPS_KEY_ID, OPS_SECRET);
+    // 120 × 120 evaluations over 80 KB of policy.
+    let statements: Vec<String> = (0..400)
+        .map(|n| {
+            format!(
+                r#"{{"Sid":"S{n}","Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::bucket-{n:0>120}/*"}}"#
+            )
+        })
+        .collect();
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{}]}}"#,
+        statements.join(",")
+    );
+    assert!(policy.len() > 75_000, "{}", policy.len());
+    let mut call = iam.simulate_custom_policy().policy_input_list(policy);
+    for n in 0..120 {
+        call = call
+            .action_names(format!("s3:GetObject{n}"))
+            .resource_arns(format!("arn:aws:s3:::bucket-{n}/key"));
+    }
+    let (code, status, message) = refused(call.send().await);
+    assert_eq!((code.as_str(), status), ("InvalidInput", 400));
+    assert!(message.contains("too large"), "{message}");
+    assert_eq!(slots.available(), free);
+}

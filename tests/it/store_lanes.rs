@@ -12,6 +12,37 @@ use crate::harness::redis::RedisServer;
 
 const TTL: Duration = Duration::from_secs(60);
 
+/// The connections `redis` has once the count holds still for a moment: a connection a
+/// helper closed a moment ago may still be listed.
+async fn settled_clients(redis: &RedisServer) -> usize {
+    let mut last = redis.clients().await;
+    loop {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let now = redis.clients().await;
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
+}
+
+/// Waits until `redis` has `n` connections (besides the one asking): a serving thread's own
+/// connection is made by a task of its own, after its first write.
+async fn until_clients(redis: &RedisServer, n: usize) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let open = redis.clients().await;
+        if open == n {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{open} connections, not {n}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Writes the entries `0..n` of `namespace`, each from the next of `threads`, and waits for all.
 async fn write_on(threads: &Workers, store: &Store, namespace: &'static str, n: usize) {
     let spread = threads.spread();
@@ -37,32 +68,27 @@ async fn write_on(threads: &Workers, store: &Store, namespace: &'static str, n: 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_serving_thread_writes_over_a_connection_of_its_own_until_the_store_goes() {
     let redis = RedisServer::start().await;
-    let unused = redis.clients().await;
+    let unused = settled_clients(&redis).await;
     let store = Store::open(&redis.url()).await.unwrap();
-    let opened = redis.clients().await;
+    let opened = settled_clients(&redis).await;
     assert!(opened > unused);
     let threads = Workers::start(2).unwrap();
     write_on(&threads, &store, "lanes", 20).await;
-    assert_eq!(redis.clients().await, opened + 2);
+    until_clients(&redis, opened + 2).await;
+    write_on(&threads, &store, "lanes", 20).await;
+    assert_eq!(settled_clients(&redis).await, opened + 2);
     assert_eq!(store.entries("lanes").await.unwrap().len(), 20);
     // Here (many threads): the shared connection.
     store
         .put_entry("lanes", "shared", b"x".to_vec(), TTL)
         .await
         .unwrap();
-    assert_eq!(redis.clients().await, opened + 2);
+    assert_eq!(settled_clients(&redis).await, opened + 2);
     assert_eq!(store.entries("lanes").await.unwrap().len(), 21);
 
     drop(store);
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while redis.clients().await != unused {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the store's connections outlived it: {} open, {unused} before",
-            redis.clients().await
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    // The store's connections close with it.
+    until_clients(&redis, unused).await;
     threads.stop(Duration::ZERO);
 }
 
@@ -72,13 +98,13 @@ async fn each_serving_thread_writes_over_a_connection_of_its_own_until_the_store
 async fn threads_past_sixty_four_share_the_store_s_connection() {
     let redis = RedisServer::start().await;
     let store = Store::open(&redis.url()).await.unwrap();
-    let opened = redis.clients().await;
+    let opened = settled_clients(&redis).await;
     let threads = Workers::start(70).unwrap();
     write_on(&threads, &store, "many", 70).await;
-    assert_eq!(redis.clients().await, opened + 64);
+    until_clients(&redis, opened + 64).await;
     // Again: the threads past the cap remember it.
     write_on(&threads, &store, "again", 70).await;
-    assert_eq!(redis.clients().await, opened + 64);
+    assert_eq!(settled_clients(&redis).await, opened + 64);
     assert_eq!(store.entries("many").await.unwrap().len(), 70);
     assert_eq!(store.entries("again").await.unwrap().len(), 70);
     threads.stop(Duration::ZERO);
@@ -91,11 +117,37 @@ async fn a_serving_thread_refused_a_connection_writes_over_the_shared_one() {
     let redis = RedisServer::start().await;
     let store = Store::open(&redis.url()).await.unwrap();
     // The connections open now, besides the one that sets the limit: none more once it closes.
-    let open = redis.clients().await;
+    let open = settled_clients(&redis).await;
     redis.config_set("maxclients", &open.to_string()).await;
     let threads = Workers::start(1).unwrap();
     write_on(&threads, &store, "refused", 5).await;
     assert_eq!(store.entries("refused").await.unwrap().len(), 5);
+    threads.stop(Duration::ZERO);
+}
+
+/// A serving thread whose connection is cut, and refused a new one, writes over the store's
+/// shared connection from then on: past the write that found it cut (which fails, as it may
+/// have landed), every write succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_serving_thread_whose_connection_is_cut_writes_over_the_shared_one() {
+    let redis = RedisServer::start().await;
+    let store = Store::open(&redis.url()).await.unwrap();
+    let opened = settled_clients(&redis).await;
+    let threads = Workers::start(1).unwrap();
+    write_on(&threads, &store, "cut", 1).await;
+    until_clients(&redis, opened + 1).await;
+    redis.cut_newest_client_and_refuse_more().await;
+    let thread = threads.spread().next_runtime().unwrap().clone();
+    let mut outcomes = Vec::new();
+    for i in 0..6 {
+        let store = store.clone();
+        let written = thread
+            .spawn(async move { store.put_entry("cut", &format!("{i}"), vec![], TTL).await })
+            .await
+            .unwrap();
+        outcomes.push(written.is_ok());
+    }
+    assert_eq!(outcomes[1..], [true; 5], "{outcomes:?}");
     threads.stop(Duration::ZERO);
 }
 
@@ -105,7 +157,7 @@ async fn a_serving_thread_refused_a_connection_writes_over_the_shared_one() {
 async fn threads_that_do_not_serve_open_no_connection() {
     let redis = RedisServer::start().await;
     let store = Store::open(&redis.url()).await.unwrap();
-    let opened = redis.clients().await;
+    let opened = settled_clients(&redis).await;
     let runtime = tokio::runtime::Handle::current();
     let entered: Vec<_> = (0..3)
         .map(|i| {
@@ -129,5 +181,5 @@ async fn threads_that_do_not_serve_open_no_connection() {
         thread.join().unwrap().unwrap();
     }
     assert_eq!(store.entries("other").await.unwrap().len(), 4);
-    assert_eq!(redis.clients().await, opened);
+    assert_eq!(settled_clients(&redis).await, opened);
 }

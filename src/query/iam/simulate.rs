@@ -204,6 +204,7 @@ pub async fn custom(
     if c.policies.is_empty() {
         return Err(ApiError::missing_parameter("PolicyInputList"));
     }
+    within_budget(&c)?;
     let trust = trust_policies(state, &c);
     off_runtime(state, move || {
         let input = SimulateInput {
@@ -232,6 +233,38 @@ pub async fn custom(
         )
     })
     .await
+}
+
+/// Most work one simulation may ask for: actions × resources × bytes of policy (about a second
+/// of one core), so that a few calls cannot hold every simulation slot for long.
+const MAX_WORK: u64 = 1 << 30;
+
+/// The work `c` asks for ([`MAX_WORK`]), refused when it is too much. Checked before a slot is
+/// taken.
+fn within_budget(c: &Common) -> Result<(), ApiError> {
+    let policy_bytes: usize = c
+        .policies
+        .iter()
+        .chain(&c.boundaries)
+        .map(String::len)
+        .sum::<usize>()
+        + c.resource_policy.as_ref().map_or(0, String::len);
+    let work = [
+        c.actions.len(),
+        c.resources.len().max(1),
+        policy_bytes.max(1),
+    ]
+    .into_iter()
+    .map(|n| u64::try_from(n).unwrap_or(u64::MAX))
+    .fold(1u64, u64::saturating_mul);
+    if work > MAX_WORK {
+        return Err(ApiError::invalid_input(format!(
+            "The simulation is too large: {} actions on {} resources over {policy_bytes} bytes of policy; split it into smaller calls",
+            c.actions.len(),
+            c.resources.len().max(1),
+        )));
+    }
+    Ok(())
 }
 
 /// How long a simulation waits for a slot ([`crate::broker::simulation_slots`]) before it is
@@ -323,6 +356,7 @@ pub async fn principal(
         })?,
         None => caller,
     };
+    within_budget(&c)?;
     let trust = trust_policies(state, &c);
     off_runtime(state, move || {
         identity.extend(

@@ -173,6 +173,43 @@ impl RedisServer {
         list.lines().count() - 1
     }
 
+    /// Closes the connection opened last (besides the one that asks), first setting
+    /// `maxclients` to the connections left, so that no new one is accepted.
+    pub async fn cut_newest_client_and_refuse_more(&self) {
+        let client = ::redis::Client::open(self.url()).unwrap();
+        let mut c = client.get_multiplexed_async_connection().await.unwrap();
+        let me: i64 = ::redis::cmd("CLIENT")
+            .arg("ID")
+            .query_async(&mut c)
+            .await
+            .unwrap();
+        let list: String = ::redis::cmd("CLIENT")
+            .arg("LIST")
+            .query_async(&mut c)
+            .await
+            .unwrap();
+        let ids: Vec<i64> = list
+            .lines()
+            .filter_map(|l| l.strip_prefix("id=")?.split(' ').next()?.parse().ok())
+            .filter(|&id| id != me)
+            .collect();
+        let newest = *ids.iter().max().unwrap();
+        ::redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("maxclients")
+            .arg(ids.len() - 1)
+            .query_async::<()>(&mut c)
+            .await
+            .unwrap();
+        ::redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("ID")
+            .arg(newest)
+            .query_async::<i64>(&mut c)
+            .await
+            .unwrap();
+    }
+
     /// `CONFIG SET name value`.
     pub async fn config_set(&self, name: &str, value: &str) {
         let client = ::redis::Client::open(self.url()).unwrap();
