@@ -5,7 +5,8 @@
 //! which hyper runs as tasks of their own, are handed out in turn as well. The main thread's
 //! runtime serves no connection: it accepts them and runs the store's shared connection and
 //! the background tasks, so a slow request never holds up a new connection or the store. On
-//! one Redis server, each serving thread writes session records over a connection of its own
+//! one Redis server or a cluster, each serving thread writes session records over connections
+//! of its own
 //! ([`crate::store`]'s batches), so a request's session write does not leave its thread
 //! either ([`is_serving_thread`]).
 //!

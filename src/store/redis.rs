@@ -8,7 +8,7 @@
 //! names keys of two slots: each entry is one key, and scripts touch only their one key, but
 //! for the IAM documents' (`super::documents`), whose keys share the `{iam}` hash tag. Session
 //! records are written in pipelines ([`super::batch`]), on a cluster one per node; on one
-//! server, each serving thread writes over a connection of its own ([`Dialer`]).
+//! server or a cluster, each serving thread writes over connections of its own ([`Dialer`]).
 //! Subscriptions get a dedicated connection each (pub/sub cannot share the multiplexed one);
 //! on a cluster, to any node, since `PUBLISH` reaches every node.
 
@@ -76,18 +76,26 @@ pub(super) struct SentinelLink {
     current: ArcSwapOption<MultiplexedConnection>,
 }
 
-/// Makes, for the serving thread that asks, a connection of its own to the one server the
-/// store uses, driven by that thread's runtime: a write sent and answered there never wakes
-/// another thread ([`super::batch`]). One server only: a cluster's client is shared, as it
-/// holds a connection to every node, and so is the master Sentinel names, so that a failover
+/// Makes, for the serving thread that asks, a connection of its own to the store, driven by
+/// that thread's runtime: a write sent and answered there never wakes another thread
+/// ([`super::batch`]). To one server, or to a cluster (a connection to each master); not
+/// through Sentinel, whose master is looked up by one shared connection, so that a failover
 /// is looked up once.
 #[derive(Clone)]
-pub(super) struct Dialer(Box<Client>);
+pub(super) enum Dialer {
+    Single(Box<Client>),
+    Cluster(Box<redis::cluster::ClusterClient>),
+}
 
 impl Dialer {
     /// A new link, connected now, within the deadline.
     pub(super) async fn dial(&self) -> Result<Link, StoreError> {
-        Ok(Link::Single(manager(&self.0).await?))
+        match self {
+            Dialer::Single(client) => Ok(Link::Single(manager(client).await?)),
+            Dialer::Cluster(client) => Ok(Link::Cluster(
+                deadline(Box::pin(client.get_async_connection())).await??,
+            )),
+        }
     }
 }
 
@@ -129,7 +137,7 @@ impl RedisStore {
         let connection = manager(&client).await?;
         Ok(RedisStore::new(
             Link::Single(connection),
-            Some(Dialer(Box::new(client.clone()))),
+            Some(Dialer::Single(Box::new(client.clone()))),
             Subscriber::Single(Box::new(client)),
         ))
     }
@@ -157,14 +165,15 @@ impl RedisStore {
         if let Some(pem) = &settings.ca_pem {
             builder = builder.certs(certificates(pem));
         }
-        let connection = deadline(Box::pin(builder.build()?.get_async_connection())).await??;
+        let cluster = builder.build()?;
+        let connection = deadline(Box::pin(cluster.get_async_connection())).await??;
         let nodes = urls
             .iter()
             .map(|u| client(u.as_str(), settings))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(RedisStore::new(
             Link::Cluster(connection),
-            None,
+            Some(Dialer::Cluster(Box::new(cluster))),
             Subscriber::Cluster {
                 nodes,
                 next: AtomicUsize::new(0),

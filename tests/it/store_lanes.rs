@@ -8,7 +8,10 @@ use std::time::Duration;
 use sts_broker::store::Store;
 use sts_broker::workers::Workers;
 
+use crate::harness::broker::TestBroker;
+use crate::harness::idp::TestIdp;
 use crate::harness::redis::RedisServer;
+use crate::harness::redis_topology::{RedisCluster, query};
 
 const TTL: Duration = Duration::from_secs(60);
 
@@ -182,4 +185,66 @@ async fn threads_that_do_not_serve_open_no_connection() {
     }
     assert_eq!(store.entries("other").await.unwrap().len(), 4);
     assert_eq!(settled_clients(&redis).await, opened);
+}
+
+/// Connections open to every node of `cluster`, besides the ones asking, once the count holds
+/// still.
+async fn cluster_clients(cluster: &RedisCluster) -> usize {
+    let count = || async {
+        let mut open = 0;
+        for node in &cluster.nodes {
+            let list: String = query(
+                node.port,
+                &cluster.password,
+                ::redis::cmd("CLIENT").arg("LIST"),
+            )
+            .await;
+            open += list.lines().count() - 1;
+        }
+        open
+    };
+    let mut last = count().await;
+    loop {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let now = count().await;
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
+}
+
+/// On a cluster, each serving thread writes over connections of its own, to every master at
+/// least (made at its first write), at most one to each node, and the records written land.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_cluster_each_serving_thread_connects_to_every_master() {
+    let cluster = RedisCluster::start().await;
+    let idp = TestIdp::start().await;
+    let broker = TestBroker::start(&idp, &cluster.store()).await;
+    let store = broker.state.store.clone();
+    // Through the shared connection first, which opens what it opens on its first writes.
+    for i in 0..30 {
+        store
+            .put_entry("cluster", &format!("{i}"), vec![], TTL)
+            .await
+            .unwrap();
+    }
+    let opened = cluster_clients(&cluster).await;
+    let threads = Workers::start(2).unwrap();
+    write_on(&threads, &store, "cluster", 30).await;
+    let (masters, nodes) = (3, cluster.nodes.len());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while cluster_clients(&cluster).await < opened + 2 * masters {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} connections, {opened} before",
+            cluster_clients(&cluster).await
+        );
+    }
+    write_on(&threads, &store, "cluster", 30).await;
+    // However many writes: a connection per node and thread at most, the shared ones too.
+    let most = opened + 2 * nodes + nodes;
+    assert!(cluster_clients(&cluster).await <= most);
+    assert_eq!(store.entries("cluster").await.unwrap().len(), 30);
+    threads.stop(Duration::ZERO);
 }
