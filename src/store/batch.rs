@@ -4,7 +4,7 @@
 //! the next: a lone write leaves at once, a busy broker sends what arrived during one round
 //! trip. Each write still succeeds or fails on its own reply, and its caller waits no longer
 //! than the store's deadline, queueing included. A write whose caller is no longer waiting (its
-//! deadline passed while it queued, or while its lane connected) is not sent at all. One sent
+//! deadline passed while it queued) is not sent at all. One sent
 //! just before its caller's deadline may still land after the caller was told "timeout", as
 //! any command can.
 //!
@@ -26,8 +26,9 @@
 //! once. At most [`MAX_OWN_LANES`] threads per store have one; the others write through
 //! the shared lane, and so does a lane while its connection is being made, cannot be made
 //! (Redis's `maxclients` reached) or, on one server, has failed, until one is made again
-//! (tried every [`REDIAL`]; a cluster's client reconnects by itself once connected). The
-//! lanes and their connections end with the store. Writes of one key made at the same moment
+//! (tried every [`REDIAL`]). On a cluster, a thread's connection once made stays (the cluster
+//! client reconnects to nodes by itself), and a write it fails to land goes again through the
+//! shared lane. The lanes and their connections end with the store. Writes of one key made at the same moment
 //! on two threads land in either order, as two replicas' would; a write answered before
 //! another is made still lands first.
 
@@ -133,7 +134,7 @@ impl Writes {
     /// serving thread go through a lane of that thread's own instead.
     pub(super) fn start(link: Link, dialer: Option<Dialer>) -> Writes {
         let (queue, waiting) = mpsc::channel(QUEUE);
-        tokio::spawn(send_batches(link, waiting));
+        tokio::spawn(send_batches(link, waiting, None));
         let own = dialer.map(|dialer| {
             Arc::new(OwnLanes {
                 dialer,
@@ -217,9 +218,13 @@ impl Writes {
 
 /// Sends the queued writes: on one server or behind Sentinel, one lane; on a cluster, a lane per
 /// master, so that a node that stalls (failing over) holds up only the writes it would serve.
-async fn send_batches(link: Link, mut waiting: mpsc::Receiver<Write>) {
+async fn send_batches(
+    link: Link,
+    mut waiting: mpsc::Receiver<Write>,
+    fallback: Option<mpsc::Sender<Write>>,
+) {
     if !matches!(link, Link::Cluster(_)) {
-        return lane(Via::Link(link), waiting, false).await;
+        return lane(Via::Link(link), waiting, false, None).await;
     }
     let (table, mut slots) = watch::channel(Arc::new(SlotTable::default()));
     tokio::spawn(read_slots(link.clone(), table));
@@ -253,7 +258,12 @@ async fn send_batches(link: Link, mut waiting: mpsc::Receiver<Write>) {
             };
             if !lanes.contains_key(node) {
                 let (queue, waiting) = mpsc::channel(QUEUE);
-                tokio::spawn(lane(Via::Link(link.clone()), waiting, true));
+                tokio::spawn(lane(
+                    Via::Link(link.clone()),
+                    waiting,
+                    true,
+                    fallback.clone(),
+                ));
                 lanes.insert(node.to_owned(), queue);
             }
             let Some(queue) = lanes.get(node) else {
@@ -345,18 +355,25 @@ impl OwnLink {
     /// The connection failed as a whole (no reply at all, not one write's error): batches go
     /// through the shared lane until a new one is made, [`REDIAL`] from now.
     fn lost(&mut self) {
+        tracing::warn!(
+            "a serving thread's store connection failed; its writes go through the shared one until it is made again"
+        );
         self.connection = Connection::None;
         self.dial_after = Instant::now() + REDIAL;
     }
 
-    /// `write` to the shared lane; failed at once if that is full.
     fn hand_over(&self, write: Write) {
-        if let Err(e) = self.shared.try_send(write) {
-            let write = match e {
-                mpsc::error::TrySendError::Full(w) | mpsc::error::TrySendError::Closed(w) => w,
-            };
-            let _ = write.done.send(Err(StoreError::Closed));
-        }
+        hand_over(&self.shared, write);
+    }
+}
+
+/// `write` to the shared lane; failed at once if that is full.
+fn hand_over(shared: &mpsc::Sender<Write>, write: Write) {
+    if let Err(e) = shared.try_send(write) {
+        let write = match e {
+            mpsc::error::TrySendError::Full(w) | mpsc::error::TrySendError::Closed(w) => w,
+        };
+        let _ = write.done.send(Err(StoreError::Closed));
     }
 }
 
@@ -365,11 +382,11 @@ impl OwnLink {
 /// failovers from then on), through the shared lane until then.
 async fn own_writes(mut own: OwnLink, mut waiting: mpsc::Receiver<Write>) {
     if matches!(own.dialer, Dialer::Single(_)) {
-        return lane(Via::Own(own), waiting, false).await;
+        return lane(Via::Own(own), waiting, false, None).await;
     }
     loop {
         if let Some(link) = own.link() {
-            return send_batches(link.clone(), waiting).await;
+            return send_batches(link.clone(), waiting, Some(own.shared.clone())).await;
         }
         let Some(write) = waiting.recv().await else {
             return;
@@ -379,9 +396,16 @@ async fn own_writes(mut own: OwnLink, mut waiting: mpsc::Receiver<Write>) {
 }
 
 /// Sends `waiting` in batches, one in flight at a time. On a cluster (`routed`), each batch
-/// goes to the node serving its first key, and a write that node refuses (its slot moved)
-/// goes again on its own.
-async fn lane(mut via: Via, mut waiting: mpsc::Receiver<Write>, routed: bool) {
+/// goes to the node serving its first key, and a write that failed (the node refused it, its
+/// slot moved; or this connection could not reach the node) goes again if its caller still
+/// waits: to the `fallback` lane (the shared one, for a serving thread's own lanes), else on
+/// its own, routed and redirected by the cluster client.
+async fn lane(
+    mut via: Via,
+    mut waiting: mpsc::Receiver<Write>,
+    routed: bool,
+    fallback: Option<mpsc::Sender<Write>>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while waiting.recv_many(&mut batch, MAX_BATCH).await > 0 {
         batch.retain(Write::awaited);
@@ -401,7 +425,7 @@ async fn lane(mut via: Via, mut waiting: mpsc::Receiver<Write>, routed: bool) {
             },
         };
         let (mut outcomes, exchanged) = send(link, &batch, routed).await;
-        if routed {
+        if routed && fallback.is_none() {
             let again: Vec<usize> = (0..batch.len())
                 .filter(|&i| outcomes[i].is_err() && batch[i].awaited())
                 .collect();
@@ -418,8 +442,13 @@ async fn lane(mut via: Via, mut waiting: mpsc::Receiver<Write>, routed: bool) {
             own.lost();
         }
         for (write, outcome) in batch.drain(..).zip(outcomes) {
-            // A caller that gave up (its deadline passed) is not listening: nothing to do.
-            let _ = write.done.send(outcome);
+            match (&fallback, outcome) {
+                (Some(shared), Err(_)) if write.awaited() => hand_over(shared, write),
+                // A caller that gave up (its deadline passed) is not listening: nothing to do.
+                (_, outcome) => {
+                    let _ = write.done.send(outcome);
+                }
+            }
         }
     }
 }

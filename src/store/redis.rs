@@ -78,7 +78,7 @@ pub(super) struct SentinelLink {
 
 /// Makes, for the serving thread that asks, a connection of its own to the store, driven by
 /// that thread's runtime: a write sent and answered there never wakes another thread
-/// ([`super::batch`]). To one server, or to a cluster (a connection to each master); not
+/// ([`super::batch`]). To one server, or to a cluster (a connection to each node); not
 /// through Sentinel, whose master is looked up by one shared connection, so that a failover
 /// is looked up once.
 #[derive(Clone)]
