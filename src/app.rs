@@ -234,6 +234,17 @@ async fn request_id_and_errors(
     if let Ok(v) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, v);
     }
+    // Refused before its body was read to the end (too large, too slow): the connection is
+    // closed after this answer, and the client told so, lest it send its next request on a
+    // connection about to close.
+    if matches!(
+        response.status(),
+        StatusCode::PAYLOAD_TOO_LARGE | StatusCode::REQUEST_TIMEOUT
+    ) {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     let action = handled.map_or_else(
         || slot.0.get().copied().unwrap_or(UNKNOWN_ACTION),
         |a| a.action,

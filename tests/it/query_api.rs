@@ -75,10 +75,30 @@ async fn oversized_bodies_are_refused_with_413() {
         "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&Pad={}",
         "x".repeat(520 * 1024)
     );
-    let (status, id, xml) = post(&broker, body).await;
+    let (status, id, xml) = post(&broker, body.clone()).await;
     assert_eq!(status, 413);
     assert_eq!(tag(&xml, "Code"), Some("RequestEntityTooLarge"));
     assert_eq!(tag(&xml, "RequestId"), Some(id.as_str()));
+    // The body was not read: the connection closes after the answer, which says so, so that a
+    // client keeping connections alive sends its next request on a new one.
+    let http = broker.http();
+    for _ in 0..20 {
+        let refused = http
+            .post(format!("{}/", broker.endpoint))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 413);
+        assert_eq!(refused.headers()["connection"], "close");
+        let next = http
+            .get(format!("{}/healthz", broker.endpoint))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(next.status(), 200);
+    }
 }
 
 #[tokio::test]
