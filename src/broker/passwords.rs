@@ -5,8 +5,6 @@
 //! callers can neither exhaust the blocking pool nor hold memory without bound. Passwords
 //! travel as [`Secret`]s (wiped when dropped) and are never logged.
 
-use std::time::Duration;
-
 use super::slots::Slots;
 use super::{ApiError, Broker};
 use crate::iam::passwords::{
@@ -15,32 +13,21 @@ use crate::iam::passwords::{
 };
 use crate::secret::Secret;
 
-/// How long a request waits for a free slot before it is answered 503.
-const SLOT_WAIT: Duration = Duration::from_secs(2);
-/// Seconds a client is asked to wait when every slot stays taken.
-const BUSY_RETRY_AFTER_SECONDS: u32 = 1;
-
 /// How many password hashes or verifications may run at once: one per core the process may
 /// use, at most 4 (each holds [`CURRENT_PARAMS`]' memory while it runs).
 pub fn slots() -> Slots {
     Slots::per_core(4)
 }
 
-/// Runs `work` on the blocking pool in one of the password slots, waiting for one at most
-/// [`SLOT_WAIT`].
+/// Runs `work` on the blocking pool in one of the password slots.
 async fn off_runtime<T: Send + 'static>(
     state: &Broker,
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ApiError> {
-    let slot = state
+    state
         .password_slots
-        .take_within(SLOT_WAIT)
+        .run_within_wait("a password hash or verification", work)
         .await
-        .ok_or_else(|| ApiError::busy(BUSY_RETRY_AFTER_SECONDS))?;
-    slot.run(work).await.map_err(|e| {
-        tracing::error!(error = %e, "a password hash or verification did not finish");
-        ApiError::internal()
-    })
 }
 
 /// A fresh salt from the system's CSPRNG.

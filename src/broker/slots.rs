@@ -10,6 +10,13 @@ use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinError;
 
+use super::ApiError;
+
+/// How long [`Slots::run_within_wait`] waits for a free slot before it answers 503.
+pub const SLOT_WAIT: Duration = Duration::from_secs(2);
+/// Seconds a client is asked to wait when every slot stays taken.
+const BUSY_RETRY_AFTER_SECONDS: u32 = 1;
+
 /// A bounded number of places for one kind of heavy work.
 #[derive(Debug, Clone)]
 pub struct Slots(Arc<Semaphore>);
@@ -49,6 +56,24 @@ impl Slots {
     /// Slots free now.
     pub fn available(&self) -> usize {
         self.0.available_permits()
+    }
+
+    /// Runs `work` in a slot, waiting at most [`SLOT_WAIT`] for one: `ServiceUnavailable` with
+    /// `Retry-After` when every slot stays taken, `InternalFailure` (logged, naming `what`)
+    /// when the work did not finish.
+    pub async fn run_within_wait<T: Send + 'static>(
+        &self,
+        what: &'static str,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let slot = self
+            .take_within(SLOT_WAIT)
+            .await
+            .ok_or_else(|| ApiError::busy(BUSY_RETRY_AFTER_SECONDS))?;
+        slot.run(work).await.map_err(|e| {
+            tracing::error!(error = %e, "{what} did not finish");
+            ApiError::internal()
+        })
     }
 }
 

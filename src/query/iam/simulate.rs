@@ -7,7 +7,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::Serialize;
 
@@ -267,27 +266,16 @@ fn within_budget(c: &Common) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// How long a simulation waits for a slot ([`crate::broker::simulation_slots`]) before it is
-/// answered `ServiceUnavailable`.
-const SLOT_WAIT: Duration = Duration::from_secs(2);
-/// Seconds a client is asked to wait when every slot stays taken.
-const BUSY_RETRY_AFTER_SECONDS: u32 = 1;
-
 /// Runs a simulation (parsing its policies included) on the blocking pool, in one of the
 /// broker's simulation slots: a large one must not hold up the other requests of its thread.
 async fn off_runtime(
     state: &Broker,
     work: impl FnOnce() -> Result<SimulatePolicyResult, ApiError> + Send + 'static,
 ) -> Result<SimulatePolicyResult, ApiError> {
-    let slot = state
+    state
         .simulation_slots
-        .take_within(SLOT_WAIT)
-        .await
-        .ok_or_else(|| ApiError::busy(BUSY_RETRY_AFTER_SECONDS))?;
-    slot.run(work).await.map_err(|e| {
-        tracing::error!(error = %e, "a policy simulation did not finish");
-        ApiError::internal()
-    })?
+        .run_within_wait("a policy simulation", work)
+        .await?
 }
 
 /// The trust policies of the configured roles among `c`'s resources: they decide trust
