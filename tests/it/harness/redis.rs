@@ -121,11 +121,16 @@ impl RedisServer {
         keys
     }
 
+    /// A new connection as the test's user.
+    async fn connection(&self) -> ::redis::aio::MultiplexedConnection {
+        let client = ::redis::Client::open(self.url()).unwrap();
+        client.get_multiplexed_async_connection().await.unwrap()
+    }
+
     /// Every key in the database, sorted (`KEYS` answers in hash-table order, which changes
     /// as the table grows).
     pub async fn all_keys(&self) -> Vec<String> {
-        let client = ::redis::Client::open(self.url()).unwrap();
-        let mut c = client.get_multiplexed_async_connection().await.unwrap();
+        let mut c = self.connection().await;
         let mut keys = ::redis::cmd("KEYS")
             .arg("*")
             .query_async::<Vec<String>>(&mut c)
@@ -137,8 +142,7 @@ impl RedisServer {
 
     /// Seconds to live of a key (-2 absent, -1 no expiry).
     pub async fn ttl(&self, key: &str) -> i64 {
-        let client = ::redis::Client::open(self.url()).unwrap();
-        let mut c = client.get_multiplexed_async_connection().await.unwrap();
+        let mut c = self.connection().await;
         ::redis::cmd("TTL")
             .arg(key)
             .query_async::<i64>(&mut c)
@@ -148,8 +152,7 @@ impl RedisServer {
 
     /// How many times Redis has answered `command` (lower case) so far (`INFO commandstats`).
     pub async fn command_calls(&self, command: &str) -> u64 {
-        let client = ::redis::Client::open(self.url()).unwrap();
-        let mut c = client.get_multiplexed_async_connection().await.unwrap();
+        let mut c = self.connection().await;
         let info: String = ::redis::cmd("INFO")
             .arg("commandstats")
             .query_async(&mut c)
@@ -163,8 +166,7 @@ impl RedisServer {
 
     /// Connections open to the server, not counting the one that asks.
     pub async fn clients(&self) -> usize {
-        let client = ::redis::Client::open(self.url()).unwrap();
-        let mut c = client.get_multiplexed_async_connection().await.unwrap();
+        let mut c = self.connection().await;
         let list: String = ::redis::cmd("CLIENT")
             .arg("LIST")
             .query_async(&mut c)
@@ -176,8 +178,7 @@ impl RedisServer {
     /// Closes the connection opened last (besides the one that asks), first setting
     /// `maxclients` to the connections left, so that no new one is accepted.
     pub async fn cut_newest_client_and_refuse_more(&self) {
-        let client = ::redis::Client::open(self.url()).unwrap();
-        let mut c = client.get_multiplexed_async_connection().await.unwrap();
+        let mut c = self.connection().await;
         let me: i64 = ::redis::cmd("CLIENT")
             .arg("ID")
             .query_async(&mut c)
@@ -212,8 +213,7 @@ impl RedisServer {
 
     /// `CONFIG SET name value`.
     pub async fn config_set(&self, name: &str, value: &str) {
-        let client = ::redis::Client::open(self.url()).unwrap();
-        let mut c = client.get_multiplexed_async_connection().await.unwrap();
+        let mut c = self.connection().await;
         ::redis::cmd("CONFIG")
             .arg("SET")
             .arg(name)
@@ -225,8 +225,7 @@ impl RedisServer {
 
     /// Raw value of a key.
     pub async fn get(&self, key: &str) -> Option<String> {
-        let client = ::redis::Client::open(self.url()).unwrap();
-        let mut c = client.get_multiplexed_async_connection().await.unwrap();
+        let mut c = self.connection().await;
         ::redis::cmd("GET")
             .arg(key)
             .query_async::<Option<String>>(&mut c)
